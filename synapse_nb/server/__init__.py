@@ -1,0 +1,217 @@
+"""The embedded Synapse backend: a real HTTP server (FastAPI + uvicorn) over SQLite.
+
+It speaks the wire protocol of the real backend (``synapse-api.md``), so the client, the
+notebooks, the tests and the benchmarks all run against it with no remote deployment.
+
+Example:
+    >>> from synapse_nb.server import start
+    >>> with start(demo=True) as srv:  # doctest: +SKIP
+    ...     print(srv.url)             # http://127.0.0.1:54321/
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from .config import FaultConfig, ServerConfig
+
+__all__ = ["FaultConfig", "ServerConfig", "ServerHandle", "default_cache_dir", "start"]
+
+log = logging.getLogger("synapse_nb.server")
+
+
+def default_cache_dir() -> Path:
+    """Where generated demo media are cached between runs (``SYNAPSE_NB_CACHE`` overrides)."""
+    if os.environ.get("SYNAPSE_NB_CACHE"):
+        return Path(os.environ["SYNAPSE_NB_CACHE"])
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "synapse_nb"
+
+
+class ServerHandle:
+    """A running embedded backend. Stop it with :meth:`stop` (or use it as a context manager).
+
+    Attributes:
+        url: base URL of the API, with a trailing slash.
+        token: an API token of the admin user (never printed by ``repr``).
+        agent_token: the demo agent's token when this process seeded it, else None.
+    """
+
+    def __init__(
+        self,
+        server: Any,
+        thread: threading.Thread,
+        app: Any,
+        host: str,
+        port: int,
+        token: str,
+        tmp: tempfile.TemporaryDirectory | None,
+    ) -> None:
+        self._server = server
+        self._thread = thread
+        self._app = app
+        self._tmp = tmp
+        self.host = host
+        self.port = port
+        self.token = token
+        self.agent_token: str | None = None
+        self.state = app.state.synapse
+        self.data_dir = self.state.config.data_dir
+        self.url = f"http://{host}:{port}{self.state.config.prefix}/"
+
+    def __repr__(self) -> str:
+        status = "running" if self.running else "stopped"
+        return f"<ServerHandle {self.url} data_dir={str(self.data_dir)!r} {status}>"
+
+    def __enter__(self) -> ServerHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    @property
+    def requests(self) -> Any:
+        """Journal of recent requests (dicts with method, path, query, headers, body)."""
+        return self.state.journal
+
+    @property
+    def fault_counts(self) -> dict[str, int]:
+        """How many requests were seen and how many of each fault was injected."""
+        return dict(self._app.injector.counts)
+
+    def set_faults(self, **settings: Any) -> FaultConfig:
+        """Change injected latency/faults live, e.g. ``set_faults(latency_ms=20, rate_503=0.1)``.
+
+        Unnamed settings are reset to their defaults (off), so each call states the whole
+        fault picture. ``set_faults()`` turns everything off.
+        """
+        config = FaultConfig(**settings)
+        self._app.injector.configure(config)
+        return config
+
+    def issue_token(self, username: str = "admin") -> str:
+        """Mint a fresh API token for ``username``."""
+        return self.state.issue_token(username)
+
+    def stop(self) -> None:
+        """Stop serving, finish simulated jobs and close the database (idempotent)."""
+        if self._server is None:
+            return
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self.state.jobs.close()
+        self.state.db.close()
+        self._server = None
+        if self._tmp is not None:
+            with contextlib.suppress(OSError):
+                self._tmp.cleanup()
+
+
+def start(
+    *,
+    demo: bool = False,
+    data_dir: str | os.PathLike | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    token: str | None = None,
+    tasks: int | None = None,
+    seed: int = 0,
+    prefix: str = "",
+    latency_ms: float = 0.0,
+    faults: FaultConfig | None = None,
+    job_duration: float = 3.0,
+    cache_dir: str | os.PathLike | None = None,
+    log_level: str = "warning",
+) -> ServerHandle:
+    """Start the embedded backend in a background thread and return once it accepts requests.
+
+    Args:
+        demo: seed the demo workspace (projects, 200+ annotated images, models, jobs...).
+        data_dir: where the SQLite file and stored files live; a temporary folder (removed on
+            ``stop()``) when omitted. An existing data dir is reused as it is.
+        host: interface to bind; keep the default loopback address.
+        port: 0 picks a free port.
+        token: register this API token for the admin user (else a fresh one is minted).
+        tasks: also bulk-seed a project with this many tasks (for scale tests, benchmarks).
+        seed: random seed of the demo workspace.
+        prefix: mount every route under this path prefix (e.g. ``"api"``).
+        latency_ms: added latency per request (shortcut for ``faults``).
+        faults: full fault configuration (429/503/dropped connections at seeded rates).
+        job_duration: seconds a simulated plugin job runs.
+        cache_dir: cache of generated demo media (default ``~/.cache/synapse_nb``).
+
+    Example:
+        >>> srv = start(demo=True)   # doctest: +SKIP
+        >>> srv.url, srv.stop()      # doctest: +SKIP
+    """
+    import uvicorn
+
+    from .app import create_app
+    from .demo.seed import ensure_admin, seed_demo, seed_scale
+
+    tmp = None
+    if data_dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix="synapse-nb-")
+        data_dir = tmp.name
+    faults = faults or FaultConfig()
+    if latency_ms:
+        faults = faults.replace(latency_ms=latency_ms)
+    config = ServerConfig(
+        data_dir=Path(data_dir), prefix=prefix, faults=FaultConfig(), job_duration=job_duration
+    )
+    app = create_app(config)
+    state = app.state.synapse
+    started = time.perf_counter()
+    ensure_admin(state)
+    agent_token = None
+    if demo:
+        agent_token = seed_demo(
+            state, seed=seed, cache_dir=Path(cache_dir) if cache_dir else default_cache_dir()
+        )
+    if tasks:
+        seed_scale(state, tasks, seed=seed)
+    log.info("workspace ready in %.2f s", time.perf_counter() - started)
+    api_token = state.issue_token("admin", token)
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    actual_port = sock.getsockname()[1]
+    uv_config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        lifespan="off",
+        access_log=False,
+        timeout_keep_alive=30,
+        backlog=2048,
+    )
+    server = uvicorn.Server(uv_config)
+    thread = threading.Thread(
+        target=server.run,
+        kwargs={"sockets": [sock]},
+        daemon=True,
+        name=f"synapse-nb-server-{actual_port}",
+    )
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"embedded backend failed to start on {host}:{actual_port}")
+        time.sleep(0.01)
+    app.injector.configure(faults)
+    handle = ServerHandle(server, thread, app, host, actual_port, api_token, tmp)
+    handle.agent_token = agent_token
+    return handle

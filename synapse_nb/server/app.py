@@ -1,0 +1,81 @@
+"""The app factory: FastAPI routes + DRF-style error handling + fault middleware."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .config import ServerConfig
+from .faults import FaultInjector, FaultMiddleware
+from .http import ApiError, error_response
+from .jobs import JobRunner
+from .routes import annotation, data, integration, ml
+from .state import State
+
+log = logging.getLogger("synapse_nb.server")
+
+
+def _validation_body(exc: RequestValidationError) -> dict:
+    """FastAPI's 422 detail -> a DRF 400 body ``{field: [messages]}``."""
+    errors: dict[str, list[str]] = {}
+    for err in exc.errors():
+        loc = [str(x) for x in err.get("loc", ()) if x not in ("body", "query", "path")]
+        errors.setdefault(".".join(loc) or "non_field_errors", []).append(err.get("msg", ""))
+    return errors
+
+
+def create_app(config: ServerConfig) -> Any:
+    """Build the ASGI app (FastAPI wrapped in the fault/journal middleware).
+
+    Example:
+        >>> app = create_app(ServerConfig(data_dir=tmp_path))  # doctest: +SKIP
+    """
+    state = State(config)
+    state.jobs = JobRunner(state, config.job_duration)
+    api = FastAPI(
+        title="Synapse (embedded)",
+        version="1",
+        description="Local stand-in for the Synapse backend (synapse_nb).",
+        redirect_slashes=False,
+        root_path="",
+    )
+    api.state.synapse = state
+    for module in (annotation, data, integration, ml):
+        api.include_router(module.router, prefix=config.prefix)
+
+    @api.get(config.prefix + "/health/", include_in_schema=False)
+    def health() -> dict:
+        return {"status": "ok"}
+
+    @api.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc)
+
+    @api.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(_validation_body(exc), status_code=400)
+
+    @api.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = {404: "Not found.", 405: "Method not allowed."}.get(exc.status_code, exc.detail)
+        return JSONResponse(
+            {"detail": detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None)
+        )
+
+    @api.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": "Internal server error."}, status_code=500)
+
+    injector = FaultInjector(config.faults)
+    journal = state.journal if config.journal_size else None
+    app = FaultMiddleware(api, injector, journal, config.prefix)
+    app.state = api.state  # type: ignore[attr-defined]
+    app.api = api  # type: ignore[attr-defined]
+    app.injector = injector  # type: ignore[attr-defined]
+    return app

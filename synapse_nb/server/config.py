@@ -1,0 +1,69 @@
+"""Configuration of the embedded Synapse backend (value objects, no I/O)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class FaultConfig:
+    """Faults and latency the server injects into its own responses (off by default).
+
+    Rates are probabilities per request, drawn from a seeded generator so a run is repeatable.
+
+    Example:
+        >>> FaultConfig(latency_ms=20, rate_429=0.1).enabled
+        True
+    """
+
+    latency_ms: float = 0.0
+    rate_429: float = 0.0
+    rate_503: float = 0.0
+    rate_drop: float = 0.0
+    seed: int = 0
+    retry_after: float = 1.0
+    #: path prefixes (relative to the API prefix) the faults apply to; empty = every API path
+    paths: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("rate_429", "rate_503", "rate_drop"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
+        if self.rate_429 + self.rate_503 + self.rate_drop > 1.0:
+            raise ValueError("rate_429 + rate_503 + rate_drop must not exceed 1")
+        if self.latency_ms < 0:
+            raise ValueError(f"latency_ms must be >= 0, got {self.latency_ms!r}")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.latency_ms or self.rate_429 or self.rate_503 or self.rate_drop)
+
+    def replace(self, **changes) -> FaultConfig:
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass
+class ServerConfig:
+    """Everything the app factory needs.
+
+    Example:
+        >>> ServerConfig(data_dir=Path("/tmp/synapse")).max_page_size
+        1000
+    """
+
+    data_dir: Path
+    prefix: str = ""
+    default_page_size: int = 100
+    max_page_size: int = 1000
+    faults: FaultConfig = field(default_factory=FaultConfig)
+    #: seconds a simulated job takes from RUNNING to SUCCEEDED
+    job_duration: float = 3.0
+    #: keep the last N requests in memory for wire checks (tests); 0 disables the journal
+    journal_size: int = 2000
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir)
+        self.prefix = "/" + self.prefix.strip("/") if self.prefix.strip("/") else ""

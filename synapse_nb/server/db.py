@@ -1,0 +1,233 @@
+"""SQLite storage of the embedded backend.
+
+One file under the data directory, WAL mode, one connection per thread. Writes go through
+:meth:`Database.write`, which serialises them with a lock and wraps them in a transaction, so a
+request either commits everything it changed or nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS tenants (
+    id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE, name TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS users (
+    id INTEGER PRIMARY KEY, tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+    username TEXT NOT NULL UNIQUE, name TEXT NOT NULL, email TEXT NOT NULL DEFAULT '',
+    is_admin INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS tokens (
+    hash TEXT PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id), created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS data_collections (
+    id INTEGER PRIMARY KEY, tenant_id INTEGER NOT NULL, name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '', category TEXT NOT NULL DEFAULT 'image',
+    created TEXT NOT NULL, modified TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS file_specifications (
+    id INTEGER PRIMARY KEY, data_collection_id INTEGER NOT NULL REFERENCES data_collections(id),
+    name TEXT NOT NULL, file_type TEXT NOT NULL, is_required INTEGER NOT NULL DEFAULT 1,
+    is_primary INTEGER NOT NULL DEFAULT 0, is_sequential INTEGER NOT NULL DEFAULT 0,
+    function_type TEXT NOT NULL DEFAULT 'main', configuration TEXT NOT NULL DEFAULT '{}',
+    position INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS projects (
+    id INTEGER PRIMARY KEY, tenant_id INTEGER NOT NULL, title TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '', category TEXT NOT NULL DEFAULT 'image',
+    data_collection_id INTEGER, configuration TEXT NOT NULL DEFAULT '{}',
+    created TEXT NOT NULL, modified TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS task_tags (
+    id INTEGER PRIMARY KEY, tenant_id INTEGER NOT NULL, project_id INTEGER, name TEXT NOT NULL,
+    color TEXT NOT NULL DEFAULT '#888888', description TEXT NOT NULL DEFAULT '',
+    meta TEXT NOT NULL DEFAULT '{}', created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS data_files (
+    id INTEGER PRIMARY KEY, tenant_id INTEGER NOT NULL, checksum TEXT NOT NULL,
+    file_name TEXT NOT NULL, rel_path TEXT NOT NULL, size INTEGER NOT NULL,
+    meta TEXT NOT NULL DEFAULT '{}', created TEXT NOT NULL, modified TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS data_files_checksum ON data_files(tenant_id, checksum);
+CREATE TABLE IF NOT EXISTS data_unit_groups (
+    id INTEGER PRIMARY KEY, tenant_id INTEGER NOT NULL, data_collection_id INTEGER NOT NULL,
+    parent_id INTEGER, name TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS data_units (
+    id INTEGER PRIMARY KEY, tenant_id INTEGER NOT NULL, data_collection_id INTEGER NOT NULL,
+    group_id INTEGER, meta TEXT NOT NULL DEFAULT '{}', files TEXT NOT NULL DEFAULT '{}',
+    created TEXT NOT NULL, modified TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS data_units_collection ON data_units(data_collection_id);
+CREATE TABLE IF NOT EXISTS tasks (
+    id INTEGER PRIMARY KEY, tenant_id INTEGER NOT NULL, project_id INTEGER NOT NULL,
+    data_unit_id INTEGER, status TEXT NOT NULL DEFAULT 'pending',
+    priority TEXT NOT NULL DEFAULT 'normal', assignee_id INTEGER,
+    data TEXT NOT NULL DEFAULT '{}', metadata TEXT NOT NULL DEFAULT '{}',
+    is_discarded INTEGER NOT NULL DEFAULT 0, created TEXT NOT NULL, modified TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS tasks_project ON tasks(project_id, id);
+CREATE INDEX IF NOT EXISTS tasks_modified ON tasks(modified);
+CREATE TABLE IF NOT EXISTS task_tag_links (
+    task_id INTEGER NOT NULL, tag_id INTEGER NOT NULL, PRIMARY KEY (task_id, tag_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS task_tag_links_tag ON task_tag_links(tag_id, task_id);
+CREATE TABLE IF NOT EXISTS assignments (
+    id INTEGER PRIMARY KEY, tenant_id INTEGER NOT NULL, project_id INTEGER NOT NULL,
+    task_id INTEGER NOT NULL, user_id INTEGER, status_label TEXT NOT NULL DEFAULT 'stand_by',
+    status_review TEXT NOT NULL DEFAULT 'stand_by', data TEXT NOT NULL DEFAULT '{}',
+    created TEXT NOT NULL, modified TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS assignments_project ON assignments(project_id, id);
+CREATE INDEX IF NOT EXISTS assignments_task ON assignments(task_id);
+CREATE TABLE IF NOT EXISTS assignment_tag_links (
+    assignment_id INTEGER NOT NULL, tag_id INTEGER NOT NULL,
+    PRIMARY KEY (assignment_id, tag_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS chunked_uploads (
+    id TEXT PRIMARY KEY, tenant_id INTEGER NOT NULL, user_id INTEGER NOT NULL,
+    filename TEXT NOT NULL, offset INTEGER NOT NULL DEFAULT 0, total INTEGER,
+    status INTEGER NOT NULL DEFAULT 1, checksum TEXT, last_range TEXT,
+    created TEXT NOT NULL, completed_at TEXT);
+CREATE TABLE IF NOT EXISTS agents (
+    id INTEGER PRIMARY KEY, tenant_id INTEGER NOT NULL, name TEXT NOT NULL,
+    url TEXT NOT NULL DEFAULT '', token_hash TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL DEFAULT 'disconnected', last_seen TEXT, created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS plugins (
+    id INTEGER PRIMARY KEY, tenant_id INTEGER NOT NULL, code TEXT NOT NULL, name TEXT NOT NULL,
+    category TEXT NOT NULL DEFAULT 'custom', description TEXT NOT NULL DEFAULT '',
+    is_active INTEGER NOT NULL DEFAULT 1, created TEXT NOT NULL, modified TEXT NOT NULL,
+    UNIQUE (tenant_id, code));
+CREATE TABLE IF NOT EXISTS plugin_releases (
+    id INTEGER PRIMARY KEY, plugin_id INTEGER NOT NULL REFERENCES plugins(id),
+    version TEXT NOT NULL, config TEXT NOT NULL DEFAULT '{}',
+    requirements TEXT NOT NULL DEFAULT '[]', debug INTEGER NOT NULL DEFAULT 0,
+    rel_path TEXT, file_name TEXT, created TEXT NOT NULL, UNIQUE (plugin_id, version));
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, tenant_id INTEGER NOT NULL,
+    plugin_release_id INTEGER, agent_id INTEGER, user_id INTEGER, action TEXT NOT NULL,
+    params TEXT NOT NULL DEFAULT '{}', status TEXT NOT NULL DEFAULT 'PENDING',
+    progress_record TEXT NOT NULL DEFAULT '{}', metrics_record TEXT NOT NULL DEFAULT '{}',
+    result TEXT NOT NULL DEFAULT 'null', meta TEXT NOT NULL DEFAULT '{}',
+    created TEXT NOT NULL, modified TEXT NOT NULL, started TEXT, finished TEXT);
+CREATE TABLE IF NOT EXISTS job_console_logs (
+    id INTEGER PRIMARY KEY, job_id TEXT NOT NULL, event TEXT NOT NULL DEFAULT 'log',
+    level TEXT NOT NULL DEFAULT 'info', step TEXT, data TEXT NOT NULL DEFAULT '{}',
+    message TEXT NOT NULL DEFAULT '', datetime TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS job_console_logs_job ON job_console_logs(job_id, id);
+CREATE TABLE IF NOT EXISTS storages (
+    id INTEGER PRIMARY KEY, tenant_id INTEGER NOT NULL, name TEXT NOT NULL,
+    category TEXT NOT NULL DEFAULT 'external', provider TEXT NOT NULL,
+    configuration TEXT NOT NULL DEFAULT '{}', is_default INTEGER NOT NULL DEFAULT 0,
+    created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS models (
+    id INTEGER PRIMARY KEY, tenant_id INTEGER NOT NULL, name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '', plugin_id INTEGER, version TEXT NOT NULL DEFAULT '',
+    checkpoint TEXT, configuration TEXT NOT NULL DEFAULT '{}', metrics TEXT NOT NULL DEFAULT '{}',
+    project_id INTEGER, ground_truth_dataset_version_id INTEGER, data_file_id INTEGER,
+    extra TEXT NOT NULL DEFAULT '{}', created TEXT NOT NULL, modified TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ground_truth_datasets (
+    id INTEGER PRIMARY KEY, tenant_id INTEGER NOT NULL, name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '', project_id INTEGER, created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ground_truth_dataset_versions (
+    id INTEGER PRIMARY KEY, dataset_id INTEGER NOT NULL REFERENCES ground_truth_datasets(id),
+    version TEXT NOT NULL, description TEXT NOT NULL DEFAULT '',
+    is_archived INTEGER NOT NULL DEFAULT 0, created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ground_truth_events (
+    id INTEGER PRIMARY KEY, tenant_id INTEGER NOT NULL, version_id INTEGER NOT NULL,
+    data_unit_id INTEGER, task_id INTEGER, data TEXT NOT NULL DEFAULT '{}',
+    created TEXT NOT NULL, modified TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS ground_truth_events_version ON ground_truth_events(version_id, id);
+CREATE TABLE IF NOT EXISTS logs (
+    id INTEGER PRIMARY KEY, tenant_id INTEGER NOT NULL, job_id TEXT, event TEXT NOT NULL,
+    data TEXT NOT NULL DEFAULT '{}', datetime TEXT NOT NULL, step TEXT,
+    level TEXT NOT NULL DEFAULT 'info', file TEXT);
+CREATE TABLE IF NOT EXISTS serve_applications (
+    id INTEGER PRIMARY KEY, tenant_id INTEGER NOT NULL, job_id TEXT, name TEXT,
+    status TEXT NOT NULL DEFAULT 'DEPLOYING', data TEXT NOT NULL DEFAULT '{}',
+    created TEXT NOT NULL);
+"""
+
+
+def now() -> str:
+    """Current UTC time as ISO-8601 with offset (microseconds kept, so ordering is exact)."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def dumps(value: Any) -> str:
+    """JSON text for a column (compact, unicode kept)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def loads(text: str | None, default: Any = None) -> Any:
+    return default if text is None else json.loads(text)
+
+
+class Database:
+    """Thread-safe access to the SQLite file.
+
+    Example:
+        >>> db = Database(Path(tmp) / "synapse.sqlite3")  # doctest: +SKIP
+        >>> with db.write() as con:  # doctest: +SKIP
+        ...     con.execute("INSERT INTO tenants (code, name) VALUES (?, ?)", ("t", "T"))
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self._write_lock = threading.RLock()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        with self._write_lock:
+            self.con.executescript(SCHEMA)  # executescript manages its own transaction
+        with self.write() as con:
+            con.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
+            )
+
+    def _connect(self) -> sqlite3.Connection:
+        con = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        con.row_factory = sqlite3.Row
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=NORMAL")
+        con.execute("PRAGMA foreign_keys=ON")
+        con.execute("PRAGMA cache_size=-65536")
+        with self._connections_lock:
+            self._connections.append(con)
+        return con
+
+    @property
+    def con(self) -> sqlite3.Connection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = self._local.con = self._connect()
+        return con
+
+    def all(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        return self.con.execute(sql, tuple(params)).fetchall()
+
+    def one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
+        return self.con.execute(sql, tuple(params)).fetchone()
+
+    def scalar(self, sql: str, params: Iterable[Any] = ()) -> Any:
+        row = self.con.execute(sql, tuple(params)).fetchone()
+        return None if row is None else row[0]
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A serialised transaction: commits on success, rolls back on any exception."""
+        with self._write_lock:
+            con = self.con
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._connections_lock:
+            for con in self._connections:
+                with contextlib.suppress(sqlite3.Error):
+                    con.close()
+            self._connections.clear()
+        self._local = threading.local()

@@ -1,0 +1,1 @@
+"""Demo workspace content for the embedded backend (generated media and annotations)."""

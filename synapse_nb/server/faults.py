@@ -1,0 +1,133 @@
+"""ASGI middleware: injected latency and faults, plus the request journal used by wire tests.
+
+It wraps the whole app (outermost), so the faults reach the client exactly as a flaky proxy or
+overloaded backend would: a real 429 with ``Retry-After``, a real 503, or a connection closed
+without any response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import threading
+from typing import Any
+
+from .config import FaultConfig
+
+log = logging.getLogger("synapse_nb.server.faults")
+
+JOURNAL_BODY_LIMIT = 64 * 1024
+
+
+class FaultInjector:
+    """Holds the live fault settings and the seeded generator; thread-safe to reconfigure."""
+
+    def __init__(self, config: FaultConfig) -> None:
+        self._lock = threading.Lock()
+        self.configure(config)
+
+    def configure(self, config: FaultConfig) -> None:
+        with self._lock:
+            self.config = config
+            self._rng = random.Random(config.seed)
+            self.counts = {"requests": 0, "429": 0, "503": 0, "drop": 0}
+
+    def decide(self, path: str) -> str | None:
+        cfg = self.config
+        if cfg.paths and not any(path.startswith(p) for p in cfg.paths):
+            return None
+        with self._lock:
+            self.counts["requests"] += 1
+            draw = self._rng.random()
+            if draw < cfg.rate_drop:
+                verdict = "drop"
+            elif draw < cfg.rate_drop + cfg.rate_429:
+                verdict = "429"
+            elif draw < cfg.rate_drop + cfg.rate_429 + cfg.rate_503:
+                verdict = "503"
+            else:
+                return None
+            self.counts[verdict] += 1
+            return verdict
+
+
+def _transport_of(receive: Any) -> Any:
+    """uvicorn's transport behind the ``receive`` callable (to drop a connection for real)."""
+    owner = getattr(receive, "__self__", None)
+    return getattr(owner, "transport", None)
+
+
+class FaultMiddleware:
+    def __init__(self, app: Any, injector: FaultInjector, journal: Any, prefix: str) -> None:
+        self.app = app
+        self.injector = injector
+        self.journal = journal
+        self.prefix = prefix
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = (
+            scope["path"][len(self.prefix) :]
+            if scope["path"].startswith(self.prefix)
+            else scope["path"]
+        )
+        if self.journal is not None and not path.startswith("/media/"):
+            receive = self._journal(scope, receive, path)
+        cfg = self.injector.config
+        if cfg.enabled and not path.startswith(("/media/", "/openapi", "/docs")):
+            if cfg.latency_ms:
+                await asyncio.sleep(cfg.latency_ms / 1000)
+            verdict = self.injector.decide(path.lstrip("/"))
+            if verdict == "drop":
+                transport = _transport_of(receive) or _transport_of(
+                    getattr(receive, "_inner", None)
+                )
+                if transport is not None:
+                    log.debug("fault: dropping connection for %s %s", scope["method"], path)
+                    transport.abort()
+                    return
+                verdict = "503"
+            if verdict in ("429", "503"):
+                await self._reply(send, int(verdict), cfg.retry_after)
+                return
+        await self.app(scope, receive, send)
+
+    def _journal(self, scope: dict, receive: Any, path: str) -> Any:
+        entry = {
+            "method": scope["method"],
+            "path": path,
+            "query": scope.get("query_string", b"").decode("latin-1"),
+            "headers": {
+                k.decode("latin-1").lower(): v.decode("latin-1")
+                for k, v in scope.get("headers", [])
+            },
+            "body": b"",
+        }
+        self.journal.append(entry)
+
+        async def wrapped() -> dict:
+            message = await receive()
+            if message.get("type") == "http.request" and len(entry["body"]) < JOURNAL_BODY_LIMIT:
+                entry["body"] += message.get("body", b"")[: JOURNAL_BODY_LIMIT - len(entry["body"])]
+            return message
+
+        wrapped._inner = receive  # type: ignore[attr-defined]
+        return wrapped
+
+    @staticmethod
+    async def _reply(send: Any, status: int, retry_after: float) -> None:
+        body = (
+            b'{"detail": "Request was throttled."}'
+            if status == 429
+            else b'{"detail": "Service temporarily unavailable."}'
+        )
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"retry-after", str(max(0, round(retry_after))).encode()),
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})

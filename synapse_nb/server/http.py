@@ -1,0 +1,488 @@
+"""Request plumbing shared by every route: errors, auth, query parsing, pagination, bodies.
+
+The real backend is Django REST Framework; everything here reproduces its wire habits
+(``{"detail": ...}`` errors, ``{field: [messages]}`` validation bodies, page-number envelopes with
+absolute ``next`` links) so that both SDK generations and our client see the same thing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+TRUE_VALUES = {"1", "true", "t", "yes", "y", "on"}
+FALSE_VALUES = {"0", "false", "f", "no", "n", "off", ""}
+
+
+class ApiError(Exception):
+    """An error answered as JSON with ``status`` and ``body``.
+
+    Example:
+        >>> raise ApiError(400, {"project": ["This field is required."]})  # doctest: +SKIP
+    """
+
+    def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status, body)
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+
+
+def not_found() -> ApiError:
+    return ApiError(404, {"detail": "Not found."})
+
+
+def field_error(field: str, message: str) -> ApiError:
+    return ApiError(400, {field: [message]})
+
+
+class FieldErrors:
+    """Collects Django-style field errors; ``raise_if_any()`` answers them all at once."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, list[str]] = {}
+
+    def add(self, field: str, message: str) -> None:
+        self.errors.setdefault(field, []).append(message)
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise ApiError(400, self.errors)
+
+
+def error_response(exc: ApiError) -> JSONResponse:
+    return JSONResponse(exc.body, status_code=exc.status, headers=exc.headers)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- routing
+
+
+def route(router: APIRouter, path: str, methods: Sequence[str], **kwargs: Any) -> Callable:
+    """Register ``path`` (with its trailing slash) and its slash-less twin, no redirect.
+
+    Redirecting would turn a POST into a GET in ``requests``; the contract asks for both forms
+    to be served directly. Only the slash form appears in the OpenAPI schema.
+    """
+
+    def decorator(func: Callable) -> Callable:
+        slug = "_".join(part.strip("{}") for part in path.split("/") if part)
+        twin = path.rstrip("/")
+        for method in methods:
+            operation = f"{method.lower()}_{slug}"
+            router.add_api_route(path, func, methods=[method], operation_id=operation, **kwargs)
+            if twin and twin != path:
+                router.add_api_route(
+                    twin,
+                    func,
+                    methods=[method],
+                    include_in_schema=False,
+                    operation_id=operation + "_noslash",
+                    **kwargs,
+                )
+        return func
+
+    return decorator
+
+
+# --------------------------------------------------------------------------- auth
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a user (or an agent acting for its tenant)."""
+
+    user_id: int | None
+    tenant_id: int
+    agent_id: int | None = None
+
+    @property
+    def is_agent(self) -> bool:
+        return self.agent_id is not None
+
+
+def _token_value(header: str | None) -> str | None:
+    """``'Token abc'`` -> ``'abc'`` (scheme compared case-insensitively); else None."""
+    if not header:
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "token" or not value.strip():
+        return None
+    return value.strip()
+
+
+def authenticate(request: Request) -> Principal:
+    """Resolve the caller from ``Synapse-Access-Token``, ``Authorization`` or ``SYNAPSE-Agent``."""
+    state = request.app.state.synapse
+    headers = request.headers
+    principal: Principal | None = None
+    presented = False
+    for name in ("synapse-access-token", "authorization"):
+        token = _token_value(headers.get(name))
+        if token is None:
+            presented = presented or bool(headers.get(name))
+            continue
+        presented = True
+        principal = state.user_for_token(token)
+        if principal is not None:
+            break
+    if principal is None:
+        agent_token = _token_value(headers.get("synapse-agent"))
+        if agent_token is not None:
+            presented = True
+            principal = state.agent_for_token(agent_token)
+    if principal is None:
+        detail = "Invalid token." if presented else "Authentication credentials were not provided."
+        raise ApiError(401, {"detail": detail}, {"WWW-Authenticate": "Token"})
+    tenant = _token_value(headers.get("synapse-tenant"))
+    if tenant is not None and state.tenant_code(principal.tenant_id) != tenant:
+        raise ApiError(403, {"detail": "You do not have permission to access this tenant."})
+    return principal
+
+
+# --------------------------------------------------------------------------- query parsing
+
+
+class Query:
+    """Typed access to query parameters, DRF-tolerant.
+
+    Repeated keys and comma-separated values both make lists; booleans parse
+    case-insensitively; a malformed value is a 400 naming the parameter.
+    """
+
+    def __init__(self, request: Request) -> None:
+        self.params = request.query_params
+
+    def has(self, name: str) -> bool:
+        return name in self.params and self.params.get(name, "") != ""
+
+    def str(self, name: str) -> str | None:
+        value = self.params.get(name)
+        return value if value not in (None, "") else None
+
+    def list(self, name: str) -> list[str]:
+        out: list[str] = []
+        for raw in self.params.getlist(name):
+            out.extend(part.strip() for part in raw.split(",") if part.strip())
+        return out
+
+    def int(self, name: str) -> int | None:
+        value = self.str(name)
+        return None if value is None else parse_int(name, value)
+
+    def ints(self, name: str) -> list[int]:
+        return [parse_int(name, v) for v in self.list(name)]
+
+    def bool(self, name: str) -> bool | None:
+        value = self.str(name)
+        return None if value is None else parse_bool(name, value)
+
+    def datetime(self, name: str) -> str | None:
+        value = self.str(name)
+        return None if value is None else parse_datetime(name, value)
+
+
+def parse_int(name: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise field_error(name, f"A valid integer is required, got {value!r}.")
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        raise field_error(name, f"A valid integer is required, got {value!r}.") from None
+
+
+def parse_bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in TRUE_VALUES:
+        return True
+    if text in FALSE_VALUES:
+        return False
+    raise field_error(name, f"Must be a valid boolean, got {value!r}.")
+
+
+def parse_datetime(name: str, value: str) -> str:
+    """ISO date or datetime -> normalised UTC ISO text (naive values are taken as UTC)."""
+    text = value.strip().replace(" ", "+") if "T" in value else value.strip()
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise field_error(name, f"Enter a valid date/time, got {value!r}.") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+# --------------------------------------------------------------------------- filters
+
+
+class Where:
+    """Builds a SQL WHERE clause from filters, always parameterised."""
+
+    def __init__(self) -> None:
+        self.clauses: list[str] = []
+        self.params: list[Any] = []
+
+    def add(self, clause: str, *params: Any) -> None:
+        self.clauses.append(clause)
+        self.params.extend(params)
+
+    def add_in(self, column: str, values: Sequence[Any]) -> None:
+        if not values:
+            return
+        self.add(f"{column} IN ({','.join('?' * len(values))})", *values)
+
+    def sql(self) -> str:
+        return (" WHERE " + " AND ".join(self.clauses)) if self.clauses else ""
+
+
+LOOKUPS = {"": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+
+def range_filters(q: Query, where: Where, name: str, column: str, kind: str = "int") -> None:
+    """``name``, ``name__in``, ``name__gt/gte/lt/lte`` for ints or datetimes."""
+    for suffix, op in LOOKUPS.items():
+        key = f"{name}__{suffix}" if suffix else name
+        if not q.has(key):
+            continue
+        if kind == "int":
+            if suffix == "":
+                where.add_in(column, q.ints(key))
+                continue
+            value: Any = q.int(key)
+        else:
+            value = q.datetime(key)
+        where.add(f"{column} {op} ?", value)
+    if kind == "int" and q.has(f"{name}__in"):
+        where.add_in(column, q.ints(f"{name}__in"))
+
+
+def ordering(q: Query, allowed: dict[str, str], default: str = "id") -> str:
+    """``ordering=-created,id`` -> SQL ORDER BY (unknown fields ignored, id always last)."""
+    parts: list[str] = []
+    for field in q.list("ordering") or [default]:
+        desc = field.startswith("-")
+        column = allowed.get(field.lstrip("-"))
+        if column:
+            parts.append(f"{column} {'DESC' if desc else 'ASC'}")
+    if not any(p.startswith(allowed.get("id", "id") + " ") for p in parts):
+        parts.append(f"{allowed.get('id', 'id')} ASC")
+    return " ORDER BY " + ", ".join(parts)
+
+
+# --------------------------------------------------------------------------- pagination
+
+
+def _page_url(request: Request, page: int | None) -> str | None:
+    if page is None:
+        return None
+    return str(request.url.include_query_params(page=page))
+
+
+def paginate(
+    request: Request,
+    count_sql: str,
+    select_sql: str,
+    params: Sequence[Any],
+    serialize: Callable[[list[Any]], list[dict]],
+) -> dict:
+    """Run a page-number paginated query; returns the DRF envelope.
+
+    ``select_sql`` must end with its ORDER BY; LIMIT/OFFSET are appended here. A page past the
+    last one is a 404, as in DRF (SDK-26 relies on it to stop).
+    """
+    state = request.app.state.synapse
+    q = Query(request)
+    page = q.int("page") or 1
+    size = q.int("page_size") or state.config.default_page_size
+    if page < 1:
+        raise ApiError(404, {"detail": "Invalid page."})
+    if size < 1:
+        raise field_error("page_size", f"Ensure this value is greater than 0, got {size}.")
+    size = min(size, state.config.max_page_size)
+    db = state.db
+    total = db.scalar(count_sql, params)
+    last_page = max(1, -(-total // size))
+    if page > last_page:
+        raise ApiError(404, {"detail": "Invalid page."})
+    rows = db.all(f"{select_sql} LIMIT ? OFFSET ?", [*params, size, (page - 1) * size])
+    results = shape_fields(request, serialize(rows))
+    return {
+        "count": total,
+        "next": _page_url(request, page + 1 if page < last_page else None),
+        "previous": _page_url(request, page - 1 if page > 1 else None),
+        "results": results,
+    }
+
+
+def shape_fields(request: Request, items: list[dict]) -> list[dict]:
+    """drf-flex-fields ``fields`` / ``omit`` on a list of top-level dicts."""
+    q = Query(request)
+    fields = set(q.list("fields"))
+    omit = set(q.list("omit"))
+    if not fields and not omit:
+        return items
+    out = []
+    for item in items:
+        if fields:
+            item = {k: v for k, v in item.items() if k in fields}
+        if omit:
+            item = {k: v for k, v in item.items() if k not in omit}
+        out.append(item)
+    return out
+
+
+def shape_one(request: Request, item: dict) -> dict:
+    return shape_fields(request, [item])[0]
+
+
+def expands(request: Request) -> set[str]:
+    return set(Query(request).list("expand"))
+
+
+# --------------------------------------------------------------------------- bodies
+
+
+async def json_body(request: Request) -> Any:
+    """The request's JSON payload; an empty body is ``{}`` (the SDK sends none sometimes)."""
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ApiError(400, {"detail": f"JSON parse error - {exc}"}) from None
+
+
+def require_dict(body: Any, what: str = "body") -> dict:
+    if not isinstance(body, dict):
+        raise ApiError(
+            400,
+            {
+                "non_field_errors": [
+                    f"Invalid data. Expected a dictionary, but got {type(body).__name__}."
+                ]
+            },
+        )
+    return body
+
+
+class Body:
+    """Typed field access on a dict body with Django-style error collection.
+
+    Example:
+        >>> b = Body({"name": "x"})
+        >>> b.str("name", required=True)
+        'x'
+    """
+
+    def __init__(self, data: dict, errors: FieldErrors | None = None) -> None:
+        self.data = data
+        self.errors = errors or FieldErrors()
+
+    def _missing(self, name: str, required: bool) -> bool:
+        if name not in self.data or self.data[name] is None:
+            if required:
+                self.errors.add(name, "This field is required.")
+            return True
+        return False
+
+    def str(
+        self,
+        name: str,
+        *,
+        required: bool = False,
+        default: Any = None,
+        choices: Iterable[str] | None = None,
+        max_length: int = 1000,
+    ) -> Any:
+        if self._missing(name, required):
+            return default
+        value = self.data[name]
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            self.errors.add(name, f"Not a valid string: {value!r}.")
+            return default
+        value = str(value)
+        if required and not value.strip():
+            self.errors.add(name, "This field may not be blank.")
+        if len(value) > max_length:
+            self.errors.add(name, f"Ensure this field has no more than {max_length} characters.")
+        if choices is not None and value not in set(choices):
+            self.errors.add(name, f'"{value}" is not a valid choice.')
+        return value
+
+    def int(self, name: str, *, required: bool = False, default: Any = None) -> Any:
+        if self._missing(name, required):
+            return default
+        value = self.data[name]
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            self.errors.add(name, f"A valid integer is required, got {value!r}.")
+            return default
+        try:
+            return int(value)
+        except ValueError:
+            self.errors.add(name, f"A valid integer is required, got {value!r}.")
+            return default
+
+    def bool(self, name: str, *, default: Any = None) -> Any:
+        if self._missing(name, False):
+            return default
+        try:
+            return parse_bool(name, self.data[name])
+        except ApiError:
+            self.errors.add(name, f"Must be a valid boolean, got {self.data[name]!r}.")
+            return default
+
+    def dict(self, name: str, *, required: bool = False, default: Any = None) -> Any:
+        if self._missing(name, required):
+            return default
+        value = self.data[name]
+        if isinstance(value, str):  # multipart sends dicts as JSON strings
+            with contextlib.suppress(json.JSONDecodeError):
+                value = json.loads(value)
+        if not isinstance(value, dict):
+            self.errors.add(name, f"Expected a dictionary, got {type(value).__name__}.")
+            return default
+        return value
+
+    def list(self, name: str, *, required: bool = False, default: Any = None) -> Any:
+        if self._missing(name, required):
+            return default
+        value = self.data[name]
+        if not isinstance(value, list):
+            self.errors.add(
+                name, f'Expected a list of items but got type "{type(value).__name__}".'
+            )
+            return default
+        return value
+
+    def int_list(self, name: str, *, required: bool = False) -> list[int] | None:
+        values = self.list(name, required=required)
+        if values is None:
+            return None
+        out = []
+        for value in values:
+            if isinstance(value, bool) or not isinstance(value, int):
+                try:
+                    out.append(int(value))
+                    continue
+                except (TypeError, ValueError):
+                    self.errors.add(name, f"A valid integer is required, got {value!r}.")
+                    return None
+            out.append(value)
+        return out
+
+    def check(self) -> None:
+        self.errors.raise_if_any()

@@ -1,0 +1,1 @@
+"""HTTP routes of the embedded backend, one module per API domain (as the SDK's mixins)."""

@@ -1,0 +1,675 @@
+"""Projects, tasks, task tags and assignments (AnnotationClientMixin + HITLClientMixin)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+
+from ..db import dumps, loads, now
+from ..http import (
+    ApiError,
+    Body,
+    Principal,
+    Query,
+    Where,
+    authenticate,
+    expands,
+    field_error,
+    json_body,
+    ordering,
+    paginate,
+    range_filters,
+    require_dict,
+    route,
+    shape_one,
+)
+from .common import (
+    data_units_by_id,
+    get_row,
+    int_pk,
+    links,
+    placeholders,
+    state_of,
+    user_names,
+)
+
+router = APIRouter()
+Auth = Depends(authenticate)
+
+TASK_STATUSES = ("pending", "in_progress", "completed")
+PRIORITIES = ("low", "normal", "high")
+LABEL_STATUSES = ("stand_by", "in_progress", "completed", "skipped")
+REVIEW_STATUSES = ("stand_by", "in_progress", "rejected", "completed", "skipped")
+ORDERING = {
+    "id": "t.id",
+    "created": "t.created",
+    "modified": "t.modified",
+    "status": "t.status",
+    "priority": "t.priority",
+}
+
+
+# ============================================================================ projects
+
+
+def project_json(row: Any) -> dict:
+    return {
+        "id": row["id"],
+        "title": row["title"],
+        "name": row["title"],
+        "description": row["description"],
+        "category": row["category"],
+        "data_collection": row["data_collection_id"],
+        "configuration": loads(row["configuration"], {}),
+        "created": row["created"],
+        "modified": row["modified"],
+    }
+
+
+@route(router, "/projects/", ["GET"], summary="List projects")
+def list_projects(request: Request, p: Principal = Auth) -> dict:
+    q = Query(request)
+    where = Where()
+    where.add("tenant_id = ?", p.tenant_id)
+    range_filters(q, where, "id", "id")
+    if q.has("search"):
+        where.add("(title LIKE ? OR description LIKE ?)", *[f"%{q.str('search')}%"] * 2)
+    if q.has("category"):
+        where.add_in("category", q.list("category"))
+    return paginate(
+        request,
+        f"SELECT COUNT(*) FROM projects{where.sql()}",
+        f"SELECT * FROM projects{where.sql()} ORDER BY id",
+        where.params,
+        lambda rows: [project_json(r) for r in rows],
+    )
+
+
+@route(router, "/projects/", ["POST"], status_code=201, summary="Create a project")
+async def create_project(request: Request, p: Principal = Auth) -> dict:
+    body = Body(require_dict(await json_body(request)))
+    title = body.str("title", default=None) or body.str("name", required="title" not in body.data)
+    description = body.str("description", default="")
+    category = body.str("category", default="image")
+    collection = body.int("data_collection")
+    configuration = body.dict("configuration", default={})
+    body.check()
+    if collection is not None:
+        get_row(request, "data_collections", collection, p)
+    stamp = now()
+    with state_of(request).db.write() as con:
+        cur = con.execute(
+            "INSERT INTO projects (tenant_id, title, description, category, data_collection_id,"
+            " configuration, created, modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                p.tenant_id,
+                title,
+                description,
+                category,
+                collection,
+                dumps(configuration),
+                stamp,
+                stamp,
+            ),
+        )
+    return project_json(get_row(request, "projects", cur.lastrowid, p))
+
+
+@route(router, "/projects/{pk}/", ["GET"], summary="Get a project")
+def get_project(pk: str, request: Request, p: Principal = Auth) -> dict:
+    return shape_one(request, project_json(get_row(request, "projects", int_pk(pk), p)))
+
+
+# ============================================================================ task tags
+
+
+def tag_json(row: Any) -> dict:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "description": row["description"],
+        "project": row["project_id"],
+        "color": row["color"],
+        "meta": loads(row["meta"], {}),
+        "created": row["created"],
+    }
+
+
+@route(router, "/task_tags/", ["GET"], summary="List task tags")
+def list_task_tags(request: Request, p: Principal = Auth) -> dict:
+    q = Query(request)
+    where = Where()
+    where.add("tenant_id = ?", p.tenant_id)
+    range_filters(q, where, "id", "id")
+    if q.has("project"):
+        where.add_in("project_id", q.ints("project"))
+    if q.has("color"):
+        where.add_in("color", q.list("color"))
+    if q.has("name"):
+        where.add_in("name", q.list("name"))
+    if q.has("search"):
+        where.add("name LIKE ?", f"%{q.str('search')}%")
+    return paginate(
+        request,
+        f"SELECT COUNT(*) FROM task_tags{where.sql()}",
+        f"SELECT * FROM task_tags{where.sql()} ORDER BY id",
+        where.params,
+        lambda rows: [tag_json(r) for r in rows],
+    )
+
+
+@route(router, "/task_tags/", ["POST"], status_code=201, summary="Create a task tag")
+async def create_task_tag(request: Request, p: Principal = Auth) -> dict:
+    body = Body(require_dict(await json_body(request)))
+    name = body.str("name", required=True, max_length=100)
+    project = body.int("project")
+    color = body.str("color", default="#888888", max_length=32)
+    description = body.str("description", default="")
+    meta = body.dict("meta", default={})
+    body.check()
+    if project is not None:
+        get_row(request, "projects", project, p)
+    with state_of(request).db.write() as con:
+        cur = con.execute(
+            "INSERT INTO task_tags (tenant_id, project_id, name, color, description, meta, "
+            "created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (p.tenant_id, project, name, color, description, dumps(meta), now()),
+        )
+    return tag_json(get_row(request, "task_tags", cur.lastrowid, p))
+
+
+@route(router, "/task_tags/{pk}/", ["GET"], summary="Get a task tag")
+def get_task_tag(pk: str, request: Request, p: Principal = Auth) -> dict:
+    return shape_one(request, tag_json(get_row(request, "task_tags", int_pk(pk), p)))
+
+
+# ============================================================================ tasks
+
+
+def serialize_tasks(request: Request, rows: list[Any]) -> list[dict]:
+    """Task rows -> JSON, with tags, files and expansions fetched in one query each."""
+    db = state_of(request).db
+    ids = [r["id"] for r in rows]
+    tags = links(db, "task_tag_links", "task_id", ids)
+    units = data_units_by_id(request, (r["data_unit_id"] for r in rows))
+    wanted = expands(request)
+    users = user_names(db, (r["assignee_id"] for r in rows))
+    tag_rows = {}
+    if "tags" in wanted:
+        all_tags = sorted({t for ts in tags.values() for t in ts})
+        if all_tags:
+            tag_rows = {
+                r["id"]: {"id": r["id"], "name": r["name"], "color": r["color"]}
+                for r in db.all(
+                    f"SELECT * FROM task_tags WHERE id IN ({placeholders(all_tags)})", all_tags
+                )
+            }
+    out = []
+    for r in rows:
+        unit = units.get(r["data_unit_id"])
+        assignee = users.get(r["assignee_id"])
+        item = {
+            "id": r["id"],
+            "project": r["project_id"],
+            "data_unit": unit if "data_unit" in wanted and unit else r["data_unit_id"],
+            "status": r["status"],
+            "priority": r["priority"],
+            "assignee": (assignee if "assignee" in wanted else r["assignee_id"]),
+            "assignee_name": assignee["name"] if assignee else None,
+            "tags": [tag_rows[t] for t in tags[r["id"]]] if "tags" in wanted else tags[r["id"]],
+            "data": loads(r["data"], {}),
+            "metadata": loads(r["metadata"], {}),
+            "is_discarded": bool(r["is_discarded"]),
+            "files": unit["files"] if unit else {},
+            "created": r["created"],
+            "modified": r["modified"],
+        }
+        out.append(item)
+    return out
+
+
+def task_where(request: Request, p: Principal) -> Where:
+    q = Query(request)
+    where = Where()
+    where.add("t.tenant_id = ?", p.tenant_id)
+    if q.has("project"):
+        where.add_in("t.project_id", q.ints("project"))
+    range_filters(q, where, "id", "t.id")
+    range_filters(q, where, "created", "t.created", kind="datetime")
+    range_filters(q, where, "modified", "t.modified", kind="datetime")
+    if q.has("created_after"):
+        where.add("t.created >= ?", q.datetime("created_after"))
+    if q.has("status"):
+        where.add_in("t.status", [s.lower() for s in q.list("status")])
+    if q.has("priority"):
+        where.add_in("t.priority", [s.lower() for s in q.list("priority")])
+    if q.has("assignee"):
+        values = q.list("assignee")
+        if any(v.lower() in ("null", "none") for v in values):
+            where.add("t.assignee_id IS NULL")
+        else:
+            where.add_in("t.assignee_id", q.ints("assignee"))
+    if q.has("data_unit"):
+        where.add_in("t.data_unit_id", q.ints("data_unit"))
+    if q.has("is_discarded"):
+        where.add("t.is_discarded = ?", int(q.bool("is_discarded")))
+    if q.has("tags"):
+        tag_ids = q.ints("tags")
+        where.add(
+            f"t.id IN (SELECT task_id FROM task_tag_links WHERE tag_id IN "
+            f"({placeholders(tag_ids)}))",
+            *tag_ids,
+        )
+    if q.has("has_assignment"):
+        exists = "EXISTS (SELECT 1 FROM assignments a WHERE a.task_id = t.id)"
+        where.add(exists if q.bool("has_assignment") else f"NOT {exists}")
+    for name in ("status_label", "status_review"):
+        if q.has(name):
+            values = q.list(name)
+            where.add(
+                f"t.id IN (SELECT task_id FROM assignments WHERE {name} IN "
+                f"({placeholders(values)}))",
+                *values,
+            )
+    for name in ("labelers", "assignments"):
+        if q.has(name):
+            values = q.ints(name)
+            column = "user_id" if name == "labelers" else "id"
+            where.add(
+                f"t.id IN (SELECT task_id FROM assignments WHERE {column} IN "
+                f"({placeholders(values)}))",
+                *values,
+            )
+    if q.has("search"):
+        term = f"%{q.str('search')}%"
+        where.add(
+            "(t.metadata LIKE ? OR t.data_unit_id IN (SELECT id FROM data_units "
+            "WHERE files LIKE ? OR meta LIKE ?))",
+            term,
+            term,
+            term,
+        )
+    return where
+
+
+@route(router, "/sdk/tasks/", ["GET"], summary="List tasks (SDK list endpoint)")
+@route(router, "/tasks/", ["GET"], summary="List tasks")
+def list_tasks(request: Request, p: Principal = Auth) -> dict:
+    where = task_where(request, p)
+    order = ordering(Query(request), ORDERING)
+    return paginate(
+        request,
+        f"SELECT COUNT(*) FROM tasks t{where.sql()}",
+        f"SELECT t.* FROM tasks t{where.sql()}{order}",
+        where.params,
+        lambda rows: serialize_tasks(request, rows),
+    )
+
+
+def one_task(request: Request, pk: int, p: Principal) -> dict:
+    return shape_one(request, serialize_tasks(request, [get_row(request, "tasks", pk, p)])[0])
+
+
+@route(router, "/tasks/{pk}/", ["GET"], summary="Get a task")
+def get_task(pk: str, request: Request, p: Principal = Auth) -> dict:
+    return one_task(request, int_pk(pk), p)
+
+
+def _task_fields(item: Any, index: str | None, need_project: bool = True) -> dict:
+    if not isinstance(item, dict):
+        raise ApiError(
+            400,
+            {
+                "non_field_errors": [
+                    f"{index or 'body'}: expected a dictionary, but got {type(item).__name__}."
+                ]
+            },
+        )
+    body = Body(item)
+    fields = {
+        "project": body.int("project", required=need_project),
+        "data_unit": body.int("data_unit", required=True),
+        "priority": body.str("priority", default="normal", choices=PRIORITIES),
+        "status": body.str("status", default="pending", choices=TASK_STATUSES),
+        "assignee": body.int("assignee"),
+        "metadata": body.dict("metadata", default={}),
+        "data": body.dict("data", default={}),
+    }
+    if body.errors.errors and index:
+        raise ApiError(
+            400, {k: [f"{index}: {m}" for m in v] for k, v in body.errors.errors.items()}
+        )
+    body.check()
+    return fields
+
+
+@route(router, "/tasks/", ["POST"], status_code=201, summary="Create task(s), three body shapes")
+async def create_tasks(request: Request, p: Principal = Auth) -> Any:
+    payload = await json_body(request)
+    if isinstance(payload, list):  # shape (b): a list of objects
+        if not payload:
+            raise ApiError(400, {"non_field_errors": ["Expected a non-empty list of tasks."]})
+        items = [_task_fields(x, f"[{i}]") for i, x in enumerate(payload)]
+        single = False
+    elif isinstance(payload, dict) and "data" in payload and isinstance(payload["data"], list):
+        body = Body(payload)  # shape (c): {project, data: [{data_unit, ...}]}
+        project = body.int("project", required=True)
+        body.check()
+        if not payload["data"]:
+            raise field_error("data", "This list may not be empty.")
+        items = [
+            _task_fields(x, f"data[{i}]", need_project=False) for i, x in enumerate(payload["data"])
+        ]
+        for item in items:
+            item["project"] = item["project"] or project
+        single = False
+    else:
+        items = [_task_fields(require_dict(payload), None)]
+        single = True
+    _check_task_refs(request, items, p)
+    stamp = now()
+    with state_of(request).db.write() as con:
+        ids = []
+        for it in items:
+            cur = con.execute(
+                "INSERT INTO tasks (tenant_id, project_id, data_unit_id, status, priority, "
+                "assignee_id, data, metadata, created, modified) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    p.tenant_id,
+                    it["project"],
+                    it["data_unit"],
+                    it["status"],
+                    it["priority"],
+                    it["assignee"],
+                    dumps(it["data"]),
+                    dumps(it["metadata"]),
+                    stamp,
+                    stamp,
+                ),
+            )
+            ids.append(cur.lastrowid)
+    rows = state_of(request).db.all(
+        f"SELECT * FROM tasks WHERE id IN ({placeholders(ids)}) ORDER BY id", ids
+    )
+    created = serialize_tasks(request, rows)
+    return created[0] if single else created
+
+
+def _check_task_refs(request: Request, items: list[dict], p: Principal) -> None:
+    db = state_of(request).db
+    for name, table, key in (
+        ("project", "projects", "project"),
+        ("data_unit", "data_units", "data_unit"),
+        ("assignee", "users", "assignee"),
+    ):
+        wanted = sorted({it[key] for it in items if it[key] is not None})
+        if not wanted:
+            continue
+        found = {
+            r[0]
+            for r in db.all(
+                f"SELECT id FROM {table} WHERE tenant_id = ? AND id IN ({placeholders(wanted)})",
+                [p.tenant_id, *wanted],
+            )
+        }
+        missing = [w for w in wanted if w not in found]
+        if missing:
+            raise field_error(name, f'Invalid pk "{missing[0]}" - object does not exist.')
+
+
+@route(router, "/tasks/{pk}/", ["PATCH"], summary="Update a task's writable fields")
+async def update_task(pk: str, request: Request, p: Principal = Auth) -> dict:
+    task_id = int_pk(pk)
+    get_row(request, "tasks", task_id, p)
+    body = Body(require_dict(await json_body(request)))
+    changes: dict[str, Any] = {}
+    if "status" in body.data:
+        changes["status"] = body.str("status", required=True, choices=TASK_STATUSES)
+    if "priority" in body.data:
+        changes["priority"] = body.str("priority", required=True, choices=PRIORITIES)
+    if "assignee" in body.data:
+        changes["assignee_id"] = body.int("assignee")
+    if "metadata" in body.data:
+        changes["metadata"] = dumps(body.dict("metadata", required=True))
+    if "is_discarded" in body.data:
+        changes["is_discarded"] = int(bool(body.bool("is_discarded", default=False)))
+    tags = body.int_list("tags") if "tags" in body.data else None
+    body.check()
+    if changes.get("assignee_id") is not None:
+        _check_task_refs(
+            request, [{"project": None, "data_unit": None, "assignee": changes["assignee_id"]}], p
+        )
+    if tags is not None:
+        _check_tags(request, tags, p)
+    with state_of(request).db.write() as con:
+        changes["modified"] = now()
+        sets = ", ".join(f"{k} = ?" for k in changes)
+        con.execute(f"UPDATE tasks SET {sets} WHERE id = ?", [*changes.values(), task_id])
+        if tags is not None:
+            con.execute("DELETE FROM task_tag_links WHERE task_id = ?", (task_id,))
+            con.executemany(
+                "INSERT INTO task_tag_links VALUES (?, ?)", [(task_id, t) for t in tags]
+            )
+    return one_task(request, task_id, p)
+
+
+@route(router, "/tasks/{pk}/annotate_task_data/", ["PUT"], summary="Store annotation data")
+async def annotate_task_data(pk: str, request: Request, p: Principal = Auth) -> dict:
+    task_id = int_pk(pk)
+    get_row(request, "tasks", task_id, p)
+    payload = await json_body(request)
+    schema = Query(request).str("schema")
+    if schema not in (None, "dm_schema_v1", "any"):
+        raise field_error("schema", f'"{schema}" is not a valid choice.')
+    if schema != "any" and not isinstance(payload, dict):
+        raise ApiError(
+            400,
+            {
+                "non_field_errors": [
+                    f"Annotation data must be an object, got {type(payload).__name__}."
+                ]
+            },
+        )
+    with state_of(request).db.write() as con:
+        con.execute(
+            "UPDATE tasks SET data = ?, modified = ? WHERE id = ?", (dumps(payload), now(), task_id)
+        )
+    return one_task(request, task_id, p)
+
+
+# ============================================================================ set_tags
+
+
+def _check_tags(request: Request, tag_ids: list[int], p: Principal) -> None:
+    if not tag_ids:
+        return
+    found = {
+        r[0]
+        for r in state_of(request).db.all(
+            f"SELECT id FROM task_tags WHERE tenant_id = ? AND id IN ({placeholders(tag_ids)})",
+            [p.tenant_id, *tag_ids],
+        )
+    }
+    missing = [t for t in tag_ids if t not in found]
+    if missing:
+        raise field_error("tags", f'Invalid pk "{missing[0]}" - object does not exist.')
+
+
+async def _set_tags(
+    request: Request, p: Principal, table: str, link: str, owner: str, legacy_ids: str
+) -> dict:
+    body = Body(require_dict(await json_body(request)))
+    ids_key = "ids" if "ids" in body.data or legacy_ids not in body.data else legacy_ids
+    tags_key = "tags" if "tags" in body.data or "tag_ids" not in body.data else "tag_ids"
+    ids = body.int_list(ids_key, required=True)
+    tags = body.int_list(tags_key, required=True)
+    action = body.str("action", default="add", choices=("add", "remove"))
+    body.check()
+    replace = Query(request).bool("replace") or False
+    ids = sorted(set(ids))
+    tags = sorted(set(tags))
+    db = state_of(request).db
+    found = (
+        {
+            r[0]
+            for r in db.all(
+                f"SELECT id FROM {table} WHERE tenant_id = ? AND id IN ({placeholders(ids)})",
+                [p.tenant_id, *ids],
+            )
+        }
+        if ids
+        else set()
+    )
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise field_error(ids_key, f'Invalid pk "{missing[0]}" - object does not exist.')
+    _check_tags(request, tags, p)
+    with db.write() as con:
+        if replace and ids:
+            con.execute(f"DELETE FROM {link} WHERE {owner} IN ({placeholders(ids)})", ids)
+        pairs = [(i, t) for i in ids for t in tags]
+        if action == "remove" and not replace:
+            con.executemany(f"DELETE FROM {link} WHERE {owner} = ? AND tag_id = ?", pairs)
+        else:
+            con.executemany(f"INSERT OR IGNORE INTO {link} VALUES (?, ?)", pairs)
+        if ids:
+            con.execute(
+                f"UPDATE {table} SET modified = ? WHERE id IN ({placeholders(ids)})", [now(), *ids]
+            )
+    return {
+        "updated": len(ids),
+        "ids": ids,
+        "tags": tags,
+        "action": "replace" if replace else action,
+    }
+
+
+@route(router, "/tasks/set_tags/", ["POST"], summary="Add/remove/replace tags on tasks")
+async def set_tags_tasks(request: Request, p: Principal = Auth) -> dict:
+    return await _set_tags(request, p, "tasks", "task_tag_links", "task_id", "task_ids")
+
+
+# ============================================================================ assignments
+
+
+def serialize_assignments(request: Request, rows: list[Any]) -> list[dict]:
+    db = state_of(request).db
+    ids = [r["id"] for r in rows]
+    tags = links(db, "assignment_tag_links", "assignment_id", ids)
+    users = user_names(db, (r["user_id"] for r in rows))
+    task_ids = sorted({r["task_id"] for r in rows})
+    unit_of = {}
+    if task_ids:
+        unit_of = {
+            r[0]: r[1]
+            for r in db.all(
+                f"SELECT id, data_unit_id FROM tasks WHERE id IN ({placeholders(task_ids)})",
+                task_ids,
+            )
+        }
+    units = data_units_by_id(request, unit_of.values())
+    wanted = expands(request)
+    out = []
+    for r in rows:
+        unit = units.get(unit_of.get(r["task_id"]))
+        user = users.get(r["user_id"])
+        out.append(
+            {
+                "id": r["id"],
+                "project": r["project_id"],
+                "task": r["task_id"],
+                "user": user if "user" in wanted else r["user_id"],
+                "assignee": r["user_id"],
+                "assignee_name": user["name"] if user else None,
+                "status": r["status_label"],
+                "status_label": r["status_label"],
+                "status_review": r["status_review"],
+                "data": loads(r["data"], {}),
+                "files": unit["files"] if unit else {},
+                "tags": tags[r["id"]],
+                "data_unit": unit if "data_unit" in wanted and unit else unit_of.get(r["task_id"]),
+                "created": r["created"],
+                "modified": r["modified"],
+            }
+        )
+    return out
+
+
+@route(router, "/sdk/assignments/", ["GET"], summary="List assignments (SDK list endpoint)")
+@route(router, "/assignments/", ["GET"], summary="List assignments")
+def list_assignments(request: Request, p: Principal = Auth) -> dict:
+    q = Query(request)
+    where = Where()
+    where.add("a.tenant_id = ?", p.tenant_id)
+    if q.has("project"):
+        where.add_in("a.project_id", q.ints("project"))
+    range_filters(q, where, "id", "a.id")
+    range_filters(q, where, "created", "a.created", kind="datetime")
+    range_filters(q, where, "modified", "a.modified", kind="datetime")
+    for name, column in (
+        ("tasks", "a.task_id"),
+        ("task", "a.task_id"),
+        ("users", "a.user_id"),
+        ("user", "a.user_id"),
+        ("assignee", "a.user_id"),
+    ):
+        if q.has(name):
+            where.add_in(column, q.ints(name))
+    for name in ("status_label", "status_review"):
+        if q.has(name):
+            where.add_in(f"a.{name}", [v.lower() for v in q.list(name)])
+    if q.has("status"):
+        where.add_in("a.status_label", [v.lower() for v in q.list("status")])
+    if q.has("tags"):
+        tag_ids = q.ints("tags")
+        where.add(
+            f"a.id IN (SELECT assignment_id FROM assignment_tag_links WHERE tag_id IN "
+            f"({placeholders(tag_ids)}))",
+            *tag_ids,
+        )
+    order = ordering(q, {"id": "a.id", "created": "a.created", "modified": "a.modified"})
+    return paginate(
+        request,
+        f"SELECT COUNT(*) FROM assignments a{where.sql()}",
+        f"SELECT a.* FROM assignments a{where.sql()}{order}",
+        where.params,
+        lambda rows: serialize_assignments(request, rows),
+    )
+
+
+@route(router, "/assignments/{pk}/", ["GET"], summary="Get an assignment")
+def get_assignment(pk: str, request: Request, p: Principal = Auth) -> dict:
+    row = get_row(request, "assignments", int_pk(pk), p)
+    return shape_one(request, serialize_assignments(request, [row])[0])
+
+
+@route(router, "/assignments/{pk}/", ["PATCH"], summary="Update an assignment's review state")
+async def update_assignment(pk: str, request: Request, p: Principal = Auth) -> dict:
+    assignment_id = int_pk(pk)
+    get_row(request, "assignments", assignment_id, p)
+    body = Body(require_dict(await json_body(request)))
+    changes: dict[str, Any] = {}
+    if "status_label" in body.data:
+        changes["status_label"] = body.str("status_label", required=True, choices=LABEL_STATUSES)
+    if "status_review" in body.data:
+        changes["status_review"] = body.str("status_review", required=True, choices=REVIEW_STATUSES)
+    if "data" in body.data:
+        changes["data"] = dumps(body.dict("data", required=True))
+    body.check()
+    changes["modified"] = now()
+    with state_of(request).db.write() as con:
+        sets = ", ".join(f"{k} = ?" for k in changes)
+        con.execute(
+            f"UPDATE assignments SET {sets} WHERE id = ?", [*changes.values(), assignment_id]
+        )
+    row = get_row(request, "assignments", assignment_id, p)
+    return serialize_assignments(request, [row])[0]
+
+
+@route(router, "/assignments/set_tags/", ["POST"], summary="Add/remove/replace assignment tags")
+async def set_tags_assignments(request: Request, p: Principal = Auth) -> dict:
+    return await _set_tags(
+        request, p, "assignments", "assignment_tag_links", "assignment_id", "assignment_ids"
+    )

@@ -1,0 +1,115 @@
+"""Serialisation helpers shared by the route modules."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from fastapi import Request
+
+from ..db import loads
+from ..http import ApiError, Principal, not_found
+
+
+def state_of(request: Request) -> Any:
+    return request.app.state.synapse
+
+
+def get_row(
+    request: Request, table: str, pk: Any, principal: Principal, tenant_column: str = "tenant_id"
+) -> Any:
+    """Fetch one row of the caller's tenant, 404 otherwise (never leak other tenants)."""
+    db = state_of(request).db
+    try:
+        row = db.one(f"SELECT * FROM {table} WHERE id = ?", (pk,))
+    except Exception:
+        row = None
+    if row is None or row[tenant_column] != principal.tenant_id:
+        raise not_found()
+    return row
+
+
+def int_pk(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise not_found() from None
+
+
+def placeholders(values: Sequence[Any]) -> str:
+    return ",".join("?" * len(values))
+
+
+def links(db: Any, table: str, owner: str, ids: Sequence[int]) -> dict[int, list[int]]:
+    """owner id -> sorted tag ids, for a batch of owners (one query)."""
+    out: dict[int, list[int]] = {i: [] for i in ids}
+    if not ids:
+        return out
+    for row in db.all(
+        f"SELECT {owner}, tag_id FROM {table} WHERE {owner} IN "
+        f"({placeholders(ids)}) ORDER BY tag_id",
+        ids,
+    ):
+        out[row[0]].append(row[1])
+    return out
+
+
+def user_names(db: Any, ids: Iterable[int | None]) -> dict[int, dict]:
+    wanted = sorted({i for i in ids if i is not None})
+    if not wanted:
+        return {}
+    return {
+        r["id"]: {"id": r["id"], "username": r["username"], "name": r["name"], "email": r["email"]}
+        for r in db.all(
+            f"SELECT id, username, name, email FROM users WHERE id IN ({placeholders(wanted)})",
+            wanted,
+        )
+    }
+
+
+def unit_files(request: Request, files_json: str) -> dict:
+    """A data unit's stored files -> ``{spec: {url, checksum, is_primary, ...}}`` with URLs."""
+    state = state_of(request)
+    out = {}
+    for spec, info in loads(files_json, {}).items():
+        entry = {k: v for k, v in info.items() if k not in ("data_file", "rel_path")}
+        if info.get("data_file") is not None:
+            entry["url"] = state.media_url(
+                request, "data_file", info["data_file"], info.get("file_name_original") or "file"
+            )
+        out[spec] = entry
+    return out
+
+
+def data_units_by_id(request: Request, ids: Iterable[int | None]) -> dict[int, dict]:
+    db = state_of(request).db
+    wanted = sorted({i for i in ids if i is not None})
+    if not wanted:
+        return {}
+    rows = db.all(
+        f"SELECT id, data_collection_id, meta, files FROM data_units WHERE id IN "
+        f"({placeholders(wanted)})",
+        wanted,
+    )
+    return {
+        r["id"]: {
+            "id": r["id"],
+            "data_collection": r["data_collection_id"],
+            "meta": loads(r["meta"], {}),
+            "files": unit_files(request, r["files"]),
+        }
+        for r in rows
+    }
+
+
+def parse_json_field(name: str, value: Any) -> Any:
+    """Multipart fields carry dicts/lists as JSON strings."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            raise ApiError(
+                400, {name: [f"Value must be valid JSON, got {value[:80]!r}."]}
+            ) from None
+    return value

@@ -1,0 +1,668 @@
+"""Data collections, file specifications, data files, data units, chunked upload, media."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse
+from starlette.datastructures import UploadFile
+
+from ..db import dumps, loads, now
+from ..http import (
+    ApiError,
+    Body,
+    Principal,
+    Query,
+    Where,
+    authenticate,
+    expands,
+    field_error,
+    json_body,
+    not_found,
+    paginate,
+    range_filters,
+    require_dict,
+    route,
+    shape_one,
+)
+from .common import get_row, int_pk, placeholders, state_of, unit_files
+
+router = APIRouter()
+Auth = Depends(authenticate)
+
+FILE_TYPES = ("image", "video", "audio", "text", "pcd", "data")
+CONTENT_RANGE_HELP = "Expected 'bytes <start>-<end>/<total>'"
+COPY_BUFFER = 1024 * 1024
+
+
+# ============================================================================ collections
+
+
+def spec_json(row: Any) -> dict:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "file_type": row["file_type"],
+        "is_required": bool(row["is_required"]),
+        "is_primary": bool(row["is_primary"]),
+        "is_sequential": bool(row["is_sequential"]),
+        "function_type": row["function_type"],
+        "configuration": loads(row["configuration"], {}),
+    }
+
+
+def collection_json(request: Request, row: Any, with_specs: bool) -> dict:
+    db = state_of(request).db
+    item = {
+        "id": row["id"],
+        "name": row["name"],
+        "description": row["description"],
+        "category": row["category"],
+        "created": row["created"],
+        "modified": row["modified"],
+        "data_unit_count": db.scalar(
+            "SELECT COUNT(*) FROM data_units WHERE data_collection_id = ?", (row["id"],)
+        ),
+    }
+    specs = db.all(
+        "SELECT * FROM file_specifications WHERE data_collection_id = ? ORDER BY position, id",
+        (row["id"],),
+    )
+    item["file_specifications"] = (
+        [spec_json(s) for s in specs] if with_specs else [s["id"] for s in specs]
+    )
+    return item
+
+
+@route(router, "/data_collections/", ["GET"], summary="List data collections")
+def list_data_collections(request: Request, p: Principal = Auth) -> dict:
+    q = Query(request)
+    where = Where()
+    where.add("tenant_id = ?", p.tenant_id)
+    range_filters(q, where, "id", "id")
+    if q.has("search"):
+        where.add("name LIKE ?", f"%{q.str('search')}%")
+    if q.has("category"):
+        where.add_in("category", q.list("category"))
+    with_specs = "file_specifications" in expands(request)
+    return paginate(
+        request,
+        f"SELECT COUNT(*) FROM data_collections{where.sql()}",
+        f"SELECT * FROM data_collections{where.sql()} ORDER BY id",
+        where.params,
+        lambda rows: [collection_json(request, r, with_specs) for r in rows],
+    )
+
+
+@route(router, "/data_collections/{pk}/", ["GET"], summary="Get a data collection")
+def get_data_collection(pk: str, request: Request, p: Principal = Auth) -> dict:
+    row = get_row(request, "data_collections", int_pk(pk), p)
+    return shape_one(
+        request, collection_json(request, row, "file_specifications" in expands(request))
+    )
+
+
+@route(
+    router,
+    "/data_collections/",
+    ["POST"],
+    status_code=201,
+    summary="Create a data collection with its file specifications",
+)
+async def create_data_collection(request: Request, p: Principal = Auth) -> dict:
+    body = Body(require_dict(await json_body(request)))
+    name = body.str("name", required=True, max_length=200)
+    description = body.str("description", default="")
+    category = body.str("category", default="image", choices=FILE_TYPES)
+    specs = body.list("file_specifications", default=[])
+    body.check()
+    parsed = []
+    for i, spec in enumerate(specs):
+        if not isinstance(spec, dict):
+            raise field_error("file_specifications", f"[{i}]: expected an object.")
+        sb = Body(spec)
+        parsed.append(
+            {
+                "name": sb.str("name", required=True, max_length=100),
+                "file_type": sb.str("file_type", required=True, choices=FILE_TYPES),
+                "is_required": sb.bool("is_required", default=True),
+                "is_primary": sb.bool("is_primary", default=i == 0),
+                "is_sequential": sb.bool("is_sequential", default=False),
+                "function_type": sb.str("function_type", default="main"),
+                "configuration": sb.dict("configuration", default={}),
+            }
+        )
+        if sb.errors.errors:
+            raise ApiError(
+                400,
+                {
+                    "file_specifications": [
+                        f"[{i}].{k}: {m}" for k, v in sb.errors.errors.items() for m in v
+                    ]
+                },
+            )
+    stamp = now()
+    with state_of(request).db.write() as con:
+        cur = con.execute(
+            "INSERT INTO data_collections (tenant_id, name, description, category, created, "
+            "modified) VALUES (?, ?, ?, ?, ?, ?)",
+            (p.tenant_id, name, description, category, stamp, stamp),
+        )
+        cid = cur.lastrowid
+        for pos, s in enumerate(parsed):
+            con.execute(
+                "INSERT INTO file_specifications (data_collection_id, name, file_type, "
+                "is_required, is_primary, is_sequential, function_type, configuration, position)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    cid,
+                    s["name"],
+                    s["file_type"],
+                    int(s["is_required"]),
+                    int(s["is_primary"]),
+                    int(s["is_sequential"]),
+                    s["function_type"],
+                    dumps(s["configuration"]),
+                    pos,
+                ),
+            )
+    return collection_json(request, get_row(request, "data_collections", cid, p), True)
+
+
+# ============================================================================ data files
+
+
+def data_file_json(request: Request, row: Any) -> dict:
+    state = state_of(request)
+    return {
+        "id": row["id"],
+        "checksum": row["checksum"],
+        "size": row["size"],
+        "file_name": row["file_name"],
+        "file": state.media_url(request, "data_file", row["id"], row["file_name"]),
+        "meta": loads(row["meta"], {}),
+        "created_at": row["created"],
+        "updated_at": row["modified"],
+    }
+
+
+def store_blob(state: Any, source: Path, checksum: str, file_name: str, move: bool) -> str:
+    """Put bytes in the content-addressed store; returns the path relative to the data dir."""
+    suffix = Path(file_name).suffix.lower()[:16]
+    rel = f"files/{checksum[:2]}/{checksum}{suffix}"
+    target = state.store_path(rel)
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{uuid.uuid4().hex}.part")
+        if move:
+            shutil.move(str(source), tmp)
+        else:
+            shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    elif move:
+        source.unlink(missing_ok=True)
+    return rel
+
+
+def insert_data_file(
+    state: Any, tenant_id: int, checksum: str, file_name: str, rel: str, size: int, meta: dict
+) -> int:
+    stamp = now()
+    with state.db.write() as con:
+        cur = con.execute(
+            "INSERT INTO data_files (tenant_id, checksum, file_name, rel_path, size, meta, "
+            "created, modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (tenant_id, checksum, file_name, rel, size, dumps(meta), stamp, stamp),
+        )
+    return cur.lastrowid
+
+
+async def _spool(upload: UploadFile, target: Path) -> tuple[str, int]:
+    md5 = hashlib.md5()
+    size = 0
+    with target.open("wb") as out:
+        while chunk := await upload.read(COPY_BUFFER):
+            md5.update(chunk)
+            size += len(chunk)
+            out.write(chunk)
+    return md5.hexdigest(), size
+
+
+@route(
+    router,
+    "/data_files/",
+    ["POST"],
+    status_code=201,
+    summary="Create a data file (multipart `file`, or JSON `chunked_upload`)",
+)
+async def create_data_file(request: Request, p: Principal = Auth) -> dict:
+    state = state_of(request)
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise field_error("file", "No file was submitted.")
+        file_name = Path(upload.filename or "file").name
+        tmp = state.uploads_dir / f"direct-{uuid.uuid4().hex}"
+        try:
+            checksum, size = await _spool(upload, tmp)
+            if size == 0:
+                raise field_error("file", "The submitted file is empty.")
+            rel = store_blob(state, tmp, checksum, file_name, move=True)
+        finally:
+            tmp.unlink(missing_ok=True)
+        meta = Body({"meta": form.get("meta")}).dict("meta", default={}) or {}
+    else:
+        body = Body(require_dict(await json_body(request)))
+        upload_id = body.str("chunked_upload", required=True)
+        meta = body.dict("meta", default={})
+        body.check()
+        row = state.db.one("SELECT * FROM chunked_uploads WHERE id = ?", (str(upload_id),))
+        if row is None or row["tenant_id"] != p.tenant_id:
+            raise field_error(
+                "chunked_upload", f'Invalid pk "{upload_id}" - object does not exist.'
+            )
+        if row["status"] != 2:
+            raise field_error("chunked_upload", "The chunked upload is not complete.")
+        checksum, size = row["checksum"], row["offset"]
+        file_name = (meta or {}).get("filename") or row["filename"]
+        rel = store_blob(state, state.uploads_dir / row["id"], checksum, file_name, move=False)
+    file_id = insert_data_file(state, p.tenant_id, checksum, file_name, rel, size, meta or {})
+    return data_file_json(request, get_row(request, "data_files", file_id, p))
+
+
+@route(
+    router,
+    "/data_files/verify_checksums/",
+    ["POST"],
+    summary="Which of these MD5 checksums already exist as data files",
+)
+async def verify_checksums(request: Request, p: Principal = Auth) -> dict:
+    body = Body(require_dict(await json_body(request)))
+    checksums = body.list("checksums", required=True)
+    body.check()
+    if not all(isinstance(c, str) for c in checksums):
+        raise field_error("checksums", "Every checksum must be a string.")
+    existing: set[str] = set()
+    for start in range(0, len(checksums), 500):
+        part = checksums[start : start + 500]
+        existing.update(
+            r[0]
+            for r in state_of(request).db.all(
+                f"SELECT checksum FROM data_files WHERE tenant_id = ? AND checksum IN "
+                f"({placeholders(part)})",
+                [p.tenant_id, *part],
+            )
+        )
+    return {"existing_checksums": [c for c in dict.fromkeys(checksums) if c in existing]}
+
+
+@route(router, "/data_files/{pk}/", ["GET"], summary="Get a data file")
+def get_data_file(pk: str, request: Request, p: Principal = Auth) -> dict:
+    return shape_one(
+        request, data_file_json(request, get_row(request, "data_files", int_pk(pk), p))
+    )
+
+
+# ============================================================================ data units
+
+
+def unit_json(request: Request, row: Any) -> dict:
+    return {
+        "id": row["id"],
+        "data_collection": row["data_collection_id"],
+        "meta": loads(row["meta"], {}),
+        "files": unit_files(request, row["files"]),
+        "group": row["group_id"],
+        "created": row["created"],
+        "modified": row["modified"],
+    }
+
+
+def _resolve_group(con: Any, tenant_id: int, collection: int, names: list[str]) -> int | None:
+    parent = None
+    for name in names:
+        row = con.execute(
+            "SELECT id FROM data_unit_groups WHERE tenant_id = ? AND data_collection_id = ? AND "
+            "name = ? AND parent_id IS ?",
+            (tenant_id, collection, name, parent),
+        ).fetchone()
+        parent = (
+            row[0]
+            if row
+            else con.execute(
+                "INSERT INTO data_unit_groups (tenant_id, data_collection_id, parent_id, name) "
+                "VALUES (?, ?, ?, ?)",
+                (tenant_id, collection, parent, name),
+            ).lastrowid
+        )
+    return parent
+
+
+def _parse_unit(request: Request, item: Any, index: str | None, p: Principal) -> dict:
+    if not isinstance(item, dict):
+        raise ApiError(400, {"non_field_errors": [f"{index or 'body'}: expected an object."]})
+    body = Body(item)
+    collection = body.int("data_collection", required=True)
+    files = body.dict("files", required=True)
+    meta = body.dict("meta", default={})
+    groups = item.get("groups")
+    if isinstance(groups, str):
+        groups = [groups]
+    if groups is not None and not (
+        isinstance(groups, list) and all(isinstance(g, str) for g in groups)
+    ):
+        body.errors.add("groups", "Expected a list of group names.")
+    if body.errors.errors:
+        prefix = f"{index}: " if index else ""
+        raise ApiError(400, {k: [prefix + m for m in v] for k, v in body.errors.errors.items()})
+    get_row(request, "data_collections", collection, p)
+    db = state_of(request).db
+    specs = {
+        r["name"]: r
+        for r in db.all(
+            "SELECT * FROM file_specifications WHERE data_collection_id = ?", (collection,)
+        )
+    }
+    stored = {}
+    for spec_name, ref in files.items():
+        checksum = ref.get("checksum") if isinstance(ref, dict) else ref
+        if not isinstance(checksum, str):
+            raise field_error("files", f"{spec_name}: a checksum is required.")
+        if specs and spec_name not in specs:
+            raise field_error(
+                "files",
+                f'{spec_name}: no file specification named "{spec_name}" '
+                f"in data collection {collection}.",
+            )
+        row = db.one(
+            "SELECT * FROM data_files WHERE tenant_id = ? AND checksum = ? ORDER BY id LIMIT 1",
+            (p.tenant_id, checksum),
+        )
+        if row is None:
+            raise field_error("files", f'{spec_name}: unknown checksum "{checksum}".')
+        spec = specs.get(spec_name)
+        stored[spec_name] = {
+            "data_file": row["id"],
+            "checksum": checksum,
+            "path": (ref.get("path") if isinstance(ref, dict) else None) or row["file_name"],
+            "file_name_original": row["file_name"],
+            "size": row["size"],
+            "file_type": spec["file_type"] if spec else None,
+            "is_primary": bool(spec["is_primary"]) if spec else len(stored) == 0,
+            "meta": loads(row["meta"], {}),
+        }
+    missing = [n for n, s in specs.items() if s["is_required"] and n not in stored]
+    if missing:
+        raise field_error(
+            "files", f"Missing required file specification(s): {', '.join(sorted(missing))}."
+        )
+    return {"collection": collection, "files": stored, "meta": meta, "groups": groups or []}
+
+
+@route(
+    router,
+    "/data_units/",
+    ["POST"],
+    status_code=201,
+    summary="Create data unit(s) from uploaded data files (object or list)",
+)
+async def create_data_units(request: Request, p: Principal = Auth) -> Any:
+    payload = await json_body(request)
+    many = isinstance(payload, list)
+    items = payload if many else [require_dict(payload)]
+    if many and not items:
+        raise ApiError(400, {"non_field_errors": ["Expected a non-empty list of data units."]})
+    parsed = [_parse_unit(request, it, f"[{i}]" if many else None, p) for i, it in enumerate(items)]
+    stamp = now()
+    ids = []
+    with state_of(request).db.write() as con:
+        for it in parsed:
+            group = _resolve_group(con, p.tenant_id, it["collection"], it["groups"])
+            cur = con.execute(
+                "INSERT INTO data_units (tenant_id, data_collection_id, group_id, meta, files, "
+                "created, modified) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    p.tenant_id,
+                    it["collection"],
+                    group,
+                    dumps(it["meta"]),
+                    dumps(it["files"]),
+                    stamp,
+                    stamp,
+                ),
+            )
+            ids.append(cur.lastrowid)
+    rows = state_of(request).db.all(
+        f"SELECT * FROM data_units WHERE id IN ({placeholders(ids)}) ORDER BY id", ids
+    )
+    units = [unit_json(request, r) for r in rows]
+    return units if many else units[0]
+
+
+@route(router, "/data_units/", ["GET"], summary="List data units")
+def list_data_units(request: Request, p: Principal = Auth) -> dict:
+    q = Query(request)
+    where = Where()
+    where.add("tenant_id = ?", p.tenant_id)
+    range_filters(q, where, "id", "id")
+    range_filters(q, where, "created", "created", kind="datetime")
+    for name in ("data_collection", "collection"):
+        if q.has(name):
+            where.add_in("data_collection_id", q.ints(name))
+    if q.has("search"):
+        where.add("(files LIKE ? OR meta LIKE ?)", *[f"%{q.str('search')}%"] * 2)
+    return paginate(
+        request,
+        f"SELECT COUNT(*) FROM data_units{where.sql()}",
+        f"SELECT * FROM data_units{where.sql()} ORDER BY id",
+        where.params,
+        lambda rows: [unit_json(request, r) for r in rows],
+    )
+
+
+@route(router, "/data_units/{pk}/", ["GET"], summary="Get a data unit")
+def get_data_unit(pk: str, request: Request, p: Principal = Auth) -> dict:
+    return shape_one(request, unit_json(request, get_row(request, "data_units", int_pk(pk), p)))
+
+
+# ============================================================================ chunked upload
+
+
+def upload_json(request: Request, row: Any) -> dict:
+    state = state_of(request)
+    item = {
+        "id": row["id"],
+        "url": f"{state.base_url(request)}/chunked_upload/{row['id']}/",
+        "offset": row["offset"],
+        "filename": row["filename"],
+        "status": row["status"],
+        "created_at": row["created"],
+        "completed_at": row["completed_at"],
+    }
+    if row["status"] == 2:
+        item.update(
+            {
+                "checksum": row["checksum"],
+                "size": row["offset"],
+                "file": state.media_url(request, "upload", row["id"], row["filename"]),
+            }
+        )
+    return item
+
+
+def _content_range(header: str | None) -> tuple[int, int, int]:
+    if not header:
+        raise ApiError(400, {"detail": f"Content-Range header is required. {CONTENT_RANGE_HELP}"})
+    unit, _, spec = header.strip().partition(" ")
+    try:
+        span, _, total = spec.partition("/")
+        start, _, end = span.partition("-")
+        start_i, end_i, total_i = int(start), int(end), int(total)
+    except ValueError:
+        raise ApiError(
+            400, {"detail": f"Invalid Content-Range {header!r}. {CONTENT_RANGE_HELP}"}
+        ) from None
+    if unit.lower() != "bytes" or start_i < 0 or end_i < start_i or end_i >= total_i:
+        raise ApiError(400, {"detail": f"Invalid Content-Range {header!r}. {CONTENT_RANGE_HELP}"})
+    return start_i, end_i, total_i
+
+
+async def _put_chunk(request: Request, p: Principal, upload_id: str | None) -> dict:
+    state = state_of(request)
+    start, end, total = _content_range(request.headers.get("content-range"))
+    form = await request.form()
+    chunk = form.get("file")
+    if not isinstance(chunk, UploadFile):
+        raise field_error("file", "No chunk was submitted.")
+    data = await chunk.read()
+    if len(data) != end - start + 1:
+        raise ApiError(
+            400, {"detail": f"Chunk size {len(data)} does not match Content-Range {start}-{end}."}
+        )
+    db = state.db
+    if upload_id is None:
+        if start != 0:
+            raise ApiError(400, {"detail": "Offsets do not match", "offset": 0})
+        filename = Path(str(form.get("filename") or "file")).name
+        upload_id = str(uuid.uuid4())
+        with db.write() as con:
+            con.execute(
+                "INSERT INTO chunked_uploads (id, tenant_id, user_id, filename, total, "
+                "created) VALUES (?, ?, ?, ?, ?, ?)",
+                (upload_id, p.tenant_id, p.user_id or 0, filename, total, now()),
+            )
+    row = db.one("SELECT * FROM chunked_uploads WHERE id = ?", (upload_id,))
+    if row is None or row["tenant_id"] != p.tenant_id:
+        raise not_found()
+    if row["status"] == 2:
+        raise ApiError(400, {"detail": "Upload has already been completed."})
+    if row["total"] is not None and row["total"] != total:
+        raise ApiError(
+            400, {"detail": f"Total size {total} differs from the upload's {row['total']}."}
+        )
+    if start != row["offset"]:
+        # A transport retry that repeats the last stored range is answered, not rejected.
+        if row["last_range"] == f"{start}-{end}" and end + 1 == row["offset"]:
+            return upload_json(request, row)
+        raise ApiError(400, {"detail": "Offsets do not match", "offset": row["offset"]})
+    path = state.uploads_dir / upload_id
+    with db.write() as con:
+        with path.open("r+b" if path.exists() else "wb") as out:
+            out.seek(start)
+            out.write(data)
+            out.truncate(end + 1)
+        con.execute(
+            "UPDATE chunked_uploads SET offset = ?, last_range = ? WHERE id = ?",
+            (end + 1, f"{start}-{end}", upload_id),
+        )
+    return upload_json(request, db.one("SELECT * FROM chunked_uploads WHERE id = ?", (upload_id,)))
+
+
+@route(router, "/chunked_upload/", ["PUT"], summary="First chunk of a chunked upload")
+async def put_first_chunk(request: Request, p: Principal = Auth) -> dict:
+    return await _put_chunk(request, p, None)
+
+
+@route(router, "/chunked_upload/{upload_id}/", ["PUT"], summary="Next chunk of a chunked upload")
+async def put_next_chunk(upload_id: str, request: Request, p: Principal = Auth) -> dict:
+    return await _put_chunk(request, p, upload_id)
+
+
+@route(router, "/chunked_upload/{upload_id}/", ["GET"], summary="State of a chunked upload")
+def get_chunked_upload(upload_id: str, request: Request, p: Principal = Auth) -> dict:
+    row = state_of(request).db.one("SELECT * FROM chunked_uploads WHERE id = ?", (upload_id,))
+    if row is None or row["tenant_id"] != p.tenant_id:
+        raise not_found()
+    return upload_json(request, row)
+
+
+@route(router, "/chunked_upload/", ["POST"], summary="Finalize without an upload (empty file)")
+async def finalize_nothing(request: Request, p: Principal = Auth) -> dict:
+    await json_body(request)
+    raise ApiError(400, {"detail": "No chunk was uploaded: an empty file cannot be finalized."})
+
+
+def _md5_of(path: Path) -> str:
+    md5 = hashlib.md5()
+    with path.open("rb") as fh:
+        while block := fh.read(COPY_BUFFER * 4):
+            md5.update(block)
+    return md5.hexdigest()
+
+
+@route(router, "/chunked_upload/{upload_id}/", ["POST"], summary="Finalize a chunked upload")
+async def finalize_upload(upload_id: str, request: Request, p: Principal = Auth) -> dict:
+    state = state_of(request)
+    body = Body(require_dict(await json_body(request)))
+    md5 = body.str("md5", required=True, max_length=64)
+    body.check()
+    row = state.db.one("SELECT * FROM chunked_uploads WHERE id = ?", (upload_id,))
+    if row is None or row["tenant_id"] != p.tenant_id:
+        raise not_found()
+    if row["status"] == 2:
+        if row["checksum"] == md5.lower():
+            return upload_json(request, row)  # a repeated finalize is harmless
+        raise ApiError(400, {"detail": "Upload has already been completed."})
+    if row["total"] is not None and row["offset"] != row["total"]:
+        raise ApiError(
+            400,
+            {
+                "detail": f"Upload incomplete: {row['offset']} of {row['total']} bytes received.",
+                "offset": row["offset"],
+            },
+        )
+    path = state.uploads_dir / upload_id
+    actual = _md5_of(path) if path.exists() else hashlib.md5().hexdigest()
+    if actual != md5.lower():
+        # Nothing is committed: the partial data is discarded and the upload cannot be used.
+        path.unlink(missing_ok=True)
+        with state.db.write() as con:
+            con.execute("DELETE FROM chunked_uploads WHERE id = ?", (upload_id,))
+        raise ApiError(400, {"md5": [f"MD5 mismatch: expected {md5.lower()}, got {actual}."]})
+    with state.db.write() as con:
+        con.execute(
+            "UPDATE chunked_uploads SET status = 2, checksum = ?, completed_at = ? WHERE id = ?",
+            (actual, now(), upload_id),
+        )
+    return upload_json(
+        request, state.db.one("SELECT * FROM chunked_uploads WHERE id = ?", (upload_id,))
+    )
+
+
+# ============================================================================ media
+
+
+@router.get("/media/{kind}/{ident}/{signature}/{name:path}", include_in_schema=False)
+def media(kind: str, ident: str, signature: str, name: str, request: Request) -> FileResponse:
+    """Unauthenticated, signed file download (presigned-URL style, as the contract asks)."""
+    state = state_of(request)
+    if not state.verify(kind, ident, signature):
+        raise not_found()
+    db = state.db
+    path: Path | None = None
+    if kind == "data_file":
+        row = db.one("SELECT rel_path FROM data_files WHERE id = ?", (ident,))
+        path = state.store_path(row[0]) if row else None
+    elif kind == "upload":
+        path = state.uploads_dir / ident
+    elif kind == "release":
+        row = db.one("SELECT rel_path FROM plugin_releases WHERE id = ?", (ident,))
+        path = state.store_path(row[0]) if row and row[0] else None
+    elif kind == "model":
+        row = db.one(
+            "SELECT f.rel_path FROM models m JOIN data_files f ON f.id = m.data_file_id"
+            " WHERE m.id = ?",
+            (ident,),
+        )
+        path = state.store_path(row[0]) if row else None
+    if path is None or not path.is_file():
+        raise not_found()
+    return FileResponse(path, filename=name, headers={"Cache-Control": "max-age=3600"})

@@ -1,0 +1,819 @@
+"""Agents, plugins, releases, plugin runs, jobs, console logs, logs, storages, serve apps."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
+from starlette.datastructures import UploadFile
+
+from ..db import dumps, loads, now
+from ..http import (
+    ApiError,
+    Body,
+    Principal,
+    Query,
+    Where,
+    authenticate,
+    expands,
+    field_error,
+    hash_token,
+    json_body,
+    not_found,
+    paginate,
+    range_filters,
+    require_dict,
+    route,
+    shape_one,
+)
+from .common import get_row, int_pk, parse_json_field, state_of
+
+router = APIRouter()
+Auth = Depends(authenticate)
+
+JOB_STATUSES = ("PENDING", "RUNNING", "STOPPED", "SUCCEEDED", "FAILED")
+TERMINAL = ("STOPPED", "SUCCEEDED", "FAILED")
+LOG_LEVELS = ("debug", "info", "success", "warning", "danger", "error", "critical")
+PLUGIN_CATEGORIES = (
+    "neural_net",
+    "export",
+    "upload",
+    "smart_tool",
+    "pre_annotation",
+    "post_annotation",
+    "data_validation",
+    "converter",
+    "custom",
+)
+STORAGE_CATEGORIES = ("internal", "external")
+CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,99}$")
+JOB_UPDATE_KEYS = ("status", "progress_record", "metrics_record", "console_logs", "result", "meta")
+
+
+# ============================================================================ agents
+
+
+def agent_json(row: Any) -> dict:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "url": row["url"],
+        "status": row["status"],
+        "last_seen": row["last_seen"],
+        "created": row["created"],
+    }
+
+
+@route(router, "/agents/", ["GET"], summary="List agents")
+def list_agents(request: Request, p: Principal = Auth) -> dict:
+    where = Where()
+    where.add("tenant_id = ?", p.tenant_id)
+    return paginate(
+        request,
+        f"SELECT COUNT(*) FROM agents{where.sql()}",
+        f"SELECT * FROM agents{where.sql()} ORDER BY id",
+        where.params,
+        lambda rows: [agent_json(r) for r in rows],
+    )
+
+
+@route(router, "/agents/{token}/connect/", ["POST"], summary="Agent health check / connect")
+async def connect_agent(token: str, request: Request, p: Principal = Auth) -> dict:
+    await json_body(request)  # the SDK sends an empty JSON body
+    state = state_of(request)
+    row = state.db.one("SELECT * FROM agents WHERE token_hash = ?", (hash_token(token),))
+    if row is None or row["tenant_id"] != p.tenant_id:
+        raise not_found()
+    with state.db.write() as con:
+        con.execute(
+            "UPDATE agents SET status = 'connected', last_seen = ? WHERE id = ?", (now(), row["id"])
+        )
+    return agent_json(state.db.one("SELECT * FROM agents WHERE id = ?", (row["id"],)))
+
+
+# ============================================================================ plugins
+
+
+def plugin_json(row: Any) -> dict:
+    return {
+        "id": row["id"],
+        "code": row["code"],
+        "name": row["name"],
+        "category": row["category"],
+        "description": row["description"],
+        "is_active": bool(row["is_active"]),
+        "created": row["created"],
+        "modified": row["modified"],
+    }
+
+
+def plugin_row(request: Request, ref: str, p: Principal) -> Any:
+    """A plugin by pk or by code."""
+    db = state_of(request).db
+    row = (
+        db.one("SELECT * FROM plugins WHERE id = ? AND tenant_id = ?", (int(ref), p.tenant_id))
+        if ref.isdigit()
+        else db.one("SELECT * FROM plugins WHERE code = ? AND tenant_id = ?", (ref, p.tenant_id))
+    )
+    if row is None:
+        raise not_found()
+    return row
+
+
+@route(router, "/plugins/", ["GET"], summary="List plugins")
+def list_plugins(request: Request, p: Principal = Auth) -> dict:
+    q = Query(request)
+    where = Where()
+    where.add("tenant_id = ?", p.tenant_id)
+    range_filters(q, where, "id", "id")
+    if q.has("category"):
+        where.add_in("category", q.list("category"))
+    if q.has("code"):
+        where.add_in("code", q.list("code"))
+    if q.has("search"):
+        where.add("(name LIKE ? OR code LIKE ?)", *[f"%{q.str('search')}%"] * 2)
+    return paginate(
+        request,
+        f"SELECT COUNT(*) FROM plugins{where.sql()}",
+        f"SELECT * FROM plugins{where.sql()} ORDER BY id",
+        where.params,
+        lambda rows: [plugin_json(r) for r in rows],
+    )
+
+
+@route(router, "/plugins/", ["POST"], status_code=201, summary="Create a plugin")
+async def create_plugin(request: Request, p: Principal = Auth) -> dict:
+    body = Body(require_dict(await json_body(request)))
+    name = body.str("name", required=True, max_length=200)
+    description = body.str("description", default="")
+    code = body.str("code", default=None, max_length=100)
+    category = body.str("category", default="custom", choices=PLUGIN_CATEGORIES)
+    body.check()
+    code = code or re.sub(r"[^a-z0-9_\-]+", "-", name.lower()).strip("-") or "plugin"
+    if not CODE_RE.match(code):
+        raise field_error(
+            "code", f"Invalid code {code!r}: use lowercase letters, digits, '_' and '-'."
+        )
+    db = state_of(request).db
+    if db.one("SELECT 1 FROM plugins WHERE tenant_id = ? AND code = ?", (p.tenant_id, code)):
+        raise field_error("code", f'A plugin with code "{code}" already exists.')
+    stamp = now()
+    with db.write() as con:
+        cur = con.execute(
+            "INSERT INTO plugins (tenant_id, code, name, category, description, created, "
+            "modified) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (p.tenant_id, code, name, category, description, stamp, stamp),
+        )
+    return plugin_json(db.one("SELECT * FROM plugins WHERE id = ?", (cur.lastrowid,)))
+
+
+@route(router, "/plugins/{ref}/", ["GET"], summary="Get a plugin (pk or code)")
+def get_plugin(ref: str, request: Request, p: Principal = Auth) -> dict:
+    return shape_one(request, plugin_json(plugin_row(request, ref, p)))
+
+
+@route(router, "/plugins/{ref}/", ["PUT", "PATCH"], summary="Update a plugin (partial)")
+async def update_plugin(ref: str, request: Request, p: Principal = Auth) -> dict:
+    row = plugin_row(request, ref, p)
+    body = Body(require_dict(await json_body(request)))
+    changes: dict[str, Any] = {}
+    for key in ("name", "description"):
+        if key in body.data:
+            changes[key] = body.str(key, required=key == "name")
+    if "category" in body.data:
+        changes["category"] = body.str("category", required=True, choices=PLUGIN_CATEGORIES)
+    if "is_active" in body.data:
+        changes["is_active"] = int(bool(body.bool("is_active", default=True)))
+    body.check()
+    changes["modified"] = now()
+    db = state_of(request).db
+    with db.write() as con:
+        con.execute(
+            f"UPDATE plugins SET {', '.join(f'{k} = ?' for k in changes)} WHERE id = ?",
+            [*changes.values(), row["id"]],
+        )
+    return plugin_json(db.one("SELECT * FROM plugins WHERE id = ?", (row["id"],)))
+
+
+# ============================================================================ releases
+
+
+def release_json(request: Request, row: Any, expand_plugin: bool = False) -> dict:
+    state = state_of(request)
+    plugin = state.db.one("SELECT * FROM plugins WHERE id = ?", (row["plugin_id"],))
+    config = loads(row["config"], {})
+    item = {
+        "id": row["id"],
+        "version": row["version"],
+        "config": config,
+        "requirements": loads(row["requirements"], []),
+        "debug": bool(row["debug"]),
+        "file": (
+            state.media_url(request, "release", row["id"], row["file_name"])
+            if row["rel_path"]
+            else None
+        ),
+        "code": f"{plugin['code']}@{row['version']}",
+        "created": row["created"],
+    }
+    item["plugin"] = {**plugin_json(plugin), "manifest": config} if expand_plugin else plugin["id"]
+    return item
+
+
+def release_row(request: Request, ref: str, p: Principal) -> Any:
+    db = state_of(request).db
+    if "@" in ref:
+        code, _, version = ref.partition("@")
+        row = db.one(
+            "SELECT r.* FROM plugin_releases r JOIN plugins pl ON pl.id = r.plugin_id "
+            "WHERE pl.code = ? AND r.version = ? AND pl.tenant_id = ?",
+            (code, version, p.tenant_id),
+        )
+    elif ref.isdigit():
+        row = db.one(
+            "SELECT r.* FROM plugin_releases r JOIN plugins pl ON pl.id = r.plugin_id "
+            "WHERE r.id = ? AND pl.tenant_id = ?",
+            (int(ref), p.tenant_id),
+        )
+    else:
+        row = None
+    if row is None:
+        raise not_found()
+    return row
+
+
+@route(router, "/plugin_releases/", ["GET"], summary="List plugin releases")
+def list_plugin_releases(request: Request, p: Principal = Auth) -> dict:
+    q = Query(request)
+    where = Where()
+    where.add("pl.tenant_id = ?", p.tenant_id)
+    if q.has("plugin"):
+        refs = q.list("plugin")
+        ids = [int(r) for r in refs if r.isdigit()]
+        codes = [r for r in refs if not r.isdigit()]
+        clause = []
+        if ids:
+            clause.append(f"pl.id IN ({','.join('?' * len(ids))})")
+        if codes:
+            clause.append(f"pl.code IN ({','.join('?' * len(codes))})")
+        where.add("(" + " OR ".join(clause) + ")", *ids, *codes)
+    join = " FROM plugin_releases r JOIN plugins pl ON pl.id = r.plugin_id"
+    expand_plugin = "plugin" in expands(request)
+    return paginate(
+        request,
+        f"SELECT COUNT(*){join}{where.sql()}",
+        f"SELECT r.*{join}{where.sql()} ORDER BY r.id",
+        where.params,
+        lambda rows: [release_json(request, r, expand_plugin) for r in rows],
+    )
+
+
+@route(
+    router,
+    "/plugin_releases/",
+    ["POST"],
+    status_code=201,
+    summary="Create a plugin release (multipart, with the plugin archive)",
+)
+async def create_plugin_release(request: Request, p: Principal = Auth) -> dict:
+    state = state_of(request)
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await request.form()
+        data: dict[str, Any] = {k: v for k, v in form.items() if k not in ("requirements",)}
+        data["requirements"] = [str(v) for v in form.getlist("requirements")]
+    else:
+        data = require_dict(await json_body(request))
+    body = Body(data)
+    plugin_ref = body.str("plugin", required=True)
+    version = body.str("version", required=True, max_length=50)
+    debug = body.bool("debug", default=False)
+    body.check()
+    config = parse_json_field("config", data.get("config") or {})
+    if not isinstance(config, dict):
+        raise field_error("config", "Expected a JSON object.")
+    requirements = data.get("requirements") or []
+    if isinstance(requirements, str):
+        requirements = [requirements]
+    plugin = plugin_row(request, plugin_ref, p)
+    if state.db.one(
+        "SELECT 1 FROM plugin_releases WHERE plugin_id = ? AND version = ?", (plugin["id"], version)
+    ):
+        raise field_error("version", f'Release "{plugin["code"]}@{version}" already exists.')
+    upload = data.get("file")
+    rel_path = file_name = None
+    if isinstance(upload, UploadFile):
+        file_name = Path(upload.filename or "plugin.zip").name
+        rel_path = f"releases/{uuid.uuid4().hex}-{file_name}"
+        target = state.store_path(rel_path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(await upload.read())
+    with state.db.write() as con:
+        cur = con.execute(
+            "INSERT INTO plugin_releases (plugin_id, version, config, requirements, debug, "
+            "rel_path, file_name, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                plugin["id"],
+                version,
+                dumps(config),
+                dumps(requirements),
+                int(bool(debug)),
+                rel_path,
+                file_name,
+                now(),
+            ),
+        )
+    row = state.db.one("SELECT * FROM plugin_releases WHERE id = ?", (cur.lastrowid,))
+    return release_json(request, row)
+
+
+@route(router, "/plugin_releases/{ref}/", ["GET"], summary="Get a release (pk or code@version)")
+def get_plugin_release(ref: str, request: Request, p: Principal = Auth) -> dict:
+    row = release_row(request, ref, p)
+    return shape_one(request, release_json(request, row, "plugin" in expands(request)))
+
+
+# ============================================================================ run + jobs
+
+
+def job_json(request: Request, row: Any) -> dict:
+    db = state_of(request).db
+    release = agent = None
+    if row["plugin_release_id"]:
+        r = db.one(
+            "SELECT r.id, r.version, pl.code, pl.name FROM plugin_releases r "
+            "JOIN plugins pl ON pl.id = r.plugin_id WHERE r.id = ?",
+            (row["plugin_release_id"],),
+        )
+        release = (
+            {"id": r["id"], "plugin": r["code"], "plugin_name": r["name"], "version": r["version"]}
+            if r
+            else None
+        )
+    if row["agent_id"]:
+        a = db.one("SELECT id, name FROM agents WHERE id = ?", (row["agent_id"],))
+        agent = {"id": a["id"], "name": a["name"]} if a else None
+    item = {
+        "id": row["id"],
+        "job_id": row["id"],
+        "status": row["status"],
+        "action": row["action"],
+        "params": loads(row["params"], {}),
+        "plugin_release": release,
+        "agent": agent,
+        "user": row["user_id"],
+        "progress_record": loads(row["progress_record"], {}),
+        "metrics_record": loads(row["metrics_record"], {}),
+        "result": loads(row["result"], None),
+        "meta": loads(row["meta"], {}),
+        "created": row["created"],
+        "modified": row["modified"],
+        "started": row["started"],
+        "finished": row["finished"],
+        "completed": row["finished"],
+    }
+    if "logs" in expands(request):
+        item["logs"] = [
+            log_json(r)
+            for r in db.all(
+                "SELECT * FROM job_console_logs WHERE job_id = ? ORDER BY id", (row["id"],)
+            )
+        ]
+    return item
+
+
+def job_row(request: Request, pk: str, p: Principal) -> Any:
+    row = state_of(request).db.one("SELECT * FROM jobs WHERE id = ?", (pk,))
+    if row is None or row["tenant_id"] != p.tenant_id:
+        raise not_found()
+    return row
+
+
+@route(router, "/plugins/{ref}/run/", ["POST"], summary="Run a plugin action (creates a job)")
+async def run_plugin(ref: str, request: Request, p: Principal = Auth) -> Any:
+    state = state_of(request)
+    plugin = plugin_row(request, ref, p)
+    data = require_dict(await json_body(request))
+    body = Body(data)
+    action = body.str("action", default="run", max_length=100)
+    params = body.dict("params", default=None)
+    if params is None:
+        params = body.dict("parameters", default={})  # the seed's name for it
+    agent = body.int("agent")
+    version = body.str("version", default=None)
+    context = body.dict("context", default={})
+    body.check()
+    if agent is not None:
+        get_row(request, "agents", agent, p)
+    releases = state.db.all(
+        "SELECT * FROM plugin_releases WHERE plugin_id = ? ORDER BY id", (plugin["id"],)
+    )
+    if version:
+        releases = [r for r in releases if r["version"] == version]
+        if not releases:
+            raise field_error("version", f'No release "{version}" of plugin "{plugin["code"]}".')
+    if not releases:
+        raise ApiError(400, {"detail": f'Plugin "{plugin["code"]}" has no release to run.'})
+    release = releases[-1]
+    job_id = create_job(
+        state,
+        p,
+        release["id"],
+        agent,
+        action,
+        params,
+        {
+            "context": context,
+            "language": data.get("language", "ko"),
+            "debug": bool(data.get("debug", False)),
+        },
+    )
+    state.jobs.start(job_id)
+    return job_json(request, state.db.one("SELECT * FROM jobs WHERE id = ?", (job_id,)))
+
+
+def create_job(
+    state: Any,
+    p: Principal,
+    release_id: int | None,
+    agent_id: int | None,
+    action: str,
+    params: dict,
+    meta: dict,
+    status: str = "PENDING",
+    created: str | None = None,
+) -> str:
+    job_id = str(uuid.uuid4())
+    stamp = created or now()
+    with state.db.write() as con:
+        seq = con.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs").fetchone()[0]
+        con.execute(
+            "INSERT INTO jobs (id, seq, tenant_id, plugin_release_id, agent_id, user_id, action,"
+            " params, status, meta, created, modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                job_id,
+                seq,
+                p.tenant_id,
+                release_id,
+                agent_id,
+                p.user_id,
+                action,
+                dumps(params),
+                status,
+                dumps(meta),
+                stamp,
+                stamp,
+            ),
+        )
+    return job_id
+
+
+@route(router, "/jobs/", ["GET"], summary="List jobs")
+def list_jobs(request: Request, p: Principal = Auth) -> dict:
+    q = Query(request)
+    where = Where()
+    where.add("j.tenant_id = ?", p.tenant_id)
+    if q.has("status"):
+        where.add_in("j.status", [s.upper() for s in q.list("status")])
+    if q.has("action"):
+        where.add_in("j.action", q.list("action"))
+    if q.has("agent"):
+        where.add_in("j.agent_id", q.ints("agent"))
+    if q.has("plugin"):
+        refs = q.list("plugin")
+        where.add(
+            f"j.plugin_release_id IN (SELECT r.id FROM plugin_releases r JOIN plugins pl "
+            f"ON pl.id = r.plugin_id WHERE pl.code IN ({','.join('?' * len(refs))}) "
+            f"OR CAST(pl.id AS TEXT) IN ({','.join('?' * len(refs))}))",
+            *refs,
+            *refs,
+        )
+    range_filters(q, where, "created", "j.created", kind="datetime")
+    return paginate(
+        request,
+        f"SELECT COUNT(*) FROM jobs j{where.sql()}",
+        f"SELECT j.* FROM jobs j{where.sql()} ORDER BY j.seq DESC",
+        where.params,
+        lambda rows: [job_json(request, r) for r in rows],
+    )
+
+
+@route(router, "/jobs/{pk}/", ["GET"], summary="Get a job")
+def get_job(pk: str, request: Request, p: Principal = Auth) -> dict:
+    return shape_one(request, job_json(request, job_row(request, pk, p)))
+
+
+@route(router, "/jobs/{pk}/", ["PATCH"], summary="Update a job (status, progress, result...)")
+async def update_job(pk: str, request: Request, p: Principal = Auth) -> dict:
+    row = job_row(request, pk, p)
+    data = require_dict(await json_body(request))
+    body = Body(data)
+    changes: dict[str, Any] = {}
+    if "status" in data:
+        status = body.str("status", required=True)
+        if status is not None:
+            status = status.upper()
+            if status not in JOB_STATUSES:
+                body.errors.add("status", f'"{data["status"]}" is not a valid choice.')
+            changes["status"] = status
+    for key in ("progress_record", "metrics_record", "meta"):
+        if key in data:
+            changes[key] = dumps(body.dict(key, required=True))
+    if "result" in data:
+        changes["result"] = dumps(data["result"])
+    logs = body.list("console_logs", default=None)
+    body.check()
+    state = state_of(request)
+    stamp = now()
+    if changes.get("status") == "RUNNING" and not row["started"]:
+        changes["started"] = stamp
+    if changes.get("status") in TERMINAL and not row["finished"]:
+        changes["finished"] = stamp
+    changes["modified"] = stamp
+    with state.db.write() as con:
+        con.execute(
+            f"UPDATE jobs SET {', '.join(f'{k} = ?' for k in changes)} WHERE id = ?",
+            [*changes.values(), row["id"]],
+        )
+        for entry in logs or []:
+            add_console_log(
+                con, row["id"], entry if isinstance(entry, dict) else {"message": str(entry)}
+            )
+    return job_json(request, job_row(request, pk, p))
+
+
+def add_console_log(con: Any, job_id: str, entry: dict) -> None:
+    level = str(entry.get("level") or "info").lower()
+    con.execute(
+        "INSERT INTO job_console_logs (job_id, event, level, step, data, message, datetime) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            job_id,
+            str(entry.get("event") or "log"),
+            level if level in LOG_LEVELS else "info",
+            entry.get("step"),
+            dumps(entry.get("data") or {}),
+            str(entry.get("message") or entry.get("log") or ""),
+            entry.get("datetime") or now(),
+        ),
+    )
+
+
+def log_json(row: Any) -> dict:
+    return {
+        "id": row["id"],
+        "event": row["event"],
+        "level": row["level"],
+        "step": row["step"],
+        "data": loads(row["data"], {}),
+        "message": row["message"],
+        "datetime": row["datetime"],
+    }
+
+
+@route(router, "/jobs/{pk}/console_logs/", ["GET"], summary="A job's console logs")
+def list_job_console_logs(pk: str, request: Request, p: Principal = Auth) -> dict:
+    job_row(request, pk, p)
+    q = Query(request)
+    where = Where()
+    where.add("job_id = ?", pk)
+    range_filters(q, where, "id", "id")
+    if q.has("level"):
+        where.add_in("level", [v.lower() for v in q.list("level")])
+    return paginate(
+        request,
+        f"SELECT COUNT(*) FROM job_console_logs{where.sql()}",
+        f"SELECT * FROM job_console_logs{where.sql()} ORDER BY id",
+        where.params,
+        lambda rows: [log_json(r) for r in rows],
+    )
+
+
+def _sse(payload: dict) -> bytes:
+    return f"data: {json.dumps(payload)}\n\n".encode()
+
+
+@route(router, "/jobs/{pk}/tail_console_logs/", ["GET"], summary="Stream console logs (SSE)")
+async def tail_job_console_logs(pk: str, request: Request, p: Principal = Auth) -> Any:
+    job_row(request, pk, p)
+    state = state_of(request)
+    timeout = Query(request).int("timeout") or 300
+
+    async def events() -> Any:
+        yield _sse({"type": "connected", "job": pk})
+        last_id = 0
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            rows = state.db.all(
+                "SELECT * FROM job_console_logs WHERE job_id = ? AND id > ? ORDER BY id",
+                (pk, last_id),
+            )
+            for r in rows:
+                last_id = r["id"]
+                inner = {
+                    "type": "log",
+                    "message": r["message"],
+                    "level": r["level"],
+                    "datetime": r["datetime"],
+                }
+                yield _sse({"type": "log", "data": f"data: {json.dumps(inner)}\n"})
+            status = state.db.scalar("SELECT status FROM jobs WHERE id = ?", (pk,))
+            if status in TERMINAL and not rows:
+                yield _sse({"type": "complete", "status": status})
+                return
+            if loop.time() > deadline or await request.is_disconnected():
+                return
+            await asyncio.sleep(0.2)
+
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )
+
+
+@route(router, "/logs/", ["POST"], status_code=201, summary="Create log entries")
+async def create_logs(request: Request, p: Principal = Auth) -> Any:
+    payload = await json_body(request)
+    many = isinstance(payload, list)
+    entries = payload if many else [require_dict(payload)]
+    parsed = []
+    for i, entry in enumerate(entries):
+        body = Body(require_dict(entry))
+        event = body.str("event", required=True)
+        job = body.str("job", default=None)
+        level = body.str("level", default="info")
+        if body.errors.errors:
+            raise ApiError(
+                400,
+                {
+                    k: [f"[{i}]: {m}" if many else m for m in v]
+                    for k, v in body.errors.errors.items()
+                },
+            )
+        if job is not None:
+            job_row(request, job, p)
+        parsed.append((event, job, level, entry))
+    ids = []
+    with state_of(request).db.write() as con:
+        for event, job, level, entry in parsed:
+            cur = con.execute(
+                "INSERT INTO logs (tenant_id, job_id, event, data, datetime, step, level, file) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    p.tenant_id,
+                    job,
+                    event,
+                    dumps(entry.get("data") or {}),
+                    entry.get("datetime") or now(),
+                    entry.get("step"),
+                    level,
+                    entry.get("file"),
+                ),
+            )
+            ids.append(cur.lastrowid)
+            if job is not None:
+                add_console_log(
+                    con,
+                    job,
+                    {
+                        "event": event,
+                        "level": level,
+                        "step": entry.get("step"),
+                        "data": entry.get("data"),
+                        "message": (entry.get("data") or {}).get("message")
+                        if isinstance(entry.get("data"), dict)
+                        else None,
+                    },
+                )
+    out = [{"id": i} for i in ids]
+    return out if many else out[0]
+
+
+# ============================================================================ storages
+
+
+def storage_json(row: Any, with_configuration: bool) -> dict:
+    item = {
+        "id": row["id"],
+        "name": row["name"],
+        "category": row["category"],
+        "provider": row["provider"],
+        "is_default": bool(row["is_default"]),
+        "created": row["created"],
+    }
+    item["configuration"] = loads(row["configuration"], {}) if with_configuration else {}
+    return item
+
+
+@route(router, "/storages/", ["GET"], summary="List storages")
+def list_storages(request: Request, p: Principal = Auth) -> dict:
+    q = Query(request)
+    where = Where()
+    where.add("tenant_id = ?", p.tenant_id)
+    if q.has("category"):
+        where.add_in("category", q.list("category"))
+    if q.has("provider"):
+        where.add_in("provider", q.list("provider"))
+    with_conf = bool(q.bool("with_configuration"))
+    return paginate(
+        request,
+        f"SELECT COUNT(*) FROM storages{where.sql()}",
+        f"SELECT * FROM storages{where.sql()} ORDER BY id",
+        where.params,
+        lambda rows: [storage_json(r, with_conf) for r in rows],
+    )
+
+
+@route(router, "/storages/{pk}/", ["GET"], summary="Get a storage")
+def get_storage(pk: str, request: Request, p: Principal = Auth) -> dict:
+    row = get_row(request, "storages", int_pk(pk), p)
+    return shape_one(request, storage_json(row, bool(Query(request).bool("with_configuration"))))
+
+
+@route(router, "/storages/", ["POST"], status_code=201, summary="Create a storage")
+async def create_storage(request: Request, p: Principal = Auth) -> dict:
+    body = Body(require_dict(await json_body(request)))
+    name = body.str("name", required=True, max_length=200)
+    provider = body.str("provider", required=True, max_length=50)  # open set (SDK-26)
+    category = body.str("category", default="external", choices=STORAGE_CATEGORIES)
+    configuration = body.dict("configuration", default={})
+    is_default = body.bool("is_default", default=False)
+    body.check()
+    with state_of(request).db.write() as con:
+        if is_default:
+            con.execute("UPDATE storages SET is_default = 0 WHERE tenant_id = ?", (p.tenant_id,))
+        cur = con.execute(
+            "INSERT INTO storages (tenant_id, name, category, provider, configuration, "
+            "is_default, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                p.tenant_id,
+                name,
+                category,
+                provider.lower(),
+                dumps(configuration),
+                int(bool(is_default)),
+                now(),
+            ),
+        )
+    return storage_json(get_row(request, "storages", cur.lastrowid, p), True)
+
+
+# ============================================================================ serve apps
+
+
+def serve_json(row: Any) -> dict:
+    return {
+        "id": row["id"],
+        "job": row["job_id"],
+        "name": row["name"],
+        "status": row["status"],
+        "data": loads(row["data"], {}),
+        "created": row["created"],
+    }
+
+
+@route(router, "/serve_applications/", ["GET"], summary="List serve applications")
+def list_serve_applications(request: Request, p: Principal = Auth) -> dict:
+    q = Query(request)
+    where = Where()
+    where.add("tenant_id = ?", p.tenant_id)
+    if q.has("status"):
+        where.add_in("status", [s.upper() for s in q.list("status")])
+    return paginate(
+        request,
+        f"SELECT COUNT(*) FROM serve_applications{where.sql()}",
+        f"SELECT * FROM serve_applications{where.sql()} ORDER BY id",
+        where.params,
+        lambda rows: [serve_json(r) for r in rows],
+    )
+
+
+@route(
+    router, "/serve_applications/", ["POST"], status_code=201, summary="Create a serve application"
+)
+async def create_serve_application(request: Request, p: Principal = Auth) -> dict:
+    body = Body(require_dict(await json_body(request)))
+    job = body.str("job", default=None)
+    status = body.str("status", default="DEPLOYING")
+    data = body.dict("data", default={})
+    name = body.str("name", default=None)
+    body.check()
+    if job is not None:
+        job_row(request, job, p)
+    with state_of(request).db.write() as con:
+        cur = con.execute(
+            "INSERT INTO serve_applications (tenant_id, job_id, name, status, data, created) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (p.tenant_id, job, name, (status or "DEPLOYING").upper(), dumps(data), now()),
+        )
+    return serve_json(get_row(request, "serve_applications", cur.lastrowid, p))
+
+
+@route(router, "/serve_applications/{pk}/", ["GET"], summary="Get a serve application")
+def get_serve_application(pk: str, request: Request, p: Principal = Auth) -> dict:
+    return serve_json(get_row(request, "serve_applications", int_pk(pk), p))

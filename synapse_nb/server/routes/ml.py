@@ -1,0 +1,351 @@
+"""Models and ground truth: datasets, versions and events (MLClientMixin)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+
+from ..db import dumps, loads, now
+from ..http import (
+    Body,
+    Principal,
+    Query,
+    Where,
+    authenticate,
+    field_error,
+    json_body,
+    ordering,
+    paginate,
+    range_filters,
+    require_dict,
+    route,
+    shape_one,
+)
+from .common import data_units_by_id, get_row, int_pk, placeholders, state_of
+from .data import insert_data_file, store_blob
+
+router = APIRouter()
+Auth = Depends(authenticate)
+
+
+# ============================================================================ models
+
+
+def model_json(request: Request, row: Any) -> dict:
+    state = state_of(request)
+    file_url = None
+    if row["data_file_id"]:
+        f = state.db.one("SELECT file_name FROM data_files WHERE id = ?", (row["data_file_id"],))
+        if f:
+            file_url = state.media_url(request, "model", row["id"], f["file_name"])
+    item = {
+        "id": row["id"],
+        "name": row["name"],
+        "description": row["description"],
+        "plugin": row["plugin_id"],
+        "version": row["version"],
+        "checkpoint": row["checkpoint"],
+        "configuration": loads(row["configuration"], {}),
+        "metrics": loads(row["metrics"], {}),
+        "project": row["project_id"],
+        "ground_truth_dataset_version": row["ground_truth_dataset_version_id"],
+        "file": file_url,
+        "created": row["created"],
+        "modified": row["modified"],
+    }
+    item.update({k: v for k, v in loads(row["extra"], {}).items() if k not in item})
+    return item
+
+
+@route(router, "/models/", ["GET"], summary="List models")
+def list_models(request: Request, p: Principal = Auth) -> dict:
+    q = Query(request)
+    where = Where()
+    where.add("tenant_id = ?", p.tenant_id)
+    range_filters(q, where, "id", "id")
+    range_filters(q, where, "created", "created", kind="datetime")
+    for name, column in (
+        ("project", "project_id"),
+        ("plugin", "plugin_id"),
+        ("ground_truth_dataset_version", "ground_truth_dataset_version_id"),
+    ):
+        if q.has(name):
+            where.add_in(column, q.ints(name))
+    if q.has("name"):
+        where.add_in("name", q.list("name"))
+    if q.has("search"):
+        where.add("(name LIKE ? OR description LIKE ?)", *[f"%{q.str('search')}%"] * 2)
+    order = ordering(q, {"id": "id", "created": "created", "name": "name", "version": "version"})
+    return paginate(
+        request,
+        f"SELECT COUNT(*) FROM models{where.sql()}",
+        f"SELECT * FROM models{where.sql()}{order}",
+        where.params,
+        lambda rows: [model_json(request, r) for r in rows],
+    )
+
+
+@route(router, "/models/{pk}/", ["GET"], summary="Get a model")
+def get_model(pk: str, request: Request, p: Principal = Auth) -> dict:
+    return shape_one(request, model_json(request, get_row(request, "models", int_pk(pk), p)))
+
+
+MODEL_KEYS = {
+    "name",
+    "description",
+    "plugin",
+    "version",
+    "checkpoint",
+    "configuration",
+    "metrics",
+    "project",
+    "ground_truth_dataset_version",
+    "chunked_upload",
+}
+
+
+@route(
+    router,
+    "/models/",
+    ["POST"],
+    status_code=201,
+    summary="Create a model from a finished chunked upload",
+)
+async def create_model(request: Request, p: Principal = Auth) -> dict:
+    state = state_of(request)
+    data = require_dict(await json_body(request))
+    body = Body(data)
+    name = body.str("name", required=True, max_length=200)
+    upload_id = body.str("chunked_upload", required=True)
+    description = body.str("description", default="")
+    version = body.str("version", default="")
+    checkpoint = body.str("checkpoint", default=None)
+    configuration = body.dict("configuration", default={})
+    metrics = body.dict("metrics", default={})
+    project = body.int("project")
+    gt_version = body.int("ground_truth_dataset_version")
+    plugin_ref = body.str("plugin", default=None)
+    body.check()
+    plugin_id = None
+    if plugin_ref is not None:
+        from .integration import plugin_row  # local import: routes stay independent modules
+
+        plugin_id = plugin_row(request, plugin_ref, p)["id"]
+    if project is not None:
+        get_row(request, "projects", project, p)
+    upload = state.db.one("SELECT * FROM chunked_uploads WHERE id = ?", (upload_id,))
+    if upload is None or upload["tenant_id"] != p.tenant_id:
+        raise field_error("chunked_upload", f'Invalid pk "{upload_id}" - object does not exist.')
+    if upload["status"] != 2:
+        raise field_error("chunked_upload", "The chunked upload is not complete.")
+    rel = store_blob(
+        state, state.uploads_dir / upload["id"], upload["checksum"], upload["filename"], move=False
+    )
+    file_id = insert_data_file(
+        state,
+        p.tenant_id,
+        upload["checksum"],
+        upload["filename"],
+        rel,
+        upload["offset"],
+        {"kind": "model"},
+    )
+    extra = {k: v for k, v in data.items() if k not in MODEL_KEYS and k != "file"}
+    stamp = now()
+    with state.db.write() as con:
+        cur = con.execute(
+            "INSERT INTO models (tenant_id, name, description, plugin_id, version, checkpoint, "
+            "configuration, metrics, project_id, ground_truth_dataset_version_id, data_file_id, "
+            "extra, created, modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                p.tenant_id,
+                name,
+                description,
+                plugin_id,
+                version,
+                checkpoint,
+                dumps(configuration),
+                dumps(metrics),
+                project,
+                gt_version,
+                file_id,
+                dumps(extra),
+                stamp,
+                stamp,
+            ),
+        )
+    return model_json(request, get_row(request, "models", cur.lastrowid, p))
+
+
+# ============================================================================ ground truth
+
+
+def dataset_json(row: Any) -> dict:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "description": row["description"],
+        "project": row["project_id"],
+        "created": row["created"],
+    }
+
+
+@route(router, "/ground_truth_datasets/", ["GET"], summary="List ground-truth datasets")
+def list_ground_truth_datasets(request: Request, p: Principal = Auth) -> dict:
+    q = Query(request)
+    where = Where()
+    where.add("tenant_id = ?", p.tenant_id)
+    range_filters(q, where, "id", "id")
+    if q.has("project"):
+        where.add_in("project_id", q.ints("project"))
+    return paginate(
+        request,
+        f"SELECT COUNT(*) FROM ground_truth_datasets{where.sql()}",
+        f"SELECT * FROM ground_truth_datasets{where.sql()} ORDER BY id",
+        where.params,
+        lambda rows: [dataset_json(r) for r in rows],
+    )
+
+
+@route(router, "/ground_truth_datasets/{pk}/", ["GET"], summary="Get a ground-truth dataset")
+def get_ground_truth_dataset(pk: str, request: Request, p: Principal = Auth) -> dict:
+    return dataset_json(get_row(request, "ground_truth_datasets", int_pk(pk), p))
+
+
+def version_rows(request: Request, p: Principal, where: Where) -> tuple[str, str, list]:
+    where.add("d.tenant_id = ?", p.tenant_id)
+    join = (
+        " FROM ground_truth_dataset_versions v JOIN ground_truth_datasets d ON d.id = v.dataset_id"
+    )
+    return (
+        f"SELECT COUNT(*){join}{where.sql()}",
+        f"SELECT v.*{join}{where.sql()} ORDER BY v.id",
+        where.params,
+    )
+
+
+def version_json(request: Request, row: Any) -> dict:
+    db = state_of(request).db
+    return {
+        "id": row["id"],
+        "version": row["version"],
+        "ground_truth_dataset": row["dataset_id"],
+        "description": row["description"],
+        "is_archived": bool(row["is_archived"]),
+        "created": row["created"],
+        "event_count": db.scalar(
+            "SELECT COUNT(*) FROM ground_truth_events WHERE version_id = ?", (row["id"],)
+        ),
+    }
+
+
+@route(router, "/ground_truth_dataset_versions/", ["GET"], summary="List ground-truth versions")
+def list_ground_truth_versions(request: Request, p: Principal = Auth) -> dict:
+    q = Query(request)
+    where = Where()
+    range_filters(q, where, "id", "v.id")
+    if q.has("ground_truth_dataset"):
+        where.add_in("v.dataset_id", q.ints("ground_truth_dataset"))
+    if q.has("is_archived"):
+        where.add("v.is_archived = ?", int(q.bool("is_archived")))
+    count_sql, select_sql, params = version_rows(request, p, where)
+    return paginate(
+        request,
+        count_sql,
+        select_sql,
+        params,
+        lambda rows: [version_json(request, r) for r in rows],
+    )
+
+
+@route(
+    router,
+    "/ground_truth_dataset_versions/{pk}/",
+    ["GET"],
+    summary="Get a ground-truth dataset version",
+)
+def get_ground_truth_version(pk: str, request: Request, p: Principal = Auth) -> dict:
+    row = state_of(request).db.one(
+        "SELECT v.*, d.tenant_id FROM ground_truth_dataset_versions v JOIN ground_truth_datasets "
+        "d ON d.id = v.dataset_id WHERE v.id = ?",
+        (int_pk(pk),),
+    )
+    if row is None or row["tenant_id"] != p.tenant_id:
+        from ..http import not_found
+
+        raise not_found()
+    return shape_one(request, version_json(request, row))
+
+
+def serialize_events(request: Request, rows: list[Any]) -> list[dict]:
+    units = data_units_by_id(request, (r["data_unit_id"] for r in rows))
+    db = state_of(request).db
+    version_ids = sorted({r["version_id"] for r in rows})
+    versions = {}
+    if version_ids:
+        versions = {
+            v["id"]: v
+            for v in db.all(
+                f"SELECT id, version, dataset_id FROM ground_truth_dataset_versions WHERE id IN "
+                f"({placeholders(version_ids)})",
+                version_ids,
+            )
+        }
+    out = []
+    for r in rows:
+        unit = units.get(r["data_unit_id"])
+        version = versions.get(r["version_id"])
+        out.append(
+            {
+                "id": r["id"],
+                "data": loads(r["data"], {}),
+                "files": unit["files"] if unit else {},
+                "data_unit": r["data_unit_id"],
+                "task": r["task_id"],
+                "ground_truth_dataset_version": r["version_id"],
+                "version": version["version"] if version else None,
+                "ground_truth_dataset": version["dataset_id"] if version else None,
+                "meta": unit["meta"] if unit else {},
+                "created": r["created"],
+                "modified": r["modified"],
+            }
+        )
+    return out
+
+
+@route(router, "/sdk/ground_truth_events/", ["GET"], summary="List ground-truth events")
+@route(router, "/ground_truth_events/", ["GET"], summary="List ground-truth events")
+@route(router, "/ground_truths/", ["GET"], summary="List ground truths (SDK-26 name)")
+def list_ground_truth_events(request: Request, p: Principal = Auth) -> dict:
+    q = Query(request)
+    where = Where()
+    where.add("e.tenant_id = ?", p.tenant_id)
+    range_filters(q, where, "id", "e.id")
+    range_filters(q, where, "created", "e.created", kind="datetime")
+    range_filters(q, where, "modified", "e.modified", kind="datetime")
+    for name in ("ground_truth_dataset_versions", "ground_truth_dataset_version", "version"):
+        if q.has(name):
+            where.add_in("e.version_id", q.ints(name))
+    if q.has("ground_truth_dataset"):
+        ids = q.ints("ground_truth_dataset")
+        where.add(
+            f"e.version_id IN (SELECT id FROM ground_truth_dataset_versions WHERE "
+            f"dataset_id IN ({placeholders(ids)}))",
+            *ids,
+        )
+    if q.has("data_unit"):
+        where.add_in("e.data_unit_id", q.ints("data_unit"))
+    return paginate(
+        request,
+        f"SELECT COUNT(*) FROM ground_truth_events e{where.sql()}",
+        f"SELECT e.* FROM ground_truth_events e{where.sql()} ORDER BY e.id",
+        where.params,
+        lambda rows: serialize_events(request, rows),
+    )
+
+
+@route(router, "/ground_truth_events/{pk}/", ["GET"], summary="Get a ground-truth event")
+def get_ground_truth_event(pk: str, request: Request, p: Principal = Auth) -> dict:
+    row = get_row(request, "ground_truth_events", int_pk(pk), p)
+    return shape_one(request, serialize_events(request, [row])[0])

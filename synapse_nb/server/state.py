@@ -1,0 +1,130 @@
+"""Process-wide state of one embedded backend: config, database, signer, token caches."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+from collections import deque
+from pathlib import Path
+from urllib.parse import quote
+
+from starlette.requests import Request
+
+from .config import ServerConfig
+from .db import Database, now
+from .http import Principal, hash_token
+
+
+class State:
+    """Shared by every request of one app (``request.app.state.synapse``)."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        self.files_dir = config.data_dir / "files"
+        self.uploads_dir = config.data_dir / "uploads"
+        for folder in (self.files_dir, self.uploads_dir):
+            folder.mkdir(exist_ok=True)
+        self.db = Database(config.data_dir / "synapse.sqlite3")
+        self._secret = self._load_secret()
+        self._token_cache: dict[str, Principal | None] = {}
+        self._tenant_codes: dict[int, str] = {}
+        self.journal: deque[dict] = deque(maxlen=max(config.journal_size, 1))
+        self.lock = threading.Lock()
+        self.jobs = None  # set by the app factory (JobRunner)
+
+    # ------------------------------------------------------------------ secrets and urls
+    def _load_secret(self) -> bytes:
+        path = self.config.data_dir / "secret.key"
+        if not path.exists():
+            path.write_bytes(secrets.token_bytes(32))
+            path.chmod(0o600)
+        return path.read_bytes()
+
+    def sign(self, kind: str, ident: int | str) -> str:
+        message = f"{kind}:{ident}".encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()[:24]
+
+    def verify(self, kind: str, ident: int | str, signature: str) -> bool:
+        return hmac.compare_digest(self.sign(kind, ident), signature)
+
+    def base_url(self, request: Request) -> str:
+        """Absolute base URL (scheme, host, API prefix) for links in responses."""
+        return str(request.base_url).rstrip("/") + self.config.prefix
+
+    def media_url(self, request: Request, kind: str, ident: int | str, file_name: str) -> str:
+        """Absolute, unauthenticated (signed) URL of a stored file."""
+        signature = self.sign(kind, ident)
+        return f"{self.base_url(request)}/media/{kind}/{ident}/{signature}/{quote(file_name)}"
+
+    # ------------------------------------------------------------------ auth
+    def user_for_token(self, token: str) -> Principal | None:
+        digest = hash_token(token)
+        if digest in self._token_cache:
+            return self._token_cache[digest]
+        row = self.db.one(
+            "SELECT u.id, u.tenant_id FROM tokens t JOIN users u ON u.id = t.user_id "
+            "WHERE t.hash = ?",
+            (digest,),
+        )
+        principal = Principal(row["id"], row["tenant_id"]) if row else None
+        if principal is not None:
+            self._token_cache[digest] = principal
+        return principal
+
+    def agent_for_token(self, token: str) -> Principal | None:
+        row = self.db.one(
+            "SELECT id, tenant_id FROM agents WHERE token_hash = ?", (hash_token(token),)
+        )
+        return Principal(None, row["tenant_id"], agent_id=row["id"]) if row else None
+
+    def tenant_code(self, tenant_id: int) -> str:
+        if tenant_id not in self._tenant_codes:
+            self._tenant_codes[tenant_id] = self.db.scalar(
+                "SELECT code FROM tenants WHERE id = ?", (tenant_id,)
+            )
+        return self._tenant_codes[tenant_id]
+
+    def ensure_tenant(self, code: str, name: str | None = None) -> int:
+        with self.db.write() as con:
+            con.execute(
+                "INSERT OR IGNORE INTO tenants (code, name) VALUES (?, ?)", (code, name or code)
+            )
+        return self.db.scalar("SELECT id FROM tenants WHERE code = ?", (code,))
+
+    def ensure_user(
+        self,
+        username: str,
+        tenant: str = "default",
+        *,
+        name: str | None = None,
+        email: str = "",
+        is_admin: bool = False,
+    ) -> int:
+        tenant_id = self.ensure_tenant(tenant)
+        with self.db.write() as con:
+            con.execute(
+                "INSERT OR IGNORE INTO users (tenant_id, username, name, email, is_admin) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (tenant_id, username, name or username.title(), email, int(is_admin)),
+            )
+        return self.db.scalar("SELECT id FROM users WHERE username = ?", (username,))
+
+    def issue_token(self, username: str, token: str | None = None) -> str:
+        """Store (the hash of) a token for ``username`` and return the token itself."""
+        user_id = self.db.scalar("SELECT id FROM users WHERE username = ?", (username,))
+        if user_id is None:
+            raise KeyError(f"unknown user {username!r}")
+        token = token or secrets.token_hex(20)
+        with self.db.write() as con:
+            con.execute(
+                "INSERT OR REPLACE INTO tokens (hash, user_id, created) VALUES (?, ?, ?)",
+                (hash_token(token), user_id, now()),
+            )
+        self._token_cache.pop(hash_token(token), None)
+        return token
+
+    def store_path(self, rel_path: str) -> Path:
+        return self.config.data_dir / rel_path

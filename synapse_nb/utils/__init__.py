@@ -1,0 +1,8 @@
+"""Utilities from the seed docs.
+
+The file utilities live in :mod:`synapse_nb.utils.file` with the seed's module layout
+(``archive``, ``checksum``, ``chunking``, ``download``, ``encoding``, ``io``, ``video``).
+
+Example:
+    >>> from synapse_nb.utils.file import calculate_checksum, read_file_in_chunks
+"""

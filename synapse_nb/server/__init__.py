@@ -66,6 +66,8 @@ class ServerHandle:
         self.state = app.state.synapse
         self.data_dir = self.state.config.data_dir
         self.url = f"http://{host}:{port}{self.state.config.prefix}/"
+        #: base URL of the agent (Ray) API served by the same process
+        self.agent_url = self.url + "agent/"
 
     def __repr__(self) -> str:
         status = "running" if self.running else "stopped"

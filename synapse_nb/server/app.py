@@ -14,7 +14,7 @@ from .config import ServerConfig
 from .faults import FaultInjector, FaultMiddleware
 from .http import ApiError, error_response
 from .jobs import JobRunner
-from .routes import annotation, data, integration, ml
+from .routes import agent, annotation, data, integration, ml
 from .state import State
 
 log = logging.getLogger("synapse_nb.server")
@@ -47,6 +47,7 @@ def create_app(config: ServerConfig) -> Any:
     api.state.synapse = state
     for module in (annotation, data, integration, ml):
         api.include_router(module.router, prefix=config.prefix)
+    api.include_router(agent.router, prefix=config.prefix + "/agent")
 
     @api.get(config.prefix + "/health/", include_in_schema=False)
     def health() -> dict:

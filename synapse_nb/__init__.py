@@ -1,0 +1,43 @@
+"""synapse_nb: work with the Synapse ML-data platform from Jupyter.
+
+Heavy parts (the embedded server, pandas frames, widgets) load on first use, so
+``import synapse_nb`` stays fast.
+
+Example:
+    >>> import synapse_nb
+    >>> srv = synapse_nb.server.start(demo=True)                    # doctest: +SKIP
+    >>> client = synapse_nb.BackendClient(srv.url, api_token=srv.token)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> "module:attribute" (or "module" for a submodule)
+_LAZY = {
+    "BackendClient": "synapse_nb.clients:BackendClient",
+    "ClientError": "synapse_nb.exceptions:ClientError",
+    "exceptions": "synapse_nb.exceptions",
+    "server": "synapse_nb.server",
+    "start_server": "synapse_nb.server:start",
+}
+
+__all__ = sorted([*_LAZY, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'synapse_nb' has no attribute {name!r}")
+    module_name, _, attribute = target.partition(":")
+    module = importlib.import_module(module_name)
+    value = getattr(module, attribute) if attribute else module
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

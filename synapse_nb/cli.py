@@ -1,0 +1,193 @@
+"""The ``synapse-nb`` command: run the embedded backend, or the whole demo with JupyterLab.
+
+Examples:
+    synapse-nb demo                    # backend with demo data + JupyterLab on notebooks/
+    synapse-nb demo --no-browser       # same, for a headless machine
+    synapse-nb serve --demo --port 8000 --latency-ms 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from .server import FaultConfig, default_cache_dir, start
+
+
+def _add_server_options(parser: argparse.ArgumentParser, default_port: int) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback)")
+    parser.add_argument("--port", type=int, default=default_port, help="0 picks a free port")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="SQLite + stored files (default: a persistent demo dir for 'demo', "
+        "a temporary dir for 'serve')",
+    )
+    parser.add_argument("--fresh", action="store_true", help="wipe the data dir before starting")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("SYNAPSE_NB_TOKEN"),
+        help="register this admin API token (default: mint a new one)",
+    )
+    parser.add_argument(
+        "--tasks",
+        type=int,
+        default=None,
+        help="also bulk-seed a project with this many tasks (e.g. 100000)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the demo workspace")
+    parser.add_argument("--prefix", default="", help="mount the API under this path prefix")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added latency per request")
+    parser.add_argument("--rate-429", type=float, default=0.0, help="share of 429 replies")
+    parser.add_argument("--rate-503", type=float, default=0.0, help="share of 503 replies")
+    parser.add_argument(
+        "--rate-drop", type=float, default=0.0, help="share of connections dropped without a reply"
+    )
+    parser.add_argument("--fault-seed", type=int, default=0, help="seed of the fault generator")
+
+
+def _start_backend(args: argparse.Namespace, demo: bool):
+    if args.fresh and args.data_dir and args.data_dir.exists():
+        shutil.rmtree(args.data_dir)
+    faults = FaultConfig(
+        latency_ms=args.latency_ms,
+        rate_429=args.rate_429,
+        rate_503=args.rate_503,
+        rate_drop=args.rate_drop,
+        seed=args.fault_seed,
+    )
+    started = time.perf_counter()
+    srv = start(
+        demo=demo,
+        data_dir=args.data_dir,
+        host=args.host,
+        port=args.port,
+        token=args.token,
+        tasks=args.tasks,
+        seed=args.seed,
+        prefix=args.prefix,
+        faults=faults,
+    )
+    print(f"Synapse backend (embedded) ready in {time.perf_counter() - started:.1f} s")
+    print(f"  URL:   {srv.url}")
+    print(f"  token: {srv.token}")
+    print(f"  data:  {srv.data_dir}")
+    if srv.agent_token:
+        print(f"  agent token: {srv.agent_token}")
+    sys.stdout.flush()
+    return srv
+
+
+def _wait_forever(srv, child: subprocess.Popen | None = None) -> int:
+    stop = threading.Event()
+
+    def handler(*_: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    code = 0
+    try:
+        while not stop.wait(0.5):
+            if child is not None and child.poll() is not None:
+                code = child.returncode or 0
+                break
+            if not srv.running:
+                code = 1
+                break
+    finally:
+        if child is not None and child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        srv.stop()
+    return code
+
+
+def _notebooks_dir(explicit: Path | None) -> Path:
+    if explicit:
+        return explicit
+    for candidate in (
+        Path.cwd() / "notebooks",
+        Path(__file__).resolve().parent.parent / "notebooks",
+    ):
+        if candidate.is_dir():
+            return candidate
+    return Path.cwd()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    srv = _start_backend(args, demo=args.demo)
+    print("Press Ctrl-C to stop.")
+    sys.stdout.flush()
+    return _wait_forever(srv)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    if args.data_dir is None:
+        args.data_dir = default_cache_dir() / "demo-workspace"
+    srv = _start_backend(args, demo=True)
+    notebooks = _notebooks_dir(args.notebooks)
+    lab_token = secrets.token_hex(16)
+    env = dict(os.environ, SYNAPSE_NB_URL=srv.url, SYNAPSE_API_TOKEN=srv.token)
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        f"--notebook-dir={notebooks}",
+        f"--ServerApp.ip={args.lab_ip}",
+        f"--ServerApp.port={args.lab_port}",
+        f"--IdentityProvider.token={lab_token}",
+        "--ServerApp.port_retries=50",
+    ]
+    if args.no_browser:
+        command.append("--no-browser")
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    print(f"JupyterLab on {notebooks} (the notebooks connect to the backend above)")
+    print(f"  open:  http://{args.lab_ip}:{args.lab_port}/lab?token={lab_token}")
+    print("  (if that port was taken, JupyterLab prints the URL it chose below)")
+    sys.stdout.flush()
+    child = subprocess.Popen(command, env=env)
+    return _wait_forever(srv, child)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="synapse-nb", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the embedded Synapse backend")
+    _add_server_options(serve, default_port=8000)
+    serve.add_argument("--demo", action="store_true", help="seed the demo workspace")
+    serve.set_defaults(func=cmd_serve)
+    demo = sub.add_parser("demo", help="backend with demo data + JupyterLab on the notebooks")
+    _add_server_options(demo, default_port=0)
+    demo.add_argument(
+        "--no-browser",
+        action="store_true",
+        help="start everything but open no browser (headless machines)",
+    )
+    demo.add_argument("--notebooks", type=Path, default=None, help="notebook folder to serve")
+    demo.add_argument("--lab-ip", default="127.0.0.1")
+    demo.add_argument("--lab-port", type=int, default=8888)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

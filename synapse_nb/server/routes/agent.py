@@ -1,0 +1,307 @@
+"""The agent (Ray) side of the protocol, served under ``<base>/agent/`` (contract 2.7).
+
+A real deployment runs this on each agent; here it answers for the agents of the embedded
+workspace, from the same jobs table, so the seed's ``RayClient`` has something real to talk to.
+Auth is ``Authorization: <raw agent token>`` (no ``Token`` prefix).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, WebSocket
+from fastapi.responses import PlainTextResponse, Response, StreamingResponse
+
+from ..db import now
+from ..http import ApiError, Principal, not_found, route
+from .common import state_of
+from .integration import TERMINAL
+
+router = APIRouter()
+ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+
+
+def _principal_for(state: Any, headers: Any) -> Principal:
+    raw = (headers.get("authorization") or "").strip()
+    token = raw.split(" ", 1)[1] if raw.lower().startswith("token ") else raw
+    if not token:
+        raise ApiError(401, {"detail": "Authentication credentials were not provided."})
+    principal = state.agent_for_token(token)
+    if principal is None:
+        raise ApiError(401, {"detail": "Invalid agent token."})
+    return principal
+
+
+def agent_auth(request: Request) -> Principal:
+    return _principal_for(state_of(request), request.headers)
+
+
+Auth = Depends(agent_auth)
+
+
+def _epoch_ms(stamp: str | None) -> int | None:
+    return int(datetime.fromisoformat(stamp).timestamp() * 1000) if stamp else None
+
+
+def ray_job(row: Any) -> dict:
+    return {
+        "job_id": row["id"],
+        "submission_id": row["id"],
+        "status": row["status"],
+        "entrypoint": f"python -m plugin {row['action']}",
+        "start_time": _epoch_ms(row["started"]),
+        "end_time": _epoch_ms(row["finished"]),
+        "metadata": {"action": row["action"]},
+        "message": f"Job is {row['status'].lower()}",
+    }
+
+
+def _job(request: Request, pk: str, p: Principal) -> Any:
+    if not ID_RE.match(pk):
+        raise ApiError(400, {"detail": f"Invalid job id {pk[:40]!r}."})
+    row = state_of(request).db.one(
+        "SELECT * FROM jobs WHERE id = ? AND tenant_id = ?", (pk, p.tenant_id)
+    )
+    if row is None:
+        raise not_found()
+    return row
+
+
+def _log_lines(request: Request, job_id: str, after: int = 0) -> list[Any]:
+    return state_of(request).db.all(
+        "SELECT id, message FROM job_console_logs WHERE job_id = ? AND id > ? ORDER BY id",
+        (job_id, after),
+    )
+
+
+@route(router, "/health/", ["GET"], summary="Agent health")
+def health(request: Request, p: Principal = Auth) -> dict:
+    return {"status": "ok", "agent": p.agent_id}
+
+
+@route(router, "/jobs/", ["GET"], summary="Ray jobs of this agent's tenant")
+def list_jobs(request: Request, p: Principal = Auth) -> dict:
+    rows = state_of(request).db.all(
+        "SELECT * FROM jobs WHERE tenant_id = ? ORDER BY seq", (p.tenant_id,)
+    )
+    return {
+        "count": len(rows),
+        "next": None,
+        "previous": None,
+        "results": [ray_job(r) for r in rows],
+    }
+
+
+@route(router, "/jobs/{pk}/", ["GET"], summary="One Ray job")
+def get_job(pk: str, request: Request, p: Principal = Auth) -> dict:
+    return ray_job(_job(request, pk, p))
+
+
+@route(router, "/jobs/{pk}/stop/", ["POST"], summary="Stop a Ray job")
+def stop_job(pk: str, request: Request, p: Principal = Auth) -> dict:
+    row = _job(request, pk, p)
+    if row["status"] in TERMINAL:
+        raise ApiError(400, {"detail": f"Job is already {row['status']}."})
+    with state_of(request).db.write() as con:
+        con.execute(
+            "UPDATE jobs SET status = 'STOPPED', finished = ?, modified = ? WHERE id = ?",
+            (now(), now(), row["id"]),
+        )
+    return {"job_id": row["id"], "status": "STOPPED", "stopped": True}
+
+
+@route(router, "/jobs/{pk}/logs/", ["GET"], summary="A Ray job's full log (text)")
+def job_logs(pk: str, request: Request, p: Principal = Auth) -> PlainTextResponse:
+    row = _job(request, pk, p)
+    return PlainTextResponse("".join(f"{r['message']}\n" for r in _log_lines(request, row["id"])))
+
+
+async def _follow(request: Request, job_id: str, sse: bool) -> Any:
+    state = state_of(request)
+    last = 0
+    while True:
+        for r in _log_lines(request, job_id, last):
+            last = r["id"]
+            yield (
+                f"data: {json.dumps({'type': 'log', 'message': r['message']})}\n\n"
+                if sse
+                else f"{r['message']}\n"
+            ).encode()
+        status = state.db.scalar("SELECT status FROM jobs WHERE id = ?", (job_id,))
+        if status in TERMINAL:
+            if sse:
+                yield f"data: {json.dumps({'type': 'complete', 'message': status})}\n\n".encode()
+            return
+        if await request.is_disconnected():
+            return
+        await asyncio.sleep(0.2)
+
+
+@route(router, "/jobs/{pk}/logs/stream/", ["GET"], summary="Follow a job's log (SSE)")
+def stream_logs(pk: str, request: Request, p: Principal = Auth) -> StreamingResponse:
+    row = _job(request, pk, p)
+    return StreamingResponse(_follow(request, row["id"], sse=True), media_type="text/event-stream")
+
+
+@route(router, "/ray/jobs/{pk}/logs/stream/", ["GET"], summary="Follow a job's log (plain)")
+def stream_logs_plain(pk: str, request: Request, p: Principal = Auth) -> StreamingResponse:
+    row = _job(request, pk, p)
+    return StreamingResponse(_follow(request, row["id"], sse=False), media_type="text/plain")
+
+
+async def _ws_logs(websocket: WebSocket, pk: str, as_json: bool) -> None:
+    state = websocket.app.state.synapse
+    try:
+        principal = _principal_for(state, websocket.headers)
+    except ApiError:
+        await websocket.close(code=4401)
+        return
+    row = state.db.one(
+        "SELECT * FROM jobs WHERE id = ? AND tenant_id = ?", (pk, principal.tenant_id)
+    )
+    if row is None:
+        await websocket.close(code=4404)
+        return
+    await websocket.accept()
+    last = 0
+    while True:
+        for r in state.db.all(
+            "SELECT id, message FROM job_console_logs WHERE job_id = ? AND id > ? ORDER BY id",
+            (pk, last),
+        ):
+            last = r["id"]
+            await websocket.send_text(
+                json.dumps({"type": "log", "message": r["message"]}) if as_json else r["message"]
+            )
+        status = state.db.scalar("SELECT status FROM jobs WHERE id = ?", (pk,))
+        if status in TERMINAL:
+            if as_json:
+                await websocket.send_text(json.dumps({"type": "complete", "message": status}))
+            await websocket.close()
+            return
+        await asyncio.sleep(0.2)
+
+
+@router.websocket("/jobs/{pk}/logs/")
+async def ws_logs(websocket: WebSocket, pk: str) -> None:
+    await _ws_logs(websocket, pk, as_json=True)
+
+
+@router.websocket("/ray/jobs/{pk}/logs/ws/")
+async def ws_logs_plain(websocket: WebSocket, pk: str) -> None:
+    await _ws_logs(websocket, pk, as_json=False)
+
+
+NODE = {
+    "node_id": "node-0",
+    "node_ip": "127.0.0.1",
+    "state": "ALIVE",
+    "alive": True,
+    "resources": {"CPU": 2.0, "memory": 24 * 2**30},
+}
+
+
+@route(router, "/nodes/", ["GET"], summary="Ray nodes")
+def list_nodes(request: Request, p: Principal = Auth) -> dict:
+    return {"count": 1, "next": None, "previous": None, "results": [NODE]}
+
+
+@route(router, "/nodes/{pk}/", ["GET"], summary="One Ray node")
+def get_node(pk: str, request: Request, p: Principal = Auth) -> dict:
+    if pk != NODE["node_id"]:
+        raise not_found()
+    return NODE
+
+
+def ray_task(row: Any) -> dict:
+    return {
+        "task_id": f"task-{row['seq']}",
+        "job_id": row["id"],
+        "state": row["status"],
+        "name": row["action"],
+        "node_id": NODE["node_id"],
+    }
+
+
+@route(router, "/tasks/", ["GET"], summary="Ray tasks")
+def list_tasks(request: Request, p: Principal = Auth) -> dict:
+    rows = state_of(request).db.all(
+        "SELECT * FROM jobs WHERE tenant_id = ? ORDER BY seq", (p.tenant_id,)
+    )
+    return {
+        "count": len(rows),
+        "next": None,
+        "previous": None,
+        "results": [ray_task(r) for r in rows],
+    }
+
+
+@route(router, "/tasks/{pk}/", ["GET"], summary="One Ray task")
+def get_task(pk: str, request: Request, p: Principal = Auth) -> dict:
+    seq = pk.removeprefix("task-")
+    row = (
+        state_of(request).db.one(
+            "SELECT * FROM jobs WHERE seq = ? AND tenant_id = ?", (seq, p.tenant_id)
+        )
+        if seq.isdigit()
+        else None
+    )
+    if row is None:
+        raise not_found()
+    return ray_task(row)
+
+
+def serve_app(row: Any) -> dict:
+    return {
+        "name": row["name"] or f"app-{row['id']}",
+        "id": row["id"],
+        "status": row["status"],
+        "job": row["job_id"],
+        "data": json.loads(row["data"] or "{}"),
+    }
+
+
+def _serve_row(request: Request, name: str, p: Principal) -> Any:
+    db = state_of(request).db
+    row = db.one(
+        "SELECT * FROM serve_applications WHERE tenant_id = ? AND (name = ? OR 'app-' || id = ?)",
+        (p.tenant_id, name, name),
+    )
+    if row is None:
+        raise not_found()
+    return row
+
+
+@route(router, "/serve_applications/", ["GET"], summary="Ray Serve applications")
+def list_serve(request: Request, p: Principal = Auth) -> dict:
+    rows = state_of(request).db.all(
+        "SELECT * FROM serve_applications WHERE tenant_id = ? ORDER BY id", (p.tenant_id,)
+    )
+    return {
+        "count": len(rows),
+        "next": None,
+        "previous": None,
+        "results": [serve_app(r) for r in rows],
+    }
+
+
+@route(router, "/serve_applications/{name}/", ["GET"], summary="One Serve application")
+def get_serve(name: str, request: Request, p: Principal = Auth) -> dict:
+    return serve_app(_serve_row(request, name, p))
+
+
+@route(router, "/serve_applications/{name}/", ["DELETE"], summary="Delete a Serve application")
+def delete_serve(name: str, request: Request, p: Principal = Auth) -> Response:
+    row = _serve_row(request, name, p)
+    with state_of(request).db.write() as con:
+        con.execute("DELETE FROM serve_applications WHERE id = ?", (row["id"],))
+    return Response(status_code=204)
+
+
+@route(router, "/gpu_status/", ["GET"], summary="GPU status (none here)")
+def gpu_status(request: Request, p: Principal = Auth) -> dict:
+    return {"gpus": [], "total": 0, "available": 0}

@@ -68,6 +68,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     is_discarded INTEGER NOT NULL DEFAULT 0, created TEXT NOT NULL, modified TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS tasks_project ON tasks(project_id, id);
 CREATE INDEX IF NOT EXISTS tasks_modified ON tasks(modified);
+CREATE INDEX IF NOT EXISTS tasks_tenant ON tasks(tenant_id, id);
 CREATE TABLE IF NOT EXISTS task_tag_links (
     task_id INTEGER NOT NULL, tag_id INTEGER NOT NULL, PRIMARY KEY (task_id, tag_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS task_tag_links_tag ON task_tag_links(tag_id, task_id);
@@ -78,6 +79,7 @@ CREATE TABLE IF NOT EXISTS assignments (
     created TEXT NOT NULL, modified TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS assignments_project ON assignments(project_id, id);
 CREATE INDEX IF NOT EXISTS assignments_task ON assignments(task_id);
+CREATE INDEX IF NOT EXISTS assignments_tenant ON assignments(tenant_id, id);
 CREATE TABLE IF NOT EXISTS assignment_tag_links (
     assignment_id INTEGER NOT NULL, tag_id INTEGER NOT NULL,
     PRIMARY KEY (assignment_id, tag_id)) WITHOUT ROWID;
@@ -175,6 +177,9 @@ class Database:
         self._write_lock = threading.RLock()
         self._connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
+        #: bumped by every write; caches keyed on it (page counts) never serve stale data
+        self.generation = 0
+        self._count_cache: dict[tuple, int] = {}
         with self._write_lock:
             self.con.executescript(SCHEMA)  # executescript manages its own transaction
         with self.write() as con:
@@ -223,6 +228,19 @@ class Database:
                 con.execute("ROLLBACK")
                 raise
             con.execute("COMMIT")
+            self.generation += 1
+            self._count_cache.clear()
+
+    def count(self, sql: str, params: Iterable[Any] = ()) -> int:
+        """``SELECT COUNT(*)`` cached until the next write (pages of one listing share it)."""
+        key = (sql, tuple(params), self.generation)
+        cached = self._count_cache.get(key)
+        if cached is None:
+            cached = self.scalar(sql, key[1])
+            if len(self._count_cache) > 512:
+                self._count_cache.clear()
+            self._count_cache[key] = cached
+        return cached
 
     def close(self) -> None:
         with self._connections_lock:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -313,18 +314,53 @@ def paginate(
         raise field_error("page_size", f"Ensure this value is greater than 0, got {size}.")
     size = min(size, state.config.max_page_size)
     db = state.db
-    total = db.scalar(count_sql, params)
+    total = db.count(count_sql, params)
     last_page = max(1, -(-total // size))
     if page > last_page:
         raise ApiError(404, {"detail": "Invalid page."})
-    rows = db.all(f"{select_sql} LIMIT ? OFFSET ?", [*params, size, (page - 1) * size])
+    rows = _page_rows(db, select_sql, [*params], size, (page - 1) * size)
     results = shape_fields(request, serialize(rows))
-    return {
-        "count": total,
-        "next": _page_url(request, page + 1 if page < last_page else None),
-        "previous": _page_url(request, page - 1 if page > 1 else None),
-        "results": results,
-    }
+    return JSONResponse(
+        {
+            "count": total,
+            "next": _page_url(request, page + 1 if page < last_page else None),
+            "previous": _page_url(request, page - 1 if page > 1 else None),
+            "results": results,
+        }
+    )
+
+
+_SELECT_ALL = re.compile(
+    r"^SELECT (\w+\.)?\* FROM (\w+)( \w+)?(?=$| WHERE| JOIN| ORDER)(.*)$", re.S
+)
+
+
+def _page_rows(db: Any, select_sql: str, params: list, limit: int, offset: int) -> list:
+    """One page of rows; deep pages skip through the id index only, then fetch 100 rows.
+
+    ``LIMIT/OFFSET`` on ``SELECT *`` walks every skipped row in full; selecting the ids first
+    keeps page 900 of 1,000 as cheap as page 1.
+    """
+    match = _SELECT_ALL.match(select_sql)
+    if match is None or offset == 0:
+        return db.all(f"{select_sql} LIMIT ? OFFSET ?", [*params, limit, offset])
+    alias, table, name, rest = (
+        match.group(1) or "",
+        match.group(2),
+        match.group(3) or "",
+        match.group(4),
+    )
+    ids = [
+        r[0]
+        for r in db.all(
+            f"SELECT {alias}id FROM {table}{name}{rest} LIMIT ? OFFSET ?", [*params, limit, offset]
+        )
+    ]
+    if not ids:
+        return []
+    rows = db.all(f"SELECT * FROM {table} WHERE id IN ({','.join('?' * len(ids))})", ids)
+    position = {pk: i for i, pk in enumerate(ids)}
+    return sorted(rows, key=lambda r: position[r["id"]])
 
 
 def shape_fields(request: Request, items: list[dict]) -> list[dict]:

@@ -32,6 +32,7 @@ import copy
 import functools
 import hashlib
 import io
+import itertools
 import json
 import math
 import os
@@ -123,21 +124,21 @@ _SCENE_WEIGHTS = {"street": 0.5, "park": 0.3, "indoor": 0.2}
 # data (cars and people everywhere, stop signs rare).
 _CLASS_WEIGHTS = {
     "street": {
-        "car": 34,
+        "car": 50,
         "person": 12,
-        "bicycle": 5,
+        "bicycle": 4,
         "dog": 2,
-        "bus": 4,
-        "traffic_light": 7,
-        "stop_sign": 2,
+        "bus": 5,
+        "traffic_light": 4,
+        "stop_sign": 1,
     },
-    "park": {"person": 9, "dog": 6, "bicycle": 4},
-    "indoor": {"person": 5, "dog": 4},
+    "park": {"person": 9, "dog": 4, "bicycle": 3},
+    "indoor": {"person": 5, "dog": 2},
 }
 _OBJECTS_PER_SCENE = {"street": (4, 10), "park": (3, 7), "indoor": (3, 5)}
 # Where along the ground an object's foot may stand: fraction of the distance horizon -> bottom.
 _DEPTH_RANGE = {
-    "car": (0.08, 0.75),
+    "car": (0.05, 0.55),
     "bus": (0.06, 0.35),
     "person": (0.10, 1.05),
     "bicycle": (0.10, 0.90),
@@ -317,7 +318,7 @@ def _covers(shape: _Shape, x: float, y: float) -> bool:
     if kind == "line":
         half = shape.width / 2
         pts = shape.xy
-        return any(_dist_to_segment(x, y, a, b) <= half for a, b in zip(pts, pts[1:], strict=False))
+        return any(_dist_to_segment(x, y, a, b) <= half for a, b in itertools.pairwise(pts))
     if kind in ("ellipse", "ring", "rect"):
         x0, y0, x1, y1 = shape.xy
         if kind == "rect":
@@ -580,7 +581,9 @@ def _bus(lay: _Layout, bx: float, by: float, rng: np.random.Generator) -> _Obj:
         details.append(_rect(wx, yb - 0.86 * height, wx + 0.82 * pitch, yb - 0.55 * height, glass))
     details.append(_rect(x0 + 0.8 * length, yb - 0.82 * height, x0 + 0.86 * length, yb, glass))
     details.append(
-        _rect(x0 + 0.885 * length, yb - 0.86 * height, x0 + 0.985 * length, yb - 0.5 * height, glass)
+        _rect(
+            x0 + 0.885 * length, yb - 0.86 * height, x0 + 0.985 * length, yb - 0.5 * height, glass
+        )
     )
     obj = _build_vehicle("bus", bx, by, length, r, top, (0.16, 0.82), body, details)
     obj.attrs = [{"name": "color", "value": color}]
@@ -619,7 +622,12 @@ def _person(lay: _Layout, bx: float, by: float, rng: np.random.Generator) -> _Ob
     if facing == "front":
         # Facing the camera, the person's left side is on the image's right.
         sw, hw = 0.11 * hp, 0.075 * hp
-        l_sh, r_sh, l_hip, r_hip = (bx + sw, sh_y), (bx - sw, sh_y), (bx + hw, hip_y), (bx - hw, hip_y)
+        l_sh, r_sh, l_hip, r_hip = (
+            (bx + sw, sh_y),
+            (bx - sw, sh_y),
+            (bx + hw, hip_y),
+            (bx - hw, hip_y),
+        )
         raise_arm = rng.random() < 0.15
         a_l = rng.uniform(130, 160) if raise_arm else rng.uniform(5, 30)
         a_r = rng.uniform(5, 30)
@@ -628,7 +636,10 @@ def _person(lay: _Layout, bx: float, by: float, rng: np.random.Generator) -> _Ob
         add(_line([r_hip, r_an], pants, leg_w), ("right_ankle", r_an))
         add(_line([l_hip, l_an], pants, leg_w), ("left_ankle", l_an))
         torso = [(bx - sw - 0.02 * hp, sh_y - 0.02 * hp), (bx + sw + 0.02 * hp, sh_y - 0.02 * hp)]
-        torso += [(bx + hw + 0.02 * hp, hip_y + 0.03 * hp), (bx - hw - 0.02 * hp, hip_y + 0.03 * hp)]
+        torso += [
+            (bx + hw + 0.02 * hp, hip_y + 0.03 * hp),
+            (bx - hw - 0.02 * hp, hip_y + 0.03 * hp),
+        ]
         add(_poly(torso, shirt), ("left_hip", l_hip), ("right_hip", r_hip))
         add(_line([r_sh, r_wr], skin, arm_w), ("right_shoulder", r_sh), ("right_wrist", r_wr))
         add(_line([l_sh, l_wr], skin, arm_w), ("left_shoulder", l_sh), ("left_wrist", l_wr))
@@ -643,7 +654,9 @@ def _person(lay: _Layout, bx: float, by: float, rng: np.random.Generator) -> _Ob
         far_wr, near_wr = limb(sh, -sign * swing, arm_len), limb(sh, sign * swing, arm_len)
         far_an, near_an = leg_end(hip, sign * stride), leg_end(hip, -sign * stride)
         dark_skin, dark_pants = _shade(skin, 0.8), _shade(pants, 0.8)
-        add(_line([sh, far_wr], dark_skin, arm_w), (f"{far}_shoulder", sh), (f"{far}_wrist", far_wr))
+        add(
+            _line([sh, far_wr], dark_skin, arm_w), (f"{far}_shoulder", sh), (f"{far}_wrist", far_wr)
+        )
         add(_line([hip, far_an], dark_pants, leg_w), (f"{far}_hip", hip), (f"{far}_ankle", far_an))
         torso = [(bx - 0.065 * hp, sh_y - 0.02 * hp), (bx + 0.065 * hp, sh_y - 0.02 * hp)]
         torso += [(bx + 0.055 * hp, hip_y + 0.03 * hp), (bx - 0.055 * hp, hip_y + 0.03 * hp)]
@@ -652,8 +665,10 @@ def _person(lay: _Layout, bx: float, by: float, rng: np.random.Generator) -> _Ob
         add(_line([sh, near_wr], skin, arm_w), (f"{near}_shoulder", sh), (f"{near}_wrist", near_wr))
         nose = (head[0] + sign * 0.75 * r, head[1] + 0.1 * r)
     back = 0.0 if facing == "front" else (-0.2 * r if facing == "right" else 0.2 * r)
-    add(_Shape("ellipse", _ibox(head[0] + back - 1.05 * r, head[1] - 1.18 * r,
-                                head[0] + back + 1.05 * r, head[1] + 0.2 * r), hair))  # fmt: skip
+    hair_box = _ibox(
+        head[0] + back - 1.05 * r, head[1] - 1.18 * r, head[0] + back + 1.05 * r, head[1]
+    )
+    add(_Shape("ellipse", hair_box, hair))
     add(_ellipse(head[0], head[1], r, r, skin), ("nose", nose))
     return _Obj("person", bx, by, 0.2 * hp, shapes, joints=joints)
 
@@ -668,47 +683,56 @@ def _bicycle(lay: _Layout, bx: float, by: float, rng: np.random.Generator) -> _O
     seat = (crank[0] - 0.25 * r, by - 1.95 * r)
     head = (front[0] - 0.35 * r, by - 1.95 * r)
     tyre, dark = (30, 30, 32), (25, 25, 25)
+
+    def off(p: _Point, dx: float, dy: float) -> _Point:
+        return (p[0] + dx * r, p[1] + dy * r)
+
     shapes = [
         _ring(*rear, r, tyre, rim_w),
         _ring(*front, r, tyre, rim_w),
         _line([rear, crank, head, front], frame, tube_w),
         _line([rear, seat, crank], frame, tube_w),
         _line([seat, head], frame, tube_w),
-        _line([(seat[0] - 0.22 * r, seat[1] - 0.08 * r), (seat[0] + 0.2 * r, seat[1])], dark, 1.6 * tube_w),
-        _line([head, (head[0] - 0.1 * r, head[1] - 0.35 * r), (head[0] - 0.35 * r, head[1] - 0.35 * r)],
-              dark, tube_w),
+        _line([off(seat, -0.22, -0.08), off(seat, 0.2, 0)], dark, 1.6 * tube_w),
+        _line([head, off(head, -0.1, -0.35), off(head, -0.35, -0.35)], dark, tube_w),
         _ellipse(*crank, 0.12 * r, 0.12 * r, dark),
-    ]  # fmt: skip
+    ]
     obj = _Obj("bicycle", bx, by, base / 2 + r, shapes)
     return _mirror_obj(obj) if rng.random() < 0.5 else obj
 
 
 def _dog(lay: _Layout, bx: float, by: float, rng: np.random.Generator) -> _Obj:
     length = lay.px(rng.uniform(0.7, 1.0), by)
-    h = 0.7 * length
     coat = _pick(rng, _DOG_COLORS)
     dark, leg_w = _shade(coat, 0.7), max(2.0, 0.07 * length)
-    hx, hy = bx + 0.36 * length, by - 0.9 * h
-    legs = [bx - 0.3 * length, bx - 0.2 * length, bx + 0.15 * length, bx + 0.24 * length]
-    shapes = [_line([(x, by - 0.5 * h), (x, by)], dark, leg_w) for x in legs[1::2]]
+
+    # Body-relative coordinates, in dog lengths from the foot point (x right, y up).
+    def at(fx: float, fy: float) -> _Point:
+        return (bx + fx * length, by - fy * length)
+
+    def oval(fx0: float, fy0: float, fx1: float, fy1: float, fill: _Color) -> _Shape:
+        (x0, y0), (x1, y1) = at(fx0, fy0), at(fx1, fy1)
+        return _Shape("ellipse", _ibox(x0, y0, x1, y1), fill)
+
+    hx, hy = 0.36, 0.63  # head centre
+    legs = (-0.3, -0.2, 0.15, 0.24)
+    shapes = [_line([at(x, 0.35), at(x, 0)], dark, leg_w) for x in legs[1::2]]
     shapes += [
-        _line([(bx - 0.36 * length, by - 0.62 * h), (bx - 0.52 * length, by - 0.95 * h)], coat,
-              max(2.0, 0.05 * length)),
-        _Shape("ellipse", _ibox(bx - 0.38 * length, by - 0.75 * h, bx + 0.3 * length, by - 0.38 * h),
-               coat),
-    ]  # fmt: skip
-    shapes += [_line([(x, by - 0.5 * h), (x, by)], coat, leg_w) for x in legs[::2]]
+        _line([at(-0.36, 0.43), at(-0.52, 0.66)], coat, max(2.0, 0.05 * length)),
+        oval(-0.38, 0.52, 0.3, 0.27, coat),
+    ]
+    shapes += [_line([at(x, 0.35), at(x, 0)], coat, leg_w) for x in legs[::2]]
     shapes += [
-        _poly([(bx + 0.12 * length, by - 0.72 * h), (hx - 0.02 * length, hy - 0.05 * length),
-               (hx + 0.06 * length, hy + 0.08 * length), (bx + 0.28 * length, by - 0.55 * h)], coat),
-        _ellipse(hx, hy, 0.13 * length, 0.12 * length, coat),
-        _Shape("ellipse", _ibox(hx + 0.05 * length, hy - 0.02 * length, hx + 0.25 * length,
-                                hy + 0.09 * length), coat),
-        _poly([(hx - 0.08 * length, hy - 0.07 * length), (hx + 0.02 * length, hy - 0.11 * length),
-               (hx - 0.1 * length, hy + 0.1 * length)], dark),
-        _ellipse(hx + 0.04 * length, hy - 0.03 * length, 0.018 * length, 0.018 * length, (15, 15, 15)),
-        _ellipse(hx + 0.245 * length, hy + 0.01 * length, 0.025 * length, 0.02 * length, (15, 15, 15)),
-    ]  # fmt: skip
+        _poly(
+            [at(0.12, 0.5), at(hx - 0.02, hy + 0.05), at(hx + 0.06, hy - 0.08), at(0.28, 0.38)],
+            coat,
+        ),
+        oval(hx - 0.13, hy + 0.12, hx + 0.13, hy - 0.12, coat),
+        oval(hx + 0.05, hy + 0.02, hx + 0.25, hy - 0.09, coat),
+        _poly([at(hx - 0.08, hy + 0.07), at(hx + 0.02, hy + 0.11), at(hx - 0.1, hy - 0.1)], dark),
+        oval(hx + 0.022, hy + 0.048, hx + 0.058, hy + 0.012, (15, 15, 15)),
+        oval(hx + 0.22, hy + 0.01, hx + 0.27, hy - 0.03, (15, 15, 15)),
+    ]
     obj = _Obj("dog", bx, by, 0.55 * length, shapes)
     return _mirror_obj(obj) if rng.random() < 0.5 else obj
 
@@ -723,7 +747,9 @@ def _traffic_light(lay: _Layout, bx: float, by: float, rng: np.random.Generator)
     shapes = [_rect(x0, top, x1, top + h, (34, 34, 36))]
     for i, name in enumerate(("red", "yellow", "green")):
         cy = top + h * (2 * i + 1) / 6
-        shapes.append(_ellipse(bx, cy, 0.32 * w, 0.32 * w, lit[name] if name == state else dim[name]))
+        shapes.append(
+            _ellipse(bx, cy, 0.32 * w, 0.32 * w, lit[name] if name == state else dim[name])
+        )
     pole = _line([(bx, by), (bx, top + h - 1)], (110, 112, 118), lay.px(0.12, by))
     outline = [(x0, top), (x1, top), (x1, top + h), (x0, top + h)]
     obj = _Obj("traffic_light", bx, by, w / 2, shapes, scenery=[pole], outline=outline)
@@ -736,10 +762,8 @@ def _stop_sign(lay: _Layout, bx: float, by: float, rng: np.random.Generator) -> 
     cy = by - lay.px(2.1, by)
 
     def octagon(radius: float) -> list[_Point]:
-        return [
-            (bx + radius * math.cos(math.radians(22.5 + 45 * k)), cy + radius * math.sin(math.radians(22.5 + 45 * k)))
-            for k in range(8)
-        ]  # fmt: skip
+        angles = [math.radians(22.5 + 45 * k) for k in range(8)]
+        return [(bx + radius * math.cos(a), cy + radius * math.sin(a)) for a in angles]
 
     outer = octagon(r)
     shapes = [_poly(outer, (245, 245, 245)), _poly(octagon(0.86 * r), (200, 20, 28))]
@@ -830,30 +854,28 @@ def _place_objects(lay: _Layout, rng: np.random.Generator) -> list[_Obj]:
     lo, hi = _OBJECTS_PER_SCENE[lay.kind]
     target = int(rng.integers(lo, hi + 1))
     placed: list[_Obj] = []
-    visible: list[_Obj] = []
-    for _ in range(5):  # top up when occlusion/truncation removed too many
-        attempts = 0
-        while len(placed) < target and attempts < 12 * target:
-            attempts += 1
-            cls = _choose(rng, names, [weights[n] for n in names])
-            foot = _foot_point(lay, cls, placed, rng)
-            if foot is None:
-                continue
-            obj = _BUILDERS[cls](lay, foot[0], foot[1], rng)
-            obj.mask = _rasterize(obj.shapes, lay.width, lay.height)
-            if obj.mask is None or obj.mask.area < _MIN_IN_IMAGE * obj.mask.amodal_area:
-                continue
-            box = _xywh(_box_of(obj.mask))
-            if min(box[2], box[3]) < _MIN_BOX_SIDE:
-                continue
-            if any(_iou(box, _xywh(_box_of(o.mask))) > 0.6 for o in placed if o.mask):
-                continue
-            placed.append(obj)
-        visible = _resolve_visibility(lay, placed)
-        if len(visible) >= 3:
-            break
-        target += 3
-    return visible
+    attempts = 0
+    # Every perturb/compare demo needs a few boxes, so keep trying (boundedly) for at least 3.
+    while (len(placed) < target and attempts < 15 * target) or (len(placed) < 3 and attempts < 400):
+        attempts += 1
+        cls = _choose(rng, names, [weights[n] for n in names])
+        foot = _foot_point(lay, cls, placed, rng)
+        if foot is None:
+            continue
+        obj = _BUILDERS[cls](lay, foot[0], foot[1], rng)
+        obj.mask = _rasterize(obj.shapes, lay.width, lay.height)
+        if obj.mask is None or obj.mask.area < _MIN_IN_IMAGE * obj.mask.amodal_area:
+            continue
+        box = _xywh(_box_of(obj.mask))
+        if min(box[2], box[3]) < _MIN_BOX_SIDE:
+            continue
+        if any(_iou(box, _xywh(_box_of(o.mask))) > 0.6 for o in placed if o.mask):
+            continue
+        # Accept only if nothing (the newcomer included) ends up hidden beyond recognition.
+        resolved = _resolve_visibility(lay, [*placed, obj])
+        if len(resolved) == len(placed) + 1:
+            placed = resolved
+    return placed
 
 
 def _resolve_visibility(lay: _Layout, placed: list[_Obj]) -> list[_Obj]:
@@ -981,9 +1003,9 @@ def _lane_polyline(lay: _Layout, lateral: float) -> list[list[float]] | None:
 
 def _classification_map(item: dict) -> dict[str, list[str]]:
     labels: dict[str, list[str]] = {}
-    for tool, annotations in item.items():
-        if isinstance(annotations, list):
-            names = sorted({a["classification"] for a in annotations if "classification" in a})
+    for tool, entries in item.items():
+        if isinstance(entries, list):
+            names = sorted({a["classification"] for a in entries if "classification" in a})
             if names:
                 labels[tool] = names
     return dict(sorted(labels.items()))
@@ -1009,7 +1031,9 @@ def _document(lay: _Layout, objects: list[_Obj], masked: dict[int, str]) -> dict
         ring = _polygon_data(obj.outline, w, h) if obj.outline and not obj.occluded else None
         if ring:
             poly_id = f"poly_{len(item['polygon']) + 1:04d}"
-            item["polygon"].append({"id": poly_id, "classification": obj.cls, "attrs": [], "data": ring})
+            item["polygon"].append(
+                {"id": poly_id, "classification": obj.cls, "attrs": [], "data": ring}
+            )
         if obj.joints:
             _add_skeleton(item, obj, w, h)
         if pos in masked:
@@ -1114,7 +1138,9 @@ def _gradient(width: int, height: int, stops: Sequence[tuple[float, _Color]]) ->
     return strip.resize((width, height), Image.Resampling.NEAREST)
 
 
-def _noise_layer(rng: np.random.Generator, width: int, height: int, cell: int, amp: int) -> Image.Image:
+def _noise_layer(
+    rng: np.random.Generator, width: int, height: int, cell: int, amp: int
+) -> Image.Image:
     small = rng.integers(0, amp + 1, size=(height // cell + 2, width // cell + 2), dtype=np.uint8)
     return Image.fromarray(small, "L").resize((width, height), Image.Resampling.BICUBIC)
 
@@ -1137,7 +1163,13 @@ def _road_polygon(lay: _Layout, half: float) -> list[_Point]:
     left = _lane_points(lay, -half, 24)
     right = _lane_points(lay, half, 24)
     start = (lay.road_x(lay.horizon + 0.5, 0.0), lay.horizon + 0.5)
-    return [start, *left, (left[-1][0], lay.height + 2), (right[-1][0], lay.height + 2), *right[::-1]]
+    return [
+        start,
+        *left,
+        (left[-1][0], lay.height + 2),
+        (right[-1][0], lay.height + 2),
+        *right[::-1],
+    ]
 
 
 def _draw_buildings(draw: ImageDraw.ImageDraw, lay: _Layout, rng: np.random.Generator) -> None:
@@ -1151,32 +1183,49 @@ def _draw_buildings(draw: ImageDraw.ImageDraw, lay: _Layout, rng: np.random.Gene
         cols, rows = max(2, int(bw // 14)), max(2, int((lay.horizon - top) // 16))
         cw, rh = bw / cols, (lay.horizon - top) / rows
         for r in range(rows - 1):
+            wy = top + r * rh
             for c in range(cols):
                 on = lit and rng.random() < 0.4
                 win = (250, 220, 130) if on else _shade(base, 0.55)
+                wx = x + c * cw
                 draw.rectangle(
-                    _ibox(x + c * cw + 0.25 * cw, top + r * rh + 0.3 * rh,
-                          x + c * cw + 0.75 * cw, top + r * rh + 0.75 * rh), fill=win)  # fmt: skip
+                    _ibox(wx + 0.25 * cw, wy + 0.3 * rh, wx + 0.75 * cw, wy + 0.75 * rh), win
+                )
         x += bw + lay.width * rng.uniform(0.0, 0.03)
+
+
+def _lane_strip(lay: _Layout, lateral: float, y0: float, y1: float) -> list[_Point]:
+    # A 15 cm wide painted strip between two ground lines, narrowing with distance.
+    ys = np.linspace(y0, y1, 6)
+    left = [(lay.road_x(float(y), lateral - 0.075), float(y)) for y in ys]
+    right = [(lay.road_x(float(y), lateral + 0.075), float(y)) for y in ys]
+    return left + right[::-1]
 
 
 def _draw_lanes(draw: ImageDraw.ImageDraw, lay: _Layout) -> None:
     colours = {"white": (236, 236, 230), "yellow": (232, 196, 60)}
+    top = lay.horizon + 0.04 * (lay.height - lay.horizon)
+    focal = lay.cam_h * lay.height  # ground distance z maps to y = horizon + focal / z
+    z_near, z_far = focal / (lay.height - lay.horizon), focal / (top - lay.horizon)
     for lateral, style, colour in lay.lanes:
-        points = _lane_points(lay, lateral, 120)
-        for a, b in zip(points, points[1:], strict=False):
-            depth = b[1] - lay.horizon
-            # Dashes are 3 m on, 3 m off on the ground: distance grows as 1/depth.
-            if style == "dashed" and (lay.cam_h * lay.height / max(depth, 1e-6)) % 6 < 3:
-                continue
-            width = max(1, round(lay.px(0.15, b[1])))
-            draw.line(_ipts([a, b]), fill=colours[colour], width=width)
+        if style == "solid":
+            spans = [(top, float(lay.height))]
+        else:  # 3 m dashes with 3 m gaps
+            starts = np.arange(math.floor(z_near / 6) * 6, z_far, 6.0)
+            far_ends, near_ends = np.minimum(starts + 3, z_far), np.maximum(starts, z_near)
+            spans = list(
+                zip(lay.horizon + focal / far_ends, lay.horizon + focal / near_ends, strict=True)
+            )
+        for y0, y1 in spans:
+            draw.polygon(_ipts(_lane_strip(lay, lateral, y0, y1)), fill=colours[colour])
 
 
 def _street(lay: _Layout, rng: np.random.Generator) -> Image.Image:
     top, low = _SKY[lay.time_of_day]
     hz = lay.horizon / lay.height
-    img = _gradient(lay.width, lay.height, [(0, top), (hz, low), (hz, (150, 150, 146)), (1, (176, 174, 168))])
+    img = _gradient(
+        lay.width, lay.height, [(0, top), (hz, low), (hz, (150, 150, 146)), (1, (176, 174, 168))]
+    )
     draw = ImageDraw.Draw(img)
     _draw_buildings(draw, lay, rng)
     draw.polygon(_ipts(_road_polygon(lay, lay.road_half + 0.25)), fill=(196, 194, 188))  # curb
@@ -1189,13 +1238,17 @@ def _street(lay: _Layout, rng: np.random.Generator) -> Image.Image:
 def _park(lay: _Layout, rng: np.random.Generator) -> Image.Image:
     top, low = _SKY[lay.time_of_day]
     hz = lay.horizon / lay.height
-    img = _gradient(lay.width, lay.height, [(0, top), (hz, low), (hz, (96, 140, 70)), (1, (64, 132, 52))])
+    img = _gradient(
+        lay.width, lay.height, [(0, top), (hz, low), (hz, (96, 140, 70)), (1, (64, 132, 52))]
+    )
     draw = ImageDraw.Draw(img)
     x = -0.05 * lay.width
     while x < 1.05 * lay.width:
         r = lay.height * rng.uniform(0.04, 0.1)
         green = (int(rng.integers(30, 60)), int(rng.integers(80, 120)), int(rng.integers(30, 60)))
-        draw.rectangle(_ibox(x - 0.1 * r, lay.horizon - r, x + 0.1 * r, lay.horizon + 1), fill=(80, 60, 40))
+        draw.rectangle(
+            _ibox(x - 0.1 * r, lay.horizon - r, x + 0.1 * r, lay.horizon + 1), fill=(80, 60, 40)
+        )
         draw.ellipse(_ibox(x - r, lay.horizon - 2.6 * r, x + r, lay.horizon - 0.7 * r), fill=green)
         x += r * rng.uniform(0.9, 1.8)
     draw.polygon(_ipts(_road_polygon(lay, lay.road_half)), fill=(200, 184, 150))
@@ -1207,7 +1260,11 @@ def _indoor(lay: _Layout, rng: np.random.Generator) -> Image.Image:
     floor = _pick(rng, ((150, 104, 64), (120, 84, 52), (176, 140, 100)))
     fy = lay.floor_y / lay.height
     dark = 0.8 if lay.time_of_day == "evening" else 1.0
-    stops = [(0, _shade(wall, 0.85 * dark)), (fy, _shade(wall, dark)), (fy, _shade(floor, 0.8 * dark))]
+    stops = [
+        (0, _shade(wall, 0.85 * dark)),
+        (fy, _shade(wall, dark)),
+        (fy, _shade(floor, 0.8 * dark)),
+    ]
     img = _gradient(lay.width, lay.height, [*stops, (1, _shade(floor, dark))])
     draw = ImageDraw.Draw(img)
     wx, ww = lay.width * rng.uniform(0.05, 0.55), lay.width * rng.uniform(0.18, 0.3)
@@ -1222,9 +1279,15 @@ def _indoor(lay: _Layout, rng: np.random.Generator) -> Image.Image:
     draw.rectangle(_ibox(px + 5, wy0 + 15, px + ww * 0.5 - 5, wy0 + ww * 0.4 - 5), fill=art)
     for k in range(-12, 13):
         bottom = lay.vp_x + k * lay.width * 0.09
-        top_x = lay.vp_x + (bottom - lay.vp_x) * (lay.floor_y - lay.horizon) / (lay.height - lay.horizon)
-        draw.line(_ipts([(top_x, lay.floor_y), (bottom, lay.height)]), fill=_shade(floor, 0.7), width=2)
-    draw.rectangle(_ibox(0, lay.floor_y - 0.012 * lay.height, lay.width, lay.floor_y), fill=(244, 242, 236))
+        top_x = lay.vp_x + (bottom - lay.vp_x) * (lay.floor_y - lay.horizon) / (
+            lay.height - lay.horizon
+        )
+        draw.line(
+            _ipts([(top_x, lay.floor_y), (bottom, lay.height)]), fill=_shade(floor, 0.7), width=2
+        )
+    draw.rectangle(
+        _ibox(0, lay.floor_y - 0.012 * lay.height, lay.width, lay.floor_y), fill=(244, 242, 236)
+    )
     return _add_texture(img, rng)
 
 
@@ -1426,3 +1489,266 @@ def generate_items(n: int, cache_dir: Path, seed: int = 0) -> list[DemoItem]:
         manifest = {"version": GENERATOR_VERSION, "seed": seed, "n": n, "items": entries}
         _write_atomic(manifest_path, json.dumps(manifest, separators=(",", ":")).encode())
     return [_item_from_entry(e) for e in entries]
+
+
+# --------------------------------------------------------------------------------------------
+# Alternative annotation sources for compare mode
+
+
+def _boxes_of(doc: Any, name: str) -> list[dict]:
+    """Validate the parts of a DM v2 document that perturb/predictions read; return its boxes."""
+    if not isinstance(doc, dict):
+        raise TypeError(f"{name} must be a DM v2 document (dict), got {type(doc).__name__}")
+    images = doc.get("images")
+    if not isinstance(images, list) or not images or not isinstance(images[0], dict):
+        raise ValueError(
+            f"{name}['images'] must be a non-empty list of media items, got {images!r}"
+        )
+    boxes = images[0].get("bounding_box", [])
+    if not isinstance(boxes, list):
+        raise ValueError(f"{name}['images'][0]['bounding_box'] must be a list, got {boxes!r}")
+    for pos, box in enumerate(boxes):
+        data = box.get("data") if isinstance(box, dict) else None
+        ok = isinstance(data, list) and len(data) == 4
+        if not ok or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in data):
+            raise ValueError(
+                f"{name}['images'][0]['bounding_box'][{pos}]['data'] must be [x, y, w, h], "
+                f"got {data!r}"
+            )
+        if not isinstance(box.get("id"), str) or not isinstance(box.get("classification"), str):
+            raise ValueError(
+                f"{name}['images'][0]['bounding_box'][{pos}] needs a string 'id' and "
+                f"'classification', got id={box.get('id')!r}, "
+                f"classification={box.get('classification')!r}"
+            )
+    return boxes
+
+
+def _geometry_extent(item: dict) -> tuple[float, float]:
+    """Right/bottom extent of all geometry: a lower bound of the image size, which v2 omits."""
+    right = bottom = 0.0
+    for box in item.get("bounding_box", []):
+        x, y, w, h = box["data"]
+        right, bottom = max(right, x + w), max(bottom, y + h)
+    for tool in ("polygon", "polyline"):
+        for ann in item.get(tool, []):
+            for x, y in ann.get("data", []):
+                right, bottom = max(right, x), max(bottom, y)
+    for kp in item.get("keypoint", []):
+        x, y = kp["data"][:2]
+        right, bottom = max(right, x), max(bottom, y)
+    return right, bottom
+
+
+def _fit_box(cx: float, cy: float, w: float, h: float, right: float, bottom: float) -> list[float]:
+    """A box of (at most) the given size around (cx, cy), kept inside [0, right] x [0, bottom]."""
+    w, h = min(max(w, 2.0), right), min(max(h, 2.0), bottom)
+    x = min(max(cx - w / 2, 0.0), right - w)
+    y = min(max(cy - h / 2, 0.0), bottom - h)
+    return [round(x, 1), round(y, 1), round(w, 1), round(h, 1)]
+
+
+def _unique_id(prefix: str, taken: set[str]) -> str:
+    n = 1
+    while f"{prefix}{n:04d}" in taken:
+        n += 1
+    taken.add(f"{prefix}{n:04d}")
+    return f"{prefix}{n:04d}"
+
+
+def _seed_of(name: str, seed: Any) -> int:
+    return _check_int(name, seed)
+
+
+# Relabelling picks a class an annotator could plausibly confuse with the original one.
+_CONFUSABLE: dict[str, tuple[str, ...]] = {
+    "car": ("bus",),
+    "bus": ("car",),
+    "bicycle": ("person",),
+    "person": ("bicycle",),
+    "dog": ("person",),
+    "traffic_light": ("stop_sign",),
+    "stop_sign": ("traffic_light",),
+}
+
+
+def perturb(doc: dict, seed: int) -> dict:
+    """Make a second ground-truth version of ``doc`` as another annotator might have drawn it.
+
+    Changes, all on ``bounding_box`` (other tools are copied unchanged), each on a different box:
+
+    * one box is removed (when there are at least 2),
+    * one box is relabelled to another class of :data:`CLASSES` (when at least 3), same id/data,
+    * about a quarter of the remaining boxes (at least one) are moved and resized, same id,
+    * one new box (new id) is added, sized like an existing box.
+
+    Boxes stay inside the extent of the document's own geometry, so they stay inside the image
+    even though a v2 document does not store its size. The input is never modified.
+
+    Args:
+        doc: A DM v2 document; ``images[0]`` is perturbed.
+        seed: Seed (>= 0) for the choices; equal inputs give equal outputs.
+
+    Returns:
+        A new DM v2 document with its top-level ``classification`` map recomputed.
+
+    Raises:
+        TypeError: ``doc`` is not a dict or ``seed`` is not an int.
+        ValueError: ``doc`` has no media item or a malformed box; ``seed`` is negative.
+
+    Example:
+        >>> item, _ = generate_item(0)
+        >>> other = perturb(item.annotations, seed=1)
+        >>> other != item.annotations
+        True
+    """
+    _boxes_of(doc, "doc")
+    rng = np.random.default_rng([_seed_of("seed", seed), 0x9E37])
+    out = copy.deepcopy(doc)
+    item = out["images"][0]
+    boxes: list[dict] = item.setdefault("bounding_box", [])
+    right, bottom = _geometry_extent(item)
+    taken = {a.get("id") for anns in item.values() if isinstance(anns, list) for a in anns}
+    order = [int(i) for i in rng.permutation(len(boxes))]
+    removed = order.pop(0) if len(boxes) >= 2 else None
+    if len(boxes) >= 3:
+        target = boxes[order.pop(0)]
+        label = target["classification"]
+        others = _CONFUSABLE.get(label) or tuple(c for c in CLASSES if c != label)
+        target["classification"] = _pick(rng, others)
+    for pos in order[: max(1, round(0.25 * len(order)))]:
+        _move_box(boxes[pos], rng, right, bottom)
+    if boxes and right > 4 and bottom > 4:
+        template = boxes[int(rng.integers(len(boxes)))]["data"]
+        scale = rng.uniform(0.5, 1.0)
+        cx, cy = rng.uniform(0, right), rng.uniform(0, bottom)
+        box = _fit_box(cx, cy, template[2] * scale, template[3] * scale, right, bottom)
+        boxes.append(
+            {
+                "id": _unique_id("bbox_add_", taken),
+                "classification": _pick(rng, CLASSES),
+                "attrs": [_attr("occluded", False), _attr("truncated", False)],
+                "data": box,
+            }
+        )
+    if removed is not None:
+        del boxes[removed]
+    out["classification"] = _classification_map(item)
+    return out
+
+
+def _move_box(box: dict, rng: np.random.Generator, right: float, bottom: float) -> None:
+    x, y, w, h = box["data"]
+    for _ in range(10):
+        cx = x + w / 2 + rng.normal(0, 0.1) * w
+        cy = y + h / 2 + rng.normal(0, 0.1) * h
+        sw, sh = math.exp(rng.normal(0, 0.15)), math.exp(rng.normal(0, 0.15))
+        moved = _fit_box(cx, cy, w * sw, h * sh, right, bottom)
+        if _iou(moved, box["data"]) < 0.97:  # a visible change, not a rounding difference
+            box["data"] = moved
+            return
+    box["data"] = _fit_box(x + w / 2 + 0.2 * w, y + h / 2, 0.8 * w, h, max(right, 1.0), bottom)
+
+
+def predictions(doc: dict, seed: int, *, miss_rate: float = 0.1, fp_rate: float = 0.1) -> dict:
+    """Make model-like detections from a ground-truth document.
+
+    Each ground-truth box is missed with probability ``miss_rate``; every other one becomes a
+    prediction of the same class whose box is jittered but keeps IoU >= 0.6 with it and whose
+    ``score`` attr lies in [0.55, 0.99]. On top of that come ``Poisson(fp_rate * boxes)`` false
+    positives (for a document without boxes, ``Poisson(fp_rate)``) with scores in [0.05, 0.6]:
+    boxes of a random class placed with IoU < 0.3 against every ground-truth box (one that finds
+    no such place in 50 tries is left out). Predictions are sorted by descending score and only
+    contain ``bounding_box`` annotations with ids ``pred_0001``, ``pred_0002``, ...
+
+    Args:
+        doc: A DM v2 ground-truth document; ``images[0]`` is used.
+        seed: Seed (>= 0) for the choices; equal inputs give equal outputs.
+        miss_rate: Probability in [0, 1] that a ground-truth box gets no prediction.
+        fp_rate: Expected false positives per ground-truth box (>= 0).
+
+    Returns:
+        A new DM v2 document holding the predictions.
+
+    Raises:
+        TypeError: ``doc`` is not a dict or ``seed`` is not an int.
+        ValueError: malformed ``doc``, negative ``seed`` or a rate out of range.
+
+    Example:
+        >>> item, _ = generate_item(0)
+        >>> preds = predictions(item.annotations, seed=2, miss_rate=0.0, fp_rate=0.0)
+        >>> gt = item.annotations["images"][0]["bounding_box"]
+        >>> len(preds["images"][0]["bounding_box"]) == len(gt)
+        True
+    """
+    gt = _boxes_of(doc, "doc")
+    rng = np.random.default_rng([_seed_of("seed", seed), 0x51ED])
+    _check_rate("miss_rate", miss_rate, upper=1.0)
+    _check_rate("fp_rate", fp_rate, upper=math.inf)
+    right, bottom = _geometry_extent(doc["images"][0])
+    scored: list[tuple[float, str, list[float]]] = []
+    for box in gt:
+        if rng.random() < miss_rate:
+            continue
+        score = 0.55 + 0.44 * float(rng.beta(4, 1.5))
+        scored.append(
+            (round(score, 3), box["classification"], _jitter(box["data"], rng, right, bottom))
+        )
+    n_fp = int(rng.poisson(fp_rate * len(gt) if gt else fp_rate))
+    for _ in range(n_fp):
+        box = _false_positive(gt, rng, right, bottom)
+        if box is not None:
+            scored.append((round(float(rng.uniform(0.05, 0.6)), 3), _pick(rng, CLASSES), box))
+    scored.sort(key=lambda s: -s[0])
+    preds = [
+        {
+            "id": f"pred_{n:04d}",
+            "classification": cls,
+            "attrs": [_attr("score", score)],
+            "data": data,
+        }
+        for n, (score, cls, data) in enumerate(scored, 1)
+    ]
+    item = {"bounding_box": preds}
+    return {"classification": _classification_map(item), "images": [item]}
+
+
+def _check_rate(name: str, value: Any, upper: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    if not (0.0 <= value <= upper) or math.isinf(value):  # also rejects NaN
+        bound = "in [0, 1]" if upper == 1.0 else "finite and >= 0"
+        raise ValueError(f"{name} must be {bound}, got {value!r}")
+
+
+def _jitter(
+    data: list[float], rng: np.random.Generator, right: float, bottom: float
+) -> list[float]:
+    x, y, w, h = data
+    spread = 1.0
+    for _ in range(8):
+        cx = x + w / 2 + rng.normal(0, 0.06 * spread) * w
+        cy = y + h / 2 + rng.normal(0, 0.06 * spread) * h
+        sw, sh = math.exp(rng.normal(0, 0.08 * spread)), math.exp(rng.normal(0, 0.08 * spread))
+        box = _fit_box(cx, cy, w * sw, h * sh, max(right, x + w), max(bottom, y + h))
+        if _iou(box, data) >= 0.6:
+            return box
+        spread /= 2  # rare wide draws are pulled back so a prediction stays a true positive
+    return [round(v, 1) for v in data]
+
+
+def _false_positive(
+    gt: list[dict], rng: np.random.Generator, right: float, bottom: float
+) -> list[float] | None:
+    if right < 8 or bottom < 8:
+        return None
+    if gt:
+        template = gt[int(rng.integers(len(gt)))]["data"]
+        w, h = template[2] * rng.uniform(0.4, 1.0), template[3] * rng.uniform(0.4, 1.0)
+    else:
+        w, h = 0.1 * right, 0.1 * bottom
+    for _ in range(50):
+        box = _fit_box(rng.uniform(0, right), rng.uniform(0, bottom), w, h, right, bottom)
+        if all(_iou(box, g["data"]) < 0.3 for g in gt):
+            return box
+    return None

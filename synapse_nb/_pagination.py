@@ -1,0 +1,233 @@
+"""Walking DRF page-number lists: the generator behind ``list_all=True``.
+
+After the first page, when the envelope has a ``count`` and its ``next`` link carries a
+visible ``page`` param, the remaining page URLs are known up front: each is the first
+``next`` link with ``page=N`` set, so every filter the caller sent is kept. They are fetched
+by a bounded thread pool, at most ``lookahead`` pages ahead of the page being yielded, and
+yielded strictly in server order, each page exactly once (transport retries repeat a
+request, never a page). Memory is bounded by the look-ahead window, not by the list size.
+
+Without ``count`` (cursor mode) or without a ``page`` param, the walk follows ``next``
+links one by one, fetching the next page while the current one is being consumed.
+
+A page that still fails after the transport's retries and ``page_retries`` more attempts
+raises, unless the caller passed a ``page_failures`` list: then the failure is appended as
+``{'page', 'url', 'error'}`` and the walk goes on.
+
+Example:
+    >>> page_url("http://h/api/sdk/tasks/?page=2&page_size=100&project=3", 7)
+    'http://h/api/sdk/tasks/?page=7&page_size=100&project=3'
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from synapse_nb._config import DEFAULT_MAX_WORKERS
+from synapse_nb.exceptions import ClientError, InvalidInputError, NotFoundError
+
+__all__ = ["PageWalker", "page_url"]
+
+logger = logging.getLogger("synapse_nb.pagination")
+
+#: Fetches one page URL and returns the envelope (already url-converted).
+FetchPage = Callable[[str], dict[str, Any]]
+
+_PAGE_RETRY_CAP = 30.0
+
+
+def page_url(next_url: str, page: int) -> str:
+    """Return ``next_url`` with its ``page`` query param set to ``page``.
+
+    Example:
+        >>> page_url("http://h/x/?a=1&page=2", 5)
+        'http://h/x/?a=1&page=5'
+    """
+    parts = urlsplit(next_url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "page"]
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    position = next((i for i, (k, _) in enumerate(pairs) if k == "page"), len(query))
+    query.insert(position, ("page", str(page)))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def _page_number(url: str | None) -> int | None:
+    if not url:
+        return None
+    for key, value in parse_qsl(urlsplit(url).query):
+        if key == "page" and value.isdigit():
+            return int(value)
+    return None
+
+
+def _page_size(next_url: str, first_results: int) -> int | None:
+    for key, value in parse_qsl(urlsplit(next_url).query):
+        if key == "page_size" and value.isdigit() and int(value) > 0:
+            return int(value)
+    return first_results or None
+
+
+class PageWalker:
+    """Iterates every item of a paginated list, fetching pages concurrently.
+
+    Args:
+        fetch: Callable that GETs one absolute page URL and returns its envelope.
+        first_page: The envelope of page 1, already fetched (it gives ``count``).
+        max_workers: Concurrent page fetches (1 = sequential).
+        lookahead: Pages fetched ahead of the one being yielded; defaults to
+            ``2 * max_workers``. Bounds memory.
+        page_failures: When a list is given, failed pages are recorded in it instead of
+            raising.
+        page_retries: Extra attempts of a page after the transport gave up.
+        page_retry_backoff: Base seconds of the wait between page attempts (doubles each
+            time, capped at 30 s).
+
+    Example:
+        >>> pages = {"u?page=2": {"results": [3], "next": None}}
+        >>> first = {"count": 3, "next": "u?page=2", "results": [1, 2]}
+        >>> list(PageWalker(pages.__getitem__, first, max_workers=2))
+        [1, 2, 3]
+    """
+
+    def __init__(
+        self,
+        fetch: FetchPage,
+        first_page: dict[str, Any],
+        *,
+        max_workers: int = DEFAULT_MAX_WORKERS,
+        lookahead: int | None = None,
+        page_failures: list[dict[str, Any]] | None = None,
+        page_retries: int = 2,
+        page_retry_backoff: float = 1.0,
+    ) -> None:
+        if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+            raise InvalidInputError("max_workers", max_workers, "must be an int >= 1")
+        if page_failures is not None and not isinstance(page_failures, list):
+            raise InvalidInputError("page_failures", page_failures, "must be a list or None")
+        if isinstance(page_retries, bool) or not isinstance(page_retries, int) or page_retries < 0:
+            raise InvalidInputError("page_retries", page_retries, "must be an int >= 0")
+        self._fetch = fetch
+        self._first = first_page
+        self._workers = max_workers
+        self._lookahead = max(1, lookahead if lookahead is not None else 2 * max_workers)
+        self._failures = page_failures
+        self._retries = page_retries
+        self._backoff = page_retry_backoff
+
+    def __iter__(self) -> Iterator[Any]:
+        yield from self._first.get("results") or []
+        next_url = self._first.get("next")
+        if not next_url:
+            return
+        count = self._first.get("count")
+        start = _page_number(next_url)
+        size = _page_size(next_url, len(self._first.get("results") or []))
+        if isinstance(count, int) and start is not None and size:
+            last = max(start - 1, math.ceil(count / size))
+            yield from self._concurrent(next_url, start, last)
+        else:
+            yield from self._sequential(next_url, start)
+
+    # ------------------------------------------------------------------ strategies
+    def _concurrent(self, next_url: str, start: int, last: int) -> Iterator[Any]:
+        pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="synapse-page")
+        pending: deque[tuple[int, str, Future[dict[str, Any] | None]]] = deque()
+        upcoming = iter(range(start, last + 1))
+
+        def fill() -> None:
+            while len(pending) < self._lookahead:
+                number = next(upcoming, None)
+                if number is None:
+                    return
+                url = page_url(next_url, number)
+                pending.append((number, url, pool.submit(self._get_page, url, number)))
+
+        tail: str | None = None
+        try:
+            fill()
+            while pending:
+                number, _url, future = pending.popleft()
+                envelope = future.result()
+                fill()
+                if envelope is _END:
+                    tail = None
+                    break
+                if envelope is None:  # recorded in page_failures
+                    continue
+                yield from envelope.get("results") or []
+                if number == last:
+                    tail = envelope.get("next")
+        finally:
+            for _, _, future in pending:
+                future.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
+        if tail:
+            # The list grew while we walked it: finish by following next links.
+            yield from self._sequential(tail, _page_number(tail))
+
+    def _sequential(self, next_url: str, number: int | None) -> Iterator[Any]:
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="synapse-page")
+        try:
+            url: str | None = next_url
+            future = pool.submit(self._get_page, url, number)
+            while url:
+                envelope = future.result()
+                if envelope is _END:
+                    return
+                if envelope is None:  # failed and recorded: skip to the following page
+                    number = (number or 0) + 1 if number is not None else None
+                    if number is None:
+                        return  # a cursor cannot be advanced past a failed page
+                    url = page_url(url, number)
+                    future = pool.submit(self._get_page, url, number)
+                    continue
+                url = envelope.get("next")
+                if url:
+                    number = _page_number(url)
+                    future = pool.submit(self._get_page, url, number)
+                yield from envelope.get("results") or []
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    # ------------------------------------------------------------------ one page
+    def _get_page(self, url: str, number: int | None) -> Any:
+        attempt = 0
+        while True:
+            try:
+                return self._fetch(url)
+            except NotFoundError:
+                # DRF answers 404 past the last page: the list shrank while we walked it.
+                logger.debug("page %s is past the end; stopping", number)
+                return _END
+            except ClientError as exc:
+                if exc.status_code is not None and 400 <= exc.status_code < 500:
+                    retryable = exc.status_code in (408, 429)
+                else:
+                    retryable = True
+                if retryable and attempt < self._retries:
+                    wait = min(self._backoff * 2**attempt, _PAGE_RETRY_CAP)
+                    attempt += 1
+                    logger.debug(
+                        "page %s failed (%s); attempt %d in %.1fs", number, exc, attempt, wait
+                    )
+                    time.sleep(wait)
+                    continue
+                if self._failures is None:
+                    raise
+                logger.debug("page %s failed for good; recorded in page_failures", number)
+                self._failures.append({"page": number, "url": url, "error": exc})
+                return None
+
+
+class _EndMarker(dict):  # a distinct object that still type-checks as an envelope
+    pass
+
+
+_END: Any = _EndMarker()

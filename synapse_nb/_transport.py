@@ -1,0 +1,543 @@
+"""The only code in synapse_nb that sends HTTP.
+
+One :class:`Transport` owns one ``requests.Session`` whose connection pool is sized for the
+client's concurrency, and an ``HTTPAdapter`` whose urllib3 ``Retry`` (:class:`LoggingRetry`)
+implements :class:`~synapse_nb._config.RetryPolicy`. Every failure becomes a
+:class:`~synapse_nb.exceptions.ClientError` subclass whose message names the method, the path
+and the server's message.
+
+Tokens are sent per request (never stored on the session), so file downloads stay
+unauthenticated; every token the transport knows is registered with a logging filter that
+redacts it from our own and urllib3's log records and from error messages.
+
+Example:
+    >>> t = Transport("http://127.0.0.1:9/api/", auth_headers={})
+    >>> t.url_for("/tasks/7/")
+    'http://127.0.0.1:9/api/tasks/7/'
+    >>> t.close()
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import (
+    ConnectTimeoutError as _ConnectTimeoutError,
+)
+from urllib3.exceptions import (
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+)
+from urllib3.util.retry import Retry
+
+from synapse_nb._config import IDEMPOTENT_METHODS, RetryPolicy, Timeout
+from synapse_nb.exceptions import (
+    ClientConnectionError,
+    ClientError,
+    ClientTimeoutError,
+    ResponseIncompleteError,
+    error_class_for_status,
+)
+
+__all__ = ["LoggingRetry", "Transport", "redact"]
+
+logger = logging.getLogger("synapse_nb.transport")
+
+_NOT_SET: Any = object()
+_MIN_SECRET_LEN = 4
+
+
+# --------------------------------------------------------------------------- redaction
+class _SecretRegistry:
+    """Reference-counted set of secrets that must never reach a log record or message."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, int] = {}
+
+    def add(self, secret: str | None) -> None:
+        if secret and len(secret) >= _MIN_SECRET_LEN:
+            with self._lock:
+                self._counts[secret] = self._counts.get(secret, 0) + 1
+
+    def discard(self, secret: str | None) -> None:
+        if not secret:
+            return
+        with self._lock:
+            left = self._counts.get(secret, 0) - 1
+            if left > 0:
+                self._counts[secret] = left
+            else:
+                self._counts.pop(secret, None)
+
+    def redact(self, text: str, extra: Iterable[str] = ()) -> str:
+        with self._lock:
+            secrets = list(self._counts)
+        secrets.extend(s for s in extra if s and len(s) >= _MIN_SECRET_LEN)
+        # Longest first, so a token that contains another is removed whole.
+        for secret in sorted(secrets, key=len, reverse=True):
+            if secret in text:
+                text = text.replace(secret, "***")
+        return text
+
+
+_SECRETS = _SecretRegistry()
+
+
+def redact(text: str, extra: Iterable[str] = ()) -> str:
+    """Replace every registered secret (and ``extra`` ones) in ``text`` with ``***``.
+
+    Example:
+        >>> redact("POST agents/abcdef123456/connect/", extra=["abcdef123456"])
+        'POST agents/***/connect/'
+    """
+    return _SECRETS.redact(text, extra)
+
+
+class _RedactingFilter(logging.Filter):
+    """Scrubs secrets from records of the loggers that may see request URLs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is not ours to fix
+            return True
+        cleaned = _SECRETS.redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+_FILTER = _RedactingFilter()
+for _name in ("synapse_nb.transport", "urllib3.connectionpool", "urllib3.util.retry"):
+    logging.getLogger(_name).addFilter(_FILTER)
+
+
+# --------------------------------------------------------------------------- retries
+class LoggingRetry(Retry):
+    """urllib3 ``Retry`` that logs each decision and may retry any method on 429.
+
+    Args:
+        retry_post_on_429: Retry non-idempotent methods on 429 too: the server refused the
+            request before acting on it, so repeating it cannot apply it twice.
+        **kwargs: Passed to ``urllib3.util.Retry``.
+
+    Example:
+        >>> r = LoggingRetry(total=2, status_forcelist={429}, allowed_methods={"GET"})
+        >>> r.is_retry("POST", 429), r.is_retry("POST", 503)
+        (True, False)
+    """
+
+    def __init__(self, *args: Any, retry_post_on_429: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.retry_post_on_429 = retry_post_on_429
+
+    def new(self, **kw: Any) -> LoggingRetry:
+        kw.setdefault("retry_post_on_429", self.retry_post_on_429)
+        return super().new(**kw)
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if (
+            status_code == 429
+            and self.retry_post_on_429
+            and self.status_forcelist
+            and 429 in self.status_forcelist
+        ):
+            return True
+        return super().is_retry(method, status_code, has_retry_after)
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> LoggingRetry:
+        cause = f"status {response.status}" if response is not None else type(error).__name__
+        try:
+            new = super().increment(method, url, response, error, _pool, _stacktrace)
+        except Exception:
+            logger.debug("giving up on %s %s after %s", method, url, cause)
+            raise
+        wait = None
+        if response is not None and self.respect_retry_after_header:
+            try:
+                wait = new.get_retry_after(response)
+            except Exception:  # an unparsable Retry-After falls back to backoff
+                wait = None
+        if wait is None:
+            wait = new.get_backoff_time()
+        logger.debug(
+            "retrying %s %s after %s (retry %d, %s left), waiting %.2fs",
+            method,
+            url,
+            cause,
+            len(new.history),
+            new.total,
+            wait,
+        )
+        return new
+
+
+# --------------------------------------------------------------------------- transport
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), (parts.hostname or "").lower()
+
+
+class Transport:
+    """Sends requests to one Synapse base URL with pooling, retries and error mapping.
+
+    Args:
+        base_url: Root of the API; any path prefix is kept.
+        auth_headers: Headers added to every API request (tokens); never logged.
+        timeout: Default timeouts of a request.
+        retry: Retry policy of every request.
+        pool_maxsize: Connections kept per host; at least the number of threads that share
+            this transport.
+        default_params: Query params added to every API request (e.g. ``url_host``).
+
+    Example:
+        >>> with Transport("http://127.0.0.1:9", auth_headers={"X": "y"}) as t:
+        ...     t.url_for("jobs/")
+        'http://127.0.0.1:9/jobs/'
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth_headers: Mapping[str, str],
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        pool_maxsize: int = 16,
+        default_params: Mapping[str, Any] | None = None,
+        user_agent: str = "synapse-nb",
+    ) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"base_url must be an absolute http(s) URL, got {base_url!r}")
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout or Timeout()
+        self.retry = retry or RetryPolicy()
+        self._auth_headers = dict(auth_headers)
+        self._default_params = dict(default_params or {})
+        self._secrets = [v.split(" ", 1)[-1] for v in self._auth_headers.values() if v]
+        for secret in self._secrets:
+            _SECRETS.add(secret)
+        self._closed = False
+        self._session = requests.Session()
+        self._session.headers.update({"User-Agent": user_agent, "Accept": "application/json"})
+        self._pool_maxsize = max(1, pool_maxsize)
+        self._mount(self.retry)
+
+    def _mount(self, retry: RetryPolicy) -> None:
+        adapter = HTTPAdapter(
+            pool_connections=4,
+            pool_maxsize=self._pool_maxsize,
+            max_retries=retry.to_urllib3(),
+        )
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+
+    def __repr__(self) -> str:
+        return f"Transport(base_url={self.base_url!r})"
+
+    def __enter__(self) -> Transport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close pooled connections and forget the secrets. Safe to call twice.
+
+        Example:
+            >>> t = Transport("http://127.0.0.1:9", auth_headers={}); t.close(); t.close()
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._session.close()
+        for secret in self._secrets:
+            _SECRETS.discard(secret)
+
+    def url_for(self, path: str) -> str:
+        """Join ``path`` to the base URL (contract 1.1); absolute URLs pass unchanged.
+
+        Example:
+            >>> Transport("http://h:8000/api/", auth_headers={}).url_for("/tasks/7/")
+            'http://h:8000/api/tasks/7/'
+        """
+        if path.startswith(("http://", "https://")):
+            return path
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def relative(self, url: str) -> str:
+        """Return ``url`` relative to the base URL, for messages (no host, no query).
+
+        Example:
+            >>> Transport("http://h/api", auth_headers={}).relative("http://h/api/jobs/?page=2")
+            'jobs/'
+        """
+        path = url.split("?", 1)[0]
+        if path.startswith(self.base_url + "/"):
+            return path[len(self.base_url) + 1 :]
+        return urlsplit(path).path.lstrip("/") or path
+
+    # ------------------------------------------------------------------ requests
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = _NOT_SET,
+        data: Any = None,
+        files: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: Timeout | None = None,
+        stream: bool = False,
+        secrets: Iterable[str] = (),
+    ) -> requests.Response:
+        """Send one API request and return the response, raising for HTTP >= 400.
+
+        Args:
+            method: HTTP method.
+            path: Path relative to the base URL, or an absolute URL (next links).
+            params: Query params; ``None`` values are dropped, lists repeat the key.
+            json_body: JSON body. For POST/PUT/PATCH without any body the JSON content type
+                is still sent with an empty body (contract 1.5).
+            data: Form fields or a raw body (multipart with ``files``).
+            files: Multipart files, as ``requests`` takes them.
+            headers: Extra headers for this request.
+            timeout: Overrides the default timeout.
+            stream: Leave the body unread (streams).
+            secrets: Extra strings to redact from logs and errors (e.g. a token in the path).
+
+        Returns:
+            The ``requests.Response`` of a successful (< 400) request.
+
+        Raises:
+            ClientError: A subclass per failure kind (see :mod:`synapse_nb.exceptions`).
+
+        Example:
+            >>> t = Transport("http://127.0.0.1:9", auth_headers={}, retry=RetryPolicy(total=0))
+            >>> try:
+            ...     t.request("GET", "jobs/")
+            ... except ClientConnectionError as e:
+            ...     e.method, e.path
+            ('GET', 'jobs/')
+        """
+        if self._closed:
+            raise ClientError(None, "client is closed", method=method, path=path)
+        method = method.upper()
+        url = self.url_for(path)
+        extra_secrets = tuple(secrets)
+        where = redact(self.relative(url), extra_secrets)
+        send_headers = dict(self._check_origin(url, method, where))
+        if headers:
+            send_headers.update(headers)
+        body: Any = data
+        if json_body is not _NOT_SET:
+            body = json.dumps(json_body).encode()
+            send_headers.setdefault("Content-Type", "application/json")
+        elif data is None and files is None and method in ("POST", "PUT", "PATCH"):
+            body = b""
+            send_headers.setdefault("Content-Type", "application/json")
+        query = {**self._default_params, **(params or {})}
+        query = {k: v for k, v in query.items() if v is not None} or None
+        started = time.monotonic()
+        try:
+            response = self._session.request(
+                method,
+                url,
+                params=query,
+                data=body,
+                files=files,
+                headers=send_headers,
+                timeout=(timeout or self.timeout).as_requests(),
+                stream=stream,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            raise self._map_exception(exc, method, where, timeout or self.timeout) from None
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s -> %s (%.0f ms)",
+                method,
+                where,
+                response.status_code,
+                (time.monotonic() - started) * 1000,
+            )
+        if response.status_code >= 400:
+            raise self._error_for(response, method, where, extra_secrets)
+        return response
+
+    def request_json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Like :meth:`request`, but return the parsed body.
+
+        JSON is parsed, other bodies are returned as text, and an empty body (204) is
+        ``None``.
+
+        Example:
+            >>> Transport.parse_body  # doctest: +ELLIPSIS
+            <function Transport.parse_body at ...>
+        """
+        return self.parse_body(self.request(method, path, **kwargs))
+
+    @staticmethod
+    def parse_body(response: requests.Response) -> Any:
+        """Parse a response body: JSON if it parses, else text; ``None`` when empty.
+
+        Example:
+            >>> r = requests.Response(); r._content = b'{"a": 1}'
+            >>> Transport.parse_body(r)
+            {'a': 1}
+        """
+        content = response.content
+        if not content:
+            return None
+        try:
+            return json.loads(content)
+        except ValueError:
+            return response.text
+
+    def download(self, url: str, dest: Path, *, timeout: Timeout | None = None) -> Path:
+        """Fetch ``url`` into ``dest`` with a plain GET that carries no Synapse headers.
+
+        The body is streamed to a temporary sibling file that replaces ``dest`` only when
+        complete, so a cache never holds a half-written file.
+
+        Example:
+            >>> t = Transport("http://127.0.0.1:9", auth_headers={}, retry=RetryPolicy(total=0))
+            >>> try:
+            ...     t.download("http://127.0.0.1:9/media/a.png", Path("/tmp/never.png"))
+            ... except ClientConnectionError:
+            ...     "unreachable"
+            'unreachable'
+        """
+        where = redact(url.split("?", 1)[0])
+        try:
+            response = self._session.get(
+                url, timeout=(timeout or self.timeout).as_requests(), stream=True
+            )
+        except requests.RequestException as exc:
+            raise self._map_exception(exc, "GET", where, timeout or self.timeout) from None
+        with response:
+            if response.status_code >= 400:
+                raise self._error_for(response, "GET", where, ())
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_name(f".{dest.name}.{threading.get_ident()}.{random.getrandbits(32)}")
+            try:
+                with open(tmp, "wb") as fh:
+                    for block in response.iter_content(1024 * 1024):
+                        fh.write(block)
+                tmp.replace(dest)
+            except requests.RequestException as exc:
+                raise self._map_exception(exc, "GET", where, timeout or self.timeout) from None
+            finally:
+                tmp.unlink(missing_ok=True)
+        return dest
+
+    # ------------------------------------------------------------------ helpers
+    def _check_origin(self, url: str, method: str, where: str) -> Mapping[str, str]:
+        # Absolute URLs come from the server (next links, upload urls). Credentials go
+        # only to the host we were configured with, never to whatever a reply points at.
+        if not url.startswith(self.base_url) and _origin(url)[1] != _origin(self.base_url)[1]:
+            raise ClientError(
+                None,
+                "refusing to send credentials to a different host than base_url",
+                method=method,
+                path=where,
+            )
+        return self._auth_headers
+
+    def _error_for(
+        self, response: requests.Response, method: str, where: str, secrets: Iterable[str]
+    ) -> ClientError:
+        try:
+            detail: Any = response.json()
+        except ValueError:
+            detail = response.text.strip() or response.reason
+        detail = _redact_tree(detail, tuple(self._secrets) + tuple(secrets))
+        cls = error_class_for_status(response.status_code)
+        err = cls(response.status_code, detail, method=method, path=where)
+        err.message = redact(err.message, secrets)
+        err.args = (err.message,)
+        err.headers = dict(response.headers)  # type: ignore[attr-defined]
+        return err
+
+    def _map_exception(
+        self, exc: requests.RequestException, method: str, where: str, timeout: Timeout
+    ) -> ClientError:
+        reason = _root_cause(exc)
+        sent_maybe = method not in IDEMPOTENT_METHODS
+        if isinstance(exc, requests.ConnectTimeout) or (
+            isinstance(reason, _ConnectTimeoutError) and not isinstance(reason, NewConnectionError)
+        ):
+            return ClientTimeoutError(
+                408, f"connect timeout (>{timeout.connect}s)", method=method, path=where
+            )
+        if isinstance(exc, requests.ReadTimeout) or isinstance(reason, ReadTimeoutError):
+            text = f"read timeout (>{timeout.read}s)"
+            if sent_maybe:
+                return ResponseIncompleteError(
+                    None, f"{text}; the server may have applied it", method=method, path=where
+                )
+            return ClientTimeoutError(408, text, method=method, path=where)
+        if isinstance(reason, NewConnectionError):
+            return ClientConnectionError(
+                None, f"could not connect: {_short(reason)}", method=method, path=where
+            )
+        if isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
+            text = f"connection lost: {_short(reason)}"
+            if sent_maybe and isinstance(reason, ProtocolError | OSError):
+                return ResponseIncompleteError(
+                    None, f"{text}; the server may have applied it", method=method, path=where
+                )
+            return ClientConnectionError(None, text, method=method, path=where)
+        return ClientError(None, redact(_short(exc)), method=method, path=where)
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    seen: BaseException = exc
+    for _ in range(6):
+        inner: Any = None
+        if isinstance(seen, MaxRetryError):
+            inner = seen.reason
+        elif seen.args and isinstance(seen.args[0], BaseException):
+            inner = seen.args[0]
+        if inner is None:
+            break
+        seen = inner
+    return seen
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return redact(text if len(text) < 300 else text[:297] + "...")
+
+
+def _redact_tree(value: Any, secrets: tuple[str, ...]) -> Any:
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {k: _redact_tree(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_tree(v, secrets) for v in value]
+    return value

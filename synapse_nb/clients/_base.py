@@ -1,0 +1,209 @@
+"""BaseClient: construction, the request helpers the mixins share, and ``list_all``.
+
+Example:
+    >>> client = BaseClient("http://127.0.0.1:9/")
+    >>> client
+    BaseClient(base_url='http://127.0.0.1:9')
+    >>> client.close()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from synapse_nb._config import (
+    DEFAULT_MAX_WORKERS,
+    DEFAULT_PAGE_SIZE,
+    RetryPolicy,
+    Timeout,
+    default_cache_dir,
+)
+from synapse_nb._pagination import PageWalker
+from synapse_nb._transport import _NOT_SET, Transport
+from synapse_nb.clients._url_conversion import MediaCache, UrlConversion, apply, resolve
+from synapse_nb.clients._validate import check_bool, check_params
+from synapse_nb.exceptions import InvalidInputError
+
+__all__ = ["BaseClient", "ListResult"]
+
+#: What ``list_*(list_all=True)`` returns: an item generator and the server's count.
+ListResult = tuple[Iterator[dict[str, Any]], int | None]
+
+
+def _positive_int(value: Any, name: str, method: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInputError(name, value, "must be an int >= 1", method=method)
+    return value
+
+
+class BaseClient:
+    """Shared plumbing of the Synapse clients (one transport, one media cache).
+
+    Args:
+        base_url: Root URL of the API (a path prefix is kept).
+        timeout: ``{'connect': s, 'read': s}``, a number, a pair or a
+            :class:`~synapse_nb._config.Timeout`; default connect 5 s / read 30 s.
+        headers: Authentication headers sent with every API request.
+        retry: :class:`~synapse_nb._config.RetryPolicy`, a dict of its fields, or an int
+            (maximum retries); default 5 retries with backoff and jitter.
+        max_workers: Concurrent page fetches of ``list_all=True``.
+        page_size: Page size requested by ``list_all=True`` when params do not set one.
+        cache_dir: Where ``url_conversion`` stores downloaded files.
+        default_params: Query params sent with every API request.
+
+    Example:
+        >>> with BaseClient("http://127.0.0.1:9", timeout={"read": 60}) as c:
+        ...     c.timeout
+        Timeout(connect=5.0, read=60.0)
+    """
+
+    #: Page size of ``list_all=True`` (contract 1.7: the SDK's ``BaseClient.page_size``).
+    page_size = DEFAULT_PAGE_SIZE
+
+    def __init__(
+        self,
+        base_url: str,
+        timeout: Any = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        retry: Any = None,
+        max_workers: int = DEFAULT_MAX_WORKERS,
+        page_size: int | None = None,
+        cache_dir: str | Path | None = None,
+        default_params: Mapping[str, Any] | None = None,
+    ) -> None:
+        method = type(self).__name__
+        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+            raise InvalidInputError("base_url", base_url, "must be an http(s) URL", method=method)
+        try:
+            self.timeout = Timeout.coerce(timeout)
+        except ValueError as exc:
+            raise InvalidInputError("timeout", timeout, str(exc), method=method) from None
+        try:
+            policy = RetryPolicy.coerce(retry)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError("retry", retry, str(exc), method=method) from None
+        self.max_workers = _positive_int(max_workers, "max_workers", method)
+        if page_size is not None:
+            self.page_size = _positive_int(page_size, "page_size", method)
+        self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+        self.base_url = base_url.rstrip("/")
+        self._transport = Transport(
+            self.base_url,
+            auth_headers=dict(headers or {}),
+            timeout=self.timeout,
+            retry=policy,
+            pool_maxsize=self.max_workers + 4,
+            default_params=default_params,
+        )
+        self._media = MediaCache(self.cache_dir, self._transport.download)
+
+    # ------------------------------------------------------------------ lifecycle
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the pooled connections. The client cannot be used afterwards.
+
+        Example:
+            >>> c = BaseClient("http://127.0.0.1:9"); c.close()
+        """
+        self._transport.close()
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy of this client.
+
+        Example:
+            >>> BaseClient("http://127.0.0.1:9", retry=2).retry.total
+            2
+        """
+        return self._transport.retry
+
+    # ------------------------------------------------------------------ requests
+    def _get(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        url_conversion: UrlConversion | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        result = self._transport.request_json("GET", path, params=params, **kwargs)
+        return apply(result, url_conversion, self._media)
+
+    def _post(self, path: str, data: Any = _NOT_SET, **kwargs: Any) -> Any:
+        return self._send("POST", path, data, **kwargs)
+
+    def _put(self, path: str, data: Any = _NOT_SET, **kwargs: Any) -> Any:
+        return self._send("PUT", path, data, **kwargs)
+
+    def _patch(self, path: str, data: Any = _NOT_SET, **kwargs: Any) -> Any:
+        return self._send("PATCH", path, data, **kwargs)
+
+    def _delete(self, path: str, **kwargs: Any) -> Any:
+        return self._transport.request_json("DELETE", path, **kwargs)
+
+    def _send(self, method: str, path: str, data: Any, *, files: Any = None, **kwargs: Any) -> Any:
+        if files is not None:
+            # Multipart, encoded by requests: dict values as JSON text, scalars via str().
+            return self._transport.request_json(method, path, data=data, files=files, **kwargs)
+        return self._transport.request_json(method, path, json_body=data, **kwargs)
+
+    def _list(
+        self,
+        path: str,
+        params: Any,
+        *,
+        method: str,
+        list_all: Any,
+        url_conversion: Any = False,
+        default_fields: list[str] | None = None,
+        always_page_size: bool = False,
+        max_workers: int | None = None,
+        page_failures: list[dict[str, Any]] | None = None,
+        page_retries: int = 2,
+        **kwargs: Any,
+    ) -> Any:
+        """GET a DRF list: the envelope, or ``(generator, count)`` with ``list_all=True``."""
+        query = check_params(params, method=method)
+        check_bool(list_all, method=method, field="list_all")
+        conversion = (
+            resolve(url_conversion, default_fields or ["files"], is_list=True, method=method)
+            if default_fields or url_conversion
+            else None
+        )
+        workers = (
+            self.max_workers
+            if max_workers is None
+            else _positive_int(max_workers, "max_workers", method)
+        )
+        if page_failures is not None and not isinstance(page_failures, list):
+            raise InvalidInputError("page_failures", page_failures, "must be a list", method=method)
+        if not list_all:
+            if always_page_size:
+                query.setdefault("page_size", self.page_size)
+            explicit = conversion if conversion is not None and conversion.explicit else None
+            return self._get(path, query, url_conversion=explicit, **kwargs)
+        query.setdefault("page_size", self.page_size)
+        first = self._get(path, query, url_conversion=conversion, **kwargs)
+        if not isinstance(first, dict) or "results" not in first:
+            # A bare list (some agent/legacy endpoints): one page, nothing to walk.
+            items = first if isinstance(first, list) else []
+            return iter(items), len(items)
+        walker = PageWalker(
+            lambda url: self._get(url, url_conversion=conversion, **kwargs),
+            first,
+            max_workers=workers,
+            page_failures=page_failures,
+            page_retries=page_retries,
+        )
+        return iter(walker), first.get("count")

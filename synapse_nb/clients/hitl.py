@@ -1,0 +1,94 @@
+"""HITLClientMixin: human-in-the-loop assignments.
+
+Example:
+    >>> client.get_assignment(789)["status_label"]  # doctest: +SKIP
+    'in_progress'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from synapse_nb.clients._validate import check_params, check_pk
+from synapse_nb.models._base import build_body
+from synapse_nb.models.annotation import SetAssignmentTags
+
+__all__ = ["HITLClientMixin"]
+
+
+class HITLClientMixin:
+    """Assignments (seed: ``HITLClientMixin``)."""
+
+    def get_assignment(self, pk: int) -> dict[str, Any]:
+        """Get one assignment.
+
+        Args:
+            pk: Assignment id.
+
+        Returns:
+            ``{'id', 'project', 'task', 'status_label', 'data', 'files', 'tags', ...}``.
+
+        Example:
+            >>> client.get_assignment(789)["task"]  # doctest: +SKIP
+            456
+        """
+        pk = check_pk(pk, method="get_assignment")
+        return self._get(f"assignments/{pk}/")  # type: ignore[attr-defined]
+
+    def list_assignments(
+        self,
+        params: Mapping[str, Any] | None = None,
+        url_conversion: Any = None,
+        list_all: bool = False,
+        **page_options: Any,
+    ) -> Any:
+        """List assignments (``GET sdk/assignments/``).
+
+        Args:
+            params: Filters: ``project``, ``workshop``, ``tasks``, ``users``,
+                ``status_label``, ``status_review``, ``tags``, paging.
+            url_conversion: As for ``list_tasks``; ``files`` are downloaded by default
+                with ``list_all=True``; ``False`` keeps URLs.
+            list_all: Walk every page and return ``(generator, count)``.
+            **page_options: ``max_workers``, ``page_failures``, ``page_retries``.
+
+        Returns:
+            The page envelope, or ``(generator, count)``.
+
+        Example:
+            >>> page = client.list_assignments(params={"project": 123})  # doctest: +SKIP
+            >>> page["count"]                                            # doctest: +SKIP
+            40
+        """
+        return self._list(  # type: ignore[attr-defined]
+            "sdk/assignments/",
+            params,
+            method="list_assignments",
+            list_all=list_all,
+            url_conversion=url_conversion,
+            default_fields=["files"],
+            **page_options,
+        )
+
+    def set_tags_assignments(
+        self, data: Mapping[str, Any], params: Mapping[str, Any] | None = None
+    ) -> Any:
+        """Add (or remove) tags on many assignments (``POST assignments/set_tags/``).
+
+        Args:
+            data: ``{'assignment_ids': [...], 'tag_ids': [...]}`` (seed) or
+                ``{'ids', 'tags', 'action'}`` (SDK-26 wire, which is what is sent).
+            params: ``{'replace': True}`` replaces the tag set.
+
+        Returns:
+            The server's result.
+
+        Example:
+            >>> body = {"assignment_ids": [789], "tag_ids": [1]}
+            >>> client.set_tags_assignments(body)  # doctest: +SKIP
+            {'updated': 1}
+        """
+        body = build_body(SetAssignmentTags, data, method="set_tags_assignments")
+        query = check_params(params, method="set_tags_assignments")
+        return self._post("assignments/set_tags/", body, params=query)  # type: ignore[attr-defined]

@@ -1,0 +1,408 @@
+"""IntegrationClientMixin: agents, plugins, releases, runs, jobs, console logs, storages.
+
+Example:
+    >>> job = client.run_plugin("yolo-export", {"action": "export", "params": {}})  # doctest: +SKIP
+    >>> client.get_job(job["id"])["status"]                                        # doctest: +SKIP
+    'RUNNING'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from synapse_nb._config import Timeout
+from synapse_nb.clients._validate import check_params, check_pk, check_ref
+from synapse_nb.exceptions import ClientError, InvalidInputError
+from synapse_nb.models._base import build_body, validate
+from synapse_nb.models.enums import JobStatus
+from synapse_nb.models.integration import (
+    JobUpdate,
+    PluginCreate,
+    PluginReleaseCreate,
+    PluginUpdate,
+    RunPlugin,
+    StorageCreate,
+)
+
+__all__ = ["IntegrationClientMixin"]
+
+_AGENT_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
+
+
+def _job_ref(pk: Any, method: str) -> int | str:
+    return check_ref(pk, method=method, what="id (int or UUID)")
+
+
+class IntegrationClientMixin:
+    """Plugins, jobs and storages (seed: ``IntegrationClientMixin``)."""
+
+    # ------------------------------------------------------------------ agents
+    def health_check_agent(self, token: str) -> dict[str, Any]:
+        """Check in an agent by its token (``POST agents/{token}/connect/``).
+
+        The token travels in the URL path; it is redacted from logs and error messages.
+
+        Args:
+            token: The agent's token.
+
+        Returns:
+            The agent, e.g. ``{'id', 'name', 'status': 'connected', 'url'}``.
+
+        Example:
+            >>> client.health_check_agent("3f1c...")["status"]  # doctest: +SKIP
+            'connected'
+        """
+        if not isinstance(token, str) or not _AGENT_TOKEN.match(token):
+            shown = f"<{len(token)} characters>" if isinstance(token, str) else token
+            raise InvalidInputError(
+                "token",
+                shown,
+                "must be a non-empty agent token (letters, digits, '_', '-')",
+                method="health_check_agent",
+            )
+        return self._post(f"agents/{token}/connect/", secrets=[token])  # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------------ plugins
+    def get_plugin(self, pk: int | str) -> dict[str, Any]:
+        """Get a plugin by id or code.
+
+        Example:
+            >>> client.get_plugin("yolo-export")["name"]  # doctest: +SKIP
+            'YOLO export'
+        """
+        ref = check_ref(pk, method="get_plugin", what="id or plugin code")
+        return self._get(f"plugins/{ref}/")  # type: ignore[attr-defined]
+
+    def create_plugin(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a plugin.
+
+        Args:
+            data: ``{'name', 'description'?, 'code'?, 'category'?}``.
+
+        Example:
+            >>> plugin = {"name": "My Plugin", "description": "..."}
+            >>> client.create_plugin(plugin)["id"]  # doctest: +SKIP
+            7
+        """
+        body = build_body(PluginCreate, data, method="create_plugin")
+        return self._post("plugins/", body)  # type: ignore[attr-defined]
+
+    def update_plugin(self, pk: int | str, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Update some fields of a plugin (``PUT plugins/{pk}/``, partial as in the seed).
+
+        Example:
+            >>> client.update_plugin(7, {"description": "Updated"})["description"]  # doctest: +SKIP
+            'Updated'
+        """
+        ref = check_ref(pk, method="update_plugin", what="id or plugin code")
+        body = build_body(PluginUpdate, data, method="update_plugin")
+        return self._put(f"plugins/{ref}/", body)  # type: ignore[attr-defined]
+
+    def run_plugin(self, pk: int | str, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Run a plugin action; job-mode actions return the created job.
+
+        Args:
+            pk: Plugin id or code.
+            data: ``{'action', 'params' (seed: 'parameters'), 'agent'?, 'version'?,
+                'context'?, 'debug'?, 'language'?}``; ``language`` defaults to ``'ko'``.
+
+        Returns:
+            The job (``id`` and the seed's ``job_id``).
+
+        Example:
+            >>> job = client.run_plugin(7, {"parameters": {"threshold": 0.8}})  # doctest: +SKIP
+            >>> job["job_id"]                                                  # doctest: +SKIP
+            '6c1f...'
+        """
+        ref = check_ref(pk, method="run_plugin", what="id or plugin code")
+        body = build_body(RunPlugin, data, method="run_plugin")
+        return self._post(f"plugins/{ref}/run/", body)  # type: ignore[attr-defined]
+
+    def create_plugin_release(self, data: Mapping[str, Any], *, file: Any = None) -> dict[str, Any]:
+        """Create a plugin release from an archive (multipart ``POST plugin_releases/``).
+
+        Args:
+            data: ``{'plugin' (id or code), 'version', 'config'?, 'requirements'?,
+                'debug'?, 'file'?}``; ``file`` may be in ``data`` (seed) or given as ``file=``.
+            file: The archive: a path, an open binary file, or bytes.
+
+        Returns:
+            The release ``{id, plugin, version, config, requirements, debug, file, ...}``.
+
+        Example:
+            >>> client.create_plugin_release({"plugin": 7, "version": "1.0.0",
+            ...                               "file": "plugin.zip"})  # doctest: +SKIP
+        """
+        method = "create_plugin_release"
+        if not isinstance(data, Mapping):
+            raise InvalidInputError("data", data, "must be a dict", method=method)
+        fields = dict(data)
+        archive = fields.pop("file", None)
+        if file is not None:
+            if archive is not None:
+                raise InvalidInputError(
+                    "file", file, "given both in data and as file=", method=method
+                )
+            archive = file
+        release = validate(PluginReleaseCreate, fields, method=method)
+        # Every field is a part without a filename, so the body is multipart even when no
+        # archive is attached (what requests sends for data= plus files=).
+        parts: list[tuple[str, Any]] = []
+        for key, value in release.model_dump(mode="json", exclude_none=True).items():
+            if isinstance(value, dict):
+                parts.append((key, (None, json.dumps(value))))
+            elif isinstance(value, list):
+                parts.extend((key, (None, str(v))) for v in value)
+            else:
+                parts.append((key, (None, str(value))))
+        with contextlib.ExitStack() as stack:
+            part = _file_part(archive, stack, method)
+            if part is not None:
+                parts.append(("file", part))
+            return self._post("plugin_releases/", None, files=parts)  # type: ignore[attr-defined]
+
+    def get_plugin_release(
+        self, pk: int | str, params: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Get a release by id or ``code@version`` (``expand=plugin`` inlines the plugin).
+
+        Example:
+            >>> client.get_plugin_release("yolo-export@1.0.0")["version"]  # doctest: +SKIP
+            '1.0.0'
+        """
+        ref = check_ref(pk, method="get_plugin_release", what="id or code@version")
+        query = check_params(params, method="get_plugin_release")
+        return self._get(f"plugin_releases/{ref}/", query)  # type: ignore[attr-defined]
+
+    # ------------------------------------------------------------------ jobs
+    def list_jobs(
+        self,
+        params: Mapping[str, Any] | None = None,
+        *,
+        list_all: bool = False,
+        **page_options: Any,
+    ) -> Any:
+        """List jobs; a ``status`` filter may use the seed's lowercase names.
+
+        Example:
+            >>> client.list_jobs(params={"status": "running"})["count"]  # doctest: +SKIP
+            1
+        """
+        query = check_params(params, method="list_jobs")
+        if "status" in query:
+            query["status"] = _statuses(query["status"], method="list_jobs")
+        return self._list(  # type: ignore[attr-defined]
+            "jobs/", query, method="list_jobs", list_all=list_all, **page_options
+        )
+
+    def get_job(self, pk: int | str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Get a job (ids are ints or UUID strings).
+
+        Example:
+            >>> client.get_job("6c1f...", params={"expand": "logs"})["status"]  # doctest: +SKIP
+            'SUCCEEDED'
+        """
+        ref = _job_ref(pk, "get_job")
+        return self._get(f"jobs/{ref}/", check_params(params, method="get_job"))  # type: ignore[attr-defined]
+
+    def update_job(self, pk: int | str, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Update a job (``PATCH jobs/{pk}/``); ``status='completed'`` is sent as ``SUCCEEDED``.
+
+        Args:
+            pk: Job id.
+            data: Any of ``status``, ``progress_record``, ``metrics_record``,
+                ``console_logs``, ``result``, ``meta``.
+
+        Example:
+            >>> client.update_job(job_id, {"status": "completed"})["status"]  # doctest: +SKIP
+            'SUCCEEDED'
+        """
+        ref = _job_ref(pk, "update_job")
+        body = build_body(JobUpdate, data, method="update_job")
+        return self._patch(f"jobs/{ref}/", body)  # type: ignore[attr-defined]
+
+    def list_job_console_logs(
+        self, pk: int | str, *, list_all: bool = False, **page_options: Any
+    ) -> Any:
+        """List a job's console log entries (``{id, level, message, datetime, ...}``).
+
+        Example:
+            >>> page = client.list_job_console_logs(job_id)  # doctest: +SKIP
+            >>> [e["message"] for e in page["results"]]     # doctest: +SKIP
+            ['starting', 'epoch 1/3', ...]
+        """
+        ref = _job_ref(pk, "list_job_console_logs")
+        return self._list(  # type: ignore[attr-defined]
+            f"jobs/{ref}/console_logs/",
+            None,
+            method="list_job_console_logs",
+            list_all=list_all,
+            **page_options,
+        )
+
+    def tail_job_console_logs(
+        self, pk: int | str, *, timeout: float | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Follow a job's console log as it is written (SSE ``jobs/{pk}/tail_console_logs/``).
+
+        Yields one dict per log line (``{'type': 'log', 'message', 'level', 'datetime'}``)
+        and ends when the job finishes (the server's ``complete`` event), when the server
+        closes the stream, or after ``timeout`` seconds without data.
+
+        Args:
+            pk: Job id.
+            timeout: Seconds to wait for the next bytes; ``None`` waits as long as the
+                stream stays open.
+
+        Raises:
+            ClientError: The stream reported an ``error`` event (status 500).
+
+        Example:
+            >>> for entry in client.tail_job_console_logs(job_id):  # doctest: +SKIP
+            ...     print(entry["message"])
+        """
+        method = "tail_job_console_logs"
+        ref = _job_ref(pk, method)
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
+        ):
+            raise InvalidInputError(
+                "timeout", timeout, "must be positive seconds or None", method=method
+            )
+        transport = self._transport  # type: ignore[attr-defined]
+        path = f"jobs/{ref}/tail_console_logs/"
+        response = transport.request(
+            "GET",
+            path,
+            stream=True,
+            headers={"Accept": "text/event-stream"},
+            timeout=Timeout(connect=transport.timeout.connect, read=timeout),
+        )
+        return _sse_events(response, transport, path)
+
+    # ------------------------------------------------------------------ storages
+    def list_storages(
+        self,
+        params: Mapping[str, Any] | None = None,
+        *,
+        list_all: bool = False,
+        **page_options: Any,
+    ) -> Any:
+        """List storages (``category`` filter: ``internal``/``external``).
+
+        Example:
+            >>> client.list_storages()["results"][0]["provider"]  # doctest: +SKIP
+            'file_system'
+        """
+        return self._list(  # type: ignore[attr-defined]
+            "storages/", params, method="list_storages", list_all=list_all, **page_options
+        )
+
+    def get_storage(self, pk: int) -> dict[str, Any]:
+        """Get a storage with its configuration (``?with_configuration=true``).
+
+        Example:
+            >>> client.get_storage(1)["configuration"]  # doctest: +SKIP
+            {'location': '/data'}
+        """
+        pk = check_pk(pk, method="get_storage")
+        return self._get(f"storages/{pk}/", {"with_configuration": "true"})  # type: ignore[attr-defined]
+
+    def create_storage(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a storage.
+
+        Args:
+            data: ``{'name', 'provider', 'configuration', 'category'?, 'is_default'?}``;
+                ``provider`` is a :class:`~synapse_nb.models.StorageProvider` or any code.
+
+        Example:
+            >>> client.create_storage({"name": "S3", "provider": "amazon_s3",
+            ...                        "configuration": {"bucket": "b"}})["id"]  # doctest: +SKIP
+            3
+        """
+        body = build_body(StorageCreate, data, method="create_storage")
+        return self._post("storages/", body)  # type: ignore[attr-defined]
+
+
+def _statuses(value: Any, *, method: str) -> Any:
+    values = value.split(",") if isinstance(value, str) else value
+    if not isinstance(values, list | tuple):
+        raise InvalidInputError(
+            "params['status']", value, "must be a status or a list of them", method=method
+        )
+    mapped = []
+    for item in values:
+        try:
+            mapped.append(JobStatus(item).value)
+        except ValueError:
+            raise InvalidInputError(
+                "params['status']",
+                item,
+                f"must be one of {[s.value for s in JobStatus]} (or running/completed)",
+                method=method,
+            ) from None
+    return mapped[0] if isinstance(value, str) and len(mapped) == 1 else mapped
+
+
+def _file_part(archive: Any, stack: contextlib.ExitStack, method: str) -> Any:
+    if archive is None:
+        return None
+    if isinstance(archive, bytes | bytearray):
+        return ("file", bytes(archive))
+    if isinstance(archive, str | os.PathLike):
+        path = Path(archive).expanduser()
+        if not path.is_file():
+            raise InvalidInputError("file", str(archive), "no such file", method=method)
+        return (path.name, stack.enter_context(open(path, "rb")))
+    if hasattr(archive, "read"):
+        name = Path(str(getattr(archive, "name", "") or "plugin.zip")).name
+        return (name, archive)
+    raise InvalidInputError(
+        "file", archive, "must be a path, an open binary file or bytes", method=method
+    )
+
+
+def _sse_events(response: Any, transport: Any, path: str) -> Iterator[dict[str, Any]]:
+    import requests  # the stream is already open; this only names its error types
+
+    with response:
+        try:
+            for line in response.iter_lines(decode_unicode=True):
+                if not line or line.startswith(":"):
+                    continue
+                event = _parse_sse_line(line)
+                kind = event.get("type")
+                if kind == "connected":
+                    continue
+                if kind == "complete":
+                    return
+                if kind == "error":
+                    raise ClientError(500, event.get("message") or event, method="GET", path=path)
+                yield event
+        except requests.RequestException as exc:
+            raise transport._map_exception(exc, "GET", path, transport.timeout) from None
+
+
+def _parse_sse_line(line: str) -> dict[str, Any]:
+    if not line.startswith("data:"):
+        return {"type": "log", "message": line}
+    payload = line[5:].strip()
+    try:
+        event = json.loads(payload)
+    except ValueError:
+        return {"type": "log", "message": payload}
+    if not isinstance(event, dict):
+        return {"type": "log", "message": str(event)}
+    inner = event.get("data")
+    if event.get("type") == "log" and isinstance(inner, str):
+        # The backend nests an SSE frame inside the log event's data.
+        nested = _parse_sse_line(inner.strip())
+        nested.setdefault("type", "log")
+        return nested
+    return event

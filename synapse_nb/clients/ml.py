@@ -1,0 +1,159 @@
+"""MLClientMixin: models and ground truth.
+
+Example:
+    >>> model = client.get_model(3)   # doctest: +SKIP
+    >>> model["file"]                 # downloaded by default  # doctest: +SKIP
+    PosixPath('.../media/5d41402abc4b2a76b9719d911017c592.pt')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from synapse_nb._uploads import ProgressCallback, check_upload_file
+from synapse_nb.clients._url_conversion import resolve
+from synapse_nb.clients._validate import check_params, check_pk
+from synapse_nb.exceptions import InvalidInputError
+from synapse_nb.models._base import validate
+from synapse_nb.models.ml import ModelCreate
+
+__all__ = ["MLClientMixin"]
+
+
+class MLClientMixin:
+    """Models and ground-truth data (seed: ``MLClientMixin``)."""
+
+    def list_models(
+        self,
+        params: Mapping[str, Any] | None = None,
+        *,
+        list_all: bool = False,
+        **page_options: Any,
+    ) -> Any:
+        """List models (``GET models/``).
+
+        Example:
+            >>> client.list_models(params={"project": 123})["count"]  # doctest: +SKIP
+            2
+        """
+        return self._list(  # type: ignore[attr-defined]
+            "models/", params, method="list_models", list_all=list_all, **page_options
+        )
+
+    def get_model(
+        self, pk: int, params: Mapping[str, Any] | None = None, url_conversion: Any = None
+    ) -> dict[str, Any]:
+        """Get a model; by default its ``file`` is downloaded and replaced by a local Path.
+
+        Args:
+            pk: Model id.
+            params: Query params, e.g. ``{'expand': 'metrics'}``.
+            url_conversion: ``False`` keeps the URL; see
+                :mod:`synapse_nb.clients._url_conversion` for the other forms.
+
+        Example:
+            >>> client.get_model(456, url_conversion=False)["file"]  # doctest: +SKIP
+            'http://127.0.0.1:8000/media/...'
+        """
+        pk = check_pk(pk, method="get_model")
+        query = check_params(params, method="get_model")
+        conversion = resolve(url_conversion, ["file"], is_list=False, method="get_model")
+        return self._get(f"models/{pk}/", query, url_conversion=conversion)  # type: ignore[attr-defined]
+
+    def create_model(
+        self,
+        data: Mapping[str, Any],
+        *,
+        file: Any = None,
+        progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Upload a model file (chunked) and create the model (``POST models/``).
+
+        Args:
+            data: ``{'name', 'file' (path), 'plugin'?, 'version'?, 'configuration'?,
+                'description'?, ...}``; extra keys such as ``project`` are passed through.
+            file: The model file, if not given as ``data['file']``.
+            progress: ``progress(sent_bytes, total_bytes)`` of the upload.
+
+        Returns:
+            The created model.
+
+        Example:
+            >>> client.create_model({"name": "My Model", "project": 123,
+            ...                      "file": "/path/to/model.pkl"})["id"]  # doctest: +SKIP
+            5
+        """
+        method = "create_model"
+        if not isinstance(data, Mapping):
+            raise InvalidInputError("data", data, "must be a dict", method=method)
+        fields = dict(data)
+        path_value = fields.pop("file", None)
+        if file is not None:
+            if path_value is not None:
+                raise InvalidInputError(
+                    "file", file, "given both in data and as file=", method=method
+                )
+            path_value = file
+        if path_value is None:
+            raise InvalidInputError(
+                "data['file']", None, "is required (path of the model file)", method=method
+            )
+        if "chunked_upload" in fields:
+            raise InvalidInputError(
+                "data['chunked_upload']",
+                fields["chunked_upload"],
+                "is set by create_model itself",
+                method=method,
+            )
+        path = check_upload_file(path_value, method=method, field="data['file']")
+        # Validate the body before the (possibly long) upload, with a stand-in id.
+        validate(ModelCreate, {**fields, "chunked_upload": "pending"}, method=method)
+        upload = self.create_chunked_upload(path, progress=progress)  # type: ignore[attr-defined]
+        body = validate(ModelCreate, {**fields, "chunked_upload": upload["id"]}, method=method)
+        return self._post(  # type: ignore[attr-defined]
+            "models/", body.model_dump(mode="json", exclude_none=True)
+        )
+
+    def list_ground_truth_events(
+        self,
+        params: Mapping[str, Any] | None = None,
+        url_conversion: Any = None,
+        list_all: bool = False,
+        **page_options: Any,
+    ) -> Any:
+        """List ground-truth events (``GET sdk/ground_truth_events/``; ``page_size`` 100).
+
+        Args:
+            params: ``ground_truth_dataset_versions`` (a list is sent as repeated keys),
+                ``ground_truth_dataset``, paging.
+            url_conversion: ``files`` are downloaded by default with ``list_all=True``;
+                ``False`` keeps URLs.
+            list_all: Walk every page and return ``(generator, count)``.
+            **page_options: ``max_workers``, ``page_failures``, ``page_retries``.
+
+        Example:
+            >>> events, count = client.list_ground_truth_events(
+            ...     params={"ground_truth_dataset_versions": [123]}, list_all=True
+            ... )  # doctest: +SKIP
+        """
+        return self._list(  # type: ignore[attr-defined]
+            "sdk/ground_truth_events/",
+            params,
+            method="list_ground_truth_events",
+            list_all=list_all,
+            url_conversion=url_conversion,
+            default_fields=["files"],
+            always_page_size=True,
+            **page_options,
+        )
+
+    def get_ground_truth_version(self, pk: int) -> dict[str, Any]:
+        """Get a ground-truth dataset version.
+
+        Example:
+            >>> client.get_ground_truth_version(123)["version"]  # doctest: +SKIP
+            'v1'
+        """
+        pk = check_pk(pk, method="get_ground_truth_version")
+        return self._get(f"ground_truth_dataset_versions/{pk}/")  # type: ignore[attr-defined]

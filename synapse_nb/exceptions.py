@@ -1,0 +1,252 @@
+"""Exceptions raised by the Synapse clients.
+
+Every error a client call can raise is a :class:`ClientError`, so ``except ClientError`` is
+always enough. The subclasses say *what kind* of failure it was::
+
+    ClientError                      status_code, response (+ status, reason, detail aliases)
+    ├── InvalidInputError            bad argument, raised before anything is sent (also ValueError)
+    ├── AuthenticationError          401: missing or wrong token
+    ├── PermissionDeniedError        403: authenticated, but not allowed
+    ├── NotFoundError                404
+    ├── ValidationError              400 / 422: the server rejected the body or params
+    ├── RateLimitError               429 (after the transport's retries)
+    ├── ServerError                  5xx (after the transport's retries)
+    ├── ClientTimeoutError           408-like: connect or read timeout
+    ├── ClientConnectionError        DNS failure, refused or dropped connection
+    │   └── ResponseIncompleteError  a POST/PATCH was sent but its reply was lost: the
+    │                                server may have applied it, so it is never re-sent blindly
+    └── UploadInterruptedError       a chunked upload gave up; ``upload_id``/``offset`` let a
+                                     later call (even in another process) resume it
+
+Messages name the HTTP method, the path and the server's message. They never contain a
+token: the transport redacts every secret it knows before building one.
+
+Example:
+    >>> from synapse_nb.exceptions import ClientError, NotFoundError
+    >>> err = NotFoundError(404, {"detail": "Not found."}, method="GET", path="projects/9/")
+    >>> isinstance(err, ClientError), err.status_code, err.detail
+    (True, 404, {'detail': 'Not found.'})
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AuthenticationError",
+    "AuthorizationError",
+    "ClientConnectionError",
+    "ClientError",
+    "ClientTimeoutError",
+    "InvalidInputError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResponseIncompleteError",
+    "ServerError",
+    "UploadInterruptedError",
+    "ValidationError",
+    "error_class_for_status",
+]
+
+
+def _describe(response: Any, limit: int = 500) -> str:
+    """Flatten a DRF-style error body into one readable line."""
+    if response is None:
+        return ""
+    if isinstance(response, dict):
+        parts = []
+        for key, value in response.items():
+            if isinstance(value, list):
+                value = "; ".join(str(v) for v in value)
+            parts.append(str(value) if key == "detail" else f"{key}: {value}")
+        text = ", ".join(parts)
+    elif isinstance(response, list):
+        text = "; ".join(str(v) for v in response)
+    else:
+        text = str(response)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class ClientError(Exception):
+    """Root of every error raised by a Synapse client.
+
+    Args:
+        status_code: HTTP status of the failed reply; ``None`` when no reply arrived.
+        response: The parsed JSON error body, else its text, else the reason phrase.
+        method: HTTP method of the failed request (for the message).
+        path: Request path relative to the base URL (for the message; never a token).
+        message: A ready-made message; built from the other fields when omitted.
+
+    Example:
+        >>> try:
+        ...     raise ClientError(500, "boom", method="GET", path="jobs/")
+        ... except ClientError as e:
+        ...     (e.status_code, e.status, e.reason, str(e))
+        (500, 500, 'boom', 'GET jobs/ failed (500): boom')
+    """
+
+    def __init__(
+        self,
+        status_code: int | None = None,
+        response: Any = None,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        message: str | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.response = response
+        self.method = method
+        self.path = path
+        if message is None:
+            where = f"{method} {path} failed" if method and path else "request failed"
+            code = f" ({status_code})" if status_code is not None else ""
+            detail = _describe(response)
+            message = f"{where}{code}: {detail}" if detail else f"{where}{code}"
+        self.message = message
+        super().__init__(message)
+
+    # Aliases: the seed docs read .status_code/.response, the RayClient docs .status,
+    # SDK-25 code .status/.reason and SDK-26 code .detail. All name the same two facts.
+    @property
+    def status(self) -> int | None:
+        """Alias of :attr:`status_code` (seed RayClient docs, SDK-25)."""
+        return self.status_code
+
+    @property
+    def reason(self) -> Any:
+        """Alias of :attr:`response` (SDK-25)."""
+        return self.response
+
+    @property
+    def detail(self) -> Any:
+        """Alias of :attr:`response` (SDK-26)."""
+        return self.response
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keep keyword-only fields when pickled (e.g. across a process pool).
+        return (_rebuild, (type(self), self.__dict__.copy()))
+
+
+def _rebuild(cls: type[ClientError], state: dict[str, Any]) -> ClientError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, state.get("message"))
+    err.__dict__.update(state)
+    return err
+
+
+class InvalidInputError(ClientError, ValueError):
+    """A method argument is invalid; raised before any request is sent.
+
+    ``response`` holds a DRF-style ``{field: [message]}`` dict and ``status_code`` is 400,
+    so code that handles server-side validation errors handles this one too.
+
+    Example:
+        >>> err = InvalidInputError("pk", -1, "must be a positive integer", method="get_task")
+        >>> str(err)
+        'get_task: invalid pk=-1: must be a positive integer (nothing was sent)'
+    """
+
+    def __init__(self, field: str, value: Any, problem: str, *, method: str | None = None) -> None:
+        self.field = field
+        self.value = value
+        shown = repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        prefix = f"{method}: " if method else ""
+        message = f"{prefix}invalid {field}={shown}: {problem} (nothing was sent)"
+        super().__init__(400, {field: [problem]}, method=method, message=message)
+
+
+class AuthenticationError(ClientError):
+    """401: the token is missing, wrong or expired."""
+
+
+class PermissionDeniedError(ClientError):
+    """403: the caller is authenticated but may not do this."""
+
+
+#: SDK-26 name of :class:`PermissionDeniedError`.
+AuthorizationError = PermissionDeniedError
+
+
+class NotFoundError(ClientError):
+    """404: no such object (or past the last page)."""
+
+
+class ValidationError(ClientError):
+    """400/422: the server rejected the request body or parameters."""
+
+
+class RateLimitError(ClientError):
+    """429: too many requests, still refused after the transport's retries."""
+
+
+class ServerError(ClientError):
+    """5xx: the server failed, still failing after the transport's retries."""
+
+
+class ClientTimeoutError(ClientError):
+    """The server did not connect or answer in time (``status_code`` is 408)."""
+
+
+class ClientConnectionError(ClientError):
+    """No usable connection: DNS failure, refused, reset or dropped (``status_code`` None)."""
+
+
+class ResponseIncompleteError(ClientConnectionError):
+    """A non-idempotent request (POST/PATCH) left the client but its reply was lost.
+
+    The server may already have applied it, so it is not retried automatically.
+    """
+
+
+class UploadInterruptedError(ClientError):
+    """A chunked upload stopped before completing; it can be resumed.
+
+    Attributes:
+        upload_id: Server id of the partial upload; pass it as ``upload_id=`` to
+            ``create_chunked_upload`` to continue from the server's offset.
+        offset: Bytes the server had confirmed when the upload gave up.
+
+    Example:
+        >>> err = UploadInterruptedError("abc", 1024, cause="server unreachable")
+        >>> (err.upload_id, err.offset)
+        ('abc', 1024)
+    """
+
+    def __init__(self, upload_id: Any, offset: int, *, cause: str, status_code: Any = None):
+        self.upload_id = upload_id
+        self.offset = offset
+        message = (
+            f"chunked upload {upload_id} interrupted at byte {offset}: {cause}; "
+            f"resume with create_chunked_upload(..., upload_id={upload_id!r})"
+        )
+        super().__init__(status_code, cause, method="PUT", path="chunked_upload/", message=message)
+
+
+_STATUS_CLASSES: dict[int, type[ClientError]] = {
+    400: ValidationError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    408: ClientTimeoutError,
+    422: ValidationError,
+    429: RateLimitError,
+}
+
+
+def error_class_for_status(status_code: int) -> type[ClientError]:
+    """Return the :class:`ClientError` subclass for an HTTP error status.
+
+    Example:
+        >>> error_class_for_status(404).__name__, error_class_for_status(502).__name__
+        ('NotFoundError', 'ServerError')
+    """
+    if status_code in _STATUS_CLASSES:
+        return _STATUS_CLASSES[status_code]
+    if status_code >= 500:
+        return ServerError
+    return ClientError

@@ -1,0 +1,1 @@
+"""DM <-> COCO / Pascal VOC / YOLO converters (work in progress; see module docstrings)."""

@@ -41,6 +41,12 @@ def not_found() -> ApiError:
     return ApiError(404, {"detail": "Not found."})
 
 
+def shorten(value: Any, limit: int = 80) -> str:
+    """``repr`` of a client-sent value, cut to ``limit`` characters for error messages."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def field_error(field: str, message: str) -> ApiError:
     return ApiError(400, {field: [message]})
 
@@ -489,7 +495,9 @@ class Body:
             with contextlib.suppress(json.JSONDecodeError):
                 value = json.loads(value)
         if not isinstance(value, dict):
-            self.errors.add(name, f"Expected a dictionary, got {type(value).__name__}.")
+            self.errors.add(
+                name, f"Expected a dictionary, got {type(value).__name__}: {shorten(value)}."
+            )
             return default
         return value
 
@@ -499,7 +507,9 @@ class Body:
         value = self.data[name]
         if not isinstance(value, list):
             self.errors.add(
-                name, f'Expected a list of items but got type "{type(value).__name__}".'
+                name,
+                f'Expected a list of items but got type "{type(value).__name__}": '
+                f"{shorten(value)}.",
             )
             return default
         return value

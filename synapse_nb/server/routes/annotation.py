@@ -30,6 +30,7 @@ from .common import (
     int_pk,
     links,
     placeholders,
+    ref_row,
     state_of,
     user_names,
 )
@@ -89,14 +90,16 @@ def list_projects(request: Request, p: Principal = Auth) -> dict:
 @route(router, "/projects/", ["POST"], status_code=201, summary="Create a project")
 async def create_project(request: Request, p: Principal = Auth) -> dict:
     body = Body(require_dict(await json_body(request)))
-    title = body.str("title", default=None) or body.str("name", required="title" not in body.data)
+    title = body.str("title", default=None) or body.str("name", default=None)
+    if title is None and not body.errors.errors:
+        body.errors.add("title", "This field is required.")
     description = body.str("description", default="")
     category = body.str("category", default="image")
     collection = body.int("data_collection")
     configuration = body.dict("configuration", default={})
     body.check()
     if collection is not None:
-        get_row(request, "data_collections", collection, p)
+        ref_row(request, "data_collections", collection, p, "data_collection")
     stamp = now()
     with state_of(request).db.write() as con:
         cur = con.execute(
@@ -169,7 +172,7 @@ async def create_task_tag(request: Request, p: Principal = Auth) -> dict:
     meta = body.dict("meta", default={})
     body.check()
     if project is not None:
-        get_row(request, "projects", project, p)
+        ref_row(request, "projects", project, p, "project")
     with state_of(request).db.write() as con:
         cur = con.execute(
             "INSERT INTO task_tags (tenant_id, project_id, name, color, description, meta, "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from fastapi import Request
@@ -28,6 +28,26 @@ def get_row(
     if row is None or row[tenant_column] != principal.tenant_id:
         raise not_found()
     return row
+
+
+def ref_row(request: Request, table: str, pk: Any, principal: Principal, field: str) -> Any:
+    """A row a request body refers to: unknown (or another tenant's) is a 400 on ``field``.
+
+    DRF answers a dangling reference in a body with a field error, not a 404: the URL was
+    fine, the payload was not.
+    """
+    return as_reference(get_row, request, table, pk, principal, field=field)
+
+
+def as_reference(lookup: Callable[..., Any], *args: Any, field: str) -> Any:
+    """Run a 404-raising ``lookup(request, ..., pk, principal)``; a miss is a 400 on ``field``."""
+    try:
+        return lookup(*args)
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+        pk = args[-2]
+        raise ApiError(400, {field: [f'Invalid pk "{pk}" - object does not exist.']}) from None
 
 
 def int_pk(value: str) -> int:

@@ -30,8 +30,9 @@ from ..http import (
     require_dict,
     route,
     shape_one,
+    shorten,
 )
-from .common import get_row, int_pk, placeholders, state_of, unit_files
+from .common import get_row, int_pk, placeholders, ref_row, state_of, unit_files
 
 router = APIRouter()
 Auth = Depends(authenticate)
@@ -359,11 +360,11 @@ def _parse_unit(request: Request, item: Any, index: str | None, p: Principal) ->
     if groups is not None and not (
         isinstance(groups, list) and all(isinstance(g, str) for g in groups)
     ):
-        body.errors.add("groups", "Expected a list of group names.")
+        body.errors.add("groups", f"Expected a list of group names, got {shorten(groups)}.")
     if body.errors.errors:
         prefix = f"{index}: " if index else ""
         raise ApiError(400, {k: [prefix + m for m in v] for k, v in body.errors.errors.items()})
-    get_row(request, "data_collections", collection, p)
+    ref_row(request, "data_collections", collection, p, "data_collection")
     db = state_of(request).db
     specs = {
         r["name"]: r

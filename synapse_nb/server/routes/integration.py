@@ -32,7 +32,7 @@ from ..http import (
     route,
     shape_one,
 )
-from .common import get_row, int_pk, parse_json_field, state_of
+from .common import as_reference, get_row, int_pk, parse_json_field, ref_row, state_of
 
 router = APIRouter()
 Auth = Depends(authenticate)
@@ -53,6 +53,8 @@ PLUGIN_CATEGORIES = (
 )
 STORAGE_CATEGORIES = ("internal", "external")
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,99}$")
+#: DRF parses both form encodings (MultiPartParser, FormParser) besides JSON
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 JOB_UPDATE_KEYS = ("status", "progress_record", "metrics_record", "console_logs", "result", "meta")
 
 
@@ -283,7 +285,7 @@ def list_plugin_releases(request: Request, p: Principal = Auth) -> dict:
 )
 async def create_plugin_release(request: Request, p: Principal = Auth) -> dict:
     state = state_of(request)
-    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+    if request.headers.get("content-type", "").startswith(FORM_TYPES):
         form = await request.form()
         data: dict[str, Any] = {k: v for k, v in form.items() if k not in ("requirements",)}
         data["requirements"] = [str(v) for v in form.getlist("requirements")]
@@ -300,7 +302,7 @@ async def create_plugin_release(request: Request, p: Principal = Auth) -> dict:
     requirements = data.get("requirements") or []
     if isinstance(requirements, str):
         requirements = [requirements]
-    plugin = plugin_row(request, plugin_ref, p)
+    plugin = as_reference(plugin_row, request, plugin_ref, p, field="plugin")
     if state.db.one(
         "SELECT 1 FROM plugin_releases WHERE plugin_id = ? AND version = ?", (plugin["id"], version)
     ):
@@ -409,7 +411,7 @@ async def run_plugin(ref: str, request: Request, p: Principal = Auth) -> Any:
     context = body.dict("context", default={})
     body.check()
     if agent is not None:
-        get_row(request, "agents", agent, p)
+        ref_row(request, "agents", agent, p, "agent")
     releases = state.db.all(
         "SELECT * FROM plugin_releases WHERE plugin_id = ? ORDER BY id", (plugin["id"],)
     )
@@ -656,7 +658,7 @@ async def create_logs(request: Request, p: Principal = Auth) -> Any:
                 },
             )
         if job is not None:
-            job_row(request, job, p)
+            as_reference(job_row, request, job, p, field="job")
         parsed.append((event, job, level, entry))
     ids = []
     with state_of(request).db.write() as con:
@@ -804,7 +806,7 @@ async def create_serve_application(request: Request, p: Principal = Auth) -> dic
     name = body.str("name", default=None)
     body.check()
     if job is not None:
-        job_row(request, job, p)
+        as_reference(job_row, request, job, p, field="job")
     with state_of(request).db.write() as con:
         cur = con.execute(
             "INSERT INTO serve_applications (tenant_id, job_id, name, status, data, created) "

@@ -15,6 +15,7 @@ from ..http import (
     authenticate,
     field_error,
     json_body,
+    not_found,
     ordering,
     paginate,
     range_filters,
@@ -22,7 +23,15 @@ from ..http import (
     route,
     shape_one,
 )
-from .common import data_units_by_id, get_row, int_pk, placeholders, state_of
+from .common import (
+    as_reference,
+    data_units_by_id,
+    get_row,
+    int_pk,
+    placeholders,
+    ref_row,
+    state_of,
+)
 from .data import insert_data_file, store_blob
 
 router = APIRouter()
@@ -131,9 +140,11 @@ async def create_model(request: Request, p: Principal = Auth) -> dict:
     if plugin_ref is not None:
         from .integration import plugin_row  # local import: routes stay independent modules
 
-        plugin_id = plugin_row(request, plugin_ref, p)["id"]
+        plugin_id = as_reference(plugin_row, request, plugin_ref, p, field="plugin")["id"]
     if project is not None:
-        get_row(request, "projects", project, p)
+        ref_row(request, "projects", project, p, "project")
+    if gt_version is not None:
+        as_reference(version_row, request, gt_version, p, field="ground_truth_dataset_version")
     upload = state.db.one("SELECT * FROM chunked_uploads WHERE id = ?", (upload_id,))
     if upload is None or upload["tenant_id"] != p.tenant_id:
         raise field_error("chunked_upload", f'Invalid pk "{upload_id}" - object does not exist.')
@@ -266,16 +277,22 @@ def list_ground_truth_versions(request: Request, p: Principal = Auth) -> dict:
     summary="Get a ground-truth dataset version",
 )
 def get_ground_truth_version(pk: str, request: Request, p: Principal = Auth) -> dict:
-    row = state_of(request).db.one(
-        "SELECT v.*, d.tenant_id FROM ground_truth_dataset_versions v JOIN ground_truth_datasets "
-        "d ON d.id = v.dataset_id WHERE v.id = ?",
-        (int_pk(pk),),
-    )
-    if row is None or row["tenant_id"] != p.tenant_id:
-        from ..http import not_found
+    return shape_one(request, version_json(request, version_row(request, int_pk(pk), p)))
 
+
+def version_row(request: Request, pk: int, p: Principal) -> Any:
+    """A ground-truth dataset version of the caller's tenant (404 otherwise)."""
+    try:
+        row = state_of(request).db.one(
+            "SELECT v.*, d.tenant_id FROM ground_truth_dataset_versions v JOIN "
+            "ground_truth_datasets d ON d.id = v.dataset_id WHERE v.id = ?",
+            (pk,),
+        )
+    except OverflowError:
+        row = None
+    if row is None or row["tenant_id"] != p.tenant_id:
         raise not_found()
-    return shape_one(request, version_json(request, row))
+    return row
 
 
 def serialize_events(request: Request, rows: list[Any]) -> list[dict]:

@@ -1,0 +1,81 @@
+"""Fixtures of the server tests.
+
+Ground-truth datasets and agents have no create endpoint in the contract (the platform makes
+them), so :func:`ground_truth` and :func:`agent` write those rows straight into the session
+server's database, as the demo seeding does. Everything else is created through the API.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+import pytest
+from srv_helpers import Factory
+
+from synapse_nb.server.db import dumps, now
+from synapse_nb.server.http import hash_token
+
+
+@pytest.fixture(scope="session")
+def make(api, server) -> Factory:
+    return Factory(api, server)
+
+
+@dataclass
+class GroundTruth:
+    dataset: int
+    versions: tuple[int, int]
+    events: dict[int, list[int]]  # version -> event ids
+
+
+@pytest.fixture(scope="session")
+def ground_truth(server, api) -> GroundTruth:
+    """A dataset with two versions (3 and 4 events) over data units of the seeded collection."""
+    units = [u["id"] for u in api.get("data_units/", params={"page_size": 7}).json()["results"]]
+    tenant = server.state.ensure_tenant("demo")
+    stamp = now()
+    events: dict[int, list[int]] = {}
+    with server.state.db.write() as con:
+        dataset = con.execute(
+            "INSERT INTO ground_truth_datasets (tenant_id, name, project_id, created) "
+            "VALUES (?, 'gt', 1, ?)",
+            (tenant, stamp),
+        ).lastrowid
+        versions = []
+        for version, count in (("v1", 3), ("v2", 4)):
+            vid = con.execute(
+                "INSERT INTO ground_truth_dataset_versions (dataset_id, version, created) "
+                "VALUES (?, ?, ?)",
+                (dataset, version, stamp),
+            ).lastrowid
+            versions.append(vid)
+            events[vid] = [
+                con.execute(
+                    "INSERT INTO ground_truth_events (tenant_id, version_id, data_unit_id, data, "
+                    "created, modified) VALUES (?, ?, ?, ?, ?, ?)",
+                    (tenant, vid, unit, dumps({"version": version}), stamp, stamp),
+                ).lastrowid
+                for unit in units[:count]
+            ]
+    return GroundTruth(dataset, (versions[0], versions[1]), events)
+
+
+@dataclass
+class Agent:
+    id: int
+    token: str
+
+
+@pytest.fixture(scope="session")
+def agent(server) -> Agent:
+    """An agent of the seeded tenant (token shaped like the real ones: 40 hex digits)."""
+    token = secrets.token_hex(20)
+    tenant = server.state.ensure_tenant("demo")
+    with server.state.db.write() as con:
+        agent_id = con.execute(
+            "INSERT INTO agents (tenant_id, name, url, token_hash, created) "
+            "VALUES (?, 'test agent', 'http://127.0.0.1:1/', ?, ?)",
+            (tenant, hash_token(token), now()),
+        ).lastrowid
+    return Agent(agent_id, token)

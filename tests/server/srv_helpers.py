@@ -1,0 +1,168 @@
+"""Helpers for the server tests: objects are created through the API wherever one exists."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+import secrets
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from synapse_nb.server.db import dumps
+
+_counter = itertools.count(1)
+
+
+def unique(prefix: str) -> str:
+    """A name no other test uses in this session."""
+    return f"{prefix}-{next(_counter)}-{secrets.token_hex(3)}"
+
+
+def plugin_zip(code: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("config.yaml", f"code: {code}\nactions:\n  run:\n    method: job\n")
+    return buffer.getvalue()
+
+
+def check_field_error(response: requests.Response, field: str, value: Any = None) -> list[str]:
+    """Assert a Django-style 400 naming ``field`` (and quoting ``value`` when given)."""
+    assert response.status_code == 400, (response.status_code, response.text)
+    body = response.json()
+    assert isinstance(body, dict), body
+    assert field in body, f"expected an error on {field!r}, got {body}"
+    messages = body[field]
+    assert isinstance(messages, list), body
+    assert messages, body
+    assert all(isinstance(m, str) and m for m in messages), body
+    if value is not None:
+        quoted = [repr(value)[:40]]
+        if isinstance(value, str):
+            quoted.append(f'"{value[:40]}')
+        assert any(q in m for q in quoted for m in messages), (
+            f"no message of {field!r} quotes the value {value!r}: {messages}"
+        )
+    return messages
+
+
+def chunked_upload(
+    api: requests.Session, data: bytes, chunk_size: int = 1000, filename: str = "blob.bin"
+) -> dict:
+    """Run the whole contract 3.1 protocol; returns the finalize body."""
+    total = len(data)
+    url = "chunked_upload/"
+    for start in range(0, total, chunk_size):
+        chunk = data[start : start + chunk_size]
+        end = start + len(chunk) - 1
+        response = api.put(
+            url,
+            data={"filename": filename},
+            files={"file": ("file", chunk)},
+            headers={"Content-Range": f"bytes {start}-{end}/{total}"},
+        )
+        assert response.status_code == 200, response.text
+        url = response.json()["url"]
+    response = api.post(url, json={"md5": hashlib.md5(data).hexdigest()})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@dataclass
+class Factory:
+    api: requests.Session
+    server: Any
+
+    def project(self, **extra: Any) -> dict:
+        response = self.api.post("projects/", json={"title": unique("project"), **extra})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def collection(self) -> dict:
+        body = {
+            "name": unique("collection"),
+            "file_specifications": [
+                {"name": "image_1", "file_type": "image", "is_primary": True},
+                {"name": "meta_json", "file_type": "data", "is_required": False},
+            ],
+        }
+        response = self.api.post("data_collections/", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def data_file(self, content: bytes | None = None, name: str = "pixel.png") -> dict:
+        content = content or secrets.token_bytes(64)
+        response = self.api.post("data_files/", files={"file": (name, content)})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def data_unit(self, collection: int, **meta: Any) -> dict:
+        checksum = self.data_file()["checksum"]
+        body = {
+            "data_collection": collection,
+            "files": {"image_1": {"checksum": checksum, "path": "x.png"}},
+            "meta": meta,
+        }
+        response = self.api.post("data_units/", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def task(self, project: int, data_unit: int, **extra: Any) -> dict:
+        body = {"project": project, "data_unit": data_unit, **extra}
+        response = self.api.post("tasks/", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def tag(self, project: int | None = None, **extra: Any) -> dict:
+        response = self.api.post(
+            "task_tags/", json={"name": unique("tag"), "project": project, **extra}
+        )
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def plugin(self, **extra: Any) -> dict:
+        body = {"name": unique("Plugin"), "code": unique("plugin"), **extra}
+        response = self.api.post("plugins/", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def release(self, plugin: dict, version: str = "1.0.0") -> dict:
+        response = self.api.post(
+            "plugin_releases/",
+            data={
+                "plugin": plugin["code"],
+                "version": version,
+                "config": dumps({"code": plugin["code"], "actions": {"run": {"method": "job"}}}),
+                "requirements": ["numpy", "pillow"],
+                "debug": "False",
+            },
+            files={"file": ("plugin.zip", plugin_zip(plugin["code"]))},
+        )
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def storage(self, **extra: Any) -> dict:
+        body = {"name": unique("storage"), "provider": "amazon_s3", **extra}
+        response = self.api.post("storages/", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def upload(self, data: bytes | None = None, **kwargs: Any) -> dict:
+        return chunked_upload(self.api, data or secrets.token_bytes(2500), **kwargs)
+
+    def model(self, **extra: Any) -> dict:
+        upload = self.upload(filename="weights.pt")
+        body = {"name": unique("model"), "chunked_upload": upload["id"], **extra}
+        response = self.api.post("models/", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def job(self, **run: Any) -> dict:
+        plugin = self.plugin()
+        self.release(plugin)
+        response = self.api.post(f"plugins/{plugin['code']}/run/", json={"action": "run", **run})
+        assert response.status_code in (200, 201), response.text
+        return response.json()

@@ -84,7 +84,7 @@ class ImageItem:
 
 def coerce_items(items: Iterable[Any], *, need_size: bool, what: str) -> list[ImageItem]:
     """Validate the input items of a converter and return them as ``ImageItem``."""
-    if isinstance(items, Mapping) or isinstance(items, str | bytes):
+    if isinstance(items, Mapping | str | bytes):
         raise TypeError(f"items must be a list of items, got a single {type(items).__name__}")
     result: list[ImageItem] = []
     seen: set[Any] = set()
@@ -295,17 +295,29 @@ def image_tools(item: ImageItem, audit: Audit, target: str) -> dict[str, list[di
             for tool, anns in media.items() if isinstance(media, Mapping) else []:
                 for ann in anns if isinstance(anns, list) else []:
                     audit.add(
-                        item.id, _ann_id(ann), tool, Outcome.SKIPPED, reason,
-                        f"{key}[{position}] is not converted; only images[0] is", target,
-                    )  # fmt: skip
+                        item.id,
+                        _ann_id(ann),
+                        tool,
+                        Outcome.SKIPPED,
+                        reason,
+                        f"{key}[{position}] is not converted; only images[0] is",
+                        target,
+                    )
 
     media = first_image(doc)
     tools: dict[str, list[dict[str, Any]]] = {}
     counts: dict[str, int] = {}
     for tool, anns in media.items():
         if not isinstance(anns, list):
-            audit.add(item.id, None, str(tool), Outcome.FAILED, Reason.MALFORMED_ANNOTATION,
-                      f"images[0][{tool!r}] must be a list, got {type(anns).__name__}", target)  # fmt: skip
+            audit.add(
+                item.id,
+                None,
+                str(tool),
+                Outcome.FAILED,
+                Reason.MALFORMED_ANNOTATION,
+                f"images[0][{tool!r}] must be a list, got {type(anns).__name__}",
+                target,
+            )
             continue
         for ann in anns:
             if isinstance(ann, Mapping):
@@ -362,9 +374,14 @@ def audit_unsupported(
             continue
         for ann in anns:
             audit.add(
-                item_id, _ann_id(ann), tool, Outcome.SKIPPED, Reason.UNSUPPORTED_ANNOTATION_TYPE,
-                f"{target} has no representation for {tool!r}", target,
-            )  # fmt: skip
+                item_id,
+                _ann_id(ann),
+                tool,
+                Outcome.SKIPPED,
+                Reason.UNSUPPORTED_ANNOTATION_TYPE,
+                f"{target} has no representation for {tool!r}",
+                target,
+            )
 
 
 def is_number(value: Any) -> bool:

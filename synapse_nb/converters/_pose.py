@@ -30,9 +30,9 @@ class PoseGroup:
 def _explicit_box(ann: Mapping[str, Any]) -> tuple[float, float, float, float] | None:
     for key in ("group_bbox", "bounding_box"):
         box = ann.get(key)
-        if isinstance(box, list | tuple) and len(box) == 4 and all(is_number(v) for v in box):
-            if box[2] > 0 and box[3] > 0:
-                return tuple(float(v) for v in box)  # type: ignore[return-value]
+        well_formed = isinstance(box, list | tuple) and len(box) == 4
+        if well_formed and all(is_number(v) for v in box) and box[2] > 0 and box[3] > 0:
+            return tuple(float(v) for v in box)  # type: ignore[return-value]
     return None
 
 
@@ -61,18 +61,30 @@ def pose_groups(
             continue
         visibility = visibility_of(ann)
         if visibility is None:
-            add(ann_id, Outcome.FAILED, Reason.MALFORMED_ANNOTATION,
-                f"visibility must be 0, 1 or 2, got {ann.get('visibility')!r}")  # fmt: skip
+            add(
+                ann_id,
+                Outcome.FAILED,
+                Reason.MALFORMED_ANNOTATION,
+                f"visibility must be 0, 1 or 2, got {ann.get('visibility')!r}",
+            )
             continue
         group_id = ann.get("group_id")
         if not isinstance(group_id, str) or not group_id:
-            add(ann_id, Outcome.SKIPPED, Reason.KEYPOINT_GROUP_INVALID,
-                "keypoint has no group_id, so it belongs to no skeleton")  # fmt: skip
+            add(
+                ann_id,
+                Outcome.SKIPPED,
+                Reason.KEYPOINT_GROUP_INVALID,
+                "keypoint has no group_id, so it belongs to no skeleton",
+            )
             continue
         name = ann.get("classification")
         if name not in PERSON_17:
-            add(ann_id, Outcome.SKIPPED, Reason.KEYPOINT_GROUP_INVALID,
-                f"joint name {name!r} is not a coco_person_17 joint")  # fmt: skip
+            add(
+                ann_id,
+                Outcome.SKIPPED,
+                Reason.KEYPOINT_GROUP_INVALID,
+                f"joint name {name!r} is not a coco_person_17 joint",
+            )
             continue
         group = groups.setdefault(group_id, PoseGroup(group_id))
         members.setdefault(group_id, []).append((name, ann_id))
@@ -85,12 +97,20 @@ def pose_groups(
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
             for _, ann_id in members[group_id]:
-                add(ann_id, Outcome.FAILED, Reason.KEYPOINT_GROUP_INVALID,
-                    f"group {group_id!r} repeats joint(s) {repeated}")  # fmt: skip
+                add(
+                    ann_id,
+                    Outcome.FAILED,
+                    Reason.KEYPOINT_GROUP_INVALID,
+                    f"group {group_id!r} repeats joint(s) {repeated}",
+                )
             continue
         for name, (_, _, v, ann_id) in group.joints.items():
             if v == 0:
-                add(ann_id, Outcome.LOSSY, Reason.MISSING_KEYPOINT_ZEROED,
-                    f"joint {name!r} has visibility 0; written as 0,0,0 so its position is lost")  # fmt: skip
+                add(
+                    ann_id,
+                    Outcome.LOSSY,
+                    Reason.MISSING_KEYPOINT_ZEROED,
+                    f"joint {name!r} has visibility 0; written as 0,0,0 so its position is lost",
+                )
         valid.append(group)
     return valid

@@ -96,18 +96,28 @@ def to_coco(
     cat_id = {name: i + 1 for i, name in enumerate(order)}
 
     images = [
-        {"id": n + 1, "file_name": f"images/{item.leaf}", "width": item.width, "height": item.height,
-         "item_id": item.id}
+        {
+            "id": n + 1,
+            "file_name": f"images/{item.leaf}",
+            "width": item.width,
+            "height": item.height,
+            "item_id": item.id,
+        }
         for n, item in enumerate(checked)
-    ]  # fmt: skip
+    ]
     out = {role: _empty_document(images) for role in COCO_ROLES}
     categories = [{"id": cat_id[name], "name": name, "supercategory": ""} for name in order]
     out["instances"]["categories"] = categories
     out["stuff"]["categories"] = [dict(c) for c in categories]
     out["person_keypoints"]["categories"] = [
-        {"id": 1, "name": "person", "supercategory": "person", "keypoints": list(PERSON_17),
-         "skeleton": [list(edge) for edge in COCO_PERSON_SKELETON]}
-    ]  # fmt: skip
+        {
+            "id": 1,
+            "name": "person",
+            "supercategory": "person",
+            "keypoints": list(PERSON_17),
+            "skeleton": [list(edge) for edge in COCO_PERSON_SKELETON],
+        }
+    ]
 
     for image, (item, tools) in zip(images, prepared, strict=True):
         writer = _ItemWriter(item, image["id"], cat_id, mode, audit, out)
@@ -165,8 +175,13 @@ class _ItemWriter:
     def label(self, ann: Mapping[str, Any], tool: str) -> str | None:
         label = normalize_label(ann.get("classification"))
         if label is None:
-            self.note(ann["id"], tool, Outcome.FAILED, Reason.MALFORMED_ANNOTATION,
-                      f"classification must be a non-empty class label, got {ann.get('classification')!r}")  # fmt: skip
+            self.note(
+                ann["id"],
+                tool,
+                Outcome.FAILED,
+                Reason.MALFORMED_ANNOTATION,
+                f"classification must be a non-empty label, got {ann.get('classification')!r}",
+            )
         return label
 
     def run(self, tools: Mapping[str, list[dict[str, Any]]]) -> None:
@@ -188,9 +203,14 @@ class _ItemWriter:
         if label is None:
             return
         if rotation_of(ann):
-            self.note(ann["id"], "bounding_box", Outcome.LOSSY, Reason.UNSUPPORTED_ORIENTED_BOUNDING_BOX,
-                      f"rotation {rotation_of(ann)!r} rad: bbox written axis-aligned (angle kept in "
-                      "attributes)")  # fmt: skip
+            self.note(
+                ann["id"],
+                "bounding_box",
+                Outcome.LOSSY,
+                Reason.UNSUPPORTED_ORIENTED_BOUNDING_BOX,
+                f"rotation {rotation_of(ann)!r} rad: bbox written axis-aligned (angle kept in "
+                "attributes)",
+            )
         x, y, w, h = box
         self.emit("instances", ann, label, bbox=[x, y, w, h], area=w * h, segmentation=[])
 
@@ -211,8 +231,13 @@ class _ItemWriter:
 
     def mask(self, ann: Mapping[str, Any]) -> None:
         if self.mode == "exclude":
-            self.note(ann["id"], "segmentation", Outcome.SKIPPED, Reason.SEGMENTATION_EXCLUDED,
-                      "segmentation_mode is 'exclude'")  # fmt: skip
+            self.note(
+                ann["id"],
+                "segmentation",
+                Outcome.SKIPPED,
+                Reason.SEGMENTATION_EXCLUDED,
+                "segmentation_mode is 'exclude'",
+            )
             return
         try:
             mask = decode_mask(ann, self.item.width, self.item.height)  # type: ignore[arg-type]
@@ -234,8 +259,12 @@ class _ItemWriter:
         if label is None:
             return
         rows, cols = np.nonzero(mask)
-        bbox = [float(cols.min()), float(rows.min()), float(cols.max() - cols.min() + 1),
-                float(rows.max() - rows.min() + 1)]  # fmt: skip
+        bbox = [
+            float(cols.min()),
+            float(rows.min()),
+            float(cols.max() - cols.min() + 1),
+            float(rows.max() - rows.min() + 1),
+        ]
         role = "instances" if self.mode == "instance" else "stuff"
         self.emit(
             role, ann, label, bbox=bbox, area=float(mask.sum()), segmentation=coco_rle_encode(mask)
@@ -249,10 +278,16 @@ class _ItemWriter:
                 slots += [x, y, v] if v > 0 else [0, 0, 0]
             extent = group.visible_extent() or (0.0, 0.0, 0.0, 0.0)
             record = {
-                "id": 0, "image_id": self.image_id, "category_id": 1, "iscrowd": 0,
-                "keypoints": slots, "num_keypoints": sum(1 for _, _, v, _ in group.joints.values() if v > 0),
-                "bbox": list(extent), "area": extent[2] * extent[3], "segmentation": [],
-            }  # fmt: skip
+                "id": 0,
+                "image_id": self.image_id,
+                "category_id": 1,
+                "iscrowd": 0,
+                "keypoints": slots,
+                "num_keypoints": sum(1 for _, _, v, _ in group.joints.values() if v > 0),
+                "bbox": list(extent),
+                "area": extent[2] * extent[3],
+                "segmentation": [],
+            }
             self.out["person_keypoints"]["annotations"].append(record)
 
 
@@ -294,7 +329,7 @@ def _load_documents(source: Any) -> list[Mapping[str, Any]]:
     if isinstance(source, Sequence):
         return [doc for entry in source for doc in _load_documents(entry)]
     raise TypeError(
-        f"coco must be a COCO dict, a mapping of them, a list or a path, got {type(source).__name__}"
+        f"coco must be a COCO dict, a mapping/list of them or a path, not {type(source).__name__}"
     )
 
 
@@ -331,16 +366,28 @@ def from_coco(coco: Any) -> tuple[list[dict[str, Any]], Audit]:
         for image in doc.get("images", []):
             leaf = PurePosixPath(str(image.get("file_name", image.get("id")))).name
             by_image[image.get("id")] = leaf
-            items.setdefault(leaf, {
-                "id": image.get("item_id", image.get("id")), "file_name": leaf,
-                "width": image.get("width"), "height": image.get("height"),
-            })  # fmt: skip
+            items.setdefault(
+                leaf,
+                {
+                    "id": image.get("item_id", image.get("id")),
+                    "file_name": leaf,
+                    "width": image.get("width"),
+                    "height": image.get("height"),
+                },
+            )
             media.setdefault(leaf, {})
         for ann in doc.get("annotations", []):
             leaf = by_image.get(ann.get("image_id"))
             if leaf is None:
-                audit.add(None, None, "coco_annotation", Outcome.FAILED, Reason.MALFORMED_ANNOTATION,
-                          f"annotation {ann.get('id')!r} refers to unknown image {ann.get('image_id')!r}", "dm_v2")  # fmt: skip
+                audit.add(
+                    None,
+                    None,
+                    "coco_annotation",
+                    Outcome.FAILED,
+                    Reason.MALFORMED_ANNOTATION,
+                    f"annotation {ann.get('id')!r} refers to unknown image {ann.get('image_id')!r}",
+                    "dm_v2",
+                )
                 continue
             _import_annotation(ann, categories, items[leaf], media[leaf], audit)
     result = []
@@ -399,9 +446,7 @@ def _import_annotation(
     elif isinstance(segmentation, list) and segmentation:
         rings = [r for r in segmentation if isinstance(r, list) and len(r) >= 6 and len(r) % 2 == 0]
         if len(rings) != len(segmentation) or not all(is_number(v) for r in rings for v in r):
-            fail(
-                f"polygon segmentation must be rings of >= 3 x,y pairs, got {str(segmentation)[:60]}"
-            )
+            fail(f"polygon segmentation must be rings of >= 3 x,y pairs: {str(segmentation)[:50]}")
             return
         ids = []
         for ring in rings:
@@ -412,9 +457,15 @@ def _import_annotation(
             )
         if len(rings) > 1:
             for ann_id in ids:
-                audit.add(item["id"], ann_id, "polygon", Outcome.LOSSY, Reason.MULTIPART_POLYGON_SPLIT,
-                          f"COCO annotation {ann.get('id')!r} has {len(rings)} rings; each is its own polygon",
-                          "dm_v2")  # fmt: skip
+                audit.add(
+                    item["id"],
+                    ann_id,
+                    "polygon",
+                    Outcome.LOSSY,
+                    Reason.MULTIPART_POLYGON_SPLIT,
+                    f"COCO annotation {ann.get('id')!r}: {len(rings)} rings became polygons",
+                    "dm_v2",
+                )
     elif not keypoints:
         box = ann.get("bbox")
         if not (isinstance(box, list) and len(box) == 4 and all(is_number(v) for v in box)):
@@ -455,9 +506,13 @@ def _import_pose(
         if int(v) == 0:
             continue  # a missing joint carries no position
         joint = {
-            "id": new_id(), "classification": names[slot] if slot < len(names) else f"keypoint_{slot}",
-            "attrs": [], "data": [float(x), float(y)], "visibility": int(v), "group_id": group_id,
-        }  # fmt: skip
+            "id": new_id(),
+            "classification": names[slot] if slot < len(names) else f"keypoint_{slot}",
+            "attrs": [],
+            "data": [float(x), float(y)],
+            "visibility": int(v),
+            "group_id": group_id,
+        }
         if group_box and group_box[2] > 0 and group_box[3] > 0:
             joint["group_bbox"] = group_box
         media.setdefault("keypoint", []).append(joint)

@@ -102,16 +102,36 @@ def dm_v1_to_v2(data: Mapping[str, Any], *, item_id: Any = None) -> tuple[dict[s
         plural = MEDIA_TYPES.get(match[1]) if match else None
         if plural is None:
             for row in rows:
-                audit.add(item_id, _row_id(row), _row_tool(row), Outcome.FAILED, Reason.UNSUPPORTED_MEDIA_TYPE,
-                          f"media id {media_id!r} has no known type prefix", _TARGET_V2)  # fmt: skip
+                audit.add(
+                    item_id,
+                    _row_id(row),
+                    _row_tool(row),
+                    Outcome.FAILED,
+                    Reason.UNSUPPORTED_MEDIA_TYPE,
+                    f"media id {media_id!r} has no known type prefix",
+                    _TARGET_V2,
+                )
             continue
         media = _convert_media(
-            media_id, match[1], rows, data_rows.get(media_id) or [], extra.get(media_id) or {},
-            groups.get(media_id) or [], item_id, audit,
-        )  # fmt: skip
+            media_id,
+            match[1],
+            rows,
+            data_rows.get(media_id) or [],
+            extra.get(media_id) or {},
+            groups.get(media_id) or [],
+            item_id,
+            audit,
+        )
         if relations.get(media_id):
-            audit.add(item_id, None, "relations", Outcome.LOSSY, Reason.RELATIONS_MAP_NOT_CONVERTED,
-                      f"{media_id}: the top-level relations map has no v2 form (kept in meta)", _TARGET_V2)  # fmt: skip
+            audit.add(
+                item_id,
+                None,
+                "relations",
+                Outcome.LOSSY,
+                Reason.RELATIONS_MAP_NOT_CONVERTED,
+                f"{media_id}: the top-level relations map has no v2 form (kept in meta)",
+                _TARGET_V2,
+            )
         v2.setdefault(plural, []).append(media)
 
     v2["classification"] = _label_map(v2)
@@ -158,8 +178,15 @@ def _convert_media(
         try:
             tool, ann = _convert_row(row, by_id, prefix, extra)
         except _RowError as exc:
-            audit.add(item_id, _row_id(row), _row_tool(row), Outcome.FAILED, exc.reason,
-                      f"{media_id}: {exc}", _TARGET_V2)  # fmt: skip
+            audit.add(
+                item_id,
+                _row_id(row),
+                _row_tool(row),
+                Outcome.FAILED,
+                exc.reason,
+                f"{media_id}: {exc}",
+                _TARGET_V2,
+            )
             continue
         media.setdefault(tool, []).append(ann)
         tool_of[ann["id"]] = tool
@@ -269,12 +296,17 @@ def _v2_mask(row: Mapping[str, Any], ann: dict[str, Any], extra: Mapping[str, An
         encoding = "dm_rle"
     else:
         raise _RowError(
-            f"mask needs isCompressed/compressionFormat false/null or true/'rle', got {compressed!r}/{fmt!r}",
+            "mask needs isCompressed/compressionFormat false/null or true/'rle', "
+            f"got {compressed!r}/{fmt!r}",
             Reason.INVALID_MASK_ENCODING,
         )
     width, height = extra.get("width"), extra.get("height")
-    payload = {"data": row.get("pixel_indices"), "encoding": encoding, "isCompressed": compressed,
-               "compressionFormat": fmt}  # fmt: skip
+    payload = {
+        "data": row.get("pixel_indices"),
+        "encoding": encoding,
+        "isCompressed": compressed,
+        "compressionFormat": fmt,
+    }
     try:
         decode_mask(payload, width, height)  # validates bounds, order and size
     except MaskError as exc:
@@ -311,8 +343,15 @@ def _apply_groups(
     for group in groups:
         parsed = _group_members(group)
         if parsed is None:
-            audit.add(item_id, None, "annotationGroup", Outcome.FAILED, Reason.KEYPOINT_GROUP_INVALID,
-                      f"{media_id}: group must be {{id, annotationIds}}, got {str(group)[:60]}", _TARGET_V2)  # fmt: skip
+            audit.add(
+                item_id,
+                None,
+                "annotationGroup",
+                Outcome.FAILED,
+                Reason.KEYPOINT_GROUP_INVALID,
+                f"{media_id}: group must be {{id, annotationIds}}, got {str(group)[:60]}",
+                _TARGET_V2,
+            )
             continue
         group_id, members = parsed
         problem = next(
@@ -321,17 +360,31 @@ def _apply_groups(
             (f"member {m!r} is already in group {owner[m]!r}" for m in members if m in owner), None
         )
         if problem:
-            audit.add(item_id, group_id, "annotationGroup", Outcome.FAILED, Reason.KEYPOINT_GROUP_INVALID,
-                      f"{media_id}: {problem}", _TARGET_V2)  # fmt: skip
+            audit.add(
+                item_id,
+                group_id,
+                "annotationGroup",
+                Outcome.FAILED,
+                Reason.KEYPOINT_GROUP_INVALID,
+                f"{media_id}: {problem}",
+                _TARGET_V2,
+            )
             continue
         for member in members:
             owner[member] = group_id
             if tool_of[member] == "keypoint":
                 anns[member]["group_id"] = group_id
             else:
-                audit.add(item_id, member, tool_of[member], Outcome.LOSSY, Reason.GROUP_MEMBERSHIP_DROPPED,
-                          f"{media_id}: v2 keeps group membership only on keypoints (group {group_id!r}; "
-                          "kept in meta)", _TARGET_V2)  # fmt: skip
+                audit.add(
+                    item_id,
+                    member,
+                    tool_of[member],
+                    Outcome.LOSSY,
+                    Reason.GROUP_MEMBERSHIP_DROPPED,
+                    f"{media_id}: v2 keeps group membership only on keypoints (group {group_id!r}; "
+                    "kept in meta)",
+                    _TARGET_V2,
+                )
 
 
 def _random_point_id() -> str:
@@ -405,8 +458,15 @@ def dm_v2_to_v1(
             if prefix is None:
                 for tool, anns in media.items():
                     for ann in anns or []:
-                        audit.add(item_id, _row_id(ann), tool, Outcome.FAILED, Reason.UNSUPPORTED_MEDIA_TYPE,
-                                  f"v2 media key {key!r} has no v1 media-id prefix", _TARGET_V1)  # fmt: skip
+                        audit.add(
+                            item_id,
+                            _row_id(ann),
+                            tool,
+                            Outcome.FAILED,
+                            Reason.UNSUPPORTED_MEDIA_TYPE,
+                            f"v2 media key {key!r} has no v1 media-id prefix",
+                            _TARGET_V1,
+                        )
                 continue
             media_id = f"{prefix}_{position + 1}"
             rows, data_rows, groups = _media_to_v1(
@@ -443,17 +503,30 @@ def _media_to_v1(
     for tool, anns in media.items():
         for ann in anns or []:
             if not isinstance(ann, Mapping) or not isinstance(ann.get("id"), str):
-                audit.add(item_id, None, tool, Outcome.FAILED, Reason.MALFORMED_ANNOTATION,
-                          f"{media_id}: annotation without a string id: {str(ann)[:60]}", _TARGET_V1)  # fmt: skip
+                audit.add(
+                    item_id,
+                    None,
+                    tool,
+                    Outcome.FAILED,
+                    Reason.MALFORMED_ANNOTATION,
+                    f"{media_id}: annotation without a string id: {str(ann)[:60]}",
+                    _TARGET_V1,
+                )
                 continue
             if tool == "group":
                 members = [m for m in ann.get("data") or [] if isinstance(m, str)]
                 groups.setdefault(ann["id"], [])
                 groups[ann["id"]] += [m for m in members if m not in groups[ann["id"]]]
                 if ann.get("classification"):
-                    audit.add(item_id, ann["id"], tool, Outcome.LOSSY, Reason.GROUP_CLASS_DROPPED,
-                              f"{media_id}: v1 groups have no class; {ann['classification']!r} dropped",
-                              _TARGET_V1)  # fmt: skip
+                    audit.add(
+                        item_id,
+                        ann["id"],
+                        tool,
+                        Outcome.LOSSY,
+                        Reason.GROUP_CLASS_DROPPED,
+                        f"{media_id}: v1 groups have no class; {ann['classification']!r} dropped",
+                        _TARGET_V1,
+                    )
                 continue
             key = (media_id, ann["id"])
             rows.append(_v1_row(tool, ann, meta_rows.get(key)))
@@ -514,15 +587,23 @@ def _v1_data(
     elif tool in ("polygon", "polyline") and isinstance(data, list):
         old = (meta_row or {}).get("coordinate") or []
         row["coordinate"] = [
-            {"x": p[0], "y": p[1], "id": old[i]["id"] if i < len(old) and isinstance(old[i], Mapping)
-             and "id" in old[i] else _random_point_id()}
+            {
+                "x": p[0],
+                "y": p[1],
+                "id": old[i]["id"]
+                if i < len(old) and isinstance(old[i], Mapping) and "id" in old[i]
+                else _random_point_id(),
+            }
             for i, p in enumerate(data)
-        ]  # fmt: skip
+        ]
     elif tool == "keypoint" and isinstance(data, list | tuple) and len(data) >= 2:
         row["coordinate"] = {"x": data[0], "y": data[1]}
     elif tool == "segmentation" and prefix == "image":
-        row.update(pixel_indices=copy.deepcopy(data), isCompressed=ann.get("isCompressed", False),
-                   compressionFormat=ann.get("compressionFormat"))  # fmt: skip
+        row.update(
+            pixel_indices=copy.deepcopy(data),
+            isCompressed=ann.get("isCompressed", False),
+            compressionFormat=ann.get("compressionFormat"),
+        )
     elif tool == "segmentation":
         row["section"] = copy.deepcopy(data)
     elif tool == "classification":

@@ -36,7 +36,7 @@ from ._common import (
     unique_stems,
 )
 from ._pose import pose_groups
-from .masks import MaskError, decode_mask, encode_mask
+from .masks import MaskError, decode_mask
 
 __all__ = ["YOLO_TASKS", "from_yolo", "read_yolo", "to_yolo", "write_yolo"]
 
@@ -178,26 +178,49 @@ class _ItemWriter:
     def selected(self, ann: Mapping[str, Any], tool: str, task: str) -> bool:
         if task in self.tasks:
             return True
-        self.note(ann["id"], tool, Outcome.SKIPPED, Reason.TASK_NOT_SELECTED,
-                  f"only the {task!r} task can hold {tool!r}, and it was not selected", task)  # fmt: skip
+        self.note(
+            ann["id"],
+            tool,
+            Outcome.SKIPPED,
+            Reason.TASK_NOT_SELECTED,
+            f"only the {task!r} task can hold {tool!r}, and it was not selected",
+            task,
+        )
         return False
 
     def label_id(self, ann: Mapping[str, Any], tool: str, task: str) -> int | None:
         label = normalize_label(ann.get("classification"))
         if label is None:
-            self.note(ann["id"], tool, Outcome.FAILED, Reason.MALFORMED_ANNOTATION,
-                      f"classification must be a non-empty class label, got {ann.get('classification')!r}", task)  # fmt: skip
+            self.note(
+                ann["id"],
+                tool,
+                Outcome.FAILED,
+                Reason.MALFORMED_ANNOTATION,
+                f"classification must be a non-empty label, got {ann.get('classification')!r}",
+                task,
+            )
             return None
         return self.class_id[label]
 
     def lossy_attrs(self, ann: Mapping[str, Any], tool: str, task: str) -> None:
         attrs = custom_attrs(ann)
         if attrs:
-            self.note(ann["id"], tool, Outcome.LOSSY, Reason.CUSTOM_ATTRIBUTES_DROPPED,
-                      f"YOLO has no attributes; dropped {[a['name'] for a in attrs]}", task)  # fmt: skip
+            self.note(
+                ann["id"],
+                tool,
+                Outcome.LOSSY,
+                Reason.CUSTOM_ATTRIBUTES_DROPPED,
+                f"YOLO has no attributes; dropped {[a['name'] for a in attrs]}",
+                task,
+            )
 
     def inside(self, xs: Sequence[float], ys: Sequence[float]) -> bool:
-        return (min(xs) >= -_EPS and min(ys) >= -_EPS and max(xs) <= self.w + _EPS and max(ys) <= self.h + _EPS)  # fmt: skip
+        return (
+            min(xs) >= -_EPS
+            and min(ys) >= -_EPS
+            and max(xs) <= self.w + _EPS
+            and max(ys) <= self.h + _EPS
+        )
 
     def run(self, tools: Mapping[str, list[dict[str, Any]]]) -> dict[str, list[str]]:
         for ann in tools.get("bounding_box", []):
@@ -215,8 +238,13 @@ class _ItemWriter:
         elif keypoints:
             for ann in keypoints:
                 self.selected(ann, "keypoint", "pose")
-        audit_unsupported(self.item.id, tools, ("bounding_box", "polygon", "segmentation", "keypoint"),
-                          self.audit, "yolo")  # fmt: skip
+        audit_unsupported(
+            self.item.id,
+            tools,
+            ("bounding_box", "polygon", "segmentation", "keypoint"),
+            self.audit,
+            "yolo",
+        )
         return self.lines
 
     def box(self, ann: Mapping[str, Any]) -> None:
@@ -236,12 +264,24 @@ class _ItemWriter:
             return
         x, y, w, h = box
         if not self.inside([x, x + w], [y, y + h]):
-            self.note(ann["id"], "bounding_box", Outcome.FAILED, Reason.OUT_OF_BOUNDS,
-                      f"box {list(box)} leaves the {self.w:g}x{self.h:g} image", "detect")  # fmt: skip
+            self.note(
+                ann["id"],
+                "bounding_box",
+                Outcome.FAILED,
+                Reason.OUT_OF_BOUNDS,
+                f"box {list(box)} leaves the {self.w:g}x{self.h:g} image",
+                "detect",
+            )
             return
         if rotation_of(ann):
-            self.note(ann["id"], "bounding_box", Outcome.LOSSY, Reason.UNSUPPORTED_ORIENTED_BOUNDING_BOX,
-                      f"rotation {rotation_of(ann)!r} rad dropped; box written axis-aligned", "detect")  # fmt: skip
+            self.note(
+                ann["id"],
+                "bounding_box",
+                Outcome.LOSSY,
+                Reason.UNSUPPORTED_ORIENTED_BOUNDING_BOX,
+                f"rotation {rotation_of(ann)!r} rad dropped; box written axis-aligned",
+                "detect",
+            )
         self.lossy_attrs(ann, "bounding_box", "detect")
         cx, cy = (x + w / 2) / self.w, (y + h / 2) / self.h
         self.lines["detect"].append(
@@ -259,8 +299,14 @@ class _ItemWriter:
         if cls is None:
             return
         if not self.inside([p[0] for p in points], [p[1] for p in points]):
-            self.note(ann["id"], "polygon", Outcome.FAILED, Reason.OUT_OF_BOUNDS,
-                      f"polygon has points outside the {self.w:g}x{self.h:g} image", "segment")  # fmt: skip
+            self.note(
+                ann["id"],
+                "polygon",
+                Outcome.FAILED,
+                Reason.OUT_OF_BOUNDS,
+                f"polygon has points outside the {self.w:g}x{self.h:g} image",
+                "segment",
+            )
             return
         self.lossy_attrs(ann, "polygon", "segment")
         self.lines["segment"].append(self.segment_row(cls, points))
@@ -276,8 +322,14 @@ class _ItemWriter:
                 if self.mode == "exclude"
                 else Reason.SEMANTIC_SEGMENTATION_UNSUPPORTED
             )
-            self.note(ann["id"], "segmentation", Outcome.SKIPPED, reason,
-                      f"segmentation_mode is {self.mode!r}", "segment")  # fmt: skip
+            self.note(
+                ann["id"],
+                "segmentation",
+                Outcome.SKIPPED,
+                reason,
+                f"segmentation_mode is {self.mode!r}",
+                "segment",
+            )
             return
         try:
             mask = decode_mask(ann, self.item.width, self.item.height)  # type: ignore[arg-type]
@@ -306,15 +358,33 @@ class _ItemWriter:
             return
         outer, holes, fragments = mask_contours(mask)
         if not outer:
-            self.note(ann["id"], "segmentation", Outcome.SKIPPED, Reason.MASK_TOO_SMALL,
-                      "no part of the mask has a contour of >= 3 points", "segment")  # fmt: skip
+            self.note(
+                ann["id"],
+                "segmentation",
+                Outcome.SKIPPED,
+                Reason.MASK_TOO_SMALL,
+                "no part of the mask has a contour of >= 3 points",
+                "segment",
+            )
             return
         if holes:
-            self.note(ann["id"], "segmentation", Outcome.LOSSY, Reason.MASK_HOLE_DROPPED,
-                      f"{holes} hole(s) cannot be represented in YOLO and were filled", "segment")  # fmt: skip
+            self.note(
+                ann["id"],
+                "segmentation",
+                Outcome.LOSSY,
+                Reason.MASK_HOLE_DROPPED,
+                f"{holes} hole(s) cannot be represented in YOLO and were filled",
+                "segment",
+            )
         if fragments:
-            self.note(ann["id"], "segmentation", Outcome.LOSSY, Reason.MASK_FRAGMENT_DROPPED,
-                      f"{fragments} part(s) too thin for a 3-point contour were dropped", "segment")  # fmt: skip
+            self.note(
+                ann["id"],
+                "segmentation",
+                Outcome.LOSSY,
+                Reason.MASK_FRAGMENT_DROPPED,
+                f"{fragments} part(s) too thin for a 3-point contour were dropped",
+                "segment",
+            )
         self.lossy_attrs(ann, "segmentation", "segment")
         for contour in outer:
             self.lines["segment"].append(self.segment_row(cls, contour))
@@ -323,14 +393,26 @@ class _ItemWriter:
         for group in pose_groups(self.item.id, keypoints, self.audit, "yolo.pose"):
             box = group.box or group.visible_extent()
             if box is None:
-                self.note(group.group_id, "keypoint", Outcome.SKIPPED, Reason.POSE_BOX_UNAVAILABLE,
-                          f"group {group.group_id!r} has no visible joint and no group_bbox", "pose")  # fmt: skip
+                self.note(
+                    group.group_id,
+                    "keypoint",
+                    Outcome.SKIPPED,
+                    Reason.POSE_BOX_UNAVAILABLE,
+                    f"group {group.group_id!r} has no visible joint and no group_bbox",
+                    "pose",
+                )
                 continue
             xs = [x for x, _, v, _ in group.joints.values() if v > 0] + [box[0], box[0] + box[2]]
             ys = [y for _, y, v, _ in group.joints.values() if v > 0] + [box[1], box[1] + box[3]]
             if not self.inside(xs, ys):
-                self.note(group.group_id, "keypoint", Outcome.FAILED, Reason.OUT_OF_BOUNDS,
-                          f"group {group.group_id!r} leaves the {self.w:g}x{self.h:g} image", "pose")  # fmt: skip
+                self.note(
+                    group.group_id,
+                    "keypoint",
+                    Outcome.FAILED,
+                    Reason.OUT_OF_BOUNDS,
+                    f"group {group.group_id!r} leaves the {self.w:g}x{self.h:g} image",
+                    "pose",
+                )
                 continue
             x, y, w, h = box
             parts = [
@@ -489,13 +571,36 @@ def from_yolo(
         media: dict[str, list[dict[str, Any]]] = {}
         for number, line in enumerate(text.splitlines(), start=1):
             if line.strip():
-                problem = _import_row(line.split(), task, names, float(width), float(height), joints, dims,
-                                      keypoint_names, media)  # fmt: skip
+                problem = _import_row(
+                    line.split(),
+                    task,
+                    names,
+                    float(width),
+                    float(height),
+                    joints,
+                    dims,
+                    keypoint_names,
+                    media,
+                )
                 if problem:
-                    audit.add(stem, None, f"yolo_{task}_row", Outcome.FAILED, Reason.MALFORMED_ANNOTATION,
-                              f"line {number}: {problem}", "dm_v2")  # fmt: skip
-        items.append({"id": stem, "file_name": None, "width": width, "height": height,
-                      "data": make_dm_document(media)})  # fmt: skip
+                    audit.add(
+                        stem,
+                        None,
+                        f"yolo_{task}_row",
+                        Outcome.FAILED,
+                        Reason.MALFORMED_ANNOTATION,
+                        f"line {number}: {problem}",
+                        "dm_v2",
+                    )
+        items.append(
+            {
+                "id": stem,
+                "file_name": None,
+                "width": width,
+                "height": height,
+                "data": make_dm_document(media),
+            }
+        )
     return items, audit
 
 
@@ -535,7 +640,9 @@ def _import_row(
         )
     else:
         if len(values) != 4 + joints * dims:
-            return f"a pose row has {5 + joints * dims} tokens for kpt_shape [{joints}, {dims}], got {len(tokens)}"
+            expected = 5 + joints * dims
+            shape = [joints, dims]
+            return f"a pose row has {expected} tokens for kpt_shape {shape}, got {len(tokens)}"
         cx, cy, bw, bh = values[:4]
         group_id = new_id()
         box = [(cx - bw / 2) * w, (cy - bh / 2) * h, bw * w, bh * h]
@@ -545,9 +652,15 @@ def _import_row(
             if v == 0:
                 continue
             joint = {
-                "id": new_id(), "classification": keypoint_names[slot] if slot < len(keypoint_names) else f"keypoint_{slot}",
-                "attrs": [], "data": [x * w, y * h], "visibility": v, "group_id": group_id,
-            }  # fmt: skip
+                "id": new_id(),
+                "classification": keypoint_names[slot]
+                if slot < len(keypoint_names)
+                else f"keypoint_{slot}",
+                "attrs": [],
+                "data": [x * w, y * h],
+                "visibility": v,
+                "group_id": group_id,
+            }
             if box[2] > 0 and box[3] > 0:
                 joint["group_bbox"] = box
             media.setdefault("keypoint", []).append(joint)

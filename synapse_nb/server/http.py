@@ -312,7 +312,9 @@ def paginate(
     """
     state = request.app.state.synapse
     q = Query(request)
-    page = q.int("page") or 1
+    # DRF: page 0 is "less than 1" (404), not a synonym of page 1
+    page = q.int("page")
+    page = 1 if page is None else page
     size = q.int("page_size") or state.config.default_page_size
     if page < 1:
         raise ApiError(404, {"detail": "Invalid page."})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+import re
 import secrets
 import zipfile
 from dataclasses import dataclass
@@ -15,6 +16,98 @@ import requests
 from synapse_nb.server.db import dumps
 
 _counter = itertools.count(1)
+
+#: every operation of the backend API (agent-side routes are tested with their own auth below)
+OPERATIONS = [
+    ("GET", "/projects/"),
+    ("POST", "/projects/"),
+    ("GET", "/projects/{pk}/"),
+    ("GET", "/task_tags/"),
+    ("POST", "/task_tags/"),
+    ("GET", "/task_tags/{pk}/"),
+    ("GET", "/tasks/"),
+    ("POST", "/tasks/"),
+    ("GET", "/sdk/tasks/"),
+    ("GET", "/tasks/{pk}/"),
+    ("PATCH", "/tasks/{pk}/"),
+    ("PUT", "/tasks/{pk}/annotate_task_data/"),
+    ("POST", "/tasks/set_tags/"),
+    ("GET", "/assignments/"),
+    ("GET", "/sdk/assignments/"),
+    ("GET", "/assignments/{pk}/"),
+    ("PATCH", "/assignments/{pk}/"),
+    ("POST", "/assignments/set_tags/"),
+    ("GET", "/data_collections/"),
+    ("POST", "/data_collections/"),
+    ("GET", "/data_collections/{pk}/"),
+    ("POST", "/data_files/"),
+    ("POST", "/data_files/verify_checksums/"),
+    ("GET", "/data_files/{pk}/"),
+    ("GET", "/data_units/"),
+    ("POST", "/data_units/"),
+    ("GET", "/data_units/{pk}/"),
+    ("PUT", "/chunked_upload/"),
+    ("POST", "/chunked_upload/"),
+    ("PUT", "/chunked_upload/{upload_id}/"),
+    ("GET", "/chunked_upload/{upload_id}/"),
+    ("POST", "/chunked_upload/{upload_id}/"),
+    ("GET", "/agents/"),
+    ("POST", "/agents/{token}/connect/"),
+    ("GET", "/plugins/"),
+    ("POST", "/plugins/"),
+    ("GET", "/plugins/{ref}/"),
+    ("PUT", "/plugins/{ref}/"),
+    ("PATCH", "/plugins/{ref}/"),
+    ("GET", "/plugin_releases/"),
+    ("POST", "/plugin_releases/"),
+    ("GET", "/plugin_releases/{ref}/"),
+    ("POST", "/plugins/{ref}/run/"),
+    ("GET", "/jobs/"),
+    ("GET", "/jobs/{pk}/"),
+    ("PATCH", "/jobs/{pk}/"),
+    ("GET", "/jobs/{pk}/console_logs/"),
+    ("GET", "/jobs/{pk}/tail_console_logs/"),
+    ("POST", "/logs/"),
+    ("GET", "/storages/"),
+    ("POST", "/storages/"),
+    ("GET", "/storages/{pk}/"),
+    ("GET", "/serve_applications/"),
+    ("POST", "/serve_applications/"),
+    ("GET", "/serve_applications/{pk}/"),
+    ("GET", "/models/"),
+    ("POST", "/models/"),
+    ("GET", "/models/{pk}/"),
+    ("GET", "/ground_truth_datasets/"),
+    ("GET", "/ground_truth_datasets/{pk}/"),
+    ("GET", "/ground_truth_dataset_versions/"),
+    ("GET", "/ground_truth_dataset_versions/{pk}/"),
+    ("GET", "/ground_truths/"),
+    ("GET", "/ground_truth_events/"),
+    ("GET", "/sdk/ground_truth_events/"),
+    ("GET", "/ground_truth_events/{pk}/"),
+]
+
+AGENT_OPERATIONS = [
+    ("GET", "/agent/health/"),
+    ("GET", "/agent/jobs/"),
+    ("GET", "/agent/jobs/{pk}/"),
+    ("POST", "/agent/jobs/{pk}/stop/"),
+    ("GET", "/agent/jobs/{pk}/logs/"),
+    ("GET", "/agent/jobs/{pk}/logs/stream/"),
+    ("GET", "/agent/ray/jobs/{pk}/logs/stream/"),
+    ("GET", "/agent/nodes/"),
+    ("GET", "/agent/nodes/{pk}/"),
+    ("GET", "/agent/tasks/"),
+    ("GET", "/agent/tasks/{pk}/"),
+    ("GET", "/agent/serve_applications/"),
+    ("GET", "/agent/serve_applications/{name}/"),
+    ("DELETE", "/agent/serve_applications/{name}/"),
+    ("GET", "/agent/gpu_status/"),
+]
+
+
+def concrete(path: str, value: str = "1") -> str:
+    return re.sub(r"\{[^}]+\}", value, path).lstrip("/")
 
 
 def unique(prefix: str) -> str:

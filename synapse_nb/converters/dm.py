@@ -174,10 +174,13 @@ def _convert_media(
     by_id = {r["id"]: r for r in data_rows if isinstance(r, Mapping) and "id" in r}
     media: dict[str, list[dict[str, Any]]] = {}
     tool_of: dict[str, str] = {}
+    failed: set[str] = set()
     for row in rows:
         try:
             tool, ann = _convert_row(row, by_id, prefix, extra)
         except _RowError as exc:
+            if _row_id(row):
+                failed.add(_row_id(row))  # type: ignore[arg-type]
             audit.add(
                 item_id,
                 _row_id(row),
@@ -190,7 +193,7 @@ def _convert_media(
             continue
         media.setdefault(tool, []).append(ann)
         tool_of[ann["id"]] = tool
-    _apply_groups(media_id, media, tool_of, groups, item_id, audit)
+    _apply_groups(media_id, media, tool_of, groups, failed, item_id, audit)
     return media
 
 
@@ -335,6 +338,7 @@ def _apply_groups(
     media: Mapping[str, list[dict[str, Any]]],
     tool_of: Mapping[str, str],
     groups: list[Any],
+    failed: set[str],
     item_id: Any,
     audit: Audit,
 ) -> None:
@@ -354,6 +358,7 @@ def _apply_groups(
             )
             continue
         group_id, members = parsed
+        members = [m for m in members if m not in failed]  # already audited as failed
         problem = next(
             (f"member {m!r} does not exist" for m in members if m not in anns), None
         ) or next(

@@ -1362,6 +1362,12 @@ def generate_item(index: int, seed: int = 0) -> tuple[DemoItem, bytes]:
     return item, _render(lay, objects, np.random.default_rng([seed, index, 1]))
 
 
+_ENTRY_KEYS = frozenset(
+    {"index", "file_name", "width", "height", "classes_present", "annotations"}
+    | {"sha256", "size", "mtime_ns"}
+)
+
+
 def _manifest_path(cache_dir: Path, n: int, seed: int) -> Path:
     return cache_dir / f"{_MANIFEST_PREFIX}_v{GENERATOR_VERSION}_seed{seed}_n{n}.json"
 
@@ -1375,7 +1381,11 @@ def _read_manifest(path: Path, n: int, seed: int) -> list[dict] | None:
     if not isinstance(manifest, dict) or any(manifest.get(k) != v for k, v in key.items()):
         return None
     entries = manifest.get("items")
-    return entries if isinstance(entries, list) and len(entries) == n else None
+    if not isinstance(entries, list) or len(entries) != n:
+        return None
+    if not all(isinstance(e, dict) and e.keys() >= _ENTRY_KEYS for e in entries):
+        return None
+    return entries
 
 
 def _write_atomic(path: Path, payload: bytes) -> None:
@@ -1556,10 +1566,6 @@ def _unique_id(prefix: str, taken: set[str]) -> str:
     return f"{prefix}{n:04d}"
 
 
-def _seed_of(name: str, seed: Any) -> int:
-    return _check_int(name, seed)
-
-
 # Relabelling picks a class an annotator could plausibly confuse with the original one.
 _CONFUSABLE: dict[str, tuple[str, ...]] = {
     "car": ("bus",),
@@ -1603,7 +1609,7 @@ def perturb(doc: dict, seed: int) -> dict:
         True
     """
     _boxes_of(doc, "doc")
-    rng = np.random.default_rng([_seed_of("seed", seed), 0x9E37])
+    rng = np.random.default_rng([_check_int("seed", seed), 0x9E37])
     out = copy.deepcopy(doc)
     item = out["images"][0]
     boxes: list[dict] = item.setdefault("bounding_box", [])
@@ -1682,7 +1688,7 @@ def predictions(doc: dict, seed: int, *, miss_rate: float = 0.1, fp_rate: float 
         True
     """
     gt = _boxes_of(doc, "doc")
-    rng = np.random.default_rng([_seed_of("seed", seed), 0x51ED])
+    rng = np.random.default_rng([_check_int("seed", seed), 0x51ED])
     _check_rate("miss_rate", miss_rate, upper=1.0)
     _check_rate("fp_rate", fp_rate, upper=math.inf)
     right, bottom = _geometry_extent(doc["images"][0])

@@ -104,7 +104,6 @@ LANE_CLASS = "lane_marking"
 SCENES: tuple[str, ...] = ("street", "park", "indoor")
 JPEG_QUALITY = 85
 
-_ID_PATTERN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 _MANIFEST_PREFIX = "demo_manifest"
 
 # (width, height, weight): landscape sizes dominate, as in real collections, with some portrait.

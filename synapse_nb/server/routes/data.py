@@ -15,6 +15,7 @@ from starlette.datastructures import UploadFile
 
 from ..db import dumps, loads, now
 from ..http import (
+    MAX_SQL_INT,
     ApiError,
     Body,
     Principal,
@@ -511,7 +512,13 @@ def _content_range(header: str | None) -> tuple[int, int, int]:
         raise ApiError(
             400, {"detail": f"Invalid Content-Range {header!r}. {CONTENT_RANGE_HELP}"}
         ) from None
-    if unit.lower() != "bytes" or start_i < 0 or end_i < start_i or end_i >= total_i:
+    if (
+        unit.lower() != "bytes"
+        or start_i < 0
+        or end_i < start_i
+        or end_i >= total_i
+        or total_i > MAX_SQL_INT  # SQLite stores 64-bit integers only
+    ):
         raise ApiError(400, {"detail": f"Invalid Content-Range {header!r}. {CONTENT_RANGE_HELP}"})
     return start_i, end_i, total_i
 

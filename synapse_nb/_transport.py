@@ -362,6 +362,9 @@ class Transport:
         query = {**self._default_params, **(params or {})}
         query = {k: v for k, v in query.items() if v is not None} or None
         started = time.monotonic()
+        for secret in extra_secrets:
+            # urllib3 logs the request line itself; register path secrets for its records too
+            _SECRETS.add(secret)
         try:
             response = self._session.request(
                 method,
@@ -376,6 +379,9 @@ class Transport:
             )
         except requests.RequestException as exc:
             raise self._map_exception(exc, method, where, timeout or self.timeout) from None
+        finally:
+            for secret in extra_secrets:
+                _SECRETS.discard(secret)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "%s %s -> %s (%.0f ms)",

@@ -57,6 +57,9 @@ logger = logging.getLogger("synapse_nb.uploads")
 _MARKER = b"\x00synapse-nb-chunk-marker\x00"
 _PROGRESS_STEP = 1024 * 1024
 _HASH_PIECE = 8 * 1024 * 1024
+_FINALIZE_ATTEMPTS = 4
+_FINALIZE_POLLS = 5
+_POLL_BASE = 0.5
 #: Failures after which the server's offset is re-read and the upload continues.
 _RESUMABLE = (ClientConnectionError, ClientTimeoutError, ServerError, RateLimitError)
 
@@ -216,6 +219,14 @@ class _ChunkSource:
         self._fh.close()
 
 
+def _retry_after(exc: ClientError) -> float | None:
+    value = (getattr(exc, "headers", None) or {}).get("Retry-After")
+    try:
+        return min(float(value), 60.0) if value is not None else None
+    except ValueError:
+        return None
+
+
 def _drain(future: Future[Any] | None) -> None:
     # A buffer may be refilled only after the read that owns it has finished.
     if future is not None:
@@ -279,6 +290,17 @@ class ChunkedUploader:
             md5 = source.hexdigest()
             self._progress.report(self._total, force=True)
             return self._verify(self._finalize(md5), md5)
+        except UploadInterruptedError:
+            raise
+        except BaseException as exc:
+            if self._upload_id is not None:
+                # Whatever stopped us (a callback, Ctrl-C, a refused chunk), the partial
+                # upload stays on the server: say how to continue it.
+                exc.add_note(
+                    f"chunked upload {self._upload_id} stopped at byte {self._offset}; resume "
+                    f"with create_chunked_upload(..., upload_id={self._upload_id!r})"
+                )
+            raise
         finally:
             source.close()
 
@@ -397,7 +419,8 @@ class ChunkedUploader:
         url = self._url
         if url is None:  # the file is empty: validated earlier, but never POST blindly
             raise InvalidInputError("file_path", str(self._path), "file is empty")
-        for _ in range(3):
+        last: ClientError | None = None
+        for attempt in range(_FINALIZE_ATTEMPTS):
             try:
                 reply = self._t.request_json("POST", url, json_body={"md5": md5})
                 if isinstance(reply, dict):
@@ -408,13 +431,26 @@ class ChunkedUploader:
                 if state is not None:
                     return state  # an earlier finalize did land; this repeat was refused
                 raise
-            except _RESUMABLE as exc:
+            except (ServerError, RateLimitError) as exc:
+                # The server answered, so nothing was lost; it may still have completed the
+                # upload before failing, which one look tells.
+                last = exc
+                state = self._poll_completed(polls=1)
+                if state is not None:
+                    return state
+                time.sleep(min(_retry_after(exc) or 0.5 * 2**attempt, 10.0))
+            except (ClientConnectionError, ClientTimeoutError) as exc:
+                # The reply was lost: the POST may have been applied. Never re-send it
+                # blindly; poll until the upload says it completed (as SDK-26 does).
+                last = exc
                 logger.debug("finalize reply lost (%s); polling the upload", exc)
-                state = self._poll_completed(polls=5)
+                state = self._poll_completed(polls=_FINALIZE_POLLS)
                 if state is not None:
                     return state
         raise UploadInterruptedError(
-            self._upload_id, self._offset, cause="finalize did not complete after 3 attempts"
+            self._upload_id,
+            self._offset,
+            cause=f"finalize did not complete after {_FINALIZE_ATTEMPTS} attempts: {last}",
         )
 
     def _poll_completed(self, *, polls: int) -> dict[str, Any] | None:
@@ -429,8 +465,9 @@ class ChunkedUploader:
             except _RESUMABLE:
                 pass
             if attempt + 1 < polls:
-                # Full jitter, as SDK-26 does, so many clients do not poll in lockstep.
-                pause = random.uniform(0, 2 * 2**attempt)
+                # Full jitter, so many clients do not poll in lockstep; a smaller base than
+                # SDK-26's 2 s because the finalize of a fully-sent upload is quick.
+                pause = random.uniform(0, _POLL_BASE * 2**attempt)
                 time.sleep(max(0.0, min(pause, deadline - time.monotonic())))
         return None
 

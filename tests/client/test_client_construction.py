@@ -114,9 +114,11 @@ def test_repr_and_logs_never_show_tokens(demo_srv, caplog):
 
 
 def test_wrong_token_is_authentication_error(demo_srv):
-    with BackendClient(demo_srv.url, api_token="not-a-real-token") as c:
-        with pytest.raises(AuthenticationError) as info:
-            c.get_project(1)
+    with (
+        BackendClient(demo_srv.url, api_token="not-a-real-token") as c,
+        pytest.raises(AuthenticationError) as info,
+    ):
+        c.get_project(1)
     assert info.value.status_code == 401
     assert "not-a-real-token" not in str(info.value)
     assert str(info.value).startswith("GET projects/1/ failed (401)")

@@ -6,6 +6,7 @@ import hashlib
 import http.server
 import threading
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import requests
@@ -82,7 +83,7 @@ def test_explicit_callable_applies_to_a_single_page(client):
 
 
 class _HeaderRecorder(http.server.BaseHTTPRequestHandler):
-    seen: list[dict[str, str]] = []
+    seen: ClassVar[list[dict[str, str]]] = []
 
     def do_GET(self) -> None:
         type(self).seen.append(dict(self.headers))

@@ -104,13 +104,20 @@ def pose_groups(
                     f"group {group_id!r} repeats joint(s) {repeated}",
                 )
             continue
-        for name, (_, _, v, ann_id) in group.joints.items():
-            if v == 0:
-                add(
-                    ann_id,
-                    Outcome.LOSSY,
-                    Reason.MISSING_KEYPOINT_ZEROED,
-                    f"joint {name!r} has visibility 0; written as 0,0,0 so its position is lost",
-                )
         valid.append(group)
     return valid
+
+
+def note_zeroed_joints(item_id: Any, group: PoseGroup, audit: Audit, target: str) -> None:
+    """Audit the joints of a written group whose position was replaced by ``0, 0, 0``."""
+    for name, (_, _, v, ann_id) in group.joints.items():
+        if v == 0:
+            audit.add(
+                item_id,
+                ann_id,
+                "keypoint",
+                Outcome.LOSSY,
+                Reason.MISSING_KEYPOINT_ZEROED,
+                f"joint {name!r} has visibility 0; written as 0,0,0 so its position is lost",
+                target,
+            )

@@ -31,7 +31,7 @@ from ._common import (
     resolve_class_order,
     rotation_of,
 )
-from ._pose import pose_groups
+from ._pose import note_zeroed_joints, pose_groups
 from .masks import MaskError, coco_rle_decode, coco_rle_encode, decode_mask, encode_mask
 
 __all__ = ["COCO_ROLES", "from_coco", "to_coco", "write_coco"]
@@ -289,6 +289,7 @@ class _ItemWriter:
                 "segmentation": [],
             }
             self.out["person_keypoints"]["annotations"].append(record)
+            note_zeroed_joints(self.item.id, group, self.audit, _TARGET)
 
 
 def write_coco(coco: Mapping[str, Mapping[str, Any]], out_dir: str | PathLike[str]) -> list[Path]:

@@ -35,7 +35,7 @@ from ._common import (
     rotation_of,
     unique_stems,
 )
-from ._pose import pose_groups
+from ._pose import note_zeroed_joints, pose_groups
 from .masks import MaskError, decode_mask
 
 __all__ = ["YOLO_TASKS", "from_yolo", "read_yolo", "to_yolo", "write_yolo"]
@@ -427,6 +427,7 @@ class _ItemWriter:
                     else ["0.000000", "0.000000", "0"]
                 )
             self.lines["pose"].append(" ".join(parts))
+            note_zeroed_joints(self.item.id, group, self.audit, "yolo.pose")
 
 
 def mask_contours(mask: np.ndarray) -> tuple[list[list[tuple[float, float]]], int, int]:

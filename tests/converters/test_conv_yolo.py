@@ -149,7 +149,15 @@ def test_pose_uses_explicit_group_box_and_needs_some_box(spec_doc):
         kp.pop("group_bbox", None)
         kp["visibility"] = 0
     _, audit = to_yolo([item(spec_doc)], tasks=["pose"])
-    assert ("grp0000001", "skipped", "POSE_BOX_UNAVAILABLE") in reasons(audit)
+    ignored = ("TASK_NOT_SELECTED", "UNSUPPORTED_ANNOTATION_TYPE")
+    assert [r for r in reasons(audit) if r[2] not in ignored] == [
+        ("grp0000001", "skipped", "POSE_BOX_UNAVAILABLE")
+    ]  # the joints were not written, so no "zeroed" records for them
+
+    kps[1]["visibility"], kps[0]["visibility"] = 0, 2
+    result, audit = to_yolo([item(spec_doc)], tasks=["pose"])
+    assert result["pose"]["labels"]["a"].split()[8:11] == ["0.000000", "0.000000", "0"]
+    assert ("kpt0000002", "lossy", "MISSING_KEYPOINT_ZEROED") in reasons(audit)
 
 
 def _write_images(root, items):

@@ -78,15 +78,25 @@ def hash_token(token: str) -> str:
 # --------------------------------------------------------------------------- routing
 
 
-def route(router: APIRouter, path: str, methods: Sequence[str], **kwargs: Any) -> Callable:
+def route(
+    router: APIRouter,
+    path: str,
+    methods: Sequence[str],
+    *,
+    operation_prefix: str = "",
+    **kwargs: Any,
+) -> Callable:
     """Register ``path`` (with its trailing slash) and its slash-less twin, no redirect.
 
     Redirecting would turn a POST into a GET in ``requests``; the contract asks for both forms
-    to be served directly. Only the slash form appears in the OpenAPI schema.
+    to be served directly. Only the slash form appears in the OpenAPI schema. A router mounted
+    under a prefix whose paths repeat the backend's (the agent API) passes ``operation_prefix``
+    so operation ids stay unique in the schema.
     """
 
     def decorator(func: Callable) -> Callable:
-        slug = "_".join(part.strip("{}") for part in path.split("/") if part)
+        parts = [operation_prefix, *(part.strip("{}") for part in path.split("/"))]
+        slug = "_".join(part for part in parts if part)
         twin = path.rstrip("/")
         for method in methods:
             operation = f"{method.lower()}_{slug}"

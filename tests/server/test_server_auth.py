@@ -14,6 +14,13 @@ def test_operation_tables_cover_the_schema(api):
     assert served == set(OPERATIONS) | set(AGENT_OPERATIONS)
 
 
+def test_operation_ids_are_unique(api):
+    """The agent API repeats backend paths (jobs/, tasks/); its operation ids must not clash."""
+    schema = api.get("openapi.json").json()
+    operation_ids = [op["operationId"] for ops in schema["paths"].values() for op in ops.values()]
+    assert len(operation_ids) == len(set(operation_ids))
+
+
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
 def test_every_operation_needs_a_token(method, path, anon, server):
     response = anon.request(method, concrete(path), json={})

@@ -17,11 +17,19 @@ from fastapi import APIRouter, Depends, Request, WebSocket
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
 from ..db import now
-from ..http import ApiError, Principal, not_found, route
+from ..http import ApiError, Principal, not_found
+from ..http import route as backend_route
 from .common import state_of
 from .integration import TERMINAL
 
 router = APIRouter()
+
+
+def route(router: APIRouter, path: str, methods: list[str], **kwargs: Any) -> Any:
+    """Like the backend's ``route``, with ``agent_`` operation ids (the paths overlap)."""
+    return backend_route(router, path, methods, operation_prefix="agent", **kwargs)
+
+
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
 
@@ -124,6 +132,8 @@ async def _follow(request: Request, job_id: str, sse: bool) -> Any:
     state = state_of(request)
     last = 0
     while True:
+        # status before logs, so the logs read after a terminal status include the last line
+        status = state.db.scalar("SELECT status FROM jobs WHERE id = ?", (job_id,))
         for r in _log_lines(request, job_id, last):
             last = r["id"]
             yield (
@@ -131,7 +141,6 @@ async def _follow(request: Request, job_id: str, sse: bool) -> Any:
                 if sse
                 else f"{r['message']}\n"
             ).encode()
-        status = state.db.scalar("SELECT status FROM jobs WHERE id = ?", (job_id,))
         if status in TERMINAL:
             if sse:
                 yield f"data: {json.dumps({'type': 'complete', 'message': status})}\n\n".encode()
@@ -169,6 +178,7 @@ async def _ws_logs(websocket: WebSocket, pk: str, as_json: bool) -> None:
     await websocket.accept()
     last = 0
     while True:
+        status = state.db.scalar("SELECT status FROM jobs WHERE id = ?", (pk,))
         for r in state.db.all(
             "SELECT id, message FROM job_console_logs WHERE job_id = ? AND id > ? ORDER BY id",
             (pk, last),
@@ -177,7 +187,6 @@ async def _ws_logs(websocket: WebSocket, pk: str, as_json: bool) -> None:
             await websocket.send_text(
                 json.dumps({"type": "log", "message": r["message"]}) if as_json else r["message"]
             )
-        status = state.db.scalar("SELECT status FROM jobs WHERE id = ?", (pk,))
         if status in TERMINAL:
             if as_json:
                 await websocket.send_text(json.dumps({"type": "complete", "message": status}))

@@ -612,6 +612,10 @@ async def tail_job_console_logs(pk: str, request: Request, p: Principal = Auth) 
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
+            # Status first, logs second: a job's last log is committed with (or before) its
+            # terminal status, so logs read after seeing that status include it. Reading them
+            # the other way round could announce "complete" and lose the final line.
+            status = state.db.scalar("SELECT status FROM jobs WHERE id = ?", (pk,))
             rows = state.db.all(
                 "SELECT * FROM job_console_logs WHERE job_id = ? AND id > ? ORDER BY id",
                 (pk, last_id),
@@ -625,8 +629,7 @@ async def tail_job_console_logs(pk: str, request: Request, p: Principal = Auth) 
                     "datetime": r["datetime"],
                 }
                 yield _sse({"type": "log", "data": f"data: {json.dumps(inner)}\n"})
-            status = state.db.scalar("SELECT status FROM jobs WHERE id = ?", (pk,))
-            if status in TERMINAL and not rows:
+            if status in TERMINAL:
                 yield _sse({"type": "complete", "status": status})
                 return
             if loop.time() > deadline or await request.is_disconnected():

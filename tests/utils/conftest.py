@@ -21,6 +21,7 @@ class FileServer:
     files: dict[str, bytes] = field(default_factory=dict)
     hits: Counter = field(default_factory=Counter)
     fail_first: dict[str, int] = field(default_factory=dict)  # path -> 5xx answers to send first
+    truncate: dict[str, int] = field(default_factory=dict)  # path -> bytes sent before hanging up
     delay: float = 0.0
     active: int = 0
     max_active: int = 0
@@ -62,6 +63,12 @@ def _handler(state: FileServer) -> type[BaseHTTPRequestHandler]:
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
+                cut = state.truncate.get(path)
+                if cut is not None:  # promise the whole body, send part of it, hang up
+                    self.wfile.write(body[:cut])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
                 self.wfile.write(body)
             finally:
                 with state.lock:

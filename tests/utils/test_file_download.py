@@ -67,6 +67,20 @@ def test_http_error_leaves_no_file_and_hides_the_query_string(file_server, tmp_p
     assert list(tmp_path.iterdir()) == []  # neither the target nor a temp file
 
 
+def test_interrupted_download_keeps_the_previous_file_and_leaves_no_partial(file_server, tmp_path):
+    file_server.files["/big.bin"] = b"old" * 1000
+    path = download_file(file_server.url("/big.bin"), tmp_path)
+    file_server.files["/big.bin"] = b"new" * 100_000
+    file_server.truncate["/big.bin"] = 1000
+
+    with pytest.raises(requests.RequestException) as info:
+        download_file(file_server.url("/big.bin", "sig=SECRET"), tmp_path, use_cached=False)
+
+    assert "SECRET" not in str(info.value)
+    assert path.read_bytes() == b"old" * 1000  # the cached copy was not clobbered
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no .part file left
+
+
 def test_transient_503_is_retried(file_server, tmp_path):
     file_server.files["/flaky.bin"] = b"ok"
     file_server.fail_first["/flaky.bin"] = 2

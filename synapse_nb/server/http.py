@@ -213,12 +213,23 @@ class Query:
 
 
 def parse_int(name: str, value: Any) -> int:
-    if isinstance(value, bool):
-        raise field_error(name, f"A valid integer is required, got {value!r}.")
+    """An int (or integer text) that SQLite can store; anything else is a 400 on ``name``.
+
+    Example:
+        >>> parse_int("page", " 3 ")
+        3
+    """
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise field_error(name, f"A valid integer is required, got {shorten(value)}.")
     try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        raise field_error(name, f"A valid integer is required, got {value!r}.") from None
+        number = int(value.strip()) if isinstance(value, str) else value
+    except ValueError:  # also Python's 4300-digit limit on int("999...")
+        raise field_error(name, f"A valid integer is required, got {shorten(value)}.") from None
+    if not -MAX_SQL_INT - 1 <= number <= MAX_SQL_INT:
+        raise field_error(
+            name, f"Ensure this value fits in a signed 64-bit integer, got {shorten(value)}."
+        )
+    return number
 
 
 def parse_bool(name: str, value: Any) -> bool:
@@ -411,15 +422,35 @@ def expands(request: Request) -> set[str]:
 # --------------------------------------------------------------------------- bodies
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"number {shorten(text, 40)} is out of range")
+    return value
+
+
 async def json_body(request: Request) -> Any:
-    """The request's JSON payload; an empty body is ``{}`` (the SDK sends none sometimes)."""
+    """The request's JSON payload; an empty body is ``{}`` (the SDK sends none sometimes).
+
+    Only what can be stored and sent back is accepted: no NaN/Infinity (responses are strict
+    JSON), no lone surrogates (SQLite wants UTF-8), and no nesting deep enough to exhaust the
+    parser's recursion; each of those is a 400, never a 500.
+    """
     raw = await request.body()
     if not raw.strip():
         return {}
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ApiError(400, {"detail": f"JSON parse error - {exc}"}) from None
+        data = json.loads(raw, parse_constant=_no_constant, parse_float=_finite_float)
+        if b"\\u" in raw:  # only escapes can smuggle in a lone surrogate
+            json.dumps(data, ensure_ascii=False).encode()
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError/UnicodeError are ValueErrors
+        message = str(exc) if isinstance(exc, ValueError) else "nested too deeply"
+        raise ApiError(400, {"detail": f"JSON parse error - {message[:200]}"}) from None
+    return data
 
 
 def require_dict(body: Any, what: str = "body") -> dict:
@@ -482,14 +513,10 @@ class Body:
     def int(self, name: str, *, required: bool = False, default: Any = None) -> Any:
         if self._missing(name, required):
             return default
-        value = self.data[name]
-        if isinstance(value, bool) or not isinstance(value, int | str):
-            self.errors.add(name, f"A valid integer is required, got {value!r}.")
-            return default
         try:
-            return int(value)
-        except ValueError:
-            self.errors.add(name, f"A valid integer is required, got {value!r}.")
+            return parse_int(name, self.data[name])
+        except ApiError as exc:
+            self.errors.add(name, exc.body[name][0])
             return default
 
     def bool(self, name: str, *, default: Any = None) -> Any:
@@ -532,17 +559,11 @@ class Body:
         values = self.list(name, required=required)
         if values is None:
             return None
-        out = []
-        for value in values:
-            if isinstance(value, bool) or not isinstance(value, int):
-                try:
-                    out.append(int(value))
-                    continue
-                except (TypeError, ValueError):
-                    self.errors.add(name, f"A valid integer is required, got {value!r}.")
-                    return None
-            out.append(value)
-        return out
+        try:
+            return [parse_int(name, value) for value in values]
+        except ApiError as exc:
+            self.errors.add(name, exc.body[name][0])
+            return None
 
     def check(self) -> None:
         self.errors.raise_if_any()

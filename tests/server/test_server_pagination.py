@@ -26,6 +26,9 @@ def walk(api, path: str, params: dict) -> tuple[list[dict], list[dict]]:
     return pages, [item for page in pages for item in page["results"]]
 
 
+#: rows of the admin's tenant (other tenants' rows exist too: see the isolation tests)
+OURS = "tenant_id = (SELECT tenant_id FROM users WHERE username = 'admin')"
+
 #: list endpoint, its params, and the database's view of which ids it must return, in order
 LISTINGS = {
     "tasks": (
@@ -38,20 +41,26 @@ LISTINGS = {
         {"project": 1},
         "SELECT id FROM assignments WHERE project_id = 1 ORDER BY id",
     ),
-    "data units": ("data_units/", {}, "SELECT id FROM data_units ORDER BY id"),
+    "data units": ("data_units/", {}, f"SELECT id FROM data_units WHERE {OURS} ORDER BY id"),
     "ground-truth events": (
         "sdk/ground_truth_events/",
         {},
-        "SELECT id FROM ground_truth_events ORDER BY id",
+        f"SELECT id FROM ground_truth_events WHERE {OURS} ORDER BY id",
     ),
     "ground-truth versions": (
         "ground_truth_dataset_versions/",
         {},
-        "SELECT id FROM ground_truth_dataset_versions ORDER BY id",
+        "SELECT v.id FROM ground_truth_dataset_versions v JOIN ground_truth_datasets d "
+        f"ON d.id = v.dataset_id WHERE d.{OURS} ORDER BY v.id",
     ),
-    "jobs (newest first)": ("jobs/", {}, "SELECT id FROM jobs ORDER BY seq DESC"),
-    "plugin releases": ("plugin_releases/", {}, "SELECT id FROM plugin_releases ORDER BY id"),
-    "task tags": ("task_tags/", {}, "SELECT id FROM task_tags ORDER BY id"),
+    "jobs (newest first)": ("jobs/", {}, f"SELECT id FROM jobs WHERE {OURS} ORDER BY seq DESC"),
+    "plugin releases": (
+        "plugin_releases/",
+        {},
+        "SELECT r.id FROM plugin_releases r JOIN plugins p ON p.id = r.plugin_id "
+        f"WHERE p.{OURS} ORDER BY r.id",
+    ),
+    "task tags": ("task_tags/", {}, f"SELECT id FROM task_tags WHERE {OURS} ORDER BY id"),
 }
 
 

@@ -15,6 +15,7 @@ from starlette.datastructures import UploadFile
 
 from ..db import dumps, loads, now
 from ..http import (
+    MAX_SQL_INT,
     ApiError,
     Body,
     Principal,
@@ -27,10 +28,12 @@ from ..http import (
     json_body,
     not_found,
     paginate,
+    parse_datetime,
     range_filters,
     require_dict,
     route,
     shape_one,
+    shorten,
 )
 from .common import as_reference, get_row, int_pk, parse_json_field, ref_row, state_of
 
@@ -55,6 +58,8 @@ STORAGE_CATEGORIES = ("internal", "external")
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,99}$")
 #: DRF parses both form encodings (MultiPartParser, FormParser) besides JSON
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+#: a log entry's ``file`` is a base64 ``data:`` URI, so it may be long
+LOG_FILE_LIMIT = 64 * 1024 * 1024
 JOB_UPDATE_KEYS = ("status", "progress_record", "metrics_record", "console_logs", "result", "meta")
 
 
@@ -115,12 +120,25 @@ def plugin_json(row: Any) -> dict:
     }
 
 
+def numeric_ref(ref: str) -> int | None:
+    """``ref`` as a pk when it is written in ASCII digits, else None (it is then a code).
+
+    ``str.isdigit`` alone also accepts "²", which ``int`` refuses; an id too big for SQLite
+    is returned as 0, which no row has.
+    """
+    if not (ref.isascii() and ref.isdigit()):
+        return None
+    value = int(ref)
+    return value if value <= MAX_SQL_INT else 0
+
+
 def plugin_row(request: Request, ref: str, p: Principal) -> Any:
     """A plugin by pk or by code."""
     db = state_of(request).db
+    pk = numeric_ref(ref)
     row = (
-        db.one("SELECT * FROM plugins WHERE id = ? AND tenant_id = ?", (int(ref), p.tenant_id))
-        if ref.isdigit()
+        db.one("SELECT * FROM plugins WHERE id = ? AND tenant_id = ?", (pk, p.tenant_id))
+        if pk is not None
         else db.one("SELECT * FROM plugins WHERE code = ? AND tenant_id = ?", (ref, p.tenant_id))
     )
     if row is None:
@@ -237,11 +255,11 @@ def release_row(request: Request, ref: str, p: Principal) -> Any:
             "WHERE pl.code = ? AND r.version = ? AND pl.tenant_id = ?",
             (code, version, p.tenant_id),
         )
-    elif ref.isdigit():
+    elif numeric_ref(ref) is not None:
         row = db.one(
             "SELECT r.* FROM plugin_releases r JOIN plugins pl ON pl.id = r.plugin_id "
             "WHERE r.id = ? AND pl.tenant_id = ?",
-            (int(ref), p.tenant_id),
+            (numeric_ref(ref), p.tenant_id),
         )
     else:
         row = None
@@ -255,10 +273,10 @@ def list_plugin_releases(request: Request, p: Principal = Auth) -> dict:
     q = Query(request)
     where = Where()
     where.add("pl.tenant_id = ?", p.tenant_id)
-    if q.has("plugin"):
-        refs = q.list("plugin")
-        ids = [int(r) for r in refs if r.isdigit()]
-        codes = [r for r in refs if not r.isdigit()]
+    refs = q.list("plugin")
+    if refs:  # "plugin=," names no plugin: no filter, as for every other list filter
+        ids = [numeric_ref(r) for r in refs if numeric_ref(r) is not None]
+        codes = [r for r in refs if numeric_ref(r) is None]
         clause = []
         if ids:
             clause.append(f"pl.id IN ({','.join('?' * len(ids))})")
@@ -528,7 +546,10 @@ async def update_job(pk: str, request: Request, p: Principal = Auth) -> dict:
             changes[key] = dumps(body.dict(key, required=True))
     if "result" in data:
         changes["result"] = dumps(data["result"])
-    logs = body.list("console_logs", default=None)
+    logs = [
+        log_entry(entry, f"console_logs[{i}]", body)
+        for i, entry in enumerate(body.list("console_logs", default=None) or [])
+    ]
     body.check()
     state = state_of(request)
     stamp = now()
@@ -542,11 +563,42 @@ async def update_job(pk: str, request: Request, p: Principal = Auth) -> dict:
             f"UPDATE jobs SET {', '.join(f'{k} = ?' for k in changes)} WHERE id = ?",
             [*changes.values(), row["id"]],
         )
-        for entry in logs or []:
-            add_console_log(
-                con, row["id"], entry if isinstance(entry, dict) else {"message": str(entry)}
-            )
+        for entry in logs:
+            add_console_log(con, row["id"], entry)
     return job_json(request, job_row(request, pk, p))
+
+
+def log_entry(entry: Any, where: str, body: Body) -> dict:
+    """A client's console-log entry (an object, or bare text); type errors go to ``body``.
+
+    ``step`` and ``datetime`` land in text columns, so they must be text (SQLite cannot bind
+    a dict); ``data`` is any JSON.
+    """
+    if not isinstance(entry, dict):
+        return {"message": str(entry)}
+    item = Body(entry)
+    out = dict(entry)
+    out["step"] = item.str("step", default=None, max_length=200)
+    out["datetime"] = log_datetime(item)
+    for name, messages in item.errors.errors.items():
+        for message in messages:
+            body.errors.add("console_logs", f"{where}.{name}: {message}")
+    return out
+
+
+def log_datetime(body: Body) -> str | None:
+    """The optional ``datetime`` of a log entry, normalised to UTC ISO text."""
+    value = body.data.get("datetime")
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        body.errors.add("datetime", f"Enter a valid date/time, got {shorten(value)}.")
+        return None
+    try:
+        return parse_datetime("datetime", value)
+    except ApiError:
+        body.errors.add("datetime", f"Enter a valid date/time, got {shorten(value)}.")
+        return None
 
 
 def add_console_log(con: Any, job_id: str, entry: dict) -> None:
@@ -652,6 +704,9 @@ async def create_logs(request: Request, p: Principal = Auth) -> Any:
         event = body.str("event", required=True)
         job = body.str("job", default=None)
         level = body.str("level", default="info")
+        step = body.str("step", default=None, max_length=200)
+        stamp = log_datetime(body)
+        file = body.str("file", default=None, max_length=LOG_FILE_LIMIT)  # a data: URI
         if body.errors.errors:
             raise ApiError(
                 400,
@@ -662,10 +717,10 @@ async def create_logs(request: Request, p: Principal = Auth) -> Any:
             )
         if job is not None:
             as_reference(job_row, request, job, p, field="job")
-        parsed.append((event, job, level, entry))
+        parsed.append((event, job, level, step, stamp, file, entry))
     ids = []
     with state_of(request).db.write() as con:
-        for event, job, level, entry in parsed:
+        for event, job, level, step, stamp, file, entry in parsed:
             cur = con.execute(
                 "INSERT INTO logs (tenant_id, job_id, event, data, datetime, step, level, file) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -674,10 +729,10 @@ async def create_logs(request: Request, p: Principal = Auth) -> Any:
                     job,
                     event,
                     dumps(entry.get("data") or {}),
-                    entry.get("datetime") or now(),
-                    entry.get("step"),
+                    stamp or now(),
+                    step,
                     level,
-                    entry.get("file"),
+                    file,
                 ),
             )
             ids.append(cur.lastrowid)
@@ -688,7 +743,8 @@ async def create_logs(request: Request, p: Principal = Auth) -> Any:
                     {
                         "event": event,
                         "level": level,
-                        "step": entry.get("step"),
+                        "step": step,
+                        "datetime": stamp,
                         "data": entry.get("data"),
                         "message": (entry.get("data") or {}).get("message")
                         if isinstance(entry.get("data"), dict)

@@ -33,7 +33,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from synapse_nb._config import DEFAULT_MAX_WORKERS
 from synapse_nb.exceptions import ClientError, InvalidInputError, NotFoundError
 
-__all__ = ["PageWalker", "page_url"]
+__all__ = ["PageWalker", "fetch_with_retries", "page_url"]
 
 logger = logging.getLogger("synapse_nb.pagination")
 
@@ -198,32 +198,47 @@ class PageWalker:
 
     # ------------------------------------------------------------------ one page
     def _get_page(self, url: str, number: int | None) -> Any:
-        attempt = 0
-        while True:
-            try:
-                return self._fetch(url)
-            except NotFoundError:
-                # DRF answers 404 past the last page: the list shrank while we walked it.
-                logger.debug("page %s is past the end; stopping", number)
-                return _END
-            except ClientError as exc:
-                if exc.status_code is not None and 400 <= exc.status_code < 500:
-                    retryable = exc.status_code in (408, 429)
-                else:
-                    retryable = True
-                if retryable and attempt < self._retries:
-                    wait = min(self._backoff * 2**attempt, _PAGE_RETRY_CAP)
-                    attempt += 1
-                    logger.debug(
-                        "page %s failed (%s); attempt %d in %.1fs", number, exc, attempt, wait
-                    )
-                    time.sleep(wait)
-                    continue
-                if self._failures is None:
-                    raise
-                logger.debug("page %s failed for good; recorded in page_failures", number)
-                self._failures.append({"page": number, "url": url, "error": exc})
-                return None
+        try:
+            return fetch_with_retries(
+                self._fetch, url, retries=self._retries, backoff=self._backoff, label=number
+            )
+        except NotFoundError:
+            # DRF answers 404 past the last page: the list shrank while we walked it.
+            logger.debug("page %s is past the end; stopping", number)
+            return _END
+        except ClientError as exc:
+            if self._failures is None:
+                raise
+            logger.debug("page %s failed for good; recorded in page_failures", number)
+            self._failures.append({"page": number, "url": url, "error": exc})
+            return None
+
+
+def fetch_with_retries(
+    fetch: Callable[[str], Any], url: str, *, retries: int, backoff: float, label: Any = None
+) -> Any:
+    """Call ``fetch(url)``, retrying transient failures ``retries`` more times.
+
+    Transient means a server error, 408, 429 or a connection failure (no status); the wait
+    is ``min(backoff * 2**attempt, 30)`` seconds. Other client errors raise at once.
+
+    Example:
+        >>> fetch_with_retries(lambda u: {"results": [u]}, "p1", retries=0, backoff=0)
+        {'results': ['p1']}
+    """
+    attempt = 0
+    while True:
+        try:
+            return fetch(url)
+        except ClientError as exc:
+            code = exc.status_code
+            transient = code is None or code >= 500 or code in (408, 429)
+            if not transient or attempt >= retries or isinstance(exc, InvalidInputError):
+                raise
+            wait = min(backoff * 2**attempt, _PAGE_RETRY_CAP)
+            attempt += 1
+            logger.debug("page %s failed (%s); attempt %d in %.1fs", label, exc, attempt, wait)
+            time.sleep(wait)
 
 
 class _EndMarker(dict):  # a distinct object that still type-checks as an envelope

@@ -20,7 +20,7 @@ from synapse_nb._config import (
     Timeout,
     default_cache_dir,
 )
-from synapse_nb._pagination import PageWalker
+from synapse_nb._pagination import PageWalker, fetch_with_retries
 from synapse_nb._transport import _NOT_SET, Transport
 from synapse_nb.clients._url_conversion import MediaCache, UrlConversion, apply, resolve
 from synapse_nb.clients._validate import check_bool, check_params
@@ -171,6 +171,7 @@ class BaseClient:
         max_workers: int | None = None,
         page_failures: list[dict[str, Any]] | None = None,
         page_retries: int = 2,
+        page_retry_backoff: float = 1.0,
         **kwargs: Any,
     ) -> Any:
         """GET a DRF list: the envelope, or ``(generator, count)`` with ``list_all=True``."""
@@ -194,7 +195,25 @@ class BaseClient:
             explicit = conversion if conversion is not None and conversion.explicit else None
             return self._get(path, query, url_conversion=explicit, **kwargs)
         query.setdefault("page_size", self.page_size)
-        first = self._get(path, query, url_conversion=conversion, **kwargs)
+        if isinstance(page_retries, bool) or not isinstance(page_retries, int) or page_retries < 0:
+            raise InvalidInputError(
+                "page_retries", page_retries, "must be an int >= 0", method=method
+            )
+        if (
+            isinstance(page_retry_backoff, bool)
+            or not isinstance(page_retry_backoff, int | float)
+            or page_retry_backoff < 0
+        ):
+            raise InvalidInputError(
+                "page_retry_backoff", page_retry_backoff, "must be seconds >= 0", method=method
+            )
+        first = fetch_with_retries(
+            lambda url: self._get(url, query, url_conversion=conversion, **kwargs),
+            path,
+            retries=page_retries,
+            backoff=page_retry_backoff,
+            label=1,
+        )
         if not isinstance(first, dict) or "results" not in first:
             # A bare list (some agent/legacy endpoints): one page, nothing to walk.
             items = first if isinstance(first, list) else []
@@ -205,5 +224,6 @@ class BaseClient:
             max_workers=workers,
             page_failures=page_failures,
             page_retries=page_retries,
+            page_retry_backoff=page_retry_backoff,
         )
         return iter(walker), first.get("count")

@@ -1,0 +1,134 @@
+"""list_all: concurrent page walks over 10k tasks, with and without injected faults."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from client_helpers import SCALE_TASKS, Wire
+
+from synapse_nb._pagination import PageWalker, page_url
+from synapse_nb.clients import BackendClient
+from synapse_nb.exceptions import NotFoundError, ServerError
+
+FAST_RETRY = {"total": 6, "backoff_factor": 0.02, "backoff_jitter": 0.02, "backoff_max": 0.2}
+
+
+def _ids(srv, project, **kwargs):
+    with BackendClient(srv.url, api_token=srv.token, retry=kwargs.pop("retry", None)) as c:
+        items, count = c.list_tasks(
+            {"project": project}, url_conversion=False, list_all=True, **kwargs
+        )
+        return [t["id"] for t in items], count
+
+
+def test_every_item_once_in_server_order(scale_srv, scale_project):
+    wire = Wire(scale_srv)
+    wire.clear()
+    ids, count = _ids(scale_srv, scale_project, max_workers=6)
+    assert count == SCALE_TASKS
+    assert len(ids) == len(set(ids)) == SCALE_TASKS
+    assert ids == sorted(ids)
+    pages = sorted(int(wire.query(e).get("page", ["1"])[0]) for e in wire.all("GET", "sdk/tasks/"))
+    assert pages == list(range(1, SCALE_TASKS // 100 + 1))  # each page fetched exactly once
+
+
+def test_every_item_once_under_20_percent_faults(scale_srv, scale_project):
+    # 429s, 503s and connections dropped without a reply, on ~20% of requests.
+    scale_srv.set_faults(rate_429=0.07, rate_503=0.07, rate_drop=0.06, retry_after=0, seed=11)
+    try:
+        ids, count = _ids(scale_srv, scale_project, retry=FAST_RETRY)
+    finally:
+        counts = scale_srv.fault_counts
+        scale_srv.set_faults()
+    assert counts["429"] and counts["503"] and counts["drop"]
+    assert count == len(ids) == len(set(ids)) == SCALE_TASKS
+    assert ids == sorted(ids)
+
+
+def test_failed_page_raises_by_default_and_is_collected_on_request(scale_srv, scale_project):
+    retry = {"total": 0}
+    scale_srv.set_faults(rate_503=0.05, retry_after=0, seed=4)
+    try:
+        with pytest.raises(ServerError):
+            _ids(scale_srv, scale_project, retry=retry, page_retries=0)
+        failures: list[dict] = []
+        ids, _ = _ids(scale_srv, scale_project, retry=retry, page_retries=0, page_failures=failures)
+    finally:
+        scale_srv.set_faults()
+    assert failures, "the seeded faults should have failed some pages"
+    assert all(isinstance(f["error"], ServerError) and f["page"] >= 1 for f in failures)
+    missing = {f["page"] for f in failures}
+    assert len(ids) == len(set(ids)) == SCALE_TASKS - 100 * len(missing - {1})
+    assert ids == sorted(ids)
+
+
+def test_lookahead_is_bounded_and_early_close_stops_fetching(scale_srv, scale_project):
+    wire = Wire(scale_srv)
+    wire.clear()
+    with BackendClient(scale_srv.url, api_token=scale_srv.token, max_workers=2) as c:
+        items, _ = c.list_tasks({"project": scale_project}, url_conversion=False, list_all=True)
+        for _ in range(150):  # first page plus half of the second
+            next(items)
+        time.sleep(0.5)  # give the pool time to run ahead as far as it may
+        fetched = len(wire.all("GET", "sdk/tasks/"))
+        assert fetched <= 1 + 1 + 2 * 2  # page 1, the page being read, and the look-ahead
+        items.close()
+        time.sleep(0.3)
+        assert len(wire.all("GET", "sdk/tasks/")) <= fetched + 2  # in flight at close time
+
+
+def test_page_retry_recovers_after_transport_gives_up(scale_srv, scale_project):
+    # No transport retries at all: only the page-level retry stands between a 503 and a
+    # failed walk (a page fails for good with probability 0.2**9 per page).
+    scale_srv.set_faults(rate_503=0.2, retry_after=0, seed=8)
+    try:
+        ids, count = _ids(
+            scale_srv, scale_project, retry={"total": 0}, page_retries=8, page_retry_backoff=0.01
+        )
+        injected = scale_srv.fault_counts["503"]
+    finally:
+        scale_srv.set_faults()
+    assert injected > 0
+    assert len(ids) == len(set(ids)) == count == SCALE_TASKS
+
+
+def test_walker_follows_cursor_links_sequentially():
+    pages = {
+        "http://h/x/?cursor=b": {"next": "http://h/x/?cursor=c", "results": [3, 4]},
+        "http://h/x/?cursor=c": {"next": None, "results": [5]},
+    }
+    seen = []
+
+    def fetch(url):
+        seen.append((url, threading.current_thread().name))
+        return pages[url]
+
+    first = {"next": "http://h/x/?cursor=b", "results": [1, 2]}  # no count: cursor mode
+    assert list(PageWalker(fetch, first, max_workers=4)) == [1, 2, 3, 4, 5]
+    assert [u for u, _ in seen] == list(pages)
+
+
+def test_walker_stops_at_404_when_the_list_shrank():
+    def fetch(url):
+        if url.endswith("page=3"):
+            raise NotFoundError(404, {"detail": "Invalid page."})
+        return {"next": None, "results": [url[-1]]}
+
+    first = {"count": 6, "next": "http://h/?page=2", "results": ["1", "1"]}
+    assert list(PageWalker(fetch, first, max_workers=2)) == ["1", "1", "2"]
+
+
+def test_walker_continues_when_the_list_grew():
+    def fetch(url):
+        n = url.rsplit("=", 1)[1]
+        return {"next": "http://h/?page=4" if n == "3" else None, "results": [n]}
+
+    first = {"count": 3, "next": "http://h/?page=2", "results": ["1"]}
+    assert list(PageWalker(fetch, first, max_workers=3)) == ["1", "2", "3", "4"]
+
+
+def test_page_url_keeps_filters():
+    url = page_url("http://h/api/sdk/tasks/?project=3&page=2&page_size=100&tags=1&tags=2", 9)
+    assert url == "http://h/api/sdk/tasks/?project=3&page=9&page_size=100&tags=1&tags=2"

@@ -1,0 +1,156 @@
+"""Transport: retries (which methods, which statuses), Retry-After, error mapping, logging.
+
+Every test runs against its own server (``fresh_server`` from the top-level conftest) because
+it changes the server's fault settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+
+import pytest
+from client_helpers import Wire
+
+from synapse_nb._config import RetryPolicy, Timeout
+from synapse_nb._transport import LoggingRetry, Transport, redact
+from synapse_nb.clients import BackendClient
+from synapse_nb.exceptions import (
+    ClientConnectionError,
+    ClientError,
+    ClientTimeoutError,
+    RateLimitError,
+    ResponseIncompleteError,
+    ServerError,
+)
+
+
+@pytest.fixture
+def srv(fresh_server):
+    return fresh_server
+
+
+def _client(srv, **kwargs):
+    retry = kwargs.pop(
+        "retry", {"total": 2, "backoff_factor": 0.01, "backoff_jitter": 0.0, "backoff_max": 0.05}
+    )
+    return BackendClient(srv.url, api_token=srv.token, retry=retry, **kwargs)
+
+
+def test_get_is_retried_on_503_then_raises_server_error(srv, caplog):
+    caplog.set_level(logging.DEBUG)
+    srv.set_faults(rate_503=1.0, retry_after=0)
+    wire = Wire(srv)
+    wire.clear()
+    with _client(srv) as c, pytest.raises(ServerError) as info:
+        c.list_storages()
+    assert info.value.status_code == 503
+    assert len(wire.all("GET", "storages/")) == 3  # first try + 2 retries
+    retries = [
+        r for r in caplog.records if r.name == "synapse_nb.transport" and "retrying" in r.msg
+    ]
+    assert len(retries) == 2
+    assert retries[0].getMessage().startswith("retrying GET /storages/ after status 503")
+    assert srv.token not in caplog.text
+
+
+def test_post_is_not_retried_on_503(srv):
+    srv.set_faults(rate_503=1.0, retry_after=0)
+    wire = Wire(srv)
+    wire.clear()
+    with _client(srv) as c, pytest.raises(ServerError):
+        c.create_plugin({"name": "never twice"})
+    assert len(wire.all("POST", "plugins/")) == 1
+
+
+def test_post_is_retried_on_429_because_nothing_was_applied(srv):
+    srv.set_faults(rate_429=0.5, retry_after=0, seed=3)
+    wire = Wire(srv)
+    wire.clear()
+    with _client(srv, retry={"total": 8, "backoff_factor": 0.01, "backoff_jitter": 0}) as c:
+        for i in range(6):
+            c.create_plugin({"name": f"p{i}", "code": f"p-{i}"})
+    assert len(wire.all("POST", "plugins/")) > 6  # some were refused with 429, then retried
+    srv.set_faults()
+    with _client(srv) as c:
+        codes = [p["code"] for p in c._get("plugins/", {"page_size": 100})["results"]]
+    assert sorted(c for c in codes if c.startswith("p-")) == [f"p-{i}" for i in range(6)]
+
+
+def test_rate_limit_error_after_retries_and_retry_after_is_honoured(srv):
+    srv.set_faults(rate_429=1.0, retry_after=1)
+    started = time.monotonic()
+    with (
+        _client(srv, retry={"total": 1, "backoff_factor": 0}) as c,
+        pytest.raises(RateLimitError) as info,
+    ):
+        c.list_storages()
+    assert time.monotonic() - started >= 0.95  # slept the server's Retry-After once
+    assert info.value.status_code == 429
+
+
+def test_retry_after_http_date_is_parsed_and_capped():
+    retry = RetryPolicy(retry_after_max=60).to_urllib3()
+    assert retry.parse_retry_after("Wed, 21 Oct 2099 07:28:00 GMT") == 60
+    assert retry.parse_retry_after("3") == 3
+    assert isinstance(retry, LoggingRetry)
+    assert not retry.is_retry("POST", 503) and retry.is_retry("PUT", 503)
+    assert retry.is_retry("POST", 429)
+    assert not RetryPolicy(retry_post_on_429=False).to_urllib3().is_retry("POST", 429)
+
+
+def test_dropped_connections_on_gets_are_retried(srv):
+    srv.set_faults(rate_drop=0.5, seed=5)
+    with _client(srv, retry={"total": 10, "backoff_factor": 0.01, "backoff_jitter": 0}) as c:
+        for _ in range(10):
+            assert c.list_storages()["count"] >= 0
+    assert srv.fault_counts["drop"] > 0
+
+
+def test_dropped_post_is_reported_as_incomplete(srv):
+    srv.set_faults(rate_drop=1.0)
+    with _client(srv) as c, pytest.raises(ResponseIncompleteError) as info:
+        c.create_plugin({"name": "maybe applied"})
+    assert info.value.status_code is None
+    assert "may have applied it" in str(info.value)
+
+
+def test_read_timeout_maps_to_timeout_error(srv):
+    srv.set_faults(latency_ms=800)
+    with _client(srv, timeout={"connect": 2, "read": 0.2}, retry=0) as c:
+        with pytest.raises(ClientTimeoutError) as info:
+            c.list_storages()
+        assert info.value.status_code == 408
+        with pytest.raises(ResponseIncompleteError):
+            c.create_plugin({"name": "slow"})
+
+
+def test_connection_refused_is_connection_error():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound but not listening: connections are refused
+        with (
+            BackendClient(f"http://127.0.0.1:{port}", api_token="tok-12345", retry=1) as c,
+            pytest.raises(ClientConnectionError) as info,
+        ):
+            c.get_project(1)
+    assert info.value.status_code is None
+    assert str(info.value).startswith("GET projects/1/ failed: could not connect")
+    assert "tok-12345" not in str(info.value)
+
+
+def test_credentials_are_not_sent_to_another_host():
+    headers = {"Synapse-Access-Token": "Token abcd"}
+    with (
+        Transport("http://127.0.0.1:9", auth_headers=headers) as t,
+        pytest.raises(ClientError, match="refusing to send credentials"),
+    ):
+        t.request("GET", "http://example.invalid/sdk/tasks/?page=2")
+    assert redact("x abcd y") == "x abcd y"  # forgotten once the transport closed
+
+
+def test_timeout_value_object():
+    assert Timeout.coerce((1, None)).as_requests() == (1.0, None)
+    with pytest.raises(ValueError, match="connect"):
+        Timeout(connect=0)

@@ -1,0 +1,414 @@
+"""Records -> typed DataFrames, column by column, without ``json_normalize`` or per-row ``loc``.
+
+Records are consumed in chunks as they stream in (a ``list_all`` generator fetches the next
+pages meanwhile); each chunk is walked once per column into a plain list, each derived group
+(primary file, DM summary) once per record, and every column gets its dtype once at the end.
+
+The frames are :class:`SynapseFrame` objects: ordinary DataFrames whose text and HTML reprs
+add one line when the rows are only part of the listing ("100 of 12,345 tasks fetched"), so a
+single page is never mistaken for the whole project.
+
+Example:
+    >>> df = build_frame("task_tag", [{"id": 3, "name": "blurry", "project": 1,
+    ...                                "created": "2026-09-01T09:05:00+00:00"}])
+    >>> df.loc[3, "name"], str(df["created"].dtype), df.index.dtype
+    ('blurry', 'datetime64[ns, UTC]', Int64Dtype())
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Iterator, Mapping
+from itertools import islice
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from synapse_nb.frames.dm import summarize
+from synapse_nb.frames.schemas import IMAGE_TOOLS, SCHEMAS, Column, Schema
+
+__all__ = [
+    "STRING",
+    "SynapseFrame",
+    "build_frame",
+    "convert_column",
+    "empty_frame",
+    "frame_meta",
+    "partial_note",
+]
+
+#: The pandas string dtype of every text column (pyarrow storage, ``pd.NA`` for missing).
+STRING = pd.StringDtype("pyarrow")
+DATETIME = "datetime64[ns, UTC]"
+
+_CHUNK = 1000
+
+
+# ---------------------------------------------------------------------------- the frame
+
+
+def frame_meta(frame: pd.DataFrame) -> dict[str, Any]:
+    """The ``attrs['synapse']`` dict of a frame (empty when it is not one of ours).
+
+    Example:
+        >>> frame_meta(pd.DataFrame())
+        {}
+    """
+    meta = frame.attrs.get("synapse")
+    return meta if isinstance(meta, dict) else {}
+
+
+def partial_note(frame: pd.DataFrame) -> str | None:
+    """The "100 of 12,345" line of a frame built from part of a listing, else None.
+
+    Example:
+        >>> df = pd.DataFrame()
+        >>> df.attrs["synapse"] = {"kind": "task", "count": 450, "fetched": 100,
+        ...                        "method": "list_tasks"}
+        >>> partial_note(df)
+        '100 of 450 tasks fetched (one page); list_tasks(..., list_all=True) fetches all 450'
+    """
+    meta = frame_meta(frame)
+    count, fetched = meta.get("count"), meta.get("fetched")
+    if not isinstance(count, int) or not isinstance(fetched, int):
+        return None
+    kind = str(meta.get("kind", "row")).replace("_", " ")
+    failed = meta.get("failed_pages")
+    if failed:
+        return (
+            f"{fetched:,} of {count:,} {kind}s fetched; {failed} page(s) failed "
+            "(see page_failures); list again to retry them"
+        )
+    if meta.get("complete") or fetched >= count:
+        return None
+    method = meta.get("method") or "list"
+    return (
+        f"{fetched:,} of {count:,} {kind}s fetched (one page); "
+        f"{method}(..., list_all=True) fetches all {count:,}"
+    )
+
+
+class SynapseFrame(pd.DataFrame):
+    """A DataFrame that says so in its repr when it holds only part of a listing.
+
+    Everything else is plain pandas; derived frames (filters, copies, concat) stay
+    ``SynapseFrame`` and keep ``attrs``.
+
+    Example:
+        >>> df = SynapseFrame({"a": [1]})
+        >>> df.attrs["synapse"] = {"kind": "task", "count": 5, "fetched": 1}
+        >>> repr(df).splitlines()[-1]
+        '[1 of 5 tasks fetched (one page); list(..., list_all=True) fetches all 5]'
+    """
+
+    @property
+    def _constructor(self) -> type[SynapseFrame]:
+        return SynapseFrame
+
+    def __repr__(self) -> str:
+        note = partial_note(self)
+        text = super().__repr__()
+        return f"{text}\n[{note}]" if note else text
+
+    def _repr_html_(self) -> str | None:
+        text = super()._repr_html_()
+        note = partial_note(self)
+        if text is None or not note:
+            return text
+        return f"{text}<p><b>Partial:</b> {html.escape(note)}</p>"
+
+
+# ---------------------------------------------------------------------------- extractors
+
+
+def _ref(value: Any) -> int | None:
+    """An id given as an int, a digit string or an expanded ``{'id': ...}`` dict."""
+    if isinstance(value, Mapping):
+        value = value.get("id")
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def _dig(record: Mapping[str, Any], parts: tuple[str, ...]) -> Any:
+    value: Any = record
+    for part in parts:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _tag_ids(value: Any) -> list[int]:
+    if not isinstance(value, list):
+        return []
+    return [t if isinstance(t, int) else _ref(t) for t in value]
+
+
+_NO_FILE = (None, None, None, None)
+
+
+def _primary_file(files: Any, meta: Any) -> tuple[Any, Any, Any, Any]:
+    """(url, original name, width, height) of the primary file of a ``files`` dict."""
+    if not isinstance(files, Mapping) or not files:
+        return _NO_FILE
+    chosen = None
+    for entry in files.values():
+        if isinstance(entry, Mapping) and entry.get("is_primary"):
+            chosen = entry
+            break
+    if chosen is None:
+        chosen = next(iter(files.values()))
+    if isinstance(chosen, Mapping):
+        url = chosen.get("url", chosen.get("path"))
+        name = chosen.get("file_name_original") or chosen.get("path")
+        file_meta = chosen.get("meta")
+        if not isinstance(file_meta, Mapping):
+            file_meta = meta if isinstance(meta, Mapping) else {}
+        width, height = file_meta.get("width"), file_meta.get("height")
+    else:  # a bare URL string (or a local Path after url_conversion)
+        url, name, width, height = chosen, None, None, None
+    if url is not None and not isinstance(url, str):
+        url = str(url)
+    if name is not None and not isinstance(name, str):
+        name = str(name)
+    return (
+        url,
+        name,
+        width if isinstance(width, int) and not isinstance(width, bool) else None,
+        height if isinstance(height, int) and not isinstance(height, bool) else None,
+    )
+
+
+_FILE_FIELDS = {"url": 0, "name": 1, "width": 2, "height": 3}
+
+
+def _flatten_metrics(value: Any, prefix: str, out: dict[str, float]) -> None:
+    if isinstance(value, Mapping):
+        for key, sub in value.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            _flatten_metrics(sub, name, out)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        out[prefix] = float(value)
+
+
+# ---------------------------------------------------------------------------- dtypes
+
+
+def _objects(values: list[Any]) -> np.ndarray:
+    # fromiter keeps nested lists as elements (np.array would read them as a 2nd dimension)
+    return np.fromiter(values, dtype=object, count=len(values))
+
+
+def _strings(values: list[Any]) -> Any:
+    try:
+        return pd.array(values, dtype=STRING)
+    except (TypeError, ValueError):
+        return pd.array(
+            [v if v is None or isinstance(v, str) else str(v) for v in values], dtype=STRING
+        )
+
+
+def _categorical(values: list[Any], categories: tuple[str, ...]) -> pd.Categorical:
+    known = set(categories)
+    extra = sorted({v for v in values if v is not None and v not in known}, key=str)
+    return pd.Categorical(values, categories=[*categories, *extra])
+
+
+def _timestamps(values: list[Any]) -> Any:
+    return pd.to_datetime(values, utc=True, format="ISO8601").as_unit("ns").array
+
+
+def convert_column(values: list[Any], column: Column) -> Any:
+    """Give a list of raw values the dtype of ``column`` (one conversion, no copy after).
+
+    Args:
+        values: Python values, ``None`` for missing.
+        column: The column spec.
+
+    Example:
+        >>> from synapse_nb.frames.schemas import SCHEMAS
+        >>> convert_column(["pending", None], SCHEMAS["task"].column("status")).tolist()
+        ['pending', nan]
+    """
+    dtype = column.dtype
+    if dtype == "Int64":
+        return pd.array(values, dtype="Int64")
+    if dtype == "Float64":
+        return pd.array(values, dtype="Float64")
+    if dtype == "boolean":
+        return pd.array(values, dtype="boolean")
+    if dtype == "string":
+        return _strings(values)
+    if dtype == "category":
+        return _categorical(values, column.categories)
+    if dtype == "datetime":
+        return _timestamps(values)
+    return _objects(values)
+
+
+def _index(ids: list[Any], schema: Schema) -> pd.Index:
+    if schema.index_dtype == "string":
+        values = [None if i is None else str(i) for i in ids]
+        return pd.Index(pd.array(values, dtype=STRING), name="id")
+    return pd.Index(pd.array([_ref(i) for i in ids], dtype="Int64"), name="id")
+
+
+# ---------------------------------------------------------------------------- building
+
+
+class _Accumulator:
+    """Per-column lists, extended chunk by chunk."""
+
+    def __init__(self, schema: Schema, tag_names: Mapping[int, str] | None, keep_data: bool):
+        self.schema = schema
+        self.tag_names = tag_names or {}
+        self.keep_data = keep_data
+        self.ids: list[Any] = []
+        self.values: dict[str, list[Any]] = {c.name: [] for c in schema.columns}
+        self.data: list[Any] = []
+        self.metrics: list[dict[str, float]] = []
+        self._paths = {c.name: tuple(c.source.split(".")) for c in schema.columns if c.source}
+        self._needs_files = any(c.kind == "file" for c in schema.columns)
+        self._needs_dm = any(c.kind == "dm" for c in schema.columns)
+
+    def add(self, chunk: list[Mapping[str, Any]]) -> None:
+        self.ids.extend([r.get("id") for r in chunk])
+        files = (
+            [_primary_file(r.get("files"), r.get("meta")) for r in chunk]
+            if self._needs_files
+            else None
+        )
+        sums = [summarize(r.get("data")) for r in chunk] if self._needs_dm else None
+        for column in self.schema.columns:
+            out = self.values[column.name]
+            kind, source = column.kind, column.source or column.name
+            if kind == "value":
+                parts = self._paths[column.name]
+                if len(parts) == 1:
+                    out.extend([r.get(source) for r in chunk])
+                else:
+                    out.extend([_dig(r, parts) for r in chunk])
+            elif kind == "ref":
+                out.extend([_ref(r.get(source)) for r in chunk])
+            elif kind == "tags":
+                out.extend([_tag_ids(r.get(source)) for r in chunk])
+            elif kind == "tag_names":
+                names = self.tag_names
+                out.extend(
+                    [[names.get(t, f"tag:{t}") for t in _tag_ids(r.get(source))] for r in chunk]
+                )
+            elif kind == "file":
+                position = _FILE_FIELDS[source]
+                out.extend([f[position] for f in files or ()])
+            elif kind == "dm":
+                out.extend(self._dm_values(source, sums or []))
+        if self.keep_data:
+            self.data.extend([r.get("data") for r in chunk])
+        if self.schema.dynamic_prefix:
+            for r in chunk:
+                flat: dict[str, float] = {}
+                _flatten_metrics(r.get("metrics"), "", flat)
+                self.metrics.append(flat)
+
+    @staticmethod
+    def _dm_values(source: str, sums: list[tuple[Any, dict[str, int], list[str]]]) -> list[Any]:
+        if source == "version":
+            return [s[0] for s in sums]
+        if source == "classes":
+            return [s[2] for s in sums]
+        if source == "total":
+            return [sum(s[1].values()) if s[0] != "other" else None for s in sums]
+        return [s[1].get(source, 0) if s[0] != "other" else None for s in sums]
+
+    def frame(self) -> pd.DataFrame:
+        schema = self.schema
+        index = _index(self.ids, schema)
+        columns: dict[str, Any] = {
+            c.name: convert_column(self.values[c.name], c) for c in schema.columns
+        }
+        if self.keep_data:
+            columns["data"] = _objects(self.data)
+        if schema.dynamic_prefix:
+            names = sorted({k for m in self.metrics for k in m})
+            for name in names:
+                columns[f"{schema.dynamic_prefix}{name}"] = pd.array(
+                    [m.get(name) for m in self.metrics], dtype="Float64"
+                )
+        return SynapseFrame(columns, index=index, copy=False)
+
+
+def _chunks(records: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[Any]]:
+    if isinstance(records, list):
+        for start in range(0, len(records), size):
+            yield records[start : start + size]
+        return
+    iterator = iter(records)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def build_frame(
+    kind: str,
+    records: Iterable[Mapping[str, Any]],
+    *,
+    tag_names: Mapping[int, str] | None = None,
+    include_data: bool = False,
+    meta: Mapping[str, Any] | None = None,
+    chunk_size: int = _CHUNK,
+) -> pd.DataFrame:
+    """Build the typed frame of ``kind`` from API records (a list or a streaming iterator).
+
+    Args:
+        kind: A key of :data:`~synapse_nb.frames.schemas.SCHEMAS` (``task``, ``model``...).
+        records: The records, e.g. a page's ``results`` or a ``list_all`` generator.
+        tag_names: Tag id -> name, for the ``tag_names`` column.
+        include_data: Keep each record's DM ``data`` in a trailing ``data`` column.
+        meta: Stored as ``attrs['synapse']`` (with ``kind`` and ``fetched`` filled in).
+        chunk_size: Records converted per step while streaming.
+
+    Returns:
+        A :class:`SynapseFrame` indexed by ``id`` with the schema's columns in order.
+
+    Example:
+        >>> df = build_frame("task", [])
+        >>> len(df), str(df["status"].dtype), df.attrs["synapse"]["fetched"]
+        (0, 'category', 0)
+    """
+    schema = _schema(kind)
+    acc = _Accumulator(schema, tag_names, include_data)
+    for chunk in _chunks(records, chunk_size):
+        acc.add(chunk)
+    frame = acc.frame()
+    info = dict(meta or {})
+    info["kind"] = kind
+    info["fetched"] = len(frame)
+    info.setdefault("count", len(frame))
+    frame.attrs["synapse"] = info
+    return frame
+
+
+def empty_frame(kind: str, *, include_data: bool = False) -> pd.DataFrame:
+    """The frame of ``kind`` with no rows: same columns and dtypes as a full one.
+
+    Example:
+        >>> list(empty_frame("task_tag").columns)
+        ['name', 'description', 'project', 'color', 'created']
+    """
+    return build_frame(kind, [], include_data=include_data)
+
+
+def _schema(kind: str) -> Schema:
+    try:
+        return SCHEMAS[kind]
+    except KeyError:
+        raise ValueError(f"unknown frame kind {kind!r}; one of {sorted(SCHEMAS)}") from None
+
+
+#: Per-tool count columns of the annotated kinds, in order.
+COUNT_COLUMNS = tuple(f"n_{tool}" for tool in IMAGE_TOOLS)

@@ -1,0 +1,177 @@
+"""The local frame cache: Parquet files of fetched listings, refreshed incrementally.
+
+``Client(..., cache=path)`` stores each ``list_all=True`` listing of tasks, assignments and
+ground-truth events under ``path``, one Parquet file per (server, resource, query), with a
+JSON sidecar holding the query, the server's count and the fetch time. The next identical
+listing loads the file and asks the server only for rows modified since the newest
+``modified`` it holds (``modified__gte``, so a change in the same microsecond is not missed),
+then reconciles deletions with one ``fields=id`` listing when the row count disagrees with
+the server's count. The result is the same frame a full reload would give.
+
+Lists (``tags``, ``classes``) are stored as Parquet lists and dicts (``metadata``, ``data``)
+as JSON text, so the round trip gives back the exact Python values and the schema dtypes.
+
+Example:
+    >>> cache = FrameCache(tmp_path)                                  # doctest: +SKIP
+    >>> key = cache.key("task", "http://h/", {"project": 1}, False)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from synapse_nb.frames.build import SynapseFrame
+from synapse_nb.frames.schemas import SCHEMAS
+
+__all__ = ["CACHE_VERSION", "CachedFrame", "FrameCache"]
+
+#: Bumped when the stored layout or a schema changes; older files are ignored.
+CACHE_VERSION = 1
+
+_LIST_TYPES = {"tags": pa.list_(pa.int64()), "tag_names": pa.list_(pa.string())}
+_LIST_TYPES["classes"] = pa.list_(pa.string())
+_JSON_COLUMNS = {"metadata", "data", "meta", "params", "result", "configuration"}
+
+
+@dataclass
+class CachedFrame:
+    """A frame loaded from the cache, with its sidecar info."""
+
+    frame: pd.DataFrame
+    info: dict[str, Any]
+
+
+class FrameCache:
+    """Parquet files of fetched frames under one directory.
+
+    Args:
+        path: The cache directory (created on first write).
+
+    Example:
+        >>> FrameCache("~/.cache/synapse_nb/frames").path.name
+        'frames'
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path).expanduser()
+
+    def __repr__(self) -> str:
+        return f"FrameCache({str(self.path)!r})"
+
+    @staticmethod
+    def key(kind: str, base_url: str, query: dict[str, Any], include_data: bool) -> str:
+        """A stable file key of one listing (page params are not part of it).
+
+        Example:
+            >>> a = FrameCache.key("task", "http://h", {"project": 1, "page_size": 500}, False)
+            >>> a == FrameCache.key("task", "http://h", {"project": 1}, False)
+            True
+        """
+        wanted = {
+            k: v for k, v in query.items() if k not in ("page", "page_size") and v is not None
+        }
+        text = json.dumps(
+            [CACHE_VERSION, kind, base_url.rstrip("/"), wanted, include_data],
+            sort_keys=True,
+            default=str,
+        )
+        return f"{kind}-{hashlib.sha256(text.encode()).hexdigest()[:20]}"
+
+    def _files(self, key: str) -> tuple[Path, Path]:
+        return self.path / f"{key}.parquet", self.path / f"{key}.json"
+
+    def load(self, key: str) -> CachedFrame | None:
+        """The cached frame of ``key``, or None (missing, unreadable or an older layout)."""
+        data_file, info_file = self._files(key)
+        if not data_file.exists() or not info_file.exists():
+            return None
+        try:
+            info = json.loads(info_file.read_text())
+            if info.get("version") != CACHE_VERSION:
+                return None
+            table = pq.read_table(data_file)
+            frame = _from_table(table, info["kind"], info["columns"])
+        except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
+            return None  # an unreadable cache is a cache miss, never an error
+        return CachedFrame(frame, info)
+
+    def save(self, key: str, frame: pd.DataFrame, info: dict[str, Any]) -> None:
+        """Write ``frame`` and its info atomically (a crash never leaves half a file)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        data_file, info_file = self._files(key)
+        table = _to_table(frame)
+        with tempfile.NamedTemporaryFile(dir=self.path, suffix=".tmp", delete=False) as tmp:
+            tmp_path = Path(tmp.name)
+        try:
+            pq.write_table(table, tmp_path)
+            os.replace(tmp_path, data_file)
+        finally:
+            tmp_path.unlink(missing_ok=True)
+        info = {**info, "version": CACHE_VERSION, "columns": [str(c) for c in frame.columns]}
+        info_file.write_text(json.dumps(info, default=str))
+
+    def clear(self) -> int:
+        """Delete every cached frame; returns how many were removed.
+
+        Example:
+            >>> FrameCache("/nonexistent/cache").clear()
+            0
+        """
+        removed = 0
+        if self.path.exists():
+            for file in self.path.glob("*.parquet"):
+                file.unlink(missing_ok=True)
+                file.with_suffix(".json").unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+
+def _to_table(frame: pd.DataFrame) -> pa.Table:
+    plain = pd.DataFrame(frame, copy=False)
+    plain.attrs = {}
+    specials = [n for n in plain.columns if n in _LIST_TYPES or n in _JSON_COLUMNS]
+    table = pa.Table.from_pandas(plain.drop(columns=specials), preserve_index=True)
+    for name in specials:
+        values = plain[name].tolist()
+        if name in _LIST_TYPES:
+            array = pa.array(values, type=_LIST_TYPES[name])
+        else:
+            array = pa.array([json.dumps(v) for v in values], type=pa.large_string())
+        table = table.append_column(name, array)
+    return table
+
+
+def _from_table(table: pa.Table, kind: str, order: list[str]) -> pd.DataFrame:
+    specials = [n for n in table.column_names if n in _LIST_TYPES or n in _JSON_COLUMNS]
+    frame = table.drop_columns(specials).to_pandas()
+    for name in specials:
+        raw = table.column(name).to_pylist()
+        values = raw if name in _LIST_TYPES else [json.loads(v) for v in raw]
+        frame[name] = pd.Series(
+            np.fromiter(values, dtype=object, count=len(values)), index=frame.index, dtype=object
+        )
+    frame = SynapseFrame(frame[[c for c in order if c in frame.columns]])
+    _restore_dtypes(frame, kind)
+    return frame
+
+
+def _restore_dtypes(frame: pd.DataFrame, kind: str) -> None:
+    """Parquet keeps pandas dtypes; categories of a category column are re-imposed in order."""
+    schema = SCHEMAS[kind]
+    for column in schema.columns:
+        if column.dtype == "category" and column.name in frame.columns and column.categories:
+            current = frame[column.name]
+            if isinstance(current.dtype, pd.CategoricalDtype):
+                extra = [c for c in current.cat.categories if c not in column.categories]
+                frame[column.name] = current.cat.set_categories([*column.categories, *extra])

@@ -1,0 +1,680 @@
+"""``Client``: the notebook client. Its ``list_*`` calls return typed DataFrames.
+
+``Client`` is a :class:`~synapse_nb.clients.BackendClient`: every seed method is there with
+its seed signature. The listing methods (``list_tasks``, ``list_assignments``,
+``list_ground_truth_events``, ``list_models``, ``list_jobs``, ``list_task_tags``,
+``list_data_units``, ``list_data_collection``) keep their parameters but return a
+:class:`~synapse_nb.frames.build.SynapseFrame` in the schema of
+:mod:`synapse_nb.frames.schemas`. The raw dict API is one attribute away:
+``client.raw.list_tasks(...)`` is the ``BackendClient`` method (envelope, or
+``(generator, count)`` with ``list_all=True``).
+
+Differences from the raw methods, all deliberate:
+
+- ``url_conversion`` defaults to *off*: file URLs stay strings in ``file_url`` (previews
+  download what they show). Pass a conversion config to get the SDK behaviour.
+- ``list_all=True`` asks for pages of ``frame_page_size`` (1000) rows unless ``page_size``
+  is given: fewer round trips for the same rows.
+- ``Client(..., cache=path)`` keeps each ``list_all`` listing of tasks, assignments and
+  ground-truth events in Parquet and re-fetches only rows modified since
+  (:mod:`synapse_nb.frames.cache`).
+
+Example:
+    >>> from synapse_nb.frames import Client
+    >>> client = Client("http://127.0.0.1:8000", api_token="...")           # doctest: +SKIP
+    >>> tasks = client.list_tasks({"project": 1}, list_all=True)            # doctest: +SKIP
+    >>> tasks.status.value_counts()                                         # doctest: +SKIP
+    >>> page = client.raw.list_tasks({"project": 1})                        # doctest: +SKIP
+    >>> page["count"]                                                       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from synapse_nb.clients import BackendClient
+from synapse_nb.clients._validate import check_bool, check_data, check_params, check_pk
+from synapse_nb.exceptions import InvalidInputError
+from synapse_nb.frames.build import build_frame, frame_meta
+from synapse_nb.frames.cache import FrameCache
+from synapse_nb.frames.schemas import SCHEMAS
+from synapse_nb.frames.writeback import PushRecord, SnapshotStore, normalize_value
+
+__all__ = ["Client", "client_for"]
+
+#: Rows per page of ``list_all=True`` frame listings when the caller sets no ``page_size``.
+FRAME_PAGE_SIZE = 1000
+#: Ids per ``id__in`` request when re-reading rows (keeps URLs short).
+ID_CHUNK = 200
+
+_CLIENTS: weakref.WeakValueDictionary[str, Client] = weakref.WeakValueDictionary()
+
+
+@dataclass(frozen=True)
+class _Resource:
+    method: str  # BackendClient method name
+    conversion: bool  # takes url_conversion
+    cacheable: bool  # has modified filters: incremental refresh works
+
+
+RESOURCES = {
+    "task": _Resource("list_tasks", True, True),
+    "assignment": _Resource("list_assignments", True, True),
+    "ground_truth_event": _Resource("list_ground_truth_events", True, True),
+    "model": _Resource("list_models", False, False),
+    "job": _Resource("list_jobs", False, False),
+    "task_tag": _Resource("list_task_tags", False, False),
+    "data_unit": _Resource("list_data_units", True, False),
+    "data_collection": _Resource("list_data_collection", False, False),
+}
+
+_TAGGED = frozenset({"task", "assignment"})
+
+#: frame column -> field of the API record, for the writable columns
+_RECORD_FIELDS = {"assignee_id": "assignee"}
+
+#: record fields read back when checking a push against the server
+_WRITABLE_FIELDS = {
+    "task": "id,status,priority,assignee,tags,metadata,is_discarded",
+    "assignment": "id,status_label,status_review,tags",
+}
+
+
+def client_for(frame: pd.DataFrame, client: Client | None = None) -> Client:
+    """The live client that returned ``frame`` (or ``client`` when given).
+
+    Args:
+        frame: A frame returned by a :class:`Client`.
+        client: Use this client instead (e.g. for a frame loaded from a file).
+
+    Raises:
+        InvalidInputError: The frame's client is gone (another session) and none was given.
+
+    Example:
+        >>> client_for(pd.DataFrame())
+        Traceback (most recent call last):
+        ...
+        synapse_nb.exceptions.InvalidInputError: frame: invalid client=None: no live client \
+returned this frame; pass client=Client(...) (nothing was sent)
+    """
+    if client is not None:
+        if not isinstance(client, Client):
+            raise InvalidInputError(
+                "client", type(client).__name__, "must be a synapse_nb Client", method="frame"
+            )
+        return client
+    key = frame_meta(frame).get("client")
+    found = _CLIENTS.get(key) if isinstance(key, str) else None
+    if found is None:
+        raise InvalidInputError(
+            "client",
+            None,
+            "no live client returned this frame; pass client=Client(...)",
+            method="frame",
+        )
+    return found
+
+
+def _jsonable(query: Mapping[str, Any]) -> dict[str, Any]:
+    """The query as plain JSON values (attrs are deep-copied and may be written to files)."""
+    return json.loads(json.dumps(dict(query), default=str))
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def _chunks(values: list[Any], size: int) -> Iterable[list[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+class _RawView:
+    """The ``BackendClient`` methods of a :class:`Client` (dicts, envelopes, generators)."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(super(Client, self._client), name)
+
+    def __dir__(self) -> list[str]:
+        return [n for n in dir(BackendClient) if not n.startswith("_")]
+
+    def __repr__(self) -> str:
+        return f"<raw BackendClient API of {self._client!r}>"
+
+
+class Client(BackendClient):
+    """The notebook client: a ``BackendClient`` whose listings are typed DataFrames.
+
+    Args:
+        base_url: Base URL of the Synapse backend.
+        api_token: API token (``$SYNAPSE_API_TOKEN`` when omitted).
+        agent_token: Agent token (``$SYNAPSE_AGENT_TOKEN`` when omitted).
+        timeout: ``{'connect': 5, 'read': 30}`` by default.
+        cache: Directory of the incremental Parquet cache of ``list_all`` listings
+            (off when None).
+        frame_page_size: Page size of ``list_all=True`` listings that set no ``page_size``.
+        **kwargs: Any other :class:`~synapse_nb.clients.BackendClient` option
+            (``tenant``, ``retry``, ``max_workers``...).
+
+    Attributes:
+        raw: The plain ``BackendClient`` API (dicts and envelopes).
+        snapshots: Writable columns of the frames this client returned, as fetched.
+        push_history: Pushes made through this client, newest last (what ``undo`` reverts).
+
+    Example:
+        >>> client = Client("http://127.0.0.1:9", api_token="secret-token")
+        >>> client
+        Client(base_url='http://127.0.0.1:9', api_token=***, cache=None)
+        >>> client.raw.list_tasks.__qualname__
+        'AnnotationClientMixin.list_tasks'
+        >>> client.close()
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_token: str | None = None,
+        agent_token: str | None = None,
+        timeout: Any = None,
+        *,
+        cache: str | os.PathLike[str] | None = None,
+        frame_page_size: int = FRAME_PAGE_SIZE,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(base_url, api_token, agent_token, timeout, **kwargs)
+        if isinstance(frame_page_size, bool) or not isinstance(frame_page_size, int):
+            raise InvalidInputError(
+                "frame_page_size", frame_page_size, "must be an int >= 1", method="Client"
+            )
+        if frame_page_size < 1:
+            raise InvalidInputError(
+                "frame_page_size", frame_page_size, "must be an int >= 1", method="Client"
+            )
+        if cache is not None and not isinstance(cache, str | os.PathLike):
+            raise InvalidInputError("cache", cache, "must be a directory path", method="Client")
+        self.frame_page_size = frame_page_size
+        self.cache = FrameCache(cache) if cache is not None else None
+        self.raw = _RawView(self)
+        self.snapshots = SnapshotStore()
+        self.push_history: list[PushRecord] = []
+        self._key = uuid.uuid4().hex[:16]
+        _CLIENTS[self._key] = self
+
+    def __repr__(self) -> str:
+        cache = None if self.cache is None else str(self.cache.path)
+        token = "***" if self.has_api_token else "None"
+        return f"Client(base_url={self.base_url!r}, api_token={token}, cache={cache!r})"
+
+    # ------------------------------------------------------------------ listings
+    def list_tasks(  # type: ignore[override]
+        self,
+        params: Mapping[str, Any] | None = None,
+        url_conversion: Any = None,
+        list_all: bool = False,
+        *,
+        include_data: bool = False,
+        **page_options: Any,
+    ) -> pd.DataFrame:
+        """List tasks as a typed frame (schema ``task``; see :func:`~.schemas.describe`).
+
+        Args:
+            params: Filters, e.g. ``{'project': 1, 'status': 'completed', 'tags': [3]}``.
+            url_conversion: Off by default (URLs stay strings); an SDK config dict turns
+                downloading on.
+            list_all: Fetch every page (concurrently); else one page, and the frame says
+                "100 of N".
+            include_data: Keep the DM annotation JSON in a trailing ``data`` column.
+            **page_options: ``max_workers``, ``page_failures``, ``page_retries``.
+
+        Returns:
+            A frame indexed by task ``id``.
+
+        Example:
+            >>> df = client.list_tasks({"project": 1}, list_all=True)  # doctest: +SKIP
+            >>> df.groupby("status", observed=True).size()             # doctest: +SKIP
+        """
+        return self._list_frame(
+            "task", params, url_conversion, list_all, include_data, page_options
+        )
+
+    def list_assignments(  # type: ignore[override]
+        self,
+        params: Mapping[str, Any] | None = None,
+        url_conversion: Any = None,
+        list_all: bool = False,
+        *,
+        include_data: bool = False,
+        **page_options: Any,
+    ) -> pd.DataFrame:
+        """List assignments as a typed frame (schema ``assignment``).
+
+        Example:
+            >>> df = client.list_assignments({"project": 1})  # doctest: +SKIP
+            >>> df.status_review.value_counts()             # doctest: +SKIP
+        """
+        return self._list_frame(
+            "assignment", params, url_conversion, list_all, include_data, page_options
+        )
+
+    def list_ground_truth_events(  # type: ignore[override]
+        self,
+        params: Mapping[str, Any] | None = None,
+        url_conversion: Any = None,
+        list_all: bool = False,
+        *,
+        include_data: bool = False,
+        **page_options: Any,
+    ) -> pd.DataFrame:
+        """List ground-truth events as a typed frame, across versions (schema
+        ``ground_truth_event``).
+
+        Example:
+            >>> gt = client.list_ground_truth_events(
+            ...     {"ground_truth_dataset_versions": [1, 2]}, list_all=True)  # doctest: +SKIP
+            >>> gt.groupby("version", observed=True).n_annotations.sum()      # doctest: +SKIP
+        """
+        return self._list_frame(
+            "ground_truth_event", params, url_conversion, list_all, include_data, page_options
+        )
+
+    def list_models(  # type: ignore[override]
+        self,
+        params: Mapping[str, Any] | None = None,
+        *,
+        list_all: bool = False,
+        **page_options: Any,
+    ) -> pd.DataFrame:
+        """List models; numeric metrics become ``metric_<name>`` Float64 columns.
+
+        Nested metrics are flattened with dots (``metric_per_class_AP.car``).
+
+        Example:
+            >>> client.list_models({"project": 1}).sort_values("metric_mAP")  # doctest: +SKIP
+        """
+        return self._list_frame("model", params, None, list_all, False, page_options)
+
+    def list_jobs(  # type: ignore[override]
+        self,
+        params: Mapping[str, Any] | None = None,
+        *,
+        list_all: bool = False,
+        **page_options: Any,
+    ) -> pd.DataFrame:
+        """List jobs (schema ``job``; index = job id as a string).
+
+        Example:
+            >>> client.list_jobs({"status": "running"})  # doctest: +SKIP
+        """
+        return self._list_frame("job", params, None, list_all, False, page_options)
+
+    def list_task_tags(  # type: ignore[override]
+        self,
+        params: Mapping[str, Any] | None = None,
+        *,
+        list_all: bool = False,
+        **page_options: Any,
+    ) -> pd.DataFrame:
+        """List task tags (schema ``task_tag``).
+
+        Example:
+            >>> client.list_task_tags({"project": 1}).name.tolist()  # doctest: +SKIP
+        """
+        return self._list_frame("task_tag", params, None, list_all, False, page_options)
+
+    def list_data_units(  # type: ignore[override]
+        self,
+        params: Mapping[str, Any] | None = None,
+        url_conversion: Any = None,
+        list_all: bool = False,
+        **page_options: Any,
+    ) -> pd.DataFrame:
+        """List data units (schema ``data_unit``); URLs are kept unless asked otherwise.
+
+        Example:
+            >>> client.list_data_units({"data_collection": 1}, list_all=True)  # doctest: +SKIP
+        """
+        return self._list_frame("data_unit", params, url_conversion, list_all, False, page_options)
+
+    def list_data_collection(  # type: ignore[override]
+        self,
+        *,
+        params: Mapping[str, Any] | None = None,
+        list_all: bool = False,
+        **page_options: Any,
+    ) -> pd.DataFrame:
+        """List data collections (schema ``data_collection``).
+
+        Example:
+            >>> client.list_data_collection().name.tolist()  # doctest: +SKIP
+        """
+        return self._list_frame("data_collection", params, None, list_all, False, page_options)
+
+    #: SDK-26 name of :meth:`list_data_collection`.
+    list_data_collections = list_data_collection
+
+    # ------------------------------------------------------------------ writes (PATCH)
+    def update_task(self, pk: int, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Update a task's writable fields (``PATCH tasks/{pk}/``).
+
+        Args:
+            pk: Task id.
+            data: Any of ``status``, ``priority``, ``assignee``, ``metadata``, ``tags``
+                (replaces the tag set), ``is_discarded``.
+
+        Returns:
+            The updated task.
+
+        Example:
+            >>> client.update_task(5, {"status": "completed"})["status"]  # doctest: +SKIP
+            'completed'
+        """
+        allowed = ("status", "priority", "assignee", "metadata", "tags", "is_discarded")
+        return self._patch_checked("tasks", "update_task", pk, data, allowed)
+
+    def update_assignment(self, pk: int, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Update an assignment's review state (``PATCH assignments/{pk}/``).
+
+        Args:
+            pk: Assignment id.
+            data: Any of ``status_label``, ``status_review``, ``data``.
+
+        Example:
+            >>> client.update_assignment(3, {"status_review": "rejected"})  # doctest: +SKIP
+        """
+        allowed = ("status_label", "status_review", "data")
+        return self._patch_checked("assignments", "update_assignment", pk, data, allowed)
+
+    def _patch_checked(
+        self, path: str, method: str, pk: Any, data: Any, allowed: tuple[str, ...]
+    ) -> dict[str, Any]:
+        pk = check_pk(pk, method=method)
+        check_data(data, method=method)
+        if not isinstance(data, Mapping) or not data:
+            raise InvalidInputError("data", data, "must be a non-empty dict", method=method)
+        for key in data:
+            if key not in allowed:
+                raise InvalidInputError(
+                    f"data[{key!r}]", data[key], f"is not writable; one of {allowed}", method=method
+                )
+        return self._patch(f"{path}/{pk}/", dict(data))
+
+    # ------------------------------------------------------------------ internals
+    def _raw_list(
+        self,
+        kind: str,
+        query: dict[str, Any],
+        list_all: bool,
+        url_conversion: Any,
+        page_options: Mapping[str, Any],
+    ) -> Any:
+        resource = RESOURCES[kind]
+        method = getattr(super(), resource.method)
+        kwargs: dict[str, Any] = {"params": query, "list_all": list_all, **page_options}
+        if resource.conversion:
+            kwargs["url_conversion"] = False if url_conversion is None else url_conversion
+        return method(**kwargs)
+
+    def _list_frame(
+        self,
+        kind: str,
+        params: Any,
+        url_conversion: Any,
+        list_all: Any,
+        include_data: Any,
+        page_options: dict[str, Any],
+    ) -> pd.DataFrame:
+        method = RESOURCES[kind].method
+        query = check_params(params, method=method)
+        check_bool(list_all, method=method, field="list_all")
+        check_bool(include_data, method=method, field="include_data")
+        if list_all:
+            query.setdefault("page_size", self.frame_page_size)
+        failures = page_options.get("page_failures")
+        if (
+            list_all
+            and self.cache is not None
+            and RESOURCES[kind].cacheable
+            and failures is None
+            and url_conversion is None
+        ):
+            return self._cached_listing(kind, query, include_data, page_options)
+        tag_names = self._tag_names() if kind in _TAGGED else None
+        if list_all:
+            items, count = self._raw_list(kind, query, True, url_conversion, page_options)
+            meta = self._meta(kind, query, count, include_data, complete=True)
+            frame = build_frame(
+                kind, items, tag_names=tag_names, include_data=include_data, meta=meta
+            )
+            if failures:
+                frame.attrs["synapse"]["complete"] = False
+                frame.attrs["synapse"]["failed_pages"] = len(failures)
+        else:
+            page = self._raw_list(kind, query, False, url_conversion, page_options)
+            results = page.get("results", []) if isinstance(page, dict) else list(page or [])
+            count = page.get("count") if isinstance(page, dict) else len(results)
+            meta = self._meta(kind, query, count, include_data, complete=False)
+            frame = build_frame(
+                kind, results, tag_names=tag_names, include_data=include_data, meta=meta
+            )
+            frame.attrs["synapse"]["complete"] = count is None or len(frame) >= count
+        return self._register(frame)
+
+    def _meta(
+        self, kind: str, query: Mapping[str, Any], count: Any, include_data: bool, complete: bool
+    ) -> dict[str, Any]:
+        return {
+            "kind": kind,
+            "method": RESOURCES[kind].method,
+            "query": _jsonable(query),
+            "count": count if isinstance(count, int) else None,
+            "complete": complete,
+            "include_data": include_data,
+            "client": self._key,
+            "base_url": self.base_url,
+            "fetched_at": _now(),
+        }
+
+    def _register(self, frame: pd.DataFrame) -> pd.DataFrame:
+        meta = frame.attrs["synapse"]
+        meta["client"] = self._key
+        meta["base_url"] = self.base_url
+        writable = SCHEMAS[meta["kind"]].writable
+        if writable:
+            meta["snapshot"] = self.snapshots.add(frame, writable)
+        return frame
+
+    def _tag_records(self) -> list[dict[str, Any]]:
+        items, _count = super().list_task_tags(params={"page_size": 1000}, list_all=True)
+        return list(items)
+
+    def _tag_names(self) -> dict[int, str]:
+        return {t["id"]: t.get("name") for t in self._tag_records() if "id" in t}
+
+    def _tag_resolver(
+        self, kind: str, frame: pd.DataFrame | None = None
+    ) -> Callable[[tuple[Any, ...], Any], tuple[int, ...]]:
+        """Maps tag ids or names (of a row's project) to a sorted tuple of tag ids."""
+        records: list[dict[str, Any]] | None = None
+
+        def resolve(values: tuple[Any, ...], project: Any = None) -> tuple[int, ...]:
+            nonlocal records
+            if not any(isinstance(v, str) for v in values):
+                return values
+            if records is None:
+                records = self._tag_records()
+            out = set()
+            for value in values:
+                if not isinstance(value, str):
+                    out.add(value)
+                    continue
+                out.add(_resolve_tag_name(records, value, project))
+            return tuple(sorted(out, key=lambda v: (not isinstance(v, int), str(v))))
+
+        return resolve
+
+    def _set_tags(
+        self, kind: str, ids: list[int], tags: list[int], action: str, *, replace: bool = False
+    ) -> Any:
+        body = {"ids": [int(i) for i in ids], "tags": [int(t) for t in tags], "action": action}
+        params = {"replace": True} if replace else None
+        if kind == "task":
+            return self.set_tags_tasks(body, params=params)
+        return self.set_tags_assignments(body, params=params)
+
+    def _patch_row(self, kind: str) -> Callable[[int, dict[str, Any]], Any]:
+        return self.update_task if kind == "task" else self.update_assignment
+
+    def _records_by_id(
+        self, kind: str, ids: list[int], extra: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """Records of ``ids`` (any order; missing ids are simply absent), chunked."""
+        ids = sorted({int(i) for i in ids})
+        if not ids:
+            return []
+
+        def fetch(chunk: list[int]) -> list[dict[str, Any]]:
+            query = {
+                **(extra or {}),
+                "id__in": ",".join(map(str, chunk)),
+                "page_size": len(chunk),
+            }
+            items, _count = self._raw_list(kind, query, True, None, {"max_workers": 1})
+            return list(items)
+
+        chunks = list(_chunks(ids, ID_CHUNK))
+        if len(chunks) == 1:
+            return fetch(chunks[0])
+        with ThreadPoolExecutor(self.max_workers, thread_name_prefix="synapse-ids") as pool:
+            return [r for part in pool.map(fetch, chunks) for r in part]
+
+    def _current_values(self, kind: str, ids: list[int]) -> dict[int, dict[str, Any]]:
+        """Normalized writable values of ``ids`` as the server has them now."""
+        records = self._records_by_id(kind, ids, {"fields": _WRITABLE_FIELDS[kind]})
+        out = {}
+        for record in records:
+            values = {}
+            for column in SCHEMAS[kind].writable:
+                raw = record.get(_RECORD_FIELDS.get(column, column))
+                if column == "assignee_id" and isinstance(raw, Mapping):
+                    raw = raw.get("id")
+                values[column] = normalize_value(column, raw)
+            out[int(record["id"])] = values
+        return out
+
+    def _frame_by_id(self, kind: str, ids: list[int], include_data: bool) -> pd.DataFrame:
+        records = self._records_by_id(kind, ids)
+        tag_names = self._tag_names() if kind in _TAGGED else None
+        return build_frame(kind, records, tag_names=tag_names, include_data=include_data)
+
+    def _server_count(self, kind: str, query: Mapping[str, Any]) -> int | None:
+        probe = {k: v for k, v in query.items() if k not in ("page", "page_size")}
+        probe.update({"page_size": 1, "fields": "id"})
+        page = self._raw_list(kind, probe, False, None, {})
+        return page.get("count") if isinstance(page, dict) else None
+
+    def _server_ids(self, kind: str, query: Mapping[str, Any]) -> list[int]:
+        probe = {k: v for k, v in query.items() if k not in ("page", "fields", "expand")}
+        probe.update({"page_size": 1000, "fields": "id"})
+        items, _count = self._raw_list(kind, probe, True, None, {})
+        return [int(r["id"]) for r in items]
+
+    def _incremental(
+        self, kind: str, base: pd.DataFrame, query: dict[str, Any], include_data: bool
+    ) -> tuple[pd.DataFrame, dict[str, int]]:
+        """``base`` brought up to date: rows modified since its newest ``modified`` are
+        re-fetched, deleted ones dropped. Returns the frame and what changed."""
+        stamps = base["modified"].dropna()
+        if stamps.empty:
+            fresh = self._list_frame(kind, query, None, True, include_data, {})
+            return fresh, {"changed": len(fresh), "removed": len(base)}
+        watermark = stamps.max().isoformat()
+        delta_query = {**query, "modified__gte": watermark}
+        delta_query.setdefault("page_size", self.frame_page_size)
+        items, _count = self._raw_list(kind, delta_query, True, None, {})
+        tag_names = self._tag_names() if kind in _TAGGED else None
+        changed = build_frame(kind, items, tag_names=tag_names, include_data=include_data)
+        kept = base[~base.index.isin(changed.index)]
+        merged = pd.concat([kept, changed[[c for c in base.columns if c in changed.columns]]])
+        total = self._server_count(kind, query)
+        removed = 0
+        if total is not None and len(merged) != total:
+            server_ids = self._server_ids(kind, query)
+            present = merged.index.isin(server_ids)
+            removed = int((~present).sum())
+            merged = merged[present]
+            missing = sorted(set(server_ids) - set(merged.index.tolist()))
+            if missing:
+                extra = self._frame_by_id(kind, missing, include_data)
+                merged = pd.concat([merged, extra[merged.columns]])
+                changed_ids = len(changed) + len(extra)
+            else:
+                changed_ids = len(changed)
+        else:
+            changed_ids = len(changed)
+        if "ordering" not in query:
+            merged = merged.sort_index()
+        total = len(merged) if total is None else total
+        merged.attrs["synapse"] = self._meta(kind, query, total, include_data, complete=True)
+        merged.attrs["synapse"]["fetched"] = len(merged)
+        return merged, {"changed": changed_ids, "removed": removed}
+
+    def _cached_listing(
+        self, kind: str, query: dict[str, Any], include_data: bool, page_options: dict[str, Any]
+    ) -> pd.DataFrame:
+        assert self.cache is not None
+        key = FrameCache.key(kind, self.base_url, query, include_data)
+        entry = self.cache.load(key)
+        if entry is None:
+            tag_names = self._tag_names() if kind in _TAGGED else None
+            items, count = self._raw_list(kind, query, True, None, page_options)
+            meta = self._meta(kind, query, count, include_data, complete=True)
+            frame = build_frame(
+                kind, items, tag_names=tag_names, include_data=include_data, meta=meta
+            )
+            stats = {"changed": len(frame), "removed": 0, "hit": False}
+        else:
+            frame, delta = self._incremental(kind, entry.frame, query, include_data)
+            stats = {**delta, "hit": True}
+        self.cache.save(key, frame, {"kind": kind, "query": _jsonable(query), "saved": _now()})
+        frame.attrs["synapse"]["cache"] = {**stats, "key": key}
+        return self._register(frame)
+
+
+def _resolve_tag_name(records: list[dict[str, Any]], name: str, project: Any) -> int:
+    matches = [t for t in records if t.get("name") == name]
+    if project is not None and not pd.isna(project) and len(matches) > 1:
+        scoped = [t for t in matches if t.get("project") in (int(project), None)]
+        matches = scoped or matches
+    if not matches:
+        raise InvalidInputError("tags", name, "no task tag has this name", method="tags")
+    if len(matches) > 1:
+        ids = sorted(t["id"] for t in matches)
+        raise InvalidInputError(
+            "tags", name, f"is ambiguous (tags {ids}); give the tag id", method="tags"
+        )
+    return int(matches[0]["id"])
+
+
+def default_cache_path() -> Path:
+    """A per-user default directory for ``Client(cache=...)``.
+
+    Example:
+        >>> default_cache_path().name
+        'frames'
+    """
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "synapse_nb" / "frames"

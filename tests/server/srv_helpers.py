@@ -143,11 +143,18 @@ def check_field_error(response: requests.Response, field: str, value: Any = None
 
 
 def chunked_upload(
-    api: requests.Session, data: bytes, chunk_size: int = 1000, filename: str = "blob.bin"
+    api: requests.Session,
+    data: bytes,
+    chunk_size: int = 1000,
+    filename: str = "blob.bin",
+    base: str = "",
 ) -> dict:
-    """Run the whole contract 3.1 protocol; returns the finalize body."""
+    """Run the whole contract 3.1 protocol; returns the finalize body.
+
+    ``base`` is the server URL when ``api`` is a plain session that needs absolute URLs.
+    """
     total = len(data)
-    url = "chunked_upload/"
+    url = base + "chunked_upload/"
     for start in range(0, total, chunk_size):
         chunk = data[start : start + chunk_size]
         end = start + len(chunk) - 1

@@ -175,3 +175,68 @@ def test_agent_side_job_routes(agent_api, api, make):
     assert text.headers["Content-Type"].startswith("text/plain")
     assert agent_api.get(f"{base}jobs/bad%20id/").status_code == 400
     assert agent_api.get(f"{base}jobs/unknown-job/").status_code == 404
+
+
+def test_agent_side_cluster_routes(agent_api, api):
+    base = agent_api.base
+    nodes = agent_api.get(f"{base}nodes/").json()
+    node = nodes["results"][0]
+    assert node["alive"] is True
+    assert agent_api.get(f"{base}nodes/{node['node_id']}/").json() == node
+    assert agent_api.get(f"{base}nodes/no-such-node/").status_code == 404
+    tasks = agent_api.get(f"{base}tasks/").json()["results"]
+    assert tasks
+    assert agent_api.get(f"{base}tasks/{tasks[0]['task_id']}/").json() == tasks[0]
+    assert agent_api.get(f"{base}tasks/task-987654321/").status_code == 404
+    assert agent_api.get(f"{base}gpu_status/").json()["gpus"] == []
+
+
+def test_agent_side_serve_applications(agent_api, api, make):
+    job = make.job()["id"]
+    name = f"app-{job[:8]}"
+    created = api.post("serve_applications/", json={"job": job, "name": name}).json()
+    base = agent_api.base
+    assert agent_api.get(f"{base}serve_applications/{name}/").json()["id"] == created["id"]
+    names = [a["name"] for a in agent_api.get(f"{base}serve_applications/").json()["results"]]
+    assert name in names
+    deleted = agent_api.delete(f"{base}serve_applications/{name}/")
+    assert deleted.status_code == 204 and deleted.content == b""
+    assert agent_api.get(f"{base}serve_applications/{name}/").status_code == 404
+    assert api.get(f"serve_applications/{created['id']}/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "framed"), [("jobs/{}/logs/", True), ("ray/jobs/{}/logs/ws/", False)]
+)
+def test_agent_websocket_log_tail(path, framed, agent, server, api, make):
+    from websockets.sync.client import connect
+
+    job = make.job()["id"]
+    url = server.agent_url.replace("http://", "ws://") + path.format(job)
+    frames = []
+    with connect(url, additional_headers={"Authorization": agent.token}, open_timeout=10) as ws:
+        for message in ws:  # ends when the server closes after the job finished
+            frames.append(message)
+    listed = api.get(f"jobs/{job}/console_logs/", params={"page_size": 1000}).json()
+    messages = [entry["message"] for entry in listed["results"]]
+    if framed:
+        decoded = [json.loads(frame) for frame in frames]
+        assert decoded[-1] == {"type": "complete", "message": "SUCCEEDED"}
+        assert [d["message"] for d in decoded[:-1]] == messages
+    else:
+        assert frames == messages
+
+
+def test_agent_websocket_refuses_bad_tokens(server, make):
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    job = make.job()["id"]
+    url = server.agent_url.replace("http://", "ws://") + f"jobs/{job}/logs/"
+    # closing before accept() makes the server refuse the handshake itself
+    with (
+        pytest.raises(InvalidStatus) as refused,
+        connect(url, additional_headers={"Authorization": "0" * 40}, open_timeout=5),
+    ):
+        pass
+    assert refused.value.response.status_code == 403

@@ -215,7 +215,7 @@ def test_lists_hide_other_tenants(path, owned, api, outsider):
     assert response.json()["results"] == []
 
 
-def test_writes_to_another_tenant_are_refused(owned, api, outsider):
+def test_writes_to_another_tenant_are_refused(owned, api, outsider, server):
     task, job, tag = owned["tasks"], owned["jobs"], owned["task_tags"]
     assert outsider.patch(f"tasks/{task}/", json={"priority": "high"}).status_code == 404
     assert outsider.put(f"tasks/{task}/annotate_task_data/", json={"x": 1}).status_code == 404
@@ -239,6 +239,13 @@ def test_writes_to_another_tenant_are_refused(owned, api, outsider):
         headers={"Content-Range": "bytes 0-0/1"},
     )
     assert response.status_code in (400, 404)
+    # our users and files are invisible to the outsider, and theirs to us
+    outsider_id = server.state.db.scalar("SELECT id FROM users WHERE username = 'outsider'")
+    response = api.patch(f"tasks/{task}/", json={"assignee": outsider_id})
+    assert response.status_code == 400 and "assignee" in response.json()
+    checksum = api.get(f"data_files/{owned['data_files']}/").json()["checksum"]
+    response = outsider.post("data_files/verify_checksums/", json={"checksums": [checksum]})
+    assert response.json() == {"existing_checksums": []}
     # and nothing changed on our side
     assert api.get(f"tasks/{task}/").json()["priority"] == "normal"
     assert api.get(f"task_tags/{tag}/").status_code == 200

@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
 from srv_helpers import OPERATIONS, check_field_error, concrete, unique
+
+from synapse_nb.server import start
 
 #: the scale project bulk-seeded by the session server
 SEEDED_PROJECT = 1
@@ -325,3 +328,27 @@ def test_task_tag_filters(api, make):
         red["id"]
     ]
     assert ids(api.get("task_tags/", params={"search": red["name"]})) == [red["id"]]
+
+
+def test_a_path_prefix_carries_into_every_link():
+    """Contract 1.1: a base URL may carry a prefix; links built by the server keep it."""
+    with start(tasks=120, prefix="api") as srv:
+        assert srv.url.endswith("/api/")
+        session = requests.Session()
+        session.headers["Synapse-Access-Token"] = f"Token {srv.token}"
+        page = session.get(srv.url + "sdk/tasks/").json()
+        assert page["next"] == srv.url + "sdk/tasks/?page=2"
+        image = page["results"][0]["files"]["image_1"]["url"]
+        assert image.startswith(srv.url + "media/")
+        assert requests.get(image, timeout=10).status_code == 200
+        upload = session.put(
+            srv.url + "chunked_upload",
+            files={"file": ("file", b"abc")},
+            headers={"Content-Range": "bytes 0-2/3"},
+        ).json()
+        assert upload["url"] == f"{srv.url}chunked_upload/{upload['id']}/"
+        root = srv.url.removesuffix("api/")
+        assert session.get(root + "projects/").status_code == 404
+        srv.set_faults(rate_503=1.0, paths=("jobs",))
+        assert session.get(srv.url + "jobs/").status_code == 503
+        assert session.get(srv.url + "projects/").status_code == 200

@@ -6,6 +6,7 @@ import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -674,3 +675,50 @@ def test_wrong_method_is_405(method, path, api):
     response = api.request(method, path)
     assert response.status_code == 405, response.text
     assert response.json() == {"detail": "Method not allowed."}
+
+
+TIMESTAMPS = {"created", "modified", "created_at", "updated_at", "completed_at", "started"}
+TIMESTAMPS |= {"finished", "completed", "last_seen", "datetime"}
+
+
+def test_timestamps_are_iso_8601_with_an_offset(api, make, agent, ground_truth):
+    make.model()
+    job = make.job()
+    naive = {"message": "naive stamp", "datetime": "2024-01-02T03:04:05"}
+    assert api.patch(f"jobs/{job['id']}/", json={"console_logs": [naive]}).status_code == 200
+    api.post(f"agents/{agent.token}/connect/")
+    make.storage()
+    api.post("serve_applications/", json={"job": job["id"]})
+    upload = make.upload()
+    items = [api.get(f"chunked_upload/{upload['id']}/").json(), make.data_file()]
+    for path in (
+        "projects/",
+        "sdk/tasks/",
+        "sdk/assignments/",
+        "task_tags/",
+        "data_collections/",
+        "data_units/",
+        "agents/",
+        "plugins/",
+        "plugin_releases/",
+        "jobs/",
+        f"jobs/{job['id']}/console_logs/",
+        "storages/",
+        "serve_applications/",
+        "models/",
+        "ground_truth_datasets/",
+        "ground_truth_dataset_versions/",
+        "sdk/ground_truth_events/",
+    ):
+        results = api.get(path, params={"page_size": 3}).json()["results"]
+        assert results, path
+        items += results
+    checked = 0
+    for item in items:
+        for key in TIMESTAMPS & set(item):
+            if item[key] is None:
+                continue
+            parsed = datetime.fromisoformat(item[key])
+            assert parsed.utcoffset() is not None, (key, item[key])
+            checked += 1
+    assert checked > 40

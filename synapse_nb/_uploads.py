@@ -69,8 +69,10 @@ class ProgressCallback(Protocol):
 
     ``sent_bytes`` never decreases. It is called once at the start (with the resumed
     offset, usually 0), during each chunk as bytes leave the client (about every MiB), and
-    after every chunk the server confirmed; the last call has ``sent_bytes == total_bytes``.
-    An exception raised by the callback aborts the upload (it stays resumable).
+    after every chunk the server confirmed. ``sent_bytes == total_bytes`` is reported only
+    once the server has confirmed every byte, just before the upload is finalized.
+    An exception raised by the callback aborts the upload; the partial upload stays on the
+    server and the exception carries a note with the ``upload_id`` that resumes it.
 
     Example:
         >>> seen = []
@@ -338,8 +340,11 @@ class ChunkedUploader:
     def _put(self, chunk: memoryview) -> int:
         start = self._offset
         end = start + len(chunk) - 1
+        # Bytes handed to the socket are not confirmed yet, so in-chunk reports stop short of
+        # the chunk's end: the report of the chunk's last byte waits for the server's ack.
+        last = len(chunk) - 1
         body = StreamingMultipart(
-            self._path.name, chunk, lambda n: self._progress.report(start + n)
+            self._path.name, chunk, lambda n: self._progress.report(start + min(n, last))
         )
         reply = self._t.request_json(
             "PUT",

@@ -1,0 +1,217 @@
+"""Chunked upload: wire format, progress, faults, finalize-lost, and resume after restarts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from client_helpers import make_file
+
+from synapse_nb.clients import BackendClient
+from synapse_nb.exceptions import InvalidInputError, UploadInterruptedError
+from synapse_nb.server import start
+
+MiB = 1024 * 1024
+TOKEN = "known-token-for-restarts"
+FAST_RETRY = {"total": 6, "backoff_factor": 0.05, "backoff_jitter": 0.05, "backoff_max": 0.5}
+
+
+def md5_of(path):
+    digest = hashlib.md5()
+    with open(path, "rb") as fh:
+        while block := fh.read(8 * MiB):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def test_chunks_follow_the_content_range_protocol(client, wire, tmp_path):
+    path = make_file(tmp_path / "archive.zip", 5 * MiB + 123, seed=1)
+    seen: list[tuple[int, int]] = []
+    result = client.create_chunked_upload(
+        path, chunk_size=2 * MiB, progress=lambda sent, total: seen.append((sent, total))
+    )
+    assert result["checksum"] == md5_of(path) and result["id"] and result["completed_at"]
+    puts = wire.all("PUT", prefix="chunked_upload/")
+    total = path.stat().st_size
+    assert [p["headers"]["content-range"] for p in puts] == [
+        f"bytes 0-{2 * MiB - 1}/{total}",
+        f"bytes {2 * MiB}-{4 * MiB - 1}/{total}",
+        f"bytes {4 * MiB}-{total - 1}/{total}",
+    ]
+    assert puts[0]["path"] == "/chunked_upload/"
+    assert all(p["path"] == f"/chunked_upload/{result['id']}/" for p in puts[1:])
+    body = puts[0]["body"]
+    assert b'Content-Disposition: form-data; name="filename"\r\n\r\narchive.zip\r\n' in body
+    assert b'Content-Disposition: form-data; name="file"; filename="file"\r\n\r\n' in body
+    finalize = wire.one("POST", f"chunked_upload/{result['id']}/")
+    assert wire.json(finalize) == {"md5": md5_of(path)}
+    sent = [s for s, _ in seen]
+    assert sent == sorted(sent) and sent[0] == 0 and sent[-1] == total
+    assert {t for _, t in seen} == {total} and len(seen) > 4  # also reports inside chunks
+
+
+def test_200mb_upload_under_20_percent_faults(tmp_path):
+    path = make_file(tmp_path / "big.bin", 200 * MiB, seed=2)
+    with start() as srv:
+        srv.set_faults(rate_429=0.07, rate_503=0.07, rate_drop=0.06, retry_after=0, seed=21)
+        with BackendClient(srv.url, api_token=srv.token, retry=FAST_RETRY) as c:
+            result = c.create_chunked_upload(path, chunk_size=16 * MiB)
+        counts = srv.fault_counts
+    assert result["checksum"] == md5_of(path)
+    assert result["size"] == 200 * MiB
+    assert counts["429"] + counts["503"] + counts["drop"] > 0
+
+
+def test_lost_finalize_reply_is_polled_not_blindly_resent(tmp_path):
+    path = make_file(tmp_path / "model.pt", 3 * MiB, seed=3)
+    with start() as srv:
+
+        def progress(sent, total):
+            if sent == total:  # all chunks acknowledged: the finalize POST comes next
+                srv.set_faults(rate_drop=1.0, paths=("chunked_upload/",))
+                threading.Timer(0.3, srv.set_faults).start()
+
+        with BackendClient(srv.url, api_token=srv.token, retry=FAST_RETRY) as c:
+            result = c.create_chunked_upload(path, chunk_size=MiB, progress=progress)
+        upload_path = f"/chunked_upload/{result['id']}/"
+        calls = [(e["method"], e["path"]) for e in srv.requests if e["path"] == upload_path]
+    assert result["checksum"] == md5_of(path)
+    posts = [i for i, (m, _) in enumerate(calls) if m == "POST"]
+    assert len(posts) == 2  # the dropped one, and one more only after polling
+    assert ("GET", upload_path) in calls[posts[0] + 1 : posts[1]]
+
+
+def _restart_later(srv, delay, holder):
+    data_dir, port = srv.data_dir, srv.port
+    srv.stop()
+    time.sleep(delay)
+    holder["srv"] = start(data_dir=data_dir, port=port, token=TOKEN)
+
+
+def test_upload_survives_a_server_restart_midway(tmp_path):
+    path = make_file(tmp_path / "video.mp4", 12 * MiB, seed=4)
+    data_dir = tmp_path / "server-data"
+    first = start(data_dir=data_dir, token=TOKEN)
+    holder: dict = {}
+    restarter: list[threading.Thread] = []
+
+    def progress(sent, total):
+        if sent >= total // 2 and not restarter:
+            restarter.append(threading.Thread(target=_restart_later, args=(first, 1.0, holder)))
+            restarter[0].start()
+
+    try:
+        with BackendClient(first.url, api_token=TOKEN, retry=FAST_RETRY) as c:
+            result = c.create_chunked_upload(path, chunk_size=MiB, progress=progress)
+        restarter[0].join()
+        second = holder["srv"]
+        puts = [e for e in second.requests if e["method"] == "PUT"]
+        ranges = [int(p["headers"]["content-range"].split()[1].split("-")[0]) for p in puts]
+    finally:
+        first.stop()
+        if "srv" in holder:
+            holder["srv"].stop()
+    assert result["checksum"] == md5_of(path)
+    assert ranges and min(ranges) >= 6 * MiB - MiB  # continued, did not start over
+
+
+def test_interrupted_upload_resumes_in_another_process(tmp_path):
+    path = make_file(tmp_path / "scan.bin", 6 * MiB, seed=5)
+    data_dir = tmp_path / "server-data"
+    srv = start(data_dir=data_dir, token=TOKEN)
+    port = srv.port
+
+    def progress(sent, total):
+        if sent >= 3 * MiB and srv.running:
+            srv.stop()  # between two chunks: the next PUT finds nobody listening
+
+    no_wait = {"total": 1, "backoff_factor": 0}
+    try:
+        with (
+            BackendClient(srv.url, api_token=TOKEN, retry=no_wait) as c,
+            pytest.raises(UploadInterruptedError) as info,
+        ):
+            c.create_chunked_upload(path, chunk_size=MiB, progress=progress, resume_timeout=0.5)
+        err = info.value
+        assert err.upload_id and err.offset == 3 * MiB
+        assert f"upload_id={err.upload_id!r}" in str(err)
+        srv.stop()
+        srv = start(data_dir=data_dir, port=port, token=TOKEN)
+        script = (
+            "import json, sys\n"
+            "from synapse_nb.clients import BackendClient\n"
+            "c = BackendClient(sys.argv[1], api_token=sys.argv[2])\n"
+            "print(json.dumps(c.create_chunked_upload(sys.argv[3], chunk_size=1048576, "
+            "upload_id=sys.argv[4])))\n"
+        )
+        out = subprocess.run(
+            [sys.executable, "-c", script, srv.url, TOKEN, str(path), str(err.upload_id)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        result = json.loads(out.stdout)
+        puts = [e for e in srv.requests if e["method"] == "PUT"]
+        first_put = puts[0]["headers"]["content-range"]
+    finally:
+        srv.stop()
+    assert result["id"] == err.upload_id and result["checksum"] == md5_of(path)
+    assert first_put.startswith(f"bytes {err.offset}-")  # only the missing bytes were sent
+    assert len(puts) == (6 * MiB - err.offset) // MiB
+
+
+def test_callback_error_leaves_a_resumable_upload(client, wire, tmp_path):
+    path = make_file(tmp_path / "notes.txt", 4 * MiB, seed=6)
+
+    def stop_early(sent, total):
+        if sent >= 2 * MiB:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt) as info:
+        client.create_chunked_upload(path, chunk_size=MiB, progress=stop_early)
+    note = "\n".join(getattr(info.value, "__notes__", []))
+    upload_id = note.split("upload_id=")[1].split(")")[0].strip("'")
+    state = client.get_chunked_upload(upload_id)
+    assert 0 < state["offset"] < 4 * MiB and not state["completed_at"]
+    wire.clear()
+    result = client.create_chunked_upload(path, chunk_size=MiB, upload_id=upload_id)
+    assert result["checksum"] == md5_of(path)
+    assert wire.all("PUT")[0]["headers"]["content-range"].startswith(f"bytes {state['offset']}-")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"file_path": "missing.bin"}, "file_path"),
+        ({"file_path": "."}, "file_path"),
+        ({"file_path": "empty.bin"}, "file_path"),
+        ({"file_path": 42}, "file_path"),
+        ({"chunk_size": 0}, "chunk_size"),
+        ({"chunk_size": 1.5}, "chunk_size"),
+        ({"progress": "print"}, "progress"),
+        ({"upload_id": "../x"}, "upload_id"),
+        ({"resume_timeout": -1}, "resume_timeout"),
+    ],
+)
+def test_bad_input_raises_before_sending(client, wire, tmp_path, monkeypatch, kwargs, field):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty.bin").write_bytes(b"")
+    (tmp_path / "ok.bin").write_bytes(b"data")
+    args = {"file_path": "ok.bin", **kwargs}
+    with pytest.raises(InvalidInputError) as info:
+        client.create_chunked_upload(args.pop("file_path"), **args)
+    assert info.value.field == field
+    assert wire.all() == []
+
+
+def test_unknown_upload_id_is_not_found(client, tmp_path):
+    path = make_file(tmp_path / "x.bin", 10, seed=7)
+    with pytest.raises(Exception) as info:
+        client.create_chunked_upload(path, upload_id="00000000-0000-4000-8000-000000000000")
+    assert getattr(info.value, "status_code", None) == 404

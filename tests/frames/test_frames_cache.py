@@ -1,0 +1,117 @@
+"""The incremental Parquet cache: a second listing fetches only changes and stays correct."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from frames_helpers import assert_schema
+
+from synapse_nb.frames import Client, FrameCache
+
+
+def _listing_queries(srv) -> list[str]:
+    return [r["query"] for r in list(srv.requests) if r["path"] == "/sdk/tasks/"]
+
+
+def _same(left: pd.DataFrame, right: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(left, right, check_like=False)
+
+
+def test_cache_round_trip_keeps_dtypes_and_values(rw, tmp_path: Path) -> None:
+    with Client(rw.url, api_token=rw.token, cache=tmp_path) as client:
+        first = client.list_tasks({"project": 1}, list_all=True, include_data=True)
+        assert first.attrs["synapse"]["cache"]["hit"] is False
+        assert list(tmp_path.glob("task-*.parquet"))
+        second = client.list_tasks({"project": 1}, list_all=True, include_data=True)
+    assert second.attrs["synapse"]["cache"]["hit"] is True
+    assert_schema(second, "task", extra=("data",))
+    _same(second, first)
+    assert all(isinstance(t, list) for t in second["tags"])
+    assert all(isinstance(m, dict) for m in second["metadata"])
+
+
+def test_refresh_after_server_changes_equals_a_full_reload(rw, tmp_path: Path) -> None:
+    query = {"project": 1}
+    with (
+        Client(rw.url, api_token=rw.token, cache=tmp_path) as cached,
+        Client(rw.url, api_token=rw.token) as plain,
+    ):
+        base = cached.list_tasks(query, list_all=True)
+        ids = [int(i) for i in base.index[:5]]
+        plain.update_task(ids[0], {"status": "completed", "priority": "high"})
+        plain.annotate_task_data(
+            ids[1],
+            {
+                "images": [
+                    {
+                        "bounding_box": [
+                            {
+                                "id": "n1",
+                                "classification": "zebra",
+                                "attrs": [],
+                                "data": [1, 2, 3, 4],
+                            }
+                        ]
+                    }
+                ]
+            },
+        )
+        plain.set_tags_tasks({"ids": ids[2:4], "tags": [1], "action": "add"})
+        unit = int(base.at[ids[0], "data_unit_id"])
+        created = plain.create_tasks({"project": 1, "data_unit": unit})
+        rw.requests.clear()
+        refreshed = cached.list_tasks(query, list_all=True)
+        queries = _listing_queries(rw)
+        full = plain.list_tasks(query, list_all=True)
+    info = refreshed.attrs["synapse"]["cache"]
+    assert info["hit"] is True
+    assert 5 <= info["changed"] < len(base)  # the 4 changed rows, the new one (+ same-stamp ties)
+    # only the delta listing and a one-row count probe: never a full listing
+    deltas = [q for q in queries if "modified__gte" in q]
+    probes = [q for q in queries if "page_size=1&" in q + "&"]
+    assert deltas and len(deltas) + len(probes) == len(queries)
+    assert created["id"] in refreshed.index
+    assert refreshed.at[ids[1], "classes"] == ["zebra"]
+    _same(refreshed, full)
+
+
+def test_rows_that_leave_the_filter_are_dropped(rw, tmp_path: Path) -> None:
+    query = {"project": 1, "status": "pending"}
+    with Client(rw.url, api_token=rw.token, cache=tmp_path) as cached:
+        base = cached.list_tasks(query, list_all=True)
+        gone = int(base.index[0])
+        cached.update_task(gone, {"status": "completed"})
+        refreshed = cached.list_tasks(query, list_all=True)
+        full = cached.raw.list_tasks(query)
+    assert gone not in refreshed.index
+    assert len(refreshed) == len(base) - 1 == full["count"]
+    assert refreshed.attrs["synapse"]["cache"]["removed"] == 1
+
+
+def test_different_queries_do_not_share_a_file(rw, tmp_path: Path) -> None:
+    with Client(rw.url, api_token=rw.token, cache=tmp_path) as cached:
+        one = cached.list_tasks({"project": 1}, list_all=True)
+        two = cached.list_tasks({"project": 2}, list_all=True)
+        assert set(one["project"]) == {1} and set(two["project"]) == {2}
+        assert len(list(tmp_path.glob("*.parquet"))) == 2
+        events = cached.list_ground_truth_events(
+            {"ground_truth_dataset_versions": [1]}, list_all=True
+        )
+        again = cached.list_ground_truth_events(
+            {"ground_truth_dataset_versions": [1]}, list_all=True
+        )
+    assert again.attrs["synapse"]["cache"]["hit"] is True
+    _same(again, events)
+
+
+def test_an_unreadable_cache_file_is_a_miss(rw, tmp_path: Path) -> None:
+    with Client(rw.url, api_token=rw.token, cache=tmp_path) as cached:
+        first = cached.list_tasks({"project": 2}, list_all=True)
+        for file in tmp_path.glob("*.parquet"):
+            file.write_bytes(b"not parquet")
+        second = cached.list_tasks({"project": 2}, list_all=True)
+    assert second.attrs["synapse"]["cache"]["hit"] is False
+    _same(second, first)
+    assert FrameCache(tmp_path).clear() == 1
+    assert not list(tmp_path.glob("*.parquet"))

@@ -1,0 +1,297 @@
+"""Export workflow: tasks, assignments or ground-truth events to DM, COCO, Pascal VOC or YOLO.
+
+:func:`export` is the one call a notebook needs (``df.synapse.export(...)`` calls it too):
+
+1. fetch the records, from a query (``params``) or from a DataFrame whose index is the
+   object ``id`` (and whose optional split column sends items to train/val/test);
+2. fix the run-wide class order from the project configuration (or ``classes=``);
+3. stream the items through an exporter, the seed's
+   :class:`~synapse_nb.plugins.export.base.BaseExporter` hooks in the seed's order, while
+   the originals download concurrently ahead of it;
+4. write the aggregate files (``additional_file_saving``) and ``export_report.json``, and
+   return an :class:`~synapse_nb.plugins.export.report.ExportReport`.
+
+Custom exporters subclass ``BaseExporter`` (or a built-in one) and are passed as ``fmt``.
+
+Example:
+    >>> from synapse_nb.plugins import export
+    >>> report = export(client, "task", "yolo", "exports",
+    ...                 params={"project": 1, "status": "completed"})  # doctest: +SKIP
+    >>> report.exported, report.path                                 # doctest: +SKIP
+    (132, PosixPath('exports/task-yolo'))
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from synapse_nb.converters import YOLO_TASKS, collect_classes, resolve_class_order
+from synapse_nb.exceptions import InvalidInputError
+from synapse_nb.plugins._progress import ProgressCallback, ProgressReporter
+from synapse_nb.plugins.export.base import BaseExporter, ExportRun, ExportStatus, MetricsRecord
+from synapse_nb.plugins.export.formats import (
+    EXPORTERS,
+    SEGMENTATION_MODES,
+    COCOExporter,
+    DMExporter,
+    FormatExporter,
+    VOCExporter,
+    YOLOExporter,
+)
+from synapse_nb.plugins.export.items import (
+    SPLITS,
+    build_export_item,
+    configured_classes,
+    fetch_records,
+    frame_ids,
+    frame_splits,
+    resolve_target,
+)
+from synapse_nb.plugins.export.originals import OriginalsPrefetcher
+from synapse_nb.plugins.export.report import ExportReport
+from synapse_nb.utils.file import get_temp_path
+
+__all__ = [
+    "EXPORTERS",
+    "BaseExporter",
+    "COCOExporter",
+    "DMExporter",
+    "ExportReport",
+    "ExportRun",
+    "ExportStatus",
+    "MetricsRecord",
+    "VOCExporter",
+    "YOLOExporter",
+    "export",
+]
+
+_FORMAT_ALIASES = {"pascal": "voc", "pascal_voc": "voc", "ultralytics": "yolo"}
+_METHOD = "export"
+
+
+def _exporter_class(fmt: Any) -> tuple[str, type[BaseExporter]]:
+    if isinstance(fmt, type) and issubclass(fmt, BaseExporter):
+        return fmt.__name__, fmt
+    key = _FORMAT_ALIASES.get(fmt.lower(), fmt.lower()) if isinstance(fmt, str) else None
+    if key not in EXPORTERS:
+        raise InvalidInputError(
+            "fmt", fmt, f"must be one of {sorted(EXPORTERS)} or a BaseExporter subclass",
+            method=_METHOD,
+        )  # fmt: skip
+    return key, EXPORTERS[key]
+
+
+def _split_map(split: Any, frame: Any) -> dict[int, str]:
+    if split is None:
+        return {}
+    if isinstance(split, str):
+        if frame is None:
+            raise InvalidInputError(
+                "split", split, "a column name needs frame=; pass {id: split} with a query",
+                method=_METHOD,
+            )  # fmt: skip
+        return frame_splits(frame, split)
+    if isinstance(split, Mapping):
+        for key, value in split.items():
+            if value not in SPLITS:
+                raise InvalidInputError(
+                    f"split[{key!r}]", value, f"must be one of {SPLITS}", method=_METHOD
+                )
+        return {int(k): str(v) for k, v in split.items()}
+    raise InvalidInputError(
+        "split", split, "must be a column name of frame or a {id: split} mapping", method=_METHOD
+    )
+
+
+def _check_options(
+    path: Any, params: Any, name: Any, segmentation_mode: Any, tasks: Any, dm_version: Any,
+    workers: Any, save_original_file: Any,
+) -> None:  # fmt: skip
+    if not isinstance(path, str | os.PathLike) or not str(path):
+        raise InvalidInputError("path", path, "must be a directory path", method=_METHOD)
+    if params is not None and not isinstance(params, Mapping):
+        raise InvalidInputError("params", params, "must be a dict of filters", method=_METHOD)
+    if name is not None and (
+        not isinstance(name, str) or not name.strip() or "/" in name or "\\" in name
+    ):
+        raise InvalidInputError("name", name, "must be a plain directory name", method=_METHOD)
+    if segmentation_mode not in SEGMENTATION_MODES:
+        raise InvalidInputError(
+            "segmentation_mode", segmentation_mode, f"must be one of {SEGMENTATION_MODES}",
+            method=_METHOD,
+        )  # fmt: skip
+    if tasks is not None and (
+        isinstance(tasks, str) or not tasks or any(t not in YOLO_TASKS for t in tasks)
+    ):
+        raise InvalidInputError(
+            "tasks", tasks, f"must be a non-empty list from {YOLO_TASKS}", method=_METHOD
+        )
+    if dm_version not in (None, "v1", "v2"):
+        raise InvalidInputError(
+            "dm_version", dm_version, "must be None, 'v1' or 'v2'", method=_METHOD
+        )
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise InvalidInputError("workers", workers, "must be an int >= 1", method=_METHOD)
+    if not isinstance(save_original_file, bool):
+        raise InvalidInputError(
+            "save_original_file", save_original_file, "must be True or False", method=_METHOD
+        )
+
+
+def export(
+    client: Any,
+    target: str | None,
+    fmt: str | type[BaseExporter],
+    path: str | os.PathLike[str],
+    *,
+    params: Mapping[str, Any] | None = None,
+    frame: Any = None,
+    split: str | Mapping[int, str] | None = None,
+    progress: ProgressCallback | bool | None = None,
+    name: str | None = None,
+    save_original_file: bool = True,
+    classes: Any = None,
+    segmentation_mode: str = "instance",
+    tasks: list[str] | None = None,
+    dm_version: str | None = None,
+    workers: int = 8,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> ExportReport:
+    """Export tasks, assignments or ground-truth events with their originals.
+
+    Args:
+        client: A :class:`~synapse_nb.clients.BackendClient`.
+        target: ``"task"``, ``"assignment"`` or ``"ground_truth"`` (plurals work; None
+            takes the kind of a synapse_nb ``frame``).
+        fmt: ``"dm"``, ``"coco"``, ``"voc"`` (``"pascal"``), ``"yolo"``, or a
+            :class:`BaseExporter` subclass.
+        path: Directory under which the export directory ``<name>`` is created (with
+            ``(1)``, ``(2)``... appended when it exists, as the seed does).
+        params: Query filters. Without ``frame`` they select the items and must include
+            ``project`` (tasks, assignments) or ``ground_truth_dataset_version(s)``
+            (ground truth); with ``frame`` they narrow the id lookup.
+        frame: A DataFrame whose index is the object ``id``; its rows are exported in
+            frame order.
+        split: Name of the frame's split column, or ``{id: "train"|"val"|"test"}``.
+        progress: ``progress(current, total, category)`` for categories ``"fetch"`` and
+            ``"dataset_conversion"``; None shows tqdm bars, False nothing.
+        name: Export directory name (default ``"<target>-<fmt>"``).
+        save_original_file: Also save the original files (images).
+        classes: Class configuration overriding the project's (a list of names, or a
+            ``classification`` configuration); None uses the project's.
+        segmentation_mode: How masks export: ``"instance"``, ``"semantic"``, ``"exclude"``.
+        tasks: YOLO tasks to write (default detect, segment and pose).
+        dm_version: DM export only: convert documents to ``"v1"`` or ``"v2"``.
+        workers: Concurrent original downloads.
+        cache_dir: Download cache of originals (default: the file utilities' media cache).
+
+    Returns:
+        The :class:`ExportReport` (also written as ``<export dir>/export_report.json``).
+
+    Raises:
+        InvalidInputError: A bad argument, named with its value, before anything is sent
+            or written.
+        ClientError: The listing failed (per-item problems are in the report instead).
+
+    Example:
+        >>> report = export(client, "ground_truth", "coco", "exports",
+        ...                 params={"ground_truth_dataset_versions": [2]})  # doctest: +SKIP
+        >>> report.audit.summary()["skipped"]                                # doctest: +SKIP
+        12
+    """
+    started = time.perf_counter()
+    fmt_name, exporter_class = _exporter_class(fmt)
+    spec = resolve_target(target, frame)
+    _check_options(
+        path, params, name, segmentation_mode, tasks, dm_version, workers, save_original_file
+    )
+    if not hasattr(client, spec.list_method):
+        raise InvalidInputError(
+            "client", type(client).__name__, f"has no {spec.list_method}()", method=_METHOD
+        )
+    ids = frame_ids(frame) if frame is not None else None
+    splits = _split_map(split, frame)
+    reporter = ProgressReporter(progress, method=_METHOD)
+    try:
+        records, missing = fetch_records(
+            client,
+            spec,
+            params=params,
+            ids=ids,
+            on_progress=lambda done, total: reporter.set_progress(done, total, "fetch"),
+        )
+        items = [build_export_item(r, splits.get(r["id"])) for r in records]
+        configured = (
+            classes
+            if classes is not None
+            else configured_classes(client, spec, records, params or {})
+        )
+        exporter = exporter_class(
+            ExportRun(reporter),
+            _originals(items, exporter_class, save_original_file, workers, cache_dir),
+            Path(path),
+            name=name or f"{spec.name}-{fmt_name.lower()}",
+            save_original_file=save_original_file,
+            count=len(items),
+            target=spec.name,
+            classes=configured,
+            segmentation_mode=segmentation_mode,
+            tasks=tasks,
+            dm_version=dm_version,
+        )
+        if isinstance(exporter, FormatExporter) and exporter.class_order is None:
+            documents = [
+                {"id": i["id"], "data": i["data"]} for i in items if isinstance(i["data"], Mapping)
+            ]
+            exporter.class_order = resolve_class_order(
+                collect_classes(documents), configured, exporter.audit
+            )
+        exporter.export()
+    finally:
+        reporter.close()
+    assert exporter.unique_export_path is not None
+    failed = [
+        {"id": i, "stage": "fetch", "error": "not found (or not visible with this token)"}
+        for i in missing
+    ]
+    report = ExportReport(
+        path=exporter.unique_export_path,
+        format=fmt_name,
+        target=spec.name,
+        total=len(items) + len(missing),
+        exported=exporter.exported,
+        failed=failed + exporter.item_errors,
+        original_files={
+            "success": exporter.run.metrics.get("original_file", {}).get("success", 0),
+            "failed": len(exporter.original_failures),
+        },
+        missing_originals=exporter.original_failures,
+        audit=exporter.audit,
+        splits=dict(exporter.split_counts),
+        filename_collisions=exporter.filename_collisions,
+        elapsed=time.perf_counter() - started,
+    )
+    report.write()
+    return report
+
+
+def _originals(
+    items: list[dict[str, Any]],
+    exporter_class: type[BaseExporter],
+    save_original_file: bool,
+    workers: int,
+    cache_dir: Any,
+) -> Any:
+    needs_size = issubclass(exporter_class, FormatExporter)
+
+    def needed(item: dict[str, Any]) -> bool:
+        return save_original_file or (needs_size and not (item["width"] and item["height"]))
+
+    if not any(needed(item) for item in items):
+        return items
+    cache = Path(cache_dir) if cache_dir is not None else get_temp_path("media")
+    return OriginalsPrefetcher(items, cache, workers=workers, needed=needed)

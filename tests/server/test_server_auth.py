@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import requests
 from srv_helpers import AGENT_OPERATIONS, OPERATIONS, concrete, unique
 
 
@@ -256,9 +255,3 @@ def test_outsider_cannot_tag_our_tasks_with_its_tags(owned, api, outsider):
     response = api.post("tasks/set_tags/", json={"ids": [owned["tasks"]], "tags": [own_tag]})
     assert response.status_code == 400
     assert "tags" in response.json()
-
-
-def test_no_redirects_for_auth(anon):
-    response = anon.get("projects", allow_redirects=False)
-    assert response.status_code == 401
-    assert isinstance(response, requests.Response)

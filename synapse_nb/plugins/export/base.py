@@ -488,7 +488,8 @@ class BaseExporter:
                 self.item_errors.append(
                     {"id": item.get("id"), "stage": "convert", "error": str(exc)}
                 )
-                errors_json.append([self.export_file_name(item), str(exc)])
+                stem = PurePosixPath(self.export_file_name(item)).stem
+                errors_json.append([f"{stem}.json", str(exc)])
                 self.count_status(ExportStatus.FAILED, data_metrics, "data_file")
             else:
                 failures = len(errors_json)

@@ -1,0 +1,51 @@
+"""Fixtures of the workflow tests: the demo backend over real HTTP on 127.0.0.1.
+
+``demo`` is one demo workspace for the module's tests (they create their own folders and
+read back only what they created); tests that stop the server or change faults start
+their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from wf_helpers import collection_id
+
+from synapse_nb.clients import BackendClient
+from synapse_nb.server import ServerHandle, start
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[ServerHandle]:
+    srv = start(demo=True)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def client(demo: ServerHandle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackendClient]:
+    cache = tmp_path_factory.mktemp("client-cache")
+    with BackendClient(demo.url, api_token=demo.token, cache_dir=cache) as c:
+        yield c
+
+
+@pytest.fixture
+def media_cache(tmp_path: Path) -> Path:
+    """A private download cache, so each export really downloads its originals."""
+    return tmp_path / "media-cache"
+
+
+@pytest.fixture(scope="module")
+def street_collection(client: BackendClient) -> int:
+    """ "Street scenes": ``image_1`` (required image) and ``meta_json`` (optional data)."""
+    return collection_id(client, "Street scenes")
+
+
+@pytest.fixture(scope="module")
+def incoming_collection(client: BackendClient) -> int:
+    """ "Incoming uploads": ``image_1`` only."""
+    return collection_id(client, "Incoming uploads")

@@ -17,6 +17,10 @@ from synapse_nb.server.db import dumps, now
 from synapse_nb.server.http import hash_token
 
 
+def admin_tenant(server) -> int:
+    return server.state.db.scalar("SELECT tenant_id FROM users WHERE username = 'admin'")
+
+
 @pytest.fixture(scope="session")
 def make(api, server) -> Factory:
     return Factory(api, server)
@@ -33,7 +37,7 @@ class GroundTruth:
 def ground_truth(server, api) -> GroundTruth:
     """A dataset with two versions (3 and 4 events) over data units of the seeded collection."""
     units = [u["id"] for u in api.get("data_units/", params={"page_size": 7}).json()["results"]]
-    tenant = server.state.ensure_tenant("demo")
+    tenant = admin_tenant(server)
     stamp = now()
     events: dict[int, list[int]] = {}
     with server.state.db.write() as con:
@@ -71,7 +75,7 @@ class Agent:
 def agent(server) -> Agent:
     """An agent of the seeded tenant (token shaped like the real ones: 40 hex digits)."""
     token = secrets.token_hex(20)
-    tenant = server.state.ensure_tenant("demo")
+    tenant = admin_tenant(server)
     with server.state.db.write() as con:
         agent_id = con.execute(
             "INSERT INTO agents (tenant_id, name, url, token_hash, created) "

@@ -17,7 +17,7 @@ from synapse_nb.server.db import dumps
 
 _counter = itertools.count(1)
 
-#: every operation of the backend API (agent-side routes are tested with their own auth below)
+#: every operation of the backend API, as the OpenAPI schema lists it
 OPERATIONS = [
     ("GET", "/projects/"),
     ("POST", "/projects/"),
@@ -87,6 +87,7 @@ OPERATIONS = [
     ("GET", "/ground_truth_events/{pk}/"),
 ]
 
+#: the agent (Ray) API served under agent/, authenticated with the raw agent token
 AGENT_OPERATIONS = [
     ("GET", "/agent/health/"),
     ("GET", "/agent/jobs/"),

@@ -63,9 +63,15 @@ WIDGET_FAILURE = re.compile(
     re.IGNORECASE,
 )
 
+#: tries with a fresh port when another process took the probed one first
+_PORT_ATTEMPTS = 3
 #: long enough for a cold kernel on a loaded 2-core CI machine
 START_TIMEOUT_S = 90.0
 RUN_TIMEOUT_S = 120.0
+
+
+class _PortTaken(RuntimeError):
+    """The server could not bind the port :func:`free_port` had found free."""
 
 
 @dataclass(frozen=True)
@@ -131,7 +137,7 @@ class JupyterServer:
     Example:
         >>> srv = JupyterServer.start("lab", tmp_path)  # doctest: +SKIP
         >>> srv.open_url("demo.ipynb")  # doctest: +SKIP
-        'http://127.0.0.1:41234/lab/tree/demo.ipynb'
+        'http://127.0.0.1:41234/lab/tree/demo.ipynb?reset'
         >>> srv.stop()  # doctest: +SKIP
     """
 
@@ -163,17 +169,33 @@ class JupyterServer:
         """
         if frontend not in _APPS:
             raise ValueError(f"frontend must be one of {sorted(_APPS)}, got {frontend!r}")
-        spec = _APPS[frontend]
-        notebook_dir = base_dir / "notebooks"
         env = _isolated_env(base_dir)
-        notebook_dir.mkdir(parents=True, exist_ok=True)
         token = secrets.token_hex(24)
         env["JUPYTER_TOKEN"] = token  # not on the command line, where `ps` would show it
+        for attempt in range(_PORT_ATTEMPTS):
+            server = cls._launch(frontend, base_dir, env, token)
+            try:
+                server._wait_ready(timeout)
+                server._check_extensions(_APPS[frontend].page)
+                return server
+            except _PortTaken:
+                # another process took the free port between probe and bind: try a new one
+                if attempt == _PORT_ATTEMPTS - 1:
+                    raise
+            except BaseException:
+                server.stop()
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @classmethod
+    def _launch(cls, frontend: Frontend, base_dir: Path, env: dict[str, str], token: str):
+        notebook_dir = base_dir / "notebooks"
+        notebook_dir.mkdir(parents=True, exist_ok=True)
         port = free_port()
         cmd = [
             sys.executable,
             "-m",
-            spec.module,
+            _APPS[frontend].module,
             "--no-browser",
             "--ip=127.0.0.1",
             f"--port={port}",
@@ -190,14 +212,7 @@ class JupyterServer:
                 cmd, cwd=base_dir, env=env, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )  # fmt: skip
-        server = cls(frontend, f"http://127.0.0.1:{port}/", notebook_dir, log_path, process, token)
-        try:
-            server._wait_ready(timeout)
-            server._check_extensions(spec.page)
-        except BaseException:
-            server.stop()
-            raise
-        return server
+        return cls(frontend, f"http://127.0.0.1:{port}/", notebook_dir, log_path, process, token)
 
     @property
     def auth_headers(self) -> dict[str, str]:
@@ -213,7 +228,7 @@ class JupyterServer:
         """The URL that opens notebook ``path`` (relative to the notebook dir) in this frontend.
 
         Example:
-            >>> server.open_url("a.ipynb").endswith("/lab/tree/a.ipynb")  # doctest: +SKIP
+            >>> server.open_url("a.ipynb").endswith("/lab/tree/a.ipynb?reset")  # doctest: +SKIP
             True
         """
         return self.url + _APPS[self.frontend].open_path.format(path=path)
@@ -272,7 +287,8 @@ class JupyterServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(
+                exc = _PortTaken if "already in use" in self.log_tail() else RuntimeError
+                raise exc(
                     f"jupyter {self.frontend} exited with code {self.process.returncode}:\n"
                     + self.log_tail()
                 )

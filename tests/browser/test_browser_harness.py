@@ -7,6 +7,7 @@ the failing paths are exercised here too.
 from __future__ import annotations
 
 import doctest
+import socket
 import sys
 
 import pytest
@@ -71,3 +72,22 @@ def test_run_all_reports_errors_and_stops_like_jupyter(notebooks):
     assert server.token not in "\n".join(nbp.console)
     sessions = server.api("GET", "sessions").json()
     assert [s["path"] for s in sessions] == ["harness-errors.ipynb"]
+
+
+@pytest.mark.browser
+def test_server_moves_on_when_the_probed_port_is_taken(tmp_path, monkeypatch):
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        ports = iter([taken])
+        real_free_port = browser_helpers.free_port
+        monkeypatch.setattr(browser_helpers, "free_port", lambda: next(ports, real_free_port()))
+        server = JupyterServer.start("notebook", tmp_path)
+        try:
+            assert server.url != f"http://127.0.0.1:{taken}/"
+            assert server.api("GET", "status").ok
+            assert (tmp_path / "data" / "kernels" / "python3" / "kernel.json").is_file()
+        finally:
+            server.stop()
+        assert server.process.returncode is not None

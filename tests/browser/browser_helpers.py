@@ -394,7 +394,7 @@ _STATE_JS = """
   for (const w of app.shell.widgets("main")) {
     if (w.context && w.context.path === path) { panel = w; break; }
   }
-  if (!panel || !panel.content || !panel.content.model) return {found: false};
+  if (!panel || !panel.content || !panel.content.model) return {app: true, found: false};
   const ctx = panel.sessionContext;
   const kernel = ctx.session && ctx.session.kernel;
   const cells = [];
@@ -518,9 +518,16 @@ class NotebookPage:
             screenshot: save ``<name>.png`` afterwards (widgets may still be drawing; tests
                 that assert on widgets should call :meth:`screenshot` again once they are).
 
+        Raises:
+            RuntimeError: cells have run already; the finish check needs a fresh notebook.
+
         Example:
             >>> nbp.run_all()  # doctest: +SKIP
         """
+        counts = self.execution_counts()
+        if any(count is not None for count in counts):
+            # stale counts would satisfy the finish check before the new run even started
+            raise RuntimeError(f"{self.name} has run already (counts {counts}); open it afresh")
         # by label, as a user would: the command id differs between Lab and Notebook 7
         self.page.locator('.lm-MenuBar-item:has(> .lm-MenuBar-itemLabel:text-is("Run"))').click()
         self.page.locator(

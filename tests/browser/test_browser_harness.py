@@ -63,6 +63,8 @@ def test_run_all_reports_errors_and_stops_like_jupyter(notebooks):
     assert nbp.cell_errors() == ["cell 1: ValueError: boom in cell 1"]
     with pytest.raises(AssertionError, match="boom in cell 1"):
         nbp.assert_ran_cleanly()
+    with pytest.raises(RuntimeError, match=r"has run already \(counts \[1, 2, None\]\)"):
+        nbp.run_all()
     # the isolated server still runs kernels on this interpreter
     expect(nbp.output(0)).to_have_text(sys.executable)
 

@@ -254,7 +254,8 @@ class UploadFilesStep(BaseStep):
     """Upload every file of the units not created yet, skipping what the server has.
 
     Checksums come from the manifest when a file is unchanged, otherwise they are computed
-    (concurrently). ``verify_checksums`` tells which already exist; the rest are uploaded
+    (concurrently). Files the manifest records as uploaded are skipped; for the others
+    ``verify_checksums`` tells which already exist; the rest are uploaded
     concurrently, chunked above ``chunk_threshold`` bytes, and each success is recorded in
     the manifest before progress is reported (so a callback that raises loses nothing).
     """
@@ -273,9 +274,11 @@ class UploadFilesStep(BaseStep):
                 pending.append(unit)
         files = {unit["rel"][s]: path for unit in pending for s, path in unit["files"].items()}
         checksums = self._checksums(context, files)
-        existing = existing_checksums(
-            context.client, sorted(set(checksums.values())), context.params.collection_id
-        )
+        # Recorded uploads are trusted; the server is asked only about the others (files
+        # of a crashed run's last moments, or uploaded by another run or machine).
+        existing = {md5 for rel, md5 in checksums.items() if manifest.files[rel].get("uploaded")}
+        unknown = sorted(set(checksums.values()) - existing)
+        existing |= existing_checksums(context.client, unknown, context.params.collection_id)
         total = len(files)
         done = 0
         jobs: dict[str, tuple[str, Path]] = {}  # one upload per distinct checksum
@@ -440,8 +443,7 @@ class GenerateDataUnitsStep(BaseStep):
             found = on_server.get(_signature(binding["files"]))
             if binding["key"] in unsure and found is not None:
                 manifest.mark_unit(binding["key"], "created", data_unit=found)
-                context.data_units.append({"key": binding["key"], "id": found})
-                context.count("data_units", "created")
+                context.count("data_units", "already_created")
             else:
                 remaining.append(binding)
         manifest.save(force=True)

@@ -313,8 +313,8 @@ class BaseMetadataStrategy:
             )
         if len(rows) - 1 > self.security.max_rows:
             raise ExcelSecurityError(
-                f"metadata {str(self.path)!r} has {len(rows) - 1} rows; the limit is "
-                f"{self.security.max_rows}"
+                f"metadata {str(self.path)!r} has more than {self.security.max_rows} rows "
+                "(ExcelSecurityConfig.max_rows)"
             )
         lowered = [h.lower() for h in header]
         column = next((lowered.index(c) for c in FILENAME_COLUMNS if c in lowered), None)

@@ -35,7 +35,7 @@ from synapse_nb.clients._validate import check_bool
 from synapse_nb.exceptions import InvalidInputError
 from synapse_nb.frames import writeback
 from synapse_nb.frames.annotations import annotations_from_data, class_counts
-from synapse_nb.frames.build import STRING, frame_meta, partial_note
+from synapse_nb.frames.build import LIST_OF_STRINGS, STRING, frame_meta, partial_note
 from synapse_nb.frames.client import Client, client_for
 from synapse_nb.frames.schemas import SCHEMAS, Schema
 from synapse_nb.frames.split import DatasetDetails, details, split
@@ -315,7 +315,9 @@ class SynapseAccessor:
                     tag_names[position] = [names.get(t, f"tag:{t}") for t in after_of[pk]]
         frame["tags"] = pd.Series(_objects(tags), index=frame.index, dtype=object)
         if names:
-            frame["tag_names"] = pd.Series(_objects(tag_names), index=frame.index, dtype=object)
+            frame["tag_names"] = pd.Series(
+                pd.array(tag_names, dtype=LIST_OF_STRINGS), index=frame.index
+            )
 
     # ------------------------------------------------------------------ refresh
     def refresh(self, *, client: Client | None = None) -> pd.DataFrame:

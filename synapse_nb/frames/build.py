@@ -24,14 +24,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from synapse_nb.frames.dm import summarize
 from synapse_nb.frames.schemas import IMAGE_TOOLS, SCHEMAS, Column, Schema
 
 __all__ = [
+    "LIST_OF_STRINGS",
     "STRING",
     "SynapseFrame",
     "build_frame",
+    "conform",
     "convert_column",
     "empty_frame",
     "frame_meta",
@@ -40,6 +43,8 @@ __all__ = [
 
 #: The pandas string dtype of every text column (pyarrow storage, ``pd.NA`` for missing).
 STRING = pd.StringDtype("pyarrow")
+#: dtype of the read-only list columns (``classes``, ``tag_names``).
+LIST_OF_STRINGS = pd.ArrowDtype(pa.list_(pa.string()))
 DATETIME = "datetime64[ns, UTC]"
 
 _CHUNK = 1000
@@ -124,6 +129,8 @@ class SynapseFrame(pd.DataFrame):
 
 def _ref(value: Any) -> int | None:
     """An id given as an int, a digit string or an expanded ``{'id': ...}`` dict."""
+    if type(value) is int:
+        return value
     if isinstance(value, Mapping):
         value = value.get("id")
     if isinstance(value, bool):
@@ -133,6 +140,11 @@ def _ref(value: Any) -> int | None:
     if isinstance(value, str) and value.isdigit():
         return int(value)
     return None
+
+
+def _refs(values: list[Any]) -> list[int | None]:
+    # ints (the common case) pass without a function call
+    return [v if type(v) is int else _ref(v) for v in values]
 
 
 def _dig(record: Mapping[str, Any], parts: tuple[str, ...]) -> Any:
@@ -145,43 +157,44 @@ def _dig(record: Mapping[str, Any], parts: tuple[str, ...]) -> Any:
 
 
 def _tag_ids(value: Any) -> list[int]:
-    if not isinstance(value, list):
+    """A record's tag list (ids, or expanded ``{'id', 'name'}`` dicts) as a list of ids."""
+    if type(value) is not list:
         return []
-    return [t if isinstance(t, int) else _ref(t) for t in value]
+    if all(type(t) is int for t in value):
+        return value  # the decoded record's own list: no copy needed
+    return [t if type(t) is int else _ref(t) for t in value]
 
 
 _NO_FILE = (None, None, None, None)
+_NO_META: dict[str, Any] = {}
 
 
 def _primary_file(files: Any, meta: Any) -> tuple[Any, Any, Any, Any]:
     """(url, original name, width, height) of the primary file of a ``files`` dict."""
-    if not isinstance(files, Mapping) or not files:
+    if type(files) is not dict or not files:
         return _NO_FILE
-    chosen = None
-    for entry in files.values():
-        if isinstance(entry, Mapping) and entry.get("is_primary"):
-            chosen = entry
-            break
+    chosen: Any = None
+    if len(files) > 1:
+        for entry in files.values():
+            if type(entry) is dict and entry.get("is_primary"):
+                chosen = entry
+                break
     if chosen is None:
         chosen = next(iter(files.values()))
-    if isinstance(chosen, Mapping):
+    if type(chosen) is dict:
         url = chosen.get("url", chosen.get("path"))
         name = chosen.get("file_name_original") or chosen.get("path")
         file_meta = chosen.get("meta")
-        if not isinstance(file_meta, Mapping):
-            file_meta = meta if isinstance(meta, Mapping) else {}
+        if type(file_meta) is not dict:
+            file_meta = meta if type(meta) is dict else _NO_META
         width, height = file_meta.get("width"), file_meta.get("height")
     else:  # a bare URL string (or a local Path after url_conversion)
         url, name, width, height = chosen, None, None, None
-    if url is not None and not isinstance(url, str):
-        url = str(url)
-    if name is not None and not isinstance(name, str):
-        name = str(name)
     return (
-        url,
-        name,
-        width if isinstance(width, int) and not isinstance(width, bool) else None,
-        height if isinstance(height, int) and not isinstance(height, bool) else None,
+        url if url is None or type(url) is str else str(url),
+        name if name is None or type(name) is str else str(name),
+        width if type(width) is int else None,
+        height if type(height) is int else None,
     )
 
 
@@ -237,8 +250,10 @@ def convert_column(values: list[Any], column: Column) -> Any:
         ['pending', nan]
     """
     dtype = column.dtype
-    if dtype == "Int64":
-        return pd.array(values, dtype="Int64")
+    if dtype in ("Int64", "Int32"):
+        return pd.array(values, dtype=dtype)
+    if dtype == "list[string]":
+        return pd.array(values, dtype=LIST_OF_STRINGS)
     if dtype == "Float64":
         return pd.array(values, dtype="Float64")
     if dtype == "boolean":
@@ -250,6 +265,58 @@ def convert_column(values: list[Any], column: Column) -> Any:
     if dtype == "datetime":
         return _timestamps(values)
     return _objects(values)
+
+
+def _dtype_of(column: Column, current: Any) -> Any:
+    """The pandas dtype ``column`` must have (categories keep extra observed values)."""
+    simple = {
+        "Int64": pd.Int64Dtype(),
+        "Int32": pd.Int32Dtype(),
+        "Float64": pd.Float64Dtype(),
+        "boolean": pd.BooleanDtype(),
+        "string": STRING,
+        "datetime": pd.DatetimeTZDtype("ns", "UTC"),
+        "list[string]": LIST_OF_STRINGS,
+    }
+    if column.dtype in simple:
+        return simple[column.dtype]
+    if column.dtype == "category":
+        extra = []
+        if isinstance(current, pd.CategoricalDtype):
+            extra = [c for c in current.categories if c not in column.categories]
+        return pd.CategoricalDtype([*column.categories, *extra])
+    return np.dtype("O")
+
+
+def conform(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """Give every schema column (and the index) of ``frame`` its schema dtype, in place.
+
+    Used after steps that can widen dtypes (``concat`` of frames with different category
+    sets, Parquet round trips). Columns already right are left untouched.
+
+    Example:
+        >>> df = build_frame("task_tag", [])
+        >>> df["project"] = df["project"].astype("float64")
+        >>> str(conform(df, "task_tag")["project"].dtype)
+        'Int64'
+    """
+    schema = _schema(kind)
+    for column in schema.columns:
+        if column.name not in frame.columns:
+            continue
+        current = frame[column.name].dtype
+        wanted = _dtype_of(column, current)
+        if current != wanted:
+            if column.dtype == "category":
+                values = frame[column.name].astype(object).where(frame[column.name].notna())
+                frame[column.name] = pd.Categorical(values, categories=wanted.categories)
+            else:
+                frame[column.name] = frame[column.name].astype(wanted)
+    wanted_index = STRING if schema.index_dtype == "string" else pd.Int64Dtype()
+    if frame.index.dtype != wanted_index:
+        frame.index = frame.index.astype(wanted_index)
+    frame.index.name = "id"
+    return frame
 
 
 def _index(ids: list[Any], schema: Schema) -> pd.Index:
@@ -285,6 +352,7 @@ class _Accumulator:
             else None
         )
         sums = [summarize(r.get("data")) for r in chunk] if self._needs_dm else None
+        tags: list[list[int]] | None = None
         for column in self.schema.columns:
             out = self.values[column.name]
             kind, source = column.kind, column.source or column.name
@@ -295,14 +363,15 @@ class _Accumulator:
                 else:
                     out.extend([_dig(r, parts) for r in chunk])
             elif kind == "ref":
-                out.extend([_ref(r.get(source)) for r in chunk])
-            elif kind == "tags":
-                out.extend([_tag_ids(r.get(source)) for r in chunk])
-            elif kind == "tag_names":
-                names = self.tag_names
-                out.extend(
-                    [[names.get(t, f"tag:{t}") for t in _tag_ids(r.get(source))] for r in chunk]
-                )
+                out.extend(_refs([r.get(source) for r in chunk]))
+            elif kind in ("tags", "tag_names"):
+                if tags is None:
+                    tags = [_tag_ids(r.get(source)) for r in chunk]
+                if kind == "tags":
+                    out.extend(tags)
+                else:
+                    names = self.tag_names
+                    out.extend([[names.get(t) or f"tag:{t}" for t in ts] for ts in tags])
             elif kind == "file":
                 position = _FILE_FIELDS[source]
                 out.extend([f[position] for f in files or ()])

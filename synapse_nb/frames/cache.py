@@ -31,16 +31,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from synapse_nb.frames.build import SynapseFrame
-from synapse_nb.frames.schemas import SCHEMAS
+from synapse_nb.frames.build import STRING, SynapseFrame, conform
 
 __all__ = ["CACHE_VERSION", "CachedFrame", "FrameCache"]
 
 #: Bumped when the stored layout or a schema changes; older files are ignored.
 CACHE_VERSION = 1
 
-_LIST_TYPES = {"tags": pa.list_(pa.int64()), "tag_names": pa.list_(pa.string())}
-_LIST_TYPES["classes"] = pa.list_(pa.string())
+#: object columns of lists, stored as Parquet lists (``classes``/``tag_names`` are already
+#: pyarrow lists and round-trip natively)
+_LIST_TYPES = {"tags": pa.list_(pa.int64())}
 _JSON_COLUMNS = {"metadata", "data", "meta", "params", "result", "configuration"}
 
 
@@ -152,9 +152,28 @@ def _to_table(frame: pd.DataFrame) -> pa.Table:
     return table
 
 
+_TYPES = {
+    pa.int64(): pd.Int64Dtype(),
+    pa.int32(): pd.Int32Dtype(),
+    pa.float64(): pd.Float64Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
+    pa.string(): STRING,
+    pa.large_string(): STRING,
+}
+
+
 def _from_table(table: pa.Table, kind: str, order: list[str]) -> pd.DataFrame:
+    # pandas cannot parse its own metadata for pyarrow list dtypes, so the metadata is
+    # ignored: nullable types come from _TYPES, the rest from conform() below.
+    native = [n for n in table.column_names if pa.types.is_list(table.schema.field(n).type)]
     specials = [n for n in table.column_names if n in _LIST_TYPES or n in _JSON_COLUMNS]
-    frame = table.drop_columns(specials).to_pandas()
+    native = [n for n in native if n not in specials]
+    rest = table.drop_columns([*specials, *native])
+    frame = rest.to_pandas(ignore_metadata=True, types_mapper=_TYPES.get).set_index("id")
+    for name in native:
+        # Parquet names the list field "element"; the frames use pyarrow's default "item"
+        column = table.column(name).cast(pa.list_(pa.string()))
+        frame[name] = pd.Series(pd.arrays.ArrowExtensionArray(column), index=frame.index)
     for name in specials:
         raw = table.column(name).to_pylist()
         values = raw if name in _LIST_TYPES else [json.loads(v) for v in raw]
@@ -162,16 +181,4 @@ def _from_table(table: pa.Table, kind: str, order: list[str]) -> pd.DataFrame:
             np.fromiter(values, dtype=object, count=len(values)), index=frame.index, dtype=object
         )
     frame = SynapseFrame(frame[[c for c in order if c in frame.columns]])
-    _restore_dtypes(frame, kind)
-    return frame
-
-
-def _restore_dtypes(frame: pd.DataFrame, kind: str) -> None:
-    """Parquet keeps pandas dtypes; categories of a category column are re-imposed in order."""
-    schema = SCHEMAS[kind]
-    for column in schema.columns:
-        if column.dtype == "category" and column.name in frame.columns and column.categories:
-            current = frame[column.name]
-            if isinstance(current.dtype, pd.CategoricalDtype):
-                extra = [c for c in current.cat.categories if c not in column.categories]
-                frame[column.name] = current.cat.set_categories([*column.categories, *extra])
+    return conform(frame, kind)

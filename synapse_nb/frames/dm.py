@@ -74,15 +74,22 @@ def _is_v1(data: Mapping[str, Any]) -> bool:
     return isinstance(data.get("annotations"), Mapping)
 
 
+_EMPTY: tuple[None, dict[str, int], list[str]] = (None, {}, [])
+
+
 def summarize(data: Any) -> tuple[str | None, dict[str, int], list[str]]:
     """Format, annotation count per tool and sorted class labels of one item's DM data.
+
+    Runs once per record while a listing streams in, so it is written for speed (exact type
+    checks, one walk over the media lists); anything unexpected falls back to tolerant code.
 
     Args:
         data: The item's ``data`` (DM v2 document, DM v1 payload, ``{}`` or anything else).
 
     Returns:
         ``(version, counts, classes)``: version is ``'v2'``, ``'v1'``, ``'other'`` for
-        non-empty JSON that is not DM, or ``None`` when empty.
+        non-empty JSON that is not DM, or ``None`` when empty. The returned dict and list
+        must not be mutated (empty results are shared).
 
     Example:
         >>> summarize({})
@@ -91,47 +98,55 @@ def summarize(data: Any) -> tuple[str | None, dict[str, int], list[str]]:
         ...                                          "classification": {"class": "road"}}]}})
         ('v1', {'polygon': 1}, ['road'])
     """
-    if not data or not isinstance(data, Mapping):
-        return (None, {}, []) if not data else ("other", {}, [])
+    if not data:
+        return _EMPTY
+    if type(data) is not dict and not isinstance(data, Mapping):
+        return "other", {}, []
+    v1 = data.get("annotations")
+    if v1 is not None and isinstance(v1, Mapping):
+        return _summarize_v1(data)
     counts: dict[str, int] = {}
     classes: set[str] = set()
-    if _is_v1(data):
-        for rows in data["annotations"].values():
-            if not isinstance(rows, list):
-                continue
-            for row in rows:
-                if not isinstance(row, Mapping):
-                    continue
-                tool = v1_tool(row.get("tool"))
-                counts[tool] = counts.get(tool, 0) + 1
-                cls = row.get("classification")
-                if tool not in _NOT_CLASSES and isinstance(cls, Mapping):
-                    label = cls.get("class")
-                    if isinstance(label, str) and label:
-                        classes.add(label)
-        return "v1", counts, sorted(classes)
     found = False
-    for key in MEDIA_KEYS:
-        items = data.get(key)
-        if not isinstance(items, list):
+    for key, items in data.items():
+        if key not in MEDIA_KEYS or type(items) is not list:
             continue
         found = True
         for item in items:
-            if not isinstance(item, Mapping):
+            if type(item) is not dict:
                 continue
             for tool, anns in item.items():
-                if not isinstance(anns, list) or not anns:
+                if type(anns) is not list or not anns:
                     continue
                 counts[tool] = counts.get(tool, 0) + len(anns)
                 if tool in _NOT_CLASSES:
                     continue
                 for ann in anns:
-                    label = ann.get("classification") if isinstance(ann, Mapping) else None
-                    if isinstance(label, str) and label:
+                    label = ann.get("classification") if type(ann) is dict else None
+                    if type(label) is str and label:
                         classes.add(label)
     if not found and "classification" not in data:
         return "other", {}, []
     return "v2", counts, sorted(classes)
+
+
+def _summarize_v1(data: Mapping[str, Any]) -> tuple[str, dict[str, int], list[str]]:
+    counts: dict[str, int] = {}
+    classes: set[str] = set()
+    for rows in data["annotations"].values():
+        if not isinstance(rows, list):
+            continue
+        for row in rows:
+            if not isinstance(row, Mapping):
+                continue
+            tool = v1_tool(row.get("tool"))
+            counts[tool] = counts.get(tool, 0) + 1
+            cls = row.get("classification")
+            if tool not in _NOT_CLASSES and isinstance(cls, Mapping):
+                label = cls.get("class")
+                if isinstance(label, str) and label:
+                    classes.add(label)
+    return "v1", counts, sorted(classes)
 
 
 # ---------------------------------------------------------------------------- rows

@@ -9,7 +9,12 @@ kind, in the order below, whatever the server sent (and also when the result is 
 - statuses and other closed vocabularies as ``category`` with fixed categories (an unknown
   value from the server is appended to the categories, never dropped);
 - free text as the pandas ``string`` dtype (pyarrow storage);
-- lists (``tags``, ``classes``) and dicts (``metadata``, ``params``) as ``object`` columns.
+- counts and pixel sizes as nullable ``Int32``;
+- the editable ``tags`` list and dicts (``metadata``, ``params``) as ``object`` columns;
+  read-only lists (``classes``, ``tag_names``) as compact pyarrow ``list<string>`` columns
+  (a cell read with ``df.at``, ``itertuples`` or ``tolist()`` is a Python list; the row
+  Series of ``iterrows``/``df.loc[i]`` holds it as a numpy array; ``explode`` and the
+  ``.list`` accessor work on them).
 
 Task, assignment and ground-truth-event frames carry a per-row summary of the DM annotation
 data (``dm_version``, ``n_annotations``, one ``n_<tool>`` count per image tool, ``classes``);
@@ -61,8 +66,9 @@ class Column:
 
     Attributes:
         name: Column name in the frame.
-        dtype: ``Int64``, ``Float64``, ``boolean``, ``string``, ``category``, ``datetime``
-            (``datetime64[ns, UTC]``) or ``object``.
+        dtype: ``Int64``, ``Int32``, ``Float64``, ``boolean``, ``string``, ``category``,
+            ``datetime`` (``datetime64[ns, UTC]``), ``list[string]`` (pyarrow list of
+            strings) or ``object``.
         doc: What the column holds.
         source: Where the value comes from: a record key, a dotted path (``agent.name``),
             or for derived kinds the field of the derivation.
@@ -149,14 +155,14 @@ def _file_columns() -> tuple[Column, ...]:
     return (
         Column("file_url", "string", "URL of the primary file", "url", kind="file"),
         Column("file_name", "string", "original name of the primary file", "name", kind="file"),
-        Column("width", "Int64", "image width in px (primary file meta)", "width", kind="file"),
-        Column("height", "Int64", "image height in px (primary file meta)", "height", kind="file"),
+        Column("width", "Int32", "image width in px (primary file meta)", "width", kind="file"),
+        Column("height", "Int32", "image height in px (primary file meta)", "height", kind="file"),
     )
 
 
 def _dm_columns() -> tuple[Column, ...]:
     counts = tuple(
-        Column(f"n_{tool}", "Int64", f"number of {tool} annotations", tool, kind="dm")
+        Column(f"n_{tool}", "Int32", f"number of {tool} annotations", tool, kind="dm")
         for tool in IMAGE_TOOLS
     )
     return (
@@ -168,11 +174,11 @@ def _dm_columns() -> tuple[Column, ...]:
             kind="dm",
             categories=DM_VERSIONS,
         ),
-        Column("n_annotations", "Int64", "annotations of every tool", "total", kind="dm"),
+        Column("n_annotations", "Int32", "annotations of every tool", "total", kind="dm"),
         *counts,
         Column(
             "classes",
-            "object",
+            "list[string]",
             "sorted class labels present (keypoint joint names and relations excluded)",
             "classes",
             kind="dm",
@@ -198,7 +204,9 @@ TASK = Schema(
         Column("assignee_id", "Int64", "assigned user id", "assignee", kind="ref", writable=True),
         Column("assignee_name", "string", "assigned user's name", "assignee_name"),
         Column("tags", "object", "list of tag ids", "tags", kind="tags", writable=True),
-        Column("tag_names", "object", "list of tag names (read-only)", "tags", kind="tag_names"),
+        Column(
+            "tag_names", "list[string]", "list of tag names (read-only)", "tags", kind="tag_names"
+        ),
         Column("is_discarded", "boolean", "discarded flag", "is_discarded", writable=True),
         *_file_columns(),
         *_dm_columns(),
@@ -234,7 +242,9 @@ ASSIGNMENT = Schema(
             writable=True,
         ),
         Column("tags", "object", "list of tag ids", "tags", kind="tags", writable=True),
-        Column("tag_names", "object", "list of tag names (read-only)", "tags", kind="tag_names"),
+        Column(
+            "tag_names", "list[string]", "list of tag names (read-only)", "tags", kind="tag_names"
+        ),
         *_file_columns(),
         *_dm_columns(),
         *_timestamps("created", "modified"),
@@ -373,5 +383,5 @@ def describe(kind: str) -> list[tuple[str, str, str]]:
     """
     if kind not in SCHEMAS:
         raise KeyError(f"unknown frame kind {kind!r}; one of {sorted(SCHEMAS)}")
-    dtypes = {"datetime": "datetime64[ns, UTC]"}
+    dtypes = {"datetime": "datetime64[ns, UTC]", "list[string]": "list<string>[pyarrow]"}
     return [(c.name, dtypes.get(c.dtype, c.dtype), c.doc) for c in SCHEMAS[kind].columns]

@@ -132,8 +132,36 @@ def normalize_value(column: str, value: Any) -> Any:
     return value
 
 
+_DUMPS = json.JSONEncoder(sort_keys=True).encode
+
+
+def _normalized_column(column: str, series: pd.Series) -> list[Any]:
+    """``normalize_value`` over a whole column, vectorized for the common cases."""
+    values = series.tolist()
+    if column == "tags":
+        return [
+            tuple(sorted(set(v)))
+            if type(v) is list and all(type(t) is int for t in v)
+            else normalize_value(column, v)
+            for v in values
+        ]
+    if column == "metadata":
+        out = []
+        for v in values:
+            if type(v) is dict:
+                out.append(_DUMPS(v) if v else "{}")
+            else:
+                out.append(normalize_value(column, v))
+        return out
+    # scalars: tolist() already gives Python values; missing ones (NA, NaN, NaT) -> None
+    missing = series.isna().to_numpy()
+    if missing.any():
+        return [None if m else v for v, m in zip(values, missing, strict=True)]
+    return values
+
+
 def _snapshot_frame(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
-    data = {c: [normalize_value(c, v) for v in frame[c].tolist()] for c in columns}
+    data = {c: _normalized_column(c, frame[c]) for c in columns if c in frame.columns}
     return pd.DataFrame(data, index=frame.index.copy(), dtype=object)
 
 

@@ -27,6 +27,10 @@ def assert_schema(frame: pd.DataFrame, kind: str, *, extra: tuple[str, ...] = ()
         expected = column.dtype
         if expected == "Int64":
             assert dtype == pd.Int64Dtype(), column.name
+        elif expected == "Int32":
+            assert dtype == pd.Int32Dtype(), column.name
+        elif expected == "list[string]":
+            assert str(dtype) == "list<item: string>[pyarrow]", column.name
         elif expected == "Float64":
             assert dtype == pd.Float64Dtype(), column.name
         elif expected == "boolean":

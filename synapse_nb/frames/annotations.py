@@ -5,8 +5,10 @@ Example:
     >>> doc = {"images": [{"polygon": [{"id": "p1", "classification": "road", "attrs": [],
     ...                                 "data": [[0, 0], [4, 0], [4, 3]]}]}]}
     >>> ann = annotations_from_data([7], [doc], owner="task_id")
-    >>> ann.loc[0, ["task_id", "tool", "class_name", "w", "h", "area"]].tolist()
-    [7, 'polygon', 'road', 4.0, 3.0, 6.0]
+    >>> ann["task_id"].tolist(), ann["tool"].tolist(), ann["class_name"].tolist()
+    ([7], ['polygon'], ['road'])
+    >>> ann[["w", "h", "area"]].iloc[0].astype(float).tolist()
+    [4.0, 3.0, 6.0]
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ Example:
     ...                        "metric_mAP": [0.4, 0.5], "metric_latency_ms": [30.0, 20.0]},
     ...                       index=pd.Index([1, 2], name="id"))
     >>> cmp = compare_models(models)
-    >>> cmp.index.tolist(), cmp.loc["b 2", "mAP"], cmp.loc["b 2", "delta_mAP"]
-    (['b 2', 'a 1'], 0.5, 0.1)
+    >>> cmp.index.tolist(), cmp["mAP"].tolist(), cmp["delta_mAP"].tolist()
+    (['b 2', 'a 1'], [0.5, 0.4], [0.1, 0.0])
 """
 
 from __future__ import annotations

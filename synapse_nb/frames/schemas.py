@@ -24,7 +24,7 @@ Example:
     >>> [c.name for c in SCHEMAS["task"].columns][:4]
     ['project', 'data_unit_id', 'status', 'priority']
     >>> SCHEMAS["task"].writable
-    ('status', 'priority', 'assignee_id', 'tags', 'metadata', 'is_discarded')
+    ('status', 'priority', 'assignee_id', 'tags', 'is_discarded', 'metadata')
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .config import ServerConfig
 from .faults import FaultInjector, FaultMiddleware
-from .http import ApiError, error_response
+from .http import ApiError, error_response, redact_path
 from .jobs import JobRunner
 from .routes import agent, annotation, data, integration, ml
 from .state import State
@@ -43,6 +43,9 @@ def create_app(config: ServerConfig) -> Any:
         description="Local stand-in for the Synapse backend (synapse_nb).",
         redirect_slashes=False,
         root_path="",
+        openapi_url=config.prefix + "/openapi.json",
+        docs_url=config.prefix + "/docs",
+        redoc_url=None,
     )
     api.state.synapse = state
     for module in (annotation, data, integration, ml):
@@ -70,7 +73,7 @@ def create_app(config: ServerConfig) -> Any:
 
     @api.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        log.exception("unexpected error on %s %s", request.method, redact_path(request.url.path))
         return JSONResponse({"detail": "Internal server error."}, status_code=500)
 
     injector = FaultInjector(config.faults)

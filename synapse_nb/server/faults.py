@@ -14,6 +14,7 @@ import threading
 from typing import Any
 
 from .config import FaultConfig
+from .http import redact_path
 
 log = logging.getLogger("synapse_nb.server.faults")
 
@@ -86,8 +87,14 @@ class FaultMiddleware:
                     getattr(receive, "_inner", None)
                 )
                 if transport is not None:
-                    log.debug("fault: dropping connection for %s %s", scope["method"], path)
+                    log.debug(
+                        "fault: dropping connection for %s %s", scope["method"], redact_path(path)
+                    )
                     transport.abort()
+                    # let uvicorn see the disconnect, so it does not log "returned without
+                    # starting response" as an error for a fault we injected on purpose
+                    for _ in range(3):
+                        await asyncio.sleep(0)
                     return
                 verdict = "503"
             if verdict in ("429", "503"):

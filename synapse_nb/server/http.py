@@ -71,6 +71,14 @@ def error_response(exc: ApiError) -> JSONResponse:
     return JSONResponse(exc.body, status_code=exc.status, headers=exc.headers)
 
 
+_TOKEN_IN_PATH = re.compile(r"(/agents/)[^/]+")
+
+
+def redact_path(path: str) -> str:
+    """A request path safe to log: the agent token in ``agents/<token>/connect/`` is masked."""
+    return _TOKEN_IN_PATH.sub(r"\1***", path)
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 
@@ -93,3 +94,24 @@ def test_faults_spare_file_downloads(fresh_server):
 def test_invalid_fault_settings_are_refused(settings, fresh_server):
     with pytest.raises(ValueError):
         fresh_server.set_faults(**settings)
+
+
+def test_dropped_connections_log_no_error_and_no_agent_token(fresh_server, caplog):
+    """An injected drop is a debug event: no uvicorn ERROR, and the agent token is masked."""
+    token = "a" * 40
+    fresh_server.set_faults(rate_drop=1.0, seed=3)
+    session = session_for(fresh_server)
+    uvicorn_log = logging.getLogger("uvicorn.error")  # does not propagate to the root logger
+    uvicorn_log.addHandler(caplog.handler)
+    with caplog.at_level("DEBUG"):
+        for _ in range(5):
+            with pytest.raises(requests.ConnectionError):
+                session.post(f"{fresh_server.url}agents/{token}/connect/", timeout=10)
+        fresh_server.set_faults()
+        time.sleep(0.2)  # let the server thread finish logging
+    uvicorn_log.removeHandler(caplog.handler)
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert errors == []
+    dropped = [r.getMessage() for r in caplog.records if "dropping connection" in r.getMessage()]
+    assert len(dropped) == 5
+    assert all(token not in message and "/agents/***/connect/" in message for message in dropped)

@@ -353,6 +353,8 @@ def test_a_path_prefix_carries_into_every_link():
         assert upload["url"] == f"{srv.url}chunked_upload/{upload['id']}/"
         root = srv.url.removesuffix("api/")
         assert session.get(root + "projects/").status_code == 404
+        schema = requests.get(srv.url + "openapi.json", timeout=10)
+        assert schema.status_code == 200 and "/api/sdk/tasks/" in schema.json()["paths"]
         srv.set_faults(rate_503=1.0, paths=("jobs",))
         assert session.get(srv.url + "jobs/").status_code == 503
         assert session.get(srv.url + "projects/").status_code == 200

@@ -157,9 +157,14 @@ class MediaCache:
         '.JPG'
     """
 
+    #: URLs remembered as already on disk, so a list of 100k tasks sharing a few files does
+    #: not hash and stat every one of them.
+    MEMO_SIZE = 100_000
+
     def __init__(self, directory: Path, fetch: Callable[[str, Path], Any] | None) -> None:
         self.directory = directory
         self._fetch = fetch
+        self._memo: dict[str, Path] = {}
 
     def path_for(self, url: str) -> Path:
         """Cache path of ``url``: MD5 of the URL without its query, plus its extension.
@@ -187,8 +192,13 @@ class MediaCache:
             >>> MediaCache(Path("/tmp/c"), None).get("data:text/plain;base64,aGk=").read_text()
             'hi'
         """
+        bare = url if url.startswith("data:") else url.split("?", 1)[0]
+        known = self._memo.get(bare)
+        if known is not None:
+            return known
         dest = self.path_for(url)
         if dest.exists():
+            self._remember(bare, dest)
             return dest
         if url.startswith("data:"):
             _write_data_uri(url, dest)
@@ -198,7 +208,13 @@ class MediaCache:
             self._fetch(url, dest)
         else:
             raise ValueError(f"cannot download {url[:80]!r}: not an absolute http(s) URL")
+        self._remember(bare, dest)
         return dest
+
+    def _remember(self, key: str, dest: Path) -> None:
+        if len(self._memo) >= self.MEMO_SIZE:
+            self._memo.clear()  # crude but bounded; a miss only costs one stat
+        self._memo[key] = dest
 
 
 def _write_data_uri(url: str, dest: Path) -> None:

@@ -355,12 +355,16 @@ class SynapseAccessor:
                 fresh = fresh[fresh.index.isin(frame.index)]
             stats = {"changed": len(fresh), "removed": 0}
         elif whole and "modified" in frame.columns:
-            base = frame[schema_columns].copy()
             snap = live.snapshots.get(writeback.snapshot_id(frame))
-            if snap is not None:
-                base = _restore_writable(base, snap, self.schema)
-            fresh, stats = live._incremental(self.kind, base, query, include_data)
-            fresh = live._register(fresh)
+            if snap is None:
+                # without the snapshot, local edits cannot be told from server values:
+                # list again rather than keep them
+                fresh = live._list_frame(self.kind, query, None, True, include_data, {})
+                stats = {"changed": len(fresh), "removed": 0}
+            else:
+                base = _restore_writable(frame[schema_columns].copy(), snap, self.schema)
+                fresh, stats = live._incremental(self.kind, base, query, include_data)
+                fresh = live._register(fresh)
         else:
             fresh = live._frame_by_id(self.kind, self._ids(), include_data)
             order = [pk for pk in frame.index.tolist() if pk in fresh.index]

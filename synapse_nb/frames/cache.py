@@ -147,7 +147,11 @@ def _to_table(frame: pd.DataFrame) -> pa.Table:
         if name in _LIST_TYPES:
             array = pa.array(values, type=_LIST_TYPES[name])
         else:
-            array = pa.array([json.dumps(v) for v in values], type=pa.large_string())
+            # empty dicts (most metadata) skip the encoder
+            array = pa.array(
+                ["{}" if type(v) is dict and not v else json.dumps(v) for v in values],
+                type=pa.large_string(),
+            )
         table = table.append_column(name, array)
     return table
 
@@ -176,7 +180,7 @@ def _from_table(table: pa.Table, kind: str, order: list[str]) -> pd.DataFrame:
         frame[name] = pd.Series(pd.arrays.ArrowExtensionArray(column), index=frame.index)
     for name in specials:
         raw = table.column(name).to_pylist()
-        values = raw if name in _LIST_TYPES else [json.loads(v) for v in raw]
+        values = raw if name in _LIST_TYPES else [{} if v == "{}" else json.loads(v) for v in raw]
         frame[name] = pd.Series(
             np.fromiter(values, dtype=object, count=len(values)), index=frame.index, dtype=object
         )

@@ -46,7 +46,7 @@ import pandas as pd
 from synapse_nb.clients import BackendClient
 from synapse_nb.clients._validate import check_bool, check_data, check_params, check_pk
 from synapse_nb.exceptions import InvalidInputError
-from synapse_nb.frames.build import build_frame, frame_meta
+from synapse_nb.frames.build import build_frame, conform, frame_meta
 from synapse_nb.frames.cache import FrameCache
 from synapse_nb.frames.schemas import SCHEMAS
 from synapse_nb.frames.writeback import PushRecord, SnapshotStore, normalize_value
@@ -601,7 +601,8 @@ class Client(BackendClient):
         if stamps.empty:
             fresh = self._list_frame(kind, query, None, True, include_data, {})
             return fresh, {"changed": len(fresh), "removed": len(base)}
-        watermark = stamps.max().isoformat()
+        newest = stamps.max().tz_convert("UTC")
+        watermark = newest.strftime("%Y-%m-%dT%H:%M:%S.%f") + "+00:00"
         delta_query = {**query, "modified__gte": watermark}
         delta_query.setdefault("page_size", self.frame_page_size)
         items, _count = self._raw_list(kind, delta_query, True, None, {})
@@ -627,6 +628,7 @@ class Client(BackendClient):
             changed_ids = len(changed)
         if "ordering" not in query:
             merged = merged.sort_index()
+        conform(merged, kind)
         total = len(merged) if total is None else total
         merged.attrs["synapse"] = self._meta(kind, query, total, include_data, complete=True)
         merged.attrs["synapse"]["fetched"] = len(merged)

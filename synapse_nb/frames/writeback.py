@@ -50,7 +50,7 @@ __all__ = [
 WIRE_NAMES = {"assignee_id": "assignee"}
 
 #: How many snapshots a client keeps (oldest dropped first).
-MAX_SNAPSHOTS = 32
+MAX_SNAPSHOTS = 64
 
 
 class PushConflictError(ClientError):
@@ -352,11 +352,10 @@ def compute_diff(
     rows: list[tuple[Any, str, Any, Any]] = []
     projects = frame["project"] if "project" in frame.columns else None
     for column in writable:
-        local = frame.loc[common, column].tolist()
+        local = _normalized_column(column, frame.loc[common, column])
         before = snapshot.loc[common, column].tolist()
-        for pk, value, old in zip(common.tolist(), local, before, strict=True):
-            new = normalize_value(column, value)
-            if column == "tags":
+        for pk, new, old in zip(common.tolist(), local, before, strict=True):
+            if column == "tags" and any(isinstance(v, str) for v in new):
                 project = None if projects is None else projects.get(pk)
                 new = resolve_tags(new, project)
             if new == old:

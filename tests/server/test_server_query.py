@@ -358,3 +358,20 @@ def test_a_path_prefix_carries_into_every_link():
         srv.set_faults(rate_503=1.0, paths=("jobs",))
         assert session.get(srv.url + "jobs/").status_code == 503
         assert session.get(srv.url + "projects/").status_code == 200
+
+
+@pytest.mark.parametrize("listing", ["sdk/tasks", "sdk/assignments", "sdk/ground_truth_events"])
+def test_data_and_files_listings_mirror_the_full_listing(listing, api, ground_truth):
+    """SDK-26 ``.../data/`` gives ``{id, data}``; ``.../files/`` gives ``{id, files: [...]}``."""
+    full = api.get(f"{listing}/", params={"page_size": 5}).json()
+    data = api.get(f"{listing}/data/", params={"page_size": 5}).json()
+    files = api.get(f"{listing}/files/", params={"page_size": 5}).json()
+    assert data["count"] == files["count"] == full["count"] > 0
+    assert data["results"] == [{"id": i["id"], "data": i["data"]} for i in full["results"]]
+    for whole, item in zip(full["results"], files["results"], strict=True):
+        assert set(item) == {"id", "files"} and item["id"] == whole["id"]
+        assert isinstance(item["files"], list)
+        assert {
+            f["name"]: {k: v for k, v in f.items() if k != "name"} for f in item["files"]
+        } == whole["files"]
+    assert data["next"].startswith(api.base_url + f"{listing}/data/?")

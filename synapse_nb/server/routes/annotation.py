@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -310,6 +311,46 @@ def list_tasks(request: Request, p: Principal = Auth) -> dict:
     )
 
 
+def data_only(items: list[dict]) -> list[dict]:
+    """SDK-26 ``.../data/`` listings: ``{id, data}`` per item."""
+    return [{"id": item["id"], "data": item["data"]} for item in items]
+
+
+def files_only(items: list[dict]) -> list[dict]:
+    """SDK-26 ``.../files/`` listings: ``{id, files: [...]}`` with the files as a list."""
+    return [
+        {
+            "id": item["id"],
+            "files": [{"name": spec, **entry} for spec, entry in item["files"].items()],
+        }
+        for item in items
+    ]
+
+
+@route(router, "/sdk/tasks/data/", ["GET"], summary="List tasks' annotation data (SDK-26)")
+def list_tasks_data(request: Request, p: Principal = Auth) -> dict:
+    where = task_where(request, p)
+    return paginate(
+        request,
+        f"SELECT COUNT(*) FROM tasks t{where.sql()}",
+        f"SELECT t.* FROM tasks t{where.sql()}{ordering(Query(request), ORDERING)}",
+        where.params,
+        lambda rows: data_only(serialize_tasks(request, rows)),
+    )
+
+
+@route(router, "/sdk/tasks/files/", ["GET"], summary="List tasks' files (SDK-26)")
+def list_tasks_files(request: Request, p: Principal = Auth) -> dict:
+    where = task_where(request, p)
+    return paginate(
+        request,
+        f"SELECT COUNT(*) FROM tasks t{where.sql()}",
+        f"SELECT t.* FROM tasks t{where.sql()}{ordering(Query(request), ORDERING)}",
+        where.params,
+        lambda rows: files_only(serialize_tasks(request, rows)),
+    )
+
+
 def one_task(request: Request, pk: int, p: Principal) -> dict:
     return shape_one(request, serialize_tasks(request, [get_row(request, "tasks", pk, p)])[0])
 
@@ -600,9 +641,7 @@ def serialize_assignments(request: Request, rows: list[Any]) -> list[dict]:
     return out
 
 
-@route(router, "/sdk/assignments/", ["GET"], summary="List assignments (SDK list endpoint)")
-@route(router, "/assignments/", ["GET"], summary="List assignments")
-def list_assignments(request: Request, p: Principal = Auth) -> dict:
+def _assignment_listing(request: Request, p: Principal, shape: Callable) -> Any:
     q = Query(request)
     where = Where()
     where.add("a.tenant_id = ?", p.tenant_id)
@@ -638,8 +677,24 @@ def list_assignments(request: Request, p: Principal = Auth) -> dict:
         f"SELECT COUNT(*) FROM assignments a{where.sql()}",
         f"SELECT a.* FROM assignments a{where.sql()}{order}",
         where.params,
-        lambda rows: serialize_assignments(request, rows),
+        lambda rows: shape(serialize_assignments(request, rows)),
     )
+
+
+@route(router, "/sdk/assignments/", ["GET"], summary="List assignments (SDK list endpoint)")
+@route(router, "/assignments/", ["GET"], summary="List assignments")
+def list_assignments(request: Request, p: Principal = Auth) -> dict:
+    return _assignment_listing(request, p, lambda items: items)
+
+
+@route(router, "/sdk/assignments/data/", ["GET"], summary="List assignments' data (SDK-26)")
+def list_assignments_data(request: Request, p: Principal = Auth) -> dict:
+    return _assignment_listing(request, p, data_only)
+
+
+@route(router, "/sdk/assignments/files/", ["GET"], summary="List assignments' files (SDK-26)")
+def list_assignments_files(request: Request, p: Principal = Auth) -> dict:
+    return _assignment_listing(request, p, files_only)
 
 
 @route(router, "/assignments/{pk}/", ["GET"], summary="Get an assignment")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -23,6 +24,7 @@ from ..http import (
     route,
     shape_one,
 )
+from .annotation import data_only, files_only
 from .common import (
     as_reference,
     data_units_by_id,
@@ -331,10 +333,7 @@ def serialize_events(request: Request, rows: list[Any]) -> list[dict]:
     return out
 
 
-@route(router, "/sdk/ground_truth_events/", ["GET"], summary="List ground-truth events")
-@route(router, "/ground_truth_events/", ["GET"], summary="List ground-truth events")
-@route(router, "/ground_truths/", ["GET"], summary="List ground truths (SDK-26 name)")
-def list_ground_truth_events(request: Request, p: Principal = Auth) -> dict:
+def _event_listing(request: Request, p: Principal, shape: Callable) -> Any:
     q = Query(request)
     where = Where()
     where.add("e.tenant_id = ?", p.tenant_id)
@@ -358,8 +357,25 @@ def list_ground_truth_events(request: Request, p: Principal = Auth) -> dict:
         f"SELECT COUNT(*) FROM ground_truth_events e{where.sql()}",
         f"SELECT e.* FROM ground_truth_events e{where.sql()} ORDER BY e.id",
         where.params,
-        lambda rows: serialize_events(request, rows),
+        lambda rows: shape(serialize_events(request, rows)),
     )
+
+
+@route(router, "/sdk/ground_truth_events/", ["GET"], summary="List ground-truth events")
+@route(router, "/ground_truth_events/", ["GET"], summary="List ground-truth events")
+@route(router, "/ground_truths/", ["GET"], summary="List ground truths (SDK-26 name)")
+def list_ground_truth_events(request: Request, p: Principal = Auth) -> dict:
+    return _event_listing(request, p, lambda items: items)
+
+
+@route(router, "/sdk/ground_truth_events/data/", ["GET"], summary="Events' data (SDK-26)")
+def list_ground_truth_events_data(request: Request, p: Principal = Auth) -> dict:
+    return _event_listing(request, p, data_only)
+
+
+@route(router, "/sdk/ground_truth_events/files/", ["GET"], summary="Events' files (SDK-26)")
+def list_ground_truth_events_files(request: Request, p: Principal = Auth) -> dict:
+    return _event_listing(request, p, files_only)
 
 
 @route(router, "/ground_truth_events/{pk}/", ["GET"], summary="Get a ground-truth event")

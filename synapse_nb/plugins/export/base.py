@@ -59,7 +59,12 @@ ITEM_ERRORS = (ValueError, TypeError, KeyError)
 
 
 class ExportStatus(StrEnum):
-    """Outcome of saving one file (seed: ``ExportStatus``)."""
+    """Outcome of saving one file (seed: ``ExportStatus``).
+
+    Example:
+        >>> ExportStatus("failed") is ExportStatus.FAILED
+        True
+    """
 
     SUCCESS = "success"
     FAILED = "failed"

@@ -161,7 +161,14 @@ class FormatExporter(BaseExporter):
         }
 
     def convert_one(self, item: dict[str, Any]) -> tuple[dict[str, Any], Any]:
-        """Run the format's converter on one item; returns ``(result, audit)``."""
+        """Run the format's converter on one item; returns ``(result, audit)``.
+
+        Example:
+            >>> result, audit = YOLOExporter(None, [], ".", class_order=["car"]).convert_one(
+            ...     {"id": 1, "data": {}, "width": 4, "height": 3, "file_name": "a.jpg"})
+            >>> result["detect"]["labels"]
+            {'a': ''}
+        """
         raise NotImplementedError
 
     def convert_data(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -178,7 +185,12 @@ class FormatExporter(BaseExporter):
         return {**data, "converted": result}
 
     def stem(self, data: Mapping[str, Any]) -> str:
-        """The file stem of an item's outputs."""
+        """The file stem of an item's outputs.
+
+        Example:
+            >>> FormatExporter(None, [], ".").stem({"export_name": "a__3.jpg"})
+            'a__3'
+        """
         return PurePosixPath(self.export_file_name(data)).stem
 
     def save_original(
@@ -189,7 +201,12 @@ class FormatExporter(BaseExporter):
         errors: list,
         record: MetricsRecord,
     ) -> Path | None:
-        """Save the original into ``directory`` when requested; its path on success."""
+        """Save the original into ``directory`` when requested; its path on success.
+
+        Example:
+            >>> exporter.save_original(item, Path("out/images"), True, [], record)  # doctest: +SKIP
+            PosixPath('out/images/a.jpg')
+        """
         if not flag:
             return None
         status = self.save_original_file(data, directory, errors)
@@ -212,10 +229,23 @@ class COCOExporter(FormatExporter):
     def setup_output_directories(
         self, unique_export_path: Path, save_original_file_flag: bool
     ) -> dict[str, Path]:
-        """Nothing up front: each split's directory is made with its first item."""
+        """Nothing up front: each split's directory is made with its first item.
+
+        Example:
+            >>> COCOExporter(None, [], ".").setup_output_directories(Path("out"), True)
+            {}
+        """
         return {}
 
     def convert_one(self, item: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+        """The three COCO documents of one item (see :func:`~synapse_nb.converters.to_coco`).
+
+        Example:
+            >>> coco, _ = COCOExporter(None, [], ".", class_order=[]).convert_one(
+            ...     {"id": 1, "data": {}, "width": 4, "height": 3})
+            >>> coco["instances"]["images"][0]["id"]
+            1
+        """
         return to_coco([item], classes=self.class_order, segmentation_mode=self.segmentation_mode)
 
     def process_file_saving(
@@ -229,7 +259,12 @@ class COCOExporter(FormatExporter):
         data_file_metrics_record: MetricsRecord,
         no: int,
     ) -> bool:
-        """Copy the original into ``images/`` and add the item to its split's documents."""
+        """Copy the original into ``images/`` and add the item to its split's documents.
+
+        Example:
+            >>> exporter.process_file_saving(item, out, True, [], [], r, r, 1)  # doctest: +SKIP
+            True
+        """
         base = self.split_dir(unique_export_path, final_data)
         self.save_original(
             final_data,
@@ -249,7 +284,11 @@ class COCOExporter(FormatExporter):
         return self.count_status(ExportStatus.SUCCESS, data_file_metrics_record, "data_file")
 
     def additional_file_saving(self, unique_export_path: Path) -> None:
-        """Write each split's three documents (annotation ids numbered from 1 per role)."""
+        """Write each split's three documents (annotation ids numbered from 1 per role).
+
+        Example:
+            >>> exporter.additional_file_saving(Path("out/task-coco"))  # doctest: +SKIP
+        """
         if not self._documents:
             empty, _ = to_coco([], classes=self.class_order)
             self._documents[""] = empty
@@ -280,7 +319,13 @@ class VOCExporter(FormatExporter):
     def setup_output_directories(
         self, unique_export_path: Path, save_original_file_flag: bool
     ) -> dict[str, Path]:
-        """Create the VOC directories."""
+        """Create the VOC directories.
+
+        Example:
+            >>> sorted(VOCExporter(None, [], ".").setup_output_directories(
+            ...     Path(tempfile.mkdtemp()), True))  # doctest: +SKIP
+            ['Annotations', 'JPEGImages', 'SegmentationClass', 'SegmentationObject']
+        """
         paths = {
             name: unique_export_path / name
             for name in ("JPEGImages", "Annotations", "SegmentationClass", "SegmentationObject")
@@ -290,6 +335,14 @@ class VOCExporter(FormatExporter):
         return paths
 
     def convert_one(self, item: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+        """The VOC XML and masks of one item, with its split when it has one.
+
+        Example:
+            >>> VOCExporter(None, [], ".", class_order=[]).convert_one(
+            ...     {"id": 1, "data": {}, "width": 4, "height": 3, "split": "val"}
+            ... )[0]["image_sets"]["Main"]
+            {'val': ['1']}
+        """
         split = item.get("split")
         return to_voc(
             [item],
@@ -309,7 +362,12 @@ class VOCExporter(FormatExporter):
         data_file_metrics_record: MetricsRecord,
         no: int,
     ) -> bool:
-        """Copy the original into ``JPEGImages/``; write the XML and segmentation PNGs."""
+        """Copy the original into ``JPEGImages/``; write the XML and segmentation PNGs.
+
+        Example:
+            >>> exporter.process_file_saving(item, out, True, [], [], r, r, 1)  # doctest: +SKIP
+            True
+        """
         self.save_original(
             final_data,
             unique_export_path / "JPEGImages",
@@ -340,7 +398,11 @@ class VOCExporter(FormatExporter):
         return self.count_status(ExportStatus.SUCCESS, data_file_metrics_record, "data_file")
 
     def additional_file_saving(self, unique_export_path: Path) -> None:
-        """Write the image sets (per split and ``trainval``) and ``labelmap.txt``."""
+        """Write the image sets (per split and ``trainval``) and ``labelmap.txt``.
+
+        Example:
+            >>> exporter.additional_file_saving(Path("out/task-voc"))  # doctest: +SKIP
+        """
         aggregate = {
             "labelmap": ["background", *(self.class_order or [])],
             "annotations": {},
@@ -372,7 +434,14 @@ class YOLOExporter(FormatExporter):
     def setup_output_directories(
         self, unique_export_path: Path, save_original_file_flag: bool
     ) -> dict[str, Path]:
-        """``<task>/images`` and ``<task>/labels`` for each task."""
+        """``<task>/images`` and ``<task>/labels`` for each task.
+
+        Example:
+            >>> import tempfile
+            >>> sorted(YOLOExporter(None, [], ".", tasks=["detect"]).setup_output_directories(
+            ...     Path(tempfile.mkdtemp()), True))
+            ['detect_images', 'detect_labels']
+        """
         paths = {}
         for task in self.tasks:
             for sub in ("images", "labels"):
@@ -381,6 +450,14 @@ class YOLOExporter(FormatExporter):
         return paths
 
     def convert_one(self, item: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+        """The label text of one item for each selected task.
+
+        Example:
+            >>> YOLOExporter(None, [], ".", class_order=[], tasks=["pose"]).convert_one(
+            ...     {"id": 1, "data": {}, "width": 4, "height": 3, "file_name": "a.jpg"}
+            ... )[0]["pose"]["labels"]
+            {'a': ''}
+        """
         return to_yolo(
             [item],
             classes=self.class_order,
@@ -402,6 +479,10 @@ class YOLOExporter(FormatExporter):
         """Write the item's label file in every task; place its image in every task.
 
         The original is saved once (first task) and hard-linked into the others.
+
+        Example:
+            >>> exporter.process_file_saving(item, out, True, [], [], r, r, 1)  # doctest: +SKIP
+            True
         """
         result = final_data["converted"]
         stem = self.stem(final_data)
@@ -445,7 +526,11 @@ class YOLOExporter(FormatExporter):
         return spec
 
     def additional_file_saving(self, unique_export_path: Path) -> None:
-        """Write ``dataset.yaml`` and ``classes.txt`` per task, and the audit outcomes."""
+        """Write ``dataset.yaml`` and ``classes.txt`` per task, and the audit outcomes.
+
+        Example:
+            >>> exporter.additional_file_saving(Path("out/task-yolo"))  # doctest: +SKIP
+        """
         template, _ = to_yolo([], classes=self.class_order, tasks=self.tasks)
         aggregate: dict[str, Any] = {"filename_collisions": self.filename_collisions}
         for task in self.tasks:

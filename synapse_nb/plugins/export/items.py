@@ -45,7 +45,12 @@ ID_CHUNK = 500
 
 @dataclass(frozen=True)
 class Target:
-    """One export target of the seed (``params.target``) and how to list it."""
+    """One export target of the seed (``params.target``) and how to list it.
+
+    Example:
+        >>> TARGETS["assignment"].required
+        ('project',)
+    """
 
     name: str
     list_method: str

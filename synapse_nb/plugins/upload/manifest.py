@@ -132,7 +132,12 @@ class UploadManifest:
     # ------------------------------------------------------------------ files
     @property
     def files(self) -> dict[str, dict[str, Any]]:
-        """``{relative path: {size, mtime_ns, checksum, uploaded}}``."""
+        """``{relative path: {size, mtime_ns, checksum, uploaded}}``.
+
+        Example:
+            >>> UploadManifest(None, source_dir=Path("x"), data_collection=1).files
+            {}
+        """
         return self.state["files"]
 
     def known_checksum(self, rel: str, stat: os.stat_result) -> str | None:
@@ -172,7 +177,12 @@ class UploadManifest:
     # ------------------------------------------------------------------ units
     @property
     def units(self) -> dict[str, dict[str, Any]]:
-        """``{unit key: {state, data_unit?, task?, signature?}}``."""
+        """``{unit key: {state, data_unit?, task?}}``.
+
+        Example:
+            >>> UploadManifest(None, source_dir=Path("x"), data_collection=1).units
+            {}
+        """
         return self.state["units"]
 
     def unit(self, key: str) -> dict[str, Any] | None:

@@ -35,15 +35,38 @@ class StepRegistry:
         self._steps: list[BaseStep] = []
 
     def register(self, step: BaseStep) -> None:
+        """Append a step.
+
+        Example:
+            >>> StepRegistry().register(default_steps()[-1])
+        """
         self._steps.append(step)
 
     def get_steps(self) -> list[BaseStep]:
+        """The steps in execution order.
+
+        Example:
+            >>> r = StepRegistry(); r.register(default_steps()[-1]); [s.name for s in r.get_steps()]
+            ['cleanup']
+        """
         return list(self._steps)
 
     def get_total_progress_weight(self) -> float:
+        """Sum of the steps' progress weights (1.0 for the default steps).
+
+        Example:
+            >>> StepRegistry().get_total_progress_weight()
+            0
+        """
         return sum(step.progress_weight for step in self._steps)
 
     def clear(self) -> None:
+        """Remove every step.
+
+        Example:
+            >>> r = StepRegistry(); r.register(default_steps()[-1]); r.clear(); len(r)
+            0
+        """
         self._steps.clear()
 
     def __len__(self) -> int:
@@ -71,6 +94,10 @@ class UploadOrchestrator:
         Raises:
             UploadError: A step reported that it cannot run.
             Exception: Whatever a step raised (after rollback, with a note on resuming).
+
+        Example:
+            >>> UploadOrchestrator(ctx, registry).execute()["cleanup"].success  # doctest: +SKIP
+            True
         """
         steps = self.step_registry.get_steps()
         for index, step in enumerate(steps):
@@ -91,9 +118,21 @@ class UploadOrchestrator:
         return dict(self.context.step_results)
 
     def get_executed_steps(self) -> list[BaseStep]:
+        """The steps that finished, in order.
+
+        Example:
+            >>> orchestrator.get_executed_steps()  # doctest: +SKIP
+            [<InitializeStep>, ...]
+        """
         return list(self.executed_steps)
 
     def is_rollback_executed(self) -> bool:
+        """True when a failure triggered the steps' rollback.
+
+        Example:
+            >>> orchestrator.is_rollback_executed()  # doctest: +SKIP
+            False
+        """
         return self.rollback_executed
 
     def _rollback_executed_steps(self, failed: BaseStep) -> None:

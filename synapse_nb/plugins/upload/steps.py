@@ -23,8 +23,9 @@ Example:
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -66,10 +67,17 @@ ABORTING_ERRORS = (
 )
 #: Checksums per ``verify_checksums`` request.
 VERIFY_BATCH = 1000
+#: ``create_data_units`` requests in flight at once.
+BATCHES_IN_FLIGHT = 4
 
 
 class UploadError(RuntimeError):
-    """A step could not run at all (e.g. the collection has no file specifications)."""
+    """A step could not run at all (e.g. the collection has no file specifications).
+
+    Example:
+        >>> str(UploadError("step analyze_collection: no file specifications"))
+        'step analyze_collection: no file specifications'
+    """
 
 
 class BaseStep:
@@ -84,34 +92,77 @@ class BaseStep:
     progress_weight = 0.0
 
     def execute(self, context: UploadContext) -> StepResult:
-        """Do the step's work."""
+        """Do the step's work; raise (or return an error result) when it cannot.
+
+        Example:
+            >>> InitializeStep().execute(ctx).data  # doctest: +SKIP
+            {'resumed': False}
+        """
         raise NotImplementedError
 
     def can_skip(self, context: UploadContext) -> bool:
-        """True when the step has nothing to do."""
+        """True when the step has nothing to do.
+
+        Example:
+            >>> BaseStep().can_skip(None)
+            False
+        """
         return False
 
     def rollback(self, context: UploadContext) -> None:
-        """Persist what the step did (nothing server-side can be undone)."""
+        """Persist what the step did (nothing server-side can be undone).
+
+        Example:
+            >>> BaseStep().rollback(ctx)  # doctest: +SKIP
+        """
         if context.manifest is not None:
             context.manifest.save(force=True)
 
     def create_success_result(self, data: dict[str, Any] | None = None) -> StepResult:
+        """A successful result carrying ``data``.
+
+        Example:
+            >>> BaseStep().create_success_result({"n": 1}).data
+            {'n': 1}
+        """
         return StepResult(success=True, data=data or {})
 
     def create_error_result(self, error: str) -> StepResult:
+        """A failed result; the orchestrator raises :class:`UploadError` with it.
+
+        Example:
+            >>> bool(BaseStep().create_error_result("no specs"))
+            False
+        """
         return StepResult(success=False, error=error)
 
     def create_skip_result(self) -> StepResult:
+        """The result of a skipped step.
+
+        Example:
+            >>> BaseStep().create_skip_result().success
+            True
+        """
         return StepResult(success=True, skipped=True)
 
 
 class InitializeStep(BaseStep):
-    """Open the manifest (a resumed run picks up its state)."""
+    """Open the manifest (a resumed run picks up its state).
+
+    Example:
+        >>> InitializeStep().name
+        'initialize'
+    """
 
     name, progress_weight = "initialize", 0.05
 
     def execute(self, context: UploadContext) -> StepResult:
+        """Load or start the manifest.
+
+        Example:
+            >>> InitializeStep().execute(ctx).data["resumed"]  # doctest: +SKIP
+            True
+        """
         params = context.params
         context.manifest = UploadManifest.open(
             params.manifest, source_dir=params.source_dir, data_collection=params.collection_id
@@ -120,24 +171,52 @@ class InitializeStep(BaseStep):
 
 
 class ProcessMetadataStep(BaseStep):
-    """Read the metadata sheet into ``context.metadata``."""
+    """Read the metadata sheet into ``context.metadata``.
+
+    Example:
+        >>> ProcessMetadataStep().progress_weight
+        0.05
+    """
 
     name, progress_weight = "process_metadata", 0.05
 
     def can_skip(self, context: UploadContext) -> bool:
+        """Skipped without a metadata sheet.
+
+        Example:
+            >>> ProcessMetadataStep().can_skip(ctx)  # doctest: +SKIP
+            True
+        """
         return context.params.metadata is None
 
     def execute(self, context: UploadContext) -> StepResult:
+        """Read the sheet with the metadata strategy.
+
+        Example:
+            >>> ProcessMetadataStep().execute(ctx).data  # doctest: +SKIP
+            {'rows': 3}
+        """
         context.metadata = context.strategies["metadata"].process_metadata(context)
         return self.create_success_result({"rows": len(context.metadata)})
 
 
 class AnalyzeCollectionStep(BaseStep):
-    """Get the collection's file specifications."""
+    """Get the collection's file specifications.
+
+    Example:
+        >>> AnalyzeCollectionStep().name
+        'analyze_collection'
+    """
 
     name, progress_weight = "analyze_collection", 0.05
 
     def execute(self, context: UploadContext) -> StepResult:
+        """Fetch the specifications; an error result when there are none.
+
+        Example:
+            >>> AnalyzeCollectionStep().execute(ctx).data  # doctest: +SKIP
+            {'specs': ['image_1', 'meta_json']}
+        """
         collection = context.client.get_data_collection(context.params.collection_id)
         specs = [s for s in collection.get("file_specifications") or [] if s.get("name")]
         if not specs:
@@ -149,11 +228,22 @@ class AnalyzeCollectionStep(BaseStep):
 
 
 class OrganizeFilesStep(BaseStep):
-    """Group the folder's files into units and attach each unit's metadata row."""
+    """Group the folder's files into units and attach each unit's metadata row.
+
+    Example:
+        >>> OrganizeFilesStep().progress_weight
+        0.1
+    """
 
     name, progress_weight = "organize_files", 0.10
 
     def execute(self, context: UploadContext) -> StepResult:
+        """Discover, group and annotate the units.
+
+        Example:
+            >>> OrganizeFilesStep().execute(ctx).data  # doctest: +SKIP
+            {'units': 240}
+        """
         params = context.params
         exclude = [p for p in (params.manifest, params.metadata) if p is not None]
         units = context.strategies["file_discovery"].organize_files(
@@ -202,11 +292,22 @@ class OrganizeFilesStep(BaseStep):
 
 
 class ValidateFilesStep(BaseStep):
-    """Drop (and report) units that break the collection's file specifications."""
+    """Drop (and report) units that break the collection's file specifications.
+
+    Example:
+        >>> ValidateFilesStep().name
+        'validate_files'
+    """
 
     name, progress_weight = "validate_files", 0.05
 
     def execute(self, context: UploadContext) -> StepResult:
+        """Keep the valid units.
+
+        Example:
+            >>> ValidateFilesStep().execute(ctx).data  # doctest: +SKIP
+            {'valid': 238}
+        """
         before = len(context.organized_files)
         context.organized_files = context.strategies["validation"].validate_files(
             context.organized_files, context
@@ -258,11 +359,21 @@ class UploadFilesStep(BaseStep):
     ``verify_checksums`` tells which already exist; the rest are uploaded
     concurrently, chunked above ``chunk_threshold`` bytes, and each success is recorded in
     the manifest before progress is reported (so a callback that raises loses nothing).
+
+    Example:
+        >>> UploadFilesStep().progress_weight
+        0.3
     """
 
     name, progress_weight = "upload_files", 0.30
 
     def execute(self, context: UploadContext) -> StepResult:
+        """Upload what is missing and prepare the units' binding dicts.
+
+        Example:
+            >>> UploadFilesStep().execute(ctx).data  # doctest: +SKIP
+            {'uploaded': 240}
+        """
         manifest = context.manifest
         assert manifest is not None
         pending = []
@@ -373,55 +484,88 @@ def _signature(files: Mapping[str, Any]) -> tuple[tuple[str, str, str], ...]:
 class GenerateDataUnitsStep(BaseStep):
     """Create the data units (and tasks), batch by batch, recording each in the manifest.
 
-    A batch is marked ``creating`` before its request and ``created`` after; units left
-    ``creating`` by a crash are looked up among the collection's units on the next run, so
-    none is created twice. A batch the server rejects is retried unit by unit, so one bad
-    unit does not fail the others.
+    Up to :data:`BATCHES_IN_FLIGHT` batches are sent at once. A batch is marked ``creating``
+    before its request and ``created`` after; units left ``creating`` by a crash are looked
+    up among the collection's units on the next run, so none is created twice. A batch the
+    server rejects is retried unit by unit, so one bad unit does not fail the others.
+
+    Example:
+        >>> GenerateDataUnitsStep().name
+        'generate_data_units'
     """
 
     name, progress_weight = "generate_data_units", 0.35
 
     def execute(self, context: UploadContext) -> StepResult:
+        """Create the units (and tasks) not created yet.
+
+        Example:
+            >>> GenerateDataUnitsStep().execute(ctx).data  # doctest: +SKIP
+            {'created': 240}
+        """
         manifest = context.manifest
         assert manifest is not None
         bindings = self._reconcile(context, context.uploaded_files)
         strategy = context.strategies["data_unit"]
+        queue = deque(strategy.generate_data_units(bindings))
         total, done = len(bindings), 0
+        parallel = max(1, min(BATCHES_IN_FLIGHT, context.params.workers))
         context.set_progress(0, total, "generate_data_units")
-        for batch in strategy.generate_data_units(bindings):
-            for binding in batch:
-                manifest.mark_unit(binding["key"], "creating")
-            manifest.save(force=True)
-            for binding, unit in self._create(context, strategy, batch):
-                if unit is None:
-                    manifest.mark_unit(binding["key"], "pending")
-                    context.count("data_units", "failed")
-                else:
-                    manifest.mark_unit(binding["key"], "created", data_unit=unit["id"])
-                    context.data_units.append({"key": binding["key"], "id": unit["id"]})
-                    context.count("data_units", "created")
-            manifest.save(force=True)
-            done += len(batch)
-            context.set_progress(done, total, "generate_data_units")
+        in_flight: dict[Future[Any], list[dict[str, Any]]] = {}
+        with ThreadPoolExecutor(parallel, thread_name_prefix="synapse-units") as pool:
+            try:
+                while queue or in_flight:
+                    while queue and len(in_flight) < parallel:
+                        batch = queue.popleft()
+                        for binding in batch:
+                            manifest.mark_unit(binding["key"], "creating")
+                        manifest.save(force=True)
+                        future = pool.submit(self._create, context.client, strategy, batch)
+                        in_flight[future] = batch
+                    finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        batch = in_flight.pop(future)
+                        self._record(context, future.result())
+                        done += len(batch)
+                        context.set_progress(done, total, "generate_data_units")
+            finally:
+                # Batches still in flight stay "creating": the next run looks them up.
+                for future in in_flight:
+                    future.cancel()
         if context.params.project_id is not None:
             self._create_tasks(context)
         return self.create_success_result({"created": len(context.data_units)})
 
+    @staticmethod
+    def _record(context: UploadContext, results: list[tuple[dict, Any, str | None]]) -> None:
+        manifest = context.manifest
+        assert manifest is not None
+        for binding, unit, error in results:
+            if unit is None:
+                manifest.mark_unit(binding["key"], "pending")
+                context.add_error("generate_data_units", str(error), unit=binding["key"])
+                context.count("data_units", "failed")
+            else:
+                manifest.mark_unit(binding["key"], "created", data_unit=unit["id"])
+                context.data_units.append({"key": binding["key"], "id": unit["id"]})
+                context.count("data_units", "created")
+        manifest.save(force=True)
+
     def _create(
-        self, context: UploadContext, strategy: Any, batch: list[dict[str, Any]]
-    ) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+        self, client: Any, strategy: Any, batch: list[dict[str, Any]]
+    ) -> list[tuple[dict[str, Any], Any, str | None]]:
+        """``(binding, created unit or None, error)`` per binding; runs in a worker thread."""
         try:
-            created = strategy.create_data_unit_batch(context.client, batch)
-            return list(zip(batch, created, strict=True))
+            created = strategy.create_data_unit_batch(client, batch)
+            return [(b, unit, None) for b, unit in zip(batch, created, strict=True)]
         except ABORTING_ERRORS:
             raise
         except ClientError as exc:
             if len(batch) == 1:
-                context.add_error("generate_data_units", str(exc), unit=batch[0]["key"])
-                return [(batch[0], None)]
+                return [(batch[0], None, str(exc))]
         results = []
         for binding in batch:  # isolate the unit(s) the server rejects
-            results.extend(self._create(context, strategy, [binding]))
+            results.extend(self._create(client, strategy, [binding]))
         return results
 
     def _reconcile(
@@ -487,11 +631,22 @@ class GenerateDataUnitsStep(BaseStep):
 
 
 class CleanupStep(BaseStep):
-    """Write the final manifest, flagged complete when every unit exists and nothing failed."""
+    """Write the final manifest, flagged complete when every unit exists and nothing failed.
+
+    Example:
+        >>> CleanupStep().name
+        'cleanup'
+    """
 
     name, progress_weight = "cleanup", 0.05
 
     def execute(self, context: UploadContext) -> StepResult:
+        """Flag and save the manifest.
+
+        Example:
+            >>> CleanupStep().execute(ctx).data  # doctest: +SKIP
+            {'completed': True}
+        """
         manifest = context.manifest
         assert manifest is not None
         keys = [u["key"] for u in context.organized_files]

@@ -85,14 +85,27 @@ def allowed_extensions(spec: Mapping[str, Any]) -> frozenset[str] | None:
 
 
 class BaseValidationStrategy:
-    """Checks organized units before anything is uploaded."""
+    """Checks organized units before anything is uploaded.
+
+    Example:
+        >>> issubclass(DefaultValidationStrategy, BaseValidationStrategy)
+        True
+    """
 
     def validate_files(self, units: list[dict[str, Any]], context: Any) -> list[dict[str, Any]]:
-        """Return the valid units; record a problem per invalid unit in ``context``."""
+        """Return the valid units; record a problem per invalid unit in ``context``.
+
+        Example:
+            >>> strategy.validate_files(units, ctx)  # doctest: +SKIP
+        """
         raise NotImplementedError
 
     def validate_security(self, file_path: Path) -> str | None:
-        """A problem with one file (None when fine)."""
+        """A problem with one file (None when fine).
+
+        Example:
+            >>> strategy.validate_security(Path("a.jpg"))  # doctest: +SKIP
+        """
         raise NotImplementedError
 
 
@@ -153,10 +166,20 @@ class DefaultValidationStrategy(BaseValidationStrategy):
 
 # ============================================================================ discovery
 class BaseFileDiscoveryStrategy:
-    """Finds the files of each spec folder and groups them into data units by stem."""
+    """Finds the files of each spec folder and groups them into data units by stem.
+
+    Example:
+        >>> issubclass(FlatFileDiscoveryStrategy, BaseFileDiscoveryStrategy)
+        True
+    """
 
     def discover_files(self, path: Path, context: Any = None) -> list[Path]:
-        """The candidate files under ``path``."""
+        """The candidate files under ``path`` (hidden ones excluded).
+
+        Example:
+            >>> RecursiveFileDiscoveryStrategy().discover_files(Path("photos"))  # doctest: +SKIP
+            [PosixPath('photos/a.jpg'), PosixPath('photos/night/b.jpg')]
+        """
         raise NotImplementedError
 
     @staticmethod
@@ -224,6 +247,12 @@ class FlatFileDiscoveryStrategy(BaseFileDiscoveryStrategy):
     """
 
     def discover_files(self, path: Path, context: Any = None) -> list[Path]:
+        """The visible files directly in ``path``.
+
+        Example:
+            >>> FlatFileDiscoveryStrategy().discover_files(Path("photos"))  # doctest: +SKIP
+            [PosixPath('photos/a.jpg')]
+        """
         if not path.is_dir():
             return []
         return [p for p in path.iterdir() if self._visible(p, path)]
@@ -238,6 +267,12 @@ class RecursiveFileDiscoveryStrategy(BaseFileDiscoveryStrategy):
     """
 
     def discover_files(self, path: Path, context: Any = None) -> list[Path]:
+        """The visible files under ``path`` at any depth.
+
+        Example:
+            >>> RecursiveFileDiscoveryStrategy().discover_files(Path("photos"))  # doctest: +SKIP
+            [PosixPath('photos/a.jpg'), PosixPath('photos/night/b.jpg')]
+        """
         if not path.is_dir():
             return []
         return [p for p in path.rglob("*") if self._visible(p, path)]
@@ -245,11 +280,21 @@ class RecursiveFileDiscoveryStrategy(BaseFileDiscoveryStrategy):
 
 # ============================================================================ metadata
 class ExcelSecurityError(ValueError):
-    """The metadata sheet exceeds a limit of :class:`ExcelSecurityConfig`."""
+    """The metadata sheet exceeds a limit of :class:`ExcelSecurityConfig`.
+
+    Example:
+        >>> issubclass(ExcelSecurityError, ValueError)
+        True
+    """
 
 
 class ExcelParsingError(ValueError):
-    """The metadata sheet cannot be read (format, header, content)."""
+    """The metadata sheet cannot be read (format, header, content).
+
+    Example:
+        >>> issubclass(ExcelParsingError, ValueError)
+        True
+    """
 
 
 @dataclass(frozen=True)
@@ -267,6 +312,12 @@ class ExcelSecurityConfig:
 
     @property
     def max_file_size_bytes(self) -> int:
+        """``max_file_size_mb`` in bytes.
+
+        Example:
+            >>> ExcelSecurityConfig(max_file_size_mb=1).max_file_size_bytes
+            1048576
+        """
         return self.max_file_size_mb * 1024 * 1024
 
 
@@ -279,14 +330,33 @@ def _json_value(value: Any) -> Any:
 
 
 class BaseMetadataStrategy:
-    """Reads a metadata sheet into ``{file name: {column: value}}``."""
+    """Reads a metadata sheet into ``{file name: {column: value}}``.
+
+    Args:
+        path: The sheet (None: no metadata).
+        security: Limits on size, rows and columns.
+
+    Example:
+        >>> NoneMetadataStrategy().security.max_rows
+        100000
+    """
 
     def __init__(self, path: Path | None = None, security: ExcelSecurityConfig | None = None):
         self.path = path
         self.security = security or ExcelSecurityConfig()
 
     def process_metadata(self, context: Any = None) -> dict[str, dict[str, Any]]:
-        """``{file name: {column: value}}`` for every row."""
+        """``{file name: {column: value}}`` for every row (empty values left out).
+
+        Raises:
+            ExcelSecurityError: A limit is exceeded.
+            ExcelParsingError: No ``filename``/``file_name`` column, a name listed twice, or
+                an unreadable file.
+
+        Example:
+            >>> CSVMetadataStrategy(Path("meta.csv")).process_metadata()  # doctest: +SKIP
+            {'a.jpg': {'weather': 'rain'}}
+        """
         if self.path is None:
             return {}
         size = self.path.stat().st_size
@@ -299,7 +369,12 @@ class BaseMetadataStrategy:
         return self._index(rows)
 
     def extract_metadata(self, file_path: Path) -> list[list[Any]]:
-        """All rows of the sheet, the header first."""
+        """All rows of the sheet, the header first (stops one row past ``max_rows``).
+
+        Example:
+            >>> CSVMetadataStrategy().extract_metadata(Path("meta.csv"))  # doctest: +SKIP
+            [['filename', 'weather'], ['a.jpg', 'rain']]
+        """
         raise NotImplementedError
 
     def _index(self, rows: list[list[Any]]) -> dict[str, dict[str, Any]]:
@@ -352,6 +427,12 @@ class NoneMetadataStrategy(BaseMetadataStrategy):
     """
 
     def extract_metadata(self, file_path: Path) -> list[list[Any]]:
+        """No rows.
+
+        Example:
+            >>> NoneMetadataStrategy().extract_metadata(Path("x"))
+            []
+        """
         return []
 
 
@@ -364,6 +445,12 @@ class ExcelMetadataStrategy(BaseMetadataStrategy):
     """
 
     def extract_metadata(self, file_path: Path) -> list[list[Any]]:
+        """The rows of the first worksheet (cell values, not formulas).
+
+        Example:
+            >>> ExcelMetadataStrategy().extract_metadata(Path("meta.xlsx"))  # doctest: +SKIP
+            [['filename', 'weather'], ['a.jpg', 'rain']]
+        """
         try:
             import openpyxl
         except ImportError:
@@ -396,6 +483,12 @@ class CSVMetadataStrategy(BaseMetadataStrategy):
     """
 
     def extract_metadata(self, file_path: Path) -> list[list[Any]]:
+        """The rows of the CSV file.
+
+        Example:
+            >>> CSVMetadataStrategy().extract_metadata(Path("meta.csv"))  # doctest: +SKIP
+            [['filename', 'weather'], ['a.jpg', 'rain']]
+        """
         try:
             with open(file_path, encoding="utf-8-sig", newline="") as handle:
                 rows = []
@@ -414,7 +507,12 @@ OnDone = Callable[[Any, Any, BaseException | None], None]
 
 
 class BaseUploadStrategy:
-    """Runs ``upload_one`` over the jobs and reports each in the caller's thread."""
+    """Runs ``upload_one`` over the jobs and reports each in the caller's thread.
+
+    Example:
+        >>> AsyncUploadStrategy(4).workers
+        4
+    """
 
     def __init__(self, workers: int = 1) -> None:
         self.workers = workers
@@ -422,11 +520,19 @@ class BaseUploadStrategy:
     def upload_files(
         self, jobs: list[Any], upload_one: Callable[[Any], Any], on_done: OnDone
     ) -> None:
-        """Run every job; an exception from ``on_done`` stops the rest and propagates."""
+        """Run every job; an exception from ``on_done`` stops the rest and propagates.
+
+        Example:
+            >>> SyncUploadStrategy().upload_files([], print, print)
+        """
         raise NotImplementedError
 
     def upload_batch(self, batch: list[Any], upload_one: Callable[[Any], Any], on_done: OnDone):
-        """Seed name: upload a batch (the same as :meth:`upload_files`)."""
+        """Seed name: upload a batch (the same as :meth:`upload_files`).
+
+        Example:
+            >>> SyncUploadStrategy().upload_batch([], print, print)
+        """
         return self.upload_files(batch, upload_one, on_done)
 
 
@@ -497,17 +603,32 @@ _END = object()
 
 # ============================================================================ data units
 class BaseDataUnitStrategy:
-    """Creates data units from binding dicts, in requests of ``batch_size``."""
+    """Creates data units from binding dicts, in requests of ``batch_size``.
+
+    Example:
+        >>> BatchDataUnitStrategy(50).batch_size
+        50
+    """
 
     batch_size = 1
 
     def generate_data_units(self, bindings: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
-        """The bindings in request-sized batches."""
+        """The bindings in request-sized batches.
+
+        Example:
+            >>> list(SingleDataUnitStrategy().generate_data_units([]))
+            []
+        """
         size = self.batch_size
         return (bindings[i : i + size] for i in range(0, len(bindings), size))
 
     def create_data_unit_batch(self, client: Any, batch: list[dict[str, Any]]) -> list[Any]:
-        """Create one batch; the created units in request order."""
+        """Create one batch (``key`` is dropped from each binding); units in request order.
+
+        Example:
+            >>> BatchDataUnitStrategy().create_data_unit_batch(client, batch)  # doctest: +SKIP
+            [{'id': 11, ...}, {'id': 12, ...}]
+        """
         body = [{k: v for k, v in b.items() if k != "key"} for b in batch]
         created = client.create_data_units(body, batch_size=len(body))
         return created if isinstance(created, list) else [created]
@@ -544,12 +665,34 @@ class StrategyFactory:
     """
 
     def create_validation_strategy(self, **params: Any) -> BaseValidationStrategy:
+        """The validation strategy.
+
+        Example:
+            >>> type(StrategyFactory().create_validation_strategy()).__name__
+            'DefaultValidationStrategy'
+        """
         return DefaultValidationStrategy()
 
-    def create_file_discovery_strategy(self, *, recursive: bool = True, **params: Any):
+    def create_file_discovery_strategy(
+        self, *, recursive: bool = True, **params: Any
+    ) -> BaseFileDiscoveryStrategy:
+        """Recursive or flat discovery.
+
+        Example:
+            >>> type(StrategyFactory().create_file_discovery_strategy()).__name__
+            'RecursiveFileDiscoveryStrategy'
+        """
         return RecursiveFileDiscoveryStrategy() if recursive else FlatFileDiscoveryStrategy()
 
-    def create_metadata_strategy(self, *, metadata: Path | None = None, **params: Any):
+    def create_metadata_strategy(
+        self, *, metadata: Path | None = None, **params: Any
+    ) -> BaseMetadataStrategy:
+        """CSV for ``.csv``, Excel for other sheets, none without one.
+
+        Example:
+            >>> type(StrategyFactory().create_metadata_strategy(metadata=Path("m.csv"))).__name__
+            'CSVMetadataStrategy'
+        """
         if metadata is None:
             return NoneMetadataStrategy()
         if metadata.suffix.lower() == ".csv":
@@ -557,9 +700,23 @@ class StrategyFactory:
         return ExcelMetadataStrategy(metadata)
 
     def create_upload_strategy(self, *, workers: int = 1, **params: Any) -> BaseUploadStrategy:
+        """Threads for ``workers > 1``, else one file at a time.
+
+        Example:
+            >>> StrategyFactory().create_upload_strategy(workers=8).workers
+            8
+        """
         return AsyncUploadStrategy(workers) if workers > 1 else SyncUploadStrategy()
 
-    def create_data_unit_strategy(self, *, batch_size: int = 100, **params: Any):
+    def create_data_unit_strategy(
+        self, *, batch_size: int = 100, **params: Any
+    ) -> BaseDataUnitStrategy:
+        """Batches for ``batch_size > 1``, else one unit per request.
+
+        Example:
+            >>> type(StrategyFactory().create_data_unit_strategy(batch_size=1)).__name__
+            'SingleDataUnitStrategy'
+        """
         return BatchDataUnitStrategy(batch_size) if batch_size > 1 else SingleDataUnitStrategy()
 
     def get_available_strategies(self) -> dict[str, list[str]]:

@@ -1,0 +1,139 @@
+"""Export and upload workflows against the embedded backend, as ratios to their baselines.
+
+Run: ``python benchmarks/bench_workflows.py [--quick] [--tasks 10000] [--files 2000]
+[--latency-ms 20] [--workers 8]``. One run each, printed as a table.
+
+* **Export** of a bulk-seeded project to COCO and YOLO (detect, segment, pose): items/s and
+  the ratio to the floor, which is only listing the same tasks with their annotation JSON
+  (``list_tasks(list_all=True)``) -- the part every export must do.
+* **Upload** of small files at a per-request latency: :func:`synapse_nb.plugins.upload` (which
+  also creates the data units) against a sequential ``create_data_file`` loop; then a re-run
+  of the finished upload, which must skip everything.
+
+``--quick`` shrinks both (1,000 tasks, 200 files) for a smoke run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from PIL import Image
+
+from synapse_nb.clients import BackendClient
+from synapse_nb.plugins import export, upload
+from synapse_nb.server import start
+
+
+def _project(client: BackendClient, prefix: str) -> int:
+    projects = client._get("projects/", {"page_size": 1000})["results"]
+    return next(p["id"] for p in projects if p["title"].startswith(prefix))
+
+
+def bench_export(n_tasks: int, workers: int, out: Path) -> list[tuple[str, str]]:
+    rows = []
+    with start(tasks=n_tasks) as srv, BackendClient(srv.url, api_token=srv.token) as client:
+        pid = _project(client, "Scale project")
+        params = {"project": pid}
+        floor, listed = float("inf"), 0
+        for _ in range(2):  # the best of two: the first walk also warms the server's caches
+            started = time.perf_counter()
+            tasks, _ = client.list_tasks(params, url_conversion=False, list_all=True)
+            listed = sum(1 for _ in tasks)
+            floor = min(floor, time.perf_counter() - started)
+        rows.append((f"list {listed:,} tasks with annotation JSON (floor)", f"{floor:.2f} s"))
+        rows.append(("  floor items/s", f"{listed / floor:,.0f}"))
+        for fmt in ("coco", "yolo"):
+            for originals in (False, True):
+                report = export(
+                    client, "task", fmt, out, params=params, progress=False, workers=workers,
+                    save_original_file=originals, cache_dir=out / "cache",
+                    name=f"{fmt}-{'with' if originals else 'no'}-originals",
+                )  # fmt: skip
+                assert report.exported == listed, report
+                label = f"export {fmt.upper()}{' + originals' if originals else ''}"
+                rows.append((label, f"{report.elapsed:.2f} s"))
+                rows.append((f"  {label} items/s", f"{report.items_per_second:,.0f}"))
+                rows.append((f"  {label} / floor (time ratio)", f"{report.elapsed / floor:.1f}x"))
+    return rows
+
+
+def file_creation_cost(folder: Path, n: int = 500) -> float:
+    """Milliseconds to create one small file in ``folder`` (YOLO writes 3 per item)."""
+    folder.mkdir(parents=True)
+    started = time.perf_counter()
+    for i in range(n):
+        (folder / f"{i}.txt").write_text("0 0.5 0.5 0.1 0.1\n")
+    return (time.perf_counter() - started) / n * 1000
+
+
+def _make_files(folder: Path, n: int) -> None:
+    folder.mkdir(parents=True)
+    for i in range(n):
+        Image.new("RGB", (8, 6), (i % 256, (i // 256) % 256, 77)).save(folder / f"f{i:05d}.png")
+
+
+def bench_upload(n_files: int, latency_ms: float, workers: int, tmp: Path) -> list[tuple[str, str]]:
+    rows = []
+    baseline_dir, workflow_dir = tmp / "baseline", tmp / "workflow"
+    _make_files(baseline_dir, n_files)
+    _make_files(workflow_dir, n_files)
+    # different bytes, so the workflow's checksum dedupe cannot profit from the baseline run
+    for path in workflow_dir.iterdir():
+        path.write_bytes(path.read_bytes() + b"workflow")
+    with (
+        start(demo=True, latency_ms=latency_ms) as srv,
+        BackendClient(srv.url, api_token=srv.token, max_workers=workers) as client,
+    ):
+        collection = next(
+            c["id"] for c in client.list_data_collection()["results"]
+            if c["name"] == "Incoming uploads"
+        )  # fmt: skip
+        started = time.perf_counter()
+        for path in sorted(baseline_dir.iterdir()):
+            client.create_data_file(path)
+        sequential = time.perf_counter() - started
+        first = upload(client, workflow_dir, collection, workers=workers, progress=False)
+        assert first.ok and len(first.created) == n_files, first
+        again = upload(client, workflow_dir, collection, workers=workers, progress=False)
+        assert again.already_created == n_files and not again.created, again
+    label = f"{n_files:,} files at {latency_ms:g} ms"
+    rows.append((f"sequential create_data_file loop, {label}", f"{sequential:.2f} s"))
+    rows.append((f"upload() incl. data units, {workers} workers", f"{first.elapsed:.2f} s"))
+    rows.append(("  speed-up vs sequential (goal >= 5x)", f"{sequential / first.elapsed:.1f}x"))
+    rows.append(("re-run of the finished upload", f"{again.elapsed:.3f} s"))
+    rows.append(
+        ("  re-run / first run (goal < 10%)", f"{100 * again.elapsed / first.elapsed:.1f}%")
+    )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1,000 tasks and 200 files")
+    parser.add_argument("--tasks", type=int, default=10_000)
+    parser.add_argument("--files", type=int, default=2_000)
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument(
+        "--out-dir", help="where exports and files are written (default: the temp dir)"
+    )
+    args = parser.parse_args()
+    if args.quick:
+        args.tasks, args.files = 1_000, 200
+    with tempfile.TemporaryDirectory(dir=args.out_dir) as tmp:
+        cost = file_creation_cost(Path(tmp) / "probe")
+        rows = [("disk: create one small file (context for per-file formats)", f"{cost:.2f} ms")]
+        rows += bench_export(args.tasks, args.workers, Path(tmp) / "exports")
+        rows += bench_upload(args.files, args.latency_ms, args.workers, Path(tmp) / "uploads")
+    width = max(len(name) for name, _ in rows)
+    print(f"{'measure':<{width}}  value")
+    print(f"{'-' * width}  {'-' * 10}")
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()

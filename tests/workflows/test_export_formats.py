@@ -243,21 +243,11 @@ def test_sizes_come_from_image_headers_and_each_url_downloads_once(
 ) -> None:
     """The scale project's files carry no width/height: the header (64x48) supplies them."""
     calls: list[str] = []
-    in_flight = {"now": 0, "max": 0}
-    lock = threading.Lock()
     real = originals.download_file
 
     def spy(url: str, *args: Any, **kwargs: Any) -> Any:
-        with lock:
-            calls.append(url)
-            in_flight["now"] += 1
-            in_flight["max"] = max(in_flight["max"], in_flight["now"])
-        time.sleep(0.05)  # hold the slot so overlapping downloads are visible
-        try:
-            return real(url, *args, **kwargs)
-        finally:
-            with lock:
-                in_flight["now"] -= 1
+        calls.append(url)
+        return real(url, *args, **kwargs)
 
     monkeypatch.setattr(originals, "download_file", spy)
     from synapse_nb.clients import BackendClient
@@ -362,16 +352,20 @@ GT = "ground_truth"
         ("task", "yolo", {"params": P, "tasks": ["obb"]}, "tasks"),
         ("task", "dm", {"params": P, "workers": 0}, "workers"),
         ("task", "dm", {"params": P, "name": "a/b"}, "name"),
+        ("task", "dm", {"params": P, "path": "a-file.txt"}, "path"),
     ],
 )
 def test_bad_input_is_named_before_anything_is_sent_or_written(
     client: Any, demo: Any, tmp_path: Path, target: str, fmt: str, kwargs: dict, field: str
 ) -> None:
     out = tmp_path / "never"
+    if "path" in kwargs:
+        out = tmp_path / kwargs.pop("path")
+        out.write_text("already here")
     demo.requests.clear()
     with pytest.raises(InvalidInputError) as caught:
         export(client, target, fmt, out, progress=False, **kwargs)
     assert caught.value.field == field
     assert field.split("[")[0] in str(caught.value)
-    assert not out.exists()
+    assert not out.exists() or out.read_text() == "already here"
     assert list(demo.requests) == []

@@ -113,6 +113,8 @@ def _check_options(
 ) -> None:  # fmt: skip
     if not isinstance(path, str | os.PathLike) or not str(path):
         raise InvalidInputError("path", path, "must be a directory path", method=_METHOD)
+    if Path(path).exists() and not Path(path).is_dir():
+        raise InvalidInputError("path", str(path), "is a file, not a directory", method=_METHOD)
     if params is not None and not isinstance(params, Mapping):
         raise InvalidInputError("params", params, "must be a dict of filters", method=_METHOD)
     if name is not None and (

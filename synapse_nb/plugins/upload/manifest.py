@@ -174,6 +174,18 @@ class UploadManifest:
             entry["uploaded"] = uploaded
         self._dirty = True
 
+    def mark_uploaded(self, rel: str) -> None:
+        """Record that a file (already recorded with its checksum) is on the server.
+
+        Example:
+            >>> m = UploadManifest(None, source_dir=Path("x"), data_collection=1)
+            >>> m.record_file("a.jpg", Path(".").stat(), "abc"); m.mark_uploaded("a.jpg")
+            >>> m.files["a.jpg"]["uploaded"]
+            True
+        """
+        self.files[rel]["uploaded"] = True
+        self._dirty = True
+
     # ------------------------------------------------------------------ units
     @property
     def units(self) -> dict[str, dict[str, Any]]:

@@ -393,14 +393,15 @@ class UploadFilesStep(BaseStep):
         total = len(files)
         done = 0
         jobs: dict[str, tuple[str, Path]] = {}  # one upload per distinct checksum
+        waiting: dict[str, list[str]] = {}  # every path sharing an upload's checksum
         for rel, md5 in checksums.items():
             if md5 in existing:
-                manifest.files[rel]["uploaded"] = True
+                manifest.mark_uploaded(rel)
                 context.count("data_files", "existing")
                 done += 1
-            elif md5 not in jobs:
-                jobs[md5] = (rel, files[rel])
-        waiting = {md5: [r for r, m in checksums.items() if m == md5] for md5 in jobs}
+            else:
+                jobs.setdefault(md5, (rel, files[rel]))
+                waiting.setdefault(md5, []).append(rel)
         context.set_progress(done, total, "upload_data_files")
         failed: set[str] = set()
         threshold = context.params.chunk_threshold
@@ -423,7 +424,7 @@ class UploadFilesStep(BaseStep):
                 raise error  # a bug, not a per-file problem
             for same in waiting[md5]:
                 if error is None:
-                    manifest.files[same]["uploaded"] = True
+                    manifest.mark_uploaded(same)
                     context.count("data_files", "uploaded")
                 else:
                     context.add_error("upload_files", str(error), path=same)

@@ -68,10 +68,15 @@ def _page_number(url: str | None) -> int | None:
 
 
 def _page_size(next_url: str, first_results: int) -> int | None:
+    # Page 1 is full whenever there is a next page, so its length is the page size the
+    # server really used: a server that caps page_size below the one asked for (DRF's
+    # max_page_size) would otherwise make us skip pages.
+    if first_results:
+        return first_results
     for key, value in parse_qsl(urlsplit(next_url).query):
         if key == "page_size" and value.isdigit() and int(value) > 0:
             return int(value)
-    return first_results or None
+    return None
 
 
 class PageWalker:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from synapse_nb._config import (
+    DEFAULT_LIST_ALL_PAGE_SIZE,
     DEFAULT_MAX_WORKERS,
     DEFAULT_PAGE_SIZE,
     RetryPolicy,
@@ -49,7 +50,8 @@ class BaseClient:
         retry: :class:`~synapse_nb._config.RetryPolicy`, a dict of its fields, or an int
             (maximum retries); default 5 retries with backoff and jitter.
         max_workers: Concurrent page fetches of ``list_all=True``.
-        page_size: Page size requested by ``list_all=True`` when params do not set one.
+        page_size: Page size requested by ``list_all=True`` when params do not set one
+            (default 1000; the SDK uses 100).
         cache_dir: Where ``url_conversion`` stores downloaded files.
         default_params: Query params sent with every API request.
 
@@ -59,8 +61,8 @@ class BaseClient:
         Timeout(connect=5.0, read=60.0)
     """
 
-    #: Page size of ``list_all=True`` (contract 1.7: the SDK's ``BaseClient.page_size``).
-    page_size = DEFAULT_PAGE_SIZE
+    #: Page size of ``list_all=True`` when params set none (the SDK's is 100).
+    page_size = DEFAULT_LIST_ALL_PAGE_SIZE
 
     def __init__(
         self,
@@ -191,7 +193,7 @@ class BaseClient:
             raise InvalidInputError("page_failures", page_failures, "must be a list", method=method)
         if not list_all:
             if always_page_size:
-                query.setdefault("page_size", self.page_size)
+                query.setdefault("page_size", DEFAULT_PAGE_SIZE)
             explicit = conversion if conversion is not None and conversion.explicit else None
             return self._get(path, query, url_conversion=explicit, **kwargs)
         query.setdefault("page_size", self.page_size)

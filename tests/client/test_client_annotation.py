@@ -57,12 +57,22 @@ def test_list_tasks_list_all_returns_generator_and_count(client, wire):
     tasks = list(items)
     assert len(tasks) == count == len({t["id"] for t in tasks})
     assert [t["id"] for t in tasks] == sorted(t["id"] for t in tasks)
+    # list_all asks for pages of 1000 unless params say otherwise
+    assert wire.query(wire.one("GET", "sdk/tasks/")) == {"project": ["1"], "page_size": ["1000"]}
+
+
+def test_list_all_pages_keep_every_filter(client, wire):
+    params = {"project": 1, "status": "pending", "page_size": 7}
+    items, count = client.list_tasks(params, url_conversion=False, list_all=True)
+    assert len(list(items)) == count > 7
     first, *rest = wire.all("GET", "sdk/tasks/")
-    assert wire.query(first) == {"project": ["1"], "page_size": ["100"]}
-    assert len(rest) == (count - 1) // 100
-    for entry in rest:  # later pages keep every filter
+    assert wire.query(first) == {"project": ["1"], "status": ["pending"], "page_size": ["7"]}
+    assert len(rest) == (count - 1) // 7
+    for entry in rest:
         query = wire.query(entry)
-        assert query["project"] == ["1"] and query["page_size"] == ["100"]
+        assert query["project"] == ["1"] and query["status"] == ["pending"]
+        assert query["page_size"] == ["7"]
+    assert sorted(int(wire.query(e)["page"][0]) for e in rest) == list(range(2, len(rest) + 2))
 
 
 def test_create_tasks_shapes(client, wire):

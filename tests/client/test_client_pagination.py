@@ -16,7 +16,9 @@ FAST_RETRY = {"total": 6, "backoff_factor": 0.02, "backoff_jitter": 0.02, "backo
 
 
 def _ids(srv, project, **kwargs):
-    with BackendClient(srv.url, api_token=srv.token, retry=kwargs.pop("retry", None)) as c:
+    # Pages of 100 (the SDK's size): 100 pages exercise the concurrency more than 10.
+    retry = kwargs.pop("retry", None)
+    with BackendClient(srv.url, api_token=srv.token, retry=retry, page_size=100) as c:
         items, count = c.list_tasks(
             {"project": project}, url_conversion=False, list_all=True, **kwargs
         )
@@ -70,7 +72,7 @@ def test_failed_page_raises_by_default_and_is_collected_on_request(scale_srv, sc
 def test_lookahead_is_bounded_and_early_close_stops_fetching(scale_srv, scale_project):
     wire = Wire(scale_srv)
     wire.clear()
-    with BackendClient(scale_srv.url, api_token=scale_srv.token, max_workers=2) as c:
+    with BackendClient(scale_srv.url, api_token=scale_srv.token, max_workers=2, page_size=100) as c:
         items, _ = c.list_tasks({"project": scale_project}, url_conversion=False, list_all=True)
         for _ in range(150):  # first page plus half of the second
             next(items)
@@ -130,6 +132,27 @@ def test_walker_continues_when_the_list_grew():
 
     first = {"count": 3, "next": "http://h/?page=2", "results": ["1"]}
     assert list(PageWalker(fetch, first, max_workers=3)) == ["1", "2", "3", "4"]
+
+
+def test_walker_uses_the_page_size_the_server_really_applied():
+    # Asked for 1000, the server capped pages at 2: page numbers must follow the cap.
+    def fetch(url):
+        n = int(url.rsplit("page=", 1)[1].split("&")[0])
+        return {"next": None, "results": [2 * n - 1, 2 * n]}
+
+    first = {"count": 6, "next": "http://h/?page=2&page_size=1000", "results": [1, 2]}
+    assert list(PageWalker(fetch, first, max_workers=2)) == [1, 2, 3, 4, 5, 6]
+
+
+def test_default_list_all_page_size(scale_srv, scale_project):
+    wire = Wire(scale_srv)
+    wire.clear()
+    with BackendClient(scale_srv.url, api_token=scale_srv.token) as c:
+        items, count = c.list_tasks({"project": scale_project}, url_conversion=False, list_all=True)
+        assert len(list(items)) == count == SCALE_TASKS
+    entries = wire.all("GET", "sdk/tasks/")
+    assert len(entries) == SCALE_TASKS // 1000
+    assert {wire.query(e)["page_size"][0] for e in entries} == {"1000"}
 
 
 def test_page_url_keeps_filters():

@@ -10,7 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wf_helpers import body, make_images, md5, posts, project_id, requests_to, units_in
+from wf_helpers import (
+    body,
+    make_images,
+    md5,
+    posts,
+    project_id,
+    requests_to,
+    units_in,
+    with_verify_checksums,
+)
 
 from synapse_nb.clients import BackendClient
 from synapse_nb.exceptions import ClientConnectionError, InvalidInputError
@@ -325,6 +334,37 @@ def test_without_a_manifest_files_on_the_server_are_not_sent_again(
     assert again.files["existing"] == 4 and again.files["uploaded"] == 0
     # without a manifest nothing says the units exist: they are created again (documented)
     assert len(again.created) == 4
+
+
+def test_verify_checksums_finds_files_a_lost_manifest_forgot(
+    demo: Any, incoming_collection: int, tmp_path: Path
+) -> None:
+    """A crash, then the manifest is lost: the server still says which files it has."""
+    folder = tmp_path / "forgotten"
+    make_images(folder, 16, start=1600)
+
+    def crash(current: int, total: int, category: str) -> None:
+        if category == "upload_data_files" and current >= 6:
+            raise RuntimeError("simulated crash")
+
+    with BackendClient(demo.url, api_token=demo.token) as plain:
+        client = with_verify_checksums(plain)
+        demo.requests.clear()
+        with pytest.raises(RuntimeError):
+            upload(client, folder, incoming_collection, workers=4, progress=crash)
+        on_server = len(posts(demo, "data_files/"))  # every request started also finished
+        assert 6 <= on_server < 16
+        (tmp_path / f"forgotten.synapse-upload-{incoming_collection}.json").unlink()
+
+        demo.requests.clear()
+        report = upload(client, folder, incoming_collection, workers=4, progress=False)
+    asked = [body(e) for e in posts(demo, "data_files/verify_checksums/")]
+    assert sorted(c for a in asked for c in a["checksums"]) == sorted(
+        md5(p) for p in folder.iterdir()
+    )
+    assert report.ok and len(report.created) == 16
+    assert report.files["existing"] == on_server
+    assert len(posts(demo, "data_files/")) == report.files["uploaded"] == 16 - on_server
 
 
 def test_tasks_are_created_once_per_unit(

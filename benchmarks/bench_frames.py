@@ -1,8 +1,10 @@
 """Frames benchmarks (issue 4): listing speed (P1b), frame memory (P4), cached refresh.
 
 Run: ``python benchmarks/bench_frames.py`` (100k tasks, 20 ms latency; a few minutes) or
-``--quick`` (5k tasks) for a smoke run. One run of each measurement, printed as a table of
-seconds (or MB) and the ratio to its reference.
+``--quick`` (5k tasks) for a smoke run. One run of each measurement (``--repeat N`` runs the
+P1b floor and frame listings N times, interleaved, and keeps the fastest of each: on a busy
+machine single runs vary by tens of percent), printed as a table of seconds (or MB) and the
+ratio to its reference.
 
 The backend runs in its own process (``synapse-nb serve``), as a real remote backend would:
 an in-process server would share the GIL with the client and bill its own serialisation to
@@ -113,6 +115,12 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--quick", action="store_true", help="5k tasks: a smoke run")
     parser.add_argument("--in-process", action="store_true", help="server in a thread")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs of the P1b floor and frame listings (interleaved; the fastest is kept)",
+    )
     args = parser.parse_args()
     n = 5_000 if args.quick else args.tasks
 
@@ -125,14 +133,21 @@ def main() -> None:
         page_size = client.frame_page_size
 
         t_base, base = timed(lambda: sdk_style(url, token, project))
-        t_floor, floor = timed(
-            lambda: list(
-                client.raw.list_tasks(
-                    {**query, "page_size": page_size}, url_conversion=False, list_all=True
-                )[0]
+        floors, frames = [], []
+        for _ in range(args.repeat):  # interleaved, so both see the same machine load
+            floors.append(
+                timed(
+                    lambda: list(
+                        client.raw.list_tasks(
+                            {**query, "page_size": page_size}, url_conversion=False, list_all=True
+                        )[0]
+                    )
+                )
             )
-        )
-        t_frame, frame = timed(lambda: client.list_tasks(query, list_all=True))
+            frames.append(timed(lambda: client.list_tasks(query, list_all=True)))
+        t_floor, floor = min(floors, key=lambda pair: pair[0])
+        t_frame, frame = min(frames, key=lambda pair: pair[0])
+        del floors, frames
         assert len(base) == len(floor) == len(frame) == n, (len(base), len(floor), len(frame))
         rows += [
             ("P1b baseline: sequential pages + DataFrame(list)", t_base, "", ""),
@@ -205,12 +220,16 @@ def main() -> None:
         client.close()
 
     where = "in-process" if args.in_process else "separate process"
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"\n{n:,} tasks, {args.latency_ms:g} ms latency, backend in a {where}, "
-          f"{os.cpu_count()} CPUs, pandas {pd.__version__}\n")  # fmt: skip
+          f"{os.cpu_count()} CPUs (load {load:.1f}), pandas {pd.__version__}, "
+          f"P1b best of {args.repeat}\n")  # fmt: skip
     width = max(len(r[0]) for r in rows)
     print(f"| {'measurement':<{width}} | {'s / MB':>8} | {'ratio':<42} | target |")
     print(f"|{'-' * (width + 2)}|{'-' * 10}|{'-' * 44}|--------|")
     for name, value, ratio, verdict in rows:
+        if verdict and n < 100_000:
+            verdict = "n/a"  # the targets are stated for 100k tasks
         print(f"| {name:<{width}} | {value:>8.2f} | {ratio:<42} | {verdict:<6} |")
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import numbers
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,10 +74,14 @@ def _infer_kind(frame: pd.DataFrame) -> str | None:
 
 
 def _tag_values(tags: Any, method: str, allow_empty: bool) -> tuple[Any, ...]:
-    values = [tags] if isinstance(tags, int | str) else tags
+    values = [tags] if isinstance(tags, numbers.Integral | str) else tags
     if isinstance(values, bool) or not isinstance(values, Iterable) or isinstance(values, dict):
         raise InvalidInputError("tags", tags, "must be a tag id, a name or a list", method=method)
-    values = list(values)
+    # ids read from a frame are often numpy integers
+    values = [
+        int(v) if isinstance(v, numbers.Integral) and not isinstance(v, bool) else v
+        for v in values
+    ]
     bad = [v for v in values if isinstance(v, bool) or not isinstance(v, int | str)]
     if bad or any(isinstance(v, int) and v <= 0 for v in values):
         raise InvalidInputError(

@@ -147,7 +147,10 @@ class _RawView:
         self._client = client
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(super(Client, self._client), name)
+        try:
+            return getattr(super(Client, self._client), name)
+        except AttributeError:  # instance attributes (base_url, timeout...) are not on super()
+            return getattr(self._client, name)
 
     def __dir__(self) -> list[str]:
         return [n for n in dir(BackendClient) if not n.startswith("_")]
@@ -164,8 +167,8 @@ class Client(BackendClient):
         api_token: API token (``$SYNAPSE_API_TOKEN`` when omitted).
         agent_token: Agent token (``$SYNAPSE_AGENT_TOKEN`` when omitted).
         timeout: ``{'connect': 5, 'read': 30}`` by default.
-        cache: Directory of the incremental Parquet cache of ``list_all`` listings
-            (off when None).
+        cache: Directory of the incremental Parquet cache of ``list_all`` listings;
+            ``True`` picks ``~/.cache/synapse_nb/frames``; off when None or False.
         frame_page_size: Page size of ``list_all=True`` listings that set no ``page_size``.
         **kwargs: Any other :class:`~synapse_nb.clients.BackendClient` option
             (``tenant``, ``retry``, ``max_workers``...).
@@ -191,7 +194,7 @@ class Client(BackendClient):
         agent_token: str | None = None,
         timeout: Any = None,
         *,
-        cache: str | os.PathLike[str] | None = None,
+        cache: str | os.PathLike[str] | bool | None = None,
         frame_page_size: int = FRAME_PAGE_SIZE,
         **kwargs: Any,
     ) -> None:
@@ -204,10 +207,14 @@ class Client(BackendClient):
             raise InvalidInputError(
                 "frame_page_size", frame_page_size, "must be an int >= 1", method="Client"
             )
-        if cache is not None and not isinstance(cache, str | os.PathLike):
-            raise InvalidInputError("cache", cache, "must be a directory path", method="Client")
+        if cache is True:
+            cache = default_cache_path()
+        if cache is not None and cache is not False and not isinstance(cache, str | os.PathLike):
+            raise InvalidInputError(
+                "cache", cache, "must be a directory path, True or None", method="Client"
+            )
         self.frame_page_size = frame_page_size
-        self.cache = FrameCache(cache) if cache is not None else None
+        self.cache = FrameCache(cache) if cache not in (None, False) else None
         self.raw = _RawView(self)
         self.snapshots = SnapshotStore()
         self.push_history: list[PushRecord] = []

@@ -327,6 +327,13 @@ def compute_diff(
 ) -> pd.DataFrame:
     """Changes of the writable columns of ``frame`` relative to ``snapshot``, validated.
 
+    Example:
+        >>> idx = pd.Index([1, 2], name="id")
+        >>> snap = pd.DataFrame({"priority": ["low", "low"]}, index=idx, dtype=object)
+        >>> frame = pd.DataFrame({"priority": ["low", "high"]}, index=idx)
+        >>> compute_diff("task", frame, snap, lambda tags, project: tags).values.tolist()
+        [[2, 'priority', 'low', 'high']]
+
     Args:
         kind: ``task`` or ``assignment``.
         frame: The (edited) frame.
@@ -422,7 +429,7 @@ def group_tag_ops(
     return ops
 
 
-def run_patches(
+def _run_patches(
     patch: Callable[[int, dict[str, Any]], Any],
     bodies: Mapping[int, dict[str, Any]],
     workers: int,
@@ -566,7 +573,7 @@ def push(
     for pk, column, _before, after in _rows(changes):
         if column != "tags":
             bodies.setdefault(pk, {})[WIRE_NAMES.get(column, column)] = wire_value(column, after)
-    failures = run_patches(client._patch_row(kind), bodies, client.max_workers)
+    failures = _run_patches(client._patch_row(kind), bodies, client.max_workers)
     for pk, column, before, after in _rows(changes):
         if column == "tags":
             continue
@@ -623,7 +630,7 @@ def undo(client: Any, frame: pd.DataFrame | None = None) -> pd.DataFrame:
         pk: {WIRE_NAMES.get(c, c): wire_value(c, before) for c, (before, _a) in cols.items()}
         for pk, cols in record.fields.items()
     }
-    failures = run_patches(client._patch_row(record.kind), bodies, client.max_workers)
+    failures = _run_patches(client._patch_row(record.kind), bodies, client.max_workers)
     failed.extend(
         (pk, c, before, str(failures[pk]))
         for pk, cols in record.fields.items()

@@ -43,7 +43,8 @@ def test_tag_by_name_and_id_in_one_batched_call(rw, rw_client: Client) -> None:
     assert all("blurry" in names for names in untagged["tag_names"])
     again = rw_client.list_tasks({"id__in": ",".join(map(str, untagged.index))})
     assert all(sorted(t) == sorted([review, blurry]) for t in again["tags"])
-    # tagging again changes nothing and says so
+    # tagging again changes nothing and says so (ids read from a frame are numpy ints)
+    assert untagged.synapse.tag(tag_ids.index[tag_ids["name"] == "blurry"][0]).empty
     assert untagged.synapse.tag("blurry").empty
     # the parent frame saw no edit (its rows are stale, not changed by the user)
     assert tasks.synapse.diff().empty

@@ -209,3 +209,19 @@ def test_describe_documents_every_column() -> None:
         table = describe(kind)
         assert [row[0] for row in table] == schema.names
         assert all(row[2] for row in table)
+
+
+def test_raw_view_reaches_instance_attributes(client: Client) -> None:
+    assert client.raw.base_url == client.base_url
+    assert "list_tasks" in dir(client.raw)
+
+
+def test_cache_true_uses_the_user_cache_dir(demo, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    with Client(demo.url, api_token=demo.token, cache=True) as cached:
+        assert cached.cache is not None
+        assert cached.cache.path == tmp_path / "synapse_nb" / "frames"
+    with Client(demo.url, api_token=demo.token, cache=False) as uncached:
+        assert uncached.cache is None
+    with pytest.raises(Exception, match="cache"):
+        Client(demo.url, api_token=demo.token, cache=3)

@@ -79,8 +79,7 @@ def _tag_values(tags: Any, method: str, allow_empty: bool) -> tuple[Any, ...]:
         raise InvalidInputError("tags", tags, "must be a tag id, a name or a list", method=method)
     # ids read from a frame are often numpy integers
     values = [
-        int(v) if isinstance(v, numbers.Integral) and not isinstance(v, bool) else v
-        for v in values
+        int(v) if isinstance(v, numbers.Integral) and not isinstance(v, bool) else v for v in values
     ]
     bad = [v for v in values if isinstance(v, bool) or not isinstance(v, int | str)]
     if bad or any(isinstance(v, int) and v <= 0 for v in values):

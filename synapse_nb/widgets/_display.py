@@ -1,0 +1,81 @@
+"""Shared plumbing of the filter, tag, tree and explorer widgets (private).
+
+Widgets never talk to the server in ``__init__``: they load on first display (the
+``_repr_mimebundle_`` hook below) or on an explicit ``load()``. A widget shown inside another
+one (the Explorer) is loaded by its container.
+
+Example:
+    >>> error_html("boom")
+    '<div class="snb-error" style="color:#c62828">boom</div>'
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+__all__ = ["LoadOnDisplay", "error_html", "muted", "note_html"]
+
+
+def error_html(message: str) -> str:
+    """An error line for an ``HTML`` widget (escaped).
+
+    Example:
+        >>> error_html("<b>")
+        '<div class="snb-error" style="color:#c62828">&lt;b&gt;</div>'
+    """
+    return f'<div class="snb-error" style="color:#c62828">{html.escape(message)}</div>'
+
+
+def note_html(message: str) -> str:
+    """A neutral status line for an ``HTML`` widget (escaped).
+
+    Example:
+        >>> note_html("3 rows")
+        '<div class="snb-note">3 rows</div>'
+    """
+    return f'<div class="snb-note">{html.escape(message)}</div>'
+
+
+def muted(text: str) -> str:
+    """Grey inline text (escaped).
+
+    Example:
+        >>> muted("none")
+        '<span style="color:#9e9e9e">none</span>'
+    """
+    return f'<span style="color:#9e9e9e">{html.escape(text)}</span>'
+
+
+class LoadOnDisplay:
+    """Mixin: call ``load()`` the first time the widget is displayed.
+
+    A failure while displaying is shown in the widget (``_show_load_error``) rather than
+    raised, so a notebook cell still renders the widget with its error message; an explicit
+    ``load()`` raises.
+    """
+
+    _loaded: bool = False
+
+    def load(self) -> Any:  # pragma: no cover - every widget defines its own
+        raise NotImplementedError
+
+    def _show_load_error(self, exc: Exception) -> None:  # pragma: no cover - overridden
+        raise exc
+
+    def ensure_loaded(self) -> None:
+        """Load unless loaded already; errors are shown in the widget, not raised.
+
+        Example:
+            >>> panel.ensure_loaded()  # doctest: +SKIP
+        """
+        if self._loaded:
+            return
+        try:
+            self.load()
+        except Exception as exc:  # shown in the widget: a display must not raise
+            self._show_load_error(exc)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        self.ensure_loaded()
+        return super()._repr_mimebundle_(**kwargs)  # type: ignore[misc]

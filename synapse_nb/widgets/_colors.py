@@ -1,0 +1,94 @@
+"""Class colours that stay the same across images, widgets and sessions.
+
+A class name is hashed (CRC-32 of its UTF-8 bytes, which unlike ``hash()`` is not salted per
+process) into a fixed palette of 20 colours chosen to stay apart from each other on photos.
+Two classes can share a colour when there are more classes than palette entries; the legend
+next to the image tells them apart.
+
+Compare mode does not colour by class but by outcome: :data:`MATCHED`, :data:`MISSED` and
+:data:`EXTRA`.
+
+Example:
+    >>> class_color("car") == class_color("car")
+    True
+    >>> hex_color(class_color("car"))
+    '#6a5acd'
+"""
+
+from __future__ import annotations
+
+import zlib
+
+__all__ = [
+    "EXTRA",
+    "MATCHED",
+    "MISSED",
+    "PALETTE",
+    "STATUS_COLORS",
+    "class_color",
+    "hex_color",
+]
+
+RGB = tuple[int, int, int]
+
+#: Distinct, saturated colours that read on photos (no pastels, no white), in a fixed order:
+#: changing it would recolour every class, so it never changes.
+PALETTE: tuple[RGB, ...] = (
+    (230, 25, 75),
+    (60, 180, 75),
+    (255, 225, 25),
+    (0, 130, 200),
+    (245, 130, 48),
+    (145, 30, 180),
+    (70, 240, 240),
+    (240, 50, 230),
+    (210, 245, 60),
+    (0, 128, 128),
+    (170, 110, 40),
+    (128, 0, 0),
+    (128, 128, 0),
+    (0, 0, 128),
+    (255, 105, 180),
+    (30, 144, 255),
+    (0, 255, 127),
+    (106, 90, 205),
+    (218, 165, 32),
+    (255, 127, 80),
+)
+
+#: Compare mode: the object is in both sources (IoU at or above the threshold).
+MATCHED: RGB = (46, 204, 64)
+#: Compare mode: the object is only in the reference source (A), e.g. a missed detection.
+MISSED: RGB = (255, 65, 54)
+#: Compare mode: the object is only in the other source (B), e.g. a false positive.
+EXTRA: RGB = (255, 0, 255)
+
+#: outcome name -> colour
+STATUS_COLORS: dict[str, RGB] = {"matched": MATCHED, "missed": MISSED, "extra": EXTRA}
+
+
+def class_color(name: str | None) -> RGB:
+    """The colour of a class: the same for a name in every image, widget and process.
+
+    Args:
+        name: Class name (``None`` or ``""`` for unlabelled shapes).
+
+    Returns:
+        An ``(r, g, b)`` tuple from :data:`PALETTE`.
+
+    Example:
+        >>> class_color("person") in PALETTE
+        True
+    """
+    key = (name or "").encode("utf-8")
+    return PALETTE[zlib.crc32(key) % len(PALETTE)]
+
+
+def hex_color(rgb: RGB) -> str:
+    """``(r, g, b)`` as ``#rrggbb``.
+
+    Example:
+        >>> hex_color((255, 0, 16))
+        '#ff0010'
+    """
+    return "#{:02x}{:02x}{:02x}".format(*rgb)

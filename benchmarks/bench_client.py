@@ -3,7 +3,8 @@
 P1 - listing 100k tasks from a backend with 20 ms of latency per request:
     (a) the official SDK's method, written plainly: sequential ``next`` links, pages of 100,
         then ``pandas.DataFrame(list)``;
-    (b) ``BackendClient.list_tasks(list_all=True)`` into a list (concurrent pages).
+    (b) ``BackendClient.list_tasks(list_all=True)`` into a list: pages of 1000 fetched
+        concurrently by 8 workers (and, for reference, the same with pages of 100).
     Target: (b) at least 5x faster than (a).
 
 P2 - uploading a 1 GiB file with ``create_chunked_upload`` against the hashing floor (MD5 of
@@ -248,17 +249,22 @@ def run_p1(mode: str, tasks: int) -> None:
         expected = frame["id"].tolist()
         rows = [["(a) sequential next links + DataFrame (official SDK)", f"{base:.1f}", "1.0x"]]
         variants = [
-            ("(b) list_tasks(list_all=True) -> list", {}),
-            ("(b) same, url_conversion=False (URLs kept, like (a))", {"url_conversion": False}),
-            ("(b) same, max_workers=16", {"url_conversion": False, "max_workers": 16}),
+            ("(b) list_tasks(list_all=True) -> list", {}, {}),
+            ("(b) same, url_conversion=False (URLs kept, like (a))", {"url_conversion": False}, {}),
+            (
+                "(b) same, pages of 100 like (a): concurrency alone",
+                {"url_conversion": False},
+                {"page_size": 100},
+            ),
         ]
         with (
             tempfile.TemporaryDirectory() as cache,
             BackendClient(srv.url, api_token=srv.token, cache_dir=cache) as client,
         ):
-            for label, options in variants:
+            for label, options, params in variants:
                 started = time.perf_counter()
-                items, count = client.list_tasks({"project": project}, list_all=True, **options)
+                query = {"project": project, **params}
+                items, count = client.list_tasks(query, list_all=True, **options)
                 tasks_list = list(items)
                 took = time.perf_counter() - started
                 if [t["id"] for t in tasks_list] != expected or count != len(expected):

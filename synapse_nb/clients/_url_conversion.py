@@ -244,19 +244,22 @@ def apply(obj: Any, conversion: UrlConversion | None, cache: MediaCache | None) 
     items = obj.get("results") if conversion.is_list else [obj]
     if not isinstance(items, list):
         return obj
+    rewrite = bool(conversion.callables)
+    converters = [(dotted, _converter(conversion, dotted, cache)) for dotted in conversion.fields]
     for item in items:
         if not isinstance(item, dict):
             continue
-        for dotted in conversion.fields:
+        for dotted, convert in converters:
             parent, key = _locate(item, dotted)
             if parent is None or parent.get(key) is None:
                 continue
-            convert = _converter(conversion, dotted, cache)
-            parent[key] = _convert_value(parent[key], convert, rewrite=bool(conversion.callables))
+            parent[key] = _convert_value(parent[key], convert, rewrite=rewrite)
     return obj
 
 
 def _locate(item: dict[str, Any], dotted: str) -> tuple[dict[str, Any] | None, str]:
+    if "." not in dotted:
+        return item, dotted
     *path, key = dotted.split(".")
     node: Any = item
     for part in path:

@@ -385,3 +385,40 @@ def describe(kind: str) -> list[tuple[str, str, str]]:
         raise KeyError(f"unknown frame kind {kind!r}; one of {sorted(SCHEMAS)}")
     dtypes = {"datetime": "datetime64[ns, UTC]", "list[string]": "list<string>[pyarrow]"}
     return [(c.name, dtypes.get(c.dtype, c.dtype), c.doc) for c in SCHEMAS[kind].columns]
+
+
+def columns_markdown() -> str:
+    """The column reference of every frame kind as Markdown (the text of ``COLUMNS.md``).
+
+    Example:
+        >>> columns_markdown().splitlines()[0]
+        '# Frame columns'
+    """
+    lines = [
+        "# Frame columns",
+        "",
+        "Generated from `synapse_nb/frames/schemas.py` by "
+        "`python -m synapse_nb.frames.schemas > synapse_nb/frames/COLUMNS.md`; a test keeps "
+        "it in sync. Every frame is indexed by `id`; columns come in this order.",
+    ]
+    for kind, schema in SCHEMAS.items():
+        index = "string (job ids may be UUIDs)" if schema.index_dtype == "string" else "Int64"
+        lines += ["", f"## {kind}", "", f"Index: `id` ({index}).", ""]
+        lines += ["| column | dtype | writable | meaning |", "|---|---|---|---|"]
+        for name, dtype, doc in describe(kind):
+            writable = "yes" if schema.column(name).writable else ""
+            lines.append(f"| `{name}` | {dtype} | {writable} | {doc} |")
+        if schema.dynamic_prefix:
+            lines.append(
+                f"| `{schema.dynamic_prefix}<name>` | Float64 | | one per numeric metric, "
+                "nested ones dotted (`metric_per_class_AP.car`), sorted by name |"
+            )
+        if schema.has_annotations:
+            lines.append(
+                "| `data` | object | | only with `include_data=True`: the DM annotation JSON |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(columns_markdown(), end="")

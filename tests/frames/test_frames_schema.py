@@ -225,3 +225,15 @@ def test_cache_true_uses_the_user_cache_dir(demo, tmp_path, monkeypatch) -> None
         assert uncached.cache is None
     with pytest.raises(Exception, match="cache"):
         Client(demo.url, api_token=demo.token, cache=3)
+
+
+def test_column_reference_is_in_sync() -> None:
+    from pathlib import Path
+
+    import synapse_nb.frames
+    from synapse_nb.frames.schemas import columns_markdown
+
+    reference = Path(synapse_nb.frames.__file__).with_name("COLUMNS.md")
+    assert reference.read_text() == columns_markdown(), (
+        "regenerate: python -m synapse_nb.frames.schemas > synapse_nb/frames/COLUMNS.md"
+    )

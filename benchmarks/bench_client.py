@@ -271,7 +271,8 @@ def run_p1(mode: str, tasks: int) -> None:
                     raise SystemExit(f"{label}: items differ from the baseline's")
                 rows.append([label, f"{took:.1f}", f"{base / took:.1f}x"])
     print_table(
-        f"P1 - {tasks} tasks, pages of 100, 20 ms latency (target: (b) >= 5x (a))",
+        f"P1 - {tasks} tasks, 20 ms latency; (a) pages of 100, (b) pages of 1000 unless noted "
+        "(target: (b) >= 5x (a))",
         ["method", "seconds", "speed-up vs (a)"],
         rows,
     )
@@ -311,14 +312,15 @@ def timed_upload(target: Backend, path: Path, chunk: int) -> tuple[float, int, d
     return took, rss.growth, result
 
 
-def run_p2(mode: str, size: int, chunk: int) -> None:
+def run_p2(mode: str, size: int, chunk: int, repeat: int) -> None:
     print(f"P2: uploading {size // MiB} MiB in {chunk // MiB} MiB chunks, backend in a {mode}...")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "payload.bin"
         expected = make_file(path, size)
         md5_floor(path)  # warm the page cache, so both sides read from memory
-        floor, digest = md5_floor(path)
-        assert digest == expected
+        floors = [md5_floor(path) for _ in range(repeat)]
+        floor = min(t for t, _ in floors)
+        assert all(d == expected for _, d in floors)
         mb = size / 1e6
         rows = [
             [
@@ -335,8 +337,10 @@ def run_p2(mode: str, size: int, chunk: int) -> None:
         ]
         for label, factory in targets:
             with factory() as target:
-                took, growth, result = timed_upload(target, path, chunk)
-            if result.get("checksum") not in (None, expected):
+                runs = [timed_upload(target, path, chunk) for _ in range(repeat)]
+            took = min(r[0] for r in runs)
+            growth = max(r[1] for r in runs)
+            if any(r[2].get("checksum") not in (None, expected) for r in runs):
                 raise SystemExit(f"{label}: checksum mismatch")
             note = " (incl. server)" if mode == "thread" and "embedded" in label else ""
             rows.append(
@@ -349,7 +353,8 @@ def run_p2(mode: str, size: int, chunk: int) -> None:
                 ]
             )
     print_table(
-        f"P2 - {size // MiB} MiB file (target: >= 0.80x the floor, RSS growth <= 2 chunks)",
+        f"P2 - {size // MiB} MiB file, best of {repeat} "
+        "(target: >= 0.80x the floor, RSS growth <= 2 chunks)",
         ["method", "seconds", "MB/s", "vs floor", "peak RSS growth"],
         rows,
     )
@@ -363,6 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", type=int, help="P1 task count (default 100000)")
     parser.add_argument("--size-mib", type=int, help="P2 file size in MiB (default 1024)")
     parser.add_argument("--chunk-mib", type=int, default=50, help="P2 chunk size in MiB")
+    parser.add_argument("--repeat", type=int, default=2, help="P2 runs per row (best is kept)")
     args = parser.parse_args(argv)
     tasks = args.tasks or (5_000 if args.quick else 100_000)
     size = (args.size_mib or (64 if args.quick else 1024)) * MiB
@@ -370,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in (None, "p1"):
         run_p1(args.server, tasks)
     if args.only in (None, "p2"):
-        run_p2(args.server, size, chunk)
+        run_p2(args.server, size, chunk, max(1, args.repeat))
     return 0
 
 

@@ -706,9 +706,12 @@ def _draw_mask(p: _Painter, shape: Shape) -> bool:
     color = _color(shape)
     fills = p.fill_image()
     fills.paste((*color, p.options.mask_alpha), (dx0, dy0), scaled)
-    # an opaque outline keeps a mask readable where its tint matches the object's colour
-    outline = ImageChops.subtract(scaled, scaled.filter(ImageFilter.MinFilter(3)))
-    fills.paste((*color, 255), (dx0, dy0), outline)
+    # an opaque outline keeps a mask readable where its tint matches the object's colour;
+    # the 1 px margin makes the crop's own border count as outside the mask
+    padded = Image.new("L", (scaled.width + 2, scaled.height + 2), 0)
+    padded.paste(scaled, (1, 1))
+    outline = ImageChops.subtract(padded, padded.filter(ImageFilter.MinFilter(3)))
+    fills.paste((*color, 255), (dx0 - 1, dy0 - 1), outline)
     if not p.boxed(shape.label, (x0, y0, x1 - x0, y1 - y0)):
         p.label(dx0, dy0, _label_text(shape), color)
     return True
@@ -734,8 +737,8 @@ def _draw_keypoints(p: _Painter, shapes: list[Shape]) -> None:
             box = [x - radius, y - radius, x + radius, y + radius]
             if m.visibility == 2:
                 p.draw.ellipse(box, fill=color, outline=(0, 0, 0))
-            else:  # occluded: labelled but not seen, drawn hollow
-                p.draw.ellipse(box, outline=color, width=max(1, p.width))
+            else:  # occluded: labelled but not seen, drawn hollow (over its skeleton edges)
+                p.draw.ellipse(box, fill=(0, 0, 0), outline=color, width=max(1, p.width))
         if joints:
             xs = [m.data[0] for m in joints.values()]
             ys = [m.data[1] for m in joints.values()]

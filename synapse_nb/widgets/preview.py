@@ -604,7 +604,7 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
         if self._other is None or not len(self._source):
             return None
         self._source.ensure_docs([self.index])
-        return self._compare(self.index)
+        return self._compare_row(self.index)
 
     def close(self) -> None:
         """Close the widget and its children; stop background downloads.
@@ -612,11 +612,13 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
         Example:
             >>> preview.close()  # doctest: +SKIP
         """
-        self._images.close()
-        for image, button in self._thumbs:
+        images = getattr(self, "_images", None)  # absent when __init__ refused its input
+        if images is not None:
+            images.close()
+        for image, button in getattr(self, "_thumbs", ()):
             image.close()
             button.close()
-        for cell in self._cells:
+        for cell in getattr(self, "_cells", ()):
             cell.close()
         super().close()
 
@@ -656,7 +658,7 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
             skeleton=self._skeleton,
         )
 
-    def _compare(self, position: int) -> CompareResult:
+    def _compare_row(self, position: int) -> CompareResult:
         assert self._other is not None
         a = shapes_from_doc(self._source.doc(position))
         other = self._other.position_of_unit(self._source.rows[position].data_unit)
@@ -675,7 +677,7 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
         """Encoded image of one row, its shapes, its comparison and an error note."""
         row = self._source.rows[position]
         if self._other is not None:
-            result: CompareResult | None = self._compare(position)
+            result: CompareResult | None = self._compare_row(position)
             shapes = result.shapes()
         else:
             result = None

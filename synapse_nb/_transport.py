@@ -24,7 +24,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -470,6 +470,63 @@ class Transport:
             finally:
                 tmp.unlink(missing_ok=True)
         return dest
+
+    def websocket(self, path: str, *, timeout: float | None = None) -> Iterator[str]:
+        """Open a WebSocket to ``path`` (``ws``/``wss`` of the base URL) and yield text frames.
+
+        The same auth headers as API requests are sent with the handshake. Iteration ends
+        when the server closes normally; ``timeout`` bounds the wait for each frame.
+
+        Raises:
+            ClientError: The handshake was refused (by status), the connection failed or
+                broke, or no frame came within ``timeout`` (408).
+
+        Example:
+            >>> t = Transport("http://127.0.0.1:9", auth_headers={})
+            >>> frames = t.websocket("jobs/1/logs/")  # lazy: connects on first next()
+        """
+        return self._ws_frames(path, timeout)
+
+    def _ws_frames(self, path: str, timeout: float | None) -> Iterator[str]:
+        # websockets (a uvicorn[standard] dependency) provides the synchronous client.
+        from websockets.exceptions import ConnectionClosedOK, InvalidStatus, WebSocketException
+        from websockets.sync.client import connect
+
+        url = self.url_for(path)
+        where = redact(self.relative(url))
+        headers = dict(self._check_origin(url, "GET", where))
+        ws_url = "ws" + url[len("http") :]
+        try:
+            connection = connect(
+                ws_url,
+                additional_headers=headers,
+                open_timeout=self.timeout.connect,
+                user_agent_header=self._session.headers.get("User-Agent"),
+            )
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            raise error_class_for_status(status)(
+                status, exc.response.reason_phrase, method="GET", path=where
+            ) from None
+        except (OSError, WebSocketException, TimeoutError) as exc:
+            raise ClientConnectionError(
+                None, f"could not open WebSocket: {_short(exc)}", method="GET", path=where
+            ) from None
+        with connection:
+            while True:
+                try:
+                    frame = connection.recv(timeout=timeout)
+                except TimeoutError:
+                    raise ClientTimeoutError(
+                        408, f"no message within {timeout}s", method="GET", path=where
+                    ) from None
+                except ConnectionClosedOK:
+                    return
+                except (OSError, WebSocketException) as exc:
+                    raise ClientConnectionError(
+                        None, f"WebSocket broke: {_short(exc)}", method="GET", path=where
+                    ) from None
+                yield frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
 
     # ------------------------------------------------------------------ helpers
     def _check_origin(self, url: str, method: str, where: str) -> Mapping[str, str]:

@@ -10,6 +10,7 @@ Example:
 """
 
 from synapse_nb.clients._base import BaseClient, ListResult
+from synapse_nb.clients.agent import AgentClient, RayClient, RayClientMixin
 from synapse_nb.clients.annotation import AnnotationClientMixin
 from synapse_nb.clients.backend import BackendClient
 from synapse_nb.clients.core import CoreClientMixin
@@ -19,6 +20,7 @@ from synapse_nb.clients.integration import IntegrationClientMixin
 from synapse_nb.clients.ml import MLClientMixin
 
 __all__ = [
+    "AgentClient",
     "AnnotationClientMixin",
     "BackendClient",
     "BaseClient",
@@ -28,4 +30,6 @@ __all__ = [
     "IntegrationClientMixin",
     "ListResult",
     "MLClientMixin",
+    "RayClient",
+    "RayClientMixin",
 ]

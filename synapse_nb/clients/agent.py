@@ -1,0 +1,402 @@
+"""AgentClient and RayClient: the agent side of the platform (contract 2.7).
+
+The agent authenticates with ``Authorization: <agent token>`` (the raw token, no ``Token``
+prefix), optionally impersonating a user (``SYNAPSE-User``) in a tenant (``SYNAPSE-Tenant``).
+Log tails use the current wire: ``protocol='stream'`` reads the SSE stream
+``jobs/{pk}/logs/stream/``, ``'websocket'`` the JSON frames of ``ws(s)://.../jobs/{pk}/logs/``
+and ``'http'`` the full log once; each yields lines ending in ``\\n`` as the seed's client
+does. The client enforces the seed's stream limits: at most 10,000 WebSocket messages,
+50,000 lines and 50 MB (``ClientError(429)`` beyond), and lines over 10 KB are dropped.
+
+Example:
+    >>> ray = RayClient("http://127.0.0.1:8001/", agent_token="f" * 40)
+    >>> ray
+    RayClient(base_url='http://127.0.0.1:8001', agent_token=***)
+    >>> ray.close()
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from synapse_nb._config import Timeout
+from synapse_nb.clients._base import BaseClient
+from synapse_nb.clients.backend import _token
+from synapse_nb.exceptions import ClientError, InvalidInputError
+
+__all__ = ["AgentClient", "RayClient", "RayClientMixin"]
+
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+#: Stream limits of the seed's RayClient.
+MAX_WS_MESSAGES = 10_000
+MAX_LINES = 50_000
+MAX_BYTES = 50 * 1024 * 1024
+MAX_LINE_BYTES = 10 * 1024
+PROTOCOLS = ("stream", "websocket", "http")
+
+
+def _check_id(value: Any, method: str, field: str = "pk") -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not _ID.match(value):
+        raise InvalidInputError(
+            field, value, "must be 1-100 letters, digits, '_' or '-'", method=method
+        )
+    return value
+
+
+def _check_stream_timeout(value: Any, method: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 300:
+        raise InvalidInputError(
+            "stream_timeout", value, "must be seconds, above 0 and at most 300", method=method
+        )
+    return float(value)
+
+
+class _StreamBudget:
+    """Counts what a tail yielded and raises ``ClientError(429)`` past the limits."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.lines = self.bytes = self.messages = 0
+
+    def message(self) -> None:
+        self.messages += 1
+        if self.messages > MAX_WS_MESSAGES:
+            self._exceeded(f"more than {MAX_WS_MESSAGES} WebSocket messages")
+
+    def line(self, text: str) -> str | None:
+        size = len(text.encode())
+        if size > MAX_LINE_BYTES:
+            return None  # the seed's client drops over-long lines silently
+        self.lines += 1
+        self.bytes += size
+        if self.lines > MAX_LINES:
+            self._exceeded(f"more than {MAX_LINES} lines")
+        if self.bytes > MAX_BYTES:
+            self._exceeded(f"more than {MAX_BYTES // (1024 * 1024)} MB")
+        return text if text.endswith("\n") else text + "\n"
+
+    def _exceeded(self, what: str) -> None:
+        raise ClientError(429, f"log stream limit exceeded: {what}", method="GET", path=self.path)
+
+
+def _event(payload: str) -> dict[str, Any]:
+    try:
+        event = json.loads(payload)
+    except ValueError:
+        return {"type": "log", "message": payload}
+    return event if isinstance(event, dict) else {"type": "log", "message": str(event)}
+
+
+class RayClientMixin:
+    """Ray jobs, logs, nodes, tasks and Serve applications (seed: ``RayClientMixin``)."""
+
+    def list_jobs(self) -> dict[str, Any]:
+        """List the Ray jobs of the agent's tenant (``{'results': [...]}``).
+
+        Example:
+            >>> [j["status"] for j in ray.list_jobs()["results"]]  # doctest: +SKIP
+            ['SUCCEEDED', 'RUNNING']
+        """
+        return self._get("jobs/")  # type: ignore[attr-defined]
+
+    def get_job(self, pk: str) -> dict[str, Any]:
+        """Get one Ray job.
+
+        Example:
+            >>> ray.get_job("6c1f0b7e")["status"]  # doctest: +SKIP
+            'RUNNING'
+        """
+        return self._get(f"jobs/{_check_id(pk, 'get_job')}/")  # type: ignore[attr-defined]
+
+    def stop_job(self, pk: str) -> dict[str, Any]:
+        """Stop a running job; a job already finished gives ``ClientError`` 400.
+
+        Example:
+            >>> ray.stop_job("6c1f0b7e")["status"]  # doctest: +SKIP
+            'STOPPED'
+        """
+        return self._post(f"jobs/{_check_id(pk, 'stop_job')}/stop/")  # type: ignore[attr-defined]
+
+    def list_job_logs(self, pk: str) -> str:
+        """Return a job's whole log as text.
+
+        Example:
+            >>> print(ray.list_job_logs("6c1f0b7e"))  # doctest: +SKIP
+        """
+        text = self._get(f"jobs/{_check_id(pk, 'list_job_logs')}/logs/")  # type: ignore[attr-defined]
+        return "" if text is None else text if isinstance(text, str) else json.dumps(text)
+
+    def tail_job_logs(
+        self, pk: str, stream_timeout: float = 10, protocol: str = "stream"
+    ) -> Iterator[str]:
+        """Follow a job's log until it finishes, yielding lines (each ending in ``\\n``).
+
+        Args:
+            pk: Job id.
+            stream_timeout: Seconds to wait for the next data (0 < t <= 300).
+            protocol: ``'stream'`` (SSE), ``'websocket'`` or ``'http'`` (the log so far).
+
+        Raises:
+            ClientError: 400 for a bad id, timeout or protocol; 429 past the stream limits;
+                500 when the stream reports an error.
+
+        Example:
+            >>> for line in ray.tail_job_logs("6c1f0b7e"):  # doctest: +SKIP
+            ...     print(line.strip())
+        """
+        method = "tail_job_logs"
+        if protocol not in PROTOCOLS:
+            raise InvalidInputError(
+                "protocol", protocol, f"must be one of {PROTOCOLS}", method=method
+            )
+        if protocol == "websocket":
+            return self.websocket_tail_job_logs(pk, stream_timeout)
+        if protocol == "http":
+            _check_stream_timeout(stream_timeout, method)
+            text = self.list_job_logs(pk)
+            budget = _StreamBudget(f"jobs/{pk}/logs/")
+            lines = (budget.line(x) for x in text.splitlines())
+            return (line for line in lines if line is not None)
+        return self.stream_tail_job_logs(pk, stream_timeout)
+
+    def stream_tail_job_logs(self, pk: str, stream_timeout: float = 10) -> Iterator[str]:
+        """Follow a job's log over HTTP (SSE ``jobs/{pk}/logs/stream/``).
+
+        Example:
+            >>> tail = ray.stream_tail_job_logs("6c1f0b7e", stream_timeout=30)  # doctest: +SKIP
+            >>> lines = list(tail)                                              # doctest: +SKIP
+        """
+        method = "stream_tail_job_logs"
+        ref = _check_id(pk, method)
+        timeout = _check_stream_timeout(stream_timeout, method)
+        transport = self._transport  # type: ignore[attr-defined]
+        path = f"jobs/{ref}/logs/stream/"
+        response = transport.request(
+            "GET",
+            path,
+            stream=True,
+            headers={"Accept": "text/event-stream"},
+            timeout=Timeout(connect=transport.timeout.connect, read=timeout),
+        )
+        return self._sse_lines(response, transport, path)
+
+    @staticmethod
+    def _sse_lines(response: Any, transport: Any, path: str) -> Iterator[str]:
+        import requests  # the stream is open already; only its error types are needed
+
+        budget = _StreamBudget(path)
+        with response:
+            try:
+                for raw in response.iter_lines(decode_unicode=True):
+                    if not raw:
+                        continue
+                    event = _event(raw[5:].strip()) if raw.startswith("data:") else None
+                    if event is None:
+                        line = budget.line(raw)
+                    elif event.get("type") == "complete":
+                        return
+                    elif event.get("type") == "error":
+                        raise ClientError(
+                            500, event.get("message") or "stream error", method="GET", path=path
+                        )
+                    else:
+                        line = budget.line(str(event.get("message", "")))
+                    if line is not None:
+                        yield line
+            except requests.RequestException as exc:
+                raise transport._map_exception(exc, "GET", path, transport.timeout) from None
+
+    def websocket_tail_job_logs(self, pk: str, stream_timeout: float = 10) -> Iterator[str]:
+        """Follow a job's log over a WebSocket (``ws(s)://.../jobs/{pk}/logs/``).
+
+        Example:
+            >>> lines = list(ray.websocket_tail_job_logs("6c1f0b7e"))  # doctest: +SKIP
+        """
+        method = "websocket_tail_job_logs"
+        ref = _check_id(pk, method)
+        timeout = _check_stream_timeout(stream_timeout, method)
+        path = f"jobs/{ref}/logs/"
+        frames = self._transport.websocket(path, timeout=timeout)  # type: ignore[attr-defined]
+        return self._ws_lines(frames, path)
+
+    @staticmethod
+    def _ws_lines(frames: Iterator[str], path: str) -> Iterator[str]:
+        budget = _StreamBudget(path)
+        for frame in frames:
+            budget.message()
+            event = _event(frame)
+            kind = event.get("type")
+            if kind == "complete":
+                return
+            if kind == "error":
+                raise ClientError(
+                    500, event.get("message") or "stream error", method="GET", path=path
+                )
+            line = budget.line(str(event.get("message", "")))
+            if line is not None:
+                yield line
+
+    def list_nodes(self) -> dict[str, Any]:
+        """List Ray nodes (``results[*].node_id``, ``state``, ``alive``).
+
+        Example:
+            >>> ray.list_nodes()["results"][0]["alive"]  # doctest: +SKIP
+            True
+        """
+        return self._get("nodes/")  # type: ignore[attr-defined]
+
+    def get_node(self, pk: str) -> dict[str, Any]:
+        """Get one Ray node.
+
+        Example:
+            >>> ray.get_node("node-0")["state"]  # doctest: +SKIP
+            'ALIVE'
+        """
+        return self._get(f"nodes/{_check_id(pk, 'get_node')}/")  # type: ignore[attr-defined]
+
+    def list_tasks(self) -> dict[str, Any]:
+        """List Ray tasks.
+
+        Example:
+            >>> ray.list_tasks()["count"]  # doctest: +SKIP
+            8
+        """
+        return self._get("tasks/")  # type: ignore[attr-defined]
+
+    def get_task(self, pk: str) -> dict[str, Any]:
+        """Get one Ray task.
+
+        Example:
+            >>> ray.get_task("task-1")["state"]  # doctest: +SKIP
+            'SUCCEEDED'
+        """
+        return self._get(f"tasks/{_check_id(pk, 'get_task')}/")  # type: ignore[attr-defined]
+
+    def list_serve_applications(self) -> dict[str, Any]:
+        """List Ray Serve applications.
+
+        Example:
+            >>> ray.list_serve_applications()["results"][0]["status"]  # doctest: +SKIP
+            'RUNNING'
+        """
+        return self._get("serve_applications/")  # type: ignore[attr-defined]
+
+    def get_serve_application(self, pk: str) -> dict[str, Any]:
+        """Get one Serve application by name.
+
+        Example:
+            >>> ray.get_serve_application("app-1")["status"]  # doctest: +SKIP
+            'RUNNING'
+        """
+        ref = _check_id(pk, "get_serve_application")
+        return self._get(f"serve_applications/{ref}/")  # type: ignore[attr-defined]
+
+    def delete_serve_application(self, pk: str) -> None:
+        """Delete a Serve application (204, returns ``None``).
+
+        Example:
+            >>> ray.delete_serve_application("app-1")  # doctest: +SKIP
+        """
+        ref = _check_id(pk, "delete_serve_application")
+        return self._delete(f"serve_applications/{ref}/")  # type: ignore[attr-defined]
+
+
+def _agent_headers(agent_token: Any, user_token: Any, tenant: Any, method: str) -> dict[str, str]:
+    agent = _token(agent_token, "agent_token") or _token(
+        os.environ.get("SYNAPSE_AGENT_TOKEN"), "SYNAPSE_AGENT_TOKEN"
+    )
+    if agent is None:
+        raise InvalidInputError(
+            "agent_token", None, "is required (or set SYNAPSE_AGENT_TOKEN)", method=method
+        )
+    headers = {"Authorization": agent}
+    user = _token(user_token, "user_token")
+    if user:
+        headers["SYNAPSE-User"] = f"Token {user}"
+    tenant = _token(tenant, "tenant")
+    if tenant:
+        headers["SYNAPSE-Tenant"] = f"Token {tenant}"
+    return headers
+
+
+class RayClient(RayClientMixin, BaseClient):
+    """Client of an agent's Ray API (seed: ``RayClient(base_url, timeout=None)``).
+
+    Args:
+        base_url: The agent's base URL.
+        timeout: Default ``{'connect': 3, 'read': 10}``.
+        agent_token: The agent token (falls back to ``$SYNAPSE_AGENT_TOKEN``).
+        user_token: Optional user token to act as (``SYNAPSE-User``).
+        tenant: Optional tenant code (``SYNAPSE-Tenant``).
+        retry: Retry policy, as for ``BackendClient``.
+
+    Example:
+        >>> with RayClient("http://127.0.0.1:8001", agent_token="a" * 40) as ray:
+        ...     ray.timeout
+        Timeout(connect=3.0, read=10.0)
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        timeout: Any = None,
+        *,
+        agent_token: str | None = None,
+        user_token: str | None = None,
+        tenant: str | None = None,
+        retry: Any = None,
+    ) -> None:
+        headers = _agent_headers(agent_token, user_token, tenant, type(self).__name__)
+        super().__init__(
+            base_url,
+            Timeout.coerce(timeout) if timeout is not None else Timeout(connect=3, read=10),
+            headers=headers,
+            retry=retry,
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r}, agent_token=***)"
+
+
+class AgentClient(RayClient):
+    """Client of an agent: ``AgentClient(base_url, agent_token, user_token=None, tenant=None)``.
+
+    Example:
+        >>> with AgentClient("http://127.0.0.1:8001", "a" * 40) as agent:
+        ...     agent.base_url
+        'http://127.0.0.1:8001'
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        agent_token: str | None = None,
+        user_token: str | None = None,
+        tenant: str | None = None,
+        timeout: Any = None,
+        *,
+        retry: Any = None,
+    ) -> None:
+        super().__init__(
+            base_url,
+            timeout,
+            agent_token=agent_token,
+            user_token=user_token,
+            tenant=tenant,
+            retry=retry,
+        )
+
+    def health_check(self) -> dict[str, Any]:
+        """Check that the agent answers (``GET health/``).
+
+        Example:
+            >>> agent.health_check()["status"]  # doctest: +SKIP
+            'ok'
+        """
+        return self._get("health/")  # type: ignore[attr-defined]

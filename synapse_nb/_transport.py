@@ -412,8 +412,9 @@ class Transport:
         ``None``.
 
         Example:
-            >>> Transport.parse_body  # doctest: +ELLIPSIS
-            <function Transport.parse_body at ...>
+            >>> with Transport("http://127.0.0.1:8000", auth_headers={}) as t:  # doctest: +SKIP
+            ...     t.request_json("GET", "projects/1/")["id"]
+            1
         """
         return self.parse_body(self.request(method, path, **kwargs))
 

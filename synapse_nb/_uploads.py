@@ -248,8 +248,9 @@ class ChunkedUploader:
         resume_timeout: Seconds to keep trying to reach the server after a failure.
 
     Example:
-        >>> ChunkedUploader.__name__
-        'ChunkedUploader'
+        >>> uploader = ChunkedUploader(client._transport, Path("big.zip"))  # doctest: +SKIP
+        >>> uploader.run()["checksum"]                                      # doctest: +SKIP
+        '9e107d9d372bb6826bd81d3542a419d6'
     """
 
     def __init__(
@@ -276,9 +277,14 @@ class ChunkedUploader:
     def run(self) -> dict[str, Any]:
         """Upload the file and return the server's completion reply.
 
+        Raises:
+            UploadInterruptedError: The server stayed unreachable for ``resume_timeout``.
+            ClientError: The server refused the upload (e.g. 400 on an MD5 mismatch).
+
         Example:
-            >>> ChunkedUploader.run.__name__
-            'run'
+            >>> done = ChunkedUploader(transport, Path("clip.mp4")).run()  # doctest: +SKIP
+            >>> done["completed_at"] is not None                            # doctest: +SKIP
+            True
         """
         source = _ChunkSource(self._path, self._chunk_size, self._total)
         try:

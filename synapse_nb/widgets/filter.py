@@ -35,6 +35,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as dt
 import html
 import math
@@ -636,6 +637,14 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         else:
             self.status_line.value = note_html("Rows load when the panel is displayed (or load()).")
 
+    def __repr__(self) -> str:
+        mode = "live" if self._source.live else "frame"
+        active = ", ".join(f"{k}={v!r}" for k, v in self._criteria.active().items())
+        return (
+            f"<FilterPanel {mode} {self.kind}: {self.count:,} match"
+            f"{' (' + active + ')' if active else ''}, {len(self.selected):,} selected>"
+        )
+
     # ------------------------------------------------------------------ construction
     def _pick_columns(self, columns: Iterable[str] | None) -> list[str]:
         available = None if self._source.live else set(self._source.frame.columns)
@@ -1091,11 +1100,15 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         self._filter_callbacks(self.value)
 
     def _remember(self, rows: pd.DataFrame) -> None:
+        """Live mode: keep the rows of the pages shown, so selections span pages."""
         if self._seen is None or self._seen.empty:
             self._seen = rows.copy()
             return
         kept = self._seen[~self._seen.index.isin(rows.index)]
-        self._seen = pd.concat([kept, rows]) if not kept.empty else rows.copy()
+        seen = pd.concat([kept, rows]) if not kept.empty else rows.copy()
+        # concat drops attrs that differ between pages; the kind and client must stay
+        seen.attrs = copy.deepcopy(rows.attrs)
+        self._seen = seen
 
     def _prune_selection(self) -> None:
         if not self.selected or self._matched is None:
@@ -1391,9 +1404,7 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
             >>> panel.update_rows(editor.rows)  # doctest: +SKIP
         """
         if self._source.live:
-            if self._seen is not None:
-                kept = self._seen[~self._seen.index.isin(rows.index)]
-                self._seen = pd.concat([kept, rows]) if not kept.empty else rows.copy()
+            self._remember(rows)
             self._update()
             return
         frame = self._source.frame

@@ -214,6 +214,11 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
         if rows is not None:
             self.rows = rows
 
+    def __repr__(self) -> str:
+        n = 0 if self._rows is None else len(self._rows)
+        pending = bool(self.pending)
+        return f"<TagEditor {self._kind}: {len(self._tags)} tags, {n} rows, pending={pending}>"
+
     # ------------------------------------------------------------------ data
     @property
     def rows(self) -> pd.DataFrame | None:

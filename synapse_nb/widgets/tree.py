@@ -340,6 +340,7 @@ class ResourceTree(widgets.HBox):
             :class:`~synapse_nb.clients.BackendClient`.
         page_size: Children per page of a long child list (a "… N more" node follows).
         groups: Top-level groups to show (keys of :data:`GROUPS`); all by default.
+        details: Where the details pane goes: ``"right"`` of the tree or ``"below"`` it.
 
     Traits:
         selected: The selected node: ``{'kind', 'id', 'name', 'record', 'parent'}`` (empty
@@ -360,8 +361,13 @@ class ResourceTree(widgets.HBox):
         *,
         page_size: int = PAGE_SIZE,
         groups: Any = None,
+        details: str = "right",
         **kwargs: Any,
     ) -> None:
+        if details not in ("right", "below"):
+            raise InvalidInputError(
+                "details", details, "must be 'right' or 'below'", method="ResourceTree"
+            )
         if client is None or not hasattr(client, "_get"):
             raise InvalidInputError(
                 "client",
@@ -395,14 +401,20 @@ class ResourceTree(widgets.HBox):
             node = self._make_node(_Info(kind, None, GROUPS[kind], {}, lazy=True), "folder")
             self._groups[kind] = node
             self.tree.add_node(node)
-        super().__init__(
-            [
-                widgets.VBox([self.tree, self.status],
-                             layout=widgets.Layout(overflow="auto", max_height="520px")),
-                widgets.VBox([self.details], layout=widgets.Layout(padding="0 0 0 12px")),
-            ],
-            **kwargs,
-        )  # fmt: skip
+        tree_box = widgets.VBox(
+            [self.tree, self.status], layout=widgets.Layout(overflow="auto", max_height="520px")
+        )
+        if details == "right":
+            self.details.layout.padding = "0 0 0 12px"
+            children = [tree_box, self.details]
+        else:
+            children = [widgets.VBox([tree_box, self.details])]
+        super().__init__(children, **kwargs)
+
+    def __repr__(self) -> str:
+        loaded = sum(1 for i in self._infos.values() if i.loaded)
+        chosen = self.selected.get("name") if self.selected else None
+        return f"<ResourceTree: {len(self._infos)} nodes ({loaded} loaded), selected={chosen!r}>"
 
     # ------------------------------------------------------------------ nodes
     def _make_node(self, info: _Info, icon: str, style: str = "default") -> Node:

@@ -1,0 +1,212 @@
+"""Explorer: the resource tree, the filter panel, the annotation preview and the tag editor
+linked in one layout — ``synapse_nb.explore(client)``.
+
+::
+
+    ┌ ResourceTree ─────────┬ FilterPanel (live: server-side filters, paged table) ─┐
+    │ projects, datasets…   │ status · assignee · tags · created · search           │
+    │ details of the node   │ ☐ id  status  assignee  tags  classes  file  created  │
+    ├───────────────────────┴───────────────────────────┬───────────────────────────┤
+    │ AnnotationPreview (the selected rows)             │ TagEditor (selected rows) │
+    └───────────────────────────────────────────────────┴───────────────────────────┘
+
+Links:
+
+- selecting a **project** in the tree lists its tasks in the table (and offers its tags);
+  a **status** node also filters by that status; a **task** or **ground-truth event** opens
+  it in the preview, a **ground-truth version** opens a gallery of its events;
+- selecting **rows** in the table shows them in the preview and makes them the tag editor's
+  rows;
+- a **tag change** (or its undo) updates the table.
+
+Loading: nothing is fetched in ``__init__``; the first display (or ``load()``) loads the
+table, the tag list and the project list. The preview is built when rows are selected.
+
+Example:
+    >>> import synapse_nb
+    >>> client = synapse_nb.frames.Client(url, api_token=token)   # doctest: +SKIP
+    >>> synapse_nb.explore(client, project=1)                     # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Any
+
+import ipywidgets as widgets
+import pandas as pd
+
+from synapse_nb.exceptions import ClientError, InvalidInputError
+from synapse_nb.widgets._display import LoadOnDisplay, error_html, muted
+from synapse_nb.widgets.filter import FilterPanel
+from synapse_nb.widgets.tags import TagChange, TagEditor
+from synapse_nb.widgets.tree import ResourceTree
+
+__all__ = ["Explorer", "explore"]
+
+#: ground-truth events shown when a version is selected in the tree
+VERSION_GALLERY = 24
+
+
+def _preview_class() -> Any:
+    """The AnnotationPreview class, imported on first use (it pulls in Pillow and friends)."""
+    try:
+        return importlib.import_module("synapse_nb.widgets.preview").AnnotationPreview
+    except (ImportError, AttributeError):
+        return None
+
+
+class Explorer(LoadOnDisplay, widgets.VBox):
+    """Tree, filter + table, preview and tag editor of one workspace, linked together.
+
+    Args:
+        client: A :class:`~synapse_nb.frames.Client` (listings as frames).
+        project: Start with this project's tasks (all tasks otherwise).
+        page_size: Rows per table page.
+
+    Attributes:
+        tree: The :class:`~synapse_nb.widgets.ResourceTree`.
+        panel: The live :class:`~synapse_nb.widgets.FilterPanel` of tasks.
+        tags: The :class:`~synapse_nb.widgets.TagEditor`.
+        preview: The current ``AnnotationPreview`` (None until rows are selected).
+
+    Example:
+        >>> ex = Explorer(client, project=1)          # doctest: +SKIP
+        >>> ex.load(); ex.panel.select([10, 12])      # doctest: +SKIP
+        >>> ex.tags.propose("add", ["blurry"]); ex.tags.confirm()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self, client: Any, *, project: int | None = None, page_size: int = 20, **kwargs: Any
+    ) -> None:
+        if not hasattr(client, "list_task_tags") or not hasattr(client, "raw"):
+            raise InvalidInputError(
+                "client",
+                type(client).__name__,
+                "must be a synapse_nb.frames.Client (its listings are frames)",
+                method="explore",
+            )
+        if project is not None and (isinstance(project, bool) or not isinstance(project, int)):
+            raise InvalidInputError("project", project, "must be a project id", method="explore")
+        self.client = client
+        params = {"project": project} if project is not None else {}
+        self.tree = ResourceTree(client, details="below", layout=widgets.Layout(width="400px"))
+        self.panel = FilterPanel(client=client, params=params, page_size=page_size)
+        self.tags = TagEditor(client, project=project, layout=widgets.Layout(width="340px"))
+        self.preview: Any = None
+        self.preview_box = widgets.VBox(
+            [widgets.HTML(muted("Select rows in the table (or a task in the tree) to preview."))],
+            layout=widgets.Layout(flex="1 1 auto", min_width="400px"),
+        )
+        self.status = widgets.HTML()
+        self.tree.on_select(self._on_tree_select)
+        self.panel.on_select(self._on_rows_selected)
+        self.tags.on_change(self._on_tags_changed)
+        top = widgets.HBox([self.tree, self.panel], layout=widgets.Layout(align_items="flex-start"))
+        bottom = widgets.HBox(
+            [self.preview_box, self.tags], layout=widgets.Layout(align_items="flex-start")
+        )
+        super().__init__([top, bottom, self.status], **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<Explorer {self.client!r}: {self.panel!r}, {self.tree!r}>"
+
+    def load(self) -> Explorer:
+        """Load the table, the tag list and the tree's project list.
+
+        Example:
+            >>> explore(client).load().panel.count  # doctest: +SKIP
+            450
+        """
+        self.panel.load()
+        self.tags.load()
+        self.tree.expand(self.tree.group("projects"))
+        self._loaded = True
+        return self
+
+    def _show_load_error(self, exc: Exception) -> None:
+        self.status.value = error_html(str(exc))
+
+    # ------------------------------------------------------------------ links
+    def _on_tree_select(self, info: Mapping[str, Any]) -> None:
+        kind, pk = info.get("kind"), info.get("id")
+        try:
+            if kind == "project":
+                self.show_project(int(pk))
+            elif kind == "task_status":
+                project, status = pk
+                self.show_project(int(project), status=status)
+            elif kind == "task":
+                self.show_preview(self.client.list_tasks({"id": pk}))
+            elif kind == "ground_truth_event":
+                self.show_preview(self.client.list_ground_truth_events({"id": pk}))
+            elif kind == "ground_truth_version":
+                events = self.client.list_ground_truth_events(
+                    {"ground_truth_dataset_versions": [pk], "page_size": VERSION_GALLERY}
+                )
+                self.show_preview(events, mode="gallery")
+        except ClientError as exc:
+            self.status.value = error_html(str(exc))
+            return
+        self.status.value = ""
+
+    def show_project(self, project: int, status: str | None = None) -> None:
+        """List ``project``'s tasks in the table (optionally only one status).
+
+        Example:
+            >>> ex.show_project(2, status="completed")  # doctest: +SKIP
+        """
+        self.tags.project = project
+        if self.panel.params.get("project") != project:
+            self.panel.set_params({"project": project})  # reloads a loaded panel
+        self.panel.ensure_loaded()
+        self.panel.filter(status=status)
+
+    def _on_rows_selected(self, ids: tuple[Any, ...]) -> None:
+        rows = self.panel.selected_frame
+        self.tags.rows = rows if len(rows) else None
+        if len(rows):
+            self.show_preview(rows)
+
+    def _on_tags_changed(self, change: TagChange, rows: pd.DataFrame | None) -> None:
+        if rows is not None:
+            self.panel.update_rows(rows)
+
+    def show_preview(self, frame: pd.DataFrame, **options: Any) -> Any:
+        """Show ``frame``'s rows in the annotation preview (replacing the previous one).
+
+        Example:
+            >>> ex.show_preview(tasks.head(5), mode="gallery")  # doctest: +SKIP
+        """
+        preview_class = _preview_class()
+        if preview_class is None:
+            self.preview_box.children = (
+                widgets.HTML(muted("The annotation preview is not available.")),
+            )
+            return None
+        if len(frame) == 0:
+            self.preview_box.children = (widgets.HTML(muted("Nothing to preview.")),)
+            return None
+        old = self.preview
+        self.preview = preview_class(frame, client=self.client, **options)
+        self.preview.load()
+        self.preview_box.children = (self.preview,)
+        if old is not None:
+            old.close()
+        return self.preview
+
+
+def explore(client: Any, *, project: int | None = None, page_size: int = 20) -> Explorer:
+    """Open the :class:`Explorer` on a client: tree, filters + table, preview, tag editor.
+
+    Args:
+        client: A :class:`~synapse_nb.frames.Client`.
+        project: Start with this project's tasks.
+        page_size: Rows per table page.
+
+    Example:
+        >>> import synapse_nb
+        >>> synapse_nb.explore(client, project=1)  # doctest: +SKIP
+    """
+    return Explorer(client, project=project, page_size=page_size)

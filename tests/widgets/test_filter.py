@@ -1,0 +1,428 @@
+"""FilterPanel state, driven as a frontend would, on frames and live against the backend."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pandas as pd
+import pytest
+from wb_helpers import (
+    clear_sent,
+    demo_server,
+    frontend_click,
+    frontend_update,
+    last_query,
+    option_index,
+    recording_comm,
+    request_paths,
+    sent_updates,
+    synthetic_tasks,
+)
+
+from synapse_nb.exceptions import InvalidInputError
+from synapse_nb.frames import Client
+from synapse_nb.widgets import UNASSIGNED, FilterPanel
+
+
+@pytest.fixture(autouse=True)
+def _comm():
+    with recording_comm():
+        yield
+
+
+@pytest.fixture(scope="module")
+def demo():
+    with demo_server() as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def client(demo):
+    with Client(demo.url, api_token=demo.token) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def tasks(client):
+    return client.list_tasks({"project": 1}, list_all=True)
+
+
+def shown_ids(panel: FilterPanel) -> list[int]:
+    """Ids of the rows the frontend shows: visible row boxes, read from their HTML state."""
+    ids = []
+    for box, cells in zip(panel._row_boxes, panel._row_cells, strict=True):
+        if box.layout.get_state()["display"] == "none":
+            continue
+        match = re.search(r'data-id="(\d+)"', cells.get_state()["value"])
+        assert match, cells.value
+        ids.append(int(match.group(1)))
+    return ids
+
+
+def count_text(panel: FilterPanel) -> str:
+    return re.sub(r"<[^>]+>", "", panel.count_label.get_state()["value"])
+
+
+# ---------------------------------------------------------------- frame mode
+
+
+def test_first_page_renders_the_first_rows_and_the_header(tasks):
+    panel = FilterPanel(tasks)
+    assert panel.count == len(tasks) == 240
+    assert shown_ids(panel) == tasks.index[:20].tolist()
+    header = panel.header.get_state()["value"]
+    for label in ("id ▲", "status", "assignee", "tags", "classes", "file", "created"):
+        assert f"<th>{label}</th>" in header
+    assert count_text(panel) == "240 of 240 tasks match"
+    assert panel.page_label.get_state()["value"] == "page 1 of 12 · rows 1–20"
+    assert panel.prev_button.get_state()["disabled"] is True
+    assert panel.next_button.get_state()["disabled"] is False
+    row = panel._row_cells[0].get_state()["value"]
+    first = tasks.iloc[0]
+    assert f"<td>{first.file_name}</td>" in row and f"<td>{first.status}</td>" in row
+
+
+def test_status_from_the_frontend_filters_like_pandas(tasks):
+    panel = FilterPanel(tasks)
+    seen = []
+    panel.on_filter(lambda df: seen.append(len(df)))
+    frontend_update(panel.status_filter, index=option_index(panel.status_filter, "completed"))
+    expected = tasks[tasks.status == "completed"]
+    assert panel.count == len(expected) == len(panel.value)
+    assert panel.value.index.tolist() == expected.index.tolist()
+    assert shown_ids(panel) == expected.index[:20].tolist()
+    assert count_text(panel) == f"{len(expected)} of 240 tasks match"
+    assert seen == [len(expected)]
+    # the options carry the counts of the whole frame
+    labels = [label for label, _v in panel.status_filter.options]
+    assert f"completed ({len(expected)})" in labels
+
+
+def test_every_facet_matches_its_pandas_mask(tasks):
+    panel = FilterPanel(tasks)
+    name = tasks.assignee_name.dropna().iloc[0]
+    cases = {
+        "assignee": (dict(assignee=name), tasks.assignee_name == name),
+        "unassigned": (dict(assignee=UNASSIGNED), tasks.assignee_name.isna()),
+        "tags": (
+            dict(tags=["blurry", "gold"]),
+            tasks.tag_names.map(lambda v: bool({"blurry", "gold"} & set(v))),
+        ),
+        "class": (dict(class_name="dog"), tasks.classes.map(lambda v: "dog" in list(v))),
+        "search": (dict(search="SCENE_001"), tasks.file_name.str.contains("scene_001")),
+    }
+    for label, (criteria, mask) in cases.items():
+        panel.reset()
+        panel.filter(**criteria)
+        expected = tasks[mask.fillna(False).astype(bool)]
+        assert 0 < len(expected) < len(tasks), label
+        assert panel.value.index.tolist() == expected.index.tolist(), label
+        assert panel.count == len(expected), label
+    panel.reset()
+    panel.filter(status="completed", class_name="person", tags=["needs-review"])
+    both = tasks[
+        (tasks.status == "completed")
+        & tasks.classes.map(lambda v: "person" in list(v))
+        & tasks.tag_names.map(lambda v: "needs-review" in list(v))
+    ]
+    assert panel.value.index.tolist() == both.index.tolist()
+    assert panel.criteria.active() == {
+        "status": "completed",
+        "tags": ("needs-review",),
+        "class_name": "person",
+    }
+
+
+def test_search_matches_an_id(tasks):
+    panel = FilterPanel(tasks)
+    pk = int(tasks.index[37])
+    panel.filter(search=str(pk))
+    assert pk in panel.value.index
+    frontend_update(panel.search_box, value=f"#{pk}")
+    assert pk in panel.value.index
+
+
+def test_created_range_from_the_date_pickers_is_inclusive():
+    frame = synthetic_tasks(300)  # created spread over 28 days (the demo's are all on one)
+    panel = FilterPanel(frame)
+    # the frontend sends dates as {year, month (0-based), date}
+    frontend_update(panel.created_from, value={"year": 2026, "month": 8, "date": 5})
+    frontend_update(panel.created_to, value={"year": 2026, "month": 8, "date": 9})
+    days = frame.created.dt.date
+    expected = frame[(days >= dt.date(2026, 9, 5)) & (days <= dt.date(2026, 9, 9))]
+    assert panel.criteria.created_from == dt.date(2026, 9, 5)
+    assert 0 < len(expected) < len(frame)
+    assert panel.value.index.tolist() == expected.index.tolist()
+    assert panel.value.created.max().date() == dt.date(2026, 9, 9)  # the last day counts
+    frontend_update(panel.created_from, value=None)
+    assert panel.count == int((days <= dt.date(2026, 9, 9)).sum())
+
+
+def test_tags_input_from_the_frontend(tasks):
+    panel = FilterPanel(tasks)
+    assert "blurry" in panel.tags_filter.get_state()["allowed_tags"]
+    frontend_update(panel.tags_filter, value=["blurry"])
+    expected = tasks[tasks.tag_names.map(lambda v: "blurry" in list(v))]
+    assert panel.value.index.tolist() == expected.index.tolist()
+
+
+def test_sort_from_the_frontend_puts_missing_values_last(tasks):
+    panel = FilterPanel(tasks)
+    frontend_update(panel.sort_dropdown, index=option_index(panel.sort_dropdown, "assignee_name"))
+    assert panel.sort_by == "assignee_name"
+    expected = tasks.sort_values("assignee_name", kind="stable", na_position="last")
+    assert shown_ids(panel) == expected.index[:20].tolist()
+    frontend_update(panel.direction, value=True)  # the arrow toggle: descending
+    assert panel.ascending is False
+    expected = tasks.sort_values(
+        "assignee_name", ascending=False, kind="stable", na_position="last"
+    )
+    assert panel.value.index.tolist() == expected.index.tolist()
+    assert pd.isna(panel.value.assignee_name.iloc[-1])
+    assert "<th>assignee ▼</th>" in panel.header.get_state()["value"]
+
+
+def test_paging_with_the_buttons_and_page_size(tasks):
+    panel = FilterPanel(tasks)
+    frontend_click(panel.next_button)
+    assert panel.page == 2
+    assert shown_ids(panel) == tasks.index[20:40].tolist()
+    assert panel.prev_button.get_state()["disabled"] is False
+    frontend_update(panel.size_dropdown, index=option_index(panel.size_dropdown, 100))
+    assert panel.page_size == 100
+    assert len(shown_ids(panel)) == 100
+    panel.go(99)  # clamped to the last page
+    assert panel.page == 3
+    assert shown_ids(panel) == tasks.index[200:240].tolist()
+    assert panel.next_button.get_state()["disabled"] is True
+    # fewer rows than the page: the rest of the row pool is hidden
+    assert sum(b.layout.display == "none" for b in panel._row_boxes[:100]) == 60
+
+
+def test_selection_from_checkboxes_spans_pages_and_is_pruned_by_filters(tasks):
+    panel = FilterPanel(tasks)
+    calls = []
+    panel.on_select(calls.append)
+    frontend_update(panel._row_checks[0], value=True)
+    frontend_update(panel._row_checks[2], value=True)
+    first, third = tasks.index[0], tasks.index[2]
+    assert panel.selected == (first, third)
+    assert calls[-1] == (first, third)
+    assert '<tr class="snb-sel">' in panel._row_cells[0].get_state()["value"]
+    assert panel.selection_label.get_state()["value"] == "2 selected"
+    frontend_click(panel.next_button)
+    frontend_update(panel.page_check, value=True)  # the header checkbox: whole page
+    assert panel.selected == (first, third, *tasks.index[20:40].tolist())
+    frontend_click(panel.prev_button)
+    assert panel._row_checks[0].get_state()["value"] is True
+    assert panel._row_checks[1].get_state()["value"] is False
+    assert panel.selected_frame.index.tolist() == list(panel.selected)
+    # filtering keeps only the selected rows that still match
+    status = tasks.loc[first, "status"]
+    panel.filter(status=status)
+    assert panel.selected == tuple(pk for pk in calls[-2] if tasks.loc[pk, "status"] == status)
+    panel.on_select(calls.append, remove=True)
+    frontend_click(panel.clear_button)
+    assert panel.selected == ()
+    frontend_click(panel.select_all_button)
+    assert panel.selected == tuple(panel.value.index.tolist())
+
+
+def test_select_refuses_rows_that_do_not_match(tasks):
+    panel = FilterPanel(tasks)
+    panel.filter(status="pending")
+    completed = int(tasks.index[tasks.status == "completed"][0])
+    with pytest.raises(InvalidInputError, match=rf"invalid ids=\[{completed}\]"):
+        panel.select([completed])
+    with pytest.raises(InvalidInputError, match="ids"):
+        panel.select("12")
+    assert panel.selected == ()
+
+
+def test_bad_input_names_the_field_and_value(tasks):
+    with pytest.raises(InvalidInputError, match="frame"):
+        FilterPanel()
+    with pytest.raises(InvalidInputError, match="page_size=7"):
+        FilterPanel(tasks, page_size=7)
+    with pytest.raises(InvalidInputError, match=r"columns=\['nope'\]"):
+        FilterPanel(tasks, columns=["status", "nope"])
+    panel = FilterPanel(tasks)
+    with pytest.raises(InvalidInputError, match="colour"):
+        panel.filter(colour="red")
+    with pytest.raises(InvalidInputError, match="status='done'"):
+        panel.filter(status="done")
+    with pytest.raises(InvalidInputError, match=r"tags=\['nope'\]"):
+        panel.filter(tags=["nope"])
+    with pytest.raises(InvalidInputError, match="created_from='9/1'"):
+        panel.filter(created_from="9/1")
+    with pytest.raises(InvalidInputError, match="created_to"):
+        panel.filter(created_from="2026-09-05", created_to="2026-09-01")
+    with pytest.raises(InvalidInputError, match="sort_by='nope'"):
+        panel.sort("nope")
+    assert panel.count == len(tasks)  # nothing was applied
+
+
+def test_only_the_visible_page_is_sent(tasks):
+    big = synthetic_tasks(5000)
+    panel = FilterPanel(big)
+    widgets = [*panel._row_cells, *panel._row_checks, panel.header, panel.count_label]
+    clear_sent(*widgets)
+    panel.filter(status="completed")
+    sent = [state for w in widgets for state in sent_updates(w)]
+    html_bytes = sum(len(s.get("value", "")) for s in sent if isinstance(s.get("value"), str))
+    # one row HTML per visible row, not thousands: a page is a few kB whatever the frame size
+    assert sum("value" in s for w in panel._row_cells for s in sent_updates(w)) <= 20
+    assert html_bytes < 40_000
+    assert panel.count == int((big.status == "completed").sum())
+
+
+def test_columns_and_cell_formatting(tasks):
+    panel = FilterPanel(tasks, columns=["status", "tag_names", "n_annotations"])
+    assert panel.header.get_state()["value"].count("<th>") == 4
+    tagged = tasks[tasks.tag_names.map(len) > 0].index[0]
+    panel.filter(search=str(tagged))
+    row = panel._row_cells[panel._row_ids.index(tagged)].get_state()["value"]
+    names = list(tasks.loc[tagged, "tag_names"])
+    assert all(f">{n}</span>" in row for n in names)
+    assert 'class="snb-tag"' in row
+
+
+def test_update_rows_refreshes_the_tag_facet(tasks):
+    frame = tasks.copy()
+    frame.attrs = dict(tasks.attrs)
+    panel = FilterPanel(frame)
+    panel.filter(tags=["blurry"])
+    before = panel.count
+    untagged = frame.index[frame.tag_names.map(lambda v: "blurry" not in list(v))][:3]
+    patch = frame.loc[untagged, ["tags", "tag_names"]].copy()
+    patch["tags"] = [[2] for _ in range(3)]
+    patch["tag_names"] = pd.Series([["blurry"]] * 3, index=untagged, dtype=frame.tag_names.dtype)
+    panel.update_rows(patch)
+    assert panel.count == before + 3
+    assert set(untagged) <= set(panel.value.index)
+
+
+def test_empty_result_and_a_frame_without_facets():
+    plain = pd.DataFrame({"name": ["a", "b", "c"]}, index=pd.Index([1, 2, 3], name="id"))
+    panel = FilterPanel(plain)
+    assert panel.status_filter.get_state()["disabled"] is True
+    assert panel.tags_filter.allowed_tags == []
+    panel.filter(search="zzz")
+    assert panel.count == 0 and shown_ids(panel) == []
+    assert panel.page_label.get_state()["value"].startswith("page 1 of 1")
+    panel.filter(search="B")
+    assert panel.value.index.tolist() == [2]
+
+
+# ---------------------------------------------------------------- live mode
+
+
+def test_live_panel_sends_nothing_until_loaded(demo, client):
+    before = len(request_paths(demo))
+    panel = FilterPanel(client=client, params={"project": 1})
+    assert len(request_paths(demo)) == before
+    assert "load" in panel.status_line.get_state()["value"]
+    panel.load()
+    assert panel.count == 240
+    assert len(shown_ids(panel)) == 20
+    assert "tasks match (server-side)" in count_text(panel)
+
+
+def test_live_filters_become_query_params(demo, client):
+    panel = FilterPanel(client=client, params={"project": 1}).load()
+    tags = client.list_task_tags({"project": 1})
+    blurry = int(tags.index[tags.name == "blurry"][0])
+    assignee = panel.assignee_filter.options[1][1]
+    frontend_update(panel.status_filter, index=option_index(panel.status_filter, "completed"))
+    frontend_update(panel.tags_filter, value=["blurry"])
+    frontend_update(panel.assignee_filter, index=option_index(panel.assignee_filter, assignee))
+    panel.filter(created_from="2026-09-01", created_to="2026-09-02", search="scene")
+    query = last_query(demo, "sdk/tasks/")
+    assert query["project"] == ["1"]
+    assert query["status"] == ["completed"]
+    assert query["tags"] == [str(blurry)]
+    assert query["assignee"] == [str(assignee)]
+    assert query["created__gte"][0].startswith("2026-09-01T00:00:00")
+    assert query["created__lte"][0].startswith("2026-09-02T23:59:59")
+    assert query["search"] == ["scene"]
+    assert query["page"] == ["1"] and query["page_size"] == ["20"]
+    expected = client.list_tasks(
+        {
+            "project": 1,
+            "status": "completed",
+            "tags": [blurry],
+            "assignee": assignee,
+            "created__gte": "2026-09-01T00:00:00+00:00",
+            "created__lte": "2026-09-02T23:59:59.999999+00:00",
+            "search": "scene",
+            "page_size": 20,
+        }
+    )
+    assert panel.count == expected.attrs["synapse"]["count"]
+    assert panel.value.index.tolist() == expected.index.tolist()
+
+
+def test_live_sort_and_pages_are_server_side(demo, client):
+    panel = FilterPanel(client=client, params={"project": 1}, page_size=10).load()
+    panel.sort("created", ascending=False)
+    assert last_query(demo, "sdk/tasks/")["ordering"] == ["-created"]
+    everything = client.list_tasks({"project": 1}, list_all=True)
+    newest = everything.sort_values(["created"], ascending=False, kind="stable")
+    assert panel.value.created.tolist() == newest.created.iloc[:10].tolist()
+    frontend_click(panel.next_button)
+    assert last_query(demo, "sdk/tasks/")["page"] == ["2"]
+    assert panel.value.created.tolist() == newest.created.iloc[10:20].tolist()
+    with pytest.raises(InvalidInputError, match="sort_by='file_name'"):
+        panel.sort("file_name")
+
+
+def test_live_unassigned_and_page_past_the_end(demo, client):
+    panel = FilterPanel(client=client, params={"project": 1}, page_size=10).load()
+    panel.go(20)
+    assert panel.page == 20
+    panel.filter(assignee=UNASSIGNED)  # fewer matches: back to page 1, not a 404
+    assert last_query(demo, "sdk/tasks/")["assignee"] == ["null"]
+    unassigned = client.list_tasks({"project": 1, "assignee": "null"}, list_all=True)
+    assert panel.count == len(unassigned) > 0
+    assert panel.page == 1
+
+
+def test_live_selection_spans_pages_and_keeps_the_frame_kind(client):
+    panel = FilterPanel(client=client, params={"project": 1}, page_size=10).load()
+    frontend_update(panel._row_checks[0], value=True)
+    frontend_click(panel.next_button)
+    frontend_update(panel._row_checks[1], value=True)
+    chosen = panel.selected_frame
+    assert len(chosen) == 2
+    assert chosen.attrs["synapse"]["kind"] == "task"
+    assert chosen.synapse.client() is client
+    everything = panel.fetch_all()
+    assert len(everything) == 240
+
+
+def test_live_mode_has_no_class_filter(client):
+    panel = FilterPanel(client=client, params={"project": 1})
+    assert panel.class_filter.get_state()["disabled"] is True
+    panel.load()
+    with pytest.raises(InvalidInputError, match="class_name='dog'"):
+        panel.filter(class_name="dog")
+    with pytest.raises(InvalidInputError, match="kind='model'"):
+        FilterPanel(client=client, kind="model")
+    with pytest.raises(InvalidInputError, match="params"):
+        FilterPanel(client=client, params=[("project", 1)])
+
+
+def test_live_error_is_shown_without_the_token(demo):
+    with Client(demo.url, api_token="not-a-valid-token-12345") as bad:
+        panel = FilterPanel(client=bad, params={"project": 1})
+        panel.ensure_loaded()  # what the first display does: shown, not raised
+    text = panel.status_line.get_state()["value"]
+    assert "snb-error" in text and "401" in text
+    assert "not-a-valid-token-12345" not in text and "not-a-valid-token" not in panel.error
+
+
+def test_repr_is_short_and_has_no_token(client):
+    panel = FilterPanel(client=client, params={"project": 1})
+    assert repr(panel) == "<FilterPanel live task: 0 match, 0 selected>"
+    assert client.has_api_token and "***" in repr(client)

@@ -541,6 +541,38 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
 
+@functools.lru_cache(maxsize=1024)
+def _glyph(char: str, size: int) -> tuple[Image.Image, int]:
+    """One character rendered once: its coverage mask (a full line high) and its advance."""
+    font = _font(size)
+    ascent, descent = font.getmetrics()  # type: ignore[union-attr]
+    advance = max(1, round(font.getlength(char)))
+    right = int(font.getbbox(char)[2])
+    cell = Image.new("L", (max(advance, right, 1), ascent + descent), 0)
+    ImageDraw.Draw(cell).text((0, 0), char, font=font, fill=255)
+    return cell, advance
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_mask(text: str, size: int) -> Image.Image:
+    """A label's coverage mask, put together from cached glyphs.
+
+    FreeType renders each distinct character once instead of every label every time, which
+    is what keeps 100 labels cheap (kerning is dropped; labels are short).
+    """
+    glyphs = [_glyph(char, size) for char in text]
+    width = sum(advance for _, advance in glyphs)
+    if glyphs:
+        width += max(0, glyphs[-1][0].width - glyphs[-1][1])
+    height = glyphs[0][0].height if glyphs else 1
+    mask = Image.new("L", (max(width, 1), height), 0)
+    x = 0
+    for cell, advance in glyphs:
+        mask.paste(cell, (x, 0), cell)
+        x += advance
+    return mask
+
+
 def _text_color(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
     luminance = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
     return (0, 0, 0) if luminance > 150 else (255, 255, 255)
@@ -559,7 +591,8 @@ class _Painter:
         self.source_size = source_size
         short = min(image.size)
         self.width = options.line_width or max(1, round(short / 300))
-        self.font = _font(max(9, min(16, round(short / 40))))
+        self.font_size = max(9, min(16, round(short / 40)))
+        self.font = _font(self.font_size)
         self.fills: Image.Image | None = None
         self._fill_draw: ImageDraw.ImageDraw | None = None
         self.draw = ImageDraw.Draw(image)
@@ -594,8 +627,8 @@ class _Painter:
     def flush_labels(self) -> None:
         placed: list[tuple[float, float, float, float]] = []
         for x, y, text, color in self.labels:
-            left, top, right, bottom = self.draw.textbbox((0, 0), text, font=self.font)
-            w, h = right - left + 4, bottom - top + 3
+            glyphs = _text_mask(text, self.font_size)
+            w, h = glyphs.width + 4, glyphs.height + 1
             x0 = min(max(x, 0), max(self.image.width - w, 0))
             # above the shape, else just inside it, else lower still: the first free spot
             tries = [y - h, y, y + h, y + 2 * h]
@@ -606,8 +639,7 @@ class _Painter:
             )
             placed.append((x0, y0, x0 + w, y0 + h))
             self.draw.rectangle([x0, y0, x0 + w, y0 + h], fill=color)
-            ink = _text_color(color)
-            self.draw.text((x0 + 2 - left, y0 + 1 - top), text, fill=ink, font=self.font)
+            self.image.paste(_text_color(color), (round(x0) + 2, round(y0) + 1), glyphs)
         self.labels.clear()
 
     def boxed(self, label: str, box: tuple[float, float, float, float]) -> bool:

@@ -69,7 +69,7 @@ from traitlets import (
 )
 
 from synapse_nb.exceptions import InvalidInputError
-from synapse_nb.frames import Client, client_for, register_previewer
+from synapse_nb.frames import Client, client_for
 from synapse_nb.utils.file import download_file
 from synapse_nb.widgets._colors import STATUS_COLORS, class_color, hex_color
 from synapse_nb.widgets._display import LoadOnDisplay, error_html, note_html
@@ -863,7 +863,8 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
 
 
 def preview(frame: pd.DataFrame, client: Any = None, **options: Any) -> AnnotationPreview:
-    """Open an :class:`AnnotationPreview` on ``frame`` (what ``df.synapse.preview()`` calls).
+    """Open an :class:`AnnotationPreview` on ``frame`` (what ``df.synapse.preview()`` calls;
+    :mod:`synapse_nb.widgets` registers it).
 
     Args:
         frame: A task, assignment or ground-truth-event frame.
@@ -874,6 +875,3 @@ def preview(frame: pd.DataFrame, client: Any = None, **options: Any) -> Annotati
         >>> preview(tasks.head(24), mode="gallery")  # doctest: +SKIP
     """
     return AnnotationPreview(frame, client=client, **options)
-
-
-register_previewer(preview)

@@ -272,6 +272,9 @@ class ChunkedUploader:
         self._url: str | None = None if upload_id is None else f"chunked_upload/{upload_id}/"
         self._resume_timeout = resume_timeout
         self._offset = 0
+        # When the upload stopped making progress; None while it advances.
+        self._stalled_since: float | None = None
+        self._failures = 0
 
     # ------------------------------------------------------------------ public
     def run(self) -> dict[str, Any]:
@@ -334,6 +337,8 @@ class ChunkedUploader:
             except BaseException:
                 _drain(future)
                 raise
+            if new_offset > self._offset:
+                self._stalled_since, self._failures = None, 0
             if new_offset == expected:
                 self._offset, slot = new_offset, following
             else:
@@ -395,13 +400,12 @@ class ChunkedUploader:
         logger.debug("chunk at %d failed (%s); asking the server for its offset", self._offset, exc)
         if self._url is None:
             # No upload exists yet, so there is no offset to read: the first PUT is retried.
-            self._wait_or_give_up(exc, time.monotonic(), 0)
+            self._wait_or_give_up(exc)
             return 0
+        self._wait_or_give_up(exc, first_wait=False)
         return self._checked_offset(self._state_or_wait(exc))
 
     def _state_or_wait(self, cause: ClientError | None) -> dict[str, Any]:
-        deadline_start = time.monotonic()
-        attempt = 0
         while True:
             try:
                 state = self._t.request_json("GET", self._url or "")
@@ -410,11 +414,14 @@ class ChunkedUploader:
                 raise ClientError(None, f"unexpected upload state: {state!r:.200}")
             except _RESUMABLE as exc:
                 cause = exc
-            self._wait_or_give_up(cause, deadline_start, attempt)
-            attempt += 1
+            self._wait_or_give_up(cause)
 
-    def _wait_or_give_up(self, cause: ClientError | None, started: float, attempt: int) -> None:
-        elapsed = time.monotonic() - started
+    def _wait_or_give_up(self, cause: ClientError | None, *, first_wait: bool = True) -> None:
+        """Sleep before the next attempt, or raise once stalled for ``resume_timeout``."""
+        now = time.monotonic()
+        if self._stalled_since is None:
+            self._stalled_since = now
+        elapsed = now - self._stalled_since
         if elapsed >= self._resume_timeout:
             raise UploadInterruptedError(
                 self._upload_id,
@@ -422,7 +429,11 @@ class ChunkedUploader:
                 cause=str(cause) if cause else "server unreachable",
                 status_code=getattr(cause, "status_code", None),
             ) from cause
-        wait = min(0.5 * 2**attempt, 10.0, self._resume_timeout - elapsed)
+        if not first_wait and self._failures == 0:
+            self._failures = 1
+            return  # the first resync asks the server at once
+        wait = min(0.5 * 2**self._failures, 10.0, self._resume_timeout - elapsed)
+        self._failures += 1
         time.sleep(max(wait, 0.05))
 
     # ------------------------------------------------------------------ finalize
@@ -431,7 +442,10 @@ class ChunkedUploader:
         if url is None:  # the file is empty: validated earlier, but never POST blindly
             raise InvalidInputError("file_path", str(self._path), "file is empty")
         last: ClientError | None = None
+        started = time.monotonic()
         for attempt in range(_FINALIZE_ATTEMPTS):
+            if attempt and time.monotonic() - started > self._resume_timeout:
+                break
             try:
                 reply = self._t.request_json("POST", url, json_body={"md5": md5})
                 if isinstance(reply, dict):

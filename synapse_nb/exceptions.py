@@ -220,10 +220,13 @@ class UploadInterruptedError(ClientError):
     def __init__(self, upload_id: Any, offset: int, *, cause: str, status_code: Any = None):
         self.upload_id = upload_id
         self.offset = offset
-        message = (
-            f"chunked upload {upload_id} interrupted at byte {offset}: {cause}; "
-            f"resume with create_chunked_upload(..., upload_id={upload_id!r})"
-        )
+        if upload_id is None:
+            message = f"chunked upload failed before the server stored anything: {cause}"
+        else:
+            message = (
+                f"chunked upload {upload_id} interrupted at byte {offset}: {cause}; "
+                f"resume with create_chunked_upload(..., upload_id={upload_id!r})"
+            )
         super().__init__(status_code, cause, method="PUT", path="chunked_upload/", message=message)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -216,3 +217,18 @@ def test_unknown_upload_id_is_not_found(client, tmp_path):
     with pytest.raises(Exception) as info:
         client.create_chunked_upload(path, upload_id="00000000-0000-4000-8000-000000000000")
     assert getattr(info.value, "status_code", None) == 404
+
+
+def test_first_chunk_against_a_dead_server_gives_up_after_resume_timeout(tmp_path):
+    path = make_file(tmp_path / "x.bin", 2 * MiB, seed=8)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))  # bound, not listening: every connect is refused
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/"
+        started = time.monotonic()
+        with (
+            BackendClient(url, api_token=TOKEN, retry=0) as c,
+            pytest.raises(UploadInterruptedError) as info,
+        ):
+            c.create_chunked_upload(path, chunk_size=MiB, resume_timeout=1.0)
+    assert 1.0 <= time.monotonic() - started < 5
+    assert info.value.upload_id is None and info.value.offset == 0

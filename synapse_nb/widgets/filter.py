@@ -51,6 +51,8 @@ import pyarrow.compute as pc
 from traitlets import Bool, Instance, Int, Tuple, Unicode, observe, validate
 
 from synapse_nb.exceptions import ClientError, InvalidInputError, NotFoundError
+from synapse_nb.frames.schemas import SCHEMAS
+from synapse_nb.frames.writeback import normalize_value, snapshot_id
 from synapse_nb.widgets._display import LoadOnDisplay, error_html, muted, note_html
 from synapse_nb.widgets.tags import tag_chip, tag_colors
 
@@ -1394,11 +1396,17 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         self._refresh_options()
         self._update()
 
-    def update_rows(self, rows: pd.DataFrame) -> None:
+    def update_rows(self, rows: pd.DataFrame, synced: bool = True) -> None:
         """Patch rows changed elsewhere (e.g. by the TagEditor) into the panel and redraw.
 
         Frame mode copies the columns ``rows`` shares with the frame into it (by id); live
-        mode re-fetches the current page.
+        mode keeps the rows and re-fetches the current page.
+
+        Args:
+            rows: The changed rows (indexed by id).
+            synced: The rows hold what the server has now (as after a tag change): the
+                frame's snapshot is updated too, so ``diff()``/``push()`` do not mistake
+                them for unpushed edits.
 
         Example:
             >>> panel.update_rows(editor.rows)  # doctest: +SKIP
@@ -1424,6 +1432,23 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
                 frame[column] = pd.Series(array, index=frame.index, dtype=object)
             else:
                 frame[column] = pd.Series(values, index=frame.index, dtype=dtype)
+        if synced:
+            self._sync_snapshot(rows.loc[present, shared])
         self._source.invalidate(shared)
         self._refresh_options()
         self._update()
+
+    def _sync_snapshot(self, rows: pd.DataFrame) -> None:
+        """Record ``rows``' writable values as the server's in the frame's snapshot."""
+        client = self._tag_client()
+        sid = snapshot_id(self._source.frame)
+        if client is None or sid is None or self.kind not in SCHEMAS:
+            return
+        writable = [c for c in SCHEMAS[self.kind].writable if c in rows.columns]
+        values = {
+            (pk, column): normalize_value(column, value)
+            for column in writable
+            for pk, value in zip(rows.index.tolist(), rows[column].tolist(), strict=True)
+        }
+        if values:
+            client.snapshots.update(sid, values)

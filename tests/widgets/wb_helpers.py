@@ -18,6 +18,7 @@ from typing import Any
 import comm
 import pandas as pd
 from ipywidgets import Widget
+from ipywidgets.widgets import widget as widget_module
 
 from synapse_nb.frames.build import build_frame
 from synapse_nb.server import ServerHandle, start
@@ -47,13 +48,22 @@ class RecordingComm:
 
 @contextlib.contextmanager
 def recording_comm() -> Iterator[None]:
-    """Widgets created inside get a :class:`RecordingComm`."""
+    """Widgets created inside get a :class:`RecordingComm` and are closed on exit.
+
+    Closing matters: ipywidgets keeps every open widget in a registry, and widgets still
+    open when the interpreter exits complain from ``__del__``.
+    """
     original = comm.create_comm
+    before = set(widget_module._instances)
     comm.create_comm = lambda *args, **kwargs: RecordingComm(*args, **kwargs)
     try:
         yield
     finally:
         comm.create_comm = original
+        for model_id in set(widget_module._instances) - before:
+            widget = widget_module._instances.get(model_id)
+            if widget is not None:
+                widget.close()
 
 
 def frontend_update(widget: Widget, **state: Any) -> None:

@@ -108,6 +108,8 @@ class Explorer(LoadOnDisplay, widgets.VBox):
             [self.preview_box, self.tags], layout=widgets.Layout(align_items="flex-start")
         )
         super().__init__([top, bottom, self.status], **kwargs)
+        self.add_class("snb-explorer")
+        self.preview_box.add_class("snb-preview-box")
 
     def __repr__(self) -> str:
         return f"<Explorer {self.client!r}: {self.panel!r}, {self.tree!r}>"

@@ -633,6 +633,7 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         self.size_dropdown.value = page_size
         self._refresh_options()
         self._build_rows()
+        self._add_dom_classes()
         self._ready = True
         if not self._source.live:
             self._update()
@@ -750,6 +751,25 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         self._row_checks: list[widgets.Checkbox] = []
         self._row_cells: list[widgets.HTML] = []
         self._row_boxes: list[widgets.HBox] = []
+
+    def _add_dom_classes(self) -> None:
+        """Stable CSS hooks for styling and for the browser tests."""
+        self.add_class("snb-filter-panel")
+        for widget, name in (
+            (self.status_filter, "snb-status-filter"),
+            (self.assignee_filter, "snb-assignee-filter"),
+            (self.class_filter, "snb-class-filter"),
+            (self.tags_filter, "snb-tags-filter"),
+            (self.search_box, "snb-search"),
+            (self.count_label, "snb-count"),
+            (self.page_check, "snb-page-check"),
+            (self.rows_box, "snb-rows"),
+            (self.page_label, "snb-page-label"),
+            (self.next_button, "snb-next"),
+            (self.prev_button, "snb-prev"),
+            (self.selection_label, "snb-selection"),
+        ):
+            widget.add_class(name)
 
     def _layout(self) -> list[widgets.Widget]:
         return [
@@ -1134,6 +1154,7 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
                 layout=widgets.Layout(width=f"{_CHECK_WIDTH}px", height=_ROW_HEIGHT, margin="0"),
             )  # fmt: skip
             check.observe(self._on_row_check, "value")
+            check.add_class("snb-row-check")
             cells = widgets.HTML(layout=widgets.Layout(margin="0", height=_ROW_HEIGHT))
             self._row_checks.append(check)
             self._row_cells.append(cells)

@@ -211,6 +211,18 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
             **kwargs,
         )
         self.tag_box.children = (widgets.HTML(muted("tags load on display or load()")),)
+        self.add_class("snb-tag-editor")
+        for widget, name in (
+            (self.add_button, "snb-add"),
+            (self.remove_button, "snb-remove"),
+            (self.undo_button, "snb-undo"),
+            (self.confirm_button, "snb-confirm"),
+            (self.cancel_button, "snb-cancel"),
+            (self.question, "snb-question"),
+            (self.status, "snb-tag-status"),
+            (self.target, "snb-target"),
+        ):
+            widget.add_class(name)
         if rows is not None:
             self.rows = rows
 
@@ -332,6 +344,7 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
             if button is None:
                 button = widgets.Button(layout=widgets.Layout(width="auto", margin="2px"))
                 button.on_click(lambda _b, pk=tag["id"]: self.toggle(pk))
+                button.add_class("snb-tag-button")
                 self._buttons[tag["id"]] = button
             chosen = tag["id"] in self.selected_tags
             n = counts.get(tag["id"], 0)

@@ -410,6 +410,8 @@ class ResourceTree(widgets.HBox):
         else:
             children = [widgets.VBox([tree_box, self.details])]
         super().__init__(children, **kwargs)
+        self.add_class("snb-resource-tree")
+        self.details.add_class("snb-tree-details")
 
     def __repr__(self) -> str:
         loaded = sum(1 for i in self._infos.values() if i.loaded)

@@ -19,10 +19,15 @@ __version__ = "0.1.0"
 # public name -> "module:attribute" (or "module" for a submodule)
 _LAZY = {
     "BackendClient": "synapse_nb.clients:BackendClient",
+    "Client": "synapse_nb.frames:Client",
     "ClientError": "synapse_nb.exceptions:ClientError",
+    "compare_models": "synapse_nb.frames:compare_models",
     "exceptions": "synapse_nb.exceptions",
+    "explore": "synapse_nb.widgets:explore",
+    "export": "synapse_nb.plugins:export",
     "server": "synapse_nb.server",
     "start_server": "synapse_nb.server:start",
+    "upload": "synapse_nb.plugins:upload",
 }
 
 __all__ = sorted([*_LAZY, "__version__"])

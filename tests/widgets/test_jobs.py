@@ -1,0 +1,191 @@
+"""JobMonitor following real simulated plugin jobs of the embedded backend (dummy comm)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+from part_a_helpers import dummy_comm, frontend_click, journal_mark, requests_since  # noqa: F401
+
+from synapse_nb.exceptions import InvalidInputError
+from synapse_nb.frames import Client
+from synapse_nb.server import ServerHandle, start
+from synapse_nb.widgets.jobs import JobMonitor
+
+pytestmark = pytest.mark.usefixtures("dummy_comm")
+
+#: seconds a simulated job runs here: long enough to click Stop while it runs
+JOB_SECONDS = 2.0
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ServerHandle]:
+    srv = start(demo=True, job_duration=JOB_SECONDS)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def client(server: ServerHandle) -> Iterator[Client]:
+    server.set_faults()
+    with Client(server.url, api_token=server.token) as c:
+        yield c
+    server.set_faults()
+
+
+def run_job(client: Client, **params) -> dict:
+    return client.run_plugin("yolo-trainer", {"action": "train", "params": params})
+
+
+def server_messages(client: Client, job_id: str) -> list[str]:
+    items, _count = client.raw.list_job_console_logs(job_id, list_all=True)
+    return [e["message"] for e in items]
+
+
+class NoTailClient:
+    """A client without ``tail_job_console_logs`` (an older SDK): the monitor must poll."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def get_job(self, *args, **kwargs):
+        return self._client.get_job(*args, **kwargs)
+
+    def update_job(self, *args, **kwargs):
+        return self._client.update_job(*args, **kwargs)
+
+    def list_job_console_logs(self, *args, **kwargs):
+        return self._client.raw.list_job_console_logs(*args, **kwargs)
+
+
+def test_nothing_is_fetched_before_start(server, client):
+    job = run_job(client)
+    mark = journal_mark(server)
+    monitor = JobMonitor(client, job)
+    assert requests_since(server, mark) == []
+    state = monitor.get_state()
+    assert state["job_id"] == job["id"] and state["status"] == "" and not state["following"]
+    monitor.close()
+
+
+def test_follows_a_job_to_success_through_the_tail_stream(server, client):
+    job = run_job(client)
+    mark = journal_mark(server)
+    monitor = JobMonitor(client, job["id"], poll_interval=0.2)
+    statuses = []
+    monitor.on_status(lambda m: statuses.append(m.status))
+    started = time.monotonic()
+    monitor.start()
+    assert time.monotonic() - started < 0.5  # returns at once: the threads do the waiting
+    assert monitor.get_state()["following"] is True
+    monitor.wait(30)
+    state = monitor.get_state()
+    assert state["status"] == "SUCCEEDED" and state["progress"] == 100.0
+    assert state["following"] is False and state["log_source"] == "tail"
+    messages = server_messages(client, job["id"])
+    assert [line.split(" ", 2)[2] for line in monitor.lines] == messages
+    assert state["log_lines"] == len(messages) == 12
+    assert statuses[-1] == "SUCCEEDED" and "RUNNING" in statuses
+    assert len(statuses) == len(set(statuses))  # called on changes only
+    assert monitor._bar.value == 100.0 and monitor._bar.bar_style == "success"
+    assert monitor._stop.disabled
+    assert "Done" in monitor._log.value and "SUCCEEDED" in monitor._title.value
+    paths = [r["path"] for r in requests_since(server, mark)]
+    assert f"/jobs/{job['id']}/tail_console_logs/" in paths
+
+
+def test_stop_button_stops_the_job_on_the_server(server, client):
+    job = run_job(client)
+    monitor = JobMonitor(client, job["id"], poll_interval=0.2).start()
+    stopped = []
+    monitor.on_stop(stopped.append)
+    deadline = time.monotonic() + 20
+    while monitor.progress < 20 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert monitor.status == "RUNNING"
+    mark = journal_mark(server)
+    frontend_click(monitor._stop)
+    monitor.wait(20)
+    patches = [r for r in requests_since(server, mark) if r["method"] == "PATCH"]
+    assert len(patches) == 1 and patches[0]["path"] == f"/jobs/{job['id']}/"
+    assert json.loads(patches[0]["body"]) == {"status": "STOPPED"}
+    assert client.get_job(job["id"])["status"] == "STOPPED"
+    assert monitor.status == "STOPPED" and stopped == [monitor]
+    assert not monitor.following and monitor._bar.bar_style == "warning"
+    assert 1 <= monitor.log_lines < 12
+    assert monitor.lines[-1].split(" ", 2)[2] == server_messages(client, job["id"])[-1]
+
+
+def test_polls_when_the_client_has_no_tail(server, client):
+    job = run_job(client, fail=True)
+    monitor = JobMonitor(NoTailClient(client), job["id"], poll_interval=0.2).start()
+    monitor.wait(30)
+    assert monitor.log_source == "poll"
+    assert monitor.status == "FAILED" and monitor._bar.bar_style == "danger"
+    messages = server_messages(client, job["id"])
+    assert [line.split(" ", 2)[2] for line in monitor.lines] == messages
+    assert any(line.split(" ")[1] == "error" for line in monitor.lines)
+    with pytest.raises(InvalidInputError, match=r"follow='tail': the client has no tail"):
+        JobMonitor(NoTailClient(client), job["id"], follow="tail")
+
+
+def test_a_finished_job_from_a_jobs_frame(client):
+    jobs = client.list_jobs({"status": "SUCCEEDED"})
+    row = jobs.iloc[0]
+    monitor = JobMonitor(client, row, max_lines=3).start().wait(20)
+    messages = server_messages(client, row.name)
+    assert monitor.status == "SUCCEEDED" and monitor.log_lines == len(messages) > 3
+    assert [line.split(" ", 2)[2] for line in monitor.lines] == messages[-3:]
+
+
+def test_close_ends_the_threads_and_the_requests(server, client):
+    job = run_job(client)
+    monitor = JobMonitor(client, job["id"], poll_interval=0.1).start()
+    time.sleep(0.3)
+    monitor.close()
+    monitor.wait(5)
+    assert not any(t.is_alive() for t in monitor._threads)
+    mark = journal_mark(server)
+    time.sleep(0.5)
+    assert [r for r in requests_since(server, mark) if job["id"] in r["path"]] == []
+    assert client.get_job(job["id"])["status"] in ("RUNNING", "PENDING")  # the job goes on
+    with pytest.raises(InvalidInputError, match="is closed"):
+        monitor.start()
+
+
+def test_start_returns_at_once_on_a_slow_server(server, client):
+    job = run_job(client)
+    server.set_faults(latency_ms=400)
+    started = time.monotonic()
+    monitor = JobMonitor(client, job["id"], poll_interval=0.2).start()
+    assert time.monotonic() - started < 0.2
+    monitor.wait(40)
+    assert monitor.status == "SUCCEEDED"
+
+
+def test_unknown_job_shows_the_error_and_stops(client):
+    monitor = JobMonitor(client, "00000000-0000-0000-0000-000000000000", poll_interval=0.1)
+    monitor.start().wait(20)
+    assert not monitor.following
+    assert "snb-error" in monitor._message.value and "404" in monitor._message.value
+
+
+def test_bad_input_names_the_field(server, client):
+    mark = journal_mark(server)
+    with pytest.raises(InvalidInputError, match=r"invalid job=None"):
+        JobMonitor(client, None)
+    with pytest.raises(InvalidInputError, match=r"invalid job=True"):
+        JobMonitor(client, True)
+    with pytest.raises(InvalidInputError, match=r"invalid client='object': has no get_job"):
+        JobMonitor(object(), "abc")
+    with pytest.raises(InvalidInputError, match=r"invalid follow='sse'"):
+        JobMonitor(client, "abc", follow="sse")
+    with pytest.raises(InvalidInputError, match=r"invalid poll_interval=0"):
+        JobMonitor(client, "abc", poll_interval=0)
+    with pytest.raises(InvalidInputError, match=r"invalid max_lines=0"):
+        JobMonitor(client, "abc", max_lines=0)
+    assert requests_since(server, mark) == []

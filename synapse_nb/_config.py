@@ -36,8 +36,10 @@ DEFAULT_PAGE_SIZE = 100
 #: is the biggest single saving on long lists. The backend honours up to 1000 (contract
 #: 1.7); a server that caps lower is detected from page 1's length.
 DEFAULT_LIST_ALL_PAGE_SIZE = 1000
-#: Concurrent page fetches of ``list_all=True``.
-DEFAULT_MAX_WORKERS = 8
+#: Concurrent page fetches of ``list_all=True``. With pages of 1000, four requests in
+#: flight hide 20-100 ms of latency; more only make the server's requests contend (measured
+#: on 100k tasks: 4 workers 7.6 s, 8 workers 8.8 s; the server alone needs 5.9 s).
+DEFAULT_MAX_WORKERS = 4
 #: Statuses that mean "try again later" rather than "this request is wrong".
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 #: Methods whose repetition cannot apply a change twice; a chunk PUT carries its own range.

@@ -189,3 +189,26 @@ def test_bad_input_names_the_field(server, client):
     with pytest.raises(InvalidInputError, match=r"invalid max_lines=0"):
         JobMonitor(client, "abc", max_lines=0)
     assert requests_since(server, mark) == []
+
+
+def test_a_quiet_stream_reconnects_without_repeating_lines(server, client):
+    # a seeded RUNNING job that no runner advances: its stream goes quiet and times out
+    running = client.list_jobs({"status": "RUNNING"})
+    seeded = running[running.params.apply(lambda p: isinstance(p, dict) and "epochs" in p)]
+    job_id = seeded.index[0]
+    before = server_messages(client, job_id)
+    monitor = JobMonitor(client, job_id, poll_interval=0.2).start()  # stream timeout: 1 s
+    deadline = time.monotonic() + 10
+    while monitor.log_lines < len(before) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    mark = journal_mark(server)
+    time.sleep(2.5)  # at least two timeouts and reconnects, each replaying the old lines
+    tails = [r for r in requests_since(server, mark) if r["path"].endswith("tail_console_logs/")]
+    assert len(tails) >= 2
+    assert monitor.log_lines == len(before)
+    client.update_job(job_id, {"console_logs": [{"message": "late line", "level": "info"}]})
+    client.update_job(job_id, {"status": "SUCCEEDED"})
+    monitor.wait(20)
+    assert monitor.status == "SUCCEEDED" and not monitor.following
+    messages = [line.split(" ", 2)[2] for line in monitor.lines]
+    assert messages == [*before, "late line"]

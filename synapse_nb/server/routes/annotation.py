@@ -32,6 +32,7 @@ from .common import (
     links,
     placeholders,
     ref_row,
+    sdk_views,
     state_of,
     user_names,
 )
@@ -297,9 +298,7 @@ def task_where(request: Request, p: Principal) -> Where:
     return where
 
 
-@route(router, "/sdk/tasks/", ["GET"], summary="List tasks (SDK list endpoint)")
-@route(router, "/tasks/", ["GET"], summary="List tasks")
-def list_tasks(request: Request, p: Principal = Auth) -> dict:
+def _task_listing(request: Request, p: Principal, shape: Callable = list) -> Any:
     where = task_where(request, p)
     order = ordering(Query(request), ORDERING)
     return paginate(
@@ -307,48 +306,17 @@ def list_tasks(request: Request, p: Principal = Auth) -> dict:
         f"SELECT COUNT(*) FROM tasks t{where.sql()}",
         f"SELECT t.* FROM tasks t{where.sql()}{order}",
         where.params,
-        lambda rows: serialize_tasks(request, rows),
+        lambda rows: shape(serialize_tasks(request, rows)),
     )
 
 
-def data_only(items: list[dict]) -> list[dict]:
-    """SDK-26 ``.../data/`` listings: ``{id, data}`` per item."""
-    return [{"id": item["id"], "data": item["data"]} for item in items]
+@route(router, "/sdk/tasks/", ["GET"], summary="List tasks (SDK list endpoint)")
+@route(router, "/tasks/", ["GET"], summary="List tasks")
+def list_tasks(request: Request, p: Principal = Auth) -> dict:
+    return _task_listing(request, p)
 
 
-def files_only(items: list[dict]) -> list[dict]:
-    """SDK-26 ``.../files/`` listings: ``{id, files: [...]}`` with the files as a list."""
-    return [
-        {
-            "id": item["id"],
-            "files": [{"name": spec, **entry} for spec, entry in item["files"].items()],
-        }
-        for item in items
-    ]
-
-
-@route(router, "/sdk/tasks/data/", ["GET"], summary="List tasks' annotation data (SDK-26)")
-def list_tasks_data(request: Request, p: Principal = Auth) -> dict:
-    where = task_where(request, p)
-    return paginate(
-        request,
-        f"SELECT COUNT(*) FROM tasks t{where.sql()}",
-        f"SELECT t.* FROM tasks t{where.sql()}{ordering(Query(request), ORDERING)}",
-        where.params,
-        lambda rows: data_only(serialize_tasks(request, rows)),
-    )
-
-
-@route(router, "/sdk/tasks/files/", ["GET"], summary="List tasks' files (SDK-26)")
-def list_tasks_files(request: Request, p: Principal = Auth) -> dict:
-    where = task_where(request, p)
-    return paginate(
-        request,
-        f"SELECT COUNT(*) FROM tasks t{where.sql()}",
-        f"SELECT t.* FROM tasks t{where.sql()}{ordering(Query(request), ORDERING)}",
-        where.params,
-        lambda rows: files_only(serialize_tasks(request, rows)),
-    )
+sdk_views(router, "/sdk/tasks/", _task_listing, "tasks")
 
 
 def one_task(request: Request, pk: int, p: Principal) -> dict:
@@ -641,7 +609,7 @@ def serialize_assignments(request: Request, rows: list[Any]) -> list[dict]:
     return out
 
 
-def _assignment_listing(request: Request, p: Principal, shape: Callable) -> Any:
+def _assignment_listing(request: Request, p: Principal, shape: Callable = list) -> Any:
     q = Query(request)
     where = Where()
     where.add("a.tenant_id = ?", p.tenant_id)
@@ -684,17 +652,10 @@ def _assignment_listing(request: Request, p: Principal, shape: Callable) -> Any:
 @route(router, "/sdk/assignments/", ["GET"], summary="List assignments (SDK list endpoint)")
 @route(router, "/assignments/", ["GET"], summary="List assignments")
 def list_assignments(request: Request, p: Principal = Auth) -> dict:
-    return _assignment_listing(request, p, lambda items: items)
+    return _assignment_listing(request, p)
 
 
-@route(router, "/sdk/assignments/data/", ["GET"], summary="List assignments' data (SDK-26)")
-def list_assignments_data(request: Request, p: Principal = Auth) -> dict:
-    return _assignment_listing(request, p, data_only)
-
-
-@route(router, "/sdk/assignments/files/", ["GET"], summary="List assignments' files (SDK-26)")
-def list_assignments_files(request: Request, p: Principal = Auth) -> dict:
-    return _assignment_listing(request, p, files_only)
+sdk_views(router, "/sdk/assignments/", _assignment_listing, "assignments")
 
 
 @route(router, "/assignments/{pk}/", ["GET"], summary="Get an assignment")

@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from ..db import loads
 from ..http import ApiError, Principal, not_found
@@ -133,3 +133,38 @@ def parse_json_field(name: str, value: Any) -> Any:
                 400, {name: [f"Value must be valid JSON, got {value[:80]!r}."]}
             ) from None
     return value
+
+
+def data_only(items: list[dict]) -> list[dict]:
+    """SDK-26 ``.../data/`` listings: ``{id, data}`` per item."""
+    return [{"id": item["id"], "data": item["data"]} for item in items]
+
+
+def files_only(items: list[dict]) -> list[dict]:
+    """SDK-26 ``.../files/`` listings: ``{id, files: [...]}`` with the files as a list."""
+    return [
+        {
+            "id": item["id"],
+            "files": [{"name": spec, **entry} for spec, entry in item["files"].items()],
+        }
+        for item in items
+    ]
+
+
+def sdk_views(router: Any, path: str, listing: Callable, what: str) -> None:
+    """Register the SDK-26 ``<path>data/`` and ``<path>files/`` views of a listing.
+
+    ``listing(request, principal, shape)`` paginates and passes each page's items through
+    ``shape``, so both views share its filters, ordering and pagination.
+    """
+    from ..http import authenticate, route
+
+    def view(shape: Callable) -> Callable:
+        def handler(request: Request, p: Principal = Depends(authenticate)) -> Any:
+            return listing(request, p, shape)
+
+        return handler
+
+    summary = f"List {what}: id and {{}} (SDK-26)"
+    route(router, path + "data/", ["GET"], summary=summary.format("data"))(view(data_only))
+    route(router, path + "files/", ["GET"], summary=summary.format("files"))(view(files_only))

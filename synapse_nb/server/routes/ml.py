@@ -24,7 +24,6 @@ from ..http import (
     route,
     shape_one,
 )
-from .annotation import data_only, files_only
 from .common import (
     as_reference,
     data_units_by_id,
@@ -32,6 +31,7 @@ from .common import (
     int_pk,
     placeholders,
     ref_row,
+    sdk_views,
     state_of,
 )
 from .data import insert_data_file, store_blob
@@ -333,7 +333,7 @@ def serialize_events(request: Request, rows: list[Any]) -> list[dict]:
     return out
 
 
-def _event_listing(request: Request, p: Principal, shape: Callable) -> Any:
+def _event_listing(request: Request, p: Principal, shape: Callable = list) -> Any:
     q = Query(request)
     where = Where()
     where.add("e.tenant_id = ?", p.tenant_id)
@@ -365,17 +365,10 @@ def _event_listing(request: Request, p: Principal, shape: Callable) -> Any:
 @route(router, "/ground_truth_events/", ["GET"], summary="List ground-truth events")
 @route(router, "/ground_truths/", ["GET"], summary="List ground truths (SDK-26 name)")
 def list_ground_truth_events(request: Request, p: Principal = Auth) -> dict:
-    return _event_listing(request, p, lambda items: items)
+    return _event_listing(request, p)
 
 
-@route(router, "/sdk/ground_truth_events/data/", ["GET"], summary="Events' data (SDK-26)")
-def list_ground_truth_events_data(request: Request, p: Principal = Auth) -> dict:
-    return _event_listing(request, p, data_only)
-
-
-@route(router, "/sdk/ground_truth_events/files/", ["GET"], summary="Events' files (SDK-26)")
-def list_ground_truth_events_files(request: Request, p: Principal = Auth) -> dict:
-    return _event_listing(request, p, files_only)
+sdk_views(router, "/sdk/ground_truth_events/", _event_listing, "ground-truth events")
 
 
 @route(router, "/ground_truth_events/{pk}/", ["GET"], summary="Get a ground-truth event")

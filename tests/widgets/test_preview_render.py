@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import importlib
 import io
 import math
 
@@ -46,6 +47,15 @@ def test_module_doctests():
     for module in (_render, _colors):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0 and result.attempted > 3, module.__name__
+    # ``synapse_nb.widgets.preview`` is also the name of a function in the package
+    preview, upload, jobs = (
+        importlib.import_module(f"synapse_nb.widgets.{name}")
+        for name in ("preview", "upload", "jobs")
+    )
+    for module in (preview, upload, jobs):  # examples that need no server
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0, module.__name__
+    assert doctest.testmod(upload).attempted >= 8
 
 
 # ---------------------------------------------------------------------------- matching

@@ -1,8 +1,10 @@
 """Shared plumbing of the filter, tag, tree and explorer widgets (private).
 
 Widgets never talk to the server in ``__init__``: they load on first display (the
-``_repr_mimebundle_`` hook below) or on an explicit ``load()``. A widget shown inside another
-one (the Explorer) is loaded by its container.
+``_repr_mimebundle_`` hook below) or on an explicit ``load()``. A widget shown inside a
+container (a ``VBox``, the Explorer) is never asked for its mimebundle; widgets that call
+``_load_when_viewed()`` load when the frontend renders their first view instead (ipywidgets
+counts views when ``_view_count`` is a number, and the frontend reports the count back).
 
 Example:
     >>> error_html("boom")
@@ -75,6 +77,15 @@ class LoadOnDisplay:
             self.load()
         except Exception as exc:  # shown in the widget: a display must not raise
             self._show_load_error(exc)
+
+    def _load_when_viewed(self) -> None:
+        """Also load when the frontend renders the widget's first view (in any container)."""
+        self._view_count = 0  # type: ignore[attr-defined]  # a number turns view counting on
+        self.observe(self._on_view_count, "_view_count")  # type: ignore[attr-defined]
+
+    def _on_view_count(self, change: Any) -> None:
+        if change["new"]:
+            self.ensure_loaded()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         self.ensure_loaded()

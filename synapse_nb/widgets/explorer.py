@@ -110,6 +110,7 @@ class Explorer(LoadOnDisplay, widgets.VBox):
         super().__init__([top, bottom, self.status], **kwargs)
         self.add_class("snb-explorer")
         self.preview_box.add_class("snb-preview-box")
+        self._load_when_viewed()
 
     def __repr__(self) -> str:
         return f"<Explorer {self.client!r}: {self.panel!r}, {self.tree!r}>"

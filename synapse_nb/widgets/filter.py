@@ -60,6 +60,8 @@ __all__ = ["UNASSIGNED", "Criteria", "FilterPanel"]
 
 #: value of the assignee filter that matches rows without an assignee
 UNASSIGNED = "(unassigned)"
+#: value of the "any" option of the dropdowns (a Dropdown cannot select the value None)
+_ANY = "\x00any"
 
 PAGE_SIZES = (10, 20, 50, 100)
 _MASK_CACHE = 64
@@ -85,6 +87,7 @@ _WIDTHS = {
     "tag_names": 170,
     "classes": 170,
     "file_name": 140,
+    "n_annotations": 88,
     "created": 124,
     "modified": 124,
 }
@@ -518,6 +521,11 @@ class _LiveSource:
         return getattr(self.client, method)(query, list_all=True)
 
 
+def _chosen(value: Any) -> Any:
+    """A dropdown's value as a criterion (None for "any")."""
+    return None if value == _ANY else value
+
+
 def _clamp_page(page: int, count: int, page_size: int) -> int:
     pages = max(1, math.ceil(count / page_size))
     return min(max(1, page), pages)
@@ -635,6 +643,7 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         self._build_rows()
         self._add_dom_classes()
         self._ready = True
+        self._load_when_viewed()
         if not self._source.live:
             self._update()
         else:
@@ -675,17 +684,17 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         small = widgets.Layout(width="200px")
         style = {"description_width": "60px"}
         self.status_filter = widgets.Dropdown(
-            description="status", options=[("any", None)], layout=small, style=style
+            description="status", options=[("any", _ANY)], layout=small, style=style
         )
         self.assignee_filter = widgets.Dropdown(
-            description="assignee", options=[("any", None)], layout=small, style=style
+            description="assignee", options=[("any", _ANY)], layout=small, style=style
         )
         self.class_filter = widgets.Dropdown(
-            description="class", options=[("any", None)], layout=small, style=style
+            description="class", options=[("any", _ANY)], layout=small, style=style
         )
         self.tags_filter = widgets.TagsInput(
-            value=[], allowed_tags=[], allow_duplicates=False,
-            layout=widgets.Layout(width="260px"), tooltip="rows with any of these tags",
+            value=[], allowed_tags=[], allow_duplicates=False, placeholder="tags (any of)",
+            layout=widgets.Layout(min_width="200px"), tooltip="rows with any of these tags",
         )  # fmt: skip
         self.created_from = widgets.DatePicker(description="created", layout=small, style=style)
         self.created_to = widgets.DatePicker(
@@ -774,7 +783,9 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
     def _layout(self) -> list[widgets.Widget]:
         return [
             widgets.HBox([self.status_filter, self.assignee_filter, self.class_filter,
-                          self.tags_filter], layout=widgets.Layout(flex_flow="row wrap")),
+                          widgets.Label("tags", layout=widgets.Layout(margin="0 4px 0 12px")),
+                          self.tags_filter],
+                         layout=widgets.Layout(flex_flow="row wrap", align_items="center")),
             widgets.HBox([self.created_from, self.created_to, self.search_box, self.reset_button],
                          layout=widgets.Layout(flex_flow="row wrap")),
             widgets.HBox([self.count_label, self.sort_dropdown, self.direction,
@@ -863,9 +874,9 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
                 ("class_name", self.class_filter),
             ):
                 current = control.value
-                choices = [("any", None), *options.get(facet, [])]
+                choices = [("any", _ANY), *options.get(facet, [])]
                 control.options = choices
-                control.value = current if current in [v for _l, v in choices] else None
+                control.value = current if current in [v for _l, v in choices] else _ANY
             tags = [str(v) for _label, v in options.get("tags", [])]
             self.tags_filter.allowed_tags = tags
             self.tags_filter.value = [t for t in self.tags_filter.value if t in tags]
@@ -896,10 +907,10 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
 
     def _read_controls(self) -> Criteria:
         return Criteria(
-            status=self.status_filter.value,
-            assignee=self.assignee_filter.value,
+            status=_chosen(self.status_filter.value),
+            assignee=_chosen(self.assignee_filter.value),
             tags=tuple(self.tags_filter.value),
-            class_name=self.class_filter.value,
+            class_name=_chosen(self.class_filter.value),
             created_from=self.created_from.value,
             created_to=self.created_to.value,
             search=self.search_box.value or "",
@@ -971,8 +982,9 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
             control = self._control(name)
             if name in ("status", "assignee", "class_name"):
                 offered = [v for _label, v in control.options]
+                value = _ANY if value is None else value
                 if value not in offered:
-                    labels = [v for v in offered if v is not None]
+                    labels = [v for v in offered if v != _ANY]
                     raise InvalidInputError(
                         name, value, f"is not offered; one of {labels}", method="filter"
                     )
@@ -1017,8 +1029,10 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
             >>> panel.reset()  # doctest: +SKIP
         """
         with self._hold():
-            for name in ("status", "assignee", "class_name", "created_from", "created_to"):
-                self._control(name).value = None
+            for name in ("status", "assignee", "class_name"):
+                self._control(name).value = _ANY
+            self.created_from.value = None
+            self.created_to.value = None
             self.tags_filter.value = []
             self.search_box.value = ""
 

@@ -225,6 +225,7 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
             widget.add_class(name)
         if rows is not None:
             self.rows = rows
+        self._load_when_viewed()
 
     def __repr__(self) -> str:
         n = 0 if self._rows is None else len(self._rows)

@@ -87,6 +87,8 @@ def test_status_from_the_frontend_filters_like_pandas(tasks):
     panel = FilterPanel(tasks)
     seen = []
     panel.on_filter(lambda df: seen.append(len(df)))
+    for dropdown in (panel.status_filter, panel.assignee_filter, panel.class_filter):
+        assert dropdown.get_state()["index"] == 0  # "any" is shown (not a blank dropdown)
     frontend_update(panel.status_filter, index=option_index(panel.status_filter, "completed"))
     expected = tasks[tasks.status == "completed"]
     assert panel.count == len(expected) == len(panel.value)
@@ -94,6 +96,8 @@ def test_status_from_the_frontend_filters_like_pandas(tasks):
     assert shown_ids(panel) == expected.index[:20].tolist()
     assert count_text(panel) == f"{len(expected)} of 240 tasks match"
     assert seen == [len(expected)]
+    frontend_update(panel.status_filter, index=0)  # back to "any"
+    assert panel.count == len(tasks) and panel.criteria.status is None
     # the options carry the counts of the whole frame
     labels = [label for label, _v in panel.status_filter.options]
     assert f"completed ({len(expected)})" in labels
@@ -323,7 +327,8 @@ def test_live_panel_sends_nothing_until_loaded(demo, client):
     panel = FilterPanel(client=client, params={"project": 1})
     assert len(request_paths(demo)) == before
     assert "load" in panel.status_line.get_state()["value"]
-    panel.load()
+    assert panel.get_state()["_view_count"] == 0  # the frontend reports the views it renders
+    frontend_update(panel, _view_count=1)  # a view rendered, e.g. inside a VBox
     assert panel.count == 240
     assert len(shown_ids(panel)) == 20
     assert "tasks match (server-side)" in count_text(panel)

@@ -369,6 +369,24 @@ def paginate(
     )
 
 
+def paginate_where(
+    request: Request,
+    source: str,
+    where: Where,
+    serialize: Callable[[list[Any]], list[dict]],
+    order: str = " ORDER BY id",
+) -> Any:
+    """:func:`paginate` over ``source`` (``"tasks"`` or ``"tasks t"``) filtered by ``where``."""
+    alias = source.split()[1] + "." if len(source.split()) > 1 else ""
+    return paginate(
+        request,
+        f"SELECT COUNT(*) FROM {source}{where.sql()}",
+        f"SELECT {alias}* FROM {source}{where.sql()}{order}",
+        where.params,
+        serialize,
+    )
+
+
 _SELECT_ALL = re.compile(
     r"^SELECT (\w+\.)?\* FROM (\w+)( \w+)?(?=$| WHERE| JOIN| ORDER)(.*)$", re.S
 )

@@ -19,7 +19,7 @@ from ..http import (
     field_error,
     json_body,
     ordering,
-    paginate,
+    paginate_where,
     range_filters,
     require_dict,
     route,
@@ -80,13 +80,7 @@ def list_projects(request: Request, p: Principal = Auth) -> dict:
         where.add("(title LIKE ? OR description LIKE ?)", *[f"%{q.str('search')}%"] * 2)
     if q.has("category"):
         where.add_in("category", q.list("category"))
-    return paginate(
-        request,
-        f"SELECT COUNT(*) FROM projects{where.sql()}",
-        f"SELECT * FROM projects{where.sql()} ORDER BY id",
-        where.params,
-        lambda rows: [project_json(r) for r in rows],
-    )
+    return paginate_where(request, "projects", where, lambda rows: [project_json(r) for r in rows])
 
 
 @route(router, "/projects/", ["POST"], status_code=201, summary="Create a project")
@@ -155,13 +149,7 @@ def list_task_tags(request: Request, p: Principal = Auth) -> dict:
         where.add_in("name", q.list("name"))
     if q.has("search"):
         where.add("name LIKE ?", f"%{q.str('search')}%")
-    return paginate(
-        request,
-        f"SELECT COUNT(*) FROM task_tags{where.sql()}",
-        f"SELECT * FROM task_tags{where.sql()} ORDER BY id",
-        where.params,
-        lambda rows: [tag_json(r) for r in rows],
-    )
+    return paginate_where(request, "task_tags", where, lambda rows: [tag_json(r) for r in rows])
 
 
 @route(router, "/task_tags/", ["POST"], status_code=201, summary="Create a task tag")
@@ -301,12 +289,8 @@ def task_where(request: Request, p: Principal) -> Where:
 def _task_listing(request: Request, p: Principal, shape: Callable = list) -> Any:
     where = task_where(request, p)
     order = ordering(Query(request), ORDERING)
-    return paginate(
-        request,
-        f"SELECT COUNT(*) FROM tasks t{where.sql()}",
-        f"SELECT t.* FROM tasks t{where.sql()}{order}",
-        where.params,
-        lambda rows: shape(serialize_tasks(request, rows)),
+    return paginate_where(
+        request, "tasks t", where, lambda rows: shape(serialize_tasks(request, rows)), order=order
     )
 
 
@@ -640,12 +624,12 @@ def _assignment_listing(request: Request, p: Principal, shape: Callable = list) 
             *tag_ids,
         )
     order = ordering(q, {"id": "a.id", "created": "a.created", "modified": "a.modified"})
-    return paginate(
+    return paginate_where(
         request,
-        f"SELECT COUNT(*) FROM assignments a{where.sql()}",
-        f"SELECT a.* FROM assignments a{where.sql()}{order}",
-        where.params,
+        "assignments a",
+        where,
         lambda rows: shape(serialize_assignments(request, rows)),
+        order=order,
     )
 
 

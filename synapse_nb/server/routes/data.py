@@ -26,7 +26,7 @@ from ..http import (
     field_error,
     json_body,
     not_found,
-    paginate,
+    paginate_where,
     range_filters,
     require_dict,
     route,
@@ -93,11 +93,10 @@ def list_data_collections(request: Request, p: Principal = Auth) -> dict:
     if q.has("category"):
         where.add_in("category", q.list("category"))
     with_specs = "file_specifications" in expands(request)
-    return paginate(
+    return paginate_where(
         request,
-        f"SELECT COUNT(*) FROM data_collections{where.sql()}",
-        f"SELECT * FROM data_collections{where.sql()} ORDER BY id",
-        where.params,
+        "data_collections",
+        where,
         lambda rows: [collection_json(request, r, with_specs) for r in rows],
     )
 
@@ -461,12 +460,8 @@ def list_data_units(request: Request, p: Principal = Auth) -> dict:
             where.add_in("data_collection_id", q.ints(name))
     if q.has("search"):
         where.add("(files LIKE ? OR meta LIKE ?)", *[f"%{q.str('search')}%"] * 2)
-    return paginate(
-        request,
-        f"SELECT COUNT(*) FROM data_units{where.sql()}",
-        f"SELECT * FROM data_units{where.sql()} ORDER BY id",
-        where.params,
-        lambda rows: [unit_json(request, r) for r in rows],
+    return paginate_where(
+        request, "data_units", where, lambda rows: [unit_json(request, r) for r in rows]
     )
 
 

@@ -28,6 +28,7 @@ from ..http import (
     json_body,
     not_found,
     paginate,
+    paginate_where,
     parse_datetime,
     range_filters,
     require_dict,
@@ -81,13 +82,7 @@ def agent_json(row: Any) -> dict:
 def list_agents(request: Request, p: Principal = Auth) -> dict:
     where = Where()
     where.add("tenant_id = ?", p.tenant_id)
-    return paginate(
-        request,
-        f"SELECT COUNT(*) FROM agents{where.sql()}",
-        f"SELECT * FROM agents{where.sql()} ORDER BY id",
-        where.params,
-        lambda rows: [agent_json(r) for r in rows],
-    )
+    return paginate_where(request, "agents", where, lambda rows: [agent_json(r) for r in rows])
 
 
 @route(router, "/agents/{token}/connect/", ["POST"], summary="Agent health check / connect")
@@ -158,13 +153,7 @@ def list_plugins(request: Request, p: Principal = Auth) -> dict:
         where.add_in("code", q.list("code"))
     if q.has("search"):
         where.add("(name LIKE ? OR code LIKE ?)", *[f"%{q.str('search')}%"] * 2)
-    return paginate(
-        request,
-        f"SELECT COUNT(*) FROM plugins{where.sql()}",
-        f"SELECT * FROM plugins{where.sql()} ORDER BY id",
-        where.params,
-        lambda rows: [plugin_json(r) for r in rows],
-    )
+    return paginate_where(request, "plugins", where, lambda rows: [plugin_json(r) for r in rows])
 
 
 @route(router, "/plugins/", ["POST"], status_code=201, summary="Create a plugin")
@@ -514,12 +503,12 @@ def list_jobs(request: Request, p: Principal = Auth) -> dict:
             *refs,
         )
     range_filters(q, where, "created", "j.created", kind="datetime")
-    return paginate(
+    return paginate_where(
         request,
-        f"SELECT COUNT(*) FROM jobs j{where.sql()}",
-        f"SELECT j.* FROM jobs j{where.sql()} ORDER BY j.seq DESC",
-        where.params,
+        "jobs j",
+        where,
         lambda rows: [job_json(request, r) for r in rows],
+        order=" ORDER BY j.seq DESC",
     )
 
 
@@ -639,12 +628,8 @@ def list_job_console_logs(pk: str, request: Request, p: Principal = Auth) -> dic
     range_filters(q, where, "id", "id")
     if q.has("level"):
         where.add_in("level", [v.lower() for v in q.list("level")])
-    return paginate(
-        request,
-        f"SELECT COUNT(*) FROM job_console_logs{where.sql()}",
-        f"SELECT * FROM job_console_logs{where.sql()} ORDER BY id",
-        where.params,
-        lambda rows: [log_json(r) for r in rows],
+    return paginate_where(
+        request, "job_console_logs", where, lambda rows: [log_json(r) for r in rows]
     )
 
 
@@ -781,12 +766,8 @@ def list_storages(request: Request, p: Principal = Auth) -> dict:
     if q.has("provider"):
         where.add_in("provider", q.list("provider"))
     with_conf = bool(q.bool("with_configuration"))
-    return paginate(
-        request,
-        f"SELECT COUNT(*) FROM storages{where.sql()}",
-        f"SELECT * FROM storages{where.sql()} ORDER BY id",
-        where.params,
-        lambda rows: [storage_json(r, with_conf) for r in rows],
+    return paginate_where(
+        request, "storages", where, lambda rows: [storage_json(r, with_conf) for r in rows]
     )
 
 
@@ -845,12 +826,8 @@ def list_serve_applications(request: Request, p: Principal = Auth) -> dict:
     where.add("tenant_id = ?", p.tenant_id)
     if q.has("status"):
         where.add_in("status", [s.upper() for s in q.list("status")])
-    return paginate(
-        request,
-        f"SELECT COUNT(*) FROM serve_applications{where.sql()}",
-        f"SELECT * FROM serve_applications{where.sql()} ORDER BY id",
-        where.params,
-        lambda rows: [serve_json(r) for r in rows],
+    return paginate_where(
+        request, "serve_applications", where, lambda rows: [serve_json(r) for r in rows]
     )
 
 

@@ -19,6 +19,7 @@ from ..http import (
     not_found,
     ordering,
     paginate,
+    paginate_where,
     range_filters,
     require_dict,
     route,
@@ -88,12 +89,8 @@ def list_models(request: Request, p: Principal = Auth) -> dict:
     if q.has("search"):
         where.add("(name LIKE ? OR description LIKE ?)", *[f"%{q.str('search')}%"] * 2)
     order = ordering(q, {"id": "id", "created": "created", "name": "name", "version": "version"})
-    return paginate(
-        request,
-        f"SELECT COUNT(*) FROM models{where.sql()}",
-        f"SELECT * FROM models{where.sql()}{order}",
-        where.params,
-        lambda rows: [model_json(request, r) for r in rows],
+    return paginate_where(
+        request, "models", where, lambda rows: [model_json(request, r) for r in rows], order=order
     )
 
 
@@ -212,12 +209,8 @@ def list_ground_truth_datasets(request: Request, p: Principal = Auth) -> dict:
     range_filters(q, where, "id", "id")
     if q.has("project"):
         where.add_in("project_id", q.ints("project"))
-    return paginate(
-        request,
-        f"SELECT COUNT(*) FROM ground_truth_datasets{where.sql()}",
-        f"SELECT * FROM ground_truth_datasets{where.sql()} ORDER BY id",
-        where.params,
-        lambda rows: [dataset_json(r) for r in rows],
+    return paginate_where(
+        request, "ground_truth_datasets", where, lambda rows: [dataset_json(r) for r in rows]
     )
 
 
@@ -352,12 +345,12 @@ def _event_listing(request: Request, p: Principal, shape: Callable = list) -> An
         )
     if q.has("data_unit"):
         where.add_in("e.data_unit_id", q.ints("data_unit"))
-    return paginate(
+    return paginate_where(
         request,
-        f"SELECT COUNT(*) FROM ground_truth_events e{where.sql()}",
-        f"SELECT e.* FROM ground_truth_events e{where.sql()} ORDER BY e.id",
-        where.params,
+        "ground_truth_events e",
+        where,
         lambda rows: shape(serialize_events(request, rows)),
+        order=" ORDER BY e.id",
     )
 
 

@@ -309,6 +309,12 @@ def _slim(record: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+_DETAILS_STYLE = (
+    "<style>.snb-details th {text-align: left; vertical-align: top; padding-right: 10px}"
+    " .snb-details td {word-break: break-all}</style>"
+)
+
+
 def _details_html(info: _Info) -> str:
     rows = [
         f"<tr><th>kind</th><td>{html.escape(info.kind.replace('_', ' '))}</td></tr>",
@@ -326,7 +332,8 @@ def _details_html(info: _Info) -> str:
             cell = html.escape(text) if text else muted("—")
         rows.append(f"<tr><th>{html.escape(str(key))}</th><td>{cell}</td></tr>")
     return (
-        '<table class="snb-details" style="font-size:12px;border-collapse:collapse">'
+        _DETAILS_STYLE
+        + '<table class="snb-details" style="font-size:12px;border-collapse:collapse">'
         + "".join(rows)
         + "</table>"
     )
@@ -393,7 +400,7 @@ class ResourceTree(widgets.HBox):
         self._loaders = _Loaders(_Api(client, page_size))
         self._infos: dict[str, _Info] = {}
         self._select_callbacks = widgets.CallbackDispatcher()
-        self.tree = Tree(multiple_selection=False, layout=widgets.Layout(width="380px"))
+        self.tree = Tree(multiple_selection=False, layout=widgets.Layout(width="auto"))
         self.details = widgets.HTML(muted("Select a node to see its details."))
         self.status = widgets.HTML()
         self._groups: dict[str, Node] = {}
@@ -401,11 +408,16 @@ class ResourceTree(widgets.HBox):
             node = self._make_node(_Info(kind, None, GROUPS[kind], {}, lazy=True), "folder")
             self._groups[kind] = node
             self.tree.add_node(node)
+        # the tree keeps its width (labels stay readable); the details pane takes the rest
         tree_box = widgets.VBox(
-            [self.tree, self.status], layout=widgets.Layout(overflow="auto", max_height="520px")
+            [self.tree, self.status],
+            layout=widgets.Layout(
+                overflow="auto", max_height="520px", min_width="360px", flex="0 0 auto"
+            ),
         )
         if details == "right":
             self.details.layout.padding = "0 0 0 12px"
+            self.details.layout.flex = "1 1 auto"
             children = [tree_box, self.details]
         else:
             children = [widgets.VBox([tree_box, self.details])]

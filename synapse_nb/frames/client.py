@@ -41,6 +41,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from synapse_nb.clients import BackendClient
@@ -605,8 +606,10 @@ class Client(BackendClient):
         """``base`` brought up to date: rows modified since its newest ``modified`` are
         re-fetched, deleted ones dropped. Returns the frame and what changed."""
         stamps = base["modified"].dropna()
-        if stamps.empty:
-            fresh = self._list_frame(kind, query, None, True, include_data, {})
+        order = _ORDERINGS.get(str(query.get("ordering", "id")).strip())
+        if stamps.empty or order is None:
+            # nothing to start from, or an order we cannot reproduce locally: list again
+            fresh = self._fetch_all(kind, query, include_data, {})
             return fresh, {"changed": len(fresh), "removed": len(base)}
         newest = stamps.max().tz_convert("UTC")
         watermark = newest.strftime("%Y-%m-%dT%H:%M:%S.%f") + "+00:00"
@@ -615,8 +618,7 @@ class Client(BackendClient):
         items, _count = self._raw_list(kind, delta_query, True, None, {})
         tag_names = self._tag_names() if kind in _TAGGED else None
         changed = build_frame(kind, items, tag_names=tag_names, include_data=include_data)
-        kept = base[~base.index.isin(changed.index)]
-        merged = pd.concat([kept, changed[[c for c in base.columns if c in changed.columns]]])
+        merged = _merge_rows(base, changed)
         total = self._server_count(kind, query)
         removed = 0
         if total is not None and len(merged) != total:
@@ -633,13 +635,23 @@ class Client(BackendClient):
                 changed_ids = len(changed)
         else:
             changed_ids = len(changed)
-        if "ordering" not in query:
-            merged = merged.sort_index()
+        merged = _reorder(merged, order)
         conform(merged, kind)
         total = len(merged) if total is None else total
         merged.attrs["synapse"] = self._meta(kind, query, total, include_data, complete=True)
         merged.attrs["synapse"]["fetched"] = len(merged)
         return merged, {"changed": changed_ids, "removed": removed}
+
+    def _fetch_all(
+        self, kind: str, query: dict[str, Any], include_data: bool, page_options: dict[str, Any]
+    ) -> pd.DataFrame:
+        """Every row of a listing, straight from the server (never from the cache)."""
+        query = dict(query)
+        query.setdefault("page_size", self.frame_page_size)
+        tag_names = self._tag_names() if kind in _TAGGED else None
+        items, count = self._raw_list(kind, query, True, None, page_options)
+        meta = self._meta(kind, query, count, include_data, complete=True)
+        return build_frame(kind, items, tag_names=tag_names, include_data=include_data, meta=meta)
 
     def _cached_listing(
         self, kind: str, query: dict[str, Any], include_data: bool, page_options: dict[str, Any]
@@ -648,12 +660,7 @@ class Client(BackendClient):
         key = FrameCache.key(kind, self.base_url, query, include_data)
         entry = self.cache.load(key)
         if entry is None:
-            tag_names = self._tag_names() if kind in _TAGGED else None
-            items, count = self._raw_list(kind, query, True, None, page_options)
-            meta = self._meta(kind, query, count, include_data, complete=True)
-            frame = build_frame(
-                kind, items, tag_names=tag_names, include_data=include_data, meta=meta
-            )
+            frame = self._fetch_all(kind, query, include_data, page_options)
             stats = {"changed": len(frame), "removed": 0, "hit": False}
         else:
             frame, delta = self._incremental(kind, entry.frame, query, include_data)
@@ -661,6 +668,63 @@ class Client(BackendClient):
         self.cache.save(key, frame, {"kind": kind, "query": _jsonable(query), "saved": _now()})
         frame.attrs["synapse"]["cache"] = {**stats, "key": key}
         return self._register(frame)
+
+
+#: ``ordering`` values whose order the incremental refresh reproduces: (column, ascending);
+#: the id breaks ties, as on the server. Any other ordering makes a refresh list again.
+_ORDERINGS: dict[str, tuple[str | None, bool]] = {
+    "id": (None, True),
+    "-id": (None, False),
+    "created": ("created", True),
+    "-created": ("created", False),
+    "modified": ("modified", True),
+    "-modified": ("modified", False),
+}
+
+
+def _merge_rows(base: pd.DataFrame, changed: pd.DataFrame) -> pd.DataFrame:
+    """``base`` with the rows of ``changed`` replacing theirs in place, new ones appended."""
+    columns = [c for c in base.columns if c in changed.columns]
+    changed = changed[columns]
+    positions = base.index.get_indexer(changed.index)
+    known = positions >= 0
+    merged = base
+    if known.any():
+        try:
+            merged = base.copy(deep=False)
+            for column in columns:
+                values = base[column].array.copy()
+                values[positions[known]] = changed[column].array[known]
+                merged[column] = values
+        except (TypeError, ValueError):  # e.g. a category the cached frame has not seen
+            kept = base[~base.index.isin(changed.index)]
+            return pd.concat([kept, changed])
+    if not known.all():
+        merged = pd.concat([merged, changed[~known]])
+    return merged
+
+
+def _reorder(frame: pd.DataFrame, order: tuple[str | None, bool]) -> pd.DataFrame:
+    column, ascending = order
+    if column is None:
+        ordered = (
+            frame.index.is_monotonic_increasing
+            if ascending
+            else (frame.index.is_monotonic_decreasing)
+        )
+        return frame if ordered else frame.sort_index(ascending=ascending)
+    stamps = frame[column].dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+    missing = np.isnat(stamps)
+    key = stamps.astype("int64")
+    # NULL timestamps sort first ascending and last descending, as in the server's SQL
+    key = np.where(missing, np.iinfo(np.int64).min, key if ascending else -key)
+    ids = frame.index.to_numpy(dtype="int64")
+    positions = np.lexsort((ids, key))
+    if not ascending:
+        positions = np.concatenate([positions[~missing[positions]], positions[missing[positions]]])
+    if (positions == np.arange(len(positions))).all():
+        return frame
+    return frame.iloc[positions]
 
 
 def _resolve_tag_name(records: list[dict[str, Any]], name: str, project: Any) -> int:

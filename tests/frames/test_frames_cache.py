@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from frames_helpers import assert_schema
 
 from synapse_nb.frames import Client, FrameCache
@@ -115,3 +116,22 @@ def test_an_unreadable_cache_file_is_a_miss(rw, tmp_path: Path) -> None:
     _same(second, first)
     assert FrameCache(tmp_path).clear() == 1
     assert not list(tmp_path.glob("*.parquet"))
+
+
+@pytest.mark.parametrize("ordering", ["-modified", "created", "status"])
+def test_ordered_listings_stay_in_server_order(rw, tmp_path: Path, ordering: str) -> None:
+    query = {"project": 1, "ordering": ordering}
+    with (
+        Client(rw.url, api_token=rw.token, cache=tmp_path) as cached,
+        Client(rw.url, api_token=rw.token) as plain,
+    ):
+        base = cached.list_tasks(query, list_all=True)
+        moved = [int(i) for i in base.index[-3:]]
+        for pk in moved:
+            plain.update_task(pk, {"status": "in_progress"})
+        refreshed = cached.list_tasks(query, list_all=True)
+        full = plain.list_tasks(query, list_all=True)
+    assert refreshed.index.tolist() == full.index.tolist()
+    _same(refreshed, full)
+    if ordering == "-modified":
+        assert set(refreshed.index[:3]) == set(moved)

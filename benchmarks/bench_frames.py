@@ -42,7 +42,7 @@ import pandas as pd
 import requests
 
 from synapse_nb.frames import Client
-from synapse_nb.frames.build import build_frame
+from synapse_nb.frames.build import build_frame, gc_paused
 
 
 @contextmanager
@@ -146,17 +146,32 @@ def main() -> None:
             )
             frames.append(timed(lambda: client.list_tasks(query, list_all=True)))
         t_floor, floor = min(floors, key=lambda pair: pair[0])
+        with gc_paused():  # the frame listing pauses the cyclic GC; show the floor that way too
+            t_floor_nogc, _ = min(
+                timed(
+                    lambda: list(
+                        client.raw.list_tasks(
+                            {**query, "page_size": page_size}, url_conversion=False, list_all=True
+                        )[0]
+                    )
+                )
+                for _ in range(args.repeat)
+            )
         t_frame, frame = min(frames, key=lambda pair: pair[0])
         del floors, frames
         assert len(base) == len(floor) == len(frame) == n, (len(base), len(floor), len(frame))
         rows += [
             ("P1b baseline: sequential pages + DataFrame(list)", t_base, "", ""),
             ("P1b floor: concurrent pages + JSON decode", t_floor, "", ""),
+            ("P1b floor, cyclic GC paused as in the frame listing", t_floor_nogc, "", ""),
             (
                 "P1b Client.list_tasks(list_all=True)",
                 t_frame,
-                f"{t_base / t_frame:.1f}x faster than baseline; {t_frame / t_floor:.2f}x floor",
-                "PASS" if t_base / t_frame >= 5 and t_frame / t_floor <= 1.3 else "FAIL",
+                f"{t_base / t_frame:.1f}x baseline speed; {t_frame / t_floor:.2f}x floor, "
+                f"{t_frame / t_floor_nogc:.2f}x GC-paused floor",
+                "PASS"
+                if t_base / t_frame >= 5 and t_frame / max(t_floor, t_floor_nogc) <= 1.3
+                else "FAIL",
             ),
         ]
 
@@ -189,26 +204,35 @@ def main() -> None:
         ]
 
         # Refresh: a cached listing after 1% of the tasks changed, vs a full reload.
+        # The reference "full reload" is the P1b frame listing (best of --repeat).
+        tag = int(next(iter(tags)))
+        rng = random.Random(0)
         with tempfile.TemporaryDirectory() as cache_dir:
             cached = Client(url, api_token=token, cache=cache_dir)
             t_cold, _ = timed(lambda: cached.list_tasks(query, list_all=True))
-            changed = random.Random(0).sample(frame.index.tolist(), max(1, n // 100))
-            tag = int(next(iter(tags)))
-            client.set_tags_tasks({"ids": changed, "tags": [tag], "action": "add"})
-            t_warm, warm = timed(lambda: cached.list_tasks(query, list_all=True))
-            info = warm.attrs["synapse"]["cache"]
-            assert info["hit"] and info["changed"] >= len(changed), info
-            assert all(tag in warm.at[pk, "tags"] for pk in changed)
-            t_acc, refreshed = timed(lambda: frame.synapse.refresh())
-            assert len(refreshed) == n
+            warm_runs, accessor_runs = [], []
+            for round_ in range(args.repeat):
+                changed = rng.sample(frame.index.tolist(), max(1, n // 100))
+                action = "add" if round_ % 2 == 0 else "remove"
+                client.set_tags_tasks({"ids": changed, "tags": [tag], "action": action})
+                t_warm, warm = timed(lambda: cached.list_tasks(query, list_all=True))
+                info = warm.attrs["synapse"]["cache"]
+                assert info["hit"] and info["changed"] >= len(changed), info
+                assert all((tag in warm.at[pk, "tags"]) == (action == "add") for pk in changed)
+                warm_runs.append((t_warm, info["changed"]))
+                t_acc, refreshed = timed(lambda: frame.synapse.refresh())
+                assert len(refreshed) == n
+                accessor_runs.append(t_acc)
             cached.close()
+        t_warm, n_changed = min(warm_runs)
+        t_acc = min(accessor_runs)
         rows += [
-            ("refresh: full reload (cold cache)", t_cold, "", ""),
+            ("refresh: first cached listing (cold cache, writes Parquet)", t_cold, "", ""),
             (
-                f"refresh: cached listing, 1% changed ({info['changed']} rows)",
+                f"refresh: cached listing, 1% changed ({n_changed} rows)",
                 t_warm,
-                f"{t_warm / t_cold:.3f}x full reload",
-                "PASS" if t_warm / t_cold <= 0.1 else "FAIL",
+                f"{t_warm / t_frame:.3f}x full reload",
+                "PASS" if t_warm / t_frame <= 0.1 else "FAIL",
             ),
             (
                 "refresh: df.synapse.refresh() of the full frame (no cache)",
@@ -225,12 +249,12 @@ def main() -> None:
           f"{os.cpu_count()} CPUs (load {load:.1f}), pandas {pd.__version__}, "
           f"P1b best of {args.repeat}\n")  # fmt: skip
     width = max(len(r[0]) for r in rows)
-    print(f"| {'measurement':<{width}} | {'s / MB':>8} | {'ratio':<42} | target |")
-    print(f"|{'-' * (width + 2)}|{'-' * 10}|{'-' * 44}|--------|")
+    print(f"| {'measurement':<{width}} | {'s / MB':>8} | {'ratio':<62} | target |")
+    print(f"|{'-' * (width + 2)}|{'-' * 10}|{'-' * 64}|--------|")
     for name, value, ratio, verdict in rows:
         if verdict and n < 100_000:
             verdict = "n/a"  # the targets are stated for 100k tasks
-        print(f"| {name:<{width}} | {value:>8.2f} | {ratio:<42} | {verdict:<6} |")
+        print(f"| {name:<{width}} | {value:>8.2f} | {ratio:<62} | {verdict:<6} |")
 
 
 if __name__ == "__main__":

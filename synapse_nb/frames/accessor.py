@@ -37,7 +37,7 @@ from synapse_nb.exceptions import InvalidInputError
 from synapse_nb.frames import writeback
 from synapse_nb.frames.annotations import annotations_from_data, class_counts
 from synapse_nb.frames.build import LIST_OF_STRINGS, STRING, frame_meta, partial_note
-from synapse_nb.frames.client import Client, client_for
+from synapse_nb.frames.client import Client, client_for, now_iso
 from synapse_nb.frames.schemas import SCHEMAS, Schema
 from synapse_nb.frames.split import DatasetDetails, details, split
 
@@ -376,7 +376,7 @@ class SynapseAccessor:
             fresh.attrs["synapse"] = {
                 **meta,
                 "fetched": len(fresh),
-                "fetched_at": live._meta(self.kind, query, None, include_data, False)["fetched_at"],
+                "fetched_at": now_iso(),
             }
             fresh = live._register(fresh)
             stats = {"changed": len(fresh), "removed": len(set(frame.index) - set(fresh.index))}

@@ -52,7 +52,7 @@ from synapse_nb.frames.cache import FrameCache
 from synapse_nb.frames.schemas import SCHEMAS
 from synapse_nb.frames.writeback import PushRecord, SnapshotStore, normalize_value
 
-__all__ = ["Client", "client_for"]
+__all__ = ["Client", "client_for", "now_iso"]
 
 #: Rows per page of ``list_all=True`` frame listings when the caller sets no ``page_size``.
 FRAME_PAGE_SIZE = 1000
@@ -132,7 +132,13 @@ def _jsonable(query: Mapping[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(dict(query), default=str))
 
 
-def _now() -> str:
+def now_iso() -> str:
+    """The current UTC time as ISO-8601 text (the ``fetched_at`` of frames).
+
+    Example:
+        >>> now_iso().endswith("+00:00")
+        True
+    """
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
@@ -493,7 +499,7 @@ class Client(BackendClient):
             "include_data": include_data,
             "client": self._key,
             "base_url": self.base_url,
-            "fetched_at": _now(),
+            "fetched_at": now_iso(),
         }
 
     def _register(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -665,7 +671,7 @@ class Client(BackendClient):
         else:
             frame, delta = self._incremental(kind, entry.frame, query, include_data)
             stats = {**delta, "hit": True}
-        self.cache.save(key, frame, {"kind": kind, "query": _jsonable(query), "saved": _now()})
+        self.cache.save(key, frame, {"kind": kind, "query": _jsonable(query), "saved": now_iso()})
         frame.attrs["synapse"]["cache"] = {**stats, "key": key}
         return self._register(frame)
 

@@ -49,8 +49,11 @@ __all__ = [
 #: frame column -> field name in the PATCH body / record
 WIRE_NAMES = {"assignee_id": "assignee"}
 
-#: How many snapshots a client keeps (oldest dropped first).
+#: How many snapshots a client keeps, and how many rows in all (oldest dropped first; the
+#: newest few are always kept, whatever their size).
 MAX_SNAPSHOTS = 64
+MAX_SNAPSHOT_ROWS = 2_000_000
+_ALWAYS_KEPT = 4
 
 
 class PushConflictError(ClientError):
@@ -176,10 +179,22 @@ class SnapshotStore:
         (1, 2)
     """
 
-    def __init__(self, limit: int = MAX_SNAPSHOTS) -> None:
+    def __init__(self, limit: int = MAX_SNAPSHOTS, max_rows: int = MAX_SNAPSHOT_ROWS) -> None:
         self._items: OrderedDict[str, pd.DataFrame] = OrderedDict()
         self._limit = limit
+        self._max_rows = max_rows
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def _evict(self) -> None:
+        rows = sum(len(s) for s in self._items.values())
+        while len(self._items) > _ALWAYS_KEPT and (
+            len(self._items) > self._limit or rows > self._max_rows
+        ):
+            _sid, dropped = self._items.popitem(last=False)
+            rows -= len(dropped)
 
     def add(self, frame: pd.DataFrame, columns: tuple[str, ...]) -> str:
         """Store the normalized writable columns of ``frame``; returns the snapshot id."""
@@ -187,8 +202,7 @@ class SnapshotStore:
         snap = _snapshot_frame(frame, columns)
         with self._lock:
             self._items[sid] = snap
-            while len(self._items) > self._limit:
-                self._items.popitem(last=False)
+            self._evict()
         return sid
 
     def get(self, sid: Any) -> pd.DataFrame | None:
@@ -219,8 +233,7 @@ class SnapshotStore:
                     forked.at[pk, column] = value
             new_sid = uuid.uuid4().hex[:16]
             self._items[new_sid] = forked
-            while len(self._items) > self._limit:
-                self._items.popitem(last=False)
+            self._evict()
             return new_sid
 
     def update(self, sid: str, values: Mapping[tuple[Any, str], Any]) -> None:

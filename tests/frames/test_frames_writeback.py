@@ -182,3 +182,17 @@ def test_pushing_a_subset_leaves_the_parent_consistent(rw_client: Client) -> Non
     assert subset.synapse.diff().empty
     # the parent still holds the old values but did not edit them: nothing to push
     assert tasks.synapse.diff().empty
+
+
+def test_snapshot_store_is_bounded() -> None:
+    from synapse_nb.frames.writeback import SnapshotStore
+
+    store = SnapshotStore(limit=6, max_rows=250)
+    frames = [
+        pd.DataFrame({"tags": [[1]] * 100}, index=pd.Index(range(100), name="id")) for _ in range(8)
+    ]
+    ids = [store.add(f, ("tags",)) for f in frames]
+    assert len(store) == 4  # the row budget wins, but the newest four are always kept
+    assert store.get(ids[0]) is None and store.get(ids[-1]) is not None
+    small = [store.add(f.head(1), ("tags",)) for f in frames]
+    assert len(store) == 6 and store.get(small[-1]) is not None

@@ -67,6 +67,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     data TEXT NOT NULL DEFAULT '{}', metadata TEXT NOT NULL DEFAULT '{}',
     is_discarded INTEGER NOT NULL DEFAULT 0, created TEXT NOT NULL, modified TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS tasks_project ON tasks(project_id, id);
+CREATE INDEX IF NOT EXISTS tasks_tenant_project ON tasks(tenant_id, project_id, id);
 CREATE INDEX IF NOT EXISTS tasks_modified ON tasks(modified);
 CREATE INDEX IF NOT EXISTS tasks_tenant ON tasks(tenant_id, id);
 CREATE TABLE IF NOT EXISTS task_tag_links (
@@ -78,6 +79,7 @@ CREATE TABLE IF NOT EXISTS assignments (
     status_review TEXT NOT NULL DEFAULT 'stand_by', data TEXT NOT NULL DEFAULT '{}',
     created TEXT NOT NULL, modified TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS assignments_project ON assignments(project_id, id);
+CREATE INDEX IF NOT EXISTS assignments_tenant_project ON assignments(tenant_id, project_id, id);
 CREATE INDEX IF NOT EXISTS assignments_task ON assignments(task_id);
 CREATE INDEX IF NOT EXISTS assignments_tenant ON assignments(tenant_id, id);
 CREATE TABLE IF NOT EXISTS assignment_tag_links (

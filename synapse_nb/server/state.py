@@ -8,6 +8,7 @@ import secrets
 import threading
 from collections import deque
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -34,6 +35,8 @@ class State:
         self.journal: deque[dict] = deque(maxlen=max(config.journal_size, 1))
         self.lock = threading.Lock()
         self.jobs = None  # set by the app factory (JobRunner)
+        #: upload id -> (bytes hashed, running md5) of chunked uploads in progress
+        self.upload_hashes: dict[str, tuple[int, Any]] = {}
 
     # ------------------------------------------------------------------ secrets and urls
     def _load_secret(self) -> bytes:

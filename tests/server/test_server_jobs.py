@@ -6,6 +6,7 @@ The session server runs simulated jobs for 0.5 s (``job_duration=0.5``).
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 import pytest
@@ -227,16 +228,30 @@ def test_agent_websocket_log_tail(path, framed, agent, server, api, make):
         assert frames == messages
 
 
-def test_agent_websocket_refuses_bad_tokens(server, make):
+def test_agent_websocket_refuses_with_the_real_status(server, agent, make, caplog):
+    """A bad token is a 401 and an unknown job a 404 at the handshake, with no error logged."""
     from websockets.exceptions import InvalidStatus
     from websockets.sync.client import connect
 
     job = make.job()["id"]
-    url = server.agent_url.replace("http://", "ws://") + f"jobs/{job}/logs/"
-    # closing before accept() makes the server refuse the handshake itself
-    with (
-        pytest.raises(InvalidStatus) as refused,
-        connect(url, additional_headers={"Authorization": "0" * 40}, open_timeout=5),
-    ):
-        pass
-    assert refused.value.response.status_code == 403
+    base = server.agent_url.replace("http://", "ws://")
+    good = {"Authorization": agent.token}
+    cases = [
+        (f"jobs/{job}/logs/", {"Authorization": "0" * 40}, 401),
+        ("jobs/no-such-job/logs/", good, 404),
+        ("ray/jobs/no-such-job/logs/ws/", good, 404),
+    ]
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    uvicorn_log.addHandler(caplog.handler)
+    try:
+        for path, headers, status in cases:
+            with (
+                pytest.raises(InvalidStatus) as refused,
+                connect(base + path, additional_headers=headers, open_timeout=5),
+            ):
+                pass
+            assert refused.value.response.status_code == status, path
+        time.sleep(0.2)
+    finally:
+        uvicorn_log.removeHandler(caplog.handler)
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, WebSocket
-from fastapi.responses import PlainTextResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 from ..db import now
 from ..http import ApiError, Principal, not_found
@@ -162,18 +163,43 @@ def stream_logs_plain(pk: str, request: Request, p: Principal = Auth) -> Streami
     return StreamingResponse(_follow(request, row["id"], sse=False), media_type="text/plain")
 
 
+class _DeniedHandshakeFilter(logging.Filter):
+    """uvicorn's sans-I/O WebSocket protocol logs "returned without completing handshake" at
+    ERROR after a denial response; drop exactly one such record per denial we sent."""
+
+    pending = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.pending and "without completing handshake" in record.getMessage():
+            type(self).pending -= 1
+            return False
+        return True
+
+
+logging.getLogger("uvicorn.error").addFilter(_DeniedHandshakeFilter())
+
+
+async def _deny(websocket: WebSocket, exc: ApiError) -> None:
+    """Refuse the handshake with the real HTTP status (401/404), not a bare 403."""
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        _DeniedHandshakeFilter.pending += 1
+        await websocket.send_denial_response(JSONResponse(exc.body, status_code=exc.status))
+    else:
+        await websocket.close(code=4000 + exc.status)
+
+
 async def _ws_logs(websocket: WebSocket, pk: str, as_json: bool) -> None:
     state = websocket.app.state.synapse
     try:
         principal = _principal_for(state, websocket.headers)
-    except ApiError:
-        await websocket.close(code=4401)
+    except ApiError as exc:
+        await _deny(websocket, exc)
         return
     row = state.db.one(
         "SELECT * FROM jobs WHERE id = ? AND tenant_id = ?", (pk, principal.tenant_id)
     )
     if row is None:
-        await websocket.close(code=4404)
+        await _deny(websocket, not_found())
         return
     await websocket.accept()
     last = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import shutil
@@ -557,15 +558,32 @@ async def _put_chunk(request: Request, p: Principal, upload_id: str | None) -> d
             return upload_json(request, row)
         raise ApiError(400, {"detail": "Offsets do not match", "offset": row["offset"]})
     path = state.uploads_dir / upload_id
-    with db.write() as con:
-        with path.open("r+b" if path.exists() else "wb") as out:
-            out.seek(start)
-            out.write(data)
-            out.truncate(end + 1)
-        con.execute(
-            "UPDATE chunked_uploads SET offset = ?, last_range = ? WHERE id = ?",
-            (end + 1, f"{start}-{end}", upload_id),
-        )
+
+    # The running MD5 is carried across chunks in memory, so finalizing does not re-read the
+    # file; it is advanced only once the chunk is committed (after a restart it is rebuilt).
+    def store() -> None:
+        with db.write() as con:
+            # compare-and-set: a concurrent PUT of the same range may have landed meanwhile
+            offset = con.execute(
+                "SELECT offset FROM chunked_uploads WHERE id = ?", (upload_id,)
+            ).fetchone()[0]
+            if offset != start:
+                raise ApiError(400, {"detail": "Offsets do not match", "offset": offset})
+            with path.open("r+b" if path.exists() else "wb") as out:
+                out.seek(start)
+                out.write(data)
+                out.truncate(end + 1)
+            con.execute(
+                "UPDATE chunked_uploads SET offset = ?, last_range = ? WHERE id = ?",
+                (end + 1, f"{start}-{end}", upload_id),
+            )
+            running = state.upload_hashes.pop(upload_id, None)
+            if start == 0 or (running is not None and running[0] == start):
+                digest = running[1] if start else hashlib.md5()
+                digest.update(data)
+                state.upload_hashes[upload_id] = (end + 1, digest)
+
+    await asyncio.to_thread(store)  # keep the event loop free while 50 MiB is written
     return upload_json(request, db.one("SELECT * FROM chunked_uploads WHERE id = ?", (upload_id,)))
 
 
@@ -623,7 +641,13 @@ async def finalize_upload(upload_id: str, request: Request, p: Principal = Auth)
             },
         )
     path = state.uploads_dir / upload_id
-    actual = _md5_of(path) if path.exists() else hashlib.md5().hexdigest()
+    running = state.upload_hashes.pop(upload_id, None)
+    if running is not None and running[0] == row["offset"]:
+        actual = running[1].hexdigest()
+    else:
+        actual = (
+            await asyncio.to_thread(_md5_of, path) if path.exists() else hashlib.md5().hexdigest()
+        )
     if actual != md5.lower():
         # Nothing is committed: the partial data is discarded and the upload cannot be used.
         path.unlink(missing_ok=True)

@@ -18,9 +18,16 @@ __version__ = "0.1.0"
 
 # public name -> "module:attribute" (or "module" for a submodule)
 _LAZY = {
+    "AgentClient": "synapse_nb.clients:AgentClient",
     "BackendClient": "synapse_nb.clients:BackendClient",
     "Client": "synapse_nb.frames:Client",
     "ClientError": "synapse_nb.exceptions:ClientError",
+    "JobStatus": "synapse_nb.models:JobStatus",
+    "RayClient": "synapse_nb.clients:RayClient",
+    "RetryPolicy": "synapse_nb._config:RetryPolicy",
+    "StorageCategory": "synapse_nb.models:StorageCategory",
+    "StorageProvider": "synapse_nb.models:StorageProvider",
+    "Timeout": "synapse_nb._config:Timeout",
     "compare_models": "synapse_nb.frames:compare_models",
     "exceptions": "synapse_nb.exceptions",
     "explore": "synapse_nb.widgets:explore",

@@ -5,10 +5,12 @@ linked in one layout — ``synapse_nb.explore(client)``.
 
     ┌ ResourceTree ─────────┬ FilterPanel (live: server-side filters, paged table) ─┐
     │ projects, datasets…   │ status · assignee · tags · created · search           │
-    │ details of the node   │ ☐ id  status  assignee  tags  classes  file  created  │
-    ├───────────────────────┴───────────────────────────┬───────────────────────────┤
-    │ AnnotationPreview (the selected rows)             │ TagEditor (selected rows) │
-    └───────────────────────────────────────────────────┴───────────────────────────┘
+    │                       │ ☐ id  status  assignee  tags  annot.  file            │
+    │ details of the node   ├ TagEditor (the selected rows) ────────────────────────┤
+    │                       │ tags by colour · Add · Remove · Undo · confirm        │
+    ├───────────────────────┴───────────────────────────────────────────────────────┤
+    │ AnnotationPreview (the selected rows; a gallery for a ground-truth version)   │
+    └───────────────────────────────────────────────────────────────────────────────┘
 
 Links:
 
@@ -47,6 +49,8 @@ __all__ = ["Explorer", "explore"]
 
 #: ground-truth events shown when a version is selected in the tree
 VERSION_GALLERY = 24
+#: table columns beside the tree (narrower than the FilterPanel's default)
+COLUMNS = ("status", "assignee_name", "tag_names", "n_annotations", "file_name")
 
 
 def _preview_class() -> Any:
@@ -64,6 +68,7 @@ class Explorer(LoadOnDisplay, widgets.VBox):
         client: A :class:`~synapse_nb.frames.Client` (listings as frames).
         project: Start with this project's tasks (all tasks otherwise).
         page_size: Rows per table page.
+        columns: Table columns (default :data:`COLUMNS`).
 
     Attributes:
         tree: The :class:`~synapse_nb.widgets.ResourceTree`.
@@ -78,7 +83,13 @@ class Explorer(LoadOnDisplay, widgets.VBox):
     """
 
     def __init__(
-        self, client: Any, *, project: int | None = None, page_size: int = 20, **kwargs: Any
+        self,
+        client: Any,
+        *,
+        project: int | None = None,
+        page_size: int = 20,
+        columns: Any = COLUMNS,
+        **kwargs: Any,
     ) -> None:
         if not hasattr(client, "list_task_tags") or not hasattr(client, "raw"):
             raise InvalidInputError(
@@ -91,23 +102,22 @@ class Explorer(LoadOnDisplay, widgets.VBox):
             raise InvalidInputError("project", project, "must be a project id", method="explore")
         self.client = client
         params = {"project": project} if project is not None else {}
-        self.tree = ResourceTree(client, details="below", layout=widgets.Layout(width="400px"))
-        self.panel = FilterPanel(client=client, params=params, page_size=page_size)
-        self.tags = TagEditor(client, project=project, layout=widgets.Layout(width="340px"))
+        self.tree = ResourceTree(client, details="below", layout=widgets.Layout(width="370px"))
+        self.panel = FilterPanel(client=client, params=params, page_size=page_size, columns=columns)
+        self.tags = TagEditor(client, project=project)
         self.preview: Any = None
         self.preview_box = widgets.VBox(
             [widgets.HTML(muted("Select rows in the table (or a task in the tree) to preview."))],
-            layout=widgets.Layout(flex="1 1 auto", min_width="400px"),
+            layout=widgets.Layout(margin="8px 0 0 0"),
         )
         self.status = widgets.HTML()
         self.tree.on_select(self._on_tree_select)
         self.panel.on_select(self._on_rows_selected)
         self.tags.on_change(self._on_tags_changed)
-        top = widgets.HBox([self.tree, self.panel], layout=widgets.Layout(align_items="flex-start"))
-        bottom = widgets.HBox(
-            [self.preview_box, self.tags], layout=widgets.Layout(align_items="flex-start")
-        )
-        super().__init__([top, bottom, self.status], **kwargs)
+        # the preview gets the full width below: a 960 px image beside a table would not fit
+        right = widgets.VBox([self.panel, self.tags])
+        top = widgets.HBox([self.tree, right], layout=widgets.Layout(align_items="flex-start"))
+        super().__init__([top, self.preview_box, self.status], **kwargs)
         self.add_class("snb-explorer")
         self.preview_box.add_class("snb-preview-box")
         self._load_when_viewed()

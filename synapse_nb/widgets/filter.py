@@ -87,14 +87,14 @@ _WIDTHS = {
     "tag_names": 170,
     "classes": 170,
     "file_name": 140,
-    "n_annotations": 88,
+    "n_annotations": 70,
     "created": 124,
     "modified": 124,
 }
 _HEADERS = {
     "assignee_name": "assignee",
     "tag_names": "tags",
-    "n_annotations": "annotations",
+    "n_annotations": "annot.",
     "file_name": "file",
     "status_label": "label",
     "status_review": "review",

@@ -183,9 +183,16 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
         self._buttons: dict[int, widgets.Button] = {}
         self.tag_box = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
         self.target = widgets.HTML(note_html("No rows selected."))
-        self.add_button = widgets.Button(description="Add", icon="plus", disabled=True)
-        self.remove_button = widgets.Button(description="Remove", icon="minus", disabled=True)
-        self.undo_button = widgets.Button(description="Undo", icon="undo", disabled=True)
+        compact = {"width": "auto", "min_width": "90px"}
+        self.add_button = widgets.Button(
+            description="Add", icon="plus", disabled=True, layout=widgets.Layout(**compact)
+        )
+        self.remove_button = widgets.Button(
+            description="Remove", icon="minus", disabled=True, layout=widgets.Layout(**compact)
+        )
+        self.undo_button = widgets.Button(
+            description="Undo", icon="undo", disabled=True, layout=widgets.Layout(**compact)
+        )
         self.confirm_button = widgets.Button(description="Confirm", button_style="warning")
         self.cancel_button = widgets.Button(description="Cancel")
         self.question = widgets.HTML()

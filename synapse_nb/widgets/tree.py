@@ -323,7 +323,7 @@ def _details_html(info: _Info) -> str:
     for key, value in info.record.items():
         if isinstance(value, Mapping | list):
             text = json.dumps(value, default=str)
-            text = text if len(text) <= 300 else text[:297] + "…"
+            text = text if len(text) <= 160 else text[:157] + "…"
         else:
             text = "" if value is None else str(value)
         if isinstance(value, str) and value.startswith(("http://", "https://")):
@@ -420,6 +420,8 @@ class ResourceTree(widgets.HBox):
             self.details.layout.flex = "1 1 auto"
             children = [tree_box, self.details]
         else:
+            self.details.layout.max_height = "300px"
+            self.details.layout.overflow = "auto"
             children = [widgets.VBox([tree_box, self.details])]
         super().__init__(children, **kwargs)
         self.add_class("snb-resource-tree")

@@ -72,7 +72,7 @@ def test_first_page_renders_the_first_rows_and_the_header(tasks):
     assert panel.count == len(tasks) == 240
     assert shown_ids(panel) == tasks.index[:20].tolist()
     header = panel.header.get_state()["value"]
-    for label in ("id ▲", "status", "assignee", "tags", "classes", "file", "created"):
+    for label in ("id ▲", "status", "assignee", "tags", "classes", "annot.", "file", "created"):
         assert f"<th>{label}</th>" in header
     assert count_text(panel) == "240 of 240 tasks match"
     assert panel.page_label.get_state()["value"] == "page 1 of 12 · rows 1–20"

@@ -6,6 +6,8 @@
 ``ResourceTree``         a lazily loaded tree of projects, collections, datasets...
 ``AnnotationPreview``    images with their annotations drawn on (single, gallery,
                          compare)
+``UploadProgress``       per-file and total upload progress, cancel, retry
+``JobMonitor``           a job's status, progress and console log tail, stop
 ``Explorer``/``explore`` all of the above linked in one layout
 =======================  ============================================================
 
@@ -31,10 +33,13 @@ _LAZY = {
     "Criteria": "synapse_nb.widgets.filter:Criteria",
     "Explorer": "synapse_nb.widgets.explorer:Explorer",
     "FilterPanel": "synapse_nb.widgets.filter:FilterPanel",
+    "JobMonitor": "synapse_nb.widgets.jobs:JobMonitor",
     "ResourceTree": "synapse_nb.widgets.tree:ResourceTree",
     "TagChange": "synapse_nb.widgets.tags:TagChange",
     "TagEditor": "synapse_nb.widgets.tags:TagEditor",
     "UNASSIGNED": "synapse_nb.widgets.filter:UNASSIGNED",
+    "UploadCancelled": "synapse_nb.widgets.upload:UploadCancelled",
+    "UploadProgress": "synapse_nb.widgets.upload:UploadProgress",
     "explore": "synapse_nb.widgets.explorer:explore",
     "preview": "synapse_nb.widgets.preview:preview",
 }

@@ -103,7 +103,6 @@ PREFETCH = 3
 #: Display size of the single view and of gallery thumbnails (fits in, aspect kept).
 SINGLE_SIZE = (960, 720)
 THUMB_SIZE = (160, 120)
-GALLERY_COLUMNS = 6
 
 
 def _invalid(field: str, value: Any, problem: str) -> InvalidInputError:
@@ -386,7 +385,7 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
         self._row_callbacks = widgets.CallbackDispatcher()
         self._thumbs: list[tuple[widgets.Image, widgets.Button]] = []
         self._cells: list[widgets.VBox] = []
-        self._class_boxes: dict[str, widgets.Checkbox] = {}
+        self._class_rows: dict[str, widgets.HBox] = {}
         self._rendering = False
         #: milliseconds of the last render (single view: one image; gallery: the page)
         self.last_render_ms = 0.0
@@ -481,17 +480,21 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
         self._image = widgets.Image(format=self._format)
         self._image.layout.max_width = "100%"
         self._image.add_class("snb-preview-image")
-        self._legend = widgets.VBox(layout=widgets.Layout(min_width="190px", padding="0 8px"))
+        self._legend = widgets.VBox(layout=widgets.Layout(min_width="250px", padding="0 8px"))
         self._legend.add_class("snb-preview-legend")
         self._body = widgets.HBox([self._image, self._legend])
         self._grid = widgets.GridBox(
             layout=widgets.Layout(
-                grid_template_columns=f"repeat({GALLERY_COLUMNS}, {THUMB_SIZE[0] + 4}px)",
+                # as many columns as fit beside the legend
+                grid_template_columns=f"repeat(auto-fill, {THUMB_SIZE[0] + 4}px)",
                 grid_gap="4px",
+                flex="1 1 auto",
             )
         )
         self._grid.add_class("snb-preview-gallery")
         self._status = widgets.HTML()
+        self._compare_html = widgets.HTML()
+        self._compare_html.add_class("snb-compare-counts")
         self._prev.on_click(lambda _b: self.previous())
         self._next.on_click(lambda _b: self.next())
 
@@ -620,6 +623,10 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
             button.close()
         for cell in getattr(self, "_cells", ()):
             cell.close()
+        for row in getattr(self, "_class_rows", {}).values():
+            for child in row.children:
+                child.close()
+            row.close()
         super().close()
 
     # ------------------------------------------------------------------ observers
@@ -729,7 +736,14 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
 
     def _ensure_thumbs(self) -> None:
         while len(self._thumbs) < self.gallery_size:
-            image = widgets.Image(format=self._format)
+            width, height = THUMB_SIZE
+            image = widgets.Image(
+                format=self._format,
+                # a fixed cell: portrait and landscape thumbnails line up, never upscaled
+                layout=widgets.Layout(
+                    width=f"{width}px", height=f"{height}px", object_fit="scale-down"
+                ),
+            )
             image.add_class("snb-preview-thumb")
             button = widgets.Button(layout=widgets.Layout(width=f"{THUMB_SIZE[0]}px"))
             slot = len(self._thumbs)
@@ -760,12 +774,12 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
             image, button = self._thumbs[slot]
             image.value = png
             row = self._source.rows[position]
-            caption = f"{position + 1}: {self._source.kind or 'row'} {row.id}"
+            caption = f"{position + 1} · id {row.id}"
             if result is not None:
                 c = result.counts()
                 caption = f"{row.id}: ✓{c['matched']} ✗{c['missed']} +{c['extra']}"
             button.description = caption
-            button.tooltip = f"open row {row.id}"
+            button.tooltip = f"open {self._source.kind or 'row'} {row.id}"
             all_shapes.extend(shapes)
             if result is not None:
                 results.append(result)
@@ -787,26 +801,39 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
         present = sorted({s.label for s in shapes if s.label} | set(self.hidden_classes))
         self.set_trait("classes", present)
         counts: dict[str, int] = {}
+        skeletons: set[tuple[str, Any]] = set()
         for shape in shapes:
-            if shape.label not in self.hidden_classes and (
-                shape.status is None or shape.source == "a" or shape.status == "extra"
-            ):
-                counts[shape.label] = counts.get(shape.label, 0) + 1
+            if shape.status == "matched" and shape.source == "b":
+                continue  # a matched pair is one object
+            if shape.tool == "keypoint":
+                key = (shape.label, shape.group or shape.ann_id)
+                if key in skeletons:
+                    continue  # a skeleton is one object, however many joints it has
+                skeletons.add(key)
+            counts[shape.label] = counts.get(shape.label, 0) + 1
         rows: list[widgets.Widget] = []
         if self._other is not None:
             rows.append(self._compare_legend(results))
         for label in present:
-            box = self._class_boxes.get(label)
-            if box is None:
-                box = widgets.Checkbox(indent=False, layout=widgets.Layout(width="auto"))
+            row = self._class_rows.get(label)
+            if row is None:
+                box = widgets.Checkbox(indent=False, layout=widgets.Layout(width="28px"))
                 box.observe(self._on_class_toggle, "value")
                 box.add_class("snb-class-toggle")
-                self._class_boxes[label] = box
-            box.description = f"{label} ({counts.get(label, 0)})"
+                box._snb_label = label  # type: ignore[attr-defined]
+                name = widgets.HTML()
+                name.add_class("snb-class-name")
+                row = widgets.HBox([box, name], layout=widgets.Layout(align_items="center"))
+                row.add_class("snb-class-row")
+                self._class_rows[label] = row
+            box, name = row.children
             box.value = label not in self.hidden_classes
-            box._snb_label = label  # type: ignore[attr-defined]
-            color = class_color(label)
-            rows.append(widgets.HBox([widgets.HTML(_swatch(color)), box]))
+            # the description lives in HTML: a checkbox label is cut at a fixed width
+            name.value = (
+                f"{_swatch(class_color(label))} {html.escape(label)} "
+                f"<span style='color:#777'>({counts.get(label, 0)})</span>"
+            )
+            rows.append(row)
         self._legend.children = rows
 
     def _compare_legend(self, results: Sequence[CompareResult]) -> widgets.Widget:
@@ -832,14 +859,13 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
             "extra": f"only in {b}",
         }
         lines = "".join(
-            f"<div>{_swatch(STATUS_COLORS[k])} <b>{k}</b> {totals[k]} "
-            f"<span style='color:#777'>({meaning[k]})</span></div>"
+            f"<div>{_swatch(STATUS_COLORS[k])} <b>{k}</b> {totals[k]}<br>"
+            f"<span style='color:#777;font-size:90%'>{meaning[k]}</span></div>"
             for k in ("matched", "missed", "extra")
         )
-        title = f"<div><b>{a}</b> vs <b>{b}</b> · IoU ≥ {self.iou_threshold:.2f}</div>"
-        counts = widgets.HTML(title + lines)
-        counts.add_class("snb-compare-counts")
-        return counts
+        title = f"<div><b>{a}</b> vs <b>{b}</b><br>IoU ≥ {self.iou_threshold:.2f}</div>"
+        self._compare_html.value = title + lines
+        return self._compare_html
 
     def _on_class_toggle(self, change: Any) -> None:
         label = getattr(change["owner"], "_snb_label", None)

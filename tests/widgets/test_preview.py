@@ -278,10 +278,10 @@ def test_gallery_shows_24_thumbnails_pages_and_opens_one(gt_v1, tmp_path):
         thumb = pixels(cell.children[0].value)
         assert thumb.shape[0] <= THUMB_SIZE[1] and thumb.shape[1] <= THUMB_SIZE[0]
     captions = [cell.children[1].description for cell in cells]
-    assert captions[0].startswith("1: ground_truth_event ")
+    assert captions[0] == f"1 · id {int(gt_v1.index[0])}"
     frontend_click(preview._next)
     assert preview.page == 1
-    assert preview._grid.children[0].children[1].description.startswith("25: ")
+    assert preview._grid.children[0].children[1].description.startswith("25 · id ")
     frontend_click(preview._grid.children[2].children[1])
     assert preview.mode == "single" and preview.index == 26
     assert preview.current_id == int(gt_v1.index[26])

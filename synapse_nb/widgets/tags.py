@@ -312,9 +312,10 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
         ``color``); no request.
 
         Example:
+            >>> editor = TagEditor()  # no client needed to offer given tags
             >>> editor.set_tags([{"id": 1, "name": "blurry", "color": "#fb8c00"}])
-            >>> editor.tags[0]["name"]
-            'blurry'
+            >>> editor.tags[0]["name"], editor.tag_box.children[0].style.button_color
+            ('blurry', '#fb8c00')
         """
         records = _tag_records(tags)
         if self._project is not None:

@@ -228,6 +228,7 @@ class UploadProgress(widgets.VBox):
         self._last_draw = 0.0
         self._thread: threading.Thread | None = None
         self._driving = False  # upload()/retry() run the uploads (else: a bare callback)
+        self._queue: deque[str] = deque()  # files waiting for the running upload thread
         self._cancel_callbacks = widgets.CallbackDispatcher()
         self._done_callbacks = widgets.CallbackDispatcher()
         self._text_out = text_file
@@ -470,32 +471,49 @@ class UploadProgress(widgets.VBox):
         then: Any,
         resume_timeout: float,
     ) -> UploadProgress:
-        if self._thread is not None and self._thread.is_alive():
-            raise _invalid("upload", "running", "an upload is still running; wait() for it")
-        self._client, self._then, self._resume_timeout = client, then, resume_timeout
-        self.cancel_requested = False
+        with self._lock:
+            for key in keys:
+                entry = self._entries[key]
+                if entry.status != "uploading":
+                    entry.status, entry.error = "waiting", None
+            if self._driving:
+                # a Retry click while files upload: queued behind them, same client
+                self._queue.extend(k for k in keys if k not in self._queue)
+                queued = True
+            else:
+                self._client, self._then, self._resume_timeout = client, then, resume_timeout
+                self.cancel_requested = False
+                self._queue.extend(keys)
+                self._driving = True
+                queued = False
+        self._draw(force=True)
+        if queued:
+            return self
         if background is None:
             background = self.frontend == "widget"
         if background:
-            self._thread = threading.Thread(
-                target=self._run, args=(keys,), name="synapse-upload", daemon=True
-            )
+            self._thread = threading.Thread(target=self._run, name="synapse-upload", daemon=True)
             self._thread.start()
         else:
-            self._run(keys)
+            self._run()
         return self
 
-    def _run(self, keys: list[str]) -> None:
-        self._driving = True
+    def _run(self) -> None:
         try:
-            for key in keys:
+            while True:
+                with self._lock:
+                    if not self._queue:
+                        self._driving = False  # under the lock: _start sees it consistently
+                        break
+                    entry = self._entries[self._queue.popleft()]
                 if self.cancel_requested:
-                    self._finish(self._entries[key], "cancelled", None)
+                    self._finish(entry, "cancelled", None)
                     continue
-                self._run_one(self._entries[key])
+                self._run_one(entry)
         finally:
-            self._driving = False
             with self._lock:
+                self._driving = False
+                self._queue.clear()
                 statuses = {e.status for e in self._entries.values()}
                 overall = (
                     "failed"

@@ -14,7 +14,8 @@ from synapse_nb.server import ServerHandle, start
 from .browser_helpers import expect
 from .test_browser_widgets import toggle, tree_item
 
-pytestmark = pytest.mark.browser
+# each notebook starts a kernel and waits on browser round trips: ~10 s apiece
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 FRONTENDS = pytest.mark.parametrize("frontend", ["lab", "notebook"])
 

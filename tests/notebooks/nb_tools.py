@@ -13,6 +13,8 @@ a notebook slower than :data:`BUDGET_S` is reported.
 from __future__ import annotations
 
 import argparse
+import base64
+import io
 import os
 import re
 import sys
@@ -154,6 +156,65 @@ def sanitize(nb: Any) -> int:
     return changed
 
 
+def shrink_images(nb: Any, max_side: int = 360, quality: int = 60) -> int:
+    """Re-encode the images saved in the widget state as small JPEGs; return bytes saved.
+
+    The saved state lets JupyterLab and nbviewer draw the widgets of an unexecuted notebook;
+    full-size PNGs of every preview would make the notebook megabytes large.
+
+    Example:
+        >>> shrink_images(nbformat.v4.new_notebook())
+        0
+    """
+    from PIL import Image
+
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    saved = 0
+    for model in state.get("state", {}).values():
+        if model.get("model_name") != "ImageModel":
+            continue
+        for buffer in model.get("buffers", []):
+            if buffer.get("path") != ["value"] or buffer.get("encoding") != "base64":
+                continue
+            raw = base64.b64decode(buffer["data"])
+            try:
+                image = Image.open(io.BytesIO(raw))
+                image.load()
+            except OSError:
+                continue  # not an image Pillow reads: keep it as it is
+            image = image.convert("RGB")
+            image.thumbnail((max_side, max_side))
+            out = io.BytesIO()
+            image.save(out, "JPEG", quality=quality, optimize=True)
+            if out.tell() < len(raw):
+                buffer["data"] = base64.b64encode(out.getvalue()).decode("ascii")
+                model["state"]["format"] = "jpeg"
+                saved += len(raw) - out.tell()
+    return saved
+
+
+def drop_empty_layout(nb: Any) -> int:
+    """Drop the unset (None) traits of saved layout models; return how many.
+
+    Every ipywidgets ``Layout`` saves ~40 traits, nearly all None, which is also their
+    default in the browser; they make up most of a saved widget state.
+
+    Example:
+        >>> drop_empty_layout(nbformat.v4.new_notebook())
+        0
+    """
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    dropped = 0
+    for model in state.get("state", {}).values():
+        if model.get("model_name") != "LayoutModel":
+            continue
+        values = model.get("state", {})
+        for key in [k for k, v in values.items() if v is None and not k.startswith("_")]:
+            del values[key]
+            dropped += 1
+    return dropped
+
+
 def clean_env() -> dict[str, str]:
     """The environment a notebook kernel gets: no backend variables, widgets on.
 
@@ -212,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             nb, seconds = run(path)
             fixed = sanitize(nb)
+            shrink_images(nb)
+            drop_empty_layout(nb)
             nbformat.write(nb, path)
             size = path.stat().st_size
             slow = " SLOW" if seconds > BUDGET_S else ""

@@ -632,6 +632,12 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
                 )
             if params is not None and not isinstance(params, Mapping):
                 raise InvalidInputError("params", params, "must be a dict", method="FilterPanel")
+            if not hasattr(client, "raw") or not hasattr(client, "list_task_tags"):
+                raise InvalidInputError(
+                    "client", type(client).__name__,
+                    "must be a synapse_nb.frames.Client (its listings are frames)",
+                    method="FilterPanel",
+                )  # fmt: skip
             self._source = _LiveSource(client, kind, params or {})
         self.kind = kind
         self._columns = self._pick_columns(columns)

@@ -20,6 +20,7 @@ from wb_helpers import (
     synthetic_tasks,
 )
 
+from synapse_nb.clients import BackendClient
 from synapse_nb.exceptions import InvalidInputError
 from synapse_nb.frames import Client
 from synapse_nb.widgets import UNASSIGNED, FilterPanel
@@ -416,6 +417,8 @@ def test_live_mode_has_no_class_filter(client):
         FilterPanel(client=client, kind="model")
     with pytest.raises(InvalidInputError, match="params"):
         FilterPanel(client=client, params=[("project", 1)])
+    with pytest.raises(InvalidInputError, match="client='BackendClient'"):
+        FilterPanel(client=BackendClient(client.base_url))
 
 
 def test_live_error_is_shown_without_the_token(demo):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import gc
 import html
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from itertools import islice
 from typing import Any
@@ -51,6 +51,9 @@ LIST_OF_STRINGS = pd.ArrowDtype(pa.list_(pa.string()))
 DATETIME = "datetime64[ns, UTC]"
 
 _CHUNK = 1000
+
+#: tag id -> name, or a callable that returns it
+TagNames = Mapping[int, str] | Callable[[], Mapping[int, str]] | None
 
 
 # ---------------------------------------------------------------------------- the frame
@@ -335,9 +338,9 @@ def _index(ids: list[Any], schema: Schema) -> pd.Index:
 class _Accumulator:
     """Per-column lists, extended chunk by chunk."""
 
-    def __init__(self, schema: Schema, tag_names: Mapping[int, str] | None, keep_data: bool):
+    def __init__(self, schema: Schema, tag_names: TagNames, keep_data: bool):
         self.schema = schema
-        self.tag_names = tag_names or {}
+        self.tag_names = tag_names
         self.keep_data = keep_data
         self.ids: list[Any] = []
         self.values: dict[str, list[Any]] = {c.name: [] for c in schema.columns}
@@ -370,11 +373,8 @@ class _Accumulator:
             elif kind in ("tags", "tag_names"):
                 if tags is None:
                     tags = [_tag_ids(r.get(source)) for r in chunk]
-                if kind == "tags":
-                    out.extend(tags)
-                else:
-                    names = self.tag_names
-                    out.extend([[names.get(t) or f"tag:{t}" for t in ts] for ts in tags])
+                # names are looked up in frame(), so the tag listing can still be in flight
+                out.extend(tags)
             elif kind == "file":
                 position = _FILE_FIELDS[source]
                 out.extend([f[position] for f in files or ()])
@@ -401,6 +401,12 @@ class _Accumulator:
     def frame(self) -> pd.DataFrame:
         schema = self.schema
         index = _index(self.ids, schema)
+        if "tag_names" in self.values:
+            names = self.tag_names() if callable(self.tag_names) else self.tag_names
+            names = names or {}
+            self.values["tag_names"] = [
+                [names.get(t) or f"tag:{t}" for t in ts] for ts in self.values["tag_names"]
+            ]
         columns: dict[str, Any] = {
             c.name: convert_column(self.values[c.name], c) for c in schema.columns
         }
@@ -454,7 +460,7 @@ def build_frame(
     kind: str,
     records: Iterable[Mapping[str, Any]],
     *,
-    tag_names: Mapping[int, str] | None = None,
+    tag_names: TagNames = None,
     include_data: bool = False,
     meta: Mapping[str, Any] | None = None,
     chunk_size: int = _CHUNK,
@@ -464,7 +470,8 @@ def build_frame(
     Args:
         kind: A key of :data:`~synapse_nb.frames.schemas.SCHEMAS` (``task``, ``model``...).
         records: The records, e.g. a page's ``results`` or a ``list_all`` generator.
-        tag_names: Tag id -> name, for the ``tag_names`` column.
+        tag_names: Tag id -> name, for the ``tag_names`` column; or a callable returning it,
+            called once every record is consumed (e.g. a future's ``result``).
         include_data: Keep each record's DM ``data`` in a trailing ``data`` column.
         meta: Stored as ``attrs['synapse']`` (with ``kind`` and ``fetched`` filled in).
         chunk_size: Records converted per step while streaming.

@@ -466,17 +466,20 @@ class Client(BackendClient):
             and url_conversion is None
         ):
             return self._cached_listing(kind, query, include_data, page_options)
-        tag_names = self._tag_names() if kind in _TAGGED else None
         if list_all:
-            items, count = self._raw_list(kind, query, True, url_conversion, page_options)
-            meta = self._meta(kind, query, count, include_data, complete=True)
-            frame = build_frame(
-                kind, items, tag_names=tag_names, include_data=include_data, meta=meta
-            )
+            with ThreadPoolExecutor(1, thread_name_prefix="synapse-tags") as pool:
+                # the tag names are fetched while the pages stream in
+                names = pool.submit(self._tag_names).result if kind in _TAGGED else None
+                items, count = self._raw_list(kind, query, True, url_conversion, page_options)
+                meta = self._meta(kind, query, count, include_data, complete=True)
+                frame = build_frame(
+                    kind, items, tag_names=names, include_data=include_data, meta=meta
+                )
             if failures:
                 frame.attrs["synapse"]["complete"] = False
                 frame.attrs["synapse"]["failed_pages"] = len(failures)
         else:
+            tag_names = self._tag_names() if kind in _TAGGED else None
             page = self._raw_list(kind, query, False, url_conversion, page_options)
             results = page.get("results", []) if isinstance(page, dict) else list(page or [])
             count = page.get("count") if isinstance(page, dict) else len(results)
@@ -621,11 +624,16 @@ class Client(BackendClient):
         watermark = newest.strftime("%Y-%m-%dT%H:%M:%S.%f") + "+00:00"
         delta_query = {**query, "modified__gte": watermark}
         delta_query.setdefault("page_size", self.frame_page_size)
-        items, _count = self._raw_list(kind, delta_query, True, None, {})
-        tag_names = self._tag_names() if kind in _TAGGED else None
-        changed = build_frame(kind, items, tag_names=tag_names, include_data=include_data)
+        # the count probe and the tag names travel while the changed rows are fetched
+        with ThreadPoolExecutor(2, thread_name_prefix="synapse-refresh") as pool:
+            count_future = pool.submit(self._server_count, kind, query)
+            names_future = pool.submit(self._tag_names) if kind in _TAGGED else None
+            items, _count = self._raw_list(kind, delta_query, True, None, {})
+            records = list(items)
+            tag_names = names_future.result() if names_future is not None else None
+            total = count_future.result()
+        changed = build_frame(kind, records, tag_names=tag_names, include_data=include_data)
         merged = _merge_rows(base, changed)
-        total = self._server_count(kind, query)
         removed = 0
         if total is not None and len(merged) != total:
             server_ids = self._server_ids(kind, query)
@@ -654,10 +662,11 @@ class Client(BackendClient):
         """Every row of a listing, straight from the server (never from the cache)."""
         query = dict(query)
         query.setdefault("page_size", self.frame_page_size)
-        tag_names = self._tag_names() if kind in _TAGGED else None
-        items, count = self._raw_list(kind, query, True, None, page_options)
-        meta = self._meta(kind, query, count, include_data, complete=True)
-        return build_frame(kind, items, tag_names=tag_names, include_data=include_data, meta=meta)
+        with ThreadPoolExecutor(1, thread_name_prefix="synapse-tags") as pool:
+            names = pool.submit(self._tag_names).result if kind in _TAGGED else None
+            items, count = self._raw_list(kind, query, True, None, page_options)
+            meta = self._meta(kind, query, count, include_data, complete=True)
+            return build_frame(kind, items, tag_names=names, include_data=include_data, meta=meta)
 
     def _cached_listing(
         self, kind: str, query: dict[str, Any], include_data: bool, page_options: dict[str, Any]

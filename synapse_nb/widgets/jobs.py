@@ -153,7 +153,9 @@ class JobMonitor(LoadOnDisplay, widgets.VBox):
         self._status_callbacks = widgets.CallbackDispatcher()
         self._stop_callbacks = widgets.CallbackDispatcher()
         self._title = widgets.HTML()
-        self._bar = widgets.FloatProgress(min=0.0, max=100.0, description="0%")
+        self._bar = widgets.FloatProgress(
+            min=0.0, max=100.0, description="0%", layout=widgets.Layout(width="60%")
+        )
         self._bar.add_class("snb-job-progress")
         self._stop = widgets.Button(description="Stop", icon="stop", button_style="danger")
         self._stop.add_class("snb-job-stop")
@@ -348,7 +350,8 @@ class JobMonitor(LoadOnDisplay, widgets.VBox):
             lines = list(self._lines)
         rows = (
             "".join(
-                f"<div><span style='color:#9e9e9e'>{html.escape(t)}</span> "
+                f"<div style='margin:0;line-height:1.35'><span style='color:#9e9e9e'>"
+                f"{html.escape(t)}</span> "
                 f"<span style='color:{_LEVEL_COLORS.get(level, '#e0e0e0')}'>"
                 f"{html.escape(message)}</span></div>"
                 for t, level, message in lines

@@ -48,6 +48,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from ipywidgets.widgets.widget_bool import CheckboxStyle
+from ipywidgets.widgets.widget_string import HTMLStyle
 from traitlets import Bool, Instance, Int, Tuple, Unicode, observe, validate
 
 from synapse_nb.exceptions import ClientError, InvalidInputError, NotFoundError
@@ -1167,17 +1169,32 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         ]
 
     def _build_rows(self) -> None:
-        """The row pool: one checkbox + HTML per row of a page (reused across pages)."""
+        """The row pool: one checkbox + HTML per row of a page (reused across pages).
+
+        The checkboxes and cells share one layout and one style model each: a row costs
+        four widget models instead of eight, which halves the time of a larger page size.
+        """
+        if not hasattr(self, "_shared"):
+            self._shared = {
+                "check_layout": widgets.Layout(
+                    width=f"{_CHECK_WIDTH}px", height=_ROW_HEIGHT, margin="0"
+                ),
+                "check_style": CheckboxStyle(),
+                "cell_layout": widgets.Layout(margin="0", height=_ROW_HEIGHT),
+                "cell_style": HTMLStyle(),
+            }
+        shared = self._shared
         while len(self._row_boxes) < self.page_size:
             check = widgets.Checkbox(
-                value=False, indent=False,
-                layout=widgets.Layout(width=f"{_CHECK_WIDTH}px", height=_ROW_HEIGHT, margin="0"),
+                value=False, indent=False, layout=shared["check_layout"],
+                style=shared["check_style"],
             )  # fmt: skip
             check.observe(self._on_row_check, "value")
             check.add_class("snb-row-check")
-            cells = widgets.HTML(layout=widgets.Layout(margin="0", height=_ROW_HEIGHT))
+            cells = widgets.HTML(layout=shared["cell_layout"], style=shared["cell_style"])
             self._row_checks.append(check)
             self._row_cells.append(cells)
+            # each box has its own layout: hiding a row sets its display
             self._row_boxes.append(
                 widgets.HBox([check, cells], layout=widgets.Layout(margin="0", height=_ROW_HEIGHT))
             )

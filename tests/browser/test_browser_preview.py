@@ -20,7 +20,8 @@ from synapse_nb.widgets._colors import EXTRA, MATCHED, MISSED, class_color
 
 from .browser_helpers import expect
 
-pytestmark = pytest.mark.browser
+# a notebook run plus the clicks take about 10 s, more on a loaded machine
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 FRONTENDS = pytest.mark.parametrize("frontend", ["lab", "notebook"])
 

@@ -19,7 +19,8 @@ from synapse_nb.server import ServerHandle, start
 
 from .browser_helpers import expect
 
-pytestmark = pytest.mark.browser
+# a notebook run plus the clicks take about 10 s, more on a loaded machine
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 FRONTENDS = pytest.mark.parametrize("frontend", ["lab", "notebook"])
 

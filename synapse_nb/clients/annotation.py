@@ -245,3 +245,26 @@ class AnnotationClientMixin:
         return self._list(  # type: ignore[attr-defined]
             "task_tags/", params, method="list_task_tags", list_all=list_all, **page_options
         )
+
+    def list_projects(
+        self,
+        params: Mapping[str, Any] | None = None,
+        *,
+        list_all: bool = False,
+        **page_options: Any,
+    ) -> Any:
+        """List projects (``GET projects/``).
+
+        Not a seed method: the newer SDK's name for it.
+
+        Args:
+            params: Filters: ``search``, ``category``, ``id__in``.
+            list_all: Walk every page and return ``(generator, count)``.
+            **page_options: As for :meth:`list_tasks`.
+
+        Example:
+            >>> client.list_projects()['count']  # doctest: +SKIP
+        """
+        return self._list(  # type: ignore[attr-defined]
+            "projects/", params, method="list_projects", list_all=list_all, **page_options
+        )

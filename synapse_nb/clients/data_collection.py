@@ -7,6 +7,7 @@ Example:
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +22,9 @@ __all__ = ["DataCollectionClientMixin"]
 
 #: ``create_data_units`` sends at most this many units per request (contract 3.5).
 DATA_UNIT_BATCH = 1000
+
+
+_MD5 = re.compile(r"[0-9a-f]{32}")
 
 
 class DataCollectionClientMixin:
@@ -248,3 +252,37 @@ class DataCollectionClientMixin:
             always_page_size=True,
             **page_options,
         )
+
+    def data_files_verify_checksums(self, checksums: list[str]) -> dict[str, Any]:
+        """Which of these MD5 checksums already exist as data files.
+
+        ``POST data_files/verify_checksums/``.
+
+        Used to skip uploading files the server already has.
+
+        Args:
+            checksums: MD5 hex digests.
+
+        Returns:
+            ``{"existing_checksums": [...]}`` in request order.
+
+        Example:
+            >>> client.data_files_verify_checksums([md5_hex])  # doctest: +SKIP
+            {'existing_checksums': []}
+        """
+        method = "data_files_verify_checksums"
+        if isinstance(checksums, str) or not isinstance(checksums, list | tuple):
+            raise InvalidInputError(
+                "checksums", checksums, "must be a list of MD5 hex strings", method=method
+            )
+        for value in checksums:
+            if not isinstance(value, str) or not _MD5.fullmatch(value.lower()):
+                raise InvalidInputError(
+                    "checksums", value, "is not an MD5 hex digest", method=method
+                )
+        return self._post(  # type: ignore[attr-defined]
+            "data_files/verify_checksums/", {"checksums": [c.lower() for c in checksums]}
+        )
+
+    #: SDK-26 name of :meth:`data_files_verify_checksums`.
+    verify_data_files_checksums = data_files_verify_checksums

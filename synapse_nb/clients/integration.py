@@ -329,6 +329,79 @@ class IntegrationClientMixin:
         body = build_body(StorageCreate, data, method="create_storage")
         return self._post("storages/", body)  # type: ignore[attr-defined]
 
+    def list_agents(
+        self,
+        params: Mapping[str, Any] | None = None,
+        *,
+        list_all: bool = False,
+        **page_options: Any,
+    ) -> Any:
+        """List agents (``GET agents/``).
+
+        Not a seed method: the newer SDK's name for it.
+
+        Args:
+            params: Filters: none besides paging.
+            list_all: Walk every page and return ``(generator, count)``.
+            **page_options: As for :meth:`list_tasks`.
+
+        Example:
+            >>> client.list_agents()['results'][0]['status']  # doctest: +SKIP
+        """
+        return self._list(  # type: ignore[attr-defined]
+            "agents/", params, method="list_agents", list_all=list_all, **page_options
+        )
+
+    def list_plugins(
+        self,
+        params: Mapping[str, Any] | None = None,
+        *,
+        list_all: bool = False,
+        **page_options: Any,
+    ) -> Any:
+        """List plugins (``GET plugins/``).
+
+        Not a seed method: the newer SDK's name for it.
+
+        Args:
+            params: Filters: ``category``, ``code``, ``search``.
+            list_all: Walk every page and return ``(generator, count)``.
+            **page_options: As for :meth:`list_tasks`.
+
+        Example:
+            >>> client.list_plugins({'category': 'export'})['count']  # doctest: +SKIP
+        """
+        return self._list(  # type: ignore[attr-defined]
+            "plugins/", params, method="list_plugins", list_all=list_all, **page_options
+        )
+
+    def list_plugin_releases(
+        self,
+        params: Mapping[str, Any] | None = None,
+        *,
+        list_all: bool = False,
+        **page_options: Any,
+    ) -> Any:
+        """List plugin releases (``GET plugin_releases/``).
+
+        Not a seed method: the newer SDK's name for it.
+
+        Args:
+            params: Filters: ``plugin`` (pk or code), ``expand=plugin``.
+            list_all: Walk every page and return ``(generator, count)``.
+            **page_options: As for :meth:`list_tasks`.
+
+        Example:
+            >>> client.list_plugin_releases({'plugin': 'yolo-trainer'})['count']  # doctest: +SKIP
+        """
+        return self._list(  # type: ignore[attr-defined]
+            "plugin_releases/",
+            params,
+            method="list_plugin_releases",
+            list_all=list_all,
+            **page_options,
+        )
+
 
 def _statuses(value: Any, *, method: str) -> Any:
     values = value.split(",") if isinstance(value, str) else value

@@ -157,3 +157,57 @@ class MLClientMixin:
         """
         pk = check_pk(pk, method="get_ground_truth_version")
         return self._get(f"ground_truth_dataset_versions/{pk}/")  # type: ignore[attr-defined]
+
+    def list_ground_truth_datasets(
+        self,
+        params: Mapping[str, Any] | None = None,
+        *,
+        list_all: bool = False,
+        **page_options: Any,
+    ) -> Any:
+        """List ground-truth datasets (``GET ground_truth_datasets/``).
+
+        Not a seed method: the newer SDK's name for it.
+
+        Args:
+            params: Filters: ``project``.
+            list_all: Walk every page and return ``(generator, count)``.
+            **page_options: As for :meth:`list_tasks`.
+
+        Example:
+            >>> client.list_ground_truth_datasets()['results'][0]['name']  # doctest: +SKIP
+        """
+        return self._list(  # type: ignore[attr-defined]
+            "ground_truth_datasets/",
+            params,
+            method="list_ground_truth_datasets",
+            list_all=list_all,
+            **page_options,
+        )
+
+    def list_ground_truth_versions(
+        self,
+        params: Mapping[str, Any] | None = None,
+        *,
+        list_all: bool = False,
+        **page_options: Any,
+    ) -> Any:
+        """List ground-truth dataset versions (``GET ground_truth_dataset_versions/``).
+
+        Not a seed method: the newer SDK's name for it.
+
+        Args:
+            params: Filters: ``ground_truth_dataset``, ``is_archived``.
+            list_all: Walk every page and return ``(generator, count)``.
+            **page_options: As for :meth:`list_tasks`.
+
+        Example:
+            >>> client.list_ground_truth_versions({'ground_truth_dataset': 1})  # doctest: +SKIP
+        """
+        return self._list(  # type: ignore[attr-defined]
+            "ground_truth_dataset_versions/",
+            params,
+            method="list_ground_truth_versions",
+            list_all=list_all,
+            **page_options,
+        )

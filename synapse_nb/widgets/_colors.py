@@ -2,8 +2,9 @@
 
 A class name is hashed (CRC-32 of its UTF-8 bytes, which unlike ``hash()`` is not salted per
 process) into a fixed palette of 20 colours chosen to stay apart from each other on photos.
-Two classes can share a colour when there are more classes than palette entries; the legend
-next to the image tells them apart.
+When that slot is already taken by another class, the next free slot is used, so up to 20
+classes never share a colour. :func:`register_classes` assigns a project's classes in sorted
+order, which makes the assignment the same in every process for the same class list.
 
 Compare mode does not colour by class but by outcome: :data:`MATCHED`, :data:`MISSED` and
 :data:`EXTRA`.
@@ -17,7 +18,9 @@ Example:
 
 from __future__ import annotations
 
+import threading
 import zlib
+from collections.abc import Iterable
 
 __all__ = [
     "EXTRA",
@@ -27,6 +30,7 @@ __all__ = [
     "STATUS_COLORS",
     "class_color",
     "hex_color",
+    "register_classes",
 ]
 
 RGB = tuple[int, int, int]
@@ -80,8 +84,33 @@ def class_color(name: str | None) -> RGB:
         >>> class_color("person") in PALETTE
         True
     """
-    key = (name or "").encode("utf-8")
-    return PALETTE[zlib.crc32(key) % len(PALETTE)]
+    key = name or ""
+    with _LOCK:
+        slot = _ASSIGNED.get(key)
+        if slot is None:
+            slot = zlib.crc32(key.encode("utf-8")) % len(PALETTE)
+            used = set(_ASSIGNED.values())
+            if len(used) < len(PALETTE):
+                while slot in used:  # linear probing: distinct colours for up to 20 classes
+                    slot = (slot + 1) % len(PALETTE)
+            _ASSIGNED[key] = slot
+    return PALETTE[slot]
+
+
+_ASSIGNED: dict[str, int] = {}
+_LOCK = threading.Lock()
+
+
+def register_classes(names: Iterable[str]) -> None:
+    """Assign colours to a class list in sorted order (call before drawing a project's images).
+
+    Example:
+        >>> register_classes(["car", "stop_sign"])
+        >>> class_color("car") != class_color("stop_sign")
+        True
+    """
+    for name in sorted({n for n in names if n}):
+        class_color(name)
 
 
 def hex_color(rgb: RGB) -> str:

@@ -71,7 +71,7 @@ from traitlets import (
 from synapse_nb.exceptions import InvalidInputError
 from synapse_nb.frames import Client, client_for
 from synapse_nb.utils.file import download_file
-from synapse_nb.widgets._colors import STATUS_COLORS, class_color, hex_color
+from synapse_nb.widgets._colors import STATUS_COLORS, class_color, hex_color, register_classes
 from synapse_nb.widgets._display import LoadOnDisplay, error_html, note_html
 from synapse_nb.widgets._render import (
     CompareResult,
@@ -885,6 +885,11 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
         except Exception:  # the skeleton is a nicety: fall back to COCO Person-17
             return None
         configuration = project.get("configuration") if isinstance(project, Mapping) else None
+        classes = (
+            (configuration or {}).get("classes") if isinstance(configuration, Mapping) else None
+        )
+        if isinstance(classes, list):
+            register_classes(c for c in classes if isinstance(c, str))
         return skeleton_from_configuration(configuration)
 
 

@@ -4,7 +4,8 @@
 ground-truth events under ``path``, one Parquet file per (server, resource, query), with a
 JSON sidecar holding the query, the server's count and the fetch time. The next identical
 listing loads the file and asks the server only for rows modified since the newest
-``modified`` it holds (``modified__gte``, so a change in the same microsecond is not missed),
+``modified`` it holds (``modified__gte``, so a change in the same microsecond is not missed;
+``Client.refresh_lookback`` widens the window for backends that stamp at transaction start),
 then reconciles deletions with one ``fields=id`` listing when the row count disagrees with
 the server's count. The result is the same frame a full reload would give.
 
@@ -31,7 +32,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from synapse_nb.frames.build import STRING, SynapseFrame, conform
+from synapse_nb.frames.build import STRING, SynapseFrame, conform, gc_paused
 
 __all__ = ["CACHE_VERSION", "CachedFrame", "FrameCache"]
 
@@ -101,7 +102,8 @@ class FrameCache:
             if info.get("version") != CACHE_VERSION:
                 return None
             table = pq.read_table(data_file)
-            frame = _from_table(table, info["kind"], info["columns"])
+            with gc_paused():  # 100k small lists: see gc_paused
+                frame = _from_table(table, info["kind"], info["columns"])
         except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
             return None  # an unreadable cache is a cache miss, never an error
         return CachedFrame(frame, info)
@@ -110,7 +112,8 @@ class FrameCache:
         """Write ``frame`` and its info atomically (a crash never leaves half a file)."""
         self.path.mkdir(parents=True, exist_ok=True)
         data_file, info_file = self._files(key)
-        table = _to_table(frame)
+        with gc_paused():
+            table = _to_table(frame)
         with tempfile.NamedTemporaryFile(dir=self.path, suffix=".tmp", delete=False) as tmp:
             tmp_path = Path(tmp.name)
         try:

@@ -47,7 +47,7 @@ import pandas as pd
 from synapse_nb.clients import BackendClient
 from synapse_nb.clients._validate import check_bool, check_data, check_params, check_pk
 from synapse_nb.exceptions import InvalidInputError
-from synapse_nb.frames.build import build_frame, conform, frame_meta
+from synapse_nb.frames.build import build_frame, conform, frame_meta, gc_paused
 from synapse_nb.frames.cache import FrameCache
 from synapse_nb.frames.schemas import SCHEMAS
 from synapse_nb.frames.writeback import PushRecord, SnapshotStore, normalize_value
@@ -193,6 +193,12 @@ class Client(BackendClient):
         'AnnotationClientMixin.list_tasks'
         >>> client.close()
     """
+
+    #: Seconds subtracted from the newest ``modified`` an incremental refresh asks from. The
+    #: embedded backend stamps rows when it writes them, so 0 is exact; a backend that
+    #: stamps at transaction *start* (PostgreSQL ``now()``) can commit a row older than one
+    #: already seen: a lookback of a few seconds covers such transactions.
+    refresh_lookback: float = 0.0
 
     def __init__(
         self,
@@ -620,7 +626,7 @@ class Client(BackendClient):
             # nothing to start from, or an order we cannot reproduce locally: list again
             fresh = self._fetch_all(kind, query, include_data, {})
             return fresh, {"changed": len(fresh), "removed": len(base)}
-        newest = stamps.max().tz_convert("UTC")
+        newest = stamps.max().tz_convert("UTC") - pd.Timedelta(seconds=self.refresh_lookback)
         watermark = newest.strftime("%Y-%m-%dT%H:%M:%S.%f") + "+00:00"
         delta_query = {**query, "modified__gte": watermark}
         delta_query.setdefault("page_size", self.frame_page_size)
@@ -633,7 +639,8 @@ class Client(BackendClient):
             tag_names = names_future.result() if names_future is not None else None
             total = count_future.result()
         changed = build_frame(kind, records, tag_names=tag_names, include_data=include_data)
-        merged = _merge_rows(base, changed)
+        with gc_paused():
+            merged = _merge_rows(base, changed)
         removed = 0
         if total is not None and len(merged) != total:
             server_ids = self._server_ids(kind, query)

@@ -34,7 +34,7 @@ from typing import Any
 import pandas as pd
 
 from synapse_nb.exceptions import ClientError, InvalidInputError
-from synapse_nb.frames.build import STRING, frame_meta
+from synapse_nb.frames.build import STRING, frame_meta, gc_paused
 from synapse_nb.frames.schemas import SCHEMAS
 
 __all__ = [
@@ -199,7 +199,8 @@ class SnapshotStore:
     def add(self, frame: pd.DataFrame, columns: tuple[str, ...]) -> str:
         """Store the normalized writable columns of ``frame``; returns the snapshot id."""
         sid = uuid.uuid4().hex[:16]
-        snap = _snapshot_frame(frame, columns)
+        with gc_paused():
+            snap = _snapshot_frame(frame, columns)
         with self._lock:
             self._items[sid] = snap
             self._evict()

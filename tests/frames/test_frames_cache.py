@@ -135,3 +135,14 @@ def test_ordered_listings_stay_in_server_order(rw, tmp_path: Path, ordering: str
     _same(refreshed, full)
     if ordering == "-modified":
         assert set(refreshed.index[:3]) == set(moved)
+
+
+def test_lookback_widens_the_refetched_window(rw, tmp_path: Path) -> None:
+    with Client(rw.url, api_token=rw.token, cache=tmp_path) as cached:
+        base = cached.list_tasks({"project": 2}, list_all=True)
+        narrow = cached.list_tasks({"project": 2}, list_all=True)
+        cached.refresh_lookback = 10 * 365 * 24 * 3600.0  # ten years: every row again
+        wide = cached.list_tasks({"project": 2}, list_all=True)
+    assert narrow.attrs["synapse"]["cache"]["changed"] < len(base)
+    assert wide.attrs["synapse"]["cache"]["changed"] == len(base)
+    _same(wide, base)

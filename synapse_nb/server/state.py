@@ -37,6 +37,8 @@ class State:
         self.jobs = None  # set by the app factory (JobRunner)
         #: upload id -> (bytes hashed, running md5) of chunked uploads in progress
         self.upload_hashes: dict[str, tuple[int, Any]] = {}
+        #: (base URL, stored files JSON) -> serialized files of a data unit
+        self.unit_files_cache: dict[tuple[str, str], dict] = {}
 
     # ------------------------------------------------------------------ secrets and urls
     def _load_secret(self) -> bytes:

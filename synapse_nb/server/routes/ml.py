@@ -30,6 +30,7 @@ from .common import (
     data_units_by_id,
     get_row,
     int_pk,
+    json_field,
     placeholders,
     ref_row,
     sdk_views,
@@ -311,7 +312,7 @@ def serialize_events(request: Request, rows: list[Any]) -> list[dict]:
         out.append(
             {
                 "id": r["id"],
-                "data": loads(r["data"], {}),
+                "data": json_field(request, r["data"], {}),
                 "files": unit["files"] if unit else {},
                 "data_unit": r["data_unit_id"],
                 "task": r["task_id"],

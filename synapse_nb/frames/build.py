@@ -204,9 +204,6 @@ def _primary_file(files: Any, meta: Any) -> tuple[Any, Any, Any, Any]:
     )
 
 
-_FILE_FIELDS = {"url": 0, "name": 1, "width": 2, "height": 3}
-
-
 def _flatten_metrics(value: Any, prefix: str, out: dict[str, float]) -> None:
     if isinstance(value, Mapping):
         for key, sub in value.items():
@@ -335,8 +332,28 @@ def _index(ids: list[Any], schema: Schema) -> pd.Index:
 # ---------------------------------------------------------------------------- building
 
 
+#: Rows converted to typed arrays at a time while a listing streams in: the conversion then
+#: runs while later pages are still on the wire, and only the last segment is left for the end.
+_SEGMENT = 20_000
+
+#: Columns kept as raw Python values until the end (their conversion needs the tag names).
+_DEFERRED = frozenset({"tag_names"})
+
+
+def _combine(parts: list[Any], column: Column) -> Any:
+    """Concatenate the typed segments of one column."""
+    if len(parts) == 1:
+        return parts[0]
+    if column.dtype == "category":
+        # segments may have seen different unknown values: union, fixed categories first
+        return pd.api.types.union_categoricals(parts)
+    if column.dtype == "object":
+        return np.concatenate(parts)
+    return pd.concat([pd.Series(p, copy=False) for p in parts], ignore_index=True).array
+
+
 class _Accumulator:
-    """Per-column lists, extended chunk by chunk."""
+    """Per-column lists, extended chunk by chunk and converted segment by segment."""
 
     def __init__(self, schema: Schema, tag_names: TagNames, keep_data: bool):
         self.schema = schema
@@ -344,6 +361,8 @@ class _Accumulator:
         self.keep_data = keep_data
         self.ids: list[Any] = []
         self.values: dict[str, list[Any]] = {c.name: [] for c in schema.columns}
+        self.parts: dict[str, list[Any]] = {c.name: [] for c in schema.columns}
+        self.pending = 0
         self.data: list[Any] = []
         self.metrics: list[dict[str, float]] = []
         self._paths = {c.name: tuple(c.source.split(".")) for c in schema.columns if c.source}
@@ -352,12 +371,16 @@ class _Accumulator:
 
     def add(self, chunk: list[Mapping[str, Any]]) -> None:
         self.ids.extend([r.get("id") for r in chunk])
-        files = (
-            [_primary_file(r.get("files"), r.get("meta")) for r in chunk]
-            if self._needs_files
-            else None
-        )
-        sums = [summarize(r.get("data")) for r in chunk] if self._needs_dm else None
+        files: dict[str, tuple[Any, ...]] = {}
+        if self._needs_files:
+            urls, names, widths, heights = zip(
+                *[_primary_file(r.get("files"), r.get("meta")) for r in chunk], strict=True
+            )
+            files = {"url": urls, "name": names, "width": widths, "height": heights}
+        dm: dict[str, Any] = {}
+        if self._needs_dm:
+            versions, counts, classes = zip(*[summarize(r.get("data")) for r in chunk], strict=True)
+            dm = {"version": versions, "counts": counts, "classes": classes}
         tags: list[list[int]] | None = None
         for column in self.schema.columns:
             out = self.values[column.name]
@@ -376,10 +399,9 @@ class _Accumulator:
                 # names are looked up in frame(), so the tag listing can still be in flight
                 out.extend(tags)
             elif kind == "file":
-                position = _FILE_FIELDS[source]
-                out.extend([f[position] for f in files or ()])
+                out.extend(files[source])
             elif kind == "dm":
-                out.extend(self._dm_values(source, sums or []))
+                out.extend(self._dm_values(source, dm))
         if self.keep_data:
             self.data.extend([r.get("data") for r in chunk])
         if self.schema.dynamic_prefix:
@@ -387,29 +409,52 @@ class _Accumulator:
                 flat: dict[str, float] = {}
                 _flatten_metrics(r.get("metrics"), "", flat)
                 self.metrics.append(flat)
+        self.pending += len(chunk)
+        if self.pending >= _SEGMENT:
+            self._convert()
 
     @staticmethod
-    def _dm_values(source: str, sums: list[tuple[Any, dict[str, int], list[str]]]) -> list[Any]:
+    def _dm_values(source: str, dm: dict[str, Any]) -> Any:
+        versions = dm["version"]
         if source == "version":
-            return [s[0] for s in sums]
+            return versions
         if source == "classes":
-            return [s[2] for s in sums]
+            return dm["classes"]
         if source == "total":
-            return [sum(s[1].values()) if s[0] != "other" else None for s in sums]
-        return [s[1].get(source, 0) if s[0] != "other" else None for s in sums]
+            return [
+                sum(c.values()) if v != "other" else None
+                for v, c in zip(versions, dm["counts"], strict=True)
+            ]
+        return [
+            c.get(source, 0) if v != "other" else None
+            for v, c in zip(versions, dm["counts"], strict=True)
+        ]
+
+    def _convert(self) -> None:
+        """Turn the raw values gathered so far into typed arrays (one segment)."""
+        for column in self.schema.columns:
+            if column.name in _DEFERRED:
+                continue
+            values = self.values[column.name]
+            if values or not self.parts[column.name]:
+                self.parts[column.name].append(convert_column(values, column))
+                self.values[column.name] = []
+        self.pending = 0
 
     def frame(self) -> pd.DataFrame:
         schema = self.schema
+        self._convert()
         index = _index(self.ids, schema)
         if "tag_names" in self.values:
             names = self.tag_names() if callable(self.tag_names) else self.tag_names
             names = names or {}
-            self.values["tag_names"] = [
-                [names.get(t) or f"tag:{t}" for t in ts] for ts in self.values["tag_names"]
+            self.parts["tag_names"] = [
+                convert_column(
+                    [[names.get(t) or f"tag:{t}" for t in ts] for ts in self.values["tag_names"]],
+                    schema.column("tag_names"),
+                )
             ]
-        columns: dict[str, Any] = {
-            c.name: convert_column(self.values[c.name], c) for c in schema.columns
-        }
+        columns: dict[str, Any] = {c.name: _combine(self.parts[c.name], c) for c in schema.columns}
         if self.keep_data:
             columns["data"] = _objects(self.data)
         if schema.dynamic_prefix:

@@ -271,14 +271,14 @@ def connection_source(client: Any) -> str:
 
 
 def list_projects(client: Any, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
-    """The projects the token can see, one row each (``GET projects/``, every page).
+    """The projects the token can see as a typed frame, one row each (every page).
 
-    The seed SDK has a ``get_project`` but no project listing, so this reads the backend's
-    DRF list directly.
+    The client's ``list_projects`` returns the raw envelope (it is not a seed method, so the
+    notebook ``Client`` has no frame version of it); this is the frame.
 
     Args:
         client: A :class:`~synapse_nb.frames.Client` (or ``BackendClient``).
-        params: Extra query parameters (filters, ``ordering``).
+        params: Extra query parameters (``search``, ``category``, ``page_size``...).
 
     Returns:
         A frame indexed by project ``id``: ``title``, ``description``, ``category``,
@@ -292,21 +292,15 @@ def list_projects(client: Any, params: Mapping[str, Any] | None = None) -> pd.Da
     from synapse_nb.clients._validate import check_params
 
     query = check_params(params, method="list_projects")
-    if not callable(getattr(client, "_get", None)):
+    raw = getattr(client, "raw", client)
+    if not callable(getattr(raw, "list_projects", None)):
         raise InvalidInputError(
             "client", type(client).__name__, "must be a synapse_nb client", method="list_projects"
         )
     query.setdefault("page_size", 100)
-    rows: list[dict[str, Any]] = []
-    page = 1
-    while True:
-        envelope = client._get("projects/", {**query, "page": page})
-        rows.extend(envelope.get("results", []))
-        if not envelope.get("next"):
-            break
-        page += 1
+    items, _count = raw.list_projects(params=query, list_all=True)
     records = []
-    for project in rows:
+    for project in items:
         classes = (project.get("configuration") or {}).get("classes") or []
         records.append(
             {
@@ -319,21 +313,11 @@ def list_projects(client: Any, params: Mapping[str, Any] | None = None) -> pd.Da
                 "created": project.get("created"),
             }
         )
-    frame = pd.DataFrame.from_records(
-        records,
-        columns=[
-            "id",
-            "title",
-            "description",
-            "category",
-            "data_collection",
-            "n_classes",
-            "created",
-        ],
-    )
+    columns = ["id", "title", "description", "category", "data_collection", "n_classes", "created"]
+    frame = pd.DataFrame.from_records(records, columns=columns)
     frame["created"] = pd.to_datetime(frame["created"], utc=True, format="ISO8601")
     frame = frame.astype({"id": "Int64", "data_collection": "Int64", "n_classes": "Int32"})
     frame["title"] = frame["title"].astype("string")
     frame["description"] = frame["description"].astype("string")
     frame["category"] = frame["category"].astype("category")
-    return frame.set_index("id")
+    return frame.set_index("id").sort_index()

@@ -216,3 +216,11 @@ def test_list_projects_refuses_bad_input(other):
     with pytest.raises(InvalidInputError) as caught:
         list_projects(object())
     assert caught.value.field == "client"
+
+
+def test_list_projects_takes_the_plain_backend_client_too(other):
+    from synapse_nb.clients import BackendClient
+
+    with BackendClient(other.url, api_token=other.token) as raw:
+        projects = list_projects(raw, {"search": "pose"})
+    assert projects.title.tolist() == ["Pedestrian pose"]

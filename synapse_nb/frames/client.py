@@ -619,29 +619,48 @@ class Client(BackendClient):
         self, kind: str, base: pd.DataFrame, query: dict[str, Any], include_data: bool
     ) -> tuple[pd.DataFrame, dict[str, int]]:
         """``base`` brought up to date: rows modified since its newest ``modified`` are
-        re-fetched, deleted ones dropped. Returns the frame and what changed."""
+        re-fetched, deleted ones dropped. Returns the frame and what changed.
+
+        The rows stamped exactly at the newest ``modified`` (typically the last bulk change,
+        which shares one stamp) are not fetched again: a count of the rows at that stamp
+        tells whether any row joined them since, and only then are their ids compared.
+        """
         stamps = base["modified"].dropna()
         order = _ORDERINGS.get(str(query.get("ordering", "id")).strip())
         if stamps.empty or order is None:
             # nothing to start from, or an order we cannot reproduce locally: list again
             fresh = self._fetch_all(kind, query, include_data, {})
             return fresh, {"changed": len(fresh), "removed": len(base)}
-        newest = stamps.max().tz_convert("UTC") - pd.Timedelta(seconds=self.refresh_lookback)
-        watermark = newest.strftime("%Y-%m-%dT%H:%M:%S.%f") + "+00:00"
-        delta_query = {**query, "modified__gte": watermark}
+        newest = stamps.max().tz_convert("UTC")
+        lookback = self.refresh_lookback
+        since = _stamp(newest - pd.Timedelta(seconds=lookback))
+        delta_query = {**query, ("modified__gte" if lookback else "modified__gt"): since}
         delta_query.setdefault("page_size", self.frame_page_size)
-        # the count probe and the tag names travel while the changed rows are fetched
-        with ThreadPoolExecutor(2, thread_name_prefix="synapse-refresh") as pool:
+        held = [] if lookback else base.index[base["modified"] == newest].tolist()
+        # the probes and the tag names travel while the changed rows are fetched
+        with ThreadPoolExecutor(3, thread_name_prefix="synapse-refresh") as pool:
             count_future = pool.submit(self._server_count, kind, query)
+            ties_future = (
+                None
+                if lookback
+                else pool.submit(self._server_count, kind, {**query, "modified": since})
+            )
             names_future = pool.submit(self._tag_names) if kind in _TAGGED else None
             items, _count = self._raw_list(kind, delta_query, True, None, {})
             records = list(items)
             tag_names = names_future.result() if names_future is not None else None
             total = count_future.result()
+            ties = ties_future.result() if ties_future is not None else None
+        if ties is not None and ties != len(held):
+            # a row was stamped exactly at our newest stamp after we fetched: find it
+            tied = self._server_ids(kind, {**query, "modified": since})
+            new_ids = sorted(set(tied) - set(held))
+            records += self._records_by_id(kind, new_ids) if new_ids else []
         changed = build_frame(kind, records, tag_names=tag_names, include_data=include_data)
         with gc_paused():
             merged = _merge_rows(base, changed)
         removed = 0
+        changed_ids = len(changed)
         if total is not None and len(merged) != total:
             server_ids = self._server_ids(kind, query)
             present = merged.index.isin(server_ids)
@@ -651,11 +670,7 @@ class Client(BackendClient):
             if missing:
                 extra = self._frame_by_id(kind, missing, include_data)
                 merged = pd.concat([merged, extra[merged.columns]])
-                changed_ids = len(changed) + len(extra)
-            else:
-                changed_ids = len(changed)
-        else:
-            changed_ids = len(changed)
+                changed_ids += len(extra)
         merged = _reorder(merged, order)
         conform(merged, kind)
         total = len(merged) if total is None else total
@@ -690,6 +705,11 @@ class Client(BackendClient):
         self.cache.save(key, frame, {"kind": kind, "query": _jsonable(query), "saved": now_iso()})
         frame.attrs["synapse"]["cache"] = {**stats, "key": key}
         return self._register(frame)
+
+
+def _stamp(moment: pd.Timestamp) -> str:
+    """A UTC timestamp as the server writes ``modified`` (microseconds, ``+00:00``)."""
+    return moment.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%f") + "+00:00"
 
 
 #: ``ordering`` values whose order the incremental refresh reproduces: (column, ascending);

@@ -102,7 +102,7 @@ def test_refresh_of_a_whole_listing_fetches_only_changes(rw, rw_client: Client) 
     rw.requests.clear()
     fresh = tasks.synapse.refresh()
     listed = [r for r in list(rw.requests) if r["path"] == "/sdk/tasks/"]
-    assert any("modified__gte" in r["query"] for r in listed)
+    assert any("modified__gt=" in r["query"] for r in listed)
     assert not any("id__in" in r["query"] for r in listed)
     assert fresh.attrs["synapse"]["refresh"]["changed"] >= 3
     assert (fresh.loc[changed_ids, "priority"] == "high").all()

@@ -69,7 +69,7 @@ def test_refresh_after_server_changes_equals_a_full_reload(rw, tmp_path: Path) -
     assert info["hit"] is True
     assert 5 <= info["changed"] < len(base)  # the 4 changed rows, the new one (+ same-stamp ties)
     # only the delta listing and a one-row count probe: never a full listing
-    deltas = [q for q in queries if "modified__gte" in q]
+    deltas = [q for q in queries if "modified__gt=" in q]
     probes = [q for q in queries if "page_size=1&" in q + "&"]
     assert deltas and len(deltas) + len(probes) == len(queries)
     assert created["id"] in refreshed.index
@@ -146,3 +146,20 @@ def test_lookback_widens_the_refetched_window(rw, tmp_path: Path) -> None:
     assert narrow.attrs["synapse"]["cache"]["changed"] < len(base)
     assert wide.attrs["synapse"]["cache"]["changed"] == len(base)
     _same(wide, base)
+
+
+def test_a_row_stamped_at_the_watermark_after_the_fetch_is_found(rw, tmp_path: Path) -> None:
+    """The rare race the tie probe exists for: a write that lands on the newest stamp."""
+    with Client(rw.url, api_token=rw.token, cache=tmp_path) as cached:
+        base = cached.list_tasks({"project": 1}, list_all=True)
+        newest = base["modified"].max()
+        stamp = newest.strftime("%Y-%m-%dT%H:%M:%S.%f") + "+00:00"
+        late = int(base.index[(base["modified"] < newest) & (base["priority"] != "high")][0])
+        with rw.state.db.write() as con:  # what a concurrent writer with a coarse clock does
+            con.execute(
+                "UPDATE tasks SET priority = 'high', modified = ? WHERE id = ?", (stamp, late)
+            )
+        refreshed = cached.list_tasks({"project": 1}, list_all=True)
+        full = cached.raw.list_tasks({"id": late})["results"][0]
+    assert refreshed.at[late, "priority"] == full["priority"] == "high"
+    assert refreshed.attrs["synapse"]["cache"]["changed"] >= 1

@@ -3,8 +3,8 @@
 A class name is hashed (CRC-32 of its UTF-8 bytes, which unlike ``hash()`` is not salted per
 process) into a fixed palette of 20 colours chosen to stay apart from each other on photos.
 When that slot is already taken by another class, the next free slot is used, so up to 20
-classes never share a colour. :func:`register_classes` assigns a project's classes in sorted
-order, which makes the assignment the same in every process for the same class list.
+classes never share a colour. :func:`register_classes` fixes a project's class list as a
+function of the list alone, so the same list has the same colours in every process.
 
 Compare mode does not colour by class but by outcome: :data:`MATCHED`, :data:`MISSED` and
 :data:`EXTRA`.
@@ -102,15 +102,26 @@ _LOCK = threading.Lock()
 
 
 def register_classes(names: Iterable[str]) -> None:
-    """Assign colours to a class list in sorted order (call before drawing a project's images).
+    """Fix the colours of a class list: a function of the list alone, in every process.
+
+    The names are placed in sorted order, each at its hash slot or the next one free among
+    the list, overriding earlier assignments of those names; up to 20 classes get distinct
+    colours. The preview registers its project's class list when it loads.
 
     Example:
         >>> register_classes(["car", "stop_sign"])
         >>> class_color("car") != class_color("stop_sign")
         True
     """
-    for name in sorted({n for n in names if n}):
-        class_color(name)
+    taken: set[int] = set()
+    with _LOCK:
+        for name in sorted({n for n in names if n}):
+            slot = zlib.crc32(name.encode("utf-8")) % len(PALETTE)
+            if len(taken) < len(PALETTE):
+                while slot in taken:
+                    slot = (slot + 1) % len(PALETTE)
+            taken.add(slot)
+            _ASSIGNED[name] = slot
 
 
 def hex_color(rgb: RGB) -> str:

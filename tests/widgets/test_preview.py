@@ -32,7 +32,7 @@ from traitlets import TraitError
 
 from synapse_nb.exceptions import InvalidInputError
 from synapse_nb.utils.file import download_file
-from synapse_nb.widgets._colors import MATCHED, MISSED, PALETTE, class_color
+from synapse_nb.widgets._colors import MATCHED, MISSED, PALETTE, class_color, register_classes
 from synapse_nb.widgets._render import box_iou, open_display, shapes_from_doc
 from synapse_nb.widgets.preview import SINGLE_SIZE, THUMB_SIZE, AnnotationPreview
 
@@ -232,11 +232,14 @@ def test_select_by_id_and_bad_index(gt_v1, tmp_path):
 
 
 def test_class_colours_are_the_same_in_another_process_and_image():
+    """A registered class list (what the preview does on load) is coloured the same anywhere."""
     names = ["car", "person", "traffic_light", "차량"]
     code = (
-        "from synapse_nb.widgets._colors import class_color; "
+        "from synapse_nb.widgets._colors import class_color, register_classes; "
+        f"register_classes({names[::-1]!r}); "
         f"print([class_color(n) for n in {names!r}])"
     )
+    register_classes(names)
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     other = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True

@@ -29,6 +29,7 @@ _LAZY = {
     "StorageProvider": "synapse_nb.models:StorageProvider",
     "Timeout": "synapse_nb._config:Timeout",
     "compare_models": "synapse_nb.frames:compare_models",
+    "connect": "synapse_nb.session:connect",
     "exceptions": "synapse_nb.exceptions",
     "explore": "synapse_nb.widgets:explore",
     "export": "synapse_nb.plugins:export",

@@ -18,6 +18,9 @@ Differences from the raw methods, all deliberate:
 - ``Client(..., cache=path)`` keeps each ``list_all`` listing of tasks, assignments and
   ground-truth events in Parquet and re-fetches only rows modified since
   (:mod:`synapse_nb.frames.cache`).
+- While a listing is decoded and converted, Python's cyclic garbage collector is paused
+  (:func:`~synapse_nb.frames.build.gc_paused`): its full collections over 100k fresh records
+  cost more than the decoding.
 
 Example:
     >>> from synapse_nb.frames import Client

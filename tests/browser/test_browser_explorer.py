@@ -77,7 +77,8 @@ def test_explorer_links_tree_table_preview_and_tags(notebooks, frontend, backend
     out.locator(".snb-row-check input[type=checkbox]").first.check()
     expect(out.locator(".snb-target")).to_have_text(f"1 task selected: {pk}")
     image = out.locator(".snb-preview-box img.snb-preview-image")
-    expect(image).to_be_visible()
+    # the first preview downloads the image and renders it in the kernel: allow a loaded machine
+    expect(image).to_be_visible(timeout=90_000)
     expect(image).to_have_attribute("src", re.compile(r"^blob:|^data:image/"))
     box = image.bounding_box()
     assert box and box["width"] > 100 and box["height"] > 50, box

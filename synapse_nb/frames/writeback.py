@@ -44,6 +44,7 @@ __all__ = [
     "PushRecord",
     "SnapshotStore",
     "normalize_value",
+    "snapshot_values",
 ]
 
 #: frame column -> field name in the PATCH body / record
@@ -164,8 +165,47 @@ def _normalized_column(column: str, series: pd.Series) -> list[Any]:
 
 
 def _snapshot_frame(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
-    data = {c: _normalized_column(c, frame[c]) for c in columns if c in frame.columns}
-    return pd.DataFrame(data, index=frame.index.copy(), dtype=object)
+    """The writable columns as fetched.
+
+    Scalar columns keep their dtype (the constructor copies them, and pandas copy-on-write
+    keeps later edits of the frame away from them anyway). Lists and dicts can be mutated in
+    place through the frame, so they are frozen here: tags as tuples, dicts as JSON text.
+    Values are normalized when compared (:func:`snapshot_values`), not when stored.
+    """
+    data: dict[str, Any] = {}
+    for column in columns:
+        if column not in frame.columns:
+            continue
+        if column == "tags":
+            values = [tuple(v) if type(v) is list else v for v in frame[column].tolist()]
+            data[column] = pd.Series(_objects(values), index=frame.index, dtype=object)
+        elif column == "metadata":
+            data[column] = pd.Series(
+                _objects(_normalized_column(column, frame[column])),
+                index=frame.index,
+                dtype=object,
+            )
+        else:
+            data[column] = frame[column]
+    return pd.DataFrame(data, index=frame.index.copy())
+
+
+def snapshot_values(column: str, series: pd.Series) -> list[Any]:
+    """Normalized values of a snapshot column (comparable with ``normalize_value``).
+
+    Example:
+        >>> snapshot_values("tags", pd.Series([(3, 1), ()], dtype=object))
+        [(1, 3), ()]
+    """
+    if column == "metadata":  # stored as normalized JSON text already
+        return [None if v is None or v is pd.NA else v for v in series.tolist()]
+    return _normalized_column(column, series)
+
+
+def _objects(values: list[Any]) -> Any:
+    import numpy as np
+
+    return np.fromiter(values, dtype=object, count=len(values))
 
 
 class SnapshotStore:
@@ -175,8 +215,8 @@ class SnapshotStore:
         >>> store = SnapshotStore()
         >>> df = pd.DataFrame({"tags": [[2, 1]]}, index=pd.Index([7], name="id"))
         >>> sid = store.add(df, ("tags",))
-        >>> store.get(sid).loc[7, "tags"]
-        (1, 2)
+        >>> snapshot_values("tags", store.get(sid)["tags"])
+        [(1, 2)]
     """
 
     def __init__(self, limit: int = MAX_SNAPSHOTS, max_rows: int = MAX_SNAPSHOT_ROWS) -> None:
@@ -229,9 +269,7 @@ class SnapshotStore:
                 return None
             wanted = pd.Index(list(dict.fromkeys(ids))).intersection(snap.index)
             forked = snap.loc[wanted].copy()
-            for (pk, column), value in values.items():
-                if pk in forked.index:
-                    forked.at[pk, column] = value
+            _set_values(forked, values)
             new_sid = uuid.uuid4().hex[:16]
             self._items[new_sid] = forked
             self._evict()
@@ -243,9 +281,20 @@ class SnapshotStore:
             snap = self._items.get(sid)
             if snap is None:
                 return
-            for (pk, column), value in values.items():
-                if pk in snap.index:
-                    snap.at[pk, column] = value
+            _set_values(snap, values)
+
+
+def _set_values(snap: pd.DataFrame, values: Mapping[tuple[Any, str], Any]) -> None:
+    for (pk, column), value in values.items():
+        if pk not in snap.index or column not in snap.columns:
+            continue
+        if value is None and snap[column].dtype != object:
+            value = pd.NA
+        try:
+            snap.at[pk, column] = value
+        except (TypeError, ValueError):  # e.g. a category the typed column does not know
+            snap[column] = snap[column].astype(object)
+            snap.at[pk, column] = value
 
 
 @dataclass
@@ -374,7 +423,7 @@ def compute_diff(
     projects = frame["project"] if "project" in frame.columns else None
     for column in writable:
         local = _normalized_column(column, frame.loc[common, column])
-        before = snapshot.loc[common, column].tolist()
+        before = snapshot_values(column, snapshot.loc[common, column])
         for pk, new, old in zip(common.tolist(), local, before, strict=True):
             if column == "tags" and any(isinstance(v, str) for v in new):
                 project = None if projects is None else projects.get(pk)

@@ -584,6 +584,40 @@ class SynapseAccessor:
             live = None
         return _PREVIEWERS[-1](self._obj, client=live, **options)
 
+    # ------------------------------------------------------------------ export
+    def export(
+        self,
+        fmt: str,
+        path: str | Any,
+        *,
+        split: str | None = None,
+        client: Client | None = None,
+        **options: Any,
+    ) -> Any:
+        """Export these rows with their originals as DM, COCO, Pascal VOC or YOLO.
+
+        A thin front of :func:`synapse_nb.plugins.export`: the frame's kind picks the target
+        (tasks, assignments or ground-truth events) and its index the objects.
+
+        Args:
+            fmt: ``"dm"``, ``"coco"``, ``"voc"`` or ``"yolo"`` (or a ``BaseExporter`` class).
+            path: Folder the export directory is created in.
+            split: Name of a split column (e.g. from :meth:`split`) to write train/val/test.
+            client: Client to use (default: the one that made the frame).
+            **options: Passed on (``name``, ``classes``, ``progress``, ``save_original_file``...).
+
+        Returns:
+            The :class:`~synapse_nb.plugins.export.ExportReport` (counts, audit, paths).
+
+        Example:
+            >>> tasks.synapse.split(val=0.2, test=0.1)  # doctest: +SKIP
+            >>> tasks.synapse.export("yolo", "out", split="split")  # doctest: +SKIP
+        """
+        self._require("export", ("task", "assignment", "ground_truth_event"))
+        from synapse_nb.plugins import export
+
+        return export(self.client(client), None, fmt, path, frame=self._obj, split=split, **options)
+
     def __repr__(self) -> str:
         return f"<df.synapse: {self.kind} frame, {len(self._obj):,} rows>"
 

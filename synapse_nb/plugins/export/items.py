@@ -192,7 +192,8 @@ def fetch_records(
         ...                                  params={"project": 1})  # doctest: +SKIP
     """
     query = dict(params or {})
-    lister = getattr(client, target.list_method)
+    # the notebook Client's listings are DataFrames; its raw view keeps the envelope API
+    lister = getattr(getattr(client, "raw", client), target.list_method)
     if ids is None:
         _check_query(target, query)
         generator, count = lister(query, url_conversion=False, list_all=True)

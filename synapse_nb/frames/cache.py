@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,8 @@ import pyarrow.parquet as pq
 from synapse_nb.frames.build import STRING, SynapseFrame, conform, gc_paused
 
 __all__ = ["CACHE_VERSION", "CachedFrame", "FrameCache"]
+
+log = logging.getLogger("synapse_nb.frames.cache")
 
 #: Bumped when the stored layout or a schema changes; older files are ignored.
 CACHE_VERSION = 1
@@ -66,6 +70,8 @@ class FrameCache:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path).expanduser()
+        self._pending: dict[str, threading.Thread] = {}
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"FrameCache({str(self.path)!r})"
@@ -94,6 +100,7 @@ class FrameCache:
 
     def load(self, key: str) -> CachedFrame | None:
         """The cached frame of ``key``, or None (missing, unreadable or an older layout)."""
+        self._wait(key)
         data_file, info_file = self._files(key)
         if not data_file.exists() or not info_file.exists():
             return None
@@ -108,21 +115,60 @@ class FrameCache:
             return None  # an unreadable cache is a cache miss, never an error
         return CachedFrame(frame, info)
 
-    def save(self, key: str, frame: pd.DataFrame, info: dict[str, Any]) -> None:
-        """Write ``frame`` and its info atomically (a crash never leaves half a file)."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        data_file, info_file = self._files(key)
+    def save(
+        self, key: str, frame: pd.DataFrame, info: dict[str, Any], *, background: bool = False
+    ) -> None:
+        """Write ``frame`` and its info atomically (a crash never leaves half a file).
+
+        The frame's values are captured (as an Arrow table) before this returns; with
+        ``background=True`` the file is written by a thread, which the next ``load``/``save``
+        of the same key, :meth:`flush` and interpreter exit wait for.
+        """
         with gc_paused():
             table = _to_table(frame)
-        with tempfile.NamedTemporaryFile(dir=self.path, suffix=".tmp", delete=False) as tmp:
-            tmp_path = Path(tmp.name)
-        try:
-            pq.write_table(table, tmp_path)
-            os.replace(tmp_path, data_file)
-        finally:
-            tmp_path.unlink(missing_ok=True)
         info = {**info, "version": CACHE_VERSION, "columns": [str(c) for c in frame.columns]}
-        info_file.write_text(json.dumps(info, default=str))
+        self._wait(key)
+        if not background:
+            self._write(key, table, info)
+            return
+        thread = threading.Thread(
+            target=self._write, args=(key, table, info), name=f"synapse-cache-{key}"
+        )
+        with self._lock:
+            self._pending[key] = thread
+        thread.start()
+
+    def flush(self) -> None:
+        """Wait until every background write has reached the disk.
+
+        Example:
+            >>> FrameCache("/nonexistent/cache").flush()
+        """
+        with self._lock:
+            keys = list(self._pending)
+        for key in keys:
+            self._wait(key)
+
+    def _wait(self, key: str) -> None:
+        with self._lock:
+            thread = self._pending.pop(key, None)
+        if thread is not None:
+            thread.join()
+
+    def _write(self, key: str, table: pa.Table, info: dict[str, Any]) -> None:
+        data_file, info_file = self._files(key)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.path, suffix=".tmp", delete=False) as tmp:
+                tmp_path = Path(tmp.name)
+            try:
+                pq.write_table(table, tmp_path)
+                os.replace(tmp_path, data_file)
+            finally:
+                tmp_path.unlink(missing_ok=True)
+            info_file.write_text(json.dumps(info, default=str))
+        except OSError as exc:  # a cache that cannot be written is a slower next listing
+            log.warning("frame cache: could not write %s: %s", data_file, exc)
 
     def clear(self) -> int:
         """Delete every cached frame; returns how many were removed.
@@ -131,6 +177,7 @@ class FrameCache:
             >>> FrameCache("/nonexistent/cache").clear()
             0
         """
+        self.flush()
         removed = 0
         if self.path.exists():
             for file in self.path.glob("*.parquet"):

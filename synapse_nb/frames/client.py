@@ -237,6 +237,16 @@ class Client(BackendClient):
         self._key = uuid.uuid4().hex[:16]
         _CLIENTS[self._key] = self
 
+    def close(self) -> None:
+        """Finish pending cache writes and close the pooled connections.
+
+        Example:
+            >>> Client("http://127.0.0.1:9", api_token="t", cache=False).close()
+        """
+        if self.cache is not None:
+            self.cache.flush()
+        super().close()
+
     def __repr__(self) -> str:
         cache = None if self.cache is None else str(self.cache.path)
         token = "***" if self.has_api_token else "None"
@@ -705,7 +715,13 @@ class Client(BackendClient):
         else:
             frame, delta = self._incremental(kind, entry.frame, query, include_data)
             stats = {**delta, "hit": True}
-        self.cache.save(key, frame, {"kind": kind, "query": _jsonable(query), "saved": now_iso()})
+        # the Parquet file is written by a thread while the frame is already returned
+        self.cache.save(
+            key,
+            frame,
+            {"kind": kind, "query": _jsonable(query), "saved": now_iso()},
+            background=True,
+        )
         frame.attrs["synapse"]["cache"] = {**stats, "key": key}
         return self._register(frame)
 
@@ -737,9 +753,14 @@ def _merge_rows(base: pd.DataFrame, changed: pd.DataFrame) -> pd.DataFrame:
     if known.any():
         try:
             merged = base.copy(deep=False)
+            rows = positions[known]
             for column in columns:
+                new = changed[column].array[known]
+                old = base[column].array.take(rows)
+                if pd.Series(old, copy=False).equals(pd.Series(new, copy=False)):
+                    continue  # e.g. a tag change leaves 27 of 30 columns as they were
                 values = base[column].array.copy()
-                values[positions[known]] = changed[column].array[known]
+                values[rows] = new
                 merged[column] = values
         except (TypeError, ValueError):  # e.g. a category the cached frame has not seen
             kept = base[~base.index.isin(changed.index)]

@@ -23,6 +23,7 @@ def test_cache_round_trip_keeps_dtypes_and_values(rw, tmp_path: Path) -> None:
     with Client(rw.url, api_token=rw.token, cache=tmp_path) as client:
         first = client.list_tasks({"project": 1}, list_all=True, include_data=True)
         assert first.attrs["synapse"]["cache"]["hit"] is False
+        client.cache.flush()  # the file is written in the background
         assert list(tmp_path.glob("task-*.parquet"))
         second = client.list_tasks({"project": 1}, list_all=True, include_data=True)
     assert second.attrs["synapse"]["cache"]["hit"] is True
@@ -95,6 +96,7 @@ def test_different_queries_do_not_share_a_file(rw, tmp_path: Path) -> None:
         one = cached.list_tasks({"project": 1}, list_all=True)
         two = cached.list_tasks({"project": 2}, list_all=True)
         assert set(one["project"]) == {1} and set(two["project"]) == {2}
+        cached.cache.flush()
         assert len(list(tmp_path.glob("*.parquet"))) == 2
         events = cached.list_ground_truth_events(
             {"ground_truth_dataset_versions": [1]}, list_all=True
@@ -109,6 +111,7 @@ def test_different_queries_do_not_share_a_file(rw, tmp_path: Path) -> None:
 def test_an_unreadable_cache_file_is_a_miss(rw, tmp_path: Path) -> None:
     with Client(rw.url, api_token=rw.token, cache=tmp_path) as cached:
         first = cached.list_tasks({"project": 2}, list_all=True)
+        cached.cache.flush()
         for file in tmp_path.glob("*.parquet"):
             file.write_bytes(b"not parquet")
         second = cached.list_tasks({"project": 2}, list_all=True)
@@ -163,3 +166,13 @@ def test_a_row_stamped_at_the_watermark_after_the_fetch_is_found(rw, tmp_path: P
         full = cached.raw.list_tasks({"id": late})["results"][0]
     assert refreshed.at[late, "priority"] == full["priority"] == "high"
     assert refreshed.attrs["synapse"]["cache"]["changed"] >= 1
+
+
+def test_background_writes_finish_on_close(rw, tmp_path: Path) -> None:
+    with Client(rw.url, api_token=rw.token, cache=tmp_path) as cached:
+        cached.list_tasks({"project": 1}, list_all=True)
+    # close() waited for the writer: the file is complete and readable
+    files = list(tmp_path.glob("task-*.parquet"))
+    assert len(files) == 1 and not list(tmp_path.glob("*.tmp"))
+    key = files[0].stem
+    assert FrameCache(tmp_path).load(key) is not None

@@ -98,6 +98,22 @@ class FrameCache:
     def _files(self, key: str) -> tuple[Path, Path]:
         return self.path / f"{key}.parquet", self.path / f"{key}.json"
 
+    def info(self, key: str) -> dict[str, Any] | None:
+        """The sidecar info of ``key`` (without reading the frame), or None.
+
+        Example:
+            >>> FrameCache("/nonexistent/cache").info("task-0") is None
+            True
+        """
+        self._wait(key)
+        try:
+            info = json.loads(self._files(key)[1].read_text())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(info, dict) or info.get("version") != CACHE_VERSION:
+            return None
+        return info
+
     def load(self, key: str) -> CachedFrame | None:
         """The cached frame of ``key``, or None (missing, unreadable or an older layout)."""
         self._wait(key)

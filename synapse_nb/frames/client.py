@@ -629,7 +629,13 @@ class Client(BackendClient):
         return [int(r["id"]) for r in items]
 
     def _incremental(
-        self, kind: str, base: pd.DataFrame, query: dict[str, Any], include_data: bool
+        self,
+        kind: str,
+        base: pd.DataFrame | Callable[[], pd.DataFrame | None],
+        query: dict[str, Any],
+        include_data: bool,
+        *,
+        mark: tuple[pd.Timestamp, int] | None = None,
     ) -> tuple[pd.DataFrame, dict[str, int]]:
         """``base`` brought up to date: rows modified since its newest ``modified`` are
         re-fetched, deleted ones dropped. Returns the frame and what changed.
@@ -637,21 +643,35 @@ class Client(BackendClient):
         The rows stamped exactly at the newest ``modified`` (typically the last bulk change,
         which shares one stamp) are not fetched again: a count of the rows at that stamp
         tells whether any row joined them since, and only then are their ids compared.
+
+        ``base`` may be a loader (the cache's Parquet read) when ``mark`` (the newest stamp
+        and how many rows carry it) is known without it: the requests then travel while it
+        loads.
         """
-        stamps = base["modified"].dropna()
         order = _ORDERINGS.get(str(query.get("ordering", "id")).strip())
-        if stamps.empty or order is None:
+        if mark is None:
+            frame = base() if callable(base) else base
+            if frame is None:
+                raise ValueError("nothing to refresh")
+            base = frame
+            mark = _mark(frame)
+        if mark[0] is None or order is None:
             # nothing to start from, or an order we cannot reproduce locally: list again
             fresh = self._fetch_all(kind, query, include_data, {})
-            return fresh, {"changed": len(fresh), "removed": len(base)}
-        newest = stamps.max().tz_convert("UTC")
+            return fresh, {"changed": len(fresh), "removed": 0}
+        newest, held_count = mark
         lookback = self.refresh_lookback
         since = _stamp(newest - pd.Timedelta(seconds=lookback))
         delta_query = {**query, ("modified__gte" if lookback else "modified__gt"): since}
         delta_query.setdefault("page_size", self.frame_page_size)
-        held = [] if lookback else base.index[base["modified"] == newest].tolist()
-        # the probes and the tag names travel while the changed rows are fetched
-        with ThreadPoolExecutor(3, thread_name_prefix="synapse-refresh") as pool:
+
+        def fetch_delta() -> list[dict[str, Any]]:
+            items, _count = self._raw_list(kind, delta_query, True, None, {})
+            return list(items)
+
+        # every request travels at once, and while a cached frame is read from disk
+        with ThreadPoolExecutor(4, thread_name_prefix="synapse-refresh") as pool:
+            delta_future = pool.submit(fetch_delta)
             count_future = pool.submit(self._server_count, kind, query)
             ties_future = (
                 None
@@ -659,13 +679,17 @@ class Client(BackendClient):
                 else pool.submit(self._server_count, kind, {**query, "modified": since})
             )
             names_future = pool.submit(self._tag_names) if kind in _TAGGED else None
-            items, _count = self._raw_list(kind, delta_query, True, None, {})
-            records = list(items)
+            loaded = base() if callable(base) else base
+            records = delta_future.result()
             tag_names = names_future.result() if names_future is not None else None
             total = count_future.result()
             ties = ties_future.result() if ties_future is not None else None
-        if ties is not None and ties != len(held):
+        if loaded is None:
+            raise ValueError("the cached frame could not be read")
+        base = loaded
+        if ties is not None and ties != held_count:
             # a row was stamped exactly at our newest stamp after we fetched: find it
+            held = base.index[base["modified"] == newest].tolist()
             tied = self._server_ids(kind, {**query, "modified": since})
             new_ids = sorted(set(tied) - set(held))
             records += self._records_by_id(kind, new_ids) if new_ids else []
@@ -708,22 +732,50 @@ class Client(BackendClient):
     ) -> pd.DataFrame:
         assert self.cache is not None
         key = FrameCache.key(kind, self.base_url, query, include_data)
-        entry = self.cache.load(key)
-        if entry is None:
+        info = self.cache.info(key)
+        frame = None
+        if info is not None and "watermark" in info:
+            # the sidecar knows where to start: the changes are fetched while Parquet loads
+            watermark = info["watermark"]
+            mark = (None if watermark is None else pd.Timestamp(watermark), int(info["held"]))
+
+            def load() -> pd.DataFrame | None:
+                entry = self.cache.load(key)  # type: ignore[union-attr]
+                return None if entry is None else entry.frame
+
+            try:
+                frame, delta = self._incremental(kind, load, query, include_data, mark=mark)
+                stats = {**delta, "hit": True}
+            except ValueError:  # unreadable file: a miss
+                frame = None
+        if frame is None:
             frame = self._fetch_all(kind, query, include_data, page_options)
             stats = {"changed": len(frame), "removed": 0, "hit": False}
-        else:
-            frame, delta = self._incremental(kind, entry.frame, query, include_data)
-            stats = {**delta, "hit": True}
+        newest, held = _mark(frame)
         # the Parquet file is written by a thread while the frame is already returned
         self.cache.save(
             key,
             frame,
-            {"kind": kind, "query": _jsonable(query), "saved": now_iso()},
+            {
+                "kind": kind,
+                "query": _jsonable(query),
+                "saved": now_iso(),
+                "watermark": None if newest is None else newest.isoformat(),
+                "held": held,
+            },
             background=True,
         )
         frame.attrs["synapse"]["cache"] = {**stats, "key": key}
         return self._register(frame)
+
+
+def _mark(frame: pd.DataFrame) -> tuple[pd.Timestamp | None, int]:
+    """The newest ``modified`` of a frame and how many rows carry it."""
+    stamps = frame["modified"].dropna() if "modified" in frame.columns else pd.Series([])
+    if stamps.empty:
+        return None, 0
+    newest = stamps.max().tz_convert("UTC")
+    return newest, int((stamps == newest).sum())
 
 
 def _stamp(moment: pd.Timestamp) -> str:

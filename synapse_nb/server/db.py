@@ -69,6 +69,7 @@ CREATE TABLE IF NOT EXISTS tasks (
 CREATE INDEX IF NOT EXISTS tasks_project ON tasks(project_id, id);
 CREATE INDEX IF NOT EXISTS tasks_tenant_project ON tasks(tenant_id, project_id, id);
 CREATE INDEX IF NOT EXISTS tasks_modified ON tasks(modified);
+CREATE INDEX IF NOT EXISTS tasks_tenant_modified ON tasks(tenant_id, modified);
 CREATE INDEX IF NOT EXISTS tasks_tenant ON tasks(tenant_id, id);
 CREATE TABLE IF NOT EXISTS task_tag_links (
     task_id INTEGER NOT NULL, tag_id INTEGER NOT NULL, PRIMARY KEY (task_id, tag_id)) WITHOUT ROWID;
@@ -80,6 +81,7 @@ CREATE TABLE IF NOT EXISTS assignments (
     created TEXT NOT NULL, modified TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS assignments_project ON assignments(project_id, id);
 CREATE INDEX IF NOT EXISTS assignments_tenant_project ON assignments(tenant_id, project_id, id);
+CREATE INDEX IF NOT EXISTS assignments_tenant_modified ON assignments(tenant_id, modified);
 CREATE INDEX IF NOT EXISTS assignments_task ON assignments(task_id);
 CREATE INDEX IF NOT EXISTS assignments_tenant ON assignments(tenant_id, id);
 CREATE TABLE IF NOT EXISTS assignment_tag_links (
@@ -139,6 +141,7 @@ CREATE TABLE IF NOT EXISTS ground_truth_events (
     data_unit_id INTEGER, task_id INTEGER, data TEXT NOT NULL DEFAULT '{}',
     created TEXT NOT NULL, modified TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS ground_truth_events_version ON ground_truth_events(version_id, id);
+CREATE INDEX IF NOT EXISTS ground_truth_events_modified ON ground_truth_events(tenant_id, modified);
 CREATE TABLE IF NOT EXISTS logs (
     id INTEGER PRIMARY KEY, tenant_id INTEGER NOT NULL, job_id TEXT, event TEXT NOT NULL,
     data TEXT NOT NULL DEFAULT '{}', datetime TEXT NOT NULL, step TEXT,

@@ -37,6 +37,8 @@ class State:
         self.jobs = None  # set by the app factory (JobRunner)
         #: upload id -> (bytes hashed, running md5) of chunked uploads in progress
         self.upload_hashes: dict[str, tuple[int, Any]] = {}
+        #: upload id -> lock serialising the chunk PUTs of one upload (see routes/data.py)
+        self.upload_locks: dict[str, Any] = {}
         #: (base URL, stored files JSON) -> serialized files of a data unit
         self.unit_files_cache: dict[tuple[str, str], dict] = {}
 

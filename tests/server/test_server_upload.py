@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import socket
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import pytest
@@ -327,3 +330,140 @@ def test_tampered_signature_is_404(api, make):
     for tampered in bad:
         response = requests.get(tampered, timeout=10)
         assert response.status_code == 404, tampered
+
+
+# ---------------------------------------------------------------- streamed chunk bodies
+def multipart_body(data: bytes, *, filename_first: bool = True) -> tuple[bytes, str]:
+    boundary = "b0undary" + secrets.token_hex(8)
+    name = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="filename"\r\n\r\nclip.bin\r\n'
+    ).encode()
+    file = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="file"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + data
+        + b"\r\n"
+    )
+    parts = name + file if filename_first else file + name
+    return parts + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def upload_files(server) -> set[str]:
+    return {p.name for p in server.state.uploads_dir.iterdir()}
+
+
+def send_cut_short(server, path: str, data: bytes, start: int, total: int) -> None:
+    """Send a chunk PUT whose body stops half-way, then close the connection."""
+    body, content_type = multipart_body(data)
+    end = start + len(data) - 1
+    token = server.token
+    head = (
+        f"PUT /{path} HTTP/1.1\r\nHost: 127.0.0.1\r\nSynapse-Access-Token: Token {token}\r\n"
+        f"Content-Type: {content_type}\r\nContent-Range: bytes {start}-{end}/{total}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    host, port = urlsplit(server.url).hostname, urlsplit(server.url).port
+    with socket.create_connection((host, port), timeout=10) as sock:
+        sock.sendall(head + body[: len(body) // 2])
+    # the server notices the disconnect while streaming; give it a moment to unwind
+    time.sleep(0.3)
+
+
+def test_a_chunk_cut_short_commits_nothing_and_the_upload_resumes(api, server):
+    data = secrets.token_bytes(600_000)
+    first = put_chunk(api, "chunked_upload/", data[:200_000], 0, len(data)).json()
+    before = upload_files(server)
+    send_cut_short(
+        server, first["url"].removeprefix(server.url), data[200_000:400_000], 200_000, len(data)
+    )
+    state = api.get(first["url"]).json()
+    assert state["offset"] == 200_000  # the half-received chunk did not count
+    assert upload_files(server) == before
+    for start in (200_000, 400_000):
+        assert put_chunk(api, first["url"], data[start : start + 200_000], start, len(data)).ok
+    done = api.post(first["url"], json={"md5": md5(data)})
+    assert done.status_code == 200, done.text
+    assert download(done.json()["file"]) == data
+
+
+def test_a_first_chunk_cut_short_leaves_no_upload_behind(api, server):
+    before = upload_files(server)
+    uploads = server.state.db.scalar("SELECT COUNT(*) FROM chunked_uploads")
+    send_cut_short(server, "chunked_upload/", secrets.token_bytes(300_000), 0, 900_000)
+    assert upload_files(server) == before
+    assert server.state.db.scalar("SELECT COUNT(*) FROM chunked_uploads") == uploads
+
+
+@pytest.mark.parametrize("size", [999, 1001])
+def test_a_chunk_of_the_wrong_size_is_400_and_commits_nothing(size, api, server):
+    data = secrets.token_bytes(3000)
+    first = put_chunk(api, "chunked_upload/", data[:1000], 0, 3000).json()
+    body, content_type = multipart_body(data[1000 : 1000 + size])
+    response = api.put(
+        first["url"],
+        data=body,
+        headers={"Content-Type": content_type, "Content-Range": "bytes 1000-1999/3000"},
+    )
+    assert response.status_code == 400, response.text
+    assert f"Chunk size {size}" in response.json()["detail"]
+    assert api.get(first["url"]).json()["offset"] == 1000
+    before = upload_files(server)
+    rows = server.state.db.scalar("SELECT COUNT(*) FROM chunked_uploads")
+    body, content_type = multipart_body(data[:size])
+    response = api.put(
+        "chunked_upload/",
+        data=body,
+        headers={"Content-Type": content_type, "Content-Range": "bytes 0-999/3000"},
+    )
+    assert response.status_code == 400, response.text
+    assert upload_files(server) == before  # a rejected first chunk leaves no file
+    assert server.state.db.scalar("SELECT COUNT(*) FROM chunked_uploads") == rows
+    # the upload still completes with the right bytes
+    for start in (1000, 2000):
+        assert put_chunk(api, first["url"], data[start : start + 1000], start, 3000).ok
+    done = api.post(first["url"], json={"md5": md5(data)})
+    assert done.status_code == 200, done.text
+
+
+def test_form_fields_in_any_order_and_malformed_bodies(api):
+    data = secrets.token_bytes(5000)
+    body, content_type = multipart_body(data, filename_first=False)
+    response = api.put(
+        "chunked_upload/",
+        data=body,
+        headers={"Content-Type": content_type, "Content-Range": "bytes 0-4999/5000"},
+    )
+    assert response.status_code == 200, response.text
+    done = api.post(response.json()["url"], json={"md5": md5(data)})
+    assert done.status_code == 200 and done.json()["filename"] == "clip.bin"
+    garbage = api.put(
+        "chunked_upload/",
+        data=b"--not-the-boundary\r\n\r\nhello",
+        headers={
+            "Content-Type": "multipart/form-data; boundary=xyz",
+            "Content-Range": "bytes 0-4/5",
+        },
+    )
+    assert garbage.status_code == 400, garbage.text
+
+
+def test_concurrent_puts_of_one_range_store_it_once(api, server):
+    data = secrets.token_bytes(4_000_000)
+    first = put_chunk(api, "chunked_upload/", data[:1_000_000], 0, len(data)).json()
+
+    def put(_: int):
+        with requests.Session() as session:
+            session.headers.update(api.headers)
+            return put_chunk(session, first["url"], data[1_000_000:2_000_000], 1_000_000, len(data))
+
+    with ThreadPoolExecutor(4) as pool:
+        replies = list(pool.map(put, range(4)))
+    assert [r.status_code for r in replies] == [200] * 4, [r.text for r in replies]
+    assert {r.json()["offset"] for r in replies} == {2_000_000}
+    for start in (2_000_000, 3_000_000):
+        assert put_chunk(api, first["url"], data[start : start + 1_000_000], start, len(data)).ok
+    done = api.post(first["url"], json={"md5": md5(data)})
+    assert done.status_code == 200, done.text
+    assert download(done.json()["file"]) == data

@@ -34,6 +34,7 @@ from ..http import (
     shape_one,
     shorten,
 )
+from ..multipart import OffloadedFileSink, boundary_of, stream_multipart
 from .common import get_row, int_pk, placeholders, ref_row, state_of, unit_files
 
 router = APIRouter()
@@ -519,31 +520,8 @@ def _content_range(header: str | None) -> tuple[int, int, int]:
     return start_i, end_i, total_i
 
 
-async def _put_chunk(request: Request, p: Principal, upload_id: str | None) -> dict:
-    state = state_of(request)
-    start, end, total = _content_range(request.headers.get("content-range"))
-    form = await request.form()
-    chunk = form.get("file")
-    if not isinstance(chunk, UploadFile):
-        raise field_error("file", "No chunk was submitted.")
-    data = await chunk.read()
-    if len(data) != end - start + 1:
-        raise ApiError(
-            400, {"detail": f"Chunk size {len(data)} does not match Content-Range {start}-{end}."}
-        )
-    db = state.db
-    if upload_id is None:
-        if start != 0:
-            raise ApiError(400, {"detail": "Offsets do not match", "offset": 0})
-        filename = Path(str(form.get("filename") or "file")).name
-        upload_id = str(uuid.uuid4())
-        with db.write() as con:
-            con.execute(
-                "INSERT INTO chunked_uploads (id, tenant_id, user_id, filename, total, "
-                "created) VALUES (?, ?, ?, ?, ?, ?)",
-                (upload_id, p.tenant_id, p.user_id or 0, filename, total, now()),
-            )
-    row = db.one("SELECT * FROM chunked_uploads WHERE id = ?", (upload_id,))
+def _upload_row(state: Any, p: Principal, upload_id: str, total: int) -> Any:
+    row = state.db.one("SELECT * FROM chunked_uploads WHERE id = ?", (upload_id,))
     if row is None or row["tenant_id"] != p.tenant_id:
         raise not_found()
     if row["status"] == 2:
@@ -552,38 +530,109 @@ async def _put_chunk(request: Request, p: Principal, upload_id: str | None) -> d
         raise ApiError(
             400, {"detail": f"Total size {total} differs from the upload's {row['total']}."}
         )
-    if start != row["offset"]:
-        # A transport retry that repeats the last stored range is answered, not rejected.
-        if row["last_range"] == f"{start}-{end}" and end + 1 == row["offset"]:
-            return upload_json(request, row)
-        raise ApiError(400, {"detail": "Offsets do not match", "offset": row["offset"]})
-    path = state.uploads_dir / upload_id
+    return row
 
-    # The running MD5 is carried across chunks in memory, so finalizing does not re-read the
-    # file; it is advanced only once the chunk is committed (after a restart it is rebuilt).
-    def store() -> None:
+
+async def _drain(request: Request) -> None:
+    async for _ in request.stream():
+        pass
+
+
+async def _put_chunk(request: Request, p: Principal, upload_id: str | None) -> dict:
+    """Store one chunk, streamed from the socket into the upload file as it arrives.
+
+    The multipart body is parsed while it is received (:mod:`..multipart`): each piece of the
+    ``file`` part is written at its offset and fed to the upload's running MD5, so a chunk
+    is never held whole in memory or spooled to a temporary file. The offset only advances
+    (and the running MD5 is only replaced) once the whole chunk has arrived with the size
+    its Content-Range announced; a chunk cut short leaves the committed state as it was.
+    PUTs to one upload are serialised by a per-upload lock, so a transport retry racing its
+    original sees the committed offset and is answered as a repeat.
+    """
+    state = state_of(request)
+    start, end, total = _content_range(request.headers.get("content-range"))
+    boundary_of(request.headers.get("content-type"))
+    db = state.db
+    new_upload = upload_id is None
+    if new_upload:
+        if start != 0:
+            await _drain(request)
+            raise ApiError(400, {"detail": "Offsets do not match", "offset": 0})
+        upload_id = str(uuid.uuid4())
+    else:
+        _upload_row(state, p, upload_id, total)  # 404/400 before taking the lock
+    lock = state.upload_locks.setdefault(upload_id, asyncio.Lock())
+    async with lock:
+        running = None
+        if not new_upload:
+            row = _upload_row(state, p, upload_id, total)
+            if start != row["offset"]:
+                await _drain(request)
+                # A transport retry that repeats the last stored range is answered.
+                if row["last_range"] == f"{start}-{end}" and end + 1 == row["offset"]:
+                    return upload_json(request, row)
+                raise ApiError(400, {"detail": "Offsets do not match", "offset": row["offset"]})
+            running = state.upload_hashes.get(upload_id)
+        if start == 0:
+            digest = hashlib.md5()
+        elif running is not None and running[0] == start:
+            digest = running[1].copy()
+        else:
+            digest = None  # after a restart: finalizing re-reads the file
+        expected = end - start + 1
+        path = state.uploads_dir / upload_id
+        with path.open("r+b" if path.exists() else "wb") as out:
+            out.seek(start)
+
+            sink = OffloadedFileSink(out, digest, expected)
+            try:
+                fields, size = await stream_multipart(
+                    request, file_field="file", on_file_data=sink, after_piece=sink.pump
+                )
+                await sink.finish()
+            except BaseException:
+                await sink.settle()
+                if new_upload:
+                    out.close()
+                    path.unlink(missing_ok=True)
+                raise
+            if size is None or size != expected:
+                if new_upload:
+                    out.close()
+                    path.unlink(missing_ok=True)
+                if size is None:
+                    raise field_error("file", "No chunk was submitted.")
+                raise ApiError(
+                    400,
+                    {"detail": f"Chunk size {size} does not match Content-Range {start}-{end}."},
+                )
+            out.truncate(end + 1)
         with db.write() as con:
-            # compare-and-set: a concurrent PUT of the same range may have landed meanwhile
-            offset = con.execute(
-                "SELECT offset FROM chunked_uploads WHERE id = ?", (upload_id,)
-            ).fetchone()[0]
-            if offset != start:
-                raise ApiError(400, {"detail": "Offsets do not match", "offset": offset})
-            with path.open("r+b" if path.exists() else "wb") as out:
-                out.seek(start)
-                out.write(data)
-                out.truncate(end + 1)
-            con.execute(
-                "UPDATE chunked_uploads SET offset = ?, last_range = ? WHERE id = ?",
-                (end + 1, f"{start}-{end}", upload_id),
-            )
-            running = state.upload_hashes.pop(upload_id, None)
-            if start == 0 or (running is not None and running[0] == start):
-                digest = running[1] if start else hashlib.md5()
-                digest.update(data)
-                state.upload_hashes[upload_id] = (end + 1, digest)
-
-    await asyncio.to_thread(store)  # keep the event loop free while 50 MiB is written
+            if new_upload:
+                filename = Path(fields.get("filename") or "file").name or "file"
+                con.execute(
+                    "INSERT INTO chunked_uploads (id, tenant_id, user_id, filename, total, "
+                    "created, offset, last_range) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        upload_id,
+                        p.tenant_id,
+                        p.user_id or 0,
+                        filename,
+                        total,
+                        now(),
+                        end + 1,
+                        f"{start}-{end}",
+                    ),
+                )
+            else:
+                con.execute(
+                    "UPDATE chunked_uploads SET offset = ?, last_range = ? WHERE id = ?",
+                    (end + 1, f"{start}-{end}", upload_id),
+                )
+        if digest is not None:
+            state.upload_hashes[upload_id] = (end + 1, digest)
+        else:
+            state.upload_hashes.pop(upload_id, None)
     return upload_json(request, db.one("SELECT * FROM chunked_uploads WHERE id = ?", (upload_id,)))
 
 
@@ -642,6 +691,7 @@ async def finalize_upload(upload_id: str, request: Request, p: Principal = Auth)
         )
     path = state.uploads_dir / upload_id
     running = state.upload_hashes.pop(upload_id, None)
+    state.upload_locks.pop(upload_id, None)
     if running is not None and running[0] == row["offset"]:
         actual = running[1].hexdigest()
     else:

@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from synapse_nb.clients import BackendClient
 from synapse_nb.clients._validate import check_bool, check_data, check_params, check_pk
@@ -628,6 +629,7 @@ class Client(BackendClient):
         items, _count = self._raw_list(kind, probe, True, None, {})
         return [int(r["id"]) for r in items]
 
+    @gc_paused()  # the delta pages decode in threads while a 100k-row frame is alive
     def _incremental(
         self,
         kind: str,
@@ -687,15 +689,19 @@ class Client(BackendClient):
         if loaded is None:
             raise ValueError("the cached frame could not be read")
         base = loaded
-        if ties is not None and ties != held_count:
-            # a row was stamped exactly at our newest stamp after we fetched: find it
+        if ties is not None:
+            # Rows held at our newest stamp that changed since are in the delta (with a newer
+            # stamp), so the stamp should now count the held rows minus those; any other
+            # count means a row joined the stamp after we fetched (even if one left).
             held = base.index[base["modified"] == newest].tolist()
-            tied = self._server_ids(kind, {**query, "modified": since})
-            new_ids = sorted(set(tied) - set(held))
-            records += self._records_by_id(kind, new_ids) if new_ids else []
+            moved = {r.get("id") for r in records}.intersection(held)
+            if ties != held_count - len(moved):
+                # a row was stamped exactly at our newest stamp after we fetched: find it
+                tied = self._server_ids(kind, {**query, "modified": since})
+                new_ids = sorted(set(tied) - set(held))
+                records += self._records_by_id(kind, new_ids) if new_ids else []
         changed = build_frame(kind, records, tag_names=tag_names, include_data=include_data)
-        with gc_paused():
-            merged = _merge_rows(base, changed)
+        merged = _merge_rows(base, changed)
         removed = 0
         changed_ids = len(changed)
         if total is not None and len(merged) != total:
@@ -811,15 +817,39 @@ def _merge_rows(base: pd.DataFrame, changed: pd.DataFrame) -> pd.DataFrame:
                 old = base[column].array.take(rows)
                 if pd.Series(old, copy=False).equals(pd.Series(new, copy=False)):
                     continue  # e.g. a tag change leaves 27 of 30 columns as they were
-                values = base[column].array.copy()
-                values[rows] = new
-                merged[column] = values
+                merged[column] = _replaced(base[column].array, rows, new)
         except (TypeError, ValueError):  # e.g. a category the cached frame has not seen
             kept = base[~base.index.isin(changed.index)]
             return pd.concat([kept, changed])
     if not known.all():
         merged = pd.concat([merged, changed[~known]])
     return merged
+
+
+def _replaced(values: Any, rows: np.ndarray, new: Any) -> Any:
+    """A copy of the array ``values`` with positions ``rows`` set to ``new``.
+
+    pyarrow-backed columns (lists of tag and class names) are rebuilt with one Arrow
+    ``take`` over the old values followed by the new ones: pandas' ``__setitem__`` on them
+    goes through Python objects (27 ms for 1,000 rows of a 100k-row column, vs < 1 ms).
+
+    Example:
+        >>> old = pd.array([["a"], ["b"], []], dtype=pd.ArrowDtype(pa.list_(pa.string())))
+        >>> new = pd.array([["z"]], dtype=old.dtype)
+        >>> _replaced(old, np.array([1]), new).tolist()
+        [['a'], ['z'], []]
+    """
+    if isinstance(values.dtype, pd.ArrowDtype):
+        kind = values.dtype.pyarrow_dtype
+        old, fresh = pa.array(values, type=kind), pa.array(new, type=kind)
+        chunks = [*getattr(old, "chunks", [old]), *getattr(fresh, "chunks", [fresh])]
+        index = np.arange(len(values))
+        index[rows] = len(values) + np.arange(len(rows))
+        combined = pa.chunked_array(chunks, type=kind)
+        return pd.arrays.ArrowExtensionArray(combined.take(pa.array(index)).combine_chunks())
+    out = values.copy()
+    out[rows] = new
+    return out
 
 
 def _reorder(frame: pd.DataFrame, order: tuple[str | None, bool]) -> pd.DataFrame:

@@ -176,3 +176,48 @@ def test_background_writes_finish_on_close(rw, tmp_path: Path) -> None:
     assert len(files) == 1 and not list(tmp_path.glob("*.tmp"))
     key = files[0].stem
     assert FrameCache(tmp_path).load(key) is not None
+
+
+def test_rows_leaving_the_watermark_need_no_id_probe(rw, tmp_path: Path) -> None:
+    """Rows held at the newest stamp that change again are in the delta: no id comparison."""
+    with Client(rw.url, api_token=rw.token, cache=tmp_path) as cached:
+        base = cached.list_tasks({"project": 1}, list_all=True)
+        newest = base["modified"].max()
+        at_stamp = base.index[base["modified"] == newest].tolist()
+        others = base.index[base["modified"] < newest].tolist()[:3]
+        # one bulk change stamps several rows alike; then one of them changes again
+        cached.set_tags_tasks({"ids": others, "tags": [1], "action": "add"})
+        cached.list_tasks({"project": 1}, list_all=True)
+        cached.set_tags_tasks({"ids": others[:1], "tags": [1], "action": "remove"})
+        rw.requests.clear()
+        refreshed = cached.list_tasks({"project": 1}, list_all=True)
+        probes = [
+            r
+            for r in list(rw.requests)
+            if "modified=" in r["query"] and "page_size=1000" in r["query"]
+        ]
+    assert at_stamp  # the listing has a newest stamp at all
+    assert probes == []
+    assert 1 not in refreshed.at[others[0], "tags"]
+    assert all(1 in refreshed.at[pk, "tags"] for pk in others[1:])
+
+
+def test_a_row_joining_the_watermark_while_another_leaves_is_found(rw, tmp_path: Path) -> None:
+    with Client(rw.url, api_token=rw.token, cache=tmp_path) as cached:
+        cached.list_tasks({"project": 1}, list_all=True)
+        base = cached.list_tasks({"project": 1}, list_all=True)
+        first, second, late = base.index[base["priority"] != "high"].tolist()[:3]
+        cached.set_tags_tasks({"ids": [first, second], "tags": [2], "action": "add"})
+        tagged = cached.list_tasks({"project": 1}, list_all=True)
+        newest = tagged["modified"].max()
+        assert tagged.at[first, "modified"] == tagged.at[second, "modified"] == newest
+        stamp = newest.strftime("%Y-%m-%dT%H:%M:%S.%f") + "+00:00"
+        # one held row moves on (it will be in the delta), another row lands on the stamp
+        cached.set_tags_tasks({"ids": [first], "tags": [2], "action": "remove"})
+        with rw.state.db.write() as con:
+            con.execute(
+                "UPDATE tasks SET priority = 'high', modified = ? WHERE id = ?", (stamp, late)
+            )
+        refreshed = cached.list_tasks({"project": 1}, list_all=True)
+    assert refreshed.at[late, "priority"] == "high"
+    assert 2 not in refreshed.at[first, "tags"] and 2 in refreshed.at[second, "tags"]

@@ -24,7 +24,7 @@ from synapse_nb._config import (
 from synapse_nb._pagination import PageWalker, fetch_with_retries
 from synapse_nb._transport import _NOT_SET, Transport
 from synapse_nb.clients._url_conversion import MediaCache, UrlConversion, apply, resolve
-from synapse_nb.clients._validate import check_bool, check_params
+from synapse_nb.clients._validate import check_bool, check_data, check_params, check_pk
 from synapse_nb.exceptions import InvalidInputError
 
 __all__ = ["BaseClient", "ListResult"]
@@ -150,6 +150,21 @@ class BaseClient:
 
     def _patch(self, path: str, data: Any = _NOT_SET, **kwargs: Any) -> Any:
         return self._send("PATCH", path, data, **kwargs)
+
+    def _patch_checked(
+        self, path: str, method: str, pk: Any, data: Any, allowed: tuple[str, ...]
+    ) -> dict[str, Any]:
+        """PATCH ``{path}/{pk}/`` with ``data`` once every key is one of ``allowed``."""
+        pk = check_pk(pk, method=method)
+        check_data(data, method=method)
+        if not isinstance(data, Mapping) or not data:
+            raise InvalidInputError("data", data, "must be a non-empty dict", method=method)
+        for key in data:
+            if key not in allowed:
+                raise InvalidInputError(
+                    f"data[{key!r}]", data[key], f"is not writable; one of {allowed}", method=method
+                )
+        return self._patch(f"{path}/{pk}/", dict(data))
 
     def _delete(self, path: str, **kwargs: Any) -> Any:
         return self._transport.request_json("DELETE", path, **kwargs)

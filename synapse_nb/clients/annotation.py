@@ -61,6 +61,26 @@ class AnnotationClientMixin:
         query = check_params(params, method="get_task")
         return self._get(f"tasks/{pk}/", query)  # type: ignore[attr-defined]
 
+    def update_task(self, pk: int, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Update a task's writable fields (``PATCH tasks/{pk}/``).
+
+        Args:
+            pk: Task id.
+            data: Any of ``status``, ``priority``, ``assignee``, ``metadata``, ``tags``
+                (replaces the tag set), ``is_discarded``.
+
+        Returns:
+            The updated task.
+
+        Example:
+            >>> client.update_task(5, {"status": "completed"})["status"]  # doctest: +SKIP
+            'completed'
+        """
+        allowed = ("status", "priority", "assignee", "metadata", "tags", "is_discarded")
+        return self._patch_checked(  # type: ignore[attr-defined]
+            "tasks", "update_task", pk, data, allowed
+        )
+
     def annotate_task_data(
         self, pk: int, data: Mapping[str, Any], *, schema: str | None = None
     ) -> dict[str, Any]:

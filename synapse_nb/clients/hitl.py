@@ -36,6 +36,21 @@ class HITLClientMixin:
         pk = check_pk(pk, method="get_assignment")
         return self._get(f"assignments/{pk}/")  # type: ignore[attr-defined]
 
+    def update_assignment(self, pk: int, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Update an assignment's review state (``PATCH assignments/{pk}/``).
+
+        Args:
+            pk: Assignment id.
+            data: Any of ``status_label``, ``status_review``, ``data``.
+
+        Example:
+            >>> client.update_assignment(3, {"status_review": "rejected"})  # doctest: +SKIP
+        """
+        allowed = ("status_label", "status_review", "data")
+        return self._patch_checked(  # type: ignore[attr-defined]
+            "assignments", "update_assignment", pk, data, allowed
+        )
+
     def list_assignments(
         self,
         params: Mapping[str, Any] | None = None,

@@ -49,7 +49,7 @@ import pandas as pd
 import pyarrow as pa
 
 from synapse_nb.clients import BackendClient
-from synapse_nb.clients._validate import check_bool, check_data, check_params, check_pk
+from synapse_nb.clients._validate import check_bool, check_params
 from synapse_nb.exceptions import InvalidInputError
 from synapse_nb.frames.build import build_frame, conform, frame_meta, gc_paused
 from synapse_nb.frames.cache import FrameCache
@@ -399,52 +399,6 @@ class Client(BackendClient):
 
     #: SDK-26 name of :meth:`list_data_collection`.
     list_data_collections = list_data_collection
-
-    # ------------------------------------------------------------------ writes (PATCH)
-    def update_task(self, pk: int, data: Mapping[str, Any]) -> dict[str, Any]:
-        """Update a task's writable fields (``PATCH tasks/{pk}/``).
-
-        Args:
-            pk: Task id.
-            data: Any of ``status``, ``priority``, ``assignee``, ``metadata``, ``tags``
-                (replaces the tag set), ``is_discarded``.
-
-        Returns:
-            The updated task.
-
-        Example:
-            >>> client.update_task(5, {"status": "completed"})["status"]  # doctest: +SKIP
-            'completed'
-        """
-        allowed = ("status", "priority", "assignee", "metadata", "tags", "is_discarded")
-        return self._patch_checked("tasks", "update_task", pk, data, allowed)
-
-    def update_assignment(self, pk: int, data: Mapping[str, Any]) -> dict[str, Any]:
-        """Update an assignment's review state (``PATCH assignments/{pk}/``).
-
-        Args:
-            pk: Assignment id.
-            data: Any of ``status_label``, ``status_review``, ``data``.
-
-        Example:
-            >>> client.update_assignment(3, {"status_review": "rejected"})  # doctest: +SKIP
-        """
-        allowed = ("status_label", "status_review", "data")
-        return self._patch_checked("assignments", "update_assignment", pk, data, allowed)
-
-    def _patch_checked(
-        self, path: str, method: str, pk: Any, data: Any, allowed: tuple[str, ...]
-    ) -> dict[str, Any]:
-        pk = check_pk(pk, method=method)
-        check_data(data, method=method)
-        if not isinstance(data, Mapping) or not data:
-            raise InvalidInputError("data", data, "must be a non-empty dict", method=method)
-        for key in data:
-            if key not in allowed:
-                raise InvalidInputError(
-                    f"data[{key!r}]", data[key], f"is not writable; one of {allowed}", method=method
-                )
-        return self._patch(f"{path}/{pk}/", dict(data))
 
     # ------------------------------------------------------------------ internals
     def _raw_list(

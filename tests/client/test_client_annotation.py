@@ -144,6 +144,29 @@ def test_set_tags_assignments(client, wire):
     assert 4 in client.get_assignment(2)["tags"]
 
 
+def test_update_task_and_assignment_patch_only_the_given_fields(client, wire):
+    # the demo workspace is shared: the original values are put back afterwards
+    before_task, before_assignment = client.get_task(7), client.get_assignment(5)
+    wire.clear()
+    try:
+        task = client.update_task(7, {"priority": "high", "metadata": {"reviewed": True}})
+        assert task["id"] == 7 and task["priority"] == "high"
+        assert task["metadata"] == {"reviewed": True}
+        assert wire.json(wire.one("PATCH", "tasks/7/")) == {
+            "priority": "high",
+            "metadata": {"reviewed": True},
+        }
+        assignment = client.update_assignment(5, {"status_review": "rejected"})
+        assert assignment["id"] == 5 and assignment["status_review"] == "rejected"
+        assert wire.json(wire.one("PATCH", "assignments/5/")) == {"status_review": "rejected"}
+        assert client.get_assignment(5)["status_review"] == "rejected"
+    finally:
+        client.update_task(
+            7, {"priority": before_task["priority"], "metadata": before_task["metadata"]}
+        )
+        client.update_assignment(5, {"status_review": before_assignment["status_review"]})
+
+
 def test_server_validation_error_names_field(client):
     with pytest.raises(ValidationError) as info:
         client.create_tasks({"project": 1, "data_unit": 999_999})
@@ -182,6 +205,11 @@ def test_server_validation_error_names_field(client):
         (lambda c: c.get_task_tag(-1), "pk"),
         (lambda c: c.list_task_tags(params=[1]), "params"),
         (lambda c: c.get_assignment(None), "pk"),
+        (lambda c: c.update_task(0, {"status": "completed"}), "pk"),
+        (lambda c: c.update_task(1, {}), "data"),
+        (lambda c: c.update_task(1, {"project": 2}), "data['project']"),
+        (lambda c: c.update_assignment(1, ["status_review"]), "data"),
+        (lambda c: c.update_assignment(1, {"task": 9}), "data['task']"),
         (lambda c: c.list_assignments(params=1), "params"),
         (
             lambda c: c.set_tags_assignments({"assignment_ids": ["a"], "tag_ids": [1]}),

@@ -602,9 +602,16 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
             self._merge(subset)
 
     def _merge(self, subset: pd.DataFrame) -> None:
-        """Copy the new tag columns of ``subset`` into the editor's rows."""
+        """Copy the new tag columns of ``subset`` into the editor's rows.
+
+        The rows then hold the server's new tags, so they move to their own write-back
+        snapshot with those tags recorded (as ``df.synapse.tag`` does): ``diff()`` of the
+        editor's rows does not mistake them for local edits, and frames sharing the old
+        snapshot keep theirs.
+        """
         assert self._rows is not None
         frame = self._rows
+        self._record_in_snapshot(frame, subset)
         positions = frame.index.get_indexer(subset.index)
         for column in ("tags", "tag_names"):
             if column not in frame.columns or column not in subset.columns:
@@ -617,6 +624,22 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
             else:
                 frame[column] = pd.Series(values, index=frame.index, dtype=frame[column].dtype)
         self._render_buttons()
+
+    def _record_in_snapshot(self, frame: pd.DataFrame, subset: pd.DataFrame) -> None:
+        if "tags" not in subset.columns or not isinstance(frame.attrs.get("synapse"), dict):
+            return
+        try:
+            live = frame.synapse.client(self._client)
+        except (AttributeError, ValueError, InvalidInputError):
+            return  # not a client frame: there is no snapshot to keep in step
+        updates = {
+            (pk, "tags"): tuple(sorted(set(value or ())))
+            for pk, value in zip(subset.index.tolist(), subset["tags"].tolist(), strict=True)
+        }
+        sid = frame.attrs["synapse"].get("snapshot")
+        forked = live.snapshots.fork(sid, frame.index.tolist(), updates)
+        if forked:
+            frame.attrs["synapse"]["snapshot"] = forked
 
     def _name(self, pk: int) -> str:
         for record in self._tags:

@@ -122,6 +122,22 @@ def test_add_confirm_undo_round_trip(demo, client):
     assert editor.last_change is None and len(changes) == 2
 
 
+def test_the_editors_rows_show_no_local_edits_after_confirm_and_undo(client):
+    """The editor's frame records the server's new tags: diff() stays empty, push sends nothing."""
+    editor = TagEditor(client, project=1).load()
+    rows = client.list_tasks({"project": 1, "status": "in_progress", "page_size": 5})
+    other = rows.copy()  # another frame sharing the listing's snapshot
+    editor.rows = rows
+    frontend_click(button_for(editor, "gold"))
+    frontend_click(editor.add_button)
+    frontend_click(editor.confirm_button)
+    assert len(editor.last_change.changes) > 0
+    assert editor.rows.synapse.diff().empty
+    assert other.synapse.diff().empty  # its stale tags are not taken for edits either
+    frontend_click(editor.undo_button)
+    assert editor.rows.synapse.diff().empty
+
+
 def test_remove_and_cancel(demo, client):
     editor = TagEditor(client, project=1).load()
     blurry = tag_id(client, "blurry")

@@ -176,7 +176,9 @@ def plot_models(
     )
     data = comparison[names].astype(float)
     if ax is None:
-        _fig, ax = plt.subplots(figsize=(max(4, 1.2 * len(names) * max(1, len(data))), 3.5))
+        bars = len(names) * max(1, len(data))
+        # wide enough for the bars, but never wider than a notebook cell (about 12 in)
+        _fig, ax = plt.subplots(figsize=(min(12.0, max(4.0, 1.0 + 0.3 * bars)), 3.5))
     width = 0.8 / max(1, len(data))
     for i, (label, row) in enumerate(data.iterrows()):
         positions = [j + i * width for j in range(len(names))]

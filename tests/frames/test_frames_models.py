@@ -65,6 +65,10 @@ def test_plot_draws_one_bar_per_model_and_metric(client: Client) -> None:
     heights = sorted(p.get_height() for p in ax.patches)
     assert heights == sorted([*table["mAP"].astype(float), *table["recall"].astype(float)])
     plt.close("all")
+    every = plot_models(compare_models(models))  # all metrics: still fits a notebook cell
+    width, height = every.figure.get_size_inches()
+    assert 4 <= width <= 12 and height == 3.5
+    plt.close("all")
     fig, own_ax = plt.subplots()
     compare_models(models, "mAP", plot=True, ax=own_ax)
     assert len(own_ax.patches) == len(models)

@@ -110,3 +110,28 @@ def check_bool(value: Any, *, method: str, field: str) -> bool:
     if not isinstance(value, bool):
         raise InvalidInputError(field, value, "must be True or False", method=method)
     return value
+
+
+def check_tag_replace(body: Mapping[str, Any], query: Mapping[str, Any], *, method: str) -> None:
+    """Refuse ``replace=True`` with ``action='remove'``: the two contradict each other.
+
+    ``?replace=true`` makes the given tags the rows' whole tag set, which is an "add" of
+    those tags; removing them while replacing has no meaning.
+
+    Example:
+        >>> try:
+        ...     check_tag_replace({"action": "remove"}, {"replace": True}, method="m")
+        ... except InvalidInputError as exc:
+        ...     exc.field
+        'action'
+    """
+    replace = query.get("replace")
+    replacing = replace is True or str(replace).strip().lower() in ("true", "1")
+    if replacing and body.get("action") == "remove":
+        raise InvalidInputError(
+            "action",
+            "remove",
+            "cannot be combined with replace=True (replace sets exactly the given tags; "
+            "use action='add')",
+            method=method,
+        )

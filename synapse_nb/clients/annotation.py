@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from synapse_nb.clients._validate import check_data, check_params, check_pk
+from synapse_nb.clients._validate import check_data, check_params, check_pk, check_tag_replace
 from synapse_nb.exceptions import InvalidInputError
 from synapse_nb.models._base import build_body, validate
 from synapse_nb.models.annotation import SetTaskTags, TaskBulkCreate, TaskCreate
@@ -223,6 +223,7 @@ class AnnotationClientMixin:
         """
         body = build_body(SetTaskTags, data, method="set_tags_tasks")
         query = check_params(params, method="set_tags_tasks")
+        check_tag_replace(body, query, method="set_tags_tasks")
         return self._post("tasks/set_tags/", body, params=query)  # type: ignore[attr-defined]
 
     def get_task_tag(self, pk: int) -> dict[str, Any]:

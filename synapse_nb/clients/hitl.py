@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from synapse_nb.clients._validate import check_params, check_pk
+from synapse_nb.clients._validate import check_params, check_pk, check_tag_replace
 from synapse_nb.models._base import build_body
 from synapse_nb.models.annotation import SetAssignmentTags
 
@@ -106,4 +106,5 @@ class HITLClientMixin:
         """
         body = build_body(SetAssignmentTags, data, method="set_tags_assignments")
         query = check_params(params, method="set_tags_assignments")
+        check_tag_replace(body, query, method="set_tags_assignments")
         return self._post("assignments/set_tags/", body, params=query)  # type: ignore[attr-defined]

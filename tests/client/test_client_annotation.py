@@ -202,6 +202,18 @@ def test_server_validation_error_names_field(client):
         (lambda c: c.set_tags_tasks({"ids": [1], "tags": [1], "action": "toggle"}), "action"),
         (lambda c: c.set_tags_tasks({"ids": [1], "tags": [1], "colour": 1}), "colour"),
         (lambda c: c.set_tags_tasks({"ids": [1], "tags": [1]}, params=3), "params"),
+        (
+            lambda c: c.set_tags_tasks(
+                {"ids": [1], "tags": [1], "action": "remove"}, params={"replace": True}
+            ),
+            "action",
+        ),
+        (
+            lambda c: c.set_tags_assignments(
+                {"ids": [1], "tags": [1], "action": "remove"}, params={"replace": "true"}
+            ),
+            "action",
+        ),
         (lambda c: c.get_task_tag(-1), "pk"),
         (lambda c: c.list_task_tags(params=[1]), "params"),
         (lambda c: c.get_assignment(None), "pk"),

@@ -476,6 +476,15 @@ def test_set_tags_seed_shape_and_replace(make, api, ctx):
     assert response.json()["action"] == "replace"
     assert api.get(f"tasks/{task}/").json()["tags"] == [c]
 
+    # replacing while removing has no meaning: refused, naming the field, nothing changed
+    contradictory = api.post(
+        "tasks/set_tags/",
+        params={"replace": "true"},
+        json={"ids": [task], "tags": [a], "action": "remove"},
+    )
+    check_field_error(contradictory, "action")
+    assert api.get(f"tasks/{task}/").json()["tags"] == [c]
+
 
 def test_set_assignment_tags_seed_shape(api, make, ctx):
     tag = make.tag(ctx["project"])["id"]

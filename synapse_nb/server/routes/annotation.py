@@ -505,6 +505,10 @@ async def _set_tags(
     action = body.str("action", default="add", choices=("add", "remove"))
     body.check()
     replace = Query(request).bool("replace") or False
+    if replace and action == "remove":
+        raise field_error(
+            "action", "'remove' cannot be combined with replace=true (replace sets the tags)."
+        )
     ids = sorted(set(ids))
     tags = sorted(set(tags))
     db = state_of(request).db

@@ -647,15 +647,35 @@ def _restore_writable(base: pd.DataFrame, snap: pd.DataFrame, schema: Schema) ->
     for column in schema.writable:
         if column not in base.columns or column not in snap.columns:
             continue
-        local = writeback._normalized_column(column, base[column].iloc[positions])
-        stored = writeback.snapshot_values(column, snap[column].reindex(rows))
+        local_series = base[column].iloc[positions]
+        stored_series = snap[column].reindex(rows)
+        if column == "tags":
+            # the snapshot keeps each fetched list as a tuple: unedited rows match exactly,
+            # so only the others are normalized (100k rows: milliseconds, not a second)
+            local_raw, stored_raw = local_series.tolist(), stored_series.tolist()
+            maybe = [
+                i
+                for i, (a, b) in enumerate(zip(local_raw, stored_raw, strict=True))
+                if type(a) is not list or type(b) is not tuple or tuple(a) != b
+            ]
+            if not maybe:
+                continue
+            local_series, stored_series = local_series.iloc[maybe], stored_series.iloc[maybe]
+        else:
+            maybe = None
+        local = writeback._normalized_column(column, local_series)
+        stored = writeback.snapshot_values(column, stored_series)
         edited = [i for i, (a, b) in enumerate(zip(local, stored, strict=True)) if a != b]
         if not edited:
             continue
+        server_value = {i: stored[i] for i in edited}
+        if maybe is not None:  # back to positions in ``rows``
+            server_value = {maybe[i]: value for i, value in server_value.items()}
+            edited = [maybe[i] for i in edited]
         if column in ("tags", "metadata"):
             array = base[column].to_numpy(dtype=object).copy()
             for i in edited:
-                value = stored[i]
+                value = server_value[i]
                 array[positions[i]] = (
                     list(value) if column == "tags" else writeback.wire_value(column, value)
                 )
@@ -664,6 +684,7 @@ def _restore_writable(base: pd.DataFrame, snap: pd.DataFrame, schema: Schema) ->
             dtype = base[column].dtype
             series = base[column].astype(object)
             for i in edited:
-                series.iat[positions[i]] = pd.NA if stored[i] is None else stored[i]
+                value = server_value[i]
+                series.iat[positions[i]] = pd.NA if value is None else value
             base[column] = series.astype(dtype)
     return base

@@ -143,9 +143,10 @@ def _normalized_column(column: str, series: pd.Series) -> list[Any]:
     """``normalize_value`` over a whole column, vectorized for the common cases."""
     values = series.tolist()
     if column == "tags":
+        # lists from the frame and tuples from a snapshot of plain int ids: the fast path
         return [
             tuple(sorted(set(v)))
-            if type(v) is list and all(type(t) is int for t in v)
+            if (type(v) is list or type(v) is tuple) and all(type(t) is int for t in v)
             else normalize_value(column, v)
             for v in values
         ]

@@ -133,6 +133,24 @@ def test_refresh_discards_unpushed_edits(rw_client: Client) -> None:
     assert fresh.synapse.diff().empty
 
 
+def test_refresh_discards_unpushed_tag_edits_of_every_kind(rw_client: Client) -> None:
+    tasks = rw_client.list_tasks({"project": 1}, list_all=True)
+    server_tags = tasks["tags"].map(sorted).tolist()
+    tagged = [pk for pk, tags in tasks["tags"].items() if len(tags) >= 1][:2]
+    untagged = [pk for pk, tags in tasks["tags"].items() if not tags][:1]
+    tasks.at[tagged[0], "tags"] = []  # replaced
+    tasks.at[tagged[1], "tags"].append(999)  # mutated in place
+    tasks.at[untagged[0], "tags"] = [1, 1]  # a duplicate, not a real change of one tag
+    reordered = [pk for pk, tags in tasks["tags"].items() if len(tags) >= 2][:1]
+    for pk in reordered:  # same tags, other order: not an edit
+        tasks.at[pk, "tags"] = list(reversed(tasks.at[pk, "tags"]))
+    edited = tasks.synapse.diff()
+    assert set(edited["id"]) == {*tagged, *untagged}
+    fresh = tasks.synapse.refresh()
+    assert fresh["tags"].map(sorted).tolist() == server_tags
+    assert fresh.synapse.diff().empty
+
+
 def test_annotations_view_matches_the_per_row_counts(client: Client) -> None:
     tasks = client.list_tasks({"project": 1}, list_all=True)
     ann = tasks.synapse.annotations()

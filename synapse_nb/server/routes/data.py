@@ -561,7 +561,10 @@ async def _put_chunk(request: Request, p: Principal, upload_id: str | None) -> d
         upload_id = str(uuid.uuid4())
     else:
         _upload_row(state, p, upload_id, total)  # 404/400 before taking the lock
-    lock = state.upload_locks.setdefault(upload_id, asyncio.Lock())
+    # nobody else knows a new upload's id before this PUT answers: it needs no shared lock
+    lock = (
+        asyncio.Lock() if new_upload else state.upload_locks.setdefault(upload_id, asyncio.Lock())
+    )
     async with lock:
         running = None
         if not new_upload:

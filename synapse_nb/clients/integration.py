@@ -345,8 +345,14 @@ class IntegrationClientMixin:
             list_all: Walk every page and return ``(generator, count)``.
             **page_options: As for :meth:`list_tasks`.
 
+        Returns:
+            The page envelope; items ``{id, name, url, status, token, node_install_script,
+            ...}``. The agent ``token`` is a credential: pass it to
+            :meth:`health_check_agent` or ``AgentClient``, do not print it in a shared notebook.
+
         Example:
             >>> client.list_agents()['results'][0]['status']  # doctest: +SKIP
+            'connected'
         """
         return self._list(  # type: ignore[attr-defined]
             "agents/", params, method="list_agents", list_all=list_all, **page_options

@@ -95,7 +95,8 @@ CREATE TABLE IF NOT EXISTS chunked_uploads (
 CREATE TABLE IF NOT EXISTS agents (
     id INTEGER PRIMARY KEY, tenant_id INTEGER NOT NULL, name TEXT NOT NULL,
     url TEXT NOT NULL DEFAULT '', token_hash TEXT NOT NULL UNIQUE,
-    status TEXT NOT NULL DEFAULT 'disconnected', last_seen TEXT, created TEXT NOT NULL);
+    status TEXT NOT NULL DEFAULT 'disconnected', last_seen TEXT, created TEXT NOT NULL,
+    token TEXT);
 CREATE TABLE IF NOT EXISTS plugins (
     id INTEGER PRIMARY KEY, tenant_id INTEGER NOT NULL, code TEXT NOT NULL, name TEXT NOT NULL,
     category TEXT NOT NULL DEFAULT 'custom', description TEXT NOT NULL DEFAULT '',
@@ -187,11 +188,22 @@ class Database:
         self._count_cache: dict[tuple, int] = {}
         with self._write_lock:
             self.con.executescript(SCHEMA)  # executescript manages its own transaction
+            self._add_missing_columns()
         with self.write() as con:
             con.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
             )
+
+    #: columns added after a data directory may have been created: (table, column, type)
+    ADDED_COLUMNS = (("agents", "token", "TEXT"),)
+
+    def _add_missing_columns(self) -> None:
+        """Bring a data directory written by an older version up to the current schema."""
+        for table, column, kind in self.ADDED_COLUMNS:
+            have = {row[1] for row in self.con.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                self.con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def _connect(self) -> sqlite3.Connection:
         con = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)

@@ -35,6 +35,18 @@ def test_health_check_agent_keeps_token_out_of_errors_and_logs(client, demo_srv,
     assert "agents/***/connect/" in str(info.value)
 
 
+def test_list_agents_gives_the_token_a_node_needs(client, demo_srv, caplog):
+    caplog.set_level(logging.DEBUG)
+    page = client.list_agents()
+    agent = next(a for a in page["results"] if a["name"] == "local-agent")
+    assert agent["token"] == demo_srv.agent_token
+    assert agent["node_install_script"].endswith(
+        f"agents/{demo_srv.agent_token}/node_install_script"
+    )
+    assert demo_srv.agent_token not in caplog.text  # responses are never logged
+    assert client.health_check_agent(agent["token"])["id"] == agent["id"]
+
+
 def test_plugins_get_create_update(client, wire):
     assert client.get_plugin(1)["id"] == 1
     by_code = client.get_plugin("yolo-trainer")

@@ -78,8 +78,8 @@ def agent(server) -> Agent:
     tenant = admin_tenant(server)
     with server.state.db.write() as con:
         agent_id = con.execute(
-            "INSERT INTO agents (tenant_id, name, url, token_hash, created) "
-            "VALUES (?, 'test agent', 'http://127.0.0.1:1/', ?, ?)",
-            (tenant, hash_token(token), now()),
+            "INSERT INTO agents (tenant_id, name, url, token_hash, token, created) "
+            "VALUES (?, 'test agent', 'http://127.0.0.1:1/', ?, ?, ?)",
+            (tenant, hash_token(token), token, now()),
         ).lastrowid
     return Agent(agent_id, token)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import secrets
+import shlex
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+import requests
 from srv_helpers import check_field_error, unique
 
 
@@ -602,6 +605,44 @@ def test_agent_connect(api, agent):
     assert response.json()["id"] == agent.id
     assert agent.id in [a["id"] for a in api.get("agents/").json()["results"]]
     assert api.post(f"agents/{'0' * 40}/connect/").status_code == 404
+
+
+def test_agents_list_their_token_and_node_install_script(api, agent, server):
+    """SDK-26 items carry ``token`` and ``node_install_script`` (the SDK's Agent model reads
+    the token out of the script URL with the pattern ``agents/<40 hex>/node_install_script``)."""
+    listed = {a["id"]: a for a in api.get("agents/").json()["results"]}[agent.id]
+    assert listed["token"] == agent.token
+    script_url = listed["node_install_script"]
+    match = re.search(r"agents/([0-9a-f]{40})/node_install_script", script_url)
+    assert match and match.group(1) == agent.token
+    assert script_url.startswith(server.url)
+    # the script is fetched by a fresh machine with no credentials: the token in it is one
+    script = requests.get(script_url, timeout=10)
+    assert script.status_code == 200
+    assert script.headers["content-type"].startswith("text/x-shellscript")
+    assert script.text.startswith("#!/bin/sh\n")
+    curl = next(line for line in script.text.splitlines() if line.startswith("curl "))
+    words = shlex.split(curl)
+    headers = dict(w.split(": ", 1) for i, w in enumerate(words) if i and words[i - 1] == "-H")
+    url = words[-1]
+    assert url == f"{server.url}agents/{agent.token}/connect/"
+    with server.state.db.write() as con:
+        con.execute("UPDATE agents SET status = 'disconnected' WHERE id = ?", (agent.id,))
+    connected = requests.post(url, headers=headers, timeout=10)  # what the script's curl does
+    assert connected.status_code == 200, connected.text
+    assert connected.json()["status"] == "connected"
+    assert requests.get(f"{server.url}agents/{'0' * 40}/node_install_script").status_code == 404
+
+
+def test_agents_stored_without_their_token_list_none(api, server):
+    tenant = server.state.db.scalar("SELECT tenant_id FROM agents WHERE id = 1")
+    with server.state.db.write() as con:
+        legacy = con.execute(
+            "INSERT INTO agents (tenant_id, name, token_hash, created) VALUES (?, 'old', ?, ?)",
+            (tenant, "f" * 64, "2026-01-01T00:00:00+00:00"),
+        ).lastrowid
+    listed = {a["id"]: a for a in api.get("agents/", params={"page_size": 100}).json()["results"]}
+    assert listed[legacy]["token"] is None and listed[legacy]["node_install_script"] is None
 
 
 def test_storage_configuration_only_on_request(api, make):

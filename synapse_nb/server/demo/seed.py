@@ -435,9 +435,9 @@ def seed_demo(state: Any, *, seed: int = 0, cache_dir: Path, n_images: int = DEM
         # ---- agent
         agent_token = secrets.token_hex(20)
         agent_id = con.execute(
-            "INSERT INTO agents (tenant_id, name, url, token_hash, status, last_seen, created) "
-            "VALUES (?, 'local-agent', 'http://127.0.0.1:8001/', ?, 'connected', ?, ?)",
-            (tenant_id, hash_token(agent_token), _ts(7000), _ts(100)),
+            "INSERT INTO agents (tenant_id, name, url, token_hash, token, status, last_seen, "
+            "created) VALUES (?, 'local-agent', 'http://127.0.0.1:8001/', ?, ?, 'connected', ?, ?)",
+            (tenant_id, hash_token(agent_token), agent_token, _ts(7000), _ts(100)),
         ).lastrowid
 
         from ..routes.integration import add_console_log

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import shlex
 import uuid
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import PlainTextResponse, StreamingResponse
 from starlette.datastructures import UploadFile
 
 from ..db import dumps, loads, now
@@ -67,12 +68,27 @@ JOB_UPDATE_KEYS = ("status", "progress_record", "metrics_record", "console_logs"
 # ============================================================================ agents
 
 
-def agent_json(row: Any) -> dict:
+def agent_json(request: Request, row: Any) -> dict:
+    """An agent as the SDK-26 list gives it, ``token`` and ``node_install_script`` included.
+
+    Agent tokens, unlike user tokens, are shown to the tenant on purpose: a node is set up
+    with them (the SDK's ``Agent`` model reads the token out of the install script's URL,
+    ``agents/<40 hex>/node_install_script``). Agents stored before the token was kept show
+    ``None`` for both.
+    """
+    token = row["token"]
+    script = (
+        f"{state_of(request).base_url(request)}/agents/{token}/node_install_script"
+        if token
+        else None
+    )
     return {
         "id": row["id"],
         "name": row["name"],
         "url": row["url"],
         "status": row["status"],
+        "token": token,
+        "node_install_script": script,
         "last_seen": row["last_seen"],
         "created": row["created"],
     }
@@ -82,7 +98,36 @@ def agent_json(row: Any) -> dict:
 def list_agents(request: Request, p: Principal = Auth) -> dict:
     where = Where()
     where.add("tenant_id = ?", p.tenant_id)
-    return paginate_where(request, "agents", where, lambda rows: [agent_json(r) for r in rows])
+    return paginate_where(
+        request, "agents", where, lambda rows: [agent_json(request, r) for r in rows]
+    )
+
+
+_INSTALL_SCRIPT = """#!/bin/sh
+# Synapse agent node setup for agent {name} (embedded synapse_nb backend).
+# The embedded backend runs jobs itself, so setting up a node only registers it as
+# connected: the same call as BackendClient.health_check_agent(token).
+set -eu
+curl -fsS -X POST -H {header} -H 'Content-Type: application/json' {url}
+echo
+"""
+
+
+@router.get("/agents/{token}/node_install_script", include_in_schema=False)
+@router.get("/agents/{token}/node_install_script/", include_in_schema=False)
+def node_install_script(token: str, request: Request) -> PlainTextResponse:
+    """The node setup script of an agent; the token in the path is the credential (as
+    ``curl <node_install_script> | sh`` on a fresh machine has no other)."""
+    state = state_of(request)
+    row = state.db.one("SELECT * FROM agents WHERE token_hash = ?", (hash_token(token),))
+    if row is None:
+        raise not_found()
+    script = _INSTALL_SCRIPT.format(
+        name=repr(row["name"]),  # a repr has no line breaks: the comment stays one line
+        header=shlex.quote(f"SYNAPSE-Agent: Token {token}"),
+        url=shlex.quote(f"{state.base_url(request)}/agents/{token}/connect/"),
+    )
+    return PlainTextResponse(script, media_type="text/x-shellscript")
 
 
 @route(router, "/agents/{token}/connect/", ["POST"], summary="Agent health check / connect")
@@ -96,7 +141,7 @@ async def connect_agent(token: str, request: Request, p: Principal = Auth) -> di
         con.execute(
             "UPDATE agents SET status = 'connected', last_seen = ? WHERE id = ?", (now(), row["id"])
         )
-    return agent_json(state.db.one("SELECT * FROM agents WHERE id = ?", (row["id"],)))
+    return agent_json(request, state.db.one("SELECT * FROM agents WHERE id = ?", (row["id"],)))
 
 
 # ============================================================================ plugins

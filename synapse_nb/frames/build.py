@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gc
 import html
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from itertools import islice
@@ -482,13 +483,24 @@ def gc_paused() -> Iterator[None]:
         ...     gc.isenabled()
         False
     """
-    enabled = gc.isenabled()
-    gc.disable()
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:  # pauses nest and overlap across threads: the last one out restores
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
     try:
         yield
     finally:
-        if enabled:
-            gc.enable()
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
+
+
+_gc_lock = threading.Lock()
+_gc_pauses = 0
+_gc_was_enabled = True
 
 
 def _chunks(records: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[Any]]:

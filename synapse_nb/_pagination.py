@@ -93,6 +93,8 @@ class PageWalker:
         page_retries: Extra attempts of a page after the transport gave up.
         page_retry_backoff: Base seconds of the wait between page attempts (doubles each
             time, capped at 30 s).
+        progress: Called as ``progress(items_so_far, count)`` each time a page is handed
+            over (``count`` is the server's, or None); what progress bars hook into.
 
     Example:
         >>> pages = {"u?page=2": {"results": [3], "next": None}}
@@ -111,6 +113,7 @@ class PageWalker:
         page_failures: list[dict[str, Any]] | None = None,
         page_retries: int = 2,
         page_retry_backoff: float = 1.0,
+        progress: Callable[[int, int | None], Any] | None = None,
     ) -> None:
         if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
             raise InvalidInputError("max_workers", max_workers, "must be an int >= 1")
@@ -125,9 +128,19 @@ class PageWalker:
         self._failures = page_failures
         self._retries = page_retries
         self._backoff = page_retry_backoff
+        self._progress = progress
+        self._handed = 0
+
+    def _hand_over(self, envelope: dict[str, Any]) -> list[Any]:
+        results = envelope.get("results") or []
+        if self._progress is not None:
+            self._handed += len(results)
+            count = self._first.get("count")
+            self._progress(self._handed, count if isinstance(count, int) else None)
+        return results
 
     def __iter__(self) -> Iterator[Any]:
-        yield from self._first.get("results") or []
+        yield from self._hand_over(self._first)
         next_url = self._first.get("next")
         if not next_url:
             return
@@ -166,7 +179,7 @@ class PageWalker:
                     break
                 if envelope is None:  # recorded in page_failures
                     continue
-                yield from envelope.get("results") or []
+                yield from self._hand_over(envelope)
                 if number == last:
                     tail = envelope.get("next")
         finally:
@@ -197,7 +210,7 @@ class PageWalker:
                 if url:
                     number = _page_number(url)
                     future = pool.submit(self._get_page, url, number)
-                yield from envelope.get("results") or []
+                yield from self._hand_over(envelope)
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 

@@ -189,9 +189,14 @@ class BaseClient:
         page_failures: list[dict[str, Any]] | None = None,
         page_retries: int = 2,
         page_retry_backoff: float = 1.0,
+        progress: Any = None,
         **kwargs: Any,
     ) -> Any:
-        """GET a DRF list: the envelope, or ``(generator, count)`` with ``list_all=True``."""
+        """GET a DRF list: the envelope, or ``(generator, count)`` with ``list_all=True``.
+
+        ``progress`` (list_all only): ``callable(items_so_far, count)`` called as each page
+        is handed over (``count`` may be None).
+        """
         query = check_params(params, method=method)
         check_bool(list_all, method=method, field="list_all")
         conversion = (
@@ -206,6 +211,10 @@ class BaseClient:
         )
         if page_failures is not None and not isinstance(page_failures, list):
             raise InvalidInputError("page_failures", page_failures, "must be a list", method=method)
+        if progress is not None and not callable(progress):
+            raise InvalidInputError(
+                "progress", progress, "must be callable(items_so_far, count) or None", method=method
+            )
         if not list_all:
             if always_page_size:
                 query.setdefault("page_size", DEFAULT_PAGE_SIZE)
@@ -234,6 +243,8 @@ class BaseClient:
         if not isinstance(first, dict) or "results" not in first:
             # A bare list (some agent/legacy endpoints): one page, nothing to walk.
             items = first if isinstance(first, list) else []
+            if progress is not None:
+                progress(len(items), len(items))
             return iter(items), len(items)
         walker = PageWalker(
             lambda url: self._get(url, url_conversion=conversion, **kwargs),
@@ -242,5 +253,6 @@ class BaseClient:
             page_failures=page_failures,
             page_retries=page_retries,
             page_retry_backoff=page_retry_backoff,
+            progress=progress,
         )
         return iter(walker), first.get("count")

@@ -130,7 +130,8 @@ class AnnotationClientMixin:
                 ``False`` to keep URLs.
             list_all: Walk every page.
             **page_options: ``max_workers``, ``page_failures`` (a list to collect failed
-                pages instead of raising), ``page_retries``.
+                pages instead of raising), ``page_retries``, ``progress`` (with
+                ``list_all``: ``callable(items_so_far, count)`` called as each page arrives).
 
         Returns:
             The page envelope ``{'count', 'next', 'previous', 'results'}``; with

@@ -37,8 +37,9 @@ import json
 import os
 import uuid
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,6 +61,8 @@ __all__ = ["Client", "client_for", "now_iso"]
 
 #: Rows per page of ``list_all=True`` frame listings when the caller sets no ``page_size``.
 FRAME_PAGE_SIZE = 1000
+#: ``list_all`` listings of more rows than this show a progress bar (``progress=None``)
+PROGRESS_MIN_ROWS = 20_000
 #: Ids per ``id__in`` request when re-reading rows (keeps URLs short).
 ID_CHUNK = 200
 
@@ -181,6 +184,10 @@ class Client(BackendClient):
         cache: Directory of the incremental Parquet cache of ``list_all`` listings;
             ``True`` picks ``~/.cache/synapse_nb/frames``; off when None or False.
         frame_page_size: Page size of ``list_all=True`` listings that set no ``page_size``.
+        progress: Progress bars (tqdm; a widget in Jupyter) on ``list_all`` listings: None
+            shows one when the listing has more than 20,000 rows, True always, False never.
+            A listing call can override it with ``progress=`` (also a callable
+            ``(rows_so_far, count)``).
         **kwargs: Any other :class:`~synapse_nb.clients.BackendClient` option
             (``tenant``, ``retry``, ``max_workers``...).
 
@@ -213,9 +220,14 @@ class Client(BackendClient):
         *,
         cache: str | os.PathLike[str] | bool | None = None,
         frame_page_size: int = FRAME_PAGE_SIZE,
+        progress: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(base_url, api_token, agent_token, timeout, **kwargs)
+        if progress is not None and not isinstance(progress, bool):
+            raise InvalidInputError(
+                "progress", progress, "must be True, False or None", method="Client"
+            )
         if isinstance(frame_page_size, bool) or not isinstance(frame_page_size, int):
             raise InvalidInputError(
                 "frame_page_size", frame_page_size, "must be an int >= 1", method="Client"
@@ -231,6 +243,7 @@ class Client(BackendClient):
                 "cache", cache, "must be a directory path, True or None", method="Client"
             )
         self.frame_page_size = frame_page_size
+        self.progress = progress
         self.cache = FrameCache(cache) if cache not in (None, False) else None
         self.raw = _RawView(self)
         self.snapshots = SnapshotStore()
@@ -441,10 +454,13 @@ class Client(BackendClient):
         ):
             return self._cached_listing(kind, query, include_data, page_options)
         if list_all:
-            with ThreadPoolExecutor(1, thread_name_prefix="synapse-tags") as pool:
+            with (
+                ThreadPoolExecutor(1, thread_name_prefix="synapse-tags") as pool,
+                self._progress_for(method, page_options) as options,
+            ):
                 # the tag names are fetched while the pages stream in
                 names = pool.submit(self._tag_names).result if kind in _TAGGED else None
-                items, count = self._raw_list(kind, query, True, url_conversion, page_options)
+                items, count = self._raw_list(kind, query, True, url_conversion, options)
                 meta = self._meta(kind, query, count, include_data, complete=True)
                 frame = build_frame(
                     kind, items, tag_names=names, include_data=include_data, meta=meta
@@ -454,6 +470,7 @@ class Client(BackendClient):
                 frame.attrs["synapse"]["failed_pages"] = len(failures)
         else:
             tag_names = self._tag_names() if kind in _TAGGED else None
+            page_options = {k: v for k, v in page_options.items() if k != "progress"}
             page = self._raw_list(kind, query, False, url_conversion, page_options)
             results = page.get("results", []) if isinstance(page, dict) else list(page or [])
             count = page.get("count") if isinstance(page, dict) else len(results)
@@ -463,6 +480,39 @@ class Client(BackendClient):
             )
             frame.attrs["synapse"]["complete"] = count is None or len(frame) >= count
         return self._register(frame)
+
+    @contextmanager
+    def _progress_for(
+        self, method: str, page_options: Mapping[str, Any]
+    ) -> Iterator[dict[str, Any]]:
+        """``page_options`` with the ``progress`` callback this listing should use.
+
+        ``progress=`` of the call wins over the client's setting: a callable is passed on
+        as is; True/None/False pick a tqdm bar (always / over :data:`PROGRESS_MIN_ROWS`
+        rows / never), closed when the listing ends, however it ends.
+        """
+        options = dict(page_options)
+        wanted = options.pop("progress", self.progress)
+        if callable(wanted):
+            options["progress"] = wanted
+            yield options
+            return
+        if wanted is not None and not isinstance(wanted, bool):
+            raise InvalidInputError(
+                "progress",
+                wanted,
+                "must be True, False, None or callable(rows_so_far, count)",
+                method=method,
+            )
+        if wanted is False:
+            yield options
+            return
+        bar = _ListingBar(method, always=wanted is True)
+        options["progress"] = bar
+        try:
+            yield options
+        finally:
+            bar.close()
 
     def _meta(
         self, kind: str, query: Mapping[str, Any], count: Any, include_data: bool, complete: bool
@@ -681,9 +731,12 @@ class Client(BackendClient):
         """Every row of a listing, straight from the server (never from the cache)."""
         query = dict(query)
         query.setdefault("page_size", self.frame_page_size)
-        with ThreadPoolExecutor(1, thread_name_prefix="synapse-tags") as pool:
+        with (
+            ThreadPoolExecutor(1, thread_name_prefix="synapse-tags") as pool,
+            self._progress_for(RESOURCES[kind].method, page_options) as options,
+        ):
             names = pool.submit(self._tag_names).result if kind in _TAGGED else None
-            items, count = self._raw_list(kind, query, True, None, page_options)
+            items, count = self._raw_list(kind, query, True, None, options)
             meta = self._meta(kind, query, count, include_data, complete=True)
             return build_frame(kind, items, tag_names=names, include_data=include_data, meta=meta)
 
@@ -853,3 +906,38 @@ def default_cache_path() -> Path:
     """
     root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(root) / "synapse_nb" / "frames"
+
+
+class _ListingBar:
+    """A tqdm bar fed by the page walker's ``progress(rows_so_far, count)`` calls.
+
+    Created on the first page, once the server's count is known: a listing of at most
+    :data:`PROGRESS_MIN_ROWS` rows (unless ``always``) never shows one. The bar goes away
+    when the listing ends (the frame's repr says how many rows it holds).
+
+    Example:
+        >>> bar = _ListingBar("list_tasks")
+        >>> bar(100, 240); bar.close()   # a small listing: no bar at all
+        >>> bar.bar is None
+        True
+    """
+
+    def __init__(self, method: str, *, always: bool = False) -> None:
+        self.method = method
+        self.always = always
+        self.bar: Any = None
+        self._decided = False
+
+    def __call__(self, rows: int, count: int | None) -> None:
+        if not self._decided:
+            self._decided = True
+            if self.always or (count is not None and count > PROGRESS_MIN_ROWS):
+                from tqdm.auto import tqdm  # lazy: only listings that show a bar import it
+
+                self.bar = tqdm(total=count, desc=self.method, unit=" rows", leave=False)
+        if self.bar is not None:
+            self.bar.update(rows - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

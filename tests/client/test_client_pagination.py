@@ -10,7 +10,7 @@ from client_helpers import SCALE_TASKS, Wire
 
 from synapse_nb._pagination import PageWalker, page_url
 from synapse_nb.clients import BackendClient
-from synapse_nb.exceptions import NotFoundError, ServerError
+from synapse_nb.exceptions import InvalidInputError, NotFoundError, ServerError
 
 FAST_RETRY = {"total": 6, "backoff_factor": 0.02, "backoff_jitter": 0.02, "backoff_max": 0.2}
 
@@ -34,6 +34,37 @@ def test_every_item_once_in_server_order(scale_srv, scale_project):
     assert ids == sorted(ids)
     pages = sorted(int(wire.query(e).get("page", ["1"])[0]) for e in wire.all("GET", "sdk/tasks/"))
     assert pages == list(range(1, SCALE_TASKS // 100 + 1))  # each page fetched exactly once
+
+
+def test_progress_callback_follows_the_pages_handed_over(scale_srv, scale_project):
+    calls: list[tuple[int, int | None]] = []
+    seen = 0
+
+    def progress(rows: int, count: int | None) -> None:
+        calls.append((rows, count))
+
+    with BackendClient(scale_srv.url, api_token=scale_srv.token, page_size=500) as c:
+        items, count = c.list_tasks(
+            {"project": scale_project}, url_conversion=False, list_all=True, progress=progress
+        )
+        for _ in items:
+            seen += 1
+            # a page is reported when it is handed over, never ahead of the items read
+            assert calls[-1][0] <= seen + 499
+    assert [rows for rows, _ in calls] == list(range(500, SCALE_TASKS + 1, 500))
+    assert {n for _, n in calls} == {SCALE_TASKS} and seen == count == SCALE_TASKS
+
+
+def test_progress_must_be_callable(scale_srv):
+    wire = Wire(scale_srv)
+    wire.clear()
+    with (
+        BackendClient(scale_srv.url, api_token=scale_srv.token) as c,
+        pytest.raises(InvalidInputError) as info,
+    ):
+        c.list_tasks({"project": 1}, list_all=True, progress="yes")
+    assert info.value.field == "progress" and "'yes'" in str(info.value)
+    assert wire.all() == []
 
 
 def test_every_item_once_under_20_percent_faults(scale_srv, scale_project):

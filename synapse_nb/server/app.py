@@ -14,6 +14,7 @@ from .config import ServerConfig
 from .faults import FaultInjector, FaultMiddleware
 from .http import ApiError, error_response, redact_path
 from .jobs import JobRunner
+from .openapi import document
 from .routes import agent, annotation, data, integration, ml
 from .state import State
 
@@ -75,6 +76,17 @@ def create_app(config: ServerConfig) -> Any:
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, redact_path(request.url.path))
         return JSONResponse({"detail": "Internal server error."}, status_code=500)
+
+    generate_schema = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        # FastAPI caches the schema it generates; the routes' hand-read queries and bodies
+        # are added once, on top of it (see openapi.py)
+        if api.openapi_schema is None:
+            document(generate_schema(), config.prefix)
+        return api.openapi_schema  # type: ignore[return-value]
+
+    api.openapi = openapi  # type: ignore[method-assign]
 
     injector = FaultInjector(config.faults)
     journal = state.journal if config.journal_size else None

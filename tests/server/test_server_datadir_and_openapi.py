@@ -1,4 +1,4 @@
-"""The data directory: a directory written by an older version opens with today's schema."""
+"""Data directory upgrades, log-safe paths and the OpenAPI description of the backend."""
 
 from __future__ import annotations
 
@@ -35,3 +35,23 @@ def test_agent_tokens_in_paths_are_masked_for_logs() -> None:
     token = "c5fdb9e830366dee98473c1759295bebddbaf09f"
     assert redact_path(f"/agents/{token}/connect/") == "/agents/***/connect/"
     assert redact_path(f"/agents/{token}/node_install_script") == "/agents/***/node_install_script"
+
+
+def test_the_openapi_schema_documents_filters_and_bodies(api, server) -> None:
+    spec = api.get("openapi.json").json()
+    paths = spec["paths"]
+    listings = [p for p, item in paths.items() if "get" in item and "{" not in p]
+    agent_api = [p for p in listings if p.startswith("/agent/")]
+    for path in set(listings) - set(agent_api):
+        names = {p["name"] for p in paths[path]["get"].get("parameters", [])}
+        assert {"page", "page_size"} <= names, path
+    task_params = {p["name"]: p for p in paths["/sdk/tasks/"]["get"]["parameters"]}
+    assert {"project", "status", "tags", "modified__gte", "is_discarded"} <= set(task_params)
+    assert task_params["is_discarded"]["schema"] == {"type": "boolean"}
+    body = paths["/tasks/set_tags/"]["post"]["requestBody"]["content"]["application/json"]
+    ref = body["schema"]["$ref"].rsplit("/", 1)[1]
+    assert {"ids", "tags", "action"} <= set(spec["components"]["schemas"][ref]["properties"])
+    # every reference resolves
+    text = str(spec)
+    for name in {part.split("'")[0] for part in text.split("#/components/schemas/")[1:]}:
+        assert name in spec["components"]["schemas"], name

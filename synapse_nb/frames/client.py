@@ -444,6 +444,8 @@ class Client(BackendClient):
         check_bool(include_data, method=method, field="include_data")
         if list_all:
             query.setdefault("page_size", self.frame_page_size)
+        if list_all:
+            _check_progress(page_options.get("progress"), method)
         failures = page_options.get("page_failures")
         if (
             list_all
@@ -493,17 +495,11 @@ class Client(BackendClient):
         """
         options = dict(page_options)
         wanted = options.pop("progress", self.progress)
+        _check_progress(wanted, method)
         if callable(wanted):
             options["progress"] = wanted
             yield options
             return
-        if wanted is not None and not isinstance(wanted, bool):
-            raise InvalidInputError(
-                "progress",
-                wanted,
-                "must be True, False, None or callable(rows_so_far, count)",
-                method=method,
-            )
         if wanted is False:
             yield options
             return
@@ -642,6 +638,7 @@ class Client(BackendClient):
         include_data: bool,
         *,
         mark: tuple[pd.Timestamp, int] | None = None,
+        page_options: Mapping[str, Any] | None = None,
     ) -> tuple[pd.DataFrame, dict[str, int]]:
         """``base`` brought up to date: rows modified since its newest ``modified`` are
         re-fetched, deleted ones dropped. Returns the frame and what changed.
@@ -663,7 +660,7 @@ class Client(BackendClient):
             mark = _mark(frame)
         if mark[0] is None or order is None:
             # nothing to start from, or an order we cannot reproduce locally: list again
-            fresh = self._fetch_all(kind, query, include_data, {})
+            fresh = self._fetch_all(kind, query, include_data, dict(page_options or {}))
             return fresh, {"changed": len(fresh), "removed": 0}
         newest, held_count = mark
         lookback = self.refresh_lookback
@@ -757,7 +754,9 @@ class Client(BackendClient):
                 return None if entry is None else entry.frame
 
             try:
-                frame, delta = self._incremental(kind, load, query, include_data, mark=mark)
+                frame, delta = self._incremental(
+                    kind, load, query, include_data, mark=mark, page_options=page_options
+                )
                 stats = {**delta, "hit": True}
             except ValueError:  # unreadable file: a miss
                 frame = None
@@ -906,6 +905,16 @@ def default_cache_path() -> Path:
     """
     root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(root) / "synapse_nb" / "frames"
+
+
+def _check_progress(value: Any, method: str) -> None:
+    if value is not None and not isinstance(value, bool) and not callable(value):
+        raise InvalidInputError(
+            "progress",
+            value,
+            "must be True, False, None or callable(rows_so_far, count)",
+            method=method,
+        )
 
 
 class _ListingBar:

@@ -15,12 +15,14 @@ from collections.abc import Awaitable, Callable
 from typing import IO, Any
 
 from python_multipart.multipart import MultipartParser, parse_options_header
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 
 from .http import ApiError
 
 #: the largest value accepted for a plain (non-file) form field
 MAX_FIELD_BYTES = 64 * 1024
+#: the most parts a body may have (a chunk PUT has two: ``filename`` and ``file``)
+MAX_PARTS = 64
 
 
 def boundary_of(content_type: str | None, field: str = "file") -> bytes:
@@ -51,6 +53,7 @@ async def stream_multipart(
     file_field: str,
     on_file_data: Callable[[memoryview], None],
     after_piece: Callable[[], Awaitable[None]] | None = None,
+    keep_fields: tuple[str, ...] = ("filename",),
 ) -> tuple[dict[str, str], int | None]:
     """Parse the request body as it arrives.
 
@@ -60,23 +63,31 @@ async def stream_multipart(
         on_file_data: Called with each piece of that part, in order (a view of the received
             bytes; keeping it keeps them alive).
         after_piece: Awaited after each received piece of the body has been parsed (where
-            ``on_file_data``'s consumer can wait for its own back-pressure).
+            ``on_file_data``'s consumer can wait for its own back-pressure). What it raises
+            propagates as is (e.g. the consumer's ``OSError``).
+        keep_fields: The plain fields whose values are kept (each at most
+            :data:`MAX_FIELD_BYTES`); other parts are parsed and dropped, so a body of many
+            fields costs no memory. At most :data:`MAX_PARTS` parts are accepted.
 
     Returns:
-        ``(fields, file_bytes)``: the other parts as text (each at most
-        :data:`MAX_FIELD_BYTES`), and how many bytes the file part had (``None`` when the
-        body had no such part).
+        ``(fields, file_bytes)``: the kept fields as text, and how many bytes the file part
+        had (``None`` when the body had no such part).
 
     Raises:
-        ApiError: 400 for a body that is not valid multipart or a field over the limit.
+        ApiError: 400 for a body that is not valid multipart, has too many parts or a kept
+            field over the limit.
     """
     boundary = boundary_of(request.headers.get("content-type"))
     fields: dict[str, str] = {}
     state: dict[str, Any] = {"header": b"", "value": b"", "headers": {}, "name": None}
     values: dict[str, bytearray] = {}
     file_bytes: list[int] = []  # one entry: the file part's size (set when it starts)
+    parts = [0]
 
     def on_part_begin() -> None:
+        parts[0] += 1
+        if parts[0] > MAX_PARTS:
+            raise ApiError(400, {"detail": f"A body may have at most {MAX_PARTS} parts."})
         state["headers"] = {}
         state["name"] = None
 
@@ -98,7 +109,7 @@ async def stream_multipart(
             if file_bytes:
                 raise ApiError(400, {file_field: ["Only one file part may be sent."]})
             file_bytes.append(0)
-        else:
+        elif name in keep_fields:
             values[name] = bytearray()
 
     def on_part_data(data: bytes, start: int, end: int) -> None:
@@ -107,7 +118,9 @@ async def stream_multipart(
             file_bytes[0] += end - start
             on_file_data(memoryview(data)[start:end])
             return
-        value = values[name]
+        value = values.get(name)
+        if value is None:
+            return  # a field nobody reads: dropped as it streams by
         if len(value) + end - start > MAX_FIELD_BYTES:
             raise ApiError(400, {name: [f"Field is longer than {MAX_FIELD_BYTES} bytes."]})
         value += data[start:end]
@@ -123,17 +136,24 @@ async def stream_multipart(
             "on_part_data": on_part_data,
         },
     )
-    try:
-        async for piece in request.stream():
-            if piece:
+
+    def parse(piece: bytes | None) -> None:
+        try:
+            if piece is None:
+                parser.finalize()
+            else:
                 parser.write(piece)
-                if after_piece is not None:
-                    await after_piece()
-        parser.finalize()
-    except (ApiError, ClientDisconnect):
-        raise
-    except Exception as exc:  # python-multipart's MultipartParseError and friends
-        raise ApiError(400, {"detail": f"Malformed multipart body: {exc}"}) from None
+        except ApiError:
+            raise
+        except Exception as exc:  # python-multipart's MultipartParseError and friends
+            raise ApiError(400, {"detail": f"Malformed multipart body: {exc}"}) from None
+
+    async for piece in request.stream():
+        if piece:
+            parse(piece)
+            if after_piece is not None:
+                await after_piece()  # outside parse(): a disk error is not a bad request
+    parse(None)
     for name, value in values.items():
         fields[name] = value.decode("utf-8", "replace")
     return fields, (file_bytes[0] if file_bytes else None)

@@ -67,3 +67,18 @@ def test_the_bar_counts_rows_as_pages_arrive(capsys) -> None:
     unknown = frames_client._ListingBar("list_jobs")
     unknown(1000, None)  # no count: no bar unless asked for
     assert unknown.bar is None
+
+
+def test_progress_is_honoured_and_checked_on_cache_hits(demo, tmp_path) -> None:
+    with Client(demo.url, api_token=demo.token, cache=tmp_path) as cached:
+        query = {"project": 1, "ordering": "-priority"}  # an order a refresh cannot rebuild
+        cached.list_tasks(query, list_all=True)
+        calls: list[tuple[int, int | None]] = []
+        again = cached.list_tasks(
+            query, list_all=True, progress=lambda rows, count: calls.append((rows, count))
+        )
+        assert again.attrs["synapse"]["cache"]["hit"]
+        assert calls and calls[-1] == (len(again), len(again))  # the re-listing reported
+        with pytest.raises(InvalidInputError) as info:
+            cached.list_tasks(query, list_all=True, progress="yes")
+        assert info.value.field == "progress"

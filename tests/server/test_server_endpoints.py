@@ -621,7 +621,8 @@ def test_agents_list_their_token_and_node_install_script(api, agent, server):
     assert script.status_code == 200
     assert script.headers["content-type"].startswith("text/x-shellscript")
     assert script.text.startswith("#!/bin/sh\n")
-    curl = next(line for line in script.text.splitlines() if line.startswith("curl "))
+    lines = script.text.replace("\\\n", " ").splitlines()  # join continued lines
+    curl = next(line for line in lines if line.startswith("curl "))
     words = shlex.split(curl)
     headers = dict(w.split(": ", 1) for i, w in enumerate(words) if i and words[i - 1] == "-H")
     url = words[-1]
@@ -631,6 +632,14 @@ def test_agents_list_their_token_and_node_install_script(api, agent, server):
     connected = requests.post(url, headers=headers, timeout=10)  # what the script's curl does
     assert connected.status_code == 200, connected.text
     assert connected.json()["status"] == "connected"
+    assert agent.token not in connected.text  # a status reply (often logged) has no token
+    assert "-o /dev/null" in curl  # and the script prints only a status line
+    # an agent listing agents sees none of the tokens (users do)
+    as_agent = requests.get(
+        f"{server.url}agents/", headers={"SYNAPSE-Agent": f"Token {agent.token}"}, timeout=10
+    ).json()["results"]
+    assert as_agent and all(a["token"] is None for a in as_agent)
+    assert all(a["node_install_script"] is None for a in as_agent)
     assert requests.get(f"{server.url}agents/{'0' * 40}/node_install_script").status_code == 404
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 import secrets
 import socket
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -467,3 +470,98 @@ def test_concurrent_puts_of_one_range_store_it_once(api, server):
     done = api.post(first["url"], json={"md5": md5(data)})
     assert done.status_code == 200, done.text
     assert download(done.json()["file"]) == data
+
+
+def test_a_body_of_many_fields_is_refused_and_unread_fields_cost_nothing(api, server):
+    boundary = "m4ny" + secrets.token_hex(6)
+    field = f'--{boundary}\r\nContent-Disposition: form-data; name="x{{}}"\r\n\r\nv\r\n'
+    many = "".join(field.format(i) for i in range(100)).encode()
+    file = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\n'
+    ).encode() + b"data\r\n"
+    response = api.put(
+        "chunked_upload/",
+        data=many + file + f"--{boundary}--\r\n".encode(),
+        headers={
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Content-Range": "bytes 0-3/4",
+        },
+    )
+    assert response.status_code == 400 and "at most 64 parts" in response.json()["detail"]
+    # large fields nobody reads are dropped as they stream by (no 64 KiB limit applies)
+    big = "".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="note{i}"\r\n\r\n'
+        + "n" * 200_000
+        + "\r\n"
+        for i in range(3)
+    ).encode()
+    ok = api.put(
+        "chunked_upload/",
+        data=big + file + f"--{boundary}--\r\n".encode(),
+        headers={
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Content-Range": "bytes 0-3/4",
+        },
+    )
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["offset"] == 4
+
+
+@pytest.mark.parametrize(("error", "status"), [(errno.ENOSPC, 507), (errno.EIO, 500)])
+def test_a_disk_error_is_a_server_error_and_commits_nothing(
+    api, server, monkeypatch, error, status
+):
+    from synapse_nb.server import multipart
+
+    mb3 = 3_000_000  # three write batches a chunk: the second one fails
+    data = secrets.token_bytes(3 * mb3)
+    first = put_chunk(api, "chunked_upload/", data[:mb3], 0, len(data)).json()
+    before = upload_files(server)
+    batches = []
+    original = multipart.OffloadedFileSink._work
+
+    def failing_work(self, batch):
+        batches.append(len(batch))
+        if len(batches) > 1:
+            raise OSError(error, os.strerror(error))
+        return original(self, batch)
+
+    monkeypatch.setattr(multipart.OffloadedFileSink, "_work", failing_work)
+    response = put_chunk(api, first["url"], data[mb3 : 2 * mb3], mb3, len(data))
+    assert response.status_code == status, response.text
+    assert os.strerror(error) in response.json()["detail"]
+    assert api.get(first["url"]).json()["offset"] == mb3  # nothing committed
+    batches.clear()
+    fresh = put_chunk(api, "chunked_upload/", data[:mb3], 0, len(data))
+    assert fresh.status_code == status
+    assert upload_files(server) == before  # the failed first chunk left no file
+    monkeypatch.setattr(multipart.OffloadedFileSink, "_work", original)
+    for start in (mb3, 2 * mb3):
+        assert put_chunk(api, first["url"], data[start : start + mb3], start, len(data)).ok
+    done = api.post(first["url"], json={"md5": md5(data)})
+    assert done.status_code == 200, done.text
+
+
+def test_a_chunk_commit_waiting_for_the_database_does_not_stall_other_requests(api, server):
+    data = secrets.token_bytes(2_000_000)
+    first = put_chunk(api, "chunked_upload/", data[:1_000_000], 0, len(data)).json()
+    held, released = threading.Event(), []
+
+    def hold_the_write_lock() -> None:
+        with server.state.db.write():
+            held.set()
+            time.sleep(2.0)
+            released.append(time.monotonic())
+
+    holder = threading.Thread(target=hold_the_write_lock)
+    holder.start()
+    held.wait(5)
+    with ThreadPoolExecutor(1) as pool:
+        put = pool.submit(put_chunk, api, first["url"], data[1_000_000:], 1_000_000, len(data))
+        time.sleep(0.3)  # the PUT's body is in; its commit now waits for the lock
+        answered = api.get("projects/", params={"page_size": 1})
+        answered_at = time.monotonic()
+        assert answered.status_code == 200
+        assert put.result(timeout=30).status_code == 200
+    holder.join()
+    assert answered_at < released[0]  # served while the lock was still held

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
+import logging
 import os
 import shutil
 import uuid
@@ -38,6 +40,7 @@ from ..multipart import OffloadedFileSink, boundary_of, stream_multipart
 from .common import get_row, int_pk, placeholders, ref_row, state_of, unit_files
 
 router = APIRouter()
+log = logging.getLogger("synapse_nb.server")
 Auth = Depends(authenticate)
 
 FILE_TYPES = ("image", "video", "audio", "text", "pcd", "data")
@@ -538,6 +541,40 @@ async def _drain(request: Request) -> None:
         pass
 
 
+async def _receive_chunk(
+    request: Request, path: Path, start: int, expected: int, digest: Any, new_upload: bool
+) -> dict[str, str]:
+    """Stream the body's ``file`` part into ``path`` at ``start``; returns the form fields.
+
+    Raises a 400 (and, for a new upload, removes the file) when the part is missing or not
+    ``expected`` bytes long; ``OSError`` when the disk fails.
+    """
+    with path.open("r+b" if path.exists() else "wb") as out:
+        out.seek(start)
+        sink = OffloadedFileSink(out, digest, expected)
+        try:
+            fields, size = await stream_multipart(
+                request, file_field="file", on_file_data=sink, after_piece=sink.pump
+            )
+            await sink.finish()
+            if size is None:
+                raise field_error("file", "No chunk was submitted.")
+            if size != expected:
+                end = start + expected - 1
+                raise ApiError(
+                    400,
+                    {"detail": f"Chunk size {size} does not match Content-Range {start}-{end}."},
+                )
+            out.truncate(start + expected)
+        except BaseException:
+            await sink.settle()
+            if new_upload:
+                out.close()
+                path.unlink(missing_ok=True)
+            raise
+    return fields
+
+
 async def _put_chunk(request: Request, p: Principal, upload_id: str | None) -> dict:
     """Store one chunk, streamed from the socket into the upload file as it arrives.
 
@@ -584,54 +621,40 @@ async def _put_chunk(request: Request, p: Principal, upload_id: str | None) -> d
             digest = None  # after a restart: finalizing re-reads the file
         expected = end - start + 1
         path = state.uploads_dir / upload_id
-        with path.open("r+b" if path.exists() else "wb") as out:
-            out.seek(start)
+        try:
+            fields = await _receive_chunk(request, path, start, expected, digest, new_upload)
+        except OSError as exc:  # the disk, not the request: a 5xx the client can retry later
+            log.error("chunked upload: could not store a chunk: %s", exc.strerror or exc)
+            status = 507 if exc.errno == errno.ENOSPC else 500
+            raise ApiError(
+                status, {"detail": f"The server could not store the chunk ({exc.strerror})."}
+            ) from None
 
-            sink = OffloadedFileSink(out, digest, expected)
-            try:
-                fields, size = await stream_multipart(
-                    request, file_field="file", on_file_data=sink, after_piece=sink.pump
-                )
-                await sink.finish()
-            except BaseException:
-                await sink.settle()
+        def commit() -> None:
+            with db.write() as con:
                 if new_upload:
-                    out.close()
-                    path.unlink(missing_ok=True)
-                raise
-            if size is None or size != expected:
-                if new_upload:
-                    out.close()
-                    path.unlink(missing_ok=True)
-                if size is None:
-                    raise field_error("file", "No chunk was submitted.")
-                raise ApiError(
-                    400,
-                    {"detail": f"Chunk size {size} does not match Content-Range {start}-{end}."},
-                )
-            out.truncate(end + 1)
-        with db.write() as con:
-            if new_upload:
-                filename = Path(fields.get("filename") or "file").name or "file"
-                con.execute(
-                    "INSERT INTO chunked_uploads (id, tenant_id, user_id, filename, total, "
-                    "created, offset, last_range) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        upload_id,
-                        p.tenant_id,
-                        p.user_id or 0,
-                        filename,
-                        total,
-                        now(),
-                        end + 1,
-                        f"{start}-{end}",
-                    ),
-                )
-            else:
-                con.execute(
-                    "UPDATE chunked_uploads SET offset = ?, last_range = ? WHERE id = ?",
-                    (end + 1, f"{start}-{end}", upload_id),
-                )
+                    filename = Path(fields.get("filename") or "file").name or "file"
+                    con.execute(
+                        "INSERT INTO chunked_uploads (id, tenant_id, user_id, filename, total, "
+                        "created, offset, last_range) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            upload_id,
+                            p.tenant_id,
+                            p.user_id or 0,
+                            filename,
+                            total,
+                            now(),
+                            end + 1,
+                            f"{start}-{end}",
+                        ),
+                    )
+                else:
+                    con.execute(
+                        "UPDATE chunked_uploads SET offset = ?, last_range = ? WHERE id = ?",
+                        (end + 1, f"{start}-{end}", upload_id),
+                    )
+
+        await asyncio.to_thread(commit)  # the write lock may be busy: not on the event loop
         if digest is not None:
             state.upload_hashes[upload_id] = (end + 1, digest)
         else:

@@ -68,15 +68,16 @@ JOB_UPDATE_KEYS = ("status", "progress_record", "metrics_record", "console_logs"
 # ============================================================================ agents
 
 
-def agent_json(request: Request, row: Any) -> dict:
+def agent_json(request: Request, row: Any, *, with_token: bool = True) -> dict:
     """An agent as the SDK-26 list gives it, ``token`` and ``node_install_script`` included.
 
     Agent tokens, unlike user tokens, are shown to the tenant on purpose: a node is set up
     with them (the SDK's ``Agent`` model reads the token out of the install script's URL,
     ``agents/<40 hex>/node_install_script``). Agents stored before the token was kept show
-    ``None`` for both.
+    ``None`` for both, and so does every agent when ``with_token`` is False (the reply to an
+    agent's own connect, and listings an agent makes: only users see the tokens).
     """
-    token = row["token"]
+    token = row["token"] if with_token else None
     script = (
         f"{state_of(request).base_url(request)}/agents/{token}/node_install_script"
         if token
@@ -99,7 +100,10 @@ def list_agents(request: Request, p: Principal = Auth) -> dict:
     where = Where()
     where.add("tenant_id = ?", p.tenant_id)
     return paginate_where(
-        request, "agents", where, lambda rows: [agent_json(request, r) for r in rows]
+        request,
+        "agents",
+        where,
+        lambda rows: [agent_json(request, r, with_token=not p.is_agent) for r in rows],
     )
 
 
@@ -108,8 +112,8 @@ _INSTALL_SCRIPT = """#!/bin/sh
 # The embedded backend runs jobs itself, so setting up a node only registers it as
 # connected: the same call as BackendClient.health_check_agent(token).
 set -eu
-curl -fsS -X POST -H {header} -H 'Content-Type: application/json' {url}
-echo
+curl -fsS -o /dev/null -w 'agent connected (HTTP %{{http_code}})\\n' -X POST \\
+    -H {header} -H 'Content-Type: application/json' {url}
 """
 
 
@@ -141,7 +145,11 @@ async def connect_agent(token: str, request: Request, p: Principal = Auth) -> di
         con.execute(
             "UPDATE agents SET status = 'connected', last_seen = ? WHERE id = ?", (now(), row["id"])
         )
-    return agent_json(request, state.db.one("SELECT * FROM agents WHERE id = ?", (row["id"],)))
+    row = state.db.one("SELECT * FROM agents WHERE id = ?", (row["id"],))
+    reply = agent_json(request, row, with_token=False)
+    # the caller holds the token already: the status reply (often logged) does not repeat it
+    del reply["token"], reply["node_install_script"]
+    return reply
 
 
 # ============================================================================ plugins

@@ -39,6 +39,17 @@ def download(url: str) -> bytes:
     return response.content
 
 
+def finish_upload(api, url: str, data: bytes, start: int, chunk: int) -> dict:
+    """PUT ``data[start:]`` in chunks, finalize with the MD5, check the stored bytes."""
+    for offset in range(start, len(data), chunk):
+        piece = data[offset : offset + chunk]
+        assert put_chunk(api, url, piece, offset, len(data)).ok
+    done = api.post(url, json={"md5": md5(data)})
+    assert done.status_code == 200, done.text
+    assert download(done.json()["file"]) == data
+    return done.json()
+
+
 def test_multi_chunk_upload(api, server):
     data = secrets.token_bytes(1_000_000)
     url = "chunked_upload/"
@@ -384,11 +395,7 @@ def test_a_chunk_cut_short_commits_nothing_and_the_upload_resumes(api, server):
     state = api.get(first["url"]).json()
     assert state["offset"] == 200_000  # the half-received chunk did not count
     assert upload_files(server) == before
-    for start in (200_000, 400_000):
-        assert put_chunk(api, first["url"], data[start : start + 200_000], start, len(data)).ok
-    done = api.post(first["url"], json={"md5": md5(data)})
-    assert done.status_code == 200, done.text
-    assert download(done.json()["file"]) == data
+    finish_upload(api, first["url"], data, 200_000, 200_000)
 
 
 def test_a_first_chunk_cut_short_leaves_no_upload_behind(api, server):
@@ -423,11 +430,7 @@ def test_a_chunk_of_the_wrong_size_is_400_and_commits_nothing(size, api, server)
     assert response.status_code == 400, response.text
     assert upload_files(server) == before  # a rejected first chunk leaves no file
     assert server.state.db.scalar("SELECT COUNT(*) FROM chunked_uploads") == rows
-    # the upload still completes with the right bytes
-    for start in (1000, 2000):
-        assert put_chunk(api, first["url"], data[start : start + 1000], start, 3000).ok
-    done = api.post(first["url"], json={"md5": md5(data)})
-    assert done.status_code == 200, done.text
+    finish_upload(api, first["url"], data, 1000, 1000)  # it still completes, bytes intact
 
 
 def test_form_fields_in_any_order_and_malformed_bodies(api):
@@ -465,11 +468,7 @@ def test_concurrent_puts_of_one_range_store_it_once(api, server):
         replies = list(pool.map(put, range(4)))
     assert [r.status_code for r in replies] == [200] * 4, [r.text for r in replies]
     assert {r.json()["offset"] for r in replies} == {2_000_000}
-    for start in (2_000_000, 3_000_000):
-        assert put_chunk(api, first["url"], data[start : start + 1_000_000], start, len(data)).ok
-    done = api.post(first["url"], json={"md5": md5(data)})
-    assert done.status_code == 200, done.text
-    assert download(done.json()["file"]) == data
+    finish_upload(api, first["url"], data, 2_000_000, 1_000_000)
 
 
 def test_a_body_of_many_fields_is_refused_and_unread_fields_cost_nothing(api, server):
@@ -479,14 +478,12 @@ def test_a_body_of_many_fields_is_refused_and_unread_fields_cost_nothing(api, se
     file = (
         f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\n'
     ).encode() + b"data\r\n"
-    response = api.put(
-        "chunked_upload/",
-        data=many + file + f"--{boundary}--\r\n".encode(),
-        headers={
-            "Content-Type": f"multipart/form-data; boundary={boundary}",
-            "Content-Range": "bytes 0-3/4",
-        },
-    )
+    headers = {
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+        "Content-Range": "bytes 0-3/4",
+    }
+    end = f"--{boundary}--\r\n".encode()
+    response = api.put("chunked_upload/", data=many + file + end, headers=headers)
     assert response.status_code == 400 and "at most 64 parts" in response.json()["detail"]
     # large fields nobody reads are dropped as they stream by (no 64 KiB limit applies)
     big = "".join(
@@ -495,14 +492,7 @@ def test_a_body_of_many_fields_is_refused_and_unread_fields_cost_nothing(api, se
         + "\r\n"
         for i in range(3)
     ).encode()
-    ok = api.put(
-        "chunked_upload/",
-        data=big + file + f"--{boundary}--\r\n".encode(),
-        headers={
-            "Content-Type": f"multipart/form-data; boundary={boundary}",
-            "Content-Range": "bytes 0-3/4",
-        },
-    )
+    ok = api.put("chunked_upload/", data=big + file + end, headers=headers)
     assert ok.status_code == 200, ok.text
     assert ok.json()["offset"] == 4
 
@@ -536,10 +526,7 @@ def test_a_disk_error_is_a_server_error_and_commits_nothing(
     assert fresh.status_code == status
     assert upload_files(server) == before  # the failed first chunk left no file
     monkeypatch.setattr(multipart.OffloadedFileSink, "_work", original)
-    for start in (mb3, 2 * mb3):
-        assert put_chunk(api, first["url"], data[start : start + mb3], start, len(data)).ok
-    done = api.post(first["url"], json={"md5": md5(data)})
-    assert done.status_code == 200, done.text
+    finish_upload(api, first["url"], data, mb3, mb3)
 
 
 def test_a_chunk_commit_waiting_for_the_database_does_not_stall_other_requests(api, server):

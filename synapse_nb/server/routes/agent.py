@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -92,17 +93,19 @@ def health(request: Request, p: Principal = Auth) -> dict:
     return {"status": "ok", "agent": p.agent_id}
 
 
+def _tenant_list(
+    request: Request, p: Principal, table: str, order: str, shape: Callable[[Any], dict]
+) -> dict:
+    """Every row of ``table`` of the caller's tenant, as one unpaginated envelope."""
+    rows = state_of(request).db.all(
+        f"SELECT * FROM {table} WHERE tenant_id = ? ORDER BY {order}", (p.tenant_id,)
+    )
+    return {"count": len(rows), "next": None, "previous": None, "results": [shape(r) for r in rows]}
+
+
 @route(router, "/jobs/", ["GET"], summary="Ray jobs of this agent's tenant")
 def list_jobs(request: Request, p: Principal = Auth) -> dict:
-    rows = state_of(request).db.all(
-        "SELECT * FROM jobs WHERE tenant_id = ? ORDER BY seq", (p.tenant_id,)
-    )
-    return {
-        "count": len(rows),
-        "next": None,
-        "previous": None,
-        "results": [ray_job(r) for r in rows],
-    }
+    return _tenant_list(request, p, "jobs", "seq", ray_job)
 
 
 @route(router, "/jobs/{pk}/", ["GET"], summary="One Ray job")
@@ -264,15 +267,7 @@ def ray_task(row: Any) -> dict:
 
 @route(router, "/tasks/", ["GET"], summary="Ray tasks")
 def list_tasks(request: Request, p: Principal = Auth) -> dict:
-    rows = state_of(request).db.all(
-        "SELECT * FROM jobs WHERE tenant_id = ? ORDER BY seq", (p.tenant_id,)
-    )
-    return {
-        "count": len(rows),
-        "next": None,
-        "previous": None,
-        "results": [ray_task(r) for r in rows],
-    }
+    return _tenant_list(request, p, "jobs", "seq", ray_task)
 
 
 @route(router, "/tasks/{pk}/", ["GET"], summary="One Ray task")
@@ -313,15 +308,7 @@ def _serve_row(request: Request, name: str, p: Principal) -> Any:
 
 @route(router, "/serve_applications/", ["GET"], summary="Ray Serve applications")
 def list_serve(request: Request, p: Principal = Auth) -> dict:
-    rows = state_of(request).db.all(
-        "SELECT * FROM serve_applications WHERE tenant_id = ? ORDER BY id", (p.tenant_id,)
-    )
-    return {
-        "count": len(rows),
-        "next": None,
-        "previous": None,
-        "results": [serve_app(r) for r in rows],
-    }
+    return _tenant_list(request, p, "serve_applications", "id", serve_app)
 
 
 @route(router, "/serve_applications/{name}/", ["GET"], summary="One Serve application")

@@ -4,36 +4,18 @@ from __future__ import annotations
 
 import pytest
 from wb_helpers import (
-    demo_server,
     frontend_click,
     frontend_update,
-    recording_comm,
     request_paths,
 )
 
 import synapse_nb.widgets as widgets_pkg
 from synapse_nb.clients import BackendClient
 from synapse_nb.exceptions import InvalidInputError
-from synapse_nb.frames import Client
 from synapse_nb.widgets import Explorer, explore
 
-
-@pytest.fixture(autouse=True)
-def _comm():
-    with recording_comm():
-        yield
-
-
-@pytest.fixture(scope="module")
-def demo():
-    with demo_server() as srv:  # the tag test changes data: a workspace of its own
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def client(demo):
-    with Client(demo.url, api_token=demo.token) as c:
-        yield c
+# each module has a workspace of its own (see conftest.py)
+pytestmark = pytest.mark.usefixtures("comm")
 
 
 def tree_child(node, prefix):

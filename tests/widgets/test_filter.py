@@ -9,12 +9,10 @@ import pandas as pd
 import pytest
 from wb_helpers import (
     clear_sent,
-    demo_server,
     frontend_click,
     frontend_update,
     last_query,
     option_index,
-    recording_comm,
     request_paths,
     sent_updates,
     synthetic_tasks,
@@ -25,23 +23,8 @@ from synapse_nb.exceptions import InvalidInputError
 from synapse_nb.frames import Client
 from synapse_nb.widgets import UNASSIGNED, FilterPanel
 
-
-@pytest.fixture(autouse=True)
-def _comm():
-    with recording_comm():
-        yield
-
-
-@pytest.fixture(scope="module")
-def demo():
-    with demo_server() as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def client(demo):
-    with Client(demo.url, api_token=demo.token) as c:
-        yield c
+# each module has a workspace of its own (see conftest.py)
+pytestmark = pytest.mark.usefixtures("comm")
 
 
 @pytest.fixture(scope="module")

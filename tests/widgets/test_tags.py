@@ -4,35 +4,16 @@ from __future__ import annotations
 
 import pytest
 from wb_helpers import (
-    demo_server,
     frontend_click,
     frontend_update,
-    recording_comm,
     request_paths,
 )
 
 from synapse_nb.exceptions import ClientError, InvalidInputError
-from synapse_nb.frames import Client
 from synapse_nb.widgets import FilterPanel, TagEditor
 
-
-@pytest.fixture(autouse=True)
-def _comm():
-    with recording_comm():
-        yield
-
-
-@pytest.fixture(scope="module")
-def demo():
-    # tagging changes server data: this module has its own workspace
-    with demo_server() as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def client(demo):
-    with Client(demo.url, api_token=demo.token) as c:
-        yield c
+# each module has a workspace of its own (see conftest.py)
+pytestmark = pytest.mark.usefixtures("comm")
 
 
 def server_tags(client, ids):

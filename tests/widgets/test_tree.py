@@ -3,31 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from wb_helpers import demo_server, frontend_update, recording_comm, request_paths
+from wb_helpers import frontend_update, request_paths
 
 from synapse_nb.clients import BackendClient
 from synapse_nb.exceptions import InvalidInputError
-from synapse_nb.frames import Client
 from synapse_nb.widgets import ResourceTree
 from synapse_nb.widgets.tree import GROUPS, LOADING
 
-
-@pytest.fixture(autouse=True)
-def _comm():
-    with recording_comm():
-        yield
-
-
-@pytest.fixture(scope="module")
-def demo():
-    with demo_server() as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def client(demo):
-    with Client(demo.url, api_token=demo.token) as c:
-        yield c
+# each module has a workspace of its own (see conftest.py)
+pytestmark = pytest.mark.usefixtures("comm")
 
 
 def open_from_frontend(node):

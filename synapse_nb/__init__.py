@@ -27,6 +27,7 @@ _LAZY = {
     "RetryPolicy": "synapse_nb._config:RetryPolicy",
     "StorageCategory": "synapse_nb.models:StorageCategory",
     "StorageProvider": "synapse_nb.models:StorageProvider",
+    "SynapseNBError": "synapse_nb.exceptions:SynapseNBError",
     "Timeout": "synapse_nb._config:Timeout",
     "compare_models": "synapse_nb.frames:compare_models",
     "connect": "synapse_nb.session:connect",

@@ -1,8 +1,12 @@
-"""Exceptions raised by the Synapse clients.
+"""Exceptions raised by synapse_nb.
 
-Every error a client call can raise is a :class:`ClientError`, so ``except ClientError`` is
-always enough. The subclasses say *what kind* of failure it was::
+Everything the package raises on purpose derives from :class:`SynapseNBError`, so
+``except SynapseNBError`` catches every deliberate failure (network, upload, archive, video,
+converter, validation). Every error a client call can raise is a :class:`ClientError`, so
+``except ClientError`` is always enough around a client call. The subclasses say *what kind* of
+failure it was::
 
+    SynapseNBError                   root of the package's own errors
     ClientError                      status_code, response (+ status, reason, detail aliases)
     ├── InvalidInputError            bad argument, raised before anything is sent (also ValueError)
     ├── AuthenticationError          401: missing or wrong token
@@ -44,6 +48,7 @@ __all__ = [
     "RateLimitError",
     "ResponseIncompleteError",
     "ServerError",
+    "SynapseNBError",
     "UploadInterruptedError",
     "ValidationError",
     "error_class_for_status",
@@ -69,7 +74,17 @@ def _describe(response: Any, limit: int = 500) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-class ClientError(Exception):
+class SynapseNBError(Exception):
+    """Root of every error synapse_nb raises on purpose.
+
+    Example:
+        >>> from synapse_nb.exceptions import ClientError, SynapseNBError
+        >>> issubclass(ClientError, SynapseNBError)
+        True
+    """
+
+
+class ClientError(SynapseNBError):
     """Root of every error raised by a Synapse client.
 
     Args:

@@ -41,3 +41,28 @@ def test_cli_help_lists_the_commands():
         check=True,
     )
     assert "serve" in out.stdout and "demo" in out.stdout
+
+
+def test_every_public_exception_derives_from_the_package_root():
+    """``except SynapseNBError`` catches everything the client side raises on purpose."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    from synapse_nb.exceptions import SynapseNBError
+
+    strays = []
+    for info in pkgutil.walk_packages(synapse_nb.__path__, "synapse_nb."):
+        if info.name.startswith("synapse_nb.server"):
+            continue  # the embedded backend answers HTTP; it raises nothing at the client
+        module = importlib.import_module(info.name)
+        for name, obj in vars(module).items():
+            if (
+                inspect.isclass(obj)
+                and issubclass(obj, BaseException)
+                and obj.__module__ == module.__name__
+                and not name.startswith("_")
+                and not issubclass(obj, SynapseNBError)
+            ):
+                strays.append(f"{module.__name__}.{name}")
+    assert strays == []

@@ -14,6 +14,8 @@ import string
 from collections.abc import Mapping
 from typing import Any
 
+from synapse_nb.exceptions import SynapseNBError
+
 from ._audit import Audit, Outcome, Reason
 from ._common import VISIBILITY_NAMES, is_number
 
@@ -41,7 +43,7 @@ _META_KEYS = ("extra", "annotations", "annotationsData", "relations", "annotatio
 _TARGET_V2, _TARGET_V1 = "dm_v2", "dm_v1"
 
 
-class DMFormatError(ValueError):
+class DMFormatError(SynapseNBError, ValueError):
     """The document as a whole is not DM v1/v2 (wrong top-level types)."""
 
 

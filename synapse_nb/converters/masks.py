@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from synapse_nb.exceptions import SynapseNBError
+
 __all__ = [
     "MaskError",
     "coco_rle_decode",
@@ -31,7 +33,7 @@ _ENCODINGS = {
 }
 
 
-class MaskError(ValueError):
+class MaskError(SynapseNBError, ValueError):
     """A mask payload is malformed; ``code`` is the audit reason code."""
 
     def __init__(self, message: str, code: str = "INVALID_MASK_ENCODING") -> None:

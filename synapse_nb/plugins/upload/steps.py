@@ -35,6 +35,7 @@ from synapse_nb.exceptions import (
     ClientError,
     ClientTimeoutError,
     PermissionDeniedError,
+    SynapseNBError,
     UploadInterruptedError,
 )
 from synapse_nb.plugins.upload.context import StepResult, UploadContext
@@ -71,7 +72,7 @@ VERIFY_BATCH = 1000
 BATCHES_IN_FLIGHT = 4
 
 
-class UploadError(RuntimeError):
+class UploadError(SynapseNBError, RuntimeError):
     """A step could not run at all (e.g. the collection has no file specifications).
 
     Example:

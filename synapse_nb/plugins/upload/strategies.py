@@ -32,6 +32,8 @@ from datetime import date, datetime, time
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from synapse_nb.exceptions import SynapseNBError
+
 __all__ = [
     "FILE_TYPE_EXTENSIONS",
     "AsyncUploadStrategy",
@@ -279,7 +281,7 @@ class RecursiveFileDiscoveryStrategy(BaseFileDiscoveryStrategy):
 
 
 # ============================================================================ metadata
-class ExcelSecurityError(ValueError):
+class ExcelSecurityError(SynapseNBError, ValueError):
     """The metadata sheet exceeds a limit of :class:`ExcelSecurityConfig`.
 
     Example:
@@ -288,7 +290,7 @@ class ExcelSecurityError(ValueError):
     """
 
 
-class ExcelParsingError(ValueError):
+class ExcelParsingError(SynapseNBError, ValueError):
     """The metadata sheet cannot be read (format, header, content).
 
     Example:

@@ -16,10 +16,12 @@ import zipfile
 from os import PathLike
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
+from synapse_nb.exceptions import SynapseNBError
+
 __all__ = ["UnsafeArchiveError", "archive", "unarchive"]
 
 
-class UnsafeArchiveError(ValueError):
+class UnsafeArchiveError(SynapseNBError, ValueError):
     """An archive member would be written outside the extraction directory.
 
     Attributes:

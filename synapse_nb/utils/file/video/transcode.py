@@ -27,6 +27,8 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from synapse_nb.exceptions import SynapseNBError
+
 __all__ = [
     "SUPPORTED_FORMATS",
     "FFmpegNotFoundError",
@@ -56,7 +58,7 @@ _BITRATE = re.compile(r"^\d+(\.\d+)?[kKmM]?$")
 _STDERR_TAIL = 2000
 
 
-class VideoTranscodeError(Exception):
+class VideoTranscodeError(SynapseNBError):
     """Base exception for video probing and transcoding."""
 
 

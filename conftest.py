@@ -1,0 +1,82 @@
+"""Docstring examples run as tests (``--doctest-modules`` over ``synapse_nb/``).
+
+Examples that need a backend use the names this file puts in their namespace, all backed by
+one embedded demo backend started for the doctests (over real HTTP on 127.0.0.1):
+
+``srv``      the :class:`~synapse_nb.server.ServerHandle` (demo workspace)
+``client``   a notebook :class:`~synapse_nb.frames.Client` connected to it
+``backend``  a :class:`~synapse_nb.clients.BackendClient` connected to it
+``tmp``      a fresh temporary directory (a :class:`pathlib.Path`) for the example's files
+``np``, ``pd``  numpy and pandas
+
+Each example runs with ``tmp`` as its working directory, so relative paths land there.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _pytest.doctest import DoctestItem
+
+
+@pytest.fixture(scope="session")
+def _doctest_backend() -> Iterator[Any]:
+    from synapse_nb.server import start
+
+    srv = start(demo=True)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="session")
+def _doctest_clients(_doctest_backend: Any) -> Iterator[tuple[Any, Any]]:
+    from synapse_nb.clients import BackendClient
+    from synapse_nb.frames import Client
+
+    srv = _doctest_backend
+    client = Client(srv.url, api_token=srv.token, progress=False)
+    backend = BackendClient(srv.url, api_token=srv.token)
+    try:
+        yield client, backend
+    finally:
+        for c in (client, backend):
+            close = getattr(c, "close", None)
+            if close is not None:
+                close()
+
+
+@pytest.fixture(autouse=True)
+def _doctest_namespace(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not isinstance(request.node, DoctestItem):
+        return
+    import numpy as np
+    import pandas as pd
+
+    namespace = request.getfixturevalue("doctest_namespace")
+    namespace.update(np=np, pd=pd, tmp=tmp_path)
+    if _needs_backend(request.node):
+        srv = request.getfixturevalue("_doctest_backend")
+        client, backend = request.getfixturevalue("_doctest_clients")
+        namespace.update(srv=srv, client=client, backend=backend)
+    monkeypatch.chdir(tmp_path)
+    # an example's demo-media cache stays inside the test's temporary directory
+    monkeypatch.setenv("SYNAPSE_NB_CACHE", os.environ.get("SYNAPSE_NB_CACHE", str(tmp_path)))
+
+
+def _needs_backend(item: DoctestItem) -> bool:
+    test = item.dtest
+    if test is None:
+        return False
+    names = ("srv", "client", "backend")
+    return any(
+        any(f"{n}." in ex.source or f"{n})" in ex.source or f"{n}," in ex.source for n in names)
+        for ex in test.examples
+    )

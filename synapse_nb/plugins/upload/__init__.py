@@ -18,10 +18,19 @@ stem across them form one data unit::
 A folder with no spec folders holds the primary specification's files directly.
 
 Example:
+    >>> from PIL import Image
     >>> from synapse_nb.plugins import upload
-    >>> report = upload(client, "scenes", 2, metadata="scenes.xlsx")  # doctest: +SKIP
-    >>> report                                                        # doctest: +SKIP
-    UploadReport('scenes' -> collection 2: 240 units created, 0 already there, of 240; ...)
+    >>> Path("scenes").mkdir()
+    >>> for i in range(3):
+    ...     Image.new("RGB", (16, 16), (80 * i, 23, 0)).save(f"scenes/{i}.png")
+    >>> _ = Path("scenes.csv").write_text("filename,weather\\n0.png,rain\\n")
+    >>> incoming = [c["id"] for c in backend.list_data_collections()["results"]
+    ...             if c["name"] == "Incoming uploads"][0]
+    >>> report = upload(backend, "scenes", incoming, metadata="scenes.csv", progress=False)
+    >>> report.ok, len(report.created), report.files["uploaded"]
+    (True, 3, 3)
+    >>> upload(backend, "scenes", incoming, progress=False).already_created  # resumed: no-op
+    3
 """
 
 from __future__ import annotations
@@ -57,6 +66,7 @@ __all__ = [
     "UploadOrchestrator",
     "UploadParams",
     "UploadReport",
+    "prepare_upload",
     "upload",
 ]
 
@@ -179,11 +189,74 @@ def upload(
             what was done, and the exception's note says how to resume.
 
     Example:
-        >>> report = upload(client, "scenes", 2, project_id=3)  # doctest: +SKIP
-        >>> report.ok, len(report.created), len(report.tasks)  # doctest: +SKIP
-        (True, 240, 240)
+        >>> from PIL import Image
+        >>> Path("street").mkdir()
+        >>> for i in range(2):
+        ...     Image.new("RGB", (16, 16), (29, 90 * i, 0)).save(f"street/{i}.png")
+        >>> incoming = [c["id"] for c in backend.list_data_collections()["results"]
+        ...             if c["name"] == "Incoming uploads"][0]
+        >>> project = backend.list_projects()["results"][0]["id"]
+        >>> report = upload(backend, "street", incoming, project_id=project, progress=False)
+        >>> report.ok, len(report.created), len(report.tasks)
+        (True, 2, 2)
     """
     started = time.perf_counter()
+    context, registry = prepare_upload(
+        client,
+        source_dir,
+        collection_id,
+        project_id=project_id,
+        metadata=metadata,
+        recursive=recursive,
+        chunk_threshold=chunk_threshold,
+        workers=workers,
+        batch_size=batch_size,
+        progress=progress,
+        manifest=manifest,
+        strategy_factory=strategy_factory,
+    )
+    try:
+        UploadOrchestrator(context, registry).execute()
+    finally:
+        if context.progress is not None:
+            context.progress.close()
+    return _report(context, time.perf_counter() - started)
+
+
+def prepare_upload(
+    client: Any,
+    source_dir: str | os.PathLike[str],
+    collection_id: int,
+    *,
+    project_id: int | None = None,
+    metadata: str | os.PathLike[str] | None = None,
+    recursive: bool = True,
+    chunk_threshold: int = DEFAULT_CHUNK_SIZE,
+    workers: int | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: ProgressCallback | bool | None = None,
+    manifest: str | os.PathLike[str] | bool | None = None,
+    strategy_factory: StrategyFactory | None = None,
+) -> tuple[UploadContext, StepRegistry]:
+    """The context and the steps :func:`upload` runs, for running or inspecting them yourself.
+
+    Takes the arguments of :func:`upload` and checks them the same way (nothing is read, sent
+    or written). :class:`UploadOrchestrator` ``(context, registry).execute()`` then does what
+    :func:`upload` does, and each step can also be run on its own, in order.
+
+    Example:
+        >>> from PIL import Image
+        >>> Path("one").mkdir(); Image.new("RGB", (8, 8), (31, 0, 0)).save("one/a.png")
+        >>> incoming = [c["id"] for c in backend.list_data_collections()["results"]
+        ...             if c["name"] == "Incoming uploads"][0]
+        >>> context, registry = prepare_upload(backend, "one", incoming, progress=False)
+        >>> [step.name for step in registry.get_steps()][:2]
+        ['initialize', 'process_metadata']
+        >>> for step in registry.get_steps()[:4]:  # up to organize_files
+        ...     _ = step.execute(context)
+        >>> [unit["key"] for unit in context.organized_files]
+        ['a']
+    """
     default_workers = getattr(client, "max_workers", 8)
     params = _params(
         source_dir,
@@ -214,11 +287,7 @@ def upload(
     registry = StepRegistry()
     for step in default_steps():
         registry.register(step)
-    try:
-        UploadOrchestrator(context, registry).execute()
-    finally:
-        reporter.close()
-    return _report(context, time.perf_counter() - started)
+    return context, registry
 
 
 def _report(context: UploadContext, elapsed: float) -> UploadReport:

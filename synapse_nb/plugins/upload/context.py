@@ -107,7 +107,10 @@ class UploadContext:
         """Record a per-file or per-unit problem.
 
         Example:
-            >>> ctx.add_error("upload_files", "HTTP 400", path="image_1/a.jpg")  # doctest: +SKIP
+            >>> ctx = UploadContext(UploadParams(Path("p"), 1), None, None, progress=None)
+            >>> ctx.add_error("upload_files", "HTTP 400", path="image_1/a.jpg")
+            >>> ctx.errors
+            [{'step': 'upload_files', 'path': 'image_1/a.jpg', 'error': 'HTTP 400'}]
         """
         self.errors.append({"step": step, **{k: str(v) for k, v in where.items()}, "error": error})
 
@@ -115,7 +118,8 @@ class UploadContext:
         """True when a problem was recorded.
 
         Example:
-            >>> ctx.has_errors()  # doctest: +SKIP
+            >>> ctx = UploadContext(UploadParams(Path("p"), 1), None, None, progress=None)
+            >>> ctx.has_errors()
             False
         """
         return bool(self.errors)
@@ -124,7 +128,10 @@ class UploadContext:
         """Add ``n`` to ``metrics[category][key]``.
 
         Example:
-            >>> ctx.count("data_files", "success")  # doctest: +SKIP
+            >>> ctx = UploadContext(UploadParams(Path("p"), 1), None, None, progress=None)
+            >>> ctx.count("data_files", "success"); ctx.count("data_files", "success", 2)
+            >>> ctx.metrics
+            {'data_files': {'success': 3}}
         """
         bucket = self.metrics.setdefault(category, {})
         bucket[key] = bucket.get(key, 0) + n
@@ -133,7 +140,12 @@ class UploadContext:
         """Forward progress (no-op without a reporter).
 
         Example:
-            >>> ctx.set_progress(1, 2, "upload_data_files")  # doctest: +SKIP
+            >>> from synapse_nb.plugins._progress import ProgressReporter
+            >>> seen = []
+            >>> reporter = ProgressReporter(lambda *event: seen.append(event), method="upload")
+            >>> ctx = UploadContext(UploadParams(Path("p"), 1), None, None, progress=reporter)
+            >>> ctx.set_progress(1, 2, "upload_data_files"); seen
+            [(1, 2, 'upload_data_files')]
         """
         if self.progress is not None:
             self.progress.set_progress(current, total, category)

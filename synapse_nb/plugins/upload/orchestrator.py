@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+from pathlib import Path  # noqa: F401  (docstring examples)
 from typing import Any
 
 from synapse_nb.plugins.upload.context import UploadContext
@@ -77,8 +78,16 @@ class UploadOrchestrator:
     """Executes the registered steps against one :class:`UploadContext`.
 
     Example:
-        >>> UploadOrchestrator(ctx, registry).execute()  # doctest: +SKIP
-        {'initialize': StepResult(...), ...}
+        >>> from PIL import Image
+        >>> from synapse_nb.plugins.upload import prepare_upload
+        >>> Path("one").mkdir(); Image.new("RGB", (8, 8), (37, 0, 0)).save("one/a.png")
+        >>> incoming = [c["id"] for c in backend.list_data_collections()["results"]
+        ...         if c["name"] == "Incoming uploads"][0]
+        >>> orchestrator = UploadOrchestrator(*prepare_upload(backend, "one", incoming,
+        ...                                   progress=False))
+        >>> results = orchestrator.execute()
+        >>> list(results)[:2], results["cleanup"].data
+        (['initialize', 'process_metadata'], {'completed': True})
     """
 
     def __init__(self, context: UploadContext, step_registry: StepRegistry) -> None:
@@ -96,7 +105,14 @@ class UploadOrchestrator:
             Exception: Whatever a step raised (after rollback, with a note on resuming).
 
         Example:
-            >>> UploadOrchestrator(ctx, registry).execute()["cleanup"].success  # doctest: +SKIP
+            >>> from PIL import Image
+            >>> from synapse_nb.plugins.upload import prepare_upload
+            >>> Path("one").mkdir(); Image.new("RGB", (8, 8), (39, 0, 0)).save("one/a.png")
+            >>> incoming = [c["id"] for c in backend.list_data_collections()["results"]
+            ...             if c["name"] == "Incoming uploads"][0]
+            >>> orchestrator = UploadOrchestrator(*prepare_upload(backend, "one", incoming,
+            ...                                                   progress=False))
+            >>> orchestrator.execute()["cleanup"].success
             True
         """
         steps = self.step_registry.get_steps()
@@ -121,8 +137,16 @@ class UploadOrchestrator:
         """The steps that finished, in order.
 
         Example:
-            >>> orchestrator.get_executed_steps()  # doctest: +SKIP
-            [<InitializeStep>, ...]
+            >>> from PIL import Image
+            >>> from synapse_nb.plugins.upload import prepare_upload
+            >>> Path("one").mkdir(); Image.new("RGB", (8, 8), (41, 0, 0)).save("one/a.png")
+            >>> incoming = [c["id"] for c in backend.list_data_collections()["results"]
+            ...             if c["name"] == "Incoming uploads"][0]
+            >>> orchestrator = UploadOrchestrator(*prepare_upload(backend, "one", incoming,
+            ...                                                   progress=False))
+            >>> _ = orchestrator.execute()
+            >>> [step.name for step in orchestrator.get_executed_steps()][-2:]
+            ['generate_data_units', 'cleanup']
         """
         return list(self.executed_steps)
 
@@ -130,7 +154,14 @@ class UploadOrchestrator:
         """True when a failure triggered the steps' rollback.
 
         Example:
-            >>> orchestrator.is_rollback_executed()  # doctest: +SKIP
+            >>> from PIL import Image
+            >>> from synapse_nb.plugins.upload import prepare_upload
+            >>> Path("one").mkdir(); Image.new("RGB", (8, 8), (43, 0, 0)).save("one/a.png")
+            >>> incoming = [c["id"] for c in backend.list_data_collections()["results"]
+            ...             if c["name"] == "Incoming uploads"][0]
+            >>> orchestrator = UploadOrchestrator(*prepare_upload(backend, "one", incoming,
+            ...                                                   progress=False))
+            >>> _ = orchestrator.execute(); orchestrator.is_rollback_executed()
             False
         """
         return self.rollback_executed

@@ -19,6 +19,29 @@ The server offers no delete for data files or units, so a failed run is not roll
 Example:
     >>> [step.name for step in default_steps()][:3]
     ['initialize', 'process_metadata', 'analyze_collection']
+
+    Each step on its own, in order, on the context :func:`~synapse_nb.plugins.upload.prepare_upload`
+    builds (this is what :func:`~synapse_nb.plugins.upload.upload` does):
+
+    >>> from PIL import Image
+    >>> from synapse_nb.plugins.upload import prepare_upload
+    >>> Path("scenes").mkdir()
+    >>> for i in range(3):
+    ...     Image.new("RGB", (8, 8), (90 * i, 17, 0)).save(f"scenes/{i}.png")
+    >>> incoming = [c["id"] for c in backend.list_data_collections()["results"]
+    ...             if c["name"] == "Incoming uploads"][0]
+    >>> ctx, registry = prepare_upload(backend, "scenes", incoming, progress=False)
+    >>> for step in registry.get_steps():
+    ...     result = StepResult(skipped=True) if step.can_skip(ctx) else step.execute(ctx)
+    ...     print(step.name, "skipped" if result.skipped else sorted(result.data.items()))
+    initialize [('resumed', False)]
+    process_metadata skipped
+    analyze_collection [('specs', ['image_1'])]
+    organize_files [('units', 3)]
+    validate_files [('valid', 3)]
+    upload_files [('uploaded', 3)]
+    generate_data_units [('created', 3)]
+    cleanup [('completed', True)]
 """
 
 from __future__ import annotations
@@ -94,10 +117,6 @@ class BaseStep:
 
     def execute(self, context: UploadContext) -> StepResult:
         """Do the step's work; raise (or return an error result) when it cannot.
-
-        Example:
-            >>> InitializeStep().execute(ctx).data  # doctest: +SKIP
-            {'resumed': False}
         """
         raise NotImplementedError
 
@@ -112,9 +131,6 @@ class BaseStep:
 
     def rollback(self, context: UploadContext) -> None:
         """Persist what the step did (nothing server-side can be undone).
-
-        Example:
-            >>> BaseStep().rollback(ctx)  # doctest: +SKIP
         """
         if context.manifest is not None:
             context.manifest.save(force=True)
@@ -159,10 +175,6 @@ class InitializeStep(BaseStep):
 
     def execute(self, context: UploadContext) -> StepResult:
         """Load or start the manifest.
-
-        Example:
-            >>> InitializeStep().execute(ctx).data["resumed"]  # doctest: +SKIP
-            True
         """
         params = context.params
         context.manifest = UploadManifest.open(
@@ -183,19 +195,11 @@ class ProcessMetadataStep(BaseStep):
 
     def can_skip(self, context: UploadContext) -> bool:
         """Skipped without a metadata sheet.
-
-        Example:
-            >>> ProcessMetadataStep().can_skip(ctx)  # doctest: +SKIP
-            True
         """
         return context.params.metadata is None
 
     def execute(self, context: UploadContext) -> StepResult:
         """Read the sheet with the metadata strategy.
-
-        Example:
-            >>> ProcessMetadataStep().execute(ctx).data  # doctest: +SKIP
-            {'rows': 3}
         """
         context.metadata = context.strategies["metadata"].process_metadata(context)
         return self.create_success_result({"rows": len(context.metadata)})
@@ -213,10 +217,6 @@ class AnalyzeCollectionStep(BaseStep):
 
     def execute(self, context: UploadContext) -> StepResult:
         """Fetch the specifications; an error result when there are none.
-
-        Example:
-            >>> AnalyzeCollectionStep().execute(ctx).data  # doctest: +SKIP
-            {'specs': ['image_1', 'meta_json']}
         """
         collection = context.client.get_data_collection(context.params.collection_id)
         specs = [s for s in collection.get("file_specifications") or [] if s.get("name")]
@@ -240,10 +240,6 @@ class OrganizeFilesStep(BaseStep):
 
     def execute(self, context: UploadContext) -> StepResult:
         """Discover, group and annotate the units.
-
-        Example:
-            >>> OrganizeFilesStep().execute(ctx).data  # doctest: +SKIP
-            {'units': 240}
         """
         params = context.params
         exclude = [p for p in (params.manifest, params.metadata) if p is not None]
@@ -304,10 +300,6 @@ class ValidateFilesStep(BaseStep):
 
     def execute(self, context: UploadContext) -> StepResult:
         """Keep the valid units.
-
-        Example:
-            >>> ValidateFilesStep().execute(ctx).data  # doctest: +SKIP
-            {'valid': 238}
         """
         before = len(context.organized_files)
         context.organized_files = context.strategies["validation"].validate_files(
@@ -326,8 +318,11 @@ def existing_checksums(client: Any, checksums: list[str], collection_id: int) ->
     units, which misses files uploaded without a unit.
 
     Example:
-        >>> existing_checksums(client, ["0b5e..."], 2)  # doctest: +SKIP
-        {'0b5e...'}
+        >>> _ = Path("a.bin").write_bytes(b"bytes already uploaded")
+        >>> known = backend.create_data_file(Path("a.bin"))["checksum"]
+        >>> collection = backend.list_data_collections()["results"][0]["id"]
+        >>> existing_checksums(backend, [known, "0" * 32], collection) == {known}
+        True
     """
     if not checksums:
         return set()
@@ -370,10 +365,6 @@ class UploadFilesStep(BaseStep):
 
     def execute(self, context: UploadContext) -> StepResult:
         """Upload what is missing and prepare the units' binding dicts.
-
-        Example:
-            >>> UploadFilesStep().execute(ctx).data  # doctest: +SKIP
-            {'uploaded': 240}
         """
         manifest = context.manifest
         assert manifest is not None
@@ -500,10 +491,6 @@ class GenerateDataUnitsStep(BaseStep):
 
     def execute(self, context: UploadContext) -> StepResult:
         """Create the units (and tasks) not created yet.
-
-        Example:
-            >>> GenerateDataUnitsStep().execute(ctx).data  # doctest: +SKIP
-            {'created': 240}
         """
         manifest = context.manifest
         assert manifest is not None
@@ -644,10 +631,6 @@ class CleanupStep(BaseStep):
 
     def execute(self, context: UploadContext) -> StepResult:
         """Flag and save the manifest.
-
-        Example:
-            >>> CleanupStep().execute(ctx).data  # doctest: +SKIP
-            {'completed': True}
         """
         manifest = context.manifest
         assert manifest is not None

@@ -98,7 +98,10 @@ class BaseValidationStrategy:
         """Return the valid units; record a problem per invalid unit in ``context``.
 
         Example:
-            >>> strategy.validate_files(units, ctx)  # doctest: +SKIP
+            >>> BaseValidationStrategy().validate_files([], None)
+            Traceback (most recent call last):
+            ...
+            NotImplementedError
         """
         raise NotImplementedError
 
@@ -106,7 +109,10 @@ class BaseValidationStrategy:
         """A problem with one file (None when fine).
 
         Example:
-            >>> strategy.validate_security(Path("a.jpg"))  # doctest: +SKIP
+            >>> BaseValidationStrategy().validate_security(Path("a.jpg"))
+            Traceback (most recent call last):
+            ...
+            NotImplementedError
         """
         raise NotImplementedError
 
@@ -138,8 +144,17 @@ class DefaultValidationStrategy(BaseValidationStrategy):
         """Keep the units that pass; every other one gets an error in ``context``.
 
         Example:
-            >>> DefaultValidationStrategy().validate_files([], ctx)  # doctest: +SKIP
-            []
+            >>> from types import SimpleNamespace
+            >>> _ = Path("a.jpg").write_bytes(b"jpeg bytes"); _ = Path("b.txt").write_bytes(b"")
+            >>> ctx = SimpleNamespace(errors=[], add_error=lambda step, error, **where:
+            ...     ctx.errors.append(error), file_specifications=[
+            ...     {"name": "image_1", "file_type": "image", "is_required": True}])
+            >>> units = [{"key": k, "files": {"image_1": Path(f)}, "rel": {"image_1": f}}
+            ...          for k, f in (("a", "a.jpg"), ("b", "b.txt"))]
+            >>> [u["key"] for u in DefaultValidationStrategy().validate_files(units, ctx)]
+            ['a']
+            >>> len(ctx.errors)
+            1
         """
         specs = {s["name"]: s for s in context.file_specifications}
         required = sorted(n for n, s in specs.items() if s.get("is_required"))
@@ -179,8 +194,10 @@ class BaseFileDiscoveryStrategy:
         """The candidate files under ``path`` (hidden ones excluded).
 
         Example:
-            >>> RecursiveFileDiscoveryStrategy().discover_files(Path("photos"))  # doctest: +SKIP
-            [PosixPath('photos/a.jpg'), PosixPath('photos/night/b.jpg')]
+            >>> BaseFileDiscoveryStrategy().discover_files(Path("photos"))
+            Traceback (most recent call last):
+            ...
+            NotImplementedError
         """
         raise NotImplementedError
 
@@ -196,9 +213,13 @@ class BaseFileDiscoveryStrategy:
         """One dict per data unit: ``key``, ``files`` {spec: Path}, ``rel`` {spec: str}.
 
         Example:
-            >>> RecursiveFileDiscoveryStrategy().organize_files(
-            ...     Path("photos"), [{"name": "image_1"}], ctx)  # doctest: +SKIP
-            [{'key': 'a', 'files': {'image_1': PosixPath('photos/a.jpg')}, ...}]
+            >>> Path("photos/night").mkdir(parents=True)
+            >>> for name in ("photos/a.jpg", "photos/night/b.jpg"):
+            ...     _ = Path(name).write_bytes(b"jpeg bytes")
+            >>> units = RecursiveFileDiscoveryStrategy().organize_files(
+            ...     Path("photos"), [{"name": "image_1"}], context=None)
+            >>> [(u["key"], u["rel"]["image_1"]) for u in units]
+            [('a', 'a.jpg'), ('night/b', 'night/b.jpg')]
         """
         excluded = {p.resolve() for p in exclude}
         folders = {s["name"]: source / s["name"] for s in specs if (source / s["name"]).is_dir()}
@@ -252,7 +273,10 @@ class FlatFileDiscoveryStrategy(BaseFileDiscoveryStrategy):
         """The visible files directly in ``path``.
 
         Example:
-            >>> FlatFileDiscoveryStrategy().discover_files(Path("photos"))  # doctest: +SKIP
+            >>> Path("photos/night").mkdir(parents=True)
+            >>> for name in ("photos/a.jpg", "photos/night/b.jpg", "photos/.hidden"):
+            ...     _ = Path(name).write_bytes(b"jpeg bytes")
+            >>> FlatFileDiscoveryStrategy().discover_files(Path("photos"))
             [PosixPath('photos/a.jpg')]
         """
         if not path.is_dir():
@@ -272,7 +296,10 @@ class RecursiveFileDiscoveryStrategy(BaseFileDiscoveryStrategy):
         """The visible files under ``path`` at any depth.
 
         Example:
-            >>> RecursiveFileDiscoveryStrategy().discover_files(Path("photos"))  # doctest: +SKIP
+            >>> Path("photos/night").mkdir(parents=True)
+            >>> for name in ("photos/a.jpg", "photos/night/b.jpg", "photos/.hidden"):
+            ...     _ = Path(name).write_bytes(b"jpeg bytes")
+            >>> sorted(RecursiveFileDiscoveryStrategy().discover_files(Path("photos")))
             [PosixPath('photos/a.jpg'), PosixPath('photos/night/b.jpg')]
         """
         if not path.is_dir():
@@ -356,7 +383,8 @@ class BaseMetadataStrategy:
                 an unreadable file.
 
         Example:
-            >>> CSVMetadataStrategy(Path("meta.csv")).process_metadata()  # doctest: +SKIP
+            >>> _ = Path("meta.csv").write_text("filename,weather,note\\na.jpg,rain,\\n")
+            >>> CSVMetadataStrategy(Path("meta.csv")).process_metadata()
             {'a.jpg': {'weather': 'rain'}}
         """
         if self.path is None:
@@ -374,8 +402,10 @@ class BaseMetadataStrategy:
         """All rows of the sheet, the header first (stops one row past ``max_rows``).
 
         Example:
-            >>> CSVMetadataStrategy().extract_metadata(Path("meta.csv"))  # doctest: +SKIP
-            [['filename', 'weather'], ['a.jpg', 'rain']]
+            >>> BaseMetadataStrategy().extract_metadata(Path("meta.csv"))
+            Traceback (most recent call last):
+            ...
+            NotImplementedError
         """
         raise NotImplementedError
 
@@ -442,7 +472,11 @@ class ExcelMetadataStrategy(BaseMetadataStrategy):
     """The first worksheet of an ``.xlsx``/``.xlsm`` file (openpyxl, imported when needed).
 
     Example:
-        >>> ExcelMetadataStrategy(Path("meta.xlsx")).process_metadata()  # doctest: +SKIP
+        >>> import openpyxl
+        >>> book = openpyxl.Workbook()
+        >>> book.active.append(["filename", "weather"]); book.active.append(["a.jpg", "rain"])
+        >>> book.save("meta.xlsx")
+        >>> ExcelMetadataStrategy(Path("meta.xlsx")).process_metadata()
         {'a.jpg': {'weather': 'rain'}}
     """
 
@@ -450,7 +484,11 @@ class ExcelMetadataStrategy(BaseMetadataStrategy):
         """The rows of the first worksheet (cell values, not formulas).
 
         Example:
-            >>> ExcelMetadataStrategy().extract_metadata(Path("meta.xlsx"))  # doctest: +SKIP
+            >>> import openpyxl
+            >>> book = openpyxl.Workbook()
+            >>> book.active.append(["filename", "weather"]); book.active.append(["a.jpg", "rain"])
+            >>> book.save("meta.xlsx")
+            >>> ExcelMetadataStrategy().extract_metadata(Path("meta.xlsx"))
             [['filename', 'weather'], ['a.jpg', 'rain']]
         """
         try:
@@ -480,7 +518,8 @@ class CSVMetadataStrategy(BaseMetadataStrategy):
     """A CSV file (UTF-8, optional BOM); values stay strings.
 
     Example:
-        >>> CSVMetadataStrategy(Path("meta.csv")).process_metadata()  # doctest: +SKIP
+        >>> _ = Path("meta.csv").write_text("filename,weather\\na.jpg,rain\\n")
+        >>> CSVMetadataStrategy(Path("meta.csv")).process_metadata()
         {'a.jpg': {'weather': 'rain'}}
     """
 
@@ -488,7 +527,8 @@ class CSVMetadataStrategy(BaseMetadataStrategy):
         """The rows of the CSV file.
 
         Example:
-            >>> CSVMetadataStrategy().extract_metadata(Path("meta.csv"))  # doctest: +SKIP
+            >>> _ = Path("meta.csv").write_text("filename,weather\\na.jpg,rain\\n")
+            >>> CSVMetadataStrategy().extract_metadata(Path("meta.csv"))
             [['filename', 'weather'], ['a.jpg', 'rain']]
         """
         try:
@@ -628,8 +668,15 @@ class BaseDataUnitStrategy:
         """Create one batch (``key`` is dropped from each binding); units in request order.
 
         Example:
-            >>> BatchDataUnitStrategy().create_data_unit_batch(client, batch)  # doctest: +SKIP
-            [{'id': 11, ...}, {'id': 12, ...}]
+            >>> collection = backend.list_data_collections()["results"][0]["id"]
+            >>> _ = Path("a.jpg").write_bytes(b"jpeg bytes")
+            >>> checksum = backend.create_data_file(Path("a.jpg"))["checksum"]
+            >>> batch = [{"key": k, "data_collection": collection, "meta": {"note": k},
+            ...           "files": {"image_1": {"checksum": checksum, "path": "a.jpg"}}}
+            ...          for k in ("a", "b")]
+            >>> units = BatchDataUnitStrategy().create_data_unit_batch(backend, batch)
+            >>> [u["meta"]["note"] for u in units]
+            ['a', 'b']
         """
         body = [{k: v for k, v in b.items() if k != "key"} for b in batch]
         created = client.create_data_units(body, batch_size=len(body))

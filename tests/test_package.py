@@ -66,3 +66,14 @@ def test_every_public_exception_derives_from_the_package_root():
             ):
                 strays.append(f"{module.__name__}.{name}")
     assert strays == []
+
+
+def test_the_test_command_runs_every_docstring_example():
+    """pytest collects the docstring examples of every module (they run, none is skipped)."""
+    import tomllib
+    from pathlib import Path
+
+    config = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    options = config["tool"]["pytest"]["ini_options"]
+    assert "--doctest-modules" in options["addopts"].split()
+    assert "synapse_nb" in options["testpaths"]

@@ -15,10 +15,11 @@ Custom exporters subclass ``BaseExporter`` (or a built-in one) and are passed as
 
 Example:
     >>> from synapse_nb.plugins import export
-    >>> report = export(client, "task", "yolo", "exports",
-    ...                 params={"project": 1, "status": "completed"})  # doctest: +SKIP
-    >>> report.exported, report.path                                 # doctest: +SKIP
-    (132, PosixPath('exports/task-yolo'))
+    >>> project = backend.list_projects()["results"][0]["id"]
+    >>> report = export(backend, "task", "yolo", "exports", progress=False,
+    ...                 params={"project": project, "status": "completed"})
+    >>> report.exported > 0, report.path.name, (report.path / "detect" / "dataset.yaml").is_file()
+    (True, 'task-yolo', True)
 """
 
 from __future__ import annotations
@@ -200,10 +201,12 @@ def export(
         ClientError: The listing failed (per-item problems are in the report instead).
 
     Example:
-        >>> report = export(client, "ground_truth", "coco", "exports",
-        ...                 params={"ground_truth_dataset_versions": [2]})  # doctest: +SKIP
-        >>> report.audit.summary()["skipped"]                                # doctest: +SKIP
-        12
+        >>> version = backend.list_ground_truth_versions()["results"][0]["id"]
+        >>> report = export(backend, "ground_truth", "coco", "exports", progress=False,
+        ...                 save_original_file=False,
+        ...                 params={"ground_truth_dataset_versions": [version]})
+        >>> report.exported > 0, report.audit.summary()["failed"]  # what COCO cannot hold: audit
+        (True, 0)
     """
     started = time.perf_counter()
     fmt_name, exporter_class = _exporter_class(fmt)

@@ -153,7 +153,10 @@ def place_file(source: Path, target: Path) -> None:
     """Put ``source`` at ``target``: a hard link when possible (one disk copy), else a copy.
 
     Example:
-        >>> place_file(Path("cache/ab12.jpg"), Path("export/images/a.jpg"))  # doctest: +SKIP
+        >>> _ = Path("ab12.jpg").write_bytes(b"jpeg bytes")
+        >>> place_file(Path("ab12.jpg"), Path("export/images/a.jpg"))
+        >>> Path("export/images/a.jpg").read_bytes(), Path("export/images/a.jpg").stat().st_nlink
+        (b'jpeg bytes', 2)
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists():
@@ -281,10 +284,6 @@ class BaseExporter:
 
         A prefetched original (``files["path"]``) is linked or copied; otherwise the file
         is downloaded from ``files["url"]`` (unauthenticated, as file URLs are).
-
-        Example:
-            >>> exporter.save_original_file(item, Path("out/origin_files"), [])  # doctest: +SKIP
-            <ExportStatus.SUCCESS: 'success'>
         """
         name = self.export_file_name(result)
         files = result.get("files") or {}
@@ -310,10 +309,6 @@ class BaseExporter:
         self, result: Mapping[str, Any], base_path: Path, error_file_list: list
     ) -> ExportStatus:
         """Save ``result["data"]`` as ``<stem>.json`` in ``base_path``.
-
-        Example:
-            >>> exporter.save_as_json(item, Path("out/labels"), [])  # doctest: +SKIP
-            <ExportStatus.SUCCESS: 'success'>
         """
         file_name = f"{PurePosixPath(self.export_file_name(result)).stem}.json"
         data = result.get("data")
@@ -377,7 +372,7 @@ class BaseExporter:
 
         Example:
             >>> BaseExporter(None, [], ".").setup_output_directories(
-            ...     Path(tempfile.mkdtemp()), False)["json_output_path"].name  # doctest: +SKIP
+            ...     tmp, False)["json_output_path"].name
             'labels'
         """
         paths = {"json_output_path": unique_export_path / self.json_dir_name}
@@ -402,11 +397,6 @@ class BaseExporter:
 
         The default saves the original (when requested; a failure is recorded and the JSON
         is still written) and then the item's data as JSON.
-
-        Example:
-            >>> exporter.process_file_saving(item, path, True, [], [], MetricsRecord(),
-            ...                              MetricsRecord(), 1)  # doctest: +SKIP
-            True
         """
         if save_original_file_flag:
             if no == 1:
@@ -463,9 +453,9 @@ class BaseExporter:
         are recorded in :attr:`item_errors` and skipped; other exceptions stop the export.
 
         Example:
-            >>> BaseExporter(ExportRun(progress=False), [], tempfile.mkdtemp()).export()
-            ... # doctest: +SKIP
-            {'export_path': '/tmp/.../export'}
+            >>> result = BaseExporter(ExportRun(progress=False), [], tmp).export()
+            >>> Path(result["export_path"]).relative_to(tmp).as_posix()
+            'export'
         """
         items = export_items if export_items is not None else self.export_items
         path = self.unique_export_path = self._create_unique_export_path(self.params["name"])

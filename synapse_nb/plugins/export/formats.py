@@ -22,6 +22,21 @@ yolo     ``<task>/{dataset.yaml,classes.txt}``, ``<task>/images/[<split>/]``,
 Example:
     >>> sorted(EXPORTERS)
     ['coco', 'dm', 'voc', 'yolo']
+
+    The same completed tasks in each format (labels only; ``save_original_file=True``, the
+    default, also places the images):
+
+    >>> from synapse_nb.plugins import export
+    >>> project = backend.list_projects()["results"][0]["id"]
+    >>> for fmt in ("dm", "coco", "voc", "yolo"):
+    ...     report = export(backend, "task", fmt, tmp, save_original_file=False, progress=False,
+    ...                     params={"project": project, "status": "completed"})
+    ...     top = sorted(p.name for p in report.path.iterdir() if not p.name.startswith("export"))
+    ...     print(fmt, report.exported > 0, top[:4])
+    dm True ['labels']
+    coco True ['images', 'instances.json', 'person_keypoints.json', 'stuff.json']
+    voc True ['Annotations', 'ImageSets', 'JPEGImages', 'SegmentationClass']
+    yolo True ['detect', 'filename_collisions.json', 'pose', 'segment']
 """
 
 from __future__ import annotations
@@ -128,7 +143,10 @@ class FormatExporter(BaseExporter):
         """Fix the class order (reading all items when not given), then export.
 
         Example:
-            >>> YOLOExporter(run, items, "out").export()  # doctest: +SKIP
+            >>> from synapse_nb.plugins.export.base import ExportRun
+            >>> result = YOLOExporter(ExportRun(progress=False), [], tmp).export()
+            >>> sorted(p.name for p in Path(result["export_path"]).iterdir())[:3]
+            ['detect', 'export_outcomes.json', 'filename_collisions.json']
         """
         items = export_items if export_items is not None else self.export_items
         if self.class_order is None:
@@ -202,10 +220,6 @@ class FormatExporter(BaseExporter):
         record: MetricsRecord,
     ) -> Path | None:
         """Save the original into ``directory`` when requested; its path on success.
-
-        Example:
-            >>> exporter.save_original(item, Path("out/images"), True, [], record)  # doctest: +SKIP
-            PosixPath('out/images/a.jpg')
         """
         if not flag:
             return None
@@ -260,10 +274,6 @@ class COCOExporter(FormatExporter):
         no: int,
     ) -> bool:
         """Copy the original into ``images/`` and add the item to its split's documents.
-
-        Example:
-            >>> exporter.process_file_saving(item, out, True, [], [], r, r, 1)  # doctest: +SKIP
-            True
         """
         base = self.split_dir(unique_export_path, final_data)
         self.save_original(
@@ -285,9 +295,6 @@ class COCOExporter(FormatExporter):
 
     def additional_file_saving(self, unique_export_path: Path) -> None:
         """Write each split's three documents (annotation ids numbered from 1 per role).
-
-        Example:
-            >>> exporter.additional_file_saving(Path("out/task-coco"))  # doctest: +SKIP
         """
         if not self._documents:
             empty, _ = to_coco([], classes=self.class_order)
@@ -323,7 +330,7 @@ class VOCExporter(FormatExporter):
 
         Example:
             >>> sorted(VOCExporter(None, [], ".").setup_output_directories(
-            ...     Path(tempfile.mkdtemp()), True))  # doctest: +SKIP
+            ...     tmp, True))
             ['Annotations', 'JPEGImages', 'SegmentationClass', 'SegmentationObject']
         """
         paths = {
@@ -363,10 +370,6 @@ class VOCExporter(FormatExporter):
         no: int,
     ) -> bool:
         """Copy the original into ``JPEGImages/``; write the XML and segmentation PNGs.
-
-        Example:
-            >>> exporter.process_file_saving(item, out, True, [], [], r, r, 1)  # doctest: +SKIP
-            True
         """
         self.save_original(
             final_data,
@@ -399,9 +402,6 @@ class VOCExporter(FormatExporter):
 
     def additional_file_saving(self, unique_export_path: Path) -> None:
         """Write the image sets (per split and ``trainval``) and ``labelmap.txt``.
-
-        Example:
-            >>> exporter.additional_file_saving(Path("out/task-voc"))  # doctest: +SKIP
         """
         aggregate = {
             "labelmap": ["background", *(self.class_order or [])],
@@ -479,10 +479,6 @@ class YOLOExporter(FormatExporter):
         """Write the item's label file in every task; place its image in every task.
 
         The original is saved once (first task) and hard-linked into the others.
-
-        Example:
-            >>> exporter.process_file_saving(item, out, True, [], [], r, r, 1)  # doctest: +SKIP
-            True
         """
         result = final_data["converted"]
         stem = self.stem(final_data)
@@ -527,9 +523,6 @@ class YOLOExporter(FormatExporter):
 
     def additional_file_saving(self, unique_export_path: Path) -> None:
         """Write ``dataset.yaml`` and ``classes.txt`` per task, and the audit outcomes.
-
-        Example:
-            >>> exporter.additional_file_saving(Path("out/task-yolo"))  # doctest: +SKIP
         """
         template, _ = to_yolo([], classes=self.class_order, tasks=self.tasks)
         aggregate: dict[str, Any] = {"filename_collisions": self.filename_collisions}

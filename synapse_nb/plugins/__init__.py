@@ -11,10 +11,21 @@ and upload (steps and strategies), as library functions with notebook-friendly p
 =====================================  ==================================================
 
 Example:
+    >>> from PIL import Image
     >>> from synapse_nb.plugins import export, upload
-    >>> report = upload(client, "photos/", collection_id=2)        # doctest: +SKIP
-    >>> report = export(client, "task", "coco", "out", params={"project": 1})  # doctest: +SKIP
+    >>> Path("photos").mkdir(); Image.new("RGB", (8, 8), (53, 0, 0)).save("photos/a.png")
+    >>> incoming = [c["id"] for c in backend.list_data_collections()["results"]
+    ...             if c["name"] == "Incoming uploads"][0]
+    >>> upload(backend, "photos", incoming, progress=False).ok
+    True
+    >>> project = backend.list_projects()["results"][0]["id"]
+    >>> report = export(backend, "task", "coco", "out", params={"project": project},
+    ...                 save_original_file=False, progress=False)
+    >>> (report.path / "instances.json").is_file()
+    True
 """
+
+from pathlib import Path  # noqa: F401  (docstring example)
 
 from synapse_nb.plugins._progress import ProgressCallback
 from synapse_nb.plugins.export import BaseExporter, ExportReport, export

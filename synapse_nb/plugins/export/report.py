@@ -120,8 +120,9 @@ class ExportReport:
         """Write ``export_report.json`` into the export directory and return its path.
 
         Example:
-            >>> report.write()  # doctest: +SKIP
-            PosixPath('out/task-yolo/export_report.json')
+            >>> report = ExportReport(tmp / "task-yolo", "yolo", "task", 0, 0, audit=Audit())
+            >>> report.path.mkdir(); report.write().relative_to(tmp).as_posix()
+            'task-yolo/export_report.json'
         """
         target = self.path / "export_report.json"
         target.write_text(

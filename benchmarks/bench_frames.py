@@ -129,7 +129,7 @@ def main() -> None:
 
     rows: list[tuple[str, float, str, str]] = []
     with backend(n, args.latency_ms, args.in_process) as (url, token):
-        client = Client(url, api_token=token)
+        client = Client(url, api_token=token, progress=False)  # tables, not progress bars
         # a backend started with --tasks only has the bulk-seeded project
         project = int(client.raw.list_tasks({"page_size": 1})["results"][0]["project"])
         query = {"project": project}
@@ -209,7 +209,7 @@ def main() -> None:
         tag = int(next(iter(tags)))
         rng = random.Random(0)
         with tempfile.TemporaryDirectory() as cache_dir:
-            cached = Client(url, api_token=token, cache=cache_dir)
+            cached = Client(url, api_token=token, cache=cache_dir, progress=False)
             t_cold, _ = timed(lambda: cached.list_tasks(query, list_all=True))
             warm_runs, accessor_runs = [], []
             for round_ in range(args.repeat):

@@ -29,8 +29,9 @@ Example:
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Hashable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,6 +153,8 @@ def _measure_all(sources: list[ImageSource], cache: HealthCache, size: int,
                                                                list[ImageMeasure | None], int]:
     tag = f"v{_MEASURE_VERSION}:t{size}:"
     computed = 0
+    lock = threading.Lock()
+    in_flight: dict[str, Future[ImageMeasure | None]] = {}
 
     def one(source: ImageSource) -> tuple[str | None, ImageMeasure | None, bool]:
         try:
@@ -161,12 +164,20 @@ def _measure_all(sources: list[ImageSource], cache: HealthCache, size: int,
         found = cache.get(tag + key)
         if found is not None:
             return key, found, False
+        with lock:  # one thread measures each content; copies wait for its result
+            pending = in_flight.get(key)
+            if pending is None:
+                in_flight[key] = Future()
+        if pending is not None:
+            return key, pending.result(), False
         try:
-            measure = measure_image(data, size)
+            measure: ImageMeasure | None = measure_image(data, size)
         except (OSError, ValueError, Image.DecompressionBombError):
-            return key, None, False
-        cache.put(tag + key, measure)
-        return key, measure, True
+            measure = None
+        if measure is not None:
+            cache.put(tag + key, measure)
+        in_flight[key].set_result(measure)
+        return key, measure, measure is not None
 
     from tqdm.auto import tqdm  # lazy: a widget bar in Jupyter, text elsewhere
 
@@ -186,6 +197,8 @@ def _measure_all(sources: list[ImageSource], cache: HealthCache, size: int,
 def _representatives(labels: npt.NDArray[np.int64], area: npt.NDArray[np.float64]
                      ) -> npt.NDArray[np.int64]:
     """Position of each item's representative: largest area, first on ties."""
+    if labels.size == 0:
+        return labels
     position = np.arange(labels.size)
     order = np.lexsort((position, -area, labels))
     first = np.r_[True, labels[order][1:] != labels[order][:-1]]

@@ -46,7 +46,10 @@ class ImageMeasure:
         phash: 64-bit DCT perceptual hash (``imagehash.phash``, hash size 8) as an int.
         dark_score: 95th percentile of luma, 0-1.
         overexposed_score: 5th percentile of luma, 0-1.
-        low_contrast_score: 98th minus 2nd percentile of luma, 0-1.
+        low_contrast_score: Michelson contrast of the 2nd and 98th percentiles of luma,
+            ``(p98 - p2) / (p98 + p2)``, mirrored for bright images (``2 - p98 - p2`` in the
+            denominator when smaller), so a dark or a bright image is judged relative to its
+            own level, 0-1.
         blurry_score: Variance of the Laplacian of the luma stretched to its 2-98
             percentile range (8-bit units); NaN for flat images.
         low_information_score: Entropy of the luma histogram, bits.
@@ -164,6 +167,7 @@ def measure_image(data: bytes | Image.Image, thumbnail_size: int = 256) -> Image
     share = histogram[histogram > 0] / pixels.size
     entropy = float(-(share * np.log2(share)).sum()) + 0.0
     spread = p98 - p02
+    contrast = spread / max(min(p98 + p02, 2.0 - p98 - p02), 1e-9)
     phash = int(str(imagehash.phash(thumb, hash_size=8)), 16)
     return ImageMeasure(
         width=width,
@@ -171,7 +175,7 @@ def measure_image(data: bytes | Image.Image, thumbnail_size: int = 256) -> Image
         phash=phash,
         dark_score=p95,
         overexposed_score=p05,
-        low_contrast_score=spread,
+        low_contrast_score=min(contrast, 1.0),
         blurry_score=_blur(pixels.astype(np.float64), spread),
         low_information_score=entropy,
     )

@@ -34,8 +34,9 @@ class ImageThresholds:
             no pixel is brighter than this.
         overexposed: ``is_overexposed`` when ``overexposed_score`` (5th percentile of luma)
             is above: almost no pixel is darker than this.
-        low_contrast: ``is_low_contrast`` when ``low_contrast_score`` (2nd to 98th percentile
-            spread of luma, 0-1) is below.
+        low_contrast: ``is_low_contrast`` when ``low_contrast_score`` (Michelson contrast of
+            the 2nd and 98th luma percentiles, relative to the nearer of black and white,
+            0-1) is below.
         blurry: ``is_blurry`` when ``blurry_score`` (variance of the Laplacian of the luma
             stretched to its 2-98 percentile range, in 8-bit units) is below. Flat images
             have no edges to judge and get no blur score (they are low-information).

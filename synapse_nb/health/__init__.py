@@ -24,13 +24,19 @@ Example:
 from __future__ import annotations
 
 from synapse_nb.health._errors import HealthInputError
+from synapse_nb.health.annotations import ANNOTATION_ISSUES, AnnotationHealth, check_annotations
 from synapse_nb.health.cache import HealthCache
+from synapse_nb.health.config import LabelConfig
 from synapse_nb.health.images import IMAGE_ISSUES, ImageHealth, check_images
 from synapse_nb.health.index import brute_force_pairs, near_pairs
 from synapse_nb.health.measure import ImageMeasure, measure_image
 from synapse_nb.health.thresholds import AnnotationThresholds, ImageThresholds
 
 __all__ = [
+    "ANNOTATION_ISSUES",
+    "AnnotationHealth",
+    "LabelConfig",
+    "check_annotations",
     "IMAGE_ISSUES",
     "AnnotationThresholds",
     "HealthCache",

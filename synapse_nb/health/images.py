@@ -22,8 +22,8 @@ Example:
     >>> gray = Image.linear_gradient("L").resize((64, 64))
     >>> report = check_images({1: gray, 2: gray.copy(), 3: Image.new("L", (64, 64))},
     ...                       progress=False)
-    >>> report.images[["is_exact_duplicate", "is_dark"]].to_dict("index")
-    {1: {'is_exact_duplicate': False, 'is_dark': False}, 2: {'is_exact_duplicate': True, 'is_dark': False}, 3: {'is_exact_duplicate': False, 'is_dark': True}}
+    >>> report.images["is_exact_duplicate"].tolist(), report.images["is_dark"].tolist()
+    ([False, True, False], [False, False, True])
 """
 
 from __future__ import annotations
@@ -257,7 +257,9 @@ def _min_distance(n: int, pairs: pd.DataFrame, positions: Mapping[Hashable, int]
     for column in ("data_unit_a", "data_unit_b"):
         at = np.array([positions[k] for k in sel[column]], dtype=np.int64)
         np.minimum.at(best, at, sel["distance"].to_numpy(dtype=np.int64))
-    return pd.array(np.where(best == np.iinfo(np.int64).max, None, best), dtype="Int64")
+    out = pd.array(best, dtype="Int64")
+    out[best == np.iinfo(np.int64).max] = pd.NA
+    return out
 
 
 def _quality_columns(frame: pd.DataFrame, t: ImageThresholds) -> None:

@@ -72,7 +72,8 @@ def test_duplicate_clusters_have_the_original_as_representative(planted_report):
     assert bool(pairs.loc[("clean-0", "exact-copy"), "exact"])
     assert not bool(pairs.loc[("clean-1", "resized"), "exact"])
     assert pairs["leak"].sum() == 1
-    assert pairs.loc[("leak-train", "leak-val"), ["split_a", "split_b"]].tolist() == ["train", "val"]
+    leak = pairs.loc[("leak-train", "leak-val"), ["split_a", "split_b"]]
+    assert leak.tolist() == ["train", "val"]
 
 
 def test_frame_dtypes_are_typed(planted_report):

@@ -32,7 +32,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,7 +166,7 @@ def _areas(frame: pd.DataFrame) -> Floats:
 
 
 def image_size_arrays(data_unit_ids: pd.Series,
-                      sizes: Mapping[Hashable, Any] | pd.DataFrame) -> tuple[Floats, Floats]:
+                      sizes: Mapping[Any, Any] | pd.DataFrame) -> tuple[Floats, Floats]:
     """Image width and height per annotation (NaN where the size is unknown).
 
     ``sizes`` is ``{data_unit_id: (width, height)}`` or a frame indexed by data unit id with
@@ -305,7 +305,7 @@ def _keypoint_columns(out: pd.DataFrame, frame: pd.DataFrame, t: AnnotationThres
 
 def check_annotations(
     annotations: pd.DataFrame | Iterable[Mapping[str, Any]],
-    image_sizes: Mapping[Hashable, Any] | pd.DataFrame,
+    image_sizes: Mapping[Any, Any] | pd.DataFrame,
     *,
     config: LabelConfig | Mapping[str, Any] | None = None,
     thresholds: AnnotationThresholds | None = None,

@@ -11,7 +11,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -24,7 +24,7 @@ __all__ = ["annotation_geometry", "class_cooccurrence", "class_size_distribution
 Rows: TypeAlias = pd.DataFrame | Iterable[Mapping[str, Any]]
 
 
-def annotation_geometry(annotations: Rows, image_sizes: Mapping[Hashable, Any] | pd.DataFrame
+def annotation_geometry(annotations: Rows, image_sizes: Mapping[Any, Any] | pd.DataFrame
                         ) -> pd.DataFrame:
     """Per annotation: class, box centre (0-1 of the image), size and aspect.
 
@@ -56,7 +56,7 @@ def annotation_geometry(annotations: Rows, image_sizes: Mapping[Hashable, Any] |
 
 
 def class_size_distribution(annotations: Rows,
-                            image_sizes: Mapping[Hashable, Any] | pd.DataFrame,
+                            image_sizes: Mapping[Any, Any] | pd.DataFrame,
                             quantiles: Sequence[float] = (0.05, 0.25, 0.5, 0.75, 0.95),
                             ) -> pd.DataFrame:
     """Per class: count, quantiles of the box size, median relative size, aspect and position.

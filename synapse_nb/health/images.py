@@ -250,7 +250,7 @@ def _pair_frame(frame: pd.DataFrame, ids: list[Hashable], pairs: tuple[npt.NDArr
     })
 
 
-def _min_distance(n: int, pairs: pd.DataFrame, positions: Mapping[Hashable, int],
+def _min_distance(n: int, pairs: pd.DataFrame, positions: Mapping[Any, int],
                   where: npt.NDArray[np.bool_]) -> pd.arrays.IntegerArray:
     best = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
     sel = pairs[where]
@@ -306,9 +306,9 @@ def _base_frame(ids: list[Hashable], keys: list[str | None],
 
 
 def check_images(
-    images: Mapping[Hashable, ImageSource] | Iterable[tuple[Hashable, ImageSource]],
+    images: Mapping[Any, ImageSource] | Iterable[tuple[Hashable, ImageSource]],
     *,
-    splits: Mapping[Hashable, Any] | pd.Series | None = None,
+    splits: Mapping[Any, Any] | pd.Series | None = None,
     thresholds: ImageThresholds | None = None,
     cache: HealthCache | None = None,
     thumbnail_size: int = 256,

@@ -95,7 +95,7 @@ def _thumb(source: ImageSource, size: int) -> Image.Image:
 
 
 def plot_duplicate_clusters(report: ImageHealth,
-                            images: Mapping[Hashable, ImageSource] | Iterable[
+                            images: Mapping[Any, ImageSource] | Iterable[
                                 tuple[Hashable, ImageSource]],
                             *, max_clusters: int = 6, max_members: int = 6,
                             thumb_size: int = 160) -> Figure:
@@ -149,7 +149,7 @@ def plot_duplicate_clusters(report: ImageHealth,
 
 
 def plot_class_sizes(annotations: pd.DataFrame | Iterable[Mapping[str, Any]],
-                     image_sizes: Mapping[Hashable, Any] | pd.DataFrame, *,
+                     image_sizes: Mapping[Any, Any] | pd.DataFrame, *,
                      ax: Axes | None = None) -> Figure:
     """Box plot of box sizes (square root of area, px, log scale) per class, with counts.
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -103,8 +104,12 @@ class HealthCache:
         return target
 
     def _load(self, path: Path) -> None:
-        frame = pd.read_parquet(path)
         names = ImageMeasure.field_names()
+        try:
+            frame = pd.read_parquet(path, columns=["key", *names])
+        except Exception as err:  # a damaged or foreign file costs a re-measure, not a crash
+            warnings.warn(f"ignoring the unreadable health cache {path}: {err}", stacklevel=3)
+            return
         columns = [frame["key"].tolist()] + [frame[n].tolist() for n in names]
         for key, *values in zip(*columns, strict=True):
             self._entries[str(key)] = ImageMeasure(

@@ -375,5 +375,6 @@ def check_images(
     leak = pair_frame["leak"].to_numpy(dtype=bool)
     frame["leak_distance"] = _min_distance(len(ids), pair_frame, positions, leak)
     frame["is_leak"] = frame["leak_distance"].notna().to_numpy(dtype=bool)
-    cache.save()
+    if computed:
+        cache.save()
     return ImageHealth(frame, pair_frame, thresholds, computed)

@@ -185,3 +185,14 @@ def test_an_empty_collection_gives_empty_frames():
     report = check_images({}, progress=False)
     assert report.images.empty and report.pairs.empty
     assert report.summary()["count"].sum() == 0
+
+
+def test_a_damaged_cache_file_is_ignored_with_a_warning(tmp_path):
+    images = {k: png(scene(k, size=(64, 48))) for k in range(3)}
+    check_images(images, cache=HealthCache(tmp_path), progress=False)
+    (tmp_path / "image_measures.parquet").write_bytes(b"PAR1 not really parquet")
+    with pytest.warns(UserWarning, match="unreadable health cache"):
+        cache = HealthCache(tmp_path)
+    assert len(cache) == 0
+    assert check_images(images, cache=cache, progress=False).recomputed == 3
+    assert len(HealthCache(tmp_path)) == 3  # rewritten by the run

@@ -196,3 +196,11 @@ def test_a_damaged_cache_file_is_ignored_with_a_warning(tmp_path):
     assert len(cache) == 0
     assert check_images(images, cache=cache, progress=False).recomputed == 3
     assert len(HealthCache(tmp_path)) == 3  # rewritten by the run
+
+
+def test_progress_bar_is_shown_unless_disabled(capsys):
+    images = {k: scene(k, size=(64, 48)) for k in range(3)}
+    check_images(images, progress=True)
+    assert "image health" in capsys.readouterr().err
+    check_images(images, progress=False)
+    assert capsys.readouterr().err == ""

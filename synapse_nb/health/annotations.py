@@ -218,40 +218,50 @@ def _geometry_columns(out: pd.DataFrame, frame: pd.DataFrame, width: Floats, hei
     out["is_extreme_aspect"] = (aspect > t.extreme_aspect) & ~degenerate
 
 
-def _iou_matrix(boxes: Floats) -> Floats:
-    x0, y0 = boxes[:, 0], boxes[:, 1]
-    x1, y1 = x0 + boxes[:, 2], y0 + boxes[:, 3]
-    iw = np.clip(np.minimum(x1[:, None], x1) - np.maximum(x0[:, None], x0), 0, None)
-    ih = np.clip(np.minimum(y1[:, None], y1) - np.maximum(y0[:, None], y0), 0, None)
-    inter = iw * ih
-    area = boxes[:, 2] * boxes[:, 3]
-    union = area[:, None] + area - inter
+def _pair_iou(a: Floats, b: Floats) -> Floats:
+    """IoU of boxes ``a[k]`` and ``b[k]`` (rows of x, y, w, h)."""
+    iw = np.minimum(a[:, 0] + a[:, 2], b[:, 0] + b[:, 2]) - np.maximum(a[:, 0], b[:, 0])
+    ih = np.minimum(a[:, 1] + a[:, 3], b[:, 1] + b[:, 3]) - np.maximum(a[:, 1], b[:, 1])
+    inter = np.clip(iw, 0, None) * np.clip(ih, 0, None)
+    union = a[:, 2] * a[:, 3] + b[:, 2] * b[:, 3] - inter
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(union > 0, inter / union, 0.0)
 
 
 def _duplicate_columns(out: pd.DataFrame, frame: pd.DataFrame, t: AnnotationThresholds) -> None:
+    """Same-class pairs on one image, all images at once.
+
+    Rows are sorted by (data unit, class, input order); the pairs ``(k, k + d)`` inside a
+    group are compared for d = 1, 2, ... as whole vectors, so the work is the number of
+    same-class pairs with no Python loop over images. For d ascending, the last overlapping
+    partner written is the earliest one.
+    """
     n = len(frame)
-    score = np.full(n, np.nan)
-    flagged = np.zeros(n, dtype=bool)
-    first: list[Any] = [None] * n
+    score = np.full(n, -1.0)
+    first = np.full(n, -1, dtype=np.int64)
     boxes = frame[["x", "y", "w", "h"]].to_numpy(np.float64)
-    ids = frame["annotation_id"].tolist()
-    keys = pd.MultiIndex.from_arrays([frame["data_unit_id"], frame["class_name"]])
-    for members in pd.Series(np.arange(n)).groupby(keys.codes[0] * (len(keys.levels[1]) + 1)
-                                                  + keys.codes[1]).indices.values():
-        if len(members) < 2:
-            continue
-        iou = _iou_matrix(boxes[members])
-        np.fill_diagonal(iou, 0.0)
-        score[members] = iou.max(axis=1)
-        earlier = np.tril(iou >= t.duplicate_iou, k=-1)  # row j, column i < j
-        for row in np.flatnonzero(earlier.any(axis=1)):
-            flagged[members[row]] = True
-            first[members[row]] = ids[members[int(np.argmax(earlier[row]))]]
-    out["duplicate_score"] = pd.array(score, dtype="Float64")
-    out["is_duplicate"] = flagged
-    out["duplicate_of"] = pd.Series(first, index=out.index, dtype=object)
+    unit = pd.factorize(frame["data_unit_id"], use_na_sentinel=False)[0]
+    cls = pd.factorize(frame["class_name"], use_na_sentinel=False)[0]
+    order = np.lexsort((np.arange(n), cls, unit))
+    key = unit[order].astype(np.int64) * (int(cls.max(initial=0)) + 1) + cls[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if n else np.empty(0, np.int64)
+    sizes = np.diff(np.r_[starts, n])
+    group_size = np.repeat(sizes, sizes)
+    rank = np.arange(n) - np.repeat(starts, sizes)
+    active = np.arange(n)
+    for d in range(1, int(sizes.max(initial=1))):
+        active = active[rank[active] + d < group_size[active]]
+        a, b = order[active], order[active + d]
+        iou = _pair_iou(boxes[a], boxes[b])
+        np.maximum.at(score, a, iou)
+        np.maximum.at(score, b, iou)
+        hit = iou >= t.duplicate_iou
+        first[b[hit]] = a[hit]
+    ids = frame["annotation_id"].to_numpy(dtype=object)
+    out["duplicate_score"] = pd.array(np.where(score < 0, np.nan, score), dtype="Float64")
+    out["is_duplicate"] = first >= 0
+    out["duplicate_of"] = pd.Series([ids[k] if k >= 0 else None for k in first],
+                                    index=out.index, dtype=object)
 
 
 def _empty(value: Any) -> bool:

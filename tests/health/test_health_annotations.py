@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -162,3 +163,43 @@ def test_bad_input_names_the_field(call, field):
     with pytest.raises(HealthInputError) as info:
         call()
     assert info.value.field == field
+
+
+def _naive_duplicates(rows, threshold):
+    def iou(p, q):
+        iw = min(p["x"] + p["w"], q["x"] + q["w"]) - max(p["x"], q["x"])
+        ih = min(p["y"] + p["h"], q["y"] + q["h"]) - max(p["y"], q["y"])
+        inter = max(iw, 0) * max(ih, 0)
+        union = p["w"] * p["h"] + q["w"] * q["h"] - inter
+        return inter / union if union > 0 else 0.0
+
+    first, best = [], []
+    for j, q in enumerate(rows):
+        same = [i for i, p in enumerate(rows) if i != j and
+                (p["data_unit_id"], p["class_name"]) == (q["data_unit_id"], q["class_name"])]
+        overlaps = {i: iou(rows[i], q) for i in same}
+        earlier = [i for i in same if i < j and overlaps[i] >= threshold]
+        first.append(rows[earlier[0]]["annotation_id"] if earlier else None)
+        best.append(max(overlaps.values()) if overlaps else None)
+    return first, best
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_vectorised_duplicates_match_a_pairwise_loop(seed):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k in range(150):
+        if rows and rng.random() < 0.3:  # a jittered copy of an earlier box
+            src = rows[int(rng.integers(len(rows)))]
+            rows.append({**src, "annotation_id": k, "x": src["x"] + float(rng.integers(0, 4))})
+            continue
+        rows.append({"annotation_id": k, "data_unit_id": int(rng.integers(0, 6)),
+                     "class_name": str(rng.choice(["a", "b"])),
+                     "x": float(rng.integers(0, 80)), "y": float(rng.integers(0, 80)),
+                     "w": float(rng.integers(0, 40)), "h": float(rng.integers(1, 40))})
+    out = check_annotations(rows, {}, thresholds=AnnotationThresholds(duplicate_iou=0.8))
+    first, best = _naive_duplicates(rows, 0.8)
+    assert sum(f is not None for f in first) >= 5  # the case is not vacuous
+    assert out.annotations["duplicate_of"].tolist() == first
+    got = [None if pd.isna(v) else float(v) for v in out.annotations["duplicate_score"]]
+    assert got == pytest.approx(best)

@@ -181,16 +181,24 @@ def _measure_all(sources: list[ImageSource], cache: HealthCache, size: int,
 
     from tqdm.auto import tqdm  # lazy: a widget bar in Jupyter, text elsewhere
 
+    def chunk(part: list[ImageSource]) -> list[tuple[str | None, ImageMeasure | None, bool]]:
+        return [one(source) for source in part]
+
+    threads = workers or os.cpu_count() or 1
+    # Chunks of sources per task: one future per image costs more than a cached image.
+    step = max(1, min(64, len(sources) // (threads * 8)))
+    parts = [sources[k : k + step] for k in range(0, len(sources), step)]
     keys: list[str | None] = []
     measures: list[ImageMeasure | None] = []
-    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool, tqdm(
+    with ThreadPoolExecutor(max_workers=threads) as pool, tqdm(
         total=len(sources), desc="image health", unit=" images", disable=not progress
     ) as bar:
-        for key, measure, fresh in pool.map(one, sources):
-            keys.append(key)
-            measures.append(measure)
-            computed += fresh
-            bar.update(1)
+        for results in pool.map(chunk, parts):
+            for key, measure, fresh in results:
+                keys.append(key)
+                measures.append(measure)
+                computed += fresh
+            bar.update(len(results))
     return keys, measures, computed
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 import imagehash
@@ -36,7 +36,7 @@ ImageSource = bytes | str | os.PathLike[str] | Image.Image
 _FLAT_SPREAD = 2.0 / 255.0  # below this luma spread an image has no edges to judge
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ImageMeasure:
     """The cached measurements of one image (see :class:`~.thresholds.ImageThresholds`).
 
@@ -76,7 +76,10 @@ class ImageMeasure:
 
     def as_tuple(self) -> tuple[Any, ...]:
         """The field values, in :meth:`field_names` order."""
-        return astuple(self)
+        return tuple(getattr(self, name) for name in _FIELDS)
+
+
+_FIELDS = ImageMeasure.field_names()
 
 
 def read_source(source: ImageSource) -> tuple[str, bytes | Image.Image]:

@@ -11,7 +11,11 @@ and a ``summary()`` table of counts per issue:
   duplicate same-class shapes, classes and attributes outside the label configuration,
   missing required attributes, keypoints outside their box.
 
-Thresholds live in :class:`ImageThresholds` and :class:`AnnotationThresholds`.
+Thresholds live in :class:`ImageThresholds` and :class:`AnnotationThresholds`. Per-class
+size/position distributions and class co-occurrence are frames in :mod:`.distributions`;
+:mod:`.plots` draws issue counts, duplicate-cluster thumbnail strips and class sizes
+(matplotlib, imported on use). Near-duplicate search is multi-index hashing
+(:mod:`.index`).
 
 Example:
     >>> from PIL import Image

@@ -73,10 +73,22 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not state or not state["left"] or "reported" in state:
         return
     state["reported"] = True  # once, even when loaded both by -p and by a conftest
-    terminalreporter.stats.setdefault("left behind", []).extend(state["left"])  # in the last line
     terminalreporter.section("temporary files left behind", sep="=", red=True, bold=True)
     terminalreporter.line(
         "The run failed: these were left in the session's temp dir (now removed):", red=True
     )
     for text in state["left"]:
         terminalreporter.line(f"  {text}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Repeat the verdict after pytest's own closing line, where a reader looks for it."""
+    state = config.stash.get(_KEY, None)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if not state or not state["left"] or "closed" in state or reporter is None:
+        return
+    state["closed"] = True
+    count = len(state["left"])
+    reporter.write_line(
+        f"FAILED: {count} item(s) left behind in the temp dir (listed above)", red=True, bold=True
+    )

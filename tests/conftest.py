@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urljoin
 
 import _temp_guard  # a private temp dir per session; the run fails if anything is left in it
 import pytest
 import requests
-from _temp_guard import pytest_configure, pytest_sessionfinish  # noqa: F401  (hooks)
+from _temp_guard import (  # noqa: F401  (hooks)
+    pytest_configure,
+    pytest_sessionfinish,
+    pytest_unconfigure,
+)
 
 from synapse_nb.server import ServerHandle, start
 
@@ -71,6 +76,17 @@ class ApiSession(requests.Session):
 
 def token_headers(token: str) -> dict[str, str]:
     return {"Synapse-Access-Token": f"Token {token}"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def scratch_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The package's scratch root (``get_temp_path``, by default ``<temp>/datamaker``, a cache
+    kept between runs like the Synapse SDK's) points into pytest's temp folders, which go with
+    the session, instead of the system temp dir."""
+    root = tmp_path_factory.mktemp("scratch")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SYNAPSE_NB_TEMP_DIR", str(root))
+        yield root
 
 
 @pytest.fixture(scope="session")

@@ -45,7 +45,8 @@ def test_a_run_that_leaves_a_file_fails_and_names_it(tmp_path):
     assert done.returncode == 1, done.stdout + done.stderr
     assert "temporary files left behind" in done.stdout
     assert "synapse-cache-" in done.stdout
-    assert "1 passed, 1 left behind" in done.stdout.splitlines()[-1]
+    closing = "FAILED: 1 item(s) left behind in the temp dir (listed above)"
+    assert done.stdout.splitlines()[-1] == closing
     assert remaining == []  # reported, then removed all the same
 
 

@@ -15,6 +15,7 @@ Each example runs with ``tmp`` as its working directory, so relative paths land 
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,7 @@ def _doctest_namespace(
         client, backend = request.getfixturevalue("_doctest_clients")
         namespace.update(srv=srv, client=client, backend=backend)
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # examples' mkdtemp() folders
     # an example's demo-media cache stays inside the test's temporary directory
     monkeypatch.setenv("SYNAPSE_NB_CACHE", os.environ.get("SYNAPSE_NB_CACHE", str(tmp_path)))
 

@@ -6,6 +6,12 @@ the notebooks' writes do not belong and whose data would not match the committed
 While a notebook's kernel starts, those variables are taken out of the environment, so
 ``connect()`` starts the deterministic demo workspace inside the kernel.
 
+nbval ends each notebook by killing its kernel (``shutdown_kernel(now=True)``), so nothing the
+kernel would clean up at exit is cleaned (the embedded backend's temporary data dir, for one).
+Each notebook's kernel therefore gets a temp dir of its own (``$TMPDIR``, inherited when the
+kernel starts), and that dir is removed once the notebook's last cell is done and its kernel
+is gone.
+
 The sanitize file named in ``pyproject.toml`` is resolved against the repository root, so
 ``pytest`` also works when started from another directory.
 """
@@ -13,6 +19,8 @@ The sanitize file named in ``pyproject.toml`` is resolved against the repository
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,15 +42,31 @@ def _is_notebook_cell(item: pytest.Item) -> bool:
     return item.path.suffix == ".ipynb"
 
 
+#: the temp dir of each notebook whose kernel is running, by notebook path
+_KERNEL_TMP: dict[Path, Path] = {}
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
     # nbval starts the notebook's kernel in the setup of its first cell: the kernel copies
-    # the environment then, so the variables only need to be absent during setup
+    # the environment then, so the variables only need to be set/absent during setup
     if not _is_notebook_cell(item):
         yield
         return
-    saved = {name: os.environ.pop(name) for name in BACKEND_ENV if name in os.environ}
+    saved = {name: os.environ.pop(name) for name in (*BACKEND_ENV, "TMPDIR") if name in os.environ}
+    if item.path not in _KERNEL_TMP:
+        _KERNEL_TMP[item.path] = Path(tempfile.mkdtemp(prefix=f"nb-{item.path.stem}-"))
+    os.environ["TMPDIR"] = str(_KERNEL_TMP[item.path])
     try:
         yield
     finally:
+        os.environ.pop("TMPDIR", None)
         os.environ.update(saved)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    yield  # after the last cell's teardown nbval has killed the kernel
+    last_cell = nextitem is None or nextitem.path != item.path
+    if _is_notebook_cell(item) and last_cell and item.path in _KERNEL_TMP:
+        shutil.rmtree(_KERNEL_TMP.pop(item.path), ignore_errors=True)

@@ -1,14 +1,21 @@
 """The ``synapse-nb`` command: run the embedded backend, or the whole demo with JupyterLab.
 
 Examples:
-    synapse-nb demo                    # backend with demo data + JupyterLab on notebooks/
+    synapse-nb demo                    # backend with demo data + JupyterLab on a copy of notebooks/
     synapse-nb demo --no-browser       # same, for a headless machine
+    synapse-nb demo --refresh-notebooks  # copy the repository's notebooks over the working copies
     synapse-nb serve --demo --port 8000 --latency-ms 20
+
+``demo`` never serves the repository's ``notebooks/`` itself (JupyterLab autosaves what it
+serves): it serves a working copy in a user directory (see :func:`default_work_dir`), created
+on the first run.
 """
 
 from __future__ import annotations
 
 import argparse
+import filecmp
+import importlib.util
 import os
 import secrets
 import shutil
@@ -19,7 +26,15 @@ import threading
 import time
 from pathlib import Path
 
-from .server import FaultConfig, default_cache_dir, start
+from .server import FaultConfig, ServerHandle, default_cache_dir, start
+
+#: what to install when the ``lab`` extra is missing (the README's first command does it)
+LAB_INSTALL_HINT = (
+    "synapse-nb demo needs JupyterLab, which is not installed in this environment.\n"
+    "Install the 'lab' extra first, e.g. from a checkout of the repository:\n"
+    '    pip install -c requirements/constraints.txt -e ".[lab]"\n'
+    'or from a package index: pip install "synapse-nb[lab]"'
+)
 
 
 def _add_server_options(parser: argparse.ArgumentParser, default_port: int) -> None:
@@ -55,7 +70,7 @@ def _add_server_options(parser: argparse.ArgumentParser, default_port: int) -> N
     parser.add_argument("--fault-seed", type=int, default=0, help="seed of the fault generator")
 
 
-def _start_backend(args: argparse.Namespace, demo: bool):
+def _start_backend(args: argparse.Namespace, demo: bool) -> ServerHandle:
     if args.fresh and args.data_dir and args.data_dir.exists():
         shutil.rmtree(args.data_dir)
     faults = FaultConfig(
@@ -65,6 +80,11 @@ def _start_backend(args: argparse.Namespace, demo: bool):
         rate_drop=args.rate_drop,
         seed=args.fault_seed,
     )
+    print(
+        "Starting the embedded Synapse backend"
+        + (" with the demo workspace (the first start renders its images)..." if demo else "...")
+    )
+    sys.stdout.flush()
     started = time.perf_counter()
     srv = start(
         demo=demo,
@@ -87,7 +107,7 @@ def _start_backend(args: argparse.Namespace, demo: bool):
     return srv
 
 
-def _wait_forever(srv, child: subprocess.Popen | None = None) -> int:
+def _wait_forever(srv: ServerHandle, child: subprocess.Popen | None = None) -> int:
     stop = threading.Event()
 
     def handler(*_: object) -> None:
@@ -116,6 +136,7 @@ def _wait_forever(srv, child: subprocess.Popen | None = None) -> int:
 
 
 def _notebooks_dir(explicit: Path | None) -> Path:
+    """The folder the working copy is made from: ``--notebooks``, else the repository's."""
     if explicit:
         return explicit
     for candidate in (
@@ -127,6 +148,63 @@ def _notebooks_dir(explicit: Path | None) -> Path:
     return Path.cwd()
 
 
+def default_work_dir() -> Path:
+    """Where ``synapse-nb demo`` keeps its working copy of the notebooks.
+
+    ``$SYNAPSE_NB_HOME/notebooks`` when that variable is set, else
+    ``$XDG_DATA_HOME/synapse_nb/notebooks`` (``~/.local/share/synapse_nb/notebooks``).
+
+    Example:
+        >>> default_work_dir().name
+        'notebooks'
+    """
+    if os.environ.get("SYNAPSE_NB_HOME"):
+        return Path(os.environ["SYNAPSE_NB_HOME"]) / "notebooks"
+    data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data) / "synapse_nb" / "notebooks"
+
+
+def prepare_work_dir(source: Path, work_dir: Path, refresh: bool = False) -> list[str]:
+    """Copy the notebooks of ``source`` into ``work_dir``; return the names copied.
+
+    A notebook missing from ``work_dir`` is copied; an existing one is kept as the user left it,
+    unless ``refresh`` is set: then it is replaced, and a copy that differs from the source is
+    first saved as ``<name>.bak``. Other files in ``work_dir`` are never touched.
+
+    Raises:
+        ValueError: ``work_dir`` is ``source`` itself or inside it (JupyterLab would then
+            autosave into the source folder).
+
+    Example:
+        >>> import tempfile
+        >>> root = Path(tempfile.mkdtemp())
+        >>> _ = (root / "src").mkdir(), (root / "src" / "a.ipynb").write_text("{}")
+        >>> prepare_work_dir(root / "src", root / "work")
+        ['a.ipynb']
+        >>> prepare_work_dir(root / "src", root / "work")
+        []
+        >>> shutil.rmtree(root)
+    """
+    source, work_dir = source.resolve(), work_dir.resolve()
+    if work_dir == source or source in work_dir.parents:
+        raise ValueError(
+            f"work_dir {str(work_dir)!r} must lie outside the notebooks it copies "
+            f"({str(source)!r}): JupyterLab would autosave into them"
+        )
+    work_dir.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for notebook in sorted(source.glob("*.ipynb")):
+        target = work_dir / notebook.name
+        if target.exists():
+            if not refresh:
+                continue
+            if not filecmp.cmp(notebook, target, shallow=False):
+                shutil.copy2(target, target.with_name(target.name + ".bak"))
+        shutil.copy2(notebook, target)
+        copied.append(notebook.name)
+    return copied
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     srv = _start_backend(args, demo=args.demo)
     print("Press Ctrl-C to stop.")
@@ -134,13 +212,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return _wait_forever(srv)
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    if args.data_dir is None:
-        args.data_dir = default_cache_dir() / "demo-workspace"
-    srv = _start_backend(args, demo=True)
-    notebooks = _notebooks_dir(args.notebooks)
-    lab_token = secrets.token_hex(16)
-    env = dict(os.environ, SYNAPSE_NB_URL=srv.url, SYNAPSE_API_TOKEN=srv.token)
+def lab_command(args: argparse.Namespace, notebooks: Path) -> list[str]:
+    """The JupyterLab command line: no secret on it (the token goes in ``$JUPYTER_TOKEN``)."""
     command = [
         sys.executable,
         "-m",
@@ -148,18 +221,45 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"--notebook-dir={notebooks}",
         f"--ServerApp.ip={args.lab_ip}",
         f"--ServerApp.port={args.lab_port}",
-        f"--IdentityProvider.token={lab_token}",
         "--ServerApp.port_retries=50",
     ]
     if args.no_browser:
         command.append("--no-browser")
     if os.geteuid() == 0:
         command.append("--allow-root")
-    print(f"JupyterLab on {notebooks} (the notebooks connect to the backend above)")
+    return command
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("jupyterlab") is None:
+        print(LAB_INSTALL_HINT, file=sys.stderr)
+        return 2
+    source = _notebooks_dir(args.notebooks)
+    work_dir = args.work_dir or default_work_dir()
+    try:
+        copied = prepare_work_dir(source, work_dir, refresh=args.refresh_notebooks)
+    except ValueError as exc:
+        print(f"synapse-nb demo: {exc}", file=sys.stderr)
+        return 2
+    if args.data_dir is None:
+        args.data_dir = default_cache_dir() / "demo-workspace"
+    srv = _start_backend(args, demo=True)
+    lab_token = secrets.token_hex(16)
+    # the token reaches JupyterLab through its environment: the command line is public (ps)
+    env = dict(
+        os.environ, SYNAPSE_NB_URL=srv.url, SYNAPSE_API_TOKEN=srv.token, JUPYTER_TOKEN=lab_token
+    )
+    env.pop("JUPYTER_TOKEN_FILE", None)
+    print(f"JupyterLab on {work_dir} (the notebooks connect to the backend above)")
+    print(
+        f"  a working copy of {source}: "
+        + (f"copied {len(copied)} notebook(s); " if copied else "")
+        + "your edits stay there; --refresh-notebooks copies the originals again"
+    )
     print(f"  open:  http://{args.lab_ip}:{args.lab_port}/lab?token={lab_token}")
     print("  (if that port was taken, JupyterLab prints the URL it chose below)")
     sys.stdout.flush()
-    child = subprocess.Popen(command, env=env)
+    child = subprocess.Popen(lab_command(args, work_dir), env=env)
     return _wait_forever(srv, child)
 
 
@@ -177,7 +277,24 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start everything but open no browser (headless machines)",
     )
-    demo.add_argument("--notebooks", type=Path, default=None, help="notebook folder to serve")
+    demo.add_argument(
+        "--notebooks",
+        type=Path,
+        default=None,
+        help="folder whose notebooks are copied (default: the repository's notebooks/)",
+    )
+    demo.add_argument(
+        "--work-dir",
+        type=Path,
+        default=None,
+        help="where the working copy lives and JupyterLab serves from "
+        "(default: $SYNAPSE_NB_HOME/notebooks or ~/.local/share/synapse_nb/notebooks)",
+    )
+    demo.add_argument(
+        "--refresh-notebooks",
+        action="store_true",
+        help="copy the notebooks again over the working copies (changed ones saved as .bak)",
+    )
     demo.add_argument("--lab-ip", default="127.0.0.1")
     demo.add_argument("--lab-port", type=int, default=8888)
     demo.set_defaults(func=cmd_demo)

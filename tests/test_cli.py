@@ -1,14 +1,20 @@
-"""``synapse-nb serve`` end to end: a real process, real HTTP, clean shutdown on SIGINT."""
+"""The ``synapse-nb`` command end to end: real processes, real HTTP, clean shutdown on SIGINT."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import pytest
 import requests
+
+from synapse_nb.cli import default_work_dir, prepare_work_dir
 
 
 def test_serve_prints_url_and_token_and_answers(tmp_path):
@@ -52,3 +58,121 @@ def test_serve_prints_url_and_token_and_answers(tmp_path):
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0, "".join(lines)
+
+
+# --- synapse-nb demo: what it needs, where it serves from, where its token goes -------------
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: stands in for ``python -m jupyterlab``: reports what it was given, then exits
+FAKE_LAB = """
+import json, os, sys
+notebook_dir = next(a.split("=", 1)[1] for a in sys.argv if a.startswith("--notebook-dir="))
+print("FAKE-LAB " + json.dumps({
+    "argv": sys.argv,
+    "token": os.environ.get("JUPYTER_TOKEN"),
+    "backend": os.environ.get("SYNAPSE_NB_URL"),
+    "notebooks": sorted(os.listdir(notebook_dir)),
+    "notebook_dir": notebook_dir,
+}), flush=True)
+"""
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("SYNAPSE_NB_URL", "SYNAPSE_URL", "SYNAPSE_API_TOKEN", "JUPYTER_TOKEN")
+    }
+    env.update(extra)
+    return env
+
+
+def test_demo_without_jupyterlab_says_what_to_install_and_starts_nothing(tmp_path):
+    code = (
+        "import sys; sys.modules['jupyterlab'] = None\n"  # as if the lab extra were missing
+        "from synapse_nb.cli import main\n"
+        f"raise SystemExit(main(['demo', '--no-browser', '--data-dir', {str(tmp_path / 'data')!r},"
+        f" '--work-dir', {str(tmp_path / 'work')!r}]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_clean_env(),
+        cwd=REPO,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "JupyterLab, which is not installed" in done.stderr
+    assert 'pip install -c requirements/constraints.txt -e ".[lab]"' in done.stderr
+    assert "URL" not in done.stdout and "open:" not in done.stdout
+    assert not (tmp_path / "data").exists() and not (tmp_path / "work").exists()
+
+
+def test_demo_serves_a_working_copy_and_keeps_the_lab_token_off_the_command_line(tmp_path):
+    fake = tmp_path / "fake" / "jupyterlab"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    (fake / "__main__.py").write_text(FAKE_LAB)
+    pythonpath = os.pathsep.join([str(tmp_path / "fake"), os.environ.get("PYTHONPATH", "")])
+    before = {p.name: p.read_bytes() for p in (REPO / "notebooks").glob("*.ipynb")}
+    work = tmp_path / "work" / "notebooks"
+    command = [
+        sys.executable, "-m", "synapse_nb.cli", "demo", "--no-browser",
+        "--data-dir", str(tmp_path / "data"), "--work-dir", str(work),
+    ]  # fmt: skip
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=_clean_env(PYTHONPATH=pythonpath),
+        cwd=REPO,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lab = json.loads(done.stdout.split("FAKE-LAB ", 1)[1].splitlines()[0])
+    printed = re.search(r"open:\s+http://\S+/lab\?token=([0-9a-f]+)", done.stdout).group(1)
+    assert lab["token"] == printed
+    assert not any(printed in arg for arg in lab["argv"])
+    assert Path(lab["notebook_dir"]) == work.resolve()
+    assert lab["notebooks"] == sorted(before) and len(before) >= 7
+    assert lab["backend"].startswith("http://127.0.0.1:")
+    # the repository's notebooks are never what JupyterLab serves, and stay as they were
+    assert {p.name: p.read_bytes() for p in (REPO / "notebooks").glob("*.ipynb")} == before
+
+
+def test_prepare_work_dir_copies_once_keeps_edits_and_refreshes_on_request(tmp_path):
+    source, work = tmp_path / "src", tmp_path / "home" / "notebooks"
+    source.mkdir()
+    (source / "01.ipynb").write_text('{"v": 1}')
+    (source / "helper.py").write_text("x = 1")
+    assert prepare_work_dir(source, work) == ["01.ipynb"]
+    assert sorted(p.name for p in work.iterdir()) == ["01.ipynb"]
+
+    (work / "01.ipynb").write_text('{"v": "mine"}')  # the user edits the copy
+    (source / "02.ipynb").write_text('{"v": 2}')  # the repository gains a notebook
+    assert prepare_work_dir(source, work) == ["02.ipynb"]
+    assert (work / "01.ipynb").read_text() == '{"v": "mine"}'
+
+    assert prepare_work_dir(source, work, refresh=True) == ["01.ipynb", "02.ipynb"]
+    assert (work / "01.ipynb").read_text() == '{"v": 1}'
+    assert (work / "01.ipynb.bak").read_text() == '{"v": "mine"}'
+    assert not (work / "02.ipynb.bak").exists()  # unchanged copies need no backup
+
+
+@pytest.mark.parametrize("inside", [".", "sub"])
+def test_prepare_work_dir_refuses_a_work_dir_inside_the_source(tmp_path, inside):
+    (tmp_path / "a.ipynb").write_text("{}")
+    with pytest.raises(ValueError, match="must lie outside the notebooks"):
+        prepare_work_dir(tmp_path, tmp_path / inside)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.ipynb"]
+
+
+def test_default_work_dir_is_a_user_directory(monkeypatch, tmp_path):
+    monkeypatch.delenv("SYNAPSE_NB_HOME", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert default_work_dir() == tmp_path / "synapse_nb" / "notebooks"
+    monkeypatch.setenv("SYNAPSE_NB_HOME", str(tmp_path / "nb-home"))
+    assert default_work_dir() == tmp_path / "nb-home" / "notebooks"
+    assert REPO not in default_work_dir().parents

@@ -6,6 +6,7 @@ small Python program stands in for Jupyter and reports what a notebook kernel wo
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -152,7 +153,8 @@ def test_binder_environment_installs_this_package_on_a_supported_python():
         line.split("#", 1)[0].strip()
         for line in (BINDER / "requirements.txt").read_text().splitlines()
     ]
-    assert [line for line in lines if line] == [".[lab]"]
+    assert [line for line in lines if line] == ["-c ../requirements/constraints.txt", ".[lab]"]
+    assert (BINDER / "../requirements/constraints.txt").is_file()  # pip: relative to the file
     assert "lab" in project["optional-dependencies"]
     runtime = (BINDER / "runtime.txt").read_text().strip()
     assert runtime.startswith("python-3.")
@@ -160,3 +162,36 @@ def test_binder_environment_installs_this_package_on_a_supported_python():
     assert project["requires-python"] == ">=3.11" and minor >= 11
     for script in ("postBuild", "start"):
         assert os.access(BINDER / script, os.X_OK), f"binder/{script} is not executable"
+
+
+def test_binder_installs_the_system_packages_the_notebooks_use():
+    packages = [
+        line.split("#", 1)[0].strip() for line in (BINDER / "apt.txt").read_text().splitlines()
+    ]
+    assert "ffmpeg" in packages  # the video utilities call ffmpeg and ffprobe
+
+
+def load_badge_tool():
+    spec = importlib.util.spec_from_file_location("binder_badge", BINDER / "badge.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_readme_badge_opens_the_repository_named_in_pyproject():
+    tool = load_badge_tool()
+    slug = tool.repository()
+    assert tool.badge(slug) in (REPO / "README.md").read_text().splitlines()
+
+
+def test_badge_tool_sets_the_repository_in_one_place_and_rewrites_the_badge(tmp_path):
+    tool = load_badge_tool()
+    for name in ("pyproject.toml", "README.md"):
+        (tmp_path / name).write_text((REPO / name).read_text())
+    assert tool.main(["example-org/synapse-nb"], root=tmp_path) == 0
+    assert tool.repository(tmp_path) == "example-org/synapse-nb"
+    readme = (tmp_path / "README.md").read_text()
+    assert "https://mybinder.org/v2/gh/example-org/synapse-nb/HEAD?urlpath=lab/tree/" in readme
+    assert readme.count("mybinder.org/v2/gh/") == 1
+    assert tool.main(["not a repo"], root=tmp_path) == 2
+    assert tool.repository(tmp_path) == "example-org/synapse-nb"

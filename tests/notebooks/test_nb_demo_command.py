@@ -53,6 +53,7 @@ class DemoCommand:
         command = [
             sys.executable, "-m", "synapse_nb.cli", "demo", "--no-browser",
             "--lab-port", str(free_port()), "--data-dir", str(tmp / "workspace"), "--fresh",
+            "--work-dir", str(tmp / "notebooks"),  # the working copy JupyterLab serves
         ]  # fmt: skip
         self.process = subprocess.Popen(
             command,

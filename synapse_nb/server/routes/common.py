@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from fastapi import Depends, Request
 
 from ..db import loads
-from ..http import ApiError, Principal, RawJSON, not_found
+from ..http import ApiError, Principal, RawJSON, check_depth, not_found
 
 
 def state_of(request: Request) -> Any:
@@ -48,6 +49,21 @@ def as_reference(lookup: Callable[..., Any], *args: Any, field: str) -> Any:
             raise
         pk = args[-2]
         raise ApiError(400, {field: [f'Invalid pk "{pk}" - object does not exist.']}) from None
+
+
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\\\]+")
+
+
+def safe_file_name(name: str, default: str = "file") -> str:
+    """A stored file name: its last path part, no control characters, never ``.``/``..``.
+
+    Example:
+        >>> safe_file_name("../../etc/passwd"), safe_file_name(".."), safe_file_name("a\\r\\nb.png")
+        ('passwd', 'file', 'a_b.png')
+    """
+    base = re.split(r"[/\\\\]", name)[-1]
+    base = _UNSAFE_NAME.sub("_", base).strip(" .")[:255]
+    return base if base and base not in (".", "..") else default
 
 
 def int_pk(value: str) -> int:
@@ -151,11 +167,12 @@ def parse_json_field(name: str, value: Any) -> Any:
     """Multipart fields carry dicts/lists as JSON strings."""
     if isinstance(value, str):
         try:
-            return json.loads(value)
-        except json.JSONDecodeError:
+            value = json.loads(value)
+        except (json.JSONDecodeError, RecursionError):
             raise ApiError(
                 400, {name: [f"Value must be valid JSON, got {value[:80]!r}."]}
             ) from None
+    check_depth(value, name)
     return value
 
 

@@ -36,7 +36,15 @@ from ..http import (
 )
 from ..multipart import OffloadedFileSink, boundary_of, stream_multipart
 from ..schemas import CHECKSUMS, COLLECTION_CREATE, UPLOAD_FINALIZE, DataUnitCreate
-from .common import get_row, int_pk, placeholders, ref_row, state_of, unit_files
+from .common import (
+    get_row,
+    int_pk,
+    placeholders,
+    ref_row,
+    safe_file_name,
+    state_of,
+    unit_files,
+)
 
 router = APIRouter()
 log = logging.getLogger("synapse_nb.server")
@@ -244,6 +252,31 @@ async def _spool(upload: UploadFile, target: Path) -> tuple[str, int]:
     return md5.hexdigest(), size
 
 
+def _meta_of(body: Body) -> dict:
+    """A data file's ``meta``: a dict, whose ``filename`` (if any) is text."""
+    meta = body.dict("meta", default={}) or {}
+    body.check()
+    name = meta.get("filename")
+    if name is not None and not isinstance(name, str):
+        raise field_error(
+            "meta.filename", f"A file name must be a string, got {shorten(name)}."
+        )
+    return meta
+
+
+def _file_name(meta: dict, default: str) -> str:
+    """The name ``meta`` gives the file (made safe to store and serve), else ``default``."""
+    return safe_file_name(meta["filename"]) if meta.get("filename") else default
+
+
+def own_upload(state: Any, p: Principal, upload_id: str) -> Any:
+    """The caller's chunked upload ``upload_id``: another user's, even in the tenant, is None."""
+    row = state.db.one("SELECT * FROM chunked_uploads WHERE id = ?", (upload_id,))
+    if row is None or row["tenant_id"] != p.tenant_id or row["user_id"] != (p.user_id or 0):
+        return None
+    return row
+
+
 @route(
     router,
     "/data_files/",
@@ -255,11 +288,12 @@ async def create_data_file(request: Request, p: Principal = Auth) -> dict:
     state = state_of(request)
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
+        boundary_of(content_type)
         form = await request.form()
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise field_error("file", "No file was submitted.")
-        file_name = Path(upload.filename or "file").name
+        file_name = safe_file_name(upload.filename or "file")
         tmp = state.uploads_dir / f"direct-{uuid.uuid4().hex}"
         try:
             checksum, size = await _spool(upload, tmp)
@@ -268,21 +302,22 @@ async def create_data_file(request: Request, p: Principal = Auth) -> dict:
             rel = store_blob(state, tmp, checksum, file_name, move=True)
         finally:
             tmp.unlink(missing_ok=True)
-        meta = Body({"meta": form.get("meta")}).dict("meta", default={}) or {}
+        meta = _meta_of(Body({"meta": form.get("meta")}))
+        file_name = _file_name(meta, file_name)
     else:
         body = Body(require_dict(await json_body(request)))
         upload_id = body.str("chunked_upload", required=True)
-        meta = body.dict("meta", default={})
-        body.check()
-        row = state.db.one("SELECT * FROM chunked_uploads WHERE id = ?", (str(upload_id),))
-        if row is None or row["tenant_id"] != p.tenant_id:
+        meta = _meta_of(body)
+        file_name = _file_name(meta, "")
+        row = own_upload(state, p, str(upload_id))
+        if row is None:
             raise field_error(
                 "chunked_upload", f'Invalid pk "{upload_id}" - object does not exist.'
             )
         if row["status"] != 2:
             raise field_error("chunked_upload", "The chunked upload is not complete.")
         checksum, size = row["checksum"], row["offset"]
-        file_name = (meta or {}).get("filename") or row["filename"]
+        file_name = file_name or row["filename"]
         rel = store_blob(state, state.uploads_dir / row["id"], checksum, file_name, move=False)
     file_id = insert_data_file(state, p.tenant_id, checksum, file_name, rel, size, meta or {})
     return data_file_json(request, get_row(request, "data_files", file_id, p))
@@ -535,8 +570,8 @@ def _content_range(header: str | None) -> tuple[int, int, int]:
 
 
 def _upload_row(state: Any, p: Principal, upload_id: str, total: int) -> Any:
-    row = state.db.one("SELECT * FROM chunked_uploads WHERE id = ?", (upload_id,))
-    if row is None or row["tenant_id"] != p.tenant_id:
+    row = own_upload(state, p, upload_id)
+    if row is None:
         raise not_found()
     if row["status"] == 2:
         raise ApiError(400, {"detail": "Upload has already been completed."})
@@ -644,7 +679,7 @@ async def _put_chunk(request: Request, p: Principal, upload_id: str | None) -> d
         def commit() -> None:
             with db.write() as con:
                 if new_upload:
-                    filename = Path(fields.get("filename") or "file").name or "file"
+                    filename = safe_file_name(str(fields.get("filename") or "file"))
                     con.execute(
                         "INSERT INTO chunked_uploads (id, tenant_id, user_id, filename, total, "
                         "created, offset, last_range) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -685,8 +720,8 @@ async def put_next_chunk(upload_id: str, request: Request, p: Principal = Auth) 
 
 @route(router, "/chunked_upload/{upload_id}/", ["GET"], summary="State of a chunked upload")
 def get_chunked_upload(upload_id: str, request: Request, p: Principal = Auth) -> dict:
-    row = state_of(request).db.one("SELECT * FROM chunked_uploads WHERE id = ?", (upload_id,))
-    if row is None or row["tenant_id"] != p.tenant_id:
+    row = own_upload(state_of(request), p, upload_id)
+    if row is None:
         raise not_found()
     return upload_json(request, row)
 
@@ -717,8 +752,8 @@ async def finalize_upload(upload_id: str, request: Request, p: Principal = Auth)
     body = Body(require_dict(await json_body(request)))
     md5 = body.str("md5", required=True, max_length=64)
     body.check()
-    row = state.db.one("SELECT * FROM chunked_uploads WHERE id = ?", (upload_id,))
-    if row is None or row["tenant_id"] != p.tenant_id:
+    row = own_upload(state, p, upload_id)
+    if row is None:
         raise not_found()
     if row["status"] == 2:
         if row["checksum"] == md5.lower():

@@ -37,7 +37,7 @@ from .common import (
     sdk_views,
     state_of,
 )
-from .data import insert_data_file, store_blob
+from .data import insert_data_file, own_upload, store_blob
 
 router = APIRouter()
 Auth = Depends(authenticate)
@@ -144,8 +144,8 @@ async def create_model(request: Request, p: Principal = Auth) -> dict:
         ref_row(request, "projects", project, p, "project")
     if gt_version is not None:
         as_reference(version_row, request, gt_version, p, field="ground_truth_dataset_version")
-    upload = state.db.one("SELECT * FROM chunked_uploads WHERE id = ?", (upload_id,))
-    if upload is None or upload["tenant_id"] != p.tenant_id:
+    upload = own_upload(state, p, str(upload_id))
+    if upload is None:
         raise field_error("chunked_upload", f'Invalid pk "{upload_id}" - object does not exist.')
     if upload["status"] != 2:
         raise field_error("chunked_upload", "The chunked upload is not complete.")

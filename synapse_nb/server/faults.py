@@ -21,6 +21,35 @@ log = logging.getLogger("synapse_nb.server.faults")
 JOURNAL_BODY_LIMIT = 64 * 1024
 
 
+#: request headers whose values are credentials
+SECRET_HEADERS = frozenset({"authorization", "synapse-access-token", "synapse-agent", "cookie"})
+
+
+class JournalEntry(dict):
+    """One journalled request; its repr masks credentials (headers, agent tokens in paths).
+
+    The values themselves stay readable for wire checks.
+
+    Example:
+        >>> entry = JournalEntry({"path": "/projects/", "headers": {"authorization": "Token s3"}})
+        >>> entry["headers"]["authorization"], "s3" in repr(entry)
+        ('Token s3', False)
+    """
+
+    def __repr__(self) -> str:
+        shown = dict(self)
+        if isinstance(shown.get("headers"), dict):
+            shown["headers"] = {
+                k: ("***" if k.lower() in SECRET_HEADERS else v)
+                for k, v in shown["headers"].items()
+            }
+        if isinstance(shown.get("path"), str):
+            shown["path"] = redact_path(shown["path"])
+        return repr(shown)
+
+    __str__ = __repr__
+
+
 class FaultInjector:
     """Holds the live fault settings and the seeded generator; thread-safe to reconfigure."""
 
@@ -103,16 +132,18 @@ class FaultMiddleware:
         await self.app(scope, receive, send)
 
     def _journal(self, scope: dict, receive: Any, path: str) -> Any:
-        entry = {
-            "method": scope["method"],
-            "path": path,
-            "query": scope.get("query_string", b"").decode("latin-1"),
-            "headers": {
-                k.decode("latin-1").lower(): v.decode("latin-1")
-                for k, v in scope.get("headers", [])
-            },
-            "body": b"",
-        }
+        entry = JournalEntry(
+            {
+                "method": scope["method"],
+                "path": path,
+                "query": scope.get("query_string", b"").decode("latin-1"),
+                "headers": {
+                    k.decode("latin-1").lower(): v.decode("latin-1")
+                    for k, v in scope.get("headers", [])
+                },
+                "body": b"",
+            }
+        )
         self.journal.append(entry)
 
         async def wrapped() -> dict:

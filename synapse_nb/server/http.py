@@ -19,6 +19,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.datastructures import URL
 
 from .openapi import operation_extra
 
@@ -161,6 +162,33 @@ def _token_value(header: str | None) -> str | None:
     return value.strip()
 
 
+#: what an agent token reaches on the backend API: its jobs (state, progress, console logs),
+#: the plugins and releases it runs, storages and serve applications, and the agent listing
+AGENT_SCOPE = (
+    ("GET", re.compile(r"^/(agents|plugins|plugin_releases|storages)(/[^/]+)?/?$")),
+    ("POST", re.compile(r"^/agents/[^/]+/connect/?$")),
+    ("GET", re.compile(r"^/jobs(/[^/]+(/(console_logs|tail_console_logs))?)?/?$")),
+    ("PATCH", re.compile(r"^/jobs/[^/]+/?$")),
+    ("POST", re.compile(r"^/logs/?$")),
+    ("GET", re.compile(r"^/serve_applications(/[^/]+)?/?$")),
+    ("POST", re.compile(r"^/serve_applications/?$")),
+)
+
+
+def _check_agent_scope(request: Request) -> None:
+    """A 403 unless an agent may make this request (agents are not users of their tenant)."""
+    prefix = request.app.state.synapse.config.prefix
+    path = request.url.path[len(prefix) :] if request.url.path.startswith(prefix) else ""
+    if not any(request.method == method and pattern.match(path) for method, pattern in AGENT_SCOPE):
+        raise ApiError(
+            403,
+            {
+                "detail": "An agent token cannot access this resource: it reaches jobs, logs, "
+                "plugins, releases, storages and serve applications only."
+            },
+        )
+
+
 def authenticate(request: Request) -> Principal:
     """Resolve the caller from ``Synapse-Access-Token``, ``Authorization`` or ``SYNAPSE-Agent``."""
     state = request.app.state.synapse
@@ -184,6 +212,8 @@ def authenticate(request: Request) -> Principal:
     if principal is None:
         detail = "Invalid token." if presented else "Authentication credentials were not provided."
         raise ApiError(401, {"detail": detail}, {"WWW-Authenticate": "Token"})
+    if principal.is_agent:
+        _check_agent_scope(request)
     tenant = _token_value(headers.get("synapse-tenant"))
     if tenant is not None and state.tenant_code(principal.tenant_id) != tenant:
         raise ApiError(403, {"detail": "You do not have permission to access this tenant."})
@@ -348,7 +378,8 @@ def ordering(q: Query, allowed: dict[str, str], default: str = "id") -> str:
 def _page_url(request: Request, page: int | None) -> str | None:
     if page is None:
         return None
-    return str(request.url.include_query_params(page=page))
+    link = request.app.state.synapse.link(request, request.url.path)
+    return str(URL(link).replace(query=request.url.include_query_params(page=page).query))
 
 
 class RawJSON:

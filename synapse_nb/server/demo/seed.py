@@ -671,8 +671,8 @@ def _rotate_agent_token(state: Any) -> str:
     token = secrets.token_hex(20)
     with state.db.write() as con:
         con.execute(
-            "UPDATE agents SET token_hash = ? WHERE id = (SELECT MIN(id) FROM agents)",
-            (hash_token(token),),
+            "UPDATE agents SET token_hash = ?, token = ? WHERE id = (SELECT MIN(id) FROM agents)",
+            (hash_token(token), token),
         )
     return token
 

@@ -119,7 +119,7 @@ def unit_files(request: Request, files_json: str) -> dict:
     Cached per base URL and stored value: a page of 1,000 tasks often shares a few units.
     """
     state = state_of(request)
-    key = (state.base_url(request), files_json)
+    key = (state.base_url(request), state.media_expiry(), files_json)
     cached = state.unit_files_cache.get(key)
     if cached is None:
         cached = _unit_files(request, files_json)

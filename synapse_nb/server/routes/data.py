@@ -258,9 +258,7 @@ def _meta_of(body: Body) -> dict:
     body.check()
     name = meta.get("filename")
     if name is not None and not isinstance(name, str):
-        raise field_error(
-            "meta.filename", f"A file name must be a string, got {shorten(name)}."
-        )
+        raise field_error("meta.filename", f"A file name must be a string, got {shorten(name)}.")
     return meta
 
 
@@ -797,9 +795,13 @@ async def finalize_upload(upload_id: str, request: Request, p: Principal = Auth)
 
 @router.get("/media/{kind}/{ident}/{signature}/{name:path}", include_in_schema=False)
 def media(kind: str, ident: str, signature: str, name: str, request: Request) -> FileResponse:
-    """Unauthenticated, signed file download (presigned-URL style, as the contract asks)."""
+    """Unauthenticated file download, presigned-URL style: the signature covers the kind, the
+    object, the file name and the expiry (``?expires=<epoch seconds>``) of the URL."""
     state = state_of(request)
-    if not state.verify(kind, ident, signature):
+    expires = request.query_params.get("expires")
+    if expires is not None and not expires.isdigit():
+        raise not_found()
+    if not state.verify(kind, ident, name, signature, int(expires) if expires else None):
         raise not_found()
     db = state.db
     path: Path | None = None

@@ -88,12 +88,31 @@ def _transport_of(receive: Any) -> Any:
     return getattr(owner, "transport", None)
 
 
+class _Recording:
+    """A ``receive`` that copies the request body (up to a limit) into a journal entry."""
+
+    def __init__(self, entry: JournalEntry, inner: Any) -> None:
+        self.entry = entry
+        self._inner = inner  # uvicorn's receive, whose owner holds the transport
+
+    async def __call__(self) -> dict:
+        message = await self._inner()
+        body = self.entry["body"]
+        if message.get("type") == "http.request" and len(body) < JOURNAL_BODY_LIMIT:
+            self.entry["body"] = body + message.get("body", b"")[: JOURNAL_BODY_LIMIT - len(body)]
+        return message
+
+
 class FaultMiddleware:
+    """The ASGI app served: faults and the journal around the FastAPI app (``api``)."""
+
     def __init__(self, app: Any, injector: FaultInjector, journal: Any, prefix: str) -> None:
         self.app = app
         self.injector = injector
         self.journal = journal
         self.prefix = prefix
+        self.api: Any = app
+        self.state: Any = getattr(app, "state", None)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -145,15 +164,7 @@ class FaultMiddleware:
             }
         )
         self.journal.append(entry)
-
-        async def wrapped() -> dict:
-            message = await receive()
-            if message.get("type") == "http.request" and len(entry["body"]) < JOURNAL_BODY_LIMIT:
-                entry["body"] += message.get("body", b"")[: JOURNAL_BODY_LIMIT - len(entry["body"])]
-            return message
-
-        wrapped._inner = receive  # type: ignore[attr-defined]
-        return wrapped
+        return _Recording(entry, receive)
 
     @staticmethod
     async def _reply(send: Any, status: int, retry_after: float) -> None:

@@ -7,6 +7,7 @@ absolute ``next`` links) so that both SDK generations and our client see the sam
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import hashlib
 import json
@@ -233,31 +234,31 @@ class Query:
     def __init__(self, request: Request) -> None:
         self.params = request.query_params
 
-    def has(self, name: str) -> bool:
+    def has(self, name: builtins.str) -> builtins.bool:
         return name in self.params and self.params.get(name, "") != ""
 
-    def str(self, name: str) -> str | None:
+    def str(self, name: builtins.str) -> builtins.str | None:
         value = self.params.get(name)
         return value if value not in (None, "") else None
 
-    def list(self, name: str) -> list[str]:
+    def list(self, name: builtins.str) -> builtins.list[builtins.str]:
         out: list[str] = []
         for raw in self.params.getlist(name):
             out.extend(part.strip() for part in raw.split(",") if part.strip())
         return out
 
-    def int(self, name: str) -> int | None:
+    def int(self, name: builtins.str) -> builtins.int | None:
         value = self.str(name)
         return None if value is None else parse_int(name, value)
 
-    def ints(self, name: str) -> list[int]:
+    def ints(self, name: builtins.str) -> builtins.list[builtins.int]:
         return [parse_int(name, v) for v in self.list(name)]
 
-    def bool(self, name: str) -> bool | None:
+    def bool(self, name: builtins.str) -> builtins.bool | None:
         value = self.str(name)
         return None if value is None else parse_bool(name, value)
 
-    def datetime(self, name: str) -> str | None:
+    def datetime(self, name: builtins.str) -> builtins.str | None:
         value = self.str(name)
         return None if value is None else parse_datetime(name, value)
 
@@ -427,8 +428,8 @@ def paginate(
     select_sql: str,
     params: Sequence[Any],
     serialize: Callable[[list[Any]], list[dict]],
-) -> dict:
-    """Run a page-number paginated query; returns the DRF envelope.
+) -> Any:
+    """Run a page-number paginated query; returns the DRF envelope (a :class:`PageResponse`).
 
     ``select_sql`` must end with its ORDER BY; LIMIT/OFFSET are appended here. A page past the
     last one is a 404, as in DRF (SDK-26 relies on it to stop).
@@ -656,7 +657,7 @@ class Body:
         self.data = data
         self.errors = errors or FieldErrors()
 
-    def _missing(self, name: str, required: bool) -> bool:
+    def _missing(self, name: builtins.str, required: builtins.bool) -> builtins.bool:
         if name not in self.data or self.data[name] is None:
             if required:
                 self.errors.add(name, "This field is required.")
@@ -665,12 +666,12 @@ class Body:
 
     def str(
         self,
-        name: str,
+        name: builtins.str,
         *,
-        required: bool = False,
+        required: builtins.bool = False,
         default: Any = None,
-        choices: Iterable[str] | None = None,
-        max_length: int = 1000,
+        choices: Iterable[builtins.str] | None = None,
+        max_length: builtins.int = 1000,
     ) -> Any:
         if self._missing(name, required):
             return default
@@ -687,7 +688,9 @@ class Body:
             self.errors.add(name, f'"{value}" is not a valid choice.')
         return value
 
-    def int(self, name: str, *, required: bool = False, default: Any = None) -> Any:
+    def int(
+        self, name: builtins.str, *, required: builtins.bool = False, default: Any = None
+    ) -> Any:
         if self._missing(name, required):
             return default
         try:
@@ -696,7 +699,7 @@ class Body:
             self.errors.add(name, exc.body[name][0])
             return default
 
-    def bool(self, name: str, *, default: Any = None) -> Any:
+    def bool(self, name: builtins.str, *, default: Any = None) -> Any:
         if self._missing(name, False):
             return default
         try:
@@ -705,7 +708,9 @@ class Body:
             self.errors.add(name, f"Must be a valid boolean, got {self.data[name]!r}.")
             return default
 
-    def dict(self, name: str, *, required: bool = False, default: Any = None) -> Any:
+    def dict(
+        self, name: builtins.str, *, required: builtins.bool = False, default: Any = None
+    ) -> Any:
         if self._missing(name, required):
             return default
         value = self.data[name]
@@ -720,7 +725,9 @@ class Body:
             return default
         return value
 
-    def list(self, name: str, *, required: bool = False, default: Any = None) -> Any:
+    def list(
+        self, name: builtins.str, *, required: builtins.bool = False, default: Any = None
+    ) -> Any:
         if self._missing(name, required):
             return default
         value = self.data[name]
@@ -733,7 +740,9 @@ class Body:
             return default
         return value
 
-    def int_list(self, name: str, *, required: bool = False) -> list[int] | None:
+    def int_list(
+        self, name: builtins.str, *, required: builtins.bool = False
+    ) -> builtins.list[builtins.int] | None:
         values = self.list(name, required=required)
         if values is None:
             return None

@@ -139,7 +139,7 @@ async def stream_multipart(
 
     parser = MultipartParser(
         boundary,
-        {  # type: ignore[arg-type]
+        {
             "on_part_begin": on_part_begin,
             "on_header_field": on_header_field,
             "on_header_value": on_header_value,

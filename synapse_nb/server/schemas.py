@@ -34,6 +34,15 @@ FREE: dict[str, Any] = {"type": "object", "additionalProperties": True}
 # --------------------------------------------------------------------------- task fields
 
 
+_KIND_SCHEMAS: dict[str, dict[str, Any]] = {
+    "int": {"type": "integer", "minimum": 1},
+    "str": {"type": "string"},
+    "dict": FREE,
+    "bool": {"type": "boolean"},
+    "int_list": {"type": "array", "items": {"type": "integer", "minimum": 1}},
+}
+
+
 @dataclass(frozen=True)
 class TaskField:
     """One writable task field: how it is read from a body, stored and documented.
@@ -74,13 +83,7 @@ class TaskField:
     def schema(self) -> dict[str, Any]:
         if self.choices:
             return {"type": "string", "enum": list(self.choices)}
-        base: dict[str, Any] = {
-            "int": {"type": "integer", "minimum": 1},
-            "str": {"type": "string"},
-            "dict": FREE,
-            "bool": {"type": "boolean"},
-            "int_list": {"type": "array", "items": {"type": "integer", "minimum": 1}},
-        }[self.kind]
+        base = _KIND_SCHEMAS[self.kind]
         return {"anyOf": [base, {"type": "null"}]} if self.nullable else base
 
 

@@ -35,7 +35,7 @@ class State:
         self._tenant_codes: dict[int, str] = {}
         self.journal: deque[dict] = deque(maxlen=max(config.journal_size, 1))
         self.lock = threading.Lock()
-        self.jobs = None  # set by the app factory (JobRunner)
+        self.jobs: Any = None  # set by the app factory (JobRunner)
         #: upload id -> (bytes hashed, running md5) of chunked uploads in progress
         self.upload_hashes: dict[str, tuple[int, Any]] = {}
         #: upload id -> lock serialising the chunk PUTs of one upload (see routes/data.py)

@@ -568,8 +568,8 @@ async def _set_tags(
         raise field_error(
             "action", "'remove' cannot be combined with replace=true (replace sets the tags)."
         )
-    ids = sorted(set(ids))
-    tags = sorted(set(tags))
+    ids = sorted(set(ids or ()))
+    tags = sorted(set(tags or ()))
     db = state_of(request).db
     found = (
         {
@@ -643,7 +643,8 @@ def serialize_assignments(request: Request, rows: list[Any]) -> list[dict]:
     wanted = expands(request)
     out = []
     for r in rows:
-        unit = units.get(unit_of.get(r["task_id"]))
+        unit_id = unit_of.get(r["task_id"])
+        unit = units.get(unit_id) if unit_id is not None else None
         user = users.get(r["user_id"])
         out.append(
             {

@@ -415,7 +415,7 @@ def _parse_unit(request: Request, item: Any, index: str | None, p: Principal) ->
             "SELECT * FROM file_specifications WHERE data_collection_id = ?", (collection,)
         )
     }
-    stored = {}
+    stored: dict[str, dict[str, Any]] = {}
     for spec_name, ref in files.items():
         checksum = ref.get("checksum") if isinstance(ref, dict) else ref
         if not isinstance(checksum, str):
@@ -635,21 +635,21 @@ async def _put_chunk(request: Request, p: Principal, upload_id: str | None) -> d
     boundary_of(request.headers.get("content-type"))
     db = state.db
     new_upload = upload_id is None
-    if new_upload:
+    if upload_id is None:
         if start != 0:
             await _drain(request)
             raise ApiError(400, {"detail": "Offsets do not match", "offset": 0})
-        upload_id = str(uuid.uuid4())
+        key = str(uuid.uuid4())
     else:
-        _upload_row(state, p, upload_id, total)  # 404/400 before taking the lock
+        key = upload_id
+        _upload_row(state, p, key, total)  # 404/400 before taking the lock
+    upload_id = key
     # nobody else knows a new upload's id before this PUT answers: it needs no shared lock
-    lock = (
-        asyncio.Lock() if new_upload else state.upload_locks.setdefault(upload_id, asyncio.Lock())
-    )
+    lock = asyncio.Lock() if new_upload else state.upload_locks.setdefault(key, asyncio.Lock())
     async with lock:
         running = None
         if not new_upload:
-            row = _upload_row(state, p, upload_id, total)
+            row = _upload_row(state, p, key, total)
             if start != row["offset"]:
                 await _drain(request)
                 # A transport retry that repeats the last stored range is answered.

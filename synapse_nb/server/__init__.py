@@ -139,6 +139,7 @@ def start(
     public_url: str = "",
     allowed_hosts: tuple[str, ...] | None = None,
     max_json_body: int | None = None,
+    media_url_ttl: float | None = None,
 ) -> ServerHandle:
     """Start the embedded backend in a background thread and return once it accepts requests.
 
@@ -162,6 +163,7 @@ def start(
             one of ``allowed_hosts`` (loopback names unless given).
         allowed_hosts: host names a request may address when no ``public_url`` is set.
         max_json_body: the largest JSON request body accepted, in bytes (default 64 MiB).
+        media_url_ttl: seconds a signed media URL stays valid (default: no expiry).
 
     Example:
         >>> srv = start(demo=True)   # doctest: +SKIP
@@ -187,6 +189,7 @@ def start(
         config.allowed_hosts = tuple(allowed_hosts)
     if max_json_body is not None:
         config.max_json_body = max_json_body
+    config.media_url_ttl = media_url_ttl
     app = create_app(config)
     state = app.state.synapse
     started = time.perf_counter()

@@ -136,6 +136,10 @@ def start(
     job_duration: float = 3.0,
     cache_dir: str | os.PathLike | None = None,
     log_level: str = "warning",
+    public_url: str = "",
+    allowed_hosts: tuple[str, ...] | None = None,
+    max_json_body: int | None = None,
+    media_url_ttl: float | None = None,
 ) -> ServerHandle:
     """Start the embedded backend in a background thread and return once it accepts requests.
 
@@ -153,6 +157,13 @@ def start(
         faults: full fault configuration (429/503/dropped connections at seeded rates).
         job_duration: seconds a simulated plugin job runs.
         cache_dir: cache of generated demo media (default ``~/.cache/synapse_nb``).
+        log_level: uvicorn's log level.
+        public_url: the base of every absolute link in responses (e.g. the URL of a proxy in
+            front of the server); by default links use the request's host, which must then be
+            one of ``allowed_hosts`` (loopback names unless given).
+        allowed_hosts: host names a request may address when no ``public_url`` is set.
+        max_json_body: the largest JSON request body accepted, in bytes (default 64 MiB).
+        media_url_ttl: seconds a signed media URL stays valid (default: no expiry).
 
     Example:
         >>> srv = start(demo=True)   # doctest: +SKIP
@@ -173,6 +184,12 @@ def start(
     config = ServerConfig(
         data_dir=Path(data_dir), prefix=prefix, faults=FaultConfig(), job_duration=job_duration
     )
+    config.public_url = public_url
+    if allowed_hosts is not None:
+        config.allowed_hosts = tuple(allowed_hosts)
+    if max_json_body is not None:
+        config.max_json_body = max_json_body
+    config.media_url_ttl = media_url_ttl
     app = create_app(config)
     state = app.state.synapse
     started = time.perf_counter()
@@ -198,6 +215,7 @@ def start(
         lifespan="off",
         access_log=False,
         timeout_keep_alive=30,
+        proxy_headers=False,  # X-Forwarded-* from any local client would set the links' scheme
         backlog=2048,
     )
     server = uvicorn.Server(uv_config)

@@ -82,16 +82,11 @@ def create_app(config: ServerConfig) -> Any:
     def openapi() -> dict[str, Any]:
         # FastAPI caches the schema it generates; the routes' hand-read queries and bodies
         # are added once, on top of it (see openapi.py)
-        if api.openapi_schema is None:
-            document(generate_schema(), config.prefix)
-        return api.openapi_schema  # type: ignore[return-value]
+        return api.openapi_schema or document(generate_schema())
 
-    api.openapi = openapi  # type: ignore[method-assign]
+    api.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
 
     injector = FaultInjector(config.faults)
     journal = state.journal if config.journal_size else None
     app = FaultMiddleware(api, injector, journal, config.prefix)
-    app.state = api.state  # type: ignore[attr-defined]
-    app.api = api  # type: ignore[attr-defined]
-    app.injector = injector  # type: ignore[attr-defined]
     return app

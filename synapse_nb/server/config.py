@@ -63,6 +63,15 @@ class ServerConfig:
     job_duration: float = 3.0
     #: keep the last N requests in memory for wire checks (tests); 0 disables the journal
     journal_size: int = 2000
+    #: the largest JSON request body accepted, in bytes (larger ones are a 413)
+    max_json_body: int = 64 * 1024 * 1024
+    #: the base of every absolute link in responses (``next``, media, upload URLs, install
+    #: scripts), e.g. ``"https://synapse.example/api"``; empty: the request's own base URL,
+    #: provided its host is one of ``allowed_hosts`` (a 400 otherwise)
+    public_url: str = ""
+    allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
+    #: seconds a signed media URL stays valid; None: media URLs do not expire
+    media_url_ttl: float | None = None
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)

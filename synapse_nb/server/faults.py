@@ -21,6 +21,35 @@ log = logging.getLogger("synapse_nb.server.faults")
 JOURNAL_BODY_LIMIT = 64 * 1024
 
 
+#: request headers whose values are credentials
+SECRET_HEADERS = frozenset({"authorization", "synapse-access-token", "synapse-agent", "cookie"})
+
+
+class JournalEntry(dict):
+    """One journalled request; its repr masks credentials (headers, agent tokens in paths).
+
+    The values themselves stay readable for wire checks.
+
+    Example:
+        >>> entry = JournalEntry({"path": "/projects/", "headers": {"authorization": "Token s3"}})
+        >>> entry["headers"]["authorization"], "s3" in repr(entry)
+        ('Token s3', False)
+    """
+
+    def __repr__(self) -> str:
+        shown = dict(self)
+        if isinstance(shown.get("headers"), dict):
+            shown["headers"] = {
+                k: ("***" if k.lower() in SECRET_HEADERS else v)
+                for k, v in shown["headers"].items()
+            }
+        if isinstance(shown.get("path"), str):
+            shown["path"] = redact_path(shown["path"])
+        return repr(shown)
+
+    __str__ = __repr__
+
+
 class FaultInjector:
     """Holds the live fault settings and the seeded generator; thread-safe to reconfigure."""
 
@@ -59,12 +88,31 @@ def _transport_of(receive: Any) -> Any:
     return getattr(owner, "transport", None)
 
 
+class _Recording:
+    """A ``receive`` that copies the request body (up to a limit) into a journal entry."""
+
+    def __init__(self, entry: JournalEntry, inner: Any) -> None:
+        self.entry = entry
+        self._inner = inner  # uvicorn's receive, whose owner holds the transport
+
+    async def __call__(self) -> dict:
+        message = await self._inner()
+        body = self.entry["body"]
+        if message.get("type") == "http.request" and len(body) < JOURNAL_BODY_LIMIT:
+            self.entry["body"] = body + message.get("body", b"")[: JOURNAL_BODY_LIMIT - len(body)]
+        return message
+
+
 class FaultMiddleware:
+    """The ASGI app served: faults and the journal around the FastAPI app (``api``)."""
+
     def __init__(self, app: Any, injector: FaultInjector, journal: Any, prefix: str) -> None:
         self.app = app
         self.injector = injector
         self.journal = journal
         self.prefix = prefix
+        self.api: Any = app
+        self.state: Any = getattr(app, "state", None)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -103,26 +151,20 @@ class FaultMiddleware:
         await self.app(scope, receive, send)
 
     def _journal(self, scope: dict, receive: Any, path: str) -> Any:
-        entry = {
-            "method": scope["method"],
-            "path": path,
-            "query": scope.get("query_string", b"").decode("latin-1"),
-            "headers": {
-                k.decode("latin-1").lower(): v.decode("latin-1")
-                for k, v in scope.get("headers", [])
-            },
-            "body": b"",
-        }
+        entry = JournalEntry(
+            {
+                "method": scope["method"],
+                "path": path,
+                "query": scope.get("query_string", b"").decode("latin-1"),
+                "headers": {
+                    k.decode("latin-1").lower(): v.decode("latin-1")
+                    for k, v in scope.get("headers", [])
+                },
+                "body": b"",
+            }
+        )
         self.journal.append(entry)
-
-        async def wrapped() -> dict:
-            message = await receive()
-            if message.get("type") == "http.request" and len(entry["body"]) < JOURNAL_BODY_LIMIT:
-                entry["body"] += message.get("body", b"")[: JOURNAL_BODY_LIMIT - len(entry["body"])]
-            return message
-
-        wrapped._inner = receive  # type: ignore[attr-defined]
-        return wrapped
+        return _Recording(entry, receive)
 
     @staticmethod
     async def _reply(send: Any, status: int, retry_after: float) -> None:

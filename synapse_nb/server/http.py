@@ -7,6 +7,7 @@ absolute ``next`` links) so that both SDK generations and our client see the sam
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import hashlib
 import json
@@ -19,6 +20,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.datastructures import URL
+
+from .openapi import operation_extra
 
 #: the largest integer SQLite can store; bigger client values are a 400, not an overflow
 MAX_SQL_INT = 2**63 - 1
@@ -93,15 +97,24 @@ def route(
     methods: Sequence[str],
     *,
     operation_prefix: str = "",
+    query: Any = None,
+    body: Any = None,
     **kwargs: Any,
 ) -> Callable:
     """Register ``path`` (with its trailing slash) and its slash-less twin, no redirect.
 
-    Redirecting would turn a POST into a GET in ``requests``; the contract asks for both forms
-    to be served directly. Only the slash form appears in the OpenAPI schema. A router mounted
-    under a prefix whose paths repeat the backend's (the agent API) passes ``operation_prefix``
-    so operation ids stay unique in the schema.
+    Redirecting would turn a POST into a GET in ``requests``, so both forms are served
+    directly. Only the slash form appears in the OpenAPI schema. A router mounted under a
+    prefix whose paths repeat the backend's (the agent API) passes ``operation_prefix`` so
+    operation ids stay unique in the schema.
+
+    ``query`` (a :class:`~.filters.FilterSet`) and ``body`` (a request model or a JSON schema)
+    are what the handler reads by hand; the schema shows them (:mod:`.openapi`), so each is
+    declared once, where the route is.
     """
+
+    if query is not None or body is not None:
+        kwargs["openapi_extra"] = operation_extra(query, body)
 
     def decorator(func: Callable) -> Callable:
         parts = [operation_prefix, *(part.strip("{}") for part in path.split("/"))]
@@ -150,6 +163,33 @@ def _token_value(header: str | None) -> str | None:
     return value.strip()
 
 
+#: what an agent token reaches on the backend API: its jobs (state, progress, console logs),
+#: the plugins and releases it runs, storages and serve applications, and the agent listing
+AGENT_SCOPE = (
+    ("GET", re.compile(r"^/(agents|plugins|plugin_releases|storages)(/[^/]+)?/?$")),
+    ("POST", re.compile(r"^/agents/[^/]+/connect/?$")),
+    ("GET", re.compile(r"^/jobs(/[^/]+(/(console_logs|tail_console_logs))?)?/?$")),
+    ("PATCH", re.compile(r"^/jobs/[^/]+/?$")),
+    ("POST", re.compile(r"^/logs/?$")),
+    ("GET", re.compile(r"^/serve_applications(/[^/]+)?/?$")),
+    ("POST", re.compile(r"^/serve_applications/?$")),
+)
+
+
+def _check_agent_scope(request: Request) -> None:
+    """A 403 unless an agent may make this request (agents are not users of their tenant)."""
+    prefix = request.app.state.synapse.config.prefix
+    path = request.url.path[len(prefix) :] if request.url.path.startswith(prefix) else ""
+    if not any(request.method == method and pattern.match(path) for method, pattern in AGENT_SCOPE):
+        raise ApiError(
+            403,
+            {
+                "detail": "An agent token cannot access this resource: it reaches jobs, logs, "
+                "plugins, releases, storages and serve applications only."
+            },
+        )
+
+
 def authenticate(request: Request) -> Principal:
     """Resolve the caller from ``Synapse-Access-Token``, ``Authorization`` or ``SYNAPSE-Agent``."""
     state = request.app.state.synapse
@@ -173,6 +213,8 @@ def authenticate(request: Request) -> Principal:
     if principal is None:
         detail = "Invalid token." if presented else "Authentication credentials were not provided."
         raise ApiError(401, {"detail": detail}, {"WWW-Authenticate": "Token"})
+    if principal.is_agent:
+        _check_agent_scope(request)
     tenant = _token_value(headers.get("synapse-tenant"))
     if tenant is not None and state.tenant_code(principal.tenant_id) != tenant:
         raise ApiError(403, {"detail": "You do not have permission to access this tenant."})
@@ -192,31 +234,31 @@ class Query:
     def __init__(self, request: Request) -> None:
         self.params = request.query_params
 
-    def has(self, name: str) -> bool:
+    def has(self, name: builtins.str) -> builtins.bool:
         return name in self.params and self.params.get(name, "") != ""
 
-    def str(self, name: str) -> str | None:
+    def str(self, name: builtins.str) -> builtins.str | None:
         value = self.params.get(name)
         return value if value not in (None, "") else None
 
-    def list(self, name: str) -> list[str]:
+    def list(self, name: builtins.str) -> builtins.list[builtins.str]:
         out: list[str] = []
         for raw in self.params.getlist(name):
             out.extend(part.strip() for part in raw.split(",") if part.strip())
         return out
 
-    def int(self, name: str) -> int | None:
+    def int(self, name: builtins.str) -> builtins.int | None:
         value = self.str(name)
         return None if value is None else parse_int(name, value)
 
-    def ints(self, name: str) -> list[int]:
+    def ints(self, name: builtins.str) -> builtins.list[builtins.int]:
         return [parse_int(name, v) for v in self.list(name)]
 
-    def bool(self, name: str) -> bool | None:
+    def bool(self, name: builtins.str) -> builtins.bool | None:
         value = self.str(name)
         return None if value is None else parse_bool(name, value)
 
-    def datetime(self, name: str) -> str | None:
+    def datetime(self, name: builtins.str) -> builtins.str | None:
         value = self.str(name)
         return None if value is None else parse_datetime(name, value)
 
@@ -253,7 +295,12 @@ def parse_bool(name: str, value: Any) -> bool:
 
 
 def parse_datetime(name: str, value: str) -> str:
-    """ISO date or datetime -> normalised UTC ISO text (naive values are taken as UTC)."""
+    """ISO date or datetime -> normalised UTC ISO text (naive values are taken as UTC).
+
+    Example:
+        >>> parse_datetime("created", "2026-01-02T03:00:00+02:00")
+        '2026-01-02T01:00:00.000000+00:00'
+    """
     text = value.strip().replace(" ", "+") if "T" in value else value.strip()
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -261,7 +308,12 @@ def parse_datetime(name: str, value: str) -> str:
         raise field_error(name, f"Enter a valid date/time, got {value!r}.") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).isoformat(timespec="microseconds")
+    try:
+        return parsed.astimezone(UTC).isoformat(timespec="microseconds")
+    except OverflowError:  # e.g. year 1 at +05:00 is before the first representable instant
+        raise field_error(
+            name, f"Enter a valid date/time, got {value!r}: it is out of range in UTC."
+        ) from None
 
 
 # --------------------------------------------------------------------------- filters
@@ -327,7 +379,8 @@ def ordering(q: Query, allowed: dict[str, str], default: str = "id") -> str:
 def _page_url(request: Request, page: int | None) -> str | None:
     if page is None:
         return None
-    return str(request.url.include_query_params(page=page))
+    link = request.app.state.synapse.link(request, request.url.path)
+    return str(URL(link).replace(query=request.url.include_query_params(page=page).query))
 
 
 class RawJSON:
@@ -375,8 +428,8 @@ def paginate(
     select_sql: str,
     params: Sequence[Any],
     serialize: Callable[[list[Any]], list[dict]],
-) -> dict:
-    """Run a page-number paginated query; returns the DRF envelope.
+) -> Any:
+    """Run a page-number paginated query; returns the DRF envelope (a :class:`PageResponse`).
 
     ``select_sql`` must end with its ORDER BY; LIMIT/OFFSET are appended here. A page past the
     last one is a 404, as in DRF (SDK-26 relies on it to stop).
@@ -500,14 +553,71 @@ def _finite_float(text: str) -> float:
     return value
 
 
+#: the deepest nesting of objects/lists a JSON value may have (responses nest a few levels more)
+MAX_JSON_DEPTH = 100
+
+
+def check_depth(value: Any, name: str = "detail", limit: int = MAX_JSON_DEPTH) -> None:
+    """A 400 on ``name`` when ``value`` nests objects/lists more than ``limit`` levels deep.
+
+    Deeper values parse, but encoding them back (every read of the object) can exhaust the
+    interpreter's recursion: they are refused before anything is stored.
+
+    Example:
+        >>> check_depth({"a": [{"b": 1}]}, limit=3)
+        >>> try:
+        ...     check_depth([[[[1]]]], "data", limit=3)
+        ... except ApiError as exc:
+        ...     print(exc.body)
+        {'data': ['JSON nested too deeply: more than 3 levels.']}
+    """
+    level: list[Any] = [value] if isinstance(value, dict | list) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            raise field_error(name, f"JSON nested too deeply: more than {limit} levels.")
+        level = [
+            child
+            for container in level
+            for child in (container.values() if isinstance(container, dict) else container)
+            if isinstance(child, dict | list)
+        ]
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The request body, or a 413 as soon as it is known to exceed ``limit`` bytes."""
+    too_large = ApiError(
+        413,
+        {
+            "detail": f"Request body is too large: the limit for JSON bodies is {limit} bytes "
+            "(the server's max_json_body setting)."
+        },
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    request._body = raw  # later reads of request.body() see the same bytes
+    return raw
+
+
 async def json_body(request: Request) -> Any:
     """The request's JSON payload; an empty body is ``{}`` (the SDK sends none sometimes).
 
-    Only what can be stored and sent back is accepted: no NaN/Infinity (responses are strict
-    JSON), no lone surrogates (SQLite wants UTF-8), and no nesting deep enough to exhaust the
-    parser's recursion; each of those is a 400, never a 500.
+    Only what can be stored and sent back is accepted: a body within the configured size
+    (413 beyond), no NaN/Infinity (responses are strict JSON), no lone surrogates (SQLite
+    wants UTF-8), and no nesting deeper than :data:`MAX_JSON_DEPTH`; each of those is a
+    4xx, never a 500.
     """
-    raw = await request.body()
+    raw = await read_limited(request, request.app.state.synapse.config.max_json_body)
     if not raw.strip():
         return {}
     try:
@@ -517,6 +627,7 @@ async def json_body(request: Request) -> Any:
     except (ValueError, RecursionError) as exc:  # JSONDecodeError/UnicodeError are ValueErrors
         message = str(exc) if isinstance(exc, ValueError) else "nested too deeply"
         raise ApiError(400, {"detail": f"JSON parse error - {message[:200]}"}) from None
+    check_depth(data)
     return data
 
 
@@ -546,7 +657,7 @@ class Body:
         self.data = data
         self.errors = errors or FieldErrors()
 
-    def _missing(self, name: str, required: bool) -> bool:
+    def _missing(self, name: builtins.str, required: builtins.bool) -> builtins.bool:
         if name not in self.data or self.data[name] is None:
             if required:
                 self.errors.add(name, "This field is required.")
@@ -555,12 +666,12 @@ class Body:
 
     def str(
         self,
-        name: str,
+        name: builtins.str,
         *,
-        required: bool = False,
+        required: builtins.bool = False,
         default: Any = None,
-        choices: Iterable[str] | None = None,
-        max_length: int = 1000,
+        choices: Iterable[builtins.str] | None = None,
+        max_length: builtins.int = 1000,
     ) -> Any:
         if self._missing(name, required):
             return default
@@ -577,7 +688,9 @@ class Body:
             self.errors.add(name, f'"{value}" is not a valid choice.')
         return value
 
-    def int(self, name: str, *, required: bool = False, default: Any = None) -> Any:
+    def int(
+        self, name: builtins.str, *, required: builtins.bool = False, default: Any = None
+    ) -> Any:
         if self._missing(name, required):
             return default
         try:
@@ -586,7 +699,7 @@ class Body:
             self.errors.add(name, exc.body[name][0])
             return default
 
-    def bool(self, name: str, *, default: Any = None) -> Any:
+    def bool(self, name: builtins.str, *, default: Any = None) -> Any:
         if self._missing(name, False):
             return default
         try:
@@ -595,13 +708,16 @@ class Body:
             self.errors.add(name, f"Must be a valid boolean, got {self.data[name]!r}.")
             return default
 
-    def dict(self, name: str, *, required: bool = False, default: Any = None) -> Any:
+    def dict(
+        self, name: builtins.str, *, required: builtins.bool = False, default: Any = None
+    ) -> Any:
         if self._missing(name, required):
             return default
         value = self.data[name]
         if isinstance(value, str):  # multipart sends dicts as JSON strings
-            with contextlib.suppress(json.JSONDecodeError):
+            with contextlib.suppress(json.JSONDecodeError, RecursionError):
                 value = json.loads(value)
+                check_depth(value, name)
         if not isinstance(value, dict):
             self.errors.add(
                 name, f"Expected a dictionary, got {type(value).__name__}: {shorten(value)}."
@@ -609,7 +725,9 @@ class Body:
             return default
         return value
 
-    def list(self, name: str, *, required: bool = False, default: Any = None) -> Any:
+    def list(
+        self, name: builtins.str, *, required: builtins.bool = False, default: Any = None
+    ) -> Any:
         if self._missing(name, required):
             return default
         value = self.data[name]
@@ -622,7 +740,9 @@ class Body:
             return default
         return value
 
-    def int_list(self, name: str, *, required: bool = False) -> list[int] | None:
+    def int_list(
+        self, name: builtins.str, *, required: builtins.bool = False
+    ) -> builtins.list[builtins.int] | None:
         values = self.list(name, required=required)
         if values is None:
             return None

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 import threading
+import time
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from starlette.requests import Request
 
 from .config import ServerConfig
 from .db import Database, now
-from .http import Principal, hash_token
+from .http import ApiError, Principal, hash_token
 
 
 class State:
@@ -34,7 +35,7 @@ class State:
         self._tenant_codes: dict[int, str] = {}
         self.journal: deque[dict] = deque(maxlen=max(config.journal_size, 1))
         self.lock = threading.Lock()
-        self.jobs = None  # set by the app factory (JobRunner)
+        self.jobs: Any = None  # set by the app factory (JobRunner)
         #: upload id -> (bytes hashed, running md5) of chunked uploads in progress
         self.upload_hashes: dict[str, tuple[int, Any]] = {}
         #: upload id -> lock serialising the chunk PUTs of one upload (see routes/data.py)
@@ -50,21 +51,56 @@ class State:
             path.chmod(0o600)
         return path.read_bytes()
 
-    def sign(self, kind: str, ident: int | str) -> str:
-        message = f"{kind}:{ident}".encode()
+    def sign(self, kind: str, ident: int | str, name: str = "", expires: int | None = None) -> str:
+        """The signature of a media URL: kind, object, file name and expiry, all covered."""
+        message = f"{kind}:{ident}:{name}:{'' if expires is None else expires}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()[:24]
 
-    def verify(self, kind: str, ident: int | str, signature: str) -> bool:
-        return hmac.compare_digest(self.sign(kind, ident), signature)
+    def verify(
+        self, kind: str, ident: int | str, name: str, signature: str, expires: int | None = None
+    ) -> bool:
+        """Whether ``signature`` was made for exactly this URL and has not expired."""
+        if expires is not None and expires < time.time():
+            return False
+        if expires is None and self.config.media_url_ttl is not None:
+            return False  # URLs must expire: one without an expiry is not honoured
+        return hmac.compare_digest(self.sign(kind, ident, name, expires), signature)
+
+    def origin(self, request: Request) -> str:
+        """Scheme and host of absolute links: the configured public URL, or the request's own
+        when its host is allowed (``Host`` headers are the client's to forge)."""
+        if self.config.public_url:
+            return self.config.public_url.rstrip("/")
+        host = request.url.hostname or ""
+        if host.strip("[]") not in self.config.allowed_hosts:
+            raise ApiError(
+                400,
+                {
+                    "detail": f"Invalid Host header {host!r}: links are only made for "
+                    "the hosts in allowed_hosts, or from a configured public_url."
+                },
+            )
+        return str(request.base_url).rstrip("/")
+
+    def link(self, request: Request, path: str) -> str:
+        """The absolute URL of ``path`` (a server path, prefix included)."""
+        return self.origin(request) + path
 
     def base_url(self, request: Request) -> str:
         """Absolute base URL (scheme, host, API prefix) for links in responses."""
-        return str(request.base_url).rstrip("/") + self.config.prefix
+        return self.origin(request) + self.config.prefix
+
+    def media_expiry(self) -> int | None:
+        """When media URLs made now expire (rounded up to the minute, so pages share it)."""
+        ttl = self.config.media_url_ttl
+        return None if ttl is None else (int(time.time() + ttl) // 60 + 1) * 60
 
     def media_url(self, request: Request, kind: str, ident: int | str, file_name: str) -> str:
-        """Absolute, unauthenticated (signed) URL of a stored file."""
-        signature = self.sign(kind, ident)
-        return f"{self.base_url(request)}/media/{kind}/{ident}/{signature}/{quote(file_name)}"
+        """Absolute, unauthenticated URL of a stored file, signed over its whole path."""
+        expires = self.media_expiry()
+        signature = self.sign(kind, ident, file_name, expires)
+        url = f"{self.base_url(request)}/media/{kind}/{ident}/{signature}/{quote(file_name)}"
+        return url if expires is None else f"{url}?expires={expires}"
 
     # ------------------------------------------------------------------ auth
     def user_for_token(self, token: str) -> Principal | None:

@@ -13,6 +13,7 @@ import os
 import random
 import secrets
 import zipfile
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -109,11 +110,25 @@ def _md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
 
 
+@dataclass
+class _Seeding:
+    """What every part of the demo workspace is written with: one transaction, one generator."""
+
+    state: Any
+    con: Any
+    rng: random.Random
+    seed: int
+    tenant_id: int
+    user_ids: dict[str, int]
+
+
 def seed_demo(state: Any, *, seed: int = 0, cache_dir: Path, n_images: int = DEMO_IMAGES) -> str:
     """Seed the demo workspace once per data dir; returns the demo agent's token.
 
-    A data dir that was seeded before is left as it is (its agent token is then unknown: only
-    its hash is stored, so a fresh one is registered).
+    A data dir that was seeded before keeps its objects; its agent gets a fresh token (only
+    the token's hash is kept across restarts, so the old one cannot be handed out again).
+    The parts are written in a fixed order from one generator, so a seed always gives the
+    same workspace.
     """
     from . import media
 
@@ -130,469 +145,520 @@ def seed_demo(state: Any, *, seed: int = 0, cache_dir: Path, n_images: int = DEM
         for u, n, a in USERS
     }
     state.ensure_user("outsider", "acme", name="Olive Outsider", email="olive@acme.example")
-    workers = [user_ids[u] for u in ("alice", "bob", "carol", "dave")]
-
     with db.write() as con:
-        cid = con.execute(
-            "INSERT INTO data_collections (tenant_id, name, description, category, created, "
-            "modified) VALUES (?, ?, ?, 'image', ?, ?)",
-            (
-                tenant_id,
-                "Street scenes",
-                "Synthetic street photos with DM v2 annotations",
-                _ts(0),
-                _ts(0),
-            ),
-        ).lastrowid
-        con.execute(
-            "INSERT INTO file_specifications (data_collection_id, name, file_type, is_required, "
-            "is_primary, configuration, position) VALUES (?, 'image_1', 'image', 1, 1, ?, 0)",
-            (cid, dumps({"extensions": [".jpg", ".jpeg", ".png"]})),
-        )
-        con.execute(
-            "INSERT INTO file_specifications (data_collection_id, name, file_type, is_required, "
-            "is_primary, function_type, position) VALUES (?, 'meta_json', 'data', 0, 0, "
-            "'sub', 1)",
-            (cid,),
-        )
-        upload_cid = con.execute(
-            "INSERT INTO data_collections (tenant_id, name, description, category, created, "
-            "modified) VALUES (?, ?, ?, 'image', ?, ?)",
-            (
-                tenant_id,
-                "Incoming uploads",
-                "Empty collection for the upload notebook",
-                _ts(1),
-                _ts(1),
-            ),
-        ).lastrowid
-        con.execute(
-            "INSERT INTO file_specifications (data_collection_id, name, file_type, is_required, "
-            "is_primary, position) VALUES (?, 'image_1', 'image', 1, 1, 0)",
-            (upload_cid,),
-        )
+        ctx = _Seeding(state, con, rng, seed, tenant_id, user_ids)
+        cid, upload_cid = _collections(ctx)
+        pid, kid = _projects(ctx, cid, upload_cid)
+        tag_ids = _tags(ctx, (pid, kid))
+        docs = _data_units(ctx, cid, items, media_dir)
+        _tasks(ctx, pid, kid, docs, tag_ids)
+        v1, v2 = _ground_truth(ctx, pid, docs)
+        plugin_ids, release_ids = _plugins(ctx)
+        agent_id, agent_token = _agent(ctx)
+        _jobs(ctx, pid, agent_id, release_ids)
+        _models(ctx, pid, plugin_ids["yolo-trainer"], (v1, v2))
+        _storages(ctx)
+        con.execute("INSERT INTO meta (key, value) VALUES ('demo_seed', ?)", (str(seed),))
+    return agent_token
 
-        classes = list(media.CLASSES)
-        configuration = {
-            "classes": classes,
-            "tools": ["bounding_box", "polygon", "polyline", "keypoint", "segmentation"],
-            "keypoints": list(media.KEYPOINT_NAMES),
-            "skeleton": [list(e) for e in media.SKELETON],
+
+def _collections(ctx: _Seeding) -> tuple[int, int]:
+    """The annotated collection (image + meta json) and the empty one for uploads."""
+    con, tenant_id = ctx.con, ctx.tenant_id
+    cid = con.execute(
+        "INSERT INTO data_collections (tenant_id, name, description, category, created, "
+        "modified) VALUES (?, ?, ?, 'image', ?, ?)",
+        (
+            tenant_id,
+            "Street scenes",
+            "Synthetic street photos with DM v2 annotations",
+            _ts(0),
+            _ts(0),
+        ),
+    ).lastrowid
+    con.execute(
+        "INSERT INTO file_specifications (data_collection_id, name, file_type, is_required, "
+        "is_primary, configuration, position) VALUES (?, 'image_1', 'image', 1, 1, ?, 0)",
+        (cid, dumps({"extensions": [".jpg", ".jpeg", ".png"]})),
+    )
+    con.execute(
+        "INSERT INTO file_specifications (data_collection_id, name, file_type, is_required, "
+        "is_primary, function_type, position) VALUES (?, 'meta_json', 'data', 0, 0, "
+        "'sub', 1)",
+        (cid,),
+    )
+    upload_cid = con.execute(
+        "INSERT INTO data_collections (tenant_id, name, description, category, created, "
+        "modified) VALUES (?, ?, ?, 'image', ?, ?)",
+        (
+            tenant_id,
+            "Incoming uploads",
+            "Empty collection for the upload notebook",
+            _ts(1),
+            _ts(1),
+        ),
+    ).lastrowid
+    con.execute(
+        "INSERT INTO file_specifications (data_collection_id, name, file_type, is_required, "
+        "is_primary, position) VALUES (?, 'image_1', 'image', 1, 1, 0)",
+        (upload_cid,),
+    )
+    return cid, upload_cid
+
+
+def _project_configuration() -> dict[str, Any]:
+    from . import media
+
+    return {
+        "classes": list(media.CLASSES),
+        "tools": ["bounding_box", "polygon", "polyline", "keypoint", "segmentation"],
+        "keypoints": list(media.KEYPOINT_NAMES),
+        "skeleton": [list(e) for e in media.SKELETON],
+    }
+
+
+def _projects(ctx: _Seeding, cid: int, upload_cid: int) -> tuple[int, int]:
+    """Detection and pose projects on the street collection, and the upload sandbox."""
+    con, tenant_id = ctx.con, ctx.tenant_id
+    configuration = _project_configuration()
+    pid = con.execute(
+        "INSERT INTO projects (tenant_id, title, description, category, data_collection_id,"
+        " configuration, created, modified) VALUES (?, ?, ?, 'image', ?, ?, ?, ?)",
+        (
+            tenant_id,
+            "Street detection",
+            "Boxes, polygons and masks on street scenes",
+            cid,
+            dumps(configuration),
+            _ts(2),
+            _ts(2),
+        ),
+    ).lastrowid
+    kid = con.execute(
+        "INSERT INTO projects (tenant_id, title, description, category, data_collection_id,"
+        " configuration, created, modified) VALUES (?, ?, ?, 'image', ?, ?, ?, ?)",
+        (
+            tenant_id,
+            "Pedestrian pose",
+            "Keypoint skeletons of pedestrians",
+            cid,
+            dumps({**configuration, "tools": ["keypoint", "bounding_box"]}),
+            _ts(3),
+            _ts(3),
+        ),
+    ).lastrowid
+    con.execute(
+        "INSERT INTO projects (tenant_id, title, description, category, data_collection_id,"
+        " configuration, created, modified) VALUES (?, ?, ?, 'image', ?, ?, ?, ?)",
+        (
+            tenant_id,
+            "Upload sandbox",
+            "Tasks created from the upload notebook",
+            upload_cid,
+            dumps(configuration),
+            _ts(4),
+            _ts(4),
+        ),
+    )
+    return pid, kid
+
+
+def _tags(ctx: _Seeding, projects: tuple[int, ...]) -> dict[tuple[int, str], int]:
+    con, tenant_id = ctx.con, ctx.tenant_id
+    tag_ids = {}
+    for project in projects:
+        for name, color, description in TAGS:
+            tag_ids[(project, name)] = con.execute(
+                "INSERT INTO task_tags (tenant_id, project_id, name, color, description, "
+                "created) VALUES (?, ?, ?, ?, ?, ?)",
+                (tenant_id, project, name, color, description, _ts(5)),
+            ).lastrowid
+    return tag_ids
+
+
+def _data_units(ctx: _Seeding, cid: int, items: list[Any], media_dir: Path) -> dict[int, Any]:
+    """One data file and one data unit per image; returns unit id -> media item, in order."""
+    con, tenant_id, state = ctx.con, ctx.tenant_id, ctx.state
+    docs = {}
+    for item in items:
+        source = media_dir / item.file_name
+        checksum = _md5(source)
+        rel = f"files/{checksum[:2]}/{checksum}{Path(item.file_name).suffix}"
+        _link_or_copy(source, state.store_path(rel))
+        stamp = _ts(10 + item.index * 0.5)
+        fid = con.execute(
+            "INSERT INTO data_files (tenant_id, checksum, file_name, rel_path, size, meta, "
+            "created, modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                tenant_id,
+                checksum,
+                item.file_name,
+                rel,
+                source.stat().st_size,
+                dumps({"width": item.width, "height": item.height}),
+                stamp,
+                stamp,
+            ),
+        ).lastrowid
+        files = {
+            "image_1": {
+                "data_file": fid,
+                "checksum": checksum,
+                "path": item.file_name,
+                "file_name_original": item.file_name,
+                "size": source.stat().st_size,
+                "file_type": "image",
+                "is_primary": True,
+                "meta": {"width": item.width, "height": item.height},
+            }
         }
-        pid = con.execute(
-            "INSERT INTO projects (tenant_id, title, description, category, data_collection_id,"
-            " configuration, created, modified) VALUES (?, ?, ?, 'image', ?, ?, ?, ?)",
+        meta = {
+            "file_name": item.file_name,
+            "width": item.width,
+            "height": item.height,
+            "classes": list(item.classes_present),
+        }
+        uid = con.execute(
+            "INSERT INTO data_units (tenant_id, data_collection_id, meta, files, created, "
+            "modified) VALUES (?, ?, ?, ?, ?, ?)",
+            (tenant_id, cid, dumps(meta), dumps(files), stamp, stamp),
+        ).lastrowid
+        docs[uid] = item
+    return docs
+
+
+def _tasks(
+    ctx: _Seeding,
+    pid: int,
+    kid: int,
+    docs: dict[int, Any],
+    tag_ids: dict[tuple[int, str], int],
+) -> None:
+    """A detection task per unit (status, priority, tags, assignment drawn), a pose task
+    for each unit showing a person."""
+    con, tenant_id, rng = ctx.con, ctx.tenant_id, ctx.rng
+    workers = [ctx.user_ids[u] for u in ("alice", "bob", "carol", "dave")]
+    for position, uid in enumerate(docs):
+        item = docs[uid]
+        status = rng.choices([s for s, _ in STATUS_WEIGHTS], [w for _, w in STATUS_WEIGHTS])[0]
+        assignee = None if status == "pending" and rng.random() < 0.6 else rng.choice(workers)
+        data = item.annotations if status != "pending" else {}
+        stamp = _ts(200 + position)
+        modified = _ts(200 + position + rng.randint(0, 5000))
+        priority = rng.choices(["low", "normal", "high"], [0.2, 0.6, 0.2])[0]
+        tid = con.execute(
+            "INSERT INTO tasks (tenant_id, project_id, data_unit_id, status, priority, "
+            "assignee_id, data, metadata, created, modified) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 tenant_id,
-                "Street detection",
-                "Boxes, polygons and masks on street scenes",
-                cid,
-                dumps(configuration),
-                _ts(2),
-                _ts(2),
+                pid,
+                uid,
+                status,
+                priority,
+                assignee,
+                dumps(data),
+                dumps({"file_name": item.file_name, "scene": item.file_name.split("_")[0]}),
+                stamp,
+                modified,
             ),
         ).lastrowid
-        kid = con.execute(
-            "INSERT INTO projects (tenant_id, title, description, category, data_collection_id,"
-            " configuration, created, modified) VALUES (?, ?, ?, 'image', ?, ?, ?, ?)",
-            (
-                tenant_id,
-                "Pedestrian pose",
-                "Keypoint skeletons of pedestrians",
-                cid,
-                dumps({**configuration, "tools": ["keypoint", "bounding_box"]}),
-                _ts(3),
-                _ts(3),
-            ),
-        ).lastrowid
-        con.execute(
-            "INSERT INTO projects (tenant_id, title, description, category, data_collection_id,"
-            " configuration, created, modified) VALUES (?, ?, ?, 'image', ?, ?, ?, ?)",
-            (
-                tenant_id,
-                "Upload sandbox",
-                "Tasks created from the upload notebook",
-                upload_cid,
-                dumps(configuration),
-                _ts(4),
-                _ts(4),
-            ),
-        )
-        tag_ids = {}
-        for project in (pid, kid):
-            for name, color, description in TAGS:
-                tag_ids[(project, name)] = con.execute(
-                    "INSERT INTO task_tags (tenant_id, project_id, name, color, description, "
-                    "created) VALUES (?, ?, ?, ?, ?, ?)",
-                    (tenant_id, project, name, color, description, _ts(5)),
-                ).lastrowid
-
-        unit_ids = []
-        docs = {}
-        for item in items:
-            source = media_dir / item.file_name
-            checksum = _md5(source)
-            rel = f"files/{checksum[:2]}/{checksum}{Path(item.file_name).suffix}"
-            _link_or_copy(source, state.store_path(rel))
-            stamp = _ts(10 + item.index * 0.5)
-            fid = con.execute(
-                "INSERT INTO data_files (tenant_id, checksum, file_name, rel_path, size, meta, "
-                "created, modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    tenant_id,
-                    checksum,
-                    item.file_name,
-                    rel,
-                    source.stat().st_size,
-                    dumps({"width": item.width, "height": item.height}),
-                    stamp,
-                    stamp,
-                ),
-            ).lastrowid
-            files = {
-                "image_1": {
-                    "data_file": fid,
-                    "checksum": checksum,
-                    "path": item.file_name,
-                    "file_name_original": item.file_name,
-                    "size": source.stat().st_size,
-                    "file_type": "image",
-                    "is_primary": True,
-                    "meta": {"width": item.width, "height": item.height},
-                }
-            }
-            meta = {
-                "file_name": item.file_name,
-                "width": item.width,
-                "height": item.height,
-                "classes": list(item.classes_present),
-            }
-            uid = con.execute(
-                "INSERT INTO data_units (tenant_id, data_collection_id, meta, files, created, "
-                "modified) VALUES (?, ?, ?, ?, ?, ?)",
-                (tenant_id, cid, dumps(meta), dumps(files), stamp, stamp),
-            ).lastrowid
-            unit_ids.append(uid)
-            docs[uid] = item
-
-        # ---- tasks, tags and assignments
-        for position, uid in enumerate(unit_ids):
-            item = docs[uid]
-            status = rng.choices([s for s, _ in STATUS_WEIGHTS], [w for _, w in STATUS_WEIGHTS])[0]
-            assignee = None if status == "pending" and rng.random() < 0.6 else rng.choice(workers)
-            data = item.annotations if status != "pending" else {}
-            stamp = _ts(200 + position)
-            modified = _ts(200 + position + rng.randint(0, 5000))
-            priority = rng.choices(["low", "normal", "high"], [0.2, 0.6, 0.2])[0]
-            tid = con.execute(
+        for name, _, _ in TAGS:
+            if rng.random() < (0.12 if name != "gold" else 0.05):
+                con.execute("INSERT INTO task_tag_links VALUES (?, ?)", (tid, tag_ids[(pid, name)]))
+        if assignee is not None:
+            label = (
+                "completed"
+                if status == "completed"
+                else rng.choice(("stand_by", "in_progress", "skipped"))
+            )
+            review = rng.choice(REVIEW_STATES) if label == "completed" else "stand_by"
+            con.execute(
+                "INSERT INTO assignments (tenant_id, project_id, task_id, user_id, "
+                "status_label, status_review, data, created, modified) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (tenant_id, pid, tid, assignee, label, review, dumps(data), stamp, modified),
+            )
+        if "person" in item.classes_present:
+            con.execute(
                 "INSERT INTO tasks (tenant_id, project_id, data_unit_id, status, priority, "
                 "assignee_id, data, metadata, created, modified) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, 'normal', ?, ?, ?, ?, ?)",
                 (
                     tenant_id,
-                    pid,
+                    kid,
                     uid,
                     status,
-                    priority,
                     assignee,
                     dumps(data),
-                    dumps({"file_name": item.file_name, "scene": item.file_name.split("_")[0]}),
+                    dumps({"file_name": item.file_name}),
                     stamp,
                     modified,
                 ),
-            ).lastrowid
-            for name, _, _ in TAGS:
-                if rng.random() < (0.12 if name != "gold" else 0.05):
-                    con.execute(
-                        "INSERT INTO task_tag_links VALUES (?, ?)", (tid, tag_ids[(pid, name)])
-                    )
-            if assignee is not None:
-                label = (
-                    "completed"
-                    if status == "completed"
-                    else rng.choice(("stand_by", "in_progress", "skipped"))
-                )
-                review = rng.choice(REVIEW_STATES) if label == "completed" else "stand_by"
-                con.execute(
-                    "INSERT INTO assignments (tenant_id, project_id, task_id, user_id, "
-                    "status_label, status_review, data, created, modified) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (tenant_id, pid, tid, assignee, label, review, dumps(data), stamp, modified),
-                )
-            if "person" in item.classes_present:
-                con.execute(
-                    "INSERT INTO tasks (tenant_id, project_id, data_unit_id, status, priority, "
-                    "assignee_id, data, metadata, created, modified) "
-                    "VALUES (?, ?, ?, ?, 'normal', ?, ?, ?, ?, ?)",
-                    (
-                        tenant_id,
-                        kid,
-                        uid,
-                        status,
-                        assignee,
-                        dumps(data),
-                        dumps({"file_name": item.file_name}),
-                        stamp,
-                        modified,
-                    ),
-                )
-
-        # ---- ground truth: v1 (as annotated), v2 (reviewed: perturbed), model predictions
-        did = con.execute(
-            "INSERT INTO ground_truth_datasets (tenant_id, name, description, project_id, "
-            "created) VALUES (?, 'Street GT', 'Reviewed street annotations', ?, ?)",
-            (tenant_id, pid, _ts(3000)),
-        ).lastrowid
-        v1 = con.execute(
-            "INSERT INTO ground_truth_dataset_versions (dataset_id, version, description, "
-            "is_archived, created) VALUES (?, 'v1', 'First review pass', 1, ?)",
-            (did, _ts(3001)),
-        ).lastrowid
-        v2 = con.execute(
-            "INSERT INTO ground_truth_dataset_versions (dataset_id, version, description, "
-            "created) VALUES (?, 'v2', 'Second pass: fixes and relabels', ?)",
-            (did, _ts(4001)),
-        ).lastrowid
-        pred_ds = con.execute(
-            "INSERT INTO ground_truth_datasets (tenant_id, name, description, project_id, "
-            "created) VALUES (?, 'yolo-v8n 2.0.0 predictions', 'Model output kept for review',"
-            " ?, ?)",
-            (tenant_id, pid, _ts(5000)),
-        ).lastrowid
-        pred_v = con.execute(
-            "INSERT INTO ground_truth_dataset_versions (dataset_id, version, description, "
-            "created) VALUES (?, 'v1', 'Predictions on the GT images', ?)",
-            (pred_ds, _ts(5001)),
-        ).lastrowid
-        gt_units = unit_ids[: int(len(unit_ids) * 0.75)]
-        for i, uid in enumerate(gt_units):
-            doc = docs[uid].annotations
-            con.execute(
-                "INSERT INTO ground_truth_events (tenant_id, version_id, data_unit_id, "
-                "data, created, modified) VALUES (?, ?, ?, ?, ?, ?)",
-                (tenant_id, v1, uid, dumps(doc), _ts(3002 + i), _ts(3002 + i)),
-            )
-        for i, uid in enumerate(gt_units):
-            doc = media.perturb(docs[uid].annotations, seed=seed * 7919 + i)
-            con.execute(
-                "INSERT INTO ground_truth_events (tenant_id, version_id, data_unit_id, "
-                "data, created, modified) VALUES (?, ?, ?, ?, ?, ?)",
-                (tenant_id, v2, uid, dumps(doc), _ts(4002 + i), _ts(4002 + i)),
-            )
-        for i, uid in enumerate(gt_units):
-            doc = media.predictions(docs[uid].annotations, seed=seed * 104729 + i)
-            con.execute(
-                "INSERT INTO ground_truth_events (tenant_id, version_id, data_unit_id, "
-                "data, created, modified) VALUES (?, ?, ?, ?, ?, ?)",
-                (tenant_id, pred_v, uid, dumps(doc), _ts(5002 + i), _ts(5002 + i)),
             )
 
-        # ---- plugins, releases, jobs in every status
-        plugin_ids = {}
-        release_ids = {}
-        for k, (code, name, category) in enumerate(PLUGINS):
-            plugin_ids[code] = con.execute(
-                "INSERT INTO plugins (tenant_id, code, name, category, description, created, "
-                "modified) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    tenant_id,
-                    code,
-                    name,
-                    category,
-                    f"{name} (demo plugin)",
-                    _ts(6000 + k),
-                    _ts(6000 + k),
-                ),
-            ).lastrowid
-            for j, version in enumerate(("0.1.0", "0.2.0")):
-                archive = _plugin_archive(code, version, category)
-                rel = f"releases/{code}-{version}.zip"
-                target = state.store_path(rel)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(archive)
-                release_ids[(code, version)] = con.execute(
-                    "INSERT INTO plugin_releases (plugin_id, version, config, requirements, "
-                    "debug, rel_path, file_name, created) VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
-                    (
-                        plugin_ids[code],
-                        version,
-                        dumps(
-                            {
-                                "code": code,
-                                "name": name,
-                                "version": version,
-                                "category": category,
-                                "actions": {"run": {"method": "job"}},
-                            }
-                        ),
-                        dumps(["pillow>=10"]),
-                        rel,
-                        f"{code}-{version}.zip",
-                        _ts(6100 + 10 * k + j),
-                    ),
-                ).lastrowid
 
-        # ---- agent
-        agent_token = secrets.token_hex(20)
-        agent_id = con.execute(
-            "INSERT INTO agents (tenant_id, name, url, token_hash, token, status, last_seen, "
-            "created) VALUES (?, 'local-agent', 'http://127.0.0.1:8001/', ?, ?, 'connected', ?, ?)",
-            (tenant_id, hash_token(agent_token), agent_token, _ts(7000), _ts(100)),
+def _ground_truth(ctx: _Seeding, pid: int, docs: dict[int, Any]) -> tuple[int, int]:
+    """v1 (as annotated), v2 (reviewed: perturbed) and a model's predictions."""
+    from . import media
+
+    con, tenant_id, seed = ctx.con, ctx.tenant_id, ctx.seed
+    unit_ids = list(docs)
+    did = con.execute(
+        "INSERT INTO ground_truth_datasets (tenant_id, name, description, project_id, "
+        "created) VALUES (?, 'Street GT', 'Reviewed street annotations', ?, ?)",
+        (tenant_id, pid, _ts(3000)),
+    ).lastrowid
+    v1 = con.execute(
+        "INSERT INTO ground_truth_dataset_versions (dataset_id, version, description, "
+        "is_archived, created) VALUES (?, 'v1', 'First review pass', 1, ?)",
+        (did, _ts(3001)),
+    ).lastrowid
+    v2 = con.execute(
+        "INSERT INTO ground_truth_dataset_versions (dataset_id, version, description, "
+        "created) VALUES (?, 'v2', 'Second pass: fixes and relabels', ?)",
+        (did, _ts(4001)),
+    ).lastrowid
+    pred_ds = con.execute(
+        "INSERT INTO ground_truth_datasets (tenant_id, name, description, project_id, "
+        "created) VALUES (?, 'yolo-v8n 2.0.0 predictions', 'Model output kept for review',"
+        " ?, ?)",
+        (tenant_id, pid, _ts(5000)),
+    ).lastrowid
+    pred_v = con.execute(
+        "INSERT INTO ground_truth_dataset_versions (dataset_id, version, description, "
+        "created) VALUES (?, 'v1', 'Predictions on the GT images', ?)",
+        (pred_ds, _ts(5001)),
+    ).lastrowid
+    gt_units = unit_ids[: int(len(unit_ids) * 0.75)]
+    for i, uid in enumerate(gt_units):
+        doc = docs[uid].annotations
+        con.execute(
+            "INSERT INTO ground_truth_events (tenant_id, version_id, data_unit_id, "
+            "data, created, modified) VALUES (?, ?, ?, ?, ?, ?)",
+            (tenant_id, v1, uid, dumps(doc), _ts(3002 + i), _ts(3002 + i)),
+        )
+    for i, uid in enumerate(gt_units):
+        doc = media.perturb(docs[uid].annotations, seed=seed * 7919 + i)
+        con.execute(
+            "INSERT INTO ground_truth_events (tenant_id, version_id, data_unit_id, "
+            "data, created, modified) VALUES (?, ?, ?, ?, ?, ?)",
+            (tenant_id, v2, uid, dumps(doc), _ts(4002 + i), _ts(4002 + i)),
+        )
+    for i, uid in enumerate(gt_units):
+        doc = media.predictions(docs[uid].annotations, seed=seed * 104729 + i)
+        con.execute(
+            "INSERT INTO ground_truth_events (tenant_id, version_id, data_unit_id, "
+            "data, created, modified) VALUES (?, ?, ?, ?, ?, ?)",
+            (tenant_id, pred_v, uid, dumps(doc), _ts(5002 + i), _ts(5002 + i)),
+        )
+    return v1, v2
+
+
+def _plugins(ctx: _Seeding) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+    """The demo plugins, two releases each (archives written to the store)."""
+    con, tenant_id, state = ctx.con, ctx.tenant_id, ctx.state
+    plugin_ids = {}
+    release_ids = {}
+    for k, (code, name, category) in enumerate(PLUGINS):
+        plugin_ids[code] = con.execute(
+            "INSERT INTO plugins (tenant_id, code, name, category, description, created, "
+            "modified) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                tenant_id,
+                code,
+                name,
+                category,
+                f"{name} (demo plugin)",
+                _ts(6000 + k),
+                _ts(6000 + k),
+            ),
         ).lastrowid
-
-        from ..routes.integration import add_console_log
-
-        job_plan = [
-            ("yolo-trainer", "0.2.0", "train", "SUCCEEDED"),
-            ("yolo-trainer", "0.2.0", "train", "FAILED"),
-            ("yolo-trainer", "0.1.0", "train", "STOPPED"),
-            ("coco-exporter", "0.2.0", "export", "SUCCEEDED"),
-            ("coco-exporter", "0.2.0", "export", "RUNNING"),
-            ("folder-uploader", "0.1.0", "upload", "SUCCEEDED"),
-            ("auto-labeler", "0.2.0", "pre_annotate", "PENDING"),
-            ("auto-labeler", "0.2.0", "pre_annotate", "SUCCEEDED"),
-        ]
-        for seq, (code, version, action, status) in enumerate(job_plan, start=1):
-            job_id = str(_uuid_from(rng))
-            created = _ts(8000 + seq * 30)
-            steps = {"SUCCEEDED": 10, "FAILED": 6, "STOPPED": 3, "RUNNING": 7, "PENDING": 0}[status]
-            progress = {
-                "record": {"step": steps, "total": 10},
-                "current_progress": {"overall": steps * 10, "step": action},
-            }
-            metrics = {
-                "record": {
-                    "steps": {
-                        str(s): {"loss": round(1.2 / s, 4), "mAP": round(0.05 * s, 3)}
-                        for s in range(1, steps + 1)
-                    }
-                }
-            }
-            con.execute(
-                "INSERT INTO jobs (id, seq, tenant_id, plugin_release_id, agent_id, user_id, "
-                "action, params, status, progress_record, metrics_record, result, meta, created,"
-                " modified, started, finished) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-                " ?, ?, ?)",
-                (
-                    job_id,
-                    seq,
-                    tenant_id,
-                    release_ids[(code, version)],
-                    agent_id,
-                    user_ids["admin"],
-                    action,
-                    dumps({"project": pid, "epochs": 10}),
-                    status,
-                    dumps(progress),
-                    dumps(metrics),
-                    dumps({"ok": True} if status == "SUCCEEDED" else None),
-                    dumps({"demo": True}),
-                    created,
-                    created,
-                    None if status == "PENDING" else _ts(8001 + seq * 30),
-                    _ts(8020 + seq * 30) if status in ("SUCCEEDED", "FAILED", "STOPPED") else None,
-                ),
-            )
-            for s in range(1, steps + 1):
-                add_console_log(
-                    con,
-                    job_id,
-                    {
-                        "message": f"[{action}] step {s}/10",
-                        "level": "info",
-                        "step": action,
-                        "datetime": _ts(8001 + seq * 30 + s),
-                    },
-                )
-            if status == "FAILED":
-                add_console_log(
-                    con,
-                    job_id,
-                    {
-                        "message": "CUDA out of memory (simulated)",
-                        "level": "error",
-                        "step": action,
-                        "datetime": _ts(8010 + seq * 30),
-                    },
-                )
-            if status == "SUCCEEDED":
-                add_console_log(
-                    con,
-                    job_id,
-                    {
-                        "message": "Finished",
-                        "level": "success",
-                        "step": action,
-                        "datetime": _ts(8015 + seq * 30),
-                    },
-                )
-
-        # ---- models with metrics across versions, each with a checkpoint file
-        for k, (name, version, base) in enumerate(MODELS):
-            blob = f"checkpoint {name} {version} seed {seed}\n".encode() * 64
-            checksum = hashlib.md5(blob).hexdigest()
-            rel = f"files/{checksum[:2]}/{checksum}.pt"
+        for j, version in enumerate(("0.1.0", "0.2.0")):
+            archive = _plugin_archive(code, version, category)
+            rel = f"releases/{code}-{version}.zip"
             target = state.store_path(rel)
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(blob)
-            fid = con.execute(
-                "INSERT INTO data_files (tenant_id, checksum, file_name, rel_path, size, meta, "
-                "created, modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            target.write_bytes(archive)
+            release_ids[(code, version)] = con.execute(
+                "INSERT INTO plugin_releases (plugin_id, version, config, requirements, "
+                "debug, rel_path, file_name, created) VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
                 (
-                    tenant_id,
-                    checksum,
-                    f"{name}-{version}.pt",
+                    plugin_ids[code],
+                    version,
+                    dumps(
+                        {
+                            "code": code,
+                            "name": name,
+                            "version": version,
+                            "category": category,
+                            "actions": {"run": {"method": "job"}},
+                        }
+                    ),
+                    dumps(["pillow>=10"]),
                     rel,
-                    len(blob),
-                    dumps({"kind": "model"}),
-                    _ts(9000 + k),
-                    _ts(9000 + k),
+                    f"{code}-{version}.zip",
+                    _ts(6100 + 10 * k + j),
                 ),
             ).lastrowid
-            precision = round(min(0.99, base + 0.18 + rng.uniform(-0.02, 0.02)), 3)
-            recall = round(min(0.99, base + 0.10 + rng.uniform(-0.02, 0.02)), 3)
-            metrics = {
-                "mAP": base,
-                "mAP50": round(min(0.99, base + 0.21), 3),
-                "precision": precision,
-                "recall": recall,
-                "f1": round(2 * precision * recall / (precision + recall), 3),
-                "latency_ms": round(rng.uniform(4, 40), 1),
-                "per_class_AP": {
-                    c: round(max(0.05, base + rng.uniform(-0.2, 0.15)), 3) for c in classes
-                },
-            }
-            con.execute(
-                "INSERT INTO models (tenant_id, name, description, plugin_id, version, "
-                "checkpoint, configuration, metrics, project_id, "
-                "ground_truth_dataset_version_id, data_file_id, created, modified) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    tenant_id,
-                    name,
-                    f"{name} trained on Street GT",
-                    plugin_ids["yolo-trainer"],
-                    version,
-                    f"{name}-{version}.pt",
-                    dumps({"input_size": 640, "classes": classes}),
-                    dumps(metrics),
-                    pid,
-                    v1 if k < 3 else v2,
-                    fid,
-                    _ts(9000 + k * 60),
-                    _ts(9000 + k * 60),
-                ),
-            )
+    return plugin_ids, release_ids
 
-        # ---- storages
-        for name, provider, category, conf, default in STORAGES:
-            con.execute(
-                "INSERT INTO storages (tenant_id, name, category, provider, configuration, "
-                "is_default, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (tenant_id, name, category, provider, dumps(conf), int(default), _ts(9500)),
-            )
-        con.execute("INSERT INTO meta (key, value) VALUES ('demo_seed', ?)", (str(seed),))
-    return agent_token
+
+def _agent(ctx: _Seeding) -> tuple[int, str]:
+    con, tenant_id = ctx.con, ctx.tenant_id
+    agent_token = secrets.token_hex(20)
+    agent_id = con.execute(
+        "INSERT INTO agents (tenant_id, name, url, token_hash, token, status, last_seen, "
+        "created) VALUES (?, 'local-agent', 'http://127.0.0.1:8001/', ?, ?, 'connected', ?, ?)",
+        (tenant_id, hash_token(agent_token), agent_token, _ts(7000), _ts(100)),
+    ).lastrowid
+    return agent_id, agent_token
+
+
+JOB_PLAN = (  # plugin code, release, action, status
+    ("yolo-trainer", "0.2.0", "train", "SUCCEEDED"),
+    ("yolo-trainer", "0.2.0", "train", "FAILED"),
+    ("yolo-trainer", "0.1.0", "train", "STOPPED"),
+    ("coco-exporter", "0.2.0", "export", "SUCCEEDED"),
+    ("coco-exporter", "0.2.0", "export", "RUNNING"),
+    ("folder-uploader", "0.1.0", "upload", "SUCCEEDED"),
+    ("auto-labeler", "0.2.0", "pre_annotate", "PENDING"),
+    ("auto-labeler", "0.2.0", "pre_annotate", "SUCCEEDED"),
+)
+
+
+def _jobs(ctx: _Seeding, pid: int, agent_id: int, release_ids: dict[tuple[str, str], int]) -> None:
+    """Jobs in every status, with progress, metrics and console logs."""
+    con, tenant_id, rng, user_ids = ctx.con, ctx.tenant_id, ctx.rng, ctx.user_ids
+    for seq, (code, version, action, status) in enumerate(JOB_PLAN, start=1):
+        job_id = str(_uuid_from(rng))
+        created = _ts(8000 + seq * 30)
+        steps = {"SUCCEEDED": 10, "FAILED": 6, "STOPPED": 3, "RUNNING": 7, "PENDING": 0}[status]
+        progress = {
+            "record": {"step": steps, "total": 10},
+            "current_progress": {"overall": steps * 10, "step": action},
+        }
+        metrics = {
+            "record": {
+                "steps": {
+                    str(s): {"loss": round(1.2 / s, 4), "mAP": round(0.05 * s, 3)}
+                    for s in range(1, steps + 1)
+                }
+            }
+        }
+        con.execute(
+            "INSERT INTO jobs (id, seq, tenant_id, plugin_release_id, agent_id, user_id, "
+            "action, params, status, progress_record, metrics_record, result, meta, created,"
+            " modified, started, finished) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+            " ?, ?, ?)",
+            (
+                job_id,
+                seq,
+                tenant_id,
+                release_ids[(code, version)],
+                agent_id,
+                user_ids["admin"],
+                action,
+                dumps({"project": pid, "epochs": 10}),
+                status,
+                dumps(progress),
+                dumps(metrics),
+                dumps({"ok": True} if status == "SUCCEEDED" else None),
+                dumps({"demo": True}),
+                created,
+                created,
+                None if status == "PENDING" else _ts(8001 + seq * 30),
+                _ts(8020 + seq * 30) if status in ("SUCCEEDED", "FAILED", "STOPPED") else None,
+            ),
+        )
+        for s in range(1, steps + 1):
+            _job_log(con, job_id, f"[{action}] step {s}/10", "info", action, 8001 + seq * 30 + s)
+        if status == "FAILED":
+            message = "CUDA out of memory (simulated)"
+            _job_log(con, job_id, message, "error", action, 8010 + seq * 30)
+        if status == "SUCCEEDED":
+            _job_log(con, job_id, "Finished", "success", action, 8015 + seq * 30)
+
+
+def _job_log(con: Any, job_id: str, message: str, level: str, action: str, at: float) -> None:
+    from ..routes.integration import add_console_log
+
+    entry = {"message": message, "level": level, "step": action, "datetime": _ts(at)}
+    add_console_log(con, job_id, entry)
+
+
+def _models(ctx: _Seeding, pid: int, plugin_id: int, versions: tuple[int, int]) -> None:
+    """Models across versions, each with metrics and a checkpoint file."""
+    from . import media
+
+    con, tenant_id, rng, state, seed = ctx.con, ctx.tenant_id, ctx.rng, ctx.state, ctx.seed
+    classes = list(media.CLASSES)
+    v1, v2 = versions
+    for k, (name, version, base) in enumerate(MODELS):
+        blob = f"checkpoint {name} {version} seed {seed}\n".encode() * 64
+        checksum = hashlib.md5(blob).hexdigest()
+        rel = f"files/{checksum[:2]}/{checksum}.pt"
+        target = state.store_path(rel)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(blob)
+        fid = con.execute(
+            "INSERT INTO data_files (tenant_id, checksum, file_name, rel_path, size, meta, "
+            "created, modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                tenant_id,
+                checksum,
+                f"{name}-{version}.pt",
+                rel,
+                len(blob),
+                dumps({"kind": "model"}),
+                _ts(9000 + k),
+                _ts(9000 + k),
+            ),
+        ).lastrowid
+        precision = round(min(0.99, base + 0.18 + rng.uniform(-0.02, 0.02)), 3)
+        recall = round(min(0.99, base + 0.10 + rng.uniform(-0.02, 0.02)), 3)
+        metrics = {
+            "mAP": base,
+            "mAP50": round(min(0.99, base + 0.21), 3),
+            "precision": precision,
+            "recall": recall,
+            "f1": round(2 * precision * recall / (precision + recall), 3),
+            "latency_ms": round(rng.uniform(4, 40), 1),
+            "per_class_AP": {
+                c: round(max(0.05, base + rng.uniform(-0.2, 0.15)), 3) for c in classes
+            },
+        }
+        con.execute(
+            "INSERT INTO models (tenant_id, name, description, plugin_id, version, "
+            "checkpoint, configuration, metrics, project_id, "
+            "ground_truth_dataset_version_id, data_file_id, created, modified) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                tenant_id,
+                name,
+                f"{name} trained on Street GT",
+                plugin_id,
+                version,
+                f"{name}-{version}.pt",
+                dumps({"input_size": 640, "classes": classes}),
+                dumps(metrics),
+                pid,
+                v1 if k < 3 else v2,
+                fid,
+                _ts(9000 + k * 60),
+                _ts(9000 + k * 60),
+            ),
+        )
+
+
+def _storages(ctx: _Seeding) -> None:
+    con, tenant_id = ctx.con, ctx.tenant_id
+    for name, provider, category, conf, default in STORAGES:
+        con.execute(
+            "INSERT INTO storages (tenant_id, name, category, provider, configuration, "
+            "is_default, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (tenant_id, name, category, provider, dumps(conf), int(default), _ts(9500)),
+        )
 
 
 def _uuid_from(rng: random.Random) -> Any:
@@ -605,8 +671,8 @@ def _rotate_agent_token(state: Any) -> str:
     token = secrets.token_hex(20)
     with state.db.write() as con:
         con.execute(
-            "UPDATE agents SET token_hash = ? WHERE id = (SELECT MIN(id) FROM agents)",
-            (hash_token(token),),
+            "UPDATE agents SET token_hash = ?, token = ? WHERE id = (SELECT MIN(id) FROM agents)",
+            (hash_token(token), token),
         )
     return token
 

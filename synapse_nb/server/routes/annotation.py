@@ -8,6 +8,22 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from ..db import dumps, loads, now
+from ..filters import (
+    DATETIME,
+    INTS,
+    STR,
+    FilterSet,
+    Param,
+    custom,
+    date_range,
+    flag,
+    ids,
+    int_range,
+    options,
+    search,
+    subselect,
+    words,
+)
 from ..http import (
     ApiError,
     Body,
@@ -20,10 +36,18 @@ from ..http import (
     json_body,
     ordering,
     paginate_where,
-    range_filters,
     require_dict,
     route,
     shape_one,
+)
+from ..schemas import (
+    ASSIGNMENT_UPDATE,
+    PROJECT_CREATE,
+    TAG_CREATE,
+    TASK_BY_NAME,
+    TASK_FIELDS,
+    SetTags,
+    task_schema,
 )
 from .common import (
     data_units_by_id,
@@ -41,8 +65,6 @@ from .common import (
 router = APIRouter()
 Auth = Depends(authenticate)
 
-TASK_STATUSES = ("pending", "in_progress", "completed")
-PRIORITIES = ("low", "normal", "high")
 LABEL_STATUSES = ("stand_by", "in_progress", "completed", "skipped")
 REVIEW_STATUSES = ("stand_by", "in_progress", "rejected", "completed", "skipped")
 ORDERING = {
@@ -71,20 +93,25 @@ def project_json(row: Any) -> dict:
     }
 
 
-@route(router, "/projects/", ["GET"], summary="List projects")
+PROJECT_QUERY = FilterSet(
+    int_range("id", "id"), search("title", "description"), words("category", "category")
+)
+
+
+@route(router, "/projects/", ["GET"], summary="List projects", query=PROJECT_QUERY)
 def list_projects(request: Request, p: Principal = Auth) -> dict:
-    q = Query(request)
-    where = Where()
-    where.add("tenant_id = ?", p.tenant_id)
-    range_filters(q, where, "id", "id")
-    if q.has("search"):
-        where.add("(title LIKE ? OR description LIKE ?)", *[f"%{q.str('search')}%"] * 2)
-    if q.has("category"):
-        where.add_in("category", q.list("category"))
+    where = PROJECT_QUERY.where(request, ("tenant_id = ?", p.tenant_id))
     return paginate_where(request, "projects", where, lambda rows: [project_json(r) for r in rows])
 
 
-@route(router, "/projects/", ["POST"], status_code=201, summary="Create a project")
+@route(
+    router,
+    "/projects/",
+    ["POST"],
+    status_code=201,
+    summary="Create a project",
+    body=PROJECT_CREATE,
+)
 async def create_project(request: Request, p: Principal = Auth) -> dict:
     body = Body(require_dict(await json_body(request)))
     title = body.str("title", default=None) or body.str("name", default=None)
@@ -136,24 +163,29 @@ def tag_json(row: Any) -> dict:
     }
 
 
-@route(router, "/task_tags/", ["GET"], summary="List task tags")
+TAG_QUERY = FilterSet(
+    int_range("id", "id"),
+    ids("project_id", "project"),
+    words("color", "color"),
+    words("name", "name"),
+    search("name"),
+)
+
+
+@route(router, "/task_tags/", ["GET"], summary="List task tags", query=TAG_QUERY)
 def list_task_tags(request: Request, p: Principal = Auth) -> dict:
-    q = Query(request)
-    where = Where()
-    where.add("tenant_id = ?", p.tenant_id)
-    range_filters(q, where, "id", "id")
-    if q.has("project"):
-        where.add_in("project_id", q.ints("project"))
-    if q.has("color"):
-        where.add_in("color", q.list("color"))
-    if q.has("name"):
-        where.add_in("name", q.list("name"))
-    if q.has("search"):
-        where.add("name LIKE ?", f"%{q.str('search')}%")
+    where = TAG_QUERY.where(request, ("tenant_id = ?", p.tenant_id))
     return paginate_where(request, "task_tags", where, lambda rows: [tag_json(r) for r in rows])
 
 
-@route(router, "/task_tags/", ["POST"], status_code=201, summary="Create a task tag")
+@route(
+    router,
+    "/task_tags/",
+    ["POST"],
+    status_code=201,
+    summary="Create a task tag",
+    body=TAG_CREATE,
+)
 async def create_task_tag(request: Request, p: Principal = Auth) -> dict:
     body = Body(require_dict(await json_body(request)))
     name = body.str("name", required=True, max_length=100)
@@ -223,58 +255,20 @@ def serialize_tasks(request: Request, rows: list[Any]) -> list[dict]:
     return out
 
 
-def task_where(request: Request, p: Principal) -> Where:
-    q = Query(request)
-    where = Where()
-    where.add("t.tenant_id = ?", p.tenant_id)
-    if q.has("project"):
-        where.add_in("t.project_id", q.ints("project"))
-    range_filters(q, where, "id", "t.id")
-    range_filters(q, where, "created", "t.created", kind="datetime")
-    range_filters(q, where, "modified", "t.modified", kind="datetime")
-    if q.has("created_after"):
-        where.add("t.created >= ?", q.datetime("created_after"))
-    if q.has("status"):
-        where.add_in("t.status", [s.lower() for s in q.list("status")])
-    if q.has("priority"):
-        where.add_in("t.priority", [s.lower() for s in q.list("priority")])
+def _assignee(q: Query, where: Where) -> None:
     if q.has("assignee"):
-        values = q.list("assignee")
-        if any(v.lower() in ("null", "none") for v in values):
+        if any(v.lower() in ("null", "none") for v in q.list("assignee")):
             where.add("t.assignee_id IS NULL")
         else:
             where.add_in("t.assignee_id", q.ints("assignee"))
-    if q.has("data_unit"):
-        where.add_in("t.data_unit_id", q.ints("data_unit"))
-    if q.has("is_discarded"):
-        where.add("t.is_discarded = ?", int(q.bool("is_discarded")))
-    if q.has("tags"):
-        tag_ids = q.ints("tags")
-        where.add(
-            f"t.id IN (SELECT task_id FROM task_tag_links WHERE tag_id IN "
-            f"({placeholders(tag_ids)}))",
-            *tag_ids,
-        )
-    if q.has("has_assignment"):
-        exists = "EXISTS (SELECT 1 FROM assignments a WHERE a.task_id = t.id)"
-        where.add(exists if q.bool("has_assignment") else f"NOT {exists}")
-    for name in ("status_label", "status_review"):
-        if q.has(name):
-            values = q.list(name)
-            where.add(
-                f"t.id IN (SELECT task_id FROM assignments WHERE {name} IN "
-                f"({placeholders(values)}))",
-                *values,
-            )
-    for name in ("labelers", "assignments"):
-        if q.has(name):
-            values = q.ints(name)
-            column = "user_id" if name == "labelers" else "id"
-            where.add(
-                f"t.id IN (SELECT task_id FROM assignments WHERE {column} IN "
-                f"({placeholders(values)}))",
-                *values,
-            )
+
+
+def _created_after(q: Query, where: Where) -> None:
+    if q.has("created_after"):
+        where.add("t.created >= ?", q.datetime("created_after"))
+
+
+def _task_search(q: Query, where: Where) -> None:
     if q.has("search"):
         term = f"%{q.str('search')}%"
         where.add(
@@ -284,7 +278,49 @@ def task_where(request: Request, p: Principal) -> Where:
             term,
             term,
         )
-    return where
+
+
+def _in_assignments(name: str, column: str, kind: str = "ints") -> Any:
+    sql = f"SELECT task_id FROM assignments WHERE {column} IN ({{}})"
+    return subselect(name, "t.id", sql, f"tasks with an assignment of these {name}", kind)
+
+
+_ASSIGNMENT_EXISTS = "EXISTS (SELECT 1 FROM assignments a WHERE a.task_id = t.id)"
+TASK_QUERY = FilterSet(
+    ids("t.project_id", "project"),
+    int_range("id", "t.id"),
+    date_range("created", "t.created"),
+    date_range("modified", "t.modified"),
+    custom(Param("created_after", DATETIME, "Created at or after (created__gte)."), _created_after),
+    words("status", "t.status", str.lower),
+    words("priority", "t.priority", str.lower),
+    custom(Param("assignee", INTS, "Assignee id(s), or 'null' for none."), _assignee),
+    ids("t.data_unit_id", "data_unit"),
+    flag(
+        "is_discarded",
+        "Discarded tasks only (true) or none of them (false).",
+        "t.is_discarded = 1",
+        "t.is_discarded = 0",
+    ),
+    subselect(
+        "tags", "t.id", "SELECT task_id FROM task_tag_links WHERE tag_id IN ({})", "tag id(s)"
+    ),
+    flag(
+        "has_assignment",
+        "Tasks with (true) or without (false) an assignment.",
+        _ASSIGNMENT_EXISTS,
+        f"NOT {_ASSIGNMENT_EXISTS}",
+    ),
+    _in_assignments("status_label", "status_label", "words"),
+    _in_assignments("status_review", "status_review", "words"),
+    _in_assignments("labelers", "user_id"),
+    _in_assignments("assignments", "id"),
+    custom(Param("search", STR, "Text in the metadata or the data unit's files."), _task_search),
+)
+
+
+def task_where(request: Request, p: Principal) -> Where:
+    return TASK_QUERY.where(request, ("t.tenant_id = ?", p.tenant_id))
 
 
 def _task_listing(request: Request, p: Principal, shape: Callable = list) -> Any:
@@ -295,20 +331,30 @@ def _task_listing(request: Request, p: Principal, shape: Callable = list) -> Any
     )
 
 
-@route(router, "/sdk/tasks/", ["GET"], summary="List tasks (SDK list endpoint)")
-@route(router, "/tasks/", ["GET"], summary="List tasks")
+@route(router, "/sdk/tasks/", ["GET"], summary="List tasks (SDK list endpoint)", query=TASK_QUERY)
+@route(router, "/tasks/", ["GET"], summary="List tasks", query=TASK_QUERY)
 def list_tasks(request: Request, p: Principal = Auth) -> dict:
     return _task_listing(request, p)
 
 
-sdk_views(router, "/sdk/tasks/", _task_listing, "tasks")
+sdk_views(router, "/sdk/tasks/", _task_listing, "tasks", TASK_QUERY)
 
 
 def one_task(request: Request, pk: int, p: Principal) -> dict:
     return shape_one(request, serialize_tasks(request, [get_row(request, "tasks", pk, p)])[0])
 
 
-@route(router, "/tasks/{pk}/", ["GET"], summary="Get a task")
+@route(
+    router,
+    "/tasks/{pk}/",
+    ["GET"],
+    summary="Get a task",
+    query=options(
+        Param("expand", STR, "data_unit, assignee, tags"),
+        Param("fields", STR, "Comma-separated fields to keep."),
+        Param("include_annotations", {"type": "boolean"}, "Include the annotation data."),
+    ),
+)
 def get_task(pk: str, request: Request, p: Principal = Auth) -> dict:
     return one_task(request, int_pk(pk), p)
 
@@ -324,14 +370,11 @@ def _task_fields(item: Any, index: str | None, need_project: bool = True) -> dic
             },
         )
     body = Body(item)
+    required = {"project": need_project, "data_unit": True}
     fields = {
-        "project": body.int("project", required=need_project),
-        "data_unit": body.int("data_unit", required=True),
-        "priority": body.str("priority", default="normal", choices=PRIORITIES),
-        "status": body.str("status", default="pending", choices=TASK_STATUSES),
-        "assignee": body.int("assignee"),
-        "metadata": body.dict("metadata", default={}),
-        "data": body.dict("data", default={}),
+        f.name: f.read(body, required=required.get(f.name, False))
+        for f in TASK_FIELDS
+        if f.on_create
     }
     if body.errors.errors and index:
         raise ApiError(
@@ -341,7 +384,14 @@ def _task_fields(item: Any, index: str | None, need_project: bool = True) -> dic
     return fields
 
 
-@route(router, "/tasks/", ["POST"], status_code=201, summary="Create task(s), three body shapes")
+@route(
+    router,
+    "/tasks/",
+    ["POST"],
+    status_code=201,
+    summary="Create task(s), three body shapes",
+    body=task_schema("create"),
+)
 async def create_tasks(request: Request, p: Principal = Auth) -> Any:
     payload = await json_body(request)
     if isinstance(payload, list):  # shape (b): a list of objects
@@ -416,23 +466,23 @@ def _check_task_refs(request: Request, items: list[dict], p: Principal) -> None:
             raise field_error(name, f'Invalid pk "{missing[0]}" - object does not exist.')
 
 
-@route(router, "/tasks/{pk}/", ["PATCH"], summary="Update a task's writable fields")
+@route(
+    router,
+    "/tasks/{pk}/",
+    ["PATCH"],
+    summary="Update a task's writable fields",
+    body=task_schema("update"),
+)
 async def update_task(pk: str, request: Request, p: Principal = Auth) -> dict:
     task_id = int_pk(pk)
     get_row(request, "tasks", task_id, p)
     body = Body(require_dict(await json_body(request)))
-    changes: dict[str, Any] = {}
-    if "status" in body.data:
-        changes["status"] = body.str("status", required=True, choices=TASK_STATUSES)
-    if "priority" in body.data:
-        changes["priority"] = body.str("priority", required=True, choices=PRIORITIES)
-    if "assignee" in body.data:
-        changes["assignee_id"] = body.int("assignee")
-    if "metadata" in body.data:
-        changes["metadata"] = dumps(body.dict("metadata", required=True))
-    if "is_discarded" in body.data:
-        changes["is_discarded"] = int(bool(body.bool("is_discarded", default=False)))
-    tags = body.int_list("tags") if "tags" in body.data else None
+    changes: dict[str, Any] = {
+        f.column: f.stored(f.read(body, required=not f.nullable))
+        for f in TASK_FIELDS
+        if f.column and f.name in body.data
+    }
+    tags = TASK_BY_NAME["tags"].read(body, required=False) if "tags" in body.data else None
     body.check()
     if changes.get("assignee_id") is not None:
         _check_task_refs(
@@ -452,7 +502,16 @@ async def update_task(pk: str, request: Request, p: Principal = Auth) -> dict:
     return one_task(request, task_id, p)
 
 
-@route(router, "/tasks/{pk}/annotate_task_data/", ["PUT"], summary="Store annotation data")
+@route(
+    router,
+    "/tasks/{pk}/annotate_task_data/",
+    ["PUT"],
+    summary="Store annotation data",
+    query=options(
+        Param("schema", {"type": "string", "enum": ["dm_schema_v1", "any"]}, "Validation schema.")
+    ),
+    body={"type": "object", "additionalProperties": True},
+)
 async def annotate_task_data(pk: str, request: Request, p: Principal = Auth) -> dict:
     task_id = int_pk(pk)
     get_row(request, "tasks", task_id, p)
@@ -509,8 +568,8 @@ async def _set_tags(
         raise field_error(
             "action", "'remove' cannot be combined with replace=true (replace sets the tags)."
         )
-    ids = sorted(set(ids))
-    tags = sorted(set(tags))
+    ids = sorted(set(ids or ()))
+    tags = sorted(set(tags or ()))
     db = state_of(request).db
     found = (
         {
@@ -547,7 +606,17 @@ async def _set_tags(
     }
 
 
-@route(router, "/tasks/set_tags/", ["POST"], summary="Add/remove/replace tags on tasks")
+REPLACE = options(Param("replace", {"type": "boolean"}, "Replace the tag sets (action add)."))
+
+
+@route(
+    router,
+    "/tasks/set_tags/",
+    ["POST"],
+    summary="Add/remove/replace tags on tasks",
+    query=REPLACE,
+    body=SetTags,
+)
 async def set_tags_tasks(request: Request, p: Principal = Auth) -> dict:
     return await _set_tags(request, p, "tasks", "task_tag_links", "task_id", "task_ids")
 
@@ -574,7 +643,8 @@ def serialize_assignments(request: Request, rows: list[Any]) -> list[dict]:
     wanted = expands(request)
     out = []
     for r in rows:
-        unit = units.get(unit_of.get(r["task_id"]))
+        unit_id = unit_of.get(r["task_id"])
+        unit = units.get(unit_id) if unit_id is not None else None
         user = users.get(r["user_id"])
         out.append(
             {
@@ -598,36 +668,28 @@ def serialize_assignments(request: Request, rows: list[Any]) -> list[dict]:
     return out
 
 
+ASSIGNMENT_QUERY = FilterSet(
+    ids("a.project_id", "project"),
+    int_range("id", "a.id"),
+    date_range("created", "a.created"),
+    date_range("modified", "a.modified"),
+    ids("a.task_id", "tasks", "task"),
+    ids("a.user_id", "users", "user", "assignee"),
+    words("status_label", "a.status_label", str.lower),
+    words("status_review", "a.status_review", str.lower),
+    words("status", "a.status_label", str.lower),
+    subselect(
+        "tags",
+        "a.id",
+        "SELECT assignment_id FROM assignment_tag_links WHERE tag_id IN ({})",
+        "tag id(s)",
+    ),
+)
+
+
 def _assignment_listing(request: Request, p: Principal, shape: Callable = list) -> Any:
     q = Query(request)
-    where = Where()
-    where.add("a.tenant_id = ?", p.tenant_id)
-    if q.has("project"):
-        where.add_in("a.project_id", q.ints("project"))
-    range_filters(q, where, "id", "a.id")
-    range_filters(q, where, "created", "a.created", kind="datetime")
-    range_filters(q, where, "modified", "a.modified", kind="datetime")
-    for name, column in (
-        ("tasks", "a.task_id"),
-        ("task", "a.task_id"),
-        ("users", "a.user_id"),
-        ("user", "a.user_id"),
-        ("assignee", "a.user_id"),
-    ):
-        if q.has(name):
-            where.add_in(column, q.ints(name))
-    for name in ("status_label", "status_review"):
-        if q.has(name):
-            where.add_in(f"a.{name}", [v.lower() for v in q.list(name)])
-    if q.has("status"):
-        where.add_in("a.status_label", [v.lower() for v in q.list("status")])
-    if q.has("tags"):
-        tag_ids = q.ints("tags")
-        where.add(
-            f"a.id IN (SELECT assignment_id FROM assignment_tag_links WHERE tag_id IN "
-            f"({placeholders(tag_ids)}))",
-            *tag_ids,
-        )
+    where = ASSIGNMENT_QUERY.where(request, ("a.tenant_id = ?", p.tenant_id))
     order = ordering(q, {"id": "a.id", "created": "a.created", "modified": "a.modified"})
     return paginate_where(
         request,
@@ -638,13 +700,19 @@ def _assignment_listing(request: Request, p: Principal, shape: Callable = list) 
     )
 
 
-@route(router, "/sdk/assignments/", ["GET"], summary="List assignments (SDK list endpoint)")
-@route(router, "/assignments/", ["GET"], summary="List assignments")
+@route(
+    router,
+    "/sdk/assignments/",
+    ["GET"],
+    summary="List assignments (SDK list endpoint)",
+    query=ASSIGNMENT_QUERY,
+)
+@route(router, "/assignments/", ["GET"], summary="List assignments", query=ASSIGNMENT_QUERY)
 def list_assignments(request: Request, p: Principal = Auth) -> dict:
     return _assignment_listing(request, p)
 
 
-sdk_views(router, "/sdk/assignments/", _assignment_listing, "assignments")
+sdk_views(router, "/sdk/assignments/", _assignment_listing, "assignments", ASSIGNMENT_QUERY)
 
 
 @route(router, "/assignments/{pk}/", ["GET"], summary="Get an assignment")
@@ -653,7 +721,13 @@ def get_assignment(pk: str, request: Request, p: Principal = Auth) -> dict:
     return shape_one(request, serialize_assignments(request, [row])[0])
 
 
-@route(router, "/assignments/{pk}/", ["PATCH"], summary="Update an assignment's review state")
+@route(
+    router,
+    "/assignments/{pk}/",
+    ["PATCH"],
+    summary="Update an assignment's review state",
+    body=ASSIGNMENT_UPDATE,
+)
 async def update_assignment(pk: str, request: Request, p: Principal = Auth) -> dict:
     assignment_id = int_pk(pk)
     get_row(request, "assignments", assignment_id, p)
@@ -676,7 +750,14 @@ async def update_assignment(pk: str, request: Request, p: Principal = Auth) -> d
     return serialize_assignments(request, [row])[0]
 
 
-@route(router, "/assignments/set_tags/", ["POST"], summary="Add/remove/replace assignment tags")
+@route(
+    router,
+    "/assignments/set_tags/",
+    ["POST"],
+    summary="Add/remove/replace assignment tags",
+    query=options(Param("replace", {"type": "boolean"}, "Replace the tag sets.")),
+    body=SetTags,
+)
 async def set_tags_assignments(request: Request, p: Principal = Auth) -> dict:
     return await _set_tags(
         request, p, "assignments", "assignment_tag_links", "assignment_id", "assignment_ids"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from fastapi import Depends, Request
 
 from ..db import loads
-from ..http import ApiError, Principal, RawJSON, not_found
+from ..http import ApiError, Principal, RawJSON, check_depth, not_found
 
 
 def state_of(request: Request) -> Any:
@@ -48,6 +49,21 @@ def as_reference(lookup: Callable[..., Any], *args: Any, field: str) -> Any:
             raise
         pk = args[-2]
         raise ApiError(400, {field: [f'Invalid pk "{pk}" - object does not exist.']}) from None
+
+
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f/\\\\]+")
+
+
+def safe_file_name(name: str, default: str = "file") -> str:
+    """A stored file name: its last path part, no control characters, never ``.``/``..``.
+
+    Example:
+        >>> safe_file_name("../../etc/passwd"), safe_file_name(".."), safe_file_name("a\\r\\nb.png")
+        ('passwd', 'file', 'a_b.png')
+    """
+    base = re.split(r"[/\\\\]", name)[-1]
+    base = _UNSAFE_NAME.sub("_", base).strip(" .")[:255]
+    return base if base and base not in (".", "..") else default
 
 
 def int_pk(value: str) -> int:
@@ -103,7 +119,7 @@ def unit_files(request: Request, files_json: str) -> dict:
     Cached per base URL and stored value: a page of 1,000 tasks often shares a few units.
     """
     state = state_of(request)
-    key = (state.base_url(request), files_json)
+    key = (state.base_url(request), state.media_expiry(), files_json)
     cached = state.unit_files_cache.get(key)
     if cached is None:
         cached = _unit_files(request, files_json)
@@ -151,11 +167,12 @@ def parse_json_field(name: str, value: Any) -> Any:
     """Multipart fields carry dicts/lists as JSON strings."""
     if isinstance(value, str):
         try:
-            return json.loads(value)
-        except json.JSONDecodeError:
+            value = json.loads(value)
+        except (json.JSONDecodeError, RecursionError):
             raise ApiError(
                 400, {name: [f"Value must be valid JSON, got {value[:80]!r}."]}
             ) from None
+    check_depth(value, name)
     return value
 
 
@@ -175,7 +192,7 @@ def files_only(items: list[dict]) -> list[dict]:
     ]
 
 
-def sdk_views(router: Any, path: str, listing: Callable, what: str) -> None:
+def sdk_views(router: Any, path: str, listing: Callable, what: str, query: Any = None) -> None:
     """Register the SDK-26 ``<path>data/`` and ``<path>files/`` views of a listing.
 
     ``listing(request, principal, shape)`` paginates and passes each page's items through
@@ -190,5 +207,7 @@ def sdk_views(router: Any, path: str, listing: Callable, what: str) -> None:
         return handler
 
     summary = f"List {what}: id and {{}} (SDK-26)"
-    route(router, path + "data/", ["GET"], summary=summary.format("data"))(view(data_only))
-    route(router, path + "files/", ["GET"], summary=summary.format("files"))(view(files_only))
+    for name, shape in (("data", data_only), ("files", files_only)):
+        route(router, f"{path}{name}/", ["GET"], summary=summary.format(name), query=query)(
+            view(shape)
+        )

@@ -17,27 +17,34 @@ from fastapi.responses import FileResponse
 from starlette.datastructures import UploadFile
 
 from ..db import dumps, loads, now
+from ..filters import STR, FilterSet, Param, date_range, ids, int_range, options, search, words
 from ..http import (
     MAX_SQL_INT,
     ApiError,
     Body,
     Principal,
-    Query,
-    Where,
     authenticate,
     expands,
     field_error,
     json_body,
     not_found,
     paginate_where,
-    range_filters,
     require_dict,
     route,
     shape_one,
     shorten,
 )
 from ..multipart import OffloadedFileSink, boundary_of, stream_multipart
-from .common import get_row, int_pk, placeholders, ref_row, state_of, unit_files
+from ..schemas import CHECKSUMS, COLLECTION_CREATE, UPLOAD_FINALIZE, DataUnitCreate
+from .common import (
+    get_row,
+    int_pk,
+    placeholders,
+    ref_row,
+    safe_file_name,
+    state_of,
+    unit_files,
+)
 
 router = APIRouter()
 log = logging.getLogger("synapse_nb.server")
@@ -87,16 +94,14 @@ def collection_json(request: Request, row: Any, with_specs: bool) -> dict:
     return item
 
 
-@route(router, "/data_collections/", ["GET"], summary="List data collections")
+COLLECTION_QUERY = FilterSet(int_range("id", "id"), search("name"), words("category", "category"))
+
+
+@route(
+    router, "/data_collections/", ["GET"], summary="List data collections", query=COLLECTION_QUERY
+)
 def list_data_collections(request: Request, p: Principal = Auth) -> dict:
-    q = Query(request)
-    where = Where()
-    where.add("tenant_id = ?", p.tenant_id)
-    range_filters(q, where, "id", "id")
-    if q.has("search"):
-        where.add("name LIKE ?", f"%{q.str('search')}%")
-    if q.has("category"):
-        where.add_in("category", q.list("category"))
+    where = COLLECTION_QUERY.where(request, ("tenant_id = ?", p.tenant_id))
     with_specs = "file_specifications" in expands(request)
     return paginate_where(
         request,
@@ -106,7 +111,13 @@ def list_data_collections(request: Request, p: Principal = Auth) -> dict:
     )
 
 
-@route(router, "/data_collections/{pk}/", ["GET"], summary="Get a data collection")
+@route(
+    router,
+    "/data_collections/{pk}/",
+    ["GET"],
+    summary="Get a data collection",
+    query=options(Param("expand", STR, "file_specifications")),
+)
 def get_data_collection(pk: str, request: Request, p: Principal = Auth) -> dict:
     row = get_row(request, "data_collections", int_pk(pk), p)
     return shape_one(
@@ -120,6 +131,7 @@ def get_data_collection(pk: str, request: Request, p: Principal = Auth) -> dict:
     ["POST"],
     status_code=201,
     summary="Create a data collection with its file specifications",
+    body=COLLECTION_CREATE,
 )
 async def create_data_collection(request: Request, p: Principal = Auth) -> dict:
     body = Body(require_dict(await json_body(request)))
@@ -240,6 +252,29 @@ async def _spool(upload: UploadFile, target: Path) -> tuple[str, int]:
     return md5.hexdigest(), size
 
 
+def _meta_of(body: Body) -> dict:
+    """A data file's ``meta``: a dict, whose ``filename`` (if any) is text."""
+    meta = body.dict("meta", default={}) or {}
+    body.check()
+    name = meta.get("filename")
+    if name is not None and not isinstance(name, str):
+        raise field_error("meta.filename", f"A file name must be a string, got {shorten(name)}.")
+    return meta
+
+
+def _file_name(meta: dict, default: str) -> str:
+    """The name ``meta`` gives the file (made safe to store and serve), else ``default``."""
+    return safe_file_name(meta["filename"]) if meta.get("filename") else default
+
+
+def own_upload(state: Any, p: Principal, upload_id: str) -> Any:
+    """The caller's chunked upload ``upload_id``: another user's, even in the tenant, is None."""
+    row = state.db.one("SELECT * FROM chunked_uploads WHERE id = ?", (upload_id,))
+    if row is None or row["tenant_id"] != p.tenant_id or row["user_id"] != (p.user_id or 0):
+        return None
+    return row
+
+
 @route(
     router,
     "/data_files/",
@@ -251,11 +286,12 @@ async def create_data_file(request: Request, p: Principal = Auth) -> dict:
     state = state_of(request)
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
+        boundary_of(content_type)
         form = await request.form()
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise field_error("file", "No file was submitted.")
-        file_name = Path(upload.filename or "file").name
+        file_name = safe_file_name(upload.filename or "file")
         tmp = state.uploads_dir / f"direct-{uuid.uuid4().hex}"
         try:
             checksum, size = await _spool(upload, tmp)
@@ -264,21 +300,22 @@ async def create_data_file(request: Request, p: Principal = Auth) -> dict:
             rel = store_blob(state, tmp, checksum, file_name, move=True)
         finally:
             tmp.unlink(missing_ok=True)
-        meta = Body({"meta": form.get("meta")}).dict("meta", default={}) or {}
+        meta = _meta_of(Body({"meta": form.get("meta")}))
+        file_name = _file_name(meta, file_name)
     else:
         body = Body(require_dict(await json_body(request)))
         upload_id = body.str("chunked_upload", required=True)
-        meta = body.dict("meta", default={})
-        body.check()
-        row = state.db.one("SELECT * FROM chunked_uploads WHERE id = ?", (str(upload_id),))
-        if row is None or row["tenant_id"] != p.tenant_id:
+        meta = _meta_of(body)
+        file_name = _file_name(meta, "")
+        row = own_upload(state, p, str(upload_id))
+        if row is None:
             raise field_error(
                 "chunked_upload", f'Invalid pk "{upload_id}" - object does not exist.'
             )
         if row["status"] != 2:
             raise field_error("chunked_upload", "The chunked upload is not complete.")
         checksum, size = row["checksum"], row["offset"]
-        file_name = (meta or {}).get("filename") or row["filename"]
+        file_name = file_name or row["filename"]
         rel = store_blob(state, state.uploads_dir / row["id"], checksum, file_name, move=False)
     file_id = insert_data_file(state, p.tenant_id, checksum, file_name, rel, size, meta or {})
     return data_file_json(request, get_row(request, "data_files", file_id, p))
@@ -289,6 +326,7 @@ async def create_data_file(request: Request, p: Principal = Auth) -> dict:
     "/data_files/verify_checksums/",
     ["POST"],
     summary="Which of these MD5 checksums already exist as data files",
+    body=CHECKSUMS,
 )
 async def verify_checksums(request: Request, p: Principal = Auth) -> dict:
     body = Body(require_dict(await json_body(request)))
@@ -377,7 +415,7 @@ def _parse_unit(request: Request, item: Any, index: str | None, p: Principal) ->
             "SELECT * FROM file_specifications WHERE data_collection_id = ?", (collection,)
         )
     }
-    stored = {}
+    stored: dict[str, dict[str, Any]] = {}
     for spec_name, ref in files.items():
         checksum = ref.get("checksum") if isinstance(ref, dict) else ref
         if not isinstance(checksum, str):
@@ -419,6 +457,7 @@ def _parse_unit(request: Request, item: Any, index: str | None, p: Principal) ->
     ["POST"],
     status_code=201,
     summary="Create data unit(s) from uploaded data files (object or list)",
+    body=DataUnitCreate,
 )
 async def create_data_units(request: Request, p: Principal = Auth) -> Any:
     payload = await json_body(request)
@@ -453,24 +492,29 @@ async def create_data_units(request: Request, p: Principal = Auth) -> Any:
     return units if many else units[0]
 
 
-@route(router, "/data_units/", ["GET"], summary="List data units")
+UNIT_QUERY = FilterSet(
+    int_range("id", "id"),
+    date_range("created", "created"),
+    ids("data_collection_id", "data_collection", "collection"),
+    search("files", "meta"),
+)
+
+
+@route(router, "/data_units/", ["GET"], summary="List data units", query=UNIT_QUERY)
 def list_data_units(request: Request, p: Principal = Auth) -> dict:
-    q = Query(request)
-    where = Where()
-    where.add("tenant_id = ?", p.tenant_id)
-    range_filters(q, where, "id", "id")
-    range_filters(q, where, "created", "created", kind="datetime")
-    for name in ("data_collection", "collection"):
-        if q.has(name):
-            where.add_in("data_collection_id", q.ints(name))
-    if q.has("search"):
-        where.add("(files LIKE ? OR meta LIKE ?)", *[f"%{q.str('search')}%"] * 2)
+    where = UNIT_QUERY.where(request, ("tenant_id = ?", p.tenant_id))
     return paginate_where(
         request, "data_units", where, lambda rows: [unit_json(request, r) for r in rows]
     )
 
 
-@route(router, "/data_units/{pk}/", ["GET"], summary="Get a data unit")
+@route(
+    router,
+    "/data_units/{pk}/",
+    ["GET"],
+    summary="Get a data unit",
+    query=options(Param("expand", STR, "files")),
+)
 def get_data_unit(pk: str, request: Request, p: Principal = Auth) -> dict:
     return shape_one(request, unit_json(request, get_row(request, "data_units", int_pk(pk), p)))
 
@@ -524,8 +568,8 @@ def _content_range(header: str | None) -> tuple[int, int, int]:
 
 
 def _upload_row(state: Any, p: Principal, upload_id: str, total: int) -> Any:
-    row = state.db.one("SELECT * FROM chunked_uploads WHERE id = ?", (upload_id,))
-    if row is None or row["tenant_id"] != p.tenant_id:
+    row = own_upload(state, p, upload_id)
+    if row is None:
         raise not_found()
     if row["status"] == 2:
         raise ApiError(400, {"detail": "Upload has already been completed."})
@@ -591,21 +635,21 @@ async def _put_chunk(request: Request, p: Principal, upload_id: str | None) -> d
     boundary_of(request.headers.get("content-type"))
     db = state.db
     new_upload = upload_id is None
-    if new_upload:
+    if upload_id is None:
         if start != 0:
             await _drain(request)
             raise ApiError(400, {"detail": "Offsets do not match", "offset": 0})
-        upload_id = str(uuid.uuid4())
+        key = str(uuid.uuid4())
     else:
-        _upload_row(state, p, upload_id, total)  # 404/400 before taking the lock
+        key = upload_id
+        _upload_row(state, p, key, total)  # 404/400 before taking the lock
+    upload_id = key
     # nobody else knows a new upload's id before this PUT answers: it needs no shared lock
-    lock = (
-        asyncio.Lock() if new_upload else state.upload_locks.setdefault(upload_id, asyncio.Lock())
-    )
+    lock = asyncio.Lock() if new_upload else state.upload_locks.setdefault(key, asyncio.Lock())
     async with lock:
         running = None
         if not new_upload:
-            row = _upload_row(state, p, upload_id, total)
+            row = _upload_row(state, p, key, total)
             if start != row["offset"]:
                 await _drain(request)
                 # A transport retry that repeats the last stored range is answered.
@@ -633,7 +677,7 @@ async def _put_chunk(request: Request, p: Principal, upload_id: str | None) -> d
         def commit() -> None:
             with db.write() as con:
                 if new_upload:
-                    filename = Path(fields.get("filename") or "file").name or "file"
+                    filename = safe_file_name(str(fields.get("filename") or "file"))
                     con.execute(
                         "INSERT INTO chunked_uploads (id, tenant_id, user_id, filename, total, "
                         "created, offset, last_range) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -674,8 +718,8 @@ async def put_next_chunk(upload_id: str, request: Request, p: Principal = Auth) 
 
 @route(router, "/chunked_upload/{upload_id}/", ["GET"], summary="State of a chunked upload")
 def get_chunked_upload(upload_id: str, request: Request, p: Principal = Auth) -> dict:
-    row = state_of(request).db.one("SELECT * FROM chunked_uploads WHERE id = ?", (upload_id,))
-    if row is None or row["tenant_id"] != p.tenant_id:
+    row = own_upload(state_of(request), p, upload_id)
+    if row is None:
         raise not_found()
     return upload_json(request, row)
 
@@ -694,14 +738,20 @@ def _md5_of(path: Path) -> str:
     return md5.hexdigest()
 
 
-@route(router, "/chunked_upload/{upload_id}/", ["POST"], summary="Finalize a chunked upload")
+@route(
+    router,
+    "/chunked_upload/{upload_id}/",
+    ["POST"],
+    summary="Finalize a chunked upload",
+    body=UPLOAD_FINALIZE,
+)
 async def finalize_upload(upload_id: str, request: Request, p: Principal = Auth) -> dict:
     state = state_of(request)
     body = Body(require_dict(await json_body(request)))
     md5 = body.str("md5", required=True, max_length=64)
     body.check()
-    row = state.db.one("SELECT * FROM chunked_uploads WHERE id = ?", (upload_id,))
-    if row is None or row["tenant_id"] != p.tenant_id:
+    row = own_upload(state, p, upload_id)
+    if row is None:
         raise not_found()
     if row["status"] == 2:
         if row["checksum"] == md5.lower():
@@ -745,9 +795,13 @@ async def finalize_upload(upload_id: str, request: Request, p: Principal = Auth)
 
 @router.get("/media/{kind}/{ident}/{signature}/{name:path}", include_in_schema=False)
 def media(kind: str, ident: str, signature: str, name: str, request: Request) -> FileResponse:
-    """Unauthenticated, signed file download (presigned-URL style, as the contract asks)."""
+    """Unauthenticated file download, presigned-URL style: the signature covers the kind, the
+    object, the file name and the expiry (``?expires=<epoch seconds>``) of the URL."""
     state = state_of(request)
-    if not state.verify(kind, ident, signature):
+    expires = request.query_params.get("expires")
+    if expires is not None and not expires.isdigit():
+        raise not_found()
+    if not state.verify(kind, ident, name, signature, int(expires) if expires else None):
         raise not_found()
     db = state.db
     path: Path | None = None

@@ -15,6 +15,20 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from starlette.datastructures import UploadFile
 
 from ..db import dumps, loads, now
+from ..filters import (
+    BOOL,
+    STR,
+    Filter,
+    FilterSet,
+    Param,
+    custom,
+    date_range,
+    ids,
+    int_range,
+    options,
+    search,
+    words,
+)
 from ..http import (
     MAX_SQL_INT,
     ApiError,
@@ -31,11 +45,19 @@ from ..http import (
     paginate,
     paginate_where,
     parse_datetime,
-    range_filters,
     require_dict,
     route,
     shape_one,
     shorten,
+)
+from ..schemas import (
+    LOG_CREATE,
+    SERVE_CREATE,
+    JobUpdate,
+    PluginCreate,
+    PluginUpdate,
+    RunPlugin,
+    StorageCreate,
 )
 from .common import as_reference, get_row, int_pk, parse_json_field, ref_row, state_of
 
@@ -95,7 +117,7 @@ def agent_json(request: Request, row: Any, *, with_token: bool = True) -> dict:
     }
 
 
-@route(router, "/agents/", ["GET"], summary="List agents")
+@route(router, "/agents/", ["GET"], summary="List agents", query=FilterSet())
 def list_agents(request: Request, p: Principal = Auth) -> dict:
     where = Where()
     where.add("tenant_id = ?", p.tenant_id)
@@ -194,22 +216,21 @@ def plugin_row(request: Request, ref: str, p: Principal) -> Any:
     return row
 
 
-@route(router, "/plugins/", ["GET"], summary="List plugins")
+PLUGIN_QUERY = FilterSet(
+    int_range("id", "id"),
+    words("category", "category"),
+    words("code", "code"),
+    search("name", "code"),
+)
+
+
+@route(router, "/plugins/", ["GET"], summary="List plugins", query=PLUGIN_QUERY)
 def list_plugins(request: Request, p: Principal = Auth) -> dict:
-    q = Query(request)
-    where = Where()
-    where.add("tenant_id = ?", p.tenant_id)
-    range_filters(q, where, "id", "id")
-    if q.has("category"):
-        where.add_in("category", q.list("category"))
-    if q.has("code"):
-        where.add_in("code", q.list("code"))
-    if q.has("search"):
-        where.add("(name LIKE ? OR code LIKE ?)", *[f"%{q.str('search')}%"] * 2)
+    where = PLUGIN_QUERY.where(request, ("tenant_id = ?", p.tenant_id))
     return paginate_where(request, "plugins", where, lambda rows: [plugin_json(r) for r in rows])
 
 
-@route(router, "/plugins/", ["POST"], status_code=201, summary="Create a plugin")
+@route(router, "/plugins/", ["POST"], status_code=201, summary="Create a plugin", body=PluginCreate)
 async def create_plugin(request: Request, p: Principal = Auth) -> dict:
     body = Body(require_dict(await json_body(request)))
     name = body.str("name", required=True, max_length=200)
@@ -240,7 +261,13 @@ def get_plugin(ref: str, request: Request, p: Principal = Auth) -> dict:
     return shape_one(request, plugin_json(plugin_row(request, ref, p)))
 
 
-@route(router, "/plugins/{ref}/", ["PUT", "PATCH"], summary="Update a plugin (partial)")
+@route(
+    router,
+    "/plugins/{ref}/",
+    ["PUT", "PATCH"],
+    summary="Update a plugin (partial)",
+    body=PluginUpdate,
+)
 async def update_plugin(ref: str, request: Request, p: Principal = Auth) -> dict:
     row = plugin_row(request, ref, p)
     body = Body(require_dict(await json_body(request)))
@@ -310,11 +337,7 @@ def release_row(request: Request, ref: str, p: Principal) -> Any:
     return row
 
 
-@route(router, "/plugin_releases/", ["GET"], summary="List plugin releases")
-def list_plugin_releases(request: Request, p: Principal = Auth) -> dict:
-    q = Query(request)
-    where = Where()
-    where.add("pl.tenant_id = ?", p.tenant_id)
+def _release_plugin(q: Query, where: Where) -> None:
     refs = q.list("plugin")
     if refs:  # "plugin=," names no plugin: no filter, as for every other list filter
         ids = [numeric_ref(r) for r in refs if numeric_ref(r) is not None]
@@ -325,6 +348,14 @@ def list_plugin_releases(request: Request, p: Principal = Auth) -> dict:
         if codes:
             clause.append(f"pl.code IN ({','.join('?' * len(codes))})")
         where.add("(" + " OR ".join(clause) + ")", *ids, *codes)
+
+
+RELEASE_QUERY = FilterSet(custom(Param("plugin", STR, "Plugin id(s) or code(s)."), _release_plugin))
+
+
+@route(router, "/plugin_releases/", ["GET"], summary="List plugin releases", query=RELEASE_QUERY)
+def list_plugin_releases(request: Request, p: Principal = Auth) -> dict:
+    where = RELEASE_QUERY.where(request, ("pl.tenant_id = ?", p.tenant_id))
     join = " FROM plugin_releases r JOIN plugins pl ON pl.id = r.plugin_id"
     expand_plugin = "plugin" in expands(request)
     return paginate(
@@ -394,7 +425,13 @@ async def create_plugin_release(request: Request, p: Principal = Auth) -> dict:
     return release_json(request, row)
 
 
-@route(router, "/plugin_releases/{ref}/", ["GET"], summary="Get a release (pk or code@version)")
+@route(
+    router,
+    "/plugin_releases/{ref}/",
+    ["GET"],
+    summary="Get a release (pk or code@version)",
+    query=options(Param("expand", STR, "plugin")),
+)
 def get_plugin_release(ref: str, request: Request, p: Principal = Auth) -> dict:
     row = release_row(request, ref, p)
     return shape_one(request, release_json(request, row, "plugin" in expands(request)))
@@ -456,7 +493,13 @@ def job_row(request: Request, pk: str, p: Principal) -> Any:
     return row
 
 
-@route(router, "/plugins/{ref}/run/", ["POST"], summary="Run a plugin action (creates a job)")
+@route(
+    router,
+    "/plugins/{ref}/run/",
+    ["POST"],
+    summary="Run a plugin action (creates a job)",
+    body=RunPlugin,
+)
 async def run_plugin(ref: str, request: Request, p: Principal = Auth) -> Any:
     state = state_of(request)
     plugin = plugin_row(request, ref, p)
@@ -535,17 +578,7 @@ def create_job(
     return job_id
 
 
-@route(router, "/jobs/", ["GET"], summary="List jobs")
-def list_jobs(request: Request, p: Principal = Auth) -> dict:
-    q = Query(request)
-    where = Where()
-    where.add("j.tenant_id = ?", p.tenant_id)
-    if q.has("status"):
-        where.add_in("j.status", [s.upper() for s in q.list("status")])
-    if q.has("action"):
-        where.add_in("j.action", q.list("action"))
-    if q.has("agent"):
-        where.add_in("j.agent_id", q.ints("agent"))
+def _job_plugin(q: Query, where: Where) -> None:
     if q.has("plugin"):
         refs = q.list("plugin")
         where.add(
@@ -555,7 +588,20 @@ def list_jobs(request: Request, p: Principal = Auth) -> dict:
             *refs,
             *refs,
         )
-    range_filters(q, where, "created", "j.created", kind="datetime")
+
+
+JOB_QUERY = FilterSet(
+    words("status", "j.status", str.upper),
+    words("action", "j.action"),
+    ids("j.agent_id", "agent"),
+    custom(Param("plugin", STR, "Plugin id(s) or code(s)."), _job_plugin),
+    date_range("created", "j.created"),
+)
+
+
+@route(router, "/jobs/", ["GET"], summary="List jobs", query=JOB_QUERY)
+def list_jobs(request: Request, p: Principal = Auth) -> dict:
+    where = JOB_QUERY.where(request, ("j.tenant_id = ?", p.tenant_id))
     return paginate_where(
         request,
         "jobs j",
@@ -565,12 +611,24 @@ def list_jobs(request: Request, p: Principal = Auth) -> dict:
     )
 
 
-@route(router, "/jobs/{pk}/", ["GET"], summary="Get a job")
+@route(
+    router,
+    "/jobs/{pk}/",
+    ["GET"],
+    summary="Get a job",
+    query=options(Param("expand", STR, "Related objects (unknown values ignored).")),
+)
 def get_job(pk: str, request: Request, p: Principal = Auth) -> dict:
     return shape_one(request, job_json(request, job_row(request, pk, p)))
 
 
-@route(router, "/jobs/{pk}/", ["PATCH"], summary="Update a job (status, progress, result...)")
+@route(
+    router,
+    "/jobs/{pk}/",
+    ["PATCH"],
+    summary="Update a job (status, progress, result...)",
+    body=JobUpdate,
+)
 async def update_job(pk: str, request: Request, p: Principal = Auth) -> dict:
     row = job_row(request, pk, p)
     data = require_dict(await json_body(request))
@@ -672,15 +730,19 @@ def log_json(row: Any) -> dict:
     }
 
 
-@route(router, "/jobs/{pk}/console_logs/", ["GET"], summary="A job's console logs")
+CONSOLE_LOG_QUERY = FilterSet(int_range("id", "id"), words("level", "level", str.lower))
+
+
+@route(
+    router,
+    "/jobs/{pk}/console_logs/",
+    ["GET"],
+    summary="A job's console logs",
+    query=CONSOLE_LOG_QUERY,
+)
 def list_job_console_logs(pk: str, request: Request, p: Principal = Auth) -> dict:
     job_row(request, pk, p)
-    q = Query(request)
-    where = Where()
-    where.add("job_id = ?", pk)
-    range_filters(q, where, "id", "id")
-    if q.has("level"):
-        where.add_in("level", [v.lower() for v in q.list("level")])
+    where = CONSOLE_LOG_QUERY.where(request, ("job_id = ?", pk))
     return paginate_where(
         request, "job_console_logs", where, lambda rows: [log_json(r) for r in rows]
     )
@@ -731,7 +793,7 @@ async def tail_job_console_logs(pk: str, request: Request, p: Principal = Auth) 
     )
 
 
-@route(router, "/logs/", ["POST"], status_code=201, summary="Create log entries")
+@route(router, "/logs/", ["POST"], status_code=201, summary="Create log entries", body=LOG_CREATE)
 async def create_logs(request: Request, p: Principal = Auth) -> Any:
     payload = await json_body(request)
     many = isinstance(payload, list)
@@ -809,28 +871,36 @@ def storage_json(row: Any, with_configuration: bool) -> dict:
     return item
 
 
-@route(router, "/storages/", ["GET"], summary="List storages")
+WITH_CONFIGURATION = Param("with_configuration", BOOL, "Include each storage's configuration.")
+STORAGE_QUERY = FilterSet(
+    words("category", "category"), words("provider", "provider"), Filter((WITH_CONFIGURATION,))
+)
+
+
+@route(router, "/storages/", ["GET"], summary="List storages", query=STORAGE_QUERY)
 def list_storages(request: Request, p: Principal = Auth) -> dict:
-    q = Query(request)
-    where = Where()
-    where.add("tenant_id = ?", p.tenant_id)
-    if q.has("category"):
-        where.add_in("category", q.list("category"))
-    if q.has("provider"):
-        where.add_in("provider", q.list("provider"))
-    with_conf = bool(q.bool("with_configuration"))
+    where = STORAGE_QUERY.where(request, ("tenant_id = ?", p.tenant_id))
+    with_conf = bool(Query(request).bool("with_configuration"))
     return paginate_where(
         request, "storages", where, lambda rows: [storage_json(r, with_conf) for r in rows]
     )
 
 
-@route(router, "/storages/{pk}/", ["GET"], summary="Get a storage")
+@route(
+    router,
+    "/storages/{pk}/",
+    ["GET"],
+    summary="Get a storage",
+    query=options(WITH_CONFIGURATION),
+)
 def get_storage(pk: str, request: Request, p: Principal = Auth) -> dict:
     row = get_row(request, "storages", int_pk(pk), p)
     return shape_one(request, storage_json(row, bool(Query(request).bool("with_configuration"))))
 
 
-@route(router, "/storages/", ["POST"], status_code=201, summary="Create a storage")
+@route(
+    router, "/storages/", ["POST"], status_code=201, summary="Create a storage", body=StorageCreate
+)
 async def create_storage(request: Request, p: Principal = Auth) -> dict:
     body = Body(require_dict(await json_body(request)))
     name = body.str("name", required=True, max_length=200)
@@ -872,20 +942,26 @@ def serve_json(row: Any) -> dict:
     }
 
 
-@route(router, "/serve_applications/", ["GET"], summary="List serve applications")
+SERVE_QUERY = FilterSet(words("status", "status", str.upper))
+
+
+@route(
+    router, "/serve_applications/", ["GET"], summary="List serve applications", query=SERVE_QUERY
+)
 def list_serve_applications(request: Request, p: Principal = Auth) -> dict:
-    q = Query(request)
-    where = Where()
-    where.add("tenant_id = ?", p.tenant_id)
-    if q.has("status"):
-        where.add_in("status", [s.upper() for s in q.list("status")])
+    where = SERVE_QUERY.where(request, ("tenant_id = ?", p.tenant_id))
     return paginate_where(
         request, "serve_applications", where, lambda rows: [serve_json(r) for r in rows]
     )
 
 
 @route(
-    router, "/serve_applications/", ["POST"], status_code=201, summary="Create a serve application"
+    router,
+    "/serve_applications/",
+    ["POST"],
+    status_code=201,
+    summary="Create a serve application",
+    body=SERVE_CREATE,
 )
 async def create_serve_application(request: Request, p: Principal = Auth) -> dict:
     body = Body(require_dict(await json_body(request)))

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from ..db import dumps, loads, now
+from ..filters import FilterSet, date_range, flag, ids, int_range, search, subselect, words
 from ..http import (
     Body,
     Principal,
@@ -20,11 +21,11 @@ from ..http import (
     ordering,
     paginate,
     paginate_where,
-    range_filters,
     require_dict,
     route,
     shape_one,
 )
+from ..schemas import ModelCreate
 from .common import (
     as_reference,
     data_units_by_id,
@@ -36,7 +37,7 @@ from .common import (
     sdk_views,
     state_of,
 )
-from .data import insert_data_file, store_blob
+from .data import insert_data_file, own_upload, store_blob
 
 router = APIRouter()
 Auth = Depends(authenticate)
@@ -71,24 +72,21 @@ def model_json(request: Request, row: Any) -> dict:
     return item
 
 
-@route(router, "/models/", ["GET"], summary="List models")
+MODEL_QUERY = FilterSet(
+    int_range("id", "id"),
+    date_range("created", "created"),
+    ids("project_id", "project"),
+    ids("plugin_id", "plugin"),
+    ids("ground_truth_dataset_version_id", "ground_truth_dataset_version"),
+    words("name", "name"),
+    search("name", "description"),
+)
+
+
+@route(router, "/models/", ["GET"], summary="List models", query=MODEL_QUERY)
 def list_models(request: Request, p: Principal = Auth) -> dict:
     q = Query(request)
-    where = Where()
-    where.add("tenant_id = ?", p.tenant_id)
-    range_filters(q, where, "id", "id")
-    range_filters(q, where, "created", "created", kind="datetime")
-    for name, column in (
-        ("project", "project_id"),
-        ("plugin", "plugin_id"),
-        ("ground_truth_dataset_version", "ground_truth_dataset_version_id"),
-    ):
-        if q.has(name):
-            where.add_in(column, q.ints(name))
-    if q.has("name"):
-        where.add_in("name", q.list("name"))
-    if q.has("search"):
-        where.add("(name LIKE ? OR description LIKE ?)", *[f"%{q.str('search')}%"] * 2)
+    where = MODEL_QUERY.where(request, ("tenant_id = ?", p.tenant_id))
     order = ordering(q, {"id": "id", "created": "created", "name": "name", "version": "version"})
     return paginate_where(
         request, "models", where, lambda rows: [model_json(request, r) for r in rows], order=order
@@ -120,6 +118,7 @@ MODEL_KEYS = {
     ["POST"],
     status_code=201,
     summary="Create a model from a finished chunked upload",
+    body=ModelCreate,
 )
 async def create_model(request: Request, p: Principal = Auth) -> dict:
     state = state_of(request)
@@ -145,8 +144,8 @@ async def create_model(request: Request, p: Principal = Auth) -> dict:
         ref_row(request, "projects", project, p, "project")
     if gt_version is not None:
         as_reference(version_row, request, gt_version, p, field="ground_truth_dataset_version")
-    upload = state.db.one("SELECT * FROM chunked_uploads WHERE id = ?", (upload_id,))
-    if upload is None or upload["tenant_id"] != p.tenant_id:
+    upload = own_upload(state, p, str(upload_id))
+    if upload is None:
         raise field_error("chunked_upload", f'Invalid pk "{upload_id}" - object does not exist.')
     if upload["status"] != 2:
         raise field_error("chunked_upload", "The chunked upload is not complete.")
@@ -202,14 +201,18 @@ def dataset_json(row: Any) -> dict:
     }
 
 
-@route(router, "/ground_truth_datasets/", ["GET"], summary="List ground-truth datasets")
+DATASET_QUERY = FilterSet(int_range("id", "id"), ids("project_id", "project"))
+
+
+@route(
+    router,
+    "/ground_truth_datasets/",
+    ["GET"],
+    summary="List ground-truth datasets",
+    query=DATASET_QUERY,
+)
 def list_ground_truth_datasets(request: Request, p: Principal = Auth) -> dict:
-    q = Query(request)
-    where = Where()
-    where.add("tenant_id = ?", p.tenant_id)
-    range_filters(q, where, "id", "id")
-    if q.has("project"):
-        where.add_in("project_id", q.ints("project"))
+    where = DATASET_QUERY.where(request, ("tenant_id = ?", p.tenant_id))
     return paginate_where(
         request, "ground_truth_datasets", where, lambda rows: [dataset_json(r) for r in rows]
     )
@@ -247,15 +250,27 @@ def version_json(request: Request, row: Any) -> dict:
     }
 
 
-@route(router, "/ground_truth_dataset_versions/", ["GET"], summary="List ground-truth versions")
+VERSION_QUERY = FilterSet(
+    int_range("id", "v.id"),
+    ids("v.dataset_id", "ground_truth_dataset"),
+    flag(
+        "is_archived",
+        "Archived versions only (true) or none (false).",
+        "v.is_archived = 1",
+        "v.is_archived = 0",
+    ),
+)
+
+
+@route(
+    router,
+    "/ground_truth_dataset_versions/",
+    ["GET"],
+    summary="List ground-truth versions",
+    query=VERSION_QUERY,
+)
 def list_ground_truth_versions(request: Request, p: Principal = Auth) -> dict:
-    q = Query(request)
-    where = Where()
-    range_filters(q, where, "id", "v.id")
-    if q.has("ground_truth_dataset"):
-        where.add_in("v.dataset_id", q.ints("ground_truth_dataset"))
-    if q.has("is_archived"):
-        where.add("v.is_archived = ?", int(q.bool("is_archived")))
+    where = VERSION_QUERY.where(request)
     count_sql, select_sql, params = version_rows(request, p, where)
     return paginate(
         request,
@@ -327,25 +342,28 @@ def serialize_events(request: Request, rows: list[Any]) -> list[dict]:
     return out
 
 
+EVENT_QUERY = FilterSet(
+    int_range("id", "e.id"),
+    date_range("created", "e.created"),
+    date_range("modified", "e.modified"),
+    ids(
+        "e.version_id",
+        "ground_truth_dataset_versions",
+        "ground_truth_dataset_version",
+        "version",
+    ),
+    subselect(
+        "ground_truth_dataset",
+        "e.version_id",
+        "SELECT id FROM ground_truth_dataset_versions WHERE dataset_id IN ({})",
+        "ground-truth dataset id(s)",
+    ),
+    ids("e.data_unit_id", "data_unit"),
+)
+
+
 def _event_listing(request: Request, p: Principal, shape: Callable = list) -> Any:
-    q = Query(request)
-    where = Where()
-    where.add("e.tenant_id = ?", p.tenant_id)
-    range_filters(q, where, "id", "e.id")
-    range_filters(q, where, "created", "e.created", kind="datetime")
-    range_filters(q, where, "modified", "e.modified", kind="datetime")
-    for name in ("ground_truth_dataset_versions", "ground_truth_dataset_version", "version"):
-        if q.has(name):
-            where.add_in("e.version_id", q.ints(name))
-    if q.has("ground_truth_dataset"):
-        ids = q.ints("ground_truth_dataset")
-        where.add(
-            f"e.version_id IN (SELECT id FROM ground_truth_dataset_versions WHERE "
-            f"dataset_id IN ({placeholders(ids)}))",
-            *ids,
-        )
-    if q.has("data_unit"):
-        where.add_in("e.data_unit_id", q.ints("data_unit"))
+    where = EVENT_QUERY.where(request, ("e.tenant_id = ?", p.tenant_id))
     return paginate_where(
         request,
         "ground_truth_events e",
@@ -355,14 +373,32 @@ def _event_listing(request: Request, p: Principal, shape: Callable = list) -> An
     )
 
 
-@route(router, "/sdk/ground_truth_events/", ["GET"], summary="List ground-truth events")
-@route(router, "/ground_truth_events/", ["GET"], summary="List ground-truth events")
-@route(router, "/ground_truths/", ["GET"], summary="List ground truths (SDK-26 name)")
+@route(
+    router,
+    "/sdk/ground_truth_events/",
+    ["GET"],
+    summary="List ground-truth events",
+    query=EVENT_QUERY,
+)
+@route(
+    router,
+    "/ground_truth_events/",
+    ["GET"],
+    summary="List ground-truth events",
+    query=EVENT_QUERY,
+)
+@route(
+    router,
+    "/ground_truths/",
+    ["GET"],
+    summary="List ground truths (SDK-26 name)",
+    query=EVENT_QUERY,
+)
 def list_ground_truth_events(request: Request, p: Principal = Auth) -> dict:
     return _event_listing(request, p)
 
 
-sdk_views(router, "/sdk/ground_truth_events/", _event_listing, "ground-truth events")
+sdk_views(router, "/sdk/ground_truth_events/", _event_listing, "ground-truth events", EVENT_QUERY)
 
 
 @route(router, "/ground_truth_events/{pk}/", ["GET"], summary="Get a ground-truth event")

@@ -24,6 +24,7 @@ from PIL import Image, ImageDraw
 
 __all__ = [
     "COCO_PERSON_SIGMAS",
+    "bounds",
     "box_corners",
     "box_iou",
     "extent",
@@ -45,6 +46,20 @@ COCO_PERSON_SIGMAS = np.array(
 ) / 10.0  # fmt: skip
 
 
+def bounds(points: Sequence[Sequence[float]]) -> tuple[float, float, float, float] | None:
+    """``(x_min, y_min, x_max, y_max)`` of points; None when there are none.
+
+    Example:
+        >>> bounds([(1, 5), (4, 2)])
+        (1, 2, 4, 5)
+    """
+    if not points:
+        return None
+    xs = [p[0] for p in points]
+    ys = [p[1] for p in points]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
 def extent(points: Sequence[Sequence[float]]) -> Box | None:
     """Tight ``(x, y, w, h)`` around points; None when there are none.
 
@@ -52,11 +67,11 @@ def extent(points: Sequence[Sequence[float]]) -> Box | None:
         >>> extent([(1, 5), (4, 2)])
         (1, 2, 3, 3)
     """
-    if not points:
+    corners = bounds(points)
+    if corners is None:
         return None
-    xs = [p[0] for p in points]
-    ys = [p[1] for p in points]
-    return min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)
+    x0, y0, x1, y1 = corners
+    return x0, y0, x1 - x0, y1 - y0
 
 
 def polygon_area(points: Sequence[Sequence[float]]) -> float:

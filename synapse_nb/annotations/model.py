@@ -264,12 +264,16 @@ class Document:
     def first_image(self) -> MediaItem | None:
         """The first image (the one most tools and formats work on), or None.
 
+        In v1 that is the image of lowest number (``image_1`` unless it is missing).
+
         Example:
             >>> doc = read_document({"annotations": {"image_2": [], "image_1": []}})
             >>> doc.first_image().index
             0
         """
         images = [m for m in self.media if m.media == "image"]
+        if self.version == "v2":  # v2 lists images in order: the first one or none
+            images = [m for m in images if m.index == 0]
         return min(images, key=lambda m: m.index) if images else None
 
     def annotations(self) -> Iterator[Annotation]:
@@ -445,7 +449,8 @@ def _read_v1(data: Mapping[str, Any]) -> Iterator[MediaItem]:
             for member in _list(g.get("annotationIds"))
         }
         info = extras.get(media_id)
-        width = info.get("width") if isinstance(info, Mapping) else None
+        stated = info.get("width") if isinstance(info, Mapping) else None
+        width = int(stated) if is_number(stated) and stated == int(stated) else None
         anns = [
             _v1_annotation(row, geometry, member_of, media, index)
             for row in rows

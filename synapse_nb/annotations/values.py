@@ -19,6 +19,7 @@ from typing import Any, TypeGuard
 
 __all__ = [
     "VISIBILITY_NAMES",
+    "all_points",
     "attr_value",
     "attrs_dict",
     "is_number",
@@ -117,3 +118,23 @@ def point_list(value: Any) -> list[tuple[float, float]]:
                 if x is not None and y is not None:
                     out.append((x, y))
     return out
+
+
+def all_points(value: Any, least: int = 0) -> list[tuple[float, float]] | None:
+    """Every point of a polygon/polyline ``data`` list, or None when one is malformed.
+
+    Strict where :func:`point_list` is lenient: a point that is not ``[x, y, ...]`` with
+    finite numbers, or fewer than ``least`` points, makes the whole list unusable.
+
+    Example:
+        >>> all_points([[0, 1], [2, 3]], least=2), all_points([[0, 1], ["a", 2]])
+        ([(0.0, 1.0), (2.0, 3.0)], None)
+    """
+    if not isinstance(value, list):
+        return None
+    points = [
+        (float(p[0]), float(p[1]))
+        for p in value
+        if isinstance(p, list | tuple) and len(p) >= 2 and is_number(p[0]) and is_number(p[1])
+    ]
+    return points if len(points) >= least and len(points) == len(value) else None

@@ -572,7 +572,7 @@ def _r_shape(tool: str, ann: Mapping[str, Any], groups: tuple[dict, dict]) -> Sh
         points = _r_points(data, 3 if tool == "polygon" else 2)
         return None if points is None else Shape(tool, label, points, **common)
     if tool == "keypoint":
-        if not (isinstance(data, list) and len(data) >= 2 and all(map(_number, data[:2]))):
+        if not (isinstance(data, list) and len(data) >= 2 and all(map(_r_number, data[:2]))):
             return None
         classes, members = groups
         group = ann.get("group_id")
@@ -684,8 +684,6 @@ def skeleton_from_configuration(configuration: Any) -> tuple[tuple[str, str], ..
     return tuple(out) or None
 
 
-
-
 def render_box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU of every box of ``a`` with every box of ``b`` (``x, y, w, h`` rows).
 
@@ -707,9 +705,8 @@ def render_box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where(union > 0, inter / union, 0.0)
 
 
-
-
 # ============================================================== converters/_common.py
+
 
 class Audit:  # only the type name is used in a signature
     pass
@@ -787,8 +784,6 @@ def visibility_of(ann: Mapping[str, Any]) -> int | None:
     return None
 
 
-
-
 def is_dm_v1(data: Mapping[str, Any]) -> bool:
     return "annotations" in data and "annotationsData" in data
 
@@ -816,9 +811,8 @@ def first_image(doc: Mapping[str, Any]) -> Mapping[str, Any]:
     return {}
 
 
-
-
 # ============================================================== server/demo/media.py
+
 
 def demo_iou(a: Sequence[float], b: Sequence[float]) -> float:
     """IoU of two ``[x, y, w, h]`` boxes."""
@@ -829,8 +823,6 @@ def demo_iou(a: Sequence[float], b: Sequence[float]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-
-
 def demo_point_in_polygon(x: float, y: float, pts: Sequence[tuple[float, float]]) -> bool:
     inside = False
     n = len(pts)
@@ -839,5 +831,3 @@ def demo_point_in_polygon(x: float, y: float, pts: Sequence[tuple[float, float]]
         if (ya > y) != (yb > y) and x < xa + (y - ya) * (xb - xa) / (yb - ya):
             inside = not inside
     return inside
-
-

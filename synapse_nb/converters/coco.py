@@ -1,4 +1,4 @@
-"""DM v2 <-> COCO (instances, person_keypoints, stuff). See dm-format §3 "COCO"."""
+"""DM v2 <-> COCO (instances, person_keypoints, stuff)."""
 
 from __future__ import annotations
 

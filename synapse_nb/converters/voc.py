@@ -1,4 +1,4 @@
-"""DM v2 <-> Pascal VOC (XML boxes, class/object PNG masks). See dm-format §3 "Pascal VOC"."""
+"""DM v2 <-> Pascal VOC (XML boxes, class/object PNG masks)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""DM v2 <-> YOLO (Ultralytics detect, segment and pose). See dm-format §3 "YOLO".
+"""DM v2 <-> YOLO (Ultralytics detect, segment and pose).
 
 The three tasks are separate datasets (``detect/``, ``segment/``, ``pose/``), each with
 ``dataset.yaml``, ``classes.txt``, ``images/`` and ``labels/``. Coordinates are normalised

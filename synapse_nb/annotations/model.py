@@ -162,7 +162,7 @@ class Annotation:
         tool = self.tool
         if tool == "bounding_box":
             if isinstance(data, list) and len(data) >= 4:
-                x, y, w, h = (number(v) for v in data[:4])
+                x, y, w, h = number(data[0]), number(data[1]), number(data[2]), number(data[3])
                 if x is not None and y is not None and w is not None and h is not None:
                     return (x, y, w, h), w * h
             return None, None

@@ -51,6 +51,9 @@ def number(value: Any) -> float | None:
         >>> number(3), number("3"), number(False)
         (3.0, None, None)
     """
+    kind = type(value)
+    if kind is float or kind is int:  # the common case, without the isinstance chain
+        return float(value)
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
@@ -85,8 +88,14 @@ def attrs_dict(value: Any) -> dict[str, Any]:
         >>> attrs_dict({"a": 1}), attrs_dict(None)
         ({'a': 1}, {})
     """
+    if type(value) is list:
+        return {
+            a["name"]: a.get("value")
+            for a in value
+            if (type(a) is dict or isinstance(a, Mapping)) and "name" in a
+        }
     if isinstance(value, list):
-        return {a["name"]: a.get("value") for a in value if isinstance(a, Mapping) and "name" in a}
+        return attrs_dict(list(value))
     return dict(value) if isinstance(value, Mapping) else {}
 
 

@@ -72,6 +72,17 @@ class ImageItem:
         return PureWindowsPath(PurePosixPath(name).name).name
 
     @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)``; the format converters check both are set before using it.
+
+        Raises:
+            ValueError: If either is missing.
+        """
+        if self.width is None or self.height is None:
+            raise ValueError(f"item {self.id!r}: width and height are required, got None")
+        return self.width, self.height
+
+    @property
     def stem(self) -> str:
         """The leaf without its extension."""
         return PurePosixPath(self.leaf).stem or str(self.id)

@@ -240,7 +240,7 @@ class _ItemWriter:
             )
             return
         try:
-            mask = decode_mask(ann, self.item.width, self.item.height)  # type: ignore[arg-type]
+            mask = decode_mask(ann, *self.item.size)
         except MaskError as exc:
             self.note(
                 ann["id"], "segmentation", Outcome.FAILED, Reason.INVALID_MASK_ENCODING, str(exc)

@@ -175,8 +175,9 @@ def _convert_media(
         try:
             tool, ann = _convert_row(row, by_id, prefix, extra)
         except _RowError as exc:
-            if _row_id(row):
-                failed.add(_row_id(row))  # type: ignore[arg-type]
+            row_id = _row_id(row)
+            if row_id:
+                failed.add(row_id)
             audit.add(
                 item_id,
                 _row_id(row),

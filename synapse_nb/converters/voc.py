@@ -157,7 +157,7 @@ class _ItemWriter:
         self, item: ImageItem, class_id: Mapping[str, int], mode: str, audit: Audit
     ) -> None:
         self.item, self.class_id, self.mode, self.audit = item, class_id, mode, audit
-        self.w, self.h = int(item.width), int(item.height)  # type: ignore[arg-type]
+        self.w, self.h = item.size
 
     def note(
         self, ann_id: str | None, tool: str, outcome: Outcome, reason: Reason, detail: str

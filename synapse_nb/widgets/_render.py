@@ -101,7 +101,10 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 def _glyph(char: str, size: int) -> tuple[Image.Image, int]:
     """One character rendered once: its coverage mask (a full line high) and its advance."""
     font = _font(size)
-    ascent, descent = font.getmetrics()  # type: ignore[union-attr]
+    if isinstance(font, ImageFont.FreeTypeFont):
+        ascent, descent = font.getmetrics()
+    else:  # Pillow without FreeType: the fixed bitmap font
+        ascent, descent = size, max(1, size // 4)
     advance = max(1, round(font.getlength(char)))
     right = int(font.getbbox(char)[2])
     cell = Image.new("L", (max(advance, right, 1), ascent + descent), 0)

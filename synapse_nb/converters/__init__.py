@@ -4,7 +4,7 @@ All converters are pure functions over dicts (plus ``write_*``/``read_*`` helper
 on-disk layouts) and return ``(result, audit)``. The :class:`Audit` lists, per item, every
 annotation that was **skipped** (valid, but the target cannot hold it), written **lossy**
 (some meaning lost) or **failed** (malformed input); nothing is dropped silently. The
-spec is ``shared/dm-format.md``.
+DM format itself is described in :mod:`synapse_nb.annotations`.
 
 Items
     The format converters take a list of :class:`ImageItem` (or mappings with the same

@@ -12,7 +12,7 @@ __all__ = ["Audit", "AuditRecord", "Outcome", "Reason"]
 
 
 class Outcome(StrEnum):
-    """The three audit channels of dm-format §3."""
+    """The three audit channels: what happened to one annotation."""
 
     SKIPPED = "skipped"  # valid input the target format cannot hold; nothing written
     LOSSY = "lossy"  # written, but some meaning was lost
@@ -20,7 +20,7 @@ class Outcome(StrEnum):
 
 
 class Reason(StrEnum):
-    """Reason codes. The first group are the SDK's names (dm-format.md); the rest are ours."""
+    """Reason codes. The first group are the names the Synapse SDK uses; the rest are ours."""
 
     UNSUPPORTED_ANNOTATION_TYPE = "UNSUPPORTED_ANNOTATION_TYPE"
     KEYPOINT_GROUP_INVALID = "KEYPOINT_GROUP_INVALID"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 import uuid
@@ -11,35 +10,31 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
+from synapse_nb.annotations.geometry import polygon_area
+from synapse_nb.annotations.skeleton import COCO_PERSON_SKELETON, PERSON_17
+from synapse_nb.annotations.values import VISIBILITY_NAMES, attr_value, is_number, visibility_code
+
 from ._audit import Audit, Outcome, Reason
 
 __all__ = [
     "COCO_PERSON_SKELETON",
     "PERSON_17",
+    "VISIBILITY_NAMES",
     "YOLO_FLIP_IDX",
     "ImageItem",
+    "attr_value",
     "collect_classes",
+    "is_number",
     "normalize_label",
+    "polygon_area",
     "resolve_class_order",
 ]
 
-#: The ``coco_person_17`` keypoint profile, in slot order.
-PERSON_17: tuple[str, ...] = (
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
-)  # fmt: skip
-#: COCO person skeleton, 1-based joint indices.
-COCO_PERSON_SKELETON: list[list[int]] = [
-    [16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13], [6, 7], [6, 8],
-    [7, 9], [8, 10], [9, 11], [2, 3], [1, 2], [1, 3], [2, 4], [3, 5], [4, 6], [5, 7],
-]  # fmt: skip
 #: Ultralytics horizontal-flip permutation of the 17 joints.
 YOLO_FLIP_IDX: list[int] = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
 
 #: Tools whose labels are object classes (keypoint labels are joint names instead).
 CLASS_TOOLS = ("bounding_box", "polygon", "segmentation")
-VISIBILITY_NAMES = {"missing": 0, "occluded": 1, "visible": 2}
 SEGMENTATION_MODES = ("instance", "semantic", "exclude")
 _ID_PATTERN = re.compile(r"^[a-zA-Z0-9_-]+$")
 
@@ -75,6 +70,17 @@ class ImageItem:
         """The file name without directories (the id when no file name was given)."""
         name = self.file_name if self.file_name else str(self.id)
         return PureWindowsPath(PurePosixPath(name).name).name
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)``; the format converters check both are set before using it.
+
+        Raises:
+            ValueError: If either is missing.
+        """
+        if self.width is None or self.height is None:
+            raise ValueError(f"item {self.id!r}: width and height are required, got None")
+        return self.width, self.height
 
     @property
     def stem(self) -> str:
@@ -306,7 +312,7 @@ def image_tools(item: ImageItem, audit: Audit, target: str) -> dict[str, list[di
 
     media = first_image(doc)
     tools: dict[str, list[dict[str, Any]]] = {}
-    counts: dict[str, int] = {}
+    counts: dict[Any, int] = {}  # keyed by the stated id, whatever its type (checked below)
     for tool, anns in media.items():
         if not isinstance(anns, list):
             audit.add(
@@ -384,10 +390,6 @@ def audit_unsupported(
             )
 
 
-def is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def bbox_of(ann: Mapping[str, Any]) -> tuple[float, float, float, float] | str:
     """``(x, y, w, h)`` of a bounding_box annotation, or a problem description."""
     data = ann.get("data")
@@ -414,21 +416,6 @@ def points_of(ann: Mapping[str, Any], tool: str = "polygon") -> list[tuple[float
     return points
 
 
-def polygon_area(points: Sequence[tuple[float, float]]) -> float:
-    """Shoelace area of a closed ring (absolute value)."""
-    total = 0.0
-    for (x1, y1), (x2, y2) in zip(points, [*points[1:], points[0]], strict=True):
-        total += x1 * y2 - x2 * y1
-    return abs(total) / 2.0
-
-
-def attr_value(ann: Mapping[str, Any], name: str) -> Any:
-    for attr in ann.get("attrs") or []:
-        if isinstance(attr, Mapping) and attr.get("name") == name:
-            return attr.get("value")
-    return None
-
-
 def rotation_of(ann: Mapping[str, Any]) -> float:
     value = attr_value(ann, "rotation")
     return float(value) if is_number(value) else 0.0
@@ -447,13 +434,13 @@ def custom_attrs(ann: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def visibility_of(ann: Mapping[str, Any]) -> int | None:
-    """Keypoint visibility as 0/1/2 (names accepted; missing means visible), or None if bad."""
+    """Keypoint visibility as 0/1/2 (lower-case names accepted; missing means visible), or
+    None when the stated value is not one of those."""
     value = ann.get("visibility", 2)
-    if isinstance(value, str):
-        return VISIBILITY_NAMES.get(value)
-    if isinstance(value, int) and not isinstance(value, bool) and value in (0, 1, 2):
-        return value
-    return None
+    if isinstance(value, str) and value not in VISIBILITY_NAMES:
+        return None
+    code = visibility_code(value)
+    return code if code in (0, 1, 2) else None
 
 
 def check_segmentation_mode(mode: Any) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,14 +30,16 @@ class PoseGroup:
 def _explicit_box(ann: Mapping[str, Any]) -> tuple[float, float, float, float] | None:
     for key in ("group_bbox", "bounding_box"):
         box = ann.get(key)
-        well_formed = isinstance(box, list | tuple) and len(box) == 4
-        if well_formed and all(is_number(v) for v in box) and box[2] > 0 and box[3] > 0:
-            return tuple(float(v) for v in box)  # type: ignore[return-value]
+        if not (isinstance(box, list | tuple) and len(box) == 4):
+            continue
+        x, y, w, h = box
+        if is_number(x) and is_number(y) and is_number(w) and is_number(h) and w > 0 and h > 0:
+            return float(x), float(y), float(w), float(h)
     return None
 
 
 def pose_groups(
-    item_id: Any, keypoints: list[Mapping[str, Any]], audit: Audit, target: str
+    item_id: Any, keypoints: Sequence[Mapping[str, Any]], audit: Audit, target: str
 ) -> list[PoseGroup]:
     """Group keypoints by ``group_id`` into Person-17 skeletons, auditing what cannot be used."""
 

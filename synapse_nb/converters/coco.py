@@ -1,4 +1,4 @@
-"""DM v2 <-> COCO (instances, person_keypoints, stuff). See dm-format §3 "COCO"."""
+"""DM v2 <-> COCO (instances, person_keypoints, stuff)."""
 
 from __future__ import annotations
 
@@ -119,8 +119,8 @@ def to_coco(
         }
     ]
 
-    for image, (item, tools) in zip(images, prepared, strict=True):
-        writer = _ItemWriter(item, image["id"], cat_id, mode, audit, out)
+    for image_id, (item, tools) in enumerate(prepared, start=1):  # the ids of ``images``
+        writer = _ItemWriter(item, image_id, cat_id, mode, audit, out)
         writer.run(tools)
     for role in COCO_ROLES:
         for n, ann in enumerate(out[role]["annotations"]):
@@ -157,7 +157,7 @@ class _ItemWriter:
         self.audit.add(self.item.id, ann_id, tool, outcome, reason, detail, _TARGET)
 
     def emit(self, role: str, ann: Mapping[str, Any], label: str, **fields: Any) -> None:
-        record = {
+        record: dict[str, Any] = {
             "id": 0,
             "image_id": self.image_id,
             "category_id": self.cat_id[label],
@@ -240,7 +240,7 @@ class _ItemWriter:
             )
             return
         try:
-            mask = decode_mask(ann, self.item.width, self.item.height)  # type: ignore[arg-type]
+            mask = decode_mask(ann, *self.item.size)
         except MaskError as exc:
             self.note(
                 ann["id"], "segmentation", Outcome.FAILED, Reason.INVALID_MASK_ENCODING, str(exc)
@@ -378,8 +378,8 @@ def from_coco(coco: Any) -> tuple[list[dict[str, Any]], Audit]:
             )
             media.setdefault(leaf, {})
         for ann in doc.get("annotations", []):
-            leaf = by_image.get(ann.get("image_id"))
-            if leaf is None:
+            owner = by_image.get(ann.get("image_id"))
+            if owner is None:
                 audit.add(
                     None,
                     None,
@@ -390,7 +390,7 @@ def from_coco(coco: Any) -> tuple[list[dict[str, Any]], Audit]:
                     "dm_v2",
                 )
                 continue
-            _import_annotation(ann, categories, items[leaf], media[leaf], audit)
+            _import_annotation(ann, categories, items[owner], media[owner], audit)
     result = []
     for leaf, item in items.items():
         result.append({**item, "data": make_dm_document(media[leaf])})

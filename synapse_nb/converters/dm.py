@@ -1,6 +1,6 @@
 """DM v1 (event-based, keyed by media id) <-> DM v2 (collections of media items).
 
-See dm-format §2. Malformed annotations are audited as ``failed`` and left out; losses of
+Malformed annotations are audited as ``failed`` and left out; losses of
 the v2 shape (group membership of non-keypoints, the top-level ``relations`` map) are
 audited as ``lossy`` but kept verbatim in ``annotation_meta``, which restores them.
 """
@@ -14,24 +14,18 @@ import string
 from collections.abc import Mapping
 from typing import Any
 
+from synapse_nb.annotations.media import MEDIA_KEYS
+from synapse_nb.annotations.media import MEDIA_TYPES as _MEDIA_TYPES
+from synapse_nb.annotations.values import VISIBILITY_NAMES, is_number
 from synapse_nb.exceptions import SynapseNBError
 
 from ._audit import Audit, Outcome, Reason
-from ._common import VISIBILITY_NAMES, is_number
 
 __all__ = ["MEDIA_TYPES", "DMFormatError", "dm_v1_to_v2", "dm_v2_to_v1"]
 
-#: v1 media-id prefix -> v2 media list key.
-MEDIA_TYPES = {
-    "image": "images",
-    "video": "videos",
-    "pcd": "pcds",
-    "text": "texts",
-    "audio": "audios",
-    "prompt": "prompts",
-    "data": "datas",
-}
-_PLURAL_TO_PREFIX = {v: k for k, v in MEDIA_TYPES.items()}
+#: v1 media-id prefix -> v2 media list key (the shared map, re-exported).
+MEDIA_TYPES = _MEDIA_TYPES
+_PLURAL_TO_PREFIX = MEDIA_KEYS
 _MEDIA_ID = re.compile(r"^([a-z]+)_(\d+)$")
 _KNOWN_TOOLS = {
     "bounding_box", "polygon", "polyline", "keypoint", "segmentation", "classification",
@@ -102,7 +96,7 @@ def dm_v1_to_v2(data: Mapping[str, Any], *, item_id: Any = None) -> tuple[dict[s
         rows = annotations.get(media_id) or []
         match = _MEDIA_ID.match(str(media_id))
         plural = MEDIA_TYPES.get(match[1]) if match else None
-        if plural is None:
+        if match is None or plural is None:
             for row in rows:
                 audit.add(
                     item_id,
@@ -137,7 +131,7 @@ def dm_v1_to_v2(data: Mapping[str, Any], *, item_id: Any = None) -> tuple[dict[s
         v2.setdefault(plural, []).append(media)
 
     v2["classification"] = _label_map(v2)
-    meta = {key: copy.deepcopy(dict(_mapping(data, key))) for key in _META_KEYS}
+    meta: dict[str, Any] = {key: copy.deepcopy(dict(_mapping(data, key))) for key in _META_KEYS}
     meta["assignmentId"] = data.get("assignmentId")
     return {"annotation_data": v2, "annotation_meta": meta}, audit
 
@@ -181,8 +175,9 @@ def _convert_media(
         try:
             tool, ann = _convert_row(row, by_id, prefix, extra)
         except _RowError as exc:
-            if _row_id(row):
-                failed.add(_row_id(row))  # type: ignore[arg-type]
+            row_id = _row_id(row)
+            if row_id:
+                failed.add(row_id)
             audit.add(
                 item_id,
                 _row_id(row),
@@ -305,7 +300,9 @@ def _v2_mask(row: Mapping[str, Any], ann: dict[str, Any], extra: Mapping[str, An
             f"got {compressed!r}/{fmt!r}",
             Reason.INVALID_MASK_ENCODING,
         )
-    width, height = extra.get("width"), extra.get("height")
+    # unchecked JSON: decode_mask validates the sizes and names a bad one in its error
+    width: Any = extra.get("width")
+    height: Any = extra.get("height")
     payload = {
         "data": row.get("pixel_indices"),
         "encoding": encoding,

@@ -1,4 +1,4 @@
-"""DM v2 <-> Pascal VOC (XML boxes, class/object PNG masks). See dm-format §3 "Pascal VOC"."""
+"""DM v2 <-> Pascal VOC (XML boxes, class/object PNG masks)."""
 
 from __future__ import annotations
 
@@ -157,7 +157,7 @@ class _ItemWriter:
         self, item: ImageItem, class_id: Mapping[str, int], mode: str, audit: Audit
     ) -> None:
         self.item, self.class_id, self.mode, self.audit = item, class_id, mode, audit
-        self.w, self.h = int(item.width), int(item.height)  # type: ignore[arg-type]
+        self.w, self.h = item.size
 
     def note(
         self, ann_id: str | None, tool: str, outcome: Outcome, reason: Reason, detail: str
@@ -261,7 +261,8 @@ class _ItemWriter:
     def paint(
         self, polygons: list[dict[str, Any]], masks: list[dict[str, Any]]
     ) -> tuple[np.ndarray | None, np.ndarray | None]:
-        semantic, instances = [], []
+        semantic: list[tuple[str, dict[str, Any]]] = []
+        instances: list[tuple[str, dict[str, Any]]] = []
         for ann in masks:
             if self.mode == "exclude":
                 self.note(
@@ -491,10 +492,11 @@ def _int(text: str | None) -> int | None:
 
 
 def _voc_box(obj: ET.Element) -> list[float] | None:
-    values = [_int(obj.findtext(f"bndbox/{tag}")) for tag in ("xmin", "ymin", "xmax", "ymax")]
-    if any(v is None for v in values):
+    xmin, ymin, xmax, ymax = (
+        _int(obj.findtext(f"bndbox/{tag}")) for tag in ("xmin", "ymin", "xmax", "ymax")
+    )
+    if xmin is None or ymin is None or xmax is None or ymax is None:
         return None
-    xmin, ymin, xmax, ymax = values  # type: ignore[misc]
     if xmax <= xmin or ymax <= ymin:
         return None
     return [float(xmin), float(ymin), float(xmax - xmin), float(ymax - ymin)]

@@ -1,4 +1,4 @@
-"""DM v2 <-> YOLO (Ultralytics detect, segment and pose). See dm-format §3 "YOLO".
+"""DM v2 <-> YOLO (Ultralytics detect, segment and pose).
 
 The three tasks are separate datasets (``detect/``, ``segment/``, ``pose/``), each with
 ``dataset.yaml``, ``classes.txt``, ``images/`` and ``labels/``. Coordinates are normalised
@@ -161,7 +161,8 @@ class _ItemWriter:
             tasks,
             audit,
         )
-        self.w, self.h = float(item.width), float(item.height)  # type: ignore[arg-type]
+        width, height = item.size
+        self.w, self.h = float(width), float(height)
         self.lines: dict[str, list[str]] = {task: [] for task in YOLO_TASKS}
 
     def note(
@@ -332,7 +333,7 @@ class _ItemWriter:
             )
             return
         try:
-            mask = decode_mask(ann, self.item.width, self.item.height)  # type: ignore[arg-type]
+            mask = decode_mask(ann, *self.item.size)
         except MaskError as exc:
             self.note(
                 ann["id"],

@@ -18,8 +18,9 @@ from typing import Any
 
 import pandas as pd
 
+from synapse_nb.annotations.media import MEDIA_KEYS
 from synapse_nb.frames.build import STRING, SynapseFrame, convert_column
-from synapse_nb.frames.dm import MEDIA_KEYS, iter_annotations
+from synapse_nb.frames.dm import iter_annotations
 from synapse_nb.frames.schemas import IMAGE_TOOLS, Column
 
 __all__ = ["ANNOTATION_COLUMNS", "annotations_from_data", "class_counts"]

@@ -1,7 +1,9 @@
-"""Drawing DM annotations over images with Pillow, and matching two sources by IoU.
+"""Drawing DM annotations over images with Pillow.
 
 Pure functions, no widgets and no network: the preview widget feeds them a downloaded file
-and a DM document and puts the returned bytes into an ``ipywidgets.Image``.
+and the shapes of a DM document (:mod:`synapse_nb.widgets._shapes`; compare mode matches
+them in :mod:`synapse_nb.widgets._match`) and puts the returned bytes into an
+``ipywidgets.Image``. The shape and matching names stay importable from here.
 
 Speed comes from never touching the full-resolution image: a JPEG is decoded straight at
 (about) the display size with Pillow's ``draft`` mode, shapes are scaled to the display and
@@ -25,21 +27,29 @@ from __future__ import annotations
 import functools
 import io
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
-from synapse_nb.converters import COCO_PERSON_SKELETON, PERSON_17, dm_v1_to_v2
-from synapse_nb.converters.dm import DMFormatError
-from synapse_nb.converters.masks import MaskError, decode_mask
+from synapse_nb.annotations.geometry import box_corners, box_iou
+from synapse_nb.annotations.masks import MaskError, decode_mask
 from synapse_nb.widgets._colors import STATUS_COLORS, class_color
+from synapse_nb.widgets._match import COMPARE_TOOLS, CompareResult, match_shapes
+from synapse_nb.widgets._shapes import (
+    KEYPOINT_LABEL,
+    PERSON_17_SKELETON,
+    Shape,
+    shapes_from_doc,
+    skeleton_from_configuration,
+)
 
 __all__ = [
     "COMPARE_TOOLS",
+    "KEYPOINT_LABEL",
+    "PERSON_17_SKELETON",
     "CompareResult",
     "RenderOptions",
     "Shape",
@@ -52,460 +62,6 @@ __all__ = [
     "shapes_from_doc",
     "skeleton_from_configuration",
 ]
-
-#: Tools whose annotations compare mode matches (the tools with a box to compute IoU on).
-COMPARE_TOOLS = ("bounding_box",)
-
-#: Order in which tools are drawn: area fills first, then outlines, points and badges on top.
-_DRAW_ORDER = (
-    "segmentation",
-    "polygon",
-    "polyline",
-    "bounding_box",
-    "relation",
-    "keypoint",
-    "classification",
-)
-_VISIBILITY_NAMES = {"missing": 0, "occluded": 1, "visible": 2}
-#: Label used for keypoints whose skeleton group has no class.
-KEYPOINT_LABEL = "keypoints"
-#: COCO Person-17 skeleton as joint-name pairs: the fallback when no project configures one.
-PERSON_17_SKELETON: tuple[tuple[str, str], ...] = tuple(
-    (PERSON_17[a - 1], PERSON_17[b - 1]) for a, b in COCO_PERSON_SKELETON
-)
-
-
-@dataclass(slots=True)
-class Shape:
-    """One drawable annotation, in source-image pixels.
-
-    Attributes:
-        tool: DM tool (``bounding_box``, ``polygon``, ``polyline``, ``keypoint``,
-            ``segmentation``, ``classification``, ``relation``).
-        label: Class name; for keypoints the class of their skeleton group. Colours and
-            class toggles go by it.
-        data: The DM v2 ``data`` of the annotation.
-        ann_id: Annotation id.
-        name: Joint name of a keypoint.
-        visibility: Keypoint visibility (0 missing, 1 occluded, 2 visible).
-        group: Skeleton group of a keypoint.
-        score: ``score``/``confidence`` attr (predictions), if any.
-        rotation: ``rotation`` attr of a box, radians (0 when absent).
-        encoding: A mask's ``encoding``/``isCompressed``/``compressionFormat`` fields.
-        attrs: Other attrs, as a dict.
-        status: Compare mode: ``matched``, ``missed`` or ``extra``.
-        source: Compare mode: ``"a"`` (reference) or ``"b"``.
-        iou: Compare mode: IoU with the matched partner.
-
-    Example:
-        >>> Shape("bounding_box", "car", [0, 0, 2, 3]).box()
-        (0.0, 0.0, 2.0, 3.0)
-    """
-
-    tool: str
-    label: str
-    data: Any
-    ann_id: str | None = None
-    name: str | None = None
-    visibility: int | None = None
-    group: str | None = None
-    score: float | None = None
-    rotation: float = 0.0
-    encoding: dict[str, Any] | None = None
-    attrs: dict[str, Any] = field(default_factory=dict)
-    status: str | None = None
-    source: str = "a"
-    iou: float | None = None
-
-    def box(self) -> tuple[float, float, float, float] | None:
-        """Tight ``(x, y, w, h)`` of a box, polygon or polyline (None for other tools).
-
-        Example:
-            >>> Shape("polygon", "road", [[0, 0], [4, 0], [4, 3]]).box()
-            (0.0, 0.0, 4.0, 3.0)
-        """
-        if self.tool == "bounding_box":
-            x, y, w, h = self.data
-            return float(x), float(y), float(w), float(h)
-        if self.tool in ("polygon", "polyline"):
-            xs = [p[0] for p in self.data]
-            ys = [p[1] for p in self.data]
-            x0, y0 = float(min(xs)), float(min(ys))
-            return x0, y0, float(max(xs)) - x0, float(max(ys)) - y0
-        return None
-
-
-# ---------------------------------------------------------------------------- parsing
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _attrs(value: Any) -> dict[str, Any]:
-    if isinstance(value, list):
-        return {a["name"]: a.get("value") for a in value if isinstance(a, Mapping) and "name" in a}
-    return dict(value) if isinstance(value, Mapping) else {}
-
-
-def _visibility(value: Any) -> int:
-    if isinstance(value, str):
-        return _VISIBILITY_NAMES.get(value.lower(), 2)
-    if isinstance(value, int) and not isinstance(value, bool) and value in (0, 1, 2):
-        return value
-    return 2  # a keypoint without a visibility was drawn, so it is visible
-
-
-def _points(data: Any, least: int) -> list[tuple[float, float]] | None:
-    if not isinstance(data, list):
-        return None
-    points = [
-        (float(p[0]), float(p[1]))
-        for p in data
-        if isinstance(p, list | tuple) and len(p) >= 2 and _number(p[0]) and _number(p[1])
-    ]
-    return points if len(points) >= least and len(points) == len(data) else None
-
-
-def _media_item(doc: Any) -> Mapping[str, Any] | None:
-    if not isinstance(doc, Mapping) or not doc:
-        return None
-    if isinstance(doc.get("annotations"), Mapping):  # DM v1: convert with the converter
-        try:
-            converted, _audit = dm_v1_to_v2(doc)
-        except DMFormatError:
-            return None
-        doc = converted["annotation_data"]
-    images = doc.get("images")
-    if not isinstance(images, list) or not images or not isinstance(images[0], Mapping):
-        return None
-    return images[0]
-
-
-def _group_classes(item: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
-    """``group id -> class`` and ``member annotation id -> group id`` of ``group`` entries."""
-    classes: dict[str, str] = {}
-    members: dict[str, str] = {}
-    for group in item.get("group") or []:
-        if not isinstance(group, Mapping) or group.get("id") is None:
-            continue
-        gid = str(group["id"])
-        if isinstance(group.get("classification"), str):
-            classes[gid] = group["classification"]
-        for member in group.get("data") or []:
-            members.setdefault(str(member), gid)
-    return classes, members
-
-
-def _shape(tool: str, ann: Mapping[str, Any], groups: tuple[dict, dict]) -> Shape | None:
-    """A :class:`Shape` of one v2 annotation, or None when its geometry is unusable."""
-    attrs = _attrs(ann.get("attrs"))
-    label = ann.get("classification")
-    label = label if isinstance(label, str) else ""
-    ann_id = None if ann.get("id") is None else str(ann["id"])
-    score = next((attrs[k] for k in ("score", "confidence") if _number(attrs.get(k))), None)
-    if score is None and _number(ann.get("score")):
-        score = ann["score"]
-    common = {"ann_id": ann_id, "attrs": attrs, "score": None if score is None else float(score)}
-    data = ann.get("data")
-    if tool == "bounding_box":
-        ok = isinstance(data, list) and len(data) >= 4 and all(_number(v) for v in data[:4])
-        if not ok or data[2] <= 0 or data[3] <= 0:
-            return None
-        rotation = attrs.get("rotation")
-        return Shape(
-            tool,
-            label,
-            [float(v) for v in data[:4]],
-            rotation=float(rotation) if _number(rotation) else 0.0,
-            **common,
-        )
-    if tool in ("polygon", "polyline"):
-        points = _points(data, 3 if tool == "polygon" else 2)
-        return None if points is None else Shape(tool, label, points, **common)
-    if tool == "keypoint":
-        if not (isinstance(data, list) and len(data) >= 2 and all(map(_number, data[:2]))):
-            return None
-        classes, members = groups
-        group = ann.get("group_id")
-        group = str(group) if group is not None else members.get(ann_id or "")
-        return Shape(
-            tool,
-            classes.get(group or "", KEYPOINT_LABEL),
-            (float(data[0]), float(data[1])),
-            name=label,
-            visibility=_visibility(ann.get("visibility")),
-            group=group,
-            **common,
-        )
-    if tool == "segmentation":
-        if not isinstance(data, list):
-            return None  # a video/audio time span: nothing to draw on an image
-        keys = ("encoding", "isCompressed", "compressionFormat")
-        encoding = {k: ann.get(k) for k in keys}
-        if encoding["encoding"] is None and data:
-            # legacy documents carry raw indices (or runs) without stating the encoding
-            rle = isinstance(data[0], list | tuple)
-            encoding = {
-                "encoding": "dm_rle" if rle else "raw_indices",
-                "isCompressed": rle,
-                "compressionFormat": "rle" if rle else None,
-            }
-        return Shape(tool, label, data, encoding=encoding, **common)
-    if tool == "classification":
-        return Shape(tool, label, None, **common)
-    if tool == "relation":
-        ok = isinstance(data, list) and len(data) == 2
-        return Shape(tool, label, [str(v) for v in data], **common) if ok else None
-    return None
-
-
-def shapes_from_doc(doc: Any) -> list[Shape]:
-    """The drawable annotations of an item's first image, in drawing order.
-
-    DM v1 documents are converted to v2 first (:func:`synapse_nb.converters.dm_v1_to_v2`).
-    Annotations whose geometry is malformed are left out rather than failing the preview;
-    ``group`` entries give their class to their keypoints instead of being drawn.
-
-    Args:
-        doc: The item's DM data (v1, v2, ``{}`` or anything else).
-
-    Returns:
-        Shapes, masks first and badges last.
-
-    Example:
-        >>> doc = {"images": [{
-        ...     "keypoint": [{"id": "k1", "classification": "nose", "data": [5, 5],
-        ...                   "visibility": 1, "group_id": "g1"}],
-        ...     "group": [{"id": "g1", "classification": "person", "data": ["k1"]}]}]}
-        >>> s = shapes_from_doc(doc)[0]
-        >>> s.label, s.name, s.visibility, s.group
-        ('person', 'nose', 1, 'g1')
-    """
-    item = _media_item(doc)
-    if item is None:
-        return []
-    groups = _group_classes(item)
-    shapes: list[Shape] = []
-    for tool in _DRAW_ORDER:
-        anns = item.get(tool)
-        if not isinstance(anns, list):
-            continue
-        for ann in anns:
-            if isinstance(ann, Mapping):
-                shape = _shape(tool, ann, groups)
-                if shape is not None:
-                    shapes.append(shape)
-    return shapes
-
-
-def skeleton_from_configuration(configuration: Any) -> tuple[tuple[str, str], ...] | None:
-    """Skeleton edges as joint-name pairs from a project configuration, if it has one.
-
-    The configuration lists joint names under ``keypoints`` and edges under ``skeleton``,
-    as name pairs or index pairs (0-based; 1-based as in COCO when an index equals the
-    number of joints).
-
-    Example:
-        >>> skeleton_from_configuration({"keypoints": ["a", "b", "c"], "skeleton": [[0, 1]]})
-        (('a', 'b'),)
-        >>> skeleton_from_configuration({"keypoints": ["a", "b"], "skeleton": [[1, 2]]})
-        (('a', 'b'),)
-        >>> skeleton_from_configuration({}) is None
-        True
-    """
-    if not isinstance(configuration, Mapping):
-        return None
-    names = configuration.get("keypoints")
-    edges = configuration.get("skeleton")
-    if not isinstance(edges, list) or not edges:
-        return None
-    names = [str(n) for n in names] if isinstance(names, list) else []
-    pairs = [e for e in edges if isinstance(e, list | tuple) and len(e) == 2]
-    if all(isinstance(a, str) and isinstance(b, str) for a, b in pairs):
-        return tuple((a, b) for a, b in pairs) or None
-    indices = [(a, b) for a, b in pairs if isinstance(a, int) and isinstance(b, int)]
-    if not names or not indices:
-        return None
-    base = 1 if max(max(a, b) for a, b in indices) == len(names) else 0
-    out = [
-        (names[a - base], names[b - base])
-        for a, b in indices
-        if 0 <= a - base < len(names) and 0 <= b - base < len(names)
-    ]
-    return tuple(out) or None
-
-
-# ---------------------------------------------------------------------------- compare
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every box of ``a`` with every box of ``b`` (``x, y, w, h`` rows).
-
-    Example:
-        >>> box_iou(np.array([[0, 0, 2, 2]]), np.array([[1, 0, 2, 2], [5, 5, 1, 1]])).round(3)
-        array([[0.333, 0.   ]])
-    """
-    a = np.asarray(a, dtype=float).reshape(-1, 4)
-    b = np.asarray(b, dtype=float).reshape(-1, 4)
-    ax1, ay1 = a[:, 0:1], a[:, 1:2]
-    ax2, ay2 = ax1 + a[:, 2:3], ay1 + a[:, 3:4]
-    bx1, by1 = b[:, 0], b[:, 1]
-    bx2, by2 = bx1 + b[:, 2], by1 + b[:, 3]
-    iw = np.clip(np.minimum(ax2, bx2) - np.maximum(ax1, bx1), 0, None)
-    ih = np.clip(np.minimum(ay2, by2) - np.maximum(ay1, by1), 0, None)
-    inter = iw * ih
-    union = a[:, 2:3] * a[:, 3:4] + b[:, 2] * b[:, 3] - inter
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(union > 0, inter / union, 0.0)
-
-
-@dataclass
-class CompareResult:
-    """Outcome of matching source B against reference source A on one image.
-
-    Attributes:
-        matched: ``(a_shape, b_shape, iou)`` pairs.
-        missed: Shapes only in A (e.g. ground truth no prediction found).
-        extra: Shapes only in B (e.g. false positives, or boxes added in version B).
-        threshold: The IoU threshold used.
-
-    Example:
-        >>> CompareResult([], [], [], 0.5).counts()
-        {'matched': 0, 'missed': 0, 'extra': 0}
-    """
-
-    matched: list[tuple[Shape, Shape, float]]
-    missed: list[Shape]
-    extra: list[Shape]
-    threshold: float
-
-    def counts(self) -> dict[str, int]:
-        """Number of matched pairs, missed and extra shapes.
-
-        Example:
-            >>> CompareResult([], [Shape("bounding_box", "a", [0, 0, 1, 1])], [], .5).counts()
-            {'matched': 0, 'missed': 1, 'extra': 0}
-        """
-        return {"matched": len(self.matched), "missed": len(self.missed), "extra": len(self.extra)}
-
-    def by_class(self) -> dict[str, dict[str, int]]:
-        """The counts per class, classes sorted by name.
-
-        Example:
-            >>> a = Shape("bounding_box", "car", [0, 0, 1, 1])
-            >>> CompareResult([], [a], [], .5).by_class()
-            {'car': {'matched': 0, 'missed': 1, 'extra': 0}}
-        """
-        out: dict[str, dict[str, int]] = {}
-
-        def add(label: str, status: str) -> None:
-            out.setdefault(label, {"matched": 0, "missed": 0, "extra": 0})[status] += 1
-
-        for a, _b, _iou in self.matched:
-            add(a.label, "matched")
-        for shape in self.missed:
-            add(shape.label, "missed")
-        for shape in self.extra:
-            add(shape.label, "extra")
-        return dict(sorted(out.items()))
-
-    def shapes(self) -> list[Shape]:
-        """Every shape with its ``status``/``source``/``iou`` set, ready to draw.
-
-        Example:
-            >>> CompareResult([], [], [], 0.5).shapes()
-            []
-        """
-        out = []
-        for a, b, iou in self.matched:
-            out.append(replace(a, status="matched", source="a", iou=iou))
-            out.append(replace(b, status="matched", source="b", iou=iou))
-        out.extend(replace(s, status="missed", source="a") for s in self.missed)
-        out.extend(replace(s, status="extra", source="b") for s in self.extra)
-        return out
-
-
-def _greedy(ious: np.ndarray, scores: list[float | None], threshold: float) -> list[tuple]:
-    """Pairs ``(i_a, j_b, iou)``: by descending B score when B has scores (as detection
-    metrics do), else by descending IoU over all pairs."""
-    pairs: list[tuple[int, int, float]] = []
-    if ious.size == 0:
-        return pairs
-    taken_a: set[int] = set()
-    if any(s is not None for s in scores):
-        order = sorted(range(len(scores)), key=lambda j: -(scores[j] or 0.0))
-        for j in order:
-            column = ious[:, j].copy()
-            column[list(taken_a)] = -1.0
-            i = int(column.argmax())
-            if column[i] >= threshold:
-                taken_a.add(i)
-                pairs.append((i, j, float(ious[i, j])))
-        return pairs
-    taken_b: set[int] = set()
-    flat = np.argsort(-ious, axis=None, kind="stable")
-    for index in flat:
-        i, j = divmod(int(index), ious.shape[1])
-        if ious[i, j] < threshold:
-            break
-        if i in taken_a or j in taken_b:
-            continue
-        taken_a.add(i)
-        taken_b.add(j)
-        pairs.append((i, j, float(ious[i, j])))
-    return pairs
-
-
-def match_shapes(
-    a: Iterable[Shape],
-    b: Iterable[Shape],
-    threshold: float = 0.5,
-    tools: Sequence[str] = COMPARE_TOOLS,
-) -> CompareResult:
-    """Match the boxes of two annotation sources, per class, greedily by IoU.
-
-    Within each class, B's shapes are taken by descending ``score`` when B has scores (a
-    model's predictions), each matching the unmatched A shape of highest IoU; without
-    scores, the pair of highest IoU is matched first. A pair needs IoU >= ``threshold``.
-
-    Args:
-        a: Reference shapes (ground truth, or version A).
-        b: Shapes to check against it (predictions, or version B).
-        threshold: Minimum IoU of a match, in [0, 1].
-        tools: Tools that take part (others are ignored).
-
-    Returns:
-        A :class:`CompareResult`.
-
-    Example:
-        >>> gt = [Shape("bounding_box", "car", [0, 0, 10, 10])]
-        >>> pred = [Shape("bounding_box", "car", [1, 0, 10, 10], score=0.9),
-        ...         Shape("bounding_box", "car", [50, 50, 5, 5], score=0.3)]
-        >>> match_shapes(gt, pred, 0.5).counts()
-        {'matched': 1, 'missed': 0, 'extra': 1}
-    """
-    a_by: dict[str, list[Shape]] = {}
-    b_by: dict[str, list[Shape]] = {}
-    for shape in a:
-        if shape.tool in tools and shape.box() is not None:
-            a_by.setdefault(shape.label, []).append(shape)
-    for shape in b:
-        if shape.tool in tools and shape.box() is not None:
-            b_by.setdefault(shape.label, []).append(shape)
-    matched: list[tuple[Shape, Shape, float]] = []
-    missed: list[Shape] = []
-    extra: list[Shape] = []
-    for label in sorted(set(a_by) | set(b_by)):
-        sa, sb = a_by.get(label, []), b_by.get(label, [])
-        ious = box_iou(np.array([s.box() for s in sa]), np.array([s.box() for s in sb]))
-        pairs = _greedy(ious, [s.score for s in sb], threshold)
-        used_a = {i for i, _, _ in pairs}
-        used_b = {j for _, j, _ in pairs}
-        matched.extend((sa[i], sb[j], iou) for i, j, iou in pairs)
-        missed.extend(s for i, s in enumerate(sa) if i not in used_a)
-        extra.extend(s for j, s in enumerate(sb) if j not in used_b)
-    return CompareResult(matched, missed, extra, threshold)
 
 
 # ---------------------------------------------------------------------------- drawing
@@ -545,7 +101,10 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 def _glyph(char: str, size: int) -> tuple[Image.Image, int]:
     """One character rendered once: its coverage mask (a full line high) and its advance."""
     font = _font(size)
-    ascent, descent = font.getmetrics()  # type: ignore[union-attr]
+    if isinstance(font, ImageFont.FreeTypeFont):
+        ascent, descent = font.getmetrics()
+    else:  # Pillow without FreeType: the fixed bitmap font
+        ascent, descent = size, max(1, size // 4)
     advance = max(1, round(font.getlength(char)))
     right = int(font.getbbox(char)[2])
     cell = Image.new("L", (max(advance, right, 1), ascent + descent), 0)
@@ -677,17 +236,8 @@ def _color(shape: Shape) -> tuple[int, int, int]:
 
 
 def _box_corners(shape: Shape) -> list[tuple[float, float]]:
-    x, y, w, h = shape.data
-    corners = [(x, y), (x + w, y), (x + w, y + h), (x, y + h)]
-    if not shape.rotation:
-        return corners
     # the rotation centre is not specified by DM; the box centre is the natural reading
-    cx, cy = x + w / 2, y + h / 2
-    cos, sin = math.cos(shape.rotation), math.sin(shape.rotation)
-    return [
-        (cx + (px - cx) * cos - (py - cy) * sin, cy + (px - cx) * sin + (py - cy) * cos)
-        for px, py in corners
-    ]
+    return box_corners(shape.data, shape.rotation)
 
 
 def _draw_box(p: _Painter, shape: Shape) -> None:

@@ -6,7 +6,8 @@ import numpy as np
 
 from synapse_nb.converters import encode_mask
 
-# dm-format §5: one 640x480 image with a box, a polygon and a 3-keypoint group.
+# A worked example of the DM format: one 640x480 image with a box, a polygon and a
+# 3-keypoint group.
 SPEC_EXAMPLE = {
     "classification": {
         "bounding_box": ["car"],

@@ -47,6 +47,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
+from synapse_nb.annotations.geometry import iou_xywh, point_in_polygon
+
 __all__ = [
     "CLASSES",
     "GENERATOR_VERSION",
@@ -315,7 +317,7 @@ def _covers(shape: _Shape, x: float, y: float) -> bool:
     """Whether ``shape`` paints the point (x, y); used for keypoint self-occlusion."""
     kind = shape.kind
     if kind == "polygon":
-        return _point_in_polygon(x, y, shape.xy)
+        return bool(point_in_polygon(x, y, shape.xy))
     if kind == "line":
         half = shape.width / 2
         pts = shape.xy
@@ -333,16 +335,6 @@ def _covers(shape: _Shape, x: float, y: float) -> bool:
         u, v = (x - (x0 + x1) / 2) / irx, (y - (y0 + y1) / 2) / iry
         return u * u + v * v >= 1
     return False
-
-
-def _point_in_polygon(x: float, y: float, pts: Sequence[_Point]) -> bool:
-    inside = False
-    n = len(pts)
-    for i in range(n):
-        (xa, ya), (xb, yb) = pts[i], pts[(i + 1) % n]
-        if (ya > y) != (yb > y) and x < xa + (y - ya) * (xb - xa) / (yb - ya):
-            inside = not inside
-    return inside
 
 
 def _dist_to_segment(x: float, y: float, a: _Point, b: _Point) -> float:
@@ -852,15 +844,6 @@ def _box_of(mask: _Mask) -> tuple[int, int, int, int]:
     return mask.box
 
 
-def _iou(a: Sequence[float], b: Sequence[float]) -> float:
-    """IoU of two ``[x, y, w, h]`` boxes."""
-    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _xywh(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
     return box[0], box[1], box[2] - box[0], box[3] - box[1]
 
@@ -886,7 +869,7 @@ def _place_objects(lay: _Layout, rng: np.random.Generator) -> list[_Obj]:
         box = _xywh(_box_of(obj.mask))
         if min(box[2], box[3]) < _MIN_BOX_SIDE:
             continue
-        if any(_iou(box, _xywh(_box_of(o.mask))) > 0.6 for o in placed if o.mask):
+        if any(iou_xywh(box, _xywh(_box_of(o.mask))) > 0.6 for o in placed if o.mask):
             continue
         # Accept only if nothing (the newcomer included) ends up hidden beyond recognition.
         resolved = _resolve_visibility(lay, [*placed, obj])
@@ -1564,8 +1547,7 @@ def _boxes_of(doc: Any, name: str) -> list[dict]:
         raise ValueError(f"{name}['images'][0]['bounding_box'] must be a list, got {boxes!r}")
     for pos, box in enumerate(boxes):
         data = box.get("data") if isinstance(box, dict) else None
-        ok = isinstance(data, list) and len(data) == 4
-        if not ok or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in data):
+        if not (isinstance(data, list) and len(data) == 4 and all(map(_plain_number, data))):
             raise ValueError(
                 f"{name}['images'][0]['bounding_box'][{pos}]['data'] must be [x, y, w, h], "
                 f"got {data!r}"
@@ -1577,6 +1559,10 @@ def _boxes_of(doc: Any, name: str) -> list[dict]:
                 f"classification={box.get('classification')!r}"
             )
     return boxes
+
+
+def _plain_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _geometry_extent(item: dict) -> tuple[float, float]:
@@ -1695,7 +1681,7 @@ def _move_box(box: dict, rng: np.random.Generator, right: float, bottom: float) 
         cy = y + h / 2 + rng.normal(0, 0.1) * h
         sw, sh = math.exp(rng.normal(0, 0.15)), math.exp(rng.normal(0, 0.15))
         moved = _fit_box(cx, cy, w * sw, h * sh, right, bottom)
-        if _iou(moved, box["data"]) < 0.97:  # a visible change, not a rounding difference
+        if iou_xywh(moved, box["data"]) < 0.97:  # a visible change, not a rounding difference
             box["data"] = moved
             return
     box["data"] = _fit_box(x + w / 2 + 0.2 * w, y + h / 2, 0.8 * w, h, max(right, 1.0), bottom)
@@ -1747,9 +1733,9 @@ def predictions(doc: dict, seed: int, *, miss_rate: float = 0.1, fp_rate: float 
         )
     n_fp = int(rng.poisson(fp_rate * len(gt) if gt else fp_rate))
     for _ in range(n_fp):
-        box = _false_positive(gt, rng, right, bottom)
-        if box is not None:
-            scored.append((round(float(rng.uniform(0.05, 0.6)), 3), _pick(rng, CLASSES), box))
+        fp_box = _false_positive(gt, rng, right, bottom)
+        if fp_box is not None:
+            scored.append((round(float(rng.uniform(0.05, 0.6)), 3), _pick(rng, CLASSES), fp_box))
     scored.sort(key=lambda s: -s[0])
     preds = [
         {
@@ -1782,7 +1768,7 @@ def _jitter(
         cy = y + h / 2 + rng.normal(0, 0.06 * spread) * h
         sw, sh = math.exp(rng.normal(0, 0.08 * spread)), math.exp(rng.normal(0, 0.08 * spread))
         box = _fit_box(cx, cy, w * sw, h * sh, max(right, x + w), max(bottom, y + h))
-        if _iou(box, data) >= 0.6:
+        if iou_xywh(box, data) >= 0.6:
             return box
         spread /= 2  # rare wide draws are pulled back so a prediction stays a true positive
     return [round(v, 1) for v in data]
@@ -1800,6 +1786,6 @@ def _false_positive(
         w, h = 0.1 * right, 0.1 * bottom
     for _ in range(50):
         box = _fit_box(rng.uniform(0, right), rng.uniform(0, bottom), w, h, right, bottom)
-        if all(_iou(box, g["data"]) < 0.3 for g in gt):
+        if all(iou_xywh(box, g["data"]) < 0.3 for g in gt):
             return box
     return None

@@ -1,4 +1,6 @@
-"""Docstring examples run as tests (``--doctest-modules`` over ``synapse_nb/``).
+"""Docstring examples run as tests: every module of ``synapse_nb/`` is collected as doctests.
+
+(Only the package: ``--doctest-modules`` would also import the test modules a second time.)
 
 Examples that need a backend use the names this file puts in their namespace, all backed by
 one embedded demo backend started for the doctests (over real HTTP on 127.0.0.1):
@@ -21,7 +23,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _pytest.doctest import DoctestItem
+from _pytest.doctest import DoctestItem, DoctestModule
+
+_PACKAGE = Path(__file__).parent / "synapse_nb"
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if (
+        file_path.suffix == ".py"
+        and file_path.name != "__main__.py"
+        and _PACKAGE in file_path.parents
+        and not parent.config.option.doctestmodules  # no second copy under --doctest-modules
+    ):
+        return DoctestModule.from_parent(parent, path=file_path)
+    return None
 
 
 @pytest.fixture(scope="session")

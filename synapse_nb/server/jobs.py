@@ -104,7 +104,12 @@ class JobStore:
             row = con.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
             if row is None:
                 return status
-            if row[0] in TERMINAL:
+            if row[0] in TERMINAL:  # stopped meanwhile: keep that, but keep what it returned
+                if result is not None:
+                    con.execute(
+                        "UPDATE jobs SET result = ? WHERE id = ? AND result = 'null'",
+                        (dumps(result), job_id),
+                    )
                 return str(row[0])
             stamp = now()
             con.execute(

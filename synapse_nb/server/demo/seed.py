@@ -115,7 +115,7 @@ def seed_demo(state: Any, *, seed: int = 0, cache_dir: Path, n_images: int = DEM
     A data dir that was seeded before is left as it is (its agent token is then unknown: only
     its hash is stored, so a fresh one is registered).
     """
-    from . import media
+    from . import media, releases
 
     db = state.db
     ensure_admin(state)
@@ -592,6 +592,7 @@ def seed_demo(state: Any, *, seed: int = 0, cache_dir: Path, n_images: int = DEM
                 (tenant_id, name, category, provider, dumps(conf), int(default), _ts(9500)),
             )
         con.execute("INSERT INTO meta (key, value) VALUES ('demo_seed', ?)", (str(seed),))
+    releases.seed_plugin_releases(state, tenant_id)  # real, runnable plugin releases
     return agent_token
 
 

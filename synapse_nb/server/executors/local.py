@@ -129,8 +129,7 @@ class LocalExecutor:
             running = list(self._running.values())
             for future in self._futures.values():
                 future.cancel()
-        for item in running:
-            item.stop_requested = True
+        for item in running:  # not stop_requested: the user did not ask, the backend ends
             if item.process is not None:
                 item.process.terminate()
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -224,6 +223,9 @@ class LocalExecutor:
         end: Outcome = outcome(
             code, collected_all, stopped=self._is_stopping(job_id), timed_out=timed_out
         )
+        if self._closed and end.status != "STOPPED" and process.term_sent_at is not None:
+            message = "The backend shut down while this job ran, so it was stopped (run it again)"
+            end = Outcome("FAILED", message, "error", {"error": message, "exit_code": code})
         self.store.finish(job_id, end.status, [_line(end.message, end.level)], end.result)
 
     # ------------------------------------------------------------------ helpers

@@ -205,7 +205,8 @@ class JobProcess:
 def outcome(code: int, collected: Collected, *, stopped: bool, timed_out: float | None) -> Outcome:
     """Map an exit to a job status, closing message and result."""
     if stopped:
-        return Outcome("STOPPED", "Stopped on request", "warning")
+        returned = collected.result[-1] if code == 0 and collected.result else None
+        return Outcome("STOPPED", "Stopped on request", "warning", returned)
     if timed_out is not None:
         message = f"Timed out after {timed_out:g} s: stopped with SIGTERM, then SIGKILL"
         return Outcome("FAILED", message, "error", {"error": message})

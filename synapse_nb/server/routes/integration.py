@@ -520,7 +520,8 @@ async def run_plugin(ref: str, request: Request, p: Principal = Auth) -> Any:
             raise field_error("version", f'No release "{version}" of plugin "{plugin["code"]}".')
     if not releases:
         raise ApiError(400, {"detail": f'Plugin "{plugin["code"]}" has no release to run.'})
-    release = releases[-1]
+    # without a version, the newest release that holds code (one posted as JSON only has none)
+    release = ([r for r in releases if r["rel_path"]] or releases)[-1]
     params = runnable_params(plugin, release, action, params)
     job_id = create_job(
         state,

@@ -381,3 +381,14 @@ def test_twenty_concurrent_jobs_all_finish_with_their_logs(api, make, server):
     expected = ["Starting action 'run'", *[f"step {i}/5" for i in range(1, 6)], "Done"]
     for job_id in jobs:
         assert [m for _, m in logs(api, job_id)] == expected, job_id
+
+
+def test_a_tail_opened_after_a_stop_still_gets_the_last_lines(api, make):
+    """The status turns STOPPED at once, but the process writes until it ends: a tail waits."""
+    job_id = run(api, release(api, make, STUBBORN))
+    wait_for_log(api, job_id, "child ")
+    api.patch(f"jobs/{job_id}/", json={"status": "STOPPED"})
+    with api.get(f"jobs/{job_id}/tail_console_logs/", stream=True, timeout=20) as response:
+        events = [line for line in response.iter_lines(decode_unicode=True) if line]
+    assert '"type": "complete", "status": "STOPPED"' in events[-1]
+    assert "Stopped on request" in events[-2]

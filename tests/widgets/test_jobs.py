@@ -1,4 +1,7 @@
-"""JobMonitor following real simulated plugin jobs of the embedded backend (dummy comm)."""
+"""JobMonitor following real plugin jobs of the embedded backend (dummy comm).
+
+The jobs run the demo's trainer (the built-in numpy trainer) in job processes.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from synapse_nb.widgets.jobs import JobMonitor
 
 pytestmark = pytest.mark.usefixtures("dummy_comm")
 
-#: seconds a simulated job runs here: long enough to click Stop while it runs
+#: seconds a job runs here (ten epochs, paced): long enough to click Stop while it runs
 JOB_SECONDS = 2.0
 
 
@@ -37,7 +40,14 @@ def client(server: ServerHandle) -> Iterator[Client]:
     server.set_faults()
 
 
-def run_job(client: Client, **params) -> dict:
+def run_job(client: Client, fail: bool = False, **params) -> dict:
+    """Ten epochs paced over ``JOB_SECONDS``: 12 log lines (start, one per epoch, "Done").
+
+    ``fail`` resumes from a job that saved no checkpoint, so the action raises.
+    """
+    params = {"epochs": 10, "delay": JOB_SECONDS / 10, "register": False, **params}
+    if fail:
+        params["resume_from"] = "no-such-job"
     return client.run_plugin("yolo-trainer", {"action": "train", "params": params})
 
 

@@ -118,6 +118,11 @@ class LocalExecutor:
             pid = running.process.pid if running and running.process else None
         return {"executor": self.kind, "node": self.node, "pid": pid, "active": running is not None}
 
+    def is_active(self, job_id: str) -> bool:
+        """True while the job is queued or its process runs (its logs may still grow)."""
+        with self._lock:
+            return job_id in self._running
+
     def active_jobs(self) -> list[str]:
         with self._lock:
             return list(self._running)

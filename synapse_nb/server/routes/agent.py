@@ -178,6 +178,7 @@ async def _follow(request: Request, job_id: str, sse: bool) -> Any:
     while True:
         # status before logs, so the logs read after a terminal status include the last line
         status = state.db.scalar("SELECT status FROM jobs WHERE id = ?", (job_id,))
+        status = status if not state.jobs.is_active(job_id) else "RUNNING"  # lines may follow
         for r in _log_lines(request, job_id, last):
             last = r["id"]
             yield (
@@ -248,6 +249,7 @@ async def _ws_logs(websocket: WebSocket, pk: str, as_json: bool) -> None:
     last = 0
     while True:
         status = state.db.scalar("SELECT status FROM jobs WHERE id = ?", (pk,))
+        status = status if not state.jobs.is_active(pk) else "RUNNING"  # lines may follow
         for r in state.db.all(
             "SELECT id, message FROM job_console_logs WHERE job_id = ? AND id > ? ORDER BY id",
             (pk, last),

@@ -769,9 +769,11 @@ async def tail_job_console_logs(pk: str, request: Request, p: Principal = Auth) 
         deadline = loop.time() + timeout
         while True:
             # Status first, logs second: a job's last log is committed with (or before) its
-            # terminal status, so logs read after seeing that status include it. Reading them
-            # the other way round could announce "complete" and lose the final line.
+            # terminal status, or before its executor lets it go (a stopped job's process
+            # writes a few lines after the status changed), so logs read after seeing both
+            # include it. The other way round could announce "complete" and lose lines.
             status = state.db.scalar("SELECT status FROM jobs WHERE id = ?", (pk,))
+            status = status if not state.jobs.is_active(pk) else "RUNNING"
             rows = state.db.all(
                 "SELECT * FROM job_console_logs WHERE job_id = ? AND id > ? ORDER BY id",
                 (pk, last_id),

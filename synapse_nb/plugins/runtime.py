@@ -245,7 +245,7 @@ def call_entrypoint(target: Any, ctx: RunContext, run_method: str = "run") -> An
     args = (ctx.params, ctx)
     if inspect.isclass(target):
         count = _positional_count(target.__init__) - 1  # minus self
-        instance = target(*args[: max(0, min(count, 2))])
+        instance: Any = target(*args[: max(0, min(count, 2))])
         if count < 2:
             instance.params, instance.ctx = ctx.params, ctx
         method = getattr(instance, run_method, None)

@@ -82,7 +82,8 @@ class JobProcess:
         self._selector = selectors.DefaultSelector()
         self._buffers: dict[int, bytes] = {}
         assert popen.stdout is not None and popen.stderr is not None
-        for stream, kind in ((popen.stdout, "stdout"), (popen.stderr, "stderr"), (events, "event")):
+        self._streams: list[IO[bytes]] = [popen.stdout, popen.stderr, events]
+        for stream, kind in zip(self._streams, ("stdout", "stderr", "event"), strict=True):
             os.set_blocking(stream.fileno(), False)
             self._selector.register(stream, selectors.EVENT_READ, kind)
             self._buffers[stream.fileno()] = b""
@@ -195,11 +196,10 @@ class JobProcess:
         return code
 
     def close(self) -> None:
-        for key in list(self._selector.get_map().values()):
-            self._selector.unregister(key.fileobj)
-            with contextlib.suppress(OSError):
-                key.fileobj.close()  # type: ignore[union-attr]  # selector keys hold our files
         self._selector.close()
+        for stream in self._streams:
+            with contextlib.suppress(OSError):
+                stream.close()
 
 
 def outcome(code: int, collected: Collected, *, stopped: bool, timed_out: float | None) -> Outcome:

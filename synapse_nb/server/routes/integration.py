@@ -605,7 +605,7 @@ def list_jobs(request: Request, p: Principal = Auth) -> dict:
     where = Where()
     where.add("j.tenant_id = ?", p.tenant_id)
     if q.has("status"):
-        where.add_in("j.status", [s.upper() for s in q.list("status")])
+        where.add_in("j.status", [str(s).upper() for s in q.list("status")])
     if q.has("action"):
         where.add_in("j.action", q.list("action"))
     if q.has("agent"):
@@ -746,7 +746,7 @@ def list_job_console_logs(pk: str, request: Request, p: Principal = Auth) -> dic
     where.add("job_id = ?", pk)
     range_filters(q, where, "id", "id")
     if q.has("level"):
-        where.add_in("level", [v.lower() for v in q.list("level")])
+        where.add_in("level", [str(v).lower() for v in q.list("level")])
     return paginate_where(
         request, "job_console_logs", where, lambda rows: [log_json(r) for r in rows]
     )
@@ -946,7 +946,7 @@ def list_serve_applications(request: Request, p: Principal = Auth) -> dict:
     where = Where()
     where.add("tenant_id = ?", p.tenant_id)
     if q.has("status"):
-        where.add_in("status", [s.upper() for s in q.list("status")])
+        where.add_in("status", [str(s).upper() for s in q.list("status")])
     return paginate_where(
         request, "serve_applications", where, lambda rows: [serve_json(r) for r in rows]
     )

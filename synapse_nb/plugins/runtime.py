@@ -126,7 +126,9 @@ class RunContext:
         self._events = events or _Events(None)
         self._started = time.monotonic()
         self._stop = threading.Event()
-        self._stop_aware = False
+        self._acknowledged = False
+        #: seconds plugin code has, after a stop request, to notice it before it is interrupted
+        self.stop_window = float(spec.get("stop_window", 1.0))
         self._client: Any = None
 
     def __repr__(self) -> str:  # the token stays out
@@ -175,13 +177,16 @@ class RunContext:
     # ------------------------------------------------------------------ stop
     @property
     def stop_requested(self) -> bool:
-        """True once the job was asked to stop; reading it makes the plugin stop-aware.
+        """True once the job was asked to stop.
 
-        A stop-aware plugin gets the grace period to save its work and return; any other is
-        interrupted with :class:`JobStopped` at once.
+        Plugin code that reads it within :attr:`stop_window` seconds of the request may finish
+        its step, save its work and return; code that does not look is interrupted with
+        :class:`JobStopped` when the window closes.
         """
-        self._stop_aware = True
-        return self._stop.is_set()
+        requested = self._stop.is_set()
+        if requested:
+            self._acknowledged = True
+        return requested
 
     def check_stop(self) -> None:
         """Raise :class:`JobStopped` when a stop was requested (a cooperative checkpoint)."""
@@ -189,8 +194,15 @@ class RunContext:
             raise JobStopped(f"job {self.job_id} was asked to stop")
 
     def _request_stop(self, *_: Any) -> None:
+        """SIGTERM: note the request, interrupt the code if it has not noticed in time."""
         self._stop.set()
-        if not self._stop_aware:
+        if self.stop_window > 0:
+            signal.setitimer(signal.ITIMER_REAL, self.stop_window)
+        else:
+            self._interrupt()
+
+    def _interrupt(self, *_: Any) -> None:
+        if not self._acknowledged:
             raise JobStopped(f"job {self.job_id} was asked to stop")
 
     # ------------------------------------------------------------------ backend access
@@ -269,6 +281,7 @@ def run_job(spec: Mapping[str, Any], events: _Events) -> int:
     """Run one action; returns the process exit code."""
     ctx = RunContext(spec, events)
     signal.signal(signal.SIGTERM, ctx._request_stop)
+    signal.signal(signal.SIGALRM, ctx._interrupt)
     root = logging.getLogger()
     root.handlers[:] = [_EventHandler(events)]
     root.setLevel(logging.INFO)

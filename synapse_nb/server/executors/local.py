@@ -259,6 +259,7 @@ class LocalExecutor:
             "checkpoint_dir": str(work / "checkpoints"),
             "jobs_root": str(work.parent),
             "base_url": base_url,
+            "stop_window": self.grace / 2,
             "token": self._mint_token(job) if base_url else None,
         }
         path = work / "spec.json"

@@ -94,9 +94,9 @@ def test_plugin_release_is_multipart_with_json_config(client, wire, tmp_path):
 
 def test_run_plugin_sends_sdk26_keys_and_job_lifecycle(client, wire):
     run = {"action": "train", "parameters": {"epochs": 1}, "context": {"a": 1}}
-    job = client.run_plugin("yolo-trainer", run)
+    job = client.run_plugin("numpy-trainer", run)
     assert job["job_id"] == job["id"]
-    body = wire.json(wire.one("POST", "plugins/yolo-trainer/run/"))
+    body = wire.json(wire.one("POST", "plugins/numpy-trainer/run/"))
     expected = {"action": "train", "params": {"epochs": 1}, "context": {"a": 1}, "language": "ko"}
     assert body == expected
     assert client.get_job(job["id"], params={"expand": "logs"})["id"] == job["id"]
@@ -117,7 +117,7 @@ def test_list_jobs_maps_seed_status(client, wire):
 
 
 def test_console_logs_list_and_tail(client):
-    job = client.run_plugin(1, {"action": "train", "params": {"epochs": 2}})
+    job = client.run_plugin("numpy-trainer", {"action": "train", "params": {"epochs": 2}})
     entries = list(client.tail_job_console_logs(job["id"], timeout=20))
     assert entries and all(e["type"] == "log" and "message" in e for e in entries)
     deadline = time.monotonic() + 10

@@ -1,6 +1,6 @@
 """JobMonitor following real plugin jobs of the embedded backend (dummy comm).
 
-The jobs run the demo's trainer (the built-in numpy trainer) in job processes.
+The jobs run the demo's built-in numpy trainer in job processes.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def run_job(client: Client, fail: bool = False, **params) -> dict:
     params = {"epochs": 10, "delay": JOB_SECONDS / 10, "register": False, **params}
     if fail:
         params["resume_from"] = "no-such-job"
-    return client.run_plugin("yolo-trainer", {"action": "train", "params": params})
+    return client.run_plugin("numpy-trainer", {"action": "train", "params": params})
 
 
 def server_messages(client: Client, job_id: str) -> list[str]:

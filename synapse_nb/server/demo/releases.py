@@ -1,8 +1,8 @@
 """Real plugin releases in the demo workspace: the built-in plugins, published as archives.
 
-The built-in numpy trainer is published as its own plugin (``numpy-trainer``) and as the
-newest release of the demo's ``yolo-trainer`` (so running the demo trainer trains for real).
-Releases go through the same validation and unpacking as ``POST plugin_releases/``.
+The built-in numpy trainer is published as the plugin ``numpy-trainer`` (the demo's other
+plugins keep their placeholder releases, which hold no code to run). Releases go through the
+same validation and unpacking as ``POST plugin_releases/``.
 """
 
 from __future__ import annotations
@@ -21,10 +21,7 @@ from ..executors.release import prepare_release
 #: the built-in plugins (located by path: the server does not import the plugins package)
 BUILTIN = Path(__file__).resolve().parents[2] / "plugins" / "builtin"
 #: (plugin code, plugin name, built-in folder, release version)
-RELEASES = (
-    ("numpy-trainer", "Numpy trainer", "trainer", "1.0.0"),
-    ("yolo-trainer", "YOLO trainer", "trainer", "1.0.0"),
-)
+RELEASES = (("numpy-trainer", "Numpy trainer", "trainer", "1.0.0"),)
 
 
 def release_archive(folder: Path, code: str, version: str) -> bytes:

@@ -17,7 +17,12 @@ __all__ = ["TERMINAL", "JobStore"]
 
 
 def progress_record(event: dict) -> dict:
-    """The ``progress_record`` of a runtime progress event (``current_progress.overall`` in %)."""
+    """The ``progress_record`` of a runtime progress event (``current_progress.overall`` in %).
+
+    Example:
+        >>> progress_record({"current": 1, "total": 4, "percent": 25.0})["current_progress"]
+        {'overall': 25.0, 'step': None, 'eta_seconds': None}
+    """
     record = {k: event.get(k) for k in ("current", "total", "percent", "category", "eta_seconds")}
     return {
         "record": record,
@@ -33,9 +38,11 @@ class JobStore:
     """Writes of one backend's executors to the jobs table.
 
     Example:
-        >>> store = JobStore(db)                           # doctest: +SKIP
-        >>> store.start("job-id", "Starting action 'run'")  # doctest: +SKIP
-        True
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> store = JobStore(Database(Path(tempfile.mkdtemp()) / "jobs.sqlite3"))
+        >>> store.status("no-such-job") is None, store.start("no-such-job", "Starting")
+        (True, False)
     """
 
     def __init__(self, db: Database) -> None:

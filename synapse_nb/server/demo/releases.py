@@ -25,7 +25,13 @@ RELEASES = (("numpy-trainer", "Numpy trainer", "trainer", "1.0.0"),)
 
 
 def release_archive(folder: Path, code: str, version: str) -> bytes:
-    """A zip of a built-in plugin folder, its config's code and version set to the release's."""
+    """A zip of a built-in plugin folder, its config's code and version set to the release's.
+
+    Example:
+        >>> body = release_archive(BUILTIN / "trainer", "my-trainer", "2.0.0")
+        >>> sorted(zipfile.ZipFile(io.BytesIO(body)).namelist())
+        ['config.yaml', 'trainer.py']
+    """
     config = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
     config.update(code=code, version=version)
     buffer = io.BytesIO()

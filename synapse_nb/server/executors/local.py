@@ -59,8 +59,14 @@ class LocalExecutor:
         grace: seconds between SIGTERM and SIGKILL when a job is stopped.
 
     Example:
-        >>> executor = LocalExecutor(state)      # doctest: +SKIP
-        >>> executor.submit(job_id, base_url)    # doctest: +SKIP
+        >>> import tempfile
+        >>> from synapse_nb.server.config import ServerConfig
+        >>> from synapse_nb.server.state import State
+        >>> state = State(ServerConfig(data_dir=Path(tempfile.mkdtemp())))
+        >>> executor = LocalExecutor(state, max_workers=1)
+        >>> executor.describe("no-such-job")["active"], executor.max_workers
+        (False, 1)
+        >>> executor.close()
     """
 
     kind = "local"

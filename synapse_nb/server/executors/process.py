@@ -71,9 +71,12 @@ def child_env(release_dir: Path, event_fd: int) -> dict[str, str]:
 class JobProcess:
     """A started job process and the readers of its pipes.
 
+    :meth:`launch` starts one; :meth:`pump` reads its pipes; :meth:`terminate` and
+    :meth:`enforce_grace` stop it; :meth:`reap` waits for it.
+
     Example:
-        >>> proc = JobProcess.launch(spec_path, "job-id", release_dir)  # doctest: +SKIP
-        >>> proc.pump(0.1)                                              # doctest: +SKIP
+        >>> RUNTIME.name, RUNTIME.is_file()
+        ('runtime.py', True)
     """
 
     def __init__(self, popen: subprocess.Popen, events: IO[bytes]) -> None:
@@ -203,7 +206,14 @@ class JobProcess:
 
 
 def outcome(code: int, collected: Collected, *, stopped: bool, timed_out: float | None) -> Outcome:
-    """Map an exit to a job status, closing message and result."""
+    """Map an exit to a job status, closing message and result.
+
+    Example:
+        >>> outcome(0, Collected(result=[{"ok": True}]), stopped=False, timed_out=None).status
+        'SUCCEEDED'
+        >>> outcome(-9, Collected(), stopped=False, timed_out=None).message
+        'The plugin process was killed by SIGKILL'
+    """
     if stopped:
         returned = collected.result[-1] if code == 0 and collected.result else None
         return Outcome("STOPPED", "Stopped on request", "warning", returned)

@@ -139,7 +139,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--lines", type=int, default=40)
+    parser.add_argument("--quick", action="store_true", help="a smoke run (3 runs, 10 lines)")
     args = parser.parse_args()
+    if args.quick:
+        args.runs, args.lines = 3, 10
     srv = start()
     api = requests.Session()
     api.headers["Synapse-Access-Token"] = f"Token {srv.token}"

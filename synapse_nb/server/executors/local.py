@@ -209,7 +209,10 @@ class LocalExecutor:
         if stop_first or not started:
             process.terminate()
         timeout = float(action.get("timeout") or self.timeout)
-        self._follow(job_id, process, timeout)
+        try:
+            self._follow(job_id, process, timeout)
+        finally:
+            spec_path.unlink(missing_ok=True)  # the process normally removed it already
 
     def _follow(self, job_id: str, process: JobProcess, timeout: float) -> None:
         deadline = time.monotonic() + timeout

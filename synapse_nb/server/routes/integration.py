@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 import shlex
+import shutil
 import uuid
 from pathlib import Path
 from typing import Any
@@ -376,12 +377,37 @@ async def create_plugin_release(request: Request, p: Principal = Auth) -> dict:
         rel_path = f"releases/{uuid.uuid4().hex}-{file_name}"
         staging = state.config.data_dir / "release_code" / f"staging-{uuid.uuid4().hex}"
         config = await _store_release(state, upload, rel_path, staging, plugin, version)
+    try:
+        release_id = _insert_release(
+            state, plugin["id"], version, config, requirements, debug, rel_path, file_name
+        )
+    except Exception:  # e.g. the same version posted twice at once: leave nothing behind
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+            state.store_path(str(rel_path)).unlink(missing_ok=True)
+        raise
+    if staging is not None:
+        staging.rename(staging.with_name(str(release_id)))
+    row = state.db.one("SELECT * FROM plugin_releases WHERE id = ?", (release_id,))
+    return release_json(request, row)
+
+
+def _insert_release(
+    state: Any,
+    plugin_id: int,
+    version: str,
+    config: dict,
+    requirements: list,
+    debug: Any,
+    rel_path: str | None,
+    file_name: str | None,
+) -> int:
     with state.db.write() as con:
         cur = con.execute(
             "INSERT INTO plugin_releases (plugin_id, version, config, requirements, debug, "
             "rel_path, file_name, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                plugin["id"],
+                plugin_id,
                 version,
                 dumps(config),
                 dumps(requirements),
@@ -391,10 +417,7 @@ async def create_plugin_release(request: Request, p: Principal = Auth) -> dict:
                 now(),
             ),
         )
-    if staging is not None:
-        staging.rename(staging.with_name(str(cur.lastrowid)))
-    row = state.db.one("SELECT * FROM plugin_releases WHERE id = ?", (cur.lastrowid,))
-    return release_json(request, row)
+    return int(cur.lastrowid)
 
 
 async def _store_release(

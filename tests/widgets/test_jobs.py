@@ -108,6 +108,25 @@ def test_follows_a_job_to_success_through_the_tail_stream(server, client):
     assert f"/jobs/{job['id']}/tail_console_logs/" in paths
 
 
+def test_shows_the_eta_and_a_live_chart_of_the_logged_metrics(server, client):
+    job = run_job(client)
+    monitor = JobMonitor(client, job["id"], poll_interval=0.1).start()
+    deadline = time.monotonic() + 20
+    while not (monitor.status == "RUNNING" and monitor.metrics):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert "ETA" in monitor._title.value
+    partial = len(monitor.metrics["loss"])
+    monitor.wait(30)
+    assert monitor.status == "SUCCEEDED" and "ETA" not in monitor._title.value
+    record = client.get_job(job["id"])["metrics_record"]["record"]["epoch"]
+    expected = sorted((float(step), values["loss"]) for step, values in record.items())
+    assert monitor.metrics["loss"] == expected and len(expected) == 10 > partial
+    assert set(monitor.metrics) == {"loss", "val_loss", "accuracy", "val_accuracy"}
+    chart = monitor._chart.value
+    assert chart.count("<polyline") == 4 and f"loss {expected[-1][1]:.4g}" in chart
+
+
 def test_stop_button_stops_the_job_on_the_server(server, client):
     job = run_job(client)
     monitor = JobMonitor(client, job["id"], poll_interval=0.2).start()

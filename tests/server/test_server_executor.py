@@ -392,3 +392,20 @@ def test_a_tail_opened_after_a_stop_still_gets_the_last_lines(api, make):
         events = [line for line in response.iter_lines(decode_unicode=True) if line]
     assert '"type": "complete", "status": "STOPPED"' in events[-1]
     assert "Stopped on request" in events[-2]
+
+
+LEAVES_A_CHILD = """
+import subprocess
+
+
+def run():
+    subprocess.Popen(["sleep", "60"])  # inherits stdout/stderr: it would hold the pipes open
+    return "returned"
+"""
+
+
+def test_a_job_ends_when_its_process_does_even_if_it_left_children(api, make):
+    started = time.monotonic()
+    job = wait(api, run(api, release(api, make, LEAVES_A_CHILD)))
+    assert job["status"] == "SUCCEEDED" and job["result"] == "returned"
+    assert time.monotonic() - started < 10

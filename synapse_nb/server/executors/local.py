@@ -230,6 +230,8 @@ class LocalExecutor:
                     timed_out = timeout
                     process.terminate()
                 process.enforce_grace(self.grace)
+                if process.popen.poll() is not None:
+                    process.end_group()  # what it left running would hold the pipes open
             code = process.reap()
         finally:
             process.close()

@@ -192,6 +192,12 @@ class JobProcess:
             self.killed = True
             self.signal_group(signal.SIGKILL)
 
+    def end_group(self) -> None:
+        """Kill what is left of the group once the job process itself has exited (once)."""
+        if not self.killed:
+            self.killed = True
+            self.signal_group(signal.SIGKILL)
+
     def reap(self) -> int:
         """Wait for the process, kill what is left of its group, close the pipes."""
         code = self.popen.wait()

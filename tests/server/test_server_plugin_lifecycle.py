@@ -142,3 +142,29 @@ class _Relative:
 
     def get(self, path: str, **kwargs):
         return self.session.get(self.url + path, timeout=10, **kwargs)
+
+
+def test_stopping_the_backend_fails_its_running_jobs_and_ends_their_processes(tmp_path):
+    srv = start(data_dir=tmp_path)
+    api = _Relative(requests.Session(), srv.url)
+    api.session.headers["Synapse-Access-Token"] = f"Token {srv.token}"
+    api.session.post(srv.url + "plugins/", json={"name": "s", "code": "sleeper"})
+    api.session.post(
+        srv.url + "plugin_releases/",
+        data={"plugin": "sleeper", "version": "1"},
+        files={"file": ("p.zip", archive(config("sleeper"), {"main.py": SLEEPER}))},
+    ).raise_for_status()
+    running = api.session.post(srv.url + "plugins/sleeper/run/", json={}).json()["id"]
+    wait_for_log(api, running, "sleeping")
+    pid = api.get(f"jobs/{running}/").json()["meta"]["executor"]["pid"]
+    started = time.monotonic()
+    srv.stop()
+    assert time.monotonic() - started < 10
+    assert not Path(f"/proc/{pid}").exists()
+    again = start(data_dir=tmp_path)
+    try:
+        job = again.state.db.one("SELECT status, result FROM jobs WHERE id = ?", (running,))
+        assert job["status"] == "FAILED"
+        assert "The backend shut down while this job ran" in job["result"]
+    finally:
+        again.stop()

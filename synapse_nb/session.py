@@ -191,7 +191,7 @@ def connect(
         embedded: None (default): the environment if it names a backend, else the embedded
             demo backend; True: always the embedded backend; False: never start it.
         server_options: Options of :func:`synapse_nb.server.start` for the embedded backend,
-            e.g. ``{"job_duration": 1.0}``; used when this call starts it.
+            e.g. ``{"latency_ms": 20}``; used when this call starts it.
         check: Make one small request (the task tags, one row) so a wrong URL or token
             fails here, with the source named, rather than in a later cell.
         **client_options: Any :class:`~synapse_nb.frames.Client` option (``cache``,

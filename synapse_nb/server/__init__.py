@@ -108,7 +108,7 @@ class ServerHandle:
         return self.state.issue_token(username)
 
     def stop(self) -> None:
-        """Stop serving, finish simulated jobs and close the database (idempotent)."""
+        """Stop serving, stop running plugin jobs and close the database (idempotent)."""
         if self._server is None:
             return
         self._server.should_exit = True
@@ -155,7 +155,7 @@ def start(
         prefix: mount every route under this path prefix (e.g. ``"api"``).
         latency_ms: added latency per request (shortcut for ``faults``).
         faults: full fault configuration (429/503/dropped connections at seeded rates).
-        job_duration: seconds a simulated plugin job runs.
+        job_duration: no effect any more (plugin jobs run for real); still accepted.
         cache_dir: cache of generated demo media (default ``~/.cache/synapse_nb``).
         log_level: uvicorn's log level.
         public_url: the base of every absolute link in responses (e.g. the URL of a proxy in

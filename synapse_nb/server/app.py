@@ -11,9 +11,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .config import ServerConfig
+from .executors import LocalExecutor
 from .faults import FaultInjector, FaultMiddleware
 from .http import ApiError, error_response, redact_path
-from .jobs import JobRunner
 from .openapi import document
 from .routes import agent, annotation, data, integration, ml
 from .state import State
@@ -37,7 +37,9 @@ def create_app(config: ServerConfig) -> Any:
         >>> app = create_app(ServerConfig(data_dir=tmp_path))  # doctest: +SKIP
     """
     state = State(config)
-    state.jobs = JobRunner(state, config.job_duration)
+    state.jobs = LocalExecutor(
+        state, max_workers=config.max_jobs, timeout=config.job_timeout, grace=config.job_grace
+    )
     api = FastAPI(
         title="Synapse (embedded)",
         version="1",

@@ -59,8 +59,14 @@ class ServerConfig:
     default_page_size: int = 100
     max_page_size: int = 1000
     faults: FaultConfig = field(default_factory=FaultConfig)
-    #: seconds a simulated job takes from RUNNING to SUCCEEDED
+    #: no effect any more (plugin jobs run for real); kept so existing callers still work
     job_duration: float = 3.0
+    #: plugin jobs running at once (None: the CPU count); more wait PENDING
+    max_jobs: int | None = None
+    #: seconds a plugin job may run unless its action sets ``timeout``
+    job_timeout: float = 3600.0
+    #: seconds between SIGTERM and SIGKILL when a job is stopped
+    job_grace: float = 2.0
     #: keep the last N requests in memory for wire checks (tests); 0 disables the journal
     journal_size: int = 2000
     #: the largest JSON request body accepted, in bytes (larger ones are a 413)

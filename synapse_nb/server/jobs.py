@@ -1,105 +1,132 @@
-"""Simulated plugin execution: a job started by ``plugins/{pk}/run/`` runs in a thread.
+"""A job's row as its executor changes it: status moves, console logs, progress and metrics.
 
-It moves PENDING -> RUNNING -> SUCCEEDED (or FAILED when ``params["fail"]`` is true), writing
-progress, metrics and console logs as a real agent would, so the job monitor has something
-live to follow. A PATCH to ``STOPPED`` ends it early.
+Every write is one transaction that first re-reads the status, so a stop requested by a user
+(``PATCH jobs/{id}/ status=STOPPED``) is never overwritten by the run finishing later; the
+logs of a stopped job are still kept.
 """
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Iterable
 from typing import Any
 
-from .db import dumps, now
+from .db import Database, dumps, loads, now
 from .routes.integration import TERMINAL, add_console_log
 
-STEPS = 10
+__all__ = ["TERMINAL", "JobStore"]
 
 
-class JobRunner:
-    def __init__(self, state: Any, duration: float) -> None:
-        self.state = state
-        self.duration = duration
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+def progress_record(event: dict) -> dict:
+    """The ``progress_record`` of a runtime progress event (``current_progress.overall`` in %).
 
-    def start(self, job_id: str) -> None:
-        thread = threading.Thread(
-            target=self._run, args=(job_id,), daemon=True, name=f"synapse-job-{job_id[:8]}"
-        )
-        self._threads.append(thread)
-        thread.start()
+    Example:
+        >>> progress_record({"current": 1, "total": 4, "percent": 25.0})["current_progress"]
+        {'overall': 25.0, 'step': None, 'eta_seconds': None}
+    """
+    record = {k: event.get(k) for k in ("current", "total", "percent", "category", "eta_seconds")}
+    return {
+        "record": record,
+        "current_progress": {
+            "overall": event.get("percent"),
+            "step": event.get("category"),
+            "eta_seconds": event.get("eta_seconds"),
+        },
+    }
 
-    def close(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=2)
 
-    def _status(self, job_id: str) -> str | None:
-        return self.state.db.scalar("SELECT status FROM jobs WHERE id = ?", (job_id,))
+class JobStore:
+    """Writes of one backend's executors to the jobs table.
 
-    def _update(self, job_id: str, log: dict | None = None, **fields: Any) -> bool:
-        """Apply an update unless the job was stopped meanwhile; False when it is terminal."""
-        with self.state.db.write() as con:
-            status = con.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()[0]
-            if status in TERMINAL:
+    Example:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> store = JobStore(Database(Path(tempfile.mkdtemp()) / "jobs.sqlite3"))
+        >>> store.status("no-such-job") is None, store.start("no-such-job", "Starting")
+        (True, False)
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def status(self, job_id: str) -> str | None:
+        return self.db.scalar("SELECT status FROM jobs WHERE id = ?", (job_id,))
+
+    def row(self, job_id: str) -> Any:
+        return self.db.one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+
+    def start(self, job_id: str, message: str) -> bool:
+        """PENDING -> RUNNING with a first log line; False when the job is no longer pending."""
+        with self.db.write() as con:
+            status = con.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if status is None or status[0] != "PENDING":
                 return False
-            fields["modified"] = now()
+            stamp = now()
             con.execute(
-                f"UPDATE jobs SET {', '.join(f'{k} = ?' for k in fields)} WHERE id = ?",
-                [*fields.values(), job_id],
+                "UPDATE jobs SET status = 'RUNNING', started = ?, modified = ? WHERE id = ?",
+                (stamp, stamp, job_id),
             )
-            if log:
-                add_console_log(con, job_id, log)
+            add_console_log(con, job_id, {"message": message, "step": "start"})
         return True
 
-    def _run(self, job_id: str) -> None:
-        row = self.state.db.one("SELECT params, action FROM jobs WHERE id = ?", (job_id,))
-        params = __import__("json").loads(row["params"] or "{}")
-        fail = bool(params.get("fail")) if isinstance(params, dict) else False
-        if self._stop.wait(min(0.3, self.duration / STEPS)):
-            return
-        if not self._update(
-            job_id,
-            {"message": f"Starting action '{row['action']}'", "step": "start"},
-            status="RUNNING",
-            started=now(),
-        ):
-            return
-        for step in range(1, STEPS + 1):
-            if self._stop.wait(self.duration / STEPS):
-                return
-            pct = step * 100 // STEPS
-            progress = {
-                "record": {"step": step, "total": STEPS},
-                "current_progress": {"overall": pct, "step": "run"},
-            }
-            metrics = {"record": {"steps": {str(step): {"loss": round(1.0 / step, 4)}}}}
-            level = "warning" if step == STEPS // 2 else "info"
-            if not self._update(
-                job_id,
-                {"message": f"step {step}/{STEPS} ({pct}%)", "level": level, "step": "run"},
-                progress_record=dumps(progress),
-                metrics_record=dumps(metrics),
-            ):
-                return
-            if fail and step == STEPS // 2:
-                self._update(
-                    job_id,
-                    {
-                        "message": "Simulated failure requested by params.fail",
-                        "level": "error",
-                        "step": "run",
-                    },
-                    status="FAILED",
-                    finished=now(),
-                    result=dumps({"error": "simulated failure"}),
+    def record(
+        self,
+        job_id: str,
+        logs: Iterable[dict] = (),
+        progress: dict | None = None,
+        metrics: Iterable[dict] = (),
+    ) -> None:
+        """Append console logs and apply the latest progress and new metric values."""
+        metrics = list(metrics)
+        with self.db.write() as con:
+            for entry in logs:
+                add_console_log(con, job_id, entry)
+            changes: dict[str, Any] = {}
+            if progress is not None:
+                changes["progress_record"] = dumps(progress_record(progress))
+            if metrics:
+                row = con.execute(
+                    "SELECT metrics_record FROM jobs WHERE id = ?", (job_id,)
+                ).fetchone()
+                current = loads(row[0], {}) if row else {}
+                record = current.setdefault("record", {})
+                for event in metrics:
+                    category = str(event.get("category") or "metrics")
+                    step = str(event.get("step") if event.get("step") is not None else "last")
+                    record.setdefault(category, {}).setdefault(step, {}).update(event["values"])
+                changes["metrics_record"] = dumps(current)
+            if changes:
+                changes["modified"] = now()
+                con.execute(
+                    f"UPDATE jobs SET {', '.join(f'{k} = ?' for k in changes)} WHERE id = ?",
+                    [*changes.values(), job_id],
                 )
-                return
-        self._update(
-            job_id,
-            {"message": "Done", "level": "success", "step": "finish"},
-            status="SUCCEEDED",
-            finished=now(),
-            result=dumps({"ok": True}),
+
+    def finish(
+        self, job_id: str, status: str, logs: Iterable[dict] = (), result: Any = None
+    ) -> str:
+        """Set the terminal status (unless one was set meanwhile) and return the final one."""
+        with self.db.write() as con:
+            for entry in logs:
+                add_console_log(con, job_id, entry)
+            row = con.execute("SELECT status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                return status
+            if row[0] in TERMINAL:  # stopped meanwhile: keep that, but keep what it returned
+                if result is not None:
+                    con.execute(
+                        "UPDATE jobs SET result = ? WHERE id = ? AND result = 'null'",
+                        (dumps(result), job_id),
+                    )
+                return str(row[0])
+            stamp = now()
+            con.execute(
+                "UPDATE jobs SET status = ?, result = ?, finished = ?, modified = ? WHERE id = ?",
+                (status, dumps(result), stamp, stamp, job_id),
+            )
+        return status
+
+    def unfinished(self) -> list[Any]:
+        """Jobs left PENDING or RUNNING (after a restart nothing runs them any more)."""
+        return self.db.all(
+            "SELECT id, status, meta FROM jobs WHERE status IN ('PENDING', 'RUNNING')"
         )

@@ -35,7 +35,7 @@ class State:
         self._tenant_codes: dict[int, str] = {}
         self.journal: deque[dict] = deque(maxlen=max(config.journal_size, 1))
         self.lock = threading.Lock()
-        self.jobs: Any = None  # set by the app factory (JobRunner)
+        self.jobs: Any = None  # set by the app factory (the LocalExecutor)
         #: upload id -> (bytes hashed, running md5) of chunked uploads in progress
         self.upload_hashes: dict[str, tuple[int, Any]] = {}
         #: upload id -> lock serialising the chunk PUTs of one upload (see routes/data.py)
@@ -168,6 +168,10 @@ class State:
             )
         self._token_cache.pop(hash_token(token), None)
         return token
+
+    def forget_token(self, digest: str) -> None:
+        """Drop a revoked token's cached principal (its row is already deleted)."""
+        self._token_cache.pop(digest, None)
 
     def store_path(self, rel_path: str) -> Path:
         return self.config.data_dir / rel_path

@@ -4,7 +4,8 @@ Everything that waits on the server runs in two daemon threads, so the kernel st
 (cells run, buttons answer) while a job is followed:
 
 * the **status** thread reads the job (``get_job``) every ``poll_interval`` seconds and
-  shows its status and ``progress_record.current_progress.overall``;
+  shows its status, ``progress_record.current_progress.overall`` and the ETA while it runs,
+  and a line chart of the metrics it logged (``metrics_record``), redrawn as they grow;
 * the **log** thread follows the console log: through the client's
   ``tail_job_console_logs`` stream when it has one (server-sent events, replayed from the
   first line on reconnect, so lines already shown are skipped), else by polling
@@ -37,6 +38,7 @@ from traitlets import Bool, Float, Int, Unicode, validate
 
 from synapse_nb.exceptions import ClientError, InvalidInputError, NotFoundError
 from synapse_nb.widgets._display import LoadOnDisplay, error_html
+from synapse_nb.widgets._metrics_chart import metric_series, metrics_html
 
 __all__ = ["TERMINAL", "JobMonitor"]
 
@@ -163,8 +165,16 @@ class JobMonitor(LoadOnDisplay, widgets.VBox):
         self._log = widgets.HTML()
         self._log.add_class("snb-job-log")
         self._message = widgets.HTML()
+        self._chart = widgets.HTML()  # the logged metrics, drawn once the job has some
+        self._metrics: dict[str, Any] = {}
         super().__init__(
-            [self._title, widgets.HBox([self._bar, self._stop]), self._log, self._message],
+            [
+                self._title,
+                widgets.HBox([self._bar, self._stop]),
+                self._chart,
+                self._log,
+                self._message,
+            ],
             **kwargs,
         )
         self.set_trait("job_id", job_id)
@@ -307,6 +317,18 @@ class JobMonitor(LoadOnDisplay, widgets.VBox):
     def _show_load_error(self, exc: Exception) -> None:
         self._message.value = error_html(f"could not follow the job: {exc}")
 
+    @property
+    def metrics(self) -> dict[str, list[tuple[float, float]]]:
+        """The metrics the job logged, ``{name: [(step, value), ...]}`` (first category)."""
+        return dict(self._metrics)
+
+    def _draw_metrics(self, job: Mapping[str, Any]) -> None:
+        found = metric_series(job)
+        series = found[1] if found else {}
+        if series != self._metrics:
+            self._metrics = series
+            self._chart.value = metrics_html(job)
+
     def _draw_title(self, job: Mapping[str, Any]) -> None:
         status = self.status or "…"
         release = job.get("plugin_release")
@@ -319,6 +341,9 @@ class JobMonitor(LoadOnDisplay, widgets.VBox):
         current = record.get("current_progress") if isinstance(record, Mapping) else None
         if isinstance(current, Mapping) and current.get("step"):
             step = f" · step {current['step']}"
+        eta = current.get("eta_seconds") if isinstance(current, Mapping) else None
+        if status == "RUNNING" and isinstance(eta, int | float) and not isinstance(eta, bool):
+            step += f" · ETA {eta:.0f} s"
         self._title.value = (
             f"<b>job {html.escape(self.job_id[:8])}</b>{html.escape(plugin + action)} · "
             f"<b class='snb-job-status'>{html.escape(status)}</b>{html.escape(step)}"
@@ -336,6 +361,7 @@ class JobMonitor(LoadOnDisplay, widgets.VBox):
         self._bar.bar_style = _STYLES.get(status, "")
         self._stop.disabled = status in TERMINAL
         self._draw_title(job)
+        self._draw_metrics(job)
         if status in TERMINAL:
             self._done.set()
         if changed:

@@ -46,7 +46,9 @@ for name, size in (("scan-a.bin", 60 * {CHUNK} + 123), ("scan-b.bin", 8 * {CHUNK
     f"bar = UploadProgress(paths, chunk_size={CHUNK})\nbar",
     "bar.upload(client);",
     """\
-job = client.run_plugin("yolo-trainer", {"action": "train", "params": {}})
+job = client.run_plugin(
+    "numpy-trainer", {"action": "train", "params": {"epochs": 10, "delay": 0.4, "register": False}}
+)
 JobMonitor(client, job, poll_interval=0.3)""",
 ]
 
@@ -128,7 +130,7 @@ def test_upload_cancel_retry_and_job_monitor(notebooks, frontend, backend):
     monitor = nbp.output(4)
     status = monitor.locator(".snb-job-status")
     expect(status).to_have_text("SUCCEEDED", timeout=60_000)
-    expect(monitor.locator(".snb-job-log")).to_contain_text("step 10/10 (100%)")
+    expect(monitor.locator(".snb-job-log")).to_contain_text("epoch 10/10 loss=")
     expect(monitor.locator(".snb-job-log")).to_contain_text("Done")
     assert bar_width(monitor.locator(".snb-job-progress")) == pytest.approx(100, abs=1)
     expect(monitor.locator(".snb-job-stop")).to_be_disabled()

@@ -16,7 +16,7 @@ def agent(demo_srv):
 
 
 def _job(client):
-    return client.run_plugin("yolo-trainer", {"action": "train", "params": {"epochs": 1}})["id"]
+    return client.run_plugin("numpy-trainer", {"action": "train", "params": {"epochs": 1}})["id"]
 
 
 def test_agent_auth_header_is_the_raw_token(agent, demo_srv, wire):

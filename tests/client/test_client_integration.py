@@ -14,10 +14,12 @@ from synapse_nb.exceptions import ClientError, InvalidInputError, NotFoundError
 from synapse_nb.models import JobStatus, StorageProvider
 
 
-def _archive(tmp_path, name="plugin.zip"):
+def _archive(tmp_path, name="plugin.zip", code="release-me-t"):
+    """A release archive the backend accepts (it validates config.yaml and unpacks it)."""
     path = tmp_path / name
     with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr("config.yaml", "name: test\n")
+        zf.writestr("config.yaml", f"code: {code}\nactions:\n  run:\n    entrypoint: main:run\n")
+        zf.writestr("main.py", "def run():\n    return 1\n")
     return path
 
 
@@ -91,10 +93,12 @@ def test_plugin_release_is_multipart_with_json_config(client, wire, tmp_path):
 
 
 def test_run_plugin_sends_sdk26_keys_and_job_lifecycle(client, wire):
-    job = client.run_plugin("yolo-trainer", {"parameters": {"epochs": 1}, "context": {"a": 1}})
+    run = {"action": "train", "parameters": {"epochs": 1}, "context": {"a": 1}}
+    job = client.run_plugin("numpy-trainer", run)
     assert job["job_id"] == job["id"]
-    body = wire.json(wire.one("POST", "plugins/yolo-trainer/run/"))
-    assert body == {"params": {"epochs": 1}, "context": {"a": 1}, "language": "ko"}
+    body = wire.json(wire.one("POST", "plugins/numpy-trainer/run/"))
+    expected = {"action": "train", "params": {"epochs": 1}, "context": {"a": 1}, "language": "ko"}
+    assert body == expected
     assert client.get_job(job["id"], params={"expand": "logs"})["id"] == job["id"]
     wire.clear()
     updated = client.update_job(job["id"], {"status": "completed", "result": {"ok": True}})
@@ -113,7 +117,7 @@ def test_list_jobs_maps_seed_status(client, wire):
 
 
 def test_console_logs_list_and_tail(client):
-    job = client.run_plugin(1, {"action": "train", "params": {"epochs": 2}})
+    job = client.run_plugin("numpy-trainer", {"action": "train", "params": {"epochs": 2}})
     entries = list(client.tail_job_console_logs(job["id"], timeout=20))
     assert entries and all(e["type"] == "log" and "message" in e for e in entries)
     deadline = time.monotonic() + 10

@@ -122,10 +122,40 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{next(_counter)}-{secrets.token_hex(3)}"
 
 
-def plugin_zip(code: str) -> bytes:
+#: a tiny real plugin: ``steps`` steps of ``seconds`` each, progress, metrics, a log line
+#: per step; ``params.fail`` makes it raise half way
+TINY_PLUGIN = """
+import time
+
+
+def run(params, ctx):
+    steps = int(params.get("steps", 10))
+    for step in range(1, steps + 1):
+        time.sleep(float(params.get("seconds", 0.05)))
+        ctx.set_progress(step, steps, "run")
+        ctx.log_metrics({"loss": round(1.0 / step, 4)}, step=step, category="steps")
+        ctx.log_message(f"step {step}/{steps}", step="run")
+        if params.get("fail") and step == steps // 2:
+            raise RuntimeError("failure requested by params.fail")
+    return {"ok": True}
+"""
+
+
+def plugin_config(code: str) -> str:
+    """A config.yaml whose actions run, train and export all run the tiny plugin."""
+    actions = "".join(
+        f"  {name}:\n    entrypoint: tiny:run\n    method: job\n"
+        for name in ("run", "train", "export")
+    )
+    return f"name: {code}\ncode: {code}\nversion: 1.0.0\nactions:\n{actions}"
+
+
+def plugin_zip(code: str, source: str = TINY_PLUGIN) -> bytes:
+    """A release archive of the tiny real plugin (or of ``source``) for plugin ``code``."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
-        zf.writestr("config.yaml", f"code: {code}\nactions:\n  run:\n    method: job\n")
+        zf.writestr("config.yaml", plugin_config(code))
+        zf.writestr("tiny.py", source)
     return buffer.getvalue()
 
 

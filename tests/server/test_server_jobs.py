@@ -1,6 +1,7 @@
-"""Plugin runs create jobs that really progress; console logs and their SSE tail.
+"""Plugin runs create jobs that really run; console logs and their SSE tail.
 
-The session server runs simulated jobs for 0.5 s (``job_duration=0.5``).
+``make.job`` runs the tiny real plugin of ``srv_helpers`` (ten steps of 50 ms) in a job
+process of the session server's local executor.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -44,7 +46,7 @@ def test_job_goes_pending_running_succeeded(api, make):
     job = make.job(params={"epochs": 2})
     assert job["status"] == "PENDING"
     assert job["id"] == job["job_id"]
-    assert job["params"] == {"epochs": 2}
+    assert job["params"] == {"epochs": 2}  # no schema in the tiny plugin: passed through
     assert job["started"] is None and job["finished"] is None
     seen = follow(api, job["id"])
     assert seen[-1] == "SUCCEEDED"
@@ -60,26 +62,46 @@ def test_job_goes_pending_running_succeeded(api, make):
     assert done["plugin_release"]["version"] == "1.0.0"
 
 
-def test_fail_param_ends_in_failed(api, make):
+def test_fail_param_ends_in_failed_with_the_traceback(api, make):
     job = make.job(params={"fail": True})
     assert follow(api, job["id"])[-1] == "FAILED"
     logs = api.get(f"jobs/{job['id']}/console_logs/", params={"level": "error"}).json()
-    assert logs["count"] == 1
-    assert "failure" in logs["results"][0]["message"].lower()
-    assert api.get(f"jobs/{job['id']}/").json()["result"] == {"error": "simulated failure"}
+    messages = [e["message"] for e in logs["results"]]
+    traceback = next(m for m in messages if m.startswith("Traceback"))
+    assert 'tiny.py", line' in traceback
+    assert traceback.endswith("RuntimeError: failure requested by params.fail")
+    assert messages[-1] == "The action raised: RuntimeError: failure requested by params.fail"
+    result = api.get(f"jobs/{job['id']}/").json()["result"]
+    assert result == {"error": messages[-1], "exit_code": 1}
 
 
 def test_patch_stopped_stops_the_job(api, make, server):
-    job = make.job()
+    job = make.job(params={"steps": 200})
+    follow_until_running(api, job["id"])
     response = api.patch(f"jobs/{job['id']}/", json={"status": "STOPPED"})
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "STOPPED" and response.json()["finished"]
-    time.sleep(server.state.jobs.duration + 0.3)  # long enough for the run to have finished
-    assert api.get(f"jobs/{job['id']}/").json()["status"] == "STOPPED"
+    deadline = time.monotonic() + 10
+    while job["id"] in server.state.jobs.active_jobs():
+        assert time.monotonic() < deadline, "the job process outlived its stop"
+        time.sleep(0.05)
+    done = api.get(f"jobs/{job['id']}/").json()
+    assert done["status"] == "STOPPED"
+    assert done["progress_record"]["record"]["current"] < 200  # it did not run to the end
+    logs = api.get(f"jobs/{job['id']}/console_logs/", params={"page_size": 1000}).json()
+    assert logs["results"][-1]["message"] == "Stopped on request"
+
+
+def follow_until_running(api, job_id: str, timeout: float = 10.0) -> None:
+    """Wait until the job's code reported progress (it runs, not just its process)."""
+    deadline = time.monotonic() + timeout
+    while not api.get(f"jobs/{job_id}/").json()["progress_record"]:
+        assert time.monotonic() < deadline, f"job {job_id} never ran"
+        time.sleep(0.02)
 
 
 def test_patch_job_fields_and_status_case(api, make):
-    job = make.job()
+    job = make.job(params={"steps": 200})
     api.patch(f"jobs/{job['id']}/", json={"status": "stopped"})
     body = {
         "progress_record": {"record": {"a": 1}, "current_progress": {"overall": 40}},
@@ -162,14 +184,24 @@ def agent_api(agent, server):
 
 
 def test_agent_side_job_routes(agent_api, api, make):
-    job = make.job()
+    job = make.job(params={"steps": 200})
+    follow_until_running(api, job["id"])
     base = agent_api.base
     ray = agent_api.get(f"{base}jobs/{job['id']}/").json()
-    assert ray["job_id"] == job["id"] and ray["status"] in ("PENDING", "RUNNING")
+    assert ray["job_id"] == job["id"] and ray["status"] == "RUNNING"
+    assert ray["entrypoint"] == "tiny:run"
+    driver = ray["driver_info"]
+    assert driver["executor"] == "local" and driver["active"] is True
+    cmdline = Path(f"/proc/{driver['pid']}/cmdline").read_bytes().split(b"\0")
+    assert job["id"].encode() in cmdline
     assert job["id"] in [j["job_id"] for j in agent_api.get(f"{base}jobs/").json()["results"]]
     stopped = agent_api.post(f"{base}jobs/{job['id']}/stop/")
     assert stopped.status_code == 200 and stopped.json()["status"] == "STOPPED"
     assert api.get(f"jobs/{job['id']}/").json()["status"] == "STOPPED"
+    deadline = time.monotonic() + 10
+    while agent_api.get(f"{base}jobs/{job['id']}/").json()["driver_info"]["active"]:
+        assert time.monotonic() < deadline, "the stop did not end the job process"
+        time.sleep(0.05)
     again = agent_api.post(f"{base}jobs/{job['id']}/stop/")
     assert again.status_code == 400
     text = agent_api.get(f"{base}jobs/{job['id']}/logs/")
@@ -183,27 +215,54 @@ def test_agent_side_cluster_routes(agent_api, api):
     nodes = agent_api.get(f"{base}nodes/").json()
     node = nodes["results"][0]
     assert node["alive"] is True
-    assert agent_api.get(f"{base}nodes/{node['node_id']}/").json() == node
+    one = agent_api.get(f"{base}nodes/{node['node_id']}/").json()
+    volatile = {"memory_available", "load_average", "running_jobs"}  # live readings
+    assert {k: v for k, v in one.items() if k not in volatile} == {
+        k: v for k, v in node.items() if k not in volatile
+    }
     assert agent_api.get(f"{base}nodes/no-such-node/").status_code == 404
     tasks = agent_api.get(f"{base}tasks/").json()["results"]
     assert tasks
     assert agent_api.get(f"{base}tasks/{tasks[0]['task_id']}/").json() == tasks[0]
     assert agent_api.get(f"{base}tasks/task-987654321/").status_code == 404
-    assert agent_api.get(f"{base}gpu_status/").json()["gpus"] == []
 
 
-def test_agent_side_serve_applications(agent_api, api, make):
+def test_agent_side_reports_this_machine(agent_api):
+    import os
+    import shutil
+    import socket
+    from pathlib import Path
+
+    node = agent_api.get(f"{agent_api.base}nodes/").json()["results"][0]
+    assert node["node_id"] == socket.gethostname()
+    assert node["resources"]["CPU"] == os.cpu_count()
+    meminfo = Path("/proc/meminfo").read_text().split("\n")[0].split()
+    assert node["memory_total"] == int(meminfo[1]) * 1024 == node["resources"]["memory"]
+    assert 0 < node["memory_available"] <= node["memory_total"]
+    gpu = agent_api.get(f"{agent_api.base}gpu_status/").json()
+    assert gpu["cpu_count"] == os.cpu_count() and gpu["memory_total"] == node["memory_total"]
+    assert gpu["nvidia_smi"] is (shutil.which("nvidia-smi") is not None)
+    if not gpu["nvidia_smi"]:
+        assert gpu["gpus"] == [] and gpu["total"] == 0
+
+
+def test_agent_side_serves_no_applications_without_ray(agent_api, api, make):
+    """The backend's registry keeps its serve applications; the agent (no Ray) runs none."""
     job = make.job()["id"]
     name = f"app-{job[:8]}"
     created = api.post("serve_applications/", json={"job": job, "name": name}).json()
     base = agent_api.base
-    assert agent_api.get(f"{base}serve_applications/{name}/").json()["id"] == created["id"]
-    names = [a["name"] for a in agent_api.get(f"{base}serve_applications/").json()["results"]]
-    assert name in names
-    deleted = agent_api.delete(f"{base}serve_applications/{name}/")
-    assert deleted.status_code == 204 and deleted.content == b""
-    assert agent_api.get(f"{base}serve_applications/{name}/").status_code == 404
-    assert api.get(f"serve_applications/{created['id']}/").status_code == 404
+    assert agent_api.get(f"{base}serve_applications/").json() == {
+        "count": 0,
+        "next": None,
+        "previous": None,
+        "results": [],
+    }
+    for method in ("get", "delete"):
+        response = getattr(agent_api, method)(f"{base}serve_applications/{name}/")
+        assert response.status_code == 404
+        assert "without Ray" in response.json()["detail"]
+    assert api.get(f"serve_applications/{created['id']}/").json()["name"] == name
 
 
 @pytest.mark.parametrize(

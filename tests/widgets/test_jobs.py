@@ -1,4 +1,7 @@
-"""JobMonitor following real simulated plugin jobs of the embedded backend (dummy comm)."""
+"""JobMonitor following real plugin jobs of the embedded backend (dummy comm).
+
+The jobs run the demo's built-in numpy trainer in job processes.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from synapse_nb.widgets.jobs import JobMonitor
 
 pytestmark = pytest.mark.usefixtures("dummy_comm")
 
-#: seconds a simulated job runs here: long enough to click Stop while it runs
+#: seconds a job runs here (ten epochs, paced): long enough to click Stop while it runs
 JOB_SECONDS = 2.0
 
 
@@ -37,8 +40,15 @@ def client(server: ServerHandle) -> Iterator[Client]:
     server.set_faults()
 
 
-def run_job(client: Client, **params) -> dict:
-    return client.run_plugin("yolo-trainer", {"action": "train", "params": params})
+def run_job(client: Client, fail: bool = False, **params) -> dict:
+    """Ten epochs paced over ``JOB_SECONDS``: 12 log lines (start, one per epoch, "Done").
+
+    ``fail`` resumes from a job that saved no checkpoint, so the action raises.
+    """
+    params = {"epochs": 10, "delay": JOB_SECONDS / 10, "register": False, **params}
+    if fail:
+        params["resume_from"] = "no-such-job"
+    return client.run_plugin("numpy-trainer", {"action": "train", "params": params})
 
 
 def server_messages(client: Client, job_id: str) -> list[str]:
@@ -96,6 +106,25 @@ def test_follows_a_job_to_success_through_the_tail_stream(server, client):
     assert "Done" in monitor._log.value and "SUCCEEDED" in monitor._title.value
     paths = [r["path"] for r in requests_since(server, mark)]
     assert f"/jobs/{job['id']}/tail_console_logs/" in paths
+
+
+def test_shows_the_eta_and_a_live_chart_of_the_logged_metrics(server, client):
+    job = run_job(client)
+    monitor = JobMonitor(client, job["id"], poll_interval=0.1).start()
+    deadline = time.monotonic() + 20
+    while not (monitor.status == "RUNNING" and monitor.metrics):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert "ETA" in monitor._title.value
+    partial = len(monitor.metrics["loss"])
+    monitor.wait(30)
+    assert monitor.status == "SUCCEEDED" and "ETA" not in monitor._title.value
+    record = client.get_job(job["id"])["metrics_record"]["record"]["epoch"]
+    expected = sorted((float(step), values["loss"]) for step, values in record.items())
+    assert monitor.metrics["loss"] == expected and len(expected) == 10 > partial
+    assert set(monitor.metrics) == {"loss", "val_loss", "accuracy", "val_accuracy"}
+    chart = monitor._chart.value
+    assert chart.count("<polyline") == 4 and f"loss {expected[-1][1]:.4g}" in chart
 
 
 def test_stop_button_stops_the_job_on_the_server(server, client):

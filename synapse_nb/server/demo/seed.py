@@ -130,7 +130,7 @@ def seed_demo(state: Any, *, seed: int = 0, cache_dir: Path, n_images: int = DEM
     The parts are written in a fixed order from one generator, so a seed always gives the
     same workspace.
     """
-    from . import media
+    from . import media, releases
 
     db = state.db
     ensure_admin(state)
@@ -159,6 +159,7 @@ def seed_demo(state: Any, *, seed: int = 0, cache_dir: Path, n_images: int = DEM
         _models(ctx, pid, plugin_ids["yolo-trainer"], (v1, v2))
         _storages(ctx)
         con.execute("INSERT INTO meta (key, value) VALUES ('demo_seed', ?)", (str(seed),))
+    releases.seed_plugin_releases(state, tenant_id)  # real, runnable plugin releases
     return agent_token
 
 

@@ -1,7 +1,8 @@
-"""The agent (Ray) side of the protocol, served under ``<base>/agent/`` (contract 2.7).
+"""The agent (Ray) side of the protocol, served under ``<base>/agent/``.
 
-A real deployment runs this on each agent; here it answers for the agents of the embedded
-workspace, from the same jobs table, so the seed's ``RayClient`` has something real to talk to.
+A real deployment runs this on each agent; here the backend is its own agent: jobs are the
+ones its executor runs (from the same jobs table), the node is this machine (CPU count,
+memory and GPUs read from it), and there are no Ray Serve applications without Ray.
 Auth is ``Authorization: <raw agent token>`` (no ``Token`` prefix).
 """
 
@@ -10,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
+import shutil
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -18,7 +21,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, WebSocket
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
-from ..db import now
+from ..db import loads, now
+from ..executors import machine
 from ..http import ApiError, Principal, not_found
 from ..http import route as backend_route
 from .common import state_of
@@ -57,17 +61,48 @@ def _epoch_ms(stamp: str | None) -> int | None:
     return int(datetime.fromisoformat(stamp).timestamp() * 1000) if stamp else None
 
 
-def ray_job(row: Any) -> dict:
+def ray_job(row: Any, executor: Any = None, entrypoint: str | None = None) -> dict:
+    """A job as the executor runs it: its entrypoint, and where and as which process."""
+    meta = loads(row["meta"], {}).get("executor") or {}
+    live = executor.describe(row["id"]) if executor is not None else {}
     return {
         "job_id": row["id"],
         "submission_id": row["id"],
         "status": row["status"],
-        "entrypoint": f"python -m plugin {row['action']}",
+        "entrypoint": entrypoint or row["action"],
         "start_time": _epoch_ms(row["started"]),
         "end_time": _epoch_ms(row["finished"]),
         "metadata": {"action": row["action"]},
+        "driver_info": {
+            "executor": meta.get("kind") or live.get("executor"),
+            "node": meta.get("node"),
+            "pid": meta.get("pid"),
+            "active": bool(live.get("active")),
+        },
         "message": f"Job is {row['status'].lower()}",
     }
+
+
+def _entrypoints(request: Request, rows: list[Any]) -> dict[int, dict]:
+    """release id -> its config's actions, for the jobs in ``rows``."""
+    ids = sorted({r["plugin_release_id"] for r in rows if r["plugin_release_id"]})
+    if not ids:
+        return {}
+    found = state_of(request).db.all(
+        f"SELECT id, config FROM plugin_releases WHERE id IN ({','.join('?' * len(ids))})", ids
+    )
+    return {r["id"]: loads(r["config"], {}).get("actions") or {} for r in found}
+
+
+def _ray_jobs(request: Request, rows: list[Any]) -> list[dict]:
+    actions = _entrypoints(request, rows)
+    executor = state_of(request).jobs
+    out = []
+    for row in rows:
+        spec = actions.get(row["plugin_release_id"], {}).get(row["action"])
+        entry = spec.get("entrypoint") if isinstance(spec, dict) else None
+        out.append(ray_job(row, executor, entry))
+    return out
 
 
 def _job(request: Request, pk: str, p: Principal) -> Any:
@@ -103,14 +138,18 @@ def _tenant_list(
     return {"count": len(rows), "next": None, "previous": None, "results": [shape(r) for r in rows]}
 
 
-@route(router, "/jobs/", ["GET"], summary="Ray jobs of this agent's tenant")
+@route(router, "/jobs/", ["GET"], summary="Jobs of this agent's tenant, as its executor runs them")
 def list_jobs(request: Request, p: Principal = Auth) -> dict:
-    return _tenant_list(request, p, "jobs", "seq", ray_job)
+    rows = state_of(request).db.all(
+        "SELECT * FROM jobs WHERE tenant_id = ? ORDER BY seq", (p.tenant_id,)
+    )
+    items = _ray_jobs(request, rows)
+    return {"count": len(items), "next": None, "previous": None, "results": items}
 
 
-@route(router, "/jobs/{pk}/", ["GET"], summary="One Ray job")
+@route(router, "/jobs/{pk}/", ["GET"], summary="One job, as its executor runs it")
 def get_job(pk: str, request: Request, p: Principal = Auth) -> dict:
-    return ray_job(_job(request, pk, p))
+    return _ray_jobs(request, [_job(request, pk, p)])[0]
 
 
 @route(router, "/jobs/{pk}/stop/", ["POST"], summary="Stop a Ray job")
@@ -123,6 +162,7 @@ def stop_job(pk: str, request: Request, p: Principal = Auth) -> dict:
             "UPDATE jobs SET status = 'STOPPED', finished = ?, modified = ? WHERE id = ?",
             (now(), now(), row["id"]),
         )
+    state_of(request).jobs.stop(row["id"])
     return {"job_id": row["id"], "status": "STOPPED", "stopped": True}
 
 
@@ -138,6 +178,7 @@ async def _follow(request: Request, job_id: str, sse: bool) -> Any:
     while True:
         # status before logs, so the logs read after a terminal status include the last line
         status = state.db.scalar("SELECT status FROM jobs WHERE id = ?", (job_id,))
+        status = status if not state.jobs.is_active(job_id) else "RUNNING"  # lines may follow
         for r in _log_lines(request, job_id, last):
             last = r["id"]
             yield (
@@ -208,6 +249,7 @@ async def _ws_logs(websocket: WebSocket, pk: str, as_json: bool) -> None:
     last = 0
     while True:
         status = state.db.scalar("SELECT status FROM jobs WHERE id = ?", (pk,))
+        status = status if not state.jobs.is_active(pk) else "RUNNING"  # lines may follow
         for r in state.db.all(
             "SELECT id, message FROM job_console_logs WHERE job_id = ? AND id > ? ORDER BY id",
             (pk, last),
@@ -234,25 +276,21 @@ async def ws_logs_plain(websocket: WebSocket, pk: str) -> None:
     await _ws_logs(websocket, pk, as_json=False)
 
 
-NODE = {
-    "node_id": "node-0",
-    "node_ip": "127.0.0.1",
-    "state": "ALIVE",
-    "alive": True,
-    "resources": {"CPU": 2.0, "memory": 24 * 2**30},
-}
+def _node(request: Request) -> dict:
+    return machine.node(running_jobs=len(state_of(request).jobs.active_jobs()))
 
 
-@route(router, "/nodes/", ["GET"], summary="Ray nodes")
+@route(router, "/nodes/", ["GET"], summary="The nodes jobs run on (this machine)")
 def list_nodes(request: Request, p: Principal = Auth) -> dict:
-    return {"count": 1, "next": None, "previous": None, "results": [NODE]}
+    return {"count": 1, "next": None, "previous": None, "results": [_node(request)]}
 
 
-@route(router, "/nodes/{pk}/", ["GET"], summary="One Ray node")
+@route(router, "/nodes/{pk}/", ["GET"], summary="One node")
 def get_node(pk: str, request: Request, p: Principal = Auth) -> dict:
-    if pk != NODE["node_id"]:
+    node = _node(request)
+    if pk != node["node_id"]:
         raise not_found()
-    return NODE
+    return node
 
 
 def ray_task(row: Any) -> dict:
@@ -261,7 +299,7 @@ def ray_task(row: Any) -> dict:
         "job_id": row["id"],
         "state": row["status"],
         "name": row["action"],
-        "node_id": NODE["node_id"],
+        "node_id": (loads(row["meta"], {}).get("executor") or {}).get("node"),
     }
 
 
@@ -285,45 +323,36 @@ def get_task(pk: str, request: Request, p: Principal = Auth) -> dict:
     return ray_task(row)
 
 
-def serve_app(row: Any) -> dict:
-    return {
-        "name": row["name"] or f"app-{row['id']}",
-        "id": row["id"],
-        "status": row["status"],
-        "job": row["job_id"],
-        "data": json.loads(row["data"] or "{}"),
-    }
+#: serve applications live in Ray Serve; this backend's executor runs without Ray
+NO_SERVE = "This agent runs jobs without Ray, so it serves no Ray Serve applications."
 
 
-def _serve_row(request: Request, name: str, p: Principal) -> Any:
-    db = state_of(request).db
-    row = db.one(
-        "SELECT * FROM serve_applications WHERE tenant_id = ? AND (name = ? OR 'app-' || id = ?)",
-        (p.tenant_id, name, name),
-    )
-    if row is None:
-        raise not_found()
-    return row
-
-
-@route(router, "/serve_applications/", ["GET"], summary="Ray Serve applications")
+@route(router, "/serve_applications/", ["GET"], summary="Ray Serve applications (none without Ray)")
 def list_serve(request: Request, p: Principal = Auth) -> dict:
-    return _tenant_list(request, p, "serve_applications", "id", serve_app)
+    return {"count": 0, "next": None, "previous": None, "results": []}
 
 
 @route(router, "/serve_applications/{name}/", ["GET"], summary="One Serve application")
 def get_serve(name: str, request: Request, p: Principal = Auth) -> dict:
-    return serve_app(_serve_row(request, name, p))
+    raise ApiError(404, {"detail": NO_SERVE})
 
 
 @route(router, "/serve_applications/{name}/", ["DELETE"], summary="Delete a Serve application")
 def delete_serve(name: str, request: Request, p: Principal = Auth) -> Response:
-    row = _serve_row(request, name, p)
-    with state_of(request).db.write() as con:
-        con.execute("DELETE FROM serve_applications WHERE id = ?", (row["id"],))
-    return Response(status_code=204)
+    raise ApiError(404, {"detail": NO_SERVE})
 
 
-@route(router, "/gpu_status/", ["GET"], summary="GPU status (none here)")
+@route(router, "/gpu_status/", ["GET"], summary="This machine's GPUs (via nvidia-smi)")
 def gpu_status(request: Request, p: Principal = Auth) -> dict:
-    return {"gpus": [], "total": 0, "available": 0}
+    gpus = machine.gpus()
+    busy = sum(1 for g in gpus if (g.get("utilization_percent") or 0) > 0)
+    total, available = machine.memory_bytes()
+    return {
+        "gpus": gpus,
+        "total": len(gpus),
+        "available": len(gpus) - busy,
+        "cpu_count": os.cpu_count(),
+        "memory_total": total,
+        "memory_available": available,
+        "nvidia_smi": shutil.which("nvidia-smi") is not None,
+    }

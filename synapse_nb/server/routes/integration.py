@@ -6,15 +6,18 @@ import asyncio
 import json
 import re
 import shlex
+import shutil
 import uuid
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from ..db import dumps, loads, now
+from ..executors.release import Limits, ReleaseError, prepare_release, validate_params
 from ..filters import (
     BOOL,
     STR,
@@ -399,19 +402,43 @@ async def create_plugin_release(request: Request, p: Principal = Auth) -> dict:
     ):
         raise field_error("version", f'Release "{plugin["code"]}@{version}" already exists.')
     upload = data.get("file")
-    rel_path = file_name = None
+    rel_path = file_name = staging = None
     if isinstance(upload, UploadFile):
         file_name = Path(upload.filename or "plugin.zip").name
         rel_path = f"releases/{uuid.uuid4().hex}-{file_name}"
-        target = state.store_path(rel_path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(await upload.read())
+        staging = state.config.data_dir / "release_code" / f"staging-{uuid.uuid4().hex}"
+        config = await _store_release(state, upload, rel_path, staging, plugin, version)
+    try:
+        release_id = _insert_release(
+            state, plugin["id"], version, config, requirements, debug, rel_path, file_name
+        )
+    except Exception:  # e.g. the same version posted twice at once: leave nothing behind
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+            state.store_path(str(rel_path)).unlink(missing_ok=True)
+        raise
+    if staging is not None:
+        staging.rename(staging.with_name(str(release_id)))
+    row = state.db.one("SELECT * FROM plugin_releases WHERE id = ?", (release_id,))
+    return release_json(request, row)
+
+
+def _insert_release(
+    state: Any,
+    plugin_id: int,
+    version: str,
+    config: dict,
+    requirements: list,
+    debug: Any,
+    rel_path: str | None,
+    file_name: str | None,
+) -> int:
     with state.db.write() as con:
         cur = con.execute(
             "INSERT INTO plugin_releases (plugin_id, version, config, requirements, debug, "
             "rel_path, file_name, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                plugin["id"],
+                plugin_id,
                 version,
                 dumps(config),
                 dumps(requirements),
@@ -421,8 +448,43 @@ async def create_plugin_release(request: Request, p: Principal = Auth) -> dict:
                 now(),
             ),
         )
-    row = state.db.one("SELECT * FROM plugin_releases WHERE id = ?", (cur.lastrowid,))
-    return release_json(request, row)
+    return int(cur.lastrowid)
+
+
+async def _store_release(
+    state: Any, upload: UploadFile, rel_path: str, staging: Path, plugin: Any, version: str
+) -> dict:
+    """Stream the uploaded archive to disk, unpack it safely, return its validated config.
+
+    The release's ``config`` is the archive's ``config.yaml`` (a posted ``config`` is not
+    used when an archive is given); a refused archive leaves nothing behind.
+    """
+    limits = Limits()
+    target = state.store_path(rel_path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    size = 0
+    with target.open("wb") as out:
+        while chunk := await upload.read(1 << 20):
+            size += len(chunk)
+            if size > limits.max_archive_bytes:
+                out.close()
+                target.unlink(missing_ok=True)
+                raise field_error(
+                    "file", f"The archive is larger than {limits.max_archive_bytes} bytes."
+                )
+            out.write(chunk)
+    try:
+        return await run_in_threadpool(
+            prepare_release,
+            target,
+            staging,
+            code=plugin["code"],
+            version=version,
+            category=plugin["category"],
+        )
+    except ReleaseError as exc:
+        target.unlink(missing_ok=True)
+        raise field_error(exc.field, exc.message) from None
 
 
 @route(
@@ -524,7 +586,9 @@ async def run_plugin(ref: str, request: Request, p: Principal = Auth) -> Any:
             raise field_error("version", f'No release "{version}" of plugin "{plugin["code"]}".')
     if not releases:
         raise ApiError(400, {"detail": f'Plugin "{plugin["code"]}" has no release to run.'})
-    release = releases[-1]
+    # without a version, the newest release that holds code (one posted as JSON only has none)
+    release = ([r for r in releases if r["rel_path"]] or releases)[-1]
+    params = runnable_params(plugin, release, action, params)
     job_id = create_job(
         state,
         p,
@@ -538,8 +602,31 @@ async def run_plugin(ref: str, request: Request, p: Principal = Auth) -> Any:
             "debug": bool(data.get("debug", False)),
         },
     )
-    state.jobs.start(job_id)
+    state.jobs.submit(job_id, state.base_url(request))
     return job_json(request, state.db.one("SELECT * FROM jobs WHERE id = ?", (job_id,)))
+
+
+def runnable_params(plugin: Any, release: Any, action: str, params: dict) -> dict:
+    """The run's params checked against the action's schema; a 400 when it cannot run."""
+    config = loads(release["config"], {})
+    actions = config.get("actions") if isinstance(config, dict) else None
+    spec = actions.get(action) if isinstance(actions, dict) else None
+    if not isinstance(spec, dict) or not spec.get("entrypoint") or not release["rel_path"]:
+        runnable = sorted(
+            name
+            for name, item in (actions or {}).items()
+            if isinstance(item, dict) and item.get("entrypoint")
+        )
+        where = f"{plugin['code']}@{release['version']}"
+        raise field_error(
+            "action",
+            f"Release {where} has no runnable action {action!r} "
+            f"(runnable: {', '.join(runnable) if runnable and release['rel_path'] else 'none'}).",
+        )
+    try:
+        return validate_params(spec.get("params"), params)
+    except ReleaseError as exc:
+        raise field_error(exc.field, exc.message) from None
 
 
 def create_job(
@@ -665,6 +752,8 @@ async def update_job(pk: str, request: Request, p: Principal = Auth) -> dict:
         )
         for entry in logs:
             add_console_log(con, row["id"], entry)
+    if changes.get("status") in TERMINAL and row["status"] not in TERMINAL:
+        state.jobs.stop(row["id"])  # the run ends; its status stays the one set here
     return job_json(request, job_row(request, pk, p))
 
 
@@ -765,9 +854,11 @@ async def tail_job_console_logs(pk: str, request: Request, p: Principal = Auth) 
         deadline = loop.time() + timeout
         while True:
             # Status first, logs second: a job's last log is committed with (or before) its
-            # terminal status, so logs read after seeing that status include it. Reading them
-            # the other way round could announce "complete" and lose the final line.
+            # terminal status, or before its executor lets it go (a stopped job's process
+            # writes a few lines after the status changed), so logs read after seeing both
+            # include it. The other way round could announce "complete" and lose lines.
             status = state.db.scalar("SELECT status FROM jobs WHERE id = ?", (pk,))
+            status = status if not state.jobs.is_active(pk) else "RUNNING"
             rows = state.db.all(
                 "SELECT * FROM job_console_logs WHERE job_id = ? AND id > ? ORDER BY id",
                 (pk, last_id),

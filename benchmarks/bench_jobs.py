@@ -1,0 +1,183 @@
+"""Plugin job latencies of the local executor, against the targets of the executor issue.
+
+Run: ``python benchmarks/bench_jobs.py [--runs 10]``. One run, printed as a table. The baseline
+measured in the same run is the start of a bare ``python -c pass`` process (what any job
+process costs at least); each latency is shown as a ratio to it and to its target:
+
+* ``run_plugin`` -> the job is RUNNING (target 1 s), and -> the plugin code's first line;
+* a line the plugin prints -> a client tailing ``tail_console_logs`` reads it (target 300 ms);
+* ``PATCH status=STOPPED`` -> the job process has ended (target 2 s), for a plugin that checks
+  ``ctx.stop_requested`` and for one that never looks (it is interrupted).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+
+import requests
+
+from synapse_nb.server import start
+
+PLUGIN = """
+import time
+
+
+def ticker(params, ctx):
+    print("first line", flush=True)
+    for _ in range(params.get("lines", 0)):
+        time.sleep(0.05)
+        print(f"tick {time.time():.6f}", flush=True)
+    deadline = time.monotonic() + params.get("linger", 0)
+    while time.monotonic() < deadline:
+        time.sleep(0.02)
+        if params.get("aware") and ctx.stop_requested:
+            return {"stopped": True}
+    return {"ok": True}
+"""
+CONFIG = """name: Bench
+code: bench
+version: 1.0.0
+actions:
+  run:
+    entrypoint: bench:ticker
+"""
+
+
+def release(api: requests.Session, url: str) -> None:
+    body = io.BytesIO()
+    with zipfile.ZipFile(body, "w") as zf:
+        zf.writestr("config.yaml", CONFIG)
+        zf.writestr("bench.py", PLUGIN)
+    api.post(url + "plugins/", json={"name": "Bench", "code": "bench"}).raise_for_status()
+    api.post(
+        url + "plugin_releases/",
+        data={"plugin": "bench", "version": "1.0.0"},
+        files={"file": ("bench.zip", body.getvalue())},
+    ).raise_for_status()
+
+
+def run(api: requests.Session, url: str, **params: object) -> tuple[str, float]:
+    started = time.perf_counter()
+    response = api.post(url + "plugins/bench/run/", json={"params": params})
+    response.raise_for_status()
+    return response.json()["id"], started
+
+
+def until(check, timeout: float = 30.0, every: float = 0.005) -> float:
+    deadline = time.perf_counter() + timeout
+    while not check():
+        if time.perf_counter() > deadline:
+            raise TimeoutError("condition not reached")
+        time.sleep(every)
+    return time.perf_counter()
+
+
+def job(api: requests.Session, url: str, job_id: str) -> dict:
+    return api.get(url + f"jobs/{job_id}/").json()
+
+
+def messages(api: requests.Session, url: str, job_id: str) -> list[str]:
+    body = api.get(url + f"jobs/{job_id}/console_logs/", params={"page_size": 1000}).json()
+    return [e["message"] for e in body["results"]]
+
+
+def start_latencies(api, url, runs: int) -> tuple[list[float], list[float]]:
+    running, first_line = [], []
+    for _ in range(runs):
+        job_id, t0 = run(api, url)
+        running.append(until(lambda j=job_id: job(api, url, j)["status"] != "PENDING") - t0)
+        first_line.append(until(lambda j=job_id: "first line" in messages(api, url, j)) - t0)
+        until(lambda j=job_id: job(api, url, j)["status"] == "SUCCEEDED")
+    return running, first_line
+
+
+def tail_latencies(api, url, lines: int) -> list[float]:
+    job_id, _ = run(api, url, lines=lines)
+    delays = []
+    with api.get(url + f"jobs/{job_id}/tail_console_logs/", stream=True, timeout=60) as response:
+        for raw in response.iter_lines(decode_unicode=True):
+            if not raw:
+                continue
+            event = json.loads(raw.removeprefix("data: "))
+            if event.get("type") != "log":
+                continue
+            inner = json.loads(event["data"].removeprefix("data: "))
+            if inner["message"].startswith("tick "):
+                delays.append(time.time() - float(inner["message"].split()[1]))
+    return delays
+
+
+def stop_latencies(api, url, srv, runs: int, aware: bool) -> list[float]:
+    out = []
+    for _ in range(runs):
+        job_id, _ = run(api, url, linger=30, aware=aware)
+        until(lambda j=job_id: "first line" in messages(api, url, j))
+        t0 = time.perf_counter()
+        api.patch(url + f"jobs/{job_id}/", json={"status": "STOPPED"}).raise_for_status()
+        out.append(until(lambda j=job_id: not srv.state.jobs.is_active(j)) - t0)
+    return out
+
+
+def python_start(runs: int) -> list[float]:
+    out = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--lines", type=int, default=40)
+    parser.add_argument("--quick", action="store_true", help="a smoke run (3 runs, 10 lines)")
+    args = parser.parse_args()
+    if args.quick:
+        args.runs, args.lines = 3, 10
+    srv = start()
+    api = requests.Session()
+    api.headers["Synapse-Access-Token"] = f"Token {srv.token}"
+    url = srv.url
+    try:
+        release(api, url)
+        baseline = statistics.median(python_start(args.runs))
+        running, first_line = start_latencies(api, url, args.runs)
+        tail = tail_latencies(api, url, args.lines)
+        stop_aware = stop_latencies(api, url, srv, max(3, args.runs // 2), aware=True)
+        stop_blind = stop_latencies(api, url, srv, max(3, args.runs // 2), aware=False)
+    finally:
+        srv.stop()
+    rows = [
+        ("bare `python -c pass` start (baseline)", [baseline], None),
+        ("run_plugin -> RUNNING", running, 1.0),
+        ("run_plugin -> plugin's first line", first_line, None),
+        ("printed line -> tailing client", tail, 0.3),
+        ("stop -> process ended (plugin checks)", stop_aware, 2.0),
+        ("stop -> process ended (plugin never looks)", stop_blind, 2.0),
+    ]
+    print(
+        f"{'measure':44} {'median s':>9} {'p95 s':>8} {'target s':>9} {'/target':>8} {'/base':>7}"
+    )
+    for name, values, target in rows:
+        ordered = sorted(values)
+        median = statistics.median(ordered)
+        p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+        target_text = f"{target:9.2f} {median / target:8.2f}" if target else f"{'-':>9} {'-':>8}"
+        print(f"{name:44} {median:9.3f} {p95:8.3f} {target_text} {median / baseline:7.2f}")
+    print(
+        f"({args.runs} runs each; {len(tail)} tailed lines; stops: {len(stop_aware)} + "
+        f"{len(stop_blind)}; {threading.active_count()} threads left)"
+    )
+
+
+if __name__ == "__main__":
+    main()

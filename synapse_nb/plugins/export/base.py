@@ -39,7 +39,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sized
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
@@ -84,6 +84,9 @@ class MetricsRecord:
     failed: int = 0
 
 
+_Metrics = MetricsRecord  # for annotations inside ExportRun, whose attribute shadows the name
+
+
 class ExportRun:
     """The ``run`` object an exporter reports to (seed: ``self.run``).
 
@@ -101,9 +104,9 @@ class ExportRun:
         ['Starting export process.']
     """
 
-    MetricsRecord = MetricsRecord
+    MetricsRecord: type[MetricsRecord] = MetricsRecord  # the Synapse SDK's run.MetricsRecord
 
-    def __init__(self, progress: ProgressCallback | bool | None = None) -> None:
+    def __init__(self, progress: ProgressCallback | ProgressReporter | bool | None = None) -> None:
         self._progress = (
             progress
             if isinstance(progress, ProgressReporter)
@@ -129,7 +132,7 @@ class ExportRun:
         """
         self._progress.set_progress(current, total, category)
 
-    def log_metrics(self, record: MetricsRecord, category: str) -> None:
+    def log_metrics(self, record: _Metrics, category: str) -> None:
         """Keep the latest counts of a category.
 
         Example:
@@ -466,7 +469,7 @@ class BaseExporter:
         self.setup_output_directories(path, save_original)
         total = self.params.get("count")
         if total is None:
-            total = len(items) if hasattr(items, "__len__") else 0
+            total = len(items) if isinstance(items, Sized) else 0
         original_metrics = MetricsRecord(stand_by=total if save_original else 0)
         data_metrics = MetricsRecord(stand_by=total)
         self.run.set_progress(0, total, category="dataset_conversion")

@@ -102,7 +102,7 @@ class DMExporter(BaseExporter):
         """
         version = self.params.get("dm_version")
         doc = data.get("data")
-        if version == "v2" and _is_dm_v1(doc):
+        if version == "v2" and isinstance(doc, Mapping) and _is_dm_v1(doc):
             converted, audit = dm_v1_to_v2(doc, item_id=data.get("id"))
             self.audit.extend(audit)
             return {**data, "data": converted["annotation_data"]}

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -279,7 +279,7 @@ def build_export_item(record: Mapping[str, Any], split: str | None = None) -> di
 
 
 def configured_classes(
-    client: Any, target: Target, records: list[Mapping[str, Any]], params: Mapping[str, Any]
+    client: Any, target: Target, records: Sequence[Mapping[str, Any]], params: Mapping[str, Any]
 ) -> Any:
     """The class configuration of the records' project, or None when there is none.
 
@@ -301,7 +301,9 @@ def configured_classes(
         projects = {params["project"]}
     if len(projects) != 1:
         return None  # several projects have no single configured order
-    configuration = client.get_project(int(next(iter(projects)))).get("configuration") or {}
+    project = next(iter(projects))
+    assert project is not None  # only non-null project ids were collected
+    configuration = client.get_project(int(project)).get("configuration") or {}
     if isinstance(configuration.get("classes"), list) and configuration["classes"]:
         return list(configuration["classes"])
     if isinstance(configuration.get("classification"), Mapping):

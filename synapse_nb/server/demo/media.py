@@ -514,7 +514,8 @@ def _mirror_obj(obj: _Obj) -> _Obj:
 
 
 def _shade(color: _Color, factor: float) -> _Color:
-    return tuple(max(0, min(255, round(c * factor))) for c in color)  # type: ignore[return-value]
+    r, g, b = (max(0, min(255, round(c * factor))) for c in color)
+    return (r, g, b)
 
 
 def _pick(rng: np.random.Generator, options: Sequence[Any]) -> Any:
@@ -1178,7 +1179,8 @@ def _draw_buildings(draw: ImageDraw.ImageDraw, lay: _Layout, rng: np.random.Gene
     while x < lay.width:
         bw = lay.width * rng.uniform(0.06, 0.16)
         top = lay.horizon * rng.uniform(0.35, 0.85)
-        base = tuple(int(v) for v in rng.integers(90, 190, size=3))
+        r, g, b = (int(v) for v in rng.integers(90, 190, size=3))
+        base = (r, g, b)
         draw.rectangle(_ibox(x, top, x + bw, lay.horizon + 1), fill=base)
         cols, rows = max(2, int(bw // 14)), max(2, int((lay.horizon - top) // 16))
         cw, rh = bw / cols, (lay.horizon - top) / rows

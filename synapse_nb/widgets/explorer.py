@@ -40,6 +40,7 @@ import ipywidgets as widgets
 import pandas as pd
 
 from synapse_nb.exceptions import ClientError, InvalidInputError
+from synapse_nb.frames.client import as_client
 from synapse_nb.widgets._display import LoadOnDisplay, error_html, muted
 from synapse_nb.widgets.filter import FilterPanel
 from synapse_nb.widgets.tags import TagChange, TagEditor
@@ -91,13 +92,7 @@ class Explorer(LoadOnDisplay, widgets.VBox):
         columns: Any = COLUMNS,
         **kwargs: Any,
     ) -> None:
-        if not hasattr(client, "list_task_tags") or not hasattr(client, "raw"):
-            raise InvalidInputError(
-                "client",
-                type(client).__name__,
-                "must be a synapse_nb.frames.Client (its listings are frames)",
-                method="explore",
-            )
+        client = as_client(client, "explore")
         if project is not None and (isinstance(project, bool) or not isinstance(project, int)):
             raise InvalidInputError("project", project, "must be a project id", method="explore")
         self.client = client
@@ -143,7 +138,8 @@ class Explorer(LoadOnDisplay, widgets.VBox):
 
     # ------------------------------------------------------------------ links
     def _on_tree_select(self, info: Mapping[str, Any]) -> None:
-        kind, pk = info.get("kind"), info.get("id")
+        kind: Any = info.get("kind")
+        pk: Any = info.get("id")
         try:
             if kind == "project":
                 self.show_project(int(pk))

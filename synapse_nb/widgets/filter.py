@@ -53,6 +53,7 @@ from ipywidgets.widgets.widget_string import HTMLStyle
 from traitlets import Bool, Instance, Int, Tuple, Unicode, observe, validate
 
 from synapse_nb.exceptions import ClientError, InvalidInputError, NotFoundError
+from synapse_nb.frames.client import Client, as_client
 from synapse_nb.frames.schemas import SCHEMAS
 from synapse_nb.frames.writeback import normalize_value, snapshot_id
 from synapse_nb.widgets._display import LoadOnDisplay, error_html, muted, note_html
@@ -402,7 +403,7 @@ class _LiveSource:
 
     live = True
 
-    def __init__(self, client: Any, kind: str, params: Mapping[str, Any]) -> None:
+    def __init__(self, client: Client, kind: str, params: Mapping[str, Any]) -> None:
         self.client = client
         self.kind = kind
         self.spec = _LIVE[kind]
@@ -605,6 +606,8 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
             raise InvalidInputError(
                 "page_size", page_size, f"must be one of {PAGE_SIZES}", method="FilterPanel"
             )
+        if client is not None:
+            client = as_client(client, "FilterPanel")  # the one wrap, at the entry
         self._client = client
         self._ready = False
         self._criteria = Criteria()
@@ -634,12 +637,6 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
                 )
             if params is not None and not isinstance(params, Mapping):
                 raise InvalidInputError("params", params, "must be a dict", method="FilterPanel")
-            if not hasattr(client, "raw") or not hasattr(client, "list_task_tags"):
-                raise InvalidInputError(
-                    "client", type(client).__name__,
-                    "must be a synapse_nb.frames.Client (its listings are frames)",
-                    method="FilterPanel",
-                )  # fmt: skip
             self._source = _LiveSource(client, kind, params or {})
         self.kind = kind
         self._columns = self._pick_columns(columns)

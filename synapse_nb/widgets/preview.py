@@ -69,7 +69,7 @@ from traitlets import (
 )
 
 from synapse_nb.exceptions import InvalidInputError
-from synapse_nb.frames import Client, client_for
+from synapse_nb.frames.client import Client, as_client, client_for
 from synapse_nb.utils.file import download_file
 from synapse_nb.widgets._colors import STATUS_COLORS, class_color, hex_color, register_classes
 from synapse_nb.widgets._display import LoadOnDisplay, error_html, note_html
@@ -130,7 +130,7 @@ class _Row:
 class _Source:
     """The rows of one frame and their DM data (read from the frame or fetched by id)."""
 
-    def __init__(self, frame: Any, client: Any, field: str) -> None:
+    def __init__(self, frame: Any, client: Client | None, field: str) -> None:
         if not isinstance(frame, pd.DataFrame):
             raise _invalid(field, type(frame).__name__, "must be a pandas DataFrame")
         if "file_url" not in frame.columns:
@@ -219,18 +219,9 @@ class _Source:
                 self.docs.setdefault(pk, None)  # not on the server (any more): no overlay
 
     def _fetch(self, ids: list[Any]) -> dict[Any, Any]:
-        method = getattr(self.client, _DATA_METHODS[str(self.kind)])
-        params = {
-            "id__in": ",".join(str(int(i)) for i in ids),
-            "fields": "id,data",
-            "page_size": len(ids),
-        }
-        if isinstance(self.client, Client):
-            frame = method(params, include_data=True)
-            return dict(zip(frame.index.tolist(), frame["data"].tolist(), strict=True))
-        page = method(params, url_conversion=False)
-        results = page.get("results", []) if isinstance(page, Mapping) else []
-        return {r.get("id"): r.get("data") for r in results if isinstance(r, Mapping)}
+        if self.client is None:  # unreachable: a frame without a client has its data column
+            return {}
+        return self.client.rows.data(str(self.kind), [int(i) for i in ids])
 
 
 class _Images:
@@ -365,6 +356,8 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
                 client = client_for(frame)
             except InvalidInputError:
                 client = None
+        if client is not None:
+            client = as_client(client, "AnnotationPreview")
         self._source = _Source(frame, client, "frame")
         self._other = _Source(compare, client, "compare") if compare is not None else None
         if image_format not in ("png", "jpeg"):
@@ -376,7 +369,7 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
         self._project = project if project is not None else self._source.project
         self._client = client
         self._format = image_format
-        directory = cache_dir or getattr(client, "cache_dir", None)
+        directory = cache_dir or (client.cache_dir if client is not None else None)
         if directory is None:
             from synapse_nb._config import default_cache_dir
 

@@ -33,7 +33,9 @@ import ipywidgets as widgets
 import pandas as pd
 from traitlets import Dict, Instance, Tuple, Unicode
 
+from synapse_nb.clients import BackendClient
 from synapse_nb.exceptions import ClientError, InvalidInputError
+from synapse_nb.frames.client import Client, as_client
 from synapse_nb.widgets._display import LoadOnDisplay, error_html, muted, note_html
 
 __all__ = ["TagChange", "TagEditor", "tag_chip", "text_color_for"]
@@ -161,7 +163,7 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
 
     def __init__(
         self,
-        client: Any = None,
+        client: Client | BackendClient | None = None,
         rows: pd.DataFrame | None = None,
         *,
         project: int | None = None,
@@ -174,7 +176,7 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
             )
         if project is not None and (isinstance(project, bool) or not isinstance(project, int)):
             raise InvalidInputError("project", project, "must be a project id", method="TagEditor")
-        self._client = client
+        self._client = as_client(client, "TagEditor") if client is not None else None
         self._kind = kind
         self._project = project
         self._rows: pd.DataFrame | None = None
@@ -285,7 +287,7 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
         """
         return list(self._tags)
 
-    def _live_client(self) -> Any:
+    def _live_client(self) -> Client:
         if self._client is not None:
             return self._client
         if self._rows is not None:
@@ -382,7 +384,7 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
     def _render_target(self) -> None:
         n = 0 if self._rows is None else len(self._rows)
         label = self._kind.replace("_", " ")
-        if n == 0:
+        if n == 0 or self._rows is None:
             self.target.value = note_html(f"No {label}s selected.")
         else:
             ids = ", ".join(str(i) for i in self._rows.index.tolist()[:8])

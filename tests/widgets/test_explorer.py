@@ -109,10 +109,17 @@ def test_tree_task_event_and_version_open_the_preview(client):
     assert ex.status.get_state()["value"] == ""
 
 
+def test_a_backend_client_is_wrapped_once_at_the_entry(demo):
+    with BackendClient(demo.url, api_token=demo.token) as raw:
+        ex = explore(raw)
+        assert ex.client.raw is raw
+        assert ex.load().panel.count == raw.list_tasks()["count"]
+        assert ex.panel.value.synapse.client() is ex.client  # one wrapper for every part
+
+
 def test_bad_input(demo, client):
-    raw = BackendClient(demo.url, api_token=demo.token)
-    with raw, pytest.raises(InvalidInputError, match="client='BackendClient'"):
-        explore(raw)
+    with pytest.raises(InvalidInputError, match="client='object'"):
+        explore(object())
     with pytest.raises(InvalidInputError, match="project='1'"):
         explore(client, project="1")
 

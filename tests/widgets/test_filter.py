@@ -400,8 +400,15 @@ def test_live_mode_has_no_class_filter(client):
         FilterPanel(client=client, kind="model")
     with pytest.raises(InvalidInputError, match="params"):
         FilterPanel(client=client, params=[("project", 1)])
-    with pytest.raises(InvalidInputError, match="client='BackendClient'"):
-        FilterPanel(client=BackendClient(client.base_url))
+    with pytest.raises(InvalidInputError, match="client='str'"):
+        FilterPanel(client=client.base_url)
+
+
+def test_live_mode_wraps_a_backend_client_once(demo):
+    with BackendClient(demo.url, api_token=demo.token) as raw:
+        panel = FilterPanel(client=raw, params={"project": 1}).load()
+        assert panel.count == raw.list_tasks({"project": 1})["count"]
+        assert panel.value.synapse.client().raw is raw
 
 
 def test_live_error_is_shown_without_the_token(demo):

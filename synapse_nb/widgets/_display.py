@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["LoadOnDisplay", "error_html", "muted", "note_html"]
@@ -58,6 +59,9 @@ class LoadOnDisplay:
     """
 
     _loaded: bool = False
+    # given by the widget class this mixin is combined with (declared for the type checker)
+    _view_count: int
+    observe: Callable[..., None]
 
     def load(self) -> Any:  # pragma: no cover - every widget defines its own
         raise NotImplementedError
@@ -80,8 +84,8 @@ class LoadOnDisplay:
 
     def _load_when_viewed(self) -> None:
         """Also load when the frontend renders the widget's first view (in any container)."""
-        self._view_count = 0  # type: ignore[attr-defined]  # a number turns view counting on
-        self.observe(self._on_view_count, "_view_count")  # type: ignore[attr-defined]
+        self._view_count = 0  # a number turns view counting on
+        self.observe(self._on_view_count, "_view_count")
 
     def _on_view_count(self, change: Any) -> None:
         if change["new"]:

@@ -677,8 +677,9 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
         """Encoded image of one row, its shapes, its comparison and an error note."""
         row = self._source.rows[position]
         if self._other is not None:
-            result: CompareResult | None = self._compare_row(position)
-            shapes = result.shapes()
+            compared = self._compare_row(position)
+            result: CompareResult | None = compared
+            shapes = compared.shapes()
         else:
             result = None
             shapes = shapes_from_doc(self._source.doc(position))
@@ -813,7 +814,7 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
                 box = widgets.Checkbox(indent=False, layout=widgets.Layout(width="28px"))
                 box.observe(self._on_class_toggle, "value")
                 box.add_class("snb-class-toggle")
-                box._snb_label = label  # type: ignore[attr-defined]
+                box._snb_label = label
                 name = widgets.HTML()
                 name.add_class("snb-class-name")
                 row = widgets.HBox([box, name], layout=widgets.Layout(align_items="center"))

@@ -197,9 +197,9 @@ class UploadProgress(widgets.VBox):
         read_only=True,
         help="Overall state",
     ).tag(sync=True)
-    files = List(read_only=True, help="Per-file name, sent, total, status, error, upload_id").tag(
-        sync=True
-    )
+    files: List[Any] = List(
+        read_only=True, help="Per-file name, sent, total, status, error, upload_id"
+    ).tag(sync=True)
     cancel_requested = Bool(
         False, help="Set (e.g. by the Cancel button) to stop between chunks"
     ).tag(sync=True)

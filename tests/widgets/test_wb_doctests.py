@@ -12,6 +12,8 @@ MODULES = [
     "synapse_nb.widgets",
     "synapse_nb.widgets._display",
     "synapse_nb.widgets.filter",
+    "synapse_nb.widgets.filter_sources",
+    "synapse_nb.widgets.filter_table",
     "synapse_nb.widgets.tags",
     "synapse_nb.widgets.tree",
     "synapse_nb.widgets.explorer",

@@ -93,4 +93,4 @@ class LoadOnDisplay:
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         self.ensure_loaded()
-        return super()._repr_mimebundle_(**kwargs)  # type: ignore[misc]
+        return super()._repr_mimebundle_(**kwargs)  # type: ignore[misc]  # the widget base class after this mixin has it

@@ -50,6 +50,16 @@ def muted(text: str) -> str:
     return f'<span style="color:#9e9e9e">{html.escape(text)}</span>'
 
 
+def plural(count: int, word: str) -> str:
+    """``count`` and ``word``, with an ``s`` unless there is exactly one.
+
+    Example:
+        >>> plural(1, "task"), plural(1200, "task")
+        ('1 task', '1,200 tasks')
+    """
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
 class LoadOnDisplay:
     """Mixin: call ``load()`` the first time the widget is displayed.
 

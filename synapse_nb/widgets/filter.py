@@ -51,7 +51,7 @@ from synapse_nb.exceptions import ClientError, InvalidInputError
 from synapse_nb.frames.client import Client, as_client
 from synapse_nb.frames.schemas import SCHEMAS
 from synapse_nb.frames.writeback import normalize_value, snapshot_id
-from synapse_nb.widgets._display import LoadOnDisplay, error_html, muted, note_html
+from synapse_nb.widgets._display import LoadOnDisplay, error_html, muted, note_html, plural
 from synapse_nb.widgets.filter_sources import (
     LIVE_KINDS,
     UNASSIGNED,
@@ -685,7 +685,12 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
             self.count = result.count
             self.page = result.page
             self.value = result.value
-            self._prune_selection()
+            dropped = self._prune_selection()
+        if dropped:  # said, not silent: the rows left the selection with the filter change
+            self.status_line.value = note_html(
+                f"Deselected {plural(dropped, 'row')} that no longer "
+                f"{'matches' if dropped == 1 else 'match'} the filters."
+            )
         self._render(result.rows)
         self._filter_callbacks(self.value)
 
@@ -700,13 +705,16 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         seen.attrs = copy.deepcopy(rows.attrs)
         self._seen = seen
 
-    def _prune_selection(self) -> None:
+    def _prune_selection(self) -> int:
+        """Keep only the selected rows that match; returns how many were dropped."""
         if not self.selected or self._matched is None:
-            return
+            return 0
         chosen = pd.Index(list(self.selected))
         kept = tuple(chosen[chosen.isin(self._matched)].tolist())
+        dropped = len(self.selected) - len(kept)
         if kept != self.selected:
             self.selected = kept
+        return dropped
 
     def _render(self, rows: pd.DataFrame) -> None:
         with self._hold_view():
@@ -720,11 +728,13 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         self._render_labels()
 
     def _render_labels(self) -> None:
-        label = self.kind.replace("_", " ") + "s"
+        noun = self.kind.replace("_", " ")
+        verb = "matches" if self.count == 1 else "match"
         if self.frame is None:
-            text = f"<b>{self.count:,}</b> {label} match (server-side)"
+            nouns = noun if self.count == 1 else f"{noun}s"
+            text = f"<b>{self.count:,}</b> {nouns} {verb} (server-side)"
         else:
-            text = f"<b>{self.count:,}</b> of {len(self.frame):,} {label} match"
+            text = f"<b>{self.count:,}</b> of {plural(len(self.frame), noun)} {verb}"
         self.count_label.value = text
         self.page_label.value, pages = self.table.page_label(self.page, self.page_size, self.count)
         self.prev_button.disabled = self.page <= 1

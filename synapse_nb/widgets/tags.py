@@ -36,7 +36,7 @@ from traitlets import Dict, Instance, Tuple, Unicode
 from synapse_nb.clients import BackendClient
 from synapse_nb.exceptions import ClientError, InvalidInputError
 from synapse_nb.frames.client import Client, as_client
-from synapse_nb.widgets._display import LoadOnDisplay, error_html, muted, note_html
+from synapse_nb.widgets._display import LoadOnDisplay, error_html, muted, note_html, plural
 
 __all__ = ["TagChange", "TagEditor", "tag_chip", "text_color_for"]
 
@@ -655,7 +655,7 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
         changed = len(change.changes)
         unchanged = len(change.rows) - changed
         if undone:
-            return f"Undone: {change.action} {names} ({changed} {label}s restored)."
+            return f"Undone: {change.action} {names} ({plural(changed, label)} restored)."
         verb = "Added" if change.action == "add" else "Removed"
         prep = "to" if change.action == "add" else "from"
         text = f"{verb} {names} {prep} {changed} {label}{'s' if changed != 1 else ''}"

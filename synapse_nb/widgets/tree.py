@@ -39,7 +39,7 @@ from traitlets import Dict
 
 from synapse_nb.exceptions import ClientError, InvalidInputError, NotFoundError
 from synapse_nb.frames.client import Client, as_client
-from synapse_nb.widgets._display import error_html, muted
+from synapse_nb.widgets._display import error_html, muted, plural
 
 __all__ = ["GROUPS", "ResourceTree"]
 
@@ -231,7 +231,9 @@ class _Loaders:
         children = []
         for v in items:
             count = v.get("event_count")
-            name = f"{v.get('version')}" + (f" ({count:,} events)" if count is not None else "")
+            name = f"{v.get('version')}" + (
+                f" ({plural(count, 'event')})" if count is not None else ""
+            )
             name += " · archived" if v.get("is_archived") else ""
             children.append(_Child("ground_truth_version", v["id"], name, "history", v, lazy=True))
         return children, total

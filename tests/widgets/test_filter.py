@@ -217,6 +217,29 @@ def test_selection_from_checkboxes_spans_pages_and_is_pruned_by_filters(tasks):
     assert panel.selected == tuple(panel.value.index.tolist())
 
 
+def test_a_filter_change_says_how_many_selected_rows_it_dropped(tasks):
+    panel = FilterPanel(tasks)
+    pending = tasks.index[tasks.status == "pending"][:2].tolist()
+    completed = tasks.index[tasks.status == "completed"][:1].tolist()
+    panel.select(pending + completed)
+    panel.filter(status="pending")
+    assert panel.selected == tuple(pending)
+    note = panel.status_line.get_state()["value"]
+    assert "Deselected 1 row that no longer matches the filters." in note
+    panel.filter(search="no-such-file")
+    assert "Deselected 2 rows that no longer match" in panel.status_line.get_state()["value"]
+    panel.reset()
+    assert panel.status_line.get_state()["value"] == ""  # the next change clears the note
+
+
+def test_one_match_is_singular(tasks, client):
+    assert count_text(FilterPanel(tasks.head(1))) == "1 of 1 task matches"
+    assert count_text(FilterPanel(tasks.head(2))) == "2 of 2 tasks match"
+    pk = int(tasks.index[0])
+    live = FilterPanel(client=client, params={"project": 1, "id": pk}).load()
+    assert count_text(live) == "1 task matches (server-side)"
+
+
 def test_select_refuses_rows_that_do_not_match(tasks):
     panel = FilterPanel(tasks)
     panel.filter(status="pending")

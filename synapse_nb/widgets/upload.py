@@ -644,6 +644,8 @@ class UploadProgress(widgets.VBox):
             entry.retry.layout.display = None if can_retry else "none"
         running = self.status in ("uploading", "cancelling")
         self._cancel.disabled = not running or self.cancel_requested
+        # only a running upload can be cancelled: the button goes away when it ends
+        self._cancel.layout.display = None if running else "none"
         failed = [e for e in entries if e.status == "failed"]
         self._message.value = (
             error_html(f"{len(failed)} file(s) failed; Retry resumes them") if failed else ""

@@ -27,7 +27,7 @@ import html
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 import pandas as pd
@@ -37,6 +37,9 @@ from synapse_nb.clients import BackendClient
 from synapse_nb.exceptions import ClientError, InvalidInputError
 from synapse_nb.frames.client import Client, as_client
 from synapse_nb.widgets._display import LoadOnDisplay, error_html, muted, note_html, plural
+
+if TYPE_CHECKING:  # the filter panel's module imports this one
+    from synapse_nb.widgets.filter import FilterPanel
 
 __all__ = ["TagChange", "TagEditor", "tag_chip", "text_color_for"]
 
@@ -545,6 +548,28 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
         self._succeed(self._describe(change, undone=True))
         self._change_callbacks(change, self._rows)
         return change
+
+    def follow(self, panel: FilterPanel) -> TagEditor:
+        """Tag the rows selected in ``panel`` and show every change in its table.
+
+        The editor's rows follow the panel's selection, and after each change (or its
+        undo) the panel's rows are patched with the new tags, so the table shows them.
+
+        Example:
+            >>> editor = TagEditor(client, project=1).follow(panel)  # doctest: +SKIP
+        """
+
+        def selected(_ids: tuple[Any, ...] = ()) -> None:
+            self.rows = panel.selected_frame if panel.selected else None
+
+        def changed(_change: TagChange, rows: pd.DataFrame | None) -> None:
+            if rows is not None:
+                panel.update_rows(rows)
+
+        selected()
+        panel.on_select(selected)
+        self.on_change(changed)
+        return self
 
     def on_change(
         self, callback: Callable[[TagChange, pd.DataFrame | None], Any], remove: bool = False

@@ -219,22 +219,26 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
 
     def _build_controls(self) -> None:
         caps = self._source.capabilities()
-        small = widgets.Layout(width="200px")
-        style = {"description_width": "60px"}
+
+        def small() -> widgets.Layout:
+            # as wide as the longest option (never cut), at least 200 px
+            return widgets.Layout(width="auto", min_width="200px")
+
+        style = {"description_width": "initial"}  # the label's own width: never cut
         self.status_filter = widgets.Dropdown(
-            description="status", options=[("any", _ANY)], layout=small, style=style
+            description="status", options=[("any", _ANY)], layout=small(), style=style
         )
         self.assignee_filter = widgets.Dropdown(
-            description="assignee", options=[("any", _ANY)], layout=small, style=style
+            description="assignee", options=[("any", _ANY)], layout=small(), style=style
         )
         self.class_filter = widgets.Dropdown(
-            description="class", options=[("any", _ANY)], layout=small, style=style
+            description="class", options=[("any", _ANY)], layout=small(), style=style
         )
         self.tags_filter = widgets.TagsInput(
             value=[], allowed_tags=[], allow_duplicates=False, placeholder="tags (any of)",
             layout=widgets.Layout(min_width="200px"), tooltip="rows with any of these tags",
         )  # fmt: skip
-        self.created_from = widgets.DatePicker(description="created", layout=small, style=style)
+        self.created_from = widgets.DatePicker(description="created", layout=small(), style=style)
         self.created_to = widgets.DatePicker(
             description="to",
             layout=widgets.Layout(width="170px"),

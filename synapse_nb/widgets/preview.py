@@ -272,6 +272,10 @@ class _Images:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
+#: inline style of legend text: wraps at spaces, or anywhere inside a long class name
+_WRAP = "white-space:normal;overflow-wrap:anywhere;line-height:1.3"
+
+
 def _swatch(rgb: tuple[int, int, int], size: int = 12) -> str:
     return (
         f'<span style="display:inline-block;width:{size}px;height:{size}px;'
@@ -815,7 +819,8 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
                 box.observe(self._on_class_toggle, "value")
                 box.add_class("snb-class-toggle")
                 box._snb_label = label
-                name = widgets.HTML()
+                # the name takes the rest of the row and wraps: a long class name is never cut
+                name = widgets.HTML(layout=widgets.Layout(flex="1 1 auto", min_width="0"))
                 name.add_class("snb-class-name")
                 row = widgets.HBox([box, name], layout=widgets.Layout(align_items="center"))
                 row.add_class("snb-class-row")
@@ -824,8 +829,8 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
             box.value = label not in self.hidden_classes
             # the description lives in HTML: a checkbox label is cut at a fixed width
             name.value = (
-                f"{_swatch(class_color(label))} {html.escape(label)} "
-                f"<span style='color:#777'>({counts.get(label, 0)})</span>"
+                f"<div style='{_WRAP}'>{_swatch(class_color(label))} {html.escape(label)} "
+                f"<span style='color:#777'>({counts.get(label, 0)})</span></div>"
             )
             rows.append(row)
         self._legend.children = rows

@@ -356,7 +356,10 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
         for tag in self._tags:
             button = self._buttons.get(tag["id"])
             if button is None:
-                button = widgets.Button(layout=widgets.Layout(width="auto", margin="2px"))
+                # never shrunk below its text (the box wraps to a new line instead)
+                button = widgets.Button(
+                    layout=widgets.Layout(width="auto", margin="2px", flex="0 0 auto")
+                )
                 button.on_click(lambda _b, pk=tag["id"]: self.toggle(pk))
                 button.add_class("snb-tag-button")
                 self._buttons[tag["id"]] = button

@@ -304,9 +304,13 @@ def _slim(record: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: the details pane wraps long values between words (a long URL or token anywhere), and
+#: the tree's labels wrap instead of being cut at the tree's width
 _DETAILS_STYLE = (
     "<style>.snb-details th {text-align: left; vertical-align: top; padding-right: 10px}"
-    " .snb-details td {word-break: break-all}</style>"
+    " .snb-details td {overflow-wrap: anywhere; word-break: normal}"
+    " .snb-resource-tree .jstree-anchor {white-space: normal; height: auto;"
+    " line-height: 1.4; overflow-wrap: anywhere}</style>"
 )
 
 

@@ -447,3 +447,12 @@ def test_repr_is_short_and_has_no_token(client):
     panel = FilterPanel(client=client, params={"project": 1})
     assert repr(panel) == "<FilterPanel live task: 0 match, 0 selected>"
     assert client.has_api_token and "***" in repr(client)
+
+
+def test_dropdowns_are_as_wide_as_their_labels_and_options(tasks):
+    panel = FilterPanel(tasks)
+    for control in (panel.status_filter, panel.assignee_filter, panel.class_filter):
+        assert control.style.get_state()["description_width"] == "initial"
+        layout = control.layout.get_state()
+        assert layout["width"] == "auto" and layout["min_width"] == "200px"
+    assert panel.status_filter.layout is not panel.assignee_filter.layout

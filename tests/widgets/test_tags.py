@@ -252,3 +252,11 @@ def test_frame_mode_panel_and_editor_keep_the_frame_consistent(client):
     editor.undo()
     assert list(tasks.loc[untagged[0], "tag_names"]) == []
     assert tasks.synapse.diff().empty
+
+
+def test_tag_buttons_never_shrink_below_their_names(client):
+    editor = TagEditor(client, project=1).load()
+    for button in editor.tag_box.children:
+        layout = button.layout.get_state()
+        assert layout["flex"] == "0 0 auto" and layout["width"] == "auto"
+    assert editor.tag_box.layout.get_state()["flex_flow"] == "row wrap"

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import datetime as dt
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import fields
@@ -52,6 +51,7 @@ from synapse_nb.frames.client import Client, as_client
 from synapse_nb.frames.schemas import SCHEMAS
 from synapse_nb.frames.writeback import normalize_value, snapshot_id
 from synapse_nb.widgets._display import LoadOnDisplay, error_html, muted, note_html, plural
+from synapse_nb.widgets.filter_controls import FilterControls
 from synapse_nb.widgets.filter_sources import (
     LIVE_KINDS,
     UNASSIGNED,
@@ -65,9 +65,6 @@ from synapse_nb.widgets.tags import tag_colors
 
 __all__ = ["UNASSIGNED", "Criteria", "FilterPanel"]
 
-#: value of the "any" option of the dropdowns (a Dropdown cannot select the value None)
-_ANY = "\x00any"
-
 PAGE_SIZES = (10, 20, 50, 100)
 
 #: columns shown per kind (the id is always first)
@@ -78,11 +75,6 @@ DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
                    "n_annotations", "file_name", "created"),
     "ground_truth_event": ("version", "classes", "n_annotations", "file_name", "created"),
 }  # fmt: skip
-
-
-def _chosen(value: Any) -> Any:
-    """A dropdown's value as a criterion (None for "any")."""
-    return None if value == _ANY else value
 
 
 class FilterPanel(LoadOnDisplay, widgets.VBox):
@@ -218,52 +210,16 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         return [c for c in wanted if c != "id"]
 
     def _build_controls(self) -> None:
-        caps = self._source.capabilities()
-
-        def small() -> widgets.Layout:
-            # as wide as the longest option (never cut), at least 200 px
-            return widgets.Layout(width="auto", min_width="200px")
-
-        style = {"description_width": "initial"}  # the label's own width: never cut
-        self.status_filter = widgets.Dropdown(
-            description="status", options=[("any", _ANY)], layout=small(), style=style
-        )
-        self.assignee_filter = widgets.Dropdown(
-            description="assignee", options=[("any", _ANY)], layout=small(), style=style
-        )
-        self.class_filter = widgets.Dropdown(
-            description="class", options=[("any", _ANY)], layout=small(), style=style
-        )
-        self.tags_filter = widgets.TagsInput(
-            value=[], allowed_tags=[], allow_duplicates=False, placeholder="tags (any of)",
-            layout=widgets.Layout(min_width="200px"), tooltip="rows with any of these tags",
-        )  # fmt: skip
-        self.created_from = widgets.DatePicker(description="created", layout=small(), style=style)
-        self.created_to = widgets.DatePicker(
-            description="to",
-            layout=widgets.Layout(width="170px"),
-            style={"description_width": "20px"},
-        )
-        self.search_box = widgets.Text(
-            placeholder="search file, assignee, id…", continuous_update=False,
-            layout=widgets.Layout(width="230px"),
-        )  # fmt: skip
-        self.reset_button = widgets.Button(
-            description="Reset", icon="times", layout=widgets.Layout(width="80px")
-        )
-        for control, facet in (
-            (self.status_filter, "status"),
-            (self.assignee_filter, "assignee"),
-            (self.class_filter, "class_name"),
-            (self.created_from, "created"),
-            (self.created_to, "created"),
-            (self.search_box, "search"),
-        ):
-            control.disabled = not caps[facet]
-            control.observe(self._on_control, "value")
-        self.tags_filter.observe(self._on_control, "value")
-        if not caps["class_name"]:
-            self.class_filter.tooltip = "class filtering needs the annotations: frame mode only"
+        self.controls = FilterControls(self._source.capabilities(), self._on_control)
+        controls = self.controls  # the same widgets, by the panel's attribute names
+        self.status_filter = controls.status_filter
+        self.assignee_filter = controls.assignee_filter
+        self.class_filter = controls.class_filter
+        self.tags_filter = controls.tags_filter
+        self.created_from = controls.created_from
+        self.created_to = controls.created_to
+        self.search_box = controls.search_box
+        self.reset_button = controls.reset_button
         self.reset_button.on_click(lambda _b: self.reset())
         self.count_label = widgets.HTML()
         self.sort_dropdown = widgets.Dropdown(
@@ -309,11 +265,6 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         """Stable CSS hooks for styling and for the browser tests."""
         self.add_class("snb-filter-panel")
         for widget, name in (
-            (self.status_filter, "snb-status-filter"),
-            (self.assignee_filter, "snb-assignee-filter"),
-            (self.class_filter, "snb-class-filter"),
-            (self.tags_filter, "snb-tags-filter"),
-            (self.search_box, "snb-search"),
             (self.count_label, "snb-count"),
             (self.page_check, "snb-page-check"),
             (self.rows_box, "snb-rows"),
@@ -326,12 +277,7 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
 
     def _layout(self) -> list[widgets.Widget]:
         return [
-            widgets.HBox([self.status_filter, self.assignee_filter, self.class_filter,
-                          widgets.Label("tags", layout=widgets.Layout(margin="0 4px 0 12px")),
-                          self.tags_filter],
-                         layout=widgets.Layout(flex_flow="row wrap", align_items="center")),
-            widgets.HBox([self.created_from, self.created_to, self.search_box, self.reset_button],
-                         layout=widgets.Layout(flex_flow="row wrap")),
+            *self.controls.rows(),
             widgets.HBox([self.count_label, self.sort_dropdown, self.direction,
                           self.size_dropdown], layout=widgets.Layout(align_items="center")),
             widgets.HBox([self.page_check, self.header], layout=widgets.Layout(margin="0")),
@@ -423,24 +369,12 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         self.status_line.value = error_html(str(exc))
 
     def _refresh_options(self) -> None:
-        options = self._source.options()
         self._hold_push()
         try:
-            for facet, control in (
-                ("status", self.status_filter),
-                ("assignee", self.assignee_filter),
-                ("class_name", self.class_filter),
-            ):
-                current = control.value
-                choices = [("any", _ANY), *options.get(facet, [])]
-                control.options = choices
-                control.value = current if current in [v for _l, v in choices] else _ANY
-            tags = [str(v) for _label, v in options.get("tags", [])]
-            self.tags_filter.allowed_tags = tags
-            self.tags_filter.value = [t for t in self.tags_filter.value if t in tags]
+            self.controls.set_options(self._source.options())
         finally:
             self._release()
-        self._criteria = self._read_controls()
+        self._criteria = self.controls.read()
 
     # ------------------------------------------------------------------ filters
     @contextlib.contextmanager
@@ -463,19 +397,8 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         if not self._holding:
             self._criteria_from_controls()
 
-    def _read_controls(self) -> Criteria:
-        return Criteria(
-            status=_chosen(self.status_filter.value),
-            assignee=_chosen(self.assignee_filter.value),
-            tags=tuple(self.tags_filter.value),
-            class_name=_chosen(self.class_filter.value),
-            created_from=self.created_from.value,
-            created_to=self.created_to.value,
-            search=self.search_box.value or "",
-        )
-
     def _criteria_from_controls(self) -> None:
-        criteria = self._read_controls()
+        criteria = self.controls.read()
         if criteria != self._criteria:
             self._criteria = criteria
             with self._hold_view():
@@ -517,68 +440,11 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
                     name, value, "this panel cannot filter on it (live mode has no class "
                     "filter; assignments have no search)", method="filter",
                 )  # fmt: skip
-        values = self._check_values(criteria)
+        values = self.controls.check(criteria)
         with self._hold():
             for name, value in values.items():
-                self._control(name).value = value
+                self.controls.widget(name).value = value
         return self.value
-
-    def _control(self, name: str) -> widgets.Widget:
-        return {
-            "status": self.status_filter,
-            "assignee": self.assignee_filter,
-            "tags": self.tags_filter,
-            "class_name": self.class_filter,
-            "created_from": self.created_from,
-            "created_to": self.created_to,
-            "search": self.search_box,
-        }[name]
-
-    def _check_values(self, criteria: Mapping[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name, value in criteria.items():
-            control = self._control(name)
-            if name in ("status", "assignee", "class_name"):
-                offered = [v for _label, v in control.options]
-                value = _ANY if value is None else value
-                if value not in offered:
-                    labels = [v for v in offered if v != _ANY]
-                    raise InvalidInputError(
-                        name, value, f"is not offered; one of {labels}", method="filter"
-                    )
-            elif name == "tags":
-                value = [] if value is None else [value] if isinstance(value, str) else list(value)
-                unknown = [t for t in value if t not in control.allowed_tags]
-                if unknown:
-                    raise InvalidInputError(
-                        "tags", unknown, f"not offered; one of {list(control.allowed_tags)}",
-                        method="filter",
-                    )  # fmt: skip
-            elif name.startswith("created"):
-                if isinstance(value, str):
-                    try:
-                        value = dt.date.fromisoformat(value)
-                    except ValueError:
-                        raise InvalidInputError(
-                            name, value, "must be a date (YYYY-MM-DD)", method="filter"
-                        ) from None
-                if isinstance(value, dt.datetime):
-                    value = value.date()
-                if value is not None and not isinstance(value, dt.date):
-                    raise InvalidInputError(name, value, "must be a date", method="filter")
-            elif name == "search":
-                if value is None:
-                    value = ""
-                if not isinstance(value, str):
-                    raise InvalidInputError("search", value, "must be text", method="filter")
-            out[name] = value
-        start = out.get("created_from", self.created_from.value)
-        end = out.get("created_to", self.created_to.value)
-        if start is not None and end is not None and start > end:
-            raise InvalidInputError(
-                "created_to", end, f"is before created_from={start}", method="filter"
-            )
-        return out
 
     def reset(self) -> None:
         """Clear every filter.
@@ -587,12 +453,7 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
             >>> panel.reset()  # doctest: +SKIP
         """
         with self._hold():
-            for name in ("status", "assignee", "class_name"):
-                self._control(name).value = _ANY
-            self.created_from.value = None
-            self.created_to.value = None
-            self.tags_filter.value = []
-            self.search_box.value = ""
+            self.controls.clear()
 
     def on_filter(self, callback: Callable[[pd.DataFrame], Any], remove: bool = False) -> None:
         """Call ``callback(value)`` whenever the filters, sort or page change the rows.

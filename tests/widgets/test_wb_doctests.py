@@ -12,6 +12,7 @@ MODULES = [
     "synapse_nb.widgets",
     "synapse_nb.widgets._display",
     "synapse_nb.widgets.filter",
+    "synapse_nb.widgets.filter_controls",
     "synapse_nb.widgets.filter_sources",
     "synapse_nb.widgets.filter_table",
     "synapse_nb.widgets.tags",

@@ -71,7 +71,7 @@ def incremental(
             raise ValueError("nothing to refresh")
         base = frame
         mark = mark_of(frame)
-    newest, held_count = mark
+    newest = mark[0]
     if newest is None or order is None:
         # nothing to start from, or an order we cannot reproduce locally: list again
         fresh = lister.all_rows(kind, query, include_data, dict(page_options or {}))
@@ -100,36 +100,68 @@ def incremental(
     if loaded is None:
         raise ValueError("the cached frame could not be read")
     if ties is not None:
-        # Rows held at our newest stamp that changed since are in the delta (with a newer
-        # stamp), so the stamp should now count the held rows minus those; any other
-        # count means a row joined the stamp after we fetched (even if one left).
-        held = loaded.index[loaded["modified"] == newest].tolist()
-        moved = {r.get("id") for r in records}.intersection(held)
-        if ties != held_count - len(moved):
-            # a row was stamped exactly at our newest stamp after we fetched: find it
-            tied = rows.ids(kind, {**query, "modified": since})
-            new_ids = sorted(set(tied) - set(held))
-            records += rows.records(kind, new_ids) if new_ids else []
+        records += _joined_at_stamp(rows, kind, query, loaded, records, mark, since, ties)
     changed = build_frame(kind, records, tag_names=tag_names, include_data=include_data)
     merged = _merge_rows(loaded, changed)
-    removed = 0
-    changed_ids = len(changed)
+    removed, added = 0, pd.DataFrame()
     if total is not None and len(merged) != total:
-        server_ids = rows.ids(kind, query)
-        present = merged.index.isin(server_ids)
-        removed = int((~present).sum())
-        merged = merged[present]
-        missing = sorted(set(server_ids) - set(merged.index.tolist()))
-        if missing:
-            extra = lister.by_id(kind, rows.records(kind, missing), include_data)
-            merged = pd.concat([merged, extra[merged.columns]])
-            changed_ids += len(extra)
+        merged, removed, added = _reconcile(lister, rows, kind, query, merged, include_data)
+    changed_ids = len(changed) + len(added)
     merged = _reorder(merged, order)
     conform(merged, kind)
     total = len(merged) if total is None else total
     merged.attrs["synapse"] = lister.meta(kind, query, total, include_data, complete=True)
     merged.attrs["synapse"]["fetched"] = len(merged)
     return merged, {"changed": changed_ids, "removed": removed}
+
+
+def _joined_at_stamp(
+    rows: RowStore,
+    kind: str,
+    query: Mapping[str, Any],
+    loaded: pd.DataFrame,
+    records: list[dict[str, Any]],
+    mark: tuple[pd.Timestamp | None, int],
+    since: str,
+    ties: int,
+) -> list[dict[str, Any]]:
+    """Records of rows stamped exactly at our newest stamp after we fetched (usually none).
+
+    Rows held at our newest stamp that changed since are in the delta (with a newer stamp),
+    so the stamp should now count the held rows minus those; any other count means a row
+    joined the stamp after we fetched (even if one left).
+    """
+    newest, held_count = mark
+    held = loaded.index[loaded["modified"] == newest].tolist()
+    moved = {r.get("id") for r in records}.intersection(held)
+    if ties == held_count - len(moved):
+        return []
+    tied = rows.ids(kind, {**query, "modified": since})
+    new_ids = sorted(set(tied) - set(held))
+    return rows.records(kind, new_ids) if new_ids else []
+
+
+def _reconcile(
+    lister: Lister,
+    rows: RowStore,
+    kind: str,
+    query: Mapping[str, Any],
+    merged: pd.DataFrame,
+    include_data: bool,
+) -> tuple[pd.DataFrame, int, pd.DataFrame]:
+    """``merged`` with rows deleted on the server dropped and missing ones read by id.
+
+    Returns the frame, how many rows were dropped and the rows added.
+    """
+    server_ids = rows.ids(kind, query)
+    present = merged.index.isin(server_ids)
+    removed = int((~present).sum())
+    merged = merged[present]
+    missing = sorted(set(server_ids) - set(merged.index.tolist()))
+    if not missing:
+        return merged, removed, pd.DataFrame()
+    extra = lister.by_id(kind, rows.records(kind, missing), include_data)
+    return pd.concat([merged, extra[merged.columns]]), removed, extra
 
 
 def cached_listing(

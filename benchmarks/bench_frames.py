@@ -179,7 +179,7 @@ def main() -> None:
         # P4: the same records, decoded from the same JSON text, two ways.
         text = json.dumps(floor)
         del base, floor
-        tags = client._tag_names()
+        tags = client.tags.names()
         mb_typed, typed = retained_mb(
             lambda t: build_frame("task", json.loads(t), tag_names=tags), text
         )

@@ -290,13 +290,10 @@ def list_projects(client: Any, params: Mapping[str, Any] | None = None) -> pd.Da
     import pandas as pd
 
     from synapse_nb.clients._validate import check_params
+    from synapse_nb.frames.client import as_client
 
     query = check_params(params, method="list_projects")
-    raw = getattr(client, "raw", client)
-    if not callable(getattr(raw, "list_projects", None)):
-        raise InvalidInputError(
-            "client", type(client).__name__, "must be a synapse_nb client", method="list_projects"
-        )
+    raw = as_client(client, "list_projects").raw
     query.setdefault("page_size", 100)
     items, _count = raw.list_projects(params=query, list_all=True)
     records = []

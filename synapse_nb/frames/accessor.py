@@ -267,7 +267,7 @@ class SynapseAccessor:
         ids = self._ids()
         projects = frame["project"].dropna().unique().tolist() if "project" in frame else []
         project = projects[0] if len(projects) == 1 else None
-        tag_ids = live._tag_resolver(self.kind)(tuple(values), project)
+        tag_ids = live.tags.resolver()(tuple(values), project)
         changes: list[tuple[int, list[int], list[int]]] = []
         if not ids:
             return _tag_changes(changes)
@@ -280,7 +280,7 @@ class SynapseAccessor:
             else:
                 value = current.get(pk, [])
                 before_of[pk] = set(value) if isinstance(value, list | tuple) else set()
-        live._set_tags(self.kind, ids, list(tag_ids), action, replace=replace)
+        live.tags.set(self.kind, ids, list(tag_ids), action, replace=replace)
         after_of: dict[int, tuple[int, ...]] = {}
         for pk in ids:
             before = before_of[pk]
@@ -309,7 +309,7 @@ class SynapseAccessor:
         frame = self._obj
         if "tags" not in frame.columns or not after_of:
             return
-        names = live._tag_names() if "tag_names" in frame.columns else {}
+        names = live.tags.names() if "tag_names" in frame.columns else {}
         tags = frame["tags"].tolist()
         tag_names = frame["tag_names"].tolist() if names else []
         for position, pk in enumerate(frame.index.tolist()):
@@ -354,7 +354,7 @@ class SynapseAccessor:
             and not frame.index.has_duplicates
         )
         if self.kind not in ("task", "assignment", "ground_truth_event"):
-            fresh = live._list_frame(self.kind, query, None, True, False, {})
+            fresh = live.list_frame(self.kind, query, list_all=True)
             if not whole:
                 fresh = fresh[fresh.index.isin(frame.index)]
             stats = {"changed": len(fresh), "removed": 0}
@@ -363,14 +363,13 @@ class SynapseAccessor:
             if snap is None:
                 # without the snapshot, local edits cannot be told from server values:
                 # list again rather than keep them
-                fresh = live._list_frame(self.kind, query, None, True, include_data, {})
+                fresh = live.list_frame(self.kind, query, list_all=True, include_data=include_data)
                 stats = {"changed": len(fresh), "removed": 0}
             else:
                 base = _restore_writable(frame[schema_columns].copy(), snap, self.schema)
-                fresh, stats = live._incremental(self.kind, base, query, include_data)
-                fresh = live._register(fresh)
+                fresh, stats = live.refresh_frame(self.kind, base, query, include_data)
         else:
-            fresh = live._frame_by_id(self.kind, self._ids(), include_data)
+            fresh = live.frame_by_id(self.kind, self._ids(), include_data)
             order = [pk for pk in frame.index.tolist() if pk in fresh.index]
             fresh = fresh.reindex(pd.Index(order, dtype=fresh.index.dtype, name="id"))
             fresh.attrs["synapse"] = {
@@ -378,7 +377,7 @@ class SynapseAccessor:
                 "fetched": len(fresh),
                 "fetched_at": now_iso(),
             }
-            fresh = live._register(fresh)
+            fresh = live.register(fresh)
             stats = {"changed": len(fresh), "removed": len(set(frame.index) - set(fresh.index))}
         if extras and not frame.index.has_duplicates:
             for column in extras:
@@ -408,8 +407,7 @@ class SynapseAccessor:
             data = frame["data"].tolist()
         else:
             live = self.client(client)
-            records = live._records_by_id(self.kind, self._ids(), {"fields": "id,data"})
-            by_id = {int(r["id"]): r.get("data") for r in records}
+            by_id = live.rows.data(self.kind, self._ids())
             data = [by_id.get(int(pk)) if not pd.isna(pk) else None for pk in ids]
         widths = frame["width"].tolist() if "width" in frame.columns else None
         out = annotations_from_data(ids, data, owner=self.schema.owner_column, widths=widths)
@@ -663,7 +661,7 @@ def _restore_writable(base: pd.DataFrame, snap: pd.DataFrame, schema: Schema) ->
             local_series, stored_series = local_series.iloc[maybe], stored_series.iloc[maybe]
         else:
             maybe = None
-        local = writeback._normalized_column(column, local_series)
+        local = writeback.normalized_column(column, local_series)
         stored = writeback.snapshot_values(column, stored_series)
         edited = [i for i, (a, b) in enumerate(zip(local, stored, strict=True)) if a != b]
         if not edited:

@@ -163,7 +163,7 @@ def _dig(record: Mapping[str, Any], parts: tuple[str, ...]) -> Any:
     return value
 
 
-def _tag_ids(value: Any) -> list[int]:
+def _tag_ids(value: Any) -> list[int | None]:
     """A record's tag list (ids, or expanded ``{'id', 'name'}`` dicts) as a list of ids."""
     if type(value) is not list:
         return []
@@ -382,7 +382,7 @@ class _Accumulator:
         if self._needs_dm:
             versions, counts, classes = zip(*[summarize(r.get("data")) for r in chunk], strict=True)
             dm = {"version": versions, "counts": counts, "classes": classes}
-        tags: list[list[int]] | None = None
+        tags: list[list[int | None]] | None = None
         for column in self.schema.columns:
             out = self.values[column.name]
             kind, source = column.kind, column.source or column.name
@@ -459,8 +459,8 @@ class _Accumulator:
         if self.keep_data:
             columns["data"] = _objects(self.data)
         if schema.dynamic_prefix:
-            names = sorted({k for m in self.metrics for k in m})
-            for name in names:
+            metric_names = sorted({k for m in self.metrics for k in m})
+            for name in metric_names:
                 columns[f"{schema.dynamic_prefix}{name}"] = pd.array(
                     [m.get(name) for m in self.metrics], dtype="Float64"
                 )

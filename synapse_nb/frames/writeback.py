@@ -29,13 +29,16 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from synapse_nb.exceptions import ClientError, InvalidInputError
 from synapse_nb.frames.build import STRING, frame_meta, gc_paused
 from synapse_nb.frames.schemas import SCHEMAS
+
+if TYPE_CHECKING:  # the client module imports this one
+    from synapse_nb.frames.client import Client
 
 __all__ = [
     "WIRE_NAMES",
@@ -44,6 +47,7 @@ __all__ = [
     "PushRecord",
     "SnapshotStore",
     "normalize_value",
+    "normalized_column",
     "snapshot_values",
 ]
 
@@ -139,8 +143,13 @@ def normalize_value(column: str, value: Any) -> Any:
 _DUMPS = json.JSONEncoder(sort_keys=True).encode
 
 
-def _normalized_column(column: str, series: pd.Series) -> list[Any]:
-    """``normalize_value`` over a whole column, vectorized for the common cases."""
+def normalized_column(column: str, series: pd.Series) -> list[Any]:
+    """``normalize_value`` over a whole column, vectorized for the common cases.
+
+    Example:
+        >>> normalized_column("tags", pd.Series([[3, 1], []], dtype=object))
+        [(1, 3), ()]
+    """
     values = series.tolist()
     if column == "tags":
         # lists from the frame and tuples from a snapshot of plain int ids: the fast path
@@ -182,7 +191,7 @@ def _snapshot_frame(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFra
             data[column] = pd.Series(_objects(values), index=frame.index, dtype=object)
         elif column == "metadata":
             data[column] = pd.Series(
-                _objects(_normalized_column(column, frame[column])),
+                _objects(normalized_column(column, frame[column])),
                 index=frame.index,
                 dtype=object,
             )
@@ -200,7 +209,7 @@ def snapshot_values(column: str, series: pd.Series) -> list[Any]:
     """
     if column == "metadata":  # stored as normalized JSON text already
         return [None if v is None or v is pd.NA else v for v in series.tolist()]
-    return _normalized_column(column, series)
+    return normalized_column(column, series)
 
 
 def _objects(values: list[Any]) -> Any:
@@ -423,7 +432,7 @@ def compute_diff(
     rows: list[tuple[Any, str, Any, Any]] = []
     projects = frame["project"] if "project" in frame.columns else None
     for column in writable:
-        local = _normalized_column(column, frame.loc[common, column])
+        local = normalized_column(column, frame.loc[common, column])
         before = snapshot_values(column, snapshot.loc[common, column])
         for pk, new, old in zip(common.tolist(), local, before, strict=True):
             if column == "tags" and any(isinstance(v, str) for v in new):
@@ -542,7 +551,7 @@ def _writable_kind(frame: pd.DataFrame, method: str) -> str:
     return kind
 
 
-def diff(client: Any, frame: pd.DataFrame) -> pd.DataFrame:
+def diff(client: Client, frame: pd.DataFrame) -> pd.DataFrame:
     """The edits of ``frame``'s writable columns since it was fetched, as a frame.
 
     Args:
@@ -569,11 +578,11 @@ def diff(client: Any, frame: pd.DataFrame) -> pd.DataFrame:
             "session, or evicted); refresh() it, then edit and push",
             method="diff",
         )
-    return compute_diff(kind, frame, snap, client._tag_resolver(kind, frame))
+    return compute_diff(kind, frame, snap, client.tags.resolver())
 
 
 def push(
-    client: Any, frame: pd.DataFrame, *, dry_run: bool = False, force: bool = False
+    client: Client, frame: pd.DataFrame, *, dry_run: bool = False, force: bool = False
 ) -> pd.DataFrame:
     """Send the edits of ``frame`` (see :func:`diff`) to the server, batched.
 
@@ -599,7 +608,7 @@ def push(
         return changes
     sid = snapshot_id(frame)
     ids = sorted({int(i) for i in changes["id"]})
-    current = client._current_values(kind, ids)
+    current = client.rows.current_values(kind, ids)
     conflicts = []
     for pk, column, before, after in _rows(changes):
         if column == "tags":
@@ -626,7 +635,7 @@ def push(
         applied[(pk, "tags")] = after
     for op_ids, tags, action in group_tag_ops(tag_rows):
         try:
-            client._set_tags(kind, op_ids, tags, action)
+            client.tags.set(kind, op_ids, tags, action)
             record.tag_ops.append((op_ids, tags, action))
         except ClientError as exc:
             failed.extend((pk, "tags", tags, str(exc)) for pk in op_ids)
@@ -637,7 +646,7 @@ def push(
     for pk, column, _before, after in _rows(changes):
         if column != "tags":
             bodies.setdefault(pk, {})[WIRE_NAMES.get(column, column)] = wire_value(column, after)
-    failures = _run_patches(client._patch_row(kind), bodies, client.max_workers)
+    failures = _run_patches(client.rows.patcher(kind), bodies, client.max_workers)
     for pk, column, before, after in _rows(changes):
         if column == "tags":
             continue
@@ -658,7 +667,7 @@ def push(
     return changes
 
 
-def undo(client: Any, frame: pd.DataFrame | None = None) -> pd.DataFrame:
+def undo(client: Client, frame: pd.DataFrame | None = None) -> pd.DataFrame:
     """Revert the last push (of ``frame`` when given, else the client's last push).
 
     Args:
@@ -687,14 +696,14 @@ def undo(client: Any, frame: pd.DataFrame | None = None) -> pd.DataFrame:
     failed: list[tuple[int, str, Any, str]] = []
     for op_ids, tags, action in reversed(record.tag_ops):
         try:
-            client._set_tags(record.kind, op_ids, tags, flip[action])
+            client.tags.set(record.kind, op_ids, tags, flip[action])
         except ClientError as exc:
             failed.extend((pk, "tags", tags, str(exc)) for pk in op_ids)
     bodies = {
         pk: {WIRE_NAMES.get(c, c): wire_value(c, before) for c, (before, _a) in cols.items()}
         for pk, cols in record.fields.items()
     }
-    failures = _run_patches(client._patch_row(record.kind), bodies, client.max_workers)
+    failures = _run_patches(client.rows.patcher(record.kind), bodies, client.max_workers)
     failed.extend(
         (pk, c, before, str(failures[pk]))
         for pk, cols in record.fields.items()

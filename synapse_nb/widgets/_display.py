@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["LoadOnDisplay", "error_html", "muted", "note_html"]
@@ -49,6 +50,16 @@ def muted(text: str) -> str:
     return f'<span style="color:#9e9e9e">{html.escape(text)}</span>'
 
 
+def plural(count: int, word: str) -> str:
+    """``count`` and ``word``, with an ``s`` unless there is exactly one.
+
+    Example:
+        >>> plural(1, "task"), plural(1200, "task")
+        ('1 task', '1,200 tasks')
+    """
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
 class LoadOnDisplay:
     """Mixin: call ``load()`` the first time the widget is displayed.
 
@@ -58,6 +69,9 @@ class LoadOnDisplay:
     """
 
     _loaded: bool = False
+    # given by the widget class this mixin is combined with (declared for the type checker)
+    _view_count: int
+    observe: Callable[..., None]
 
     def load(self) -> Any:  # pragma: no cover - every widget defines its own
         raise NotImplementedError
@@ -80,8 +94,8 @@ class LoadOnDisplay:
 
     def _load_when_viewed(self) -> None:
         """Also load when the frontend renders the widget's first view (in any container)."""
-        self._view_count = 0  # type: ignore[attr-defined]  # a number turns view counting on
-        self.observe(self._on_view_count, "_view_count")  # type: ignore[attr-defined]
+        self._view_count = 0  # a number turns view counting on
+        self.observe(self._on_view_count, "_view_count")
 
     def _on_view_count(self, change: Any) -> None:
         if change["new"]:
@@ -89,4 +103,4 @@ class LoadOnDisplay:
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         self.ensure_loaded()
-        return super()._repr_mimebundle_(**kwargs)  # type: ignore[misc]
+        return super()._repr_mimebundle_(**kwargs)  # type: ignore[misc]  # the widget base class after this mixin has it

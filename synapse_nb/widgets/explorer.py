@@ -40,6 +40,7 @@ import ipywidgets as widgets
 import pandas as pd
 
 from synapse_nb.exceptions import ClientError, InvalidInputError
+from synapse_nb.frames.client import as_client
 from synapse_nb.widgets._display import LoadOnDisplay, error_html, muted
 from synapse_nb.widgets.filter import FilterPanel
 from synapse_nb.widgets.tags import TagChange, TagEditor
@@ -47,8 +48,8 @@ from synapse_nb.widgets.tree import ResourceTree
 
 __all__ = ["Explorer", "explore"]
 
-#: ground-truth events shown when a version is selected in the tree
-VERSION_GALLERY = 24
+#: what the preview box shows before rows are selected
+_PLACEHOLDER = "Select rows in the table (or a task in the tree) to preview."
 #: table columns beside the tree (narrower than the FilterPanel's default)
 COLUMNS = ("status", "assignee_name", "tag_names", "n_annotations", "file_name")
 
@@ -91,13 +92,7 @@ class Explorer(LoadOnDisplay, widgets.VBox):
         columns: Any = COLUMNS,
         **kwargs: Any,
     ) -> None:
-        if not hasattr(client, "list_task_tags") or not hasattr(client, "raw"):
-            raise InvalidInputError(
-                "client",
-                type(client).__name__,
-                "must be a synapse_nb.frames.Client (its listings are frames)",
-                method="explore",
-            )
+        client = as_client(client, "explore")
         if project is not None and (isinstance(project, bool) or not isinstance(project, int)):
             raise InvalidInputError("project", project, "must be a project id", method="explore")
         self.client = client
@@ -107,7 +102,7 @@ class Explorer(LoadOnDisplay, widgets.VBox):
         self.tags = TagEditor(client, project=project)
         self.preview: Any = None
         self.preview_box = widgets.VBox(
-            [widgets.HTML(muted("Select rows in the table (or a task in the tree) to preview."))],
+            [widgets.HTML(muted(_PLACEHOLDER))],
             layout=widgets.Layout(margin="8px 0 0 0"),
         )
         self.status = widgets.HTML()
@@ -143,7 +138,8 @@ class Explorer(LoadOnDisplay, widgets.VBox):
 
     # ------------------------------------------------------------------ links
     def _on_tree_select(self, info: Mapping[str, Any]) -> None:
-        kind, pk = info.get("kind"), info.get("id")
+        kind: Any = info.get("kind")
+        pk: Any = info.get("id")
         try:
             if kind == "project":
                 self.show_project(int(pk))
@@ -155,8 +151,10 @@ class Explorer(LoadOnDisplay, widgets.VBox):
             elif kind == "ground_truth_event":
                 self.show_preview(self.client.list_ground_truth_events({"id": pk}))
             elif kind == "ground_truth_version":
+                # every event of the version: the gallery pages through them and fetches
+                # the annotation data of the page on screen only
                 events = self.client.list_ground_truth_events(
-                    {"ground_truth_dataset_versions": [pk], "page_size": VERSION_GALLERY}
+                    {"ground_truth_dataset_versions": [pk]}, list_all=True
                 )
                 self.show_preview(events, mode="gallery")
         except ClientError as exc:
@@ -173,6 +171,7 @@ class Explorer(LoadOnDisplay, widgets.VBox):
         self.tags.project = project
         if self.panel.params.get("project") != project:
             self.panel.set_params({"project": project})  # reloads a loaded panel
+            self.clear_preview()  # the old project's rows are no longer in the table
         self.panel.ensure_loaded()
         self.panel.filter(status=status)
 
@@ -185,6 +184,18 @@ class Explorer(LoadOnDisplay, widgets.VBox):
     def _on_tags_changed(self, change: TagChange, rows: pd.DataFrame | None) -> None:
         if rows is not None:
             self.panel.update_rows(rows)
+
+    def clear_preview(self) -> None:
+        """Close the preview and show the placeholder again.
+
+        Example:
+            >>> ex.clear_preview(); ex.preview is None  # doctest: +SKIP
+            True
+        """
+        old, self.preview = self.preview, None
+        self.preview_box.children = (widgets.HTML(muted(_PLACEHOLDER)),)
+        if old is not None:
+            old.close()
 
     def show_preview(self, frame: pd.DataFrame, **options: Any) -> Any:
         """Show ``frame``'s rows in the annotation preview (replacing the previous one).

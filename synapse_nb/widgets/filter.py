@@ -36,39 +36,36 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import datetime as dt
-import html
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-from ipywidgets.widgets.widget_bool import CheckboxStyle
-from ipywidgets.widgets.widget_string import HTMLStyle
 from traitlets import Bool, Instance, Int, Tuple, Unicode, observe, validate
 
-from synapse_nb.exceptions import ClientError, InvalidInputError, NotFoundError
+from synapse_nb.exceptions import ClientError, InvalidInputError
+from synapse_nb.frames.client import Client, as_client
 from synapse_nb.frames.schemas import SCHEMAS
 from synapse_nb.frames.writeback import normalize_value, snapshot_id
-from synapse_nb.widgets._display import LoadOnDisplay, error_html, muted, note_html
-from synapse_nb.widgets.tags import tag_chip, tag_colors
+from synapse_nb.widgets._display import LoadOnDisplay, error_html, muted, note_html, plural
+from synapse_nb.widgets.filter_controls import FilterControls
+from synapse_nb.widgets.filter_sources import (
+    LIVE_KINDS,
+    UNASSIGNED,
+    Criteria,
+    FrameSource,
+    LiveSource,
+    RowSource,
+)
+from synapse_nb.widgets.filter_table import CHECK_WIDTH, ROW_HEIGHT, RowTable
+from synapse_nb.widgets.tags import tag_colors
 
 __all__ = ["UNASSIGNED", "Criteria", "FilterPanel"]
 
-#: value of the assignee filter that matches rows without an assignee
-UNASSIGNED = "(unassigned)"
-#: value of the "any" option of the dropdowns (a Dropdown cannot select the value None)
-_ANY = "\x00any"
-
 PAGE_SIZES = (10, 20, 50, 100)
-_MASK_CACHE = 64
-_CHECK_WIDTH = 30
-_ROW_HEIGHT = "26px"
 
 #: columns shown per kind (the id is always first)
 DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -78,480 +75,6 @@ DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
                    "n_annotations", "file_name", "created"),
     "ground_truth_event": ("version", "classes", "n_annotations", "file_name", "created"),
 }  # fmt: skip
-
-_WIDTHS = {
-    "id": 64,
-    "status": 92,
-    "status_label": 92,
-    "status_review": 92,
-    "version": 64,
-    "assignee_name": 100,
-    "tag_names": 170,
-    "classes": 170,
-    "file_name": 140,
-    "n_annotations": 70,
-    "created": 124,
-    "modified": 124,
-}
-_HEADERS = {
-    "assignee_name": "assignee",
-    "tag_names": "tags",
-    "n_annotations": "annot.",
-    "file_name": "file",
-    "status_label": "label",
-    "status_review": "review",
-}
-
-_STYLE = """<style>
-.snb-fp-table {table-layout: fixed; border-collapse: collapse; font-size: 12px;}
-.snb-fp-table td, .snb-fp-table th {overflow: hidden; text-overflow: ellipsis;
-  white-space: nowrap; padding: 0 6px; height: 24px; text-align: left;
-  border-bottom: 1px solid #e0e0e0;}
-.snb-fp-table th {font-weight: 600; border-bottom: 2px solid #bdbdbd;}
-.snb-fp-table tr.snb-sel td {background: #e3f2fd;}
-</style>"""
-
-
-@dataclass(frozen=True)
-class _LiveSpec:
-    status: str  # query param of the status filter
-    assignee: str  # query param of the assignee filter
-    search: bool  # the server searches this resource
-    unassigned: bool  # the server understands assignee=null
-    ordering: tuple[str, ...]  # columns the server sorts by
-
-
-_LIVE: dict[str, _LiveSpec] = {
-    "task": _LiveSpec("status", "assignee", True, True,
-                      ("id", "created", "modified", "status", "priority")),
-    "assignment": _LiveSpec("status_label", "users", False, False,
-                            ("id", "created", "modified")),
-}  # fmt: skip
-
-_STATUS_COLUMNS = ("status", "status_label", "version")
-
-
-@dataclass(frozen=True)
-class Criteria:
-    """The filter state of a :class:`FilterPanel` (empty fields do not filter).
-
-    Attributes:
-        status: One status (``status`` of tasks, ``status_label`` of assignments, ``version``
-            of ground-truth events).
-        assignee: An assignee name (frame mode) or user id (live mode), or
-            :data:`UNASSIGNED`.
-        tags: Tag names; a row matches when it has any of them.
-        class_name: A class label present in the row's annotations (frame mode only).
-        created_from: First day (UTC) of the ``created`` range, inclusive.
-        created_to: Last day (UTC) of the ``created`` range, inclusive.
-        search: Case-insensitive text in the file name, assignee or other text columns (or
-            an id); the server's ``search`` in live mode.
-
-    Example:
-        >>> Criteria(status="completed").active()
-        {'status': 'completed'}
-    """
-
-    status: str | None = None
-    assignee: Any = None
-    tags: tuple[str, ...] = ()
-    class_name: str | None = None
-    created_from: dt.date | None = None
-    created_to: dt.date | None = None
-    search: str = ""
-
-    def active(self) -> dict[str, Any]:
-        """The fields that filter, as a dict.
-
-        Example:
-            >>> Criteria(tags=("blurry",), search="").active()
-            {'tags': ('blurry',)}
-        """
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
-
-
-@dataclass
-class _Result:
-    rows: pd.DataFrame  # the visible page
-    count: int  # rows that match
-    value: pd.DataFrame  # what .value becomes
-    page: int  # the page shown (clamped)
-    matched: np.ndarray | None = None  # ids that match (frame mode)
-
-
-def _arrow(series: pd.Series) -> pa.ChunkedArray | None:
-    """The pyarrow data behind an Arrow-backed column, else None."""
-    array = getattr(series.array, "_pa_array", None)
-    return array if isinstance(array, pa.ChunkedArray) else None
-
-
-def _bool(values: Any) -> np.ndarray:
-    """A nullable boolean result as a plain numpy mask (NA -> False)."""
-    if isinstance(values, pa.ChunkedArray | pa.Array):
-        return pc.fill_null(values, False).to_numpy(zero_copy_only=False).astype(bool, copy=False)
-    if isinstance(values, pd.Series):
-        return values.to_numpy(dtype=bool, na_value=False)
-    return np.asarray(values, dtype=bool)
-
-
-def _utc(day: dt.date, end: bool) -> pd.Timestamp:
-    stamp = pd.Timestamp(day.isoformat(), tz="UTC")
-    return stamp + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1) if end else stamp
-
-
-class _FrameSource:
-    """Criteria -> rows of an in-memory frame, with cached masks and sort orders."""
-
-    live = False
-
-    def __init__(self, frame: pd.DataFrame) -> None:
-        self.frame = frame
-        self.kind = frame.attrs.get("synapse", {}).get("kind") if frame.attrs else None
-        self.status_column = next((c for c in _STATUS_COLUMNS if c in frame.columns), None)
-        self._ids = frame.index.to_numpy()
-        self._masks: dict[tuple[str, Any], np.ndarray] = {}
-        self._orders: dict[tuple[str, bool], np.ndarray] = {}
-        self._flat: dict[str, tuple[pa.ChunkedArray, np.ndarray]] = {}
-        self._search_columns = [
-            c
-            for c in ("file_name", "assignee_name", "name", "description", "action", "plugin")
-            if c in frame.columns
-        ]
-
-    # --- facets
-    def capabilities(self) -> dict[str, bool]:
-        columns = self.frame.columns
-        return {
-            "status": self.status_column is not None,
-            "assignee": "assignee_name" in columns,
-            "tags": "tag_names" in columns,
-            "class_name": "classes" in columns,
-            "created": "created" in columns,
-            "search": True,
-        }
-
-    def options(self) -> dict[str, list[tuple[str, Any]]]:
-        frame = self.frame
-        out: dict[str, list[tuple[str, Any]]] = {}
-        if self.status_column:
-            counts = frame[self.status_column].value_counts(sort=False, dropna=True)
-            out["status"] = [(f"{k} ({n:,})", str(k)) for k, n in counts.items() if n]
-        if "assignee_name" in frame.columns:
-            names = frame["assignee_name"]
-            counts = names.value_counts(dropna=True).sort_index()
-            out["assignee"] = [(f"{k} ({n:,})", str(k)) for k, n in counts.items()]
-            missing = int(names.isna().sum())
-            if missing:
-                out["assignee"].append((f"{UNASSIGNED} ({missing:,})", UNASSIGNED))
-        for facet, column in (("tags", "tag_names"), ("class_name", "classes")):
-            if column in frame.columns:
-                flat, _parents = self._flatten(column)
-                values = pc.value_counts(flat).to_pylist() if len(flat) else []
-                pairs = sorted((v["values"], v["counts"]) for v in values if v["values"])
-                out[facet] = [(f"{k} ({n:,})", k) for k, n in pairs]
-        return out
-
-    def _flatten(self, column: str) -> tuple[pa.ChunkedArray, np.ndarray]:
-        cached = self._flat.get(column)
-        if cached is None:
-            series = self.frame[column]
-            array = _arrow(series)
-            if array is None or not pa.types.is_list(array.type):
-                lists = [
-                    list(v) if isinstance(v, list | tuple | np.ndarray) else [] for v in series
-                ]
-                array = pa.chunked_array([pa.array(lists, type=pa.list_(pa.string()))])
-            flat = pc.list_flatten(array)
-            parents = pc.list_parent_indices(array).to_numpy(zero_copy_only=False)
-            cached = self._flat[column] = (flat, parents)
-        return cached
-
-    def _any_of(self, column: str, values: Iterable[str]) -> np.ndarray:
-        flat, parents = self._flatten(column)
-        hits = _bool(pc.is_in(flat, value_set=pa.array(list(values), type=pa.string())))
-        mask = np.zeros(len(self.frame), dtype=bool)
-        mask[parents[hits]] = True
-        return mask
-
-    def _facet_mask(self, facet: str, key: Any) -> np.ndarray:
-        cached = self._masks.get((facet, key))
-        if cached is not None:
-            return cached
-        frame = self.frame
-        if facet == "status":
-            mask = _bool(frame[self.status_column].astype(object) == key)
-        elif facet == "assignee":
-            names = frame["assignee_name"]
-            mask = names.isna().to_numpy() if key == UNASSIGNED else _bool(names == key)
-        elif facet == "tags":
-            mask = self._any_of("tag_names", key)
-        elif facet == "class_name":
-            mask = self._any_of("classes", [key])
-        elif facet == "created":
-            start, end = key
-            created = frame["created"]
-            mask = np.ones(len(frame), dtype=bool)
-            if start is not None:
-                mask &= _bool(created >= _utc(start, end=False))
-            if end is not None:
-                mask &= _bool(created <= _utc(end, end=True))
-        elif facet == "search":
-            mask = self._search(key)
-        else:  # pragma: no cover - facets are fixed
-            raise KeyError(facet)
-        if len(self._masks) >= _MASK_CACHE:
-            self._masks.clear()
-        self._masks[(facet, key)] = mask
-        return mask
-
-    def _search(self, term: str) -> np.ndarray:
-        mask = np.zeros(len(self.frame), dtype=bool)
-        for column in self._search_columns:
-            series = self.frame[column]
-            array = _arrow(series)
-            if array is not None and pa.types.is_string(array.type):
-                mask |= _bool(pc.match_substring(array, term, ignore_case=True))
-            else:
-                mask |= _bool(series.astype("string").str.contains(term, case=False, regex=False))
-        if term.strip().lstrip("#").isdigit():
-            with contextlib.suppress(TypeError, ValueError):
-                mask |= self._ids == int(term.strip().lstrip("#"))
-        return mask
-
-    def mask(self, criteria: Criteria) -> np.ndarray | None:
-        parts = []
-        if criteria.status is not None:
-            parts.append(self._facet_mask("status", criteria.status))
-        if criteria.assignee is not None:
-            parts.append(self._facet_mask("assignee", criteria.assignee))
-        if criteria.tags:
-            parts.append(self._facet_mask("tags", tuple(sorted(criteria.tags))))
-        if criteria.class_name is not None:
-            parts.append(self._facet_mask("class_name", criteria.class_name))
-        if criteria.created_from is not None or criteria.created_to is not None:
-            parts.append(self._facet_mask("created", (criteria.created_from, criteria.created_to)))
-        if criteria.search.strip():
-            parts.append(self._facet_mask("search", criteria.search.strip()))
-        if not parts:
-            return None
-        mask = parts[0].copy()
-        for part in parts[1:]:
-            mask &= part
-        return mask
-
-    # --- order
-    def sortable(self) -> list[str]:
-        return ["id", *[str(c) for c in self.frame.columns if self._sortable(c)]]
-
-    def _sortable(self, column: Any) -> bool:
-        if self.frame[column].dtype == np.dtype(object):
-            return False
-        array = _arrow(self.frame[column])
-        return (
-            array is None
-            or not pa.types.is_list(array.type)
-            or (pa.types.is_string(array.type.value_type))
-        )
-
-    def order(self, column: str, ascending: bool) -> np.ndarray:
-        cached = self._orders.get((column, ascending))
-        if cached is not None:
-            return cached
-        if column == "id":
-            keys = pd.Series(self._ids)
-        else:
-            series = self.frame[column].reset_index(drop=True)
-            array = _arrow(series)
-            if array is not None and pa.types.is_list(array.type):
-                series = pd.Series(pc.binary_join(array, ", "), dtype="string[pyarrow]")
-            keys = series
-        order = keys.sort_values(
-            ascending=ascending, kind="stable", na_position="last"
-        ).index.to_numpy()
-        self._orders[(column, ascending)] = order
-        return order
-
-    def query(
-        self, criteria: Criteria, sort_by: str, ascending: bool, page: int, page_size: int
-    ) -> _Result:
-        mask = self.mask(criteria)
-        order = self.order(sort_by, ascending)
-        positions = order if mask is None else order[mask[order]]
-        count = len(positions)
-        page = _clamp_page(page, count, page_size)
-        start = (page - 1) * page_size
-        rows = self.frame.take(positions[start : start + page_size])
-        unchanged = mask is None and bool(np.array_equal(order, np.arange(len(self.frame))))
-        value = self.frame if unchanged else self.frame.take(positions)
-        return _Result(rows, count, value, page, self._ids[positions])
-
-    def invalidate(self, columns: Iterable[str]) -> None:
-        """Forget masks and orders that depend on ``columns`` (after rows were patched)."""
-        columns = set(columns)
-        facets = {"tags"} if "tag_names" in columns else set()
-        if self.status_column in columns:
-            facets.add("status")
-        self._masks = {k: v for k, v in self._masks.items() if k[0] not in facets}
-        self._orders = {k: v for k, v in self._orders.items() if k[0] not in columns}
-        for column in columns:
-            self._flat.pop(column, None)
-
-
-class _LiveSource:
-    """Criteria -> one page of a live listing, filtered and sorted by the server."""
-
-    live = True
-
-    def __init__(self, client: Any, kind: str, params: Mapping[str, Any]) -> None:
-        self.client = client
-        self.kind = kind
-        self.spec = _LIVE[kind]
-        self.params = dict(params)
-        self.status_column = "status" if kind == "task" else "status_label"
-        self.tag_ids: dict[str, list[int]] = {}
-        self.assignees: list[tuple[str, Any]] = []
-        self.scanned = 0
-
-    def capabilities(self) -> dict[str, bool]:
-        return {
-            "status": True,
-            "assignee": True,
-            "tags": True,
-            "class_name": False,
-            "created": True,
-            "search": self.spec.search,
-        }
-
-    def load_options(self, tags: pd.DataFrame) -> None:
-        project = self.params.get("project")
-        self.tag_ids = {}
-        for pk, name, tag_project in zip(
-            tags.index.tolist(), tags["name"].tolist(), tags["project"].tolist(), strict=True
-        ):
-            if project is None or pd.isna(tag_project) or tag_project == project:
-                self.tag_ids.setdefault(str(name), []).append(int(pk))
-        self.assignees = self._scan_assignees()
-
-    def _scan_assignees(self, pages: int = 2) -> list[tuple[str, Any]]:
-        """Assignees seen in the first ``pages`` pages of 1000 rows (the API has no user list)."""
-        raw = getattr(self.client.raw, "list_tasks" if self.kind == "task" else "list_assignments")
-        seen: dict[int, str] = {}
-        unassigned = False
-        self.scanned = 0
-        for page in range(1, pages + 1):
-            query = {**self.params, "fields": "assignee,assignee_name", "page_size": 1000}
-            query["page"] = page
-            try:
-                envelope = raw(query)
-            except NotFoundError:
-                break
-            for item in envelope.get("results", []):
-                self.scanned += 1
-                pk = item.get("assignee")
-                pk = pk.get("id") if isinstance(pk, dict) else pk
-                if pk is None:
-                    unassigned = True
-                else:
-                    seen[int(pk)] = str(item.get("assignee_name") or f"user {pk}")
-            if not envelope.get("next"):
-                break
-        options = sorted(((name, pk) for pk, name in seen.items()), key=lambda p: p[0])
-        if unassigned and self.spec.unassigned:
-            options.append((UNASSIGNED, UNASSIGNED))
-        return options
-
-    def options(self) -> dict[str, list[tuple[str, Any]]]:
-        statuses = {
-            "task": ("pending", "in_progress", "completed"),
-            "assignment": ("stand_by", "in_progress", "completed", "skipped"),
-        }[self.kind]
-        return {
-            "status": [(s, s) for s in statuses],
-            "assignee": list(self.assignees),
-            "tags": [(name, name) for name in sorted(self.tag_ids)],
-        }
-
-    def sortable(self) -> list[str]:
-        return list(self.spec.ordering)
-
-    def to_params(self, criteria: Criteria) -> dict[str, Any]:
-        """The query params of ``criteria`` (plus the panel's base params)."""
-        query = dict(self.params)
-        if criteria.status is not None:
-            query[self.spec.status] = criteria.status
-        if criteria.assignee is not None:
-            query[self.spec.assignee] = (
-                "null" if criteria.assignee == UNASSIGNED else criteria.assignee
-            )
-        if criteria.tags:
-            ids = sorted({pk for name in criteria.tags for pk in self.tag_ids.get(name, [])})
-            query["tags"] = ids or [0]  # an unknown name matches nothing, as in frame mode
-        if criteria.created_from is not None:
-            query["created__gte"] = _utc(criteria.created_from, end=False).isoformat()
-        if criteria.created_to is not None:
-            query["created__lte"] = _utc(criteria.created_to, end=True).isoformat()
-        if criteria.search.strip() and self.spec.search:
-            query["search"] = criteria.search.strip()
-        return query
-
-    def _list(self, query: Mapping[str, Any]) -> pd.DataFrame:
-        method = "list_tasks" if self.kind == "task" else "list_assignments"
-        return getattr(self.client, method)(dict(query))
-
-    def query(
-        self, criteria: Criteria, sort_by: str, ascending: bool, page: int, page_size: int
-    ) -> _Result:
-        query = self.to_params(criteria)
-        query["ordering"] = sort_by if ascending else f"-{sort_by}"
-        query["page_size"] = page_size
-        query["page"] = max(1, page)
-        try:
-            rows = self._list(query)
-        except NotFoundError:
-            if page <= 1:
-                raise
-            query["page"] = 1  # the matches shrank below this page: start over
-            rows = self._list(query)
-        count = rows.attrs.get("synapse", {}).get("count")
-        count = len(rows) if count is None else int(count)
-        return _Result(rows, count, rows, int(query["page"]))
-
-    def fetch_all(self, criteria: Criteria, sort_by: str, ascending: bool) -> pd.DataFrame:
-        query = self.to_params(criteria)
-        query["ordering"] = sort_by if ascending else f"-{sort_by}"
-        method = "list_tasks" if self.kind == "task" else "list_assignments"
-        return getattr(self.client, method)(query, list_all=True)
-
-
-def _chosen(value: Any) -> Any:
-    """A dropdown's value as a criterion (None for "any")."""
-    return None if value == _ANY else value
-
-
-def _clamp_page(page: int, count: int, page_size: int) -> int:
-    pages = max(1, math.ceil(count / page_size))
-    return min(max(1, page), pages)
-
-
-def _format_cell(value: Any, column: str, colors: Mapping[str, str]) -> str:
-    if isinstance(value, np.ndarray):
-        value = value.tolist()
-    if isinstance(value, list | tuple):
-        if column == "tag_names":
-            return "".join(tag_chip(v, colors.get(str(v))) for v in value) or ""
-        return html.escape(", ".join(str(v) for v in value))
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return muted("—")
-    if isinstance(value, pd.Timestamp):
-        return "" if pd.isna(value) else value.strftime("%Y-%m-%d %H:%M")
-    with contextlib.suppress(TypeError, ValueError):
-        if pd.isna(value):
-            return muted("—")
-    return html.escape(str(value))
-
-
-def _colgroup(widths: list[int]) -> str:
-    return "<colgroup>" + "".join(f'<col style="width:{w}px">' for w in widths) + "</colgroup>"
 
 
 class FilterPanel(LoadOnDisplay, widgets.VBox):
@@ -605,6 +128,8 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
             raise InvalidInputError(
                 "page_size", page_size, f"must be one of {PAGE_SIZES}", method="FilterPanel"
             )
+        if client is not None:
+            client = as_client(client, "FilterPanel")  # the one wrap, at the entry
         self._client = client
         self._ready = False
         self._criteria = Criteria()
@@ -614,9 +139,8 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         self._filter_callbacks = widgets.CallbackDispatcher()
         self._colors: dict[str, str] = {}
         self._seen: pd.DataFrame | None = None  # live mode: rows of pages seen (selection)
-        self._row_ids: list[Any] = []
         self._matched: np.ndarray | None = None
-        self._source: _FrameSource | _LiveSource
+        self._source: RowSource
         if frame is not None:
             if not isinstance(frame, pd.DataFrame):
                 raise InvalidInputError(
@@ -625,22 +149,19 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
                     "must be a pandas DataFrame",
                     method="FilterPanel",
                 )
-            self._source = _FrameSource(frame)
+            self._source = FrameSource(frame)
             kind = self._source.kind or kind
         else:
-            if kind not in _LIVE:
+            if kind not in LIVE_KINDS:
                 raise InvalidInputError(
-                    "kind", kind, f"live mode lists one of {sorted(_LIVE)}", method="FilterPanel"
+                    "kind",
+                    kind,
+                    f"live mode lists one of {sorted(LIVE_KINDS)}",
+                    method="FilterPanel",
                 )
             if params is not None and not isinstance(params, Mapping):
                 raise InvalidInputError("params", params, "must be a dict", method="FilterPanel")
-            if not hasattr(client, "raw") or not hasattr(client, "list_task_tags"):
-                raise InvalidInputError(
-                    "client", type(client).__name__,
-                    "must be a synapse_nb.frames.Client (its listings are frames)",
-                    method="FilterPanel",
-                )  # fmt: skip
-            self._source = _LiveSource(client, kind, params or {})
+            self._source = LiveSource(client, kind, params or {})
         self.kind = kind
         self._columns = self._pick_columns(columns)
         self._build_controls()
@@ -648,7 +169,7 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         self.page_size = page_size
         self.size_dropdown.value = page_size
         self._refresh_options()
-        self._build_rows()
+        self.table.ensure(self.page_size)
         self._add_dom_classes()
         self._ready = True
         self._load_when_viewed()
@@ -667,12 +188,13 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
 
     # ------------------------------------------------------------------ construction
     def _pick_columns(self, columns: Iterable[str] | None) -> list[str]:
-        available = None if self._source.live else set(self._source.frame.columns)
+        frame = self._frame_source.frame if self._frame_source is not None else None
+        available = None if frame is None else set(frame.columns)
         if columns is None:
             wanted = list(DEFAULT_COLUMNS.get(self.kind, ()))
-            if available is not None:
-                wanted = [c for c in wanted if c in available] or [
-                    str(c) for c in list(self._source.frame.columns)[:6]
+            if frame is not None:
+                wanted = [c for c in wanted if c in set(frame.columns)] or [
+                    str(c) for c in list(frame.columns)[:6]
                 ]
             return wanted
         if isinstance(columns, str):
@@ -688,48 +210,16 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         return [c for c in wanted if c != "id"]
 
     def _build_controls(self) -> None:
-        caps = self._source.capabilities()
-        small = widgets.Layout(width="200px")
-        style = {"description_width": "60px"}
-        self.status_filter = widgets.Dropdown(
-            description="status", options=[("any", _ANY)], layout=small, style=style
-        )
-        self.assignee_filter = widgets.Dropdown(
-            description="assignee", options=[("any", _ANY)], layout=small, style=style
-        )
-        self.class_filter = widgets.Dropdown(
-            description="class", options=[("any", _ANY)], layout=small, style=style
-        )
-        self.tags_filter = widgets.TagsInput(
-            value=[], allowed_tags=[], allow_duplicates=False, placeholder="tags (any of)",
-            layout=widgets.Layout(min_width="200px"), tooltip="rows with any of these tags",
-        )  # fmt: skip
-        self.created_from = widgets.DatePicker(description="created", layout=small, style=style)
-        self.created_to = widgets.DatePicker(
-            description="to",
-            layout=widgets.Layout(width="170px"),
-            style={"description_width": "20px"},
-        )
-        self.search_box = widgets.Text(
-            placeholder="search file, assignee, id…", continuous_update=False,
-            layout=widgets.Layout(width="230px"),
-        )  # fmt: skip
-        self.reset_button = widgets.Button(
-            description="Reset", icon="times", layout=widgets.Layout(width="80px")
-        )
-        for control, facet in (
-            (self.status_filter, "status"),
-            (self.assignee_filter, "assignee"),
-            (self.class_filter, "class_name"),
-            (self.created_from, "created"),
-            (self.created_to, "created"),
-            (self.search_box, "search"),
-        ):
-            control.disabled = not caps[facet]
-            control.observe(self._on_control, "value")
-        self.tags_filter.observe(self._on_control, "value")
-        if not caps["class_name"]:
-            self.class_filter.tooltip = "class filtering needs the annotations: frame mode only"
+        self.controls = FilterControls(self._source.capabilities(), self._on_control)
+        controls = self.controls  # the same widgets, by the panel's attribute names
+        self.status_filter = controls.status_filter
+        self.assignee_filter = controls.assignee_filter
+        self.class_filter = controls.class_filter
+        self.tags_filter = controls.tags_filter
+        self.created_from = controls.created_from
+        self.created_to = controls.created_to
+        self.search_box = controls.search_box
+        self.reset_button = controls.reset_button
         self.reset_button.on_click(lambda _b: self.reset())
         self.count_label = widgets.HTML()
         self.sort_dropdown = widgets.Dropdown(
@@ -749,11 +239,12 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         self.size_dropdown.observe(lambda ch: setattr(self, "page_size", ch["new"]), "value")
         self.page_check = widgets.Checkbox(
             value=False, indent=False, tooltip="select the rows of this page",
-            layout=widgets.Layout(width=f"{_CHECK_WIDTH}px", height=_ROW_HEIGHT),
+            layout=widgets.Layout(width=f"{CHECK_WIDTH}px", height=ROW_HEIGHT),
         )  # fmt: skip
         self.page_check.observe(self._on_page_check, "value")
-        self.header = widgets.HTML(layout=widgets.Layout(margin="0"))
-        self.rows_box = widgets.VBox(layout=widgets.Layout(margin="0"))
+        self.table = RowTable(self._on_row_check)
+        self.header = self.table.header
+        self.rows_box = self.table.rows_box
         self.prev_button = widgets.Button(icon="chevron-left", layout=widgets.Layout(width="36px"))
         self.next_button = widgets.Button(icon="chevron-right", layout=widgets.Layout(width="36px"))
         self.prev_button.on_click(lambda _b: self.go(self.page - 1))
@@ -765,19 +256,15 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         self.clear_button.on_click(lambda _b: self.select([]))
         self.selection_label = widgets.HTML()
         self.status_line = widgets.HTML()
-        self._row_checks: list[widgets.Checkbox] = []
-        self._row_cells: list[widgets.HTML] = []
-        self._row_boxes: list[widgets.HBox] = []
+        # the table's row pool, by the names the tests and benchmarks read
+        self._row_checks = self.table.checks
+        self._row_cells = self.table.cells
+        self._row_boxes = self.table.boxes
 
     def _add_dom_classes(self) -> None:
         """Stable CSS hooks for styling and for the browser tests."""
         self.add_class("snb-filter-panel")
         for widget, name in (
-            (self.status_filter, "snb-status-filter"),
-            (self.assignee_filter, "snb-assignee-filter"),
-            (self.class_filter, "snb-class-filter"),
-            (self.tags_filter, "snb-tags-filter"),
-            (self.search_box, "snb-search"),
             (self.count_label, "snb-count"),
             (self.page_check, "snb-page-check"),
             (self.rows_box, "snb-rows"),
@@ -790,12 +277,7 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
 
     def _layout(self) -> list[widgets.Widget]:
         return [
-            widgets.HBox([self.status_filter, self.assignee_filter, self.class_filter,
-                          widgets.Label("tags", layout=widgets.Layout(margin="0 4px 0 12px")),
-                          self.tags_filter],
-                         layout=widgets.Layout(flex_flow="row wrap", align_items="center")),
-            widgets.HBox([self.created_from, self.created_to, self.search_box, self.reset_button],
-                         layout=widgets.Layout(flex_flow="row wrap")),
+            *self.controls.rows(),
             widgets.HBox([self.count_label, self.sort_dropdown, self.direction,
                           self.size_dropdown], layout=widgets.Layout(align_items="center")),
             widgets.HBox([self.page_check, self.header], layout=widgets.Layout(margin="0")),
@@ -825,7 +307,20 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
             >>> panel.frame is tasks  # doctest: +SKIP
             True
         """
-        return None if self._source.live else self._source.frame
+        return self._frame_source.frame if self._frame_source is not None else None
+
+    @property
+    def _frame_source(self) -> FrameSource | None:
+        return self._source if isinstance(self._source, FrameSource) else None
+
+    @property
+    def _live_source(self) -> LiveSource | None:
+        return self._source if isinstance(self._source, LiveSource) else None
+
+    @property
+    def _row_ids(self) -> list[Any]:
+        """Ids of the rows on screen."""
+        return self.table.ids
 
     @property
     def criteria(self) -> Criteria:
@@ -837,14 +332,15 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         """
         return self._criteria
 
-    def _tag_client(self) -> Any:
-        if self._client is not None:
+    def _tag_client(self) -> Client | None:
+        if self._client is not None or self.frame is None:
             return self._client
-        meta = self._source.frame.attrs.get("synapse", {})
+        frame = self.frame
+        meta = frame.attrs.get("synapse", {})
         if self.kind not in ("task", "assignment") or not meta.get("client"):
             return None
         try:
-            return self._source.frame.synapse.client()
+            return frame.synapse.client()
         except (AttributeError, InvalidInputError):
             return None  # a frame from another session: no tag colours
 
@@ -861,8 +357,8 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         if client is not None:
             tags = client.list_task_tags(list_all=True)
             self._colors = dict(tag_colors(tags))
-            if self._source.live:
-                self._source.load_options(tags)
+            if self._live_source is not None:
+                self._live_source.load_options(tags)
         self._loaded = True
         self._refresh_options()
         self._update()
@@ -873,24 +369,12 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         self.status_line.value = error_html(str(exc))
 
     def _refresh_options(self) -> None:
-        options = self._source.options()
         self._hold_push()
         try:
-            for facet, control in (
-                ("status", self.status_filter),
-                ("assignee", self.assignee_filter),
-                ("class_name", self.class_filter),
-            ):
-                current = control.value
-                choices = [("any", _ANY), *options.get(facet, [])]
-                control.options = choices
-                control.value = current if current in [v for _l, v in choices] else _ANY
-            tags = [str(v) for _label, v in options.get("tags", [])]
-            self.tags_filter.allowed_tags = tags
-            self.tags_filter.value = [t for t in self.tags_filter.value if t in tags]
+            self.controls.set_options(self._source.options())
         finally:
             self._release()
-        self._criteria = self._read_controls()
+        self._criteria = self.controls.read()
 
     # ------------------------------------------------------------------ filters
     @contextlib.contextmanager
@@ -913,19 +397,8 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         if not self._holding:
             self._criteria_from_controls()
 
-    def _read_controls(self) -> Criteria:
-        return Criteria(
-            status=_chosen(self.status_filter.value),
-            assignee=_chosen(self.assignee_filter.value),
-            tags=tuple(self.tags_filter.value),
-            class_name=_chosen(self.class_filter.value),
-            created_from=self.created_from.value,
-            created_to=self.created_to.value,
-            search=self.search_box.value or "",
-        )
-
     def _criteria_from_controls(self) -> None:
-        criteria = self._read_controls()
+        criteria = self.controls.read()
         if criteria != self._criteria:
             self._criteria = criteria
             with self._hold_view():
@@ -967,68 +440,11 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
                     name, value, "this panel cannot filter on it (live mode has no class "
                     "filter; assignments have no search)", method="filter",
                 )  # fmt: skip
-        values = self._check_values(criteria)
+        values = self.controls.check(criteria)
         with self._hold():
             for name, value in values.items():
-                self._control(name).value = value
+                self.controls.widget(name).value = value
         return self.value
-
-    def _control(self, name: str) -> widgets.Widget:
-        return {
-            "status": self.status_filter,
-            "assignee": self.assignee_filter,
-            "tags": self.tags_filter,
-            "class_name": self.class_filter,
-            "created_from": self.created_from,
-            "created_to": self.created_to,
-            "search": self.search_box,
-        }[name]
-
-    def _check_values(self, criteria: Mapping[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for name, value in criteria.items():
-            control = self._control(name)
-            if name in ("status", "assignee", "class_name"):
-                offered = [v for _label, v in control.options]
-                value = _ANY if value is None else value
-                if value not in offered:
-                    labels = [v for v in offered if v != _ANY]
-                    raise InvalidInputError(
-                        name, value, f"is not offered; one of {labels}", method="filter"
-                    )
-            elif name == "tags":
-                value = [] if value is None else [value] if isinstance(value, str) else list(value)
-                unknown = [t for t in value if t not in control.allowed_tags]
-                if unknown:
-                    raise InvalidInputError(
-                        "tags", unknown, f"not offered; one of {list(control.allowed_tags)}",
-                        method="filter",
-                    )  # fmt: skip
-            elif name.startswith("created"):
-                if isinstance(value, str):
-                    try:
-                        value = dt.date.fromisoformat(value)
-                    except ValueError:
-                        raise InvalidInputError(
-                            name, value, "must be a date (YYYY-MM-DD)", method="filter"
-                        ) from None
-                if isinstance(value, dt.datetime):
-                    value = value.date()
-                if value is not None and not isinstance(value, dt.date):
-                    raise InvalidInputError(name, value, "must be a date", method="filter")
-            elif name == "search":
-                if value is None:
-                    value = ""
-                if not isinstance(value, str):
-                    raise InvalidInputError("search", value, "must be text", method="filter")
-            out[name] = value
-        start = out.get("created_from", self.created_from.value)
-        end = out.get("created_to", self.created_to.value)
-        if start is not None and end is not None and start > end:
-            raise InvalidInputError(
-                "created_to", end, f"is before created_from={start}", method="filter"
-            )
-        return out
 
     def reset(self) -> None:
         """Clear every filter.
@@ -1037,12 +453,7 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
             >>> panel.reset()  # doctest: +SKIP
         """
         with self._hold():
-            for name in ("status", "assignee", "class_name"):
-                self._control(name).value = _ANY
-            self.created_from.value = None
-            self.created_to.value = None
-            self.tags_filter.value = []
-            self.search_box.value = ""
+            self.controls.clear()
 
     def on_filter(self, callback: Callable[[pd.DataFrame], Any], remove: bool = False) -> None:
         """Call ``callback(value)`` whenever the filters, sort or page change the rows.
@@ -1077,7 +488,7 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         name, new = change["name"], change["new"]
         if name == "page_size":
             self.size_dropdown.value = new
-            self._build_rows()
+            self.table.ensure(new)
         elif name == "sort_by":
             self.sort_dropdown.value = new
         elif name == "ascending":
@@ -1139,7 +550,12 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
             self.count = result.count
             self.page = result.page
             self.value = result.value
-            self._prune_selection()
+            dropped = self._prune_selection()
+        if dropped:  # said, not silent: the rows left the selection with the filter change
+            self.status_line.value = note_html(
+                f"Deselected {plural(dropped, 'row')} that no longer "
+                f"{'matches' if dropped == 1 else 'match'} the filters."
+            )
         self._render(result.rows)
         self._filter_callbacks(self.value)
 
@@ -1154,114 +570,38 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         seen.attrs = copy.deepcopy(rows.attrs)
         self._seen = seen
 
-    def _prune_selection(self) -> None:
+    def _prune_selection(self) -> int:
+        """Keep only the selected rows that match; returns how many were dropped."""
         if not self.selected or self._matched is None:
-            return
+            return 0
         chosen = pd.Index(list(self.selected))
         kept = tuple(chosen[chosen.isin(self._matched)].tolist())
+        dropped = len(self.selected) - len(kept)
         if kept != self.selected:
             self.selected = kept
-
-    def _widths(self) -> list[int]:
-        return [
-            _WIDTHS["id"],
-            *[_WIDTHS.get(c, 70 if c.startswith("n_") else 120) for c in self._columns],
-        ]
-
-    def _build_rows(self) -> None:
-        """The row pool: one checkbox + HTML per row of a page (reused across pages).
-
-        The checkboxes and cells share one layout and one style model each: a row costs
-        four widget models instead of eight, which halves the time of a larger page size.
-        """
-        if not hasattr(self, "_shared"):
-            self._shared = {
-                "check_layout": widgets.Layout(
-                    width=f"{_CHECK_WIDTH}px", height=_ROW_HEIGHT, margin="0"
-                ),
-                "check_style": CheckboxStyle(),
-                "cell_layout": widgets.Layout(margin="0", height=_ROW_HEIGHT),
-                "cell_style": HTMLStyle(),
-            }
-        shared = self._shared
-        while len(self._row_boxes) < self.page_size:
-            check = widgets.Checkbox(
-                value=False, indent=False, layout=shared["check_layout"],
-                style=shared["check_style"],
-            )  # fmt: skip
-            check.observe(self._on_row_check, "value")
-            check.add_class("snb-row-check")
-            cells = widgets.HTML(layout=shared["cell_layout"], style=shared["cell_style"])
-            self._row_checks.append(check)
-            self._row_cells.append(cells)
-            # each box has its own layout: hiding a row sets its display
-            self._row_boxes.append(
-                widgets.HBox([check, cells], layout=widgets.Layout(margin="0", height=_ROW_HEIGHT))
-            )
-        self.rows_box.children = tuple(self._row_boxes[: self.page_size])
+        return dropped
 
     def _render(self, rows: pd.DataFrame) -> None:
-        if len(self._row_boxes) < self.page_size or len(self.rows_box.children) != self.page_size:
-            self._build_rows()
-        widths = self._widths()
-        table_width = sum(widths)
-        self.header.value = _STYLE + self._header_html(widths, table_width)
-        records = rows[[c for c in self._columns if c in rows.columns]]
-        ids = rows.index.tolist()
-        columns = list(records.columns)
-        values = [records[c].tolist() for c in columns]
-        selected = set(self.selected)
-        self._row_ids = ids
         with self._hold_view():
-            for i in range(self.page_size):
-                box, check, cells = self._row_boxes[i], self._row_checks[i], self._row_cells[i]
-                if i >= len(ids):
-                    box.layout.display = "none"
-                    check.value = False
-                    continue
-                pk = ids[i]
-                box.layout.display = "flex"
-                check.value = pk in selected
-                row = [_format_cell(column[i], name, self._colors) for name, column in
-                       zip(columns, values, strict=True)]  # fmt: skip
-                cells.value = self._row_html(pk, row, widths, table_width, pk in selected)
+            selected = set(self.selected)
+            self.table.render(
+                rows, self._columns, self.page_size, selected, self._colors,
+                self.sort_by, self.ascending,
+            )  # fmt: skip
+            ids = self.table.ids
             self.page_check.value = bool(ids) and all(pk in selected for pk in ids)
-        self._render_labels(len(ids))
+        self._render_labels()
 
-    def _header_html(self, widths: list[int], table_width: int) -> str:
-        heads = []
-        for name in ["id", *self._columns]:
-            label = html.escape(_HEADERS.get(name, name))
-            if name == self.sort_by:
-                label += " ▲" if self.ascending else " ▼"
-            heads.append(f"<th>{label}</th>")
-        return (
-            f'<table class="snb-fp-table" style="width:{table_width}px">{_colgroup(widths)}'
-            f"<tr>{''.join(heads)}</tr></table>"
-        )
-
-    @staticmethod
-    def _row_html(pk: Any, cells: list[str], widths: list[int], width: int, chosen: bool) -> str:
-        css = ' class="snb-sel"' if chosen else ""
-        tds = "".join(f"<td>{c}</td>" for c in [html.escape(str(pk)), *cells])
-        return (
-            f'<table class="snb-fp-table" style="width:{width}px" data-id="{html.escape(str(pk))}">'
-            f"{_colgroup(widths)}<tr{css}>{tds}</tr></table>"
-        )
-
-    def _render_labels(self, shown: int) -> None:
-        label = self.kind.replace("_", " ") + "s"
-        if self._source.live:
-            text = f"<b>{self.count:,}</b> {label} match (server-side)"
+    def _render_labels(self) -> None:
+        noun = self.kind.replace("_", " ")
+        verb = "matches" if self.count == 1 else "match"
+        if self.frame is None:
+            nouns = noun if self.count == 1 else f"{noun}s"
+            text = f"<b>{self.count:,}</b> {nouns} {verb} (server-side)"
         else:
-            total = len(self._source.frame)
-            text = f"<b>{self.count:,}</b> of {total:,} {label} match"
+            text = f"<b>{self.count:,}</b> of {plural(len(self.frame), noun)} {verb}"
         self.count_label.value = text
-        pages = max(1, math.ceil(self.count / self.page_size))
-        first = (self.page - 1) * self.page_size + 1 if shown else 0
-        self.page_label.value = (
-            f"page {self.page} of {pages} · rows {first:,}–{first + shown - 1 if shown else 0:,}"
-        )
+        self.page_label.value, pages = self.table.page_label(self.page, self.page_size, self.count)
         self.prev_button.disabled = self.page <= 1
         self.next_button.disabled = self.page >= pages
         n = len(self.selected)
@@ -1344,21 +684,11 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
             return
         chosen = set(change["new"])
         with self._hold_view():
-            for i, pk in enumerate(self._row_ids):
-                if self._row_checks[i].value != (pk in chosen):
-                    self._row_checks[i].value = pk in chosen
-                html_value = self._row_cells[i].value
-                marked = '<tr class="snb-sel">' in html_value
-                if marked != (pk in chosen):
-                    self._row_cells[i].value = html_value.replace(
-                        '<tr class="snb-sel">' if marked else "<tr>",
-                        "<tr>" if marked else '<tr class="snb-sel">',
-                        1,
-                    )
+            self.table.mark(chosen)
             self.page_check.value = bool(self._row_ids) and all(
                 pk in chosen for pk in self._row_ids
             )
-        self._render_labels(len(self._row_ids))
+        self._render_labels()
         self._select_callbacks(tuple(change["new"]))
 
     def on_select(self, callback: Callable[[tuple[Any, ...]], Any], remove: bool = False) -> None:
@@ -1377,10 +707,12 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
             >>> panel.selected_frame.index.tolist()  # doctest: +SKIP
             [3, 5]
         """
-        base = self._seen if self._source.live else self._source.frame
-        if base is None or not self.selected:
-            empty = (base if base is not None else self.value).iloc[0:0].copy()
-            return empty
+        base = self._seen if self.frame is None else self.frame
+        if base is None:
+            base = self.value if self.value is not None else pd.DataFrame()
+            return base.iloc[0:0].copy()
+        if not self.selected:
+            return base.iloc[0:0].copy()
         index = pd.Index(list(self.selected))
         index = index[index.isin(base.index)]
         return base.loc[index].copy()
@@ -1392,9 +724,9 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         Example:
             >>> everything = panel.fetch_all()  # doctest: +SKIP
         """
-        if not self._source.live:
+        if self._live_source is None:
             return self.value
-        return self._source.fetch_all(self._criteria, self.sort_by, self.ascending)
+        return self._live_source.fetch_all(self._criteria, self.sort_by, self.ascending)
 
     def reload(self) -> None:
         """Live mode: fetch the current page again. Frame mode: redraw.
@@ -1410,13 +742,13 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         Example:
             >>> panel.set_params({"project": 2})  # doctest: +SKIP
         """
-        if not self._source.live:
+        if self._live_source is None:
             raise InvalidInputError(
                 "params", params, "only live panels have params", method="set_params"
             )
         if not isinstance(params, Mapping):
             raise InvalidInputError("params", params, "must be a dict", method="set_params")
-        self._source.params = dict(params)
+        self._live_source.params = dict(params)
         self._seen = None
         self.selected = ()
         with self._hold_view():
@@ -1432,9 +764,9 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
             >>> panel.params  # doctest: +SKIP
             {'project': 1, 'status': 'completed'}
         """
-        if not self._source.live:
+        if self._live_source is None:
             return {}
-        return self._source.to_params(self._criteria)
+        return self._live_source.to_params(self._criteria)
 
     def set_frame(self, frame: pd.DataFrame) -> None:
         """Frame mode: filter another frame (the filters stay as far as they still apply).
@@ -1450,7 +782,7 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
             raise InvalidInputError(
                 "frame", type(frame).__name__, "must be a DataFrame", method="set_frame"
             )
-        self._source = _FrameSource(frame)
+        self._source = FrameSource(frame)
         self._refresh_options()
         self._update()
 
@@ -1469,11 +801,12 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         Example:
             >>> panel.update_rows(editor.rows)  # doctest: +SKIP
         """
-        if self._source.live:
+        source = self._frame_source
+        if source is None:
             self._remember(rows)
             self._update()
             return
-        frame = self._source.frame
+        frame = source.frame
         present = rows.index[rows.index.isin(frame.index)]
         if len(present) == 0:
             return
@@ -1492,14 +825,14 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
                 frame[column] = pd.Series(values, index=frame.index, dtype=dtype)
         if synced:
             self._sync_snapshot(rows.loc[present, shared])
-        self._source.invalidate(shared)
+        source.invalidate(shared)
         self._refresh_options()
         self._update()
 
     def _sync_snapshot(self, rows: pd.DataFrame) -> None:
         """Record ``rows``' writable values as the server's in the frame's snapshot."""
         client = self._tag_client()
-        sid = snapshot_id(self._source.frame)
+        sid = snapshot_id(self.frame) if self.frame is not None else None
         if client is None or sid is None or self.kind not in SCHEMAS:
             return
         writable = [c for c in SCHEMAS[self.kind].writable if c in rows.columns]

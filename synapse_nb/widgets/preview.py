@@ -69,7 +69,7 @@ from traitlets import (
 )
 
 from synapse_nb.exceptions import InvalidInputError
-from synapse_nb.frames import Client, client_for
+from synapse_nb.frames.client import Client, as_client, client_for
 from synapse_nb.utils.file import download_file
 from synapse_nb.widgets._colors import STATUS_COLORS, class_color, hex_color, register_classes
 from synapse_nb.widgets._display import LoadOnDisplay, error_html, note_html
@@ -130,7 +130,7 @@ class _Row:
 class _Source:
     """The rows of one frame and their DM data (read from the frame or fetched by id)."""
 
-    def __init__(self, frame: Any, client: Any, field: str) -> None:
+    def __init__(self, frame: Any, client: Client | None, field: str) -> None:
         if not isinstance(frame, pd.DataFrame):
             raise _invalid(field, type(frame).__name__, "must be a pandas DataFrame")
         if "file_url" not in frame.columns:
@@ -219,18 +219,9 @@ class _Source:
                 self.docs.setdefault(pk, None)  # not on the server (any more): no overlay
 
     def _fetch(self, ids: list[Any]) -> dict[Any, Any]:
-        method = getattr(self.client, _DATA_METHODS[str(self.kind)])
-        params = {
-            "id__in": ",".join(str(int(i)) for i in ids),
-            "fields": "id,data",
-            "page_size": len(ids),
-        }
-        if isinstance(self.client, Client):
-            frame = method(params, include_data=True)
-            return dict(zip(frame.index.tolist(), frame["data"].tolist(), strict=True))
-        page = method(params, url_conversion=False)
-        results = page.get("results", []) if isinstance(page, Mapping) else []
-        return {r.get("id"): r.get("data") for r in results if isinstance(r, Mapping)}
+        if self.client is None:  # unreachable: a frame without a client has its data column
+            return {}
+        return self.client.rows.data(str(self.kind), [int(i) for i in ids])
 
 
 class _Images:
@@ -279,6 +270,10 @@ class _Images:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+#: inline style of legend text: wraps at spaces, or anywhere inside a long class name
+_WRAP = "white-space:normal;overflow-wrap:anywhere;line-height:1.3"
 
 
 def _swatch(rgb: tuple[int, int, int], size: int = 12) -> str:
@@ -365,6 +360,8 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
                 client = client_for(frame)
             except InvalidInputError:
                 client = None
+        if client is not None:
+            client = as_client(client, "AnnotationPreview")
         self._source = _Source(frame, client, "frame")
         self._other = _Source(compare, client, "compare") if compare is not None else None
         if image_format not in ("png", "jpeg"):
@@ -376,7 +373,7 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
         self._project = project if project is not None else self._source.project
         self._client = client
         self._format = image_format
-        directory = cache_dir or getattr(client, "cache_dir", None)
+        directory = cache_dir or (client.cache_dir if client is not None else None)
         if directory is None:
             from synapse_nb._config import default_cache_dir
 
@@ -684,8 +681,9 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
         """Encoded image of one row, its shapes, its comparison and an error note."""
         row = self._source.rows[position]
         if self._other is not None:
-            result: CompareResult | None = self._compare_row(position)
-            shapes = result.shapes()
+            compared = self._compare_row(position)
+            result: CompareResult | None = compared
+            shapes = compared.shapes()
         else:
             result = None
             shapes = shapes_from_doc(self._source.doc(position))
@@ -820,8 +818,9 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
                 box = widgets.Checkbox(indent=False, layout=widgets.Layout(width="28px"))
                 box.observe(self._on_class_toggle, "value")
                 box.add_class("snb-class-toggle")
-                box._snb_label = label  # type: ignore[attr-defined]
-                name = widgets.HTML()
+                box._snb_label = label
+                # the name takes the rest of the row and wraps: a long class name is never cut
+                name = widgets.HTML(layout=widgets.Layout(flex="1 1 auto", min_width="0"))
                 name.add_class("snb-class-name")
                 row = widgets.HBox([box, name], layout=widgets.Layout(align_items="center"))
                 row.add_class("snb-class-row")
@@ -830,8 +829,8 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
             box.value = label not in self.hidden_classes
             # the description lives in HTML: a checkbox label is cut at a fixed width
             name.value = (
-                f"{_swatch(class_color(label))} {html.escape(label)} "
-                f"<span style='color:#777'>({counts.get(label, 0)})</span>"
+                f"<div style='{_WRAP}'>{_swatch(class_color(label))} {html.escape(label)} "
+                f"<span style='color:#777'>({counts.get(label, 0)})</span></div>"
             )
             rows.append(row)
         self._legend.children = rows

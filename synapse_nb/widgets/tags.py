@@ -27,14 +27,19 @@ import html
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 import pandas as pd
 from traitlets import Dict, Instance, Tuple, Unicode
 
+from synapse_nb.clients import BackendClient
 from synapse_nb.exceptions import ClientError, InvalidInputError
-from synapse_nb.widgets._display import LoadOnDisplay, error_html, muted, note_html
+from synapse_nb.frames.client import Client, as_client
+from synapse_nb.widgets._display import LoadOnDisplay, error_html, muted, note_html, plural
+
+if TYPE_CHECKING:  # the filter panel's module imports this one
+    from synapse_nb.widgets.filter import FilterPanel
 
 __all__ = ["TagChange", "TagEditor", "tag_chip", "text_color_for"]
 
@@ -161,7 +166,7 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
 
     def __init__(
         self,
-        client: Any = None,
+        client: Client | BackendClient | None = None,
         rows: pd.DataFrame | None = None,
         *,
         project: int | None = None,
@@ -174,7 +179,7 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
             )
         if project is not None and (isinstance(project, bool) or not isinstance(project, int)):
             raise InvalidInputError("project", project, "must be a project id", method="TagEditor")
-        self._client = client
+        self._client = as_client(client, "TagEditor") if client is not None else None
         self._kind = kind
         self._project = project
         self._rows: pd.DataFrame | None = None
@@ -285,7 +290,7 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
         """
         return list(self._tags)
 
-    def _live_client(self) -> Any:
+    def _live_client(self) -> Client:
         if self._client is not None:
             return self._client
         if self._rows is not None:
@@ -351,7 +356,10 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
         for tag in self._tags:
             button = self._buttons.get(tag["id"])
             if button is None:
-                button = widgets.Button(layout=widgets.Layout(width="auto", margin="2px"))
+                # never shrunk below its text (the box wraps to a new line instead)
+                button = widgets.Button(
+                    layout=widgets.Layout(width="auto", margin="2px", flex="0 0 auto")
+                )
                 button.on_click(lambda _b, pk=tag["id"]: self.toggle(pk))
                 button.add_class("snb-tag-button")
                 self._buttons[tag["id"]] = button
@@ -382,7 +390,7 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
     def _render_target(self) -> None:
         n = 0 if self._rows is None else len(self._rows)
         label = self._kind.replace("_", " ")
-        if n == 0:
+        if n == 0 or self._rows is None:
             self.target.value = note_html(f"No {label}s selected.")
         else:
             ids = ", ".join(str(i) for i in self._rows.index.tolist()[:8])
@@ -544,6 +552,28 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
         self._change_callbacks(change, self._rows)
         return change
 
+    def follow(self, panel: FilterPanel) -> TagEditor:
+        """Tag the rows selected in ``panel`` and show every change in its table.
+
+        The editor's rows follow the panel's selection, and after each change (or its
+        undo) the panel's rows are patched with the new tags, so the table shows them.
+
+        Example:
+            >>> editor = TagEditor(client, project=1).follow(panel)  # doctest: +SKIP
+        """
+
+        def selected(_ids: tuple[Any, ...] = ()) -> None:
+            self.rows = panel.selected_frame if panel.selected else None
+
+        def changed(_change: TagChange, rows: pd.DataFrame | None) -> None:
+            if rows is not None:
+                panel.update_rows(rows)
+
+        selected()
+        panel.on_select(selected)
+        self.on_change(changed)
+        return self
+
     def on_change(
         self, callback: Callable[[TagChange, pd.DataFrame | None], Any], remove: bool = False
     ) -> None:
@@ -653,7 +683,7 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
         changed = len(change.changes)
         unchanged = len(change.rows) - changed
         if undone:
-            return f"Undone: {change.action} {names} ({changed} {label}s restored)."
+            return f"Undone: {change.action} {names} ({plural(changed, label)} restored)."
         verb = "Added" if change.action == "add" else "Removed"
         prep = "to" if change.action == "add" else "from"
         text = f"{verb} {names} {prep} {changed} {label}{'s' if changed != 1 else ''}"

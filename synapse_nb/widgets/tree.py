@@ -38,7 +38,8 @@ from ipytree import Node, Tree
 from traitlets import Dict
 
 from synapse_nb.exceptions import ClientError, InvalidInputError, NotFoundError
-from synapse_nb.widgets._display import error_html, muted
+from synapse_nb.frames.client import Client, as_client
+from synapse_nb.widgets._display import error_html, muted, plural
 
 __all__ = ["GROUPS", "ResourceTree"]
 
@@ -89,15 +90,10 @@ class _Info:
 
 
 class _Api:
-    """Pages of the listings the tree needs, through the client's raw (dict) API.
+    """Pages of the listings the tree needs, through the client's raw (dict) API."""
 
-    Resources without a seed list method (projects, ground-truth datasets and versions,
-    plugins, plugin releases) are read with the client's GET helper on their DRF paths.
-    """
-
-    def __init__(self, client: Any, page_size: int) -> None:
-        self.client = client
-        self.raw = getattr(client, "raw", client)
+    def __init__(self, client: Client, page_size: int) -> None:
+        self.raw = client.raw
         self.page_size = page_size
 
     def page(
@@ -105,10 +101,7 @@ class _Api:
     ) -> tuple[list[dict[str, Any]], int | None]:
         query = {**params, "page": page, "page_size": self.page_size}
         try:
-            if what.endswith("/"):  # no seed list method for this resource: its DRF path
-                envelope = self.client._get(what, query)
-            else:
-                envelope = getattr(self.raw, what)(params=query)
+            envelope = getattr(self.raw, what)(params=query)
         except NotFoundError:
             if page > 1:  # DRF answers 404 past the last page
                 return [], None
@@ -156,7 +149,7 @@ class _Loaders:
 
     # --- projects -> tasks by status -> task
     def _projects(self, info: _Info, page: int) -> tuple[list[_Child], int | None]:
-        items, total = self.api.page("projects/", {}, page)
+        items, total = self.api.page("list_projects", {}, page)
         return [
             _Child("project", p["id"], f"{p.get('title') or p.get('name')} (#{p['id']})",
                    "briefcase", p, lazy=True)
@@ -225,7 +218,7 @@ class _Loaders:
 
     # --- ground-truth datasets -> versions -> events
     def _ground_truth_datasets(self, info: _Info, page: int) -> tuple[list[_Child], int | None]:
-        items, total = self.api.page("ground_truth_datasets/", {}, page)
+        items, total = self.api.page("list_ground_truth_datasets", {}, page)
         return [
             _Child("ground_truth_dataset", d["id"], str(d.get("name")), "archive", d, lazy=True)
             for d in items
@@ -233,12 +226,14 @@ class _Loaders:
 
     def _ground_truth_dataset(self, info: _Info, page: int) -> tuple[list[_Child], int | None]:
         items, total = self.api.page(
-            "ground_truth_dataset_versions/", {"ground_truth_dataset": info.pk}, page
+            "list_ground_truth_versions", {"ground_truth_dataset": info.pk}, page
         )
         children = []
         for v in items:
             count = v.get("event_count")
-            name = f"{v.get('version')}" + (f" ({count:,} events)" if count is not None else "")
+            name = f"{v.get('version')}" + (
+                f" ({plural(count, 'event')})" if count is not None else ""
+            )
             name += " · archived" if v.get("is_archived") else ""
             children.append(_Child("ground_truth_version", v["id"], name, "history", v, lazy=True))
         return children, total
@@ -254,14 +249,14 @@ class _Loaders:
 
     # --- plugins -> releases -> jobs
     def _plugins(self, info: _Info, page: int) -> tuple[list[_Child], int | None]:
-        items, total = self.api.page("plugins/", {}, page)
+        items, total = self.api.page("list_plugins", {}, page)
         return [
             _Child("plugin", p["id"], f"{p.get('name')} ({p.get('code')})", "plug", p, lazy=True)
             for p in items
         ], total
 
     def _plugin(self, info: _Info, page: int) -> tuple[list[_Child], int | None]:
-        items, total = self.api.page("plugin_releases/", {"plugin": info.pk}, page)
+        items, total = self.api.page("list_plugin_releases", {"plugin": info.pk}, page)
         return [
             _Child("plugin_release", r["id"], str(r.get("version")), "tag",
                    {**r, "plugin_code": info.record.get("code")}, lazy=True)
@@ -309,9 +304,13 @@ def _slim(record: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: the details pane wraps long values between words (a long URL or token anywhere), and
+#: the tree's labels wrap instead of being cut at the tree's width
 _DETAILS_STYLE = (
     "<style>.snb-details th {text-align: left; vertical-align: top; padding-right: 10px}"
-    " .snb-details td {word-break: break-all}</style>"
+    " .snb-details td {overflow-wrap: anywhere; word-break: normal}"
+    " .snb-resource-tree .jstree-anchor {white-space: normal; height: auto;"
+    " line-height: 1.4; overflow-wrap: anywhere}</style>"
 )
 
 
@@ -375,13 +374,7 @@ class ResourceTree(widgets.HBox):
             raise InvalidInputError(
                 "details", details, "must be 'right' or 'below'", method="ResourceTree"
             )
-        if client is None or not hasattr(client, "_get"):
-            raise InvalidInputError(
-                "client",
-                type(client).__name__,
-                "must be a synapse_nb Client",
-                method="ResourceTree",
-            )
+        client = as_client(client, "ResourceTree")
         if (
             isinstance(page_size, bool)
             or not isinstance(page_size, int)

@@ -197,9 +197,9 @@ class UploadProgress(widgets.VBox):
         read_only=True,
         help="Overall state",
     ).tag(sync=True)
-    files = List(read_only=True, help="Per-file name, sent, total, status, error, upload_id").tag(
-        sync=True
-    )
+    files: List[Any] = List(
+        read_only=True, help="Per-file name, sent, total, status, error, upload_id"
+    ).tag(sync=True)
     cancel_requested = Bool(
         False, help="Set (e.g. by the Cancel button) to stop between chunks"
     ).tag(sync=True)
@@ -644,6 +644,8 @@ class UploadProgress(widgets.VBox):
             entry.retry.layout.display = None if can_retry else "none"
         running = self.status in ("uploading", "cancelling")
         self._cancel.disabled = not running or self.cancel_requested
+        # only a running upload can be cancelled: the button goes away when it ends
+        self._cancel.layout.display = None if running else "none"
         failed = [e for e in entries if e.status == "failed"]
         self._message.value = (
             error_html(f"{len(failed)} file(s) failed; Retry resumes them") if failed else ""

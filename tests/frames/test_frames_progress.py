@@ -6,7 +6,7 @@ import pytest
 
 from synapse_nb.exceptions import InvalidInputError
 from synapse_nb.frames import Client
-from synapse_nb.frames import client as frames_client
+from synapse_nb.frames import progress as frames_progress
 
 
 def test_a_progress_callable_sees_every_page_up_to_the_count(client: Client) -> None:
@@ -33,7 +33,7 @@ def test_progress_true_draws_a_bar_and_small_listings_draw_none(client: Client, 
 def test_the_threshold_decides_when_progress_is_none(
     demo, client: Client, capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(frames_client, "PROGRESS_MIN_ROWS", 100)
+    monkeypatch.setattr(frames_progress, "PROGRESS_MIN_ROWS", 100)
     frame = client.list_assignments({"project": 1}, list_all=True)
     assert len(frame) > 100
     assert "list_assignments" in capsys.readouterr().err
@@ -58,13 +58,13 @@ def test_bad_progress_values_name_the_field(client: Client, bad) -> None:
 
 
 def test_the_bar_counts_rows_as_pages_arrive(capsys) -> None:
-    bar = frames_client._ListingBar("list_jobs", always=True)
+    bar = frames_progress.ListingBar("list_jobs", always=True)
     bar(100, 250)
     bar(200, 250)
     bar(250, 250)
     assert bar.bar is not None and (bar.bar.n, bar.bar.total) == (250, 250)
     bar.close()
-    unknown = frames_client._ListingBar("list_jobs")
+    unknown = frames_progress.ListingBar("list_jobs")
     unknown(1000, None)  # no count: no bar unless asked for
     assert unknown.bar is None
 

@@ -101,7 +101,9 @@ def test_tree_task_event_and_version_open_the_preview(client):
     street_gt = ex.tree.expand(tree_child(datasets, "Street GT"))
     version = street_gt.nodes[1]
     ex.tree.select(version)
-    assert ex.preview.mode == "gallery" and ex.preview.row_count == 24
+    events = ex.tree.info(version)["record"]["event_count"]
+    assert events > 24  # more than one gallery page: no hidden cap on the rows
+    assert ex.preview.mode == "gallery" and ex.preview.row_count == events
     ex.tree.expand(version)
     event = version.nodes[0]
     ex.tree.select(event)
@@ -109,10 +111,29 @@ def test_tree_task_event_and_version_open_the_preview(client):
     assert ex.status.get_state()["value"] == ""
 
 
+def test_switching_project_closes_the_old_preview(client):
+    ex = explore(client, project=1).load()
+    frontend_update(ex.panel._row_checks[0], value=True)
+    old = ex.preview
+    assert old is not None and old.row_count == 1
+    ex.show_project(2)
+    assert ex.preview is None and old.comm is None
+    assert "Select rows" in ex.preview_box.children[0].get_state()["value"]
+    ex.show_project(2, status="completed")  # same project: nothing to close
+    assert ex.preview is None
+
+
+def test_a_backend_client_is_wrapped_once_at_the_entry(demo):
+    with BackendClient(demo.url, api_token=demo.token) as raw:
+        ex = explore(raw)
+        assert ex.client.raw is raw
+        assert ex.load().panel.count == raw.list_tasks()["count"]
+        assert ex.panel.value.synapse.client() is ex.client  # one wrapper for every part
+
+
 def test_bad_input(demo, client):
-    raw = BackendClient(demo.url, api_token=demo.token)
-    with raw, pytest.raises(InvalidInputError, match="client='BackendClient'"):
-        explore(raw)
+    with pytest.raises(InvalidInputError, match="client='object'"):
+        explore(object())
     with pytest.raises(InvalidInputError, match="project='1'"):
         explore(client, project="1")
 

@@ -217,6 +217,29 @@ def test_selection_from_checkboxes_spans_pages_and_is_pruned_by_filters(tasks):
     assert panel.selected == tuple(panel.value.index.tolist())
 
 
+def test_a_filter_change_says_how_many_selected_rows_it_dropped(tasks):
+    panel = FilterPanel(tasks)
+    pending = tasks.index[tasks.status == "pending"][:2].tolist()
+    completed = tasks.index[tasks.status == "completed"][:1].tolist()
+    panel.select(pending + completed)
+    panel.filter(status="pending")
+    assert panel.selected == tuple(pending)
+    note = panel.status_line.get_state()["value"]
+    assert "Deselected 1 row that no longer matches the filters." in note
+    panel.filter(search="no-such-file")
+    assert "Deselected 2 rows that no longer match" in panel.status_line.get_state()["value"]
+    panel.reset()
+    assert panel.status_line.get_state()["value"] == ""  # the next change clears the note
+
+
+def test_one_match_is_singular(tasks, client):
+    assert count_text(FilterPanel(tasks.head(1))) == "1 of 1 task matches"
+    assert count_text(FilterPanel(tasks.head(2))) == "2 of 2 tasks match"
+    pk = int(tasks.index[0])
+    live = FilterPanel(client=client, params={"project": 1, "id": pk}).load()
+    assert count_text(live) == "1 task matches (server-side)"
+
+
 def test_select_refuses_rows_that_do_not_match(tasks):
     panel = FilterPanel(tasks)
     panel.filter(status="pending")
@@ -400,8 +423,15 @@ def test_live_mode_has_no_class_filter(client):
         FilterPanel(client=client, kind="model")
     with pytest.raises(InvalidInputError, match="params"):
         FilterPanel(client=client, params=[("project", 1)])
-    with pytest.raises(InvalidInputError, match="client='BackendClient'"):
-        FilterPanel(client=BackendClient(client.base_url))
+    with pytest.raises(InvalidInputError, match="client='str'"):
+        FilterPanel(client=client.base_url)
+
+
+def test_live_mode_wraps_a_backend_client_once(demo):
+    with BackendClient(demo.url, api_token=demo.token) as raw:
+        panel = FilterPanel(client=raw, params={"project": 1}).load()
+        assert panel.count == raw.list_tasks({"project": 1})["count"]
+        assert panel.value.synapse.client().raw is raw
 
 
 def test_live_error_is_shown_without_the_token(demo):
@@ -417,3 +447,12 @@ def test_repr_is_short_and_has_no_token(client):
     panel = FilterPanel(client=client, params={"project": 1})
     assert repr(panel) == "<FilterPanel live task: 0 match, 0 selected>"
     assert client.has_api_token and "***" in repr(client)
+
+
+def test_dropdowns_are_as_wide_as_their_labels_and_options(tasks):
+    panel = FilterPanel(tasks)
+    for control in (panel.status_filter, panel.assignee_filter, panel.class_filter):
+        assert control.style.get_state()["description_width"] == "initial"
+        layout = control.layout.get_state()
+        assert layout["width"] == "auto" and layout["min_width"] == "200px"
+    assert panel.status_filter.layout is not panel.assignee_filter.layout

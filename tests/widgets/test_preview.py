@@ -437,3 +437,18 @@ def test_df_synapse_preview_opens_the_widget(client_a, gt_v1):
     widget = gt_v1.head(4).synapse.preview(mode="gallery")
     assert isinstance(widget, AnnotationPreview)
     assert widget.mode == "gallery" and widget._client is client_a
+
+
+def test_legend_names_take_the_row_and_wrap(gt_v1, tmp_path):
+    preview = AnnotationPreview(gt_v1, cache_dir=tmp_path).load()
+    label = preview.classes[0]
+    row = class_box(preview, label)
+    name = next(
+        w
+        for w in descendants(preview._legend)
+        if "snb-class-name" in getattr(w, "_dom_classes", ()) and label in w.value
+    )
+    layout = name.layout.get_state()
+    assert layout["flex"] == "1 1 auto" and layout["min_width"] == "0"
+    assert "white-space:normal;overflow-wrap:anywhere" in name.get_state()["value"]
+    assert row.layout.get_state()["width"] == "28px"  # the checkbox keeps its size

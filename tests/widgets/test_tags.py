@@ -214,6 +214,24 @@ def test_with_a_filter_panel_the_table_shows_the_new_tag(client):
         assert shown == ("edge-case" in list(fresh.loc[pk, "tag_names"]))
 
 
+def test_an_editor_following_a_panel_shows_the_new_tag_in_its_table(client):
+    tasks = client.list_tasks({"project": 1}, list_all=True)
+    panel = FilterPanel(tasks, columns=["status", "tag_names"])
+    editor = TagEditor(client, project=1).load().follow(panel)
+    assert editor.rows is None  # nothing selected yet
+    untagged = tasks.index[tasks.tag_names.map(len) == 0][:2].tolist()
+    panel.filter(search=str(untagged[0]))
+    panel.select([untagged[0]])
+    assert editor.rows.index.tolist() == [untagged[0]]
+    editor.propose("add", ["occluded"])
+    editor.confirm()
+    assert ">occluded</span>" in panel._row_cells[0].get_state()["value"]
+    assert list(tasks.loc[untagged[0], "tag_names"]) == ["occluded"]
+    editor.undo()
+    assert ">occluded</span>" not in panel._row_cells[0].get_state()["value"]
+    assert tasks.synapse.diff().empty
+
+
 def test_frame_mode_panel_and_editor_keep_the_frame_consistent(client):
     tasks = client.list_tasks({"project": 1}, list_all=True)
     panel = FilterPanel(tasks)
@@ -234,3 +252,11 @@ def test_frame_mode_panel_and_editor_keep_the_frame_consistent(client):
     editor.undo()
     assert list(tasks.loc[untagged[0], "tag_names"]) == []
     assert tasks.synapse.diff().empty
+
+
+def test_tag_buttons_never_shrink_below_their_names(client):
+    editor = TagEditor(client, project=1).load()
+    for button in editor.tag_box.children:
+        layout = button.layout.get_state()
+        assert layout["flex"] == "0 0 auto" and layout["width"] == "auto"
+    assert editor.tag_box.layout.get_state()["flex_flow"] == "row wrap"

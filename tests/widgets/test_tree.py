@@ -187,3 +187,13 @@ def test_bad_input_names_the_field(client):
     tree = ResourceTree(client, groups=["models"])
     with pytest.raises(InvalidInputError, match="kind='projects'"):
         tree.group("projects")
+
+
+def test_details_and_labels_wrap_between_words_instead_of_being_cut(client):
+    tree = ResourceTree(client, groups=["models"])
+    models = tree.expand(tree.group("models"))
+    tree.select(models.nodes[0])
+    details = tree.details.get_state()["value"]
+    assert "break-all" not in details  # words were broken mid-word at any width
+    assert ".snb-details td {overflow-wrap: anywhere; word-break: normal}" in details
+    assert ".snb-resource-tree .jstree-anchor {white-space: normal;" in details

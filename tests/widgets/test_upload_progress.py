@@ -113,6 +113,20 @@ def test_upload_runs_in_the_background_and_collects_results(client, tmp_path):
     assert {p: r["checksum"] for p, r in bar.results.items()} == dict(made)
 
 
+def test_the_cancel_button_shows_only_while_uploading(server, client, tmp_path):
+    path, _md5 = make_file(tmp_path, "c.bin", 12 * CHUNK)
+    server.set_faults(latency_ms=25)
+    bar = UploadProgress([path], chunk_size=CHUNK, display="widget")
+    assert bar._cancel.layout.display == "none"  # nothing to cancel yet
+    bar.upload(client)
+    wait_until(lambda: bar.sent_bytes >= 2 * CHUNK and bar.draws > 1)
+    bar._draw(force=True)
+    assert bar._cancel.layout.display is None and bar._cancel.disabled is False
+    bar.wait(60)
+    assert bar.status == "done"
+    assert bar._cancel.layout.display == "none"
+
+
 def test_cancel_click_stops_between_chunks_and_retry_resumes(server, client, tmp_path):
     big, md5 = make_file(tmp_path, "big.bin", 40 * CHUNK + 17)
     other, _ = make_file(tmp_path, "other.bin", 2 * CHUNK)

@@ -1,0 +1,489 @@
+"""Filter state -> rows: the two row sources of a :class:`~.filter.FilterPanel`.
+
+- :class:`FrameSource` filters an in-memory frame with pandas/pyarrow masks (each facet's
+  mask and each sort order is computed once and cached);
+- :class:`LiveSource` turns the filters into the server's query params and fetches one page.
+
+Both answer :meth:`~RowSource.query` with a :class:`Result` (the visible page, the match
+count, the panel's value). They know nothing of widgets.
+
+Example:
+    >>> frame = pd.DataFrame({"status": ["a", "b", "a"]}, index=pd.Index([1, 2, 3], name="id"))
+    >>> result = FrameSource(frame).query(Criteria(status="a"), "id", True, 1, 10)
+    >>> result.count, result.rows.index.tolist()
+    (2, [1, 3])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from synapse_nb.exceptions import NotFoundError
+from synapse_nb.frames.client import Client
+
+__all__ = [
+    "LIVE_KINDS",
+    "UNASSIGNED",
+    "Criteria",
+    "FrameSource",
+    "LiveSource",
+    "Result",
+    "RowSource",
+    "clamp_page",
+]
+
+#: value of the assignee filter that matches rows without an assignee
+UNASSIGNED = "(unassigned)"
+_MASK_CACHE = 64
+
+
+@dataclass(frozen=True)
+class _LiveSpec:
+    status: str  # query param of the status filter
+    assignee: str  # query param of the assignee filter
+    search: bool  # the server searches this resource
+    unassigned: bool  # the server understands assignee=null
+    ordering: tuple[str, ...]  # columns the server sorts by
+
+
+LIVE_KINDS: dict[str, _LiveSpec] = {
+    "task": _LiveSpec("status", "assignee", True, True,
+                      ("id", "created", "modified", "status", "priority")),
+    "assignment": _LiveSpec("status_label", "users", False, False,
+                            ("id", "created", "modified")),
+}  # fmt: skip
+
+_STATUS_COLUMNS = ("status", "status_label", "version")
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """The filter state of a :class:`~.filter.FilterPanel` (empty fields do not filter).
+
+    Attributes:
+        status: One status (``status`` of tasks, ``status_label`` of assignments, ``version``
+            of ground-truth events).
+        assignee: An assignee name (frame mode) or user id (live mode), or
+            :data:`UNASSIGNED`.
+        tags: Tag names; a row matches when it has any of them.
+        class_name: A class label present in the row's annotations (frame mode only).
+        created_from: First day (UTC) of the ``created`` range, inclusive.
+        created_to: Last day (UTC) of the ``created`` range, inclusive.
+        search: Case-insensitive text in the file name, assignee or other text columns (or
+            an id); the server's ``search`` in live mode.
+
+    Example:
+        >>> Criteria(status="completed").active()
+        {'status': 'completed'}
+    """
+
+    status: str | None = None
+    assignee: Any = None
+    tags: tuple[str, ...] = ()
+    class_name: str | None = None
+    created_from: dt.date | None = None
+    created_to: dt.date | None = None
+    search: str = ""
+
+    def active(self) -> dict[str, Any]:
+        """The fields that filter, as a dict.
+
+        Example:
+            >>> Criteria(tags=("blurry",), search="").active()
+            {'tags': ('blurry',)}
+        """
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name)}
+
+
+@dataclass
+class Result:
+    """One answer of a row source: the visible page and what the panel shows."""
+
+    rows: pd.DataFrame  # the visible page
+    count: int  # rows that match
+    value: pd.DataFrame  # what .value becomes
+    page: int  # the page shown (clamped)
+    matched: np.ndarray | None = None  # ids that match (frame mode)
+
+
+def _arrow(series: pd.Series) -> pa.ChunkedArray | None:
+    """The pyarrow data behind an Arrow-backed column, else None."""
+    array = getattr(series.array, "_pa_array", None)
+    return array if isinstance(array, pa.ChunkedArray) else None
+
+
+def _bool(values: Any) -> np.ndarray:
+    """A nullable boolean result as a plain numpy mask (NA -> False)."""
+    if isinstance(values, pa.ChunkedArray | pa.Array):
+        return pc.fill_null(values, False).to_numpy(zero_copy_only=False).astype(bool, copy=False)
+    if isinstance(values, pd.Series):
+        return values.to_numpy(dtype=bool, na_value=False)
+    return np.asarray(values, dtype=bool)
+
+
+def _utc(day: dt.date, end: bool) -> pd.Timestamp:
+    stamp = pd.Timestamp(day.isoformat(), tz="UTC")
+    return stamp + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1) if end else stamp
+
+
+def clamp_page(page: int, count: int, page_size: int) -> int:
+    """``page`` moved into the pages that ``count`` rows fill.
+
+    Example:
+        >>> clamp_page(9, 45, 20), clamp_page(0, 45, 20)
+        (3, 1)
+    """
+    pages = max(1, math.ceil(count / page_size))
+    return min(max(1, page), pages)
+
+
+class RowSource(Protocol):
+    """What the panel asks of a row source, in either mode."""
+
+    @property
+    def live(self) -> bool: ...
+    @property
+    def kind(self) -> str | None: ...
+
+    def capabilities(self) -> dict[str, bool]: ...
+    def options(self) -> dict[str, list[tuple[str, Any]]]: ...
+    def sortable(self) -> list[str]: ...
+    def query(
+        self, criteria: Criteria, sort_by: str, ascending: bool, page: int, page_size: int
+    ) -> Result: ...
+
+
+class FrameSource:
+    """Criteria -> rows of an in-memory frame, with cached masks and sort orders."""
+
+    live = False
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self.kind = frame.attrs.get("synapse", {}).get("kind") if frame.attrs else None
+        self.status_column = next((c for c in _STATUS_COLUMNS if c in frame.columns), None)
+        self._ids = frame.index.to_numpy()
+        self._masks: dict[tuple[str, Any], np.ndarray] = {}
+        self._orders: dict[tuple[str, bool], np.ndarray] = {}
+        self._flat: dict[str, tuple[pa.ChunkedArray, np.ndarray]] = {}
+        self._search_columns = [
+            c
+            for c in ("file_name", "assignee_name", "name", "description", "action", "plugin")
+            if c in frame.columns
+        ]
+
+    # --- facets
+    def capabilities(self) -> dict[str, bool]:
+        columns = self.frame.columns
+        return {
+            "status": self.status_column is not None,
+            "assignee": "assignee_name" in columns,
+            "tags": "tag_names" in columns,
+            "class_name": "classes" in columns,
+            "created": "created" in columns,
+            "search": True,
+        }
+
+    def options(self) -> dict[str, list[tuple[str, Any]]]:
+        frame = self.frame
+        out: dict[str, list[tuple[str, Any]]] = {}
+        if self.status_column:
+            counts = frame[self.status_column].value_counts(sort=False, dropna=True)
+            out["status"] = [(f"{k} ({n:,})", str(k)) for k, n in counts.items() if n]
+        if "assignee_name" in frame.columns:
+            names = frame["assignee_name"]
+            counts = names.value_counts(dropna=True).sort_index()
+            out["assignee"] = [(f"{k} ({n:,})", str(k)) for k, n in counts.items()]
+            missing = int(names.isna().sum())
+            if missing:
+                out["assignee"].append((f"{UNASSIGNED} ({missing:,})", UNASSIGNED))
+        for facet, column in (("tags", "tag_names"), ("class_name", "classes")):
+            if column in frame.columns:
+                flat, _parents = self._flatten(column)
+                values = pc.value_counts(flat).to_pylist() if len(flat) else []
+                pairs = sorted((v["values"], v["counts"]) for v in values if v["values"])
+                out[facet] = [(f"{k} ({n:,})", k) for k, n in pairs]
+        return out
+
+    def _flatten(self, column: str) -> tuple[pa.ChunkedArray, np.ndarray]:
+        cached = self._flat.get(column)
+        if cached is None:
+            series = self.frame[column]
+            array = _arrow(series)
+            if array is None or not pa.types.is_list(array.type):
+                lists = [
+                    list(v) if isinstance(v, list | tuple | np.ndarray) else [] for v in series
+                ]
+                array = pa.chunked_array([pa.array(lists, type=pa.list_(pa.string()))])
+            flat = pc.list_flatten(array)
+            parents = pc.list_parent_indices(array).to_numpy(zero_copy_only=False)
+            cached = self._flat[column] = (flat, parents)
+        return cached
+
+    def _any_of(self, column: str, values: Iterable[str]) -> np.ndarray:
+        flat, parents = self._flatten(column)
+        hits = _bool(pc.is_in(flat, value_set=pa.array(list(values), type=pa.string())))
+        mask = np.zeros(len(self.frame), dtype=bool)
+        mask[parents[hits]] = True
+        return mask
+
+    def _facet_mask(self, facet: str, key: Any) -> np.ndarray:
+        cached = self._masks.get((facet, key))
+        if cached is not None:
+            return cached
+        frame = self.frame
+        if facet == "status":
+            mask = _bool(frame[self.status_column].astype(object) == key)
+        elif facet == "assignee":
+            names = frame["assignee_name"]
+            mask = names.isna().to_numpy() if key == UNASSIGNED else _bool(names == key)
+        elif facet == "tags":
+            mask = self._any_of("tag_names", key)
+        elif facet == "class_name":
+            mask = self._any_of("classes", [key])
+        elif facet == "created":
+            start, end = key
+            created = frame["created"]
+            mask = np.ones(len(frame), dtype=bool)
+            if start is not None:
+                mask &= _bool(created >= _utc(start, end=False))
+            if end is not None:
+                mask &= _bool(created <= _utc(end, end=True))
+        elif facet == "search":
+            mask = self._search(key)
+        else:  # pragma: no cover - facets are fixed
+            raise KeyError(facet)
+        if len(self._masks) >= _MASK_CACHE:
+            self._masks.clear()
+        self._masks[(facet, key)] = mask
+        return mask
+
+    def _search(self, term: str) -> np.ndarray:
+        mask = np.zeros(len(self.frame), dtype=bool)
+        for column in self._search_columns:
+            series = self.frame[column]
+            array = _arrow(series)
+            if array is not None and pa.types.is_string(array.type):
+                mask |= _bool(pc.match_substring(array, term, ignore_case=True))
+            else:
+                mask |= _bool(series.astype("string").str.contains(term, case=False, regex=False))
+        if term.strip().lstrip("#").isdigit():
+            with contextlib.suppress(TypeError, ValueError):
+                mask |= self._ids == int(term.strip().lstrip("#"))
+        return mask
+
+    def mask(self, criteria: Criteria) -> np.ndarray | None:
+        parts = []
+        if criteria.status is not None:
+            parts.append(self._facet_mask("status", criteria.status))
+        if criteria.assignee is not None:
+            parts.append(self._facet_mask("assignee", criteria.assignee))
+        if criteria.tags:
+            parts.append(self._facet_mask("tags", tuple(sorted(criteria.tags))))
+        if criteria.class_name is not None:
+            parts.append(self._facet_mask("class_name", criteria.class_name))
+        if criteria.created_from is not None or criteria.created_to is not None:
+            parts.append(self._facet_mask("created", (criteria.created_from, criteria.created_to)))
+        if criteria.search.strip():
+            parts.append(self._facet_mask("search", criteria.search.strip()))
+        if not parts:
+            return None
+        mask = parts[0].copy()
+        for part in parts[1:]:
+            mask &= part
+        return mask
+
+    # --- order
+    def sortable(self) -> list[str]:
+        return ["id", *[str(c) for c in self.frame.columns if self._sortable(c)]]
+
+    def _sortable(self, column: Any) -> bool:
+        if self.frame[column].dtype == np.dtype(object):
+            return False
+        array = _arrow(self.frame[column])
+        return (
+            array is None
+            or not pa.types.is_list(array.type)
+            or (pa.types.is_string(array.type.value_type))
+        )
+
+    def order(self, column: str, ascending: bool) -> np.ndarray:
+        cached = self._orders.get((column, ascending))
+        if cached is not None:
+            return cached
+        if column == "id":
+            keys = pd.Series(self._ids)
+        else:
+            series = self.frame[column].reset_index(drop=True)
+            array = _arrow(series)
+            if array is not None and pa.types.is_list(array.type):
+                series = pd.Series(pc.binary_join(array, ", "), dtype="string[pyarrow]")
+            keys = series
+        order = keys.sort_values(
+            ascending=ascending, kind="stable", na_position="last"
+        ).index.to_numpy()
+        self._orders[(column, ascending)] = order
+        return order
+
+    def query(
+        self, criteria: Criteria, sort_by: str, ascending: bool, page: int, page_size: int
+    ) -> Result:
+        mask = self.mask(criteria)
+        order = self.order(sort_by, ascending)
+        positions = order if mask is None else order[mask[order]]
+        count = len(positions)
+        page = clamp_page(page, count, page_size)
+        start = (page - 1) * page_size
+        rows = self.frame.take(positions[start : start + page_size])
+        unchanged = mask is None and bool(np.array_equal(order, np.arange(len(self.frame))))
+        value = self.frame if unchanged else self.frame.take(positions)
+        return Result(rows, count, value, page, self._ids[positions])
+
+    def invalidate(self, columns: Iterable[str]) -> None:
+        """Forget masks and orders that depend on ``columns`` (after rows were patched)."""
+        columns = set(columns)
+        facets = {"tags"} if "tag_names" in columns else set()
+        if self.status_column in columns:
+            facets.add("status")
+        self._masks = {k: v for k, v in self._masks.items() if k[0] not in facets}
+        self._orders = {k: v for k, v in self._orders.items() if k[0] not in columns}
+        for column in columns:
+            self._flat.pop(column, None)
+
+
+class LiveSource:
+    """Criteria -> one page of a live listing, filtered and sorted by the server."""
+
+    live = True
+
+    def __init__(self, client: Client, kind: str, params: Mapping[str, Any]) -> None:
+        self.client = client
+        self.kind = kind
+        self.spec = LIVE_KINDS[kind]
+        self.params = dict(params)
+        self.status_column = "status" if kind == "task" else "status_label"
+        self.tag_ids: dict[str, list[int]] = {}
+        self.assignees: list[tuple[str, Any]] = []
+        self.scanned = 0
+
+    def capabilities(self) -> dict[str, bool]:
+        return {
+            "status": True,
+            "assignee": True,
+            "tags": True,
+            "class_name": False,
+            "created": True,
+            "search": self.spec.search,
+        }
+
+    def load_options(self, tags: pd.DataFrame) -> None:
+        project = self.params.get("project")
+        self.tag_ids = {}
+        for pk, name, tag_project in zip(
+            tags.index.tolist(), tags["name"].tolist(), tags["project"].tolist(), strict=True
+        ):
+            if project is None or pd.isna(tag_project) or tag_project == project:
+                self.tag_ids.setdefault(str(name), []).append(int(pk))
+        self.assignees = self._scan_assignees()
+
+    def _scan_assignees(self, pages: int = 2) -> list[tuple[str, Any]]:
+        """Assignees seen in the first ``pages`` pages of 1000 rows (the API has no user list)."""
+        raw = getattr(self.client.raw, "list_tasks" if self.kind == "task" else "list_assignments")
+        seen: dict[int, str] = {}
+        unassigned = False
+        self.scanned = 0
+        for page in range(1, pages + 1):
+            query = {**self.params, "fields": "assignee,assignee_name", "page_size": 1000}
+            query["page"] = page
+            try:
+                envelope = raw(query)
+            except NotFoundError:
+                break
+            for item in envelope.get("results", []):
+                self.scanned += 1
+                pk = item.get("assignee")
+                pk = pk.get("id") if isinstance(pk, dict) else pk
+                if pk is None:
+                    unassigned = True
+                else:
+                    seen[int(pk)] = str(item.get("assignee_name") or f"user {pk}")
+            if not envelope.get("next"):
+                break
+        options: list[tuple[str, Any]] = sorted(
+            ((name, pk) for pk, name in seen.items()), key=lambda p: p[0]
+        )
+        if unassigned and self.spec.unassigned:
+            options.append((UNASSIGNED, UNASSIGNED))
+        return options
+
+    def options(self) -> dict[str, list[tuple[str, Any]]]:
+        statuses = {
+            "task": ("pending", "in_progress", "completed"),
+            "assignment": ("stand_by", "in_progress", "completed", "skipped"),
+        }[self.kind]
+        return {
+            "status": [(s, s) for s in statuses],
+            "assignee": list(self.assignees),
+            "tags": [(name, name) for name in sorted(self.tag_ids)],
+        }
+
+    def sortable(self) -> list[str]:
+        return list(self.spec.ordering)
+
+    def to_params(self, criteria: Criteria) -> dict[str, Any]:
+        """The query params of ``criteria`` (plus the panel's base params)."""
+        query = dict(self.params)
+        if criteria.status is not None:
+            query[self.spec.status] = criteria.status
+        if criteria.assignee is not None:
+            query[self.spec.assignee] = (
+                "null" if criteria.assignee == UNASSIGNED else criteria.assignee
+            )
+        if criteria.tags:
+            ids = sorted({pk for name in criteria.tags for pk in self.tag_ids.get(name, [])})
+            query["tags"] = ids or [0]  # an unknown name matches nothing, as in frame mode
+        if criteria.created_from is not None:
+            query["created__gte"] = _utc(criteria.created_from, end=False).isoformat()
+        if criteria.created_to is not None:
+            query["created__lte"] = _utc(criteria.created_to, end=True).isoformat()
+        if criteria.search.strip() and self.spec.search:
+            query["search"] = criteria.search.strip()
+        return query
+
+    def _list(self, query: Mapping[str, Any]) -> pd.DataFrame:
+        method = "list_tasks" if self.kind == "task" else "list_assignments"
+        return getattr(self.client, method)(dict(query))
+
+    def query(
+        self, criteria: Criteria, sort_by: str, ascending: bool, page: int, page_size: int
+    ) -> Result:
+        query = self.to_params(criteria)
+        query["ordering"] = sort_by if ascending else f"-{sort_by}"
+        query["page_size"] = page_size
+        query["page"] = max(1, page)
+        try:
+            rows = self._list(query)
+        except NotFoundError:
+            if page <= 1:
+                raise
+            query["page"] = 1  # the matches shrank below this page: start over
+            rows = self._list(query)
+        count = rows.attrs.get("synapse", {}).get("count")
+        count = len(rows) if count is None else int(count)
+        return Result(rows, count, rows, int(query["page"]))
+
+    def fetch_all(self, criteria: Criteria, sort_by: str, ascending: bool) -> pd.DataFrame:
+        query = self.to_params(criteria)
+        query["ordering"] = sort_by if ascending else f"-{sort_by}"
+        method = "list_tasks" if self.kind == "task" else "list_assignments"
+        return getattr(self.client, method)(query, list_all=True)

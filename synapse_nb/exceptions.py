@@ -162,14 +162,17 @@ class InvalidInputError(ClientError, ValueError):
         >>> err = InvalidInputError("pk", -1, "must be a positive integer", method="get_task")
         >>> str(err)
         'get_task: invalid pk=-1: must be a positive integer (nothing was sent)'
+        >>> err = InvalidInputError("path", "/very" * 30 + "/long/scene.jpg", "no such file")
+        >>> err.message[:40], err.message[-50:]
+        ("invalid path='/very/very/very/very/very/", "ery/long/scene.jpg': no such file (nothing was sent)")
     """
 
     def __init__(self, field: str, value: Any, problem: str, *, method: str | None = None) -> None:
         self.field = field
         self.value = value
         shown = repr(value)
-        if len(shown) > 80:
-            shown = shown[:77] + "..."
+        if len(shown) > 80:  # keep both ends: a path's file name is at its end
+            shown = shown[:38] + "..." + shown[-39:]
         prefix = f"{method}: " if method else ""
         message = f"{prefix}invalid {field}={shown}: {problem} (nothing was sent)"
         super().__init__(400, {field: [problem]}, method=method, message=message)

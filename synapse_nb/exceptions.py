@@ -163,8 +163,8 @@ class InvalidInputError(ClientError, ValueError):
         >>> str(err)
         'get_task: invalid pk=-1: must be a positive integer (nothing was sent)'
         >>> err = InvalidInputError("path", "/very" * 30 + "/long/scene.jpg", "no such file")
-        >>> err.message[:40], err.message[-50:]
-        ("invalid path='/very/very/very/very/very/", "ery/long/scene.jpg': no such file (nothing was sent)")
+        >>> len(err.message), "...ery/very/long/scene.jpg': no such file" in err.message
+        (126, True)
     """
 
     def __init__(self, field: str, value: Any, problem: str, *, method: str | None = None) -> None:

@@ -16,23 +16,9 @@ import zipfile
 from os import PathLike
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from synapse_nb.exceptions import SynapseNBError
+from synapse_nb.exceptions import UnsafeArchiveError
 
 __all__ = ["UnsafeArchiveError", "archive", "unarchive"]
-
-
-class UnsafeArchiveError(SynapseNBError, ValueError):
-    """An archive member would be written outside the extraction directory.
-
-    Attributes:
-        member: The offending member name as stored in the archive.
-        reason: Why it was rejected.
-    """
-
-    def __init__(self, member: str, reason: str) -> None:
-        self.member = member
-        self.reason = reason
-        super().__init__(f"unsafe archive member {member!r}: {reason}; nothing was extracted")
 
 
 def archive(

@@ -42,9 +42,10 @@ DEFAULT_LIST_ALL_PAGE_SIZE = 1000
 #: flight hide 20-100 ms of latency; more only make the server's requests contend (measured
 #: on 100k tasks: 4 workers 7.6 s, 8 workers 8.8 s; the server alone needs 5.9 s).
 DEFAULT_MAX_WORKERS = 4
-#: Pages ``list_all=True`` walks when the server announces no ``count`` (cursor lists). With
-#: the default page size that is ten million items; a longer list needs ``max_pages=``.
-DEFAULT_MAX_PAGES = 10_000
+#: Most pages one ``list_all=True`` walk fetches (``max_pages=`` raises it). A server that
+#: announces more, or a cursor list without a ``count`` that goes on longer, ends the walk
+#: with a ``PaginationError``. At the default page size this is 100 million items.
+DEFAULT_MAX_PAGES = 100_000
 #: Statuses that mean "try again later" rather than "this request is wrong".
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 #: Methods whose repetition cannot apply a change twice; a chunk PUT carries its own range.

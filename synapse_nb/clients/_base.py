@@ -15,8 +15,10 @@ from typing import Any
 
 from synapse_nb._config import (
     DEFAULT_LIST_ALL_PAGE_SIZE,
+    DEFAULT_MAX_PAGES,
     DEFAULT_MAX_WORKERS,
     DEFAULT_PAGE_SIZE,
+    ResponseLimits,
     RetryPolicy,
     Timeout,
     default_cache_dir,
@@ -54,6 +56,9 @@ class BaseClient:
             (default 1000; the SDK uses 100).
         cache_dir: Where ``url_conversion`` stores downloaded files.
         default_params: Query params sent with every API request.
+        limits: :class:`~synapse_nb._config.ResponseLimits` or a dict of its fields: the
+            largest JSON reply (default 64 MiB) and the overall deadline of one call
+            (default 300 s).
 
     Example:
         >>> with BaseClient("http://127.0.0.1:9", timeout={"read": 60}) as c:
@@ -75,6 +80,7 @@ class BaseClient:
         page_size: int | None = None,
         cache_dir: str | Path | None = None,
         default_params: Mapping[str, Any] | None = None,
+        limits: Any = None,
     ) -> None:
         method = type(self).__name__
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
@@ -87,6 +93,10 @@ class BaseClient:
             policy = RetryPolicy.coerce(retry)
         except (TypeError, ValueError) as exc:
             raise InvalidInputError("retry", retry, str(exc), method=method) from None
+        try:
+            response_limits = ResponseLimits.coerce(limits)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError("limits", limits, str(exc), method=method) from None
         self.max_workers = _positive_int(max_workers, "max_workers", method)
         if page_size is not None:
             self.page_size = _positive_int(page_size, "page_size", method)
@@ -99,6 +109,7 @@ class BaseClient:
             retry=policy,
             pool_maxsize=self.max_workers + 4,
             default_params=default_params,
+            limits=response_limits,
         )
         self._media = MediaCache(self.cache_dir, self._transport.download)
 
@@ -190,12 +201,14 @@ class BaseClient:
         page_retries: int = 2,
         page_retry_backoff: float = 1.0,
         progress: Any = None,
+        max_pages: int = DEFAULT_MAX_PAGES,
         **kwargs: Any,
     ) -> Any:
         """GET a DRF list: the envelope, or ``(generator, count)`` with ``list_all=True``.
 
         ``progress`` (list_all only): ``callable(items_so_far, count)`` called as each page
-        is handed over (``count`` may be None).
+        is handed over (``count`` may be None). ``max_pages`` (list_all only) bounds the
+        walk; see :mod:`synapse_nb._pagination` for how every walk ends.
         """
         query = check_params(params, method=method)
         check_bool(list_all, method=method, field="list_all")
@@ -254,5 +267,7 @@ class BaseClient:
             page_retries=page_retries,
             page_retry_backoff=page_retry_backoff,
             progress=progress,
+            max_pages=_positive_int(max_pages, "max_pages", method),
+            label=path,
         )
         return iter(walker), first.get("count")

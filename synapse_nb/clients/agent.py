@@ -129,8 +129,8 @@ class RayClientMixin:
         Example:
             >>> print(ray.list_job_logs("6c1f0b7e"))  # doctest: +SKIP
         """
-        text = self._get(f"jobs/{_check_id(pk, 'list_job_logs')}/logs/")  # type: ignore[attr-defined]
-        return "" if text is None else text if isinstance(text, str) else json.dumps(text)
+        text = self._get(f"jobs/{_check_id(pk, 'list_job_logs')}/logs/", expect="text")  # type: ignore[attr-defined]
+        return str(text)
 
     def tail_job_logs(
         self, pk: str, stream_timeout: float = 10, protocol: str = "stream"

@@ -45,6 +45,7 @@ from urllib3.exceptions import (
 from urllib3.util.retry import Retry
 
 from synapse_nb._config import IDEMPOTENT_METHODS, ResponseLimits, RetryPolicy, Timeout
+from synapse_nb._sse import decode_lines
 from synapse_nb.exceptions import (
     ClientConnectionError,
     ClientError,
@@ -725,6 +726,45 @@ class Transport:
             method=method,
             path=where,
         )
+
+    def sse_events(
+        self, path: str, *, read_timeout: float | None, method: str = "GET"
+    ) -> Iterator[dict[str, Any]]:
+        """Open a Server-Sent Events stream and yield its events (see :mod:`synapse_nb._sse`).
+
+        The stream is opened at once (so a refused request raises here); the events are
+        read lazily. ``read_timeout`` bounds the silence between two lines (``None``: none).
+
+        Raises:
+            ClientError: Opening failed, or the stream broke or fell silent while read.
+
+        Example:
+            >>> t = Transport("http://127.0.0.1:9", auth_headers={}, retry=RetryPolicy(total=0))
+            >>> try:
+            ...     t.sse_events("jobs/1/tail_console_logs/", read_timeout=1)
+            ... except ClientConnectionError as e:
+            ...     e.path
+            'jobs/1/tail_console_logs/'
+        """
+        timeout = Timeout(connect=self.timeout.connect, read=read_timeout)
+        response = self.request(
+            method,
+            path,
+            stream=True,
+            headers={"Accept": "text/event-stream"},
+            timeout=timeout,
+        )
+        where = redact(self.relative(response.url))
+        return self._events(response, method, where, timeout)
+
+    def _events(
+        self, response: requests.Response, method: str, where: str, timeout: Timeout
+    ) -> Iterator[dict[str, Any]]:
+        with response:
+            try:
+                yield from decode_lines(response.iter_lines(decode_unicode=True))
+            except requests.RequestException as exc:
+                raise self._map_exception(exc, method, where, timeout) from None
 
     def websocket(self, path: str, *, timeout: float | None = None) -> Iterator[str]:
         """Open a WebSocket to ``path`` (``ws``/``wss`` of the base URL) and yield text frames.

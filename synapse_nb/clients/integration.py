@@ -16,7 +16,6 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from synapse_nb._config import Timeout
 from synapse_nb.clients._validate import check_params, check_pk, check_ref
 from synapse_nb.exceptions import ClientError, InvalidInputError
 from synapse_nb.models._base import build_body, validate
@@ -275,16 +274,10 @@ class IntegrationClientMixin:
             raise InvalidInputError(
                 "timeout", timeout, "must be positive seconds or None", method=method
             )
-        transport = self._transport  # type: ignore[attr-defined]
-        path = f"jobs/{ref}/tail_console_logs/"
-        response = transport.request(
-            "GET",
-            path,
-            stream=True,
-            headers={"Accept": "text/event-stream"},
-            timeout=Timeout(connect=transport.timeout.connect, read=timeout),
+        events = self._transport.sse_events(  # type: ignore[attr-defined]
+            f"jobs/{ref}/tail_console_logs/", read_timeout=timeout
         )
-        return _sse_events(response, transport, path)
+        return _console_entries(events, f"jobs/{ref}/tail_console_logs/")
 
     # ------------------------------------------------------------------ storages
     def list_storages(
@@ -447,41 +440,13 @@ def _file_part(archive: Any, stack: contextlib.ExitStack, method: str) -> Any:
     )
 
 
-def _sse_events(response: Any, transport: Any, path: str) -> Iterator[dict[str, Any]]:
-    import requests  # the stream is already open; this only names its error types
-
-    with response:
-        try:
-            for line in response.iter_lines(decode_unicode=True):
-                if not line or line.startswith(":"):
-                    continue
-                event = _parse_sse_line(line)
-                kind = event.get("type")
-                if kind == "connected":
-                    continue
-                if kind == "complete":
-                    return
-                if kind == "error":
-                    raise ClientError(500, event.get("message") or event, method="GET", path=path)
-                yield event
-        except requests.RequestException as exc:
-            raise transport._map_exception(exc, "GET", path, transport.timeout) from None
-
-
-def _parse_sse_line(line: str) -> dict[str, Any]:
-    if not line.startswith("data:"):
-        return {"type": "log", "message": line}
-    payload = line[5:].strip()
-    try:
-        event = json.loads(payload)
-    except ValueError:
-        return {"type": "log", "message": payload}
-    if not isinstance(event, dict):
-        return {"type": "log", "message": str(event)}
-    inner = event.get("data")
-    if event.get("type") == "log" and isinstance(inner, str):
-        # The backend nests an SSE frame inside the log event's data.
-        nested = _parse_sse_line(inner.strip())
-        nested.setdefault("type", "log")
-        return nested
-    return event
+def _console_entries(events: Iterator[dict[str, Any]], path: str) -> Iterator[dict[str, Any]]:
+    for event in events:
+        kind = event.get("type")
+        if kind == "connected":
+            continue
+        if kind == "complete":
+            return
+        if kind == "error":
+            raise ClientError(500, event.get("message") or event, method="GET", path=path)
+        yield event

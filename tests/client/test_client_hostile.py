@@ -7,16 +7,19 @@ origin, which must never receive the token.
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 from hostile import drip, json_reply, send
 
-from synapse_nb.clients import BackendClient
+from synapse_nb import StreamLimits
+from synapse_nb.clients import BackendClient, RayClient
 from synapse_nb.exceptions import (
     ClientError,
     CrossOriginError,
     DeadlineExceededError,
+    InvalidInputError,
     PaginationError,
     RateLimitError,
     ResponseTooLargeError,
@@ -315,3 +318,42 @@ def test_total_retry_time_of_a_call_is_capped(hostile):
     elapsed = time.monotonic() - started
     assert elapsed < 3.5
     assert 2 <= len(hostile.requests) <= 4
+
+
+# ----------------------------------------------------------------------------- log tails
+def _sse(*events):
+    body = "".join(f"data: {json.dumps(e)}\n\n" for e in events)
+    return lambda h: send(h, 200, body, content_type="text/event-stream")
+
+
+def test_log_tails_decode_sse_with_one_decoder_and_honour_stream_limits(hostile):
+    lines = [{"type": "log", "message": f"line {i}"} for i in range(5)]
+    hostile.on("GET", "/agent/jobs/j1/logs/stream/", _sse(*lines, {"type": "complete"}))
+    hostile.on(
+        "GET",
+        "/api/jobs/7/tail_console_logs/",
+        _sse({"type": "connected"}, *lines[:2], {"type": "error", "message": "boom"}),
+    )
+    with RayClient(f"{hostile.url}/agent", agent_token="a" * 40, retry=0) as ray:
+        assert list(ray.stream_tail_job_logs("j1")) == [f"line {i}\n" for i in range(5)]
+    limited = RayClient(
+        f"{hostile.url}/agent",
+        agent_token="a" * 40,
+        retry=0,
+        stream_limits=StreamLimits(max_lines=3),
+    )
+    with limited, pytest.raises(ClientError, match="more than 3 lines") as info:
+        list(limited.stream_tail_job_logs("j1"))
+    assert info.value.status_code == 429
+    with _client(hostile) as c:
+        entries = c.tail_job_console_logs(7)
+        assert [e["message"] for e in (next(entries), next(entries))] == ["line 0", "line 1"]
+        with pytest.raises(ClientError, match="boom"):
+            next(entries)
+
+
+def test_stream_limits_reject_bad_values():
+    with pytest.raises(InvalidInputError, match="max_lines"):
+        StreamLimits(max_lines=0)
+    with pytest.raises(InvalidInputError, match="stream_limits"):
+        RayClient("http://127.0.0.1:9", agent_token="a" * 40, stream_limits={"max_lines": 1})

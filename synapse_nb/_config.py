@@ -224,12 +224,11 @@ class RetryPolicy:
         )
 
 
-def _limit(name: str, value: Any, kind: type, *, allow_none: bool) -> Any:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, kind | int) or value <= 0:
-        raise ValueError(f"ResponseLimits.{name} must be a positive number, got {value!r}")
-    return value
+def _limit(name: str, value: Any, *, integer: bool) -> None:
+    number = isinstance(value, int) if integer else isinstance(value, int | float)
+    if isinstance(value, bool) or not number or value <= 0:
+        what = "int" if integer else "number"
+        raise ValueError(f"ResponseLimits.{name} must be a positive {what}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -254,9 +253,10 @@ class ResponseLimits:
     deadline: float | None = 300.0
 
     def __post_init__(self) -> None:
-        _limit("max_json_bytes", self.max_json_bytes, int, allow_none=False)
-        deadline = _limit("deadline", self.deadline, float, allow_none=True)
-        object.__setattr__(self, "deadline", None if deadline is None else float(deadline))
+        _limit("max_json_bytes", self.max_json_bytes, integer=True)
+        if self.deadline is not None:
+            _limit("deadline", self.deadline, integer=False)
+            object.__setattr__(self, "deadline", float(self.deadline))
 
     @classmethod
     def coerce(cls, value: Any) -> ResponseLimits:

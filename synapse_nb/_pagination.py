@@ -263,7 +263,7 @@ class PageWalker:
         try:
             url: str | None = next_url
             self._admit(next_url)
-            future = pool.submit(self._get_page, url, number)
+            future = pool.submit(self._get_page, next_url, number)
             while url:
                 envelope = future.result()
                 if envelope is _END:

@@ -369,6 +369,7 @@ class Transport:
             _SECRETS.add(secret)
         self._closed = False
         self._session = requests.Session()
+        self._user_agent = user_agent
         self._session.headers.update({"User-Agent": user_agent, "Accept": "application/json"})
         self._pool_maxsize = max(1, pool_maxsize)
         self._mount(self.retry)
@@ -487,8 +488,8 @@ class Transport:
         elif data is None and files is None and method in ("POST", "PUT", "PATCH"):
             body = b""
             send_headers.setdefault("Content-Type", "application/json")
-        query = {**self._default_params, **(params or {})}
-        query = {k: v for k, v in query.items() if v is not None} or None
+        merged = {**self._default_params, **(params or {})}
+        query = {k: v for k, v in merged.items() if v is not None} or None
         started = time.monotonic()
         deadline = (
             None if stream or self.limits.deadline is None else started + self.limits.deadline
@@ -704,15 +705,16 @@ class Transport:
                 blocks.append(block)
         except (requests.RequestException, ProtocolError, ReadTimeoutError, OSError) as exc:
             response.close()
-            wrapped = exc
-            if isinstance(exc, ReadTimeoutError):
+            wrapped: requests.RequestException
+            if isinstance(exc, requests.RequestException):
+                wrapped = exc
+            elif isinstance(exc, ReadTimeoutError):
                 wrapped = requests.ReadTimeout(exc)
-            elif not isinstance(exc, requests.RequestException):
+            else:
                 wrapped = requests.ConnectionError(exc)
             raise self._map_exception(wrapped, method, where, timeout) from None
         response._content = b"".join(blocks)
-        response._content_consumed = True
-        response.close()  # content consumed: this only returns the connection to the pool
+        response.raw.release_conn()  # read to the end: the connection goes back to the pool
 
     def _redirect_error(
         self, response: requests.Response, method: str, where: str
@@ -796,7 +798,7 @@ class Transport:
                 ws_url,
                 additional_headers=headers,
                 open_timeout=self.timeout.connect,
-                user_agent_header=self._session.headers.get("User-Agent"),
+                user_agent_header=self._user_agent,
             )
         except InvalidStatus as exc:
             status = exc.response.status_code

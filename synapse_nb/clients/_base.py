@@ -9,11 +9,13 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from synapse_nb._config import (
+    DEFAULT_CHUNK_SIZE,
     DEFAULT_LIST_ALL_PAGE_SIZE,
     DEFAULT_MAX_PAGES,
     DEFAULT_MAX_WORKERS,
@@ -25,8 +27,15 @@ from synapse_nb._config import (
 )
 from synapse_nb._pagination import PageWalker, fetch_with_retries
 from synapse_nb._transport import _NOT_SET, Transport
+from synapse_nb._uploads import ChunkedUploader, ProgressCallback, check_upload_file
 from synapse_nb.clients._url_conversion import MediaCache, UrlConversion, apply, resolve
-from synapse_nb.clients._validate import check_bool, check_data, check_params, check_pk
+from synapse_nb.clients._validate import (
+    check_bool,
+    check_data,
+    check_params,
+    check_pk,
+    check_ref,
+)
 from synapse_nb.exceptions import InvalidInputError
 
 __all__ = ["BaseClient", "ListResult"]
@@ -185,6 +194,46 @@ class BaseClient:
             # Multipart, encoded by requests: dict values as JSON text, scalars via str().
             return self._transport.request_json(method, path, data=data, files=files, **kwargs)
         return self._transport.request_json(method, path, json_body=data, **kwargs)
+
+    def _chunked_upload(
+        self,
+        file_path: str | os.PathLike[str],
+        *,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        progress: ProgressCallback | None = None,
+        upload_id: str | int | None = None,
+        resume_timeout: float = 120.0,
+        method: str = "create_chunked_upload",
+    ) -> dict[str, Any]:
+        """Validate and run one resumable chunked upload (``create_chunked_upload``'s body)."""
+        path = check_upload_file(file_path, method=method)
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+            raise InvalidInputError(
+                "chunk_size", chunk_size, "must be a positive int of bytes", method=method
+            )
+        if progress is not None and not callable(progress):
+            raise InvalidInputError(
+                "progress", progress, "must be callable(sent, total)", method=method
+            )
+        if upload_id is not None:
+            upload_id = check_ref(upload_id, method=method, field="upload_id", what="upload id")
+        if (
+            isinstance(resume_timeout, bool)
+            or not isinstance(resume_timeout, int | float)
+            or (resume_timeout < 0)
+        ):
+            raise InvalidInputError(
+                "resume_timeout", resume_timeout, "must be seconds >= 0", method=method
+            )
+        uploader = ChunkedUploader(
+            self._transport,
+            path,
+            chunk_size=chunk_size,
+            progress=progress,
+            upload_id=upload_id,
+            resume_timeout=float(resume_timeout),
+        )
+        return uploader.run()
 
     def _list(
         self,

@@ -138,7 +138,7 @@ def _event(payload: str) -> dict[str, Any]:
     return event if isinstance(event, dict) else {"type": "log", "message": str(event)}
 
 
-class RayClientMixin:
+class RayClientMixin(BaseClient):
     """Ray jobs, logs, nodes, tasks and Serve applications (seed: ``RayClientMixin``)."""
 
     #: Limits of every log tail of this client; ``None`` means the defaults.
@@ -151,7 +151,7 @@ class RayClientMixin:
             >>> [j["status"] for j in ray.list_jobs()["results"]]  # doctest: +SKIP
             ['SUCCEEDED', 'RUNNING']
         """
-        return self._get("jobs/")  # type: ignore[attr-defined]
+        return self._get("jobs/")
 
     def get_job(self, pk: str) -> dict[str, Any]:
         """Get one Ray job.
@@ -160,7 +160,7 @@ class RayClientMixin:
             >>> ray.get_job("6c1f0b7e")["status"]  # doctest: +SKIP
             'RUNNING'
         """
-        return self._get(f"jobs/{_check_id(pk, 'get_job')}/")  # type: ignore[attr-defined]
+        return self._get(f"jobs/{_check_id(pk, 'get_job')}/")
 
     def stop_job(self, pk: str) -> dict[str, Any]:
         """Stop a running job; a job already finished gives ``ClientError`` 400.
@@ -169,7 +169,7 @@ class RayClientMixin:
             >>> ray.stop_job("6c1f0b7e")["status"]  # doctest: +SKIP
             'STOPPED'
         """
-        return self._post(f"jobs/{_check_id(pk, 'stop_job')}/stop/")  # type: ignore[attr-defined]
+        return self._post(f"jobs/{_check_id(pk, 'stop_job')}/stop/")
 
     def list_job_logs(self, pk: str) -> str:
         """Return a job's whole log as text.
@@ -177,7 +177,7 @@ class RayClientMixin:
         Example:
             >>> print(ray.list_job_logs("6c1f0b7e"))  # doctest: +SKIP
         """
-        text = self._get(f"jobs/{_check_id(pk, 'list_job_logs')}/logs/", expect="text")  # type: ignore[attr-defined]
+        text = self._get(f"jobs/{_check_id(pk, 'list_job_logs')}/logs/", expect="text")
         return str(text)
 
     def tail_job_logs(
@@ -224,7 +224,7 @@ class RayClientMixin:
         ref = _check_id(pk, method)
         timeout = _check_stream_timeout(stream_timeout, method)
         path = f"jobs/{ref}/logs/stream/"
-        events = self._transport.sse_events(path, read_timeout=timeout)  # type: ignore[attr-defined]
+        events = self._transport.sse_events(path, read_timeout=timeout)
         return self._event_lines(events, path, _StreamBudget(path, self.stream_limits))
 
     def websocket_tail_job_logs(self, pk: str, stream_timeout: float = 10) -> Iterator[str]:
@@ -237,7 +237,7 @@ class RayClientMixin:
         ref = _check_id(pk, method)
         timeout = _check_stream_timeout(stream_timeout, method)
         path = f"jobs/{ref}/logs/"
-        frames = self._transport.websocket(path, timeout=timeout)  # type: ignore[attr-defined]
+        frames = self._transport.websocket(path, timeout=timeout)
         return self._ws_lines(frames, path, self.stream_limits)
 
     @staticmethod
@@ -279,7 +279,7 @@ class RayClientMixin:
             >>> ray.list_nodes()["results"][0]["alive"]  # doctest: +SKIP
             True
         """
-        return self._get("nodes/")  # type: ignore[attr-defined]
+        return self._get("nodes/")
 
     def get_node(self, pk: str) -> dict[str, Any]:
         """Get one Ray node.
@@ -288,7 +288,7 @@ class RayClientMixin:
             >>> ray.get_node("node-0")["state"]  # doctest: +SKIP
             'ALIVE'
         """
-        return self._get(f"nodes/{_check_id(pk, 'get_node')}/")  # type: ignore[attr-defined]
+        return self._get(f"nodes/{_check_id(pk, 'get_node')}/")
 
     def list_tasks(self) -> dict[str, Any]:
         """List Ray tasks.
@@ -297,7 +297,7 @@ class RayClientMixin:
             >>> ray.list_tasks()["count"]  # doctest: +SKIP
             8
         """
-        return self._get("tasks/")  # type: ignore[attr-defined]
+        return self._get("tasks/")
 
     def get_task(self, pk: str) -> dict[str, Any]:
         """Get one Ray task.
@@ -306,7 +306,7 @@ class RayClientMixin:
             >>> ray.get_task("task-1")["state"]  # doctest: +SKIP
             'SUCCEEDED'
         """
-        return self._get(f"tasks/{_check_id(pk, 'get_task')}/")  # type: ignore[attr-defined]
+        return self._get(f"tasks/{_check_id(pk, 'get_task')}/")
 
     def list_serve_applications(self) -> dict[str, Any]:
         """List Ray Serve applications.
@@ -315,7 +315,7 @@ class RayClientMixin:
             >>> ray.list_serve_applications()["results"][0]["status"]  # doctest: +SKIP
             'RUNNING'
         """
-        return self._get("serve_applications/")  # type: ignore[attr-defined]
+        return self._get("serve_applications/")
 
     def get_serve_application(self, pk: str) -> dict[str, Any]:
         """Get one Serve application by name.
@@ -325,7 +325,7 @@ class RayClientMixin:
             'RUNNING'
         """
         ref = _check_id(pk, "get_serve_application")
-        return self._get(f"serve_applications/{ref}/")  # type: ignore[attr-defined]
+        return self._get(f"serve_applications/{ref}/")
 
     def delete_serve_application(self, pk: str) -> None:
         """Delete a Serve application (204, returns ``None``).
@@ -334,7 +334,7 @@ class RayClientMixin:
             >>> ray.delete_serve_application("app-1")  # doctest: +SKIP
         """
         ref = _check_id(pk, "delete_serve_application")
-        return self._delete(f"serve_applications/{ref}/")  # type: ignore[attr-defined]
+        return self._delete(f"serve_applications/{ref}/")
 
 
 def _agent_headers(agent_token: Any, user_token: Any, tenant: Any, method: str) -> dict[str, str]:
@@ -438,4 +438,4 @@ class AgentClient(RayClient):
             >>> agent.health_check()["status"]  # doctest: +SKIP
             'ok'
         """
-        return self._get("health/")  # type: ignore[attr-defined]
+        return self._get("health/")

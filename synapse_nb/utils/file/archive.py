@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import IO
+from typing import IO, Literal
 
 from synapse_nb.exceptions import ArchiveLimitError, UnsafeArchiveError
 
@@ -103,7 +103,7 @@ def archive(
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        mode = "w"
+        mode: Literal["w", "a"] = "w"
         if append and target.exists():
             shutil.copyfile(target, tmp)
             mode = "a"

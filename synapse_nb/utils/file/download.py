@@ -232,9 +232,7 @@ def _url_of(slot: _Slot) -> str:
 
 @overload
 def files_url_to_path(
-    files: Sequence[str],
-    path_download: str | PathLike[str] | None = None,
-    file_field: None = None,
+    files: Sequence[str], path_download: str | PathLike[str] | None = None, /
 ) -> list[Path]: ...
 
 

@@ -26,8 +26,9 @@ from synapse_nb._config import (
     default_cache_dir,
 )
 from synapse_nb._pagination import PageWalker, fetch_with_retries
+from synapse_nb._progress import AnyProgress
 from synapse_nb._transport import _NOT_SET, Transport
-from synapse_nb._uploads import ChunkedUploader, ProgressCallback, check_upload_file
+from synapse_nb._uploads import ChunkedUploader, check_upload_file
 from synapse_nb.clients._url_conversion import MediaCache, UrlConversion, apply, resolve
 from synapse_nb.clients._validate import (
     check_bool,
@@ -200,7 +201,7 @@ class BaseClient:
         file_path: str | os.PathLike[str],
         *,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
-        progress: ProgressCallback | None = None,
+        progress: AnyProgress | None = None,
         upload_id: str | int | None = None,
         resume_timeout: float = 120.0,
         method: str = "create_chunked_upload",

@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 from synapse_nb._config import DEFAULT_CHUNK_SIZE
-from synapse_nb._uploads import ProgressCallback
+from synapse_nb._progress import AnyProgress
 from synapse_nb.clients._base import BaseClient
 from synapse_nb.clients._validate import check_ref
 
@@ -27,7 +27,7 @@ class CoreClientMixin(BaseClient):
         file_path: str | os.PathLike[str],
         *,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
-        progress: ProgressCallback | None = None,
+        progress: AnyProgress | None = None,
         upload_id: str | int | None = None,
         resume_timeout: float = 120.0,
     ) -> dict[str, Any]:

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from synapse_nb._config import DEFAULT_CHUNK_SIZE
-from synapse_nb._uploads import ProgressCallback, check_upload_file
+from synapse_nb._progress import AnyProgress
+from synapse_nb._uploads import check_upload_file
 from synapse_nb.clients._base import BaseClient
 from synapse_nb.clients._validate import check_params, check_pk
 from synapse_nb.exceptions import InvalidInputError
@@ -84,7 +85,7 @@ class DataCollectionClientMixin(BaseClient):
         file_path: str | os.PathLike[str],
         use_chunked_upload: bool | None = False,
         *,
-        progress: ProgressCallback | None = None,
+        progress: AnyProgress | None = None,
     ) -> dict[str, Any]:
         """Upload one file as a data file (``POST data_files/``).
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from synapse_nb._uploads import ProgressCallback, check_upload_file
+from synapse_nb._progress import AnyProgress
+from synapse_nb._uploads import check_upload_file
 from synapse_nb.clients._base import BaseClient
 from synapse_nb.clients._url_conversion import resolve
 from synapse_nb.clients._validate import check_params, check_pk
@@ -67,7 +68,7 @@ class MLClientMixin(BaseClient):
         data: Mapping[str, Any],
         *,
         file: Any = None,
-        progress: ProgressCallback | None = None,
+        progress: AnyProgress | None = None,
     ) -> dict[str, Any]:
         """Upload a model file (chunked) and create the model (``POST models/``).
 

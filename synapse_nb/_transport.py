@@ -278,7 +278,7 @@ class _Adapter(HTTPAdapter):
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
-_BODY_READ = 64 * 1024
+_BODY_READ = 1024 * 1024
 
 
 def origin_of(url: str) -> tuple[str, str, int | None]:

@@ -575,8 +575,8 @@ class Transport:
         """Parse a reply body: JSON (or text with ``expect="text"``); ``None`` when empty.
 
         Raises:
-            UnexpectedResponseError: The body is not what ``expect`` says, or a GET answered
-                200 without any body.
+            UnexpectedResponseError: The body is not what ``expect`` says, or a reply other
+                than 204 (or to DELETE) has no body.
 
         Example:
             >>> r = requests.Response(); r._content = b'{"a": 1}'; r.status_code = 200
@@ -590,7 +590,7 @@ class Transport:
         if not content:
             if expect == "text":
                 return ""
-            if status == 204 or method != "GET":
+            if status == 204 or method in ("DELETE", "HEAD", None):
                 return None
             raise UnexpectedResponseError(
                 status, mime, "an empty body where JSON was expected", method=method, path=path

@@ -163,10 +163,15 @@ def test_bad_replies_raise_instead_of_becoming_empty_results(hostile, reply, sta
         assert str(status) in str(err) and kind in str(err)
 
 
-def test_empty_body_on_a_get_raises(hostile):
+def test_empty_body_where_json_is_due_raises(hostile):
     hostile.on("GET", "/api/tasks/7/", lambda h: send(h, 200, b""))
-    with _client(hostile) as c, pytest.raises(UnexpectedResponseError, match="empty body"):
-        c.get_task(7)
+    hostile.on("PATCH", "/api/tasks/7/", lambda h: send(h, 200, b""))
+    with _client(hostile) as c:
+        with pytest.raises(UnexpectedResponseError, match="empty body"):
+            c.get_task(7)
+        with pytest.raises(UnexpectedResponseError, match="empty body") as info:
+            c.update_task(7, {"priority": 1})
+    assert info.value.status_code == 200
 
 
 # ----------------------------------------------------------------------------- list walks

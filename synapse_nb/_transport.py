@@ -23,6 +23,7 @@ import contextlib
 import json
 import logging
 import random
+import socket
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -32,6 +33,8 @@ from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError as _ConnectTimeoutError,
 )
@@ -149,6 +152,17 @@ def _call_budget(until: float | None) -> Iterator[None]:
         yield
     finally:
         _CALL.until = previous
+
+
+@contextlib.contextmanager
+def _call_deadline(deadline: float | None) -> Iterator[None]:
+    """Make ``deadline`` the instant this thread's call must have its reply headers by."""
+    previous = getattr(_CALL, "deadline", None)
+    _CALL.deadline = deadline
+    try:
+        yield
+    finally:
+        _CALL.deadline = previous
 
 
 def _budget_left() -> float | None:
@@ -271,10 +285,82 @@ def _clamp_wait(wait: float) -> float:
 SEND_BLOCKSIZE = 1024 * 1024
 
 
+class _Watchdog:
+    """One thread that shuts down the socket of a call still waiting for its reply headers
+    at its deadline: a server that drips its status line and headers a byte at a time
+    never trips the read timeout, which bounds only the silence between two bytes."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._armed: dict[int, tuple[float, Any]] = {}
+        self._next_key = 0
+        self._thread: threading.Thread | None = None
+
+    def arm(self, deadline: float, connection: Any) -> int:
+        with self._cond:
+            self._next_key += 1
+            self._armed[self._next_key] = (deadline, connection)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="synapse-deadline", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+            return self._next_key
+
+    def disarm(self, key: int) -> None:
+        with self._cond:
+            self._armed.pop(key, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                now = time.monotonic()
+                expired = [k for k, (when, _) in self._armed.items() if when <= now]
+                late = [self._armed.pop(k)[1] for k in expired]
+                if not late:
+                    soonest = min((when for when, _ in self._armed.values()), default=None)
+                    self._cond.wait(None if soonest is None else soonest - now)
+                    continue
+            for connection in late:
+                with contextlib.suppress(OSError, AttributeError):
+                    connection.sock.shutdown(socket.SHUT_RDWR)
+
+
+_WATCHDOG = _Watchdog()
+
+
+class _HTTPConnection(HTTPConnection):
+    """A urllib3 connection whose wait for the reply headers ends at the call's deadline."""
+
+    def getresponse(self) -> Any:
+        deadline = getattr(_CALL, "deadline", None)
+        if deadline is None:
+            return super().getresponse()
+        key = _WATCHDOG.arm(deadline, self)
+        try:
+            return super().getresponse()
+        finally:
+            _WATCHDOG.disarm(key)
+
+
+class _HTTPSConnection(_HTTPConnection, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
 class _Adapter(HTTPAdapter):
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("blocksize", SEND_BLOCKSIZE)
         super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
@@ -500,7 +586,10 @@ class Transport:
             # urllib3 logs the request line itself; register path secrets for its records too
             _SECRETS.add(secret)
         try:
-            with _call_budget(budget if deadline is None else min(budget, deadline)):
+            with (
+                _call_budget(budget if deadline is None else min(budget, deadline)),
+                _call_deadline(deadline),
+            ):
                 response = self._session.request(
                     method,
                     url,
@@ -513,6 +602,8 @@ class Transport:
                     allow_redirects=False,
                 )
         except requests.RequestException as exc:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise self._deadline_error(method, where) from None
             raise self._map_exception(exc, method, where, timeout) from None
         finally:
             for secret in extra_secrets:
@@ -683,12 +774,7 @@ class Transport:
             while True:
                 if deadline is not None and time.monotonic() > deadline:
                     response.close()
-                    raise DeadlineExceededError(
-                        408,
-                        f"the call took longer than its deadline of {self.limits.deadline}s",
-                        method=method,
-                        path=where,
-                    )
+                    raise self._deadline_error(method, where)
                 block = response.raw.read1(_BODY_READ, decode_content=True)
                 if not block:
                     break
@@ -715,6 +801,14 @@ class Transport:
             raise self._map_exception(wrapped, method, where, timeout) from None
         response._content = b"".join(blocks)
         response.raw.release_conn()  # read to the end: the connection goes back to the pool
+
+    def _deadline_error(self, method: str, where: str) -> DeadlineExceededError:
+        return DeadlineExceededError(
+            408,
+            f"the call took longer than its deadline of {self.limits.deadline}s",
+            method=method,
+            path=where,
+        )
 
     def _redirect_error(
         self, response: requests.Response, method: str, where: str

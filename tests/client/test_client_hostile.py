@@ -362,3 +362,22 @@ def test_stream_limits_reject_bad_values():
         StreamLimits(max_lines=0)
     with pytest.raises(InvalidInputError, match="stream_limits"):
         RayClient("http://127.0.0.1:9", agent_token="a" * 40, stream_limits={"max_lines": 1})
+
+
+def test_reply_headers_dripping_past_the_deadline_end_the_call(hostile):
+    def drip_headers(h):
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Slow: " + b"x" * 40
+        for i in range(len(head)):
+            try:
+                h.wfile.write(head[i : i + 1])
+                h.wfile.flush()
+            except OSError:
+                return
+            time.sleep(0.1)
+
+    hostile.on("GET", "/api/projects/1/", drip_headers)
+    with _client(hostile, timeout={"connect": 2, "read": 1}, limits={"deadline": 1}) as c:
+        started = time.monotonic()
+        with pytest.raises(DeadlineExceededError):
+            c.get_project(1)
+    assert time.monotonic() - started < 3

@@ -238,7 +238,9 @@ class ResponseLimits:
     The read timeout bounds the silence *between* bytes; a server that drips one byte a
     second never trips it. ``deadline`` bounds the whole call instead: connecting, every
     retry and its wait, and reading the body. ``max_json_bytes`` bounds a reply that is
-    read whole (every API reply except streams and file downloads, which go to disk).
+    read whole (every API reply except streams and file downloads, which go to disk). A
+    request that sends a file (an upload chunk, multipart files) has no deadline: sending it
+    takes as long as the link needs, and the chunked upload has its own resume timeout.
 
     Args:
         max_json_bytes: Largest reply body read into memory, in bytes (default 64 MiB).

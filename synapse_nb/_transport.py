@@ -577,9 +577,11 @@ class Transport:
         merged = {**self._default_params, **(params or {})}
         query = {k: v for k, v in merged.items() if v is not None} or None
         started = time.monotonic()
-        deadline = (
-            None if stream or self.limits.deadline is None else started + self.limits.deadline
-        )
+        # A stream lasts as long as it must, and sending an upload body (a chunk of a file,
+        # multipart files) takes as long as the link needs: neither has a call deadline.
+        sends_file = files is not None or (data is not None and json_body is _NOT_SET)
+        unbounded = stream or sends_file or self.limits.deadline is None
+        deadline = None if unbounded else started + (self.limits.deadline or 0.0)
         budget = started + self.retry.max_retry_time
         timeout = timeout or self.timeout
         for secret in extra_secrets:

@@ -381,3 +381,22 @@ def test_reply_headers_dripping_past_the_deadline_end_the_call(hostile):
         with pytest.raises(DeadlineExceededError):
             c.get_project(1)
     assert time.monotonic() - started < 3
+
+
+def test_an_upload_body_is_not_cut_off_by_the_call_deadline(hostile, tmp_path):
+    # Sending a chunk takes as long as the link needs; the reply then comes late too.
+    def slow_ack(h):
+        time.sleep(1.5)
+        send(h, 200, {"id": "u1", "offset": 3, "url": f"{hostile.url}/api/chunked_upload/u1/"})
+
+    hostile.on("PUT", "/api/chunked_upload/", slow_ack)
+    hostile.on(
+        "POST",
+        "/api/chunked_upload/u1/",
+        json_reply({"id": "u1", "offset": 3, "completed_at": "now", "status": "complete"}),
+    )
+    path = tmp_path / "three.bin"
+    path.write_bytes(b"abc")
+    with _client(hostile, limits={"deadline": 1}) as c:
+        done = c.create_chunked_upload(path, resume_timeout=0)
+    assert done["status"] == "complete"

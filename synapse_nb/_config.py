@@ -18,10 +18,12 @@ from typing import Any
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "DEFAULT_LIST_ALL_PAGE_SIZE",
+    "DEFAULT_MAX_PAGES",
     "DEFAULT_MAX_WORKERS",
     "DEFAULT_PAGE_SIZE",
     "IDEMPOTENT_METHODS",
     "RETRY_STATUSES",
+    "ResponseLimits",
     "RetryPolicy",
     "Timeout",
     "default_cache_dir",
@@ -40,6 +42,10 @@ DEFAULT_LIST_ALL_PAGE_SIZE = 1000
 #: flight hide 20-100 ms of latency; more only make the server's requests contend (measured
 #: on 100k tasks: 4 workers 7.6 s, 8 workers 8.8 s; the server alone needs 5.9 s).
 DEFAULT_MAX_WORKERS = 4
+#: Most pages one ``list_all=True`` walk fetches (``max_pages=`` raises it). A server that
+#: announces more, or a cursor list without a ``count`` that goes on longer, ends the walk
+#: with a ``PaginationError``. At the default page size this is 100 million items.
+DEFAULT_MAX_PAGES = 100_000
 #: Statuses that mean "try again later" rather than "this request is wrong".
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 #: Methods whose repetition cannot apply a change twice; a chunk PUT carries its own range.
@@ -133,7 +139,10 @@ class RetryPolicy:
         backoff_factor: Base of the exponential backoff, in seconds.
         backoff_max: Cap of a single backoff sleep, in seconds.
         backoff_jitter: Upper bound of the uniform random jitter added to a backoff.
-        retry_after_max: Cap of a server-requested ``Retry-After`` wait, in seconds.
+        retry_after_max: Cap of a server-requested ``Retry-After`` wait, in seconds. A
+            negative or unreadable value is treated as absent (the backoff applies).
+        max_retry_time: Cap of the time one call spends waiting between its retries, in
+            seconds; once spent, the last reply (or error) is final.
         statuses: HTTP statuses that are retried.
         methods: Methods retried after a read error or a retryable status.
         retry_post_on_429: Also retry non-idempotent methods on 429.
@@ -149,6 +158,7 @@ class RetryPolicy:
     backoff_max: float = 30.0
     backoff_jitter: float = 0.5
     retry_after_max: int = 60
+    max_retry_time: float = 120.0
     statuses: frozenset[int] = field(default=RETRY_STATUSES)
     methods: frozenset[str] = field(default=IDEMPOTENT_METHODS)
     retry_post_on_429: bool = True
@@ -158,7 +168,7 @@ class RetryPolicy:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"RetryPolicy.{name} must be an int >= 0, got {value!r}")
-        for name in ("backoff_factor", "backoff_max", "backoff_jitter"):
+        for name in ("backoff_factor", "backoff_max", "backoff_jitter", "max_retry_time"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise ValueError(f"RetryPolicy.{name} must be a number >= 0, got {value!r}")
@@ -212,6 +222,62 @@ class RetryPolicy:
             respect_retry_after_header=True,
             retry_post_on_429=self.retry_post_on_429,
         )
+
+
+def _limit(name: str, value: Any, *, integer: bool) -> None:
+    number = isinstance(value, int) if integer else isinstance(value, int | float)
+    if isinstance(value, bool) or not number or value <= 0:
+        what = "int" if integer else "number"
+        raise ValueError(f"ResponseLimits.{name} must be a positive {what}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class ResponseLimits:
+    """Bounds on one API call: the size of a JSON reply and the wall-clock time of the call.
+
+    The read timeout bounds the silence *between* bytes; a server that drips one byte a
+    second never trips it. ``deadline`` bounds the whole call instead: connecting, every
+    retry and its wait, and reading the body. ``max_json_bytes`` bounds a reply that is
+    read whole (every API reply except streams and file downloads, which go to disk). A
+    request that sends a file (an upload chunk, multipart files) has no deadline: sending it
+    takes as long as the link needs, and the chunked upload has its own resume timeout.
+
+    Args:
+        max_json_bytes: Largest reply body read into memory, in bytes (default 64 MiB).
+        deadline: Seconds one call may take in total; ``None`` lets it run (default 300).
+
+    Example:
+        >>> ResponseLimits(max_json_bytes=1024).deadline
+        300.0
+    """
+
+    max_json_bytes: int = 64 * 1024 * 1024
+    deadline: float | None = 300.0
+
+    def __post_init__(self) -> None:
+        _limit("max_json_bytes", self.max_json_bytes, integer=True)
+        if self.deadline is not None:
+            _limit("deadline", self.deadline, integer=False)
+            object.__setattr__(self, "deadline", float(self.deadline))
+
+    @classmethod
+    def coerce(cls, value: Any) -> ResponseLimits:
+        """Build limits from ``None`` (defaults), a dict of the fields or a ``ResponseLimits``.
+
+        Example:
+            >>> ResponseLimits.coerce({"deadline": 10}).deadline
+            10.0
+        """
+        if value is None:
+            return cls()
+        if isinstance(value, ResponseLimits):
+            return value
+        if isinstance(value, Mapping):
+            unknown = set(value) - {"max_json_bytes", "deadline"}
+            if unknown:
+                raise ValueError(f"limits has unknown keys {sorted(unknown)}")
+            return cls(**value)
+        raise ValueError(f"limits must be None, a dict or a ResponseLimits, got {value!r}")
 
 
 def default_cache_dir() -> Path:

@@ -10,6 +10,12 @@ request, never a page). Memory is bounded by the look-ahead window, not by the l
 Without ``count`` (cursor mode) or without a ``page`` param, the walk follows ``next``
 links one by one, fetching the next page while the current one is being consumed.
 
+Every walk ends. A ``next`` link back to a page already visited is a cycle; a page without
+results that still has a ``next`` link, more pages than the announced ``count`` needs (with
+a slack of 10%, at least 2 pages, for a list that grows while walked), or more than
+``max_pages`` pages (:data:`~synapse_nb._config.DEFAULT_MAX_PAGES`, the bound of lists without
+a ``count``) all stop the walk with a :class:`~synapse_nb.exceptions.PaginationError`.
+
 A page that still fails after the transport's retries and ``page_retries`` more attempts
 raises, unless the caller passed a ``page_failures`` list: then the failure is appended as
 ``{'page', 'url', 'error'}`` and the walk goes on.
@@ -30,8 +36,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from synapse_nb._config import DEFAULT_MAX_WORKERS
-from synapse_nb.exceptions import ClientError, InvalidInputError, NotFoundError
+from synapse_nb._config import DEFAULT_MAX_PAGES, DEFAULT_MAX_WORKERS
+from synapse_nb.exceptions import (
+    ClientConnectionError,
+    ClientError,
+    ClientTimeoutError,
+    InvalidInputError,
+    NotFoundError,
+    PaginationError,
+)
 
 __all__ = ["PageWalker", "fetch_with_retries", "page_url"]
 
@@ -95,6 +108,12 @@ class PageWalker:
             time, capped at 30 s).
         progress: Called as ``progress(items_so_far, count)`` each time a page is handed
             over (``count`` is the server's, or None); what progress bars hook into.
+        max_pages: Most pages fetched, page 1 included.
+        label: What is listed, for error messages (e.g. ``tasks/``).
+
+    Raises:
+        PaginationError: The first page announces more pages than ``max_pages`` (at once),
+            or the walk does not end as announced (while iterating).
 
     Example:
         >>> pages = {"u?page=2": {"results": [3], "next": None}}
@@ -114,6 +133,8 @@ class PageWalker:
         page_retries: int = 2,
         page_retry_backoff: float = 1.0,
         progress: Callable[[int, int | None], Any] | None = None,
+        max_pages: int = DEFAULT_MAX_PAGES,
+        label: str = "",
     ) -> None:
         if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
             raise InvalidInputError("max_workers", max_workers, "must be an int >= 1")
@@ -130,9 +151,55 @@ class PageWalker:
         self._backoff = page_retry_backoff
         self._progress = progress
         self._handed = 0
+        if isinstance(max_pages, bool) or not isinstance(max_pages, int) or max_pages < 1:
+            raise InvalidInputError("max_pages", max_pages, "must be an int >= 1")
+        self._max_pages = max_pages
+        self._label = label
+        self._pages = 1
+        self._visited: set[str] = set()
+        self._budget = self._page_budget()
+
+    def _page_budget(self) -> int:
+        # Pages the walk may fetch in all: the announced count's pages plus slack, never
+        # more than max_pages; without a count, max_pages.
+        count = self._first.get("count")
+        next_url = self._first.get("next")
+        if not next_url or not isinstance(count, int) or isinstance(count, bool):
+            return self._max_pages
+        size = _page_size(next_url, len(self._first.get("results") or [])) or 1
+        expected = max(1, math.ceil(count / size))
+        if expected > self._max_pages:
+            raise PaginationError(
+                f"the server announces {count} items in {expected} pages, above "
+                f"max_pages={self._max_pages}; pass max_pages= to walk further",
+                path=self._label,
+            )
+        return min(self._max_pages, expected + max(2, expected // 10))
+
+    def _stop(self, problem: str) -> PaginationError:
+        return PaginationError(problem, path=self._label)
+
+    def _admit(self, url: str) -> None:
+        """Account for one more page fetch, refusing cycles and walks past the budget."""
+        key = _normalised(url)
+        if key in self._visited:
+            raise self._stop(f"the next link {_shown(url)} points back to a page already visited")
+        self._visited.add(key)
+        self._pages += 1
+        if self._pages > self._budget:
+            count = self._first.get("count")
+            if self._budget < self._max_pages and isinstance(count, int):
+                raise self._stop(
+                    f"more than {self._budget} pages, though the server announced {count} items"
+                )
+            raise self._stop(
+                f"more than max_pages={self._max_pages} pages; pass max_pages= to walk further"
+            )
 
     def _hand_over(self, envelope: dict[str, Any]) -> list[Any]:
         results = envelope.get("results") or []
+        if not results and envelope.get("next") and envelope is not self._first:
+            raise self._stop("an empty page has a next link (the list would never end)")
         if self._progress is not None:
             self._handed += len(results)
             count = self._first.get("count")
@@ -165,6 +232,7 @@ class PageWalker:
                 if number is None:
                     return
                 url = page_url(next_url, number)
+                self._admit(url)
                 pending.append((number, url, pool.submit(self._get_page, url, number)))
 
         tail: str | None = None
@@ -194,7 +262,8 @@ class PageWalker:
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="synapse-page")
         try:
             url: str | None = next_url
-            future = pool.submit(self._get_page, url, number)
+            self._admit(next_url)
+            future = pool.submit(self._get_page, next_url, number)
             while url:
                 envelope = future.result()
                 if envelope is _END:
@@ -204,11 +273,13 @@ class PageWalker:
                     if number is None:
                         return  # a cursor cannot be advanced past a failed page
                     url = page_url(url, number)
+                    self._admit(url)
                     future = pool.submit(self._get_page, url, number)
                     continue
                 url = envelope.get("next")
                 if url:
                     number = _page_number(url)
+                    self._admit(url)
                     future = pool.submit(self._get_page, url, number)
                 yield from self._hand_over(envelope)
         finally:
@@ -250,13 +321,26 @@ def fetch_with_retries(
             return fetch(url)
         except ClientError as exc:
             code = exc.status_code
-            transient = code is None or code >= 500 or code in (408, 429)
-            if not transient or attempt >= retries or isinstance(exc, InvalidInputError):
+            lost = isinstance(exc, ClientConnectionError | ClientTimeoutError)
+            transient = lost or (code is not None and (code >= 500 or code in (408, 429)))
+            if not transient or attempt >= retries:
                 raise
             wait = min(backoff * 2**attempt, _PAGE_RETRY_CAP)
             attempt += 1
             logger.debug("page %s failed (%s); attempt %d in %.1fs", label, exc, attempt, wait)
             time.sleep(wait)
+
+
+def _normalised(url: str) -> str:
+    # The same page, however its query params are ordered.
+    parts = urlsplit(url)
+    query = urlencode(sorted(parse_qsl(parts.query, keep_blank_values=True)))
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path, query, ""))
+
+
+def _shown(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}" if parts.query else parts.path
 
 
 class _EndMarker(dict):  # a distinct object that still type-checks as an envelope

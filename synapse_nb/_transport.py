@@ -19,18 +19,22 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
+import socket
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
     ConnectTimeoutError as _ConnectTimeoutError,
 )
@@ -39,19 +43,25 @@ from urllib3.exceptions import (
     NewConnectionError,
     ProtocolError,
     ReadTimeoutError,
+    ResponseError,
 )
 from urllib3.util.retry import Retry
 
-from synapse_nb._config import IDEMPOTENT_METHODS, RetryPolicy, Timeout
+from synapse_nb._config import IDEMPOTENT_METHODS, ResponseLimits, RetryPolicy, Timeout
+from synapse_nb._sse import decode_lines
 from synapse_nb.exceptions import (
     ClientConnectionError,
     ClientError,
     ClientTimeoutError,
+    CrossOriginError,
+    DeadlineExceededError,
     ResponseIncompleteError,
+    ResponseTooLargeError,
+    UnexpectedResponseError,
     error_class_for_status,
 )
 
-__all__ = ["LoggingRetry", "Transport", "redact"]
+__all__ = ["LoggingRetry", "Transport", "origin_of", "redact"]
 
 logger = logging.getLogger("synapse_nb.transport")
 
@@ -126,6 +136,40 @@ for _name in ("synapse_nb.transport", "urllib3.connectionpool", "urllib3.util.re
 
 
 # --------------------------------------------------------------------------- retries
+_CALL = threading.local()
+
+
+@contextlib.contextmanager
+def _call_budget(until: float | None) -> Iterator[None]:
+    """Make ``until`` (a ``time.monotonic()`` instant) the retry budget of this thread's call.
+
+    urllib3 retries inside the calling thread, so a thread-local is how the per-call
+    budget reaches the shared ``Retry`` object of the session's adapter.
+    """
+    previous = getattr(_CALL, "until", None)
+    _CALL.until = until
+    try:
+        yield
+    finally:
+        _CALL.until = previous
+
+
+@contextlib.contextmanager
+def _call_deadline(deadline: float | None) -> Iterator[None]:
+    """Make ``deadline`` the instant this thread's call must have its reply headers by."""
+    previous = getattr(_CALL, "deadline", None)
+    _CALL.deadline = deadline
+    try:
+        yield
+    finally:
+        _CALL.deadline = previous
+
+
+def _budget_left() -> float | None:
+    until = getattr(_CALL, "until", None)
+    return None if until is None else until - time.monotonic()
+
+
 class LoggingRetry(Retry):
     """urllib3 ``Retry`` that logs each decision and may retry any method on 429.
 
@@ -149,6 +193,9 @@ class LoggingRetry(Retry):
         return super().new(**kw)
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        left = _budget_left()
+        if left is not None and left <= 0:
+            return False  # the call's retry time is spent: this reply is final
         if (
             status_code == 429
             and self.retry_post_on_429
@@ -168,6 +215,11 @@ class LoggingRetry(Retry):
         _stacktrace: Any = None,
     ) -> LoggingRetry:
         cause = f"status {response.status}" if response is not None else type(error).__name__
+        left = _budget_left()
+        if left is not None and left <= 0:
+            logger.debug("giving up on %s %s after %s: retry time spent", method, url, cause)
+            reason = error or ResponseError(f"retry time spent after {cause}")
+            raise MaxRetryError(_pool, url or "", reason)
         try:
             new = super().increment(method, url, response, error, _pool, _stacktrace)
         except Exception:
@@ -192,6 +244,40 @@ class LoggingRetry(Retry):
         )
         return new
 
+    def parse_retry_after(self, retry_after: str) -> float:
+        """Seconds a ``Retry-After`` value asks for, capped; 0 (use the backoff) if unusable.
+
+        A negative, malformed or absurd value is the server's mistake, not a reason to fail
+        or to wait forever: it is treated like a rate limit without a hint.
+
+        Example:
+            >>> r = LoggingRetry(total=1, retry_after_max=60)
+            >>> r.parse_retry_after("-5"), r.parse_retry_after("x"), r.parse_retry_after("9" * 40)
+            (0.0, 0.0, 60)
+        """
+        try:
+            return super().parse_retry_after(retry_after)
+        except Exception:  # urllib3 raises InvalidHeader; dates can overflow
+            logger.debug("ignoring unusable Retry-After %r; backing off instead", retry_after[:40])
+            return 0.0
+
+    def sleep_for_retry(self, response: Any) -> bool:
+        retry_after = self.get_retry_after(response)
+        if retry_after:
+            time.sleep(_clamp_wait(retry_after))
+            return True
+        return False
+
+    def _sleep_backoff(self) -> None:
+        backoff = self.get_backoff_time()
+        if backoff > 0:
+            time.sleep(_clamp_wait(backoff))
+
+
+def _clamp_wait(wait: float) -> float:
+    left = _budget_left()
+    return wait if left is None else max(0.0, min(wait, left))
+
 
 # --------------------------------------------------------------------------- transport
 #: Bytes per socket write of a streamed body (urllib3's default is 16 KiB): a 50 MiB chunk
@@ -199,15 +285,120 @@ class LoggingRetry(Retry):
 SEND_BLOCKSIZE = 1024 * 1024
 
 
+class _Watchdog:
+    """One thread that shuts down the socket of a call still waiting for its reply headers
+    at its deadline: a server that drips its status line and headers a byte at a time
+    never trips the read timeout, which bounds only the silence between two bytes."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._armed: dict[int, tuple[float, Any]] = {}
+        self._next_key = 0
+        self._thread: threading.Thread | None = None
+
+    def arm(self, deadline: float, connection: Any) -> int:
+        with self._cond:
+            self._next_key += 1
+            self._armed[self._next_key] = (deadline, connection)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="synapse-deadline", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+            return self._next_key
+
+    def disarm(self, key: int) -> None:
+        with self._cond:
+            self._armed.pop(key, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                now = time.monotonic()
+                expired = [k for k, (when, _) in self._armed.items() if when <= now]
+                late = [self._armed.pop(k)[1] for k in expired]
+                if not late:
+                    soonest = min((when for when, _ in self._armed.values()), default=None)
+                    self._cond.wait(None if soonest is None else soonest - now)
+                    continue
+            for connection in late:
+                with contextlib.suppress(OSError, AttributeError):
+                    connection.sock.shutdown(socket.SHUT_RDWR)
+
+
+_WATCHDOG = _Watchdog()
+
+
+class _HTTPConnection(HTTPConnection):
+    """A urllib3 connection whose wait for the reply headers ends at the call's deadline."""
+
+    def getresponse(self) -> Any:
+        deadline = getattr(_CALL, "deadline", None)
+        if deadline is None:
+            return super().getresponse()
+        key = _WATCHDOG.arm(deadline, self)
+        try:
+            return super().getresponse()
+        finally:
+            _WATCHDOG.disarm(key)
+
+
+class _HTTPSConnection(_HTTPConnection, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
 class _Adapter(HTTPAdapter):
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("blocksize", SEND_BLOCKSIZE)
         super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
 
 
-def _origin(url: str) -> tuple[str, str]:
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+_BODY_READ = 1024 * 1024
+
+
+def origin_of(url: str) -> tuple[str, str, int | None]:
+    """The origin of ``url`` as ``(scheme, host, port)``, the default port filled in.
+
+    Raises:
+        ValueError: The port is not a number in 0-65535.
+
+    Example:
+        >>> origin_of("HTTP://Example.com/a"), origin_of("https://h:8443/x?y=1")
+        (('http', 'example.com', 80), ('https', 'h', 8443))
+    """
     parts = urlsplit(url)
-    return parts.scheme.lower(), (parts.hostname or "").lower()
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(scheme)
+
+
+def _shown_url(parts: SplitResult) -> str:
+    # For messages: no userinfo, no query string (presigned URLs carry signatures there).
+    host = parts.hostname or ""
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = f"{host}:{port}" if port else host
+    return redact(urlunsplit((parts.scheme, netloc, parts.path, "", "")))
+
+
+def _mime(response: requests.Response) -> str:
+    return response.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+
+
+def _is_json(mime: str) -> bool:
+    return mime == "application/json" or mime.endswith("+json")
 
 
 class Transport:
@@ -221,6 +412,13 @@ class Transport:
         pool_maxsize: Connections kept per host; at least the number of threads that share
             this transport.
         default_params: Query params added to every API request (e.g. ``url_host``).
+        limits: Largest JSON reply and overall deadline of one call.
+
+    A URL taken from a reply (a ``next`` link, an upload ``url``) receives the auth headers
+    only when its origin -- scheme, host and port -- is exactly base_url's and it carries no
+    userinfo; anything else raises :class:`~synapse_nb.exceptions.CrossOriginError` before a
+    byte is sent. Redirects are never followed for API calls: a 3xx reply raises
+    :class:`~synapse_nb.exceptions.UnexpectedResponseError`, so the token cannot ride along.
 
     Example:
         >>> with Transport("http://127.0.0.1:9", auth_headers={"X": "y"}) as t:
@@ -238,13 +436,18 @@ class Transport:
         pool_maxsize: int = 16,
         default_params: Mapping[str, Any] | None = None,
         user_agent: str = "synapse-nb",
+        limits: ResponseLimits | None = None,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"base_url must be an absolute http(s) URL, got {base_url!r}")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("base_url must not carry userinfo (user:password@); use a token")
         self.base_url = base_url.rstrip("/")
+        self.origin = origin_of(self.base_url)
         self.timeout = timeout or Timeout()
         self.retry = retry or RetryPolicy()
+        self.limits = limits or ResponseLimits()
         self._auth_headers = dict(auth_headers)
         self._default_params = dict(default_params or {})
         self._secrets = [v.split(" ", 1)[-1] for v in self._auth_headers.values() if v]
@@ -252,6 +455,7 @@ class Transport:
             _SECRETS.add(secret)
         self._closed = False
         self._session = requests.Session()
+        self._user_agent = user_agent
         self._session.headers.update({"User-Agent": user_agent, "Accept": "application/json"})
         self._pool_maxsize = max(1, pool_maxsize)
         self._mount(self.retry)
@@ -370,26 +574,39 @@ class Transport:
         elif data is None and files is None and method in ("POST", "PUT", "PATCH"):
             body = b""
             send_headers.setdefault("Content-Type", "application/json")
-        query = {**self._default_params, **(params or {})}
-        query = {k: v for k, v in query.items() if v is not None} or None
+        merged = {**self._default_params, **(params or {})}
+        query = {k: v for k, v in merged.items() if v is not None} or None
         started = time.monotonic()
+        # A stream lasts as long as it must, and sending an upload body (a chunk of a file,
+        # multipart files) takes as long as the link needs: neither has a call deadline.
+        sends_file = files is not None or (data is not None and json_body is _NOT_SET)
+        unbounded = stream or sends_file or self.limits.deadline is None
+        deadline = None if unbounded else started + (self.limits.deadline or 0.0)
+        budget = started + self.retry.max_retry_time
+        timeout = timeout or self.timeout
         for secret in extra_secrets:
             # urllib3 logs the request line itself; register path secrets for its records too
             _SECRETS.add(secret)
         try:
-            response = self._session.request(
-                method,
-                url,
-                params=query,
-                data=body,
-                files=files,
-                headers=send_headers,
-                timeout=(timeout or self.timeout).as_requests(),
-                stream=stream,
-                allow_redirects=False,
-            )
+            with (
+                _call_budget(budget if deadline is None else min(budget, deadline)),
+                _call_deadline(deadline),
+            ):
+                response = self._session.request(
+                    method,
+                    url,
+                    params=query,
+                    data=body,
+                    files=files,
+                    headers=send_headers,
+                    timeout=_bounded(timeout, deadline),
+                    stream=True,
+                    allow_redirects=False,
+                )
         except requests.RequestException as exc:
-            raise self._map_exception(exc, method, where, timeout or self.timeout) from None
+            if deadline is not None and time.monotonic() >= deadline:
+                raise self._deadline_error(method, where) from None
+            raise self._map_exception(exc, method, where, timeout) from None
         finally:
             for secret in extra_secrets:
                 _SECRETS.discard(secret)
@@ -401,45 +618,96 @@ class Transport:
                 response.status_code,
                 (time.monotonic() - started) * 1000,
             )
+        if 300 <= response.status_code < 400:
+            response.close()
+            raise self._redirect_error(response, method, where)
+        if not stream or response.status_code >= 400:
+            self._read_body(response, method, where, deadline, timeout)
         if response.status_code >= 400:
             raise self._error_for(response, method, where, extra_secrets)
         return response
 
-    def request_json(self, method: str, path: str, **kwargs: Any) -> Any:
+    def request_json(self, method: str, path: str, *, expect: str = "json", **kwargs: Any) -> Any:
         """Like :meth:`request`, but return the parsed body.
 
-        JSON is parsed, other bodies are returned as text, and an empty body (204) is
-        ``None``.
+        Args:
+            method: HTTP method.
+            path: Path relative to the base URL, or an absolute URL of base_url's origin.
+            expect: ``"json"`` (the default): the body must be JSON; ``"text"``: the body
+                is returned as text (log endpoints).
+            **kwargs: As for :meth:`request`.
+
+        Returns:
+            The parsed JSON, the text, or ``None`` for a reply without a body (204).
+
+        Raises:
+            UnexpectedResponseError: The body is HTML, not valid JSON, or missing where
+                one is required.
 
         Example:
-            >>> with Transport("http://127.0.0.1:8000", auth_headers={}) as t:  # doctest: +SKIP
-            ...     t.request_json("GET", "projects/1/")["id"]
-            1
+            >>> t = Transport("http://127.0.0.1:9", auth_headers={}, retry=RetryPolicy(total=0))
+            >>> try:
+            ...     t.request_json("GET", "projects/1/")
+            ... except ClientConnectionError as e:
+            ...     e.path
+            'projects/1/'
         """
-        return self.parse_body(self.request(method, path, **kwargs))
+        response = self.request(method, path, **kwargs)
+        return self.parse_body(
+            response, expect=expect, method=method.upper(), path=redact(self.relative(response.url))
+        )
 
     @staticmethod
-    def parse_body(response: requests.Response) -> Any:
-        """Parse a response body: JSON if it parses, else text; ``None`` when empty.
+    def parse_body(
+        response: requests.Response,
+        *,
+        expect: str = "json",
+        method: str | None = None,
+        path: str | None = None,
+    ) -> Any:
+        """Parse a reply body: JSON (or text with ``expect="text"``); ``None`` when empty.
+
+        Raises:
+            UnexpectedResponseError: The body is not what ``expect`` says, or a reply other
+                than 204 (or to DELETE) has no body.
 
         Example:
-            >>> r = requests.Response(); r._content = b'{"a": 1}'
+            >>> r = requests.Response(); r._content = b'{"a": 1}'; r.status_code = 200
+            >>> r.headers["Content-Type"] = "application/json"
             >>> Transport.parse_body(r)
             {'a': 1}
         """
         content = response.content
+        mime = _mime(response)
+        status = response.status_code
         if not content:
-            return None
+            if expect == "text":
+                return ""
+            if status == 204 or method in ("DELETE", "HEAD", None):
+                return None
+            raise UnexpectedResponseError(
+                status, mime, "an empty body where JSON was expected", method=method, path=path
+            )
+        if expect == "text":
+            return response.text
+        if not _is_json(mime):
+            what = "an HTML page" if "html" in mime else "a body that is not JSON"
+            raise UnexpectedResponseError(
+                status, mime, f"{what} where JSON was expected", method=method, path=path
+            )
         try:
             return json.loads(content)
-        except ValueError:
-            return response.text
+        except ValueError as exc:
+            raise UnexpectedResponseError(
+                status, mime, f"the body is not valid JSON ({exc})", method=method, path=path
+            ) from None
 
     def download(self, url: str, dest: Path, *, timeout: Timeout | None = None) -> Path:
         """Fetch ``url`` into ``dest`` with a plain GET that carries no Synapse headers.
 
         The body is streamed to a temporary sibling file that replaces ``dest`` only when
-        complete, so a cache never holds a half-written file.
+        complete, so a cache never holds a half-written file. A URL with userinfo is
+        refused; redirects are followed (nothing secret is sent with a download).
 
         Example:
             >>> t = Transport("http://127.0.0.1:9", auth_headers={}, retry=RetryPolicy(total=0))
@@ -449,15 +717,21 @@ class Transport:
             ...     "unreachable"
             'unreachable'
         """
-        where = redact(url.split("?", 1)[0])
-        try:
-            response = self._session.get(
-                url, timeout=(timeout or self.timeout).as_requests(), stream=True
-            )
-        except requests.RequestException as exc:
-            raise self._map_exception(exc, "GET", where, timeout or self.timeout) from None
+        parts = urlsplit(url)
+        where = _shown_url(parts)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise CrossOriginError(where, "not an absolute http(s) URL", method="GET")
+        if parts.username is not None or parts.password is not None:
+            raise CrossOriginError(where, "the URL carries userinfo (user@host)", method="GET")
+        timeout = timeout or self.timeout
+        with _call_budget(time.monotonic() + self.retry.max_retry_time):
+            try:
+                response = self._session.get(url, timeout=timeout.as_requests(), stream=True)
+            except requests.RequestException as exc:
+                raise self._map_exception(exc, "GET", where, timeout) from None
         with response:
             if response.status_code >= 400:
+                self._read_body(response, "GET", where, None, timeout)
                 raise self._error_for(response, "GET", where, ())
             dest.parent.mkdir(parents=True, exist_ok=True)
             tmp = dest.with_name(f".{dest.name}.{threading.get_ident()}.{random.getrandbits(32)}")
@@ -467,10 +741,128 @@ class Transport:
                         fh.write(block)
                 tmp.replace(dest)
             except requests.RequestException as exc:
-                raise self._map_exception(exc, "GET", where, timeout or self.timeout) from None
+                raise self._map_exception(exc, "GET", where, timeout) from None
             finally:
                 tmp.unlink(missing_ok=True)
         return dest
+
+    def _read_body(
+        self,
+        response: requests.Response,
+        method: str,
+        where: str,
+        deadline: float | None,
+        timeout: Timeout,
+    ) -> None:
+        # Read the body ourselves, a block at a time as it arrives (read1), so that both the
+        # size cap and the overall deadline are checked between blocks: a server that drips
+        # a byte a second never trips the read timeout, and one that sends 300 MB is cut
+        # off at the cap instead of being held whole in memory.
+        limit = self.limits.max_json_bytes
+        mime = _mime(response)
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > limit:
+            response.close()
+            raise ResponseTooLargeError(
+                response.status_code,
+                mime,
+                f"announced {int(declared)} bytes, above max_json_bytes={limit}",
+                method=method,
+                path=where,
+            )
+        blocks: list[bytes] = []
+        size = 0
+        try:
+            while True:
+                if deadline is not None and time.monotonic() > deadline:
+                    response.close()
+                    raise self._deadline_error(method, where)
+                block = response.raw.read1(_BODY_READ, decode_content=True)
+                if not block:
+                    break
+                size += len(block)
+                if size > limit:
+                    response.close()
+                    raise ResponseTooLargeError(
+                        response.status_code,
+                        mime,
+                        f"more than max_json_bytes={limit} bytes; the rest was not read",
+                        method=method,
+                        path=where,
+                    )
+                blocks.append(block)
+        except (requests.RequestException, ProtocolError, ReadTimeoutError, OSError) as exc:
+            response.close()
+            wrapped: requests.RequestException
+            if isinstance(exc, requests.RequestException):
+                wrapped = exc
+            elif isinstance(exc, ReadTimeoutError):
+                wrapped = requests.ReadTimeout(exc)
+            else:
+                wrapped = requests.ConnectionError(exc)
+            raise self._map_exception(wrapped, method, where, timeout) from None
+        response._content = b"".join(blocks)
+        response.raw.release_conn()  # read to the end: the connection goes back to the pool
+
+    def _deadline_error(self, method: str, where: str) -> DeadlineExceededError:
+        return DeadlineExceededError(
+            408,
+            f"the call took longer than its deadline of {self.limits.deadline}s",
+            method=method,
+            path=where,
+        )
+
+    def _redirect_error(
+        self, response: requests.Response, method: str, where: str
+    ) -> UnexpectedResponseError:
+        location = response.headers.get("Location", "")
+        target = _shown_url(urlsplit(location)) if location else "nowhere"
+        return UnexpectedResponseError(
+            response.status_code,
+            _mime(response),
+            f"a redirect to {target}; redirects are not followed, so the token stays with base_url",
+            method=method,
+            path=where,
+        )
+
+    def sse_events(
+        self, path: str, *, read_timeout: float | None, method: str = "GET"
+    ) -> Iterator[dict[str, Any]]:
+        """Open a Server-Sent Events stream and yield its events (see :mod:`synapse_nb._sse`).
+
+        The stream is opened at once (so a refused request raises here); the events are
+        read lazily. ``read_timeout`` bounds the silence between two lines (``None``: none).
+
+        Raises:
+            ClientError: Opening failed, or the stream broke or fell silent while read.
+
+        Example:
+            >>> t = Transport("http://127.0.0.1:9", auth_headers={}, retry=RetryPolicy(total=0))
+            >>> try:
+            ...     t.sse_events("jobs/1/tail_console_logs/", read_timeout=1)
+            ... except ClientConnectionError as e:
+            ...     e.path
+            'jobs/1/tail_console_logs/'
+        """
+        timeout = Timeout(connect=self.timeout.connect, read=read_timeout)
+        response = self.request(
+            method,
+            path,
+            stream=True,
+            headers={"Accept": "text/event-stream"},
+            timeout=timeout,
+        )
+        where = redact(self.relative(response.url))
+        return self._events(response, method, where, timeout)
+
+    def _events(
+        self, response: requests.Response, method: str, where: str, timeout: Timeout
+    ) -> Iterator[dict[str, Any]]:
+        with response:
+            try:
+                yield from decode_lines(response.iter_lines(decode_unicode=True))
+            except requests.RequestException as exc:
+                raise self._map_exception(exc, method, where, timeout) from None
 
     def websocket(self, path: str, *, timeout: float | None = None) -> Iterator[str]:
         """Open a WebSocket to ``path`` (``ws``/``wss`` of the base URL) and yield text frames.
@@ -502,7 +894,7 @@ class Transport:
                 ws_url,
                 additional_headers=headers,
                 open_timeout=self.timeout.connect,
-                user_agent_header=self._session.headers.get("User-Agent"),
+                user_agent_header=self._user_agent,
             )
         except InvalidStatus as exc:
             status = exc.response.status_code
@@ -530,16 +922,49 @@ class Transport:
                 yield frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
 
     # ------------------------------------------------------------------ helpers
-    def _check_origin(self, url: str, method: str, where: str) -> Mapping[str, str]:
-        # Absolute URLs come from the server (next links, upload urls). Credentials go
-        # only to the host we were configured with, never to whatever a reply points at.
-        if not url.startswith(self.base_url) and _origin(url)[1] != _origin(self.base_url)[1]:
-            raise ClientError(
-                None,
-                "refusing to send credentials to a different host than base_url",
-                method=method,
-                path=where,
+    def check_origin(self, url: str, *, method: str = "GET") -> None:
+        """Raise unless ``url`` may receive this transport's credentials.
+
+        Allowed: exactly base_url's scheme, host and port, and no userinfo. Text prefixes
+        decide nothing: ``http://h:8000@evil/`` and ``http://h:8001/`` are both refused for
+        a base_url of ``http://h:8000``.
+
+        Raises:
+            CrossOriginError: Another origin, userinfo, or an unreadable port.
+
+        Example:
+            >>> t = Transport("http://127.0.0.1:8000/api", auth_headers={})
+            >>> t.check_origin("http://127.0.0.1:8000/api/tasks/?page=2")
+            >>> try:
+            ...     t.check_origin("http://127.0.0.1:8001/api/tasks/")
+            ... except CrossOriginError as e:
+            ...     e.url
+            'http://127.0.0.1:8001/api/tasks/'
+        """
+        parts = urlsplit(url)
+        shown = _shown_url(parts)
+        if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+            raise CrossOriginError(
+                shown, "refusing to send credentials to a URL with userinfo", method=method
             )
+        try:
+            origin = origin_of(url)
+        except ValueError:
+            raise CrossOriginError(shown, "the URL's port is not valid", method=method) from None
+        if origin != self.origin:
+            scheme, host, port = origin
+            base_scheme, base_host, base_port = self.origin
+            raise CrossOriginError(
+                shown,
+                f"refusing to send credentials to {scheme}://{host}:{port}, another origin "
+                f"than base_url's {base_scheme}://{base_host}:{base_port}",
+                method=method,
+            )
+
+    def _check_origin(self, url: str, method: str, where: str) -> Mapping[str, str]:
+        # Absolute URLs come from the server (next links, upload urls, log tails).
+        # Credentials go only to the origin we were configured with.
+        self.check_origin(url, method=method)
         return self._auth_headers
 
     def _error_for(
@@ -554,7 +979,8 @@ class Transport:
         err = cls(response.status_code, detail, method=method, path=where)
         err.message = redact(err.message, secrets)
         err.args = (err.message,)
-        err.headers = dict(response.headers)  # type: ignore[attr-defined]
+        every = tuple(self._secrets) + tuple(secrets)
+        err.headers = {k: redact(v, every) for k, v in response.headers.items()}
         return err
 
     def _map_exception(
@@ -587,6 +1013,18 @@ class Transport:
                 )
             return ClientConnectionError(None, text, method=method, path=where)
         return ClientError(None, redact(_short(exc)), method=method, path=where)
+
+
+def _bounded(timeout: Timeout, deadline: float | None) -> tuple[float | None, float | None]:
+    # No single wait may outlast the call's deadline.
+    connect, read = timeout.as_requests()
+    if deadline is None:
+        return connect, read
+    left = max(0.001, deadline - time.monotonic())
+    return (
+        left if connect is None else min(connect, left),
+        left if read is None else min(read, left),
+    )
 
 
 def _root_cause(exc: BaseException) -> BaseException:

@@ -32,12 +32,13 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from urllib3.fields import RequestField
 from urllib3.filepost import encode_multipart_formdata
 
 from synapse_nb._config import DEFAULT_CHUNK_SIZE
+from synapse_nb._progress import AnyProgress, ProgressCallback, as_progress
 from synapse_nb._transport import Transport
 from synapse_nb.exceptions import (
     ClientConnectionError,
@@ -64,30 +65,19 @@ _POLL_BASE = 0.5
 _RESUMABLE = (ClientConnectionError, ClientTimeoutError, ServerError, RateLimitError)
 
 
-class ProgressCallback(Protocol):
-    """Called as an upload advances: ``progress(sent_bytes, total_bytes)``.
+class _Progress:
+    """Keeps progress reports monotonic and throttled; the category is ``"upload"``.
 
-    ``sent_bytes`` never decreases. It is called once at the start (with the resumed
+    ``sent_bytes`` never decreases. It is reported once at the start (with the resumed
     offset, usually 0), during each chunk as bytes leave the client (about every MiB), and
     after every chunk the server confirmed. ``sent_bytes == total_bytes`` is reported only
-    once the server has confirmed every byte, just before the upload is finalized.
-    An exception raised by the callback aborts the upload; the partial upload stays on the
+    once the server has confirmed every byte, just before the upload is finalized. An
+    exception raised by the callback aborts the upload; the partial upload stays on the
     server and the exception carries a note with the ``upload_id`` that resumes it.
-
-    Example:
-        >>> seen = []
-        >>> def progress(sent_bytes: int, total_bytes: int) -> None:
-        ...     seen.append(sent_bytes / total_bytes)
     """
 
-    def __call__(self, sent_bytes: int, total_bytes: int) -> None: ...
-
-
-class _Progress:
-    """Keeps progress reports monotonic and throttled."""
-
-    def __init__(self, callback: ProgressCallback | None, total: int) -> None:
-        self._callback = callback
+    def __init__(self, callback: AnyProgress | None, total: int) -> None:
+        self._callback = as_progress(callback)
         self._total = total
         self._reported = -1
         self._next = 0
@@ -100,7 +90,7 @@ class _Progress:
             return
         self._reported = sent
         self._next = sent + _PROGRESS_STEP
-        self._callback(sent, self._total)
+        self._callback(sent, self._total, "upload")
 
 
 class StreamingMultipart:
@@ -259,7 +249,7 @@ class ChunkedUploader:
         path: Path,
         *,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
-        progress: ProgressCallback | None = None,
+        progress: AnyProgress | None = None,
         upload_id: str | int | None = None,
         resume_timeout: float = 120.0,
     ) -> None:

@@ -10,7 +10,7 @@ Example:
 """
 
 from synapse_nb.clients._base import BaseClient, ListResult
-from synapse_nb.clients.agent import AgentClient, RayClient, RayClientMixin
+from synapse_nb.clients.agent import AgentClient, RayClient, RayClientMixin, StreamLimits
 from synapse_nb.clients.annotation import AnnotationClientMixin
 from synapse_nb.clients.backend import BackendClient
 from synapse_nb.clients.core import CoreClientMixin
@@ -32,4 +32,5 @@ __all__ = [
     "MLClientMixin",
     "RayClient",
     "RayClientMixin",
+    "StreamLimits",
 ]

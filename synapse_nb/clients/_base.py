@@ -9,22 +9,34 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from synapse_nb._config import (
+    DEFAULT_CHUNK_SIZE,
     DEFAULT_LIST_ALL_PAGE_SIZE,
+    DEFAULT_MAX_PAGES,
     DEFAULT_MAX_WORKERS,
     DEFAULT_PAGE_SIZE,
+    ResponseLimits,
     RetryPolicy,
     Timeout,
     default_cache_dir,
 )
 from synapse_nb._pagination import PageWalker, fetch_with_retries
+from synapse_nb._progress import AnyProgress
 from synapse_nb._transport import _NOT_SET, Transport
+from synapse_nb._uploads import ChunkedUploader, check_upload_file
 from synapse_nb.clients._url_conversion import MediaCache, UrlConversion, apply, resolve
-from synapse_nb.clients._validate import check_bool, check_data, check_params, check_pk
+from synapse_nb.clients._validate import (
+    check_bool,
+    check_data,
+    check_params,
+    check_pk,
+    check_ref,
+)
 from synapse_nb.exceptions import InvalidInputError
 
 __all__ = ["BaseClient", "ListResult"]
@@ -54,6 +66,9 @@ class BaseClient:
             (default 1000; the SDK uses 100).
         cache_dir: Where ``url_conversion`` stores downloaded files.
         default_params: Query params sent with every API request.
+        limits: :class:`~synapse_nb._config.ResponseLimits` or a dict of its fields: the
+            largest JSON reply (default 64 MiB) and the overall deadline of one call
+            (default 300 s).
 
     Example:
         >>> with BaseClient("http://127.0.0.1:9", timeout={"read": 60}) as c:
@@ -75,6 +90,7 @@ class BaseClient:
         page_size: int | None = None,
         cache_dir: str | Path | None = None,
         default_params: Mapping[str, Any] | None = None,
+        limits: Any = None,
     ) -> None:
         method = type(self).__name__
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
@@ -87,6 +103,10 @@ class BaseClient:
             policy = RetryPolicy.coerce(retry)
         except (TypeError, ValueError) as exc:
             raise InvalidInputError("retry", retry, str(exc), method=method) from None
+        try:
+            response_limits = ResponseLimits.coerce(limits)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError("limits", limits, str(exc), method=method) from None
         self.max_workers = _positive_int(max_workers, "max_workers", method)
         if page_size is not None:
             self.page_size = _positive_int(page_size, "page_size", method)
@@ -99,6 +119,7 @@ class BaseClient:
             retry=policy,
             pool_maxsize=self.max_workers + 4,
             default_params=default_params,
+            limits=response_limits,
         )
         self._media = MediaCache(self.cache_dir, self._transport.download)
 
@@ -175,6 +196,46 @@ class BaseClient:
             return self._transport.request_json(method, path, data=data, files=files, **kwargs)
         return self._transport.request_json(method, path, json_body=data, **kwargs)
 
+    def _chunked_upload(
+        self,
+        file_path: str | os.PathLike[str],
+        *,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        progress: AnyProgress | None = None,
+        upload_id: str | int | None = None,
+        resume_timeout: float = 120.0,
+        method: str = "create_chunked_upload",
+    ) -> dict[str, Any]:
+        """Validate and run one resumable chunked upload (``create_chunked_upload``'s body)."""
+        path = check_upload_file(file_path, method=method)
+        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+            raise InvalidInputError(
+                "chunk_size", chunk_size, "must be a positive int of bytes", method=method
+            )
+        if progress is not None and not callable(progress):
+            raise InvalidInputError(
+                "progress", progress, "must be callable(sent, total)", method=method
+            )
+        if upload_id is not None:
+            upload_id = check_ref(upload_id, method=method, field="upload_id", what="upload id")
+        if (
+            isinstance(resume_timeout, bool)
+            or not isinstance(resume_timeout, int | float)
+            or (resume_timeout < 0)
+        ):
+            raise InvalidInputError(
+                "resume_timeout", resume_timeout, "must be seconds >= 0", method=method
+            )
+        uploader = ChunkedUploader(
+            self._transport,
+            path,
+            chunk_size=chunk_size,
+            progress=progress,
+            upload_id=upload_id,
+            resume_timeout=float(resume_timeout),
+        )
+        return uploader.run()
+
     def _list(
         self,
         path: str,
@@ -190,12 +251,14 @@ class BaseClient:
         page_retries: int = 2,
         page_retry_backoff: float = 1.0,
         progress: Any = None,
+        max_pages: int = DEFAULT_MAX_PAGES,
         **kwargs: Any,
     ) -> Any:
         """GET a DRF list: the envelope, or ``(generator, count)`` with ``list_all=True``.
 
         ``progress`` (list_all only): ``callable(items_so_far, count)`` called as each page
-        is handed over (``count`` may be None).
+        is handed over (``count`` may be None). ``max_pages`` (list_all only) bounds the
+        walk; see :mod:`synapse_nb._pagination` for how every walk ends.
         """
         query = check_params(params, method=method)
         check_bool(list_all, method=method, field="list_all")
@@ -254,5 +317,7 @@ class BaseClient:
             page_retries=page_retries,
             page_retry_backoff=page_retry_backoff,
             progress=progress,
+            max_pages=_positive_int(max_pages, "max_pages", method),
+            label=path,
         )
         return iter(walker), first.get("count")

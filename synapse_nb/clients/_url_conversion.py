@@ -20,9 +20,10 @@ including a single ``list_all=False`` page.
 Within a field, a string value is a URL; a dict is walked entry by entry (a string entry is
 a URL, a dict entry's ``url`` is converted: downloads replace ``url`` by ``path``, callables
 rewrite ``url`` in place); a list is walked item by item. ``data:`` URIs are decoded instead
-of fetched. Downloads are a plain unauthenticated GET, cached by the MD5 of the URL without
-its query string, keeping the file extension, so a presigned URL whose signature changes
-still hits the cache.
+of fetched. Downloads are a plain unauthenticated GET by the client's transport, kept in
+the package's one download cache (:class:`~synapse_nb._downloads.DownloadCache`: the MD5 of
+the URL without its query string, keeping the file extension), so a presigned URL whose
+signature changes still hits the cache.
 
 Example:
     >>> conv = resolve({"files": str.upper}, ["files"], is_list=True, method="list_tasks")
@@ -32,16 +33,12 @@ Example:
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import mimetypes
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
-from urllib.parse import unquote_to_bytes, urlsplit
 
+from synapse_nb._downloads import DownloadCache
 from synapse_nb.exceptions import InvalidInputError
 
 __all__ = ["CONFIG_KEYS", "MediaCache", "UrlConversion", "apply", "resolve"]
@@ -144,92 +141,8 @@ def _resolve_config(
     return UrlConversion(tuple(fields), flag, coerce=coerce, explicit=True)
 
 
-class MediaCache:
-    """Downloads file URLs once into a cache directory.
-
-    Args:
-        directory: Cache directory (created on first use).
-        fetch: ``fetch(url, dest)`` downloads ``url`` into ``dest`` (the transport's
-            unauthenticated download).
-
-    Example:
-        >>> MediaCache(Path("/tmp/c"), None).path_for("http://h/m/a.JPG?sig=1").suffix
-        '.JPG'
-    """
-
-    #: URLs remembered as already on disk, so a list of 100k tasks sharing a few files does
-    #: not hash and stat every one of them.
-    MEMO_SIZE = 100_000
-
-    def __init__(self, directory: Path, fetch: Callable[[str, Path], Any] | None) -> None:
-        self.directory = directory
-        self._fetch = fetch
-        self._memo: dict[str, Path] = {}
-
-    def path_for(self, url: str) -> Path:
-        """Cache path of ``url``: MD5 of the URL without its query, plus its extension.
-
-        Example:
-            >>> c = MediaCache(Path("/c"), None)
-            >>> c.path_for("http://h/a.png?x=1") == c.path_for("http://h/a.png?x=2")
-            True
-        """
-        if url.startswith("data:"):
-            header = url.split(",", 1)[0]
-            mime = header[5:].split(";", 1)[0]
-            suffix = mimetypes.guess_extension(mime) or "" if mime else ""
-            key = hashlib.md5(url.encode()).hexdigest()
-        else:
-            bare = url.split("?", 1)[0].split("#", 1)[0]
-            suffix = PurePosixPath(urlsplit(bare).path).suffix
-            key = hashlib.md5(bare.encode()).hexdigest()
-        return self.directory / f"{key}{suffix[:16]}"
-
-    def get(self, url: str) -> Path:
-        """Return the local path of ``url``, downloading it on a cache miss.
-
-        Example:
-            >>> MediaCache(Path("/tmp/c"), None).get("data:text/plain;base64,aGk=").read_text()
-            'hi'
-        """
-        bare = url if url.startswith("data:") else url.split("?", 1)[0]
-        known = self._memo.get(bare)
-        if known is not None:
-            return known
-        dest = self.path_for(url)
-        if dest.exists():
-            self._remember(bare, dest)
-            return dest
-        if url.startswith("data:"):
-            _write_data_uri(url, dest)
-        elif url.startswith(("http://", "https://")):
-            if self._fetch is None:
-                raise ValueError("no downloader configured")
-            self._fetch(url, dest)
-        else:
-            raise ValueError(f"cannot download {url[:80]!r}: not an absolute http(s) URL")
-        self._remember(bare, dest)
-        return dest
-
-    def _remember(self, key: str, dest: Path) -> None:
-        if len(self._memo) >= self.MEMO_SIZE:
-            self._memo.clear()  # crude but bounded; a miss only costs one stat
-        self._memo[key] = dest
-
-
-def _write_data_uri(url: str, dest: Path) -> None:
-    header, _, payload = url.partition(",")
-    try:
-        if header.endswith(";base64"):
-            data = base64.b64decode(payload, validate=False)
-        else:
-            data = unquote_to_bytes(payload)
-    except (binascii.Error, ValueError) as exc:
-        raise ValueError(f"invalid data: URI ({exc})") from None
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.part")
-    tmp.write_bytes(data)
-    tmp.replace(dest)
+#: The client's download cache is the package's one download cache.
+MediaCache = DownloadCache
 
 
 def apply(obj: Any, conversion: UrlConversion | None, cache: MediaCache | None) -> Any:

@@ -4,9 +4,10 @@ The agent authenticates with ``Authorization: <agent token>`` (the raw token, no
 prefix), optionally impersonating a user (``SYNAPSE-User``) in a tenant (``SYNAPSE-Tenant``).
 Log tails use the current wire: ``protocol='stream'`` reads the SSE stream
 ``jobs/{pk}/logs/stream/``, ``'websocket'`` the JSON frames of ``ws(s)://.../jobs/{pk}/logs/``
-and ``'http'`` the full log once; each yields lines ending in ``\\n`` as the seed's client
-does. The client enforces the seed's stream limits: at most 10,000 WebSocket messages,
-50,000 lines and 50 MB (``ClientError(429)`` beyond), and lines over 10 KB are dropped.
+and ``'http'`` the full log once; each yields lines ending in ``\\n`` as the Synapse SDK's
+client does. The client enforces the SDK's stream limits (:class:`StreamLimits`, configurable
+per client): at most 10,000 WebSocket messages, 50,000 lines and 50 MB (``ClientError(429)``
+beyond), and lines over 10 KB are dropped.
 
 Example:
     >>> ray = RayClient("http://127.0.0.1:8001/", agent_token="f" * 40)
@@ -21,6 +22,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from synapse_nb._config import Timeout
@@ -28,10 +30,10 @@ from synapse_nb.clients._base import BaseClient
 from synapse_nb.clients.backend import _token
 from synapse_nb.exceptions import ClientError, InvalidInputError
 
-__all__ = ["AgentClient", "RayClient", "RayClientMixin"]
+__all__ = ["AgentClient", "RayClient", "RayClientMixin", "StreamLimits"]
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
-#: Stream limits of the seed's RayClient.
+#: Default stream limits of the Synapse SDK's RayClient (see :class:`StreamLimits`).
 MAX_WS_MESSAGES = 10_000
 MAX_LINES = 50_000
 MAX_BYTES = 50 * 1024 * 1024
@@ -57,28 +59,71 @@ def _check_stream_timeout(value: Any, method: str) -> float:
     return float(value)
 
 
+@dataclass(frozen=True)
+class StreamLimits:
+    """Limits of one log tail (the Synapse SDK's ``StreamLimits``).
+
+    Args:
+        max_messages: Most WebSocket messages of one tail.
+        max_lines: Most lines of one tail.
+        max_bytes: Most bytes of all lines of one tail.
+        max_message_size: Longest line, in bytes; longer lines are dropped silently.
+
+    Beyond ``max_messages``, ``max_lines`` or ``max_bytes`` the tail raises
+    ``ClientError(429)``.
+
+    Example:
+        >>> limits = StreamLimits(max_lines=1000)
+        >>> limits.max_lines, limits.max_bytes
+        (1000, 52428800)
+    """
+
+    max_messages: int = MAX_WS_MESSAGES
+    max_lines: int = MAX_LINES
+    max_bytes: int = MAX_BYTES
+    max_message_size: int = MAX_LINE_BYTES
+
+    def __post_init__(self) -> None:
+        for name in ("max_messages", "max_lines", "max_bytes", "max_message_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidInputError(
+                    name, value, "must be a positive int", method="StreamLimits"
+                )
+
+
+def _default_limits() -> StreamLimits:
+    # Read the module constants at call time, so they stay the one place of the defaults.
+    return StreamLimits(MAX_WS_MESSAGES, MAX_LINES, MAX_BYTES, MAX_LINE_BYTES)
+
+
 class _StreamBudget:
     """Counts what a tail yielded and raises ``ClientError(429)`` past the limits."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, limits: StreamLimits | None = None) -> None:
         self.path = path
+        self._limits = limits
         self.lines = self.bytes = self.messages = 0
+
+    @property
+    def limits(self) -> StreamLimits:
+        return self._limits or _default_limits()
 
     def message(self) -> None:
         self.messages += 1
-        if self.messages > MAX_WS_MESSAGES:
-            self._exceeded(f"more than {MAX_WS_MESSAGES} WebSocket messages")
+        if self.messages > self.limits.max_messages:
+            self._exceeded(f"more than {self.limits.max_messages} WebSocket messages")
 
     def line(self, text: str) -> str | None:
         size = len(text.encode())
-        if size > MAX_LINE_BYTES:
-            return None  # the seed's client drops over-long lines silently
+        if size > self.limits.max_message_size:
+            return None  # the Synapse SDK's client drops over-long lines silently
         self.lines += 1
         self.bytes += size
-        if self.lines > MAX_LINES:
-            self._exceeded(f"more than {MAX_LINES} lines")
-        if self.bytes > MAX_BYTES:
-            self._exceeded(f"more than {MAX_BYTES // (1024 * 1024)} MB")
+        if self.lines > self.limits.max_lines:
+            self._exceeded(f"more than {self.limits.max_lines} lines")
+        if self.bytes > self.limits.max_bytes:
+            self._exceeded(f"more than {self.limits.max_bytes} bytes")
         return text if text.endswith("\n") else text + "\n"
 
     def _exceeded(self, what: str) -> None:
@@ -93,8 +138,11 @@ def _event(payload: str) -> dict[str, Any]:
     return event if isinstance(event, dict) else {"type": "log", "message": str(event)}
 
 
-class RayClientMixin:
+class RayClientMixin(BaseClient):
     """Ray jobs, logs, nodes, tasks and Serve applications (seed: ``RayClientMixin``)."""
+
+    #: Limits of every log tail of this client; ``None`` means the defaults.
+    stream_limits: StreamLimits | None = None
 
     def list_jobs(self) -> dict[str, Any]:
         """List the Ray jobs of the agent's tenant (``{'results': [...]}``).
@@ -103,7 +151,7 @@ class RayClientMixin:
             >>> [j["status"] for j in ray.list_jobs()["results"]]  # doctest: +SKIP
             ['SUCCEEDED', 'RUNNING']
         """
-        return self._get("jobs/")  # type: ignore[attr-defined]
+        return self._get("jobs/")
 
     def get_job(self, pk: str) -> dict[str, Any]:
         """Get one Ray job.
@@ -112,7 +160,7 @@ class RayClientMixin:
             >>> ray.get_job("6c1f0b7e")["status"]  # doctest: +SKIP
             'RUNNING'
         """
-        return self._get(f"jobs/{_check_id(pk, 'get_job')}/")  # type: ignore[attr-defined]
+        return self._get(f"jobs/{_check_id(pk, 'get_job')}/")
 
     def stop_job(self, pk: str) -> dict[str, Any]:
         """Stop a running job; a job already finished gives ``ClientError`` 400.
@@ -121,7 +169,7 @@ class RayClientMixin:
             >>> ray.stop_job("6c1f0b7e")["status"]  # doctest: +SKIP
             'STOPPED'
         """
-        return self._post(f"jobs/{_check_id(pk, 'stop_job')}/stop/")  # type: ignore[attr-defined]
+        return self._post(f"jobs/{_check_id(pk, 'stop_job')}/stop/")
 
     def list_job_logs(self, pk: str) -> str:
         """Return a job's whole log as text.
@@ -129,8 +177,8 @@ class RayClientMixin:
         Example:
             >>> print(ray.list_job_logs("6c1f0b7e"))  # doctest: +SKIP
         """
-        text = self._get(f"jobs/{_check_id(pk, 'list_job_logs')}/logs/")  # type: ignore[attr-defined]
-        return "" if text is None else text if isinstance(text, str) else json.dumps(text)
+        text = self._get(f"jobs/{_check_id(pk, 'list_job_logs')}/logs/", expect="text")
+        return str(text)
 
     def tail_job_logs(
         self, pk: str, stream_timeout: float = 10, protocol: str = "stream"
@@ -160,7 +208,7 @@ class RayClientMixin:
         if protocol == "http":
             _check_stream_timeout(stream_timeout, method)
             text = self.list_job_logs(pk)
-            budget = _StreamBudget(f"jobs/{pk}/logs/")
+            budget = _StreamBudget(f"jobs/{pk}/logs/", self.stream_limits)
             lines = (budget.line(x) for x in text.splitlines())
             return (line for line in lines if line is not None)
         return self.stream_tail_job_logs(pk, stream_timeout)
@@ -175,42 +223,9 @@ class RayClientMixin:
         method = "stream_tail_job_logs"
         ref = _check_id(pk, method)
         timeout = _check_stream_timeout(stream_timeout, method)
-        transport = self._transport  # type: ignore[attr-defined]
         path = f"jobs/{ref}/logs/stream/"
-        response = transport.request(
-            "GET",
-            path,
-            stream=True,
-            headers={"Accept": "text/event-stream"},
-            timeout=Timeout(connect=transport.timeout.connect, read=timeout),
-        )
-        return self._sse_lines(response, transport, path)
-
-    @staticmethod
-    def _sse_lines(response: Any, transport: Any, path: str) -> Iterator[str]:
-        import requests  # the stream is open already; only its error types are needed
-
-        budget = _StreamBudget(path)
-        with response:
-            try:
-                for raw in response.iter_lines(decode_unicode=True):
-                    if not raw:
-                        continue
-                    event = _event(raw[5:].strip()) if raw.startswith("data:") else None
-                    if event is None:
-                        line = budget.line(raw)
-                    elif event.get("type") == "complete":
-                        return
-                    elif event.get("type") == "error":
-                        raise ClientError(
-                            500, event.get("message") or "stream error", method="GET", path=path
-                        )
-                    else:
-                        line = budget.line(str(event.get("message", "")))
-                    if line is not None:
-                        yield line
-            except requests.RequestException as exc:
-                raise transport._map_exception(exc, "GET", path, transport.timeout) from None
+        events = self._transport.sse_events(path, read_timeout=timeout)
+        return self._event_lines(events, path, _StreamBudget(path, self.stream_limits))
 
     def websocket_tail_job_logs(self, pk: str, stream_timeout: float = 10) -> Iterator[str]:
         """Follow a job's log over a WebSocket (``ws(s)://.../jobs/{pk}/logs/``).
@@ -222,16 +237,31 @@ class RayClientMixin:
         ref = _check_id(pk, method)
         timeout = _check_stream_timeout(stream_timeout, method)
         path = f"jobs/{ref}/logs/"
-        frames = self._transport.websocket(path, timeout=timeout)  # type: ignore[attr-defined]
-        return self._ws_lines(frames, path)
+        frames = self._transport.websocket(path, timeout=timeout)
+        return self._ws_lines(frames, path, self.stream_limits)
 
     @staticmethod
-    def _ws_lines(frames: Iterator[str], path: str) -> Iterator[str]:
-        budget = _StreamBudget(path)
-        for frame in frames:
-            budget.message()
-            event = _event(frame)
+    def _ws_lines(
+        frames: Iterator[str], path: str, limits: StreamLimits | None = None
+    ) -> Iterator[str]:
+        budget = _StreamBudget(path, limits)
+
+        def events() -> Iterator[dict[str, Any]]:
+            for frame in frames:
+                budget.message()
+                yield _event(frame)
+
+        return RayClientMixin._event_lines(events(), path, budget)
+
+    @staticmethod
+    def _event_lines(
+        events: Iterator[dict[str, Any]], path: str, budget: _StreamBudget | None = None
+    ) -> Iterator[str]:
+        budget = budget or _StreamBudget(path)
+        for event in events:
             kind = event.get("type")
+            if kind == "connected":
+                continue
             if kind == "complete":
                 return
             if kind == "error":
@@ -249,7 +279,7 @@ class RayClientMixin:
             >>> ray.list_nodes()["results"][0]["alive"]  # doctest: +SKIP
             True
         """
-        return self._get("nodes/")  # type: ignore[attr-defined]
+        return self._get("nodes/")
 
     def get_node(self, pk: str) -> dict[str, Any]:
         """Get one Ray node.
@@ -258,7 +288,7 @@ class RayClientMixin:
             >>> ray.get_node("node-0")["state"]  # doctest: +SKIP
             'ALIVE'
         """
-        return self._get(f"nodes/{_check_id(pk, 'get_node')}/")  # type: ignore[attr-defined]
+        return self._get(f"nodes/{_check_id(pk, 'get_node')}/")
 
     def list_tasks(self) -> dict[str, Any]:
         """List Ray tasks.
@@ -267,7 +297,7 @@ class RayClientMixin:
             >>> ray.list_tasks()["count"]  # doctest: +SKIP
             8
         """
-        return self._get("tasks/")  # type: ignore[attr-defined]
+        return self._get("tasks/")
 
     def get_task(self, pk: str) -> dict[str, Any]:
         """Get one Ray task.
@@ -276,7 +306,7 @@ class RayClientMixin:
             >>> ray.get_task("task-1")["state"]  # doctest: +SKIP
             'SUCCEEDED'
         """
-        return self._get(f"tasks/{_check_id(pk, 'get_task')}/")  # type: ignore[attr-defined]
+        return self._get(f"tasks/{_check_id(pk, 'get_task')}/")
 
     def list_serve_applications(self) -> dict[str, Any]:
         """List Ray Serve applications.
@@ -285,7 +315,7 @@ class RayClientMixin:
             >>> ray.list_serve_applications()["results"][0]["status"]  # doctest: +SKIP
             'RUNNING'
         """
-        return self._get("serve_applications/")  # type: ignore[attr-defined]
+        return self._get("serve_applications/")
 
     def get_serve_application(self, pk: str) -> dict[str, Any]:
         """Get one Serve application by name.
@@ -295,7 +325,7 @@ class RayClientMixin:
             'RUNNING'
         """
         ref = _check_id(pk, "get_serve_application")
-        return self._get(f"serve_applications/{ref}/")  # type: ignore[attr-defined]
+        return self._get(f"serve_applications/{ref}/")
 
     def delete_serve_application(self, pk: str) -> None:
         """Delete a Serve application (204, returns ``None``).
@@ -304,7 +334,7 @@ class RayClientMixin:
             >>> ray.delete_serve_application("app-1")  # doctest: +SKIP
         """
         ref = _check_id(pk, "delete_serve_application")
-        return self._delete(f"serve_applications/{ref}/")  # type: ignore[attr-defined]
+        return self._delete(f"serve_applications/{ref}/")
 
 
 def _agent_headers(agent_token: Any, user_token: Any, tenant: Any, method: str) -> dict[str, str]:
@@ -335,6 +365,7 @@ class RayClient(RayClientMixin, BaseClient):
         user_token: Optional user token to act as (``SYNAPSE-User``).
         tenant: Optional tenant code (``SYNAPSE-Tenant``).
         retry: Retry policy, as for ``BackendClient``.
+        stream_limits: Limits of the log tails (default :class:`StreamLimits`).
 
     Example:
         >>> with RayClient("http://127.0.0.1:8001", agent_token="a" * 40) as ray:
@@ -351,8 +382,14 @@ class RayClient(RayClientMixin, BaseClient):
         user_token: str | None = None,
         tenant: str | None = None,
         retry: Any = None,
+        stream_limits: StreamLimits | None = None,
     ) -> None:
         headers = _agent_headers(agent_token, user_token, tenant, type(self).__name__)
+        if stream_limits is not None and not isinstance(stream_limits, StreamLimits):
+            raise InvalidInputError(
+                "stream_limits", stream_limits, "must be a StreamLimits", method=type(self).__name__
+            )
+        self.stream_limits = stream_limits
         super().__init__(
             base_url,
             Timeout.coerce(timeout) if timeout is not None else Timeout(connect=3, read=10),
@@ -382,6 +419,7 @@ class AgentClient(RayClient):
         timeout: Any = None,
         *,
         retry: Any = None,
+        stream_limits: StreamLimits | None = None,
     ) -> None:
         super().__init__(
             base_url,
@@ -390,6 +428,7 @@ class AgentClient(RayClient):
             user_token=user_token,
             tenant=tenant,
             retry=retry,
+            stream_limits=stream_limits,
         )
 
     def health_check(self) -> dict[str, Any]:
@@ -399,4 +438,4 @@ class AgentClient(RayClient):
             >>> agent.health_check()["status"]  # doctest: +SKIP
             'ok'
         """
-        return self._get("health/")  # type: ignore[attr-defined]
+        return self._get("health/")

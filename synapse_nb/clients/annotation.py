@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
+from synapse_nb.clients._base import BaseClient
 from synapse_nb.clients._validate import check_data, check_params, check_pk, check_tag_replace
 from synapse_nb.exceptions import InvalidInputError
 from synapse_nb.models._base import build_body, validate
@@ -22,7 +23,7 @@ from synapse_nb.models.enums import AnnotationSchema
 __all__ = ["AnnotationClientMixin"]
 
 
-class AnnotationClientMixin:
+class AnnotationClientMixin(BaseClient):
     """Task and annotation management (seed: ``AnnotationClientMixin``)."""
 
     def get_project(self, pk: int) -> dict[str, Any]:
@@ -40,7 +41,7 @@ class AnnotationClientMixin:
             'Street scenes'
         """
         pk = check_pk(pk, method="get_project")
-        return self._get(f"projects/{pk}/")  # type: ignore[attr-defined]
+        return self._get(f"projects/{pk}/")
 
     def get_task(self, pk: int, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Get one task, optionally expanded.
@@ -59,7 +60,7 @@ class AnnotationClientMixin:
         """
         pk = check_pk(pk, method="get_task")
         query = check_params(params, method="get_task")
-        return self._get(f"tasks/{pk}/", query)  # type: ignore[attr-defined]
+        return self._get(f"tasks/{pk}/", query)
 
     def update_task(self, pk: int, data: Mapping[str, Any]) -> dict[str, Any]:
         """Update a task's writable fields (``PATCH tasks/{pk}/``).
@@ -77,9 +78,7 @@ class AnnotationClientMixin:
             'completed'
         """
         allowed = ("status", "priority", "assignee", "metadata", "tags", "is_discarded")
-        return self._patch_checked(  # type: ignore[attr-defined]
-            "tasks", "update_task", pk, data, allowed
-        )
+        return self._patch_checked("tasks", "update_task", pk, data, allowed)
 
     def annotate_task_data(
         self, pk: int, data: Mapping[str, Any], *, schema: str | None = None
@@ -109,9 +108,7 @@ class AnnotationClientMixin:
                 raise InvalidInputError(
                     "schema", schema, "must be 'dm_schema_v1' or 'any'", method="annotate_task_data"
                 ) from None
-        return self._put(  # type: ignore[attr-defined]
-            f"tasks/{pk}/annotate_task_data/", dict(data), params=params
-        )
+        return self._put(f"tasks/{pk}/annotate_task_data/", dict(data), params=params)
 
     def list_tasks(
         self,
@@ -144,7 +141,7 @@ class AnnotationClientMixin:
             >>> len(list(tasks)) == count                                           # doctest: +SKIP
             True
         """
-        return self._list(  # type: ignore[attr-defined]
+        return self._list(
             "sdk/tasks/",
             params,
             method="list_tasks",
@@ -176,7 +173,7 @@ class AnnotationClientMixin:
         method = "create_tasks"
         if isinstance(data, Mapping) and "data" in data:
             body = build_body(TaskBulkCreate, data, method=method)
-            return self._post("tasks/", body)  # type: ignore[attr-defined]
+            return self._post("tasks/", body)
         single = isinstance(data, Mapping)
         items = [data] if single else data
         if not isinstance(items, list) or not items:
@@ -193,13 +190,13 @@ class AnnotationClientMixin:
         for task in tasks:
             by_project[task["project"]].append(task)
         if len(by_project) > 1:
-            return self._post("tasks/", tasks)  # type: ignore[attr-defined]
+            return self._post("tasks/", tasks)
         project = tasks[0]["project"]
         body = {
             "project": project,
             "data": [{k: v for k, v in t.items() if k != "project"} for t in tasks],
         }
-        created = self._post("tasks/", body)  # type: ignore[attr-defined]
+        created = self._post("tasks/", body)
         if single and isinstance(created, list) and len(created) == 1:
             return created[0]
         return created
@@ -225,7 +222,7 @@ class AnnotationClientMixin:
         body = build_body(SetTaskTags, data, method="set_tags_tasks")
         query = check_params(params, method="set_tags_tasks")
         check_tag_replace(body, query, method="set_tags_tasks")
-        return self._post("tasks/set_tags/", body, params=query)  # type: ignore[attr-defined]
+        return self._post("tasks/set_tags/", body, params=query)
 
     def get_task_tag(self, pk: int) -> dict[str, Any]:
         """Get one task tag.
@@ -241,7 +238,7 @@ class AnnotationClientMixin:
             'blurry'
         """
         pk = check_pk(pk, method="get_task_tag")
-        return self._get(f"task_tags/{pk}/")  # type: ignore[attr-defined]
+        return self._get(f"task_tags/{pk}/")
 
     def list_task_tags(
         self,
@@ -264,7 +261,7 @@ class AnnotationClientMixin:
             >>> client.list_task_tags({"project": 1})["results"][0]["name"]  # doctest: +SKIP
             'blurry'
         """
-        return self._list(  # type: ignore[attr-defined]
+        return self._list(
             "task_tags/", params, method="list_task_tags", list_all=list_all, **page_options
         )
 
@@ -287,6 +284,6 @@ class AnnotationClientMixin:
         Example:
             >>> client.list_projects()['count']  # doctest: +SKIP
         """
-        return self._list(  # type: ignore[attr-defined]
+        return self._list(
             "projects/", params, method="list_projects", list_all=list_all, **page_options
         )

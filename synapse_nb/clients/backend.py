@@ -68,6 +68,8 @@ class BackendClient(
             lower is detected from the first page).
         cache_dir: Download cache of ``url_conversion``.
         url_host: Added as ``?url_host=`` to every request (SDK-26).
+        limits: Largest JSON reply and overall deadline of one call
+            (:class:`~synapse_nb._config.ResponseLimits` or a dict of its fields).
 
     Example:
         >>> import os
@@ -93,6 +95,7 @@ class BackendClient(
         page_size: int | None = None,
         cache_dir: str | Path | None = None,
         url_host: str | None = None,
+        limits: Any = None,
     ) -> None:
         api_token = _token(api_token, "api_token")
         access_token = _token(access_token, "access_token")
@@ -134,6 +137,7 @@ class BackendClient(
             page_size=page_size,
             cache_dir=cache_dir,
             default_params={"url_host": url_host} if url_host else None,
+            limits=limits,
         )
 
     def __repr__(self) -> str:

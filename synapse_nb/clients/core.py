@@ -12,14 +12,14 @@ import os
 from typing import Any
 
 from synapse_nb._config import DEFAULT_CHUNK_SIZE
-from synapse_nb._uploads import ChunkedUploader, ProgressCallback, check_upload_file
+from synapse_nb._progress import AnyProgress
+from synapse_nb.clients._base import BaseClient
 from synapse_nb.clients._validate import check_ref
-from synapse_nb.exceptions import InvalidInputError
 
 __all__ = ["CoreClientMixin"]
 
 
-class CoreClientMixin:
+class CoreClientMixin(BaseClient):
     """File uploads (seed: ``CoreClientMixin``)."""
 
     def create_chunked_upload(
@@ -27,7 +27,7 @@ class CoreClientMixin:
         file_path: str | os.PathLike[str],
         *,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
-        progress: ProgressCallback | None = None,
+        progress: AnyProgress | None = None,
         upload_id: str | int | None = None,
         resume_timeout: float = 120.0,
     ) -> dict[str, Any]:
@@ -56,35 +56,14 @@ class CoreClientMixin:
             ...     "video.mp4", progress=lambda sent, total: print(sent, total)
             ... )  # doctest: +SKIP
         """
-        method = "create_chunked_upload"
-        path = check_upload_file(file_path, method=method)
-        if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-            raise InvalidInputError(
-                "chunk_size", chunk_size, "must be a positive int of bytes", method=method
-            )
-        if progress is not None and not callable(progress):
-            raise InvalidInputError(
-                "progress", progress, "must be callable(sent, total)", method=method
-            )
-        if upload_id is not None:
-            upload_id = check_ref(upload_id, method=method, field="upload_id", what="upload id")
-        if (
-            isinstance(resume_timeout, bool)
-            or not isinstance(resume_timeout, int | float)
-            or (resume_timeout < 0)
-        ):
-            raise InvalidInputError(
-                "resume_timeout", resume_timeout, "must be seconds >= 0", method=method
-            )
-        uploader = ChunkedUploader(
-            self._transport,  # type: ignore[attr-defined]
-            path,
+        return self._chunked_upload(
+            file_path,
             chunk_size=chunk_size,
             progress=progress,
             upload_id=upload_id,
-            resume_timeout=float(resume_timeout),
+            resume_timeout=resume_timeout,
+            method="create_chunked_upload",
         )
-        return uploader.run()
 
     def get_chunked_upload(self, upload_id: str | int) -> dict[str, Any]:
         """Get the state of a chunked upload: ``{id, offset, completed_at, status, ...}``.
@@ -99,4 +78,4 @@ class CoreClientMixin:
         upload_id = check_ref(
             upload_id, method="get_chunked_upload", field="upload_id", what="upload id"
         )
-        return self._get(f"chunked_upload/{upload_id}/")  # type: ignore[attr-defined]
+        return self._get(f"chunked_upload/{upload_id}/")

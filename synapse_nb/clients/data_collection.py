@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from synapse_nb._config import DEFAULT_CHUNK_SIZE
-from synapse_nb._uploads import ProgressCallback, check_upload_file
+from synapse_nb._progress import AnyProgress
+from synapse_nb._uploads import check_upload_file
+from synapse_nb.clients._base import BaseClient
 from synapse_nb.clients._validate import check_params, check_pk
 from synapse_nb.exceptions import InvalidInputError
 from synapse_nb.models._base import validate
@@ -27,7 +29,7 @@ DATA_UNIT_BATCH = 1000
 _MD5 = re.compile(r"[0-9a-f]{32}")
 
 
-class DataCollectionClientMixin:
+class DataCollectionClientMixin(BaseClient):
     """Data collections, files and units (seed: ``DataCollectionClientMixin``)."""
 
     def list_data_collection(
@@ -51,7 +53,7 @@ class DataCollectionClientMixin:
             >>> [c["name"] for c in client.list_data_collection()["results"]]  # doctest: +SKIP
             ['Street images']
         """
-        return self._list(  # type: ignore[attr-defined]
+        return self._list(
             "data_collections/",
             params,
             method="list_data_collection",
@@ -76,16 +78,14 @@ class DataCollectionClientMixin:
             'image'
         """
         pk = check_pk(data_collection_id, method="get_data_collection", field="data_collection_id")
-        return self._get(  # type: ignore[attr-defined]
-            f"data_collections/{pk}/", {"expand": "file_specifications"}
-        )
+        return self._get(f"data_collections/{pk}/", {"expand": "file_specifications"})
 
     def create_data_file(
         self,
         file_path: str | os.PathLike[str],
         use_chunked_upload: bool | None = False,
         *,
-        progress: ProgressCallback | None = None,
+        progress: AnyProgress | None = None,
     ) -> dict[str, Any]:
         """Upload one file as a data file (``POST data_files/``).
 
@@ -116,13 +116,11 @@ class DataCollectionClientMixin:
         if use_chunked_upload is None:
             use_chunked_upload = path.stat().st_size > DEFAULT_CHUNK_SIZE
         if use_chunked_upload:
-            done = self.create_chunked_upload(path, progress=progress)  # type: ignore[attr-defined]
+            done = self._chunked_upload(path, progress=progress)
             body = {"chunked_upload": done["id"], "meta": {"filename": path.name}}
-            return self._post("data_files/", body)  # type: ignore[attr-defined]
+            return self._post("data_files/", body)
         with open(path, "rb") as fh:
-            return self._post(  # type: ignore[attr-defined]
-                "data_files/", None, files={"file": (path.name, fh)}
-            )
+            return self._post("data_files/", None, files={"file": (path.name, fh)})
 
     def upload_data_file(
         self,
@@ -213,10 +211,10 @@ class DataCollectionClientMixin:
             for i, item in enumerate(items)
         ]
         if single:
-            return self._post("data_units/", bodies[0])  # type: ignore[attr-defined]
+            return self._post("data_units/", bodies[0])
         created: list[Any] = []
         for start in range(0, len(bodies), batch_size):
-            reply = self._post("data_units/", bodies[start : start + batch_size])  # type: ignore[attr-defined]
+            reply = self._post("data_units/", bodies[start : start + batch_size])
             created.extend(reply if isinstance(reply, list) else reply.get("results", [reply]))
         return created
 
@@ -227,7 +225,7 @@ class DataCollectionClientMixin:
             >>> client.get_data_unit(11, params={"expand": "files"})["files"]  # doctest: +SKIP
         """
         pk = check_pk(pk, method="get_data_unit")
-        return self._get(f"data_units/{pk}/", check_params(params, method="get_data_unit"))  # type: ignore[attr-defined]
+        return self._get(f"data_units/{pk}/", check_params(params, method="get_data_unit"))
 
     def list_data_units(
         self,
@@ -242,7 +240,7 @@ class DataCollectionClientMixin:
             >>> units, count = client.list_data_units({"data_collection": 1},
             ...                                       list_all=True)  # doctest: +SKIP
         """
-        return self._list(  # type: ignore[attr-defined]
+        return self._list(
             "data_units/",
             params,
             method="list_data_units",
@@ -280,7 +278,7 @@ class DataCollectionClientMixin:
                 raise InvalidInputError(
                     "checksums", value, "is not an MD5 hex digest", method=method
                 )
-        return self._post(  # type: ignore[attr-defined]
+        return self._post(
             "data_files/verify_checksums/", {"checksums": [c.lower() for c in checksums]}
         )
 

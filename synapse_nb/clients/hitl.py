@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from synapse_nb.clients._base import BaseClient
 from synapse_nb.clients._validate import check_params, check_pk, check_tag_replace
 from synapse_nb.models._base import build_body
 from synapse_nb.models.annotation import SetAssignmentTags
@@ -17,7 +18,7 @@ from synapse_nb.models.annotation import SetAssignmentTags
 __all__ = ["HITLClientMixin"]
 
 
-class HITLClientMixin:
+class HITLClientMixin(BaseClient):
     """Assignments (seed: ``HITLClientMixin``)."""
 
     def get_assignment(self, pk: int) -> dict[str, Any]:
@@ -34,7 +35,7 @@ class HITLClientMixin:
             456
         """
         pk = check_pk(pk, method="get_assignment")
-        return self._get(f"assignments/{pk}/")  # type: ignore[attr-defined]
+        return self._get(f"assignments/{pk}/")
 
     def update_assignment(self, pk: int, data: Mapping[str, Any]) -> dict[str, Any]:
         """Update an assignment's review state (``PATCH assignments/{pk}/``).
@@ -47,9 +48,7 @@ class HITLClientMixin:
             >>> client.update_assignment(3, {"status_review": "rejected"})  # doctest: +SKIP
         """
         allowed = ("status_label", "status_review", "data")
-        return self._patch_checked(  # type: ignore[attr-defined]
-            "assignments", "update_assignment", pk, data, allowed
-        )
+        return self._patch_checked("assignments", "update_assignment", pk, data, allowed)
 
     def list_assignments(
         self,
@@ -76,7 +75,7 @@ class HITLClientMixin:
             >>> page["count"]                                            # doctest: +SKIP
             40
         """
-        return self._list(  # type: ignore[attr-defined]
+        return self._list(
             "sdk/assignments/",
             params,
             method="list_assignments",
@@ -107,4 +106,4 @@ class HITLClientMixin:
         body = build_body(SetAssignmentTags, data, method="set_tags_assignments")
         query = check_params(params, method="set_tags_assignments")
         check_tag_replace(body, query, method="set_tags_assignments")
-        return self._post("assignments/set_tags/", body, params=query)  # type: ignore[attr-defined]
+        return self._post("assignments/set_tags/", body, params=query)

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from synapse_nb._config import Timeout
+from synapse_nb.clients._base import BaseClient
 from synapse_nb.clients._validate import check_params, check_pk, check_ref
 from synapse_nb.exceptions import ClientError, InvalidInputError
 from synapse_nb.models._base import build_body, validate
@@ -39,7 +39,7 @@ def _job_ref(pk: Any, method: str) -> int | str:
     return check_ref(pk, method=method, what="id (int or UUID)")
 
 
-class IntegrationClientMixin:
+class IntegrationClientMixin(BaseClient):
     """Plugins, jobs and storages (seed: ``IntegrationClientMixin``)."""
 
     # ------------------------------------------------------------------ agents
@@ -66,7 +66,7 @@ class IntegrationClientMixin:
                 "must be a non-empty agent token (letters, digits, '_', '-')",
                 method="health_check_agent",
             )
-        return self._post(f"agents/{token}/connect/", secrets=[token])  # type: ignore[attr-defined]
+        return self._post(f"agents/{token}/connect/", secrets=[token])
 
     # ------------------------------------------------------------------ plugins
     def get_plugin(self, pk: int | str) -> dict[str, Any]:
@@ -77,7 +77,7 @@ class IntegrationClientMixin:
             'YOLO export'
         """
         ref = check_ref(pk, method="get_plugin", what="id or plugin code")
-        return self._get(f"plugins/{ref}/")  # type: ignore[attr-defined]
+        return self._get(f"plugins/{ref}/")
 
     def create_plugin(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """Create a plugin.
@@ -91,7 +91,7 @@ class IntegrationClientMixin:
             7
         """
         body = build_body(PluginCreate, data, method="create_plugin")
-        return self._post("plugins/", body)  # type: ignore[attr-defined]
+        return self._post("plugins/", body)
 
     def update_plugin(self, pk: int | str, data: Mapping[str, Any]) -> dict[str, Any]:
         """Update some fields of a plugin (``PUT plugins/{pk}/``, partial as in the seed).
@@ -102,7 +102,7 @@ class IntegrationClientMixin:
         """
         ref = check_ref(pk, method="update_plugin", what="id or plugin code")
         body = build_body(PluginUpdate, data, method="update_plugin")
-        return self._put(f"plugins/{ref}/", body)  # type: ignore[attr-defined]
+        return self._put(f"plugins/{ref}/", body)
 
     def run_plugin(self, pk: int | str, data: Mapping[str, Any]) -> dict[str, Any]:
         """Run a plugin action; job-mode actions return the created job.
@@ -122,7 +122,7 @@ class IntegrationClientMixin:
         """
         ref = check_ref(pk, method="run_plugin", what="id or plugin code")
         body = build_body(RunPlugin, data, method="run_plugin")
-        return self._post(f"plugins/{ref}/run/", body)  # type: ignore[attr-defined]
+        return self._post(f"plugins/{ref}/run/", body)
 
     def create_plugin_release(self, data: Mapping[str, Any], *, file: Any = None) -> dict[str, Any]:
         """Create a plugin release from an archive (multipart ``POST plugin_releases/``).
@@ -165,7 +165,7 @@ class IntegrationClientMixin:
             part = _file_part(archive, stack, method)
             if part is not None:
                 parts.append(("file", part))
-            return self._post("plugin_releases/", None, files=parts)  # type: ignore[attr-defined]
+            return self._post("plugin_releases/", None, files=parts)
 
     def get_plugin_release(
         self, pk: int | str, params: Mapping[str, Any] | None = None
@@ -178,7 +178,7 @@ class IntegrationClientMixin:
         """
         ref = check_ref(pk, method="get_plugin_release", what="id or code@version")
         query = check_params(params, method="get_plugin_release")
-        return self._get(f"plugin_releases/{ref}/", query)  # type: ignore[attr-defined]
+        return self._get(f"plugin_releases/{ref}/", query)
 
     # ------------------------------------------------------------------ jobs
     def list_jobs(
@@ -197,9 +197,7 @@ class IntegrationClientMixin:
         query = check_params(params, method="list_jobs")
         if "status" in query:
             query["status"] = _statuses(query["status"], method="list_jobs")
-        return self._list(  # type: ignore[attr-defined]
-            "jobs/", query, method="list_jobs", list_all=list_all, **page_options
-        )
+        return self._list("jobs/", query, method="list_jobs", list_all=list_all, **page_options)
 
     def get_job(self, pk: int | str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Get a job (ids are ints or UUID strings).
@@ -209,7 +207,7 @@ class IntegrationClientMixin:
             'SUCCEEDED'
         """
         ref = _job_ref(pk, "get_job")
-        return self._get(f"jobs/{ref}/", check_params(params, method="get_job"))  # type: ignore[attr-defined]
+        return self._get(f"jobs/{ref}/", check_params(params, method="get_job"))
 
     def update_job(self, pk: int | str, data: Mapping[str, Any]) -> dict[str, Any]:
         """Update a job (``PATCH jobs/{pk}/``); ``status='completed'`` is sent as ``SUCCEEDED``.
@@ -225,7 +223,7 @@ class IntegrationClientMixin:
         """
         ref = _job_ref(pk, "update_job")
         body = build_body(JobUpdate, data, method="update_job")
-        return self._patch(f"jobs/{ref}/", body)  # type: ignore[attr-defined]
+        return self._patch(f"jobs/{ref}/", body)
 
     def list_job_console_logs(
         self, pk: int | str, *, list_all: bool = False, **page_options: Any
@@ -238,7 +236,7 @@ class IntegrationClientMixin:
             ['starting', 'epoch 1/3', ...]
         """
         ref = _job_ref(pk, "list_job_console_logs")
-        return self._list(  # type: ignore[attr-defined]
+        return self._list(
             f"jobs/{ref}/console_logs/",
             None,
             method="list_job_console_logs",
@@ -275,16 +273,8 @@ class IntegrationClientMixin:
             raise InvalidInputError(
                 "timeout", timeout, "must be positive seconds or None", method=method
             )
-        transport = self._transport  # type: ignore[attr-defined]
-        path = f"jobs/{ref}/tail_console_logs/"
-        response = transport.request(
-            "GET",
-            path,
-            stream=True,
-            headers={"Accept": "text/event-stream"},
-            timeout=Timeout(connect=transport.timeout.connect, read=timeout),
-        )
-        return _sse_events(response, transport, path)
+        events = self._transport.sse_events(f"jobs/{ref}/tail_console_logs/", read_timeout=timeout)
+        return _console_entries(events, f"jobs/{ref}/tail_console_logs/")
 
     # ------------------------------------------------------------------ storages
     def list_storages(
@@ -300,7 +290,7 @@ class IntegrationClientMixin:
             >>> client.list_storages()["results"][0]["provider"]  # doctest: +SKIP
             'file_system'
         """
-        return self._list(  # type: ignore[attr-defined]
+        return self._list(
             "storages/", params, method="list_storages", list_all=list_all, **page_options
         )
 
@@ -312,7 +302,7 @@ class IntegrationClientMixin:
             {'location': '/data'}
         """
         pk = check_pk(pk, method="get_storage")
-        return self._get(f"storages/{pk}/", {"with_configuration": "true"})  # type: ignore[attr-defined]
+        return self._get(f"storages/{pk}/", {"with_configuration": "true"})
 
     def create_storage(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """Create a storage.
@@ -327,7 +317,7 @@ class IntegrationClientMixin:
             3
         """
         body = build_body(StorageCreate, data, method="create_storage")
-        return self._post("storages/", body)  # type: ignore[attr-defined]
+        return self._post("storages/", body)
 
     def list_agents(
         self,
@@ -354,7 +344,7 @@ class IntegrationClientMixin:
             >>> client.list_agents()['results'][0]['status']  # doctest: +SKIP
             'connected'
         """
-        return self._list(  # type: ignore[attr-defined]
+        return self._list(
             "agents/", params, method="list_agents", list_all=list_all, **page_options
         )
 
@@ -377,7 +367,7 @@ class IntegrationClientMixin:
         Example:
             >>> client.list_plugins({'category': 'export'})['count']  # doctest: +SKIP
         """
-        return self._list(  # type: ignore[attr-defined]
+        return self._list(
             "plugins/", params, method="list_plugins", list_all=list_all, **page_options
         )
 
@@ -400,7 +390,7 @@ class IntegrationClientMixin:
         Example:
             >>> client.list_plugin_releases({'plugin': 'yolo-trainer'})['count']  # doctest: +SKIP
         """
-        return self._list(  # type: ignore[attr-defined]
+        return self._list(
             "plugin_releases/",
             params,
             method="list_plugin_releases",
@@ -447,41 +437,13 @@ def _file_part(archive: Any, stack: contextlib.ExitStack, method: str) -> Any:
     )
 
 
-def _sse_events(response: Any, transport: Any, path: str) -> Iterator[dict[str, Any]]:
-    import requests  # the stream is already open; this only names its error types
-
-    with response:
-        try:
-            for line in response.iter_lines(decode_unicode=True):
-                if not line or line.startswith(":"):
-                    continue
-                event = _parse_sse_line(line)
-                kind = event.get("type")
-                if kind == "connected":
-                    continue
-                if kind == "complete":
-                    return
-                if kind == "error":
-                    raise ClientError(500, event.get("message") or event, method="GET", path=path)
-                yield event
-        except requests.RequestException as exc:
-            raise transport._map_exception(exc, "GET", path, transport.timeout) from None
-
-
-def _parse_sse_line(line: str) -> dict[str, Any]:
-    if not line.startswith("data:"):
-        return {"type": "log", "message": line}
-    payload = line[5:].strip()
-    try:
-        event = json.loads(payload)
-    except ValueError:
-        return {"type": "log", "message": payload}
-    if not isinstance(event, dict):
-        return {"type": "log", "message": str(event)}
-    inner = event.get("data")
-    if event.get("type") == "log" and isinstance(inner, str):
-        # The backend nests an SSE frame inside the log event's data.
-        nested = _parse_sse_line(inner.strip())
-        nested.setdefault("type", "log")
-        return nested
-    return event
+def _console_entries(events: Iterator[dict[str, Any]], path: str) -> Iterator[dict[str, Any]]:
+    for event in events:
+        kind = event.get("type")
+        if kind == "connected":
+            continue
+        if kind == "complete":
+            return
+        if kind == "error":
+            raise ClientError(500, event.get("message") or event, method="GET", path=path)
+        yield event

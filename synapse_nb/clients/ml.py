@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from synapse_nb._uploads import ProgressCallback, check_upload_file
+from synapse_nb._progress import AnyProgress
+from synapse_nb._uploads import check_upload_file
+from synapse_nb.clients._base import BaseClient
 from synapse_nb.clients._url_conversion import resolve
 from synapse_nb.clients._validate import check_params, check_pk
 from synapse_nb.exceptions import InvalidInputError
@@ -21,7 +23,7 @@ from synapse_nb.models.ml import ModelCreate
 __all__ = ["MLClientMixin"]
 
 
-class MLClientMixin:
+class MLClientMixin(BaseClient):
     """Models and ground-truth data (seed: ``MLClientMixin``)."""
 
     def list_models(
@@ -37,7 +39,7 @@ class MLClientMixin:
             >>> client.list_models(params={"project": 123})["count"]  # doctest: +SKIP
             2
         """
-        return self._list(  # type: ignore[attr-defined]
+        return self._list(
             "models/", params, method="list_models", list_all=list_all, **page_options
         )
 
@@ -59,14 +61,14 @@ class MLClientMixin:
         pk = check_pk(pk, method="get_model")
         query = check_params(params, method="get_model")
         conversion = resolve(url_conversion, ["file"], is_list=False, method="get_model")
-        return self._get(f"models/{pk}/", query, url_conversion=conversion)  # type: ignore[attr-defined]
+        return self._get(f"models/{pk}/", query, url_conversion=conversion)
 
     def create_model(
         self,
         data: Mapping[str, Any],
         *,
         file: Any = None,
-        progress: ProgressCallback | None = None,
+        progress: AnyProgress | None = None,
     ) -> dict[str, Any]:
         """Upload a model file (chunked) and create the model (``POST models/``).
 
@@ -109,11 +111,9 @@ class MLClientMixin:
         path = check_upload_file(path_value, method=method, field="data['file']")
         # Validate the body before the (possibly long) upload, with a stand-in id.
         validate(ModelCreate, {**fields, "chunked_upload": "pending"}, method=method)
-        upload = self.create_chunked_upload(path, progress=progress)  # type: ignore[attr-defined]
+        upload = self._chunked_upload(path, progress=progress)
         body = validate(ModelCreate, {**fields, "chunked_upload": upload["id"]}, method=method)
-        return self._post(  # type: ignore[attr-defined]
-            "models/", body.model_dump(mode="json", exclude_none=True)
-        )
+        return self._post("models/", body.model_dump(mode="json", exclude_none=True))
 
     def list_ground_truth_events(
         self,
@@ -137,7 +137,7 @@ class MLClientMixin:
             ...     params={"ground_truth_dataset_versions": [123]}, list_all=True
             ... )  # doctest: +SKIP
         """
-        return self._list(  # type: ignore[attr-defined]
+        return self._list(
             "sdk/ground_truth_events/",
             params,
             method="list_ground_truth_events",
@@ -156,7 +156,7 @@ class MLClientMixin:
             'v1'
         """
         pk = check_pk(pk, method="get_ground_truth_version")
-        return self._get(f"ground_truth_dataset_versions/{pk}/")  # type: ignore[attr-defined]
+        return self._get(f"ground_truth_dataset_versions/{pk}/")
 
     def list_ground_truth_datasets(
         self,
@@ -177,7 +177,7 @@ class MLClientMixin:
         Example:
             >>> client.list_ground_truth_datasets()['results'][0]['name']  # doctest: +SKIP
         """
-        return self._list(  # type: ignore[attr-defined]
+        return self._list(
             "ground_truth_datasets/",
             params,
             method="list_ground_truth_datasets",
@@ -204,7 +204,7 @@ class MLClientMixin:
         Example:
             >>> client.list_ground_truth_versions({'ground_truth_dataset': 1})  # doctest: +SKIP
         """
-        return self._list(  # type: ignore[attr-defined]
+        return self._list(
             "ground_truth_dataset_versions/",
             params,
             method="list_ground_truth_versions",

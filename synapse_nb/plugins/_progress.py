@@ -1,7 +1,9 @@
 """Progress reporting shared by the export and upload workflows.
 
-A workflow reports progress as ``progress(current, total, category)``, the shape of the
-seed's ``run.set_progress(current, total, category=...)``. ``category`` names the phase
+A workflow reports progress through the package's one
+:class:`~synapse_nb._progress.ProgressCallback`, ``progress(current, total, category)``, the
+shape of the Synapse SDK's ``run.set_progress(current, total, category=...)``. ``category``
+names the phase
 (``"fetch"``, ``"dataset_conversion"``, ``"upload_data_files"``, ...), so one callback can
 drive several bars. With no callback, tqdm shows one bar per category; ``progress=False``
 shows nothing. An exception raised by a callback stops the workflow (an upload stays
@@ -18,26 +20,12 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
+from synapse_nb._progress import AnyProgress, ProgressCallback, as_progress
 from synapse_nb.exceptions import InvalidInputError
 
 __all__ = ["ProgressCallback", "ProgressReporter"]
-
-
-class ProgressCallback(Protocol):
-    """Called as a workflow advances: ``progress(current, total, category)``.
-
-    ``current`` never decreases within a category and ends equal to ``total``. It is called
-    from the thread that runs the workflow (never from worker threads), so a widget may
-    update itself directly.
-
-    Example:
-        >>> def progress(current: int, total: int, category: str) -> None:
-        ...     print(f"{category}: {current}/{total}")
-    """
-
-    def __call__(self, current: int, total: int, category: str) -> None: ...
 
 
 class ProgressReporter:
@@ -52,7 +40,7 @@ class ProgressReporter:
         >>> quiet.set_progress(3, 10, "upload_data_files"); quiet.close()
     """
 
-    def __init__(self, progress: ProgressCallback | bool | None, *, method: str) -> None:
+    def __init__(self, progress: AnyProgress | bool | None, *, method: str) -> None:
         if progress is True:
             progress = None
         if progress is not None and progress is not False and not callable(progress):
@@ -62,7 +50,9 @@ class ProgressReporter:
                 "must be callable(current, total, category), None (tqdm bars) or False",
                 method=method,
             )
-        self._callback = progress if callable(progress) else None
+        self._callback: ProgressCallback | None = (
+            as_progress(progress) if callable(progress) else None
+        )
         self._use_tqdm = progress is None
         self._bars: dict[str, Any] = {}
         self._last: dict[str, int] = {}

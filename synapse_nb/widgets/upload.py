@@ -64,7 +64,7 @@ from tqdm.std import tqdm
 from traitlets import Bool, CaselessStrEnum, Float, Int, List, Unicode, validate
 
 from synapse_nb._config import DEFAULT_CHUNK_SIZE
-from synapse_nb.exceptions import InvalidInputError, SynapseNBError
+from synapse_nb.exceptions import InvalidInputError, UploadCancelled
 from synapse_nb.widgets._display import error_html
 
 __all__ = ["UploadCancelled", "UploadProgress", "widget_frontend"]
@@ -80,17 +80,6 @@ _STATUS_COLORS = {
     "cancelled": "#ef6c00",
     "failed": "#c62828",
 }
-
-
-class UploadCancelled(SynapseNBError):
-    """Raised from the progress callback to stop an upload between two chunks.
-
-    The partial upload stays on the server; :meth:`UploadProgress.retry` resumes it.
-
-    Example:
-        >>> str(UploadCancelled("a.zip"))
-        'a.zip'
-    """
 
 
 def widget_frontend() -> bool:

@@ -17,6 +17,7 @@ from client_helpers import (
     SCALE_TASKS,
     Wire,
 )
+from hostile import HostileServer
 
 from synapse_nb.clients import BackendClient
 from synapse_nb.server import ServerHandle, start
@@ -71,3 +72,23 @@ def scale_project(scale_srv: ServerHandle) -> int:
 def quick_retry() -> dict[str, Any]:
     """A retry policy with short waits, for tests that exhaust retries on purpose."""
     return {"total": 2, "backoff_factor": 0.05, "backoff_jitter": 0.0, "backoff_max": 0.2}
+
+
+@pytest.fixture
+def hostile() -> Iterator[HostileServer]:
+    """A scripted server on 127.0.0.1 that plays the API (base_url is ``hostile.url + /api``)."""
+    srv = HostileServer()
+    try:
+        yield srv
+    finally:
+        srv.close()
+
+
+@pytest.fixture
+def other_port() -> Iterator[HostileServer]:
+    """A second scripted server: same host as ``hostile``, another port (another origin)."""
+    srv = HostileServer()
+    try:
+        yield srv
+    finally:
+        srv.close()

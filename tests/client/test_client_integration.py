@@ -155,7 +155,7 @@ def test_storages(client, wire):
 
 
 def test_stream_error_event_raises_client_error():
-    from synapse_nb.clients.integration import _parse_sse_line
+    from synapse_nb._sse import decode_line as _parse_sse_line
 
     nested = "data: " + json.dumps({"type": "log", "data": 'data: {"type":"log","message":"hi"}\n'})
     assert _parse_sse_line(nested) == {"type": "log", "message": "hi"}

@@ -154,3 +154,29 @@ def test_timeout_value_object():
     assert Timeout.coerce((1, None)).as_requests() == (1.0, None)
     with pytest.raises(ValueError, match="connect"):
         Timeout(connect=0)
+
+
+def test_only_the_transport_sends_http():
+    # One HTTP seam: outside the embedded server, no module but _transport.py imports an
+    # HTTP client, so retries, limits, the origin check and the error mapping cannot be
+    # bypassed (file downloads, previews and export originals included). urllib3's
+    # multipart encoder (fields, filepost) builds bodies and sends nothing.
+    import re
+    from pathlib import Path
+
+    import synapse_nb
+
+    package = Path(synapse_nb.__file__).parent
+    client = re.compile(
+        r"^\s*(import|from)\s+(requests|urllib3(?!\.(fields|filepost)\b)|httpx|aiohttp|"
+        r"websockets|urllib\.request|http\.client)\b",
+        re.M,
+    )
+    offenders = [
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if path.parts[len(package.parts)] != "server"
+        and path.name != "_transport.py"
+        and client.search(path.read_text())
+    ]
+    assert offenders == []

@@ -232,3 +232,25 @@ def test_first_chunk_against_a_dead_server_gives_up_after_resume_timeout(tmp_pat
             c.create_chunked_upload(path, chunk_size=MiB, resume_timeout=1.0)
     assert 1.0 <= time.monotonic() - started < 5
     assert info.value.upload_id is None and info.value.offset == 0
+
+
+def test_one_progress_protocol_for_uploads_and_workflows(client, tmp_path):
+    from synapse_nb import plugins
+    from synapse_nb._progress import ProgressCallback
+    from synapse_nb._uploads import ProgressCallback as UploadProgress
+    from synapse_nb.plugins._progress import ProgressReporter
+
+    assert plugins.ProgressCallback is UploadProgress is ProgressCallback
+    path = make_file(tmp_path / "p.bin", 3 * MiB)
+    three: list[tuple[int, int, str]] = []
+    two: list[tuple[int, int]] = []
+    client.create_chunked_upload(
+        path, chunk_size=MiB, progress=lambda cur, tot, cat: three.append((cur, tot, cat))
+    )
+    client.create_chunked_upload(path, chunk_size=MiB, progress=lambda s, t: two.append((s, t)))
+    assert {cat for _, _, cat in three} == {"upload"}
+    assert three[-1][:2] == two[-1] == (3 * MiB, 3 * MiB)
+    seen: list[tuple[int, int]] = []
+    reporter = ProgressReporter(lambda cur, tot: seen.append((cur, tot)), method="export")
+    reporter.set_progress(2, 5, "fetch")
+    assert seen == [(2, 5)]

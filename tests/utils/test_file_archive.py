@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import stat
+import warnings
 import zipfile
 from pathlib import Path
 
 import pytest
 
 from synapse_nb.utils.file import UnsafeArchiveError, archive, unarchive
+from synapse_nb.utils.file.archive import ArchiveLimitError, ArchiveLimits
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -157,3 +159,127 @@ def test_unarchive_errors(tmp_path):
     bogus.write_text("not a zip")
     with pytest.raises(zipfile.BadZipFile):
         unarchive(bogus, tmp_path / "t")
+
+
+# ----------------------------------------------------------------------------- hardening
+def test_unarchive_refuses_a_chain_of_links_that_climbs_out_together(tmp_path):
+    # Each link is inside as text (sub/l -> .. is the root; up -> sub/l/.. is sub), but on
+    # disk "up" resolves through sub/l (the root) and then "..": the target's parent.
+    zip_path = _zip_with(
+        tmp_path / "chain.zip", [("a.txt", b"a")], links={"sub/l": "..", "up": "sub/l/.."}
+    )
+    target = tmp_path / "t"
+    with pytest.raises(UnsafeArchiveError, match="up") as info:
+        unarchive(zip_path, target)
+    assert "leaves the target" in str(info.value)
+    assert not target.exists()
+
+
+def test_unarchive_refuses_a_link_through_a_symlink_already_in_the_target(tmp_path):
+    target = tmp_path / "t"
+    target.mkdir()
+    (target / "parent").symlink_to("..")  # already there, harmless by itself
+    zip_path = _zip_with(tmp_path / "via.zip", [("a.txt", b"a")], links={"esc": "parent"})
+    with pytest.raises(UnsafeArchiveError, match="esc"):
+        unarchive(zip_path, target)
+    assert sorted(p.name for p in target.iterdir()) == ["parent"]
+
+
+def test_unarchive_refuses_a_duplicate_member_before_writing_anything(tmp_path):
+    zip_path = tmp_path / "dup.zip"
+    with zipfile.ZipFile(zip_path, "w") as zf:
+        zf.writestr("good.txt", b"fine")
+        for attempt in range(2):
+            info = zipfile.ZipInfo("link")
+            info.create_system = 3
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore" if attempt else "error")
+                zf.writestr(info, "good.txt")
+    target = tmp_path / "t"
+    with pytest.raises(UnsafeArchiveError, match="appears twice"):
+        unarchive(zip_path, target)
+    assert not target.exists()
+
+
+def test_unarchive_refuses_a_zip_bomb_by_ratio(tmp_path):
+    zip_path = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(zip_path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("zeros.bin", bytes(64 * 1024 * 1024))
+    assert zip_path.stat().st_size < 1024 * 1024
+    target = tmp_path / "t"
+    with pytest.raises(ArchiveLimitError, match="max_ratio") as info:
+        unarchive(zip_path, target)
+    assert info.value.limit == "max_ratio"
+    assert not target.exists() and list(tmp_path.iterdir()) == [zip_path]
+
+
+def test_unarchive_limits_are_configurable_and_named(tmp_path):
+    zip_path = _zip_with(tmp_path / "many.zip", [(f"f{i}.txt", b"x" * 100) for i in range(6)])
+    with pytest.raises(ArchiveLimitError, match="max_members: 6 members, the limit is 5"):
+        unarchive(zip_path, tmp_path / "a", limits=ArchiveLimits(max_members=5))
+    with pytest.raises(ArchiveLimitError, match="max_total_size") as info:
+        unarchive(zip_path, tmp_path / "b", limits=ArchiveLimits(max_total_size=500))
+    assert info.value.limit == "max_total_size"
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    out = unarchive(zip_path, tmp_path / "c", limits=ArchiveLimits(max_members=6))
+    assert len(list(out.iterdir())) == 6
+    with pytest.raises(ValueError, match="max_ratio"):
+        ArchiveLimits(max_ratio=0)
+
+
+def _tar_with(path: Path, members: list[tuple[str, bytes]], **special: str) -> Path:
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as tf:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+        for name, target in special.items():
+            kind, _, link = target.partition(":")
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.SYMTYPE if kind == "sym" else tarfile.LNKTYPE
+            info.linkname = link
+            tf.addfile(info)
+    return path
+
+
+def test_tar_archives_round_trip_with_safe_links(tmp_path):
+    tar_path = _tar_with(
+        tmp_path / "ok.tar.gz", [("d/real.txt", b"content")], **{"d/alias.txt": "sym:real.txt"}
+    )
+    out = unarchive(tar_path, tmp_path / "t")
+    assert (out / "d" / "real.txt").read_bytes() == b"content"
+    assert (out / "d" / "alias.txt").is_symlink()
+    assert (out / "d" / "alias.txt").read_bytes() == b"content"
+
+
+@pytest.mark.parametrize(
+    ("members", "special", "problem"),
+    [
+        ([("../evil.txt", b"x")], {}, "contains '..'"),
+        ([("ok.txt", b"x")], {"esc": "sym:../../etc"}, "leaves the target"),
+        ([("ok.txt", b"x")], {"hard": "hard:/etc/passwd"}, "hard link"),
+    ],
+    ids=["traversal", "symlink-escape", "hard-link"],
+)
+def test_tar_archives_get_the_same_checks(tmp_path, members, special, problem):
+    tar_path = _tar_with(tmp_path / "evil.tar.gz", members, **special)
+    target = tmp_path / "t"
+    with pytest.raises(UnsafeArchiveError, match=problem):
+        unarchive(tar_path, target)
+    assert not target.exists()
+
+
+def test_unarchive_into_an_existing_directory_merges_and_replaces(tmp_path):
+    target = tmp_path / "t"
+    (target / "keep").mkdir(parents=True)
+    (target / "keep" / "old.txt").write_text("old")
+    (target / "a.txt").write_text("before")
+    zip_path = _zip_with(tmp_path / "m.zip", [("a.txt", b"after"), ("keep/new.txt", b"new")])
+    unarchive(zip_path, target)
+    assert (target / "a.txt").read_text() == "after"
+    assert sorted(p.name for p in (target / "keep").iterdir()) == ["new.txt", "old.txt"]
+    assert [p.name for p in tmp_path.iterdir() if "unarchive" in p.name] == []

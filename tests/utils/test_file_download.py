@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 
+from synapse_nb.exceptions import ClientConnectionError, ClientError, NotFoundError
 from synapse_nb.utils.file import (
     adownload_file,
     afiles_url_to_path,
@@ -58,12 +58,12 @@ def test_use_cached_false_and_custom_name_download_again(file_server, tmp_path):
 
 def test_http_error_leaves_no_file_and_hides_the_query_string(file_server, tmp_path):
     url = file_server.url("/missing.jpg", "token=SECRET123")
-    with pytest.raises(requests.HTTPError) as info:
+    with pytest.raises(NotFoundError) as info:
         download_file(url, tmp_path)
 
     assert "404" in str(info.value)
     assert "SECRET123" not in str(info.value)
-    assert info.value.response.status_code == 404
+    assert info.value.status_code == 404
     assert list(tmp_path.iterdir()) == []  # neither the target nor a temp file
 
 
@@ -73,7 +73,7 @@ def test_interrupted_download_keeps_the_previous_file_and_leaves_no_partial(file
     file_server.files["/big.bin"] = b"new" * 100_000
     file_server.truncate["/big.bin"] = 1000
 
-    with pytest.raises(requests.RequestException) as info:
+    with pytest.raises(ClientConnectionError) as info:
         download_file(file_server.url("/big.bin", "sig=SECRET"), tmp_path, use_cached=False)
 
     assert "SECRET" not in str(info.value)
@@ -92,7 +92,7 @@ def test_transient_503_is_retried(file_server, tmp_path):
 
 
 def test_connection_error_names_the_url_without_secrets(tmp_path):
-    with pytest.raises(requests.ConnectionError) as info:
+    with pytest.raises(ClientConnectionError) as info:
         download_file("http://127.0.0.1:9/x.jpg?sig=SECRET", tmp_path)  # port 9: discard
     assert "127.0.0.1:9/x.jpg" in str(info.value)
     assert "SECRET" not in str(info.value)
@@ -147,7 +147,7 @@ def test_files_url_to_path_failure_leaves_mapping_untouched(file_server, temp_ro
     files = {"ok": file_server.url("/ok.jpg"), "bad": file_server.url("/nope.jpg")}
     before = dict(files)
 
-    with pytest.raises(requests.HTTPError):
+    with pytest.raises(NotFoundError):
         files_url_to_path(files)
     assert files == before
 
@@ -218,3 +218,43 @@ def test_async_variants_download_concurrently(file_server, tmp_path, temp_root):
     assert file_server.max_active > 1
     assert Path(files["video_1"]).read_bytes() == b"v"
     assert objs[0]["files"]["video_1"]["path"].read_bytes() == b"vv"
+
+
+def test_every_download_failure_is_a_client_error(file_server, tmp_path):
+    # One HTTP seam: "except ClientError" is enough around the file utilities too.
+    file_server.files["/big.bin"] = b"x" * 100_000
+    file_server.truncate["/big.bin"] = 10
+    failures = [
+        lambda: download_file(file_server.url("/missing.jpg"), tmp_path),
+        lambda: download_file(file_server.url("/big.bin"), tmp_path),
+        lambda: download_file("http://127.0.0.1:9/x.jpg", tmp_path),
+        lambda: files_url_to_path([file_server.url("/missing.png")], tmp_path),
+    ]
+    for call in failures:
+        with pytest.raises(ClientError):
+            call()
+
+
+def test_files_url_to_path_list_form_downloads_into_the_directory(file_server, tmp_path):
+    file_server.files["/a.jpg"] = b"A"
+    file_server.files["/b.png"] = b"B"
+    a, b = file_server.url("/a.jpg", "sig=1"), file_server.url("/b.png")
+    urls = [a, b, file_server.url("/a.jpg")]
+
+    paths = files_url_to_path(urls, tmp_path / "dest")
+
+    assert [p.parent for p in paths] == [tmp_path / "dest"] * 3
+    assert [p.read_bytes() for p in paths] == [b"A", b"B", b"A"]
+    assert paths[0] == paths[2] and file_server.hits["/a.jpg"] == 1
+    assert paths[1].suffix == ".png"
+    with pytest.raises(TypeError, match="directory"):
+        files_url_to_path(urls, str.upper)
+
+
+def test_the_client_and_the_file_utilities_share_one_cache(file_server, tmp_path):
+    from synapse_nb.clients._url_conversion import MediaCache
+
+    file_server.files["/shared.jpg"] = b"S"
+    url = file_server.url("/shared.jpg", "sig=1")
+    path = download_file(url, tmp_path)
+    assert MediaCache(tmp_path, None).path_for(file_server.url("/shared.jpg", "sig=2")) == path

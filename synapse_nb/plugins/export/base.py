@@ -47,6 +47,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from synapse_nb.converters import Audit
+from synapse_nb.exceptions import ClientError
 from synapse_nb.plugins._progress import ProgressCallback, ProgressReporter
 from synapse_nb.utils.file import download_file, get_temp_path
 
@@ -299,7 +300,7 @@ class BaseExporter:
                     raise OSError("the item has no file URL")
                 source = download_file(str(files["url"]), get_temp_path("media"))
             place_file(Path(source), base_path / name)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, ClientError) as exc:
             error_file_list.append([name, str(exc)])
             self.original_failures.append(
                 {"id": result.get("id"), "file_name": name, "error": str(exc)}

@@ -58,7 +58,7 @@ from synapse_nb.exceptions import (
     ClientError,
     ClientTimeoutError,
     PermissionDeniedError,
-    SynapseNBError,
+    UploadError,
     UploadInterruptedError,
 )
 from synapse_nb.plugins.upload.context import StepResult, UploadContext
@@ -93,15 +93,6 @@ ABORTING_ERRORS = (
 VERIFY_BATCH = 1000
 #: ``create_data_units`` requests in flight at once.
 BATCHES_IN_FLIGHT = 4
-
-
-class UploadError(SynapseNBError, RuntimeError):
-    """A step could not run at all (e.g. the collection has no file specifications).
-
-    Example:
-        >>> str(UploadError("step analyze_collection: no file specifications"))
-        'step analyze_collection: no file specifications'
-    """
 
 
 class BaseStep:

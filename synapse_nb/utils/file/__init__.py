@@ -3,7 +3,7 @@
 ==========================  ==================================================================
 module                      functions
 ==========================  ==================================================================
-``archive``                 :func:`archive`, :func:`unarchive` (rejects zip slip)
+``archive``                 :func:`archive`, :func:`unarchive` (ZIP or tar, all or nothing)
 ``checksum``                :func:`calculate_checksum`, :func:`get_checksum_from_file`
 ``chunking``                :func:`read_file_in_chunks` (50 MiB default)
 ``download``                :func:`download_file`, :func:`adownload_file`,
@@ -21,7 +21,7 @@ Example:
     >>> from synapse_nb.utils.file.chunking import read_file_in_chunks
 """
 
-from .archive import UnsafeArchiveError, archive, unarchive
+from .archive import ArchiveLimitError, ArchiveLimits, UnsafeArchiveError, archive, unarchive
 from .checksum import calculate_checksum, get_checksum_from_file
 from .chunking import DEFAULT_CHUNK_SIZE, read_file_in_chunks
 from .download import (
@@ -50,6 +50,8 @@ from .video import (
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
+    "ArchiveLimitError",
+    "ArchiveLimits",
     "FFmpegNotFoundError",
     "TranscodeConfig",
     "TranscodingFailedError",

@@ -1,20 +1,22 @@
-"""Downloading files by URL: cached, concurrent, written atomically.
+"""Downloading files by URL: cached, concurrent, written atomically, one HTTP seam.
 
+* **One seam.** Every download goes through a :class:`~synapse_nb._transport.Transport` --
+  the process-wide one without a token (:func:`~synapse_nb._downloads.shared_transport`) --
+  so its retry policy (connection errors and 429/5xx, exponential backoff) and its error
+  mapping apply: a failed download raises a :class:`~synapse_nb.exceptions.ClientError`
+  subclass (``NotFoundError``, ``ClientConnectionError``, ...), and ``except ClientError``
+  is enough around any call here.
 * **Cache.** A file downloaded without a custom ``name`` is stored as
-  ``md5(url without query string and fragment) + extension``, so the same object behind
-  differently signed (presigned) URLs is fetched once. ``use_cached=False`` or a custom
-  ``name`` forces a fresh download.
-* **Atomic writes.** Bytes go to a temporary file in the target directory, which is moved
-  over the final name with :func:`os.replace` only when the body is complete. A failed or
-  interrupted download never leaves a truncated file under the cached name, and two
-  concurrent downloads of one URL cannot interleave.
+  ``md5(url without query string and fragment) + extension`` by the package's one download
+  cache (:class:`~synapse_nb._downloads.DownloadCache`, the same one ``url_conversion``
+  uses), so the same object behind differently signed (presigned) URLs is fetched once.
+  ``use_cached=False`` or a custom ``name`` forces a fresh download.
+* **Atomic writes.** Bytes go to a temporary file in the target directory, moved over the
+  final name only when the body is complete: a failed or interrupted download never leaves
+  a truncated file under the cached name.
 * **Concurrency.** The ``files_url_to_path*`` helpers download all distinct URLs at once in
   a thread pool (:data:`MAX_CONCURRENT_DOWNLOADS` workers). The ``a*`` variants run the same
-  code through :func:`asyncio.to_thread`: the project's HTTP stack is ``requests`` (the
-  seed's ``aiohttp`` would be a second client with its own retry and proxy behaviour), the
-  work is I/O bound, and it keeps working inside Jupyter's already running event loop.
-* **Retries.** Connection errors and 429/5xx answers are retried by urllib3's ``Retry``
-  with exponential backoff (:data:`DOWNLOAD_RETRY`).
+  code through :func:`asyncio.to_thread`, so they work inside Jupyter's running event loop.
 * **No secrets in errors.** Error messages show URLs without their query string, where
   presigned URLs carry their signatures.
 """
@@ -22,20 +24,20 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import os
-import tempfile
-import threading
-from collections.abc import Callable, Iterable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from os import PathLike
-from pathlib import Path, PurePosixPath
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, TypeVar, overload
 from urllib.parse import urlsplit, urlunsplit
 
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+from synapse_nb._downloads import (
+    DOWNLOAD_RETRY,
+    DOWNLOAD_TIMEOUT,
+    SHARED_POOL_SIZE,
+    DownloadCache,
+    shared_transport,
+)
 
 from .io import get_temp_path
 
@@ -54,37 +56,7 @@ __all__ = [
 T = TypeVar("T")
 
 #: Worker threads used by the ``files_url_to_path*`` helpers.
-MAX_CONCURRENT_DOWNLOADS = 8
-#: (connect, read) timeout in seconds for one download request.
-DOWNLOAD_TIMEOUT = (5.0, 60.0)
-#: Retry policy for downloads: 3 retries of connection errors and 429/5xx, backoff 0.2 s x 2^n.
-DOWNLOAD_RETRY = Retry(
-    total=3,
-    backoff_factor=0.2,
-    status_forcelist=(429, 500, 502, 503, 504),
-    allowed_methods=frozenset({"GET"}),
-    raise_on_status=False,
-    respect_retry_after_header=True,
-)
-_STREAM_CHUNK = 1024 * 1024
-_local = threading.local()
-
-
-def _session() -> requests.Session:
-    # One session per thread: requests.Session is not documented as thread-safe.
-    session = getattr(_local, "session", None)
-    if session is None:
-        session = requests.Session()
-        adapter = HTTPAdapter(max_retries=DOWNLOAD_RETRY, pool_maxsize=MAX_CONCURRENT_DOWNLOADS)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        _local.session = session
-    return session
-
-
-def _clean_url(url: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+MAX_CONCURRENT_DOWNLOADS = SHARED_POOL_SIZE
 
 
 def _redact(url: str) -> str:
@@ -118,7 +90,7 @@ def download_file(
             name but sent with the request.
         path_download: Directory to save into (created if missing).
         name: File name without extension; the URL's extension is appended. Giving a name
-            disables the cache, as in the seed.
+            disables the cache, as in the Synapse SDK.
         coerce: Applied to the resulting ``Path`` before returning (e.g. ``str``).
         use_cached: Reuse an existing file of the cached name instead of downloading.
 
@@ -127,55 +99,26 @@ def download_file(
 
     Raises:
         ValueError: If ``url`` is not an http(s) URL or ``name`` contains a path separator.
-        requests.HTTPError: If the server answers with an error status (after retries).
-        requests.ConnectionError: If the server cannot be reached (after retries).
+        ClientError: If the download fails (after retries): ``NotFoundError`` and the
+            other status errors, ``ClientConnectionError``, ``ClientTimeoutError``.
 
     Example:
-        >>> path = download_file("https://example.com/img.jpg?sig=abc", "/tmp/dl")  # doctest: +SKIP
-        >>> path.suffix  # doctest: +SKIP
-        '.jpg'
+        >>> import tempfile
+        >>> from synapse_nb.exceptions import ClientConnectionError
+        >>> try:
+        ...     download_file("http://127.0.0.1:9/img.jpg?sig=abc", tempfile.mkdtemp())
+        ... except ClientConnectionError as exc:
+        ...     exc.path
+        'http://127.0.0.1:9/img.jpg'
     """
     _check_url(url)
-    cleaned = _clean_url(url)
-    suffix = PurePosixPath(urlsplit(cleaned).path).suffix
     if name is not None:
         bad = not isinstance(name, str) or name in ("", ".", "..")
         if bad or "/" in name or "\\" in name:
             raise ValueError(f"name must be a plain file name without separators, got {name!r}")
-        use_cached = False
-        file_name = name + suffix
-    else:
-        file_name = hashlib.md5(cleaned.encode("utf-8")).hexdigest() + suffix
-
-    directory = Path(path_download)
-    path = directory / file_name
-    if not (use_cached and path.is_file()):
-        directory.mkdir(parents=True, exist_ok=True)
-        _fetch_atomically(url, path)
+    cache = DownloadCache(Path(path_download), shared_transport().download)
+    path = cache.get(url, name=name, use_cached=use_cached)
     return coerce(path) if coerce is not None else path
-
-
-def _fetch_atomically(url: str, path: Path) -> None:
-    try:
-        response = _session().get(url, stream=True, timeout=DOWNLOAD_TIMEOUT, allow_redirects=True)
-    except requests.RequestException as exc:
-        raise type(exc)(f"download of {_redact(url)} failed: {type(exc).__name__}") from None
-    with response:
-        if response.status_code >= 400:
-            raise requests.HTTPError(
-                f"download of {_redact(url)} failed: HTTP {response.status_code} {response.reason}",
-                response=response,
-            )
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                for chunk in response.iter_content(chunk_size=_STREAM_CHUNK):
-                    out.write(chunk)
-            os.replace(tmp_name, path)
-        except requests.RequestException as exc:
-            raise type(exc)(f"download of {_redact(url)} failed: {type(exc).__name__}") from None
-        finally:
-            Path(tmp_name).unlink(missing_ok=True)
 
 
 async def adownload_file(
@@ -238,20 +181,29 @@ def _slots_of(files: MutableMapping[Any, Any], file_field: Any = None) -> list[_
     return slots
 
 
-def _download_slots(slots: list[_Slot], coerce: Callable[[Path], Any] | None) -> None:
-    urls = list(dict.fromkeys(_url_of(slot) for slot in slots))  # distinct, in order
+def _download_slots(
+    slots: list[_Slot], coerce: Callable[[Path], Any] | None, directory: Path | None = None
+) -> None:
+    # One download per cached object: URLs that differ only in their signature share a file.
+    urls: dict[str, str] = {}
+    for slot in slots:
+        url = _url_of(slot)
+        urls.setdefault(_same_object(url), url)
     if not urls:
         return
-    path_download = get_temp_path("media")
+    path_download = directory if directory is not None else get_temp_path("media")
     path_download.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {}
     errors: list[BaseException] = []
     workers = min(MAX_CONCURRENT_DOWNLOADS, len(urls))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="synapse-nb-dl") as pool:
-        futures = {u: pool.submit(download_file, u, path_download, coerce=coerce) for u in urls}
-        for url, future in futures.items():
+        futures = {
+            key: pool.submit(download_file, url, path_download, coerce=coerce)
+            for key, url in urls.items()
+        }
+        for key, future in futures.items():
             try:
-                results[url] = future.result()
+                results[key] = future.result()
             except Exception as exc:  # collected so every download finishes or fails first
                 errors.append(exc)
     if errors:
@@ -263,10 +215,14 @@ def _download_slots(slots: list[_Slot], coerce: Callable[[Path], Any] | None) ->
     planned = [(slot, _url_of(slot)) for slot in slots]  # read all before changing any
     for (container, key, mode), url in planned:
         if mode == "value":
-            container[key] = results[url]
+            container[key] = results[_same_object(url)]
         else:
             container.pop("url", None)
-            container["path"] = results[url]
+            container["path"] = results[_same_object(url)]
+
+
+def _same_object(url: str) -> str:
+    return url.split("#", 1)[0].split("?", 1)[0]
 
 
 def _url_of(slot: _Slot) -> str:
@@ -274,36 +230,75 @@ def _url_of(slot: _Slot) -> str:
     return container[key]
 
 
+@overload
+def files_url_to_path(
+    files: Sequence[str], path_download: str | PathLike[str] | None = None, /
+) -> list[Path]: ...
+
+
+@overload
 def files_url_to_path(
     files: MutableMapping[str, Any],
     coerce: Callable[[Path], Any] | None = None,
     file_field: str | None = None,
-) -> None:
-    """Download every URL in a files mapping and replace it with the local path, in place.
+) -> None: ...
 
-    String values are replaced by the path; mapping values ``{"url": ...}`` lose ``url``
-    and gain ``path``. Values that are already local (a path, or a mapping with ``path``)
-    are left alone. All distinct URLs download concurrently into ``get_temp_path("media")``
-    with the cache of :func:`download_file`. If any download fails, the mapping is left
-    unchanged and the first error is raised.
+
+def files_url_to_path(files: Any, coerce: Any = None, file_field: Any = None) -> Any:
+    """Download URLs: a list of them into a directory, or every URL of a files mapping.
+
+    Two forms, as in the Synapse SDK:
+
+    * ``files_url_to_path(url_list, destination_directory)`` downloads every URL of the list
+      into the directory (default ``get_temp_path("media")``) and returns their paths, in
+      the order of the list.
+    * ``files_url_to_path(files, coerce=None, file_field=None)`` replaces, in place, every
+      URL of a files mapping with its local path: string values are replaced by the path;
+      mapping values ``{"url": ...}`` lose ``url`` and gain ``path``. Values that are
+      already local (a path, or a mapping with ``path``) are left alone.
+
+    All distinct URLs download concurrently with the cache of :func:`download_file`. If any
+    download fails, nothing is changed and the first error is raised.
 
     Args:
-        files: Mapping of field name to URL or ``{"url": ..., ...}``.
-        coerce: Applied to each downloaded ``Path`` (e.g. ``str``).
-        file_field: Only convert this key.
+        files: A list of URLs, or a mapping of field name to URL or ``{"url": ...}``.
+        coerce: Mapping form: applied to each downloaded ``Path`` (e.g. ``str``). List
+            form: the destination directory.
+        file_field: Mapping form only: convert only this key.
+
+    Returns:
+        List form: the downloaded paths. Mapping form: ``None`` (changed in place).
 
     Raises:
         TypeError: If a value is neither a URL string nor a mapping with ``url``.
         ValueError: If a URL is not an http(s) URL.
-        requests.HTTPError: If a download fails.
+        ClientError: If a download fails.
 
     Example:
-        >>> files = {"image_1": {"url": "https://example.com/a.jpg", "size": 10}}
-        >>> files_url_to_path(files)  # doctest: +SKIP
-        >>> files["image_1"]["path"].suffix  # doctest: +SKIP
-        '.jpg'
+        >>> import tempfile
+        >>> files_url_to_path([], tempfile.mkdtemp())
+        []
+        >>> files = {"image_1": {"path": "/data/a.jpg"}}
+        >>> files_url_to_path(files); files
+        {'image_1': {'path': '/data/a.jpg'}}
     """
+    if isinstance(files, list | tuple):
+        if file_field is not None:
+            raise TypeError("file_field applies to a files mapping, not to a list of URLs")
+        if coerce is not None and not isinstance(coerce, str | PathLike):
+            raise TypeError(
+                f"the second argument of the list form is a directory, got {type(coerce).__name__}"
+            )
+        return _download_urls([_check_url(u) for u in files], coerce)
     _download_slots(_slots_of(files, file_field), coerce)
+    return None
+
+
+def _download_urls(urls: list[str], directory: str | PathLike[str] | None) -> list[Path]:
+    holder = {str(i): url for i, url in enumerate(urls)}
+    slots: list[_Slot] = [(holder, key, "value") for key in holder]
+    _download_slots(slots, None, Path(directory) if directory is not None else None)
+    return [Path(holder[str(i)]) for i in range(len(urls))]
 
 
 def _walk(obj: Any, dotted: str) -> tuple[Any, str] | None:

@@ -27,7 +27,12 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
-from synapse_nb.exceptions import SynapseNBError
+from synapse_nb.exceptions import (
+    FFmpegNotFoundError,
+    TranscodingFailedError,
+    UnsupportedFormatError,
+    VideoTranscodeError,
+)
 
 __all__ = [
     "SUPPORTED_FORMATS",
@@ -56,22 +61,6 @@ _PRESETS = (
 _RESOLUTION = re.compile(r"^(\d+)x(\d+)$")
 _BITRATE = re.compile(r"^\d+(\.\d+)?[kKmM]?$")
 _STDERR_TAIL = 2000
-
-
-class VideoTranscodeError(SynapseNBError):
-    """Base exception for video probing and transcoding."""
-
-
-class UnsupportedFormatError(VideoTranscodeError):
-    """The input file's extension is not a supported video format."""
-
-
-class FFmpegNotFoundError(VideoTranscodeError):
-    """``ffmpeg`` or ``ffprobe`` is not installed or not on ``PATH``."""
-
-
-class TranscodingFailedError(VideoTranscodeError):
-    """``ffmpeg``/``ffprobe`` exited with an error."""
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""COCO-protocol evaluation of detections against ground truth."""

@@ -32,52 +32,63 @@ def accumulate(codes: np.ndarray, dt_category: np.ndarray, dt_image: np.ndarray,
     """Build the tables; ``n_positive`` is ``(K, A)``, the non-ignored ground truths.
 
     Example:
-        >>> codes = np.array([[[1, 0]]], np.int8)           # A=1, T=1: a TP then an FP
+        >>> codes = np.array([[[1]], [[0]]], np.int8)       # A=1, T=1: a TP then an FP
         >>> t = accumulate(codes, np.array([0, 0]), np.array([0, 0]), np.array([0, 1]),
         ...                np.array([.9, .8]), np.array([[1]]), np.linspace(0, 1, 3), (100,))
         >>> t.precision[0, :, 0, 0, 0].tolist(), t.recall.ravel().tolist()
         ([1.0, 1.0, 1.0], [1.0])
     """
-    n_area, n_thr = codes.shape[0], codes.shape[1]
+    n_area, n_thr = codes.shape[1], codes.shape[2]
     n_cat, n_rec, n_m = n_positive.shape[0], len(rec_thresholds), len(max_dets)
     precision = -np.ones((n_thr, n_rec, n_cat, n_area, n_m))
     scores = -np.ones((n_thr, n_rec, n_cat, n_area, n_m))
     recall = -np.ones((n_thr, n_cat, n_area, n_m))
     order = np.lexsort((dt_rank, dt_image, -dt_score, dt_category))
-    cat_sorted = dt_category[order]
-    bounds = np.searchsorted(cat_sorted, np.arange(n_cat + 1))
+    codes_sorted = codes[order]
+    rank_sorted, score_sorted = dt_rank[order], dt_score[order]
+    bounds = np.searchsorted(dt_category[order], np.arange(n_cat + 1))
     for k in range(n_cat):
-        idx = order[bounds[k]:bounds[k + 1]]
+        areas = np.flatnonzero(n_positive[k] > 0)
+        if len(areas) == 0:
+            continue
+        part = slice(bounds[k], bounds[k + 1])
         for m, max_det in enumerate(max_dets):
-            sel = idx[dt_rank[idx] < max_det]
-            score_sorted = dt_score[sel]
-            for a in range(n_area):
-                npig = int(n_positive[k, a])
-                if npig == 0:
-                    continue
-                p, r, s = _curve(codes[a][:, sel], npig, score_sorted, rec_thresholds)
-                precision[:, :, k, a, m], recall[:, k, a, m], scores[:, :, k, a, m] = p, r, s
+            keep = rank_sorted[part] < max_det
+            code = codes_sorted[part][:, areas]
+            score = score_sorted[part]
+            if not keep.all():
+                code, score = code[keep], score[keep]
+            p, r, s = _curves(code, n_positive[k, areas], score, rec_thresholds)
+            precision[:, :, k, areas, m] = p.transpose(1, 2, 0)
+            recall[:, k, areas, m] = r.T
+            scores[:, :, k, areas, m] = s.transpose(1, 2, 0)
     return Tables(precision=precision, recall=recall, scores=scores)
 
 
-def _curve(code: np.ndarray, npig: int, score_sorted: np.ndarray,
-           rec_thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    n_thr, nd = code.shape
-    tp = np.cumsum(code == TP, axis=1, dtype=np.float64)
-    fp = np.cumsum(code == FP, axis=1, dtype=np.float64)
-    rc = tp / npig
-    pr = tp / (fp + tp + np.spacing(1))
-    pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
-    q = np.zeros((n_thr, len(rec_thresholds)))
-    ss = np.zeros((n_thr, len(rec_thresholds)))
+def _curves(code: np.ndarray, npig: np.ndarray, score_sorted: np.ndarray,
+            rec_thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Curves for codes ``(nd, A, T)`` in score order; returns ``(A, T, R)``, ``(A, T)``, ...
+
+    Cumulative sums run down axis 0 (vectorised across the A×T columns); integer counts are
+    exact, so ``tp / npig`` and ``tp / (fp + tp + eps)`` equal pycocotools' float versions.
+    """
+    nd, n_area, n_thr = code.shape
+    q = np.zeros((n_area, n_thr, len(rec_thresholds)))
+    ss = np.zeros((n_area, n_thr, len(rec_thresholds)))
     if nd == 0:
-        return q, np.zeros(n_thr), ss
-    for t in range(n_thr):
-        inds = np.searchsorted(rc[t], rec_thresholds, side="left")
-        ok = inds < nd
-        q[t, ok] = pr[t, inds[ok]]
-        ss[t, ok] = score_sorted[inds[ok]]
-    return q, rc[:, -1], ss
+        return q, np.zeros((n_area, n_thr)), ss
+    tp = np.cumsum(code == TP, axis=0)
+    fp = np.cumsum(code == FP, axis=0)
+    rc = tp / npig[None, :, None]
+    pr = tp / (fp + tp + np.spacing(1))
+    pr = np.maximum.accumulate(pr[::-1], axis=0)[::-1]
+    for a in range(n_area):
+        for t in range(n_thr):
+            inds = np.searchsorted(rc[:, a, t], rec_thresholds, side="left")
+            ok = inds < nd
+            q[a, t, ok] = pr[inds[ok], a, t]
+            ss[a, t, ok] = score_sorted[inds[ok]]
+    return q, rc[-1], ss
 
 
 def mean_valid(values: np.ndarray) -> float:

@@ -9,7 +9,12 @@ from typing import Any, Literal
 import numpy as np
 
 from synapse_nb.evaluation._accumulate import Tables, accumulate
-from synapse_nb.evaluation._inputs import EvaluationInputError, GroundTruth, Predictions
+from synapse_nb.evaluation._inputs import (
+    EvaluationInputError,
+    GroundTruth,
+    Predictions,
+    keypoint_array,
+)
 from synapse_nb.evaluation._iou import COCO_SIGMAS, BlockFn, box_block, mask_block, oks_block
 from synapse_nb.evaluation._masks import to_rles
 from synapse_nb.evaluation._matching import MatchInput, greedy_match, group_runs
@@ -103,7 +108,7 @@ def run_protocol(gt: GroundTruth, dt: Predictions, params: Params,
     g_area, g_crowd = gt.area[gt_order], gt.crowd[gt_order]
     base_ignore = g_crowd.copy()
     if params.iou_type == "keypoints":
-        base_ignore |= gt.num_keypoints[gt_order] == 0
+        base_ignore |= _num_keypoints(gt, gt_order) == 0
     gt_ignore = base_ignore[None, :] | _outside(g_area, params.area_ranges)
     gt_key = gt.image[gt_order] * n_cat + gt.category[gt_order]
     dt_key = dt.image[dt_order] * n_cat + dt.category[dt_order]
@@ -142,13 +147,22 @@ def _block_for(gt: GroundTruth, dt: Predictions, gt_order: np.ndarray, dt_order:
     return _oks_dispatch(gt, dt, gt_order, dt_order, sigmas or {})
 
 
-def _stack_keypoints(kps: list[np.ndarray | None], order: np.ndarray, where: str) -> np.ndarray:
-    rows = [kps[i] for i in order.tolist()]
-    width = max((len(r) for r in rows if r is not None), default=0)
+def _num_keypoints(gt: GroundTruth, order: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(order), np.int64)
+    for j, i in enumerate(order.tolist()):
+        given = gt.num_keypoints[i]
+        if given is None:
+            kp = keypoint_array(gt.keypoints[i], f"ground truth annotations[{i}]")
+            given = np.count_nonzero(kp[2::3] > 0)
+        out[j] = int(given)
+    return out
+
+
+def _stack_keypoints(kps: list[Any], order: np.ndarray, where: str) -> np.ndarray:
+    rows = [keypoint_array(kps[i], f"{where}[{i}]") for i in order.tolist()]
+    width = max((len(r) for r in rows), default=0)
     out = np.zeros((len(rows), width))
     for i, r in enumerate(rows):
-        if r is None:
-            raise EvaluationInputError(f"{where}[{i}]: field 'keypoints' is missing")
         out[i, : len(r)] = r
     return out
 

@@ -81,9 +81,9 @@ class GroundTruth:
     area: np.ndarray
     bbox: np.ndarray
     crowd: np.ndarray
-    num_keypoints: np.ndarray
+    num_keypoints: list[Any]
     segmentation: list[Any] = field(default_factory=list)
-    keypoints: list[np.ndarray | None] = field(default_factory=list)
+    keypoints: list[Any] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -137,52 +137,78 @@ def _index_of(sorted_ids: np.ndarray, values: np.ndarray) -> np.ndarray:
     return np.where(found, pos, -1)
 
 
+def _column(rows: Sequence[Mapping[str, Any]], key: str, where: str, kinds: str,
+            default: Any = None) -> np.ndarray:
+    """One field of every row as an array, checked in bulk; the slow path names the culprit."""
+    values = [r.get(key, default) for r in rows]
+    arr = np.array(values) if values else np.zeros(0, np.int64 if "f" not in kinds else float)
+    if arr.ndim == 1 and arr.dtype.kind in kinds and ("f" not in kinds or np.isfinite(
+            arr.astype(np.float64)).all()):
+        return arr
+    check = _number if "f" in kinds else _id
+    for i, row in enumerate(rows):
+        check({key: row.get(key, default)}, key, f"{where}[{i}]")
+    raise _fail(where, key, values[:3], "has values of mixed types")
+
+
+def _boxes(rows: Sequence[Mapping[str, Any]], where: str, required: bool) -> np.ndarray:
+    values = [r.get("bbox") for r in rows]
+    if not required and all(v is None for v in values):
+        return np.zeros((len(rows), 4), np.float64)
+    try:
+        arr = np.array(values) if values else np.zeros((0, 4))
+    except ValueError:
+        arr = np.zeros(0)
+    if arr.shape == (len(rows), 4) and arr.dtype.kind in "iuf" and np.isfinite(arr).all():
+        return arr.astype(np.float64)
+    for i, row in enumerate(rows):
+        if required or row.get("bbox") is not None:
+            _bbox(row, f"{where}[{i}]")
+    raise _fail(where, "bbox", values[:3], "has boxes of mixed types")
+
+
 def _gt_rows(anns: list[Mapping[str, Any]], image_ids: np.ndarray,
              category_ids: np.ndarray) -> dict[str, Any]:
-    n = len(anns)
-    img = np.empty(n, np.int64)
-    cat = np.empty(n, np.int64)
-    ids = np.empty(n, np.int64)
-    area = np.empty(n, np.float64)
-    bbox = np.zeros((n, 4), np.float64)
-    crowd = np.zeros(n, bool)
-    nkp = np.full(n, -1, np.int64)
-    segm: list[Any] = []
-    kps: list[np.ndarray | None] = []
-    for i, ann in enumerate(anns):
-        where = f"annotations[{i}]"
-        img[i] = _id(ann, "image_id", where)
-        cat[i] = _id(ann, "category_id", where)
-        ids[i] = _id(ann, "id", where)
-        if "bbox" in ann:
-            bbox[i] = _bbox(ann, where)
-        area[i] = _number(ann, "area", where) if "area" in ann else bbox[i, 2] * bbox[i, 3]
-        crowd[i] = bool(ann.get("iscrowd", 0))
-        segm.append(ann.get("segmentation"))
-        kp = _keypoints(ann, where)
-        kps.append(kp)
-        if kp is not None:
-            nkp[i] = int(ann["num_keypoints"]) if "num_keypoints" in ann else int(
-                np.count_nonzero(kp[2::3] > 0))
+    where = "annotations"
+    img = _column(anns, "image_id", where, "iu")
+    cat = _column(anns, "category_id", where, "iu")
+    ids = _column(anns, "id", where, "iu")
+    bbox = _boxes(anns, where, required=False)
+    with_area = [a for a in anns if "area" in a]
+    if len(with_area) == len(anns):
+        area = _column(anns, "area", where, "iuf").astype(np.float64)
+    else:
+        area = bbox[:, 2] * bbox[:, 3]
+        if with_area:
+            has = np.array(["area" in a for a in anns])
+            area[has] = _column(with_area, "area", where, "iuf")
+    crowd = _column(anns, "iscrowd", where, "iub", default=0).astype(bool)
     img_idx = _index_of(image_ids, img)
     if (img_idx < 0).any():
         bad = int(img[np.argmax(img_idx < 0)])
         raise _fail("annotations", "image_id", bad, "is not in 'images'")
     cat_idx = _index_of(category_ids, cat)
     keep = cat_idx >= 0  # like pycocotools: annotations of unlisted categories are not evaluated
+    kept = anns if keep.all() else [a for a, k in zip(anns, keep.tolist(), strict=True) if k]
     return {"image": img_idx[keep], "category": cat_idx[keep], "ids": ids[keep],
             "area": area[keep], "bbox": bbox[keep], "crowd": crowd[keep],
-            "num_keypoints": nkp[keep],
-            "segmentation": [s for s, k in zip(segm, keep, strict=True) if k],
-            "keypoints": [p for p, k in zip(kps, keep, strict=True) if k]}
+            "num_keypoints": [a.get("num_keypoints") for a in kept],
+            "segmentation": [a.get("segmentation") for a in kept],
+            "keypoints": [a.get("keypoints") for a in kept]}
 
 
-def _keypoints(ann: Mapping[str, Any], where: str) -> np.ndarray | None:
-    kp = ann.get("keypoints")
-    if kp is None:
-        return None
-    arr = np.asarray(kp, dtype=np.float64)
-    if arr.ndim != 1 or len(arr) % 3 or not np.isfinite(arr).all():
+def keypoint_array(kp: Any, where: str) -> np.ndarray:
+    """A flat ``[x, y, v, ...]`` keypoint list as a float array, checked.
+
+    Example:
+        >>> keypoint_array([1, 2, 2], "x").tolist()
+        [1.0, 2.0, 2.0]
+    """
+    try:
+        arr = np.asarray(kp, dtype=np.float64)
+    except (TypeError, ValueError):
+        arr = np.zeros((0, 0))
+    if arr.ndim != 1 or len(arr) == 0 or len(arr) % 3 or not np.isfinite(arr).all():
         raise _fail(where, "keypoints", kp, "is not a flat [x, y, v, ...] list")
     return arr
 
@@ -204,7 +230,7 @@ class Predictions:
     bbox: np.ndarray
     has_bbox: bool
     segmentation: list[Any] = field(default_factory=list)
-    keypoints: list[np.ndarray | None] = field(default_factory=list)
+    keypoints: list[Any] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -226,55 +252,45 @@ class Predictions:
         """
         if isinstance(results, Mapping) or not isinstance(results, Sequence):
             raise _fail("predictions", "results", results, "is not a list of result objects")
+        where = "predictions"
+        if not all(isinstance(r, Mapping) for r in results):
+            bad = next(i for i, r in enumerate(results) if not isinstance(r, Mapping))
+            raise _fail(f"{where}[{bad}]", "result", results[bad], "is not an object")
         n = len(results)
-        img = np.empty(n, np.int64)
-        cat = np.empty(n, np.int64)
-        score = np.empty(n, np.float64)
-        bbox = np.zeros((n, 4), np.float64)
-        own_ids: list[int] = []
-        segm: list[Any] = []
-        kps: list[np.ndarray | None] = []
+        img = _column(results, "image_id", where, "iu")
+        cat = _column(results, "category_id", where, "iu")
+        score = _column(results, "score", where, "iuf").astype(np.float64)
         has_bbox = n > 0 and bool(results[0].get("bbox"))
-        for i, res in enumerate(results):
-            where = f"predictions[{i}]"
-            if not isinstance(res, Mapping):
-                raise _fail(where, "result", res, "is not an object")
-            img[i] = _id(res, "image_id", where)
-            cat[i] = _id(res, "category_id", where)
-            score[i] = _number(res, "score", where)
-            if res.get("bbox"):
-                bbox[i] = _bbox(res, where)
-            elif has_bbox:
-                raise _fail(where, "bbox", res.get("bbox"), "is missing (the first has one)")
-            if "id" in res:
-                own_ids.append(_id(res, "id", where))
-            segm.append(res.get("segmentation"))
-            kps.append(_keypoints(res, where))
+        bbox = _boxes(results, where, required=has_bbox)
+        with_id = sum("id" in r for r in results)
+        ids = (_column(results, "id", where, "iu") if with_id == n
+               else np.arange(1, n + 1, dtype=np.int64))
+        segm = [r.get("segmentation") for r in results]
+        kps = [r.get("keypoints") for r in results]
         img_idx = _index_of(gt.image_ids, img)
         if (img_idx < 0).any():
             bad = int(img[np.argmax(img_idx < 0)])
             raise _fail("predictions", "image_id", bad, "is not an image of the ground truth")
-        ids = np.array(own_ids if len(own_ids) == n else range(1, n + 1), dtype=np.int64)
         area = bbox[:, 2] * bbox[:, 3] if has_bbox else _area_without_box(segm, kps, gt, img_idx)
         cat_idx = _index_of(gt.category_ids, cat)
         keep = cat_idx >= 0
+        if not keep.all():
+            segm = [x for x, k in zip(segm, keep.tolist(), strict=True) if k]
+            kps = [x for x, k in zip(kps, keep.tolist(), strict=True) if k]
         return cls(image=img_idx[keep], category=cat_idx[keep], ids=ids[keep],
                    score=score[keep], area=np.asarray(area, np.float64)[keep], bbox=bbox[keep],
-                   has_bbox=has_bbox,
-                   segmentation=[s for s, k in zip(segm, keep, strict=True) if k],
-                   keypoints=[p for p, k in zip(kps, keep, strict=True) if k])
+                   has_bbox=has_bbox, segmentation=segm, keypoints=kps)
 
 
-def _area_without_box(segm: list[Any], kps: list[np.ndarray | None], gt: GroundTruth,
+def _area_without_box(segm: list[Any], kps: list[Any], gt: GroundTruth,
                       img_idx: np.ndarray) -> np.ndarray:
     if segm and segm[0] is not None:
         from synapse_nb.evaluation._masks import mask_areas, to_rles  # masks import this module
 
         return mask_areas(to_rles(segm, gt.heights[img_idx], gt.widths[img_idx], "predictions"))
     out = np.zeros(len(kps), np.float64)
-    for i, kp in enumerate(kps):
-        if kp is None:
-            raise _fail(f"predictions[{i}]", "keypoints", None, "is missing (no bbox either)")
+    for i, raw in enumerate(kps):
+        kp = keypoint_array(raw, f"predictions[{i}]")
         x, y = kp[0::3], kp[1::3]
         out[i] = (x.max() - x.min()) * (y.max() - y.min())
     return out

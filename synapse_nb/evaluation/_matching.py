@@ -73,7 +73,7 @@ def group_runs(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 
 def greedy_match(inp: MatchInput, keep_area: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Match every detection; return codes ``(A, T, n_dt)`` (FP/TP/IGNORED, int8) and, for
+    """Match every detection; return codes ``(n_dt, A, T)`` (FP/TP/IGNORED, int8) and, for
     area range ``keep_area``, the matched ground-truth row ``(T, n_dt)`` (-1 when none).
 
     Example:
@@ -84,11 +84,11 @@ def greedy_match(inp: MatchInput, keep_area: int = 0) -> tuple[np.ndarray, np.nd
         ...     box_block(dt, gt, np.zeros(1, bool)))
         >>> codes, match = greedy_match(inp)
         >>> codes.tolist(), match.tolist()
-        ([[[1, 0]]], [[0, -1]])
+        ([[[1]], [[0]]], [[0, -1]])
     """
     n_area, n_thr, n_dt = inp.dt_out.shape[0], len(inp.thresholds), len(inp.dt_key)
-    codes = np.where(inp.dt_out, IGNORED, FP).astype(np.int8)[:, None, :].repeat(n_thr, 1)
-    match = np.full((n_thr, n_dt), -1, np.int64)
+    codes = np.where(inp.dt_out.T, IGNORED, FP).astype(np.int8)[:, :, None].repeat(n_thr, 2)
+    match = np.full((n_thr, n_dt), -1, np.int32 if n_dt < 2**31 else np.int64)
     dkeys, dstart, dlen = group_runs(inp.dt_key)
     gkeys, gstart, glen = group_runs(inp.gt_key)
     pos = np.minimum(np.searchsorted(gkeys, dkeys), max(len(gkeys) - 1, 0))
@@ -121,33 +121,44 @@ def _ranks_within_rows(block: np.ndarray) -> np.ndarray:
 
 def _match_chunk(inp: MatchInput, dstart: np.ndarray, dlen: np.ndarray, gstart: np.ndarray,
                  n_gt: int, codes: np.ndarray, match: np.ndarray, keep_area: int) -> None:
+    """Match the detections of groups that all have ``n_gt`` ground truths.
+
+    Arrays are laid out ground-truth-major (``G`` first) so that choosing the best ground truth
+    is ``G`` elementwise passes over long contiguous rows, not an ``argmax`` over a short axis.
+    """
     n_groups = len(dstart)
     n_area, n_thr = inp.dt_out.shape[0], len(inp.thresholds)
     cols = gstart[:, None] + np.arange(n_gt)[None, :]
     active = [int(np.count_nonzero(dlen > r)) for r in range(int(dlen[0]))]
     rows = np.concatenate([dstart[:n] + r for r, n in enumerate(active)])
     block = inp.block(rows, np.concatenate([cols[:n] for n in active]))
-    ranks = _ranks_within_rows(block)
-    crowd = inp.gt_crowd[cols]
-    gig = inp.gt_ignore[:, cols]
-    prio = np.where(gig, 0, n_gt).astype(ranks.dtype)[:, None]
+    ranks = np.ascontiguousarray(_ranks_within_rows(block).T)
+    ious = np.ascontiguousarray(block.T)
+    crowd = inp.gt_crowd[cols].T
+    # non-ignored ground truths outrank every ignored one: their key is lifted by G
+    prio = np.where(inp.gt_ignore[:, cols], 0, n_gt).astype(ranks.dtype).transpose(2, 0, 1)
     zero_id = inp.gt_zero_id[cols]
-    taken = np.zeros((n_area, n_thr, n_groups, n_gt), bool)
-    thr = inp.thresholds[:, None, None]
-    cell = (np.arange(n_area * n_thr)[:, None] * n_groups).reshape(n_area, n_thr, 1)
+    free = np.ones((n_gt, n_area, n_thr, n_groups), bool)
+    thr = inp.thresholds[:, None]
+    stride = np.arange(n_area * n_thr).reshape(n_area, n_thr, 1) * n_groups
     off = 0
     for n in active:
-        iou, rk, rws = block[off:off + n], ranks[off:off + n], rows[off:off + n]
+        sl = slice(off, off + n)
+        rws = rows[sl]
         off += n
-        avail = (~taken[:, :, :n] | crowd[:n]) & (iou >= thr)
-        key = avail * (rk + prio[:, :, :n])
-        best = key.argmax(-1)
-        best_key = np.take_along_axis(key, best[..., None], -1)[..., 0]
+        best_key = np.zeros((n_area, n_thr, n), ranks.dtype)
+        best = np.zeros((n_area, n_thr, n), np.intp)
+        for g in range(n_gt):
+            key = np.where(free[g, :, :, :n] & (ious[g, sl] >= thr),
+                           (ranks[g, sl] + prio[g, :, :n])[:, None, :], 0)
+            better = key > best_key
+            best_key = np.where(better, key, best_key)
+            best[better] = g
         hit = best_key > 0
         grp = np.arange(n)
-        flat = ((cell + grp) * n_gt + best)[hit]
-        taken.reshape(-1)[flat] = True
+        consume = hit & ~crowd[best, grp]
+        free.reshape(-1)[(best * (n_area * n_thr * n_groups) + stride + grp)[consume]] = False
         real = hit & ~zero_id[grp, best]
         ignored = (hit & (best_key <= n_gt)) | (~real & inp.dt_out[:, rws][:, None, :])
-        codes[:, :, rws] = np.where(ignored, IGNORED, real).astype(np.int8)
+        codes[rws] = np.where(ignored, IGNORED, real).astype(np.int8).transpose(2, 0, 1)
         match[:, rws] = np.where(hit[keep_area], cols[grp, best[keep_area]], -1)

@@ -35,7 +35,7 @@ def accumulate(codes: np.ndarray, dt_category: np.ndarray, dt_image: np.ndarray,
         >>> codes = np.array([[[1]], [[0]]], np.int8)       # A=1, T=1: a TP then an FP
         >>> t = accumulate(codes, np.array([0, 0]), np.array([0, 0]), np.array([0, 1]),
         ...                np.array([.9, .8]), np.array([[1]]), np.linspace(0, 1, 3), (100,))
-        >>> t.precision[0, :, 0, 0, 0].tolist(), t.recall.ravel().tolist()
+        >>> t.precision[0, :, 0, 0, 0].round(6).tolist(), t.recall.ravel().tolist()
         ([1.0, 1.0, 1.0], [1.0])
     """
     n_area, n_thr = codes.shape[1], codes.shape[2]

@@ -19,7 +19,7 @@ from synapse_nb.evaluation._iou import COCO_SIGMAS, BlockFn, box_block, mask_blo
 from synapse_nb.evaluation._masks import to_rles
 from synapse_nb.evaluation._matching import MatchInput, greedy_match, group_runs
 
-__all__ = ["IouType", "Params", "Run", "run_protocol"]
+__all__ = ["IouType", "Params", "Run", "block_for", "run_protocol", "sigma_for"]
 
 IouType = Literal["bbox", "segm", "keypoints"]
 _BIG = 1e5 ** 2
@@ -94,8 +94,9 @@ def run_protocol(gt: GroundTruth, dt: Predictions, params: Params,
         >>> dt = Predictions.from_coco([{"image_id": 1, "category_id": 1,
         ...                              "bbox": [0, 0, 9, 8], "score": 1.0}], gt)
         >>> r = run_protocol(gt, dt, Params.coco("bbox"))
-        >>> r.tables.precision[0, :, 0, 0, 2].min(), r.tables.precision[-1, :, 0, 0, 2].max()
-        (np.float64(1.0), np.float64(0.0))
+        >>> p = r.tables.precision          # (T, R, K, A, M); 1/(1+eps) as in pycocotools
+        >>> round(float(p[0, :, 0, 0, 2].min()), 6), float(p[-1, :, 0, 0, 2].max())
+        (1.0, 0.0)
     """
     n_cat = len(gt.category_ids)
     gt_order = np.lexsort((gt.category, gt.image))
@@ -112,7 +113,7 @@ def run_protocol(gt: GroundTruth, dt: Predictions, params: Params,
     gt_ignore = base_ignore[None, :] | _outside(g_area, params.area_ranges)
     gt_key = gt.image[gt_order] * n_cat + gt.category[gt_order]
     dt_key = dt.image[dt_order] * n_cat + dt.category[dt_order]
-    block, bucket = _block_for(gt, dt, gt_order, dt_order, params, sigmas)
+    block, bucket = block_for(gt, dt, gt_order, dt_order, params, sigmas)
     inp = MatchInput(
         gt_key=gt_key, dt_key=dt_key, gt_ignore=gt_ignore, gt_crowd=g_crowd,
         gt_zero_id=gt.ids[gt_order] == 0, dt_out=_outside(dt.area[dt_order], params.area_ranges),
@@ -130,7 +131,7 @@ def run_protocol(gt: GroundTruth, dt: Predictions, params: Params,
                n_positive=n_positive, block=block)
 
 
-def _block_for(gt: GroundTruth, dt: Predictions, gt_order: np.ndarray, dt_order: np.ndarray,
+def block_for(gt: GroundTruth, dt: Predictions, gt_order: np.ndarray, dt_order: np.ndarray,
                params: Params, sigmas: Mapping[int, Any] | None,
                ) -> tuple[BlockFn, np.ndarray | None]:
     crowd = gt.crowd[gt_order]

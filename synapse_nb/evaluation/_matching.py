@@ -139,7 +139,7 @@ def _match_chunk(inp: MatchInput, dstart: np.ndarray, dlen: np.ndarray, gstart: 
     prio = np.where(inp.gt_ignore[:, cols], 0, n_gt).astype(ranks.dtype).transpose(2, 0, 1)
     zero_id = inp.gt_zero_id[cols]
     free = np.ones((n_gt, n_area, n_thr, n_groups), bool)
-    thr = inp.thresholds[:, None]
+    thr = np.minimum(inp.thresholds, 1 - 1e-10)[:, None]  # pycocotools' cap: IoU 1.0 can match
     stride = np.arange(n_area * n_thr).reshape(n_area, n_thr, 1) * n_groups
     off = 0
     for n in active:

@@ -140,9 +140,10 @@ def block_for(gt: GroundTruth, dt: Predictions, gt_order: np.ndarray, dt_order: 
     if params.iou_type == "segm":
         g = gt_order.tolist()
         d = dt_order.tolist()
-        gt_rles = to_rles([gt.segmentation[i] for i in g], gt.heights[gt.image[gt_order]],
+        gt_segm, dt_segm = gt.raw("segmentation"), dt.raw("segmentation")
+        gt_rles = to_rles([gt_segm[i] for i in g], gt.heights[gt.image[gt_order]],
                           gt.widths[gt.image[gt_order]], "ground truth")
-        dt_rles = to_rles([dt.segmentation[i] for i in d], gt.heights[dt.image[dt_order]],
+        dt_rles = to_rles([dt_segm[i] for i in d], gt.heights[dt.image[dt_order]],
                           gt.widths[dt.image[dt_order]], "predictions", boxes=dt.bbox[dt_order])
         return mask_block(dt_rles, gt_rles, crowd), None
     return _oks_dispatch(gt, dt, gt_order, dt_order, sigmas or {})
@@ -150,10 +151,11 @@ def block_for(gt: GroundTruth, dt: Predictions, gt_order: np.ndarray, dt_order: 
 
 def _num_keypoints(gt: GroundTruth, order: np.ndarray) -> np.ndarray:
     out = np.zeros(len(order), np.int64)
+    num, kps = gt.raw("num_keypoints"), gt.raw("keypoints")
     for j, i in enumerate(order.tolist()):
-        given = gt.num_keypoints[i]
+        given = num[i]
         if given is None:
-            kp = keypoint_array(gt.keypoints[i], f"ground truth annotations[{i}]")
+            kp = keypoint_array(kps[i], f"ground truth annotations[{i}]")
             given = np.count_nonzero(kp[2::3] > 0)
         out[j] = int(given)
     return out
@@ -170,17 +172,17 @@ def _stack_keypoints(kps: list[Any], order: np.ndarray, where: str) -> np.ndarra
 
 def _oks_dispatch(gt: GroundTruth, dt: Predictions, gt_order: np.ndarray, dt_order: np.ndarray,
                   sigmas: Mapping[int, Any]) -> tuple[BlockFn, np.ndarray]:
-    gkp = _stack_keypoints(gt.keypoints, gt_order, "ground truth")
-    dkp = _stack_keypoints(dt.keypoints, dt_order, "predictions")
+    gt_kps = gt.raw("keypoints")
+    gkp = _stack_keypoints(gt_kps, gt_order, "ground truth")
+    dkp = _stack_keypoints(dt.raw("keypoints"), dt_order, "predictions")
     g_cat = gt.category[gt_order]
     blocks: dict[int, BlockFn] = {}
 
     def block(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         k = int(g_cat[cols[0, 0]])
         if k not in blocks:
-            first = gt.keypoints[int(gt_order[cols[0, 0]])]
-            sig = sigma_for(int(gt.category_ids[k]), len(first) // 3 if first is not None else 0,
-                            sigmas)
+            first = gt_kps[int(gt_order[cols[0, 0]])]
+            sig = sigma_for(int(gt.category_ids[k]), len(first) // 3, sigmas)
             blocks[k] = oks_block(dkp, gkp, gt.bbox[gt_order], gt.area[gt_order], sig)
         return blocks[k](rows, cols)
 

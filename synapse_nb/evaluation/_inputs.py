@@ -81,12 +81,14 @@ class GroundTruth:
     area: np.ndarray
     bbox: np.ndarray
     crowd: np.ndarray
-    num_keypoints: list[Any]
-    segmentation: list[Any] = field(default_factory=list)
-    keypoints: list[Any] = field(default_factory=list)
+    records: Sequence[Mapping[str, Any]] = field(default_factory=list, repr=False)
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def raw(self, key: str) -> list[Any]:
+        """One raw field (``segmentation``, ``keypoints``, ...) of every row, None if absent."""
+        return [r.get(key) for r in self.records]
 
     @classmethod
     def from_coco(cls, dataset: Mapping[str, Any]) -> GroundTruth:
@@ -191,10 +193,7 @@ def _gt_rows(anns: list[Mapping[str, Any]], image_ids: np.ndarray,
     keep = cat_idx >= 0  # like pycocotools: annotations of unlisted categories are not evaluated
     kept = anns if keep.all() else [a for a, k in zip(anns, keep.tolist(), strict=True) if k]
     return {"image": img_idx[keep], "category": cat_idx[keep], "ids": ids[keep],
-            "area": area[keep], "bbox": bbox[keep], "crowd": crowd[keep],
-            "num_keypoints": [a.get("num_keypoints") for a in kept],
-            "segmentation": [a.get("segmentation") for a in kept],
-            "keypoints": [a.get("keypoints") for a in kept]}
+            "area": area[keep], "bbox": bbox[keep], "crowd": crowd[keep], "records": kept}
 
 
 def keypoint_array(kp: Any, where: str) -> np.ndarray:
@@ -217,7 +216,7 @@ def keypoint_array(kp: Any, where: str) -> np.ndarray:
 class Predictions:
     """Predicted annotations as columns, in the order of the results list.
 
-    ``ids`` are the results' own ``id`` when every result has one, else ``1..n`` (what
+    ``ids`` are the results' own ``id`` when they have one (all or none), else ``1..n`` (what
     pycocotools assigns). ``area`` follows ``COCO.loadRes``: the box area when the first result
     has a box, else the mask area (segm) or the keypoints' extent (keypoints).
     """
@@ -229,11 +228,14 @@ class Predictions:
     area: np.ndarray
     bbox: np.ndarray
     has_bbox: bool
-    segmentation: list[Any] = field(default_factory=list)
-    keypoints: list[Any] = field(default_factory=list)
+    records: Sequence[Mapping[str, Any]] = field(default_factory=list, repr=False)
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def raw(self, key: str) -> list[Any]:
+        """One raw field (``segmentation``, ``keypoints``, ...) of every row, None if absent."""
+        return [r.get(key) for r in self.records]
 
     @classmethod
     def from_coco(cls, results: Sequence[Mapping[str, Any]], gt: GroundTruth) -> Predictions:
@@ -253,7 +255,8 @@ class Predictions:
         if isinstance(results, Mapping) or not isinstance(results, Sequence):
             raise _fail("predictions", "results", results, "is not a list of result objects")
         where = "predictions"
-        if not all(isinstance(r, Mapping) for r in results):
+        if not all(type(r) is dict for r in results) and not all(  # noqa: E721 - fast path
+                isinstance(r, Mapping) for r in results):
             bad = next(i for i, r in enumerate(results) if not isinstance(r, Mapping))
             raise _fail(f"{where}[{bad}]", "result", results[bad], "is not an object")
         n = len(results)
@@ -262,24 +265,22 @@ class Predictions:
         score = _column(results, "score", where, "iuf").astype(np.float64)
         has_bbox = n > 0 and bool(results[0].get("bbox"))
         bbox = _boxes(results, where, required=has_bbox)
-        with_id = sum("id" in r for r in results)
-        ids = (_column(results, "id", where, "iu") if with_id == n
+        ids = (_column(results, "id", where, "iu") if n and "id" in results[0]
                else np.arange(1, n + 1, dtype=np.int64))
-        segm = [r.get("segmentation") for r in results]
-        kps = [r.get("keypoints") for r in results]
         img_idx = _index_of(gt.image_ids, img)
         if (img_idx < 0).any():
             bad = int(img[np.argmax(img_idx < 0)])
             raise _fail("predictions", "image_id", bad, "is not an image of the ground truth")
-        area = bbox[:, 2] * bbox[:, 3] if has_bbox else _area_without_box(segm, kps, gt, img_idx)
+        area = (bbox[:, 2] * bbox[:, 3] if has_bbox else _area_without_box(
+            [r.get("segmentation") for r in results], [r.get("keypoints") for r in results],
+            gt, img_idx))
         cat_idx = _index_of(gt.category_ids, cat)
         keep = cat_idx >= 0
-        if not keep.all():
-            segm = [x for x, k in zip(segm, keep.tolist(), strict=True) if k]
-            kps = [x for x, k in zip(kps, keep.tolist(), strict=True) if k]
+        kept = (results if keep.all()
+                else [r for r, k in zip(results, keep.tolist(), strict=True) if k])
         return cls(image=img_idx[keep], category=cat_idx[keep], ids=ids[keep],
                    score=score[keep], area=np.asarray(area, np.float64)[keep], bbox=bbox[keep],
-                   has_bbox=has_bbox, segmentation=segm, keypoints=kps)
+                   has_bbox=has_bbox, records=kept)
 
 
 def _area_without_box(segm: list[Any], kps: list[Any], gt: GroundTruth,

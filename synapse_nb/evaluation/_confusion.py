@@ -89,5 +89,5 @@ def confusion_counts(run: Run, match: AgnosticMatch) -> np.ndarray:
     true = np.where(paired >= 0, gt_cat[np.maximum(paired, 0)], n_cat)
     np.add.at(out, (true, dt_cat[rows]), 1)
     missed = np.flatnonzero((match.gt_dt < 0) & ~run.gt.crowd)
-    np.add.at(out, (gt_cat[missed], n_cat), 1)
+    np.add.at(out, (gt_cat[missed], np.full(len(missed), n_cat)), 1)
     return out

@@ -199,9 +199,10 @@ def sigma_for(category_id: int, n_keypoints: int, sigmas: Mapping[int, Any]) -> 
     """
     if category_id in sigmas:
         out = np.asarray(sigmas[category_id], np.float64)
-        if out.ndim != 1 or len(out) == 0 or not (out > 0).all():
+        if out.ndim != 1 or len(out) != n_keypoints or not (out > 0).all():
             raise EvaluationInputError(
-                f"sigmas[{category_id}] = {sigmas[category_id]!r} is not a list of positive numbers")
+                f"sigmas[{category_id}] = {sigmas[category_id]!r} is not {n_keypoints} "
+                "positive numbers (one per keypoint)")
         return out
     if n_keypoints == len(COCO_SIGMAS):
         return COCO_SIGMAS

@@ -255,7 +255,7 @@ class Predictions:
         if isinstance(results, Mapping) or not isinstance(results, Sequence):
             raise _fail("predictions", "results", results, "is not a list of result objects")
         where = "predictions"
-        if not all(type(r) is dict for r in results) and not all(  # noqa: E721 - fast path
+        if not all(type(r) is dict for r in results) and not all(  # the fast check first
                 isinstance(r, Mapping) for r in results):
             bad = next(i for i, r in enumerate(results) if not isinstance(r, Mapping))
             raise _fail(f"{where}[{bad}]", "result", results[bad], "is not an object")

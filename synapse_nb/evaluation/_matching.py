@@ -86,7 +86,7 @@ def greedy_match(inp: MatchInput, keep_area: int = 0) -> tuple[np.ndarray, np.nd
         >>> codes.tolist(), match.tolist()
         ([[[1]], [[0]]], [[0, -1]])
     """
-    n_area, n_thr, n_dt = inp.dt_out.shape[0], len(inp.thresholds), len(inp.dt_key)
+    n_thr, n_dt = len(inp.thresholds), len(inp.dt_key)
     codes = np.where(inp.dt_out.T, IGNORED, FP).astype(np.int8)[:, :, None].repeat(n_thr, 2)
     match = np.full((n_thr, n_dt), -1, np.int32 if n_dt < 2**31 else np.int64)
     dkeys, dstart, dlen = group_runs(inp.dt_key)
@@ -95,7 +95,8 @@ def greedy_match(inp: MatchInput, keep_area: int = 0) -> tuple[np.ndarray, np.nd
     has_gt = (gkeys[pos] == dkeys) if len(gkeys) else np.zeros(len(dkeys), bool)
     dstart, dlen, dkeys = dstart[has_gt], dlen[has_gt], dkeys[has_gt]
     gstart, glen = gstart[pos[has_gt]], glen[pos[has_gt]]
-    extra = (np.zeros(len(dkeys), np.int64) if inp.bucket_of_key is None
+    extra = (np.zeros(len(dkeys), np.int64)
+             if inp.bucket_of_key is None or inp.bucket_key_values is None
              else inp.bucket_of_key[np.searchsorted(inp.bucket_key_values, dkeys)])
     order = np.lexsort((-dlen, glen, extra))
     dstart, dlen, gstart, glen, extra = (a[order] for a in (dstart, dlen, gstart, glen, extra))

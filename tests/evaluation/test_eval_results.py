@@ -74,7 +74,7 @@ def test_pr_curve_and_thresholds() -> None:
     car = res.pr_curve("car", iou=0.5)
     assert len(car) == 101 and car["precision"].is_monotonic_decreasing
     assert np.allclose(res.pr_curve(1, 0.5)["precision"], car["precision"])
-    with pytest.raises(EvaluationInputError, match="iou = 0.42"):
+    with pytest.raises(EvaluationInputError, match=r"iou = 0\.42"):
         res.pr_curve("car", iou=0.42)
     with pytest.raises(EvaluationInputError, match="category = 'bus'"):
         res.pr_curve("bus")
@@ -169,3 +169,13 @@ def test_docstring_examples(name: str) -> None:
     matplotlib.use("Agg")
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_keypoint_sigmas_must_match_the_keypoints() -> None:
+    gt = {"images": [{"id": 1}], "categories": [{"id": 1, "name": "p"}],
+          "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 9, 9],
+                           "area": 81.0, "keypoints": [1, 1, 2, 5, 5, 2]}]}
+    preds = [{"image_id": 1, "category_id": 1, "keypoints": [1, 1, 1, 5, 5, 1], "score": 1.0}]
+    with pytest.raises(EvaluationInputError, match=r"sigmas\[1\] = \[0.1\] is not 2 positive"):
+        evaluate(gt, preds, "keypoints", sigmas={1: [0.1]})
+    assert evaluate(gt, preds, "keypoints", sigmas={1: [0.1, 0.1]}).stats[0] > 0.99

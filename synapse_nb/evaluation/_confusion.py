@@ -39,7 +39,19 @@ class AgnosticMatch:
 
 
 def agnostic_match(run: Run, iou: float, score_threshold: float = 0.0) -> AgnosticMatch:
-    """Match predictions to ground truth across classes (see the module docstring)."""
+    """Match predictions to ground truth across classes (see the module docstring).
+
+    Example:
+        >>> from synapse_nb.evaluation import evaluate
+        >>> gt = {"images": [{"id": 1}], "categories": [{"id": 1, "name": "car"},
+        ...       {"id": 2, "name": "truck"}], "annotations": [{"id": 1, "image_id": 1,
+        ...       "category_id": 1, "bbox": [0, 0, 10, 10]}]}
+        >>> res = evaluate(gt, [{"image_id": 1, "category_id": 2, "bbox": [0, 0, 10, 10],
+        ...                      "score": 0.9}])
+        >>> m = agnostic_match(res.run, 0.5)
+        >>> m.dt_gt.tolist(), m.gt_dt.tolist()
+        ([0], [0])
+    """
     if run.params.iou_type == "keypoints":
         raise EvaluationInputError(
             "iou_type = 'keypoints': the confusion matrix needs one similarity across classes; "

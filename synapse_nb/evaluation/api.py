@@ -114,7 +114,15 @@ class Comparison:
         return pd.DataFrame({name: r.per_class[metric] for name, r in self.results.items()})
 
     def plot(self, metrics: tuple[str, ...] = ("AP", "AP50", "AP75"), ax: Any = None) -> Any:
-        """Grouped bars of ``metrics`` per model; returns the axes."""
+        """Grouped bars of ``metrics`` per model; returns the axes.
+
+        Example:
+            >>> import matplotlib; matplotlib.use("Agg")
+            >>> gt = {"images": [{"id": 1}], "categories": [{"id": 1, "name": "car"}],
+            ...       "annotations": []}
+            >>> compare(gt, {"a": [], "b": []}).plot(("AP",)).get_title()
+            'Model comparison'
+        """
         from synapse_nb.evaluation.plots import plot_comparison
 
         return plot_comparison(self.summary, metrics, ax=ax)

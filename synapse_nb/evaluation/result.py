@@ -79,7 +79,19 @@ class EvaluationResult:
 
     @property
     def stats(self) -> np.ndarray:
-        """The summary values in ``COCOeval.stats`` order."""
+        """The summary values in ``COCOeval.stats`` order.
+
+        Example:
+            >>> import matplotlib; matplotlib.use("Agg")
+            >>> from synapse_nb.evaluation import evaluate
+            >>> gt = {"images": [{"id": 1}], "categories": [{"id": 1, "name": "car"}],
+            ...       "annotations": [{"id": 1, "image_id": 1, "category_id": 1,
+            ...                        "bbox": [0, 0, 40, 40]}]}
+            >>> res = evaluate(gt, [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 40, 40],
+            ...                      "score": 0.9}])
+            >>> res.stats.round(3).tolist()[:3]
+            [1.0, 1.0, 1.0]
+        """
         return self.summary["value"].to_numpy()
 
     def _summary_frame(self) -> pd.DataFrame:
@@ -204,20 +216,56 @@ class EvaluationResult:
 
     # --- plots ---------------------------------------------------------------------------
     def plot_pr_curves(self, iou: float = 0.5, ax: Any = None, top: int = 10) -> Any:
-        """PR curves of the ``top`` classes by AP at ``iou`` (and their mean); returns the axes."""
+        """PR curves of the ``top`` classes by AP at ``iou`` (and their mean); returns the axes.
+
+        Example:
+            >>> import matplotlib; matplotlib.use("Agg")
+            >>> from synapse_nb.evaluation import evaluate
+            >>> gt = {"images": [{"id": 1}], "categories": [{"id": 1, "name": "car"}],
+            ...       "annotations": [{"id": 1, "image_id": 1, "category_id": 1,
+            ...                        "bbox": [0, 0, 40, 40]}]}
+            >>> res = evaluate(gt, [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 40, 40],
+            ...                      "score": 0.9}])
+            >>> res.plot_pr_curves().get_title()
+            'Precision-recall at IoU 0.50'
+        """
         from synapse_nb.evaluation.plots import plot_pr_curves
 
         return plot_pr_curves(self, iou=iou, ax=ax, top=top)
 
     def plot_per_class_ap(self, metric: str = "AP", ax: Any = None) -> Any:
-        """Horizontal bars of a per-class metric, sorted; returns the axes."""
+        """Horizontal bars of a per-class metric, sorted; returns the axes.
+
+        Example:
+            >>> import matplotlib; matplotlib.use("Agg")
+            >>> from synapse_nb.evaluation import evaluate
+            >>> gt = {"images": [{"id": 1}], "categories": [{"id": 1, "name": "car"}],
+            ...       "annotations": [{"id": 1, "image_id": 1, "category_id": 1,
+            ...                        "bbox": [0, 0, 40, 40]}]}
+            >>> res = evaluate(gt, [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 40, 40],
+            ...                      "score": 0.9}])
+            >>> res.plot_per_class_ap("AP50").get_title()
+            'AP50 per class'
+        """
         from synapse_nb.evaluation.plots import plot_per_class_ap
 
         return plot_per_class_ap(self, metric=metric, ax=ax)
 
     def plot_confusion_matrix(self, iou: float = 0.5, score_threshold: float = 0.0,
                               ax: Any = None, normalize: bool = False) -> Any:
-        """Heat map of :meth:`confusion_matrix`; returns the axes."""
+        """Heat map of :meth:`confusion_matrix`; returns the axes.
+
+        Example:
+            >>> import matplotlib; matplotlib.use("Agg")
+            >>> from synapse_nb.evaluation import evaluate
+            >>> gt = {"images": [{"id": 1}], "categories": [{"id": 1, "name": "car"}],
+            ...       "annotations": [{"id": 1, "image_id": 1, "category_id": 1,
+            ...                        "bbox": [0, 0, 40, 40]}]}
+            >>> res = evaluate(gt, [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 40, 40],
+            ...                      "score": 0.9}])
+            >>> res.plot_confusion_matrix().get_xlabel()
+            'predicted'
+        """
         from synapse_nb.evaluation.plots import plot_confusion_matrix
 
         return plot_confusion_matrix(self.confusion_matrix(iou, score_threshold), ax=ax,

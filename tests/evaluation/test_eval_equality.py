@@ -186,3 +186,41 @@ def test_more_than_max_dets_per_image_and_class() -> None:
     dataset = {"images": [{"id": 1}], "categories": [{"id": 1, "name": "a"}],
                "annotations": anns}
     assert_equal_to_reference(evaluate(dataset, res), reference(dataset, res, "bbox"))
+
+
+def test_masks_with_rle_crowds_and_boxed_results_equal_pycocotools() -> None:
+    """Crowd ground truth as uncompressed RLE; results carrying a box and an RLE (as detectors
+    write them): pycocotools then takes the detection area from the box, and so do we."""
+    from pycocotools import mask as mask_utils
+
+    rng = np.random.default_rng(5)
+    h = w = 120
+    images = [{"id": i, "width": w, "height": h} for i in (1, 2, 3)]
+    anns, res = [], []
+    for im in images:
+        for j in range(4):
+            x, y = (int(v) for v in rng.integers(0, 80, 2))
+            bw, bh = (int(v) for v in rng.integers(5, 40, 2))
+            mask = np.zeros((h, w), np.uint8, order="F")
+            mask[y:y + bh, x:x + bw] = 1
+            crowd = j == 3
+            if crowd:  # uncompressed RLE, column-major runs
+                flat = mask.flatten(order="F")
+                change = np.flatnonzero(np.diff(np.r_[0, flat, 1 - flat[-1]]))
+                counts = np.diff(np.r_[0, change]).tolist()
+                segm: Any = {"size": [h, w], "counts": counts}
+            else:
+                segm = [[x, y, x + bw, y, x + bw, y + bh, x, y + bh]]
+            anns.append({"id": len(anns) + 1, "image_id": im["id"], "category_id": 1 + j % 2,
+                         "bbox": [x, y, bw, bh], "area": float(mask.sum()),
+                         "segmentation": segm, "iscrowd": int(crowd)})
+            for _ in range(2):
+                m2 = np.roll(mask, tuple(int(v) for v in rng.integers(-6, 7, 2)), axis=(0, 1))
+                rle = mask_utils.encode(np.asfortranarray(m2))
+                rle["counts"] = rle["counts"].decode()
+                res.append({"image_id": im["id"], "category_id": 1 + int(rng.integers(0, 2)),
+                            "bbox": [float(v) for v in mask_utils.toBbox(rle)],
+                            "segmentation": rle, "score": float(rng.integers(1, 4) / 4)})
+    dataset = {"images": images, "categories": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}],
+               "annotations": anns}
+    assert_equal_to_reference(evaluate(dataset, res, "segm"), reference(dataset, res, "segm"))

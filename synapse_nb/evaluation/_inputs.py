@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -127,7 +128,8 @@ class GroundTruth:
 
 def _records(dataset: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
     value = dataset.get(key, [])
-    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+    if not isinstance(value, list) or not (all(type(v) is dict for v in value) or all(
+            isinstance(v, Mapping) for v in value)):  # the exact-type check is the fast path
         raise _fail("ground truth", key, value, "is not a list of objects")
     return value
 
@@ -142,7 +144,10 @@ def _index_of(sorted_ids: np.ndarray, values: np.ndarray) -> np.ndarray:
 def _column(rows: Sequence[Mapping[str, Any]], key: str, where: str, kinds: str,
             default: Any = None) -> np.ndarray:
     """One field of every row as an array, checked in bulk; the slow path names the culprit."""
-    values = [r.get(key, default) for r in rows]
+    try:
+        values = list(map(itemgetter(key), rows))  # twice as fast as .get when all have it
+    except KeyError:
+        values = [r.get(key, default) for r in rows]
     arr = np.array(values) if values else np.zeros(0, np.int64 if "f" not in kinds else float)
     if arr.ndim == 1 and arr.dtype.kind in kinds and ("f" not in kinds or np.isfinite(
             arr.astype(np.float64)).all()):
@@ -154,7 +159,10 @@ def _column(rows: Sequence[Mapping[str, Any]], key: str, where: str, kinds: str,
 
 
 def _boxes(rows: Sequence[Mapping[str, Any]], where: str, required: bool) -> np.ndarray:
-    values = [r.get("bbox") for r in rows]
+    try:
+        values = list(map(itemgetter("bbox"), rows))
+    except KeyError:
+        values = [r.get("bbox") for r in rows]
     if not required and all(v is None for v in values):
         return np.zeros((len(rows), 4), np.float64)
     try:

@@ -15,6 +15,10 @@ One backend (``python -m synapse_nb.server`` in its own process, bulk-seeded wit
 
 - SDK ``list_tasks(list_all=True)`` + ``pandas.DataFrame(list)`` at its default page size;
 - the same with ``params={'page_size': 1000}`` (its best);
+- the same with ``url_conversion={}`` too. By default the SDK's ``list_tasks`` downloads
+  every task's files into its temp folder while it lists (and rescans that folder to
+  evict old files after each page); synapse_nb's listing leaves URLs as strings, so this
+  row is the like-for-like listing.
 - ``synapse_nb.frames.Client.list_tasks(list_all=True)``, the typed frame.
 
 Wall time is measured inside each listing process (imports excluded); client CPU is that
@@ -42,14 +46,22 @@ from synapse_nb.frames import Client
 
 VENVS = Path.home() / ".cache" / "synapse_nb" / "bench-venvs"
 MIN_SDK_PYTHON = (3, 12)  # what the published releases served here require
+MEDIA = Path("/tmp/datamaker/media")  # where the SDK keeps the files it downloads
+SDK_RUNS = [  # label, page_size ("" = the SDK's default), files, target speed-up
+    ("default page size", "", "files", 20.0),
+    ("page_size=1000", "1000", "files", 5.0),
+    ("page_size=1000, url_conversion={}", "1000", "nofiles", 5.0),
+]
 
-# Runs in the SDK's venv: argv = url token project page_size ("" = the SDK's default).
+# Runs in the SDK's venv: argv = url token project page_size ("" = the SDK's default) and
+# "files" (the SDK's default: every task's files are downloaded while listing) or "nofiles"
+# (``url_conversion={}``: URLs stay strings, as in synapse_nb's listing).
 DRIVER = r"""
 import json, resource, sys, time
 import pandas as pd
 from synapse_sdk.clients.backend import BackendClient
 
-url, token, project, page_size = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+url, token, project, page_size, files = sys.argv[1:3] + [int(sys.argv[3])] + sys.argv[4:6]
 client = BackendClient(url, token)  # the token is the second argument in every release
 params = {"project": project}
 if page_size:
@@ -60,7 +72,8 @@ def cpu():
     return usage.ru_utime + usage.ru_stime
 
 started, cpu0 = time.perf_counter(), cpu()
-result = client.list_tasks(params=params, list_all=True)
+options = {} if files == "files" else {"url_conversion": {}}
+result = client.list_tasks(params=params, list_all=True, **options)
 if isinstance(result, tuple):  # (generator, count) in the releases that return both
     result = result[0]
 frame = pd.DataFrame(list(result))
@@ -98,7 +111,10 @@ def find_sdk_python(explicit: str | None) -> str | None:
 
 def sdk_venv(python: str, source: str | None) -> tuple[str | None, str]:
     """(the venv's python, "") once the SDK imports there, else (None, why not)."""
-    major, minor = python_version(python) or (0, 0)
+    found = python_version(python)
+    if found is None:
+        return None, f"{python} does not run"
+    major, minor = found
     name = f"synapse-sdk-py{major}.{minor}" + ("-source" if source else "")
     venv = VENVS / name
     venv_python = str(venv / "bin" / "python")
@@ -121,8 +137,10 @@ def sdk_venv(python: str, source: str | None) -> tuple[str | None, str]:
     return venv_python, ""
 
 
-def run_sdk(venv_python: str, url: str, token: str, project: int, page_size: str) -> dict:
-    argv = [venv_python, "-c", DRIVER, url, token, str(project), page_size]
+def run_sdk(
+    venv_python: str, url: str, token: str, project: int, page_size: str, files: str
+) -> dict[str, Any]:
+    argv = [venv_python, "-c", DRIVER, url, token, str(project), page_size, files]
     done = subprocess.run(argv, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"the SDK listing failed: {done.stderr.strip()[-500:]}")
@@ -147,24 +165,28 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     n = args.tasks
 
+    if args.sdk_source and not Path(args.sdk_source).exists():
+        parser.error(f"--sdk-source: no such file or folder: {args.sdk_source!r}")
     python = find_sdk_python(args.sdk_python)
     venv_python, why = (None, "no Python >= 3.12 found") if python is None else (None, "")
     if python is not None:
         venv_python, why = sdk_venv(python, args.sdk_source)
 
+    if venv_python is None:
+        print(f"Synapse SDK skipped: {why}", flush=True)
     rows: list[list[Any]] = []
     with backend("process", tasks=n, latency_ms=args.latency_ms) as srv:
         project = scale_project(srv.url, srv.token)
-        sdk: dict[str, dict] = {}
-        if venv_python is not None:
-            for label, size in (("default page size", ""), ("page_size=1000", "1000")):
-                sdk[label] = run_sdk(venv_python, srv.url, srv.token, project, size)
+        sdk: dict[str, dict[str, Any]] = {}
+        cached_media = len(list(MEDIA.iterdir())) if MEDIA.is_dir() else 0
+        for label, size, files, _target in SDK_RUNS if venv_python is not None else ():
+            sdk[label] = run_sdk(venv_python, srv.url, srv.token, project, size, files)
         ours = run_ours(srv.url, srv.token, project)
 
-    for label, target in (("default page size", 20.0), ("page_size=1000", 5.0)):
+    for label, _size, _files, target in SDK_RUNS:
         name = f"SDK list_tasks(list_all=True) + DataFrame, {label}"
         if label not in sdk:
-            rows.append([name, f"skipped: {why}", "", "", "", ""])
+            rows.append([name, "skipped", "", "", "", ""])
             continue
         run = sdk[label]
         assert run["rows"] == n, (label, run["rows"], n)
@@ -180,8 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()[0]
     print_table(
         f"{n:,} tasks, {args.latency_ms:g} ms latency, backend in its own process, "
-        f"{os.cpu_count()} CPUs (load {load:.1f}); Synapse SDK {version}, pandas "
-        f"{pd.__version__} here; one run each",
+        f"{os.cpu_count()} CPUs (load {load:.1f}); Synapse SDK {version} ({cached_media} "
+        f"files in its download cache {MEDIA} at the start), pandas {pd.__version__} here; "
+        "one run each",
         ["listing", "wall s", "client CPU us/row", "ratio", "target", "verdict"],
         rows,
     )

@@ -1,0 +1,280 @@
+"""Scale benchmark (issue 16): N tasks -> typed frame at 100k / 300k / 1M, printed as tables.
+
+Run: ``python benchmarks/bench_scale.py`` (100k, 300k, 1M tasks; 20 ms latency; long),
+``--quick`` (20k, 50k) or ``--sizes 20000,100000``. ``--profile`` adds the top functions of
+each client phase (cProfile over process CPU time, microseconds per row), from a second
+pass so the profiler's overhead stays out of the other tables.
+
+For each size a fresh backend runs in its own process (``python -m synapse_nb.server``,
+bulk-seeded with ``--tasks N``, 20 ms of added latency per request) and this process lists
+the project once with ``Client.list_tasks(list_all=True)``. Tables:
+
+1. listing: wall time, wall and client CPU per row (this process, every thread), server
+   CPU per row, client peak RSS (absolute and growth) vs the frame's
+   ``memory_usage(deep=True)``; time per row is also given relative to the smallest size
+   (1.00 = linear in N).
+2. client CPU split: the same listing redone in phases, one after the other on this thread
+   with the cyclic GC paused as the frame listing does: HTTP (request, socket wait, body
+   read) of every page of 1000, ``json.loads`` of each body, ``build_frame`` of the decoded
+   records. Process CPU per row of each phase; the sum is compared with the real listing's.
+3. server CPU per page of 100: sequential requests for page 1 and for the deepest page
+   (page 10,000 where the project has it, else its last page); CPU of the server process
+   per request, from /proc.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import pstats
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import requests
+from bench_client import PeakRSS, backend, cpu_seconds, print_table, scale_project
+
+from synapse_nb.frames import Client
+from synapse_nb.frames.build import build_frame, gc_paused
+
+PAGE = 1000  # the frame listing's page size
+SERVER_PAGE = 100
+SERVER_REQUESTS = 30
+
+
+def cpu_timed(fn: Callable[[], Any]) -> tuple[float, float, Any]:
+    """(wall s, process CPU s, result) of ``fn()``."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = fn()
+    return time.perf_counter() - wall, time.process_time() - cpu, result
+
+
+def session_for(token: str) -> requests.Session:
+    session = requests.Session()
+    session.headers["Synapse-Access-Token"] = f"Token {token}"
+    return session
+
+
+def fetch_bodies(session: requests.Session, url: str, project: int, n: int) -> list[bytes]:
+    pages = -(-n // PAGE)
+    base = f"{url}sdk/tasks/?project={project}&page_size={PAGE}&page="
+    return [session.get(f"{base}{page}", timeout=120).content for page in range(1, pages + 1)]
+
+
+def decode(bodies: list[bytes]) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    for body in bodies:
+        items.extend(json.loads(body)["results"])
+    return items
+
+
+def top_functions(profile: cProfile.Profile, rows: int, limit: int = 12) -> list[list[Any]]:
+    stats = pstats.Stats(profile)
+    entries = sorted(stats.stats.items(), key=lambda kv: kv[1][2], reverse=True)[:limit]  # type: ignore[attr-defined]
+    out = []
+    for (filename, line, name), (_cc, calls, tottime, cumtime, _callers) in entries:
+        where = f"{os.path.basename(filename)}:{line}" if line else filename
+        out.append(
+            [
+                f"{name} ({where})",
+                calls,
+                f"{tottime / rows * 1e6:.2f}",
+                f"{cumtime / rows * 1e6:.2f}",
+            ]
+        )
+    return out
+
+
+def phase_split(
+    url: str, token: str, project: int, n: int, tags: Any, profile: bool
+) -> dict[str, Any]:
+    """Per-row CPU of HTTP, JSON decoding and frame building, run one after the other."""
+    session = session_for(token)
+    profiles: dict[str, cProfile.Profile] = {}
+
+    def run(name: str, fn: Callable[[], Any]) -> tuple[float, float, Any]:
+        if not profile:
+            return cpu_timed(fn)
+        profiles[name] = cProfile.Profile(time.process_time)  # CPU, not wall: a loaded machine
+        return cpu_timed(lambda: profiles[name].runcall(fn))
+
+    with gc_paused():
+        w_http, c_http, bodies = run("http", lambda: fetch_bodies(session, url, project, n))
+        w_json, c_json, items = run("json", lambda: decode(bodies))
+        bodies.clear()
+        w_build, c_build, frame = run("build", lambda: build_frame("task", items, tag_names=tags))
+    session.close()
+    assert len(frame) == n, (len(frame), n)
+    return {
+        "http": (w_http, c_http),
+        "json": (w_json, c_json),
+        "build": (w_build, c_build),
+        "profiles": profiles,
+    }
+
+
+def server_page_cpu(url: str, token: str, pid: int, project: int, page: int) -> float:
+    """Server CPU seconds per request of ``page`` (pages of 100), sequential requests."""
+    session = session_for(token)
+    target = f"{url}sdk/tasks/?project={project}&page_size={SERVER_PAGE}&page={page}"
+    session.get(target, timeout=60).raise_for_status()  # warm
+    before = cpu_seconds(pid)
+    for _ in range(SERVER_REQUESTS):
+        session.get(target, timeout=60).raise_for_status()
+    spent = cpu_seconds(pid) - before
+    session.close()
+    return spent / SERVER_REQUESTS
+
+
+def measure(n: int, latency_ms: float, profile: bool) -> dict[str, Any]:
+    with backend("process", tasks=n, latency_ms=latency_ms) as srv:
+        assert srv.pid is not None
+        project = scale_project(srv.url, srv.token)
+        client = Client(srv.url, api_token=srv.token, progress=False)
+        server_before, client_before = cpu_seconds(srv.pid), cpu_seconds()
+        with PeakRSS(interval=0.02) as rss:  # sparse sampling: its CPU counts as the client's
+            started = time.perf_counter()
+            frame = client.list_tasks({"project": project}, list_all=True)
+            wall = time.perf_counter() - started
+        client_cpu, server_cpu = cpu_seconds() - client_before, cpu_seconds(srv.pid) - server_before
+        assert len(frame) == n, (len(frame), n)
+        frame_mb = frame.memory_usage(deep=True).sum() / 1e6
+        del frame
+        tags = client._tag_names()
+        split = phase_split(srv.url, srv.token, project, n, tags, profile=False)
+        if profile:  # a second pass, so the profiler's overhead stays out of table 2
+            split["profiles"] = phase_split(srv.url, srv.token, project, n, tags, True)["profiles"]
+        deep = min(10_000, -(-n // SERVER_PAGE))
+        page1 = server_page_cpu(srv.url, srv.token, srv.pid, project, 1)
+        page_deep = server_page_cpu(srv.url, srv.token, srv.pid, project, deep)
+        client.close()
+    return {
+        "n": n,
+        "wall": wall,
+        "client_cpu": client_cpu,
+        "server_cpu": server_cpu,
+        "peak": rss.peak / 1e6,
+        "growth": rss.growth / 1e6,
+        "frame_mb": frame_mb,
+        "split": split,
+        "deep": deep,
+        "page1": page1,
+        "page_deep": page_deep,
+    }
+
+
+def us(seconds: float, n: int) -> str:
+    return f"{seconds / n * 1e6:.1f}"
+
+
+def report(results: list[dict[str, Any]], latency_ms: float) -> None:
+    load = os.getloadavg()[0]
+    print(
+        f"\n{latency_ms:g} ms latency, backend in its own process, {os.cpu_count()} CPUs "
+        f"(load {load:.1f}), pandas {pd.__version__}, Python {sys.version.split()[0]}, one run"
+    )
+    base = results[0]["wall"] / results[0]["n"]
+    print_table(
+        "1. Client.list_tasks(list_all=True) -> typed frame",
+        [
+            "tasks",
+            "wall s",
+            "wall us/row",
+            "vs smallest",
+            "client CPU us/row",
+            "server CPU us/row",
+            "peak RSS MB",
+            "RSS growth MB",
+            "frame MB (deep)",
+            "peak/frame",
+        ],
+        [
+            [
+                f"{r['n']:,}",
+                f"{r['wall']:.2f}",
+                us(r["wall"], r["n"]),
+                f"{r['wall'] / r['n'] / base:.2f}",
+                us(r["client_cpu"], r["n"]),
+                us(r["server_cpu"], r["n"]),
+                f"{r['peak']:.0f}",
+                f"{r['growth']:.0f}",
+                f"{r['frame_mb']:.0f}",
+                f"{r['peak'] / r['frame_mb']:.2f}",
+            ]
+            for r in results
+        ],
+    )
+    rows = []
+    for r in results:
+        n, split = r["n"], r["split"]
+        total = sum(split[k][1] for k in ("http", "json", "build"))
+        shares = " / ".join(f"{split[k][1] / total:.0%}" for k in ("http", "json", "build"))
+        rows.append(
+            [
+                f"{n:,}",
+                us(split["http"][1], n),
+                us(split["json"][1], n),
+                us(split["build"][1], n),
+                us(total, n),
+                us(r["client_cpu"], n),
+                shares,
+            ]
+        )
+    print_table(
+        "2. client CPU us/row by phase (sequential pages of 1000, GC paused)",
+        [
+            "tasks",
+            "HTTP + socket",
+            "json.loads",
+            "build_frame",
+            "sum",
+            "real listing",
+            "share http/json/build",
+        ],
+        rows,
+    )
+    print_table(
+        f"3. server CPU per page of {SERVER_PAGE} ({SERVER_REQUESTS} sequential requests each)",
+        ["tasks", "page 1 ms", "deep page", "deep page ms", "deep / page 1"],
+        [
+            [
+                f"{r['n']:,}",
+                f"{r['page1'] * 1e3:.1f}",
+                f"{r['deep']:,}",
+                f"{r['page_deep'] * 1e3:.1f}",
+                f"{r['page_deep'] / max(r['page1'], 1e-9):.1f}x",
+            ]
+            for r in results
+        ],
+    )
+    last = results[-1]
+    for name, prof in last["split"]["profiles"].items():
+        profiled = pstats.Stats(prof).total_tt / last["n"] * 1e6  # type: ignore[attr-defined]
+        plain = last["split"][name][1] / last["n"] * 1e6
+        print_table(
+            f"profile of phase '{name}' at {last['n']:,} tasks (CPU us per row; {profiled:.1f} "
+            f"us/row under the profiler vs {plain:.1f} without: read the shares)",
+            ["function", "calls", "own us/row", "cumulative us/row"],
+            top_functions(prof, last["n"]),
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="100000,300000,1000000", help="comma-separated")
+    parser.add_argument("--quick", action="store_true", help="20k and 50k tasks")
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--profile", action="store_true", help="cProfile the client phases")
+    args = parser.parse_args(argv)
+    sizes = [20_000, 50_000] if args.quick else [int(s) for s in args.sizes.split(",")]
+    results = [measure(n, args.latency_ms, args.profile and n == sizes[-1]) for n in sizes]
+    report(results, args.latency_ms)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

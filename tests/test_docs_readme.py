@@ -42,7 +42,7 @@ def test_both_readme_commands_install_from_the_constraints_file():
     install_demo, install_test = readme_commands()[:2]
     for command, extra, then in (
         (install_demo, "lab", "synapse-nb demo"),
-        (install_test, "test", "python -m pytest"),
+        (install_test, "test", "mypy && python -m pytest"),
     ):
         assert command == (
             f'pip install -c requirements/constraints.txt -e ".[{extra}]" && {then}'

@@ -57,6 +57,7 @@ Example:
 from ._audit import Audit, AuditRecord, Outcome, Reason
 from ._common import (
     COCO_PERSON_SKELETON,
+    MAX_IMAGE_PIXELS,
     PERSON_17,
     YOLO_FLIP_IDX,
     ImageItem,
@@ -80,6 +81,7 @@ from .yolo import YOLO_TASKS, from_yolo, mask_contours, read_yolo, to_yolo, writ
 __all__ = [
     "COCO_PERSON_SKELETON",
     "COCO_ROLES",
+    "MAX_IMAGE_PIXELS",
     "PERSON_17",
     "YOLO_FLIP_IDX",
     "YOLO_TASKS",

@@ -88,6 +88,12 @@ class ImageItem:
         return PurePosixPath(self.leaf).stem or str(self.id)
 
 
+#: The largest image (width x height) a converter accepts: mask outputs are allocated at this
+#: size, so a document claiming a huge image must not drive allocations of many GiB. The same
+#: bound as Pillow's decompression-bomb check; raise it when your images really are larger.
+MAX_IMAGE_PIXELS = 89_478_485
+
+
 def coerce_items(items: Iterable[Any], *, need_size: bool, what: str) -> list[ImageItem]:
     """Validate the input items of a converter and return them as ``ImageItem``."""
     if isinstance(items, Mapping | str | bytes):
@@ -115,6 +121,12 @@ def coerce_items(items: Iterable[Any], *, need_size: bool, what: str) -> list[Im
                     raise ValueError(f"{label}: {name} is required for {what}, got None")
             elif isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"{label}: {name} must be a positive integer, got {value!r}")
+        if item.width and item.height and item.width * item.height > MAX_IMAGE_PIXELS:
+            # sizes come from the input and size the masks converters allocate
+            raise ValueError(
+                f"{label}: width x height = {item.width} x {item.height} is over the limit of "
+                f"{MAX_IMAGE_PIXELS:,} pixels (converters.MAX_IMAGE_PIXELS)"
+            )
         if item.file_name is not None and (not isinstance(item.file_name, str) or not item.leaf):
             raise ValueError(
                 f"{label}: file_name must be a non-empty string, got {item.file_name!r}"
@@ -286,9 +298,17 @@ def image_tools(item: ImageItem, audit: Audit, target: str) -> dict[str, list[di
     """
     doc = dm_v2_document(item.data, item.id, audit)
     if "images" in doc and not isinstance(doc["images"], list):
-        raise ValueError(
-            f"item {item.id!r}: data['images'] must be a list, got {type(doc['images']).__name__}"
+        audit.add(
+            item.id,
+            None,
+            "images",
+            Outcome.FAILED,
+            Reason.MALFORMED_ANNOTATION,
+            f"data['images'] must be a list, got {type(doc['images']).__name__}: "
+            "item not converted",
+            target,
         )
+        return {}
     for key, media_list in doc.items():
         if key == "classification" or not isinstance(media_list, list):
             continue
@@ -326,8 +346,8 @@ def image_tools(item: ImageItem, audit: Audit, target: str) -> dict[str, list[di
             )
             continue
         for ann in anns:
-            if isinstance(ann, Mapping):
-                counts[ann.get("id")] = counts.get(ann.get("id"), 0) + 1
+            if isinstance(ann, Mapping) and isinstance(ann.get("id"), str):  # others fail below
+                counts[ann["id"]] = counts.get(ann["id"], 0) + 1
     for tool, anns in media.items():
         if not isinstance(anns, list):
             continue
@@ -363,6 +383,11 @@ def _id_problem(ann: Any, counts: Mapping[Any, int]) -> str:
         return f"id must match ^[a-zA-Z0-9_-]+$, got {ann_id!r}"
     if counts.get(ann_id, 0) > 1:
         return f"id {ann_id!r} is used {counts[ann_id]} times in this image"
+    attrs = ann.get("attrs")
+    if attrs is not None and not (
+        isinstance(attrs, list) and all(isinstance(a, Mapping) for a in attrs)
+    ):
+        return f"attrs must be a list of {{name, value}} mappings, got {str(attrs)[:60]}"
     return ""
 
 

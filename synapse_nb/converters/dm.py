@@ -94,6 +94,17 @@ def dm_v1_to_v2(data: Mapping[str, Any], *, item_id: Any = None) -> tuple[dict[s
     v2: dict[str, Any] = {"classification": {}}
     for media_id in media_ids:
         rows = annotations.get(media_id) or []
+        if not isinstance(rows, list):
+            audit.add(
+                item_id,
+                None,
+                "annotations",
+                Outcome.FAILED,
+                Reason.MALFORMED_ANNOTATION,
+                f"annotations[{media_id!r}] must be a list of rows, got {type(rows).__name__}",
+                _TARGET_V2,
+            )
+            continue
         match = _MEDIA_ID.match(str(media_id))
         plural = MEDIA_TYPES.get(match[1]) if match else None
         if match is None or plural is None:
@@ -112,9 +123,9 @@ def dm_v1_to_v2(data: Mapping[str, Any], *, item_id: Any = None) -> tuple[dict[s
             media_id,
             match[1],
             rows,
-            data_rows.get(media_id) or [],
-            extra.get(media_id) or {},
-            groups.get(media_id) or [],
+            _list_or_empty(data_rows.get(media_id)),
+            _mapping_or_empty(extra.get(media_id)),
+            _list_or_empty(groups.get(media_id)),
             item_id,
             audit,
         )
@@ -134,6 +145,14 @@ def dm_v1_to_v2(data: Mapping[str, Any], *, item_id: Any = None) -> tuple[dict[s
     meta: dict[str, Any] = {key: copy.deepcopy(dict(_mapping(data, key))) for key in _META_KEYS}
     meta["assignmentId"] = data.get("assignmentId")
     return {"annotation_data": v2, "annotation_meta": meta}, audit
+
+
+def _list_or_empty(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []  # a malformed part reads as absent
+
+
+def _mapping_or_empty(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _row_id(row: Any) -> str | None:
@@ -167,13 +186,19 @@ def _convert_media(
     item_id: Any,
     audit: Audit,
 ) -> dict[str, list[dict[str, Any]]]:
-    by_id = {r["id"]: r for r in data_rows if isinstance(r, Mapping) and "id" in r}
+    by_id = {
+        r["id"]: r for r in data_rows if isinstance(r, Mapping) and isinstance(r.get("id"), str)
+    }
     media: dict[str, list[dict[str, Any]]] = {}
     tool_of: dict[str, str] = {}
     failed: set[str] = set()
     for row in rows:
         try:
-            tool, ann = _convert_row(row, by_id, prefix, extra)
+            try:
+                tool, ann = _convert_row(row, by_id, prefix, extra)
+            except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
+                # a shape no rule above foresaw: this row fails, the document goes on
+                raise _RowError(f"cannot convert this row ({type(exc).__name__}: {exc})") from exc
         except _RowError as exc:
             row_id = _row_id(row)
             if row_id:
@@ -206,7 +231,7 @@ def _convert_row(
     if not isinstance(row, Mapping) or not isinstance(row.get("id"), str):
         raise _RowError(f"annotation row must be a mapping with a string id, got {str(row)[:60]}")
     tool = row.get("tool")
-    if tool not in _KNOWN_TOOLS:
+    if not isinstance(tool, str) or tool not in _KNOWN_TOOLS:
         raise _RowError(f"unknown tool {tool!r}", Reason.UNSUPPORTED_ANNOTATION_TYPE)
     classification = row.get("classification") or {}
     if not isinstance(classification, Mapping):
@@ -461,7 +486,7 @@ def dm_v2_to_v1(
                 raise DMFormatError(f"{key}[{position}] must be a mapping of tool lists")
             if prefix is None:
                 for tool, anns in media.items():
-                    for ann in anns or []:
+                    for ann in anns if isinstance(anns, list) else []:
                         audit.add(
                             item_id,
                             _row_id(ann),
@@ -505,7 +530,18 @@ def _media_to_v1(
     data_rows: list[dict[str, Any]] = []
     groups: dict[str, list[str]] = {}
     for tool, anns in media.items():
-        for ann in anns or []:
+        if not isinstance(anns, list):
+            audit.add(
+                item_id,
+                None,
+                str(tool),
+                Outcome.FAILED,
+                Reason.MALFORMED_ANNOTATION,
+                f"{media_id}: {tool!r} must be a list of annotations, got {type(anns).__name__}",
+                _TARGET_V1,
+            )
+            continue
+        for ann in anns:
             if not isinstance(ann, Mapping) or not isinstance(ann.get("id"), str):
                 audit.add(
                     item_id,
@@ -533,8 +569,25 @@ def _media_to_v1(
                     )
                 continue
             key = (media_id, ann["id"])
-            rows.append(_v1_row(tool, ann, meta_rows.get(key)))
-            data_rows.append(_v1_data(tool, prefix, ann, meta_data.get(key)))
+            try:
+                row, data_row = (
+                    _v1_row(tool, ann, meta_rows.get(key)),
+                    _v1_data(tool, prefix, ann, meta_data.get(key)),
+                )
+            except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
+                # a malformed shape in one annotation: recorded, the rest goes on
+                audit.add(
+                    item_id,
+                    ann["id"],
+                    str(tool),
+                    Outcome.FAILED,
+                    Reason.MALFORMED_ANNOTATION,
+                    f"{media_id}: cannot convert this annotation ({type(exc).__name__}: {exc})",
+                    _TARGET_V1,
+                )
+                continue
+            rows.append(row)
+            data_rows.append(data_row)
             group_id = ann.get("group_id")
             if isinstance(group_id, str) and group_id:
                 groups.setdefault(group_id, [])

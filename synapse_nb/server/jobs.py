@@ -11,9 +11,30 @@ from collections.abc import Iterable
 from typing import Any
 
 from .db import Database, dumps, loads, now
-from .routes.integration import TERMINAL, add_console_log
 
 __all__ = ["TERMINAL", "JobStore"]
+
+#: the statuses a job ends in
+TERMINAL = ("STOPPED", "SUCCEEDED", "FAILED")
+LOG_LEVELS = ("debug", "info", "success", "warning", "danger", "error", "critical")
+
+
+def add_console_log(con: Any, job_id: str, entry: dict) -> None:
+    level = str(entry.get("level") or "info").lower()
+    con.execute(
+        "INSERT INTO job_console_logs (job_id, event, level, step, data, message, datetime) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            job_id,
+            str(entry.get("event") or "log"),
+            level if level in LOG_LEVELS else "info",
+            entry.get("step"),
+            dumps(entry.get("data") or {}),
+            str(entry.get("message") or entry.get("log") or ""),
+            entry.get("datetime") or now(),
+        ),
+    )
+
 
 
 def progress_record(event: dict) -> dict:

@@ -582,7 +582,7 @@ def _jobs(ctx: _Seeding, pid: int, agent_id: int, release_ids: dict[tuple[str, s
 
 
 def _job_log(con: Any, job_id: str, message: str, level: str, action: str, at: float) -> None:
-    from ..routes.integration import add_console_log
+    from ..jobs import add_console_log
 
     entry = {"message": message, "level": level, "step": action, "datetime": _ts(at)}
     add_console_log(con, job_id, entry)

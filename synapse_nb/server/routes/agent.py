@@ -25,8 +25,8 @@ from ..db import loads, now
 from ..executors import machine
 from ..http import ApiError, Principal, not_found
 from ..http import route as backend_route
+from ..jobs import TERMINAL
 from .common import state_of
-from .integration import TERMINAL
 
 router = APIRouter()
 

@@ -53,6 +53,7 @@ from ..http import (
     shape_one,
     shorten,
 )
+from ..jobs import TERMINAL, add_console_log
 from ..schemas import (
     LOG_CREATE,
     SERVE_CREATE,
@@ -68,8 +69,6 @@ router = APIRouter()
 Auth = Depends(authenticate)
 
 JOB_STATUSES = ("PENDING", "RUNNING", "STOPPED", "SUCCEEDED", "FAILED")
-TERMINAL = ("STOPPED", "SUCCEEDED", "FAILED")
-LOG_LEVELS = ("debug", "info", "success", "warning", "danger", "error", "critical")
 PLUGIN_CATEGORIES = (
     "neural_net",
     "export",
@@ -788,23 +787,6 @@ def log_datetime(body: Body) -> str | None:
     except ApiError:
         body.errors.add("datetime", f"Enter a valid date/time, got {shorten(value)}.")
         return None
-
-
-def add_console_log(con: Any, job_id: str, entry: dict) -> None:
-    level = str(entry.get("level") or "info").lower()
-    con.execute(
-        "INSERT INTO job_console_logs (job_id, event, level, step, data, message, datetime) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (
-            job_id,
-            str(entry.get("event") or "log"),
-            level if level in LOG_LEVELS else "info",
-            entry.get("step"),
-            dumps(entry.get("data") or {}),
-            str(entry.get("message") or entry.get("log") or ""),
-            entry.get("datetime") or now(),
-        ),
-    )
 
 
 def log_json(row: Any) -> dict:

@@ -29,14 +29,14 @@ __all__ = [
     "default_cache_dir",
 ]
 
-#: Chunk size of the chunked-upload protocol (contract 3.1): 50 MiB.
+#: Chunk size of the chunked-upload protocol (see docs/protocol.md): 50 MiB.
 DEFAULT_CHUNK_SIZE = 50 * 1024 * 1024
-#: Page size the SDK sends (contract 1.7); also what endpoints that always page send.
+#: Page size the SDK sends (see docs/protocol.md); also what endpoints that always page send.
 DEFAULT_PAGE_SIZE = 100
 #: Page size ``list_all=True`` asks for when params set none. Larger than the SDK's 100:
 #: each request costs the server a fixed overhead plus an OFFSET scan, so 10x fewer pages
-#: is the biggest single saving on long lists. The backend honours up to 1000 (contract
-#: 1.7); a server that caps lower is detected from page 1's length.
+#: is the biggest single saving on long lists. The backend honours up to 1000 (see
+#: docs/protocol.md); a server that caps lower is detected from page 1's length.
 DEFAULT_LIST_ALL_PAGE_SIZE = 1000
 #: Concurrent page fetches of ``list_all=True``. With pages of 1000, four requests in
 #: flight hide 20-100 ms of latency; more only make the server's requests contend (measured
@@ -86,7 +86,7 @@ class Timeout:
     def coerce(cls, value: Any) -> Timeout:
         """Build a Timeout from ``None``, a number, a ``(connect, read)`` pair or a dict.
 
-        The dict form is the seed's ``{'connect': 5, 'read': 30}``; missing keys keep their
+        The dict form is the Synapse SDK's ``{'connect': 5, 'read': 30}``; missing keys keep their
         defaults.
 
         Example:

@@ -492,7 +492,7 @@ class Transport:
             _SECRETS.discard(secret)
 
     def url_for(self, path: str) -> str:
-        """Join ``path`` to the base URL (contract 1.1); absolute URLs pass unchanged.
+        """Join ``path`` to the base URL (see docs/protocol.md); absolute URLs pass unchanged.
 
         Example:
             >>> Transport("http://h:8000/api/", auth_headers={}).url_for("/tasks/7/")
@@ -536,7 +536,7 @@ class Transport:
             path: Path relative to the base URL, or an absolute URL (next links).
             params: Query params; ``None`` values are dropped, lists repeat the key.
             json_body: JSON body. For POST/PUT/PATCH without any body the JSON content type
-                is still sent with an empty body (contract 1.5).
+                is still sent with an empty body (see docs/protocol.md).
             data: Form fields or a raw body (multipart with ``files``).
             files: Multipart files, as ``requests`` takes them.
             headers: Extra headers for this request.

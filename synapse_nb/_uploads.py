@@ -1,4 +1,4 @@
-"""Resumable chunked upload (contract 3.1): chunk reader, running MD5, resume, progress.
+"""Resumable chunked upload (see docs/protocol.md): chunk reader, running MD5, resume, progress.
 
 The file is read once, in order, into two alternating buffers: while one chunk is being
 sent, a background thread reads (and hashes) the next one, so disk, hashing and network
@@ -456,7 +456,7 @@ class ChunkedUploader:
                 time.sleep(min(_retry_after(exc) or 0.5 * 2**attempt, 10.0))
             except (ClientConnectionError, ClientTimeoutError) as exc:
                 # The reply was lost: the POST may have been applied. Never re-send it
-                # blindly; poll until the upload says it completed (as SDK-26 does).
+                # blindly; poll until the upload says it completed (as the Synapse SDK does).
                 last = exc
                 logger.debug("finalize reply lost (%s); polling the upload", exc)
                 state = self._poll_completed(polls=_FINALIZE_POLLS)
@@ -481,7 +481,7 @@ class ChunkedUploader:
                 pass
             if attempt + 1 < polls:
                 # Full jitter, so many clients do not poll in lockstep; a smaller base than
-                # SDK-26's 2 s because the finalize of a fully-sent upload is quick.
+                # the Synapse SDK's 2 s because the finalize of a fully-sent upload is quick.
                 pause = random.uniform(0, _POLL_BASE * 2**attempt)
                 time.sleep(max(0.0, min(pause, deadline - time.monotonic())))
         return None

@@ -161,21 +161,21 @@ class ClientError(SynapseNBError):
         self.headers: dict[str, str] = {}
         super().__init__(message)
 
-    # Aliases: the seed docs read .status_code/.response, the RayClient docs .status,
-    # SDK-25 code .status/.reason and SDK-26 code .detail. All name the same two facts.
+    # Aliases: the Synapse SDK reads .status_code/.response, the RayClient docs .status,
+    # older Synapse SDK code .status/.reason, newer code .detail. All name the same two facts.
     @property
     def status(self) -> int | None:
-        """Alias of :attr:`status_code` (seed RayClient docs, SDK-25)."""
+        """Alias of :attr:`status_code` (the Synapse SDK's RayClient, the 2025 Synapse SDK)."""
         return self.status_code
 
     @property
     def reason(self) -> Any:
-        """Alias of :attr:`response` (SDK-25)."""
+        """Alias of :attr:`response` (the 2025 Synapse SDK)."""
         return self.response
 
     @property
     def detail(self) -> Any:
-        """Alias of :attr:`response` (SDK-26)."""
+        """Alias of :attr:`response` (current Synapse SDK)."""
         return self.response
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -225,7 +225,7 @@ class PermissionDeniedError(ClientError):
     """403: the caller is authenticated but may not do this."""
 
 
-#: SDK-26 name of :class:`PermissionDeniedError`.
+#: The current Synapse SDK's name of :class:`PermissionDeniedError`.
 AuthorizationError = PermissionDeniedError
 
 

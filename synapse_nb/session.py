@@ -273,7 +273,7 @@ def connection_source(client: Any) -> str:
 def list_projects(client: Any, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """The projects the token can see as a typed frame, one row each (every page).
 
-    The client's ``list_projects`` returns the raw envelope (it is not a seed method, so the
+    The client's ``list_projects`` returns the raw envelope (it is not a Synapse SDK method, so the
     notebook ``Client`` has no frame version of it); this is the frame.
 
     Args:

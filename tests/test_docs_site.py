@@ -60,3 +60,27 @@ def test_pages_refer_to_nothing_outside_the_repository(page):
 def test_the_site_is_not_written_into_the_repository(site):
     assert not (REPO / "site").exists() or (REPO / "site").resolve() != site.resolve()
     assert "site/" in (REPO / ".gitignore").read_text().splitlines()
+
+
+#: what a reader of the code cannot follow: outside documents, their section numbers and the
+#: nicknames of SDK releases (a random-number ``seed`` is of course fine)
+OUTSIDE_IN_CODE = re.compile(
+    r"SDK-2[0-9]|synapse-api\.md|§|shared/(dm-format|seeds)|\bcontract\b"
+    r"|\bseed(?:'s| docs?| text| method| SDK| shape| form| check-off| signature)\b"
+    r"|\bSeed (?:form|name)\b| \(seed\)[ .,]|\s\(seed: |\bseed (?:defaults?|behaviou?r)\b",
+    re.IGNORECASE,
+)
+
+
+def test_code_and_docstrings_refer_to_nothing_outside_the_repository():
+    found: dict[str, list[str]] = {}
+    for folder in ("synapse_nb", "tests", "benchmarks", "notebooks"):
+        paths = [*(REPO / folder).rglob("*.py"), *(REPO / folder).rglob("*.ipynb")]
+        for path in sorted(paths):
+            if path.name == Path(__file__).name or ".ipynb_checkpoints" in path.parts:
+                continue
+            for number, line in enumerate(path.read_text().splitlines(), 1):
+                if OUTSIDE_IN_CODE.search(line):
+                    name = path.relative_to(REPO).as_posix()
+                    found.setdefault(name, []).append(f"{number}: {line.strip()}")
+    assert not found, "say what is meant instead (see docs/): " + repr(found)

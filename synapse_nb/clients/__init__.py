@@ -1,4 +1,4 @@
-"""Synapse API clients. ``BackendClient`` keeps the seed SDK's names and signatures.
+"""Synapse API clients. ``BackendClient`` keeps the Synapse SDK's names and signatures.
 
 Importing this package is cheap: it pulls in requests and pydantic, never pandas or
 ipywidgets (arrows point one way: widgets -> frames -> clients -> transport).

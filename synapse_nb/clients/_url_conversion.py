@@ -11,7 +11,7 @@ One documented behaviour, accepting both shapes the sources show:
 * The SDK config dict ``{'files_fields': [...], 'is_list': bool, 'coerce': callable}``:
   given keys override the method's default; ``coerce`` is applied to each downloaded
   ``Path``. ``files_fields`` are dotted paths (``data.files``).
-* The seed's ``{field: callable}`` form, e.g. ``{'files': lambda url: cdn + url}``: each URL
+* The Synapse SDK's ``{field: callable}`` form, e.g. ``{'files': lambda url: cdn + url}``: each URL
   under ``field`` is replaced by ``callable(url)``; nothing is downloaded.
 
 An explicit config (either dict form) is applied to every result the method returns,
@@ -54,7 +54,7 @@ class UrlConversion:
         fields: Dotted paths of the fields to convert.
         is_list: Apply to ``obj['results']`` items rather than to the object itself.
         coerce: Applied to each downloaded ``Path`` (download mode only).
-        callables: Seed form: field -> callable(url); when set, nothing is downloaded.
+        callables: The Synapse SDK's form: field -> callable(url); when set, nothing is downloaded.
         explicit: The caller gave this config (so it also applies to single pages).
     """
 

@@ -1,4 +1,4 @@
-"""AgentClient and RayClient: the agent side of the platform (contract 2.7).
+"""AgentClient and RayClient: the agent side of the platform (see docs/protocol.md).
 
 The agent authenticates with ``Authorization: <agent token>`` (the raw token, no ``Token``
 prefix), optionally impersonating a user (``SYNAPSE-User``) in a tenant (``SYNAPSE-Tenant``).
@@ -139,7 +139,7 @@ def _event(payload: str) -> dict[str, Any]:
 
 
 class RayClientMixin(BaseClient):
-    """Ray jobs, logs, nodes, tasks and Serve applications (seed: ``RayClientMixin``)."""
+    """Ray jobs, logs, nodes, tasks and Serve applications (Synapse SDK: ``RayClientMixin``)."""
 
     #: Limits of every log tail of this client; ``None`` means the defaults.
     stream_limits: StreamLimits | None = None
@@ -356,7 +356,7 @@ def _agent_headers(agent_token: Any, user_token: Any, tenant: Any, method: str) 
 
 
 class RayClient(RayClientMixin, BaseClient):
-    """Client of an agent's Ray API (seed: ``RayClient(base_url, timeout=None)``).
+    """Client of an agent's Ray API (Synapse SDK: ``RayClient(base_url, timeout=None)``).
 
     Args:
         base_url: The agent's base URL.

@@ -24,7 +24,7 @@ __all__ = ["AnnotationClientMixin"]
 
 
 class AnnotationClientMixin(BaseClient):
-    """Task and annotation management (seed: ``AnnotationClientMixin``)."""
+    """Task and annotation management (Synapse SDK: ``AnnotationClientMixin``)."""
 
     def get_project(self, pk: int) -> dict[str, Any]:
         """Get one project.
@@ -154,9 +154,9 @@ class AnnotationClientMixin(BaseClient):
     def create_tasks(self, data: Any) -> Any:
         """Create one task or many.
 
-        Accepts the seed shapes (one ``{project, data_unit, ...}`` dict, or a list of them)
-        and the SDK-26 shape ``{project, data: [{data_unit, ...}]}``. On the wire the
-        SDK-26 shape is sent when all tasks share a project; a list spanning several
+        Accepts the Synapse SDK's shapes (one ``{project, data_unit, ...}`` dict, or a list of them)
+        and the newer SDK's shape ``{project, data: [{data_unit, ...}]}``. On the wire the newer
+        shape is sent when all tasks share a project; a list spanning several
         projects is sent as the legacy list, which the backend also accepts.
 
         Args:
@@ -207,8 +207,8 @@ class AnnotationClientMixin(BaseClient):
         """Add (or remove) tags on many tasks at once (``POST tasks/set_tags/``).
 
         Args:
-            data: ``{'task_ids': [...], 'tag_ids': [...]}`` (seed) or
-                ``{'ids': [...], 'tags': [...], 'action': 'add'|'remove'}`` (SDK-26 wire,
+            data: ``{'task_ids': [...], 'tag_ids': [...]}`` (Synapse SDK) or
+                ``{'ids': [...], 'tags': [...], 'action': 'add'|'remove'}`` (the SDK's wire form,
                 which is what is sent).
             params: ``{'replace': True}`` replaces the tag set instead of adding to it.
 
@@ -255,7 +255,7 @@ class AnnotationClientMixin(BaseClient):
             **page_options: As for :meth:`list_tasks`.
 
         Returns:
-            The page envelope (the seed text says a tuple; the code returns the envelope).
+            The page envelope (the Synapse SDK's docs say a tuple; its code returns the envelope).
 
         Example:
             >>> client.list_task_tags({"project": 1})["results"][0]["name"]  # doctest: +SKIP
@@ -274,7 +274,7 @@ class AnnotationClientMixin(BaseClient):
     ) -> Any:
         """List projects (``GET projects/``).
 
-        Not a seed method: the newer SDK's name for it.
+        An addition of newer Synapse SDK releases, under their name.
 
         Args:
             params: Filters: ``search``, ``category``, ``id__in``.

@@ -1,4 +1,4 @@
-"""BackendClient: the seed's client of the Synapse backend, composed from domain mixins.
+"""BackendClient: the Synapse SDK's client of the Synapse backend, composed from domain mixins.
 
 Example:
     >>> client = BackendClient("http://127.0.0.1:9", api_token="secret-token")
@@ -59,7 +59,7 @@ class BackendClient(
         agent_token: Agent token, sent as ``SYNAPSE-Agent: Token <agent_token>``; falls back
             to ``$SYNAPSE_AGENT_TOKEN``.
         timeout: ``{'connect': 5, 'read': 30}`` by default; a number or a pair also work.
-        access_token: SDK-25/26 name of ``api_token``.
+        access_token: the Synapse SDK's name of ``api_token``.
         tenant: Tenant code, sent as ``Synapse-Tenant: Token <tenant>``.
         authorization_token: Legacy token, sent as ``Authorization: Token <token>``.
         retry: :class:`~synapse_nb._config.RetryPolicy`, a dict of its fields or an int.
@@ -67,7 +67,7 @@ class BackendClient(
         page_size: Page size of ``list_all=True`` (default 1000; a server that caps it
             lower is detected from the first page).
         cache_dir: Download cache of ``url_conversion``.
-        url_host: Added as ``?url_host=`` to every request (SDK-26).
+        url_host: Added as ``?url_host=`` to every request (current Synapse SDK).
         limits: Largest JSON reply and overall deadline of one call
             (:class:`~synapse_nb._config.ResponseLimits` or a dict of its fields).
 

@@ -20,7 +20,7 @@ __all__ = ["CoreClientMixin"]
 
 
 class CoreClientMixin(BaseClient):
-    """File uploads (seed: ``CoreClientMixin``)."""
+    """File uploads (Synapse SDK: ``CoreClientMixin``)."""
 
     def create_chunked_upload(
         self,
@@ -31,7 +31,7 @@ class CoreClientMixin(BaseClient):
         upload_id: str | int | None = None,
         resume_timeout: float = 120.0,
     ) -> dict[str, Any]:
-        """Upload a file in chunks (contract 3.1) and return the completion reply.
+        """Upload a file in chunks (see docs/protocol.md) and return the completion reply.
 
         The file is read once and never held whole in memory: the next chunk is read and
         MD5-hashed in a background thread while the current one is sent. A failed chunk

@@ -22,7 +22,7 @@ from synapse_nb.models.data_collection import DataUnitCreate
 
 __all__ = ["DataCollectionClientMixin"]
 
-#: ``create_data_units`` sends at most this many units per request (contract 3.5).
+#: ``create_data_units`` sends at most this many units per request (see docs/protocol.md).
 DATA_UNIT_BATCH = 1000
 
 
@@ -30,7 +30,7 @@ _MD5 = re.compile(r"[0-9a-f]{32}")
 
 
 class DataCollectionClientMixin(BaseClient):
-    """Data collections, files and units (seed: ``DataCollectionClientMixin``)."""
+    """Data collections, files and units (Synapse SDK: ``DataCollectionClientMixin``)."""
 
     def list_data_collection(
         self,
@@ -61,7 +61,7 @@ class DataCollectionClientMixin(BaseClient):
             **page_options,
         )
 
-    #: SDK-26 name of :meth:`list_data_collection`.
+    #: The current Synapse SDK's name of :meth:`list_data_collection`.
     list_data_collections = list_data_collection
 
     def get_data_collection(self, data_collection_id: int) -> dict[str, Any]:
@@ -92,8 +92,8 @@ class DataCollectionClientMixin(BaseClient):
         Args:
             file_path: The file to upload.
             use_chunked_upload: ``True`` uploads with the resumable chunked protocol first
-                (for large files); ``False`` (seed default) sends one multipart request;
-                ``None`` chooses chunked above 50 MiB (SDK-26 behaviour).
+                (for large files); ``False`` (Synapse SDK default) sends one multipart request;
+                ``None`` chooses chunked above 50 MiB (the current Synapse SDK's behaviour).
             progress: ``progress(sent_bytes, total_bytes)`` for chunked uploads.
 
         Returns:
@@ -282,5 +282,5 @@ class DataCollectionClientMixin(BaseClient):
             "data_files/verify_checksums/", {"checksums": [c.lower() for c in checksums]}
         )
 
-    #: SDK-26 name of :meth:`data_files_verify_checksums`.
+    #: The current Synapse SDK's name of :meth:`data_files_verify_checksums`.
     verify_data_files_checksums = data_files_verify_checksums

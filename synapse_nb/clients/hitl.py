@@ -19,7 +19,7 @@ __all__ = ["HITLClientMixin"]
 
 
 class HITLClientMixin(BaseClient):
-    """Assignments (seed: ``HITLClientMixin``)."""
+    """Assignments (Synapse SDK: ``HITLClientMixin``)."""
 
     def get_assignment(self, pk: int) -> dict[str, Any]:
         """Get one assignment.
@@ -91,8 +91,8 @@ class HITLClientMixin(BaseClient):
         """Add (or remove) tags on many assignments (``POST assignments/set_tags/``).
 
         Args:
-            data: ``{'assignment_ids': [...], 'tag_ids': [...]}`` (seed) or
-                ``{'ids', 'tags', 'action'}`` (SDK-26 wire, which is what is sent).
+            data: ``{'assignment_ids': [...], 'tag_ids': [...]}`` (Synapse SDK) or
+                ``{'ids', 'tags', 'action'}`` (the Synapse SDK's wire form, which is sent).
             params: ``{'replace': True}`` replaces the tag set.
 
         Returns:

@@ -40,7 +40,7 @@ def _job_ref(pk: Any, method: str) -> int | str:
 
 
 class IntegrationClientMixin(BaseClient):
-    """Plugins, jobs and storages (seed: ``IntegrationClientMixin``)."""
+    """Plugins, jobs and storages (Synapse SDK: ``IntegrationClientMixin``)."""
 
     # ------------------------------------------------------------------ agents
     def health_check_agent(self, token: str) -> dict[str, Any]:
@@ -94,7 +94,7 @@ class IntegrationClientMixin(BaseClient):
         return self._post("plugins/", body)
 
     def update_plugin(self, pk: int | str, data: Mapping[str, Any]) -> dict[str, Any]:
-        """Update some fields of a plugin (``PUT plugins/{pk}/``, partial as in the seed).
+        """Update some fields of a plugin (``PUT plugins/{pk}/``, partial as in the Synapse SDK).
 
         Example:
             >>> client.update_plugin(7, {"description": "Updated"})["description"]  # doctest: +SKIP
@@ -109,11 +109,11 @@ class IntegrationClientMixin(BaseClient):
 
         Args:
             pk: Plugin id or code.
-            data: ``{'action', 'params' (seed: 'parameters'), 'agent'?, 'version'?,
+            data: ``{'action', 'params' (Synapse SDK: 'parameters'), 'agent'?, 'version'?,
                 'context'?, 'debug'?, 'language'?}``; ``language`` defaults to ``'ko'``.
 
         Returns:
-            The job (``id`` and the seed's ``job_id``).
+            The job (``id`` and the Synapse SDK's ``job_id``).
 
         Example:
             >>> job = client.run_plugin(7, {"parameters": {"threshold": 0.8}})  # doctest: +SKIP
@@ -129,7 +129,7 @@ class IntegrationClientMixin(BaseClient):
 
         Args:
             data: ``{'plugin' (id or code), 'version', 'config'?, 'requirements'?,
-                'debug'?, 'file'?}``; ``file`` may be in ``data`` (seed) or given as ``file=``.
+                'debug'?, 'file'?}``; ``file`` may be in ``data`` or given as ``file=``.
             file: The archive: a path, an open binary file, or bytes.
 
         Returns:
@@ -188,7 +188,7 @@ class IntegrationClientMixin(BaseClient):
         list_all: bool = False,
         **page_options: Any,
     ) -> Any:
-        """List jobs; a ``status`` filter may use the seed's lowercase names.
+        """List jobs; a ``status`` filter may use the Synapse SDK's lowercase names.
 
         Example:
             >>> client.list_jobs(params={"status": "running"})["count"]  # doctest: +SKIP
@@ -328,7 +328,7 @@ class IntegrationClientMixin(BaseClient):
     ) -> Any:
         """List agents (``GET agents/``).
 
-        Not a seed method: the newer SDK's name for it.
+        An addition of newer Synapse SDK releases, under their name.
 
         Args:
             params: Filters: none besides paging.
@@ -357,7 +357,7 @@ class IntegrationClientMixin(BaseClient):
     ) -> Any:
         """List plugins (``GET plugins/``).
 
-        Not a seed method: the newer SDK's name for it.
+        An addition of newer Synapse SDK releases, under their name.
 
         Args:
             params: Filters: ``category``, ``code``, ``search``.
@@ -380,7 +380,7 @@ class IntegrationClientMixin(BaseClient):
     ) -> Any:
         """List plugin releases (``GET plugin_releases/``).
 
-        Not a seed method: the newer SDK's name for it.
+        An addition of newer Synapse SDK releases, under their name.
 
         Args:
             params: Filters: ``plugin`` (pk or code), ``expand=plugin``.

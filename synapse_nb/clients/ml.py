@@ -24,7 +24,7 @@ __all__ = ["MLClientMixin"]
 
 
 class MLClientMixin(BaseClient):
-    """Models and ground-truth data (seed: ``MLClientMixin``)."""
+    """Models and ground-truth data (Synapse SDK: ``MLClientMixin``)."""
 
     def list_models(
         self,
@@ -167,7 +167,7 @@ class MLClientMixin(BaseClient):
     ) -> Any:
         """List ground-truth datasets (``GET ground_truth_datasets/``).
 
-        Not a seed method: the newer SDK's name for it.
+        An addition of newer Synapse SDK releases, under their name.
 
         Args:
             params: Filters: ``project``.
@@ -194,7 +194,7 @@ class MLClientMixin(BaseClient):
     ) -> Any:
         """List ground-truth dataset versions (``GET ground_truth_dataset_versions/``).
 
-        Not a seed method: the newer SDK's name for it.
+        An addition of newer Synapse SDK releases, under their name.
 
         Args:
             params: Filters: ``ground_truth_dataset``, ``is_archived``.

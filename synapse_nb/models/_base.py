@@ -41,7 +41,7 @@ class RequestModel(BaseModel):
 class OpenRequestModel(BaseModel):
     """A request body with typed known fields that also passes extra keys through.
 
-    Used where the seed docs send keys beyond the known ones (e.g. ``project`` in
+    Used where the Synapse SDK sends keys beyond the known ones (e.g. ``project`` in
     ``create_model``) and the backend accepts them.
     """
 

@@ -18,7 +18,7 @@ __all__ = ["SetAssignmentTags", "SetTaskTags", "TaskBulkCreate", "TaskCreate", "
 
 
 class TaskCreate(OpenRequestModel):
-    """One task in the seed shape: ``{project, data_unit, priority?, assignee?, metadata?}``.
+    """One task in the SDK's shape: ``{project, data_unit, priority?, assignee?, metadata?}``.
 
     Example:
         >>> TaskCreate(project=1, data_unit=2, priority="HIGH").priority
@@ -33,7 +33,7 @@ class TaskCreate(OpenRequestModel):
 
 
 class TaskCreateItem(OpenRequestModel):
-    """One entry of ``data`` in the SDK-26 bulk shape (no ``project`` of its own).
+    """One entry of ``data`` in the current Synapse SDK's bulk shape (no ``project`` of its own).
 
     Example:
         >>> TaskCreateItem(data_unit=5).data_unit
@@ -47,7 +47,7 @@ class TaskCreateItem(OpenRequestModel):
 
 
 class TaskBulkCreate(RequestModel):
-    """The SDK-26 wire shape of ``POST tasks/``: ``{project, data: [{data_unit, ...}]}``.
+    """The newer Synapse SDK's shape of ``POST tasks/``: ``{project, data: [{data_unit, ...}]}``.
 
     Example:
         >>> len(TaskBulkCreate(project=1, data=[{"data_unit": 1}, {"data_unit": 2}]).data)
@@ -59,7 +59,7 @@ class TaskBulkCreate(RequestModel):
 
 
 class SetTaskTags(RequestModel):
-    """Body of ``POST tasks/set_tags/``; the seed's ``task_ids``/``tag_ids`` are accepted.
+    """Body of ``POST tasks/set_tags/``; the Synapse SDK's ``task_ids``/``tag_ids`` are accepted.
 
     Example:
         >>> SetTaskTags.model_validate({"task_ids": [1], "tag_ids": [2]}).model_dump(mode="json")
@@ -72,7 +72,7 @@ class SetTaskTags(RequestModel):
 
 
 class SetAssignmentTags(RequestModel):
-    """Body of ``POST assignments/set_tags/``; the seed's ``assignment_ids``/``tag_ids`` work.
+    """Body of ``POST assignments/set_tags/``; the SDK's ``assignment_ids``/``tag_ids`` work.
 
     Example:
         >>> SetAssignmentTags.model_validate({"assignment_ids": [4], "tag_ids": []}).ids

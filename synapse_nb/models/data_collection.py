@@ -30,7 +30,7 @@ class DataUnitFile(OpenRequestModel):
 
 
 class DataUnitCreate(RequestModel):
-    """Body item of ``POST data_units/`` (the keys SDK-26 validates).
+    """Body item of ``POST data_units/`` (the keys the current Synapse SDK validates).
 
     ``groups`` names a hierarchy, top first; a single string becomes a one-item list.
 

@@ -1,7 +1,7 @@
-"""Enumerations of the Synapse platform (contract section 4).
+"""Enumerations of the Synapse platform (see docs/protocol.md).
 
 Members are ``StrEnum``/``IntEnum``, so they compare equal to the wire values and serialize
-as them. Lookups are forgiving where the seed docs are: ``JobStatus("completed")`` is
+as them. Lookups are forgiving where the Synapse SDK is: ``JobStatus("completed")`` is
 ``JobStatus.SUCCEEDED`` and ``StorageProvider("AMAZON_S3")`` is ``StorageProvider.AMAZON_S3``.
 
 Example:
@@ -64,7 +64,7 @@ _PROVIDER_CODE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 class StorageProvider(_LenientStrEnum):
     """Storage backends. The set is open: use :meth:`normalize` for wire values.
 
-    The seed lists eight providers; SDK-26 adds ``synology`` and ``smb``; the real backend
+    The Synapse SDK lists eight providers; newer ones add ``synology`` and ``smb``; the real backend
     may know more, so unknown codes are passed through rather than rejected.
 
     Example:
@@ -113,7 +113,7 @@ class StorageProvider(_LenientStrEnum):
 class JobStatus(_LenientStrEnum):
     """Backend job status (uppercase on the wire).
 
-    The seed's lowercase examples map case-insensitively: ``running`` -> ``RUNNING`` and
+    The Synapse SDK's lowercase examples map case-insensitively: ``running`` -> ``RUNNING`` and
     ``completed`` (also ``complete``/``success``) -> ``SUCCEEDED``; ``cancelled`` ->
     ``STOPPED``.
 
@@ -146,7 +146,7 @@ _JOB_STATUS_ALIASES = {
 
 
 class TaskStatus(_LenientStrEnum):
-    """Task status filter values of the seed docs."""
+    """Task status filter values of the Synapse SDK."""
 
     PENDING = "pending"
     IN_PROGRESS = "in_progress"
@@ -154,7 +154,7 @@ class TaskStatus(_LenientStrEnum):
 
 
 class TaskPriority(_LenientStrEnum):
-    """Task priority (seed)."""
+    """Task priority (Synapse SDK)."""
 
     LOW = "low"
     NORMAL = "normal"

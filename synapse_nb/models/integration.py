@@ -39,7 +39,7 @@ class PluginCreate(OpenRequestModel):
 
 
 class PluginUpdate(OpenRequestModel):
-    """Body of ``PUT plugins/{pk}/`` (a partial update, as the seed sends it).
+    """Body of ``PUT plugins/{pk}/`` (a partial update, as the Synapse SDK sends it).
 
     Example:
         >>> PluginUpdate(description="new").model_dump(exclude_none=True)
@@ -59,9 +59,9 @@ class PluginUpdate(OpenRequestModel):
 
 
 class RunPlugin(RequestModel):
-    """Body of ``POST plugins/{pk}/run/`` (SDK-26 keys; the seed's ``parameters`` is ``params``).
+    """Body of ``POST plugins/{pk}/run/`` (newer SDK keys; the SDK's ``parameters`` is ``params``).
 
-    ``language`` defaults to ``"ko"`` as in SDK-26. The seed's free-form ``context`` is
+    ``language`` defaults to ``"ko"`` as in the Synapse SDK. The SDK's free-form ``context`` is
     passed through.
 
     Example:
@@ -85,7 +85,7 @@ class RunPlugin(RequestModel):
 class PluginReleaseCreate(OpenRequestModel):
     """Form fields of ``POST plugin_releases/`` (the archive travels as the ``file`` part).
 
-    ``plugin`` is a pk (seed) or a plugin code (SDK-26); the server accepts either.
+    ``plugin`` is a pk or a plugin code (newer Synapse SDK); the server accepts either.
 
     Example:
         >>> PluginReleaseCreate(plugin=3, version="1.0.0").debug
@@ -102,7 +102,7 @@ class PluginReleaseCreate(OpenRequestModel):
 class JobUpdate(RequestModel):
     """Body of ``PATCH jobs/{pk}/``: any subset of the fields a job reports.
 
-    ``status`` accepts the seed's lowercase values (``completed`` -> ``SUCCEEDED``).
+    ``status`` accepts the Synapse SDK's lowercase values (``completed`` -> ``SUCCEEDED``).
 
     Example:
         >>> JobUpdate(progress_record={"record": {}}).status is None

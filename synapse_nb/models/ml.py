@@ -18,7 +18,7 @@ __all__ = ["ModelCreate"]
 
 class ModelCreate(OpenRequestModel):
     """Body of ``POST models/`` once the file is uploaded (extra keys such as ``project``
-    pass through, as in the seed).
+    pass through, as in the Synapse SDK).
 
     Example:
         >>> ModelCreate(name="m", chunked_upload="u1", project=3).model_dump(exclude_none=True)

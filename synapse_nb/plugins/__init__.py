@@ -1,10 +1,10 @@
-"""Workflows from the seed's plugin docs: export (BaseExporter and the built-in exporters)
+"""Workflows from the Synapse SDK's plugins: export (BaseExporter and the built-in exporters)
 and upload (steps and strategies), as library functions with notebook-friendly progress.
 
 =====================================  ==================================================
 :func:`export`                         tasks / assignments / ground-truth events to DM,
                                        COCO, Pascal VOC or YOLO, with originals and a report
-:class:`BaseExporter`                  the seed's export hooks, for custom exporters
+:class:`BaseExporter`                  the Synapse SDK's export hooks, for custom exporters
 :func:`upload`                         a folder (+ Excel/CSV metadata) into a data
                                        collection, resumable from a manifest
 :class:`ProgressCallback`              ``progress(current, total, category)``

@@ -1,6 +1,6 @@
 """The embedded Synapse backend: a real HTTP server (FastAPI + uvicorn) over SQLite.
 
-It speaks the wire protocol of the real backend (``synapse-api.md``), so the client, the
+It speaks the wire protocol of the real backend (docs/protocol.md), so the client, the
 notebooks, the tests and the benchmarks all run against it with no remote deployment.
 
 Example:

@@ -432,7 +432,7 @@ def paginate(
     """Run a page-number paginated query; returns the DRF envelope (a :class:`PageResponse`).
 
     ``select_sql`` must end with its ORDER BY; LIMIT/OFFSET are appended here. A page past the
-    last one is a 404, as in DRF (SDK-26 relies on it to stop).
+    last one is a 404, as in DRF (newer Synapse SDKs rely on it to stop).
     """
     state = request.app.state.synapse
     q = Query(request)

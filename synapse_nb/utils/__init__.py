@@ -1,6 +1,6 @@
-"""Utilities from the seed docs.
+"""Utilities from the Synapse SDK.
 
-The file utilities live in :mod:`synapse_nb.utils.file` with the seed's module layout
+The file utilities live in :mod:`synapse_nb.utils.file` with the Synapse SDK's module layout
 (``archive``, ``checksum``, ``chunking``, ``download``, ``encoding``, ``io``, ``video``).
 
 Example:

@@ -1,4 +1,4 @@
-"""The public surface: seed method names and signatures, exceptions, enums, request models."""
+"""The public surface: Synapse SDK method names, signatures, exceptions, enums, request models."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from synapse_nb.models import (
     StorageProvider,
 )
 
-# Contract section 5, with the seed's positional parameters.
+# The Synapse SDK's documented methods, with the Synapse SDK's positional parameters.
 SEED_METHODS = {
     AnnotationClientMixin: {
         "get_project": ["pk"],

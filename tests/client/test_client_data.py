@@ -18,7 +18,7 @@ def test_list_and_get_data_collection(client, wire):
     assert collection["file_specifications"][0]["name"]
     entry = wire.one("GET", f"data_collections/{collection['id']}/")
     assert wire.query(entry) == {"expand": ["file_specifications"]}
-    assert client.list_data_collections is not None  # SDK-26 name
+    assert client.list_data_collections is not None  # the current Synapse SDK's name
 
 
 def test_create_data_file_direct_is_multipart_with_basename(client, wire, tmp_path):

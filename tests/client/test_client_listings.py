@@ -1,4 +1,4 @@
-"""List methods beyond the seed check-off list (newer SDK names) and checksum verification."""
+"""List methods beyond the documented Synapse SDK ones (newer names) and checksum verification."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""MLClientMixin and url_conversion (downloads to a cache, seed callables, config dicts)."""
+"""MLClientMixin and url_conversion (downloads to a cache, SDK callables, config dicts)."""
 
 from __future__ import annotations
 

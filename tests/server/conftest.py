@@ -1,6 +1,6 @@
 """Fixtures of the server tests.
 
-Ground-truth datasets and agents have no create endpoint in the contract (the platform makes
+Ground-truth datasets and agents have no create endpoint in the wire protocol (the platform makes
 them), so :func:`ground_truth` and :func:`agent` write those rows straight into the session
 server's database, as the demo seeding does. Everything else is created through the API.
 """

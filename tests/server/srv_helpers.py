@@ -186,7 +186,7 @@ def chunked_upload(
     filename: str = "blob.bin",
     base: str = "",
 ) -> dict:
-    """Run the whole contract 3.1 protocol; returns the finalize body.
+    """Run the whole chunked-upload protocol; returns the finalize body.
 
     ``base`` is the server URL when ``api`` is a plain session that needs absolute URLs.
     """

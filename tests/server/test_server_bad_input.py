@@ -311,7 +311,7 @@ def test_malformed_json_says_so(api):
 
 
 def test_empty_body_is_no_payload(api):
-    # connect is called with a JSON content type and no body at all (contract 1.5)
+    # connect is called with a JSON content type and no body at all (see docs/protocol.md)
     response = api.post("projects/", data=b"", headers=_json())
     check_field_error(response, "title")
 

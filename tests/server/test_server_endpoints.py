@@ -304,7 +304,7 @@ CASES = [
             ("action", ["a list"]),
             ("version", "9.9.9"),
         ),
-        status=200,  # contract 2.5: "200/201"; the real backend answers 200
+        status=200,  # the wire protocol: "200/201"; the real backend answers 200
         check=lambda sent, got, c: got["job_id"] == got["id"] and got["action"] == "train",
     ),
     Case(
@@ -608,7 +608,7 @@ def test_agent_connect(api, agent):
 
 
 def test_agents_list_their_token_and_node_install_script(api, agent, server):
-    """SDK-26 items carry ``token`` and ``node_install_script`` (the SDK's Agent model reads
+    """Newer SDK items carry ``token`` and ``node_install_script`` (the SDK's Agent model reads
     the token out of the script URL with the pattern ``agents/<40 hex>/node_install_script``)."""
     listed = {a["id"]: a for a in api.get("agents/").json()["results"]}[agent.id]
     assert listed["token"] == agent.token

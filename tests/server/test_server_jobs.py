@@ -145,7 +145,7 @@ def test_tail_console_logs_streams_a_running_job(api, make):
     assert events[-1] == {"type": "complete", "status": "SUCCEEDED"}
     logs = events[1:-1]
     assert logs and all(e["type"] == "log" for e in logs)
-    # the inner record is itself an SSE line (contract 2.5), as SDK-26's CLI parser expects
+    # the inner record is itself an SSE line (docs/protocol.md), as the SDK's CLI parser expects
     inner = [json.loads(e["data"].removeprefix("data: ").strip()) for e in logs]
     assert all(e["data"].startswith("data: ") and e["data"].endswith("\n") for e in logs)
     assert inner[-1]["message"] == "Done" and inner[-1]["type"] == "log"
@@ -172,7 +172,7 @@ def test_jobs_list_filters(api, make):
     assert job["id"] in [j["id"] for j in by_action["results"]]
 
 
-# ------------------------------------------------------------------ agent side (contract 2.7)
+# ------------------------------------------------------------------ agent side
 
 
 @pytest.fixture

@@ -152,7 +152,7 @@ def test_expand_file_specifications_inside_the_path(api, make):
     collection = make.collection()["id"]
     plain = api.get(f"data_collections/{collection}/").json()
     assert all(isinstance(s, int) for s in plain["file_specifications"])
-    # SDK-25 puts the query in the path string; it is the same URL on the wire
+    # The 2025 Synapse SDK puts the query in the path string; it is the same URL on the wire
     expanded = api.get(f"data_collections/{collection}/?expand=file_specifications").json()
     specs = expanded["file_specifications"]
     assert [s["name"] for s in specs] == ["image_1", "meta_json"]
@@ -225,7 +225,7 @@ def test_filter_by_created_ranges(api, seeded_tasks):
     assert after and before
     assert ids(api.get("sdk/tasks/", params={**base, "created__gte": cut})) == after
     assert ids(api.get("sdk/tasks/", params={**base, "created__lt": cut})) == before
-    # seed-style name, a naive datetime (taken as UTC) and a Z suffix mean the same instant
+    # the Synapse SDK's name, a naive datetime (taken as UTC) and a Z suffix mean the same instant
     naive = cut.replace("+00:00", "")
     assert ids(api.get("sdk/tasks/", params={**base, "created_after": naive})) == after
     zulu = cut.replace("+00:00", "Z")
@@ -335,7 +335,7 @@ def test_task_tag_filters(api, make):
 
 
 def test_a_path_prefix_carries_into_every_link():
-    """Contract 1.1: a base URL may carry a prefix; links built by the server keep it."""
+    """The wire protocol: a base URL may carry a prefix; links built by the server keep it."""
     with start(tasks=120, prefix="api") as srv:
         assert srv.url.endswith("/api/")
         session = requests.Session()
@@ -362,7 +362,7 @@ def test_a_path_prefix_carries_into_every_link():
 
 @pytest.mark.parametrize("listing", ["sdk/tasks", "sdk/assignments", "sdk/ground_truth_events"])
 def test_data_and_files_listings_mirror_the_full_listing(listing, api, ground_truth):
-    """SDK-26 ``.../data/`` gives ``{id, data}``; ``.../files/`` gives ``{id, files: [...]}``."""
+    """Newer SDK ``.../data/`` gives ``{id, data}``; ``.../files/`` gives ``{id, files: [...]}``."""
     full = api.get(f"{listing}/", params={"page_size": 5}).json()
     data = api.get(f"{listing}/data/", params={"page_size": 5}).json()
     files = api.get(f"{listing}/files/", params={"page_size": 5}).json()

@@ -1,4 +1,4 @@
-"""Chunked upload (contract 3.1), data files, models, checksums and unauthenticated file URLs."""
+"""Chunked upload (docs/protocol.md), data files, models checksums and unauthenticated file URLs."""
 
 from __future__ import annotations
 

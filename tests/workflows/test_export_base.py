@@ -1,4 +1,4 @@
-"""BaseExporter: the seed's hooks in the seed's order, layout, names, recorded failures."""
+"""BaseExporter: the Synapse SDK's hooks in its order, layout, names, recorded failures."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def test_hooks_run_per_item_in_the_seeds_order_then_additional_once(tmp_path: Pa
     # each hook received what the previous one returned
     saving = [c for c in exporter.calls if c[0] == "process_file_saving"]
     assert all(c[2] == ["before", "convert", "after"] for c in saving)
-    # the seed's positional arguments, with ``no`` counting from 1
+    # the Synapse SDK's positional arguments, with ``no`` counting from 1
     path, flag, err_json, err_orig, orig_rec, data_rec, _ = saving[0][3]
     assert path == Path(result["export_path"]) and flag is True
     assert err_json == [] and err_orig == []
@@ -106,7 +106,7 @@ def test_default_layout_names_and_unique_directory(tmp_path: Path) -> None:
 
 def test_returning_false_skips_and_failures_are_listed(tmp_path: Path, demo: Any) -> None:
     items = _items(tmp_path, ["ok.jpg", "null.jpg", "bad.jpg", "gone.jpg"])
-    items[1]["data"] = None  # the seed's NULL_DATA case: no JSON, listed as an error
+    items[1]["data"] = None  # the Synapse SDK's NULL_DATA case: no JSON, listed as an error
     items[2]["data"] = "not a document"
     del items[3]["files"]["path"]
     items[3]["files"]["url"] = f"{demo.url}media/data_file/999/nosig/gone.jpg"

@@ -66,7 +66,7 @@ def body(entry: dict[str, Any]) -> Any:
 
 
 def with_verify_checksums(client: Any) -> Any:
-    """``client`` with ``data_files_verify_checksums`` (contract 2.3) if it lacks it.
+    """``client`` with ``data_files_verify_checksums`` (see docs/protocol.md) if it lacks it.
 
     The BackendClient does not offer the method yet; this stands in for it (same request,
     over real HTTP) so the upload's primary dedupe path is tested, not only its fallback.

@@ -5,8 +5,8 @@
 1. fetch the records, from a query (``params``) or from a DataFrame whose index is the
    object ``id`` (and whose optional split column sends items to train/val/test);
 2. fix the run-wide class order from the project configuration (or ``classes=``);
-3. stream the items through an exporter, the seed's
-   :class:`~synapse_nb.plugins.export.base.BaseExporter` hooks in the seed's order, while
+3. stream the items through an exporter, the Synapse SDK's
+   :class:`~synapse_nb.plugins.export.base.BaseExporter` hooks in the Synapse SDK's order, while
    the originals download concurrently ahead of it;
 4. write the aggregate files (``additional_file_saving``) and ``export_report.json``, and
    return an :class:`~synapse_nb.plugins.export.report.ExportReport`.
@@ -173,7 +173,7 @@ def export(
         fmt: ``"dm"``, ``"coco"``, ``"voc"`` (``"pascal"``), ``"yolo"``, or a
             :class:`BaseExporter` subclass.
         path: Directory under which the export directory ``<name>`` is created (with
-            ``(1)``, ``(2)``... appended when it exists, as the seed does).
+            ``(1)``, ``(2)``... appended when it exists, as the Synapse SDK does).
         params: Query filters. Without ``frame`` they select the items and must include
             ``project`` (tasks, assignments) or ``ground_truth_dataset_version(s)``
             (ground truth); with ``frame`` they narrow the id lookup.

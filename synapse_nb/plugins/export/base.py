@@ -1,6 +1,6 @@
-"""BaseExporter: the seed's export plugin base class, with its hooks in the seed's order.
+"""BaseExporter: the Synapse SDK's export plugin base class, with its hooks in its order.
 
-For each export item, in stream order (``dm-format.md`` §4):
+For each export item, in stream order (see docs/dm-format.md):
 
 1. ``before_convert(item)`` → 2. ``convert_data(item)`` → 3. ``after_convert(item)``
    (together :meth:`BaseExporter.process_data_conversion`; each returns the dict passed on);
@@ -60,7 +60,7 @@ ITEM_ERRORS = (ValueError, TypeError, KeyError)
 
 
 class ExportStatus(StrEnum):
-    """Outcome of saving one file (seed: ``ExportStatus``).
+    """Outcome of saving one file (Synapse SDK: ``ExportStatus``).
 
     Example:
         >>> ExportStatus("failed") is ExportStatus.FAILED
@@ -73,7 +73,7 @@ class ExportStatus(StrEnum):
 
 @dataclass
 class MetricsRecord:
-    """Counts of one metrics category (seed: ``run.MetricsRecord``).
+    """Counts of one metrics category (Synapse SDK: ``run.MetricsRecord``).
 
     Example:
         >>> MetricsRecord(stand_by=3).success
@@ -89,9 +89,9 @@ _Metrics = MetricsRecord  # for annotations inside ExportRun, whose attribute sh
 
 
 class ExportRun:
-    """The ``run`` object an exporter reports to (seed: ``self.run``).
+    """The ``run`` object an exporter reports to (Synapse SDK: ``self.run``).
 
-    It offers the seed's ``log_message``, ``set_progress``, ``log_metrics`` and ``end_log``,
+    It offers the Synapse SDK's ``log_message``, ``set_progress``, ``log_metrics`` and ``end_log``,
     keeps every message and the latest metrics per category, and forwards progress to a
     :class:`~synapse_nb.plugins._progress.ProgressCallback` (tqdm bars when None).
 
@@ -172,7 +172,7 @@ def place_file(source: Path, target: Path) -> None:
 
 
 class BaseExporter:
-    """Base class of export plugins (seed: ``BaseExporter``); override the hooks.
+    """Base class of export plugins (Synapse SDK: ``BaseExporter``); override the hooks.
 
     Args:
         run: An :class:`ExportRun` (or any object with the same methods).
@@ -210,7 +210,7 @@ class BaseExporter:
         self.unique_export_path: Path | None = None
         self._names: set[str] = set()
 
-    # ------------------------------------------------------------------ helpers (seed)
+    # ------------------------------------------------------------------ helpers (Synapse SDK)
     def _create_unique_export_path(self, base_name: str) -> Path:
         """``path_root/base_name``, or ``base_name(1)``, ``(2)``... if it exists."""
         export_path = self.path_root / base_name
@@ -280,7 +280,7 @@ class BaseExporter:
         split = item.get("split")
         return base / split if split else base
 
-    # ------------------------------------------------------------------ file saving (seed)
+    # ------------------------------------------------------------------ file saving (Synapse SDK)
     def save_original_file(
         self, result: Mapping[str, Any], base_path: Path, error_file_list: list
     ) -> ExportStatus:

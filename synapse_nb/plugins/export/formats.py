@@ -82,7 +82,7 @@ def _is_dm_v1(doc: Any) -> bool:
 
 
 class DMExporter(BaseExporter):
-    """DM JSON per item (seed default layout); ``dm_version="v1"|"v2"`` converts documents.
+    """DM JSON per item (Synapse SDK default layout); ``dm_version="v1"|"v2"`` converts documents.
 
     Params:
         dm_version: None (as stored), ``"v2"`` (v1 documents are converted) or ``"v1"``

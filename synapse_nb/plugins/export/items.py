@@ -2,7 +2,7 @@
 
 Records come from a query (``params``, walked with ``list_all=True``) or from a DataFrame
 whose index is the object ``id`` (fetched by ``id__in`` in chunks, kept in frame order).
-Each record becomes the seed's export item ``{"id", "data", "files"}`` where ``files`` is
+Each record becomes the Synapse SDK's export item ``{"id", "data", "files"}`` where ``files`` is
 the primary file entry, plus ``width``/``height`` (from the file's or record's ``meta``;
 ``None`` when unknown, then read from the image header) and ``split``.
 
@@ -45,7 +45,7 @@ ID_CHUNK = 500
 
 @dataclass(frozen=True)
 class Target:
-    """One export target of the seed (``params.target``) and how to list it.
+    """One export target of the Synapse SDK (``params.target``) and how to list it.
 
     Example:
         >>> TARGETS["assignment"].required
@@ -253,7 +253,7 @@ def _size(*metas: Any) -> tuple[int | None, int | None]:
 
 
 def build_export_item(record: Mapping[str, Any], split: str | None = None) -> dict[str, Any]:
-    """The seed's export item for one task/assignment/ground-truth-event record.
+    """The Synapse SDK's export item for one task/assignment/ground-truth-event record.
 
     ``data`` given as a JSON string is parsed (some backends send it so).
 

@@ -1,8 +1,8 @@
 """Upload workflow: a folder (with Excel/CSV metadata) into a data collection, resumably.
 
-:func:`upload` runs the seed's steps (initialize, process_metadata, analyze_collection,
+:func:`upload` runs the Synapse SDK's steps (initialize, process_metadata, analyze_collection,
 organize_files, validate_files, upload_files, generate_data_units, cleanup; see
-:mod:`.steps`) with the seed's strategies (:mod:`.strategies`). A manifest beside the source
+:mod:`.steps`) with the Synapse SDK's strategies (:mod:`.strategies`). A manifest beside the source
 folder records every uploaded file and created unit, so a run that crashed, was
 interrupted or lost the server resumes where it stopped, and a re-run of a finished upload
 sends nothing.
@@ -72,7 +72,7 @@ __all__ = [
 
 _METHOD = "upload"
 METADATA_SUFFIXES = (".xlsx", ".xlsm", ".csv")
-#: Data units per ``create_data_units`` request (seed: ``creating_data_unit_batch_size``).
+#: Data units per ``create_data_units`` request (Synapse SDK: ``creating_data_unit_batch_size``).
 DEFAULT_BATCH_SIZE = 100
 
 

@@ -1,4 +1,4 @@
-"""Shared state of an upload run (seed: ``UploadContext``), step results and the report.
+"""Shared state of an upload run (Synapse SDK: ``UploadContext``), step results and the report.
 
 Example:
     >>> result = StepResult(success=True, data={"files": 3})
@@ -41,7 +41,7 @@ class UploadParams:
 
 @dataclass
 class StepResult:
-    """Outcome of one step (seed: ``StepResult``); truthy when the step succeeded.
+    """Outcome of one step (Synapse SDK: ``StepResult``); truthy when the step succeeded.
 
     Example:
         >>> bool(StepResult(success=False, error="no files"))
@@ -60,7 +60,7 @@ class StepResult:
 
 @dataclass
 class UploadContext:
-    """What the steps share (seed: ``UploadContext``).
+    """What the steps share (Synapse SDK: ``UploadContext``).
 
     Attributes:
         params: The validated arguments.

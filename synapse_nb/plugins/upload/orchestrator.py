@@ -1,6 +1,6 @@
-"""Runs the upload steps in order (seed: ``UploadOrchestrator`` and ``StepRegistry``).
+"""Runs the upload steps in order (Synapse SDK: ``UploadOrchestrator`` and ``StepRegistry``).
 
-Each step has the seed's ``progress_weight`` (they sum to 1) and reports progress in its
+Each step has the Synapse SDK's ``progress_weight`` (they sum to 1) and reports progress in its
 own category. When a step raises, the executed steps' ``rollback`` run in
 reverse order (they persist the manifest) and the exception is re-raised with a note that
 says what was done and how to resume.

@@ -1,4 +1,4 @@
-"""The upload workflow's steps, in the seed's order and with the seed's progress weights.
+"""The upload workflow's steps, in the Synapse SDK's order and with its progress weights.
 
 =====  ==========================  ======  ================================================
 order  step (``name``)             weight  does
@@ -96,7 +96,7 @@ BATCHES_IN_FLIGHT = 4
 
 
 class BaseStep:
-    """One step of the workflow (seed: ``BaseStep``).
+    """One step of the workflow (Synapse SDK: ``BaseStep``).
 
     Example:
         >>> BaseStep().create_skip_result().skipped
@@ -304,7 +304,7 @@ class ValidateFilesStep(BaseStep):
 def existing_checksums(client: Any, checksums: list[str], collection_id: int) -> set[str]:
     """The checksums that already exist as data files on the server.
 
-    Uses the client's ``data_files_verify_checksums`` (SDK-26: ``verify_data_files_checksums``).
+    Uses the client's ``data_files_verify_checksums`` (newer SDK: ``verify_data_files_checksums``).
     A client without either falls back to the checksums bound in the collection's data
     units, which misses files uploaded without a unit.
 

@@ -1,4 +1,4 @@
-"""Pluggable behaviours of the upload steps (seed: strategies, made by ``StrategyFactory``).
+"""Pluggable behaviours of the upload steps (Synapse SDK: strategies, made by ``StrategyFactory``).
 
 =================  =====================================================================
 kind               strategies
@@ -328,7 +328,7 @@ class ExcelParsingError(SynapseNBError, ValueError):
 
 @dataclass(frozen=True)
 class ExcelSecurityConfig:
-    """Limits on a metadata sheet (seed defaults).
+    """Limits on a metadata sheet (the Synapse SDK's defaults).
 
     Example:
         >>> ExcelSecurityConfig().max_file_size_bytes
@@ -570,7 +570,7 @@ class BaseUploadStrategy:
         raise NotImplementedError
 
     def upload_batch(self, batch: list[Any], upload_one: Callable[[Any], Any], on_done: OnDone):
-        """Seed name: upload a batch (the same as :meth:`upload_files`).
+        """The Synapse SDK's name: upload a batch (the same as :meth:`upload_files`).
 
         Example:
             >>> SyncUploadStrategy().upload_batch([], print, print)
@@ -706,7 +706,7 @@ class BatchDataUnitStrategy(BaseDataUnitStrategy):
 
 # ============================================================================ factory
 class StrategyFactory:
-    """Chooses each strategy from the upload's arguments (seed: ``StrategyFactory``).
+    """Chooses each strategy from the upload's arguments (Synapse SDK: ``StrategyFactory``).
 
     Example:
         >>> type(StrategyFactory().create_upload_strategy(workers=1)).__name__

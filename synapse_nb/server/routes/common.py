@@ -177,12 +177,12 @@ def parse_json_field(name: str, value: Any) -> Any:
 
 
 def data_only(items: list[dict]) -> list[dict]:
-    """SDK-26 ``.../data/`` listings: ``{id, data}`` per item."""
+    """The current Synapse SDK's ``.../data/`` listings: ``{id, data}`` per item."""
     return [{"id": item["id"], "data": item["data"]} for item in items]
 
 
 def files_only(items: list[dict]) -> list[dict]:
-    """SDK-26 ``.../files/`` listings: ``{id, files: [...]}`` with the files as a list."""
+    """The current Synapse SDK's ``.../files/`` listings: ``{id, files: [...]}`` (a list)."""
     return [
         {
             "id": item["id"],
@@ -193,7 +193,7 @@ def files_only(items: list[dict]) -> list[dict]:
 
 
 def sdk_views(router: Any, path: str, listing: Callable, what: str, query: Any = None) -> None:
-    """Register the SDK-26 ``<path>data/`` and ``<path>files/`` views of a listing.
+    """Register the current Synapse SDK's ``<path>data/`` and ``<path>files/`` views of a listing.
 
     ``listing(request, principal, shape)`` paginates and passes each page's items through
     ``shape``, so both views share its filters, ordering and pagination.
@@ -206,7 +206,7 @@ def sdk_views(router: Any, path: str, listing: Callable, what: str, query: Any =
 
         return handler
 
-    summary = f"List {what}: id and {{}} (SDK-26)"
+    summary = f"List {what}: id and {{}} (current Synapse SDK)"
     for name, shape in (("data", data_only), ("files", files_only)):
         route(router, f"{path}{name}/", ["GET"], summary=summary.format(name), query=query)(
             view(shape)

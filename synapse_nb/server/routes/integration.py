@@ -93,7 +93,7 @@ JOB_UPDATE_KEYS = ("status", "progress_record", "metrics_record", "console_logs"
 
 
 def agent_json(request: Request, row: Any, *, with_token: bool = True) -> dict:
-    """An agent as the SDK-26 list gives it, ``token`` and ``node_install_script`` included.
+    """An agent as the Synapse SDK's list gives it, ``token`` and ``node_install_script`` included.
 
     Agent tokens, unlike user tokens, are shown to the tenant on purpose: a node is set up
     with them (the SDK's ``Agent`` model reads the token out of the install script's URL,
@@ -569,7 +569,7 @@ async def run_plugin(ref: str, request: Request, p: Principal = Auth) -> Any:
     action = body.str("action", default="run", max_length=100)
     params = body.dict("params", default=None)
     if params is None:
-        params = body.dict("parameters", default={})  # the seed's name for it
+        params = body.dict("parameters", default={})  # the Synapse SDK's name for it
     agent = body.int("agent")
     version = body.str("version", default=None)
     context = body.dict("context", default={})
@@ -977,7 +977,7 @@ def get_storage(pk: str, request: Request, p: Principal = Auth) -> dict:
 async def create_storage(request: Request, p: Principal = Auth) -> dict:
     body = Body(require_dict(await json_body(request)))
     name = body.str("name", required=True, max_length=200)
-    provider = body.str("provider", required=True, max_length=50)  # open set (SDK-26)
+    provider = body.str("provider", required=True, max_length=50)  # open set (current Synapse SDK)
     category = body.str("category", default="external", choices=STORAGE_CATEGORIES)
     configuration = body.dict("configuration", default={})
     is_default = body.bool("is_default", default=False)

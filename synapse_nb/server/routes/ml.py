@@ -391,7 +391,7 @@ def _event_listing(request: Request, p: Principal, shape: Callable = list) -> An
     router,
     "/ground_truths/",
     ["GET"],
-    summary="List ground truths (SDK-26 name)",
+    summary="List ground truths (current Synapse SDK name)",
     query=EVENT_QUERY,
 )
 def list_ground_truth_events(request: Request, p: Principal = Auth) -> dict:

@@ -1,4 +1,4 @@
-"""File utilities from the seed's file-utils page, with the seed's module layout.
+"""File utilities from the Synapse SDK's file utilities, with the Synapse SDK's module layout.
 
 ==========================  ==================================================================
 module                      functions

@@ -70,7 +70,7 @@ def archive(
     """Write a file or a directory tree into a ZIP archive.
 
     A single file is stored under its own name. A directory is stored with its own name as
-    the top folder (``data/a.txt`` for ``archive("data", ...)``), as in the seed. Symlinks
+    the top folder (``data/a.txt`` for ``archive("data", ...)``), as in the Synapse SDK. Symlinks
     inside the tree are stored as the files they point to, but only if they point inside
     the tree; a link to elsewhere is an error, so an archive never carries outside files.
     The archive is written to a temporary file and moved into place, so a failure leaves

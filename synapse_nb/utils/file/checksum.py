@@ -10,7 +10,7 @@ from typing import IO, Any
 __all__ = ["calculate_checksum", "get_checksum_from_file"]
 
 _READ_SIZE = 1024 * 1024  # big enough to keep hashing I/O-bound, small enough for memory
-_FILE_OBJECT_READ_SIZE = 4096  # the seed's block size for file-like objects
+_FILE_OBJECT_READ_SIZE = 4096  # the Synapse SDK's block size for file-like objects
 
 
 def calculate_checksum(file_path: str | PathLike[str], prefix: str = "") -> str:
@@ -20,7 +20,7 @@ def calculate_checksum(file_path: str | PathLike[str], prefix: str = "") -> str:
 
     Args:
         file_path: Path of the file.
-        prefix: Text put in front of the digest (for example ``"dev-"``). The seed's
+        prefix: Text put in front of the digest (for example ``"dev-"``). The Synapse SDK's
             2025.9 code wrote ``"dev-"`` for any non-empty prefix; here the given prefix
             is used as is.
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "read_file_in_chunks"]
 
-#: 50 MiB, the seed's default chunk size for reading and chunked uploads.
+#: 50 MiB, the Synapse SDK's default chunk size for reading and chunked uploads.
 DEFAULT_CHUNK_SIZE = 1024 * 1024 * 50
 
 

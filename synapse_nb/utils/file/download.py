@@ -322,7 +322,7 @@ def _objs_slots(objs: Any, files_fields: Iterable[str], is_list: bool) -> list[_
         for field in files_fields:
             found = _walk(obj, field)
             if found is None:
-                continue  # objects legitimately lack some file fields (seed behaviour)
+                continue  # objects legitimately lack some file fields (as in the Synapse SDK)
             container, key = found
             value = container[key]
             if isinstance(value, str):
@@ -351,7 +351,7 @@ def files_url_to_path_from_objs(
         files_fields: Dotted paths of the file fields.
         coerce: Applied to each downloaded ``Path``.
         is_list: ``objs`` is a list of objects.
-        is_async: Kept for the seed's signature. Downloads are always concurrent; this
+        is_async: Kept for the Synapse SDK's signature. Downloads are always concurrent; this
             does not start an event loop, so it is safe inside Jupyter.
 
     Example:

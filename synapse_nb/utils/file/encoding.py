@@ -14,7 +14,7 @@ def convert_file_to_base64(file_path: str | PathLike[str]) -> str:
     """Encode a file as a ``data:<mime>;base64,...`` URI.
 
     A string that already is a data URI is returned unchanged, because callers sometimes
-    pass through values that were encoded earlier (the seed does the same).
+    pass through values that were encoded earlier (the Synapse SDK does the same).
 
     Args:
         file_path: Path of the file; its MIME type is guessed from the extension.

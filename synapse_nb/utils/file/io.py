@@ -62,7 +62,7 @@ def get_dict_from_file(file_path: str | PathLike[str]) -> dict[str, Any]:
 def get_temp_path(sub_path: str | PathLike[str] | None = None) -> Path:
     """Return the SDK scratch directory, or a path below it.
 
-    The root is ``<system temp dir>/datamaker`` (the seed's ``/tmp/datamaker`` on Linux)
+    The root is ``<system temp dir>/datamaker`` (the Synapse SDK's ``/tmp/datamaker`` on Linux)
     unless the environment variable ``SYNAPSE_NB_TEMP_DIR`` names another directory.
     Nothing is created; callers ``mkdir`` what they need.
 

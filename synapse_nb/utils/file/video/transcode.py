@@ -49,7 +49,7 @@ __all__ = [
     "validate_video_format",
 ]
 
-#: Input container extensions accepted by :func:`transcode_video` (the seed's list).
+#: Input container extensions accepted by :func:`transcode_video` (the Synapse SDK's list).
 SUPPORTED_FORMATS = frozenset(
     {".mp4", ".m4v", ".avi", ".mov", ".mkv", ".webm", ".flv", ".wmv", ".mpeg", ".mpg", ".3gp"}
     | {".ogv"}
@@ -65,7 +65,7 @@ _STDERR_TAIL = 2000
 
 @dataclass
 class TranscodeConfig:
-    """Options for :func:`transcode_video` (the seed's fields and defaults).
+    """Options for :func:`transcode_video` (the Synapse SDK's fields and defaults).
 
     Attributes:
         vcodec: Video encoder, e.g. ``"libx264"`` or ``"libx265"``.
@@ -262,7 +262,7 @@ def transcode_video(
         input_path: Source video; its extension must be in :data:`SUPPORTED_FORMATS`.
         output_path: Destination; the container follows its extension (``.mp4`` ...).
         config: Encoding options (default :class:`TranscodeConfig()`).
-        progress_callback: Called with the progress in percent (0-100, as in the seed's
+        progress_callback: Called with the progress in percent (0-100, as in the Synapse SDK's
             docs) while ``ffmpeg`` reports it, and with 100.0 at the end.
 
     Returns:

@@ -12,7 +12,7 @@ client passes its own; standalone helpers such as
 token at all.
 
 Example:
-    >>> cache = DownloadCache(Path("/tmp/c"), None)
+    >>> cache = DownloadCache(tmp / "cache", None)
     >>> cache.path_for("http://h/m/a.JPG?sig=1") == cache.path_for("http://h/m/a.JPG?sig=2")
     True
     >>> cache.get("data:text/plain;base64,aGk=").read_text()
@@ -81,7 +81,7 @@ class DownloadCache:
             ``download``. ``None`` allows only ``data:`` URIs.
 
     Example:
-        >>> DownloadCache(Path("/tmp/c"), None).path_for("http://h/m/a.JPG?sig=1").suffix
+        >>> DownloadCache(tmp / "cache", None).path_for("http://h/m/a.JPG?sig=1").suffix
         '.JPG'
     """
 
@@ -129,7 +129,7 @@ class DownloadCache:
             ValueError: ``url`` is neither http(s) nor ``data:``.
 
         Example:
-            >>> DownloadCache(Path("/tmp/c"), None).get("data:,plain").read_text()
+            >>> DownloadCache(tmp / "cache", None).get("data:,plain").read_text()
             'plain'
         """
         cached = use_cached and name is None

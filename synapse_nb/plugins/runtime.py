@@ -208,9 +208,10 @@ class RunContext:
     # ------------------------------------------------------------------ backend access
     @property
     def client(self) -> Any:
-        """A ``BackendClient`` on the backend, authenticated for this job only.
+        """A ``BackendClient`` on the backend, with a token minted for this job.
 
-        The token works for this job's tenant and is revoked when the job ends.
+        The token acts as the user who started the job (that user's rights, in that tenant
+        only) and is revoked when the job ends; it is not narrower than the user.
         """
         if self._client is None:
             if not self._base_url or not self._token:

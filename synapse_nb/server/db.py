@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -160,8 +161,28 @@ def now() -> str:
 
 
 def dumps(value: Any) -> str:
-    """JSON text for a column (compact, unicode kept)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """JSON text for a column (compact, unicode kept); NaN and infinities are stored as null.
+
+    Whatever is stored must be served again as valid JSON (a plugin's NaN loss included).
+
+    Example:
+        >>> dumps({"loss": float("nan"), "ok": [1.5, float("inf")]})
+        '{"loss":null,"ok":[1.5,null]}'
+    """
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(value), separators=(",", ":"), ensure_ascii=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def loads(text: str | None, default: Any = None) -> Any:

@@ -69,10 +69,10 @@ def test_user_token_headers(headers, anon, server):
     assert response.json()["count"] >= 1
 
 
-def test_agent_token_authenticates_the_backend_calls_of_an_agent(anon, agent):
+def test_agent_token_authenticates_the_backend_calls_of_an_agent(anon, api, agent):
     response = anon.get("jobs/", headers={"SYNAPSE-Agent": f"Token {agent.token}"})
     assert response.status_code == 200, response.text
-    assert "count" in response.json()
+    assert response.json()["count"] == api.get("jobs/").json()["count"]  # its tenant's jobs
     # an agent is not a user of its tenant (see test_server_hardening for the whole scope)
     refused = anon.get("projects/", headers={"SYNAPSE-Agent": f"Token {agent.token}"})
     assert refused.status_code == 403, refused.text

@@ -7,6 +7,7 @@ through ``POST plugin_releases/``; jobs run in real subprocesses of the session 
 from __future__ import annotations
 
 import io
+import json
 import stat
 import time
 import zipfile
@@ -293,7 +294,7 @@ def process_gone(pid: int) -> bool:
     return state == "Z"  # a zombie has ended; only its parent's wait is missing
 
 
-def test_stop_ends_a_plugin_that_ignores_it(api, make, server):
+def test_stop_ends_a_sleeping_plugin_within_the_grace_period(api, make, server):
     code = release(api, make, SLEEPER)
     job_id = run(api, code)
     wait_for_log(api, job_id, "sleeping")
@@ -409,3 +410,48 @@ def test_a_job_ends_when_its_process_does_even_if_it_left_children(api, make):
     job = wait(api, run(api, release(api, make, LEAVES_A_CHILD)))
     assert job["status"] == "SUCCEEDED" and job["result"] == "returned"
     assert time.monotonic() - started < 10
+
+
+# ------------------------------------------------------------------ review findings
+
+NAN_METRICS = """
+class Action:
+    def __init__(self, params, ctx):
+        self.ctx = ctx
+
+    def run(self):
+        self.ctx.log_metrics({"loss": float("nan"), "acc": float("inf"), "lr": 0.1}, step=1)
+        return {"loss": float("nan")}
+"""
+
+
+def test_a_nan_metric_is_stored_as_null_and_every_listing_stays_valid_json(api, make):
+    job = wait(api, run(api, release(api, make, NAN_METRICS, entry="main:Action")))
+    assert job["status"] == "SUCCEEDED", logs(api, job["id"])
+    assert job["result"] == {"loss": None}
+    listing = api.get("jobs/", params={"page_size": 100})
+    assert listing.status_code == 200
+    json.loads(listing.text)  # strict JSON: no NaN token anywhere
+    detail = api.get(f"jobs/{job['id']}/")
+    assert "NaN" not in detail.text and "Infinity" not in detail.text
+
+
+def test_an_archive_member_named_dot_is_a_400_and_leaves_nothing(api, make, server):
+    code = make.plugin()["code"]
+    before = sorted(p.name for p in server.data_dir.rglob("*"))
+    body = archive(config(code), {"main.py": "def run():\n    return 1\n", ".": ""})
+    response = post_release(api, code, body)
+    assert response.status_code == 400, response.text
+    assert sorted(p.name for p in server.data_dir.rglob("*")) == before
+
+
+@pytest.mark.parametrize(
+    "schema",
+    ["{type: int, minimum: '1'}", "{type: str, choices: 5}", "{type: int, maximum: [1]}"],
+)
+def test_a_param_schema_of_the_wrong_shape_is_refused_at_upload(api, make, schema):
+    code = make.plugin()["code"]
+    extra = f"    params:\n      n: {schema}\n"
+    response = post_release(api, code, archive(config(code, extra=extra), {"main.py": ""}))
+    assert response.status_code == 400, response.text
+    assert "config.actions.run.params.n" in response.text

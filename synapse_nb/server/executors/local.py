@@ -1,8 +1,10 @@
 """The local executor (the default): each job is a subprocess of the backend, a bounded pool.
 
 A job waits PENDING until one of ``max_workers`` slots is free (default: the CPU count), then
-its requirements are checked, a job-scoped API token is minted, and the release's action runs
-in its own process group (see :mod:`.process`). Its output becomes console logs as it comes;
+its requirements are checked, an API token of the job's user is minted for the job's lifetime
+(it acts with that user's rights in that tenant; it is revoked when the job ends), and the
+release's action runs in its own process group (see :mod:`.process`). Its output becomes
+console logs as it comes;
 a stop sends SIGTERM to the group and SIGKILL after ``grace`` seconds; ``timeout`` bounds a
 run. When the job ends its token is revoked.
 
@@ -200,8 +202,13 @@ class LocalExecutor:
         release_dir = self.release_dir(release)
         work = self.jobs_root / str(job["tenant_id"]) / job_id
         spec_path = self._write_spec(job, action, release_dir, work, base_url)
-        process = JobProcess.launch(spec_path, job_id, release_dir)
         with self._lock:
+            # launched under the lock, so close() either sees this process (and terminates
+            # it) or has already closed (and nothing is launched after it took its snapshot)
+            if self._closed:
+                spec_path.unlink(missing_ok=True)
+                return  # close() fails the job: "stopped before this job started"
+            process = JobProcess.launch(spec_path, job_id, release_dir)
             self._running[job_id].process = process
             stop_first = self._running[job_id].stop_requested
         self._note_process(job_id, process.pid)

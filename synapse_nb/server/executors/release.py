@@ -166,6 +166,8 @@ def _member_path(info: zipfile.ZipInfo) -> PurePosixPath | None:
     """The safe relative path of a member, None for a folder; ReleaseError when unsafe."""
     name = info.filename.replace("\\", "/")
     path = PurePosixPath(name)
+    if not path.parts:  # "." or "": names no file of the release
+        raise ReleaseError("file", f"archive member {info.filename!r:.100} has no file name")
     if name.startswith("/") or path.is_absolute() or ".." in path.parts or ":" in path.parts[0]:
         raise ReleaseError("file", f"archive member {info.filename!r:.100} escapes the release")
     kind = stat.S_IFMT(info.external_attr >> 16) if info.create_system == 3 else 0  # Unix
@@ -215,7 +217,7 @@ def extract_archive(archive: Path, target: Path, limits: Limits = Limits()) -> P
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 with zf.open(info) as source:
                     budget -= _copy_bounded(source, dest, budget)
-        except (zipfile.BadZipFile, OSError, RuntimeError) as exc:
+        except (zipfile.BadZipFile, OSError, RuntimeError, ValueError) as exc:
             shutil.rmtree(target, ignore_errors=True)
             raise ReleaseError("file", f"the archive cannot be read ({exc})") from None
         except ReleaseError:

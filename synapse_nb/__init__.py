@@ -5,8 +5,11 @@ Heavy parts (the embedded server, pandas frames, widgets) load on first use, so
 
 Example:
     >>> import synapse_nb
-    >>> srv = synapse_nb.server.start(demo=True)                    # doctest: +SKIP
-    >>> client = synapse_nb.BackendClient(srv.url, api_token=srv.token)  # doctest: +SKIP
+    >>> srv = synapse_nb.server.start(demo=True)
+    >>> client = synapse_nb.BackendClient(srv.url, api_token=srv.token)
+    >>> [project["title"] for project in client.list_projects()["results"]]
+    ['Street detection', 'Pedestrian pose', 'Upload sandbox']
+    >>> client.close(); srv.stop()
 """
 
 from __future__ import annotations

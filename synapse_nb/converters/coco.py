@@ -303,8 +303,12 @@ def write_coco(coco: Mapping[str, Mapping[str, Any]], out_dir: str | PathLike[st
         Paths of the written JSON files.
 
     Example:
-        >>> write_coco(coco, "export/coco")  # doctest: +SKIP
-        [PosixPath('export/coco/instances.json'), ...]
+        >>> item = {"id": 1, "width": 640, "height": 480, "file_name": "a.jpg", "data": {
+        ...     "images": [{"bounding_box": [{"id": "b1", "classification": "car",
+        ...                                   "attrs": [], "data": [100, 120, 200, 80]}]}]}}
+        >>> coco, _ = to_coco([item], classes=["car"])
+        >>> [p.name for p in write_coco(coco, "export/coco")]
+        ['instances.json', 'person_keypoints.json', 'stuff.json']
     """
     out = Path(out_dir)
     (out / "images").mkdir(parents=True, exist_ok=True)
@@ -354,8 +358,12 @@ def from_coco(coco: Any) -> tuple[list[dict[str, Any]], Audit]:
         ``data`` (a DM v2 document).
 
     Example:
-        >>> items, audit = from_coco(coco)  # doctest: +SKIP
-        >>> items[0]["data"]["images"][0]["bounding_box"][0]["data"]  # doctest: +SKIP
+        >>> item = {"id": 1, "width": 640, "height": 480, "file_name": "a.jpg", "data": {
+        ...     "images": [{"bounding_box": [{"id": "b1", "classification": "car",
+        ...                                   "attrs": [], "data": [100, 120, 200, 80]}]}]}}
+        >>> coco, _ = to_coco([item], classes=["car"])
+        >>> items, audit = from_coco(coco)
+        >>> items[0]["data"]["images"][0]["bounding_box"][0]["data"]
         [100.0, 120.0, 200.0, 80.0]
     """
     audit = Audit()

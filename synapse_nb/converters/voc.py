@@ -366,8 +366,14 @@ def write_voc(
         ``out_dir`` as a Path.
 
     Example:
-        >>> write_voc(voc, "export/voc", audit)  # doctest: +SKIP
+        >>> item = {"id": 1, "width": 640, "height": 480, "file_name": "a.jpg", "data": {
+        ...     "images": [{"bounding_box": [{"id": "b1", "classification": "car",
+        ...                                   "attrs": [], "data": [100, 120, 200, 80]}]}]}}
+        >>> voc, audit = to_voc([item], classes=["car"])
+        >>> write_voc(voc, "export/voc", audit)
         PosixPath('export/voc')
+        >>> sorted(p.name for p in Path("export/voc/Annotations").iterdir())
+        ['a.xml']
     """
     out = Path(out_dir)
     for sub in (
@@ -428,7 +434,14 @@ def from_voc(annotations: Mapping[str, str]) -> tuple[list[dict[str, Any]], Audi
         ``height`` and ``data``.
 
     Example:
-        >>> items, _ = from_voc({"a": voc["annotations"]["a"]})  # doctest: +SKIP
+        >>> item = {"id": 1, "width": 640, "height": 480, "file_name": "a.jpg", "data": {
+        ...     "images": [{"bounding_box": [{"id": "b1", "classification": "car",
+        ...                                   "attrs": [], "data": [100, 120, 200, 80]}]}]}}
+        >>> voc, _ = to_voc([item], classes=["car"])
+        >>> items, _ = from_voc({"a": voc["annotations"]["a"]})
+        >>> box = items[0]["data"]["images"][0]["bounding_box"][0]
+        >>> items[0]["id"], items[0]["width"], box["data"]
+        ('a', 640, [100.0, 120.0, 200.0, 80.0])
     """
     audit = Audit()
     items = []
@@ -516,7 +529,15 @@ def read_voc(voc_dir: str | PathLike[str]) -> tuple[list[dict[str, Any]], Audit]
         ``(items, audit)`` as :func:`from_voc`.
 
     Example:
-        >>> items, audit = read_voc("export/voc")  # doctest: +SKIP
+        >>> item = {"id": 1, "width": 640, "height": 480, "file_name": "a.jpg", "data": {
+        ...     "images": [{"bounding_box": [{"id": "b1", "classification": "car",
+        ...                                   "attrs": [], "data": [100, 120, 200, 80]}]}]}}
+        >>> voc, audit = to_voc([item], classes=["car"])
+        >>> _ = write_voc(voc, "export/voc", audit)
+        >>> items, audit = read_voc("export/voc")
+        >>> box = items[0]["data"]["images"][0]["bounding_box"][0]
+        >>> [i["file_name"] for i in items], box["classification"]
+        (['a.jpg'], 'car')
     """
     root = Path(voc_dir)
     texts = {

@@ -486,8 +486,14 @@ def write_yolo(
         The task directories written.
 
     Example:
-        >>> write_yolo(result, "export/yolo", audit)  # doctest: +SKIP
-        [PosixPath('export/yolo/detect'), PosixPath('export/yolo/segment'), ...]
+        >>> item = {"id": 1, "width": 640, "height": 480, "file_name": "a.jpg", "data": {
+        ...     "images": [{"bounding_box": [{"id": "b1", "classification": "car",
+        ...                                   "attrs": [], "data": [100, 120, 200, 80]}]}]}}
+        >>> result, audit = to_yolo([item], classes=["car"])
+        >>> [p.name for p in write_yolo(result, "export/yolo", audit)]
+        ['detect', 'segment', 'pose']
+        >>> print(Path("export/yolo/detect/labels/a.txt").read_text(), end="")
+        0 0.312500 0.333333 0.312500 0.166667
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -689,7 +695,15 @@ def read_yolo(
         ValueError: If ``dataset.yaml`` is missing or a stem's size cannot be found.
 
     Example:
-        >>> items, audit = read_yolo("export/yolo/detect")  # doctest: +SKIP
+        >>> item = {"id": 1, "width": 640, "height": 480, "file_name": "a.jpg", "data": {
+        ...     "images": [{"bounding_box": [{"id": "b1", "classification": "car",
+        ...                                   "attrs": [], "data": [100, 120, 200, 80]}]}]}}
+        >>> result, audit = to_yolo([item], classes=["car"])
+        >>> _ = write_yolo(result, "export/yolo", audit)
+        >>> items, audit = read_yolo("export/yolo/detect", sizes={"a": (640, 480)})
+        >>> box = items[0]["data"]["images"][0]["bounding_box"][0]
+        >>> box["classification"], [round(v, 1) for v in box["data"]]
+        ('car', [100.0, 120.0, 200.0, 80.0])
     """
     from PIL import Image
 

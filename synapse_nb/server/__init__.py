@@ -5,8 +5,11 @@ notebooks, the tests and the benchmarks all run against it with no remote deploy
 
 Example:
     >>> from synapse_nb.server import start
-    >>> with start(demo=True) as srv:  # doctest: +SKIP
-    ...     print(srv.url)             # http://127.0.0.1:54321/
+    >>> with start(demo=True) as srv:
+    ...     print(srv.url, srv.running)
+    http://127.0.0.1:.../ True
+    >>> srv.running
+    False
 """
 
 from __future__ import annotations
@@ -166,8 +169,9 @@ def start(
         media_url_ttl: seconds a signed media URL stays valid (default: no expiry).
 
     Example:
-        >>> srv = start(demo=True)   # doctest: +SKIP
-        >>> srv.url, srv.stop()      # doctest: +SKIP
+        >>> srv = start(demo=True)
+        >>> srv.url, srv.stop()
+        ('http://127.0.0.1:.../', None)
     """
     import uvicorn
 

@@ -34,7 +34,12 @@ def create_app(config: ServerConfig) -> Any:
     """Build the ASGI app (FastAPI wrapped in the fault/journal middleware).
 
     Example:
-        >>> app = create_app(ServerConfig(data_dir=tmp_path))  # doctest: +SKIP
+        >>> app = create_app(ServerConfig(data_dir=tmp / "data"))
+        >>> type(app).__name__, (tmp / "data" / "synapse.sqlite3").is_file()
+        ('FaultMiddleware', True)
+        >>> [r.path for r in app.app.routes if getattr(r, "path", "").startswith("/health")]
+        ['/health/']
+        >>> app.app.state.synapse.jobs.close(); app.app.state.synapse.db.close()
     """
     state = State(config)
     state.jobs = LocalExecutor(

@@ -193,9 +193,12 @@ class Database:
     """Thread-safe access to the SQLite file.
 
     Example:
-        >>> db = Database(Path(tmp) / "synapse.sqlite3")  # doctest: +SKIP
-        >>> with db.write() as con:  # doctest: +SKIP
-        ...     con.execute("INSERT INTO tenants (code, name) VALUES (?, ?)", ("t", "T"))
+        >>> db = Database(Path(tmp) / "synapse.sqlite3")
+        >>> with db.write() as con:
+        ...     _ = con.execute("INSERT INTO tenants (code, name) VALUES (?, ?)", ("t", "T"))
+        >>> db.scalar("SELECT name FROM tenants WHERE code = ?", ("t",))
+        'T'
+        >>> db.close()
     """
 
     def __init__(self, path: Path) -> None:

@@ -34,7 +34,9 @@ class ApiError(Exception):
     """An error answered as JSON with ``status`` and ``body``.
 
     Example:
-        >>> raise ApiError(400, {"project": ["This field is required."]})  # doctest: +SKIP
+        >>> err = ApiError(400, {"project": ["This field is required."]})
+        >>> err.status, err.body, err.headers
+        (400, {'project': ['This field is required.']}, {})
     """
 
     def __init__(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:

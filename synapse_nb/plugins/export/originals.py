@@ -35,7 +35,9 @@ def image_size(path: Path) -> tuple[int, int]:
     """(width, height) read from an image file's header (Pillow does not decode pixels).
 
     Example:
-        >>> image_size(Path("cat.jpg"))  # doctest: +SKIP
+        >>> from PIL import Image
+        >>> Image.new("RGB", (640, 480), (12, 34, 56)).save("cat.jpg")
+        >>> image_size(Path("cat.jpg"))
         (640, 480)
     """
     from PIL import Image
@@ -59,8 +61,14 @@ class OriginalsPrefetcher:
         needed: Which items need their original (default: all with a URL).
 
     Example:
-        >>> for item in OriginalsPrefetcher(items, cache, workers=8):  # doctest: +SKIP
-        ...     item["files"]["path"]
+        >>> task = backend.get_task(1)
+        >>> items = [{"id": task["id"], "files": {"url": task["files"]["image_1"]["url"]}}]
+        >>> prefetcher = OriginalsPrefetcher(items, "cache", workers=2)
+        >>> for item in prefetcher:
+        ...     print(item["files"]["path"].name.endswith(".jpg"), item["width"], item["height"])
+        True 1280 720
+        >>> prefetcher.downloaded, prefetcher.failed
+        (1, 0)
     """
 
     def __init__(

@@ -89,8 +89,13 @@ def archive(
         ValueError: If a symlink in the tree points outside it.
 
     Example:
-        >>> archive("my_plugin", "dist/my_plugin.zip")  # doctest: +SKIP
+        >>> import zipfile
+        >>> Path("my_plugin").mkdir()
+        >>> _ = Path("my_plugin/config.yaml").write_text("name: my-plugin\\n")
+        >>> archive("my_plugin", "dist/my_plugin.zip")
         PosixPath('dist/my_plugin.zip')
+        >>> zipfile.ZipFile("dist/my_plugin.zip").namelist()
+        ['my_plugin/config.yaml']
     """
     source = Path(input_path)
     target = Path(output_path)

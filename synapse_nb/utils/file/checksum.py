@@ -32,9 +32,11 @@ def calculate_checksum(file_path: str | PathLike[str], prefix: str = "") -> str:
         TypeError: If ``prefix`` is not a string.
 
     Example:
-        >>> calculate_checksum("plugin.zip")  # doctest: +SKIP
+        >>> from pathlib import Path
+        >>> _ = Path("plugin.zip").write_bytes(b"hello")
+        >>> calculate_checksum("plugin.zip")
         '5d41402abc4b2a76b9719d911017c592'
-        >>> calculate_checksum("plugin.zip", prefix="dev-")  # doctest: +SKIP
+        >>> calculate_checksum("plugin.zip", prefix="dev-")
         'dev-5d41402abc4b2a76b9719d911017c592'
     """
     if not isinstance(prefix, str):

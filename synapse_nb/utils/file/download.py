@@ -144,9 +144,12 @@ async def adownload_file(
         The path of the downloaded file, or ``coerce(path)``.
 
     Example:
-        >>> paths = await asyncio.gather(
-        ...     *(adownload_file(u, "/tmp/dl") for u in urls)
-        ... )  # doctest: +SKIP
+        >>> urls = [backend.get_task(1)["files"]["image_1"]["url"]] * 2
+        >>> async def fetch_all():
+        ...     return await asyncio.gather(*(adownload_file(u, "dl") for u in urls))
+        >>> paths = asyncio.run(fetch_all())
+        >>> paths[0] == paths[1], paths[0].suffix, paths[0].stat().st_size > 0
+        (True, '.jpg', True)
     """
     return await asyncio.to_thread(download_file, url, path_download, name, coerce, use_cached)
 
@@ -355,8 +358,12 @@ def files_url_to_path_from_objs(
             does not start an event loop, so it is safe inside Jupyter.
 
     Example:
-        >>> tasks = [{"id": 1, "data_unit": {"files": {"image_1": {"url": "https://e.x/a.jpg"}}}}]
-        >>> files_url_to_path_from_objs(tasks, ["data_unit.files"], is_list=True)  # doctest: +SKIP
+        >>> url = backend.get_task(1)["files"]["image_1"]["url"]
+        >>> tasks = [{"id": 1, "data_unit": {"files": {"image_1": {"url": url}}}}]
+        >>> files_url_to_path_from_objs(tasks, ["data_unit.files"], is_list=True)
+        >>> image = tasks[0]["data_unit"]["files"]["image_1"]
+        >>> sorted(image), image["path"].suffix
+        (['path'], '.jpg')
     """
     _download_slots(_objs_slots(objs, files_fields, is_list), coerce)
 
@@ -371,7 +378,10 @@ async def afiles_url_to_path(
         coerce: Applied to each downloaded ``Path``.
 
     Example:
-        >>> await afiles_url_to_path({"image_1": "https://example.com/a.jpg"})  # doctest: +SKIP
+        >>> files = {"image_1": backend.get_task(1)["files"]["image_1"]["url"]}
+        >>> asyncio.run(afiles_url_to_path(files))
+        >>> files["image_1"].suffix, files["image_1"].is_file()
+        ('.jpg', True)
     """
     await asyncio.to_thread(files_url_to_path, files, coerce)
 
@@ -391,6 +401,9 @@ async def afiles_url_to_path_from_objs(
         is_list: ``objs`` is a list of objects.
 
     Example:
-        >>> await afiles_url_to_path_from_objs(tasks, ["files"], is_list=True)  # doctest: +SKIP
+        >>> tasks = [backend.get_task(1)]
+        >>> asyncio.run(afiles_url_to_path_from_objs(tasks, ["files"], is_list=True))
+        >>> tasks[0]["files"]["image_1"]["path"].is_file()
+        True
     """
     await asyncio.to_thread(files_url_to_path_from_objs, objs, files_fields, coerce, is_list)

@@ -27,8 +27,10 @@ def convert_file_to_base64(file_path: str | PathLike[str]) -> str:
         ValueError: If no MIME type is known for the file's extension.
 
     Example:
-        >>> uri = convert_file_to_base64("image.png")  # doctest: +SKIP
-        >>> uri.startswith("data:image/png;base64,")  # doctest: +SKIP
+        >>> from PIL import Image
+        >>> Image.new("RGB", (2, 2), (255, 0, 0)).save("image.png")
+        >>> uri = convert_file_to_base64("image.png")
+        >>> uri.startswith("data:image/png;base64,")
         True
     """
     if isinstance(file_path, str) and file_path.startswith("data:"):

@@ -36,8 +36,9 @@ def get_dict_from_file(file_path: str | PathLike[str]) -> dict[str, Any]:
             top level is not a mapping.
 
     Example:
-        >>> config = get_dict_from_file("config.yaml")  # doctest: +SKIP
-        >>> config["name"]  # doctest: +SKIP
+        >>> _ = Path("config.yaml").write_text("name: my-plugin\\nversion: 0.1.0\\n")
+        >>> config = get_dict_from_file("config.yaml")
+        >>> config["name"]
         'my-plugin'
     """
     path = Path(file_path)

@@ -322,9 +322,11 @@ class _Watchdog:
                     soonest = min((when for when, _ in self._armed.values()), default=None)
                     self._cond.wait(None if soonest is None else soonest - now)
                     continue
-            for connection in late:
-                with contextlib.suppress(OSError, AttributeError):
-                    connection.sock.shutdown(socket.SHUT_RDWR)
+                # under the lock: a call that got its headers is still inside disarm(), so
+                # its connection cannot be back in the pool (and reused by another call)
+                for connection in late:
+                    with contextlib.suppress(OSError, AttributeError):
+                        connection.sock.shutdown(socket.SHUT_RDWR)
 
 
 _WATCHDOG = _Watchdog()

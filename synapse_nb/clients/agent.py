@@ -161,7 +161,7 @@ class RayClientMixin(BaseClient):
 
         Example:
             >>> ray = RayClient(srv.agent_url, agent_token=srv.agent_token)
-            >>> run = {"action": "train", "params": {"epochs": 2}}
+            >>> run = {"action": "train", "params": {"epochs": 2, "register": False}}
             >>> job_id = backend.run_plugin("numpy-trainer", run)["id"]
             >>> _ = list(ray.tail_job_logs(job_id, stream_timeout=60))  # until it finishes
             >>> job = ray.get_job(job_id)
@@ -194,14 +194,13 @@ class RayClientMixin(BaseClient):
 
         Example:
             >>> ray = RayClient(srv.agent_url, agent_token=srv.agent_token)
-            >>> run = {"action": "train", "params": {"epochs": 2}}
+            >>> run = {"action": "train", "params": {"epochs": 2, "register": False}}
             >>> job_id = backend.run_plugin("numpy-trainer", run)["id"]
             >>> _ = list(ray.tail_job_logs(job_id, stream_timeout=60))  # until it finishes
             >>> print(ray.list_job_logs(job_id))
             Starting action 'train'
             epoch 1/2 ...
             epoch 2/2 ...
-            Registered model ... (numpy-softmax)
             Done
             >>> ray.close()
         """
@@ -224,14 +223,13 @@ class RayClientMixin(BaseClient):
 
         Example:
             >>> ray = RayClient(srv.agent_url, agent_token=srv.agent_token)
-            >>> run = {"action": "train", "params": {"epochs": 2}}
+            >>> run = {"action": "train", "params": {"epochs": 2, "register": False}}
             >>> job_id = backend.run_plugin("numpy-trainer", run)["id"]
             >>> for line in ray.tail_job_logs(job_id, stream_timeout=60):
             ...     print(line.strip())
             Starting action 'train'
             epoch 1/2 ...
             epoch 2/2 ...
-            Registered model ... (numpy-softmax)
             Done
             >>> ray.close()
         """
@@ -255,7 +253,7 @@ class RayClientMixin(BaseClient):
 
         Example:
             >>> ray = RayClient(srv.agent_url, agent_token=srv.agent_token)
-            >>> run = {"action": "train", "params": {"epochs": 2}}
+            >>> run = {"action": "train", "params": {"epochs": 2, "register": False}}
             >>> job_id = backend.run_plugin("numpy-trainer", run)["id"]
             >>> tail = ray.stream_tail_job_logs(job_id, stream_timeout=60)
             >>> lines = list(tail)
@@ -275,7 +273,7 @@ class RayClientMixin(BaseClient):
 
         Example:
             >>> ray = RayClient(srv.agent_url, agent_token=srv.agent_token)
-            >>> run = {"action": "train", "params": {"epochs": 2}}
+            >>> run = {"action": "train", "params": {"epochs": 2, "register": False}}
             >>> job_id = backend.run_plugin("numpy-trainer", run)["id"]
             >>> lines = list(ray.websocket_tail_job_logs(job_id, stream_timeout=60))
             >>> lines[0], lines[-1]

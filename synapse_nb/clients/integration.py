@@ -1,7 +1,8 @@
 """IntegrationClientMixin: agents, plugins, releases, runs, jobs, console logs, storages.
 
 Example:
-    >>> job = backend.run_plugin("numpy-trainer", {"action": "train", "params": {"epochs": 2}})
+    >>> run = {"action": "train", "params": {"epochs": 2, "register": False}}
+    >>> job = backend.run_plugin("numpy-trainer", run)
     >>> [e["message"] for e in backend.tail_job_console_logs(job["id"])][-1]
     'Done'
     >>> backend.get_job(job["id"])["status"]
@@ -120,8 +121,8 @@ class IntegrationClientMixin(BaseClient):
             The job (``id`` and the seed's ``job_id``).
 
         Example:
-            >>> job = backend.run_plugin("numpy-trainer", {"action": "train",
-            ...                                    "parameters": {"epochs": 1}})
+            >>> run = {"action": "train", "parameters": {"epochs": 1, "register": False}}
+            >>> job = backend.run_plugin("numpy-trainer", run)
             >>> job["job_id"] == job["id"], job["params"]["epochs"]
             (True, 1)
         """
@@ -242,7 +243,7 @@ class IntegrationClientMixin(BaseClient):
         """List a job's console log entries (``{id, level, message, datetime, ...}``).
 
         Example:
-            >>> run = {"action": "train", "params": {"epochs": 3}}
+            >>> run = {"action": "train", "params": {"epochs": 3, "register": False}}
             >>> job = backend.run_plugin("numpy-trainer", run)
             >>> _ = list(backend.tail_job_console_logs(job["id"]))  # until the job finishes
             >>> page = backend.list_job_console_logs(job["id"])
@@ -276,14 +277,13 @@ class IntegrationClientMixin(BaseClient):
             ClientError: The stream reported an ``error`` event (status 500).
 
         Example:
-            >>> run = {"action": "train", "params": {"epochs": 2}}
+            >>> run = {"action": "train", "params": {"epochs": 2, "register": False}}
             >>> job = backend.run_plugin("numpy-trainer", run)
             >>> for entry in backend.tail_job_console_logs(job["id"], timeout=60):
             ...     print(entry["message"])
             Starting action 'train'
             epoch 1/2 ...
             epoch 2/2 ...
-            Registered model ... (numpy-softmax)
             Done
         """
         method = "tail_job_console_logs"

@@ -148,8 +148,11 @@ class RayClientMixin(BaseClient):
         """List the Ray jobs of the agent's tenant (``{'results': [...]}``).
 
         Example:
-            >>> [j["status"] for j in ray.list_jobs()["results"]]  # doctest: +SKIP
-            ['SUCCEEDED', 'RUNNING']
+            >>> ray = RayClient(srv.agent_url, agent_token=srv.agent_token)
+            >>> statuses = {j["status"] for j in ray.list_jobs()["results"]}
+            >>> {"SUCCEEDED", "FAILED", "STOPPED"} <= statuses
+            True
+            >>> ray.close()
         """
         return self._get("jobs/")
 
@@ -157,8 +160,14 @@ class RayClientMixin(BaseClient):
         """Get one Ray job.
 
         Example:
-            >>> ray.get_job("6c1f0b7e")["status"]  # doctest: +SKIP
-            'RUNNING'
+            >>> ray = RayClient(srv.agent_url, agent_token=srv.agent_token)
+            >>> run = {"action": "train", "params": {"epochs": 2, "register": False}}
+            >>> job_id = backend.run_plugin("numpy-trainer", run)["id"]
+            >>> _ = list(ray.tail_job_logs(job_id, stream_timeout=60))  # until it finishes
+            >>> job = ray.get_job(job_id)
+            >>> job["job_id"] == job_id, job["entrypoint"], job["status"]
+            (True, 'trainer:train', 'SUCCEEDED')
+            >>> ray.close()
         """
         return self._get(f"jobs/{_check_id(pk, 'get_job')}/")
 
@@ -166,8 +175,17 @@ class RayClientMixin(BaseClient):
         """Stop a running job; a job already finished gives ``ClientError`` 400.
 
         Example:
-            >>> ray.stop_job("6c1f0b7e")["status"]  # doctest: +SKIP
+            >>> ray = RayClient(srv.agent_url, agent_token=srv.agent_token)
+            >>> run = {"action": "train", "params": {"epochs": 1000, "delay": 1}}
+            >>> job_id = backend.run_plugin("numpy-trainer", run)["id"]
+            >>> ray.stop_job(job_id)["status"]
             'STOPPED'
+            >>> try:
+            ...     ray.stop_job(job_id)
+            ... except ClientError as exc:
+            ...     print(exc.status_code)
+            400
+            >>> ray.close()
         """
         return self._post(f"jobs/{_check_id(pk, 'stop_job')}/stop/")
 
@@ -175,7 +193,16 @@ class RayClientMixin(BaseClient):
         """Return a job's whole log as text.
 
         Example:
-            >>> print(ray.list_job_logs("6c1f0b7e"))  # doctest: +SKIP
+            >>> ray = RayClient(srv.agent_url, agent_token=srv.agent_token)
+            >>> run = {"action": "train", "params": {"epochs": 2, "register": False}}
+            >>> job_id = backend.run_plugin("numpy-trainer", run)["id"]
+            >>> _ = list(ray.tail_job_logs(job_id, stream_timeout=60))  # until it finishes
+            >>> print(ray.list_job_logs(job_id))
+            Starting action 'train'
+            epoch 1/2 ...
+            epoch 2/2 ...
+            Done
+            >>> ray.close()
         """
         text = self._get(f"jobs/{_check_id(pk, 'list_job_logs')}/logs/", expect="text")
         return str(text)
@@ -195,8 +222,16 @@ class RayClientMixin(BaseClient):
                 500 when the stream reports an error.
 
         Example:
-            >>> for line in ray.tail_job_logs("6c1f0b7e"):  # doctest: +SKIP
+            >>> ray = RayClient(srv.agent_url, agent_token=srv.agent_token)
+            >>> run = {"action": "train", "params": {"epochs": 2, "register": False}}
+            >>> job_id = backend.run_plugin("numpy-trainer", run)["id"]
+            >>> for line in ray.tail_job_logs(job_id, stream_timeout=60):
             ...     print(line.strip())
+            Starting action 'train'
+            epoch 1/2 ...
+            epoch 2/2 ...
+            Done
+            >>> ray.close()
         """
         method = "tail_job_logs"
         if protocol not in PROTOCOLS:
@@ -217,8 +252,14 @@ class RayClientMixin(BaseClient):
         """Follow a job's log over HTTP (SSE ``jobs/{pk}/logs/stream/``).
 
         Example:
-            >>> tail = ray.stream_tail_job_logs("6c1f0b7e", stream_timeout=30)  # doctest: +SKIP
-            >>> lines = list(tail)                                              # doctest: +SKIP
+            >>> ray = RayClient(srv.agent_url, agent_token=srv.agent_token)
+            >>> run = {"action": "train", "params": {"epochs": 2, "register": False}}
+            >>> job_id = backend.run_plugin("numpy-trainer", run)["id"]
+            >>> tail = ray.stream_tail_job_logs(job_id, stream_timeout=60)
+            >>> lines = list(tail)
+            >>> lines[0], lines[-1]
+            ("Starting action 'train'\\n", 'Done\\n')
+            >>> ray.close()
         """
         method = "stream_tail_job_logs"
         ref = _check_id(pk, method)
@@ -231,7 +272,13 @@ class RayClientMixin(BaseClient):
         """Follow a job's log over a WebSocket (``ws(s)://.../jobs/{pk}/logs/``).
 
         Example:
-            >>> lines = list(ray.websocket_tail_job_logs("6c1f0b7e"))  # doctest: +SKIP
+            >>> ray = RayClient(srv.agent_url, agent_token=srv.agent_token)
+            >>> run = {"action": "train", "params": {"epochs": 2, "register": False}}
+            >>> job_id = backend.run_plugin("numpy-trainer", run)["id"]
+            >>> lines = list(ray.websocket_tail_job_logs(job_id, stream_timeout=60))
+            >>> lines[0], lines[-1]
+            ("Starting action 'train'\\n", 'Done\\n')
+            >>> ray.close()
         """
         method = "websocket_tail_job_logs"
         ref = _check_id(pk, method)
@@ -276,8 +323,10 @@ class RayClientMixin(BaseClient):
         """List Ray nodes (``results[*].node_id``, ``state``, ``alive``).
 
         Example:
-            >>> ray.list_nodes()["results"][0]["alive"]  # doctest: +SKIP
+            >>> ray = RayClient(srv.agent_url, agent_token=srv.agent_token)
+            >>> ray.list_nodes()["results"][0]["alive"]
             True
+            >>> ray.close()
         """
         return self._get("nodes/")
 
@@ -285,8 +334,11 @@ class RayClientMixin(BaseClient):
         """Get one Ray node.
 
         Example:
-            >>> ray.get_node("node-0")["state"]  # doctest: +SKIP
+            >>> ray = RayClient(srv.agent_url, agent_token=srv.agent_token)
+            >>> node_id = ray.list_nodes()["results"][0]["node_id"]
+            >>> ray.get_node(node_id)["state"]
             'ALIVE'
+            >>> ray.close()
         """
         return self._get(f"nodes/{_check_id(pk, 'get_node')}/")
 
@@ -294,8 +346,10 @@ class RayClientMixin(BaseClient):
         """List Ray tasks.
 
         Example:
-            >>> ray.list_tasks()["count"]  # doctest: +SKIP
-            8
+            >>> ray = RayClient(srv.agent_url, agent_token=srv.agent_token)
+            >>> ray.list_tasks()["results"][0]["task_id"]
+            'task-1'
+            >>> ray.close()
         """
         return self._get("tasks/")
 
@@ -303,8 +357,10 @@ class RayClientMixin(BaseClient):
         """Get one Ray task.
 
         Example:
-            >>> ray.get_task("task-1")["state"]  # doctest: +SKIP
+            >>> ray = RayClient(srv.agent_url, agent_token=srv.agent_token)
+            >>> ray.get_task("task-1")["state"]
             'SUCCEEDED'
+            >>> ray.close()
         """
         return self._get(f"tasks/{_check_id(pk, 'get_task')}/")
 
@@ -312,8 +368,10 @@ class RayClientMixin(BaseClient):
         """List Ray Serve applications.
 
         Example:
-            >>> ray.list_serve_applications()["results"][0]["status"]  # doctest: +SKIP
-            'RUNNING'
+            >>> ray = RayClient(srv.agent_url, agent_token=srv.agent_token)
+            >>> ray.list_serve_applications()["results"]  # this agent runs jobs without Ray Serve
+            []
+            >>> ray.close()
         """
         return self._get("serve_applications/")
 
@@ -321,8 +379,13 @@ class RayClientMixin(BaseClient):
         """Get one Serve application by name.
 
         Example:
-            >>> ray.get_serve_application("app-1")["status"]  # doctest: +SKIP
-            'RUNNING'
+            >>> ray = RayClient(srv.agent_url, agent_token=srv.agent_token)
+            >>> try:  # this agent runs jobs without Ray Serve, so it has no application
+            ...     ray.get_serve_application("app-1")
+            ... except ClientError as exc:
+            ...     print(exc.status_code)
+            404
+            >>> ray.close()
         """
         ref = _check_id(pk, "get_serve_application")
         return self._get(f"serve_applications/{ref}/")
@@ -331,7 +394,13 @@ class RayClientMixin(BaseClient):
         """Delete a Serve application (204, returns ``None``).
 
         Example:
-            >>> ray.delete_serve_application("app-1")  # doctest: +SKIP
+            >>> ray = RayClient(srv.agent_url, agent_token=srv.agent_token)
+            >>> try:  # this agent runs jobs without Ray Serve, so it has no application
+            ...     ray.delete_serve_application("app-1")
+            ... except ClientError as exc:
+            ...     print(exc.status_code)
+            404
+            >>> ray.close()
         """
         ref = _check_id(pk, "delete_serve_application")
         return self._delete(f"serve_applications/{ref}/")
@@ -435,7 +504,9 @@ class AgentClient(RayClient):
         """Check that the agent answers (``GET health/``).
 
         Example:
-            >>> agent.health_check()["status"]  # doctest: +SKIP
+            >>> agent = AgentClient(srv.agent_url, srv.agent_token)
+            >>> agent.health_check()["status"]
             'ok'
+            >>> agent.close()
         """
         return self._get("health/")

@@ -1,8 +1,9 @@
 """CoreClientMixin: the resumable chunked upload.
 
 Example:
-    >>> result = client.create_chunked_upload("big.zip")  # doctest: +SKIP
-    >>> result["checksum"]                                 # doctest: +SKIP
+    >>> _ = open("big.zip", "wb").write(b"The quick brown fox jumps over the lazy dog")
+    >>> result = backend.create_chunked_upload("big.zip")
+    >>> result["checksum"]
     '9e107d9d372bb6826bd81d3542a419d6'
 """
 
@@ -52,9 +53,16 @@ class CoreClientMixin(BaseClient):
             ``id`` is what ``data_files/`` and ``models/`` take as ``chunked_upload``.
 
         Example:
-            >>> done = client.create_chunked_upload(
-            ...     "video.mp4", progress=lambda sent, total: print(sent, total)
-            ... )  # doctest: +SKIP
+            >>> _ = open("video.mp4", "wb").write(bytes(range(256)) * 40)  # 10,240 bytes
+            >>> done = backend.create_chunked_upload(
+            ...     "video.mp4", chunk_size=4096, progress=lambda sent, total: print(sent, total)
+            ... )
+            0 10240
+            4096 10240
+            8192 10240
+            10240 10240
+            >>> done["size"]
+            10240
         """
         return self._chunked_upload(
             file_path,
@@ -72,8 +80,10 @@ class CoreClientMixin(BaseClient):
             upload_id: The upload's id (a UUID string or an int).
 
         Example:
-            >>> client.get_chunked_upload("3f2c...")["offset"]  # doctest: +SKIP
-            52428800
+            >>> _ = open("part.bin", "wb").write(b"get_chunked_upload example")
+            >>> done = backend.create_chunked_upload("part.bin")
+            >>> backend.get_chunked_upload(done["id"])["offset"]
+            26
         """
         upload_id = check_ref(
             upload_id, method="get_chunked_upload", field="upload_id", what="upload id"

@@ -1,7 +1,9 @@
 """DataCollectionClientMixin: data collections, data files and data units.
 
 Example:
-    >>> spec = client.get_data_collection(1)["file_specifications"]  # doctest: +SKIP
+    >>> spec = backend.get_data_collection(1)["file_specifications"]
+    >>> [(s["name"], s["file_type"]) for s in spec]
+    [('image_1', 'image'), ('meta_json', 'data')]
 """
 
 from __future__ import annotations
@@ -50,8 +52,8 @@ class DataCollectionClientMixin(BaseClient):
             The page envelope.
 
         Example:
-            >>> [c["name"] for c in client.list_data_collection()["results"]]  # doctest: +SKIP
-            ['Street images']
+            >>> [c["name"] for c in backend.list_data_collection()["results"]][:2]
+            ['Street scenes', 'Incoming uploads']
         """
         return self._list(
             "data_collections/",
@@ -74,8 +76,8 @@ class DataCollectionClientMixin(BaseClient):
             ``{'id', 'name', 'file_specifications': [{'name', 'file_type', ...}], ...}``.
 
         Example:
-            >>> client.get_data_collection(1)["file_specifications"][0]["name"]  # doctest: +SKIP
-            'image'
+            >>> backend.get_data_collection(1)["file_specifications"][0]["name"]
+            'image_1'
         """
         pk = check_pk(data_collection_id, method="get_data_collection", field="data_collection_id")
         return self._get(f"data_collections/{pk}/", {"expand": "file_specifications"})
@@ -101,8 +103,14 @@ class DataCollectionClientMixin(BaseClient):
             into data units.
 
         Example:
-            >>> client.create_data_file(Path("cat.jpg"))["checksum"]  # doctest: +SKIP
-            '0b5e...'
+            >>> import hashlib
+            >>> from pathlib import Path
+            >>> _ = Path("notes.txt").write_bytes(b"create_data_file example")
+            >>> done = backend.create_data_file(Path("notes.txt"))
+            >>> done["checksum"] == hashlib.md5(b"create_data_file example").hexdigest()
+            True
+            >>> done["size"]
+            24
         """
         method = "create_data_file"
         path = check_upload_file(file_path, method=method)
@@ -141,9 +149,14 @@ class DataCollectionClientMixin(BaseClient):
             'meta', 'groups'?}`` ready for :meth:`create_data_units`.
 
         Example:
-            >>> unit = client.upload_data_file({"files": {"image": "cat.jpg"}, "meta": {}},
-            ...                                collection_id=1)  # doctest: +SKIP
-            >>> client.create_data_units([unit])                 # doctest: +SKIP
+            >>> from PIL import Image
+            >>> Image.new("RGB", (8, 8), (17, 101, 203)).save("cat.png")
+            >>> unit = backend.upload_data_file({"files": {"image_1": "cat.png"}, "meta": {}},
+            ...                                 collection_id=2)
+            >>> sorted(unit["files"]["image_1"])
+            ['checksum', 'path']
+            >>> [u["data_collection"] for u in backend.create_data_units([unit])]
+            [2]
         """
         method = "upload_data_file"
         collection = check_pk(collection_id, method=method, field="collection_id")
@@ -188,9 +201,15 @@ class DataCollectionClientMixin(BaseClient):
             The created unit for a dict; for a list, all created units in request order.
 
         Example:
-            >>> units = client.create_data_units([unit_a, unit_b])  # doctest: +SKIP
-            >>> [u["id"] for u in units]                            # doctest: +SKIP
-            [11, 12]
+            >>> from PIL import Image
+            >>> bindings = []
+            >>> for name, colour in (("a.png", (3, 141, 59)), ("b.png", (26, 53, 58))):
+            ...     Image.new("RGB", (8, 8), colour).save(name)
+            ...     organized = {"files": {"image_1": name}, "meta": {"name": name}}
+            ...     bindings.append(backend.upload_data_file(organized, collection_id=2))
+            >>> units = backend.create_data_units(bindings)
+            >>> [u["meta"]["name"] for u in units]
+            ['a.png', 'b.png']
         """
         method = "create_data_units"
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -222,7 +241,8 @@ class DataCollectionClientMixin(BaseClient):
         """Get one data unit (``expand=files`` gives file URLs).
 
         Example:
-            >>> client.get_data_unit(11, params={"expand": "files"})["files"]  # doctest: +SKIP
+            >>> backend.get_data_unit(1, params={"expand": "files"})["files"]
+            {'image_1': {...}}
         """
         pk = check_pk(pk, method="get_data_unit")
         return self._get(f"data_units/{pk}/", check_params(params, method="get_data_unit"))
@@ -237,8 +257,10 @@ class DataCollectionClientMixin(BaseClient):
         """List data units (``GET data_units/``; ``page_size`` 100 unless given).
 
         Example:
-            >>> units, count = client.list_data_units({"data_collection": 1},
-            ...                                       list_all=True)  # doctest: +SKIP
+            >>> units, count = backend.list_data_units({"data_collection": 1},
+            ...                                        list_all=True, url_conversion=False)
+            >>> len(list(units)) == count
+            True
         """
         return self._list(
             "data_units/",
@@ -265,8 +287,12 @@ class DataCollectionClientMixin(BaseClient):
             ``{"existing_checksums": [...]}`` in request order.
 
         Example:
-            >>> client.data_files_verify_checksums([md5_hex])  # doctest: +SKIP
+            >>> _ = open("known.txt", "wb").write(b"data_files_verify_checksums example")
+            >>> known = backend.create_data_file("known.txt")["checksum"]
+            >>> backend.data_files_verify_checksums(["0" * 32])
             {'existing_checksums': []}
+            >>> backend.data_files_verify_checksums([known])["existing_checksums"] == [known]
+            True
         """
         method = "data_files_verify_checksums"
         if isinstance(checksums, str) or not isinstance(checksums, list | tuple):

@@ -1,7 +1,7 @@
 """HITLClientMixin: human-in-the-loop assignments.
 
 Example:
-    >>> client.get_assignment(789)["status_label"]  # doctest: +SKIP
+    >>> backend.get_assignment(7)["status_label"]
     'in_progress'
 """
 
@@ -31,8 +31,9 @@ class HITLClientMixin(BaseClient):
             ``{'id', 'project', 'task', 'status_label', 'data', 'files', 'tags', ...}``.
 
         Example:
-            >>> client.get_assignment(789)["task"]  # doctest: +SKIP
-            456
+            >>> assignment = backend.get_assignment(1)
+            >>> assignment["task"], assignment["project"]
+            (1, 1)
         """
         pk = check_pk(pk, method="get_assignment")
         return self._get(f"assignments/{pk}/")
@@ -45,7 +46,11 @@ class HITLClientMixin(BaseClient):
             data: Any of ``status_label``, ``status_review``, ``data``.
 
         Example:
-            >>> client.update_assignment(3, {"status_review": "rejected"})  # doctest: +SKIP
+            >>> before = backend.get_assignment(3)["status_review"]
+            >>> backend.update_assignment(3, {"status_review": "rejected"})["status_review"]
+            'rejected'
+            >>> backend.update_assignment(3, {"status_review": before})["status_review"] == before
+            True
         """
         allowed = ("status_label", "status_review", "data")
         return self._patch_checked("assignments", "update_assignment", pk, data, allowed)
@@ -71,9 +76,9 @@ class HITLClientMixin(BaseClient):
             The page envelope, or ``(generator, count)``.
 
         Example:
-            >>> page = client.list_assignments(params={"project": 123})  # doctest: +SKIP
-            >>> page["count"]                                            # doctest: +SKIP
-            40
+            >>> page = backend.list_assignments(params={"project": 1})
+            >>> page["count"] > 0, {a["project"] for a in page["results"]}
+            (True, {1})
         """
         return self._list(
             "sdk/assignments/",
@@ -99,9 +104,13 @@ class HITLClientMixin(BaseClient):
             The server's result.
 
         Example:
-            >>> body = {"assignment_ids": [789], "tag_ids": [1]}
-            >>> client.set_tags_assignments(body)  # doctest: +SKIP
-            {'updated': 1}
+            >>> before = backend.get_assignment(2)["tags"]
+            >>> result = backend.set_tags_assignments({"assignment_ids": [2], "tag_ids": [1]})
+            >>> result["updated"], 1 in backend.get_assignment(2)["tags"]
+            (1, True)
+            >>> restore = {"assignment_ids": [2], "tag_ids": before}
+            >>> backend.set_tags_assignments(restore, params={"replace": True})["updated"]
+            1
         """
         body = build_body(SetAssignmentTags, data, method="set_tags_assignments")
         query = check_params(params, method="set_tags_assignments")

@@ -1,9 +1,12 @@
 """IntegrationClientMixin: agents, plugins, releases, runs, jobs, console logs, storages.
 
 Example:
-    >>> job = client.run_plugin("yolo-export", {"action": "export", "params": {}})  # doctest: +SKIP
-    >>> client.get_job(job["id"])["status"]                                        # doctest: +SKIP
-    'RUNNING'
+    >>> run = {"action": "train", "params": {"epochs": 2, "register": False}}
+    >>> job = backend.run_plugin("numpy-trainer", run)
+    >>> [e["message"] for e in backend.tail_job_console_logs(job["id"])][-1]
+    'Done'
+    >>> backend.get_job(job["id"])["status"]
+    'SUCCEEDED'
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ class IntegrationClientMixin(BaseClient):
             The agent, e.g. ``{'id', 'name', 'status': 'connected', 'url'}``.
 
         Example:
-            >>> client.health_check_agent("3f1c...")["status"]  # doctest: +SKIP
+            >>> backend.health_check_agent(srv.agent_token)["status"]
             'connected'
         """
         if not isinstance(token, str) or not _AGENT_TOKEN.match(token):
@@ -73,8 +76,8 @@ class IntegrationClientMixin(BaseClient):
         """Get a plugin by id or code.
 
         Example:
-            >>> client.get_plugin("yolo-export")["name"]  # doctest: +SKIP
-            'YOLO export'
+            >>> backend.get_plugin("coco-exporter")["name"]
+            'COCO exporter'
         """
         ref = check_ref(pk, method="get_plugin", what="id or plugin code")
         return self._get(f"plugins/{ref}/")
@@ -86,9 +89,10 @@ class IntegrationClientMixin(BaseClient):
             data: ``{'name', 'description'?, 'code'?, 'category'?}``.
 
         Example:
-            >>> plugin = {"name": "My Plugin", "description": "..."}
-            >>> client.create_plugin(plugin)["id"]  # doctest: +SKIP
-            7
+            >>> plugin = {"name": "My Plugin", "code": "doc-create-plugin", "description": "..."}
+            >>> created = backend.create_plugin(plugin)
+            >>> backend.get_plugin(created["id"])["code"]
+            'doc-create-plugin'
         """
         body = build_body(PluginCreate, data, method="create_plugin")
         return self._post("plugins/", body)
@@ -97,7 +101,8 @@ class IntegrationClientMixin(BaseClient):
         """Update some fields of a plugin (``PUT plugins/{pk}/``, partial as in the Synapse SDK).
 
         Example:
-            >>> client.update_plugin(7, {"description": "Updated"})["description"]  # doctest: +SKIP
+            >>> plugin = backend.create_plugin({"name": "Doc update", "code": "doc-update-plugin"})
+            >>> backend.update_plugin(plugin["id"], {"description": "Updated"})["description"]
             'Updated'
         """
         ref = check_ref(pk, method="update_plugin", what="id or plugin code")
@@ -116,9 +121,10 @@ class IntegrationClientMixin(BaseClient):
             The job (``id`` and the Synapse SDK's ``job_id``).
 
         Example:
-            >>> job = client.run_plugin(7, {"parameters": {"threshold": 0.8}})  # doctest: +SKIP
-            >>> job["job_id"]                                                  # doctest: +SKIP
-            '6c1f...'
+            >>> run = {"action": "train", "parameters": {"epochs": 1, "register": False}}
+            >>> job = backend.run_plugin("numpy-trainer", run)
+            >>> job["job_id"] == job["id"], job["params"]["epochs"]
+            (True, 1)
         """
         ref = check_ref(pk, method="run_plugin", what="id or plugin code")
         body = build_body(RunPlugin, data, method="run_plugin")
@@ -136,8 +142,11 @@ class IntegrationClientMixin(BaseClient):
             The release ``{id, plugin, version, config, requirements, debug, file, ...}``.
 
         Example:
-            >>> client.create_plugin_release({"plugin": 7, "version": "1.0.0",
-            ...                               "file": "plugin.zip"})  # doctest: +SKIP
+            >>> plugin = backend.create_plugin({"name": "Doc release", "code": "doc-release"})
+            >>> release = backend.create_plugin_release({"plugin": plugin["id"],
+            ...                                          "version": "1.0.0"})
+            >>> release["code"], release["plugin"] == plugin["id"]
+            ('doc-release@1.0.0', True)
         """
         method = "create_plugin_release"
         if not isinstance(data, Mapping):
@@ -173,8 +182,8 @@ class IntegrationClientMixin(BaseClient):
         """Get a release by id or ``code@version`` (``expand=plugin`` inlines the plugin).
 
         Example:
-            >>> client.get_plugin_release("yolo-export@1.0.0")["version"]  # doctest: +SKIP
-            '1.0.0'
+            >>> backend.get_plugin_release("coco-exporter@0.2.0")["version"]
+            '0.2.0'
         """
         ref = check_ref(pk, method="get_plugin_release", what="id or code@version")
         query = check_params(params, method="get_plugin_release")
@@ -191,8 +200,8 @@ class IntegrationClientMixin(BaseClient):
         """List jobs; a ``status`` filter may use the Synapse SDK's lowercase names.
 
         Example:
-            >>> client.list_jobs(params={"status": "running"})["count"]  # doctest: +SKIP
-            1
+            >>> {j["status"] for j in backend.list_jobs(params={"status": "succeeded"})["results"]}
+            {'SUCCEEDED'}
         """
         query = check_params(params, method="list_jobs")
         if "status" in query:
@@ -203,7 +212,8 @@ class IntegrationClientMixin(BaseClient):
         """Get a job (ids are ints or UUID strings).
 
         Example:
-            >>> client.get_job("6c1f...", params={"expand": "logs"})["status"]  # doctest: +SKIP
+            >>> job = backend.list_jobs(params={"status": "succeeded"})["results"][0]
+            >>> backend.get_job(job["id"], params={"expand": "logs"})["status"]
             'SUCCEEDED'
         """
         ref = _job_ref(pk, "get_job")
@@ -218,7 +228,9 @@ class IntegrationClientMixin(BaseClient):
                 ``console_logs``, ``result``, ``meta``.
 
         Example:
-            >>> client.update_job(job_id, {"status": "completed"})["status"]  # doctest: +SKIP
+            >>> run = {"action": "train", "params": {"epochs": 1000, "delay": 1}}
+            >>> job = backend.run_plugin("numpy-trainer", run)
+            >>> backend.update_job(job["id"], {"status": "completed"})["status"]
             'SUCCEEDED'
         """
         ref = _job_ref(pk, "update_job")
@@ -231,9 +243,12 @@ class IntegrationClientMixin(BaseClient):
         """List a job's console log entries (``{id, level, message, datetime, ...}``).
 
         Example:
-            >>> page = client.list_job_console_logs(job_id)  # doctest: +SKIP
-            >>> [e["message"] for e in page["results"]]     # doctest: +SKIP
-            ['starting', 'epoch 1/3', ...]
+            >>> run = {"action": "train", "params": {"epochs": 3, "register": False}}
+            >>> job = backend.run_plugin("numpy-trainer", run)
+            >>> _ = list(backend.tail_job_console_logs(job["id"]))  # until the job finishes
+            >>> page = backend.list_job_console_logs(job["id"])
+            >>> [e["message"] for e in page["results"]]
+            ["Starting action 'train'", 'epoch 1/3 ...', ..., 'Done']
         """
         ref = _job_ref(pk, "list_job_console_logs")
         return self._list(
@@ -262,8 +277,14 @@ class IntegrationClientMixin(BaseClient):
             ClientError: The stream reported an ``error`` event (status 500).
 
         Example:
-            >>> for entry in client.tail_job_console_logs(job_id):  # doctest: +SKIP
+            >>> run = {"action": "train", "params": {"epochs": 2, "register": False}}
+            >>> job = backend.run_plugin("numpy-trainer", run)
+            >>> for entry in backend.tail_job_console_logs(job["id"], timeout=60):
             ...     print(entry["message"])
+            Starting action 'train'
+            epoch 1/2 ...
+            epoch 2/2 ...
+            Done
         """
         method = "tail_job_console_logs"
         ref = _job_ref(pk, method)
@@ -287,7 +308,7 @@ class IntegrationClientMixin(BaseClient):
         """List storages (``category`` filter: ``internal``/``external``).
 
         Example:
-            >>> client.list_storages()["results"][0]["provider"]  # doctest: +SKIP
+            >>> backend.list_storages()["results"][0]["provider"]
             'file_system'
         """
         return self._list(
@@ -298,7 +319,9 @@ class IntegrationClientMixin(BaseClient):
         """Get a storage with its configuration (``?with_configuration=true``).
 
         Example:
-            >>> client.get_storage(1)["configuration"]  # doctest: +SKIP
+            >>> storage = backend.create_storage({"name": "Doc disk", "provider": "file_system",
+            ...                                   "configuration": {"location": "/data"}})
+            >>> backend.get_storage(storage["id"])["configuration"]
             {'location': '/data'}
         """
         pk = check_pk(pk, method="get_storage")
@@ -312,9 +335,10 @@ class IntegrationClientMixin(BaseClient):
                 ``provider`` is a :class:`~synapse_nb.models.StorageProvider` or any code.
 
         Example:
-            >>> client.create_storage({"name": "S3", "provider": "amazon_s3",
-            ...                        "configuration": {"bucket": "b"}})["id"]  # doctest: +SKIP
-            3
+            >>> storage = backend.create_storage({"name": "S3", "provider": "amazon_s3",
+            ...                                   "configuration": {"bucket": "b"}})
+            >>> storage["provider"], storage["category"]
+            ('amazon_s3', 'external')
         """
         body = build_body(StorageCreate, data, method="create_storage")
         return self._post("storages/", body)
@@ -341,7 +365,7 @@ class IntegrationClientMixin(BaseClient):
             :meth:`health_check_agent` or ``AgentClient``, do not print it in a shared notebook.
 
         Example:
-            >>> client.list_agents()['results'][0]['status']  # doctest: +SKIP
+            >>> backend.list_agents()['results'][0]['status']
             'connected'
         """
         return self._list(
@@ -365,7 +389,9 @@ class IntegrationClientMixin(BaseClient):
             **page_options: As for :meth:`list_tasks`.
 
         Example:
-            >>> client.list_plugins({'category': 'export'})['count']  # doctest: +SKIP
+            >>> page = backend.list_plugins({'category': 'export'})
+            >>> 'coco-exporter' in [p['code'] for p in page['results']]
+            True
         """
         return self._list(
             "plugins/", params, method="list_plugins", list_all=list_all, **page_options
@@ -388,7 +414,9 @@ class IntegrationClientMixin(BaseClient):
             **page_options: As for :meth:`list_tasks`.
 
         Example:
-            >>> client.list_plugin_releases({'plugin': 'yolo-trainer'})['count']  # doctest: +SKIP
+            >>> page = backend.list_plugin_releases({'plugin': 'yolo-trainer'})
+            >>> [r['code'] for r in page['results']]
+            ['yolo-trainer@0.1.0', 'yolo-trainer@0.2.0']
         """
         return self._list(
             "plugin_releases/",

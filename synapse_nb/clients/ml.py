@@ -1,9 +1,9 @@
 """MLClientMixin: models and ground truth.
 
 Example:
-    >>> model = client.get_model(3)   # doctest: +SKIP
-    >>> model["file"]                 # downloaded by default  # doctest: +SKIP
-    PosixPath('.../media/5d41402abc4b2a76b9719d911017c592.pt')
+    >>> model = backend.get_model(3)
+    >>> model["file"]                 # downloaded by default
+    PosixPath('.../media/....pt')
 """
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ class MLClientMixin(BaseClient):
         """List models (``GET models/``).
 
         Example:
-            >>> client.list_models(params={"project": 123})["count"]  # doctest: +SKIP
-            2
+            >>> page = backend.list_models(params={"project": 1})
+            >>> page["count"] > 0, {m["project"] for m in page["results"]}
+            (True, {1})
         """
         return self._list(
             "models/", params, method="list_models", list_all=list_all, **page_options
@@ -55,8 +56,8 @@ class MLClientMixin(BaseClient):
                 :mod:`synapse_nb.clients._url_conversion` for the other forms.
 
         Example:
-            >>> client.get_model(456, url_conversion=False)["file"]  # doctest: +SKIP
-            'http://127.0.0.1:8000/media/...'
+            >>> backend.get_model(1, url_conversion=False)["file"]
+            'http://127.0.0.1:.../media/model/1/.../yolo-v8n-1.0.0.pt'
         """
         pk = check_pk(pk, method="get_model")
         query = check_params(params, method="get_model")
@@ -82,9 +83,11 @@ class MLClientMixin(BaseClient):
             The created model.
 
         Example:
-            >>> client.create_model({"name": "My Model", "project": 123,
-            ...                      "file": "/path/to/model.pkl"})["id"]  # doctest: +SKIP
-            5
+            >>> _ = open("model.pkl", "wb").write(b"create_model example weights")
+            >>> model = backend.create_model({"name": "My Model", "project": 3,
+            ...                               "file": "model.pkl"})
+            >>> model["name"], model["project"]
+            ('My Model', 3)
         """
         method = "create_model"
         if not isinstance(data, Mapping):
@@ -133,9 +136,12 @@ class MLClientMixin(BaseClient):
             **page_options: ``max_workers``, ``page_failures``, ``page_retries``.
 
         Example:
-            >>> events, count = client.list_ground_truth_events(
-            ...     params={"ground_truth_dataset_versions": [123]}, list_all=True
-            ... )  # doctest: +SKIP
+            >>> events, count = backend.list_ground_truth_events(
+            ...     params={"ground_truth_dataset_versions": [1]}, list_all=True,
+            ...     url_conversion=False,
+            ... )
+            >>> count, len(list(events))
+            (180, 180)
         """
         return self._list(
             "sdk/ground_truth_events/",
@@ -152,7 +158,7 @@ class MLClientMixin(BaseClient):
         """Get a ground-truth dataset version.
 
         Example:
-            >>> client.get_ground_truth_version(123)["version"]  # doctest: +SKIP
+            >>> backend.get_ground_truth_version(1)["version"]
             'v1'
         """
         pk = check_pk(pk, method="get_ground_truth_version")
@@ -175,7 +181,8 @@ class MLClientMixin(BaseClient):
             **page_options: As for :meth:`list_tasks`.
 
         Example:
-            >>> client.list_ground_truth_datasets()['results'][0]['name']  # doctest: +SKIP
+            >>> backend.list_ground_truth_datasets()['results'][0]['name']
+            'Street GT'
         """
         return self._list(
             "ground_truth_datasets/",
@@ -202,7 +209,9 @@ class MLClientMixin(BaseClient):
             **page_options: As for :meth:`list_tasks`.
 
         Example:
-            >>> client.list_ground_truth_versions({'ground_truth_dataset': 1})  # doctest: +SKIP
+            >>> page = backend.list_ground_truth_versions({'ground_truth_dataset': 1})
+            >>> [v['version'] for v in page['results']][:2]
+            ['v1', 'v2']
         """
         return self._list(
             "ground_truth_dataset_versions/",

@@ -176,6 +176,8 @@ class _Forward(Generic[P, R]):
         self.method = method
         self.name = method.__name__
         self.__doc__ = method.__doc__
+        # the raw method's module: its docstring example is collected (and run) there, once
+        self.__module__ = method.__module__
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
@@ -499,7 +501,7 @@ class Client:
                     name version  metric_mAP  metric_per_class_AP.car
             id
             3   yolo-v8n   2.0.0       0.489                    0.477
-            5   detr-r50   1.2.0       0.473                    0.350
+            5   detr-r50   1.2.0       0.473                     0.35
         """
         return self._list_frame("model", params, None, list_all, False, page_options)
 

@@ -20,9 +20,10 @@ it or inject faults). ``connect(embedded=True)`` always uses it, ignoring the en
 
 Example:
     >>> from synapse_nb.session import connect
-    >>> client = connect()                      # doctest: +SKIP
-    >>> client.list_tasks({"project": 1}).shape  # doctest: +SKIP
+    >>> nb = connect(srv.url, api_token=srv.token)  # in a notebook, just connect()
+    >>> nb.list_tasks({"project": 1}).shape
     (100, 27)
+    >>> nb.close()
 """
 
 from __future__ import annotations
@@ -94,8 +95,18 @@ def embedded_backend() -> ServerHandle | None:
         or None when ``connect()`` used a URL (or never ran, or the backend was stopped).
 
     Example:
-        >>> srv = embedded_backend()                   # doctest: +SKIP
-        >>> srv.set_faults(latency_ms=20)              # doctest: +SKIP
+        >>> nb = connect(embedded=True, server_options={"demo": False})  # an empty workspace
+        >>> connection_source(nb)
+        'the embedded demo backend, started by this kernel'
+        >>> handle = embedded_backend()
+        >>> handle.running, nb.base_url.rstrip("/") == handle.url.rstrip("/")
+        (True, True)
+        >>> handle.set_faults(latency_ms=20).latency_ms  # every request now waits 20 ms
+        20
+        >>> nb.close()
+        >>> handle.stop()
+        >>> embedded_backend() is None
+        True
     """
     with _LOCK:
         if _EMBEDDED is not None and _EMBEDDED.running:
@@ -206,10 +217,16 @@ def connect(
         ClientError: ``check`` failed (unreachable backend, refused token).
 
     Example:
-        >>> client = connect()                               # doctest: +SKIP
-        >>> connection_source(client)                        # doctest: +SKIP
-        'the embedded demo backend, started by this kernel'
-        >>> connect("https://synapse.example.com", api_token="...")  # doctest: +SKIP
+        >>> nb = connect(srv.url, api_token=srv.token)
+        >>> connection_source(nb)
+        'http://127.0.0.1:... (given to connect())'
+        >>> nb.list_task_tags({"project": 1}).name.tolist()[:2]
+        ['needs-review', 'blurry']
+        >>> nb.close()
+        >>> connect("synapse.example.com", api_token="t")  # checked before any request
+        Traceback (most recent call last):
+        ...
+        synapse_nb.exceptions.InvalidInputError: connect: invalid url='synapse.example.com': ...
     """
     if embedded not in (None, True, False):
         raise InvalidInputError("embedded", embedded, "must be None, True or False", method=_METHOD)
@@ -256,8 +273,10 @@ def connection_source(client: Any) -> str:
     """Where a client from :func:`connect` points, in words (no token; no local port).
 
     Example:
-        >>> connection_source(connect())   # doctest: +SKIP
-        'the embedded demo backend, started by this kernel'
+        >>> nb = connect(srv.url, api_token=srv.token)
+        >>> connection_source(nb)  # a local port changes every run: shown as given
+        'http://127.0.0.1:... (given to connect())'
+        >>> nb.close()
     """
     source = _SOURCES.get(client) if client is not None else None
     if source is None:
@@ -285,7 +304,13 @@ def list_projects(client: Any, params: Mapping[str, Any] | None = None) -> pd.Da
         ``data_collection``, ``n_classes``, ``created``.
 
     Example:
-        >>> list_projects(connect())[["title", "n_classes"]]   # doctest: +SKIP
+        >>> list_projects(client)[["title", "n_classes"]].head(3)
+                       title  n_classes
+        id
+        1   Street detection          7
+        2    Pedestrian pose          7
+        3     Upload sandbox          7
+
     """
     import pandas as pd
 

@@ -16,8 +16,11 @@ file).
 =================  ============================================================
 
 Example:
-    >>> tasks = client.list_tasks({"project": 1}, list_all=True)   # doctest: +SKIP
-    >>> tasks[tasks.n_annotations == 0].synapse.tag("needs-review")  # doctest: +SKIP
+    >>> tasks = client.list_tasks({"project": 1}, list_all=True)
+    >>> tasks.synapse
+    <df.synapse: task frame, ... rows>
+    >>> tasks.synapse.meta["kind"], tasks.synapse.summary().rows == len(tasks)
+    ('task', True)
 """
 
 from __future__ import annotations
@@ -53,7 +56,10 @@ def register_previewer(opener: Callable[..., Any]) -> Callable[..., Any]:
     import widgets (arrows point one way: widgets -> frames -> clients).
 
     Example:
-        >>> register_previewer(lambda frame, client=None, **kw: len(frame))  # doctest: +SKIP
+        >>> opener = register_previewer(lambda frame, client=None, **kw: len(frame))
+        >>> client.list_tasks({"project": 1, "page_size": 3}).synapse.preview()
+        3
+        >>> _PREVIEWERS.remove(opener)  # back to the registered widget
     """
     if not callable(opener):
         raise InvalidInputError("opener", opener, "must be callable", method="register_previewer")
@@ -200,8 +206,9 @@ class SynapseAccessor:
         """The frame's ``attrs['synapse']`` (kind, query, count, client key...).
 
         Example:
-            >>> tasks.synapse.meta["count"]  # doctest: +SKIP
-            450
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True)
+            >>> tasks.synapse.meta["count"] == len(tasks), tasks.synapse.meta["query"]["project"]
+            (True, 1)
         """
         return frame_meta(self._obj)
 
@@ -209,8 +216,9 @@ class SynapseAccessor:
         """The client that returned this frame (or ``client`` when given).
 
         Example:
-            >>> tasks.synapse.client().base_url  # doctest: +SKIP
-            'http://127.0.0.1:8000'
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True)
+            >>> tasks.synapse.client() is client, tasks.synapse.client().base_url
+            (True, 'http://127.0.0.1:...')
         """
         return client_for(self._obj, client)
 
@@ -240,7 +248,12 @@ class SynapseAccessor:
             item. The frame's ``tags``/``tag_names`` are updated in place.
 
         Example:
-            >>> tasks.head(3).synapse.tag(["needs-review"])  # doctest: +SKIP
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True)
+            >>> two = tasks[tasks.tags.str.len() == 0].head(2)
+            >>> changes = two.synapse.tag(["edge-case"])
+            >>> changes.added.tolist(), two.tag_names.tolist()
+            ([[5], [5]], [['edge-case'], ['edge-case']])
+            >>> _ = two.synapse.untag("edge-case")  # as it was
         """
         check_bool(replace, method="tag", field="replace")
         return self._set_tags(_tag_values(tags, "tag", allow_empty=replace), "add", replace, client)
@@ -252,7 +265,12 @@ class SynapseAccessor:
             What changed, as for :meth:`tag`.
 
         Example:
-            >>> tasks.synapse.untag("blurry")  # doctest: +SKIP
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True)
+            >>> one = tasks[tasks.tags.str.len() == 0].head(1)
+            >>> _ = one.synapse.tag(["blurry", "gold"])
+            >>> one.synapse.untag("blurry").removed.tolist(), one.tag_names.tolist()
+            ([[2]], [['gold']])
+            >>> _ = one.synapse.untag("gold")  # as it was
         """
         values = _tag_values(tags, "untag", allow_empty=False)
         return self._set_tags(values, "remove", False, client)
@@ -334,7 +352,10 @@ class SynapseAccessor:
         ``split``) are carried over by id.
 
         Example:
-            >>> tasks = tasks.synapse.refresh()  # doctest: +SKIP
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True)
+            >>> fresh = tasks.synapse.refresh()
+            >>> fresh is tasks, fresh.index.equals(tasks.index)
+            (False, True)
         """
         live = self.client(client)
         frame, meta = self._obj, self.meta
@@ -397,8 +418,11 @@ class SynapseAccessor:
             area, visibility, group_id, attributes, geometry``.
 
         Example:
-            >>> ann = tasks.synapse.annotations()                  # doctest: +SKIP
-            >>> ann[ann.tool == "bounding_box"].area.describe()    # doctest: +SKIP
+            >>> tasks = client.list_tasks({"project": 1, "status": "completed"}, list_all=True)
+            >>> ann = tasks.head(10).synapse.annotations()
+            >>> boxes = ann[ann.tool == "bounding_box"]
+            >>> len(boxes) > 0, bool((boxes.area > 0).all()), set(boxes.task_id) <= set(tasks.index)
+            (True, True, True)
         """
         self._require("annotations", ("task", "assignment", "ground_truth_event"))
         frame = self._obj
@@ -421,7 +445,10 @@ class SynapseAccessor:
             Frame indexed by ``class_name``: ``n_items``, ``n_annotations``, ``n_<tool>``.
 
         Example:
-            >>> tasks.synapse.class_counts().head()  # doctest: +SKIP
+            >>> tasks = client.list_tasks({"project": 1, "status": "completed"}, list_all=True)
+            >>> counts = tasks.head(10).synapse.class_counts()
+            >>> counts.columns[:2].tolist(), bool((counts.n_annotations >= counts.n_items).all())
+            (['n_items', 'n_annotations'], True)
         """
         return class_counts(self.annotations(client=client), self.schema.owner_column)
 
@@ -429,10 +456,13 @@ class SynapseAccessor:
         """Counts per status, class, assignee and tag (whatever the frame has); no request.
 
         Example:
-            >>> tasks.synapse.summary()  # doctest: +SKIP
-            450 tasks
-              status: completed 243 · in_progress 110 · pending 97
-              ...
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True)
+            >>> s = tasks.synapse.summary()
+            >>> s.rows == len(tasks), sorted(s["status"].index)
+            (True, ['completed', 'in_progress', 'pending'])
+            >>> list(s.counts)
+            ['status', 'priority', 'class', 'assignee', 'tag']
+
         """
         frame = self._obj
         counts: dict[str, pd.Series] = {}
@@ -479,8 +509,10 @@ class SynapseAccessor:
         default; strata too small to share are pooled).
 
         Example:
-            >>> tasks = tasks.synapse.split(val=0.2, test=0.1, seed=0)  # doctest: +SKIP
-            >>> tasks.split.value_counts()                               # doctest: +SKIP
+            >>> tasks = client.list_tasks({"project": 1, "status": "completed"}, list_all=True)
+            >>> tasks = tasks.synapse.split(val=0.2, test=0.1, seed=0)
+            >>> tasks.split.value_counts().to_dict()
+            {'train': ..., 'val': ..., 'test': ...}
         """
         return split(self._obj, val=val, test=test, stratify=stratify, seed=seed, column=column)
 
@@ -488,8 +520,10 @@ class SynapseAccessor:
         """Labels, per-class item lists and per-split class distribution, as frames.
 
         Example:
-            >>> d = tasks.synapse.split().synapse.details()  # doctest: +SKIP
-            >>> d.distribution                               # doctest: +SKIP
+            >>> tasks = client.list_tasks({"project": 1, "status": "completed"}, list_all=True)
+            >>> d = tasks.synapse.split().synapse.details()
+            >>> d.distribution.columns.tolist()
+            ['train', 'val', 'test', 'total']
         """
         return details(self._obj, column=column)
 
@@ -501,8 +535,11 @@ class SynapseAccessor:
         assignments ``status_label, status_review, tags``. Tags may be edited as ids or names.
 
         Example:
-            >>> tasks.loc[tasks.n_annotations == 0, "priority"] = "high"  # doctest: +SKIP
-            >>> tasks.synapse.diff()                                       # doctest: +SKIP
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True)
+            >>> first = tasks.index[0]
+            >>> tasks.at[first, "priority"] = "high"
+            >>> tasks.synapse.diff()[["column", "before", "after"]].values.tolist()
+            [['priority', 'normal', 'high']]
         """
         return writeback.diff(self.client(client), self._obj)
 
@@ -517,7 +554,14 @@ class SynapseAccessor:
             force: Overwrite values that changed on the server since the fetch.
 
         Example:
-            >>> tasks.synapse.push()  # doctest: +SKIP
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True)
+            >>> first = int(tasks.index[0])
+            >>> tasks.at[first, "priority"] = "high"
+            >>> tasks.synapse.push()[["column", "after"]].values.tolist()
+            [['priority', 'high']]
+            >>> client.raw.get_task(first)["priority"]
+            'high'
+            >>> _ = tasks.synapse.undo()  # as it was
         """
         check_bool(dry_run, method="push", field="dry_run")
         check_bool(force, method="push", field="force")
@@ -530,7 +574,14 @@ class SynapseAccessor:
             The reverted changes (``before`` = pushed value, ``after`` = restored value).
 
         Example:
-            >>> tasks.synapse.undo()  # doctest: +SKIP
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True)
+            >>> first = int(tasks.index[0])
+            >>> tasks.at[first, "priority"] = "low"
+            >>> _ = tasks.synapse.push()
+            >>> tasks.synapse.undo()[["column", "before", "after"]].values.tolist()
+            [['priority', 'low', 'normal']]
+            >>> tasks.at[first, "priority"], client.raw.get_task(first)["priority"]
+            ('normal', 'normal')
         """
         live = self.client(client)
         reverted = writeback.undo(live, self._obj)
@@ -566,7 +617,10 @@ class SynapseAccessor:
         :func:`register_previewer`.
 
         Example:
-            >>> tasks.head(20).synapse.preview()  # doctest: +SKIP
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True)
+            >>> widget = tasks.head(20).synapse.preview()
+            >>> type(widget).__name__, widget.row_count, widget.index
+            ('AnnotationPreview', 20, 0)
         """
         if not _PREVIEWERS:
             with contextlib.suppress(ImportError):
@@ -608,8 +662,12 @@ class SynapseAccessor:
             The :class:`~synapse_nb.plugins.export.ExportReport` (counts, audit, paths).
 
         Example:
-            >>> tasks.synapse.split(val=0.2, test=0.1)  # doctest: +SKIP
-            >>> tasks.synapse.export("yolo", "out", split="split")  # doctest: +SKIP
+            >>> tasks = client.list_tasks({"project": 1, "status": "completed"}, list_all=True)
+            >>> tasks = tasks.head(20).synapse.split(val=0.2, test=0.1)
+            >>> report = tasks.synapse.export("yolo", "out", split="split", progress=False)
+            >>> report.exported, report.path.parent.name
+            (20, 'out')
+
         """
         self._require("export", ("task", "assignment", "ground_truth_event"))
         from synapse_nb.plugins import export

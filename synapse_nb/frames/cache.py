@@ -13,8 +13,15 @@ Lists (``tags``, ``classes``) are stored as Parquet lists and dicts (``metadata`
 as JSON text, so the round trip gives back the exact Python values and the schema dtypes.
 
 Example:
-    >>> cache = FrameCache(tmp_path)                                  # doctest: +SKIP
-    >>> key = cache.key("task", "http://h/", {"project": 1}, False)   # doctest: +SKIP
+    >>> from synapse_nb.frames import Client
+    >>> cached = Client(srv.url, api_token=srv.token, cache="frames", progress=False)
+    >>> first = cached.list_tasks({"project": 1}, list_all=True)  # full listing, then saved
+    >>> again = cached.list_tasks({"project": 1}, list_all=True)  # file + modified rows only
+    >>> cached.cache.flush()  # the file is written in the background
+    >>> again.equals(first), sorted(p.suffix for p in cached.cache.path.iterdir())
+    (True, ['.json', '.parquet'])
+    >>> cached.close()
+
 """
 
 from __future__ import annotations

@@ -176,6 +176,8 @@ class _Forward(Generic[P, R]):
         self.method = method
         self.name = method.__name__
         self.__doc__ = method.__doc__
+        # the raw method's module: its docstring example is collected (and run) there, once
+        self.__module__ = method.__module__
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
@@ -425,8 +427,11 @@ class Client:
             A frame indexed by task ``id``.
 
         Example:
-            >>> df = client.list_tasks({"project": 1}, list_all=True)  # doctest: +SKIP
-            >>> df.groupby("status", observed=True).size()             # doctest: +SKIP
+            >>> df = client.list_tasks({"project": 1}, list_all=True)
+            >>> df.index.name, str(df.status.dtype), str(df.n_annotations.dtype)
+            ('id', 'category', 'Int32')
+            >>> df.groupby("status", observed=True).size().index.tolist()
+            ['pending', 'in_progress', 'completed']
         """
         return self._list_frame(
             "task", params, url_conversion, list_all, include_data, page_options
@@ -444,8 +449,11 @@ class Client:
         """List assignments as a typed frame (schema ``assignment``).
 
         Example:
-            >>> df = client.list_assignments({"project": 1})  # doctest: +SKIP
-            >>> df.status_review.value_counts()             # doctest: +SKIP
+            >>> df = client.list_assignments({"project": 1})
+            >>> df.index.name, str(df.status_review.dtype), len(df) > 0
+            ('id', 'category', True)
+            >>> sorted(df.status_review.cat.categories)
+            ['completed', 'in_progress', 'rejected', 'skipped', 'stand_by']
         """
         return self._list_frame(
             "assignment", params, url_conversion, list_all, include_data, page_options
@@ -465,8 +473,10 @@ class Client:
 
         Example:
             >>> gt = client.list_ground_truth_events(
-            ...     {"ground_truth_dataset_versions": [1, 2]}, list_all=True)  # doctest: +SKIP
-            >>> gt.groupby("version", observed=True).n_annotations.sum()      # doctest: +SKIP
+            ...     {"ground_truth_dataset_versions": [1, 2]}, list_all=True)
+            >>> per_version = gt.groupby("version", observed=True).n_annotations.sum()
+            >>> per_version.index.tolist(), bool((per_version > 0).all())
+            (['v1', 'v2'], True)
         """
         return self._list_frame(
             "ground_truth_event", params, url_conversion, list_all, include_data, page_options
@@ -484,7 +494,14 @@ class Client:
         Nested metrics are flattened with dots (``metric_per_class_AP.car``).
 
         Example:
-            >>> client.list_models({"project": 1}).sort_values("metric_mAP")  # doctest: +SKIP
+            >>> models = client.list_models({"project": 1}).sort_values("metric_mAP")
+            >>> models.metric_mAP.is_monotonic_increasing
+            True
+            >>> models.loc[[3, 5], ["name", "version", "metric_mAP", "metric_per_class_AP.car"]]
+                    name version  metric_mAP  metric_per_class_AP.car
+            id
+            3   yolo-v8n   2.0.0       0.489                    0.477
+            5   detr-r50   1.2.0       0.473                     0.35
         """
         return self._list_frame("model", params, None, list_all, False, page_options)
 
@@ -498,7 +515,9 @@ class Client:
         """List jobs (schema ``job``; index = job id as a string).
 
         Example:
-            >>> client.list_jobs({"status": "running"})  # doctest: +SKIP
+            >>> jobs = client.list_jobs({"status": "running"})
+            >>> jobs.status.unique().tolist(), str(jobs.index.dtype)
+            (['RUNNING'], 'string')
         """
         return self._list_frame("job", params, None, list_all, False, page_options)
 
@@ -512,7 +531,8 @@ class Client:
         """List task tags (schema ``task_tag``).
 
         Example:
-            >>> client.list_task_tags({"project": 1}).name.tolist()  # doctest: +SKIP
+            >>> client.list_task_tags({"project": 1}).name.tolist()[:5]
+            ['needs-review', 'blurry', 'occluded', 'gold', 'edge-case']
         """
         return self._list_frame("task_tag", params, None, list_all, False, page_options)
 
@@ -526,7 +546,9 @@ class Client:
         """List data units (schema ``data_unit``); URLs are kept unless asked otherwise.
 
         Example:
-            >>> client.list_data_units({"data_collection": 1}, list_all=True)  # doctest: +SKIP
+            >>> units = client.list_data_units({"data_collection": 1}, list_all=True)
+            >>> len(units) >= 240, units.columns[:3].tolist()
+            (True, ['data_collection', 'group', 'file_url'])
         """
         return self._list_frame("data_unit", params, url_conversion, list_all, False, page_options)
 
@@ -540,7 +562,9 @@ class Client:
         """List data collections (schema ``data_collection``).
 
         Example:
-            >>> client.list_data_collection().name.tolist()  # doctest: +SKIP
+            >>> client.list_data_collection().name.tolist()[:2]
+            ['Street scenes', 'Incoming uploads']
+
         """
         return self._list_frame("data_collection", params, None, list_all, False, page_options)
 

@@ -101,8 +101,13 @@ def compare_models(
         sorted by rank.
 
     Example:
-        >>> models = client.list_models({"project": 1})       # doctest: +SKIP
-        >>> compare_models(models, ["mAP", "recall"], plot=True)  # doctest: +SKIP
+        >>> models = client.list_models({"project": 1}).loc[[1, 3, 5]]
+        >>> compare_models(models, ["mAP", "recall"])
+                        id    mAP  recall  delta_mAP  delta_recall  rank
+        model
+        yolo-v8n 2.0.0   3  0.489   0.604      0.077         0.074     1
+        detr-r50 1.2.0   5  0.473   0.555      0.061         0.025     2
+        yolo-v8n 1.0.0   1  0.412    0.53        0.0           0.0     3
     """
     if not isinstance(models, pd.DataFrame) or models.empty:
         raise InvalidInputError(
@@ -160,7 +165,13 @@ def plot_models(
         The matplotlib Axes.
 
     Example:
-        >>> ax = plot_models(compare_models(models))  # doctest: +SKIP
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")  # no display needed
+        >>> models = client.list_models({"project": 1}).loc[[1, 3, 5]]
+        >>> ax = plot_models(compare_models(models, ["mAP", "recall"]))
+        >>> [label.get_text() for label in ax.get_xticklabels()]
+        ['mAP', 'recall']
+
     """
     import matplotlib.pyplot as plt  # lazy: plotting is optional and slow to import
 

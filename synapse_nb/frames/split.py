@@ -176,8 +176,11 @@ class DatasetDetails:
         """Ids of the items that contain ``class_name``.
 
         Example:
-            >>> details_obj.items_of("car")[:3]  # doctest: +SKIP
-            [1, 4, 9]
+            >>> df = pd.DataFrame({"classes": [["car"], ["dog"], ["car", "bus"], ["car"]]},
+            ...                   index=pd.Index([1, 4, 9, 12], name="id"))
+            >>> details(df).items_of("car")[:3]
+            [1, 9, 12]
+
         """
         rows = self.items[self.items["class_name"] == class_name]
         return rows["id"].tolist()

@@ -562,10 +562,10 @@ def diff(client: Client, frame: pd.DataFrame) -> pd.DataFrame:
         ``id, column, before, after`` rows (tags as sorted tuples of ids, metadata as JSON).
 
     Example:
-        >>> df = client.list_tasks({"project": 1})              # doctest: +SKIP
-        >>> df.at[5, "status"] = "completed"                    # doctest: +SKIP
-        >>> diff(client, df)[["id", "column", "after"]].values  # doctest: +SKIP
-        [[5, 'status', 'completed']]
+        >>> df = client.list_tasks({"project": 1})
+        >>> df.at[5, "priority"] = "high"        # a local edit: nothing is sent
+        >>> diff(client, df)[["id", "column", "before", "after"]].values.tolist()
+        [[5, 'priority', 'normal', 'high']]
     """
     kind = _writable_kind(frame, "diff")
     sid = snapshot_id(frame)
@@ -600,7 +600,15 @@ def push(
         PushError: Some changes failed; the others were applied and can be undone.
 
     Example:
-        >>> push(client, df)  # doctest: +SKIP
+        >>> df = client.list_tasks({"project": 1})
+        >>> df.at[5, "priority"] = "high"
+        >>> push(client, df, dry_run=True)[["id", "after"]].values.tolist()  # nothing sent
+        [[5, 'high']]
+        >>> push(client, df)[["id", "after"]].values.tolist()
+        [[5, 'high']]
+        >>> client.raw.get_task(5)["priority"]
+        'high'
+        >>> _ = undo(client, df)  # as it was
     """
     kind = _writable_kind(frame, "push")
     changes = diff(client, frame)
@@ -678,7 +686,14 @@ def undo(client: Client, frame: pd.DataFrame | None = None) -> pd.DataFrame:
         The reverted changes: ``id, column, before`` (the pushed value), ``after`` (restored).
 
     Example:
-        >>> undo(client, df)  # doctest: +SKIP
+        >>> df = client.list_tasks({"project": 1})
+        >>> df.at[5, "priority"] = "low"
+        >>> _ = push(client, df)
+        >>> undo(client, df)[["id", "before", "after"]].values.tolist()
+        [[5, 'low', 'normal']]
+        >>> client.raw.get_task(5)["priority"]
+        'normal'
+
     """
     sid = snapshot_id(frame) if frame is not None else None
     history: list[PushRecord] = client.push_history

@@ -17,7 +17,11 @@ with ``df.synapse.preview()``; the widget modules themselves load on first use.
 
 Example:
     >>> from synapse_nb.widgets import FilterPanel, explore
-    >>> explore(client, project=1)  # doctest: +SKIP
+    >>> ex = explore(client, project=1)
+    >>> ex.panel.params
+    {'project': 1}
+    >>> isinstance(ex.panel, FilterPanel)
+    True
 """
 
 from __future__ import annotations

@@ -83,7 +83,11 @@ class LoadOnDisplay:
         """Load unless loaded already; errors are shown in the widget, not raised.
 
         Example:
-            >>> panel.ensure_loaded()  # doctest: +SKIP
+            >>> from synapse_nb.widgets import FilterPanel
+            >>> panel = FilterPanel(client=client, params={"project": 1})
+            >>> panel.ensure_loaded()
+            >>> panel.count == client.raw.list_tasks({"project": 1})["count"]
+            True
         """
         if self._loaded:
             return

@@ -26,8 +26,11 @@ table, the tag list and the project list. The preview is built when rows are sel
 
 Example:
     >>> import synapse_nb
-    >>> client = synapse_nb.frames.Client(url, api_token=token)   # doctest: +SKIP
-    >>> synapse_nb.explore(client, project=1)                     # doctest: +SKIP
+    >>> isinstance(client, synapse_nb.frames.Client)
+    True
+    >>> ex = synapse_nb.explore(client, project=1).load()
+    >>> ex.panel.count == client.raw.list_tasks({"project": 1})["count"]
+    True
 """
 
 from __future__ import annotations
@@ -78,9 +81,19 @@ class Explorer(LoadOnDisplay, widgets.VBox):
         preview: The current ``AnnotationPreview`` (None until rows are selected).
 
     Example:
-        >>> ex = Explorer(client, project=1)          # doctest: +SKIP
-        >>> ex.load(); ex.panel.select([10, 12])      # doctest: +SKIP
-        >>> ex.tags.propose("add", ["blurry"]); ex.tags.confirm()  # doctest: +SKIP
+        >>> ex = Explorer(client, project=2).load()
+        >>> ex.panel.select([2, 4])
+        (2, 4)
+        >>> ex.tags.rows.index.tolist(), ex.preview.current_id
+        ([2, 4], 2)
+        >>> ex.tags.propose("add", ["blurry"])["rows"]
+        [2, 4]
+        >>> ex.tags.confirm()
+        TagChange(add tags (7,) on 2 rows: 2 changed)
+        >>> ex.panel.selected_frame["tag_names"].tolist()
+        [['blurry'], ['blurry']]
+        >>> ex.tags.undo().action
+        'add'
     """
 
     def __init__(
@@ -124,8 +137,8 @@ class Explorer(LoadOnDisplay, widgets.VBox):
         """Load the table, the tag list and the tree's project list.
 
         Example:
-            >>> explore(client).load().panel.count  # doctest: +SKIP
-            450
+            >>> explore(client).load().panel.count == client.raw.list_tasks()["count"]
+            True
         """
         self.panel.load()
         self.tags.load()
@@ -166,7 +179,10 @@ class Explorer(LoadOnDisplay, widgets.VBox):
         """List ``project``'s tasks in the table (optionally only one status).
 
         Example:
-            >>> ex.show_project(2, status="completed")  # doctest: +SKIP
+            >>> ex = explore(client, project=1)
+            >>> ex.show_project(2, status="completed")
+            >>> ex.panel.params
+            {'project': 2, 'status': 'completed'}
         """
         self.tags.project = project
         if self.panel.params.get("project") != project:
@@ -189,7 +205,11 @@ class Explorer(LoadOnDisplay, widgets.VBox):
         """Close the preview and show the placeholder again.
 
         Example:
-            >>> ex.clear_preview(); ex.preview is None  # doctest: +SKIP
+            >>> ex = explore(client, project=1)
+            >>> tasks = client.list_tasks({"project": 1})
+            >>> ex.show_preview(tasks.head(2)).current_id
+            1
+            >>> ex.clear_preview(); ex.preview is None
             True
         """
         old, self.preview = self.preview, None
@@ -201,7 +221,10 @@ class Explorer(LoadOnDisplay, widgets.VBox):
         """Show ``frame``'s rows in the annotation preview (replacing the previous one).
 
         Example:
-            >>> ex.show_preview(tasks.head(5), mode="gallery")  # doctest: +SKIP
+            >>> ex = explore(client, project=1)
+            >>> tasks = client.list_tasks({"project": 1})
+            >>> ex.show_preview(tasks.head(5), mode="gallery").mode
+            'gallery'
         """
         preview_class = _preview_class()
         if preview_class is None:
@@ -231,6 +254,8 @@ def explore(client: Any, *, project: int | None = None, page_size: int = 20) -> 
 
     Example:
         >>> import synapse_nb
-        >>> synapse_nb.explore(client, project=1)  # doctest: +SKIP
+        >>> ex = synapse_nb.explore(client, project=1)
+        >>> ex.panel.params, ex.tags.project
+        ({'project': 1}, 1)
     """
     return Explorer(client, project=project, page_size=page_size)

@@ -23,13 +23,14 @@ mode the first page and the facet options, are fetched on first display or by ``
 
 Example:
     >>> from synapse_nb.widgets import FilterPanel
-    >>> panel = FilterPanel(tasks)                            # doctest: +SKIP
-    >>> panel.filter(status="completed", tags=["blurry"])     # doctest: +SKIP
-    >>> panel.count, len(panel.value)                         # doctest: +SKIP
-    (12, 12)
-    >>> live = FilterPanel(client=client, params={"project": 1})  # doctest: +SKIP
-    >>> live.load().count                                     # doctest: +SKIP
-    240
+    >>> tasks = client.list_tasks({"project": 1}, list_all=True)
+    >>> panel = FilterPanel(tasks)
+    >>> rows = panel.filter(status="completed")
+    >>> panel.count == len(rows) == int((tasks["status"] == "completed").sum())
+    True
+    >>> live = FilterPanel(client=client, params={"project": 1})
+    >>> live.load().count == client.raw.list_tasks({"project": 1})["count"]
+    True
 """
 
 from __future__ import annotations
@@ -89,9 +90,11 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         page_size: Rows per page (10, 20, 50 or 100).
 
     Example:
-        >>> panel = FilterPanel(tasks, columns=["status", "file_name"])  # doctest: +SKIP
-        >>> panel.on_select(lambda ids: print(ids))                      # doctest: +SKIP
-        >>> panel.select([3, 5])                                         # doctest: +SKIP
+        >>> tasks = client.list_tasks({"project": 1}, list_all=True)
+        >>> panel = FilterPanel(tasks, columns=["status", "file_name"])
+        >>> panel.on_select(lambda ids: print("selected", ids))
+        >>> panel.select([3, 5])
+        selected (3, 5)
         (3, 5)
     """
 
@@ -304,7 +307,8 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         """Frame mode: the whole frame being filtered (None in live mode).
 
         Example:
-            >>> panel.frame is tasks  # doctest: +SKIP
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True)
+            >>> FilterPanel(tasks).frame is tasks
             True
         """
         return self._frame_source.frame if self._frame_source is not None else None
@@ -327,7 +331,9 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         """The current filters.
 
         Example:
-            >>> panel.criteria.active()  # doctest: +SKIP
+            >>> panel = FilterPanel(client.list_tasks({"project": 1}, list_all=True))
+            >>> rows = panel.filter(status="completed")
+            >>> panel.criteria.active()
             {'status': 'completed'}
         """
         return self._criteria
@@ -350,8 +356,9 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         Called on first display; call it again to reload the options.
 
         Example:
-            >>> panel.load().count  # doctest: +SKIP
-            240
+            >>> panel = FilterPanel(client=client, params={"project": 1})
+            >>> panel.load().count == client.raw.list_tasks({"project": 1})["count"]
+            True
         """
         client = self._tag_client()
         if client is not None:
@@ -420,8 +427,13 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
             InvalidInputError: An unknown field, or a value the panel does not offer.
 
         Example:
-            >>> panel.filter(status="completed", created_from=datetime.date(2026, 9, 2))
-            ... # doctest: +SKIP
+            >>> import datetime
+            >>> panel = FilterPanel(client.list_tasks({"project": 1}, list_all=True))
+            >>> rows = panel.filter(status="completed", created_from=datetime.date(2026, 9, 1))
+            >>> sorted(set(rows["status"]))
+            ['completed']
+            >>> bool((rows["created"].dt.date >= datetime.date(2026, 9, 1)).all())
+            True
         """
         known = {f.name for f in fields(Criteria)}
         for name in criteria:
@@ -450,7 +462,12 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         """Clear every filter.
 
         Example:
-            >>> panel.reset()  # doctest: +SKIP
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True)
+            >>> panel = FilterPanel(tasks)
+            >>> rows = panel.filter(status="completed")
+            >>> panel.reset()
+            >>> panel.count == len(tasks)
+            True
         """
         with self._hold():
             self.controls.clear()
@@ -459,7 +476,10 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         """Call ``callback(value)`` whenever the filters, sort or page change the rows.
 
         Example:
-            >>> panel.on_filter(lambda df: print(len(df)))  # doctest: +SKIP
+            >>> panel = FilterPanel(client.list_tasks({"project": 1}, list_all=True))
+            >>> panel.on_filter(lambda df: print(set(df["status"])))
+            >>> rows = panel.filter(status="pending")
+            {'pending'}
         """
         self._filter_callbacks.register_callback(callback, remove=remove)
 
@@ -501,7 +521,8 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         """Show page ``page`` (clamped to the pages there are).
 
         Example:
-            >>> panel.go(2); panel.page  # doctest: +SKIP
+            >>> panel = FilterPanel(client.list_tasks({"project": 1}, list_all=True), page_size=10)
+            >>> panel.go(2); panel.page
             2
         """
         if isinstance(page, bool) or not isinstance(page, int):
@@ -513,7 +534,10 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         """Sort the table by ``column`` (server-side in live mode).
 
         Example:
-            >>> panel.sort("created", ascending=False)  # doctest: +SKIP
+            >>> panel = FilterPanel(client.list_tasks({"project": 1}, list_all=True))
+            >>> panel.sort("created", ascending=False)
+            >>> panel.value["created"].is_monotonic_decreasing
+            True
         """
         with self._hold_view():
             self.sort_by = column
@@ -657,8 +681,9 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
             InvalidInputError: An id that is not a (matching / shown) row.
 
         Example:
-            >>> panel.select([1, 2])  # doctest: +SKIP
-            (1, 2)
+            >>> panel = FilterPanel(client.list_tasks({"project": 1}, list_all=True))
+            >>> panel.select([1, 3])
+            (1, 3)
         """
         if isinstance(ids, str) or not isinstance(ids, Iterable):
             raise InvalidInputError("ids", ids, "must be a list of row ids", method="select")
@@ -695,7 +720,10 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         """Call ``callback(ids)`` whenever the selection changes.
 
         Example:
-            >>> panel.on_select(lambda ids: print(len(ids)))  # doctest: +SKIP
+            >>> panel = FilterPanel(client.list_tasks({"project": 1}, list_all=True))
+            >>> panel.on_select(lambda ids: print(len(ids), "selected"))
+            >>> ids = panel.select([1, 3])
+            2 selected
         """
         self._select_callbacks.register_callback(callback, remove=remove)
 
@@ -704,8 +732,10 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         """The selected rows as a frame (a copy, in selection order).
 
         Example:
-            >>> panel.selected_frame.index.tolist()  # doctest: +SKIP
-            [3, 5]
+            >>> panel = FilterPanel(client.list_tasks({"project": 1}, list_all=True))
+            >>> ids = panel.select([5, 3])
+            >>> panel.selected_frame.index.tolist()
+            [5, 3]
         """
         base = self._seen if self.frame is None else self.frame
         if base is None:
@@ -722,7 +752,12 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         """Every row that matches (live mode: ``list_all=True`` with the filters as params).
 
         Example:
-            >>> everything = panel.fetch_all()  # doctest: +SKIP
+            >>> panel = FilterPanel(client=client, params={"project": 1}, page_size=10).load()
+            >>> len(panel.value)
+            10
+            >>> everything = panel.fetch_all()
+            >>> len(everything) == panel.count
+            True
         """
         if self._live_source is None:
             return self.value
@@ -732,7 +767,10 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         """Live mode: fetch the current page again. Frame mode: redraw.
 
         Example:
-            >>> panel.reload()  # doctest: +SKIP
+            >>> panel = FilterPanel(client=client, params={"project": 1}).load()
+            >>> panel.reload()
+            >>> panel.error
+            ''
         """
         self._update()
 
@@ -740,7 +778,10 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         """Live mode: new base query params (e.g. another project); reloads the options.
 
         Example:
-            >>> panel.set_params({"project": 2})  # doctest: +SKIP
+            >>> panel = FilterPanel(client=client, params={"project": 1}).load()
+            >>> panel.set_params({"project": 2})
+            >>> panel.value["project"].unique().tolist()
+            [2]
         """
         if self._live_source is None:
             raise InvalidInputError(
@@ -761,7 +802,9 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         """Live mode: the base query params plus the filters, as sent (no paging).
 
         Example:
-            >>> panel.params  # doctest: +SKIP
+            >>> panel = FilterPanel(client=client, params={"project": 1}).load()
+            >>> rows = panel.filter(status="completed")
+            >>> panel.params
             {'project': 1, 'status': 'completed'}
         """
         if self._live_source is None:
@@ -772,7 +815,10 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         """Frame mode: filter another frame (the filters stay as far as they still apply).
 
         Example:
-            >>> panel.set_frame(tasks.synapse.refresh())  # doctest: +SKIP
+            >>> panel = FilterPanel(client.list_tasks({"project": 1}, list_all=True))
+            >>> panel.set_frame(client.list_tasks({"project": 2}, list_all=True))
+            >>> panel.value["project"].unique().tolist()
+            [2]
         """
         if self._source.live:
             raise InvalidInputError(
@@ -799,7 +845,12 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
                 them for unpushed edits.
 
         Example:
-            >>> panel.update_rows(editor.rows)  # doctest: +SKIP
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True)
+            >>> panel = FilterPanel(tasks)
+            >>> changed = tasks.loc[[1]].assign(priority="high")
+            >>> panel.update_rows(changed, synced=False)
+            >>> panel.value.loc[1, "priority"]
+            'high'
         """
         source = self._frame_source
         if source is None:

@@ -20,8 +20,11 @@ Loading: nothing is fetched in ``__init__``; the threads start on first display 
 :meth:`JobMonitor.start`.
 
 Example:
-    >>> job = client.run_plugin("yolo-trainer", {"action": "train", "params": {}})  # doctest: +SKIP
-    >>> JobMonitor(client, job["id"])                                               # doctest: +SKIP
+    >>> params = {"epochs": 2, "delay": 0.05, "register": False}
+    >>> job = client.run_plugin("numpy-trainer", {"action": "train", "params": params})
+    >>> monitor = JobMonitor(client, job["id"], poll_interval=0.2)
+    >>> monitor.start().wait(60).status
+    'SUCCEEDED'
 """
 
 from __future__ import annotations
@@ -103,8 +106,10 @@ class JobMonitor(LoadOnDisplay, widgets.VBox):
         InvalidInputError: A bad argument (nothing is sent).
 
     Example:
-        >>> monitor = JobMonitor(client, job_id, poll_interval=0.5)  # doctest: +SKIP
-        >>> monitor.start().wait(60).status                          # doctest: +SKIP
+        >>> params = {"epochs": 2, "delay": 0.05, "register": False}
+        >>> job_id = client.run_plugin("numpy-trainer", {"action": "train", "params": params})["id"]
+        >>> monitor = JobMonitor(client, job_id, poll_interval=0.5)
+        >>> monitor.start().wait(60).status
         'SUCCEEDED'
     """
 
@@ -207,8 +212,11 @@ class JobMonitor(LoadOnDisplay, widgets.VBox):
         """The console lines on screen, oldest first (``HH:MM:SS level message``).
 
         Example:
-            >>> monitor.lines[-1]  # doctest: +SKIP
-            '12:00:03 success Done'
+            >>> params = {"epochs": 2, "delay": 0.05, "register": False}
+            >>> job = client.run_plugin("numpy-trainer", {"action": "train", "params": params})
+            >>> monitor = JobMonitor(client, job["id"], poll_interval=0.2).start().wait(60)
+            >>> monitor.lines[-1]
+            '...:... success Done'
         """
         with self._lines_lock:
             return [f"{t} {level} {message}".strip() for t, level, message in self._lines]
@@ -217,7 +225,10 @@ class JobMonitor(LoadOnDisplay, widgets.VBox):
         """Start following the job (also done on first display). Returns the widget.
 
         Example:
-            >>> JobMonitor(client, job_id).load()  # doctest: +SKIP
+            >>> params = {"epochs": 2, "delay": 0.05, "register": False}
+            >>> job = client.run_plugin("numpy-trainer", {"action": "train", "params": params})
+            >>> JobMonitor(client, job["id"], poll_interval=0.2).load().wait(60).status
+            'SUCCEEDED'
         """
         return self.start()
 
@@ -225,7 +236,13 @@ class JobMonitor(LoadOnDisplay, widgets.VBox):
         """Start the status and log threads unless they run already; returns at once.
 
         Example:
-            >>> monitor.start()  # doctest: +SKIP
+            >>> params = {"epochs": 2, "delay": 0.05, "register": False}
+            >>> job = client.run_plugin("numpy-trainer", {"action": "train", "params": params})
+            >>> monitor = JobMonitor(client, job["id"], poll_interval=0.2)
+            >>> monitor.start() is monitor
+            True
+            >>> monitor.wait(60).status
+            'SUCCEEDED'
         """
         if self._closed.is_set():
             raise InvalidInputError("monitor", "closed", "is closed; make a new one")
@@ -251,7 +268,10 @@ class JobMonitor(LoadOnDisplay, widgets.VBox):
         """Block until the threads end (job terminal or widget closed), or ``timeout`` s.
 
         Example:
-            >>> monitor.start().wait(30).status  # doctest: +SKIP
+            >>> params = {"epochs": 2, "delay": 0.05, "register": False}
+            >>> job = client.run_plugin("numpy-trainer", {"action": "train", "params": params})
+            >>> monitor = JobMonitor(client, job["id"], poll_interval=0.2)
+            >>> monitor.start().wait(30).status
             'SUCCEEDED'
         """
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -267,7 +287,12 @@ class JobMonitor(LoadOnDisplay, widgets.VBox):
             The updated job.
 
         Example:
-            >>> monitor.stop()["status"]  # doctest: +SKIP
+            >>> params = {"epochs": 50, "delay": 0.5, "register": False}
+            >>> job = client.run_plugin("numpy-trainer", {"action": "train", "params": params})
+            >>> monitor = JobMonitor(client, job["id"], poll_interval=0.2).start()
+            >>> monitor.stop()["status"]
+            'STOPPED'
+            >>> monitor.wait(30).status
             'STOPPED'
         """
         self._stop.disabled = True
@@ -281,7 +306,14 @@ class JobMonitor(LoadOnDisplay, widgets.VBox):
         """Register ``callback(monitor)`` to run after :meth:`stop` (or the Stop button).
 
         Example:
-            >>> monitor.on_stop(lambda m: print("stopped", m.job_id))  # doctest: +SKIP
+            >>> params = {"epochs": 50, "delay": 0.5, "register": False}
+            >>> job = client.run_plugin("numpy-trainer", {"action": "train", "params": params})
+            >>> monitor = JobMonitor(client, job["id"], poll_interval=0.2).start()
+            >>> monitor.on_stop(lambda m: print("stopped", m.job_id == job["id"]))
+            >>> monitor.stop()["status"]
+            stopped True
+            'STOPPED'
+            >>> monitor.close()
         """
         self._stop_callbacks.register_callback(callback, remove=remove)
 
@@ -289,7 +321,15 @@ class JobMonitor(LoadOnDisplay, widgets.VBox):
         """Register ``callback(monitor)`` to run whenever the job's status changes.
 
         Example:
-            >>> monitor.on_status(lambda m: print(m.status))  # doctest: +SKIP
+            >>> params = {"epochs": 2, "delay": 0.05, "register": False}
+            >>> job = client.run_plugin("numpy-trainer", {"action": "train", "params": params})
+            >>> monitor = JobMonitor(client, job["id"], poll_interval=0.2)
+            >>> seen = []
+            >>> monitor.on_status(lambda m: seen.append(m.status))
+            >>> monitor.start().wait(60).status
+            'SUCCEEDED'
+            >>> seen[-1]
+            'SUCCEEDED'
         """
         self._status_callbacks.register_callback(callback, remove=remove)
 
@@ -299,7 +339,14 @@ class JobMonitor(LoadOnDisplay, widgets.VBox):
         The job itself goes on; use :meth:`stop` to stop it.
 
         Example:
-            >>> monitor.close()  # doctest: +SKIP
+            >>> params = {"epochs": 50, "delay": 0.5, "register": False}
+            >>> job = client.run_plugin("numpy-trainer", {"action": "train", "params": params})
+            >>> monitor = JobMonitor(client, job["id"], poll_interval=0.2).start()
+            >>> monitor.close()
+            >>> monitor.comm is None
+            True
+            >>> client.update_job(job["id"], {"status": "STOPPED"})["status"]
+            'STOPPED'
         """
         closed = getattr(self, "_closed", None)  # absent when __init__ refused its input
         if closed is not None:

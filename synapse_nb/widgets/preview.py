@@ -27,13 +27,18 @@ batch of rows.
 
 Example:
     >>> from synapse_nb.frames import Client
-    >>> client = Client(url, api_token=token)                                  # doctest: +SKIP
+    >>> isinstance(client, Client)
+    True
     >>> gt_v1 = client.list_ground_truth_events({"ground_truth_dataset_versions": [1]},
-    ...                                         list_all=True)                 # doctest: +SKIP
-    >>> AnnotationPreview(gt_v1)                                               # doctest: +SKIP
+    ...                                         list_all=True)
+    >>> single = AnnotationPreview(gt_v1).load()
+    >>> single.mode, single.current_id
+    ('single', 1)
     >>> preds = client.list_ground_truth_events({"ground_truth_dataset_versions": [3]},
-    ...                                         list_all=True)                 # doctest: +SKIP
-    >>> AnnotationPreview(gt_v1, compare=preds, compare_labels=("GT", "yolo"))   # doctest: +SKIP
+    ...                                         list_all=True)
+    >>> both = AnnotationPreview(gt_v1, compare=preds, compare_labels=("GT", "yolo")).load()
+    >>> both.comparison().counts()
+    {'matched': 8, 'missed': 0, 'extra': 0}
 """
 
 from __future__ import annotations
@@ -311,9 +316,14 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
         InvalidInputError: A bad argument, before anything is fetched.
 
     Example:
-        >>> preview = AnnotationPreview(tasks.head(50))   # doctest: +SKIP
-        >>> preview.index = 3; preview.show_labels = False  # doctest: +SKIP
-        >>> preview.mode = "gallery"                      # doctest: +SKIP
+        >>> tasks = client.list_tasks({"project": 1}, list_all=True)
+        >>> preview = AnnotationPreview(tasks.head(50)).load()
+        >>> preview.index = 3; preview.show_labels = False
+        >>> preview.current_id
+        7
+        >>> preview.mode = "gallery"
+        >>> preview.page, preview.page_count
+        (0, 3)
     """
 
     index = Int(0, help="Position (0-based) of the row shown in the single view").tag(sync=True)
@@ -508,7 +518,8 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
         """Number of gallery pages.
 
         Example:
-            >>> AnnotationPreview(frame_of_50_rows, gallery_size=24).page_count  # doctest: +SKIP
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True)
+            >>> AnnotationPreview(tasks.head(50), gallery_size=24).page_count
             3
         """
         return max(1, -(-len(self._source) // self.gallery_size))
@@ -518,8 +529,12 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
         """Whether a second source is compared with the first.
 
         Example:
-            >>> AnnotationPreview(gt, compare=preds).compare_mode  # doctest: +SKIP
+            >>> gt = client.list_ground_truth_events({"ground_truth_dataset_versions": [1]})
+            >>> preds = client.list_ground_truth_events({"ground_truth_dataset_versions": [3]})
+            >>> AnnotationPreview(gt, compare=preds).compare_mode
             True
+            >>> AnnotationPreview(gt).compare_mode
+            False
         """
         return self._other is not None
 
@@ -530,8 +545,9 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
             The widget, so ``AnnotationPreview(df).load()`` displays a loaded widget.
 
         Example:
-            >>> AnnotationPreview(tasks).load().current_id  # doctest: +SKIP
-            10
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True)
+            >>> AnnotationPreview(tasks).load().current_id
+            1
         """
         if not self._loaded:
             if self._skeleton is None:
@@ -548,7 +564,11 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
         """Show the next row (single view) or the next page (gallery); stops at the end.
 
         Example:
-            >>> preview.next()  # doctest: +SKIP
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True)
+            >>> preview = AnnotationPreview(tasks.head(5)).load()
+            >>> preview.next()
+            >>> preview.index, preview.current_id
+            (1, 3)
         """
         if self.mode == "gallery":
             self.page = min(self.page + 1, self.page_count - 1)
@@ -559,7 +579,11 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
         """Show the previous row (single view) or page (gallery); stops at the start.
 
         Example:
-            >>> preview.previous()  # doctest: +SKIP
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True)
+            >>> preview = AnnotationPreview(tasks.head(5), index=2).load()
+            >>> preview.previous()
+            >>> preview.index
+            1
         """
         if self.mode == "gallery":
             self.page = max(self.page - 1, 0)
@@ -573,7 +597,11 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
             InvalidInputError: No row of the frame has this id.
 
         Example:
-            >>> preview.select(42)  # doctest: +SKIP
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True)
+            >>> preview = AnnotationPreview(tasks.head(5), mode="gallery").load()
+            >>> preview.select(7)
+            >>> preview.mode, preview.index
+            ('single', 3)
         """
         for position, row in enumerate(self._source.rows):
             if row.id == row_id:
@@ -590,7 +618,11 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
             remove: Unregister ``callback`` instead.
 
         Example:
-            >>> preview.on_row_change(lambda p: print(p.current_id))  # doctest: +SKIP
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True)
+            >>> preview = AnnotationPreview(tasks.head(5)).load()
+            >>> preview.on_row_change(lambda p: print("showing", p.current_id))
+            >>> preview.next()
+            showing 3
         """
         self._row_callbacks.register_callback(callback, remove=remove)
 
@@ -598,8 +630,11 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
         """The compare result of the row in the single view (None without ``compare=``).
 
         Example:
-            >>> preview.comparison().counts()  # doctest: +SKIP
-            {'matched': 7, 'missed': 1, 'extra': 2}
+            >>> gt = client.list_ground_truth_events({"ground_truth_dataset_versions": [1]})
+            >>> preds = client.list_ground_truth_events({"ground_truth_dataset_versions": [3]})
+            >>> preview = AnnotationPreview(gt, compare=preds).load()
+            >>> preview.comparison().counts()
+            {'matched': 8, 'missed': 0, 'extra': 0}
         """
         if self._other is None or not len(self._source):
             return None
@@ -610,7 +645,11 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
         """Close the widget and its children; stop background downloads.
 
         Example:
-            >>> preview.close()  # doctest: +SKIP
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True)
+            >>> preview = AnnotationPreview(tasks.head(5)).load()
+            >>> preview.close()
+            >>> preview.comm is None
+            True
         """
         images = getattr(self, "_images", None)  # absent when __init__ refused its input
         if images is not None:
@@ -902,6 +941,9 @@ def preview(frame: pd.DataFrame, client: Any = None, **options: Any) -> Annotati
         **options: Any :class:`AnnotationPreview` keyword.
 
     Example:
-        >>> preview(tasks.head(24), mode="gallery")  # doctest: +SKIP
+        >>> tasks = client.list_tasks({"project": 1}, list_all=True)
+        >>> widget = preview(tasks.head(24), mode="gallery")
+        >>> widget.mode, widget.page_count
+        ('gallery', 1)
     """
     return AnnotationPreview(frame, client=client, **options)

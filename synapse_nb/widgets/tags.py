@@ -13,11 +13,15 @@ nothing.
 
 Example:
     >>> from synapse_nb.widgets import TagEditor
-    >>> tasks = client.list_tasks({"project": 1}, list_all=True)   # doctest: +SKIP
-    >>> editor = TagEditor(client, project=1)                     # doctest: +SKIP
-    >>> editor.rows = tasks.head(3)                               # doctest: +SKIP
-    >>> editor.propose("add", ["blurry"]); editor.confirm()       # doctest: +SKIP
-    >>> editor.undo()                                             # doctest: +SKIP
+    >>> tasks = client.list_tasks({"project": 2}, list_all=True)
+    >>> editor = TagEditor(client, project=2).load()
+    >>> editor.rows = tasks.head(2)
+    >>> editor.propose("add", ["gold"])
+    {'action': 'add', 'tags': [9], 'rows': [2, 4]}
+    >>> editor.confirm()
+    TagChange(add tags (9,) on 2 rows: 2 changed)
+    >>> editor.undo()
+    TagChange(add tags (9,) on 2 rows: 2 changed)
 """
 
 from __future__ import annotations
@@ -152,10 +156,16 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
         error: Text of the last error ('' when none).
 
     Example:
-        >>> editor = TagEditor(client, rows=tasks.head(2), project=1)  # doctest: +SKIP
-        >>> editor.load()                                              # doctest: +SKIP
-        >>> editor.propose("add", ["needs-review"])                    # doctest: +SKIP
-        >>> editor.confirm().changes                                   # doctest: +SKIP
+        >>> tasks = client.list_tasks({"project": 2}, list_all=True)
+        >>> editor = TagEditor(client, rows=tasks.loc[[6, 8]], project=2)
+        >>> editor.load()
+        <TagEditor task: 5 tags, 2 rows, pending=False>
+        >>> editor.propose("add", ["needs-review"])["rows"]
+        [6, 8]
+        >>> editor.confirm().changes["id"].tolist()
+        [6, 8]
+        >>> editor.undo().action
+        'add'
     """
 
     selected_tags = Tuple(help="Ids of the tags chosen in the editor (toggle buttons).")
@@ -250,7 +260,10 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
         """The rows the editor acts on (a task or assignment frame).
 
         Example:
-            >>> editor.rows = tasks.loc[[1, 2]]  # doctest: +SKIP
+            >>> editor = TagEditor(client, project=2)
+            >>> editor.rows = client.list_tasks({"project": 2}, list_all=True).loc[[2, 4]]
+            >>> editor.rows.index.tolist()
+            [2, 4]
         """
         return self._rows
 
@@ -285,8 +298,9 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
         """The tags offered (``{id, name, color, project, ...}``), as loaded.
 
         Example:
-            >>> [t["name"] for t in editor.tags][:2]  # doctest: +SKIP
-            ['needs-review', 'blurry']
+            >>> editor = TagEditor(client, project=1).load()
+            >>> [t["name"] for t in editor.tags][:2]
+            ['blurry', 'edge-case']
         """
         return list(self._tags)
 
@@ -303,8 +317,9 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
         """Fetch the tag list (``list_task_tags``, project-scoped when a project is set).
 
         Example:
-            >>> editor.load().tags[0]["name"]  # doctest: +SKIP
-            'needs-review'
+            >>> editor = TagEditor(client, project=1)
+            >>> editor.load().tags[0]["name"]
+            'blurry'
         """
         client = self._live_client()
         frame = client.list_task_tags(list_all=True)
@@ -335,7 +350,10 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
         """The project whose tags are offered (None: all).
 
         Example:
-            >>> editor.project = 2  # doctest: +SKIP
+            >>> editor = TagEditor(client, project=1).load()
+            >>> editor.project = 2
+            >>> sorted({t["project"] for t in editor.tags})
+            [2]
         """
         return self._project
 
@@ -411,7 +429,13 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
         """Choose or un-choose a tag (by id or name), as a click on its button does.
 
         Example:
-            >>> editor.toggle("blurry")  # doctest: +SKIP
+            >>> editor = TagEditor(client, project=1).load()
+            >>> editor.toggle("blurry")
+            >>> editor.selected_tags
+            (2,)
+            >>> editor.toggle("blurry")
+            >>> editor.selected_tags
+            ()
         """
         pk = self._resolve([tag], "toggle")[0]
         chosen = list(self.selected_tags)
@@ -463,7 +487,9 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
             InvalidInputError: Unknown action or tag, no tags, or no rows.
 
         Example:
-            >>> editor.propose("remove", ["blurry"])  # doctest: +SKIP
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True)
+            >>> editor = TagEditor(client, rows=tasks.loc[[5, 9]], project=1).load()
+            >>> editor.propose("remove", ["blurry"])
             {'action': 'remove', 'tags': [2], 'rows': [5, 9]}
         """
         if action not in _ACTIONS:
@@ -493,7 +519,13 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
         """Drop the pending change.
 
         Example:
-            >>> editor.cancel()  # doctest: +SKIP
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True)
+            >>> editor = TagEditor(client, rows=tasks.loc[[5]], project=1).load()
+            >>> editor.propose("add", ["gold"])["tags"]
+            [4]
+            >>> editor.cancel()
+            >>> editor.pending
+            {}
         """
         self.pending = {}
         self.confirm_box.layout.display = "none"
@@ -511,7 +543,14 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
             ClientError: The server refused the change (the message is also shown).
 
         Example:
-            >>> editor.confirm().changes  # doctest: +SKIP
+            >>> tasks = client.list_tasks({"project": 2}, list_all=True)
+            >>> editor = TagEditor(client, rows=tasks.loc[[11]], project=2).load()
+            >>> editor.propose("add", ["edge-case"])["tags"]
+            [10]
+            >>> editor.confirm().changes["id"].tolist()
+            [11]
+            >>> editor.undo().rows
+            (11,)
         """
         if not self.pending:
             raise InvalidInputError("pending", {}, "propose() a change first", method="confirm")
@@ -537,7 +576,16 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
             InvalidInputError: There is nothing to undo.
 
         Example:
-            >>> editor.undo()  # doctest: +SKIP
+            >>> tasks = client.list_tasks({"project": 2}, list_all=True)
+            >>> editor = TagEditor(client, rows=tasks.loc[[13]], project=2).load()
+            >>> editor.propose("add", ["occluded"])["tags"]
+            [8]
+            >>> editor.confirm()
+            TagChange(add tags (8,) on 1 rows: 1 changed)
+            >>> editor.undo()
+            TagChange(add tags (8,) on 1 rows: 1 changed)
+            >>> 8 in client.get_task(13)["tags"]
+            False
         """
         change = self.last_change
         if change is None:
@@ -559,7 +607,12 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
         undo) the panel's rows are patched with the new tags, so the table shows them.
 
         Example:
-            >>> editor = TagEditor(client, project=1).follow(panel)  # doctest: +SKIP
+            >>> from synapse_nb.widgets import FilterPanel
+            >>> panel = FilterPanel(client.list_tasks({"project": 2}, list_all=True))
+            >>> editor = TagEditor(client, project=2).load().follow(panel)
+            >>> ids = panel.select([2, 4])
+            >>> editor.rows.index.tolist()
+            [2, 4]
         """
 
         def selected(_ids: tuple[Any, ...] = ()) -> None:
@@ -583,7 +636,14 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
         Explorer patches its table with it).
 
         Example:
-            >>> editor.on_change(lambda change, rows: print(change))  # doctest: +SKIP
+            >>> tasks = client.list_tasks({"project": 2}, list_all=True)
+            >>> editor = TagEditor(client, rows=tasks.loc[[15]], project=2).load()
+            >>> editor.on_change(lambda change, rows: print(change.action, rows.index.tolist()))
+            >>> _ = editor.propose("add", ["gold"])
+            >>> _ = editor.confirm()
+            add [15]
+            >>> _ = editor.undo()
+            add [15]
         """
         self._change_callbacks.register_callback(callback, remove=remove)
 

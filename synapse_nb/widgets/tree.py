@@ -20,9 +20,11 @@ trait (``{'kind', 'id', 'name', 'record', 'parent'}``).
 
 Example:
     >>> from synapse_nb.widgets import ResourceTree
-    >>> tree = ResourceTree(client)                      # doctest: +SKIP
-    >>> tree.on_select(lambda info: print(info["kind"], info["id"]))  # doctest: +SKIP
-    >>> tree                                             # doctest: +SKIP
+    >>> tree = ResourceTree(client)
+    >>> tree.on_select(lambda info: print(info["kind"], info["id"]))
+    >>> projects = tree.expand(tree.group("projects"))
+    >>> info = tree.select(tree.find("project", 2))
+    project 2
 """
 
 from __future__ import annotations
@@ -353,9 +355,9 @@ class ResourceTree(widgets.HBox):
             when nothing is selected).
 
     Example:
-        >>> tree = ResourceTree(client, groups=["projects", "models"])  # doctest: +SKIP
-        >>> tree.expand(tree.group("projects"))                           # doctest: +SKIP
-        >>> [n.name for n in tree.group("projects").nodes]                # doctest: +SKIP
+        >>> tree = ResourceTree(client, groups=["projects", "models"])
+        >>> projects = tree.expand(tree.group("projects"))
+        >>> [n.name for n in tree.group("projects").nodes]
         ['Street detection (#1)', 'Pedestrian pose (#2)', ...]
     """
 
@@ -440,7 +442,8 @@ class ResourceTree(widgets.HBox):
         """What the tree knows about ``node``: ``{'kind', 'id', 'name', 'record', 'loaded'}``.
 
         Example:
-            >>> tree.info(tree.group("models"))["kind"]  # doctest: +SKIP
+            >>> tree = ResourceTree(client)
+            >>> tree.info(tree.group("models"))["kind"]
             'models'
         """
         state = self._infos.get(node._id)
@@ -458,7 +461,8 @@ class ResourceTree(widgets.HBox):
         """The top-level node of a group (``projects``, ``models``, ...).
 
         Example:
-            >>> tree.group("projects").name  # doctest: +SKIP
+            >>> tree = ResourceTree(client)
+            >>> tree.group("projects").name
             'Projects'
         """
         if kind not in self._groups:
@@ -469,7 +473,9 @@ class ResourceTree(widgets.HBox):
         """A loaded node of ``kind`` with id ``pk`` (None when not loaded yet).
 
         Example:
-            >>> tree.find("project", 1).name  # doctest: +SKIP
+            >>> tree = ResourceTree(client)
+            >>> projects = tree.expand(tree.group("projects"))
+            >>> tree.find("project", 1).name
             'Street detection (#1)'
         """
         for state in self._infos.values():
@@ -482,7 +488,8 @@ class ResourceTree(widgets.HBox):
         """Open ``node`` (loading its children if needed), as a click on its icon does.
 
         Example:
-            >>> tree.expand(tree.group("models")).nodes[0].name  # doctest: +SKIP
+            >>> tree = ResourceTree(client)
+            >>> tree.expand(tree.group("models")).nodes[0].name
             'yolo-v8n 1.0.0'
         """
         if node._id not in self._infos:
@@ -570,7 +577,9 @@ class ResourceTree(widgets.HBox):
         """Select ``node`` as a click on it does (only one node is selected at a time).
 
         Example:
-            >>> tree.select(tree.find("model", 1))["record"]["name"]  # doctest: +SKIP
+            >>> tree = ResourceTree(client)
+            >>> models = tree.expand(tree.group("models"))
+            >>> tree.select(tree.find("model", 1))["record"]["name"]
             'yolo-v8n'
         """
         if node._id not in self._infos:
@@ -587,6 +596,10 @@ class ResourceTree(widgets.HBox):
         """Call ``callback(selected)`` when a node is selected (in the browser or by select()).
 
         Example:
-            >>> tree.on_select(lambda info: print(info["name"]))  # doctest: +SKIP
+            >>> tree = ResourceTree(client)
+            >>> tree.on_select(lambda info: print(info["name"]))
+            >>> projects = tree.expand(tree.group("projects"))
+            >>> info = tree.select(tree.find("project", 1))
+            Street detection (#1)
         """
         self._select_callbacks.register_callback(callback, remove=remove)

@@ -283,7 +283,13 @@ class UploadProgress(widgets.VBox):
             UploadCancelled: Cancel was requested and the last chunk is confirmed.
 
         Example:
-            >>> client.create_chunked_upload(path, progress=bar)  # doctest: +SKIP
+            >>> import io
+            >>> path = tmp / "call.bin"
+            >>> _ = path.write_bytes(b"UploadProgress.__call__ example " * 100)
+            >>> bar = UploadProgress(display="text", text_file=io.StringIO())
+            >>> reply = backend.create_chunked_upload(path, progress=bar)
+            >>> bar.status, bar.sent_bytes == path.stat().st_size
+            ('done', True)
         """
         with self._lock:
             entry = self._current
@@ -296,7 +302,13 @@ class UploadProgress(widgets.VBox):
         """A ``progress(sent, total)`` callback bound to one file (added if new).
 
         Example:
-            >>> client.create_data_file(p, True, progress=bar.callback(p))  # doctest: +SKIP
+            >>> import io
+            >>> p = tmp / "callback.bin"
+            >>> _ = p.write_bytes(b"UploadProgress.callback example " * 100)
+            >>> bar = UploadProgress(display="text", text_file=io.StringIO())
+            >>> reply = backend.create_data_file(p, True, progress=bar.callback(p))
+            >>> [(f["name"], f["status"]) for f in bar.files]
+            [('callback.bin', 'done')]
         """
         if not isinstance(name, str | os.PathLike) or not str(name):
             raise _invalid("name", name, "must be a file path or a non-empty name")
@@ -345,7 +357,11 @@ class UploadProgress(widgets.VBox):
         """Stop the uploads after their current chunk (what the Cancel button does).
 
         Example:
-            >>> bar.cancel()  # doctest: +SKIP
+            >>> import io
+            >>> bar = UploadProgress(display="text", text_file=io.StringIO())
+            >>> bar.cancel()
+            >>> bar.cancel_requested
+            True
         """
         self.cancel_requested = True
         with self._lock:
@@ -358,7 +374,11 @@ class UploadProgress(widgets.VBox):
         """Register ``callback(widget)`` to run when cancel is requested.
 
         Example:
-            >>> bar.on_cancel(lambda w: print("stopping"))  # doctest: +SKIP
+            >>> import io
+            >>> bar = UploadProgress(display="text", text_file=io.StringIO())
+            >>> bar.on_cancel(lambda w: print("stopping"))
+            >>> bar.cancel()
+            stopping
         """
         self._cancel_callbacks.register_callback(callback, remove=remove)
 
@@ -366,7 +386,14 @@ class UploadProgress(widgets.VBox):
         """Register ``callback(widget)`` to run when :meth:`upload` or :meth:`retry` ends.
 
         Example:
-            >>> bar.on_complete(lambda w: print(w.results))  # doctest: +SKIP
+            >>> import io
+            >>> path = tmp / "complete.bin"
+            >>> _ = path.write_bytes(b"UploadProgress.on_complete example " * 100)
+            >>> bar = UploadProgress([path], display="text", text_file=io.StringIO())
+            >>> bar.on_complete(lambda w: print(w.status, list(w.results) == [str(path)]))
+            >>> bar.upload(backend).wait().status
+            done True
+            'done'
         """
         self._done_callbacks.register_callback(callback, remove=remove)
 
@@ -394,7 +421,12 @@ class UploadProgress(widgets.VBox):
             The widget (``.wait()`` blocks until the uploads end).
 
         Example:
-            >>> UploadProgress(["a.zip"]).upload(client).wait().results  # doctest: +SKIP
+            >>> import io
+            >>> _ = (tmp / "a.zip").write_bytes(b"UploadProgress.upload example " * 100)
+            >>> bar = UploadProgress(["a.zip"], display="text", text_file=io.StringIO())
+            >>> results = bar.upload(backend).wait().results
+            >>> list(results), "id" in results["a.zip"]
+            (['a.zip'], True)
         """
         if not callable(getattr(client, "create_chunked_upload", None)):
             raise _invalid("client", type(client).__name__, "must have create_chunked_upload")
@@ -422,7 +454,13 @@ class UploadProgress(widgets.VBox):
             background: As for :meth:`upload`.
 
         Example:
-            >>> bar.retry("b.zip")  # doctest: +SKIP
+            >>> import io
+            >>> _ = (tmp / "b.zip").write_bytes(b"UploadProgress.retry example " * 100)
+            >>> bar = UploadProgress(["b.zip"], display="text", text_file=io.StringIO())
+            >>> bar.upload(backend).wait().status
+            'done'
+            >>> bar.retry("b.zip").wait().files[0]["status"]
+            'done'
         """
         client = client or getattr(self, "_client", None)
         if client is None:
@@ -444,7 +482,11 @@ class UploadProgress(widgets.VBox):
         """Block until a background upload ends (or ``timeout`` seconds pass).
 
         Example:
-            >>> bar.upload(client).wait()  # doctest: +SKIP
+            >>> import io
+            >>> _ = (tmp / "c.zip").write_bytes(b"UploadProgress.wait example " * 100)
+            >>> bar = UploadProgress(["c.zip"], display="text", text_file=io.StringIO())
+            >>> bar.upload(backend, background=True).wait(60).status
+            'done'
         """
         thread = self._thread
         if thread is not None:
@@ -670,7 +712,11 @@ class UploadProgress(widgets.VBox):
         """Close the widget (a running upload goes on; ``cancel()`` first to stop it).
 
         Example:
-            >>> bar.close()  # doctest: +SKIP
+            >>> import io
+            >>> bar = UploadProgress(display="text", text_file=io.StringIO())
+            >>> bar.close()
+            >>> bar.comm is None
+            True
         """
         bar = getattr(self, "_tqdm", None)  # absent when __init__ refused its input
         if bar is not None:

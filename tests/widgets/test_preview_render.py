@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
 import io
 import math
 
@@ -12,7 +10,6 @@ import pytest
 from PIL import Image
 
 from synapse_nb.converters import dm_v2_to_v1, encode_mask
-from synapse_nb.widgets import _colors, _render
 from synapse_nb.widgets._colors import EXTRA, MATCHED, MISSED, class_color
 from synapse_nb.widgets._render import (
     RenderOptions,
@@ -41,21 +38,6 @@ def at(image: Image.Image, x: int, y: int) -> tuple[int, int, int]:
 
 def box(ann_id, label, data, **extra) -> dict:
     return {"id": ann_id, "classification": label, "attrs": [], "data": data, **extra}
-
-
-def test_module_doctests():
-    for module in (_render, _colors):
-        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-        assert result.failed == 0 and result.attempted > 3, module.__name__
-    # ``synapse_nb.widgets.preview`` is also the name of a function in the package
-    preview, upload, jobs = (
-        importlib.import_module(f"synapse_nb.widgets.{name}")
-        for name in ("preview", "upload", "jobs")
-    )
-    for module in (preview, upload, jobs):  # examples that need no server
-        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-        assert result.failed == 0, module.__name__
-    assert doctest.testmod(upload).attempted >= 8
 
 
 # ---------------------------------------------------------------------------- matching

@@ -145,7 +145,9 @@ def box_iou(a: Any, b: Any) -> np.ndarray:
     inter = iw * ih
     union = a[:, 2:3] * a[:, 3:4] + b[:, 2] * b[:, 3] - inter
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(union > 0, inter / union, 0.0)
+        iou = np.where(union > 0, inter / union, 0.0)
+    # (x + w) - x can exceed w by a rounding step, and the ratio 1 by ~1e-12: an IoU is <= 1
+    return np.minimum(iou, 1.0)
 
 
 def mask_iou(a: Any, b: Any) -> np.ndarray:

@@ -209,7 +209,8 @@ box = st.tuples(st.floats(-100, 100), st.floats(-100, 100), st.floats(0, 50), st
 def test_box_iou_matches_the_old_copies(a: list, b: list) -> None:
     new = geometry.box_iou(np.array(a).reshape(-1, 4), np.array(b).reshape(-1, 4))
     old = legacy.render_box_iou(np.array(a).reshape(-1, 4), np.array(b).reshape(-1, 4))
-    assert np.array_equal(new, old)
+    # the old copy could exceed 1 by a rounding step (test_model checks IoU <= 1); else equal
+    assert np.array_equal(new, np.minimum(old, 1.0))
     assert box_iou is geometry.box_iou  # the preview's public name is the shared function
     for i, ba in enumerate(a):
         for j, bb in enumerate(b):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
 import math
 
 import numpy as np
@@ -24,25 +22,6 @@ from synapse_nb.annotations import (
 from synapse_nb.converters import dm as converters_dm
 from synapse_nb.converters import dm_v2_to_v1, encode_mask
 from synapse_nb.frames import dm as frames_dm
-
-MODULES = [
-    "synapse_nb.annotations",
-    "synapse_nb.annotations.arrays",
-    "synapse_nb.annotations.geometry",
-    "synapse_nb.annotations.masks",
-    "synapse_nb.annotations.media",
-    "synapse_nb.annotations.model",
-    "synapse_nb.annotations.skeleton",
-    "synapse_nb.annotations.values",
-    "synapse_nb.widgets._shapes",
-    "synapse_nb.widgets._match",
-]
-
-
-@pytest.mark.parametrize("name", MODULES)
-def test_docstring_examples(name: str) -> None:
-    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0, name
 
 
 def test_one_media_map_read_both_ways() -> None:

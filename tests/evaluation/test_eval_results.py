@@ -3,8 +3,6 @@ comparison, plots, and clear errors on bad input."""
 
 from __future__ import annotations
 
-import doctest
-import importlib
 from pathlib import Path
 
 import numpy as np
@@ -154,21 +152,8 @@ def test_plots_render(tmp_path: Path) -> None:
         plt.close(fig)
 
 
-MODULES = ["synapse_nb.evaluation", "synapse_nb.evaluation._inputs",
-           "synapse_nb.evaluation._masks", "synapse_nb.evaluation._iou",
-           "synapse_nb.evaluation._matching", "synapse_nb.evaluation._accumulate",
-           "synapse_nb.evaluation._engine", "synapse_nb.evaluation._confusion",
-           "synapse_nb.evaluation.result", "synapse_nb.evaluation.api",
-           "synapse_nb.evaluation.plots"]
 
 
-@pytest.mark.parametrize("name", MODULES)
-def test_docstring_examples(name: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0
 
 
 def test_keypoint_sigmas_must_match_the_keypoints() -> None:

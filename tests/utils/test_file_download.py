@@ -171,12 +171,9 @@ def test_downloads_run_concurrently_and_shared_urls_are_fetched_once(file_server
     objs.append({"id": "dup", "data_unit": {"files": {"image_1": file_server.url("/f0.jpg")}}})
     objs.append({"id": "no-files"})
 
-    start = time.perf_counter()
     files_url_to_path_from_objs(objs, ["data_unit.files"], is_list=True)
-    elapsed = time.perf_counter() - start
 
-    assert elapsed < n * 0.3 / 2, f"downloads look sequential: {elapsed:.2f}s"
-    assert file_server.max_active > 1
+    assert file_server.max_active > 1  # the server saw downloads in flight together
     assert file_server.hits["/f0.jpg"] == 1
     for i in range(n):
         assert objs[i]["data_unit"]["files"]["image_1"]["path"].read_bytes() == bytes([i]) * 100

@@ -8,7 +8,7 @@
   classes are spread over the splits first), or the value of any column you name; strata too
   small to share out (fewer rows than it takes to reach every split) are pooled together and
   split as one, so nothing is dropped and small classes still land in several splits;
-- within a stratum, rows are shuffled with the seed and cut at the requested fractions.
+- within a stratum, rows are shuffled with the given random seed and cut at the fractions.
 
 :func:`details` describes a (split) frame as frames: the labels, the items of each label,
 and the class distribution per split.

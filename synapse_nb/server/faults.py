@@ -51,7 +51,7 @@ class JournalEntry(dict):
 
 
 class FaultInjector:
-    """Holds the live fault settings and the seeded generator; thread-safe to reconfigure."""
+    """Holds the live fault settings and their random generator; thread-safe to reconfigure."""
 
     def __init__(self, config: FaultConfig) -> None:
         self._lock = threading.Lock()

@@ -36,7 +36,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_every_page_is_built(site):
-    for page in ("index", "quickstart", "notebooks", "architecture", "protocol", "dm-format"):
+    for page in ("index", "quickstart", "notebooks", "architecture", "protocol", "annotation-format"):
         target = site / ("index.html" if page == "index" else f"{page}/index.html")
         assert target.is_file(), page
 

@@ -10,7 +10,7 @@ import pytest
 from synapse_nb.frames.annotations import annotations_from_data, class_counts
 from synapse_nb.frames.dm import iter_annotations, summarize
 
-#: The minimal valid v2 document of docs/dm-format.md (640x480).
+#: The minimal valid v2 document of docs/annotation-format.md (640x480).
 V2_DOC = {
     "classification": {
         "bounding_box": ["car"],

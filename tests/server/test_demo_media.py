@@ -1,7 +1,7 @@
 """Tests of the demo workspace's generated media and DM v2 annotations.
 
 The generator is pure (no server involved): these tests render the real 200-item demo set once
-per module into a temporary cache and check it against the DM v2 rules of docs/dm-format.md
+per module into a temporary cache and check it against the DM v2 rules of docs/annotation-format.md
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ COCO_PERSON_17 = {
 
 
 # ------------------------------------------------------------------------------------------
-# A DM v2 checker written from docs/dm-format.md (independent of the generator's code).
+# A DM v2 checker written from docs/annotation-format.md (independent of the generator's code).
 
 
 def _is_num(v: object) -> bool:

@@ -1,6 +1,6 @@
 """BaseExporter: the Synapse SDK's export plugin base class, with its hooks in its order.
 
-For each export item, in stream order (see docs/dm-format.md):
+For each export item, in stream order (see docs/annotation-format.md):
 
 1. ``before_convert(item)`` → 2. ``convert_data(item)`` → 3. ``after_convert(item)``
    (together :meth:`BaseExporter.process_data_conversion`; each returns the dict passed on);

@@ -121,7 +121,7 @@ def iou_xywh(a: Sequence[float], b: Sequence[float]) -> float:
     iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
     inter = ix * iy
     union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
+    return min(inter / union, 1.0) if union > 0 else 0.0  # rounding can push it past 1
 
 
 def box_iou(a: Any, b: Any) -> np.ndarray:

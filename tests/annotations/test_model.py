@@ -212,3 +212,9 @@ def test_evaluation_arrays_of_one_document() -> None:
     assert k.keypoints[0, 0].tolist() == [2, 2, 2] and k.keypoints[0, 1].tolist() == [3, 1, 1]
     assert k.boxes.tolist() == [[1, 1, 2, 3]]  # the group's explicit box member
     assert len(box_arrays({})) == 0 and mask_arrays({}, 8, 6).masks.shape == (0, 6, 8)
+
+
+def test_iou_of_a_box_with_itself_is_at_most_one_even_when_rounding_says_more() -> None:
+    box = [0.0, 1.0, 1.0, 1e-10]  # (y + h) - y rounds above h: the raw ratio is 1.00000017
+    assert geometry.iou_xywh(box, box) == 1.0
+    assert geometry.box_iou(np.array([box]), np.array([box]))[0, 0] == 1.0

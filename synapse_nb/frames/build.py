@@ -22,7 +22,7 @@ import html
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from itertools import islice, repeat
+from itertools import accumulate, chain, islice, pairwise, repeat
 from typing import Any
 
 import numpy as np
@@ -50,6 +50,8 @@ STRING = pd.StringDtype("pyarrow")
 #: dtype of the read-only list columns (``classes``, ``tag_names``).
 LIST_OF_STRINGS = pd.ArrowDtype(pa.list_(pa.string()))
 DATETIME = "datetime64[ns, UTC]"
+#: What pyarrow raises for a value that does not fit the requested type.
+_ARROW_MISFIT = (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError)
 
 _CHUNK = 1000
 
@@ -262,16 +264,36 @@ def count_matrix(
     return matrix
 
 
+def tag_name_lists(tag_lists: list[list[Any]], names: Mapping[Any, str]) -> Any:
+    """The ``tag_names`` column: every row's tag ids as names (``tag:<id>`` when unknown).
+
+    Each distinct id is looked up once; the column is built by pyarrow from one flat list
+    of names and the row offsets.
+
+    Example:
+        >>> tag_name_lists([[1, 2], [], [2]], {1: "blurry"}).tolist()
+        [['blurry', 'tag:2'], [], ['tag:2']]
+    """
+    flat = list(chain.from_iterable(tag_lists))
+    table = {t: names.get(t) or f"tag:{t}" for t in set(flat)}
+    named = list(map(table.__getitem__, flat))
+    try:
+        values = pa.array(named, type=pa.string())
+    except _ARROW_MISFIT:  # a name that is not text: the general conversion
+        starts = accumulate(map(len, tag_lists), initial=0)
+        rows = [named[a:b] for a, b in pairwise(starts)]
+        return pd.array(rows, dtype=LIST_OF_STRINGS)
+    offsets = np.zeros(len(tag_lists) + 1, dtype=np.int32)
+    np.cumsum(np.fromiter(map(len, tag_lists), np.int32, len(tag_lists)), out=offsets[1:])
+    return pd.arrays.ArrowExtensionArray(pa.ListArray.from_arrays(pa.array(offsets), values))
+
+
 # ---------------------------------------------------------------------------- dtypes
 
 
 def _objects(values: list[Any]) -> np.ndarray:
     # fromiter keeps nested lists as elements (np.array would read them as a 2nd dimension)
     return np.fromiter(values, dtype=object, count=len(values))
-
-
-#: What pyarrow raises for a value that does not fit the requested type.
-_ARROW_MISFIT = (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError)
 
 
 def _strings(values: list[Any]) -> Any:
@@ -537,12 +559,7 @@ class _Accumulator:
         if "tag_names" in self.values:
             names = self.tag_names() if callable(self.tag_names) else self.tag_names
             names = names or {}
-            self.parts["tag_names"] = [
-                convert_column(
-                    [[names.get(t) or f"tag:{t}" for t in ts] for ts in self.values["tag_names"]],
-                    schema.column("tag_names"),
-                )
-            ]
+            self.parts["tag_names"] = [tag_name_lists(self.values["tag_names"], names)]
         columns: dict[str, Any] = {c.name: _combine(self.parts[c.name], c) for c in schema.columns}
         if self.keep_data:
             columns["data"] = _objects(self.data)

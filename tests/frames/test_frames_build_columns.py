@@ -114,3 +114,27 @@ def test_records_that_are_mappings_but_not_dicts_give_the_same_frame():
     proxied = build_frame("task", [MappingProxyType(r) for r in recs], tag_names={})
     pd.testing.assert_frame_equal(plain, proxied)
     assert plain.loc[1, "file_url"] == "http://h/a.png" and plain.loc[1, "width"] == 4
+
+
+def test_tag_names_look_each_id_up_and_name_unknown_or_blank_ones_by_id():
+    recs = [
+        {"id": 1, "tags": [1, 2, 3]},
+        {"id": 2, "tags": []},
+        {"id": 3, "tags": [{"id": 3, "name": "ignored"}, "x"]},  # an unreadable ref is None
+        {"id": 4},
+    ]
+    frame = build_frame("task", recs, tag_names=lambda: {1: "blurry", 2: ""})
+    assert frame["tag_names"].tolist() == [
+        ["blurry", "tag:2", "tag:3"],
+        [],
+        ["tag:3", "tag:None"],
+        [],
+    ]
+    assert frame["tag_names"].dtype == build.LIST_OF_STRINGS
+    assert frame["tags"].tolist() == [[1, 2, 3], [], [3, None], []]
+
+
+def test_a_tag_name_that_is_not_text_becomes_its_text():
+    column = build.tag_name_lists([[1], [], [1]], {1: 5})
+    assert column.tolist() == [["5"], [], ["5"]]
+    assert column.dtype == build.LIST_OF_STRINGS

@@ -21,6 +21,10 @@ the project once with ``Client.list_tasks(list_all=True)``. Tables:
 3. server CPU per page of 100: sequential requests for page 1 and for the deepest page
    (page 10,000 where the project has it, else its last page); CPU of the server process
    per request, from /proc.
+4. with ``--compare TREE`` (another source tree of synapse_nb, e.g. ``git archive main | tar
+   -x -C /tmp/main``): the same listing by a fresh process of each tree, alternating,
+   ``--repeat`` times against the same backend; best wall and client CPU of each, and this
+   tree's speed-up over the other. On a shared machine this is the fair before/after.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import argparse
 import cProfile
 import os
 import pstats
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -168,6 +173,52 @@ def measure(n: int, latency_ms: float, profile: bool) -> dict[str, Any]:
     }
 
 
+# Runs in a fresh interpreter with PYTHONPATH=<tree>: argv = url token project; prints JSON.
+LISTER = r"""
+import json, resource, sys, time
+from synapse_nb.frames import Client
+
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+client = Client(sys.argv[1], api_token=sys.argv[2], progress=False)
+started, cpu0 = time.perf_counter(), cpu()
+frame = client.list_tasks({"project": int(sys.argv[3])}, list_all=True)
+wall, spent = time.perf_counter() - started, cpu() - cpu0
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
+print(json.dumps({"n": len(frame), "wall": wall, "cpu": spent, "peak": peak}))
+"""
+
+
+def compare_trees(n: int, latency_ms: float, trees: dict[str, str], repeat: int) -> list[list[Any]]:
+    """Table 4: the listing by each source tree in its own process, alternating."""
+    runs: dict[str, list[dict[str, Any]]] = {label: [] for label in trees}
+    with backend("process", tasks=n, latency_ms=latency_ms) as srv:
+        project = scale_project(srv.url, srv.token)
+        for _ in range(repeat):
+            for label, tree in trees.items():
+                env = {**os.environ, "PYTHONPATH": tree}
+                command = [sys.executable, "-c", LISTER, srv.url, srv.token, str(project)]
+                done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+                run = json_loads(done.stdout.strip().splitlines()[-1])
+                assert run["n"] == n, (label, run["n"], n)
+                runs[label].append(run)
+    best = {label: min(r["cpu"] for r in rs) for label, rs in runs.items()}
+    other = best[next(label for label in trees if label != "this tree")]
+    return [
+        [
+            f"{n:,}",
+            label,
+            f"{min(r['wall'] for r in rs):.2f}",
+            f"{best[label] / n * 1e6:.1f}",
+            f"{other / best[label]:.2f}x",
+            f"{min(r['peak'] for r in rs):.0f}",
+        ]
+        for label, rs in runs.items()
+    ]
+
+
 def us(seconds: float, n: int) -> str:
     return f"{seconds / n * 1e6:.1f}"
 
@@ -270,10 +321,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="20k and 50k tasks")
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--profile", action="store_true", help="cProfile the client phases")
+    parser.add_argument("--compare", metavar="TREE", help="another synapse_nb source tree")
+    parser.add_argument("--repeat", type=int, default=3, help="alternating runs of --compare")
+    parser.add_argument("--only-compare", action="store_true", help="skip tables 1-3")
     args = parser.parse_args(argv)
     sizes = [20_000, 50_000] if args.quick else [int(s) for s in args.sizes.split(",")]
-    results = [measure(n, args.latency_ms, args.profile and n == sizes[-1]) for n in sizes]
-    report(results, args.latency_ms)
+    if not args.only_compare:
+        results = [measure(n, args.latency_ms, args.profile and n == sizes[-1]) for n in sizes]
+        report(results, args.latency_ms)
+    if args.compare:
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        trees = {"this tree": here, os.path.basename(args.compare.rstrip("/")): args.compare}
+        rows = [r for n in sizes for r in compare_trees(n, args.latency_ms, trees, args.repeat)]
+        print_table(
+            f"4. Client.list_tasks(list_all=True) by two source trees, alternating "
+            f"({args.repeat} runs each, best; load {os.getloadavg()[0]:.1f})",
+            ["tasks", "tree", "wall s", "client CPU us/row", "CPU speed-up", "peak RSS MB"],
+            rows,
+        )
     return 0
 
 

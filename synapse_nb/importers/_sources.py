@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from synapse_nb.importers.errors import ImportFormatError
 
@@ -14,7 +14,7 @@ from synapse_nb.importers.errors import ImportFormatError
 Source = str | PathLike[str] | Mapping[str, Any] | list[Any]
 
 
-def is_path(source: Any) -> bool:
+def is_path(source: Any) -> TypeGuard[str | PathLike[str]]:
     return isinstance(source, str | PathLike)
 
 

@@ -18,11 +18,11 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import Any
 
 from synapse_nb.converters import from_coco
-from synapse_nb.importers._sources import Source, load_json, name_of, number_or_none
+from synapse_nb.importers._sources import Source, is_path, load_json, name_of, number_or_none
 from synapse_nb.importers.errors import ImportFormatError
 from synapse_nb.importers.labels import LabelledImage, Labels, dm_document, rekey_audit
 
@@ -33,7 +33,8 @@ def read_coco(source: Source) -> Labels:
     """Read a COCO instances or person-keypoints file (or a dict of one) into :class:`Labels`.
 
     Args:
-        source: A path to the JSON file, or its loaded dict.
+        source: A path to the JSON file (or to a folder of them, e.g. ``instances.json`` and
+            ``person_keypoints.json``, whose images are merged by file name), or its dict.
 
     Returns:
         Labels keyed by each image's file name (last path component).
@@ -51,6 +52,14 @@ def read_coco(source: Source) -> Labels:
         1
     """
     where = name_of(source)
+    if is_path(source) and Path(source).is_dir():
+        files = sorted(Path(source).glob("*.json"))
+        if not files:
+            raise ImportFormatError(where, "*.json", why="no COCO files in the folder")
+        documents = [load_json(f) for f in files]
+        for path, document in zip(files, documents, strict=True):
+            _check_instances(document, str(path))
+        return _labels(documents, where, "coco")
     document = load_json(source)
     _check_instances(document, where)
     return _labels(document, where, "coco")
@@ -123,11 +132,7 @@ def _check_instances(document: Any, where: str) -> None:
             raise ImportFormatError(where, key, why="is missing or not a list")
 
 
-def _leaf(name: Any) -> str:
-    return PureWindowsPath(PurePosixPath(str(name)).name).name
-
-
-def _labels(document: Mapping[str, Any], where: str, fmt: str) -> Labels:
+def _labels(document: Any, where: str, fmt: str) -> Labels:
     items, audit = from_coco(document)
     keys = {item["id"]: item["file_name"] for item in items}
     images = {

@@ -110,7 +110,7 @@ def _texts(source: Any, where: str) -> tuple[dict[str, str], dict[str, Any], Pat
         for p in sorted(label_dir.glob("*.txt"))
         if p.name != "classes.txt"
     }
-    return texts, spec if isinstance(spec, Mapping) else {}, root
+    return texts, dict(spec) if isinstance(spec, Mapping) else {}, root
 
 
 def _names(spec: Mapping[str, Any], root: Path | None, where: str) -> list[str]:
@@ -181,7 +181,7 @@ def _size(
             None,
         )
     name = image.name if image is not None else None
-    if name in known:
+    if name is not None and name in known:
         return name, known[name]
     if stem in known:
         return name, known[stem]

@@ -36,6 +36,8 @@ from synapse_nb.importers.frame import PREDICTION_COLUMNS, predictions_frame
 from synapse_nb.importers.labels import LabelledImage, Labels
 from synapse_nb.importers.matching import MATCH_BY, Matching, match_to_tasks, normalize_name
 from synapse_nb.importers.readers import FORMATS, read_predictions, sniff_format
+from synapse_nb.importers.tasks import AnnotatesTasks, ImportResult, import_to_tasks
+from synapse_nb.importers.validate import document_problems
 from synapse_nb.importers.voc import read_voc_folder
 from synapse_nb.importers.yolo import read_yolo_labels
 
@@ -43,10 +45,14 @@ __all__ = [
     "FORMATS",
     "MATCH_BY",
     "PREDICTION_COLUMNS",
+    "AnnotatesTasks",
     "ImportFormatError",
+    "ImportResult",
     "LabelledImage",
     "Labels",
     "Matching",
+    "document_problems",
+    "import_to_tasks",
     "match_to_tasks",
     "normalize_name",
     "predictions_frame",

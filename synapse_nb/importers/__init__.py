@@ -6,7 +6,10 @@ parsing; what a format cannot carry is in the readers' :class:`~synapse_nb.conve
 1. **Read** — :func:`read_predictions` (format sniffed, or ``format=``) or one reader:
    :func:`read_coco` (instances / keypoints files), :func:`read_coco_results` (a results
    list + the instances file or maps), :func:`read_voc_folder`, :func:`read_yolo_labels`
-   (detect / segment / pose, optional confidence column), :func:`read_dm` (DM v1/v2). All
+   (detect / segment / pose, optional confidence column), :func:`read_dm` (DM v1/v2),
+   :func:`labels_from_frame` (an item frame with ``data``, the annotations view, a
+   predictions frame) and :func:`read_ground_truth` (a ground-truth or predictions dataset
+   version on the server). All
    return :class:`Labels`: one :class:`LabelledImage` (a DM v2 document, read by the one
    annotation model of :mod:`synapse_nb.annotations`) per image, keyed by file name, with
    the confidence as each annotation's ``score`` attribute.
@@ -33,6 +36,7 @@ from synapse_nb.importers.coco import read_coco, read_coco_results
 from synapse_nb.importers.dm import read_dm
 from synapse_nb.importers.errors import ImportFormatError
 from synapse_nb.importers.frame import PREDICTION_COLUMNS, predictions_frame
+from synapse_nb.importers.frames_in import ListsGroundTruth, labels_from_frame, read_ground_truth
 from synapse_nb.importers.labels import LabelledImage, Labels
 from synapse_nb.importers.matching import MATCH_BY, Matching, match_to_tasks, normalize_name
 from synapse_nb.importers.readers import FORMATS, read_predictions, sniff_format
@@ -50,15 +54,18 @@ __all__ = [
     "ImportResult",
     "LabelledImage",
     "Labels",
+    "ListsGroundTruth",
     "Matching",
     "document_problems",
     "import_to_tasks",
+    "labels_from_frame",
     "match_to_tasks",
     "normalize_name",
     "predictions_frame",
     "read_coco",
     "read_coco_results",
     "read_dm",
+    "read_ground_truth",
     "read_predictions",
     "read_voc_folder",
     "read_yolo_labels",

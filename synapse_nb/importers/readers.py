@@ -13,6 +13,8 @@ folder whose JSON files have ``images`` and            ``coco``
 list of ``{image_id, category_id, ...}`` (or its file) ``coco_results``
 anything else DM-shaped (folder of ``*.json``,         ``dm``
 document, ``{name: document}``, list of items)
+a DataFrame (item frame with ``data``, or one row per  ``frame``
+annotation)
 =====================================================  ==================
 
 Example:
@@ -32,10 +34,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from synapse_nb.importers._sources import Source, is_path, load_json, name_of
 from synapse_nb.importers.coco import read_coco, read_coco_results
 from synapse_nb.importers.dm import is_dm_document, read_dm
 from synapse_nb.importers.errors import ImportFormatError
+from synapse_nb.importers.frames_in import labels_from_frame
 from synapse_nb.importers.labels import Labels
 from synapse_nb.importers.voc import read_voc_folder
 from synapse_nb.importers.yolo import read_yolo_labels
@@ -43,11 +48,11 @@ from synapse_nb.importers.yolo import read_yolo_labels
 __all__ = ["FORMATS", "read_predictions", "sniff_format"]
 
 #: The formats :func:`read_predictions` reads.
-FORMATS = ("coco", "coco_results", "voc", "yolo", "dm")
+FORMATS = ("coco", "coco_results", "voc", "yolo", "dm", "frame")
 
 
 def read_predictions(
-    source: Source,
+    source: Source | pd.DataFrame,
     format: str | None = None,
     *,
     instances: Source | None = None,
@@ -61,7 +66,7 @@ def read_predictions(
     """Read predictions (or any labelled data) into :class:`Labels`, keyed by file name.
 
     Args:
-        source: A path (file or folder) or a loaded object.
+        source: A path (file or folder), a loaded object, or a frame.
         format: One of :data:`FORMATS`; sniffed from the content when None.
         instances: COCO results: the instances file naming images and categories.
         categories: COCO results: ``{category_id: name}``.
@@ -83,12 +88,18 @@ def read_predictions(
         Traceback (most recent call last):
         ...
         synapse_nb.importers.errors.ImportFormatError: <object>: format = 'xml' is not one of \
-['coco', 'coco_results', 'voc', 'yolo', 'dm']
+['coco', 'coco_results', 'voc', 'yolo', 'dm', 'frame']
     """
     where = name_of(source)
     if format is not None and format not in FORMATS:
         raise ImportFormatError(where, "format", format, f"is not one of {list(FORMATS)}")
+    if isinstance(source, pd.DataFrame):
+        if format not in (None, "frame"):
+            raise ImportFormatError("<frame>", "format", format, "does not fit a DataFrame")
+        return labels_from_frame(source)
     fmt = format or sniff_format(source)
+    if fmt == "frame":
+        raise ImportFormatError(where, "format", fmt, "needs a DataFrame source")
     if fmt == "coco":
         return read_coco(source)
     if fmt == "coco_results":

@@ -121,45 +121,48 @@ def predictions_frame(
     """
     pairs = matching.pairs if matching is not None else {}
     name = source if source is not None else labels.source
-    values: dict[str, list[Any]] = {c: [] for c in PREDICTION_COLUMNS}
+    rows: list[tuple[Any, ...]] = []
     for image in labels:
         task_id = pairs.get(image.key)
         if matching is not None and task_id is None and not keep_unmatched:
             continue
-        for ann in image.document().annotations():
-            row = _row(ann, image.width)
-            row.update(task_id=task_id, score=ann.score(), source=name, file_name=image.key)
-            for column, column_values in values.items():
-                column_values.append(row[column])
-    frame = pd.DataFrame({c: _column(values[c], c) for c in PREDICTION_COLUMNS})
+        width = image.width
+        rows += [
+            (task_id, *_row(ann, width), ann.score(), name, image.key)
+            for ann in image.document().annotations()
+        ]
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(PREDICTION_COLUMNS)
+    frame = pd.DataFrame(
+        {c: _column(list(v), c) for c, v in zip(PREDICTION_COLUMNS, columns, strict=True)}
+    )
     frame.attrs["importers"] = {"format": labels.format, "source": name}
     return frame
 
 
-def _row(ann: Annotation, width: int | None) -> dict[str, Any]:
-    """The annotations view's columns of one annotation."""
+def _row(ann: Annotation, width: int | None) -> tuple[Any, ...]:
+    """The annotations view's columns of one annotation, ``media`` to ``geometry``."""
     if ann.tool == "keypoint":
         x, y = ann.point()
-        box, area = None, None
+        box: tuple[Any, ...] = (x, y, None, None)
+        area = None
     else:
-        box, area = ann.bbox_area(width if ann.media == "image" and ann.media_index == 0 else None)
-        x = y = None
-    return {
-        "media": ann.media,
-        "media_index": ann.media_index,
-        "annotation_id": ann.id,
-        "tool": ann.tool,
-        "class_name": ann.label,
-        "x": box[0] if box else x,
-        "y": box[1] if box else y,
-        "w": box[2] if box else None,
-        "h": box[3] if box else None,
-        "area": area,
-        "visibility": ann.visibility,
-        "group_id": ann.group_id,
-        "attributes": ann.attrs,
-        "geometry": ann.data,
-    }
+        found, area = ann.bbox_area(
+            width if ann.media == "image" and ann.media_index == 0 else None
+        )
+        box = found if found else (None, None, None, None)
+    return (
+        ann.media,
+        ann.media_index,
+        ann.id,
+        ann.tool,
+        ann.label,
+        *box,
+        area,
+        ann.visibility,
+        ann.group_id,
+        ann.attrs,
+        ann.data,
+    )
 
 
 def _column(values: list[Any], name: str) -> Any:

@@ -217,32 +217,64 @@ def _read_file(
     shape: tuple[int, ...],
     audit: Audit,
 ) -> dict[str, list[dict[str, Any]]]:
-    lines = [line.split() for line in text.splitlines()]
-    if not any(_confidence(tokens, task, shape) for tokens in lines if tokens):
-        items, found = from_yolo(
-            {key: text}, task=task, names=names, sizes={key: size}, kpt_shape=shape
-        )
+    rows = [tokens for tokens in (line.split() for line in text.splitlines())]
+    scores = [
+        number_or_none(_float(t[-1])) if t and _confidence(t, task, shape) else None for t in rows
+    ]
+    stripped = "".join(
+        " ".join(t[:-1] if score is not None else t) + "\n"
+        for t, score in zip(rows, scores, strict=True)
+    )
+    items, found = from_yolo(
+        {key: stripped}, task=task, names=names, sizes={key: size}, kpt_shape=shape
+    )
+    media: dict[str, list[dict[str, Any]]] = dict(items[0]["data"]["images"][0])
+    if not any(s is not None for s in scores):
         audit.extend(found)
-        return dict(items[0]["data"]["images"][0])
+        return media
+    if task != "pose" and len(found) == 0:
+        # one row, one annotation, in row order: the scores go on in the same order
+        (anns,) = media.values() if media else ([],)
+        for ann, score in zip(
+            anns, (s for t, s in zip(rows, scores, strict=True) if t), strict=True
+        ):
+            _add_score(ann, score)
+        return media
+    return _read_rows(key, rows, scores, task, names, size, shape, audit)
+
+
+def _read_rows(
+    key: str,
+    rows: list[list[str]],
+    scores: list[float | None],
+    task: str,
+    names: Sequence[str],
+    size: tuple[int, int],
+    shape: tuple[int, ...],
+    audit: Audit,
+) -> dict[str, list[dict[str, Any]]]:
+    """Row by row, so each row's score goes to what the row made (pose rows, bad rows)."""
     media: dict[str, list[dict[str, Any]]] = {}
-    for number, tokens in enumerate(lines, start=1):
+    for number, (tokens, score) in enumerate(zip(rows, scores, strict=True), start=1):
         if not tokens:
             continue
-        score = number_or_none(_float(tokens[-1])) if _confidence(tokens, task, shape) else None
-        row = tokens[:-1] if score is not None else tokens
+        row = " ".join(tokens[:-1] if score is not None else tokens)
         items, found = from_yolo(
-            {key: " ".join(row)}, task=task, names=names, sizes={key: size}, kpt_shape=shape
+            {key: row}, task=task, names=names, sizes={key: size}, kpt_shape=shape
         )
         for record in found:
-            audit.records.append(
-                replace(record, detail=record.detail.replace("line 1:", f"line {number}:", 1))
-            )
+            detail = record.detail.replace("line 1:", f"line {number}:", 1)
+            audit.records.append(replace(record, detail=detail))
         for tool, anns in items[0]["data"]["images"][0].items():
             for ann in anns:
-                if score is not None:
-                    ann["attrs"] = [*ann.get("attrs", []), {"name": "score", "value": score}]
+                _add_score(ann, score)
             media.setdefault(tool, []).extend(anns)
     return media
+
+
+def _add_score(ann: dict[str, Any], score: float | None) -> None:
+    if score is not None:
+        ann["attrs"] = [*ann.get("attrs", []), {"name": "score", "value": score}]
 
 
 def _float(token: str) -> float | None:

@@ -207,17 +207,29 @@ def _check(
     ]
     if problems:
         _raise(labels.source, "annotations", "cannot be written", problems)
-    if not overwrite and "n_annotations" in tasks.columns:
-        counts = tasks["n_annotations"]
-        busy = [t for t in matching.pairs.values() if t in counts.index and counts.loc[t] > 0]
-        if busy:
-            _raise(
-                "<tasks>",
-                "overwrite = False",
-                "already have annotations; pass overwrite=True to replace them",
-                [f"task {t}" for t in busy],
-            )
+    if not overwrite:
+        _check_empty(tasks, list(matching.pairs.values()))
     return failed
+
+
+def _check_empty(tasks: pd.DataFrame, targets: list[int]) -> None:
+    """Raise unless every target task is known to have no annotations yet."""
+    if "n_annotations" not in tasks.columns:
+        raise ImportFormatError(
+            "<tasks>",
+            "n_annotations",
+            why="is not a column, so existing annotations cannot be ruled out; "
+            "pass overwrite=True to write anyway",
+        )
+    counts = tasks["n_annotations"].fillna(0)
+    busy = [t for t in targets if t in counts.index and counts.loc[t] > 0]
+    if busy:
+        _raise(
+            "<tasks>",
+            "overwrite = False",
+            "already have annotations; pass overwrite=True to replace them",
+            [f"task {t}" for t in busy],
+        )
 
 
 def _raise(source: str, field: str, why: str, problems: list[str]) -> None:

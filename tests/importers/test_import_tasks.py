@@ -74,6 +74,9 @@ def test_tasks_with_annotations_are_only_replaced_when_asked(rw, rw_client, task
     with pytest.raises(ImportFormatError, match=f"task {pk} already have annotations"):
         import_to_tasks(rw_client, labels, target)
     assert rw_client.get_task(pk)["data"] == original
+    with pytest.raises(ImportFormatError, match="n_annotations is not a column, so existing"):
+        import_to_tasks(rw_client, labels, target[["file_name"]])
+    assert rw_client.get_task(pk)["data"] == original
     result = import_to_tasks(rw_client, labels, target, overwrite=True)
     assert result.frame.status.tolist() == ["written"]
     assert canon(rw_client.get_task(pk)["data"]) == canon(labels[name].data)
@@ -114,7 +117,7 @@ def test_server_failures_are_recorded_per_task_and_the_rest_goes_on(rw, tasks) -
     with BackendClient(rw.url, api_token=rw.token, retry=0) as backend:
         rw.set_faults(rate_503=1.0, paths=(f"tasks/{first}/",))
         try:
-            result = import_to_tasks(backend, read_dm(docs), target)
+            result = import_to_tasks(backend, read_dm(docs), target, progress=True)
         finally:
             rw.set_faults()
         frame = result.frame.set_index("task_id")

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from synapse_nb.converters import from_coco
+from synapse_nb.converters import MAX_IMAGE_PIXELS, from_coco
 from synapse_nb.importers._sources import Source, is_path, load_json, name_of, number_or_none
 from synapse_nb.importers.errors import ImportFormatError
 from synapse_nb.importers.labels import LabelledImage, Labels, dm_document, rekey_audit
@@ -59,9 +59,11 @@ def read_coco(source: Source) -> Labels:
         documents = [load_json(f) for f in files]
         for path, document in zip(files, documents, strict=True):
             _check_instances(document, str(path))
+            _check_masks(document, str(path), "annotations")
         return _labels(documents, where, "coco")
     document = load_json(source)
     _check_instances(document, where)
+    _check_masks(document, where, "annotations")
     return _labels(document, where, "coco")
 
 
@@ -118,6 +120,7 @@ not a finite number
         "categories": list(cats.values()),
         "annotations": [e for e in scored if not e.get("keypoints")],
     }
+    _check_masks({**document, "annotations": scored}, where, "results")
     labels = _labels(document, where, "coco_results")
     for entry in (e for e in scored if e.get("keypoints")):
         _add_pose(labels, entry, image_records[entry["image_id"]], cats[entry["category_id"]])
@@ -130,6 +133,37 @@ def _check_instances(document: Any, where: str) -> None:
     for key in ("images", "categories"):
         if not isinstance(document.get(key), list):
             raise ImportFormatError(where, key, why="is missing or not a list")
+
+
+def _check_masks(document: Mapping[str, Any], where: str, what: str) -> None:
+    """RLE masks must be the size of their image, an image no larger than the converters
+    accept: checked before anything is decoded (a few bytes of counts can claim gigabytes)."""
+    sizes = {
+        img.get("id"): (img.get("height"), img.get("width"))
+        for img in document.get("images", [])
+        if isinstance(img, Mapping)
+    }
+    for n, ann in enumerate(document.get("annotations", [])):
+        rle = ann.get("segmentation") if isinstance(ann, Mapping) else None
+        if not isinstance(rle, Mapping):
+            continue
+        height, width = sizes.get(ann.get("image_id"), (None, None))
+        field = f"{what}[{n}].segmentation.size"
+        if not isinstance(height, int) or not isinstance(width, int):
+            raise ImportFormatError(
+                where, field, rle.get("size"), "needs the image's width and height"
+            )
+        if height * width > MAX_IMAGE_PIXELS:
+            raise ImportFormatError(
+                where, field, [height, width], f"is over {MAX_IMAGE_PIXELS:,} pixels"
+            )
+        if list(rle.get("size") or []) != [height, width]:
+            raise ImportFormatError(
+                where,
+                field,
+                rle.get("size"),
+                f"is not the image's [height, width] {[height, width]}",
+            )
 
 
 def _labels(document: Any, where: str, fmt: str) -> Labels:

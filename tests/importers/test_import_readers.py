@@ -260,3 +260,20 @@ def test_voc_folder_of_plain_xml_files(tmp_path: Path) -> None:
     assert canon(labels["pic.png"].data)[0][:3] == ("bounding_box", "dog", (1.0, 2.0, 10.0, 20.0))
     with pytest.raises(ImportFormatError, match="Annotations/ is missing and no"):
         read_voc_folder(tmp_path / "..")
+
+
+def test_mask_sizes_are_checked_before_anything_is_decoded() -> None:
+    """A few bytes of RLE counts can claim a mask of gigabytes: the size is checked first."""
+    huge = {"size": [100_000, 100_000], "counts": "0"}
+    results = [{"image_id": 1, "category_id": 1, "segmentation": huge, "score": 0.5}]
+    with pytest.raises(ImportFormatError, match=r"results\[0\].segmentation.size = \[100000, 1"):
+        read_coco_results(results, INSTANCES)
+    with pytest.raises(ImportFormatError, match="needs the image's width and height"):
+        read_coco_results(results, categories={1: "car"}, images={1: "a.jpg"})
+    big = {
+        **INSTANCES,
+        "images": [{"id": 1, "file_name": "a.jpg", "width": 10**5, "height": 10**5}],
+    }
+    big["annotations"] = [{"id": 1, "image_id": 1, "category_id": 1, "segmentation": huge}]
+    with pytest.raises(ImportFormatError, match=r"annotations\[0\].segmentation.size .* is over"):
+        read_coco(big)

@@ -55,6 +55,8 @@ def number_or_none(value: Any) -> float | None:
 
 
 def positive_int(value: Any) -> int | None:
+    if hasattr(value, "item") and not isinstance(value, bool):
+        value = value.item()  # numpy and pandas scalars
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return int(value) if value == int(value) and value > 0 else None

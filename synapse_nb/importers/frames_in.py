@@ -158,7 +158,8 @@ def _from_annotations(frame: pd.DataFrame, where: str) -> Labels:
 
 
 def _annotation(row: Mapping[str, Any]) -> dict[str, Any]:
-    attrs = dict(row.get("attributes") or {})
+    stated = row.get("attributes")
+    attrs = dict(stated) if isinstance(stated, Mapping) else {}
     score = row.get("score")
     if (
         score is not None

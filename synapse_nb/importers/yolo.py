@@ -30,7 +30,13 @@ from typing import Any
 import yaml
 
 from synapse_nb.converters import YOLO_TASKS, Audit, from_yolo
-from synapse_nb.importers._sources import existing_path, is_path, name_of, number_or_none
+from synapse_nb.importers._sources import (
+    existing_path,
+    is_path,
+    name_of,
+    number_or_none,
+    positive_int,
+)
 from synapse_nb.importers.errors import ImportFormatError
 from synapse_nb.importers.labels import LabelledImage, Labels, dm_document
 
@@ -85,7 +91,7 @@ pass sizes= (a {name: (width, height)} map or a task frame) or put the image in 
     if task not in YOLO_TASKS:
         raise ImportFormatError(where, "task", task, f"is not one of {list(YOLO_TASKS)}")
     image_dir = Path(images) if images is not None else _image_dir(root)
-    known = _size_map(sizes)
+    known = _size_map(sizes, where)
     audit = Audit()
     out: dict[str, LabelledImage] = {}
     for stem, text in texts.items():
@@ -151,20 +157,32 @@ def _image_dir(root: Path | None) -> Path | None:
     return None
 
 
-def _size_map(sizes: Any) -> dict[str, tuple[int, int]]:
+def _size_map(sizes: Any, where: str) -> dict[str, tuple[int, int]]:
     """``{file name: size}`` and ``{stem: size}`` from a mapping or a task frame."""
     if sizes is None:
         return {}
     if hasattr(sizes, "columns"):
         rows = sizes[["file_name", "width", "height"]].dropna().itertuples(index=False)
-        pairs = [(str(name), (int(w), int(h))) for name, w, h in rows]
+        pairs = [(str(name), (w, h)) for name, w, h in rows]
+    elif isinstance(sizes, Mapping):
+        pairs = [(str(name), size) for name, size in sizes.items()]
     else:
-        pairs = [(str(name), (int(size[0]), int(size[1]))) for name, size in dict(sizes).items()]
+        raise ImportFormatError(where, "sizes", type(sizes).__name__, "is not a mapping or a frame")
     known: dict[str, tuple[int, int]] = {}
     for name, size in pairs:
-        known.setdefault(PurePosixPath(name).stem, size)
-        known[PurePosixPath(name).name] = size
+        checked = _pair(size)
+        if checked is None:
+            raise ImportFormatError(where, f"sizes[{name!r}]", size, "is not (width, height) in px")
+        known.setdefault(PurePosixPath(name).stem, checked)
+        known[PurePosixPath(name).name] = checked
     return known
+
+
+def _pair(size: Any) -> tuple[int, int] | None:
+    if not isinstance(size, tuple | list) or len(size) != 2:
+        return None
+    width, height = positive_int(size[0]), positive_int(size[1])
+    return (width, height) if width and height else None
 
 
 def _size(

@@ -69,3 +69,21 @@ def test_a_frame_of_neither_kind_is_refused() -> None:
         labels_from_frame(pd.DataFrame({"a": [1]}))
     with pytest.raises(ImportFormatError, match="format = 'voc' does not fit a DataFrame"):
         read_predictions(pd.DataFrame({"a": [1]}), format="voc")
+
+
+def test_a_hand_made_annotation_frame_with_gaps_reads() -> None:
+    frame = pd.DataFrame(
+        {
+            "file_name": ["a.jpg", "a.jpg"],
+            "tool": ["bounding_box", "keypoint"],
+            "class_name": ["car", "nose"],
+            "annotation_id": ["b", None],
+            "geometry": [[0, 0, 4, 2], [1, 1]],
+            "attributes": [float("nan"), None],
+            "score": [0.5, float("nan")],
+            "visibility": pd.array([None, 2], dtype="Int64"),
+        }
+    )
+    [box, nose] = labels_from_frame(frame)["a.jpg"].document().annotations()
+    assert (box.bbox(), box.score(), box.attrs) == ((0.0, 0.0, 4.0, 2.0), 0.5, {"score": 0.5})
+    assert (nose.point(), nose.visibility, nose.score(), nose.id) == ((1.0, 1.0), 2, None, None)

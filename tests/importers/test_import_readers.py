@@ -277,3 +277,9 @@ def test_mask_sizes_are_checked_before_anything_is_decoded() -> None:
     big["annotations"] = [{"id": 1, "image_id": 1, "category_id": 1, "segmentation": huge}]
     with pytest.raises(ImportFormatError, match=r"annotations\[0\].segmentation.size .* is over"):
         read_coco(big)
+
+
+@pytest.mark.parametrize("size", [(0, 10), ("wide", 10), (10,), 12, (10.5, 3)])
+def test_a_bad_yolo_size_is_named(size: object) -> None:
+    with pytest.raises(ImportFormatError, match=r"sizes\['a.jpg'\] = .* is not \(width, height\)"):
+        read_yolo_labels({"a": "0 0.5 0.5 0.1 0.1"}, names=["car"], sizes={"a.jpg": size})

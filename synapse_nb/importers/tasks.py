@@ -30,6 +30,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from synapse_nb._progress import AnyProgress, as_progress
+from synapse_nb.converters import Audit
 from synapse_nb.exceptions import SynapseNBError
 from synapse_nb.importers.errors import ImportFormatError
 from synapse_nb.importers.labels import Labels
@@ -68,7 +69,7 @@ class ImportResult:
 
     frame: pd.DataFrame
     matching: Matching | None
-    audit: Any
+    audit: Audit | None
 
     def counts(self) -> dict[str, int]:
         """Labels per status.

@@ -80,7 +80,9 @@ def read_coco_results(
     file; images from ``images`` (``{image_id: file_name}`` or ``{image_id: {"file_name",
     "width", "height"}}``) or the instances file, else the image id is the key. Every image
     of the instances file is listed, with no annotations when the model predicted nothing
-    there. Masks need the image size.
+    there. A result with ``segmentation`` becomes polygons or a mask (its ``bbox`` is then
+    not kept), one with ``keypoints`` becomes joints named by the category's ``keypoints``
+    list (``keypoint_<n>`` without one). Masks need the image size.
 
     Args:
         results: The results list, or a path to its JSON file.

@@ -3,8 +3,9 @@
 Nothing is written until everything has been checked: the matching (at least one pair),
 the readers' audit (no annotation that failed to read, unless ``skip_failed=True``), every
 document (:func:`~synapse_nb.importers.validate.document_problems`, with the project's
-classes when given) and, unless ``overwrite=True``, that no target task holds annotations
-yet. Writes then go task by task with a progress bar; a task whose write fails is recorded
+classes when given), that the labels fit their task's image
+(:func:`~synapse_nb.importers.validate.size_problems`, when the frame has the sizes) and,
+unless ``overwrite=True``, that no target task holds annotations yet. Writes then go task by task with a progress bar; a task whose write fails is recorded
 and the others go on. The :class:`ImportResult` says what happened to every label.
 
 Example:
@@ -35,7 +36,7 @@ from synapse_nb.exceptions import SynapseNBError
 from synapse_nb.importers.errors import ImportFormatError
 from synapse_nb.importers.labels import Labels
 from synapse_nb.importers.matching import Matching, match_to_tasks
-from synapse_nb.importers.validate import document_problems
+from synapse_nb.importers.validate import document_problems, size_problems
 
 __all__ = ["AnnotatesTasks", "ImportResult", "import_to_tasks"]
 
@@ -127,8 +128,8 @@ def import_to_tasks(
 
     Raises:
         ImportFormatError: Before any write, listing the problems: nothing matched, labels
-            that failed to read, invalid documents, classes not in ``classes``, tasks that
-            already have annotations.
+            that failed to read, invalid documents, classes not in ``classes``, labels that
+            do not fit their task's image, tasks that already have annotations.
 
     Example:
         >>> from synapse_nb.importers import read_dm
@@ -206,11 +207,31 @@ def _check(
         if key not in failed
         for p in document_problems(key, labels[key].data, allowed)
     ]
+    problems += _size_problems(labels, tasks, matching, failed)
     if problems:
         _raise(labels.source, "annotations", "cannot be written", problems)
     if not overwrite:
         _check_empty(tasks, list(matching.pairs.values()))
     return failed
+
+
+def _size_problems(
+    labels: Labels, tasks: pd.DataFrame, matching: Matching, failed: set[str]
+) -> list[str]:
+    """Labels that do not fit their task's image (when the frame has the sizes)."""
+    if not {"width", "height"} <= set(tasks.columns):
+        return []
+    out = []
+    for key, task_id in matching.pairs.items():
+        if key in failed or task_id not in tasks.index:
+            continue
+        width, height = tasks.at[task_id, "width"], tasks.at[task_id, "height"]
+        if pd.isna(width) or pd.isna(height):
+            continue
+        image = labels[key]
+        size = (int(width), int(height))
+        out += size_problems(key, image.data, size, (image.width, image.height))
+    return out
 
 
 def _check_empty(tasks: pd.DataFrame, targets: list[int]) -> None:

@@ -18,9 +18,9 @@ import math
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from synapse_nb.annotations import MEDIA_KEYS
+from synapse_nb.annotations import MEDIA_KEYS, read_document
 
-__all__ = ["CLASS_TOOLS", "document_problems"]
+__all__ = ["CLASS_TOOLS", "document_problems", "size_problems"]
 
 #: Tools whose ``classification`` is an object class checked against ``classes=``.
 CLASS_TOOLS = ("bounding_box", "polygon", "polyline", "segmentation")
@@ -50,6 +50,46 @@ def document_problems(
                 for ann in anns if isinstance(anns, list) else [anns]:
                     problems += _annotation_problems(key, tool, ann, seen, classes)
     return problems
+
+
+def size_problems(
+    key: str,
+    document: Mapping[str, Any],
+    task_size: tuple[int, int],
+    label_size: tuple[int | None, int | None] = (None, None),
+) -> list[str]:
+    """Where labels do not fit the task's image: a different stated size, or geometry
+    outside it (half a pixel of slack) — usually the sign of a wrong match.
+
+    Args:
+        key: The image key, used in the messages.
+        document: A DM v2 document.
+        task_size: The task image's ``(width, height)``.
+        label_size: The size the labels' source states, if any.
+
+    Example:
+        >>> doc = {"images": [{"bounding_box": [{"id": "b", "data": [600, 0, 100, 10]}]}]}
+        >>> size_problems("a.jpg", doc, (640, 480))
+        ["a.jpg: bounding_box 'b': extends outside the task's 640x480 image"]
+    """
+    width, height = task_size
+    if None not in label_size and tuple(label_size) != (width, height):
+        stated = f"{label_size[0]}x{label_size[1]}"
+        return [f"{key}: the labels are for a {stated} image, the task's is {width}x{height}"]
+    out = []
+    for ann in read_document(document).annotations():
+        box = ann.bbox(width) if ann.tool != "keypoint" else None
+        if ann.tool == "keypoint":
+            x, y = ann.point()
+            box = (x, y, 0.0, 0.0) if x is not None and y is not None else None
+        if box is None:
+            continue
+        x, y, w, h = box
+        if x < -0.5 or y < -0.5 or x + w > width + 0.5 or y + h > height + 0.5:
+            out.append(
+                f"{key}: {ann.tool} {ann.id!r}: extends outside the task's {width}x{height} image"
+            )
+    return out
 
 
 def _annotation_problems(

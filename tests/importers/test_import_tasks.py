@@ -125,3 +125,20 @@ def test_server_failures_are_recorded_per_task_and_the_rest_goes_on(rw, tasks) -
         assert frame.loc[second, "status"] == "written"
         assert backend.get_task(first)["data"] in ({}, None)
         assert canon(backend.get_task(second)["data"]) == canon(docs[target.file_name.iloc[1]])
+
+
+def test_labels_that_do_not_fit_the_task_image_are_refused(rw, rw_client, tasks) -> None:
+    target = empty_tasks(tasks, 12, 2)
+    (a, b), (wa, ha) = target.file_name.tolist(), target[["width", "height"]].iloc[0].tolist()
+    outside = read_dm({a: box_doc([("car", [wa - 5, 0, 10, 10])]), b: box_doc([])})
+    sized = read_dm([{"file_name": b, "data": box_doc([]), "width": 1, "height": 1}])
+    before = len(puts(rw))
+    with pytest.raises(
+        ImportFormatError, match=f"{a}: bounding_box 'b0': extends outside the task's {wa}x{ha}"
+    ):
+        import_to_tasks(rw_client, outside, target)
+    with pytest.raises(
+        ImportFormatError, match=f"{b}: the labels are for a 1x1 image, the task's is"
+    ):
+        import_to_tasks(rw_client, sized, target)
+    assert len(puts(rw)) == before

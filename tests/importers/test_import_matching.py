@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from synapse_nb.converters import to_coco
 from synapse_nb.importers import (
@@ -89,3 +91,27 @@ def test_bad_matching_requests_are_refused(tasks: pd.DataFrame) -> None:
     with pytest.raises(ImportFormatError, match="file_name is not a column of the task frame"):
         match_to_tasks(labels_for("a"), tasks[["status"]])
     assert match_to_tasks(labels_for("x.jpg"), {5: "X.JPG"}).pairs == {"x.jpg": 5}
+
+
+STEMS = st.text(alphabet="abcdefgXYZ_0123456789é", min_size=1, max_size=8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(STEMS, min_size=1, max_size=8, unique_by=lambda s: s.casefold()),
+    st.data(),
+)
+def test_any_spelling_of_a_task_name_finds_that_task(stems: list[str], data: st.DataObject) -> None:
+    """Case, directories and a changed extension never lose or confuse a match."""
+    exts = [data.draw(st.sampled_from([".jpg", ".png", ".JPEG"])) for _ in stems]
+    tasks = {n + 1: f"{stem}{ext}" for n, (stem, ext) in enumerate(zip(stems, exts, strict=True))}
+    spelled = {}
+    for task_id, name in tasks.items():
+        stem, ext = name.rsplit(".", 1)
+        stem = data.draw(st.sampled_from([stem, stem.upper(), stem.lower()]))
+        ext = data.draw(st.sampled_from([ext, ext.upper(), "txt", "json"]))
+        folder = data.draw(st.sampled_from(["", "runs/exp/", "C:\\\\data\\\\"]))
+        spelled[f"{folder}{stem}.{ext}"] = task_id
+    m = match_to_tasks(labels_for(*spelled), tasks)
+    assert m.pairs == spelled
+    assert m.counts() == {"matched": len(tasks), "no_task": 0, "no_labels": 0, "ambiguous": 0}

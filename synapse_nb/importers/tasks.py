@@ -5,8 +5,9 @@ the readers' audit (no annotation that failed to read, unless ``skip_failed=True
 document (:func:`~synapse_nb.importers.validate.document_problems`, with the project's
 classes when given), that the labels fit their task's image
 (:func:`~synapse_nb.importers.validate.size_problems`, when the frame has the sizes) and,
-unless ``overwrite=True``, that no target task holds annotations yet. Writes then go task by task with a progress bar; a task whose write fails is recorded
-and the others go on. The :class:`ImportResult` says what happened to every label.
+unless ``overwrite=True``, that no target task holds annotations yet. Writes then go task
+by task with a progress bar; a task whose write fails is recorded and the others go on.
+The :class:`ImportResult` says what happened to every label.
 
 Example:
     >>> from synapse_nb.importers import read_dm

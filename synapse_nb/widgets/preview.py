@@ -347,6 +347,11 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
     min_score = Float(0.0, help="Hide annotations whose score (confidence) is below this").tag(
         sync=True
     )
+    visible_ids = List(
+        Unicode(),
+        read_only=True,
+        help="Annotations drawn in the single view, as 'source:id' (after label filters)",
+    ).tag(sync=True)
     highlighted = List(
         Unicode(),
         read_only=True,
@@ -888,6 +893,7 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
         )
         self._image.value = png
         self.set_trait("highlighted", lit)
+        self.set_trait("visible_ids", sorted(f"{s.source}:{s.ann_id}" for s in shapes))
         self.last_render_ms = (time.perf_counter() - started) * 1000
         row = self._source.rows[position]
         previous_id = self.current_id

@@ -16,7 +16,7 @@ Columns of the label frame (one row per annotation):
 ``source``          ``gt`` (ground truth) or ``pred`` (prediction)
 ``annotation_id``   the COCO annotation id (a string, like the annotations view's ids)
 ``tool``            ``bounding_box``
-``class_name``      the annotation's class
+``class_name``      the annotation's class (categorical, like ``status`` and ``source``)
 ``x y w h area``    the box (px) and the evaluated area
 ``score``           confidence of a prediction (NaN for ground truth)
 ``status``          ``TP``, ``FP``, ``FN`` (or ``ignored`` for crowd regions)
@@ -123,15 +123,18 @@ def evaluation_labels(
     if (~is_gt).any():
         box[~is_gt] = _boxes(ids[~is_gt], run.dt.ids, run.dt.bbox)
     image_ids = per["image_id"].to_numpy(np.int64)
+    # categoricals: millions of rows compare by integer code (a click must stay fast)
+    names = pd.CategoricalDtype([*result.run.gt.category_names, BACKGROUND])
     frame = pd.DataFrame({
         "task_id": _task_ids(image_ids, images), "image_id": image_ids,
         "source": per["source"].astype("category"), "annotation_id": ids.astype(str),
-        "tool": "bounding_box", "class_name": per["category"].astype(str),
+        "tool": "bounding_box", "class_name": per["category"].astype(names),
         "x": box[:, 0], "y": box[:, 1], "w": box[:, 2], "h": box[:, 3],
         "area": per["area"].to_numpy(np.float64), "score": per["score"].to_numpy(np.float64),
-        "status": per["status"].astype(str), "matched_id": per["matched_id"],
+        "status": per["status"].astype(pd.CategoricalDtype(LABEL_STATUSES)),
+        "matched_id": per["matched_id"],
         "iou": per["iou"].to_numpy(np.float64),
-        "matched_class": per["matched_category"].astype(str),
+        "matched_class": per["matched_category"].astype(names),
     })
     frame = frame.sort_values(["task_id", "source"], kind="stable", ignore_index=True)
     frame.attrs["synapse"] = {"kind": "evaluation_label", "owner": "task_id", "iou": iou}
@@ -263,14 +266,19 @@ def cell_mask(labels: pd.DataFrame, true: str, predicted: str) -> np.ndarray:
     if true == BACKGROUND and predicted == BACKGROUND:
         raise InvalidInputError("true", true, "and predicted cannot both be 'background'",
                                 method="confusion_cell")
-    cls = labels["class_name"].to_numpy()
-    met = labels["matched_class"].to_numpy()
-    gt = (labels["source"] == "gt").to_numpy()
-    counted = (labels["status"] != "ignored").to_numpy()
+
+    def equal(column: str, value: str) -> np.ndarray:
+        return (labels[column] == value).to_numpy(bool)
+
+    gt = equal("source", "gt")
+    counted = ~equal("status", "ignored")
     # a ground truth of class ``true`` that met ``predicted`` (a miss met nothing), and a
     # prediction of class ``predicted`` that met a ground truth of ``true`` (or nothing)
-    from_gt = gt & (cls == true) & (met == predicted) if true != BACKGROUND else False
-    from_pred = (~gt) & (cls == predicted) & (met == true) if predicted != BACKGROUND else False
+    none = np.zeros(len(labels), bool)
+    from_gt = gt & equal("class_name", true) & equal("matched_class", predicted) if (
+        true != BACKGROUND) else none
+    from_pred = ~gt & equal("class_name", predicted) & equal("matched_class", true) if (
+        predicted != BACKGROUND) else none
     return np.asarray((from_gt | from_pred) & counted, bool)
 
 

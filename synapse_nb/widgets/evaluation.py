@@ -110,7 +110,8 @@ class EvaluationPanel(LoadOnDisplay, widgets.VBox):
         client: Client for tagging (default: the client that listed ``tasks``).
         iou: IoU threshold of the confusion matrix and the label statuses.
         tag: Name of the tag the one-click button applies.
-        preview_rows: Most tasks (worst first) opened in the preview per cell.
+        preview_rows: Most tasks (worst first) opened in the preview per cell; rows
+            checked in the table open in the preview too.
         page_size: Rows per table page.
 
     Attributes:
@@ -151,7 +152,7 @@ class EvaluationPanel(LoadOnDisplay, widgets.VBox):
         client: Any = None,
         iou: float = 0.5,
         tag: str = "needs-review",
-        preview_rows: int = 200,
+        preview_rows: int = 48,
         page_size: int = 20,
         **kwargs: Any,
     ) -> None:
@@ -165,7 +166,10 @@ class EvaluationPanel(LoadOnDisplay, widgets.VBox):
         self.tasks = tasks
         self.client = self._client(client, tasks)
         self.matrix = result.confusion_matrix(iou)
-        self._task_ids = self.labels["task_id"].to_numpy(np.int64)
+        self._task_ids = self.labels["task_id"].to_numpy(np.int64)  # sorted (by task)
+        self._is_gt = (self.labels["source"] == "gt").to_numpy(bool)
+        self._in_cell = np.zeros(len(self.labels), bool)
+        self._preview_ids = np.zeros(0, np.int64)
         self.last_select_ms = 0.0
         self.preview: Any = None
         self._cell_rows: pd.DataFrame = tasks.iloc[0:0]
@@ -221,6 +225,7 @@ class EvaluationPanel(LoadOnDisplay, widgets.VBox):
         self.cells: dict[tuple[str, str], widgets.Button] = {}
         self.matrix_box = self._matrix_grid()
         self.table = FilterPanel(self.tasks.iloc[0:0], columns=self._columns(), page_size=page_size)
+        self.table.on_select(self._on_rows_selected)
         project = self._project()
         self.tags = TagEditor(self.client, project=project) if self.client else None
         self.tag_button = widgets.Button(
@@ -423,8 +428,8 @@ class EvaluationPanel(LoadOnDisplay, widgets.VBox):
 
         started = time.perf_counter()
         self._check_cell(true, predicted)
-        mask = cell_mask(self.labels, true, predicted)
-        rows = np.flatnonzero(mask)
+        self._in_cell = cell_mask(self.labels, true, predicted)
+        rows = np.flatnonzero(self._in_cell)
         self._cell_labels = self.labels.iloc[rows]
         counts = pd.Series(self._task_ids[rows]).value_counts(sort=True)
         order = counts.index.to_numpy()  # most cell annotations first
@@ -451,6 +456,11 @@ class EvaluationPanel(LoadOnDisplay, widgets.VBox):
             return f"{predicted} predicted where there is no ground truth"
         return f"ground truth {true} predicted {predicted}"
 
+    def _on_rows_selected(self, ids: tuple[Any, ...]) -> None:
+        """Rows checked in the table open in the preview (the cell still highlighted)."""
+        if ids:
+            self._open_preview(np.asarray([int(i) for i in ids], np.int64))
+
     def _select_from_ui(self, true: str, predicted: str) -> None:
         try:
             self.select_cell(true, predicted)
@@ -458,16 +468,26 @@ class EvaluationPanel(LoadOnDisplay, widgets.VBox):
             self.status.value = error_html(str(exc))
 
     # ------------------------------------------------------------------ preview
+    def _rows_of(self, task_ids: np.ndarray) -> np.ndarray:
+        """Positions in :attr:`labels` of the tasks' annotations (labels are sorted by task)."""
+        starts = np.searchsorted(self._task_ids, task_ids, "left")
+        ends = np.searchsorted(self._task_ids, task_ids, "right")
+        if not len(task_ids):
+            return np.zeros(0, np.int64)
+        return np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)])
+
     def _documents(self, task_ids: np.ndarray, source: str) -> list[dict[str, Any]]:
         """DM documents of the tasks' boxes from one source (ids = COCO annotation ids)."""
-        picked = self.labels[np.isin(self._task_ids, task_ids) & (
-            self.labels["source"] == source).to_numpy()]
+        rows = self._rows_of(task_ids)
+        rows = rows[self._is_gt[rows] == (source == "gt")]
+        picked = self.labels.iloc[rows]
         boxes: dict[int, list[dict[str, Any]]] = {int(t): [] for t in task_ids}
         columns = ["task_id", "annotation_id", "class_name", "x", "y", "w", "h", "score"]
-        for task, ann, name, x, y, w, h, score in picked[columns].itertuples(index=False):
-            attrs = [] if score != score else [{"name": "score", "value": float(score)}]
-            boxes[int(task)].append({"id": ann, "classification": name, "attrs": attrs,
-                                     "data": [x, y, w, h]})
+        for task, ann, name, x, y, w, h, score in zip(
+                *(picked[c].tolist() for c in columns), strict=True):
+            attrs = [] if score != score else [{"name": "score", "value": score}]
+            boxes[task].append({"id": ann, "classification": name, "attrs": attrs,
+                                "data": [x, y, w, h]})
         return [{"images": [{"bounding_box": boxes[int(t)]}]} for t in task_ids]
 
     def _preview_frame(self, task_ids: np.ndarray, source: str) -> pd.DataFrame:
@@ -484,42 +504,42 @@ class EvaluationPanel(LoadOnDisplay, widgets.VBox):
     def _open_preview(self, task_ids: np.ndarray) -> None:
         from synapse_nb.widgets.preview import AnnotationPreview
 
-        old = self.preview
+        self._preview_ids = task_ids
         if not len(task_ids):
-            self.preview = None
             self.preview_box.children = (widgets.HTML(muted("The cell is empty.")),)
-        else:
+            return
+        truth, predictions = self._preview_frame(task_ids, "gt"), self._preview_frame(
+            task_ids, "pred")
+        rows = self._rows_of(task_ids)
+        lit, shown = self._pairs(rows[self._in_cell[rows]]), self._view_pairs()
+        if self.preview is None:  # one preview, reused: a click only draws an image
             self.preview = AnnotationPreview(
-                self._preview_frame(task_ids, "gt"), client=self.client,
-                compare=self._preview_frame(task_ids, "pred"),
-                compare_labels=("ground truth", "predictions"), iou_threshold=self.iou,
+                truth, client=self.client, compare=predictions, iou_threshold=self.iou,
+                compare_labels=("ground truth", "predictions"),
             )  # fmt: skip
-            self._apply_view(self.preview)
+            self.preview.highlight(lit)
+            self.preview.show_only(shown)
+            self.preview.min_score = self.min_score
             self.preview.load()
-            self.preview_box.children = (self.preview,)
-        if old is not None:
-            old.close()
+        else:
+            self.preview.set_frame(truth, predictions, highlight=lit, show_only=shown)
+        self.preview_box.children = (self.preview,)
 
-    def _pairs(self, rows: pd.DataFrame) -> dict[int, list[tuple[str, str]]]:
+    def _pairs(self, rows: np.ndarray) -> dict[int, list[tuple[str, str]]]:
+        """Row id -> (preview source, annotation id) of label positions ``rows``."""
         out: dict[int, list[tuple[str, str]]] = {}
-        sources = np.where(rows["source"].to_numpy() == "gt", "a", "b")
-        for task, src, ann in zip(rows["task_id"].tolist(), sources.tolist(),
-                                  rows["annotation_id"].tolist(), strict=True):
-            out.setdefault(int(task), []).append((src, ann))
+        sources = np.where(self._is_gt[rows], "a", "b").tolist()
+        ids = self.labels["annotation_id"].iloc[rows].tolist()
+        for task, src, ann in zip(self._task_ids[rows].tolist(), sources, ids, strict=True):
+            out.setdefault(task, []).append((src, ann))
         return out
 
     def _view_pairs(self) -> dict[int, list[tuple[str, str]]]:
-        """The labels of the cell's tasks that the view's statuses and classes keep."""
-        shown = self.labels[np.isin(self._task_ids, self._cell_rows.index.to_numpy())]
-        keep = label_mask(shown, status=list(self.view_status),
+        """The labels of the previewed tasks that the view's statuses and classes keep."""
+        rows = self._rows_of(self._preview_ids)
+        keep = label_mask(self.labels.iloc[rows], status=list(self.view_status),
                           classes=list(self.view_classes) or None)
-        return self._pairs(shown[keep])
-
-    def _apply_view(self, preview: Any) -> None:
-        """Highlight the cell and keep the view's labels on a preview not loaded yet."""
-        preview.highlight(self._pairs(self._cell_labels))
-        preview.show_only(self._view_pairs())
-        preview.min_score = self.min_score
+        return self._pairs(rows[keep])
 
     def _on_view(self, change: Any) -> None:
         if self.preview is None:

@@ -646,6 +646,54 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
                 return
         raise _invalid("row_id", row_id, "is not the id of a row of the frame")
 
+    def set_frame(
+        self,
+        frame: pd.DataFrame,
+        compare: pd.DataFrame | None = None,
+        *,
+        highlight: Mapping[Any, Iterable[tuple[str, Any]]] | None = None,
+        show_only: Mapping[Any, Iterable[tuple[str, Any]]] | None = None,
+    ) -> None:
+        """Show other rows in this widget (first row, single view), drawing once.
+
+        Reusing the widget is what keeps a click that changes the rows fast: the controls
+        and legend stay, only the image is drawn again.
+
+        Args:
+            frame: The new rows (as the constructor's ``frame``).
+            compare: The new second source; needed exactly when the widget compares.
+            highlight: As :meth:`highlight`, for the new rows.
+            show_only: As :meth:`show_only`, for the new rows.
+
+        Example:
+            >>> gt = client.list_ground_truth_events({"ground_truth_dataset_versions": [1]})
+            >>> preview = AnnotationPreview(gt.head(3)).load()
+            >>> preview.set_frame(gt.tail(2))
+            >>> preview.row_count, bool(preview.current_id == gt.index[-2])
+            (2, True)
+        """
+        source = _Source(frame, self._client, "frame")
+        if (compare is None) != (self._other is None):
+            raise _invalid(
+                "compare", None if compare is None else "<frame>",
+                "must be given exactly when the widget was created with compare=",
+            )  # fmt: skip
+        other = _Source(compare, self._client, "compare") if compare is not None else None
+        highlights = self._check_pairs(highlight, "highlight") or {}
+        shown = self._check_pairs(show_only, "show_only")
+        self._rendering = True  # the trait resets below must not draw the old rows
+        try:
+            self._source, self._other = source, other
+            self._highlights, self._shown = highlights, shown
+            self.set_trait("row_count", len(source))
+            self.mode = "single"
+            self.index = 0
+            self.page = 0
+        finally:
+            self._rendering = False
+        if self._loaded:
+            self._refresh()
+
     def highlight(self, annotations: Mapping[Any, Iterable[tuple[str, Any]]] | None) -> None:
         """Frame chosen annotations of each row in :data:`HIGHLIGHT` (None clears).
 

@@ -137,7 +137,7 @@ def test_clicking_a_confusion_cell_filters_the_table_and_opens_the_compare_previ
     assert set(panel.tags.rows.index.tolist()) == tasks
     preview = panel.preview
     assert preview is not None and preview.compare_mode
-    assert preview.row_count == len(tasks)
+    assert preview.row_count == min(len(tasks), panel.preview_rows)
     # the preview opens on the task with the most annotations of the cell
     per_task = expected["task_id"].value_counts()
     assert per_task.loc[preview.current_id] == per_task.max()
@@ -149,6 +149,18 @@ def test_clicking_a_confusion_cell_filters_the_table_and_opens_the_compare_previ
     assert preview.highlighted == wanted
     assert {t.split(":")[0] for t in wanted} == {"a", "b"}  # a GT box and its confused pred
     assert f"{predicted}" in panel.status.value and f"{true}" in panel.status.value
+
+
+def test_rows_checked_in_the_table_open_in_the_preview_still_highlighted(panel):
+    true, predicted = _worst_confusion(panel.matrix)
+    panel.preview_rows = 2
+    panel.select_cell(true, predicted)
+    assert panel.preview.row_count == 2
+    picked = int(panel.table._row_ids[4])  # a row past the preview's two
+    frontend_update(panel.table._row_checks[4], value=True)
+    assert panel.preview.row_count == 1 and panel.preview.current_id == picked
+    cell = panel.cell_labels[panel.cell_labels["task_id"] == picked]
+    assert len(panel.preview.highlighted) == len(cell) > 0
 
 
 def test_the_highlight_is_drawn_around_the_cell_annotations(panel):

@@ -293,7 +293,9 @@ class EvaluationPanel(LoadOnDisplay, widgets.VBox):
             for j, predicted in enumerate(names):
                 items.append(self._cell(true, predicted, int(values[i, j]), peak, i == j))
         grid = widgets.GridBox(items, layout=widgets.Layout(
-            grid_template_columns=f"minmax(90px, max-content) repeat({len(names)}, 64px)",
+            # a class name up to ~13 characters fits on one line; longer names wrap
+            grid_template_columns=(
+                f"minmax(90px, max-content) repeat({len(names)}, minmax(64px, 104px))"),
             grid_gap="2px", overflow="auto", max_width="100%",
         ))  # fmt: skip
         grid.add_class("snb-confusion")
@@ -315,7 +317,7 @@ class EvaluationPanel(LoadOnDisplay, widgets.VBox):
                 f"GT {true} predicted {predicted}")  # fmt: skip
         button = widgets.Button(
             description=f"{count:,}", tooltip=f"{what}: {count:,}", disabled=count == 0,
-            layout=widgets.Layout(width="64px", height="30px", margin="0"),
+            layout=widgets.Layout(width="100%", min_width="64px", height="30px", margin="0"),
         )  # fmt: skip
         button.style.button_color = _cell_color(count, peak, diagonal)
         button.add_class("snb-confusion-cell")

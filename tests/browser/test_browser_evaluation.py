@@ -135,7 +135,7 @@ def test_click_a_cell_then_tag_its_tasks(notebooks, backend, width):
     cell = panel.locator(f'.snb-confusion-cell[title="GT {true} predicted {predicted}: {count}"]')
     expect(cell).to_be_visible()
     expect(cell).to_have_text(str(count))
-    nbp.screenshot(f"-{width}-matrix", target=panel)
+    nbp.screenshot("-matrix", target=panel)
 
     cell.click()
     status = panel.locator(".snb-eval-status")
@@ -150,7 +150,7 @@ def test_click_a_cell_then_tag_its_tasks(notebooks, backend, width):
     expect(tag).to_be_enabled()
     expect(tag).to_contain_text("needs-review")
     assert nbp.page.evaluate(OVERFLOW_JS, panel.element_handle()) == []
-    nbp.screenshot(f"-{width}-cell", target=panel)
+    nbp.screenshot("-cell", target=panel)
 
     tag.click()
     expect(status).to_contain_text("Added needs-review")

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
+from traitlets import TraitError
 from wb_helpers import frontend_click, frontend_update
 
 from synapse_nb.evaluation import coco_from_per_image, evaluate
@@ -256,8 +257,9 @@ def test_the_gallery_draws_the_same_label_view(panel):
     preview = panel.preview
     preview.mode = "gallery"
     shown = panel.labels[panel.labels["task_id"].isin(panel.table.value.index)]
-    first_page = set(preview._source.rows[i].id for i in range(min(preview.gallery_size,
-                                                                   preview.row_count)))
+    first_page = set(
+        preview._source.rows[i].id for i in range(min(preview.gallery_size, preview.row_count))
+    )
     page_classes = set(shown[shown["task_id"].isin(first_page)]["class_name"])
     assert set(preview.classes) == page_classes and len(page_classes) > 1
     before = [img.value for img, _b in preview._thumbs[: len(first_page)]]
@@ -296,3 +298,36 @@ def test_labels_join_the_task_table_by_task_id(review):
     errors = labels[labels["status"].isin(["FP", "FN"])].groupby("task_id").size()
     by_task = per_image.assign(task_id=per_image["image_id"].map(images)).set_index("task_id")
     assert (errors == by_task.loc[errors.index, "errors"]).all()
+
+
+# ---------------------------------------------------------------------------- preview hooks
+
+
+def test_preview_hooks_refuse_bad_pairs_and_a_changed_compare_mode(panel):
+    panel.select_cell(*_worst_confusion(panel.matrix))
+    preview = panel.preview
+    with pytest.raises(InvalidInputError, match="source 'a' or 'b'"):
+        preview.highlight({preview.current_id: [("gt", "1")]})
+    with pytest.raises(InvalidInputError, match="annotations"):
+        preview.show_only([("a", "1")])
+    truth = panel._preview_frame(panel._preview_ids[:1], "gt")
+    with pytest.raises(InvalidInputError, match="compare"):
+        preview.set_frame(truth)  # the widget compares: a second source is needed
+    with pytest.raises(TraitError):
+        preview.min_score = 1.5
+
+
+def test_min_score_takes_low_predictions_out_of_the_compare_matching(panel):
+    panel.select_cell(BACKGROUND, _worst_confusion(panel.matrix)[1])
+    preview = panel.preview
+    here = panel.labels[
+        (panel.labels["task_id"] == preview.current_id) & (panel.labels["source"] == "pred")
+    ]
+    extra_before = preview.compare_counts["extra"]
+    matched_before = preview.compare_counts["matched"]
+    top = float(here["score"].max())
+    panel.show_labels(min_score=min(top + 0.01, 1.0))
+    assert preview.min_score == pytest.approx(min(top + 0.01, 1.0))
+    assert preview.compare_counts["extra"] == 0 and preview.compare_counts["matched"] == 0
+    assert extra_before + matched_before == len(here)
+    assert all(v.startswith("a:") for v in preview.visible_ids)

@@ -157,14 +157,22 @@ def _names(value: Any, field: str, allowed: Iterable[str] | None = None) -> set[
     return chosen
 
 
-def _check_labels(labels: Any, method: str) -> pd.DataFrame:
-    needed = {"source", "class_name", "status", "score", "matched_class", "task_id"}
-    if not isinstance(labels, pd.DataFrame) or not needed <= set(labels.columns):
-        shown = type(labels).__name__ if not isinstance(labels, pd.DataFrame) else sorted(
-            needed - set(labels.columns))
-        raise InvalidInputError("labels", shown, "must be a frame from evaluation_labels()",
+#: the names ``EvaluationResult.per_annotation()`` gives the label frame's class columns
+_PER_ANNOTATION_NAMES = {"category": "class_name", "matched_category": "matched_class"}
+
+
+def _columns(labels: Any, method: str) -> dict[str, pd.Series]:
+    """The columns the filters read, from a label frame or a ``per_annotation()`` frame."""
+    if not isinstance(labels, pd.DataFrame):
+        raise InvalidInputError("labels", type(labels).__name__,
+                                "must be a frame from evaluation_labels() or per_annotation()",
                                 method=method)
-    return labels
+    columns = {_PER_ANNOTATION_NAMES.get(str(c), str(c)): labels[c] for c in labels.columns}
+    missing = sorted({"source", "class_name", "status", "score", "matched_class"} - set(columns))
+    if missing:
+        raise InvalidInputError("labels", missing, "are missing: give a frame from "
+                                "evaluation_labels() or per_annotation()", method=method)
+    return columns
 
 
 def label_mask(
@@ -184,25 +192,25 @@ def label_mask(
         >>> label_mask(evaluation_labels(evaluate(gt, preds), {1: 3}), status="FP").tolist()
         [False, True]
     """
-    labels = _check_labels(labels, "filter_labels")
+    columns = _columns(labels, "filter_labels")
     keep = np.ones(len(labels), bool)
     statuses = _names(status, "status", LABEL_STATUSES)
     if statuses is not None:
-        keep &= labels["status"].isin(statuses).to_numpy()
+        keep &= columns["status"].isin(statuses).to_numpy()
     names = _names(classes, "classes")
     if names is not None:
-        keep &= labels["class_name"].isin(names).to_numpy()
+        keep &= columns["class_name"].isin(names).to_numpy()
     if source is not None:
         if source not in _SOURCES:
             raise InvalidInputError("source", source, f"must be one of {list(_SOURCES)}",
                                     method="filter_labels")
-        keep &= (labels["source"] == source).to_numpy()
+        keep &= (columns["source"] == source).to_numpy()
     if min_score is not None:
         if isinstance(min_score, bool) or not isinstance(min_score, int | float) or not (
                 math.isfinite(min_score) and 0.0 <= min_score <= 1.0):
             raise InvalidInputError("min_score", min_score, "must be a number in [0, 1]",
                                     method="filter_labels")
-        score = labels["score"].to_numpy(np.float64)
+        score = columns["score"].to_numpy(np.float64)
         # ground truth has no score: a confidence threshold only thins the predictions
         keep &= np.isnan(score) | (score >= min_score)
     return keep
@@ -219,7 +227,8 @@ def filter_labels(
     """The labels with a status, of some classes, and predictions scoring at least ``min_score``.
 
     Args:
-        labels: A frame from :func:`evaluation_labels`.
+        labels: A frame from :func:`evaluation_labels`, or the evaluation's own
+            ``per_annotation()`` frame (then without tasks and boxes).
         status: ``TP``, ``FP``, ``FN`` or ``ignored`` (or a list of them).
         classes: Class names to keep.
         min_score: Keep predictions with ``score >= min_score`` (ground truth is kept).
@@ -242,6 +251,9 @@ def filter_labels(
         [0.2]
         >>> filter_labels(labels, min_score=0.5)[["source", "status"]].values.tolist()
         [['gt', 'TP'], ['pred', 'TP']]
+        >>> per = evaluate(gt, preds).per_annotation()
+        >>> filter_labels(per, status="FP", source="pred")["annotation_id"].tolist()
+        [2]
     """
     keep = label_mask(labels, status=status, classes=classes, min_score=min_score,
                       source=source)
@@ -258,7 +270,7 @@ def cell_mask(labels: pd.DataFrame, true: str, predicted: str) -> np.ndarray:
         >>> cell_mask(evaluation_labels(evaluate(gt, preds), {1: 3}), "car", "background")
         array([ True, False])
     """
-    labels = _check_labels(labels, "confusion_cell")
+    columns = _columns(labels, "confusion_cell")
     for field, value in (("true", true), ("predicted", predicted)):
         if not isinstance(value, str):
             raise InvalidInputError(field, value, "must be a class name or 'background'",
@@ -268,7 +280,7 @@ def cell_mask(labels: pd.DataFrame, true: str, predicted: str) -> np.ndarray:
                                 method="confusion_cell")
 
     def equal(column: str, value: str) -> np.ndarray:
-        return (labels[column] == value).to_numpy(bool)
+        return (columns[column] == value).to_numpy(bool)
 
     gt = equal("source", "gt")
     counted = ~equal("status", "ignored")
@@ -290,7 +302,7 @@ def confusion_cell(labels: pd.DataFrame, true: str, predicted: str) -> pd.DataFr
     ``(background, dog)``: dog predictions that met no ground truth.
 
     Args:
-        labels: A frame from :func:`evaluation_labels`.
+        labels: A frame from :func:`evaluation_labels` (or ``per_annotation()``).
         true: Ground-truth class (row of the matrix) or ``background``.
         predicted: Predicted class (column) or ``background``.
 

@@ -169,3 +169,24 @@ def test_a_side_with_no_annotations_at_all_gives_labels(side):
     labels = evaluation_labels(evaluate(coco, results), {1: 5})
     assert labels["status"].tolist() == (["FP"] if side == "gt" else ["FN"])
     assert labels["matched_id"].isna().all()
+
+
+def test_the_per_annotation_frame_filters_the_same_way(labelled):
+    result, labels, _ = labelled
+    per = result.per_annotation()
+    for kwargs in (
+        {"status": "FP"},
+        {"classes": ["bus"], "min_score": 0.5},
+        {"source": "gt", "status": ["FN"]},
+    ):
+        from_per = filter_labels(per, **kwargs)
+        from_labels = filter_labels(labels, **kwargs)
+        keys = sorted(zip(from_per["source"], from_per["annotation_id"].astype(str), strict=True))
+        assert (
+            keys == sorted(zip(from_labels["source"], from_labels["annotation_id"], strict=True))
+            and keys
+        )
+    cell = confusion_cell(per, "car", "truck")
+    assert len(cell) == len(confusion_cell(labels, "car", "truck"))
+    with pytest.raises(InvalidInputError, match="matched_class"):
+        filter_labels(per.drop(columns=["matched_category"]), status="TP")

@@ -16,7 +16,7 @@ tag button (``needs-review`` by default) at those tasks. Everything the browser 
 method here too (:meth:`EvaluationPanel.select_cell`, :meth:`EvaluationPanel.tag_cell`,
 :meth:`EvaluationPanel.show_labels`), so the loop is scriptable and testable without one.
 
-The contract with the evaluation: the panel takes an
+What the panel needs from the evaluation: an
 :class:`~synapse_nb.evaluation.EvaluationResult` (bbox or segm), the task frame the evaluated
 images belong to (``file_url`` for the preview; a frame from the client for tagging), and
 ``images``, a map from the COCO image id used in the evaluation to the task id. Annotations

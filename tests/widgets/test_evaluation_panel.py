@@ -80,7 +80,7 @@ def _pixels(png: bytes) -> np.ndarray:
         return np.asarray(image.convert("RGB"))
 
 
-# ---------------------------------------------------------------------------- contract
+# ---------------------------------------------------------------------------- inputs
 
 
 def test_bad_inputs_are_refused_naming_the_field(review, client):

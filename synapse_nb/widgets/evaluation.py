@@ -412,7 +412,8 @@ class EvaluationPanel(LoadOnDisplay, widgets.VBox):
             predicted: Predicted class (column) or ``background`` (misses).
 
         Returns:
-            The cell's tasks (rows of ``tasks``), most cell annotations first.
+            The cell's tasks (rows of ``tasks``), most cell annotations first; the frame the
+            table shows (copy it before changing it).
 
         Raises:
             InvalidInputError: A class that is not in the matrix.
@@ -448,7 +449,7 @@ class EvaluationPanel(LoadOnDisplay, widgets.VBox):
             f"{plural(len(self._cell_rows), 'task')}"
         )
         self.last_select_ms = (time.perf_counter() - started) * 1000
-        return self._cell_rows.copy()
+        return self._cell_rows  # a new frame per click (.loc): no copy needed
 
     def _cell_caption(self) -> str:
         true, predicted = self.selected_cell

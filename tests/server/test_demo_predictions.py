@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -245,6 +247,32 @@ def test_profiles_exist_for_every_predicted_model_and_bad_input_is_named() -> No
         model_predictions(item.annotations, -1, MODEL_PROFILES["yolo-v8n"])
     with pytest.raises(ValueError, match=r"doc\['images'\]"):
         model_predictions({"images": []}, 0, MODEL_PROFILES["yolo-v8n"])
+    broken = copy.deepcopy(item.annotations)
+    broken["images"][0]["polygon"] = [{"id": "p", "classification": "car", "data": [[1, "x"]]}]
+    message = "['polygon'][0]['data'] must be [[x, y], ...], got [[1, 'x']]"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        model_predictions(broken, 0, MODEL_PROFILES["yolo-v8n"])
+    good = MODEL_PROFILES["yolo-v8n"]
+    message = "ErrorProfile.miss (small) must be in [0, 1], got 1.5"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        dataclasses.replace(good, miss=(1.5, 0.1, 0.1))
+    message = "ErrorProfile.background must be finite and >= 0, got -1"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        dataclasses.replace(good, background=-1)
+
+
+def test_predictions_stay_in_the_documents_extent() -> None:
+    empty = {"images": [{"bounding_box": [], "polygon": []}]}
+    assert model_predictions(empty, 0, MODEL_PROFILES["rtmdet-s"])["images"][0] == {
+        "bounding_box": []}  # no geometry: no extent to place a box in
+    lone = {"images": [{"bounding_box": [{"id": "b", "classification": "car", "attrs": [],
+                                          "data": [0, 0, 400, 300]}]}]}
+    boxes = [model_predictions(lone, s, MODEL_PROFILES["rtmdet-s"])["images"][0]["bounding_box"]
+             for s in range(40)]
+    for b in (b for bs in boxes for b in bs):
+        x, y, w, h = b["data"]
+        assert x >= 0 and y >= 0 and x + w <= 400 and y + h <= 300, b
+    assert any(len(bs) > 1 for bs in boxes) and any(len(bs) == 1 for bs in boxes)
 
 
 @pytest.mark.parametrize("model", MODELS)

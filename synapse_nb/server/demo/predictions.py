@@ -31,8 +31,8 @@ Example:
     >>> preds = model_predictions(item.annotations, seed=1, profile=MODEL_PROFILES["rtmdet-s"])
     >>> preds == model_predictions(item.annotations, seed=1, profile=MODEL_PROFILES["rtmdet-s"])
     True
-    >>> sorted(set(preds["images"][0]) - {"bounding_box"}) <= ["group", "keypoint", "polygon"]
-    True
+    >>> sorted(preds["images"][0])
+    ['bounding_box', 'group', 'keypoint']
 """
 
 from __future__ import annotations
@@ -50,10 +50,12 @@ from synapse_nb.server.demo.media import (
     _attr,
     _boxes_of,
     _check_int,
+    _check_rate,
     _classification_map,
     _fit_box,
     _geometry_extent,
     _pick,
+    _plain_number,
 )
 
 __all__ = [
@@ -115,6 +117,23 @@ class ErrorProfile:
     separation: float
     keypoint_noise: float
     outline_noise: float
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.miss, tuple) and len(self.miss) == 3):
+            raise ValueError(f"ErrorProfile.miss must be 3 probabilities, got {self.miss!r}")
+        for size, value in zip(("small", "medium", "large"), self.miss, strict=True):
+            _check_rate(f"ErrorProfile.miss ({size})", value, upper=1.0)
+        for name in ("miss_occluded", "localisation", "duplicate"):
+            _check_rate(f"ErrorProfile.{name}", getattr(self, name), upper=1.0)
+        for name in (
+            "confusion",
+            "background",
+            "spread",
+            "separation",
+            "keypoint_noise",
+            "outline_noise",
+        ):
+            _check_rate(f"ErrorProfile.{name}", getattr(self, name), upper=math.inf)
 
 
 MODEL_PROFILES: dict[str, ErrorProfile] = {
@@ -205,6 +224,7 @@ def model_predictions(doc: dict, seed: int, profile: ErrorProfile) -> dict:
     if not isinstance(profile, ErrorProfile):
         raise TypeError(f"profile must be an ErrorProfile, got {profile!r}")
     source = doc["images"][0]
+    _check_geometry(source)
     limits = _geometry_extent(source)
     detections = _object_detections(gt, rng, profile, limits)
     detections += _background(gt, rng, profile, limits)
@@ -225,6 +245,26 @@ def model_predictions(doc: dict, seed: int, profile: ErrorProfile) -> dict:
         item["polygon"] = polygons
     _skeletons(item, source, gt, detections, rng, profile, limits)
     return {"classification": _classification_map(item), "images": [item]}
+
+
+def _check_geometry(source: dict) -> None:
+    """Polygons and keypoints (which boxes' validation does not cover) are readable."""
+    where = "doc['images'][0]"
+    for tool, shape in (("polygon", "[[x, y], ...]"), ("keypoint", "[x, y]")):
+        anns = source.get(tool, [])
+        if not isinstance(anns, list):
+            raise ValueError(f"{where}['{tool}'] must be a list, got {anns!r}")
+        for pos, ann in enumerate(anns):
+            data = ann.get("data") if isinstance(ann, dict) else None
+            points = data if tool == "polygon" else [data]
+            if not (
+                isinstance(points, list)
+                and all(
+                    isinstance(p, list) and len(p) >= 2 and all(map(_plain_number, p[:2]))
+                    for p in points
+                )
+            ):
+                raise ValueError(f"{where}['{tool}'][{pos}]['data'] must be {shape}, got {data!r}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -460,7 +500,9 @@ def _skeleton_groups(source: dict) -> list[tuple[dict, list[dict]]]:
     keypoints = {k.get("id"): k for k in source.get("keypoint", []) if isinstance(k, dict)}
     groups = []
     for group in source.get("group", []):
-        members = [keypoints[m] for m in group.get("data", []) if m in keypoints]
+        data = group.get("data") if isinstance(group, dict) else None
+        names = data if isinstance(data, list) else []
+        members = [keypoints[m] for m in names if isinstance(m, str) and m in keypoints]
         if members:
             groups.append((group, members))
     return groups
@@ -480,9 +522,7 @@ def _skeletons(
     made = []
     for group, members in _skeleton_groups(source):
         seen = [
-            (float(k["data"][0]), float(k["data"][1]))
-            for k in members
-            if k.get("visibility", 2) > 0
+            (float(k["data"][0]), float(k["data"][1])) for k in members if k.get("visibility") != 0
         ]
         owner = _owner(seen, gt, "person") if seen else None
         if owner is None:

@@ -322,16 +322,20 @@ def test_poorly_localised_boxes_and_duplicates(results, model) -> None:
     assert (best < 0.3).sum() >= 5  # and background
 
 
+def _recall(result: EvaluationResult, low: float, high: float) -> float:
+    """The share of ground truths with an area in [low, high) found at IoU 0.5."""
+    frame = result.per_annotation(iou=0.5)
+    truth = frame[(frame.source == "gt") & (frame.area >= low) & (frame.area < high)]
+    return float((truth.status == "TP").mean())
+
+
 @pytest.mark.parametrize("model", MODELS)
 def test_small_and_occluded_objects_are_missed_more(results, model) -> None:
     dataset, _, result = results[(model, "bbox")]
-    summary = result.summary["value"]
-    assert summary["ARs"] < summary["ARl"]
+    recall = [_recall(result, lo, hi) for lo, hi in ((0, 32**2), (32**2, 96**2), (96**2, np.inf))]
+    assert recall[0] < recall[1] < recall[2], recall
     frame = result.per_annotation(iou=0.5)
     truth = frame[frame.source == "gt"]
-    recall = [(truth[(truth.area >= lo) & (truth.area < hi)].status == "TP").mean()
-              for lo, hi in ((0, 32**2), (32**2, 96**2), (96**2, np.inf))]
-    assert recall[0] < recall[1] < recall[2], recall
     occluded = truth.annotation_id.map({a["id"]: a["occluded"] for a in dataset["annotations"]})
     assert occluded.sum() >= 100
     hidden, seen = ((truth[mask].status == "TP").mean() for mask in (occluded, ~occluded))
@@ -352,11 +356,12 @@ def test_scores_separate_hits_from_false_positives_only_partly(results, model) -
 
 def test_models_differ_where_their_profiles_say(results) -> None:
     yolo, detr, rtmdet = ({k: results[(m, "bbox")][2].summary.loc[k, "value"]
-                           for k in ("AP", "APs", "APl")} for m in MODELS)
+                           for k in ("AP", "APl")} for m in MODELS)
     aps = sorted(s["AP"] for s in (yolo, detr, rtmdet))
-    assert aps[1] - aps[0] > 0.01 and aps[2] - aps[1] > 0.01
-    assert rtmdet["APs"] > max(yolo["APs"], detr["APs"])  # best on small objects
-    assert detr["APl"] > max(yolo["APl"], rtmdet["APl"])  # best on large ones
+    assert aps[1] - aps[0] > 0.02 and aps[2] - aps[1] > 0.02
+    small = [_recall(results[(m, "bbox")][2], 0, 32**2) for m in MODELS]
+    assert small[2] > max(small[:2]) + 0.1  # rtmdet finds the most small objects
+    assert detr["APl"] > max(yolo["APl"], rtmdet["APl"]) + 0.05  # best on large ones
 
     def confusions(model: str) -> int:
         matrix = results[(model, "bbox")][2].confusion_matrix(iou=0.5)

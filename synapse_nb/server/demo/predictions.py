@@ -78,10 +78,11 @@ CONFUSIONS: dict[str, tuple[float, dict[str, float]]] = {
 }
 """For each class: the base rate at which a detected object of it is given another class, and
 the weights of the classes it is mistaken for (similar-looking ones). Rare classes are taken for
-the frequent class they resemble more often than the other way round, as with real detectors. An error profile scales
-the rate; small objects are confused half as often again."""
+the frequent class they resemble more often than the other way round, as with real detectors.
+An error profile scales the rate; small objects are confused half as often again."""
 
 _SMALL, _MEDIUM = 32.0**2, 96.0**2  # COCO area-range borders (pixels)
+_NUMBER = (int, float)  # exact types of the fast path of point checks
 _SECOND_GUESS = 0.3  # share of confused objects that also get a lower-scored box of their class
 _JOINT_NOISE: dict[Any, float] = {2: 1.0, 1: 2.0, 0: 3.0}  # a joint's noise by its visibility
 # Score logits per kind of detection, before the profile's separation and the noise.
@@ -251,6 +252,15 @@ def model_predictions(doc: dict, seed: int, profile: ErrorProfile) -> dict:
     return {"classification": _classification_map(item), "images": [item]}
 
 
+def _is_point(value: Any) -> bool:
+    return (
+        type(value) is list
+        and len(value) >= 2
+        and type(value[0]) in _NUMBER
+        and type(value[1]) in _NUMBER
+    ) or (isinstance(value, list) and len(value) >= 2 and all(map(_plain_number, value[:2])))
+
+
 def _check_geometry(source: dict) -> None:
     """Polygons and keypoints (which boxes' validation does not cover) are readable."""
     where = "doc['images'][0]"
@@ -260,14 +270,11 @@ def _check_geometry(source: dict) -> None:
             raise ValueError(f"{where}['{tool}'] must be a list, got {anns!r}")
         for pos, ann in enumerate(anns):
             data = ann.get("data") if isinstance(ann, dict) else None
-            points = data if tool == "polygon" else [data]
-            if not (
-                isinstance(points, list)
-                and all(
-                    isinstance(p, list) and len(p) >= 2 and all(map(_plain_number, p[:2]))
-                    for p in points
-                )
-            ):
+            if tool == "keypoint":
+                ok = _is_point(data)
+            else:
+                ok = isinstance(data, list) and all(map(_is_point, data))
+            if not ok:
                 raise ValueError(f"{where}['{tool}'][{pos}]['data'] must be {shape}, got {data!r}")
 
 
@@ -442,8 +449,11 @@ def _carry(
     """``points`` taken from box ``src`` to box ``dst``, plus noise (per point if an array)."""
     sx, sy, ox, oy = _transform(src, dst)
     moved = points * [sx, sy] + [ox, oy]
-    spread = np.broadcast_to(np.asarray(noise, float).reshape(-1, 1), moved.shape)
-    moved += rng.normal(0.0, 1.0, moved.shape) * spread * math.sqrt(max(src[2] * src[3], 1.0))
+    spread = np.asarray(noise, float)
+    scale = math.sqrt(max(src[2] * src[3], 1.0))
+    moved += (
+        rng.normal(0.0, 1.0, moved.shape) * (spread[:, None] if spread.ndim else spread) * scale
+    )
     return np.clip(moved, 0.0, [max(limits[0], 1.0), max(limits[1], 1.0)]).round(1)
 
 

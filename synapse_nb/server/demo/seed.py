@@ -405,7 +405,13 @@ PREDICTED_MODELS = (("yolo-v8n", "2.0.0"), ("detr-r50", "1.2.0"), ("rtmdet-s", "
 
 def prediction_seed(seed: int, model: int, position: int) -> int:
     """The seed of the predictions of model ``model`` (its position in
-    :data:`PREDICTED_MODELS`) on the ``position``-th GT image."""
+    :data:`PREDICTED_MODELS`, < 16) on the ``position``-th GT image (< 1,000,003): distinct for
+    every seed, model and position.
+
+    Example:
+        >>> prediction_seed(0, 1, 5), prediction_seed(1, 0, 5)
+        (1000008, 16000053)
+    """
     return (seed * 16 + model) * 1_000_003 + position
 
 

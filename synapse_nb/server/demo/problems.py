@@ -123,7 +123,7 @@ def manifest() -> dict[str, list[dict[str, Any]]]:
         >>> manifest()["pairs"][0]
         {'source': 'scene_0020.jpg', 'target': 'scene_0060.jpg', 'exact': True}
     """
-    images = [
+    images: list[dict[str, Any]] = [
         {"file_name": _name(d.target), "issue": "exact_duplicate" if d.exact else
          "near_duplicate", "source": _name(d.source)}
         for d in DUPLICATES

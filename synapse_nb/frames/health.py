@@ -207,10 +207,8 @@ def _join_images(frame: pd.DataFrame, images: pd.DataFrame) -> None:
         else:
             picked = source.iloc[np.where(found, position, 0)].reset_index(drop=True)
             picked = picked.where(pd.Series(found), None)
-            if name == "cluster_representative":
-                picked = picked.astype("Int64")
-            frame[name] = picked.astype(source.dtype if name != "cluster_representative"
-                                        else "Int64").to_numpy()
+            dtype = "Int64" if name == "cluster_representative" else source.dtype
+            frame[name] = pd.array(picked.tolist(), dtype=dtype)
     frame["image_issues"] = _issue_lists(frame, IMAGE_ISSUES)
 
 

@@ -84,6 +84,7 @@ class FrameHealth:
             ``share`` (of the images or of the judged annotations).
         images: The image check's result (pairs, clusters, thresholds), keyed by data unit.
         annotation_health: The annotation check's result.
+        paths: The downloaded image of each data unit (a file in the client's cache).
     """
 
     frame: pd.DataFrame
@@ -91,6 +92,31 @@ class FrameHealth:
     summary: pd.DataFrame
     images: ImageHealth
     annotation_health: AnnotationHealth
+    paths: Mapping[Any, str]
+
+    def plot_issues(self) -> Any:
+        """A bar chart of the issue counts (matplotlib figure).
+
+        Example:
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True)
+            >>> type(tasks.head(20).synapse.health(progress=False).plot_issues()).__name__
+            'Figure'
+        """
+        from synapse_nb.health.plots import plot_issue_counts
+
+        return plot_issue_counts(self.summary)
+
+    def plot_duplicates(self, **options: Any) -> Any:
+        """The duplicate clusters as thumbnail strips, the representative first (a figure).
+
+        Example:
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True)
+            >>> type(tasks.head(20).synapse.health(progress=False).plot_duplicates()).__name__
+            'Figure'
+        """
+        from synapse_nb.health.plots import plot_duplicate_clusters
+
+        return plot_duplicate_clusters(self.images, self.paths, **options)
 
     def clusters(self) -> pd.DataFrame:
         """Duplicate clusters with the rows (frame ids) of each member.
@@ -375,7 +401,7 @@ def frame_health(
     _row_annotation_issues(out, annotations, owner)
     summary = pd.concat([images.summary(), _annotation_summary(annotations, judged.index)],
                         ignore_index=True)
-    return FrameHealth(out, annotations, summary, images, checked)
+    return FrameHealth(out, annotations, summary, images, checked, sources)
 
 
 def _check_per_tool(ann: pd.DataFrame, judged: pd.DataFrame, sizes: Mapping[Any, Any],

@@ -12,9 +12,10 @@ assignment or ground-truth frame:
   classes and declared attributes).
 
 The result's ``frame`` is the input frame plus typed signal columns (``<issue>_score``
-``Float64``, ``is_<issue>`` ``bool``, duplicate-cluster columns, and per row the lists
-``image_issues`` and ``annotation_issues``); ``annotations`` is the annotations view with the
-per-annotation flags joined on; ``summary`` counts each issue.
+``Float64``, ``is_<issue>`` ``bool``, duplicate-cluster columns, per row the lists
+``image_issues`` and ``annotation_issues``, and ``flagged_annotations``, ``{annotation id:
+issues}``, which the annotation preview draws in its flag colour); ``annotations`` is the
+annotations view with the per-annotation flags joined on; ``summary`` counts each issue.
 
 Which annotations are judged:
 
@@ -333,7 +334,14 @@ def _row_annotation_issues(frame: pd.DataFrame, ann: pd.DataFrame, owner: str) -
         if issues:
             by_row.setdefault(pk, set()).update(issues)
             counts[pk] = counts.get(pk, 0) + 1
+    flagged: dict[Any, dict[str, str]] = {}
+    for pk, aid, issues in zip(ann[owner].tolist(), ann["annotation_id"].tolist(),
+                               ann["issues"].tolist(), strict=True):
+        if issues:
+            flagged.setdefault(pk, {})[str(aid)] = ", ".join(issues)
     frame["annotation_issues"] = [sorted(by_row.get(pk, ())) for pk in frame.index.tolist()]
+    frame["flagged_annotations"] = pd.Series([flagged.get(pk, {}) for pk in frame.index],
+                                             index=frame.index, dtype=object)
     frame["n_flagged_annotations"] = pd.array([counts.get(pk, 0) for pk in frame.index],
                                               dtype="Int64")
 

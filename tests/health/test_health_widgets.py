@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 
+import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from synapse_nb.exceptions import InvalidInputError
 from synapse_nb.frames import Client
 from synapse_nb.frames.health import FrameHealth
 from synapse_nb.server import ServerHandle, start
-from synapse_nb.widgets import FilterPanel
+from synapse_nb.widgets import AnnotationPreview, FilterPanel
+from synapse_nb.widgets._render import FLAG_COLOR
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +105,28 @@ def test_the_panel_value_keeps_the_health_columns(report):
     rows = panel.filter(issue="exact_duplicate")
     assert isinstance(rows, pd.DataFrame)
     assert rows["is_exact_duplicate"].all() and rows["cluster_representative"].notna().all()
+
+
+def _pixels(png: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(png)) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def _flag_pixels(preview: AnnotationPreview) -> int:
+    image = _pixels(bytes(preview._image.value))
+    return int((image == np.array(FLAG_COLOR, dtype=np.uint8)).all(axis=2).sum())
+
+
+def test_the_preview_draws_flagged_annotations_in_the_flag_colour(report, tmp_path):
+    frame = report.frame
+    flagged = frame[frame["annotation_issues"].map(lambda issues: "outside" in issues)]
+    clean = frame[(frame["annotation_issues"].map(len) == 0) & (frame["n_annotations"] > 0)]
+    assert flagged.iloc[0]["flagged_annotations"] == {"bbox_planted": "outside"}
+    marked = AnnotationPreview(flagged, cache_dir=tmp_path).load()
+    plain = AnnotationPreview(clean.head(1), cache_dir=tmp_path).load()
+    try:
+        assert _flag_pixels(marked) > 50
+        assert _flag_pixels(plain) == 0
+    finally:
+        marked.close()
+        plain.close()

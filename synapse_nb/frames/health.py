@@ -137,6 +137,33 @@ class FrameHealth:
                             for members in clusters["members"]]
         return clusters
 
+    def cluster_rows(self, cluster: int) -> pd.DataFrame:
+        """The frame rows of one duplicate cluster, its representative first.
+
+        Example:
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True)
+            >>> report = tasks.synapse.health(progress=False)
+            >>> report.cluster_rows(0)["file_name"].tolist()
+            ['scene_0020.jpg', 'scene_0060.jpg']
+        """
+        clusters = self.clusters().set_index("cluster")
+        if isinstance(cluster, bool) or cluster not in clusters.index:
+            raise InvalidInputError("cluster", cluster,
+                                    f"must be one of {clusters.index.tolist()}",
+                                    method="cluster_rows")
+        return self.frame.loc[clusters.at[cluster, "rows"]]
+
+    def preview_cluster(self, cluster: int, **options: Any) -> Any:
+        """The annotation preview's gallery of one duplicate cluster, representative first.
+
+        Example:
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True)
+            >>> gallery = tasks.synapse.health(progress=False).preview_cluster(1)
+            >>> gallery.mode, gallery.row_count
+            ('gallery', 2)
+        """
+        return self.cluster_rows(cluster).synapse.preview(**{"mode": "gallery", **options})
+
     def flagged(self, issue: str) -> pd.DataFrame:
         """The rows of the frame with an image or annotation issue.
 

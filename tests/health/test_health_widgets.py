@@ -130,3 +130,18 @@ def test_the_preview_draws_flagged_annotations_in_the_flag_colour(report, tmp_pa
     finally:
         marked.close()
         plain.close()
+
+
+def test_a_duplicate_cluster_opens_as_a_gallery_representative_first(report, tmp_path):
+    for cluster, representative, size in report.clusters()[
+            ["cluster", "representative", "size"]].itertuples(index=False):
+        rows = report.cluster_rows(cluster)
+        assert len(rows) == size and int(rows["data_unit_id"].iloc[0]) == representative
+    gallery = report.preview_cluster(0, cache_dir=tmp_path)
+    try:
+        assert gallery.mode == "gallery" and gallery.row_count == 2
+    finally:
+        gallery.close()
+    with pytest.raises(InvalidInputError, match="cluster") as info:
+        report.cluster_rows(99)
+    assert "99" in str(info.value)

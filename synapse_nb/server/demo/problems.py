@@ -48,6 +48,7 @@ __all__ = [
     "ATTRIBUTES",
     "DUPLICATES",
     "IMAGE_PROBLEMS",
+    "UNKNOWN_CLASS",
     "configure",
     "manifest",
     "plant",
@@ -103,7 +104,8 @@ ANNOTATION_PROBLEMS: dict[int, str] = {
 }
 
 _PLANTED_ID = "bbox_planted"
-_UNKNOWN_CLASS = "truck"
+#: The class of the planted box whose class the demo project does not configure.
+UNKNOWN_CLASS = "truck"
 
 
 def _name(index: int) -> str:
@@ -237,7 +239,7 @@ def _planted_box(issue: str, first: dict[str, Any], width: int, height: int) -> 
         "duplicate": list(first["data"]),
         "unknown_class": [x, y, w, h],
     }[issue]
-    cls = _UNKNOWN_CLASS if issue == "unknown_class" else first["classification"]
+    cls = UNKNOWN_CLASS if issue == "unknown_class" else first["classification"]
     return {"id": _PLANTED_ID, "classification": cls,
             "attrs": _attrs(occluded=False, truncated=False), "data": data}
 

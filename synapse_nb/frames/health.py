@@ -48,6 +48,7 @@ import pandas as pd
 from synapse_nb.exceptions import ClientError, InvalidInputError
 from synapse_nb.frames.build import STRING, frame_meta
 from synapse_nb.frames.client import Client
+from synapse_nb.frames.schemas import IMAGE_TOOLS
 from synapse_nb.health import (
     ANNOTATION_ISSUES,
     IMAGE_ISSUES,
@@ -405,8 +406,9 @@ def frame_health(
         A :class:`FrameHealth`.
 
     Raises:
-        InvalidInputError: The frame has no images, or ``split`` is not one of its columns
-            (before anything is downloaded).
+        InvalidInputError: The frame has no images, ``split`` is not one of its columns, a
+            tool name is unknown, or an option has the wrong type (before anything is
+            downloaded).
 
     Example:
         >>> tasks = client.list_tasks({"project": 1}, list_all=True)
@@ -414,7 +416,13 @@ def frame_health(
         >>> report.frame["is_dark"].dtype, report.frame["dark_score"].dtype
         (dtype('bool'), Float64Dtype())
     """
-    tools, attribute_tools = tuple(tools), tuple(attribute_tools)
+    tools = _check_tools("tools", tools)
+    attribute_tools = _check_tools("attribute_tools", attribute_tools)
+    if not isinstance(progress, bool):
+        raise InvalidInputError("progress", progress, "must be True or False", method="health")
+    if cache is not None and not isinstance(cache, HealthCache):
+        raise InvalidInputError("cache", type(cache).__name__, "must be a HealthCache",
+                                method="health")
     urls = _unit_urls(frame)
     splits = _unit_splits(frame, split)
     owner = frame_meta(frame).get("owner") or _owner(frame)
@@ -451,6 +459,18 @@ def _check_per_tool(ann: pd.DataFrame, judged: pd.DataFrame, sizes: Mapping[Any,
         return check_annotations(judged, sizes, config=labels, thresholds=thresholds)
     frame = pd.concat([p.annotations for p in parts]).reindex(judged.index)
     return AnnotationHealth(frame, parts[0].thresholds)
+
+
+def _check_tools(name: str, tools: Iterable[str]) -> tuple[str, ...]:
+    """Tool names as a tuple; a bare string or an unknown tool is refused."""
+    if isinstance(tools, str) or not isinstance(tools, Iterable):
+        raise InvalidInputError(name, tools, "must be a list of tool names", method="health")
+    out = tuple(tools)
+    unknown = [t for t in out if t not in IMAGE_TOOLS]
+    if unknown:
+        raise InvalidInputError(name, unknown, f"are not tools; use some of {list(IMAGE_TOOLS)}",
+                                method="health")
+    return out
 
 
 def _owner(frame: pd.DataFrame) -> str:

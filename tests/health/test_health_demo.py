@@ -157,6 +157,19 @@ def test_a_missing_split_column_is_refused_before_any_download(demo, tasks, tmp_
     assert not any((tmp_path / "media").rglob("*.jpg"))
 
 
+@pytest.mark.parametrize(("option", "value"), [
+    ("tools", "bounding_box"), ("tools", ["bounding_box", "cuboid"]),
+    ("attribute_tools", ["boxes"]), ("progress", "yes"), ("cache", {}),
+])
+def test_bad_options_are_refused_naming_the_option_before_any_download(demo, tasks, tmp_path,
+                                                                       option, value):
+    with (Client(demo.url, api_token=demo.token, progress=False,
+                 cache_dir=tmp_path / "media") as fresh,
+          pytest.raises(InvalidInputError, match=option)):
+        tasks.synapse.health(client=fresh, **{option: value})
+    assert not any((tmp_path / "media").rglob("*.jpg"))
+
+
 def test_planting_leaves_the_generated_images_untouched(tmp_path):
     generated = tmp_path / "generated"
     items = media.generate_items(20, generated)

@@ -35,10 +35,13 @@ from synapse_nb.exceptions import InvalidInputError
 __all__ = [
     "ISSUE_COLUMNS",
     "ScoreRange",
+    "has_issues",
+    "issue_dropdown",
     "issue_mask",
     "issue_options",
     "score_columns",
     "score_mask",
+    "score_range",
 ]
 
 #: List columns of issue names that ``df.synapse.health()`` adds to a frame.
@@ -62,7 +65,12 @@ def has_issues(frame: pd.DataFrame) -> bool:
 
 
 def issue_options(frame: pd.DataFrame) -> list[tuple[str, str]]:
-    """``(label with row count, issue)`` for every issue present in the frame, by name."""
+    """``(label with row count, issue)`` for every issue present in the frame, by name.
+
+    Example:
+        >>> issue_options(pd.DataFrame({"annotation_issues": [["tiny"], ["tiny", "outside"]]}))
+        [('outside (1)', 'outside'), ('tiny (2)', 'tiny')]
+    """
     counts: Counter[str] = Counter()
     for row in zip(*[_lists(frame, c) for c in ISSUE_COLUMNS], strict=True):
         counts.update({str(issue) for issues in row for issue in issues})
@@ -70,7 +78,12 @@ def issue_options(frame: pd.DataFrame) -> list[tuple[str, str]]:
 
 
 def issue_mask(frame: pd.DataFrame, issue: str) -> np.ndarray:
-    """Rows with ``issue`` among their image or annotation issues."""
+    """Rows with ``issue`` among their image or annotation issues.
+
+    Example:
+        >>> issue_mask(pd.DataFrame({"image_issues": [["dark"], []]}), "dark").tolist()
+        [True, False]
+    """
     mask = np.zeros(len(frame), dtype=bool)
     for column in ISSUE_COLUMNS:
         mask |= np.fromiter((issue in v for v in _lists(frame, column)), dtype=bool,
@@ -79,20 +92,36 @@ def issue_mask(frame: pd.DataFrame, issue: str) -> np.ndarray:
 
 
 def score_columns(frame: pd.DataFrame) -> list[str]:
-    """The numeric ``*_score`` columns of the frame, in frame order."""
+    """The numeric ``*_score`` columns of the frame, in frame order.
+
+    Example:
+        >>> score_columns(pd.DataFrame({"dark_score": [0.5], "note_score": ["x"]}))
+        ['dark_score']
+    """
     return [str(c) for c in frame.columns
             if str(c).endswith("_score") and pd.api.types.is_numeric_dtype(frame[c])]
 
 
 def score_mask(frame: pd.DataFrame, key: tuple[str, float, float]) -> np.ndarray:
-    """Rows whose score column lies within ``[low, high]`` (no score: no match)."""
+    """Rows whose score column lies within ``[low, high]`` (no score: no match).
+
+    Example:
+        >>> f = pd.DataFrame({"blurry_score": pd.array([5.0, None, 90.0], dtype="Float64")})
+        >>> score_mask(f, ("blurry_score", 0, 40)).tolist()
+        [True, False, False]
+    """
     column, low, high = key
     values = frame[column].astype("Float64")
     return ((values >= low) & (values <= high)).to_numpy(dtype=bool, na_value=False)
 
 
 def score_range(frame: pd.DataFrame, column: str) -> tuple[float, float]:
-    """The smallest and largest score of a column (0, 1 when it has none)."""
+    """The smallest and largest score of a column (0, 1 when it has none).
+
+    Example:
+        >>> score_range(pd.DataFrame({"s": [0.25, 3.0]}), "s")
+        (0.25, 3.0)
+    """
     values = frame[column].astype("Float64").dropna()
     if values.empty:
         return 0.0, 1.0
@@ -185,7 +214,12 @@ class ScoreRange(widgets.HBox):
 
 def issue_dropdown(on_change: Callable[[Mapping[str, Any]], None], any_value: str
                    ) -> widgets.Dropdown:
-    """The issue facet's dropdown (its options are set by the panel)."""
+    """The issue facet's dropdown (its options are set by the panel).
+
+    Example:
+        >>> issue_dropdown(lambda change: None, "any").description
+        'issue'
+    """
     dropdown = widgets.Dropdown(description="issue", options=[("any", any_value)],
                                 layout=widgets.Layout(width="auto", min_width="200px"),
                                 style={"description_width": "initial"})

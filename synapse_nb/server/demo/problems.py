@@ -313,6 +313,15 @@ def plant(items: list[Any], media_dir: Path, target_dir: Path) -> tuple[list[Any
     Returns:
         The items (planted ones replaced: new annotations, sizes) and ``target_dir``.
         Problems on indices beyond ``len(items)`` are skipped.
+
+    Example:
+        >>> from synapse_nb.server.demo import media
+        >>> items = media.generate_items(13, tmp / "generated")
+        >>> planted, folder = plant(items, tmp / "generated", tmp / "planted")
+        >>> from PIL import Image
+        >>> with Image.open(folder / "scene_0012.jpg") as dark:
+        ...     max(dark.convert("L").getextrema()) < 60
+        True
     """
     target_dir.mkdir(parents=True, exist_ok=True)
     out = list(items)

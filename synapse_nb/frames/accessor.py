@@ -13,6 +13,7 @@ file).
 ``split/details``  reproducible stratified train/val/test; labels and distributions
 ``diff/push/undo`` write edited columns back, batched, with a dry run and an undo
 ``preview``        the annotation preview widget on these rows
+``health``         duplicates, split leaks, image and annotation issues as columns
 =================  ============================================================
 
 Example:
@@ -635,6 +636,33 @@ class SynapseAccessor:
         except InvalidInputError:
             live = None
         return _PREVIEWERS[-1](self._obj, client=live, **options)
+
+    # ------------------------------------------------------------------ health
+    def health(
+        self, split: str | None = None, *, client: Client | None = None, **options: Any
+    ) -> Any:
+        """Dataset health of these rows: the frame with issue columns, and a summary.
+
+        See :func:`synapse_nb.frames.health.frame_health` (options: thresholds, config,
+        cache, tools, progress). ``split`` names a split column for leaks; by default the
+        frame's ``split`` column when it has one.
+
+        Returns:
+            A :class:`~synapse_nb.frames.health.FrameHealth` (``frame``, ``annotations``,
+            ``summary``, ``clusters()``, ``flagged(issue)``).
+
+        Example:
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True).synapse.split()
+            >>> report = tasks.synapse.health(progress=False)
+            >>> int(report.frame["is_leak"].sum()) > 0, report.frame.synapse.kind
+            (True, 'task')
+        """
+        self._require("health", ("task", "assignment", "ground_truth_event"))
+        from synapse_nb.frames.health import frame_health
+
+        if split is None and "split" in self._obj.columns:
+            split = "split"
+        return frame_health(self._obj, self.client(client), split=split, **options)
 
     # ------------------------------------------------------------------ export
     def export(

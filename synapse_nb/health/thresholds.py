@@ -7,7 +7,7 @@ Changing a threshold never re-reads an image: the scores are cached, the flags a
 Example:
     >>> from synapse_nb.health.thresholds import ImageThresholds
     >>> ImageThresholds(dark=0.1).dark, ImageThresholds().near_duplicate_distance
-    (0.1, 6)
+    (0.1, 5)
 """
 
 from __future__ import annotations
@@ -48,7 +48,9 @@ class ImageThresholds:
             image area over the median area of the collection) is above this factor or below
             its inverse.
         near_duplicate_distance: Two images are near duplicates when the Hamming distance
-            of their 64-bit perceptual hashes is at most this.
+            of their 64-bit perceptual hashes is at most this. Re-saved, re-compressed or
+            slightly cropped copies stay within 4 bits; two different scenes built alike
+            (same room, same camera height) can come as close as 6, so the default is 5.
     """
 
     dark: float = 0.20
@@ -58,7 +60,7 @@ class ImageThresholds:
     low_information: float = 2.5
     odd_aspect: float = 2.5
     unusual_size: float = 4.0
-    near_duplicate_distance: int = 6
+    near_duplicate_distance: int = 5
 
     def __post_init__(self) -> None:
         for name in ("dark", "overexposed", "low_contrast"):

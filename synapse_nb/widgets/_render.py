@@ -226,10 +226,18 @@ def _label_text(shape: Shape) -> str:
         text += f" {shape.score:.2f}"
     if shape.status == "matched" and shape.source == "b" and shape.iou is not None:
         text += f" IoU {shape.iou:.2f}"
+    if shape.flag:
+        text += f" ! {shape.flag}"
     return text
 
 
+#: Colour of annotations flagged by the dataset-health checks.
+FLAG_COLOR = (255, 0, 110)
+
+
 def _color(shape: Shape) -> tuple[int, int, int]:
+    if shape.flag:
+        return FLAG_COLOR
     if shape.status is not None:
         return STATUS_COLORS[shape.status]
     return class_color(shape.label)

@@ -61,6 +61,8 @@ class Shape:
         status: Compare mode: ``matched``, ``missed`` or ``extra``.
         source: Compare mode: ``"a"`` (reference) or ``"b"``.
         iou: Compare mode: IoU with the matched partner.
+        flag: Dataset-health issues of the annotation (``df.synapse.health()``), drawn in
+            the flag colour with the issue names in the label.
 
     Example:
         >>> Shape("bounding_box", "car", [0, 0, 2, 3]).box()
@@ -81,6 +83,7 @@ class Shape:
     status: str | None = None
     source: str = "a"
     iou: float | None = None
+    flag: str | None = None
 
     def box(self) -> tuple[float, float, float, float] | None:
         """Tight ``(x, y, w, h)`` of a box, polygon or polyline (None for other tools).

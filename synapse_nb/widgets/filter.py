@@ -213,7 +213,8 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         return [c for c in wanted if c != "id"]
 
     def _build_controls(self) -> None:
-        self.controls = FilterControls(self._source.capabilities(), self._on_control)
+        self.controls = FilterControls(self._source.capabilities(), self._on_control,
+                                       getattr(self._source, "frame", None))
         controls = self.controls  # the same widgets, by the panel's attribute names
         self.status_filter = controls.status_filter
         self.assignee_filter = controls.assignee_filter
@@ -222,6 +223,8 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         self.created_from = controls.created_from
         self.created_to = controls.created_to
         self.search_box = controls.search_box
+        self.issue_filter = controls.issue_filter
+        self.score_filter = controls.score_filter
         self.reset_button = controls.reset_button
         self.reset_button.on_click(lambda _b: self.reset())
         self.count_label = widgets.HTML()
@@ -417,8 +420,9 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
 
         Args:
             **criteria: Fields of :class:`Criteria`: ``status``, ``assignee``, ``tags``,
-                ``class_name``, ``created_from``, ``created_to``, ``search``. ``None`` (or
-                ``()``/``''``) clears a filter.
+                ``class_name``, ``created_from``, ``created_to``, ``search``, and on frames
+                from ``df.synapse.health()`` ``issue`` and ``score`` (``(column, low,
+                high)``). ``None`` (or ``()``/``''``) clears a filter.
 
         Returns:
             The new ``.value``.

@@ -21,8 +21,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import ipywidgets as widgets
+import pandas as pd
 
 from synapse_nb.exceptions import InvalidInputError
+from synapse_nb.widgets import filter_health
 from synapse_nb.widgets.filter_sources import Criteria
 
 __all__ = ["ANY", "FACETS", "FilterControls"]
@@ -30,8 +32,8 @@ __all__ = ["ANY", "FACETS", "FilterControls"]
 #: value of the "any" option of the dropdowns (a Dropdown cannot select the value None)
 ANY = "\x00any"
 #: the facets a row source reports capabilities for
-FACETS = ("status", "assignee", "tags", "class_name", "created", "search")
-_DROPDOWNS = ("status", "assignee", "class_name")
+FACETS = ("status", "assignee", "tags", "class_name", "created", "search", "issue", "score")
+_DROPDOWNS = ("status", "assignee", "class_name", "issue")
 
 
 def _chosen(value: Any) -> Any:
@@ -50,10 +52,12 @@ class FilterControls:
     Args:
         capabilities: Facet -> whether the row source can filter on it (others disabled).
         on_change: Observer of every control's ``value``.
+        frame: The frame of a frame-mode panel (the health score ranges are read from it).
     """
 
     def __init__(
-        self, capabilities: Mapping[str, bool], on_change: Callable[[Mapping[str, Any]], None]
+        self, capabilities: Mapping[str, bool], on_change: Callable[[Mapping[str, Any]], None],
+        frame: pd.DataFrame | None = None,
     ) -> None:
         style = {"description_width": "initial"}  # the label's own width: never cut
         self.status_filter = widgets.Dropdown(
@@ -82,6 +86,13 @@ class FilterControls:
         self.reset_button = widgets.Button(
             description="Reset", icon="times", layout=widgets.Layout(width="80px")
         )
+        # dataset-health facets: shown only for frames from df.synapse.health()
+        self.health = bool(capabilities.get("issue") or capabilities.get("score"))
+        self.issue_filter = filter_health.issue_dropdown(on_change, ANY)
+        self.issue_filter.disabled = not capabilities.get("issue", False)
+        self.score_filter = filter_health.ScoreRange(
+            frame if frame is not None and capabilities.get("score") else pd.DataFrame(), ANY)
+        self.score_filter.observe(on_change, "value")
         for name in ("status", "assignee", "class_name", "created_from", "created_to", "search"):
             facet = "created" if name.startswith("created") else name
             control = self.widget(name)
@@ -100,14 +111,18 @@ class FilterControls:
             widget.add_class(css)
 
     def rows(self) -> list[widgets.Widget]:
-        """The two rows of controls, each wrapping at the panel's width."""
+        """The rows of controls (a third one for health frames), each wrapping."""
         label = widgets.Label("tags", layout=widgets.Layout(margin="0 4px 0 12px"))
+        health = [widgets.HBox([self.issue_filter, self.score_filter],
+                               layout=widgets.Layout(flex_flow="row wrap",
+                                                     align_items="center"))]
         return [
             widgets.HBox([self.status_filter, self.assignee_filter, self.class_filter, label,
                           self.tags_filter],
                          layout=widgets.Layout(flex_flow="row wrap", align_items="center")),
             widgets.HBox([self.created_from, self.created_to, self.search_box, self.reset_button],
                          layout=widgets.Layout(flex_flow="row wrap")),
+            *(health if self.health else []),
         ]  # fmt: skip
 
     def widget(self, name: str) -> widgets.Widget:
@@ -120,6 +135,8 @@ class FilterControls:
             "created_from": self.created_from,
             "created_to": self.created_to,
             "search": self.search_box,
+            "issue": self.issue_filter,
+            "score": self.score_filter,
         }[name]
 
     def read(self) -> Criteria:
@@ -132,6 +149,8 @@ class FilterControls:
             created_from=self.created_from.value,
             created_to=self.created_to.value,
             search=self.search_box.value or "",
+            issue=_chosen(self.issue_filter.value),
+            score=tuple(self.score_filter.value),
         )
 
     def set_options(self, options: Mapping[str, list[tuple[str, Any]]]) -> None:
@@ -154,6 +173,7 @@ class FilterControls:
         self.created_to.value = None
         self.tags_filter.value = []
         self.search_box.value = ""
+        self.score_filter.value = ()
 
     def check(self, criteria: Mapping[str, Any]) -> dict[str, Any]:
         """``criteria`` as control values; raises on a value the controls do not offer."""
@@ -186,6 +206,8 @@ class FilterControls:
                 )  # fmt: skip
         elif name.startswith("created"):
             value = _date(name, value)
+        elif name == "score":
+            value = self.score_filter.check(value)
         elif name == "search":
             value = "" if value is None else value
             if not isinstance(value, str):

@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from synapse_nb.exceptions import NotFoundError
 from synapse_nb.frames.client import Client
+from synapse_nb.widgets import filter_health
 
 __all__ = [
     "LIVE_KINDS",
@@ -81,6 +82,9 @@ class Criteria:
         created_to: Last day (UTC) of the ``created`` range, inclusive.
         search: Case-insensitive text in the file name, assignee or other text columns (or
             an id); the server's ``search`` in live mode.
+        issue: A dataset-health issue of the row's image or annotations (frames from
+            ``df.synapse.health()`` only).
+        score: ``(score column, low, high)``: rows whose health score lies in the range.
 
     Example:
         >>> Criteria(status="completed").active()
@@ -94,6 +98,8 @@ class Criteria:
     created_from: dt.date | None = None
     created_to: dt.date | None = None
     search: str = ""
+    issue: str | None = None
+    score: tuple[Any, ...] = ()
 
     def active(self) -> dict[str, Any]:
         """The fields that filter, as a dict.
@@ -192,6 +198,8 @@ class FrameSource:
             "class_name": "classes" in columns,
             "created": "created" in columns,
             "search": True,
+            "issue": filter_health.has_issues(self.frame),
+            "score": bool(filter_health.score_columns(self.frame)),
         }
 
     def options(self) -> dict[str, list[tuple[str, Any]]]:
@@ -213,6 +221,8 @@ class FrameSource:
                 values = pc.value_counts(flat).to_pylist() if len(flat) else []
                 pairs = sorted((v["values"], v["counts"]) for v in values if v["values"])
                 out[facet] = [(f"{k} ({n:,})", k) for k, n in pairs]
+        if filter_health.has_issues(frame):
+            out["issue"] = filter_health.issue_options(frame)
         return out
 
     def _flatten(self, column: str) -> tuple[pa.ChunkedArray, np.ndarray]:
@@ -261,6 +271,10 @@ class FrameSource:
                 mask &= _bool(created <= _utc(end, end=True))
         elif facet == "search":
             mask = self._search(key)
+        elif facet == "issue":
+            mask = filter_health.issue_mask(frame, key)
+        elif facet == "score":
+            mask = filter_health.score_mask(frame, key)
         else:  # pragma: no cover - facets are fixed
             raise KeyError(facet)
         if len(self._masks) >= _MASK_CACHE:
@@ -296,6 +310,10 @@ class FrameSource:
             parts.append(self._facet_mask("created", (criteria.created_from, criteria.created_to)))
         if criteria.search.strip():
             parts.append(self._facet_mask("search", criteria.search.strip()))
+        if criteria.issue is not None:
+            parts.append(self._facet_mask("issue", criteria.issue))
+        if criteria.score:
+            parts.append(self._facet_mask("score", tuple(criteria.score)))
         if not parts:
             return None
         mask = parts[0].copy()
@@ -384,6 +402,8 @@ class LiveSource:
             "class_name": False,
             "created": True,
             "search": self.spec.search,
+            "issue": False,
+            "score": False,
         }
 
     def load_options(self, tags: pd.DataFrame) -> None:

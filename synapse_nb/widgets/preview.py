@@ -193,6 +193,9 @@ class _Source:
                 strict=True,
             )
         ]
+        # dataset-health flags of a frame from df.synapse.health(): {annotation id: issues}
+        self.flags = {pk: f for pk, f in zip(frame.index.tolist(), column("flagged_annotations"),
+                                             strict=True) if isinstance(f, dict) and f}
         self.docs: dict[Any, Any] = {}
         if self.has_data:
             self.docs = dict(zip(frame.index.tolist(), frame["data"].tolist(), strict=True))
@@ -907,6 +910,10 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
         else:
             result = None
             shapes = shapes_from_doc(self._source.doc(position))
+            flags = self._source.flags.get(row.id, {})
+            for shape in shapes:
+                if shape.ann_id in flags and shape.tool != "keypoint":
+                    shape.flag = flags[shape.ann_id]
         shapes = self._visible(row.id, shapes)
         problem = None
         if row.url is None:

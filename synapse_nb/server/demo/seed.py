@@ -130,7 +130,7 @@ def seed_demo(state: Any, *, seed: int = 0, cache_dir: Path, n_images: int = DEM
     The parts are written in a fixed order from one generator, so a seed always gives the
     same workspace.
     """
-    from . import media, releases
+    from . import media, problems, releases
 
     db = state.db
     ensure_admin(state)
@@ -139,6 +139,9 @@ def seed_demo(state: Any, *, seed: int = 0, cache_dir: Path, n_images: int = DEM
     rng = random.Random(seed)
     media_dir = Path(cache_dir) / f"demo-media-seed{seed}"
     items = media.generate_items(n_images, media_dir, seed=seed)
+    # deliberate problems for the dataset-health checks (documented in docs/health.md)
+    planted_dir = Path(cache_dir) / f"demo-planted-seed{seed}"
+    items, media_dir = problems.plant(items, media_dir, planted_dir)
     tenant_id = state.ensure_tenant(TENANT, "Demo workspace")
     user_ids = {
         u: state.ensure_user(u, TENANT, name=n, email=f"{u}@example.com", is_admin=a)
@@ -208,14 +211,14 @@ def _collections(ctx: _Seeding) -> tuple[int, int]:
 
 
 def _project_configuration() -> dict[str, Any]:
-    from . import media
+    from . import media, problems
 
-    return {
+    return problems.configure({
         "classes": list(media.CLASSES),
         "tools": ["bounding_box", "polygon", "polyline", "keypoint", "segmentation"],
         "keypoints": list(media.KEYPOINT_NAMES),
         "skeleton": [list(e) for e in media.SKELETON],
-    }
+    })
 
 
 def _projects(ctx: _Seeding, cid: int, upload_cid: int) -> tuple[int, int]:

@@ -1,0 +1,181 @@
+"""Dataset health on the demo workspace: every planted problem is found and nothing else.
+
+The demo seeding plants known problems (synapse_nb/server/demo/problems.py). These tests run
+``df.synapse.health()`` over real HTTP on a demo backend and compare what is flagged with the
+manifest of planted problems, at the default thresholds: precision and recall are both 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pandas as pd
+import pytest
+
+from synapse_nb.exceptions import InvalidInputError, SynapseNBError
+from synapse_nb.frames import Client
+from synapse_nb.frames.health import FrameHealth
+from synapse_nb.health import ANNOTATION_ISSUES, IMAGE_ISSUES, HealthCache, ImageThresholds
+from synapse_nb.server import ServerHandle, start
+from synapse_nb.server.demo import media, problems
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[ServerHandle]:
+    srv = start(demo=True)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def client(demo: ServerHandle) -> Iterator[Client]:
+    with Client(demo.url, api_token=demo.token, progress=False) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def tasks(client: Client) -> pd.DataFrame:
+    return client.list_tasks({"project": 1}, list_all=True).synapse.split()
+
+
+@pytest.fixture(scope="module")
+def report(tasks: pd.DataFrame) -> FrameHealth:
+    return tasks.synapse.health(progress=False)
+
+
+def _flagged_images(frame: pd.DataFrame) -> set[tuple[str, str]]:
+    return {(name, issue) for name, issues in zip(frame["file_name"], frame["image_issues"],
+                                                  strict=True) for issue in issues}
+
+
+def _expected_leaks(tasks: pd.DataFrame) -> set[str]:
+    split_of = dict(zip(tasks["file_name"], tasks["split"].astype(str), strict=True))
+    leaks: set[str] = set()
+    for pair in problems.manifest()["pairs"]:
+        a, b = split_of[pair["source"]], split_of[pair["target"]]
+        if a != b and "train" in (a, b):
+            leaks |= {pair["source"], pair["target"]}
+    return leaks
+
+
+def test_every_planted_image_problem_is_found_and_nothing_else(report, tasks):
+    planted = {(p["file_name"], p["issue"]) for p in problems.manifest()["images"]}
+    planted |= {(name, "leak") for name in _expected_leaks(tasks)}
+    found = _flagged_images(report.frame)
+    assert found - planted == set(), "flagged but not planted (precision < 1)"
+    assert planted - found == set(), "planted but not flagged (recall < 1)"
+
+
+def test_the_default_split_leaks_a_planted_near_duplicate_pair(report, tasks):
+    leaks = _expected_leaks(tasks)
+    assert leaks, "the notebook needs a real leak to find"
+    leaked = set(report.frame.loc[report.frame["is_leak"], "file_name"])
+    assert leaked == leaks
+    assert report.frame.loc[report.frame["is_leak"], "leak_distance"].notna().all()
+
+
+def test_every_planted_annotation_problem_is_found_and_nothing_else(report):
+    planted = {(p["file_name"], p["annotation_id"], p["issue"])
+               for p in problems.manifest()["annotations"]}
+    ann = report.annotations
+    names = report.frame["file_name"].to_dict()
+    found = {(names[pk], aid, issue)
+             for pk, aid, issues in zip(ann["task_id"], ann["annotation_id"], ann["issues"],
+                                        strict=True) for issue in issues}
+    assert found - planted == set(), "flagged but not planted (precision < 1)"
+    assert planted - found == set(), "planted but not flagged (recall < 1)"
+    per_row = {(n, i) for n, issues in zip(report.frame["file_name"],
+                                           report.frame["annotation_issues"], strict=True)
+               for i in issues}
+    assert per_row == {(p["file_name"], p["issue"]) for p in problems.manifest()["annotations"]}
+
+
+def test_every_issue_kind_is_planted_once_at_least(report):
+    counts = report.summary.set_index(["level", "issue"])["count"]
+    for issue in IMAGE_ISSUES:
+        if issue != "unreadable":
+            assert counts[("image", issue)] >= 1, issue
+    for issue in ANNOTATION_ISSUES:
+        assert counts[("annotation", issue)] == 1, issue
+    assert counts[("image", "unreadable")] == 0
+
+
+def test_signal_columns_are_typed_and_the_frame_keeps_its_kind(report, tasks):
+    frame = report.frame
+    assert frame.synapse.kind == "task" and frame.index.equals(tasks.index)
+    for column in IMAGE_ISSUES.values():
+        assert frame[column].dtype == bool, column
+    for column in ("dark_score", "blurry_score", "unusual_size_score"):
+        assert frame[column].dtype == "Float64", column
+    assert frame["near_cluster"].dtype == "Int64"
+    assert frame["n_flagged_annotations"].dtype == "Int64"
+    ann = report.annotations
+    for column in ANNOTATION_ISSUES.values():
+        assert ann[column].dtype == bool, column
+    assert len(ann) == len(tasks.synapse.annotations())
+
+
+def test_duplicate_clusters_name_their_representative_and_rows(report, tasks):
+    clusters = report.clusters()
+    by_name = dict(zip(tasks["file_name"], tasks.index, strict=True))
+    expected = {frozenset((by_name[p["source"]], by_name[p["target"]]))
+                for p in problems.manifest()["pairs"]}
+    assert {frozenset(rows) for rows in clusters["rows"]} == expected
+    unit_of = dict(zip(tasks["file_name"], tasks["data_unit_id"], strict=True))
+    representatives = {unit_of[p["source"]] for p in problems.manifest()["pairs"]}
+    assert set(clusters["representative"]) == representatives
+
+
+def test_the_default_near_duplicate_distance_keeps_two_alike_scenes_apart(client, tasks):
+    # Two different indoor scenes of the demo hash 6 bits apart; the default (5) must not
+    # call them duplicates, a looser threshold does.
+    loose = tasks.synapse.health(progress=False,
+                                 image_thresholds=ImageThresholds(near_duplicate_distance=6))
+    extra = set(loose.frame.loc[loose.frame["is_near_duplicate"], "file_name"])
+    planted = {p["target"] for p in problems.manifest()["pairs"] if not p["exact"]}
+    assert extra - planted, "the alike scenes should come out at distance 6"
+
+
+def test_a_second_run_measures_no_image_again(tasks, tmp_path):
+    cache = HealthCache(tmp_path / "measures")
+    first = tasks.synapse.health(progress=False, cache=cache)
+    second = tasks.synapse.health(progress=False, cache=HealthCache(tmp_path / "measures"))
+    exact = sum(p["exact"] for p in problems.manifest()["pairs"])  # byte copies: measured once
+    assert first.images.recomputed == len(set(tasks["data_unit_id"])) - exact
+    assert second.images.recomputed == 0
+    pd.testing.assert_frame_equal(first.frame, second.frame)
+
+
+def test_a_missing_split_column_is_refused_before_any_download(demo, tasks, tmp_path):
+    with (Client(demo.url, api_token=demo.token, progress=False,
+                 cache_dir=tmp_path / "media") as fresh,
+          pytest.raises(InvalidInputError, match="split") as info):
+        tasks.synapse.health(split="fold", client=fresh, progress=False)
+    assert "fold" in str(info.value) and isinstance(info.value, SynapseNBError)
+    assert not any((tmp_path / "media").rglob("*.jpg"))
+
+
+@pytest.mark.parametrize(("option", "value"), [
+    ("tools", "bounding_box"), ("tools", ["bounding_box", "cuboid"]),
+    ("attribute_tools", ["boxes"]), ("progress", "yes"), ("cache", {}),
+])
+def test_bad_options_are_refused_naming_the_option_before_any_download(demo, tasks, tmp_path,
+                                                                       option, value):
+    with (Client(demo.url, api_token=demo.token, progress=False,
+                 cache_dir=tmp_path / "media") as fresh,
+          pytest.raises(InvalidInputError, match=option)):
+        tasks.synapse.health(client=fresh, **{option: value})
+    assert not any((tmp_path / "media").rglob("*.jpg"))
+
+
+def test_planting_leaves_the_generated_images_untouched(tmp_path):
+    generated = tmp_path / "generated"
+    items = media.generate_items(20, generated)
+    before = {p.name: p.read_bytes() for p in generated.glob("*.jpg")}
+    planted, folder = problems.plant(items, generated, tmp_path / "planted")
+    assert {p.name: p.read_bytes() for p in generated.glob("*.jpg")} == before
+    dark = planted[12]
+    assert (folder / dark.file_name).read_bytes() != before[dark.file_name]
+    assert (folder / "scene_0001.jpg").read_bytes() == before["scene_0001.jpg"]

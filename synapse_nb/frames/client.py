@@ -302,6 +302,7 @@ class Client:
     tail_job_console_logs = _Forward(BackendClient.tail_job_console_logs)
     update_assignment = _Forward(BackendClient.update_assignment)
     update_job = _Forward(BackendClient.update_job)
+    update_model = _Forward(BackendClient.update_model)
     update_plugin = _Forward(BackendClient.update_plugin)
     update_task = _Forward(BackendClient.update_task)
     upload_data_file = _Forward(BackendClient.upload_data_file)

@@ -1,0 +1,475 @@
+"""Evaluation from the notebook client: ground truth and predictions fetched, converted, evaluated.
+
+What :meth:`Client.evaluate <synapse_nb.frames.client.Client.evaluate>`, ``df.synapse.evaluate``
+and :meth:`Client.compare_models <synapse_nb.frames.client.Client.compare_models>` accept:
+
+``ground_truth``
+    a ground-truth version id (its events are fetched with their data) or a task,
+    assignment or ground-truth-event frame (its rows' data is used, or fetched by id). Every
+    data unit of it is an image of the evaluation, annotated or not.
+
+``predictions``
+    * a ground-truth version id (a predictions dataset kept on the server);
+    * a model: its id as ``{"model": 3}``, a row of ``list_models()`` or the model dict. Its
+      predictions are the project's ground-truth dataset named ``"<name> <version>
+      predictions"`` (latest version);
+    * a task, assignment or ground-truth-event frame;
+    * a COCO results list, or the path of a JSON file holding one (or a COCO dict whose
+      ``annotations`` carry ``score``). ``image_id`` is the data unit id (or give
+      ``file_name``); the class is ``category_name``, else ``category_id`` read through the
+      file's ``categories``, else the position (1-based) in the project's ``classes``;
+    * a predictions frame: one row per predicted annotation with ``data_unit_id`` (or
+      ``file_name``), ``class_name``, ``score`` (missing: 1.0) and the geometry as ``tool`` +
+      ``geometry`` (DM v2 ``data``, as in ``df.synapse.annotations()``) or ``x, y, w, h``
+      (a box). Keypoint rows also need ``group_id`` (their pose) and may give
+      ``visibility``; a ``tool == "group"`` row names a pose's class.
+
+The result is an :class:`~synapse_nb.evaluation.EvaluationResult` whose image ids are data
+unit ids; ``per_annotation()`` also carries ``item_id`` (event/task/assignment id) and
+``dm_annotation_id``, and ``label_annotations()`` joins onto ``df.synapse.annotations()``.
+
+Example:
+    >>> res = client.evaluate(ground_truth=2, predictions={"model": 3})
+    >>> res.summary.loc["AP", "value"] > 0, res.per_image().columns[:2].tolist()
+    (np.True_, ['image_id', 'data_unit_id'])
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from synapse_nb.evaluation import EvaluationResult
+from synapse_nb.evaluation import evaluate as run_evaluation
+from synapse_nb.evaluation.dm import DMItem, add_named_results, coco_from_dm, iou_type_of
+from synapse_nb.exceptions import InvalidInputError
+from synapse_nb.frames.build import frame_meta
+
+if TYPE_CHECKING:
+    from synapse_nb.frames.client import Client
+
+__all__ = [
+    "PREDICTIONS_SUFFIX",
+    "GroundTruthSource",
+    "evaluate_on_server",
+    "ground_truth_source",
+    "model_predictions_version",
+]
+
+#: A model's predictions dataset is named ``"<name> <version>" + PREDICTIONS_SUFFIX``.
+PREDICTIONS_SUFFIX = " predictions"
+_DM_KINDS = ("task", "assignment", "ground_truth_event")
+_IOU_TYPES = ("bbox", "segm", "keypoints")
+
+
+class GroundTruthSource:
+    """Ground-truth items fetched for an evaluation, and their project's configuration.
+
+    Attributes:
+        items: One :class:`~synapse_nb.evaluation.dm.DMItem` per data unit.
+        project: Project id (None when unknown).
+        configuration: The project's configuration (``{}`` when unknown).
+        version: The ground-truth version id, when given by id.
+    """
+
+    def __init__(self, items: list[DMItem], project: int | None,
+                 configuration: Mapping[str, Any], version: int | None = None) -> None:
+        self.items = items
+        self.project = project
+        self.configuration = dict(configuration)
+        self.version = version
+
+    def __repr__(self) -> str:
+        return (f"GroundTruthSource({len(self.items)} data units, project={self.project}, "
+                f"version={self.version})")
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _events(client: Client, version: int, progress: Any) -> pd.DataFrame:
+    client.get_ground_truth_version(version)  # a clear 404 for an unknown version
+    return client.list_ground_truth_events(
+        {"ground_truth_dataset_versions": [version]}, list_all=True, include_data=True,
+        progress=progress)
+
+
+def _frame_items(client: Client, frame: pd.DataFrame, field: str, method: str) -> list[DMItem]:
+    kind = frame_meta(frame).get("kind")
+    if kind not in _DM_KINDS or "data_unit_id" not in frame.columns:
+        raise InvalidInputError(field, f"<{kind or 'DataFrame'} frame>",
+                                f"must be a frame of {', '.join(_DM_KINDS)}", method=method)
+    ids = [int(pk) for pk in frame.index]
+    if "data" in frame.columns:
+        data = dict(zip(ids, frame["data"].tolist(), strict=True))
+    else:
+        data = client.rows.data(str(kind), ids)
+    items = []
+    for pk, row in zip(ids, frame.itertuples(index=False), strict=True):
+        unit = getattr(row, "data_unit_id", None)
+        if unit is None or pd.isna(unit):
+            continue
+        items.append(DMItem(int(unit), data.get(pk), item=pk, width=_int(row, "width"),
+                            height=_int(row, "height"), file_name=_str(row, "file_name")))
+    return items
+
+
+def _int(row: Any, name: str) -> int | None:
+    value = getattr(row, name, None)
+    return None if value is None or pd.isna(value) else int(value)
+
+
+def _str(row: Any, name: str) -> str | None:
+    value = getattr(row, name, None)
+    return None if value is None or pd.isna(value) else str(value)
+
+
+def _configuration(client: Client, project: Any) -> dict[str, Any]:
+    if project is None or pd.isna(project):
+        return {}
+    config = client.get_project(int(project)).get("configuration")
+    return dict(config) if isinstance(config, Mapping) else {}
+
+
+def _version_project(client: Client, version: int) -> int | None:
+    dataset = client.get_ground_truth_version(version).get("ground_truth_dataset")
+    for row in client.list_ground_truth_datasets().get("results", []):
+        if row.get("id") == dataset:
+            project = row.get("project")
+            return int(project) if project is not None else None
+    return None
+
+
+def ground_truth_source(client: Client, ground_truth: Any, *, progress: Any = None,
+                        method: str = "evaluate") -> GroundTruthSource:
+    """The ground truth of an evaluation: a version id or a frame (see the module docstring).
+
+    Example:
+        >>> ground_truth_source(client, 2)
+        GroundTruthSource(180 data units, project=1, version=2)
+    """
+    if _is_id(ground_truth):
+        frame = _events(client, int(ground_truth), progress)
+        items = _frame_items(client, frame, "ground_truth", method)
+        project = _version_project(client, int(ground_truth))
+        return GroundTruthSource(items, project, _configuration(client, project),
+                                 int(ground_truth))
+    if isinstance(ground_truth, pd.DataFrame):
+        items = _frame_items(client, ground_truth, "ground_truth", method)
+        units = [it.data_unit for it in items]
+        if len(set(units)) != len(units):
+            dup = next(u for u in units if units.count(u) > 1)
+            raise InvalidInputError("ground_truth", f"<frame: data unit {dup} twice>",
+                                    "must hold one row per data unit", method=method)
+        project = _frame_project(client, ground_truth)
+        return GroundTruthSource(items, project, _configuration(client, project))
+    raise InvalidInputError("ground_truth", ground_truth,
+                            "must be a ground-truth version id or a task/assignment/"
+                            "ground-truth-event frame", method=method)
+
+
+def _frame_project(client: Client, frame: pd.DataFrame) -> int | None:
+    if "project" in frame.columns and frame["project"].notna().any():
+        return int(frame["project"].dropna().iloc[0])
+    if "ground_truth_dataset_version" in frame.columns and frame[
+            "ground_truth_dataset_version"].notna().any():
+        return _version_project(client, int(frame["ground_truth_dataset_version"].dropna().iloc[0]))
+    return None
+
+
+def model_predictions_version(client: Client, model: Any, *, method: str = "evaluate") -> int:
+    """The ground-truth version holding a model's predictions (see the module docstring).
+
+    Args:
+        client: The notebook client.
+        model: A model id, a ``list_models()`` row or a model dict.
+        method: Named in errors.
+
+    Raises:
+        InvalidInputError: The model has no predictions dataset on the server.
+
+    Example:
+        >>> model_predictions_version(client, 3)
+        3
+    """
+    record = _model_record(client, model, method)
+    name = f"{record.get('name')} {record.get('version')}{PREDICTIONS_SUFFIX}"
+    params = {"project": record["project"]} if record.get("project") is not None else {}
+    datasets = [d for d in client.list_ground_truth_datasets(params).get("results", [])
+                if d.get("name") == name]
+    versions = [v for d in datasets for v in client.list_ground_truth_versions(
+        {"ground_truth_dataset": d["id"]}).get("results", [])]
+    if not versions:
+        raise InvalidInputError("model", record.get("id"),
+                                f"has no predictions dataset named {name!r} on the server",
+                                method=method)
+    live = [v for v in versions if not v.get("is_archived")] or versions
+    return int(max(live, key=lambda v: v["id"])["id"])
+
+
+def _model_record(client: Client, model: Any, method: str) -> dict[str, Any]:
+    if _is_id(model):
+        return client.get_model(int(model), url_conversion=False)
+    if isinstance(model, pd.Series):
+        record = {k: (None if _missing(v) else v) for k, v in model.items()}
+        record.setdefault("id", model.name)
+        return record
+    if isinstance(model, Mapping) and {"name", "version"} <= set(model):
+        return dict(model)
+    raise InvalidInputError("model", model, "must be a model id, a list_models() row or a "
+                            "model dict with name and version", method=method)
+
+
+def _missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def evaluate_on_server(
+    client: Client,
+    ground_truth: Any,
+    predictions: Any,
+    iou_type: str = "bbox",
+    *,
+    tools: Any = None,
+    progress: Any = None,
+    method: str = "evaluate",
+) -> EvaluationResult:
+    """Evaluate ``predictions`` against ``ground_truth`` (see the module docstring).
+
+    Example:
+        >>> evaluate_on_server(client, 2, {"model": 3}).run.params.iou_type
+        'bbox'
+    """
+    if iou_type not in _IOU_TYPES:
+        raise InvalidInputError("iou_type", iou_type, f"must be one of {list(_IOU_TYPES)}",
+                                method=method)
+    _check_predictions_shape(predictions, method)
+    source = ground_truth_source(client, ground_truth, progress=progress, method=method)
+    return evaluate_source(client, source, predictions, iou_type, tools=tools,
+                           progress=progress, method=method)
+
+
+def _check_predictions_shape(predictions: Any, method: str) -> None:
+    ok = _is_id(predictions) or isinstance(
+        predictions, pd.DataFrame | pd.Series | str | os.PathLike | Mapping | list)
+    if not ok:
+        raise InvalidInputError("predictions", predictions,
+                                "must be a ground-truth version id, a model, a frame, a COCO "
+                                "results list or the path of a COCO results file", method=method)
+
+
+def evaluate_source(client: Client, source: GroundTruthSource, predictions: Any,
+                    iou_type: str, *, tools: Any = None, progress: Any = None,
+                    method: str = "evaluate") -> EvaluationResult:
+    """Evaluate ``predictions`` against already fetched ground truth.
+
+    Example:
+        >>> src = ground_truth_source(client, 2)
+        >>> evaluate_source(client, src, 3, "bbox").summary.index[0]
+        'AP'
+    """
+    kind = iou_type_of(iou_type)
+    items, results = _prediction_inputs(client, source, predictions, progress, method)
+    inputs = coco_from_dm(source.items, items, kind, configuration=source.configuration,
+                          tools=tools)
+    if results:
+        add_named_results(inputs, results)
+    result = run_evaluation(inputs.dataset, inputs.results, kind, sigmas=inputs.sigmas)
+    result.links = inputs.links
+    result.notes = inputs.notes
+    return result
+
+
+def _prediction_inputs(client: Client, source: GroundTruthSource, predictions: Any,
+                       progress: Any, method: str) -> tuple[list[DMItem], list[dict[str, Any]]]:
+    """DM items and/or named COCO results of ``predictions``."""
+    if _is_id(predictions):
+        frame = _events(client, int(predictions), progress)
+        return _frame_items(client, frame, "predictions", method), []
+    model = _model_of(predictions)
+    if model is not None:
+        version = model_predictions_version(client, model, method=method)
+        frame = _events(client, version, progress)
+        return _frame_items(client, frame, "predictions", method), []
+    if isinstance(predictions, pd.DataFrame):
+        if frame_meta(predictions).get("kind") in _DM_KINDS:
+            return _frame_items(client, predictions, "predictions", method), []
+        return predictions_frame_items(predictions, source.items, method=method), []
+    if isinstance(predictions, str | os.PathLike):
+        return [], named_results(_read_json(predictions, method), source, method=method)
+    if isinstance(predictions, list | Mapping):
+        return [], named_results(predictions, source, method=method)
+    raise InvalidInputError("predictions", predictions, "is not a supported predictions source",
+                            method=method)
+
+
+def _model_of(predictions: Any) -> Any:
+    """The model ``predictions`` names (``{"model": id}``, a model row or dict), else None."""
+    if isinstance(predictions, Mapping) and set(predictions) == {"model"}:
+        return predictions["model"]
+    if isinstance(predictions, pd.Series) or (
+            isinstance(predictions, Mapping) and {"name", "version"} <= set(predictions)):
+        return predictions
+    return None
+
+
+def _read_json(path: str | os.PathLike[str], method: str) -> Any:
+    file = Path(path)
+    if not file.is_file():
+        raise InvalidInputError("predictions", str(path), "no such file", method=method)
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInputError("predictions", str(path), f"is not JSON ({exc})",
+                                method=method) from None
+
+
+def named_results(coco: Any, source: GroundTruthSource, *,
+                  method: str = "evaluate") -> list[dict[str, Any]]:
+    """A COCO results list (or COCO dict) with ``image_id`` = data unit id and
+    ``category_name`` set (see the module docstring for how both are resolved).
+
+    Example:
+        >>> src = GroundTruthSource([DMItem(5, {}, file_name="a.jpg")], 1, {"classes": ["car"]})
+        >>> named_results([{"file_name": "a.jpg", "category_id": 1, "bbox": [0, 0, 2, 2],
+        ...                 "score": 0.5}], src)[0]
+        {'file_name': 'a.jpg', 'category_id': 1, 'bbox': [0, 0, 2, 2], 'score': 0.5, \
+'image_id': 5, 'category_name': 'car'}
+    """
+    names: dict[Any, str] = {}
+    rows = coco
+    if isinstance(coco, Mapping):
+        names = {c.get("id"): str(c.get("name")) for c in coco.get("categories", [])
+                 if isinstance(c, Mapping)}
+        rows = coco.get("annotations")
+    if not isinstance(rows, list):
+        raise InvalidInputError("predictions", coco, "must be a COCO results list or a COCO "
+                                "dict with 'annotations'", method=method)
+    classes = list(source.configuration.get("classes") or [])
+    by_file = {it.file_name: it.data_unit for it in source.items if it.file_name}
+    units = {it.data_unit for it in source.items}
+    out = []
+    for i, row in enumerate(rows):
+        if not isinstance(row, Mapping):
+            raise InvalidInputError(f"predictions[{i}]", row, "must be an object", method=method)
+        result = dict(row)
+        result["image_id"] = _image_of(result, i, by_file, units, method)
+        result["category_name"] = _class_of(result, i, names, classes, method)
+        out.append(result)
+    return out
+
+
+def _image_of(row: dict[str, Any], i: int, by_file: Mapping[str, int], units: set[int],
+              method: str) -> int:
+    if row.get("image_id") is None and row.get("file_name") in by_file:
+        return by_file[row["file_name"]]
+    image = row.get("image_id")
+    if not _is_id(image) or image not in units:
+        shown = image if row.get("file_name") is None else row.get("file_name")
+        key = "image_id" if row.get("file_name") is None else "file_name"
+        raise InvalidInputError(f"predictions[{i}].{key}", shown,
+                                "is not a data unit of the ground truth", method=method)
+    return int(image)
+
+
+def _class_of(row: Mapping[str, Any], i: int, names: Mapping[Any, str], classes: list[Any],
+              method: str) -> str:
+    if isinstance(row.get("category_name"), str):
+        return str(row["category_name"])
+    cat = row.get("category_id")
+    if cat in names:
+        return names[cat]
+    if isinstance(cat, int) and _is_id(cat) and cat <= len(classes):
+        return str(classes[cat - 1])
+    raise InvalidInputError(f"predictions[{i}].category_id", cat,
+                            "names no class (give category_name, a COCO dict with "
+                            "'categories', or a position in the project's classes)",
+                            method=method)
+
+
+def predictions_frame_items(frame: pd.DataFrame, ground_truth: Sequence[DMItem], *,
+                            method: str = "evaluate") -> list[DMItem]:
+    """A predictions frame (see the module docstring) as one DM document per data unit.
+
+    Example:
+        >>> preds = pd.DataFrame({"data_unit_id": [5], "class_name": ["car"], "score": [0.7],
+        ...                       "x": [0.0], "y": [0.0], "w": [4.0], "h": [2.0]})
+        >>> item = predictions_frame_items(preds, [DMItem(5, {})])[0]
+        >>> item.data_unit, item.data["images"][0]["bounding_box"][0]["data"]
+        (5, [0.0, 0.0, 4.0, 2.0])
+    """
+    columns = set(frame.columns)
+    if "class_name" not in columns:
+        raise InvalidInputError("predictions", "<frame without 'class_name'>",
+                                "needs a class_name column", method=method)
+    has_box = {"x", "y", "w", "h"} <= columns
+    if not has_box and not {"tool", "geometry"} <= columns:
+        raise InvalidInputError("predictions", "<frame without geometry>",
+                                "needs x, y, w, h columns or tool and geometry", method=method)
+    units = _frame_units(frame, ground_truth, method)
+    docs: dict[int, dict[str, list[dict[str, Any]]]] = {}
+    for pos, (unit, row) in enumerate(zip(units, frame.to_dict("records"), strict=True)):
+        tool, ann = _row_annotation(row, pos, has_box, method)
+        docs.setdefault(unit, {}).setdefault(tool, []).append(ann)
+    by_unit = {it.data_unit: it for it in ground_truth}
+    return [DMItem(unit, {"images": [tools]}, width=by_unit[unit].width,
+                   height=by_unit[unit].height) for unit, tools in docs.items()]
+
+
+def _frame_units(frame: pd.DataFrame, ground_truth: Sequence[DMItem], method: str) -> list[int]:
+    units = {it.data_unit for it in ground_truth}
+    if "data_unit_id" in frame.columns:
+        values = frame["data_unit_id"].tolist()
+        key = "data_unit_id"
+    elif "file_name" in frame.columns:
+        by_file = {it.file_name: it.data_unit for it in ground_truth if it.file_name}
+        values = [by_file.get(v, v) for v in frame["file_name"].tolist()]
+        key = "file_name"
+    else:
+        raise InvalidInputError("predictions", "<frame without data_unit_id>",
+                                "needs a data_unit_id (or file_name) column", method=method)
+    for pos, value in enumerate(values):
+        if _missing(value) or not isinstance(value, int) or value not in units:
+            raise InvalidInputError(f"predictions[{pos}].{key}", value,
+                                    "is not a data unit of the ground truth", method=method)
+    return [int(v) for v in values]
+
+
+def _row_annotation(row: Mapping[str, Any], pos: int, has_box: bool,
+                    method: str) -> tuple[str, dict[str, Any]]:
+    tool = row.get("tool") if not _missing(row.get("tool")) else "bounding_box"
+    geometry = row.get("geometry")
+    if _missing(geometry) or geometry is None:
+        if not has_box or tool != "bounding_box":
+            raise InvalidInputError(f"predictions[{pos}].geometry", geometry,
+                                    f"is missing for a {tool!r} row", method=method)
+        geometry = [_float(row, k, pos, method) for k in ("x", "y", "w", "h")]
+    score = row.get("score")
+    ann: dict[str, Any] = {"id": str(row.get("annotation_id") or f"row{pos}"),
+                           "classification": str(row["class_name"]), "data": geometry,
+                           "attrs": []}
+    if not _missing(score) and score is not None:
+        ann["attrs"] = [{"name": "score", "value": _float(row, "score", pos, method)}]
+    for key in ("group_id", "visibility"):
+        if not _missing(row.get(key)) and row.get(key) is not None:
+            ann[key] = row[key] if key == "group_id" else int(row[key])
+    return str(tool), ann
+
+
+def _float(row: Mapping[str, Any], key: str, pos: int, method: str) -> float:
+    value = row.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
+            float(value)):
+        raise InvalidInputError(f"predictions[{pos}].{key}", value, "must be a finite number",
+                                method=method)
+    return float(value)

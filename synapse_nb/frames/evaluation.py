@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from synapse_nb.evaluation import EvaluationResult
+from synapse_nb.evaluation import Comparison, EvaluationResult
 from synapse_nb.evaluation import evaluate as run_evaluation
 from synapse_nb.evaluation.dm import DMItem, add_named_results, coco_from_dm, iou_type_of
 from synapse_nb.exceptions import InvalidInputError
@@ -56,10 +56,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PREDICTIONS_SUFFIX",
+    "AnnotatorQuality",
     "GroundTruthSource",
+    "MetricsPush",
+    "annotator_quality",
+    "compare_models",
+    "computed_metrics",
     "evaluate_on_server",
     "ground_truth_source",
     "model_predictions_version",
+    "push_metrics",
+    "with_metrics",
 ]
 
 #: A model's predictions dataset is named ``"<name> <version>" + PREDICTIONS_SUFFIX``.
@@ -270,8 +277,9 @@ def _check_predictions_shape(predictions: Any, method: str) -> None:
 
 def evaluate_source(client: Client, source: GroundTruthSource, predictions: Any,
                     iou_type: str, *, tools: Any = None, progress: Any = None,
-                    method: str = "evaluate") -> EvaluationResult:
-    """Evaluate ``predictions`` against already fetched ground truth.
+                    method: str = "evaluate",
+                    items: list[DMItem] | None = None) -> EvaluationResult:
+    """Evaluate ``predictions`` (or DM ``items`` already at hand) against fetched ground truth.
 
     Example:
         >>> src = ground_truth_source(client, 2)
@@ -279,7 +287,9 @@ def evaluate_source(client: Client, source: GroundTruthSource, predictions: Any,
         'AP'
     """
     kind = iou_type_of(iou_type)
-    items, results = _prediction_inputs(client, source, predictions, progress, method)
+    results: list[dict[str, Any]] = []
+    if items is None:
+        items, results = _prediction_inputs(client, source, predictions, progress, method)
     inputs = coco_from_dm(source.items, items, kind, configuration=source.configuration,
                           tools=tools)
     if results:
@@ -473,3 +483,301 @@ def _float(row: Mapping[str, Any], key: str, pos: int, method: str) -> float:
         raise InvalidInputError(f"predictions[{pos}].{key}", value, "must be a finite number",
                                 method=method)
     return float(value)
+
+
+# ---------------------------------------------------------------------------- models
+def _model_rows(client: Client, models: Any, project: int | None, method: str) -> pd.DataFrame:
+    if models is None:
+        params = {"project": project} if project is not None else {}
+        return client.list_models(params, list_all=True)
+    if isinstance(models, pd.DataFrame):
+        return models
+    values = [models] if _is_id(models) else models
+    if not isinstance(values, list | tuple) or not values or not all(_is_id(v) for v in values):
+        raise InvalidInputError("models", models, "must be model ids, a list_models() frame or "
+                                "None (the project's models)", method=method)
+    frame = client.frame_by_id("model", [int(v) for v in values])
+    missing = sorted(set(values) - set(frame.index.tolist()))
+    if missing:
+        raise InvalidInputError("models", missing, "are not models on the server", method=method)
+    return frame
+
+
+def _has_predictions(client: Client, row: pd.Series) -> bool:
+    try:
+        model_predictions_version(client, row)
+    except InvalidInputError:
+        return False
+    return True
+
+
+def compare_models(client: Client, ground_truth: Any, models: Any = None,
+                   iou_type: str = "bbox", *, progress: Any = None,
+                   method: str = "compare_models") -> Comparison:
+    """Evaluate several models' predictions against one ground truth, fetched once.
+
+    ``models`` are model ids, a ``list_models()`` frame, or None for every model of the
+    ground truth's project that has a predictions dataset. Results are keyed by
+    ``"<name> <version>"``; ``Comparison.model_ids`` maps that key to the model id.
+
+    Example:
+        >>> cmp = compare_models(client, 2)
+        >>> "yolo-v8n 2.0.0" in cmp.results, cmp.model_ids["yolo-v8n 2.0.0"]
+        (True, 3)
+    """
+    kind = iou_type_of(iou_type) if iou_type in _IOU_TYPES else None
+    if kind is None:
+        raise InvalidInputError("iou_type", iou_type, f"must be one of {list(_IOU_TYPES)}",
+                                method=method)
+    source = ground_truth_source(client, ground_truth, progress=progress, method=method)
+    rows = _model_rows(client, models, source.project, method)
+    if models is None:
+        rows = rows[[_has_predictions(client, row) for _, row in rows.iterrows()]]
+    if rows.empty:
+        raise InvalidInputError("models", models, "names no model with predictions on the "
+                                "server", method=method)
+    results, ids = {}, {}
+    for pk, row in rows.iterrows():
+        key = f"{row['name']} {row['version']}"
+        results[key] = evaluate_source(client, source, row, kind, progress=progress,
+                                       method=method)
+        ids[key] = int(str(pk))
+    comparison = Comparison(results)
+    comparison.model_ids = ids
+    return comparison
+
+
+def computed_metrics(result: EvaluationResult) -> dict[str, Any]:
+    """The metrics ``push_metrics`` writes, in the models' own naming.
+
+    ``mAP`` (AP .50:.95), ``mAP50``, ``mAP75``, ``AR100`` (``AR`` for keypoints) and
+    ``per_class_AP``, plus ``evaluation`` saying what they were computed on.
+
+    Example:
+        >>> m = computed_metrics(client.evaluate(ground_truth=2, predictions={"model": 3}))
+        >>> sorted(m)
+        ['evaluation', 'mAP', 'mAP50', 'mAP75', 'per_class_AP', 'recall']
+    """
+    s = result.summary["value"]
+    recall = "AR" if "AR" in s.index else "AR100"
+    per_class = result.per_class["AP"]
+    return {
+        "mAP": _rounded(s["AP"]), "mAP50": _rounded(s["AP50"]), "mAP75": _rounded(s["AP75"]),
+        "recall": _rounded(s[recall]),
+        "per_class_AP": {str(k): _rounded(v) for k, v in per_class.items()
+                         if not pd.isna(v)},
+        "evaluation": {"iou_type": result.run.params.iou_type,
+                       "images": len(result.run.gt.image_ids), "protocol": "COCO"},
+    }
+
+
+def _rounded(value: Any) -> float | None:
+    return None if pd.isna(value) else round(float(value), 4)
+
+
+def _flat(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(_flat(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+class MetricsPush:
+    """What ``push_metrics`` would write (``diff``) and whether it did (``written``).
+
+    Attributes:
+        model: Model id.
+        diff: ``metric, old, new`` for every metric that changes (nested ones dotted).
+        metrics: The full metrics dict written (old metrics updated with the new ones).
+        written: True when the server was updated.
+    """
+
+    def __init__(self, model: int, diff: pd.DataFrame, metrics: dict[str, Any],
+                 written: bool) -> None:
+        self.model = model
+        self.diff = diff
+        self.metrics = metrics
+        self.written = written
+
+    def __repr__(self) -> str:
+        state = "written" if self.written else "dry run, nothing written"
+        return f"MetricsPush(model={self.model}, {len(self.diff)} changes, {state})"
+
+    def _repr_html_(self) -> str:
+        state = "written" if self.written else "dry run: nothing was written"
+        return f"<p>Model {self.model}: {len(self.diff)} metric changes ({state})</p>" + str(
+            self.diff.to_html(index=False))
+
+
+def push_metrics(client: Client, model: Any, result: EvaluationResult, *, dry_run: bool = True,
+                 confirm: Any = None, method: str = "push_metrics") -> MetricsPush:
+    """Show the change of a model's metrics on the server, and write it when confirmed.
+
+    Writes only when ``dry_run=False`` **and** ``confirm`` is True or a callable that returns
+    True for the diff frame. Every argument is checked before anything is sent.
+
+    Example:
+        >>> res = client.evaluate(ground_truth=2, predictions={"model": 3})
+        >>> plan = push_metrics(client, 3, res)
+        >>> plan.written, plan.diff.columns.tolist()
+        (False, ['metric', 'old', 'new'])
+    """
+    if not isinstance(result, EvaluationResult):
+        raise InvalidInputError("result", type(result).__name__, "must be an EvaluationResult",
+                                method=method)
+    if not isinstance(dry_run, bool):
+        raise InvalidInputError("dry_run", dry_run, "must be True or False", method=method)
+    if not (confirm is None or isinstance(confirm, bool) or callable(confirm)):
+        raise InvalidInputError("confirm", confirm, "must be True/False or a callable "
+                                "diff -> bool", method=method)
+    if not dry_run and confirm is None:
+        raise InvalidInputError("confirm", confirm, "dry_run=False writes only with "
+                                "confirm=True (or a callable); look at the dry run first",
+                                method=method)
+    record = _model_record(client, model, method)
+    pk = int(record["id"])
+    old = client.get_model(pk, url_conversion=False).get("metrics") or {}
+    new = {**old, **computed_metrics(result)}
+    before, after = _flat(old), _flat(new)
+    keys = [k for k in after if before.get(k) != after[k]]
+    diff = pd.DataFrame({"metric": keys, "old": [before.get(k) for k in keys],
+                         "new": [after[k] for k in keys]})
+    approved = bool(confirm(diff)) if callable(confirm) else bool(confirm)
+    written = not dry_run and approved
+    if written:
+        client.update_model(pk, {"metrics": new})
+    return MetricsPush(pk, diff, new, written)
+
+
+def with_metrics(client: Client, models: pd.DataFrame, ground_truth: Any,
+                 iou_type: str = "bbox", *, progress: Any = None) -> pd.DataFrame:
+    """``models`` (a ``list_models()`` frame) with computed ``eval_<metric>`` columns.
+
+    Models without a predictions dataset get NA.
+
+    Example:
+        >>> models = client.list_models({"project": 1})
+        >>> out = with_metrics(client, models, 2)
+        >>> bool(out.loc[3, "eval_AP"] > 0), bool(out["eval_AP"].isna().any())
+        (True, True)
+    """
+    usable = models[[_has_predictions(client, row) for _, row in models.iterrows()]]
+    out = models.copy()
+    if usable.empty:
+        return out
+    comparison = compare_models(client, ground_truth, usable, iou_type, progress=progress,
+                                method="with_metrics")
+    for key, pk in comparison.model_ids.items():
+        for metric, value in comparison.summary.loc[key].items():
+            column = f"eval_{metric}"
+            if column not in out.columns:
+                out[column] = pd.array([pd.NA] * len(out), dtype="Float64")
+            out.loc[pk, column] = value
+    return out
+
+
+# ---------------------------------------------------------------------------- annotators
+class AnnotatorQuality:
+    """Each assignee's submitted work against the reviewed ground truth.
+
+    Attributes:
+        summary: One row per assignee: ``assignments``, ``data_units``, ``n_gt``, ``tp``,
+            ``misses`` (ground truth the assignee did not draw), ``extras`` (drawn, not in the
+            ground truth), ``confused`` (extras that overlap a ground truth of another class),
+            ``precision``, ``recall``, ``agreement`` (tp / (tp + misses + extras)), then
+            ``review_<outcome>`` counts of the assignments' review status.
+        per_class: The same counts per ``(assignee_name, class)``.
+        results: ``{assignee name: EvaluationResult}`` (unscored work counts with score 1).
+    """
+
+    def __init__(self, summary: pd.DataFrame, per_class: pd.DataFrame,
+                 results: dict[str, EvaluationResult]) -> None:
+        self.summary = summary
+        self.per_class = per_class
+        self.results = results
+
+    def __repr__(self) -> str:
+        return f"AnnotatorQuality({len(self.summary)} assignees)"
+
+    def _repr_html_(self) -> str:
+        return str(self.summary.to_html())
+
+
+_COUNTS = ("n_gt", "tp", "misses", "extras", "confused")
+
+
+def _counts(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    gt, pred = rows[rows["source"] == "gt"], rows[rows["source"] == "pred"]
+    confused = (pred["status"] == "FP") & ~pred["matched_category"].isin(["background"]) & (
+        pred["matched_category"] != pred["category"])
+    parts = {
+        "n_gt": gt.groupby(by).size(),
+        "tp": gt[gt["status"] == "TP"].groupby(by).size(),
+        "misses": gt[gt["status"] == "FN"].groupby(by).size(),
+        "extras": pred[pred["status"] == "FP"].groupby(by).size(),
+        "confused": pred[confused].groupby(by).size(),
+    }
+    out = pd.DataFrame(parts).fillna(0).astype("int64")
+    out["precision"] = out["tp"] / (out["tp"] + out["extras"]).where(lambda v: v > 0)
+    out["recall"] = out["tp"] / out["n_gt"].where(lambda v: v > 0)
+    out["agreement"] = out["tp"] / (out["tp"] + out["misses"] + out["extras"]).where(
+        lambda v: v > 0)
+    return out
+
+
+def annotator_quality(client: Client, assignments: pd.DataFrame, ground_truth: Any,
+                      iou_type: str = "bbox", *, iou: float = 0.5, progress: Any = None,
+                      method: str = "annotator_quality") -> AnnotatorQuality:
+    """Evaluate each assignee's submitted assignments (``status_label == "completed"``)
+    against the reviewed ground truth, on the data units both cover.
+
+    Example:
+        >>> work = client.list_assignments({"project": 1}, list_all=True)
+        >>> quality = annotator_quality(client, work, 2)
+        >>> quality.summary.columns[:4].tolist()
+        ['assignments', 'data_units', 'n_gt', 'tp']
+    """
+    if frame_meta(assignments).get("kind") != "assignment":
+        raise InvalidInputError("assignments", f"<{frame_meta(assignments).get('kind')} frame>",
+                                "must be a list_assignments() frame", method=method)
+    kind = iou_type_of(iou_type) if iou_type in _IOU_TYPES else None
+    if kind is None:
+        raise InvalidInputError("iou_type", iou_type, f"must be one of {list(_IOU_TYPES)}",
+                                method=method)
+    source = ground_truth_source(client, ground_truth, progress=progress, method=method)
+    units = {it.data_unit: it for it in source.items}
+    done = assignments[(assignments["status_label"] == "completed")
+                       & assignments["data_unit_id"].isin(list(units))]
+    items = {it.item: it for it in _frame_items(client, done, "assignments", method)}
+    results: dict[str, EvaluationResult] = {}
+    frames, summary_rows = [], []
+    for name, group in done.groupby(done["assignee_name"].fillna("(unknown)"), sort=True):
+        work = [items[int(pk)] for pk in group.index if int(pk) in items]
+        covered = sorted({it.data_unit for it in work})
+        sub = GroundTruthSource([units[u] for u in covered], source.project,
+                                source.configuration, source.version)
+        result = evaluate_source(client, sub, None, kind, method=method, items=work)
+        results[str(name)] = result
+        rows = result.per_annotation(iou).assign(assignee_name=str(name))
+        frames.append(rows)
+        reviews = group["status_review"].astype("string").value_counts()
+        summary_rows.append({"assignee_name": str(name), "assignments": len(group),
+                             "data_units": len(covered),
+                             **{f"review_{k}": int(v) for k, v in reviews.items()}})
+    if not frames:
+        raise InvalidInputError("assignments", f"<{len(assignments)} rows>",
+                                "hold no submitted assignment on a data unit of the ground truth",
+                                method=method)
+    rows = pd.concat(frames, ignore_index=True)
+    per_class = _counts(rows, ["assignee_name", "category"])
+    per_class.index = per_class.index.set_names(["assignee_name", "class"])
+    head = pd.DataFrame(summary_rows).set_index("assignee_name")
+    reviews = [c for c in head.columns if c.startswith("review_")]
+    head[reviews] = head[reviews].fillna(0).astype("int64")
+    summary = head[["assignments", "data_units"]].join(_counts(rows, ["assignee_name"])).join(
+        head[sorted(reviews)])
+    return AnnotatorQuality(summary, per_class, results)

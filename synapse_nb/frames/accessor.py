@@ -643,7 +643,7 @@ class SynapseAccessor:
 
         live = self.client(client)
         if self.kind == "model":
-            return evaluation.compare_models(live, ground_truth, self._obj, iou_type,
+            return evaluation.evaluate_models(live, ground_truth, self._obj, iou_type,
                                              progress=progress)  # fmt: skip
         self._require("evaluate", ("task", "assignment", "ground_truth_event"))
         if (predictions is None) == (ground_truth is None):

@@ -629,9 +629,9 @@ class Client:
             >>> cmp.summary.index.tolist()
             ['yolo-v8n 2.0.0']
         """
-        from synapse_nb.frames.evaluation import compare_models
+        from synapse_nb.frames.evaluation import evaluate_models
 
-        return compare_models(self, ground_truth, models, iou_type, progress=progress)
+        return evaluate_models(self, ground_truth, models, iou_type, progress=progress)
 
     def push_metrics(
         self, model: Any, result: EvaluationResult, *, dry_run: bool = True, confirm: Any = None

@@ -1,7 +1,8 @@
 """Evaluation from the notebook client: ground truth and predictions fetched, converted, evaluated.
 
 What :meth:`Client.evaluate <synapse_nb.frames.client.Client.evaluate>`, ``df.synapse.evaluate``
-and :meth:`Client.compare_models <synapse_nb.frames.client.Client.compare_models>` accept:
+and :meth:`Client.compare_models <synapse_nb.frames.client.Client.compare_models>`
+(:func:`evaluate_models`) accept:
 
 ``ground_truth``
     a ground-truth version id (its events are fetched with their data) or a task,
@@ -60,8 +61,8 @@ __all__ = [
     "GroundTruthSource",
     "MetricsPush",
     "annotator_quality",
-    "compare_models",
     "computed_metrics",
+    "evaluate_models",
     "evaluate_on_server",
     "ground_truth_source",
     "model_predictions_version",
@@ -511,7 +512,7 @@ def _has_predictions(client: Client, row: pd.Series) -> bool:
     return True
 
 
-def compare_models(client: Client, ground_truth: Any, models: Any = None,
+def evaluate_models(client: Client, ground_truth: Any, models: Any = None,
                    iou_type: str = "bbox", *, progress: Any = None,
                    method: str = "compare_models") -> Comparison:
     """Evaluate several models' predictions against one ground truth, fetched once.
@@ -521,7 +522,7 @@ def compare_models(client: Client, ground_truth: Any, models: Any = None,
     ``"<name> <version>"``; ``Comparison.model_ids`` maps that key to the model id.
 
     Example:
-        >>> cmp = compare_models(client, 2)
+        >>> cmp = evaluate_models(client, 2)
         >>> "yolo-v8n 2.0.0" in cmp.results, cmp.model_ids["yolo-v8n 2.0.0"]
         (True, 3)
     """
@@ -669,7 +670,7 @@ def with_metrics(client: Client, models: pd.DataFrame, ground_truth: Any,
     out = models.copy()
     if usable.empty:
         return out
-    comparison = compare_models(client, ground_truth, usable, iou_type, progress=progress,
+    comparison = evaluate_models(client, ground_truth, usable, iou_type, progress=progress,
                                 method="with_metrics")
     for key, pk in comparison.model_ids.items():
         for metric, value in comparison.summary.loc[key].items():

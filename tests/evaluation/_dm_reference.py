@@ -2,9 +2,10 @@
 
 Deliberately independent of ``synapse_nb.evaluation.dm``: it walks the raw JSON, so a test
 comparing ``client.evaluate`` with pycocotools on these inputs checks the adapter as well as
-the engine. The rules are the documented contract: image ids are data unit ids, categories
-are the project's classes in order then other classes sorted (ids 1..K), a prediction without
-a score counts 1.0, a pose is a skeleton group whose box is its visible joints' extent.
+the engine. The rules are the ones ``synapse_nb.evaluation.dm`` documents: image ids are data
+unit ids, categories are the project's classes in order then other classes sorted (ids 1..K),
+a prediction without a score counts 1.0, a pose is a skeleton group whose box is its visible
+joints' extent.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from nb_tools import run  # noqa: E402
+from nb_tools import run
 
 
 def test_the_kernel_inherits_the_environment_but_not_the_backend(

@@ -37,8 +37,10 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -228,7 +230,7 @@ def _shapes(item: DMItem, iou_type: str, tools: tuple[str, ...], joints: tuple[s
             notes: dict[str, int]) -> list[_Shape]:
     if iou_type == "keypoints":
         return _pose_shapes(item, joints)
-    doc = read_document(item.data)
+    doc = read_document(item.data, tools)
     image = doc.first_image()
     out: list[_Shape] = []
     for ann in image.annotations if image else []:
@@ -334,6 +336,26 @@ def coco_from_dm(
         raise EvaluationInputError(f"default_score = {default_score!r} is not a finite number")
     config = dict(configuration or {})
     joints = tuple(config.get("keypoints") or PERSON_17)
+    with _gc_paused():
+        return _convert(gt_items, pred_items, kind, chosen, joints, config, float(default_score))
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The cyclic collector off while annotations are read: its full passes over the many
+    fresh objects cost as much as the reading (the objects hold no cycles)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _convert(gt_items: list[DMItem], pred_items: list[DMItem], kind: str,
+             chosen: tuple[str, ...], joints: tuple[str, ...], config: Mapping[str, Any],
+             default_score: float) -> DMInputs:
     notes: dict[str, int] = _Counter()
     gt_shapes = [(it, _shapes(it, kind, chosen, joints, notes)) for it in gt_items]
     known = {int(it.data_unit) for it in gt_items}
@@ -346,7 +368,7 @@ def coco_from_dm(
     seen = {s.label for _, shapes in (*gt_shapes, *pred_shapes) for s in shapes}
     cats = _categories(config.get("classes"), seen)
     dataset, gt_rows = _dataset(gt_items, gt_shapes, cats)
-    results, pred_rows = _results(pred_shapes, cats, float(default_score))
+    results, pred_rows = _results(pred_shapes, cats, default_score)
     return DMInputs(
         dataset=dataset, results=results, gt_links=_links(gt_rows), pred_links=_links(pred_rows),
         sigmas=keypoint_sigmas(config, joints, cats) if kind == "keypoints" else {},

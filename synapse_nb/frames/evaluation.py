@@ -25,6 +25,9 @@ and :meth:`Client.compare_models <synapse_nb.frames.client.Client.compare_models
       (a box). Keypoint rows also need ``group_id`` (their pose) and may give
       ``visibility``; a ``tool == "group"`` row names a pose's class.
 
+Predictions on data units outside the ground truth are left out (``result.notes`` counts
+them); when none is on a data unit of the ground truth, that is an error.
+
 The result is an :class:`~synapse_nb.evaluation.EvaluationResult` whose image ids are data
 unit ids; ``per_annotation()`` also carries ``item_id`` (event/task/assignment id) and
 ``dm_annotation_id``, and ``label_annotations()`` joins onto ``df.synapse.annotations()``.
@@ -146,9 +149,15 @@ def _configuration(client: Client, project: Any) -> dict[str, Any]:
     return dict(config) if isinstance(config, Mapping) else {}
 
 
+def _every(lister: Any, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Every row of a raw listing, across pages."""
+    rows, _ = lister(dict(params or {}), list_all=True)
+    return list(rows)
+
+
 def _version_project(client: Client, version: int) -> int | None:
     dataset = client.get_ground_truth_version(version).get("ground_truth_dataset")
-    for row in client.list_ground_truth_datasets().get("results", []):
+    for row in _every(client.list_ground_truth_datasets):
         if row.get("id") == dataset:
             project = row.get("project")
             return int(project) if project is not None else None
@@ -210,10 +219,10 @@ def model_predictions_version(client: Client, model: Any, *, method: str = "eval
     record = _model_record(client, model, method)
     name = f"{record.get('name')} {record.get('version')}{PREDICTIONS_SUFFIX}"
     params = {"project": record["project"]} if record.get("project") is not None else {}
-    datasets = [d for d in client.list_ground_truth_datasets(params).get("results", [])
+    datasets = [d for d in _every(client.list_ground_truth_datasets, params)
                 if d.get("name") == name]
-    versions = [v for d in datasets for v in client.list_ground_truth_versions(
-        {"ground_truth_dataset": d["id"]}).get("results", [])]
+    versions = [v for d in datasets for v in _every(
+        client.list_ground_truth_versions, {"ground_truth_dataset": d["id"]})]
     if not versions:
         raise InvalidInputError("model", record.get("id"),
                                 f"has no predictions dataset named {name!r} on the server",
@@ -289,8 +298,10 @@ def evaluate_source(client: Client, source: GroundTruthSource, predictions: Any,
     """
     kind = iou_type_of(iou_type)
     results: list[dict[str, Any]] = []
+    left_out = 0
     if items is None:
-        items, results = _prediction_inputs(client, source, predictions, progress, method)
+        items, results, left_out = _prediction_inputs(client, source, predictions, progress,
+                                                      method)
     inputs = coco_from_dm(source.items, items, kind, configuration=source.configuration,
                           tools=tools)
     if results:
@@ -298,28 +309,57 @@ def evaluate_source(client: Client, source: GroundTruthSource, predictions: Any,
     result = run_evaluation(inputs.dataset, inputs.results, kind, sigmas=inputs.sigmas)
     result.links = inputs.links
     result.notes = inputs.notes
+    if left_out:
+        result.notes.append(f"{left_out} predictions on data units outside the ground truth "
+                            "left out")
     return result
 
 
-def _prediction_inputs(client: Client, source: GroundTruthSource, predictions: Any,
-                       progress: Any, method: str) -> tuple[list[DMItem], list[dict[str, Any]]]:
-    """DM items and/or named COCO results of ``predictions``."""
+def _inside(units: Sequence[int | None], ground_truth: Sequence[DMItem], field: str,
+            shown: Any, method: str) -> list[bool]:
+    """Which of ``units`` are data units of the ground truth; none of them is an error
+    (naming the first), since predictions and ground truth then do not belong together."""
+    known = {it.data_unit for it in ground_truth}
+    inside = [u is not None and u in known for u in units]
+    if units and not any(inside):
+        raise InvalidInputError(field, shown, "is not a data unit of the ground truth (nor is "
+                                "any other prediction's)", method=method)
+    return inside
+
+
+def _items_inside(items: list[DMItem], source: GroundTruthSource,
+                  method: str) -> tuple[list[DMItem], list[dict[str, Any]], int]:
+    inside = _inside([it.data_unit for it in items], source.items, "predictions[0].data_unit",
+                     items[0].data_unit if items else None, method)
+    kept = [it for it, ok in zip(items, inside, strict=True) if ok]
+    return kept, [], len(items) - len(kept)
+
+
+def _prediction_inputs(
+    client: Client, source: GroundTruthSource, predictions: Any, progress: Any, method: str
+) -> tuple[list[DMItem], list[dict[str, Any]], int]:
+    """DM items and/or named COCO results of ``predictions`` on the ground truth's data
+    units, and how many predictions (documents or results) fell outside them."""
     if _is_id(predictions):
         frame = _events(client, int(predictions), progress)
-        return _frame_items(client, frame, "predictions", method), []
+        return _items_inside(_frame_items(client, frame, "predictions", method), source, method)
     model = _model_of(predictions)
     if model is not None:
         version = model_predictions_version(client, model, method=method)
         frame = _events(client, version, progress)
-        return _frame_items(client, frame, "predictions", method), []
+        return _items_inside(_frame_items(client, frame, "predictions", method), source, method)
     if isinstance(predictions, pd.DataFrame):
         if frame_meta(predictions).get("kind") in _DM_KINDS:
-            return _frame_items(client, predictions, "predictions", method), []
-        return predictions_frame_items(predictions, source.items, method=method), []
+            items = _frame_items(client, predictions, "predictions", method)
+            return _items_inside(items, source, method)
+        items, left_out = predictions_frame_items(predictions, source.items, method=method)
+        return items, [], left_out
     if isinstance(predictions, str | os.PathLike):
-        return [], named_results(_read_json(predictions, method), source, method=method)
+        results, left_out = named_results(_read_json(predictions, method), source, method=method)
+        return [], results, left_out
     if isinstance(predictions, list | Mapping):
-        return [], named_results(predictions, source, method=method)
+        results, left_out = named_results(predictions, source, method=method)
+        return [], results, left_out
     raise InvalidInputError("predictions", predictions, "is not a supported predictions source",
                             method=method)
 
@@ -346,16 +386,19 @@ def _read_json(path: str | os.PathLike[str], method: str) -> Any:
 
 
 def named_results(coco: Any, source: GroundTruthSource, *,
-                  method: str = "evaluate") -> list[dict[str, Any]]:
+                  method: str = "evaluate") -> tuple[list[dict[str, Any]], int]:
     """A COCO results list (or COCO dict) with ``image_id`` = data unit id and
-    ``category_name`` set (see the module docstring for how both are resolved).
+    ``category_name`` set (see the module docstring for how both are resolved), and how many
+    results on other images were left out.
 
     Example:
         >>> src = GroundTruthSource([DMItem(5, {}, file_name="a.jpg")], 1, {"classes": ["car"]})
-        >>> named_results([{"file_name": "a.jpg", "category_id": 1, "bbox": [0, 0, 2, 2],
-        ...                 "score": 0.5}], src)[0]
-        {'file_name': 'a.jpg', 'category_id': 1, 'bbox': [0, 0, 2, 2], 'score': 0.5, \
-'image_id': 5, 'category_name': 'car'}
+        >>> results, left_out = named_results([
+        ...     {"file_name": "a.jpg", "category_id": 1, "bbox": [0, 0, 2, 2], "score": 0.5},
+        ...     {"image_id": 6, "category_id": 1, "bbox": [0, 0, 2, 2], "score": 0.5}], src)
+        >>> results, left_out
+        ([{'file_name': 'a.jpg', 'category_id': 1, 'bbox': [0, 0, 2, 2], 'score': 0.5, \
+'image_id': 5, 'category_name': 'car'}], 1)
     """
     names: dict[Any, str] = {}
     rows = coco
@@ -368,29 +411,32 @@ def named_results(coco: Any, source: GroundTruthSource, *,
                                 "dict with 'annotations'", method=method)
     classes = list(source.configuration.get("classes") or [])
     by_file = {it.file_name: it.data_unit for it in source.items if it.file_name}
-    units = {it.data_unit for it in source.items}
     out = []
     for i, row in enumerate(rows):
         if not isinstance(row, Mapping):
             raise InvalidInputError(f"predictions[{i}]", row, "must be an object", method=method)
         result = dict(row)
-        result["image_id"] = _image_of(result, i, by_file, units, method)
+        result["image_id"] = _image_of(result, i, by_file, method)
         result["category_name"] = _class_of(result, i, names, classes, method)
         out.append(result)
-    return out
+    first = out[0] if out else {}
+    key = "image_id" if first.get("file_name") is None else "file_name"
+    inside = _inside([r["image_id"] for r in out], source.items, f"predictions[0].{key}",
+                     first.get(key), method)
+    kept = [r for r, ok in zip(out, inside, strict=True) if ok]
+    return kept, len(out) - len(kept)
 
 
-def _image_of(row: dict[str, Any], i: int, by_file: Mapping[str, int], units: set[int],
-              method: str) -> int:
-    if row.get("image_id") is None and row.get("file_name") in by_file:
-        return by_file[row["file_name"]]
+def _image_of(row: dict[str, Any], i: int, by_file: Mapping[str, int],
+              method: str) -> int | None:
+    """The data unit of a result (None: a file name no data unit has)."""
+    if row.get("image_id") is None and row.get("file_name") is not None:
+        return by_file.get(row["file_name"])
     image = row.get("image_id")
-    if not _is_id(image) or image not in units:
-        shown = image if row.get("file_name") is None else row.get("file_name")
-        key = "image_id" if row.get("file_name") is None else "file_name"
-        raise InvalidInputError(f"predictions[{i}].{key}", shown,
-                                "is not a data unit of the ground truth", method=method)
-    return int(image)
+    if not isinstance(image, int) or not _is_id(image):
+        raise InvalidInputError(f"predictions[{i}].image_id", image,
+                                "must be a data unit id (or give file_name)", method=method)
+    return image
 
 
 def _class_of(row: Mapping[str, Any], i: int, names: Mapping[Any, str], classes: list[Any],
@@ -409,15 +455,17 @@ def _class_of(row: Mapping[str, Any], i: int, names: Mapping[Any, str], classes:
 
 
 def predictions_frame_items(frame: pd.DataFrame, ground_truth: Sequence[DMItem], *,
-                            method: str = "evaluate") -> list[DMItem]:
-    """A predictions frame (see the module docstring) as one DM document per data unit.
+                            method: str = "evaluate") -> tuple[list[DMItem], int]:
+    """A predictions frame (see the module docstring) as one DM document per data unit of the
+    ground truth, and how many rows on other data units were left out.
 
     Example:
-        >>> preds = pd.DataFrame({"data_unit_id": [5], "class_name": ["car"], "score": [0.7],
-        ...                       "x": [0.0], "y": [0.0], "w": [4.0], "h": [2.0]})
-        >>> item = predictions_frame_items(preds, [DMItem(5, {})])[0]
-        >>> item.data_unit, item.data["images"][0]["bounding_box"][0]["data"]
-        (5, [0.0, 0.0, 4.0, 2.0])
+        >>> preds = pd.DataFrame({"data_unit_id": [5, 6], "class_name": ["car", "car"],
+        ...                       "score": [0.7, 0.2], "x": [0.0, 1.0], "y": [0.0, 1.0],
+        ...                       "w": [4.0, 4.0], "h": [2.0, 2.0]})
+        >>> items, left_out = predictions_frame_items(preds, [DMItem(5, {})])
+        >>> items[0].data_unit, items[0].data["images"][0]["bounding_box"][0]["data"], left_out
+        (5, [0.0, 0.0, 4.0, 2.0], 1)
     """
     columns = set(frame.columns)
     if "class_name" not in columns:
@@ -427,33 +475,36 @@ def predictions_frame_items(frame: pd.DataFrame, ground_truth: Sequence[DMItem],
     if not has_box and not {"tool", "geometry"} <= columns:
         raise InvalidInputError("predictions", "<frame without geometry>",
                                 "needs x, y, w, h columns or tool and geometry", method=method)
-    units = _frame_units(frame, ground_truth, method)
+    units, key = _frame_units(frame, ground_truth, method)
+    inside = _inside(units, ground_truth, f"predictions[0].{key}",
+                     frame[key].iloc[0] if len(frame) else None, method)
     docs: dict[int, dict[str, list[dict[str, Any]]]] = {}
-    for pos, (unit, row) in enumerate(zip(units, frame.to_dict("records"), strict=True)):
-        tool, ann = _row_annotation(row, pos, has_box, method)
-        docs.setdefault(unit, {}).setdefault(tool, []).append(ann)
+    rows = frame.to_dict("records")
+    for pos, (unit, ok, row) in enumerate(zip(units, inside, rows, strict=True)):
+        tool, ann = _row_annotation(row, pos, has_box, method)  # every row is checked
+        if ok and unit is not None:
+            docs.setdefault(unit, {}).setdefault(tool, []).append(ann)
     by_unit = {it.data_unit: it for it in ground_truth}
-    return [DMItem(unit, {"images": [tools]}, width=by_unit[unit].width,
-                   height=by_unit[unit].height) for unit, tools in docs.items()]
+    items = [DMItem(unit, {"images": [tools]}, width=by_unit[unit].width,
+                    height=by_unit[unit].height) for unit, tools in docs.items()]
+    return items, len(rows) - sum(inside)
 
 
-def _frame_units(frame: pd.DataFrame, ground_truth: Sequence[DMItem], method: str) -> list[int]:
-    units = {it.data_unit for it in ground_truth}
+def _frame_units(frame: pd.DataFrame, ground_truth: Sequence[DMItem],
+                 method: str) -> tuple[list[int | None], str]:
+    """Each row's data unit (None: a file name no data unit has) and the column read."""
     if "data_unit_id" in frame.columns:
         values = frame["data_unit_id"].tolist()
-        key = "data_unit_id"
-    elif "file_name" in frame.columns:
+        for pos, value in enumerate(values):
+            if _missing(value) or isinstance(value, bool) or not isinstance(value, int):
+                raise InvalidInputError(f"predictions[{pos}].data_unit_id", value,
+                                        "must be a data unit id", method=method)
+        return [int(v) for v in values], "data_unit_id"
+    if "file_name" in frame.columns:
         by_file = {it.file_name: it.data_unit for it in ground_truth if it.file_name}
-        values = [by_file.get(v, v) for v in frame["file_name"].tolist()]
-        key = "file_name"
-    else:
-        raise InvalidInputError("predictions", "<frame without data_unit_id>",
-                                "needs a data_unit_id (or file_name) column", method=method)
-    for pos, value in enumerate(values):
-        if _missing(value) or not isinstance(value, int) or value not in units:
-            raise InvalidInputError(f"predictions[{pos}].{key}", value,
-                                    "is not a data unit of the ground truth", method=method)
-    return [int(v) for v in values]
+        return [by_file.get(v) for v in frame["file_name"].tolist()], "file_name"
+    raise InvalidInputError("predictions", "<frame without data_unit_id>",
+                            "needs a data_unit_id (or file_name) column", method=method)
 
 
 def _row_annotation(row: Mapping[str, Any], pos: int, has_box: bool,

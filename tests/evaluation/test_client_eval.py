@@ -356,3 +356,23 @@ def test_annotator_quality_counts_equal_pycocotools_matches(client: Client) -> N
         assert isinstance(quality.results[name], EvaluationResult)
     per_class = quality.per_class.groupby(level=0)[["tp", "misses", "extras"]].sum()
     assert per_class.equals(quality.summary[["tp", "misses", "extras"]])
+
+
+def test_a_subset_of_the_ground_truth_leaves_the_other_predictions_out(client: Client) -> None:
+    events, gt = _docs(client, GT_VERSION)
+    subset = events.head(40)
+    res = subset.synapse.evaluate({"model": 3})
+    assert res.notes == ["140 predictions on data units outside the ground truth left out"]
+    _, preds = _docs(client, _predictions_version(client, "yolo-v8n 2.0.0 predictions"))
+    units = set(subset.data_unit_id.astype(int))
+    mine = {u: gt[u] for u in units}
+    theirs = {u: d for u, d in preds.items() if u in units}
+    cats = categories(_classes(client), [*mine.values(), *theirs.values()], ("bounding_box",))
+    assert_equal_to_reference(res, reference(*box_inputs(mine, theirs, cats), "bbox"))
+    assert set(res.per_image().data_unit_id) == units
+
+    results = [{"image_id": 1, "category_name": "car", "bbox": [0, 0, 9, 9], "score": 0.5},
+               {"image_id": 10**6, "category_name": "car", "bbox": [0, 0, 9, 9], "score": 0.9}]
+    res = client.evaluate(subset, results)
+    assert res.notes == ["1 predictions on data units outside the ground truth left out"]
+    assert len(res.per_annotation().query("source == 'pred'")) == 1

@@ -67,6 +67,7 @@ __all__ = [
     "DMItem",
     "Links",
     "add_named_results",
+    "check_tools",
     "coco_from_dm",
     "iou_type_of",
     "keypoint_sigmas",
@@ -158,7 +159,18 @@ def _check_iou_type(iou_type: Any) -> str:
     return iou_type_of(iou_type)
 
 
-def _check_tools(tools: Any, iou_type: str) -> tuple[str, ...]:
+def check_tools(tools: Any, iou_type: str) -> tuple[str, ...]:
+    """The DM tools evaluated under ``iou_type`` (``tools``, checked, or the defaults).
+
+    Example:
+        >>> check_tools(None, "segm")
+        ('polygon', 'segmentation')
+        >>> check_tools("keypoint", "bbox")
+        Traceback (most recent call last):
+        ...
+        synapse_nb.evaluation._inputs.EvaluationInputError: tools = 'keypoint' is not a \
+non-empty choice of ['bounding_box'] (the tools bbox evaluates)
+    """
     if tools is None:
         return DEFAULT_TOOLS[iou_type]
     chosen = (tools,) if isinstance(tools, str) else tuple(tools)
@@ -328,7 +340,7 @@ def coco_from_dm(
         [[0.0, 0.0, 8.0, 0.0, 8.0, 8.0]]
     """
     kind = _check_iou_type(iou_type)
-    chosen = _check_tools(tools, kind)
+    chosen = check_tools(tools, kind)
     gt_items = _check_items(ground_truth, "ground_truth")
     pred_items = _check_items(predictions, "predictions")
     if isinstance(default_score, bool) or not isinstance(default_score, int | float) or not (

@@ -47,11 +47,18 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
-from synapse_nb.evaluation import Comparison, EvaluationResult
+from synapse_nb.evaluation import Comparison, EvaluationInputError, EvaluationResult, Params
 from synapse_nb.evaluation import evaluate as run_evaluation
-from synapse_nb.evaluation.dm import DMItem, add_named_results, coco_from_dm, iou_type_of
+from synapse_nb.evaluation.dm import (
+    DMItem,
+    add_named_results,
+    check_tools,
+    coco_from_dm,
+    iou_type_of,
+)
 from synapse_nb.exceptions import InvalidInputError
 from synapse_nb.frames.build import frame_meta
 
@@ -267,13 +274,24 @@ def evaluate_on_server(
         >>> evaluate_on_server(client, 2, {"model": 3}).run.params.iou_type
         'bbox'
     """
+    kind = _checked_iou_type(iou_type, tools, method)
+    _check_predictions_shape(predictions, method)
+    if isinstance(predictions, str | os.PathLike):
+        predictions = _read_json(predictions, method)  # a bad file fails before any request
+    source = ground_truth_source(client, ground_truth, progress=progress, method=method)
+    return evaluate_source(client, source, predictions, kind, tools=tools,
+                           progress=progress, method=method)
+
+
+def _checked_iou_type(iou_type: Any, tools: Any, method: str) -> str:
     if iou_type not in _IOU_TYPES:
         raise InvalidInputError("iou_type", iou_type, f"must be one of {list(_IOU_TYPES)}",
                                 method=method)
-    _check_predictions_shape(predictions, method)
-    source = ground_truth_source(client, ground_truth, progress=progress, method=method)
-    return evaluate_source(client, source, predictions, iou_type, tools=tools,
-                           progress=progress, method=method)
+    try:
+        check_tools(tools, iou_type)
+    except EvaluationInputError as exc:
+        raise InvalidInputError("tools", tools, str(exc), method=method) from None
+    return str(iou_type)
 
 
 def _check_predictions_shape(predictions: Any, method: str) -> None:
@@ -538,16 +556,22 @@ def _float(row: Mapping[str, Any], key: str, pos: int, method: str) -> float:
 
 
 # ---------------------------------------------------------------------------- models
+def _check_models(models: Any, method: str) -> None:
+    if models is None or isinstance(models, pd.DataFrame):
+        return
+    values = [models] if _is_id(models) else models
+    if not isinstance(values, list | tuple) or not values or not all(_is_id(v) for v in values):
+        raise InvalidInputError("models", models, "must be model ids, a list_models() frame or "
+                                "None (the project's models)", method=method)
+
+
 def _model_rows(client: Client, models: Any, project: int | None, method: str) -> pd.DataFrame:
     if models is None:
         params = {"project": project} if project is not None else {}
         return client.list_models(params, list_all=True)
     if isinstance(models, pd.DataFrame):
         return models
-    values = [models] if _is_id(models) else models
-    if not isinstance(values, list | tuple) or not values or not all(_is_id(v) for v in values):
-        raise InvalidInputError("models", models, "must be model ids, a list_models() frame or "
-                                "None (the project's models)", method=method)
+    values = [models] if _is_id(models) else models  # checked by _check_models
     frame = client.frame_by_id("model", [int(v) for v in values])
     missing = sorted(set(values) - set(frame.index.tolist()))
     if missing:
@@ -577,10 +601,8 @@ def evaluate_models(client: Client, ground_truth: Any, models: Any = None,
         >>> "yolo-v8n 2.0.0" in cmp.results, cmp.model_ids["yolo-v8n 2.0.0"]
         (True, 3)
     """
-    kind = iou_type_of(iou_type) if iou_type in _IOU_TYPES else None
-    if kind is None:
-        raise InvalidInputError("iou_type", iou_type, f"must be one of {list(_IOU_TYPES)}",
-                                method=method)
+    kind = _checked_iou_type(iou_type, None, method)
+    _check_models(models, method)
     source = ground_truth_source(client, ground_truth, progress=progress, method=method)
     rows = _model_rows(client, models, source.project, method)
     if models is None:
@@ -781,6 +803,14 @@ def _counts(rows: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return out
 
 
+def _check_iou(iou: Any, kind: str, method: str) -> None:
+    thresholds = Params.coco(iou_type_of(kind)).iou_thresholds
+    number = isinstance(iou, float | int) and not isinstance(iou, bool)
+    if not number or not np.isclose(iou, thresholds).any():
+        raise InvalidInputError("iou", iou, "must be one of the protocol's IoU thresholds "
+                                "0.5, 0.55, ..., 0.95", method=method)
+
+
 def annotator_quality(client: Client, assignments: pd.DataFrame, ground_truth: Any,
                       iou_type: str = "bbox", *, iou: float = 0.5, progress: Any = None,
                       method: str = "annotator_quality") -> AnnotatorQuality:
@@ -796,10 +826,8 @@ def annotator_quality(client: Client, assignments: pd.DataFrame, ground_truth: A
     if frame_meta(assignments).get("kind") != "assignment":
         raise InvalidInputError("assignments", f"<{frame_meta(assignments).get('kind')} frame>",
                                 "must be a list_assignments() frame", method=method)
-    kind = iou_type_of(iou_type) if iou_type in _IOU_TYPES else None
-    if kind is None:
-        raise InvalidInputError("iou_type", iou_type, f"must be one of {list(_IOU_TYPES)}",
-                                method=method)
+    kind = _checked_iou_type(iou_type, None, method)
+    _check_iou(iou, kind, method)
     source = ground_truth_source(client, ground_truth, progress=progress, method=method)
     units = {it.data_unit: it for it in source.items}
     done = assignments[(assignments["status_label"] == "completed")

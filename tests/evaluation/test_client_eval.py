@@ -8,6 +8,7 @@ numbers written down.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from _eval_reference import assert_equal_to_reference, reference
 from pycocotools.cocoeval import Params
 
 from synapse_nb.evaluation import Comparison, EvaluationResult
-from synapse_nb.exceptions import SynapseNBError
+from synapse_nb.exceptions import InvalidInputError, SynapseNBError
 from synapse_nb.frames import Client
 
 GT_VERSION = 2  # "Street GT" v2, the reviewed ground truth of the demo
@@ -376,3 +377,21 @@ def test_a_subset_of_the_ground_truth_leaves_the_other_predictions_out(client: C
     res = client.evaluate(subset, results)
     assert res.notes == ["1 predictions on data units outside the ground truth left out"]
     assert len(res.per_annotation().query("source == 'pred'")) == 1
+
+
+@pytest.mark.parametrize(("call", "text"), [
+    (lambda c: c.evaluate(2, 3, tools=("keypoint",)), "tools=('keypoint',)"),
+    (lambda c: c.evaluate(2, "missing.json"), "predictions='missing.json': no such file"),
+    (lambda c: c.compare_models(2, models=["3"]), "models=['3']"),
+    (lambda c: c.compare_models(2, iou_type="masks"), "iou_type='masks'"),
+    (lambda c: c.list_assignments({"project": 1}).synapse.annotator_quality(gt=2, iou=0.42),
+     "iou=0.42"),
+])
+def test_arguments_are_checked_before_anything_is_fetched(
+        client: Client, demo: Any, call: Any, text: str) -> None:
+    client.list_assignments({"project": 1})  # warm: the call below may list assignments first
+    start = len(list(demo.requests))
+    with pytest.raises(InvalidInputError, match=re.escape(text)):
+        call(client)
+    fetched = [r["path"] for r in list(demo.requests)[start:]]
+    assert all("ground_truth" not in p and "models" not in p for p in fetched), fetched

@@ -640,10 +640,11 @@ class SynapseAccessor:
             ['yolo-v8n 2.0.0']
         """
         from synapse_nb.frames import evaluation
+        from synapse_nb.frames.eval_models import evaluate_models
 
         live = self.client(client)
         if self.kind == "model":
-            return evaluation.evaluate_models(live, ground_truth, self._obj, iou_type,
+            return evaluate_models(live, ground_truth, self._obj, iou_type,
                                              progress=progress)  # fmt: skip
         self._require("evaluate", ("task", "assignment", "ground_truth_event"))
         if (predictions is None) == (ground_truth is None):
@@ -667,7 +668,7 @@ class SynapseAccessor:
             np.True_
         """
         self._require("with_metrics", ("model",))
-        from synapse_nb.frames.evaluation import with_metrics
+        from synapse_nb.frames.eval_models import with_metrics
 
         return with_metrics(self.client(client), self._obj, ground_truth, iou_type)
 
@@ -676,7 +677,7 @@ class SynapseAccessor:
     ) -> Any:
         """Each assignee's submitted assignments against the reviewed ground truth ``gt``.
 
-        Returns an :class:`~synapse_nb.frames.evaluation.AnnotatorQuality` (``summary`` per
+        Returns an :class:`~synapse_nb.frames.eval_annotators.AnnotatorQuality` (``summary`` per
         assignee: misses, extras, confusions, agreement, review outcomes; ``per_class``).
 
         Example:
@@ -686,7 +687,7 @@ class SynapseAccessor:
             True
         """
         self._require("annotator_quality", ("assignment",))
-        from synapse_nb.frames.evaluation import annotator_quality
+        from synapse_nb.frames.eval_annotators import annotator_quality
 
         return annotator_quality(self.client(client), self._obj, gt, iou_type, iou=iou)
 

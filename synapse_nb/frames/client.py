@@ -66,7 +66,7 @@ from synapse_nb.frames.writeback import PushRecord, SnapshotStore
 
 if TYPE_CHECKING:
     from synapse_nb.evaluation import Comparison, EvaluationResult
-    from synapse_nb.frames.evaluation import MetricsPush
+    from synapse_nb.frames.eval_models import MetricsPush
 
 __all__ = [
     "FRAME_PAGE_SIZE",
@@ -629,7 +629,7 @@ class Client:
             >>> cmp.summary.index.tolist()
             ['yolo-v8n 2.0.0']
         """
-        from synapse_nb.frames.evaluation import evaluate_models
+        from synapse_nb.frames.eval_models import evaluate_models
 
         return evaluate_models(self, ground_truth, models, iou_type, progress=progress)
 
@@ -646,7 +646,7 @@ class Client:
             >>> client.push_metrics(3, res)
             MetricsPush(model=3, ... changes, dry run, nothing written)
         """
-        from synapse_nb.frames.evaluation import push_metrics
+        from synapse_nb.frames.eval_models import push_metrics
 
         return push_metrics(self, model, result, dry_run=dry_run, confirm=confirm)
 

@@ -211,6 +211,11 @@ def test_per_annotation_and_per_image_join_back_by_id(client: Client) -> None:
     statuses = labelled.loc[labelled.tool == "bounding_box", "eval_status"].value_counts()
     assert statuses.to_dict() == rows[rows.source == "gt"].status.value_counts().to_dict()
     assert labelled.loc[labelled.tool != "bounding_box", "eval_status"].isna().all()
+    predicted = res.label_annotations(pred_boxes, source="pred")
+    assert predicted.eval_status.value_counts().to_dict() == rows[
+        rows.source == "pred"].status.value_counts().to_dict()
+    assert np.allclose(predicted.eval_score.astype(float),
+                       [a["score"] for a in predicted.attributes])
 
 
 def test_worst_images_select_tasks_of_the_same_data_units(client: Client) -> None:

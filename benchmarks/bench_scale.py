@@ -15,20 +15,25 @@ the project once with ``Client.list_tasks(list_all=True)``. Tables:
    (1.00 = linear in N).
 2. client CPU split: the same listing redone in phases, one after the other on this thread
    with the cyclic GC paused as the frame listing does: HTTP (request, socket wait, body
-   read) of every page of 1000, ``json.loads`` of each body, ``build_frame`` of the decoded
-   records. Process CPU per row of each phase; the sum is compared with the real listing's.
+   read) of every page of 1000, JSON decoding of each body (the transport's decoder),
+   ``build_frame`` of the decoded records. Process CPU per row of each phase; the sum is
+   compared with the real listing's.
 3. server CPU per page of 100: sequential requests for page 1 and for the deepest page
    (page 10,000 where the project has it, else its last page); CPU of the server process
    per request, from /proc.
+4. with ``--compare TREE`` (another source tree of synapse_nb, e.g. ``git archive main | tar
+   -x -C /tmp/main``): the same listing by a fresh process of each tree, alternating,
+   ``--repeat`` times against the same backend; best wall and client CPU of each, and this
+   tree's speed-up over the other. On a shared machine this is the fair before/after.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
-import json
 import os
 import pstats
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -38,6 +43,7 @@ import pandas as pd
 import requests
 from bench_client import PeakRSS, backend, cpu_seconds, print_table, scale_project
 
+from synapse_nb._json import loads as json_loads
 from synapse_nb.frames import Client
 from synapse_nb.frames.build import build_frame, gc_paused
 
@@ -68,7 +74,7 @@ def fetch_bodies(session: requests.Session, url: str, project: int, n: int) -> l
 def decode(bodies: list[bytes]) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     for body in bodies:
-        items.extend(json.loads(body)["results"])
+        items.extend(json_loads(body)["results"])
     return items
 
 
@@ -144,7 +150,7 @@ def measure(n: int, latency_ms: float, profile: bool) -> dict[str, Any]:
         assert len(frame) == n, (len(frame), n)
         frame_mb = frame.memory_usage(deep=True).sum() / 1e6
         del frame
-        tags = client._tag_names()
+        tags = client.tags.names()
         split = phase_split(srv.url, srv.token, project, n, tags, profile=False)
         if profile:  # a second pass, so the profiler's overhead stays out of table 2
             split["profiles"] = phase_split(srv.url, srv.token, project, n, tags, True)["profiles"]
@@ -165,6 +171,52 @@ def measure(n: int, latency_ms: float, profile: bool) -> dict[str, Any]:
         "page1": page1,
         "page_deep": page_deep,
     }
+
+
+# Runs in a fresh interpreter with PYTHONPATH=<tree>: argv = url token project; prints JSON.
+LISTER = r"""
+import json, resource, sys, time
+from synapse_nb.frames import Client
+
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+client = Client(sys.argv[1], api_token=sys.argv[2], progress=False)
+started, cpu0 = time.perf_counter(), cpu()
+frame = client.list_tasks({"project": int(sys.argv[3])}, list_all=True)
+wall, spent = time.perf_counter() - started, cpu() - cpu0
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
+print(json.dumps({"n": len(frame), "wall": wall, "cpu": spent, "peak": peak}))
+"""
+
+
+def compare_trees(n: int, latency_ms: float, trees: dict[str, str], repeat: int) -> list[list[Any]]:
+    """Table 4: the listing by each source tree in its own process, alternating."""
+    runs: dict[str, list[dict[str, Any]]] = {label: [] for label in trees}
+    with backend("process", tasks=n, latency_ms=latency_ms) as srv:
+        project = scale_project(srv.url, srv.token)
+        for _ in range(repeat):
+            for label, tree in trees.items():
+                env = {**os.environ, "PYTHONPATH": tree}
+                command = [sys.executable, "-c", LISTER, srv.url, srv.token, str(project)]
+                done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+                run = json_loads(done.stdout.strip().splitlines()[-1])
+                assert run["n"] == n, (label, run["n"], n)
+                runs[label].append(run)
+    best = {label: min(r["cpu"] for r in rs) for label, rs in runs.items()}
+    other = best[next(label for label in trees if label != "this tree")]
+    return [
+        [
+            f"{n:,}",
+            label,
+            f"{min(r['wall'] for r in rs):.2f}",
+            f"{best[label] / n * 1e6:.1f}",
+            f"{other / best[label]:.2f}x",
+            f"{min(r['peak'] for r in rs):.0f}",
+        ]
+        for label, rs in runs.items()
+    ]
 
 
 def us(seconds: float, n: int) -> str:
@@ -229,7 +281,7 @@ def report(results: list[dict[str, Any]], latency_ms: float) -> None:
         [
             "tasks",
             "HTTP + socket",
-            "json.loads",
+            "JSON decode",
             "build_frame",
             "sum",
             "real listing",
@@ -269,10 +321,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="20k and 50k tasks")
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--profile", action="store_true", help="cProfile the client phases")
+    parser.add_argument("--compare", metavar="TREE", help="another synapse_nb source tree")
+    parser.add_argument("--repeat", type=int, default=3, help="alternating runs of --compare")
+    parser.add_argument("--only-compare", action="store_true", help="skip tables 1-3")
     args = parser.parse_args(argv)
     sizes = [20_000, 50_000] if args.quick else [int(s) for s in args.sizes.split(",")]
-    results = [measure(n, args.latency_ms, args.profile and n == sizes[-1]) for n in sizes]
-    report(results, args.latency_ms)
+    if not args.only_compare:
+        results = [measure(n, args.latency_ms, args.profile and n == sizes[-1]) for n in sizes]
+        report(results, args.latency_ms)
+    if args.compare:
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        trees = {"this tree": here, os.path.basename(args.compare.rstrip("/")): args.compare}
+        rows = [r for n in sizes for r in compare_trees(n, args.latency_ms, trees, args.repeat)]
+        print_table(
+            f"4. Client.list_tasks(list_all=True) by two source trees, alternating "
+            f"({args.repeat} runs each, best; load {os.getloadavg()[0]:.1f})",
+            ["tasks", "tree", "wall s", "client CPU us/row", "CPU speed-up", "peak RSS MB"],
+            rows,
+        )
     return 0
 
 

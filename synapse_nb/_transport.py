@@ -48,6 +48,7 @@ from urllib3.exceptions import (
 from urllib3.util.retry import Retry
 
 from synapse_nb._config import IDEMPOTENT_METHODS, ResponseLimits, RetryPolicy, Timeout
+from synapse_nb._json import loads as json_loads
 from synapse_nb._sse import decode_lines
 from synapse_nb.exceptions import (
     ClientConnectionError,
@@ -698,7 +699,7 @@ class Transport:
                 status, mime, f"{what} where JSON was expected", method=method, path=path
             )
         try:
-            return json.loads(content)
+            return json_loads(content)
         except ValueError as exc:
             raise UnexpectedResponseError(
                 status, mime, f"the body is not valid JSON ({exc})", method=method, path=path

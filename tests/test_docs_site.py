@@ -36,7 +36,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_every_page_is_built(site):
-    for page in ("index", "quickstart", "notebooks", "architecture", "protocol", "annotation-format"):
+    pages = ("index", "quickstart", "notebooks", "architecture", "protocol", "annotation-format")
+    for page in pages:
         target = site / ("index.html" if page == "index" else f"{page}/index.html")
         assert target.is_file(), page
 

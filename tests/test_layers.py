@@ -28,6 +28,7 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "_uploads": frozenset({"clients", "frames", "widgets"}),
     "annotations": frozenset({"clients", "frames", "widgets"}),
     "converters": frozenset({"clients", "frames", "widgets"}),
+    "importers": frozenset({"clients", "frames", "widgets"}),
     "models": frozenset({"clients", "frames", "widgets"}),
     "utils": frozenset({"clients", "frames", "widgets"}),
     "exceptions": frozenset({"clients", "frames", "widgets"}),

@@ -73,7 +73,9 @@ def agnostic_match(run: Run, iou: float, score_threshold: float = 0.0) -> Agnost
         block=block_for(gt, dt, g_order, d_order, run.params, None)[0])
     codes, match = greedy_match(inp)
     hit = match[0] >= 0
-    dt_gt = np.where(hit, g_order[np.maximum(match[0], 0)], -1)
+    # no ground truth at all: nothing to index, every prediction is unmatched
+    dt_gt = np.where(hit, g_order[np.maximum(match[0], 0)], -1) if len(g_order) else np.full(
+        len(d_order), -1, np.int64)
     gt_dt = np.full(len(gt), -1, np.int64)
     real = codes[:, 0, 0] == TP
     gt_dt[dt_gt[real]] = d_order[real]

@@ -38,6 +38,13 @@ def _gt_matches(result: EvaluationResult, t: int) -> tuple[np.ndarray, np.ndarra
     return by_gt, code
 
 
+def _ids_at(ids: np.ndarray, rows: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """``ids[rows[positions]]`` with -1 positions read as 0 (no rows at all: all zeros)."""
+    if not len(rows):
+        return np.zeros(len(positions), ids.dtype)
+    return ids[rows[np.maximum(positions, 0)]]
+
+
 def per_annotation_frame(result: EvaluationResult, t: int, iou: float) -> pd.DataFrame:
     """Rows for every ground truth and every evaluated prediction (see ``per_annotation``)."""
     run = result.run
@@ -59,7 +66,7 @@ def per_annotation_frame(result: EvaluationResult, t: int, iou: float) -> pd.Dat
         "source": "pred", "annotation_id": dt.ids[d_rows],
         "image_id": gt.image_ids[dt.image[d_rows]], "category": names[dt.category[d_rows]],
         "score": dt.score[d_rows], "area": dt.area[d_rows], "status": d_status,
-        "matched_id": pd.array(np.where(paired, gt.ids[g_rows[np.maximum(match, 0)]], 0),
+        "matched_id": pd.array(np.where(paired, _ids_at(gt.ids, g_rows, match), 0),
                                dtype="Int64"),
         "iou": d_iou, "matched_category": names[d_cat[d_rows]]})
     pred.loc[~paired, "matched_id"] = pd.NA
@@ -67,7 +74,7 @@ def per_annotation_frame(result: EvaluationResult, t: int, iou: float) -> pd.Dat
         "source": "gt", "annotation_id": gt.ids[g_rows],
         "image_id": gt.image_ids[gt.image[g_rows]], "category": names[gt.category[g_rows]],
         "score": np.nan, "area": gt.area[g_rows], "status": g_status,
-        "matched_id": pd.array(np.where(by_gt >= 0, dt.ids[d_rows[np.maximum(by_gt, 0)]], 0),
+        "matched_id": pd.array(np.where(by_gt >= 0, _ids_at(dt.ids, d_rows, by_gt), 0),
                                dtype="Int64"),
         "iou": g_iou, "matched_category": names[g_cat[g_rows]]})
     truth.loc[by_gt < 0, "matched_id"] = pd.NA

@@ -22,7 +22,7 @@ import html
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from itertools import islice
+from itertools import accumulate, chain, islice, pairwise, repeat
 from typing import Any
 
 import numpy as np
@@ -50,6 +50,8 @@ STRING = pd.StringDtype("pyarrow")
 #: dtype of the read-only list columns (``classes``, ``tag_names``).
 LIST_OF_STRINGS = pd.ArrowDtype(pa.list_(pa.string()))
 DATETIME = "datetime64[ns, UTC]"
+#: What pyarrow raises for a value that does not fit the requested type.
+_ARROW_MISFIT = (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError)
 
 _CHUNK = 1000
 
@@ -214,6 +216,78 @@ def _flatten_metrics(value: Any, prefix: str, out: dict[str, float]) -> None:
         out[prefix] = float(value)
 
 
+def _getter(chunk: list[Any]) -> Callable[[str], list[Any]]:
+    """``get(key)`` -> the value of ``key`` in every record of ``chunk`` (None when absent)."""
+    if all(type(r) is dict for r in chunk):
+        return lambda key: list(map(dict.get, chunk, repeat(key)))
+    return lambda key: [r.get(key) for r in chunk]
+
+
+def count_matrix(
+    versions: tuple[Any, ...], counts: tuple[dict[str, int], ...], sources: tuple[str, ...]
+) -> np.ndarray:
+    """Annotation counts of a chunk of DM summaries as an ``int32`` matrix, -1 for NA.
+
+    One row per entry of ``sources`` (a tool, or ``'total'``: every tool's count), one
+    column per record. A record whose data is not DM (version ``'other'``) has no counts:
+    -1 in every row. Built in one walk over the (small) count dicts, not one list per tool.
+
+    Example:
+        >>> count_matrix(("v2", None, "other"), ({"polygon": 2, "x": 1}, {}, {}),
+        ...              ("total", "polygon", "keypoint")).tolist()
+        [[3, 0, -1], [2, 0, -1], [0, 0, -1]]
+    """
+    n = len(counts)
+    row_of = {source: i for i, source in enumerate(sources)}
+    total = row_of.pop("total", None)
+    places: list[int] = []
+    amounts: list[int] = []
+    for column, found in enumerate(counts):
+        if not found:
+            continue
+        for tool, amount in found.items():
+            row = row_of.get(tool)
+            if row is not None:
+                places.append(row * n + column)
+                amounts.append(amount)
+            if total is not None:
+                places.append(total * n + column)
+                amounts.append(amount)
+    flat = np.bincount(
+        np.array(places, dtype=np.intp),
+        weights=np.array(amounts, dtype=np.float64),
+        minlength=len(sources) * n,
+    )
+    matrix = flat.astype(np.int32).reshape(len(sources), n)
+    other = np.fromiter((v == "other" for v in versions), dtype=bool, count=n)
+    matrix[:, other] = -1
+    return matrix
+
+
+def tag_name_lists(tag_lists: list[list[Any]], names: Mapping[Any, str]) -> Any:
+    """The ``tag_names`` column: every row's tag ids as names (``tag:<id>`` when unknown).
+
+    Each distinct id is looked up once; the column is built by pyarrow from one flat list
+    of names and the row offsets.
+
+    Example:
+        >>> tag_name_lists([[1, 2], [], [2]], {1: "blurry"}).tolist()
+        [['blurry', 'tag:2'], [], ['tag:2']]
+    """
+    flat = list(chain.from_iterable(tag_lists))
+    table = {t: names.get(t) or f"tag:{t}" for t in set(flat)}
+    named = list(map(table.__getitem__, flat))
+    try:
+        values = pa.array(named, type=pa.string())
+    except _ARROW_MISFIT:  # a name that is not text: the general conversion
+        starts = accumulate(map(len, tag_lists), initial=0)
+        rows = [named[a:b] for a, b in pairwise(starts)]
+        return pd.array(rows, dtype=LIST_OF_STRINGS)
+    offsets = np.zeros(len(tag_lists) + 1, dtype=np.int32)
+    np.cumsum(np.fromiter(map(len, tag_lists), np.int32, len(tag_lists)), out=offsets[1:])
+    return pd.arrays.ArrowExtensionArray(pa.ListArray.from_arrays(pa.array(offsets), values))
+
+
 # ---------------------------------------------------------------------------- dtypes
 
 
@@ -223,6 +297,10 @@ def _objects(values: list[Any]) -> np.ndarray:
 
 
 def _strings(values: list[Any]) -> Any:
+    try:  # all str or None (the usual case): one pyarrow pass, no per-value checks
+        return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string()))
+    except _ARROW_MISFIT:
+        pass
     try:
         return pd.array(values, dtype=STRING)
     except (TypeError, ValueError):
@@ -231,7 +309,30 @@ def _strings(values: list[Any]) -> Any:
         )
 
 
+def _string_lists(values: list[Any]) -> Any:
+    try:  # lists of str (or None): built by pyarrow directly
+        return pd.arrays.ArrowExtensionArray(pa.array(values, type=pa.list_(pa.string())))
+    except _ARROW_MISFIT:
+        return pd.array(values, dtype=LIST_OF_STRINGS)
+
+
+def _category_codes(values: list[Any], categories: tuple[str, ...]) -> np.ndarray | None:
+    """Codes of ``values`` in ``categories`` (-1 for None); None if any value is not one."""
+    position: dict[Any, int] = {c: i for i, c in enumerate(categories)}
+    position[None] = -1
+    try:
+        codes = list(map(position.get, values))
+    except TypeError:  # an unhashable value
+        return None
+    if None in codes:  # a value outside the fixed categories
+        return None
+    return np.array(codes, dtype=np.int16 if len(categories) > 127 else np.int8)
+
+
 def _categorical(values: list[Any], categories: tuple[str, ...]) -> pd.Categorical:
+    codes = _category_codes(values, categories)
+    if codes is not None:
+        return pd.Categorical.from_codes(codes, categories=list(categories))
     known = set(categories)
     extra = sorted({v for v in values if v is not None and v not in known}, key=str)
     return pd.Categorical(values, categories=[*categories, *extra])
@@ -257,7 +358,7 @@ def convert_column(values: list[Any], column: Column) -> Any:
     if dtype in ("Int64", "Int32"):
         return pd.array(values, dtype=dtype)
     if dtype == "list[string]":
-        return pd.array(values, dtype=LIST_OF_STRINGS)
+        return _string_lists(values)
     if dtype == "Float64":
         return pd.array(values, dtype="Float64")
     if dtype == "boolean":
@@ -369,19 +470,28 @@ class _Accumulator:
         self._paths = {c.name: tuple(c.source.split(".")) for c in schema.columns if c.source}
         self._needs_files = any(c.kind == "file" for c in schema.columns)
         self._needs_dm = any(c.kind == "dm" for c in schema.columns)
+        counted = [c for c in schema.columns if c.kind == "dm" and c.dtype == "Int32"]
+        #: the DM count columns and their sources (``total`` or a tool), in matrix row order
+        self._counts = [c.name for c in counted]
+        self._count_sources = tuple(c.source or c.name for c in counted)
+        self.count_chunks: list[np.ndarray] = []
 
     def add(self, chunk: list[Mapping[str, Any]]) -> None:
-        self.ids.extend([r.get("id") for r in chunk])
+        # plain dicts (what the decoder gives) are read with dict.get mapped over the chunk:
+        # no Python-level loop per value
+        get = _getter(chunk)
+        self.ids.extend(get("id"))
         files: dict[str, tuple[Any, ...]] = {}
         if self._needs_files:
             urls, names, widths, heights = zip(
-                *[_primary_file(r.get("files"), r.get("meta")) for r in chunk], strict=True
+                *map(_primary_file, get("files"), get("meta")), strict=True
             )
             files = {"url": urls, "name": names, "width": widths, "height": heights}
         dm: dict[str, Any] = {}
         if self._needs_dm:
-            versions, counts, classes = zip(*[summarize(r.get("data")) for r in chunk], strict=True)
-            dm = {"version": versions, "counts": counts, "classes": classes}
+            versions, counts, classes = zip(*map(summarize, get("data")), strict=True)
+            dm = {"version": versions, "classes": classes}
+            self.count_chunks.append(count_matrix(versions, counts, self._count_sources))
         tags: list[list[int | None]] | None = None
         for column in self.schema.columns:
             out = self.values[column.name]
@@ -389,22 +499,22 @@ class _Accumulator:
             if kind == "value":
                 parts = self._paths[column.name]
                 if len(parts) == 1:
-                    out.extend([r.get(source) for r in chunk])
+                    out.extend(get(source))
                 else:
                     out.extend([_dig(r, parts) for r in chunk])
             elif kind == "ref":
-                out.extend(_refs([r.get(source) for r in chunk]))
+                out.extend(_refs(get(source)))
             elif kind in ("tags", "tag_names"):
                 if tags is None:
-                    tags = [_tag_ids(r.get(source)) for r in chunk]
+                    tags = list(map(_tag_ids, get(source)))
                 # names are looked up in frame(), so the tag listing can still be in flight
                 out.extend(tags)
             elif kind == "file":
                 out.extend(files[source])
-            elif kind == "dm":
-                out.extend(self._dm_values(source, dm))
+            elif kind == "dm" and column.name not in self._counts:
+                out.extend(dm[source])
         if self.keep_data:
-            self.data.extend([r.get("data") for r in chunk])
+            self.data.extend(get("data"))
         if self.schema.dynamic_prefix:
             for r in chunk:
                 flat: dict[str, float] = {}
@@ -414,33 +524,33 @@ class _Accumulator:
         if self.pending >= _SEGMENT:
             self._convert()
 
-    @staticmethod
-    def _dm_values(source: str, dm: dict[str, Any]) -> Any:
-        versions = dm["version"]
-        if source == "version":
-            return versions
-        if source == "classes":
-            return dm["classes"]
-        if source == "total":
-            return [
-                sum(c.values()) if v != "other" else None
-                for v, c in zip(versions, dm["counts"], strict=True)
-            ]
-        return [
-            c.get(source, 0) if v != "other" else None
-            for v, c in zip(versions, dm["counts"], strict=True)
-        ]
-
     def _convert(self) -> None:
         """Turn the raw values gathered so far into typed arrays (one segment)."""
+        if self._counts:
+            self._convert_counts()
         for column in self.schema.columns:
-            if column.name in _DEFERRED:
+            if column.name in _DEFERRED or column.name in self._counts:
                 continue
             values = self.values[column.name]
             if values or not self.parts[column.name]:
                 self.parts[column.name].append(convert_column(values, column))
                 self.values[column.name] = []
         self.pending = 0
+
+    def _convert_counts(self) -> None:
+        """The DM count columns of the chunks so far, one ``Int32`` array each."""
+        if not self.count_chunks and self.parts[self._counts[0]]:
+            return
+        matrix = (
+            np.concatenate(self.count_chunks, axis=1)
+            if self.count_chunks
+            else np.zeros((len(self._counts), 0), dtype=np.int32)
+        )
+        self.count_chunks = []
+        missing = matrix < 0  # "other" documents: NA in every count column
+        matrix[missing] = 0
+        for row, name in enumerate(self._counts):
+            self.parts[name].append(pd.arrays.IntegerArray(matrix[row], missing[row]))
 
     def frame(self) -> pd.DataFrame:
         schema = self.schema
@@ -449,12 +559,7 @@ class _Accumulator:
         if "tag_names" in self.values:
             names = self.tag_names() if callable(self.tag_names) else self.tag_names
             names = names or {}
-            self.parts["tag_names"] = [
-                convert_column(
-                    [[names.get(t) or f"tag:{t}" for t in ts] for ts in self.values["tag_names"]],
-                    schema.column("tag_names"),
-                )
-            ]
+            self.parts["tag_names"] = [tag_name_lists(self.values["tag_names"], names)]
         columns: dict[str, Any] = {c.name: _combine(self.parts[c.name], c) for c in schema.columns}
         if self.keep_data:
             columns["data"] = _objects(self.data)

@@ -198,5 +198,7 @@ def plot_models(
     ax.set_xticklabels(names, rotation=30, ha="right")
     ax.set_ylabel("value")
     ax.set_title("Model comparison")
-    ax.legend(fontsize="small")
+    # outside the axes, to the right: over the bars it would hide the tallest ones
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    ax.figure.tight_layout()
     return ax

@@ -8,6 +8,7 @@
                          compare)
 ``UploadProgress``       per-file and total upload progress, cancel, retry
 ``JobMonitor``           a job's status, progress and console log tail, stop
+``EvaluationPanel``      metrics, clickable confusion matrix -> tasks, preview, tags
 ``Explorer``/``explore`` all of the above linked in one layout
 =======================  ============================================================
 
@@ -35,6 +36,7 @@ from synapse_nb.frames import register_previewer
 _LAZY = {
     "AnnotationPreview": "synapse_nb.widgets.preview:AnnotationPreview",
     "Criteria": "synapse_nb.widgets.filter:Criteria",
+    "EvaluationPanel": "synapse_nb.widgets.evaluation:EvaluationPanel",
     "Explorer": "synapse_nb.widgets.explorer:Explorer",
     "FilterPanel": "synapse_nb.widgets.filter:FilterPanel",
     "JobMonitor": "synapse_nb.widgets.jobs:JobMonitor",

@@ -21,6 +21,10 @@ Links:
   rows;
 - a **tag change** (or its undo) updates the table.
 
+With ``evaluation=`` an :class:`~synapse_nb.widgets.evaluation.EvaluationPanel`, the layout
+above becomes the first tab ("Explore") and the panel the second ("Evaluation"); tagging a
+confusion cell there reloads the task table.
+
 Loading: nothing is fetched in ``__init__``; the first display (or ``load()``) loads the
 table, the tag list and the project list. The preview is built when rows are selected.
 
@@ -73,12 +77,14 @@ class Explorer(LoadOnDisplay, widgets.VBox):
         project: Start with this project's tasks (all tasks otherwise).
         page_size: Rows per table page.
         columns: Table columns (default :data:`COLUMNS`).
+        evaluation: An ``EvaluationPanel`` shown in an "Evaluation" tab.
 
     Attributes:
         tree: The :class:`~synapse_nb.widgets.ResourceTree`.
         panel: The live :class:`~synapse_nb.widgets.FilterPanel` of tasks.
         tags: The :class:`~synapse_nb.widgets.TagEditor`.
         preview: The current ``AnnotationPreview`` (None until rows are selected).
+        evaluation: The ``EvaluationPanel`` (None when not given).
 
     Example:
         >>> ex = Explorer(client, project=2).load()
@@ -103,9 +109,16 @@ class Explorer(LoadOnDisplay, widgets.VBox):
         project: int | None = None,
         page_size: int = 20,
         columns: Any = COLUMNS,
+        evaluation: Any = None,
         **kwargs: Any,
     ) -> None:
         client = as_client(client, "explore")
+        if evaluation is not None and not hasattr(evaluation, "select_cell"):
+            raise InvalidInputError(
+                "evaluation", type(evaluation).__name__, "must be an EvaluationPanel",
+                method="explore",
+            )  # fmt: skip
+        self.evaluation = evaluation
         if project is not None and (isinstance(project, bool) or not isinstance(project, int)):
             raise InvalidInputError("project", project, "must be a project id", method="explore")
         self.client = client
@@ -125,7 +138,15 @@ class Explorer(LoadOnDisplay, widgets.VBox):
         # the preview gets the full width below: a 960 px image beside a table would not fit
         right = widgets.VBox([self.panel, self.tags])
         top = widgets.HBox([self.tree, right], layout=widgets.Layout(align_items="flex-start"))
-        super().__init__([top, self.preview_box, self.status], **kwargs)
+        children: list[widgets.Widget] = [top, self.preview_box]
+        if evaluation is not None:
+            tabs = widgets.Tab([widgets.VBox(children), evaluation])
+            tabs.set_title(0, "Explore")
+            tabs.set_title(1, "Evaluation")
+            tabs.add_class("snb-explorer-tabs")
+            children = [tabs]
+            evaluation.on_tag(self._on_evaluation_tagged)
+        super().__init__([*children, self.status], **kwargs)
         self.add_class("snb-explorer")
         self.preview_box.add_class("snb-preview-box")
         self._load_when_viewed()
@@ -197,6 +218,10 @@ class Explorer(LoadOnDisplay, widgets.VBox):
         if len(rows):
             self.show_preview(rows)
 
+    def _on_evaluation_tagged(self, _change: TagChange) -> None:
+        if self.panel._loaded:
+            self.panel.reload()
+
     def _on_tags_changed(self, change: TagChange, rows: pd.DataFrame | None) -> None:
         if rows is not None:
             self.panel.update_rows(rows)
@@ -244,13 +269,16 @@ class Explorer(LoadOnDisplay, widgets.VBox):
         return self.preview
 
 
-def explore(client: Any, *, project: int | None = None, page_size: int = 20) -> Explorer:
+def explore(
+    client: Any, *, project: int | None = None, page_size: int = 20, evaluation: Any = None
+) -> Explorer:
     """Open the :class:`Explorer` on a client: tree, filters + table, preview, tag editor.
 
     Args:
         client: A :class:`~synapse_nb.frames.Client`.
         project: Start with this project's tasks.
         page_size: Rows per table page.
+        evaluation: An ``EvaluationPanel``, shown in an "Evaluation" tab.
 
     Example:
         >>> import synapse_nb
@@ -258,4 +286,4 @@ def explore(client: Any, *, project: int | None = None, page_size: int = 20) -> 
         >>> ex.panel.params, ex.tags.project
         ({'project': 1}, 1)
     """
-    return Explorer(client, project=project, page_size=page_size)
+    return Explorer(client, project=project, page_size=page_size, evaluation=evaluation)

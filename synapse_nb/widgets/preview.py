@@ -16,6 +16,11 @@ frame:
 Every class has one colour, the same in every image (:func:`~._colors.class_color`); the
 legend's checkboxes hide and show classes, and "labels" turns the class labels off.
 
+Label-level views: ``min_score`` (the "score ≥" slider in compare mode) hides predictions
+below a confidence; :meth:`AnnotationPreview.show_only` draws only chosen annotations of each
+row (e.g. the false positives of an evaluation) and :meth:`AnnotationPreview.highlight` frames
+chosen annotations in :data:`HIGHLIGHT` (an evaluation's confusion cell).
+
 Loading: nothing is fetched in ``__init__``. The widget loads the first time it is displayed,
 or when :meth:`AnnotationPreview.load` is called (a container such as the Explorer calls it).
 After that, every change of ``index``, ``mode``, ``page``, ``show_labels``, ``hidden_classes``
@@ -56,7 +61,7 @@ from typing import Any
 
 import ipywidgets as widgets
 import pandas as pd
-from PIL import Image
+from PIL import Image, ImageDraw
 from traitlets import (
     Any as AnyTrait,
 )
@@ -91,7 +96,7 @@ from synapse_nb.widgets._render import (
     skeleton_from_configuration,
 )
 
-__all__ = ["AnnotationPreview", "preview"]
+__all__ = ["HIGHLIGHT", "AnnotationPreview", "preview"]
 
 #: List method that re-reads rows of each frame kind by id (for their DM data).
 _DATA_METHODS = {
@@ -108,6 +113,10 @@ PREFETCH = 3
 #: Display size of the single view and of gallery thumbnails (fits in, aspect kept).
 SINGLE_SIZE = (960, 720)
 THUMB_SIZE = (160, 120)
+#: Outline colour of highlighted annotations (:meth:`AnnotationPreview.highlight`).
+HIGHLIGHT = (255, 215, 0)
+#: Sources of compare mode: the frame (``a``) and ``compare=`` (``b``).
+_SOURCES = ("a", "b")
 
 
 def _invalid(field: str, value: Any, problem: str) -> InvalidInputError:
@@ -335,6 +344,19 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
     show_labels = Bool(True, help="Draw class labels (with scores and IoU)").tag(sync=True)
     hidden_classes = List(Unicode(), help="Classes not drawn (legend checkboxes)").tag(sync=True)
     iou_threshold = Float(0.5, help="Compare mode: minimum IoU of a match").tag(sync=True)
+    min_score = Float(0.0, help="Hide annotations whose score (confidence) is below this").tag(
+        sync=True
+    )
+    visible_ids = List(
+        Unicode(),
+        read_only=True,
+        help="Annotations drawn in the single view, as 'source:id' (after label filters)",
+    ).tag(sync=True)
+    highlighted = List(
+        Unicode(),
+        read_only=True,
+        help="Highlighted annotations of the row in the single view, as 'source:id'",
+    ).tag(sync=True)
     classes = List(
         Unicode(), read_only=True, help="Classes in the current view (legend entries)"
     ).tag(sync=True)
@@ -394,6 +416,8 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
         self._cells: list[widgets.VBox] = []
         self._class_rows: dict[str, widgets.HBox] = {}
         self._rendering = False
+        self._highlights: dict[Any, frozenset[tuple[str, str]]] = {}
+        self._shown: dict[Any, frozenset[tuple[str, str]]] | None = None
         #: milliseconds of the last render (single view: one image; gallery: the page)
         self.last_render_ms = 0.0
         self._build_controls()
@@ -407,6 +431,7 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
         widgets.link((self, "mode"), (self._mode_toggle, "value"))
         widgets.link((self, "show_labels"), (self._labels_box, "value"))
         widgets.link((self, "iou_threshold"), (self._iou_slider, "value"))
+        widgets.link((self, "min_score"), (self._score_slider, "value"))
 
     # ------------------------------------------------------------------ validation
     def _source_labels(self, labels: Sequence[str] | None) -> tuple[str, str]:
@@ -463,6 +488,13 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
             raise TraitError(f"gallery_size={value!r} must be between 1 and 200")
         return value
 
+    @validate("min_score")
+    def _valid_min_score(self, proposal: Any) -> float:
+        value = proposal["value"]
+        if not 0.0 <= value <= 1.0:
+            raise TraitError(f"min_score={value!r} must be between 0 and 1")
+        return value
+
     @validate("iou_threshold")
     def _valid_iou(self, proposal: Any) -> float:
         value = proposal["value"]
@@ -484,6 +516,10 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
         self._iou_slider = widgets.FloatSlider(
             min=0.0, max=1.0, step=0.05, description="IoU ≥", readout_format=".2f"
         )
+        self._score_slider = widgets.FloatSlider(
+            min=0.0, max=1.0, step=0.05, description="score ≥", readout_format=".2f"
+        )
+        self._score_slider.add_class("snb-score-slider")
         self._image = widgets.Image(format=self._format)
         self._image.layout.max_width = "100%"
         self._image.add_class("snb-preview-image")
@@ -508,7 +544,7 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
     def _layout(self) -> list[widgets.Widget]:
         bar = [self._prev, self._next, self._position, self._mode_toggle, self._labels_box]
         if self._other is not None:
-            bar.append(self._iou_slider)
+            bar += [self._iou_slider, self._score_slider]
         toolbar = widgets.HBox(bar, layout=widgets.Layout(align_items="center"))
         return [toolbar, self._body, self._status]
 
@@ -610,6 +646,142 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
                 return
         raise _invalid("row_id", row_id, "is not the id of a row of the frame")
 
+    def set_frame(
+        self,
+        frame: pd.DataFrame,
+        compare: pd.DataFrame | None = None,
+        *,
+        highlight: Mapping[Any, Iterable[tuple[str, Any]]] | None = None,
+        show_only: Mapping[Any, Iterable[tuple[str, Any]]] | None = None,
+    ) -> None:
+        """Show other rows in this widget (first row, single view), drawing once.
+
+        Reusing the widget is what keeps a click that changes the rows fast: the controls
+        and legend stay, only the image is drawn again.
+
+        Args:
+            frame: The new rows (as the constructor's ``frame``).
+            compare: The new second source; needed exactly when the widget compares.
+            highlight: As :meth:`highlight`, for the new rows.
+            show_only: As :meth:`show_only`, for the new rows.
+
+        Example:
+            >>> gt = client.list_ground_truth_events({"ground_truth_dataset_versions": [1]})
+            >>> preview = AnnotationPreview(gt.head(3)).load()
+            >>> preview.set_frame(gt.tail(2))
+            >>> preview.row_count, bool(preview.current_id == gt.index[-2])
+            (2, True)
+        """
+        source = _Source(frame, self._client, "frame")
+        if (compare is None) != (self._other is None):
+            raise _invalid(
+                "compare", None if compare is None else "<frame>",
+                "must be given exactly when the widget was created with compare=",
+            )  # fmt: skip
+        other = _Source(compare, self._client, "compare") if compare is not None else None
+        highlights = self._check_pairs(highlight, "highlight") or {}
+        shown = self._check_pairs(show_only, "show_only")
+        self._rendering = True  # the trait resets below must not draw the old rows
+        try:
+            self._source, self._other = source, other
+            self._highlights, self._shown = highlights, shown
+            self.set_trait("row_count", len(source))
+            self.mode = "single"
+            self.index = 0
+            self.page = 0
+        finally:
+            self._rendering = False
+        if self._loaded:
+            self._refresh()
+
+    def highlight(self, annotations: Mapping[Any, Iterable[tuple[str, Any]]] | None) -> None:
+        """Frame chosen annotations of each row in :data:`HIGHLIGHT` (None clears).
+
+        Args:
+            annotations: Row id -> ``(source, annotation id)`` pairs; source ``a`` is the
+                frame, ``b`` the ``compare=`` frame.
+
+        Example:
+            >>> gt = client.list_ground_truth_events({"ground_truth_dataset_versions": [1]})
+            >>> preview = AnnotationPreview(gt).load()
+            >>> preview.highlight({preview.current_id: [("a", "bbox_0001")]})
+            >>> preview.highlighted
+            ['a:bbox_0001']
+        """
+        self._highlights = self._check_pairs(annotations, "annotations") or {}
+        if self._loaded:
+            self._refresh()
+
+    def show_only(self, annotations: Mapping[Any, Iterable[tuple[str, Any]]] | None) -> None:
+        """Draw only these annotations of each row (None draws all again).
+
+        A row missing from ``annotations`` shows no annotation.
+
+        Args:
+            annotations: Row id -> ``(source, annotation id)`` pairs, as in :meth:`highlight`.
+
+        Example:
+            >>> gt = client.list_ground_truth_events({"ground_truth_dataset_versions": [1]})
+            >>> preview = AnnotationPreview(gt).load()
+            >>> preview.show_only({preview.current_id: [("a", "bbox_0001")]})
+            >>> preview.classes
+            ['car']
+        """
+        self._shown = self._check_pairs(annotations, "annotations")
+        if self._loaded:
+            self._refresh()
+
+    @staticmethod
+    def _check_pairs(annotations: Any, field: str) -> dict[Any, frozenset[tuple[str, str]]] | None:
+        if annotations is None:
+            return None
+        if not isinstance(annotations, Mapping):
+            raise _invalid(field, type(annotations).__name__, "must map row ids to pairs")
+        out: dict[Any, frozenset[tuple[str, str]]] = {}
+        for row_id, pairs in annotations.items():
+            checked = set()
+            for pair in pairs:
+                if not (isinstance(pair, tuple) and len(pair) == 2 and pair[0] in _SOURCES):
+                    raise _invalid(field, pair, "must be (source 'a' or 'b', annotation id)")
+                checked.add((pair[0], str(pair[1])))
+            out[row_id] = frozenset(checked)
+        return out
+
+    def _visible(self, row_id: Any, shapes: list[Shape]) -> list[Shape]:
+        """The shapes the label-level view keeps (``show_only`` and ``min_score``)."""
+        allowed = None if self._shown is None else self._shown.get(row_id, frozenset())
+        return [
+            s
+            for s in shapes
+            if (allowed is None or (s.source, str(s.ann_id)) in allowed)
+            and (s.score is None or s.score >= self.min_score)
+        ]
+
+    def _draw_highlights(
+        self, image: Image.Image, row_id: Any, shapes: Sequence[Shape], source_size: tuple[int, int]
+    ) -> list[str]:
+        chosen = self._highlights.get(row_id, frozenset())
+        if not chosen:
+            return []
+        sx, sy = image.width / max(source_size[0], 1), image.height / max(source_size[1], 1)
+        draw = ImageDraw.Draw(image)
+        width = max(3, round(min(image.size) / 200))
+        found = []
+        for shape in shapes:
+            key = (shape.source, str(shape.ann_id))
+            box = shape.box()
+            if key not in chosen or box is None or shape.label in self.hidden_classes:
+                continue
+            x, y, w, h = box
+            pad = width + 1
+            draw.rectangle(
+                [x * sx - pad, y * sy - pad, (x + w) * sx + pad, (y + h) * sy + pad],
+                outline=HIGHLIGHT,
+                width=width,
+            )
+            found.append(f"{key[0]}:{key[1]}")
+        return sorted(found)
+
     def on_row_change(self, callback: Callable[[AnnotationPreview], Any], remove: bool = False):
         """Register ``callback(preview)`` to run when the single view shows another row.
 
@@ -666,7 +838,7 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
         super().close()
 
     # ------------------------------------------------------------------ observers
-    @observe("index", "mode", "page", "show_labels", "hidden_classes", "iou_threshold")
+    @observe("index", "mode", "page", "show_labels", "hidden_classes", "iou_threshold", "min_score")
     def _on_view_change(self, change: Any) -> None:
         if change["name"] == "index" and self.mode == "single":
             self.page = self.index // self.gallery_size
@@ -706,6 +878,8 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
         a = shapes_from_doc(self._source.doc(position))
         other = self._other.position_of_unit(self._source.rows[position].data_unit)
         b = shapes_from_doc(self._other.doc(other)) if other is not None else []
+        # predictions under the confidence threshold take no part in the matching
+        b = [s for s in b if s.score is None or s.score >= self.min_score]
         return match_shapes(a, b, self.iou_threshold)
 
     def _ensure_compare_docs(self, positions: Sequence[int]) -> None:
@@ -718,6 +892,13 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
         self, position: int, size: tuple[int, int], show_labels: bool
     ) -> tuple[bytes, list[Shape], CompareResult | None, str | None]:
         """Encoded image of one row, its shapes, its comparison and an error note."""
+        png, shapes, result, problem, _lit = self._picture_lit(position, size, show_labels)
+        return png, shapes, result, problem
+
+    def _picture_lit(
+        self, position: int, size: tuple[int, int], show_labels: bool
+    ) -> tuple[bytes, list[Shape], CompareResult | None, str | None, list[str]]:
+        """:meth:`_picture` and the highlighted annotations drawn."""
         row = self._source.rows[position]
         if self._other is not None:
             compared = self._compare_row(position)
@@ -726,6 +907,7 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
         else:
             result = None
             shapes = shapes_from_doc(self._source.doc(position))
+        shapes = self._visible(row.id, shapes)
         problem = None
         if row.url is None:
             base, source_size = placeholder(size, f"row {row.id}: no image"), None
@@ -739,7 +921,8 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
         if source_size is None:  # draw on the placeholder in the frame's own coordinates
             source_size = (row.width or base.width, row.height or base.height)
         drawn = render(base, shapes, source_size=source_size, options=self._options(show_labels))
-        return encode_image(drawn, self._format), shapes, result, problem
+        lit = self._draw_highlights(drawn, row.id, shapes, source_size)
+        return encode_image(drawn, self._format), shapes, result, problem, lit
 
     def _render_single(self) -> None:
         self._body.children = [self._image, self._legend]
@@ -753,8 +936,12 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
         window = range(position, min(position + DATA_BATCH, len(self._source)))
         self._source.ensure_docs(window)
         self._ensure_compare_docs(list(window))
-        png, shapes, result, problem = self._picture(position, SINGLE_SIZE, self.show_labels)
+        png, shapes, result, problem, lit = self._picture_lit(
+            position, SINGLE_SIZE, self.show_labels
+        )
         self._image.value = png
+        self.set_trait("highlighted", lit)
+        self.set_trait("visible_ids", sorted(f"{s.source}:{s.ann_id}" for s in shapes))
         self.last_render_ms = (time.perf_counter() - started) * 1000
         row = self._source.rows[position]
         previous_id = self.current_id

@@ -240,8 +240,7 @@ def run(path: Path, timeout: float = 120.0) -> tuple[Any, float]:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     nb.metadata.pop("widgets", None)
-    saved = dict(os.environ)
-    env = clean_env()  # before clearing: computed after, it was empty (no PYTHONPATH, no PATH)
+    saved, env = dict(os.environ), clean_env()  # computed before the environment is cleared
     os.environ.clear()
     os.environ.update(env)
     try:

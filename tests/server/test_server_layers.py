@@ -9,6 +9,8 @@ layers are allowed.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import synapse_nb
@@ -74,3 +76,21 @@ def test_the_scan_sees_absolute_relative_and_nested_imports(tmp_path: Path) -> N
     ]
     assert "synapse_nb.server.http" in modules
     assert not client_side("synapse_nb.annotations.geometry")
+
+
+def test_loading_every_server_module_loads_no_client_code() -> None:
+    # the scan above reads import statements; this checks what Python really loads, so a
+    # package __init__ that pulls in the transport (through the file utilities, say) is seen
+    probe = (
+        "import importlib, pkgutil, sys, synapse_nb.server as s\n"
+        "for m in pkgutil.walk_packages(s.__path__, 'synapse_nb.server.'):\n"
+        "    if not m.name.endswith('__main__'):  # that one starts a backend\n"
+        "        importlib.import_module(m.name)\n"
+        "print('\\n'.join(sorted(m for m in sys.modules if m.startswith('synapse_nb.'))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    loaded = done.stdout.split()
+    assert "synapse_nb.server.executors.release" in loaded  # the walk reached the executors
+    assert [m for m in loaded if client_side(m) or m == "synapse_nb._downloads"] == []

@@ -152,6 +152,15 @@ def test_unarchive_recreates_safe_symlink_members(tmp_path):
     assert alias.read_bytes() == b"content"
 
 
+def test_unarchive_without_links_refuses_even_a_safe_symlink_and_writes_nothing(tmp_path):
+    zip_path = _zip_with(
+        tmp_path / "ok.zip", [("data/real.txt", b"content")], links={"data/alias.txt": "real.txt"}
+    )
+    with pytest.raises(UnsafeArchiveError, match="links are not allowed"):
+        unarchive(zip_path, tmp_path / "t", links=False)
+    assert not (tmp_path / "t").exists()
+
+
 def test_unarchive_errors(tmp_path):
     with pytest.raises(FileNotFoundError):
         unarchive(tmp_path / "none.zip", tmp_path / "t")

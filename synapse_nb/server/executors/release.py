@@ -25,13 +25,16 @@ from __future__ import annotations
 
 import re
 import shutil
-import stat
+import tarfile
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import yaml
+
+from synapse_nb.exceptions import ArchiveLimitError, UnsafeArchiveError
+from synapse_nb.utils.file.archive import ArchiveLimits, unarchive
 
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,99}$")
 ENTRYPOINT_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
@@ -162,33 +165,12 @@ def validate_config(config: Any, *, version: str, category: str) -> dict:
 # ---------------------------------------------------------------- archive
 
 
-def _member_path(info: zipfile.ZipInfo) -> PurePosixPath | None:
-    """The safe relative path of a member, None for a folder; ReleaseError when unsafe."""
-    name = info.filename.replace("\\", "/")
-    path = PurePosixPath(name)
-    if not path.parts:  # "." or "": names no file of the release
-        raise ReleaseError("file", f"archive member {info.filename!r:.100} has no file name")
-    if name.startswith("/") or path.is_absolute() or ".." in path.parts or ":" in path.parts[0]:
-        raise ReleaseError("file", f"archive member {info.filename!r:.100} escapes the release")
-    kind = stat.S_IFMT(info.external_attr >> 16) if info.create_system == 3 else 0  # Unix
-    if kind and kind not in (stat.S_IFREG, stat.S_IFDIR):
-        raise ReleaseError("file", f"archive member {info.filename!r:.100} is a link or device")
-    return None if info.is_dir() else path
-
-
-def _copy_bounded(source: Any, target: Path, budget: int) -> int:
-    written = 0
-    with target.open("wb") as out:
-        while chunk := source.read(1 << 20):
-            written += len(chunk)
-            if written > budget:
-                raise ReleaseError("file", "the archive unpacks to more than the size limit")
-            out.write(chunk)
-    return written
-
-
 def extract_archive(archive: Path, target: Path, limits: Limits = Limits()) -> Path:
     """Unpack ``archive`` into ``target`` (created) and return the folder holding config.yaml.
+
+    The package's safe extractor does the work (all or nothing: names that escape, links,
+    devices, duplicate names and the size limits are refused before anything is written);
+    a release may not hold symlinks at all, since its code runs.
 
     Example:
         >>> extract_archive(Path("missing.zip"), Path("out"))  # doctest: +ELLIPSIS
@@ -198,31 +180,18 @@ def extract_archive(archive: Path, target: Path, limits: Limits = Limits()) -> P
     """
     if not archive.is_file() or archive.stat().st_size > limits.max_archive_bytes:
         raise ReleaseError("file", "no archive, or larger than the size limit")
+    bounds = ArchiveLimits(max_members=limits.max_files, max_total_size=limits.max_unpacked_bytes)
     try:
-        zf = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise ReleaseError("file", f"not a zip archive ({exc})") from None
-    with zf:
-        members = zf.infolist()
-        if len(members) > limits.max_files:
-            raise ReleaseError("file", f"more than {limits.max_files} files in the archive")
-        target.mkdir(parents=True, exist_ok=True)
-        budget = limits.max_unpacked_bytes
-        try:
-            for info in members:
-                rel = _member_path(info)
-                if rel is None:
-                    continue
-                dest = target.joinpath(*rel.parts)
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(info) as source:
-                    budget -= _copy_bounded(source, dest, budget)
-        except (zipfile.BadZipFile, OSError, RuntimeError, ValueError) as exc:
-            shutil.rmtree(target, ignore_errors=True)
-            raise ReleaseError("file", f"the archive cannot be read ({exc})") from None
-        except ReleaseError:
-            shutil.rmtree(target, ignore_errors=True)
-            raise
+        unarchive(archive, target, limits=bounds, links=False)
+    except ArchiveLimitError as exc:
+        what = "size limit" if exc.limit != "max_members" else f"limit of {limits.max_files} files"
+        raise ReleaseError("file", f"the archive unpacks to more than the {what} ({exc})") from None
+    except UnsafeArchiveError as exc:
+        raise ReleaseError("file", f"archive member {exc.member!r:.100} escapes the release or is"
+                           f" a link ({exc.reason})") from None
+    except (zipfile.BadZipFile, tarfile.TarError, OSError, RuntimeError, ValueError) as exc:
+        shutil.rmtree(target, ignore_errors=True)
+        raise ReleaseError("file", f"not a readable zip or tar archive ({exc})") from None
     return config_root(target)
 
 

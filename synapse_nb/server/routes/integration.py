@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from ..db import dumps, loads, now
+from ..executors.release import CATEGORIES as RELEASE_CATEGORIES
 from ..executors.release import Limits, ReleaseError, prepare_release, validate_params
 from ..filters import (
     BOOL,
@@ -69,17 +70,7 @@ router = APIRouter()
 Auth = Depends(authenticate)
 
 JOB_STATUSES = ("PENDING", "RUNNING", "STOPPED", "SUCCEEDED", "FAILED")
-PLUGIN_CATEGORIES = (
-    "neural_net",
-    "export",
-    "upload",
-    "smart_tool",
-    "pre_annotation",
-    "post_annotation",
-    "data_validation",
-    "converter",
-    "custom",
-)
+PLUGIN_CATEGORIES = RELEASE_CATEGORIES  # one list: a plugin's category is its releases' too
 STORAGE_CATEGORIES = ("internal", "external")
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,99}$")
 #: DRF parses both form encodings (MultiPartParser, FormParser) besides JSON

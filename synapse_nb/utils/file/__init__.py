@@ -14,24 +14,20 @@ module                      functions
                             :func:`get_video_info`, :func:`optimize_for_web`, exceptions
 ==========================  ==================================================================
 
-Everything is importable from this package as well as from its module.
+Everything is importable from this package as well as from its module. The ``download``
+functions are loaded on first use: they bring the HTTP transport with them, which the other
+utilities (used by the embedded backend too) do not need.
 
 Example:
     >>> from synapse_nb.utils.file import read_file_in_chunks, download_file
     >>> from synapse_nb.utils.file.chunking import read_file_in_chunks
 """
 
+from typing import Any
+
 from .archive import ArchiveLimitError, ArchiveLimits, UnsafeArchiveError, archive, unarchive
 from .checksum import calculate_checksum, get_checksum_from_file
 from .chunking import DEFAULT_CHUNK_SIZE, read_file_in_chunks
-from .download import (
-    adownload_file,
-    afiles_url_to_path,
-    afiles_url_to_path_from_objs,
-    download_file,
-    files_url_to_path,
-    files_url_to_path_from_objs,
-)
 from .encoding import convert_file_to_base64
 from .io import get_dict_from_file, get_temp_path
 from .video import (
@@ -47,6 +43,24 @@ from .video import (
     transcode_video,
     validate_video_format,
 )
+
+_DOWNLOAD_NAMES = (
+    "adownload_file",
+    "afiles_url_to_path",
+    "afiles_url_to_path_from_objs",
+    "download_file",
+    "files_url_to_path",
+    "files_url_to_path_from_objs",
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DOWNLOAD_NAMES:
+        from . import download
+
+        return getattr(download, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",

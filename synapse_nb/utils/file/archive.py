@@ -151,6 +151,7 @@ def unarchive(
     output_path: str | PathLike[str],
     *,
     limits: ArchiveLimits | None = None,
+    links: bool = True,
 ) -> Path:
     """Extract a ZIP or tar archive (plain, gz, bz2, xz) into a directory, all or nothing.
 
@@ -167,6 +168,8 @@ def unarchive(
         output_path: Directory to extract into (created if missing; existing files of the
             same name are replaced).
         limits: Limits on size, ratio and member count (default :class:`ArchiveLimits`).
+        links: Whether safe symlink members are allowed; with ``False`` any symlink member
+            refuses the whole archive (for code that will run, such as plugin releases).
 
     Returns:
         The extraction directory.
@@ -191,6 +194,10 @@ def unarchive(
     limits = limits or ArchiveLimits()
     out = Path(output_path).absolute()
     with _open_members(archive_path) as members:
+        if not links:
+            for member in members:
+                if member.kind == "link":
+                    raise UnsafeArchiveError(member.name, "is a symlink; links are not allowed")
         plan = _Plan(members, out, limits, archive_path.stat().st_size)
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.unarchive-", dir=out.parent))

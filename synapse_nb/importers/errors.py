@@ -1,0 +1,47 @@
+"""The error of the importers: bad labelled input, named by file and field.
+
+Example:
+    >>> err = ImportFormatError("preds.json", "results[2].score", "high", "is not a number")
+    >>> str(err)
+    "preds.json: results[2].score = 'high' is not a number"
+    >>> err.source, err.field
+    ('preds.json', 'results[2].score')
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from synapse_nb.exceptions import SynapseNBError
+
+__all__ = ["ImportFormatError"]
+
+_NOTHING = object()
+
+
+class ImportFormatError(SynapseNBError, ValueError):
+    """Labelled input that cannot be imported; says which file, which field and which value.
+
+    Raised before anything is sent to the server or written.
+
+    Attributes:
+        source: The file (or ``"<object>"``) the problem is in.
+        field: The field, e.g. ``results[3].category_id``.
+        value: The offending value (``None`` when the problem is a missing field).
+
+    Example:
+        >>> isinstance(ImportFormatError("a.json", "format", None, "is unknown"), ValueError)
+        True
+    """
+
+    def __init__(self, source: str, field: str, value: Any = _NOTHING, why: str = "") -> None:
+        self.source = source
+        self.field = field
+        self.value = None if value is _NOTHING else value
+        shown = "" if value is _NOTHING else f" = {_short(value)}"
+        super().__init__(f"{source}: {field}{shown} {why}".rstrip())
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -1,0 +1,89 @@
+"""Labels from frames and from ground-truth (or predictions) dataset versions on the server."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from _import_helpers import canon, canon_labels
+
+from synapse_nb.importers import (
+    ImportFormatError,
+    labels_from_frame,
+    match_to_tasks,
+    predictions_frame,
+    read_ground_truth,
+    read_predictions,
+)
+
+
+@pytest.fixture(scope="module")
+def with_data(rw_client, tasks: pd.DataFrame) -> pd.DataFrame:
+    ids = tasks[tasks.n_annotations > 0].index[:8]
+    return rw_client.list_tasks({"project": 1}, list_all=True, include_data=True).loc[ids]
+
+
+def test_an_item_frame_reads_with_task_ids(with_data: pd.DataFrame) -> None:
+    labels = read_predictions(with_data)
+    assert labels.format == "frame" and list(labels.images) == with_data.file_name.tolist()
+    for pk, row in with_data.iterrows():
+        image = labels[row.file_name]
+        assert image.item_id == pk and (image.width, image.height) == (row.width, row.height)
+        assert canon(image.data) == canon(row.data)
+    assert match_to_tasks(labels, with_data, by="id").pairs == {
+        row.file_name: pk for pk, row in with_data.iterrows()
+    }
+
+
+def test_the_annotations_view_and_a_predictions_frame_read_back(with_data: pd.DataFrame) -> None:
+    view = with_data.drop(columns="data").synapse.annotations()
+    back = labels_from_frame(
+        view.merge(with_data[["file_name"]], left_on="task_id", right_index=True)
+    )
+    assert canon_labels(back) == {row.file_name: canon(row.data) for row in with_data.itertuples()}
+    preds = predictions_frame(back, source="x")
+    preds["score"] = 0.5  # a score column alone is kept as the score attribute
+    preds["attributes"] = [{k: v for k, v in a.items() if k != "score"} for a in preds.attributes]
+    again = labels_from_frame(preds)
+    scores = {a.score() for image in again for a in image.document().annotations()}
+    assert scores == {0.5}
+
+
+def test_ground_truth_and_predictions_versions_on_the_server(rw_client, tasks) -> None:
+    gt = read_ground_truth(rw_client, 2)
+    events = rw_client.list_ground_truth_events(
+        {"ground_truth_dataset_versions": 2}, list_all=True, include_data=True
+    )
+    assert gt.format == "ground_truth" and len(gt) == len(events) > 0
+    first = events.iloc[0]
+    assert canon(gt[first.file_name].data) == canon(first.data)
+    preds = read_ground_truth(rw_client, 3, source="demo-model")
+    matching = match_to_tasks(preds, tasks)
+    assert matching.counts()["matched"] == len(preds)
+    frame = predictions_frame(preds, matching)
+    assert frame.task_id.notna().all() and set(frame.source) == {"demo-model"}
+    assert len(frame) > 0 and frame.score.notna().all()  # the model's scores came along
+
+
+def test_a_frame_of_neither_kind_is_refused() -> None:
+    with pytest.raises(ImportFormatError, match=r"columns = \['a'\] have neither 'data'"):
+        labels_from_frame(pd.DataFrame({"a": [1]}))
+    with pytest.raises(ImportFormatError, match="format = 'voc' does not fit a DataFrame"):
+        read_predictions(pd.DataFrame({"a": [1]}), format="voc")
+
+
+def test_a_hand_made_annotation_frame_with_gaps_reads() -> None:
+    frame = pd.DataFrame(
+        {
+            "file_name": ["a.jpg", "a.jpg"],
+            "tool": ["bounding_box", "keypoint"],
+            "class_name": ["car", "nose"],
+            "annotation_id": ["b", None],
+            "geometry": [[0, 0, 4, 2], [1, 1]],
+            "attributes": [float("nan"), None],
+            "score": [0.5, float("nan")],
+            "visibility": pd.array([None, 2], dtype="Int64"),
+        }
+    )
+    [box, nose] = labels_from_frame(frame)["a.jpg"].document().annotations()
+    assert (box.bbox(), box.score(), box.attrs) == ((0.0, 0.0, 4.0, 2.0), 0.5, {"score": 0.5})
+    assert (nose.point(), nose.visibility, nose.score(), nose.id) == ((1.0, 1.0), 2, None, None)

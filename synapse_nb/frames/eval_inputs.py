@@ -194,11 +194,15 @@ def _frame_units(frame: pd.DataFrame, ground_truth: Sequence[DMItem],
     """Each row's data unit (None: a file name no data unit has) and the column read."""
     if "data_unit_id" in frame.columns:
         values = frame["data_unit_id"].tolist()
+        if "task_id" in frame.columns:  # units read from the tasks: NA = a row of no task
+            values = [None if _missing(v) else v for v in values]
         for pos, value in enumerate(values):
+            if value is None and "task_id" in frame.columns:
+                continue
             if _missing(value) or isinstance(value, bool) or not isinstance(value, int):
                 raise InvalidInputError(f"predictions[{pos}].data_unit_id", value,
                                         "must be a data unit id", method=method)
-        return [int(v) for v in values], "data_unit_id"
+        return [None if v is None else int(v) for v in values], "data_unit_id"
     if "file_name" in frame.columns:
         by_file = {it.file_name: it.data_unit for it in ground_truth if it.file_name}
         return [by_file.get(v) for v in frame["file_name"].tolist()], "file_name"

@@ -25,7 +25,8 @@ and :meth:`Client.compare_models <synapse_nb.frames.client.Client.compare_models
       ``file_name``); the class is ``category_name``, else ``category_id`` read through the
       file's ``categories``, else the position (1-based) in the project's ``classes``;
     * a predictions frame: one row per predicted annotation with ``data_unit_id`` (or
-      ``file_name``), ``class_name``, ``score`` (missing: 1.0) and the geometry as ``tool`` +
+      ``task_id``, read through the tasks, or ``file_name``), ``class_name``, ``score``
+      (missing: 1.0) and the geometry as ``tool`` +
       ``geometry`` (DM v2 ``data``, as in ``df.synapse.annotations()``) or ``x, y, w, h``
       (a box). Keypoint rows also need ``group_id`` (their pose) and may give
       ``visibility``; a ``tool == "group"`` row names a pose's class.
@@ -329,7 +330,8 @@ def _prediction_inputs(
         if frame_meta(predictions).get("kind") in _DM_KINDS:
             items = _frame_items(client, predictions, "predictions", method)
             return _items_inside(items, source, method)
-        items, left_out = predictions_frame_items(predictions, source.items, method=method)
+        frame = _with_data_units(client, predictions)
+        items, left_out = predictions_frame_items(frame, source.items, method=method)
         return items, [], left_out
     if isinstance(predictions, str | os.PathLike):
         results, left_out = named_results(read_results(predictions, method), source, method=method)
@@ -339,6 +341,19 @@ def _prediction_inputs(
         return [], results, left_out
     raise InvalidInputError("predictions", predictions, "is not a supported predictions source",
                             method=method)
+
+
+def _with_data_units(client: Client, frame: pd.DataFrame) -> pd.DataFrame:
+    """A predictions frame that names its images by ``task_id`` only (as the importers'
+    frames do) gets the tasks' ``data_unit_id``; rows of no task keep NA and are left out."""
+    if "data_unit_id" in frame.columns or "task_id" not in frame.columns:
+        return frame
+    tasks = sorted({int(t) for t in frame["task_id"].dropna()})
+    units = client.frame_by_id("task", tasks)["data_unit_id"] if tasks else pd.Series(
+        dtype="Int64")
+    out = frame.copy()
+    out["data_unit_id"] = pd.array(frame["task_id"].map(units), dtype="Int64")
+    return out
 
 
 def _model_of(predictions: Any) -> Any:

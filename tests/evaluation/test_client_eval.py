@@ -192,7 +192,8 @@ def test_per_annotation_and_per_image_join_back_by_id(client: Client) -> None:
 
     pred_events = client.list_ground_truth_events(
         {"ground_truth_dataset_versions": [pred_version]}, list_all=True)
-    pred_boxes = pred_events.synapse.annotations()
+    pred_ann = pred_events.synapse.annotations()
+    pred_boxes = pred_ann[pred_ann.tool == "bounding_box"]
     got = rows[rows.source == "pred"].merge(
         pred_boxes, left_on=["item_id", "dm_annotation_id"],
         right_on=["event_id", "annotation_id"], how="left", validate="one_to_one")
@@ -211,11 +212,12 @@ def test_per_annotation_and_per_image_join_back_by_id(client: Client) -> None:
     statuses = labelled.loc[labelled.tool == "bounding_box", "eval_status"].value_counts()
     assert statuses.to_dict() == rows[rows.source == "gt"].status.value_counts().to_dict()
     assert labelled.loc[labelled.tool != "bounding_box", "eval_status"].isna().all()
-    predicted = res.label_annotations(pred_boxes, source="pred")
-    assert predicted.eval_status.value_counts().to_dict() == rows[
+    predicted = res.label_annotations(pred_ann, source="pred")
+    boxes = predicted[predicted.tool == "bounding_box"]
+    assert boxes.eval_status.value_counts().to_dict() == rows[
         rows.source == "pred"].status.value_counts().to_dict()
-    assert np.allclose(predicted.eval_score.astype(float),
-                       [a["score"] for a in predicted.attributes])
+    assert np.allclose(boxes.eval_score.astype(float), [a["score"] for a in boxes.attributes])
+    assert predicted.loc[predicted.tool != "bounding_box", "eval_status"].isna().all()
 
 
 def test_worst_images_select_tasks_of_the_same_data_units(client: Client) -> None:
@@ -400,3 +402,27 @@ def test_arguments_are_checked_before_anything_is_fetched(
         call(client)
     fetched = [r["path"] for r in list(demo.requests)[start:]]
     assert all("ground_truth" not in p and "models" not in p for p in fetched), fetched
+
+
+def test_an_importers_predictions_frame_is_evaluated_through_its_tasks(client: Client) -> None:
+    from synapse_nb.importers import match_to_tasks, predictions_frame, read_predictions
+
+    by_model = client.evaluate(GT_VERSION, {"model": 3})
+    kept = client.list_ground_truth_events({"ground_truth_dataset_versions": [
+        _predictions_version(client, "yolo-v8n 2.0.0 predictions")]}, list_all=True)
+    ann = kept.synapse.annotations()
+    boxes = ann[ann.tool == "bounding_box"]
+    names = sorted(boxes.class_name.unique())
+    unit_of = kept.data_unit_id.astype(int)
+    results = [{"image_id": int(unit_of[r.event_id]), "category_id": names.index(r.class_name) + 1,
+                "bbox": [r.x, r.y, r.w, r.h], "score": r.attributes["score"]}
+               for r in boxes.itertuples()]
+    labels = read_predictions(results, categories={i + 1: n for i, n in enumerate(names)},
+                              images=dict(zip(unit_of, kept.file_name, strict=True)))
+    tasks = client.list_tasks({"project": 1}, list_all=True)
+    frame = predictions_frame(labels, match_to_tasks(labels, tasks), source="yolo-v8n")
+    assert "data_unit_id" not in frame.columns and frame.task_id.notna().all()
+    for given in (frame, frame.drop(columns="file_name")):  # by file name, then by task
+        res = client.evaluate(GT_VERSION, given)
+        assert np.array_equal(res.stats, by_model.stats)
+        assert np.array_equal(res.run.tables.precision, by_model.run.tables.precision)

@@ -26,7 +26,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -287,11 +287,14 @@ class Document:
             yield from item.annotations
 
 
-def read_document(data: Any) -> Document:
+def read_document(data: Any, tools: Collection[str] | None = None) -> Document:
     """Read a DM v1 or v2 document (anything else gives an empty v2 document).
 
     Args:
         data: The item's ``data``: a DM v2 document, a DM v1 document, ``{}`` or any JSON.
+        tools: Keep only the annotations of these tools (None: all). A v2 document then
+            builds no object for the others, which makes reading only boxes several times
+            faster on documents full of keypoints.
 
     Returns:
         A :class:`Document`.
@@ -303,12 +306,21 @@ def read_document(data: Any) -> Document:
         >>> a = next(read_document(v1).annotations())
         >>> a.tool, a.label, a.visibility, a.data
         ('keypoint', 'nose', 1, [3, 4])
+        >>> doc = {"images": [{"polygon": [{"id": "p"}], "bounding_box": [{"id": "b"}]}]}
+        >>> [a.id for a in read_document(doc, tools=("bounding_box",)).annotations()]
+        ['b']
+        >>> list(read_document(v1, tools=("polygon",)).annotations())
+        []
     """
     if not data or not isinstance(data, Mapping):
         return Document("v2")
     if is_v1(data):
-        return Document("v1", list(_read_v1(data)))
-    return Document("v2", list(_read_v2(data)))
+        media = list(_read_v1(data))
+        if tools is not None:
+            for item in media:
+                item.annotations = [a for a in item.annotations if a.tool in tools]
+        return Document("v1", media)
+    return Document("v2", list(_read_v2(data, tools)))
 
 
 def iter_annotations(data: Any) -> Iterator[Annotation]:
@@ -344,7 +356,7 @@ def _v2_annotation(tool: str, ann: Mapping[str, Any], media: str, index: int) ->
     )
 
 
-def _read_v2(data: Mapping[str, Any]) -> Iterator[MediaItem]:
+def _read_v2(data: Mapping[str, Any], tools: Collection[str] | None = None) -> Iterator[MediaItem]:
     for key, media in MEDIA_KEYS.items():
         items = data.get(key)
         if not isinstance(items, list):
@@ -355,7 +367,7 @@ def _read_v2(data: Mapping[str, Any]) -> Iterator[MediaItem]:
             anns = [
                 _v2_annotation(tool, ann, media, index)
                 for tool, tool_anns in item.items()
-                if isinstance(tool_anns, list)
+                if isinstance(tool_anns, list) and (tools is None or tool in tools)
                 for ann in tool_anns
                 if isinstance(ann, Mapping)
             ]

@@ -64,6 +64,25 @@ class MLClientMixin(BaseClient):
         conversion = resolve(url_conversion, ["file"], is_list=False, method="get_model")
         return self._get(f"models/{pk}/", query, url_conversion=conversion)
 
+    def update_model(self, pk: int, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Change a model's ``metrics`` or ``description`` (``PATCH models/{pk}/``).
+
+        Not a Synapse SDK method: the notebook client's ``push_metrics`` writes computed
+        metrics with it (after showing the difference).
+
+        Example:
+            >>> model = backend.update_model(6, {"description": "rtmdet, re-evaluated"})
+            >>> model["description"]
+            'rtmdet, re-evaluated'
+        """
+        method = "update_model"
+        if isinstance(data, Mapping) and "metrics" in data and not isinstance(
+            data["metrics"], Mapping
+        ):
+            raise InvalidInputError("data['metrics']", data["metrics"], "must be a dict",
+                                    method=method)  # fmt: skip
+        return self._patch_checked("models", method, pk, data, ("description", "metrics"))
+
     def create_model(
         self,
         data: Mapping[str, Any],

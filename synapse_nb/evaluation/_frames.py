@@ -79,8 +79,25 @@ def per_annotation_frame(result: EvaluationResult, t: int, iou: float) -> pd.Dat
         "iou": g_iou, "matched_category": names[g_cat[g_rows]]})
     truth.loc[by_gt < 0, "matched_id"] = pd.NA
     frame = pd.concat([truth, pred], ignore_index=True)
-    return frame.sort_values(["image_id", "source", "annotation_id"], kind="stable",
-                             ignore_index=True)
+    frame = frame.sort_values(["image_id", "source", "annotation_id"], kind="stable",
+                              ignore_index=True)
+    return _with_links(result, frame)
+
+
+def _with_links(result: EvaluationResult, frame: pd.DataFrame) -> pd.DataFrame:
+    """Add ``data_unit_id``, ``item_id`` and ``dm_annotation_id`` when the result has links."""
+    links = result.links
+    if links is None:
+        return frame
+    out = frame.copy()
+    out["data_unit_id"] = pd.array(out["image_id"], dtype="Int64")
+    for column in ("item_id", "dm_annotation_id"):
+        values = pd.Series(pd.NA, index=out.index, dtype=links.gt[column].dtype)
+        for source, table in (("gt", links.gt), ("pred", links.pred)):
+            sel = out["source"] == source
+            values[sel] = table[column].reindex(out.loc[sel, "annotation_id"]).to_numpy()
+        out[column] = values
+    return out
 
 
 def _agnostic_categories(result: EvaluationResult, iou: float) -> tuple[np.ndarray, np.ndarray]:
@@ -115,5 +132,7 @@ def per_image_frame(result: EvaluationResult, t: int) -> pd.DataFrame:
         "fp": np.bincount(d_img[code == 0], minlength=n_img),
         "fn": np.bincount(g_img[counted & (by_gt < 0)], minlength=n_img)})
     frame["errors"] = frame["fp"] + frame["fn"]
+    if result.links is not None:
+        frame.insert(1, "data_unit_id", pd.array(frame["image_id"], dtype="Int64"))
     return frame.sort_values(["errors", "tp", "image_id"], ascending=[False, True, True],
                              kind="stable", ignore_index=True)

@@ -91,10 +91,13 @@ class Comparison:
     Attributes:
         results: ``{model name: EvaluationResult}``.
         summary: models × COCO stats.
+        model_ids: ``{model name: model id}`` when compared from the server.
     """
 
     def __init__(self, results: Mapping[str, EvaluationResult]) -> None:
         self.results = dict(results)
+        #: ``{result key: model id}`` when the results are models' (``compare_models``).
+        self.model_ids: dict[str, int] = {}
         self.summary = pd.DataFrame(
             {name: r.summary["value"] for name, r in self.results.items()}).T
         self.summary.index.name = "model"

@@ -3,7 +3,8 @@ per-image and per-annotation frames, and plots."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,9 @@ from synapse_nb.evaluation._confusion import agnostic_match, confusion_counts
 from synapse_nb.evaluation._engine import Run
 from synapse_nb.evaluation._inputs import EvaluationInputError
 from synapse_nb.evaluation._matching import IGNORED, TP
+
+if TYPE_CHECKING:
+    from synapse_nb.evaluation.dm import Links
 
 __all__ = ["EvaluationResult"]
 
@@ -48,8 +52,12 @@ class EvaluationResult:
         (np.float64(0.9), np.float64(1.0))
     """
 
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: Run, links: Links | None = None, notes: Sequence[str] = ()) -> None:
         self.run = run
+        #: Where each annotation came from (data unit, item, DM id), when evaluated from DM data.
+        self.links = links
+        #: What the conversion from DM data did (rotated boxes, left-out geometry), in words.
+        self.notes = list(notes)
         self._specs = _KP_STATS if run.params.iou_type == "keypoints" else _DET_STATS
         self.summary = self._summary_frame()
         self.per_class = self._per_class_frame()
@@ -213,6 +221,46 @@ class EvaluationResult:
         from synapse_nb.evaluation._frames import per_image_frame
 
         return per_image_frame(self, self._threshold_index(iou))
+
+    def label_annotations(self, annotations: pd.DataFrame, source: str = "gt",
+                          iou: float = 0.5) -> pd.DataFrame:
+        """``annotations`` (a ``df.synapse.annotations()`` frame) with the evaluation's
+        ``eval_status``, ``eval_iou``, ``eval_score`` and ``eval_matched_category`` columns.
+
+        Rows join by (item id, DM annotation id): the ground-truth annotations of the events
+        (``source="gt"``) or the predictions' (``source="pred"``). Rows the evaluation did not
+        see (other tools, other items) get NA. Needs a result evaluated from DM data.
+
+        Example:
+            >>> gt = client.list_ground_truth_events({"ground_truth_dataset_versions": [2]},
+            ...                                      list_all=True).head(5)
+            >>> res = gt.synapse.evaluate(gt)  # the ground truth against itself
+            >>> ann = res.label_annotations(gt.synapse.annotations())
+            >>> ann.loc[ann.tool == "bounding_box", "eval_status"].unique().tolist()
+            ['TP']
+        """
+        if self.links is None:
+            raise EvaluationInputError(
+                "links = None: this result was not evaluated from Synapse DM data, so its "
+                "annotations cannot be joined by id")
+        if source not in ("gt", "pred"):
+            raise EvaluationInputError(f"source = {source!r} is not 'gt' or 'pred'")
+        owner = (annotations.attrs.get("synapse") or {}).get("owner")
+        if owner not in annotations.columns or "annotation_id" not in annotations.columns:
+            raise EvaluationInputError(
+                f"annotations: field 'owner' = {owner!r} is not an id column of the frame "
+                "(give the frame df.synapse.annotations() returned)")
+        rows = self.per_annotation(iou)
+        rows = rows[rows["source"] == source].drop_duplicates(["item_id", "dm_annotation_id"])
+        keyed = rows.set_index(["item_id", "dm_annotation_id"])[
+            ["status", "iou", "score", "matched_category"]].add_prefix("eval_")
+        key = pd.MultiIndex.from_arrays([pd.array(annotations[owner], dtype="Int64"),
+                                         pd.array(annotations["annotation_id"], dtype="string")])
+        out = annotations.copy()
+        for column in keyed.columns:
+            out[column] = keyed[column].reindex(key).to_numpy()
+        out["eval_status"] = out["eval_status"].astype("string")
+        return out
 
     # --- plots ---------------------------------------------------------------------------
     def plot_pr_curves(self, iou: float = 0.5, ax: Any = None, top: int = 10) -> Any:

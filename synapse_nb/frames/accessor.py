@@ -14,6 +14,8 @@ file).
 ``diff/push/undo`` write edited columns back, batched, with a dry run and an undo
 ``preview``        the annotation preview widget on these rows
 ``health``         duplicates, split leaks, image and annotation issues as columns
+``evaluate``       COCO evaluation of these rows (ground truth, predictions or models);
+                   ``with_metrics`` on models; ``annotator_quality`` on assignments
 =================  ============================================================
 
 Example:
@@ -609,6 +611,86 @@ class SynapseAccessor:
             else:
                 frame.at[pk, column] = pd.NA if after is None else after
         self._write_tags(live, tags)
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(
+        self,
+        predictions: Any = None,
+        *,
+        ground_truth: Any = None,
+        iou_type: str = "bbox",
+        tools: Any = None,
+        progress: bool | None = None,
+        client: Client | None = None,
+    ) -> Any:
+        """Evaluate with these rows as the ground truth, the predictions, or the models.
+
+        * task / assignment / ground-truth-event frame: the rows are the ground truth of
+          ``predictions`` (any form :meth:`Client.evaluate <.client.Client.evaluate>` takes),
+          or, when ``ground_truth=`` is given instead, the predictions.
+        * model frame: each model's predictions against ``ground_truth``; returns a
+          :class:`~synapse_nb.evaluation.Comparison` (``model_ids`` maps back to the rows).
+
+        Example:
+            >>> gt = client.list_ground_truth_events({"ground_truth_dataset_versions": [2]},
+            ...                                      list_all=True)
+            >>> gt.synapse.evaluate({"model": 3}).summary.loc["AP50", "value"] > 0
+            np.True_
+            >>> client.list_models({"project": 1}).loc[[3]].synapse.evaluate(
+            ...     ground_truth=2).summary.index.tolist()
+            ['yolo-v8n 2.0.0']
+        """
+        from synapse_nb.frames import evaluation
+        from synapse_nb.frames.eval_models import evaluate_models
+
+        live = self.client(client)
+        if self.kind == "model":
+            return evaluate_models(live, ground_truth, self._obj, iou_type,
+                                             progress=progress)  # fmt: skip
+        self._require("evaluate", ("task", "assignment", "ground_truth_event"))
+        if (predictions is None) == (ground_truth is None):
+            raise InvalidInputError("predictions", predictions, "give predictions (these rows are "
+                                    "the ground truth) or ground_truth=, not both nor neither",
+                                    method="evaluate")  # fmt: skip
+        if ground_truth is not None:
+            return evaluation.evaluate_on_server(live, ground_truth, self._obj, iou_type,
+                                                 tools=tools, progress=progress)  # fmt: skip
+        return evaluation.evaluate_on_server(live, self._obj, predictions, iou_type,
+                                             tools=tools, progress=progress)  # fmt: skip
+
+    def with_metrics(
+        self, ground_truth: Any, iou_type: str = "bbox", *, client: Client | None = None
+    ) -> pd.DataFrame:
+        """A model frame with ``eval_<metric>`` columns computed against ``ground_truth``.
+
+        Example:
+            >>> models = client.list_models({"project": 1}).synapse.with_metrics(2)
+            >>> models.loc[3, "eval_AP"] > 0
+            np.True_
+        """
+        self._require("with_metrics", ("model",))
+        from synapse_nb.frames.eval_models import with_metrics
+
+        return with_metrics(self.client(client), self._obj, ground_truth, iou_type)
+
+    def annotator_quality(
+        self, gt: Any, iou_type: str = "bbox", *, iou: float = 0.5, client: Client | None = None
+    ) -> Any:
+        """Each assignee's submitted assignments against the reviewed ground truth ``gt``.
+
+        Returns an :class:`~synapse_nb.frames.eval_annotators.AnnotatorQuality` (``summary`` per
+        assignee: misses, extras, confusions, agreement, review outcomes; ``per_class``).
+
+        Example:
+            >>> work = client.list_assignments({"project": 1}, list_all=True)
+            >>> quality = work.synapse.annotator_quality(gt=2)
+            >>> bool((quality.summary.agreement <= 1).all())
+            True
+        """
+        self._require("annotator_quality", ("assignment",))
+        from synapse_nb.frames.eval_annotators import annotator_quality
+
+        return annotator_quality(self.client(client), self._obj, gt, iou_type, iou=iou)
 
     # ------------------------------------------------------------------ preview
     def preview(self, *, client: Client | None = None, **options: Any) -> Any:

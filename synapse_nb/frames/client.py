@@ -46,7 +46,7 @@ import uuid
 import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 import pandas as pd
 
@@ -63,6 +63,10 @@ from synapse_nb.frames.rows import ID_CHUNK, RESOURCES, RowStore
 from synapse_nb.frames.schemas import SCHEMAS
 from synapse_nb.frames.tagging import TagStore
 from synapse_nb.frames.writeback import PushRecord, SnapshotStore
+
+if TYPE_CHECKING:
+    from synapse_nb.evaluation import Comparison, EvaluationResult
+    from synapse_nb.frames.eval_models import MetricsPush
 
 __all__ = [
     "FRAME_PAGE_SIZE",
@@ -302,6 +306,7 @@ class Client:
     tail_job_console_logs = _Forward(BackendClient.tail_job_console_logs)
     update_assignment = _Forward(BackendClient.update_assignment)
     update_job = _Forward(BackendClient.update_job)
+    update_model = _Forward(BackendClient.update_model)
     update_plugin = _Forward(BackendClient.update_plugin)
     update_task = _Forward(BackendClient.update_task)
     upload_data_file = _Forward(BackendClient.upload_data_file)
@@ -570,6 +575,80 @@ class Client:
 
     #: The Synapse SDK's other name of :meth:`list_data_collection`.
     list_data_collections = list_data_collection
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(
+        self,
+        ground_truth: Any,
+        predictions: Any,
+        iou_type: str = "bbox",
+        *,
+        tools: Any = None,
+        progress: bool | None = None,
+    ) -> EvaluationResult:
+        """Evaluate predictions against ground truth on the server with the COCO protocol.
+
+        Args:
+            ground_truth: A ground-truth version id, or a task/assignment/ground-truth-event
+                frame.
+            predictions: A ground-truth version id, ``{"model": id}`` or a ``list_models()``
+                row, a frame, a COCO results list or file path, or a predictions frame (see
+                :mod:`synapse_nb.frames.evaluation` for each form).
+            iou_type: ``"bbox"``, ``"segm"`` or ``"keypoints"``.
+            tools: The DM tools to evaluate (default: boxes; polygons and masks; keypoints).
+            progress: Progress bar on the fetches (None: only for long listings).
+
+        Returns:
+            An :class:`~synapse_nb.evaluation.EvaluationResult` whose image ids are data units.
+
+        Example:
+            >>> res = client.evaluate(ground_truth=2, predictions={"model": 3})
+            >>> res.per_class.index.tolist()[:3]
+            ['car', 'person', 'bicycle']
+        """
+        from synapse_nb.frames.evaluation import evaluate_on_server
+
+        return evaluate_on_server(self, ground_truth, predictions, iou_type, tools=tools,
+                                  progress=progress)  # fmt: skip
+
+    def compare_models(
+        self,
+        ground_truth: Any,
+        models: Any = None,
+        iou_type: str = "bbox",
+        *,
+        progress: bool | None = None,
+    ) -> Comparison:
+        """Evaluate several models against one ground truth (fetched once).
+
+        ``models``: ids, a ``list_models()`` frame, or None for every model of the project
+        with a predictions dataset (named ``"<name> <version> predictions"``).
+
+        Example:
+            >>> cmp = client.compare_models(2, [3])
+            >>> cmp.summary.index.tolist()
+            ['yolo-v8n 2.0.0']
+        """
+        from synapse_nb.frames.eval_models import evaluate_models
+
+        return evaluate_models(self, ground_truth, models, iou_type, progress=progress)
+
+    def push_metrics(
+        self, model: Any, result: EvaluationResult, *, dry_run: bool = True, confirm: Any = None
+    ) -> MetricsPush:
+        """Show how ``result`` changes a model's metrics; write only when confirmed.
+
+        Nothing is written unless ``dry_run=False`` and ``confirm=True`` (or a callable
+        that approves the diff frame).
+
+        Example:
+            >>> res = client.evaluate(ground_truth=2, predictions={"model": 3})
+            >>> client.push_metrics(3, res)
+            MetricsPush(model=3, ... changes, dry run, nothing written)
+        """
+        from synapse_nb.frames.eval_models import push_metrics
+
+        return push_metrics(self, model, result, dry_run=dry_run, confirm=confirm)
 
     # ------------------------------------------------------------------ listings by kind
     def list_frame(

@@ -231,6 +231,14 @@ class ModelCreate(BaseModel):
     description: str | None = None
 
 
+class ModelUpdate(BaseModel):
+    """Body of ``PATCH models/{pk}/``: the fields a model's owner may change after training."""
+
+    model_config = ConfigDict(extra="forbid")
+    description: str | None = None
+    metrics: dict[str, Any] | None = None
+
+
 # --------------------------------------------------------------------------- plain schemas
 
 INT: dict[str, Any] = {"type": "integer"}

@@ -36,6 +36,7 @@ EXPECTED = [
     "05_ground_truth_and_models.ipynb",
     "06_plugins_and_jobs.ipynb",
     "07_explorer.ipynb",
+    "08_evaluate_a_model.ipynb",
     "09_dataset_health.ipynb",
 ]
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"

@@ -81,6 +81,7 @@ OPERATIONS = [
     ("GET", "/models/"),
     ("POST", "/models/"),
     ("GET", "/models/{pk}/"),
+    ("PATCH", "/models/{pk}/"),
     ("GET", "/ground_truth_datasets/"),
     ("GET", "/ground_truth_datasets/{pk}/"),
     ("GET", "/ground_truth_dataset_versions/"),

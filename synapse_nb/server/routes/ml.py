@@ -25,7 +25,7 @@ from ..http import (
     route,
     shape_one,
 )
-from ..schemas import ModelCreate
+from ..schemas import ModelCreate, ModelUpdate
 from .common import (
     as_reference,
     data_units_by_id,
@@ -96,6 +96,32 @@ def list_models(request: Request, p: Principal = Auth) -> dict:
 @route(router, "/models/{pk}/", ["GET"], summary="Get a model")
 def get_model(pk: str, request: Request, p: Principal = Auth) -> dict:
     return shape_one(request, model_json(request, get_row(request, "models", int_pk(pk), p)))
+
+
+@route(router, "/models/{pk}/", ["PATCH"], summary="Update a model's metrics or description",
+       body=ModelUpdate)
+async def update_model(pk: str, request: Request, p: Principal = Auth) -> dict:
+    row = get_row(request, "models", int_pk(pk), p)
+    data = require_dict(await json_body(request))
+    body = Body(data)
+    changes: dict[str, Any] = {}
+    if "description" in data:
+        changes["description"] = body.str("description", required=True)
+    if "metrics" in data:
+        changes["metrics"] = dumps(body.dict("metrics", required=True))
+    for key in sorted(set(data) - {"description", "metrics"}):
+        body.errors.add(key, "This field cannot be updated (description, metrics).")
+    if not data:
+        body.errors.add("non_field_errors", "Give description or metrics.")
+    body.check()
+    changes["modified"] = now()
+    state = state_of(request)
+    with state.db.write() as con:
+        con.execute(
+            f"UPDATE models SET {', '.join(f'{k} = ?' for k in changes)} WHERE id = ?",
+            [*changes.values(), row["id"]],
+        )
+    return model_json(request, get_row(request, "models", row["id"], p))
 
 
 MODEL_KEYS = {

@@ -68,6 +68,14 @@ def _add_server_options(parser: argparse.ArgumentParser, default_port: int) -> N
         "--rate-drop", type=float, default=0.0, help="share of connections dropped without a reply"
     )
     parser.add_argument("--fault-seed", type=int, default=0, help="seed of the fault generator")
+    parser.add_argument(
+        "--ray",
+        default=None,
+        metavar="ADDRESS",
+        help="run plugin jobs on Ray: 'auto' (the cluster on this machine), ray://host:port, "
+        "the Jobs API URL, or 'local' to start a local Ray head (needs synapse-nb[ray]); "
+        "Ray's token is read from $RAY_AUTH_TOKEN",
+    )
 
 
 def _start_backend(args: argparse.Namespace, demo: bool) -> ServerHandle:
@@ -96,6 +104,7 @@ def _start_backend(args: argparse.Namespace, demo: bool) -> ServerHandle:
         seed=args.seed,
         prefix=args.prefix,
         faults=faults,
+        ray=True if args.ray == "local" else args.ray,
     )
     print(f"Synapse backend (embedded) ready in {time.perf_counter() - started:.1f} s")
     print(f"  URL:   {srv.url}")

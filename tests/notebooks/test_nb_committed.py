@@ -35,6 +35,7 @@ EXPECTED = [
     "05_ground_truth_and_models.ipynb",
     "06_plugins_and_jobs.ipynb",
     "07_explorer.ipynb",
+    "10_plugins_on_ray.ipynb",
 ]
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 

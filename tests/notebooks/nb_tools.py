@@ -241,8 +241,9 @@ def run(path: Path, timeout: float = 120.0) -> tuple[Any, float]:
             cell.outputs, cell.execution_count = [], None
     nb.metadata.pop("widgets", None)
     saved = dict(os.environ)
+    env = clean_env()  # before clearing: computed after, it was empty (no PYTHONPATH, no PATH)
     os.environ.clear()
-    os.environ.update(clean_env())
+    os.environ.update(env)
     try:
         client = NotebookClient(
             nb,

@@ -210,6 +210,8 @@ def start(
     except BaseException:
         if head is not None:
             head.stop()
+        if tmp is not None:
+            tmp.cleanup()
         raise
     state = app.state.synapse
     started = time.perf_counter()

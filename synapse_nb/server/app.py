@@ -59,7 +59,11 @@ def create_app(config: ServerConfig) -> Any:
         >>> app.app.state.synapse.jobs.close(); app.app.state.synapse.db.close()
     """
     state = State(config)
-    state.jobs = make_executor(state, config)
+    try:
+        state.jobs = make_executor(state, config)
+    except BaseException:
+        state.db.close()  # e.g. the Ray cluster is unreachable: nothing may stay open
+        raise
     api = FastAPI(
         title="Synapse (embedded)",
         version="1",

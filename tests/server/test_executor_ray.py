@@ -145,6 +145,18 @@ def test_parse_log_keeps_levels_and_leaves_a_partial_line():
     assert parse_log(text, final=True)[0].logs[-1]["message"] == "half a li"
 
 
+def test_an_unreachable_ray_address_is_a_clear_error_and_leaves_nothing(tmp_path):
+    from synapse_nb.exceptions import SynapseNBError
+    from synapse_nb.server.executors.ray_head import RayError, free_port
+
+    address = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(RayError, match="cannot reach Ray's Jobs API at ray address") as info:
+        start(ray=address, data_dir=tmp_path / "data")
+    assert address in str(info.value) and isinstance(info.value, SynapseNBError)
+    with pytest.raises(RayError):
+        start(ray=address)  # its temporary data dir goes too (the temp guard checks)
+
+
 # ------------------------------------------------------------------ on the head
 
 

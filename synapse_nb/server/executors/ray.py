@@ -151,7 +151,13 @@ class RayExecutor(LocalExecutor):
             ) from exc
         token = token or os.environ.get("RAY_AUTH_TOKEN")
         headers = {"Authorization": f"Bearer {token}"} if token else None
-        self.client = JobSubmissionClient(address, headers=headers)
+        try:
+            self.client = JobSubmissionClient(address, headers=headers)
+        except Exception as exc:  # unreachable, refused token, not a Ray dashboard
+            raise RayError(
+                f"cannot reach Ray's Jobs API at ray address {address!r}: "
+                f"{type(exc).__name__}: {str(exc)[:300]}"
+            ) from exc
         self.address = address
         self.cluster = RayCluster(self.client.get_address(), headers)
         self.python = python or sys.executable

@@ -51,6 +51,8 @@ ENTRY = Path(__file__).with_name("ray_entry.py")
 SPEC_NAME = "_synapse_job.json"
 #: how often a follower asks Ray for a job's status and log
 POLL = 0.2
+#: pauses between the tries of a read from Ray's Jobs API (then the last error fails the job)
+ASK_RETRIES = (0.5, 1.0, 2.0, 4.0, 8.0)
 #: Ray's statuses that end a job
 RAY_TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 
@@ -341,7 +343,7 @@ class RayExecutor(LocalExecutor):
         deadline = time.monotonic() + timeout
         timed_out: float | None = None
         while True:
-            status = str(self.client.get_job_status(follow.ray_id).value)
+            status = str(self._ask(self.client.get_job_status, follow.ray_id).value)
             if status == "RUNNING" and not follow.started:
                 follow.started = self.store.start(follow.job_id, "Running on Ray")
                 if not follow.started:  # stopped meanwhile
@@ -360,7 +362,7 @@ class RayExecutor(LocalExecutor):
 
     def _read_log(self, follow: _Follow, final: bool) -> None:
         assert follow.ray_id is not None
-        text = self.client.get_job_logs(follow.ray_id)
+        text = self._ask(self.client.get_job_logs, follow.ray_id)
         got, end, used = parse_log(text[follow.offset :], final)
         follow.offset += used
         follow.results += got.result
@@ -375,7 +377,7 @@ class RayExecutor(LocalExecutor):
         assert follow.ray_id is not None
         code = follow.exit_code
         if code is None:
-            info = self.client.get_job_info(follow.ray_id)
+            info = self._ask(self.client.get_job_info, follow.ray_id)
             code = info.driver_exit_code
             if code is None and status != "STOPPED":
                 message = f"Ray reports the job {status}: {info.message or 'no message'}"
@@ -395,6 +397,18 @@ class RayExecutor(LocalExecutor):
         self.store.finish(follow.job_id, end.status, [_line(end.message, end.level)], end.result)
 
     # ------------------------------------------------------------------ helpers
+    def _ask(self, call: Any, *args: Any) -> Any:
+        """One read from Ray's Jobs API, tried again for a while: a busy head answers late."""
+        for delay in ASK_RETRIES:
+            try:
+                return call(*args)
+            except Exception as exc:
+                log.warning(
+                    "Ray's Jobs API: %s failed (%s); again in %g s", call.__name__, exc, delay
+                )
+                time.sleep(delay)
+        return call(*args)
+
     def _fail(self, job_id: str, message: str) -> None:
         self.store.finish(job_id, "FAILED", [_line(message, "error")], {"error": message})
 

@@ -157,7 +157,7 @@ class LocalRayHead:
             "--disable-usage-stats",
         ]
 
-    def start(self, timeout: float = 120.0, attempts: int = 2) -> LocalRayHead:
+    def start(self, timeout: float = 120.0, attempts: int = 3) -> LocalRayHead:
         """Run ``ray start --head`` in a new session; raises :class:`RayError` on failure.
 
         Ray gives its raylet a fixed 30 s to register; on a busy machine that can pass, so a

@@ -65,6 +65,37 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+#: a watchdog of the head: when the process that started it is gone (a notebook kernel killed
+#: by nbval, a crashed test run), it ends the head's session and removes an owned folder
+_WATCHDOG = """
+import os, shutil, signal, sys, time
+owner, sid, folder = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+def members():
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[-1].split()
+        except (OSError, ValueError):
+            continue
+        if len(fields) > 3 and fields[3] == str(sid) and fields[0] != "Z":
+            found.append(int(entry))
+    return found
+while os.path.exists(f"/proc/{owner}") and members():
+    time.sleep(1)
+if not members():
+    sys.exit(0)  # stopped by its owner
+for sig in (signal.SIGTERM, signal.SIGKILL):
+    for pid in members():
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
+    time.sleep(3)
+if folder:
+    shutil.rmtree(folder, ignore_errors=True)
+"""
+
+
 def _session_members(sid: int) -> list[int]:
     """The processes of session ``sid`` (read from ``/proc``)."""
     found = []
@@ -117,6 +148,7 @@ class LocalRayHead:
         self.address = f"127.0.0.1:{self.ports['port']}"
         self.dashboard_url = f"http://127.0.0.1:{self.ports['dashboard-port']}"
         self._sid: int | None = None
+        self._watchdog: subprocess.Popen | None = None
         #: seconds ``ray start --head`` took (None before :meth:`start`)
         self.started_in: float | None = None
 
@@ -169,6 +201,7 @@ class LocalRayHead:
             output = self._start_once(timeout)
             if output is None:
                 self.started_in = time.perf_counter() - began
+                self._watch()
                 return self
             self._end_session(5.0)
             if attempt == attempts or "timed out during startup" not in output:
@@ -178,6 +211,17 @@ class LocalRayHead:
             self.address = f"127.0.0.1:{self.ports['port']}"
             self.dashboard_url = f"http://127.0.0.1:{self.ports['dashboard-port']}"
         raise RayError("attempts must be >= 1")
+
+    def _watch(self) -> None:
+        """Start the watchdog that ends this head if this process dies without stop()."""
+        folder = str(self.temp_dir) if self._owns_dir else ""
+        self._watchdog = subprocess.Popen(
+            [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(self._sid), folder],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # outlives this process: that is its purpose
+        )
 
     def _start_once(self, timeout: float) -> str | None:
         """One ``ray start``: None when the head is up, else Ray's output."""
@@ -216,8 +260,16 @@ class LocalRayHead:
                 self._end_session(grace)
             finally:
                 shutil.rmtree(self.temp_dir, ignore_errors=True)
+                self._reap_watchdog()
             return
         self._end_session(grace)
+        self._reap_watchdog()
+
+    def _reap_watchdog(self) -> None:
+        if self._watchdog is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._watchdog.wait(timeout=5)  # it ends within a second of the session
+            self._watchdog = None
 
     def _end_session(self, grace: float) -> None:
         if self._sid is None:

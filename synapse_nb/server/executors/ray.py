@@ -51,6 +51,8 @@ ENTRY = Path(__file__).with_name("ray_entry.py")
 SPEC_NAME = "_synapse_job.json"
 #: how often a follower asks Ray for a job's status and log
 POLL = 0.2
+#: Ray's loggers that announce every working-dir upload at INFO level
+QUIET_LOGGERS = ("ray.dashboard.modules.dashboard_sdk", "ray._private.runtime_env.packaging")
 #: pauses between the tries of a read from Ray's Jobs API (then the last error fails the job)
 ASK_RETRIES = (0.5, 1.0, 2.0, 4.0, 8.0)
 #: Ray's statuses that end a job
@@ -162,6 +164,8 @@ class RayExecutor(LocalExecutor):
             ) from exc
         self.address = address
         self.cluster = RayCluster(self.client.get_address(), headers)
+        for name in QUIET_LOGGERS:  # an INFO line per submitted job, on the backend's stderr
+            logging.getLogger(name).setLevel(logging.WARNING)
         self.python = python or sys.executable
         self._entry = [self.python, "-P", str(ENTRY)]
         if python is not None:

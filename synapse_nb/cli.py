@@ -26,6 +26,7 @@ import threading
 import time
 from pathlib import Path
 
+from .exceptions import SynapseNBError
 from .server import FaultConfig, ServerHandle, default_cache_dir, start
 
 #: what to install when the ``lab`` extra is missing (the README's first command does it)
@@ -94,7 +95,22 @@ def _start_backend(args: argparse.Namespace, demo: bool) -> ServerHandle:
     )
     sys.stdout.flush()
     started = time.perf_counter()
-    srv = start(
+    try:
+        srv = _start(args, demo, faults)
+    except SynapseNBError as exc:  # e.g. the Ray cluster is unreachable, a Ray head failed
+        raise SystemExit(f"synapse-nb: {exc}") from None
+    print(f"Synapse backend (embedded) ready in {time.perf_counter() - started:.1f} s")
+    print(f"  URL:   {srv.url}")
+    print(f"  token: {srv.token}")
+    print(f"  data:  {srv.data_dir}")
+    if srv.agent_token:
+        print(f"  agent token: {srv.agent_token}")
+    sys.stdout.flush()
+    return srv
+
+
+def _start(args: argparse.Namespace, demo: bool, faults: FaultConfig) -> ServerHandle:
+    return start(
         demo=demo,
         data_dir=args.data_dir,
         host=args.host,
@@ -106,14 +122,6 @@ def _start_backend(args: argparse.Namespace, demo: bool) -> ServerHandle:
         faults=faults,
         ray=True if args.ray == "local" else args.ray,
     )
-    print(f"Synapse backend (embedded) ready in {time.perf_counter() - started:.1f} s")
-    print(f"  URL:   {srv.url}")
-    print(f"  token: {srv.token}")
-    print(f"  data:  {srv.data_dir}")
-    if srv.agent_token:
-        print(f"  agent token: {srv.agent_token}")
-    sys.stdout.flush()
-    return srv
 
 
 def _wait_forever(srv: ServerHandle, child: subprocess.Popen | None = None) -> int:

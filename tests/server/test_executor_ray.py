@@ -157,6 +157,25 @@ def test_an_unreachable_ray_address_is_a_clear_error_and_leaves_nothing(tmp_path
         start(ray=address)  # its temporary data dir goes too (the temp guard checks)
 
 
+def test_serve_with_an_unreachable_ray_address_says_so_without_a_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    from synapse_nb.server.executors.ray_head import free_port
+
+    address = f"http://127.0.0.1:{free_port()}"
+    done = subprocess.run(
+        [sys.executable, "-m", "synapse_nb.cli", "serve", "--port", "0", "--ray", address],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1
+    assert f"synapse-nb: cannot reach Ray's Jobs API at ray address '{address}'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 # ------------------------------------------------------------------ on the head
 
 

@@ -36,6 +36,7 @@ def add_console_log(con: Any, job_id: str, entry: dict) -> None:
     )
 
 
+
 def progress_record(event: dict) -> dict:
     """The ``progress_record`` of a runtime progress event (``current_progress.overall`` in %).
 

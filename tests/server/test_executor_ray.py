@@ -176,6 +176,36 @@ def test_serve_with_an_unreachable_ray_address_says_so_without_a_traceback(tmp_p
     assert "Traceback" not in done.stderr
 
 
+WATCHED = """
+import os, subprocess, sys
+from synapse_nb.server.executors.ray_head import LocalRayHead
+
+head = LocalRayHead()  # owns a new folder under /tmp
+daemon = subprocess.Popen(
+    ["sleep", "60"], start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+)  # stands in for the processes of a Ray head
+head._sid = daemon.pid
+head._watch()
+print(daemon.pid, head.temp_dir, flush=True)
+os._exit(0)  # dies without stop(), as a killed notebook kernel does
+"""
+
+
+def test_a_head_whose_owner_dies_is_ended_by_its_watchdog():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run(
+        [sys.executable, "-c", WATCHED], capture_output=True, text=True, timeout=60, check=True
+    )
+    pid, folder = done.stdout.split()
+    deadline = time.monotonic() + 20
+    while _session_members(int(pid)) or Path(folder).exists():
+        assert time.monotonic() < deadline, "the watchdog left the head's session or folder"
+        time.sleep(0.1)
+
+
 # ------------------------------------------------------------------ on the head
 
 

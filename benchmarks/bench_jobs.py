@@ -1,12 +1,16 @@
-"""Plugin job latencies of the local executor, against the targets of the executor issue.
+"""Plugin job latencies of the local and the Ray executor, side by side, against targets.
 
-Run: ``python benchmarks/bench_jobs.py [--runs 10]``. One run, printed as a table. The baseline
-measured in the same run is the start of a bare ``python -c pass`` process (what any job
-process costs at least); each latency is shown as a ratio to it and to its target:
+Run: ``python benchmarks/bench_jobs.py [--runs 10] [--ray-runs 3] [--no-ray]``. One run,
+printed as one table. The baseline measured in the same run is the start of a bare
+``python -c pass`` process (what any job process costs at least); each latency is shown as a
+ratio to it and to its target. The Ray column runs the same plugin on a local Ray head this
+script starts first (one CPU, token auth; its start time is a row of its own) and stops at the
+end:
 
-* ``run_plugin`` -> the job is RUNNING (target 1 s), and -> the plugin code's first line;
+* ``run_plugin`` -> the job is RUNNING (target 1 s local, 5 s Ray with the head up), and ->
+  the plugin code's first line;
 * a line the plugin prints -> a client tailing ``tail_console_logs`` reads it (target 300 ms);
-* ``PATCH status=STOPPED`` -> the job process has ended (target 2 s), for a plugin that checks
+* ``PATCH status=STOPPED`` -> the job has ended (target 2 s), for a plugin that checks
   ``ctx.stop_requested`` and for one that never looks (it is interrupted).
 """
 
@@ -135,47 +139,86 @@ def python_start(runs: int) -> list[float]:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--lines", type=int, default=40)
-    parser.add_argument("--quick", action="store_true", help="a smoke run (3 runs, 10 lines)")
-    args = parser.parse_args()
-    if args.quick:
-        args.runs, args.lines = 3, 10
-    srv = start()
+def measure(srv, runs: int, lines: int) -> dict[str, list[float]]:
+    """Every latency of one backend (its executor is the local or the Ray one)."""
     api = requests.Session()
     api.headers["Synapse-Access-Token"] = f"Token {srv.token}"
     url = srv.url
     try:
         release(api, url)
-        baseline = statistics.median(python_start(args.runs))
-        running, first_line = start_latencies(api, url, args.runs)
-        tail = tail_latencies(api, url, args.lines)
-        stop_aware = stop_latencies(api, url, srv, max(3, args.runs // 2), aware=True)
-        stop_blind = stop_latencies(api, url, srv, max(3, args.runs // 2), aware=False)
+        running, first_line = start_latencies(api, url, runs)
+        return {
+            "running": running,
+            "first_line": first_line,
+            "tail": tail_latencies(api, url, lines),
+            "stop_aware": stop_latencies(api, url, srv, runs, aware=True),
+            "stop_blind": stop_latencies(api, url, srv, runs, aware=False),
+        }
     finally:
-        srv.stop()
-    rows = [
-        ("bare `python -c pass` start (baseline)", [baseline], None),
-        ("run_plugin -> RUNNING", running, 1.0),
-        ("run_plugin -> plugin's first line", first_line, None),
-        ("printed line -> tailing client", tail, 0.3),
-        ("stop -> process ended (plugin checks)", stop_aware, 2.0),
-        ("stop -> process ended (plugin never looks)", stop_blind, 2.0),
-    ]
+        api.close()
+
+
+ROWS = [
+    # key, label, target local, target Ray
+    ("running", "run_plugin -> RUNNING", 1.0, 5.0),
+    ("first_line", "run_plugin -> plugin's first line", None, None),
+    ("tail", "printed line -> tailing client", 0.3, 0.3),
+    ("stop_aware", "stop -> job ended (plugin checks)", 2.0, 2.0),
+    ("stop_blind", "stop -> job ended (plugin never looks)", 2.0, 2.0),
+]
+
+
+def _cell(values: list[float] | None, target: float | None, baseline: float) -> str:
+    if not values:
+        return f"{'-':>8} {'-':>7} {'-':>7} {'-':>7}"
+    ordered = sorted(values)
+    median = statistics.median(ordered)
+    p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+    ratio = f"{median / target:7.2f}" if target else f"{'-':>7}"
+    return f"{median:8.3f} {p95:7.3f} {ratio} {median / baseline:7.1f}"
+
+
+def print_table(baseline: float, local: dict, ray: dict | None, head_start: float | None) -> None:
+    head = f"{'median s':>8} {'p95 s':>7} {'/target':>7} {'/base':>7}"
+    print(f"{'measure':40} | {'local executor':^31} | {'Ray executor (local head)':^31}")
+    print(f"{'':40} | {head} | {head}")
+    print(f"{'bare `python -c pass` start (baseline)':40} | {baseline:8.3f}{'':23} |")
+    if head_start is not None:
+        print(f"{'ray start --head (once, not per job)':40} | {'':31} | {head_start:8.3f}")
+    for key, label, target_local, target_ray in ROWS:
+        ray_values = ray[key] if ray else None
+        print(
+            f"{label:40} | {_cell(local[key], target_local, baseline)} | "
+            f"{_cell(ray_values, target_ray, baseline)}"
+        )
+    print("targets: RUNNING 1 s local / 5 s Ray; tail 0.3 s; stop 2 s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--ray-runs", type=int, default=3, help="runs of each Ray measure")
+    parser.add_argument("--lines", type=int, default=40)
+    parser.add_argument("--no-ray", action="store_true", help="the local executor only")
+    parser.add_argument("--quick", action="store_true", help="a smoke run (3 runs, 10 lines)")
+    args = parser.parse_args()
+    if args.quick:
+        args.runs, args.ray_runs, args.lines = 3, 2, 10
+    baseline = statistics.median(python_start(args.runs))
+    with start() as srv:
+        local = measure(srv, args.runs, args.lines)
+    ray, head_start = None, None
+    if not args.no_ray:
+        from synapse_nb.server.executors.ray_head import LocalRayHead
+
+        with LocalRayHead(num_cpus=1) as head:
+            head_start = head.started_in
+            with start(ray=head) as srv:
+                ray = measure(srv, args.ray_runs, args.lines)
+    print_table(baseline, local, ray, head_start)
     print(
-        f"{'measure':44} {'median s':>9} {'p95 s':>8} {'target s':>9} {'/target':>8} {'/base':>7}"
-    )
-    for name, values, target in rows:
-        ordered = sorted(values)
-        median = statistics.median(ordered)
-        p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
-        target_text = f"{target:9.2f} {median / target:8.2f}" if target else f"{'-':>9} {'-':>8}"
-        print(f"{name:44} {median:9.3f} {p95:8.3f} {target_text} {median / baseline:7.2f}")
-    print(
-        f"({args.runs} runs each; {len(tail)} tailed lines; stops: {len(stop_aware)} + "
-        f"{len(stop_blind)}; {threading.active_count()} threads left)"
+        f"({args.runs} local / {args.ray_runs} Ray runs each; {len(local['tail'])} tailed lines "
+        f"local, {len(ray['tail']) if ray else 0} Ray; {threading.active_count()} threads left)"
     )
 
 

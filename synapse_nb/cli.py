@@ -26,6 +26,7 @@ import threading
 import time
 from pathlib import Path
 
+from .exceptions import SynapseNBError
 from .server import FaultConfig, ServerHandle, default_cache_dir, start
 
 #: what to install when the ``lab`` extra is missing (the README's first command does it)
@@ -68,6 +69,14 @@ def _add_server_options(parser: argparse.ArgumentParser, default_port: int) -> N
         "--rate-drop", type=float, default=0.0, help="share of connections dropped without a reply"
     )
     parser.add_argument("--fault-seed", type=int, default=0, help="seed of the fault generator")
+    parser.add_argument(
+        "--ray",
+        default=None,
+        metavar="ADDRESS",
+        help="run plugin jobs on Ray: 'auto' (the cluster on this machine), ray://host:port, "
+        "the Jobs API URL, or 'local' to start a local Ray head (needs synapse-nb[ray]); "
+        "Ray's token is read from $RAY_AUTH_TOKEN",
+    )
 
 
 def _start_backend(args: argparse.Namespace, demo: bool) -> ServerHandle:
@@ -86,7 +95,22 @@ def _start_backend(args: argparse.Namespace, demo: bool) -> ServerHandle:
     )
     sys.stdout.flush()
     started = time.perf_counter()
-    srv = start(
+    try:
+        srv = _start(args, demo, faults)
+    except SynapseNBError as exc:  # e.g. the Ray cluster is unreachable, a Ray head failed
+        raise SystemExit(f"synapse-nb: {exc}") from None
+    print(f"Synapse backend (embedded) ready in {time.perf_counter() - started:.1f} s")
+    print(f"  URL:   {srv.url}")
+    print(f"  token: {srv.token}")
+    print(f"  data:  {srv.data_dir}")
+    if srv.agent_token:
+        print(f"  agent token: {srv.agent_token}")
+    sys.stdout.flush()
+    return srv
+
+
+def _start(args: argparse.Namespace, demo: bool, faults: FaultConfig) -> ServerHandle:
+    return start(
         demo=demo,
         data_dir=args.data_dir,
         host=args.host,
@@ -96,15 +120,8 @@ def _start_backend(args: argparse.Namespace, demo: bool) -> ServerHandle:
         seed=args.seed,
         prefix=args.prefix,
         faults=faults,
+        ray=True if args.ray == "local" else args.ray,
     )
-    print(f"Synapse backend (embedded) ready in {time.perf_counter() - started:.1f} s")
-    print(f"  URL:   {srv.url}")
-    print(f"  token: {srv.token}")
-    print(f"  data:  {srv.data_dir}")
-    if srv.agent_token:
-        print(f"  agent token: {srv.agent_token}")
-    sys.stdout.flush()
-    return srv
 
 
 def _wait_forever(srv: ServerHandle, child: subprocess.Popen | None = None) -> int:

@@ -66,6 +66,8 @@ class ServerHandle:
         self.port = port
         self.token = token
         self.agent_token: str | None = None
+        #: the local Ray head this backend started (``start(ray=True)``), else None
+        self.ray_head: Any = None
         self.state = app.state.synapse
         self.data_dir = self.state.config.data_dir
         self.url = f"http://{host}:{port}{self.state.config.prefix}/"
@@ -119,6 +121,9 @@ class ServerHandle:
         self.state.jobs.close()
         self.state.db.close()
         self._server = None
+        if self.ray_head is not None:
+            self.ray_head.stop()
+            self.ray_head = None
         if self._tmp is not None:
             with contextlib.suppress(OSError):
                 self._tmp.cleanup()
@@ -143,6 +148,7 @@ def start(
     allowed_hosts: tuple[str, ...] | None = None,
     max_json_body: int | None = None,
     media_url_ttl: float | None = None,
+    ray: Any = None,
 ) -> ServerHandle:
     """Start the embedded backend in a background thread and return once it accepts requests.
 
@@ -167,6 +173,10 @@ def start(
         allowed_hosts: host names a request may address when no ``public_url`` is set.
         max_json_body: the largest JSON request body accepted, in bytes (default 64 MiB).
         media_url_ttl: seconds a signed media URL stays valid (default: no expiry).
+        ray: run plugin jobs on Ray: a cluster address (``"auto"``, ``"ray://host:port"``,
+            the Jobs API URL) or ``True`` to start a local Ray head for this backend (stopped
+            with it), or a running ``LocalRayHead`` (left running); None: jobs run as local
+            subprocesses. Needs ``synapse-nb[ray]``.
 
     Example:
         >>> srv = start(demo=True)
@@ -194,7 +204,15 @@ def start(
     if max_json_body is not None:
         config.max_json_body = max_json_body
     config.media_url_ttl = media_url_ttl
-    app = create_app(config)
+    head = _ray_head(config, ray)
+    try:
+        app = create_app(config)
+    except BaseException:
+        if head is not None:
+            head.stop()
+        if tmp is not None:
+            tmp.cleanup()
+        raise
     state = app.state.synapse
     started = time.perf_counter()
     ensure_admin(state)
@@ -238,4 +256,27 @@ def start(
     app.injector.configure(faults)
     handle = ServerHandle(server, thread, app, host, actual_port, api_token, tmp)
     handle.agent_token = agent_token
+    handle.ray_head = head
     return handle
+
+
+def _ray_head(config: ServerConfig, ray: Any) -> Any:
+    """Point ``config`` at the Ray cluster asked for; start a local head for ``ray=True``."""
+    if ray is None or ray is False:
+        return None
+    if isinstance(ray, str):
+        config.ray_address = ray
+        return None
+    if ray is not True:  # a running LocalRayHead: used, not owned (its owner stops it)
+        config.ray_address, config.ray_token = ray.dashboard_url, ray.token
+        return None
+    from .executors.ray_head import LocalRayHead
+
+    head = LocalRayHead(num_cpus=os.cpu_count() or 1)
+    try:
+        head.start()
+    except BaseException:
+        head.stop()
+        raise
+    config.ray_address, config.ray_token = head.dashboard_url, head.token
+    return head

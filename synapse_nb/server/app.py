@@ -30,6 +30,23 @@ def _validation_body(exc: RequestValidationError) -> dict:
     return errors
 
 
+def make_executor(state: State, config: ServerConfig) -> Any:
+    """The local executor, or the Ray executor when the config names a Ray cluster."""
+    if config.ray_address:
+        from .executors.ray import RayExecutor  # ray is an optional extra
+
+        return RayExecutor(
+            state,
+            config.ray_address,
+            token=config.ray_token,
+            timeout=config.job_timeout,
+            grace=config.job_grace,
+        )
+    return LocalExecutor(
+        state, max_workers=config.max_jobs, timeout=config.job_timeout, grace=config.job_grace
+    )
+
+
 def create_app(config: ServerConfig) -> Any:
     """Build the ASGI app (FastAPI wrapped in the fault/journal middleware).
 
@@ -42,9 +59,11 @@ def create_app(config: ServerConfig) -> Any:
         >>> app.app.state.synapse.jobs.close(); app.app.state.synapse.db.close()
     """
     state = State(config)
-    state.jobs = LocalExecutor(
-        state, max_workers=config.max_jobs, timeout=config.job_timeout, grace=config.job_grace
-    )
+    try:
+        state.jobs = make_executor(state, config)
+    except BaseException:
+        state.db.close()  # e.g. the Ray cluster is unreachable: nothing may stay open
+        raise
     api = FastAPI(
         title="Synapse (embedded)",
         version="1",

@@ -78,6 +78,11 @@ class ServerConfig:
     allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
     #: seconds a signed media URL stays valid; None: media URLs do not expire
     media_url_ttl: float | None = None
+    #: run plugin jobs on this Ray cluster (``"auto"``, ``ray://host:port`` or the Jobs API
+    #: URL) instead of as local subprocesses; None: the local executor
+    ray_address: str | None = None
+    #: Ray's authentication token for that cluster (default: ``$RAY_AUTH_TOKEN``)
+    ray_token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)

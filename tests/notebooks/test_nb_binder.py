@@ -153,9 +153,9 @@ def test_binder_environment_installs_this_package_on_a_supported_python():
         line.split("#", 1)[0].strip()
         for line in (BINDER / "requirements.txt").read_text().splitlines()
     ]
-    assert [line for line in lines if line] == ["-c ../requirements/constraints.txt", ".[lab]"]
+    assert [line for line in lines if line] == ["-c ../requirements/constraints.txt", ".[lab,ray]"]
     assert (BINDER / "../requirements/constraints.txt").is_file()  # pip: relative to the file
-    assert "lab" in project["optional-dependencies"]
+    assert {"lab", "ray"} <= set(project["optional-dependencies"])
     runtime = (BINDER / "runtime.txt").read_text().strip()
     assert runtime.startswith("python-3.")
     minor = int(runtime.removeprefix("python-3.").split(".")[0])

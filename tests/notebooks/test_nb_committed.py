@@ -38,6 +38,7 @@ EXPECTED = [
     "07_explorer.ipynb",
     "08_evaluate_a_model.ipynb",
     "09_dataset_health.ipynb",
+    "10_plugins_on_ray.ipynb",
 ]
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
@@ -68,7 +69,10 @@ def test_outputs_that_matter_are_compared_by_nbval(notebook):
 def test_every_notebook_connects_through_the_session_and_explains_itself(notebook):
     name, nb = notebook
     code = [c for c in nb.cells if c.cell_type == "code"]
-    assert "connect(" in code[0].source and "synapse_nb.session import" in code[0].source
+    # connect() in the first code cell, or in the second when the first starts what the
+    # backend needs (notebook 10's Ray head: each cell has its own time limit)
+    assert "synapse_nb.session import" in code[0].source
+    assert "connect(" in code[0].source or "connect(" in code[1].source
     first = nb.cells[0]
     assert first.cell_type == "markdown" and first.source.startswith(f"# {name[:2]} · ")
     prose = [c for c in nb.cells if c.cell_type == "markdown"]

@@ -1,8 +1,9 @@
 """The agent (Ray) side of the protocol, served under ``<base>/agent/``.
 
 A real deployment runs this on each agent; here the backend is its own agent: jobs are the
-ones its executor runs (from the same jobs table), the node is this machine (CPU count,
-memory and GPUs read from it), and there are no Ray Serve applications without Ray.
+ones its executor runs (from the same jobs table). With the local executor the node is this
+machine (CPU count, memory and GPUs read from it) and there are no Ray Serve applications;
+with the Ray executor nodes, GPU totals and Serve applications are read from the cluster.
 Auth is ``Authorization: <raw agent token>`` (no ``Token`` prefix).
 """
 
@@ -276,21 +277,39 @@ async def ws_logs_plain(websocket: WebSocket, pk: str) -> None:
     await _ws_logs(websocket, pk, as_json=False)
 
 
-def _node(request: Request) -> dict:
-    return machine.node(running_jobs=len(state_of(request).jobs.active_jobs()))
+def _cluster(request: Request) -> Any:
+    """The Ray cluster jobs run on (the Ray executor's), None with the local executor."""
+    return getattr(state_of(request).jobs, "cluster", None)
 
 
-@route(router, "/nodes/", ["GET"], summary="The nodes jobs run on (this machine)")
+def _ask_cluster(read: Callable[[], Any]) -> Any:
+    """A read from the Ray cluster; a 503 naming the cause when the cluster does not answer."""
+    try:
+        return read()
+    except Exception as exc:
+        detail = f"The Ray cluster did not answer: {type(exc).__name__}: {str(exc)[:200]}"
+        raise ApiError(503, {"detail": detail}) from exc
+
+
+def _nodes(request: Request) -> list[dict]:
+    cluster = _cluster(request)
+    if cluster is not None:
+        return list(_ask_cluster(cluster.nodes))
+    return [machine.node(running_jobs=len(state_of(request).jobs.active_jobs()))]
+
+
+@route(router, "/nodes/", ["GET"], summary="The nodes jobs run on (this machine, or Ray's)")
 def list_nodes(request: Request, p: Principal = Auth) -> dict:
-    return {"count": 1, "next": None, "previous": None, "results": [_node(request)]}
+    nodes = _nodes(request)
+    return {"count": len(nodes), "next": None, "previous": None, "results": nodes}
 
 
 @route(router, "/nodes/{pk}/", ["GET"], summary="One node")
 def get_node(pk: str, request: Request, p: Principal = Auth) -> dict:
-    node = _node(request)
-    if pk != node["node_id"]:
-        raise not_found()
-    return node
+    for node in _nodes(request):
+        if pk == node["node_id"]:
+            return node
+    raise not_found()
 
 
 def ray_task(row: Any) -> dict:
@@ -327,23 +346,40 @@ def get_task(pk: str, request: Request, p: Principal = Auth) -> dict:
 NO_SERVE = "This agent runs jobs without Ray, so it serves no Ray Serve applications."
 
 
+def _serve_apps(request: Request) -> list[dict]:
+    cluster = _cluster(request)
+    return list(_ask_cluster(cluster.serve_applications)) if cluster is not None else []
+
+
 @route(router, "/serve_applications/", ["GET"], summary="Ray Serve applications (none without Ray)")
 def list_serve(request: Request, p: Principal = Auth) -> dict:
-    return {"count": 0, "next": None, "previous": None, "results": []}
+    apps = _serve_apps(request)
+    return {"count": len(apps), "next": None, "previous": None, "results": apps}
 
 
 @route(router, "/serve_applications/{name}/", ["GET"], summary="One Serve application")
 def get_serve(name: str, request: Request, p: Principal = Auth) -> dict:
-    raise ApiError(404, {"detail": NO_SERVE})
+    if _cluster(request) is None:
+        raise ApiError(404, {"detail": NO_SERVE})
+    for app in _serve_apps(request):
+        if app["name"] == name:
+            return app
+    raise not_found()
 
 
 @route(router, "/serve_applications/{name}/", ["DELETE"], summary="Delete a Serve application")
 def delete_serve(name: str, request: Request, p: Principal = Auth) -> Response:
+    if _cluster(request) is not None:
+        detail = "This backend lists Ray Serve applications but does not delete them."
+        raise ApiError(405, {"detail": detail})
     raise ApiError(404, {"detail": NO_SERVE})
 
 
 @route(router, "/gpu_status/", ["GET"], summary="This machine's GPUs (via nvidia-smi)")
 def gpu_status(request: Request, p: Principal = Auth) -> dict:
+    cluster = _cluster(request)
+    if cluster is not None:
+        return dict(_ask_cluster(cluster.gpu_status))
     gpus = machine.gpus()
     busy = sum(1 for g in gpus if (g.get("utilization_percent") or 0) > 0)
     total, available = machine.memory_bytes()

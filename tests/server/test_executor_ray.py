@@ -1,0 +1,367 @@
+"""The Ray executor runs the same tiny real plugin on a real local Ray head.
+
+A session fixture starts ``ray start --head`` (one CPU, token authentication, every port
+free on 127.0.0.1, its files in a temp folder) and ends exactly that head's processes at the
+end; a backend started with ``ray=head`` submits its jobs through Ray's Jobs API. If Ray
+cannot start, every test here fails with Ray's output (nothing is skipped).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+from srv_helpers import TINY_PLUGIN, plugin_zip, unique
+
+from synapse_nb.server import ServerHandle, start
+from synapse_nb.server.db import now
+from synapse_nb.server.executors.ray import RayExecutor, parse_log
+from synapse_nb.server.executors.ray_entry import MARK
+from synapse_nb.server.executors.ray_head import LocalRayHead, _session_members
+from synapse_nb.server.http import hash_token
+
+TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
+
+LEVELS_PLUGIN = """
+import logging
+import sys
+
+
+def run(params, ctx):
+    print("printed line")
+    print("to stderr", file=sys.stderr, flush=True)
+    logging.getLogger("plugin.custom").warning("logger warning")
+    ctx.log_message("all good", level="success")
+    return {"ok": True}
+"""
+
+
+@pytest.fixture(scope="session")
+def ray_head() -> Iterator[LocalRayHead]:
+    # its own short folder under /tmp (removed by stop()): Ray's Unix socket paths below it
+    # may not exceed 107 bytes, which a folder inside pytest's temp dirs already would
+    head = LocalRayHead(num_cpus=1)
+    try:
+        head.start()  # raises with Ray's output: the tests fail, they are not skipped
+        yield head
+    finally:
+        sid = head._sid
+        head.stop()
+        assert sid is None or not _session_members(sid), "the Ray head left processes behind"
+        assert not head.temp_dir.exists()
+
+
+@pytest.fixture(scope="module")
+def ray_server(ray_head: LocalRayHead) -> Iterator[ServerHandle]:
+    srv = start(ray=ray_head, job_duration=0.5)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def rapi(ray_server: ServerHandle) -> Iterator[requests.Session]:
+    session = requests.Session()
+    session.headers["Authorization"] = f"Token {ray_server.token}"
+    yield _Prefixed(session, ray_server.url)
+    session.close()
+
+
+class _Prefixed:
+    def __init__(self, session: requests.Session, base: str) -> None:
+        self.session, self.base = session, base
+
+    def __getattr__(self, method: str):
+        return lambda path, **kw: self.session.request(method, self.base + path, **kw)
+
+
+def release(api, source: str = TINY_PLUGIN) -> str:
+    code = unique("rayplugin")
+    assert api.post("plugins/", json={"name": code, "code": code}).status_code == 201
+    response = api.post(
+        "plugin_releases/",
+        data={"plugin": code, "version": "1.0.0"},
+        files={"file": ("p.zip", plugin_zip(code, source))},
+    )
+    assert response.status_code == 201, response.text
+    return code
+
+
+def run(api, code: str, **params) -> str:
+    response = api.post(f"plugins/{code}/run/", json={"params": params})
+    assert response.status_code == 200, response.text
+    return response.json()["id"]
+
+
+def wait(api, job_id: str, timeout: float = 60.0, until=TERMINAL) -> dict:
+    deadline = time.monotonic() + timeout
+    while (job := api.get(f"jobs/{job_id}/").json())["status"] not in until:
+        assert time.monotonic() < deadline, f"job {job_id} still {job['status']}"
+        time.sleep(0.05)
+    return job
+
+
+def logs(api, job_id: str) -> list[tuple[str, str]]:
+    items = api.get(f"jobs/{job_id}/console_logs/", params={"page_size": 1000}).json()
+    return [(e["level"], e["message"]) for e in items["results"]]
+
+
+def ray_job_id(server: ServerHandle, job_id: str) -> str:
+    return server.state.jobs.describe(job_id)["ray_job_id"] or _meta_ray_id(server, job_id)
+
+
+def _meta_ray_id(server: ServerHandle, job_id: str) -> str:
+    import json
+
+    meta = json.loads(server.state.db.scalar("SELECT meta FROM jobs WHERE id = ?", (job_id,)))
+    return meta["executor"]["ray_job_id"]
+
+
+# ------------------------------------------------------------------ pure parsing
+
+
+def test_parse_log_keeps_levels_and_leaves_a_partial_line():
+    text = (
+        "Running entrypoint for job x\n"
+        + MARK
+        + '{"logs": [{"message": "careful", "level": "warning"}], "metrics": [], '
+        '"result": [{"ok": 1}], "errors": [], "progress": {"percent": 50.0}}\n'
+        + MARK
+        + '{"exit_code": 0, "terminated": false}\n'
+        + "half a li"
+    )
+    got, end, used = parse_log(text)
+    assert [(e["level"], e["message"]) for e in got.logs] == [
+        ("info", "Running entrypoint for job x"),
+        ("warning", "careful"),
+    ]
+    assert got.result == [{"ok": 1}] and got.progress == {"percent": 50.0}
+    assert end == {"exit_code": 0, "terminated": False}
+    assert text[used:] == "half a li"
+    assert parse_log(text, final=True)[0].logs[-1]["message"] == "half a li"
+
+
+def test_an_unreachable_ray_address_is_a_clear_error_and_leaves_nothing(tmp_path):
+    from synapse_nb.exceptions import SynapseNBError
+    from synapse_nb.server.executors.ray_head import RayError, free_port
+
+    address = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(RayError, match="cannot reach Ray's Jobs API at ray address") as info:
+        start(ray=address, data_dir=tmp_path / "data")
+    assert address in str(info.value) and isinstance(info.value, SynapseNBError)
+    with pytest.raises(RayError):
+        start(ray=address)  # its temporary data dir goes too (the temp guard checks)
+
+
+def test_serve_with_an_unreachable_ray_address_says_so_without_a_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    from synapse_nb.server.executors.ray_head import free_port
+
+    address = f"http://127.0.0.1:{free_port()}"
+    done = subprocess.run(
+        [sys.executable, "-m", "synapse_nb.cli", "serve", "--port", "0", "--ray", address],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1
+    assert f"synapse-nb: cannot reach Ray's Jobs API at ray address '{address}'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+WATCHED = """
+import os, subprocess, sys
+from synapse_nb.server.executors.ray_head import LocalRayHead
+
+head = LocalRayHead()  # owns a new folder under /tmp
+daemon = subprocess.Popen(
+    ["sleep", "60"], start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+)  # stands in for the processes of a Ray head
+head._sid = daemon.pid
+head._watch()
+print(daemon.pid, head.temp_dir, flush=True)
+os._exit(0)  # dies without stop(), as a killed notebook kernel does
+"""
+
+
+def test_a_head_whose_owner_dies_is_ended_by_its_watchdog():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run(
+        [sys.executable, "-c", WATCHED], capture_output=True, text=True, timeout=60, check=True
+    )
+    pid, folder = done.stdout.split()
+    deadline = time.monotonic() + 20
+    while _session_members(int(pid)) or Path(folder).exists():
+        assert time.monotonic() < deadline, "the watchdog left the head's session or folder"
+        time.sleep(0.1)
+
+
+# ------------------------------------------------------------------ on the head
+
+
+def test_a_job_succeeds_on_ray_with_logs_progress_metrics(rapi, ray_server, ray_head):
+    job_id = run(rapi, release(rapi), steps=3, seconds=0.01)
+    job = wait(rapi, job_id)
+    assert job["status"] == "SUCCEEDED", logs(rapi, job_id)
+    assert job["result"] == {"ok": True}
+    lines = logs(rapi, job_id)
+    assert ("info", "step 3/3") in lines
+    assert any("Submitted to Ray as synapse-" in m for _, m in lines)
+    assert job["progress_record"]["current_progress"]["overall"] == 100.0
+    assert job["metrics_record"]["record"]["steps"]["3"] == {"loss": 0.3333}
+    # Ray itself ran it: its Jobs API knows the job and says it succeeded
+    from ray.job_submission import JobSubmissionClient
+
+    client = JobSubmissionClient(
+        ray_head.dashboard_url, headers={"Authorization": f"Bearer {ray_head.token}"}
+    )
+    ray_id = ray_job_id(ray_server, job_id)
+    assert str(client.get_job_status(ray_id).value) == "SUCCEEDED"
+    assert client.get_job_info(ray_id).metadata["synapse_job"] == job_id
+    # the job's token was revoked when it ended; the package with it left our disk
+    tokens = "SELECT count(*) FROM job_tokens WHERE job_id = ?"
+    assert ray_server.state.db.scalar(tokens, (job_id,)) == 0
+    assert not list(ray_server.data_dir.glob(f"jobs/*/{job_id}/ray_package"))
+
+
+def test_levels_of_print_stderr_logger_and_log_message_are_kept(rapi):
+    job_id = run(rapi, release(rapi, LEVELS_PLUGIN))
+    assert wait(rapi, job_id)["status"] == "SUCCEEDED", logs(rapi, job_id)
+    lines = logs(rapi, job_id)
+    for expected in [
+        ("info", "printed line"),
+        ("warning", "to stderr"),
+        ("warning", "logger warning"),
+        ("success", "all good"),
+    ]:
+        assert expected in lines, lines
+
+
+def test_a_raising_plugin_fails_with_its_traceback(rapi):
+    job_id = run(rapi, release(rapi), steps=4, seconds=0.01, fail=True)
+    job = wait(rapi, job_id)
+    assert job["status"] == "FAILED"
+    raised = "The action raised: RuntimeError: failure requested by params.fail"
+    assert job["result"]["error"] == raised
+    errors = [m for level, m in logs(rapi, job_id) if level == "error"]
+    assert any(m.startswith("Traceback") and "tiny.py" in m for m in errors), errors
+
+
+def test_logs_arrive_while_running_and_stop_maps_to_rays_stop(rapi, ray_server, ray_head):
+    job_id = run(rapi, release(rapi), steps=600, seconds=0.1)
+    deadline = time.monotonic() + 60
+    while not any(m == "step 2/600" for _, m in logs(rapi, job_id)):
+        assert time.monotonic() < deadline, logs(rapi, job_id)
+        time.sleep(0.05)
+    assert rapi.get(f"jobs/{job_id}/").json()["status"] == "RUNNING"  # lines came while running
+    ray_id = ray_job_id(ray_server, job_id)
+    asked = time.monotonic()
+    assert rapi.patch(f"jobs/{job_id}/", json={"status": "STOPPED"}).status_code == 200
+    deadline = time.monotonic() + 30
+    while ray_server.state.jobs.is_active(job_id):
+        assert time.monotonic() < deadline, "the follower did not end after the stop"
+        time.sleep(0.05)
+    took = time.monotonic() - asked
+    assert rapi.get(f"jobs/{job_id}/").json()["status"] == "STOPPED"
+    from ray.job_submission import JobSubmissionClient
+
+    client = JobSubmissionClient(
+        ray_head.dashboard_url, headers={"Authorization": f"Bearer {ray_head.token}"}
+    )
+    assert str(client.get_job_status(ray_id).value) == "STOPPED"
+    steps = [m for _, m in logs(rapi, job_id) if m.startswith("step ")]
+    assert len(steps) < 600 and took < 20, (len(steps), took)
+
+
+def test_a_restarted_backend_reattaches_to_a_running_ray_job(ray_head, tmp_path):
+    data = tmp_path / "data"
+    first = start(ray=ray_head, data_dir=data)
+    api = _Prefixed(requests.Session(), first.url)
+    api.session.headers["Authorization"] = f"Token {first.token}"
+    job_id = run(api, release(api), steps=30, seconds=0.1)
+    wait(api, job_id, until={"RUNNING"})
+    first.state.jobs.close(stop_jobs=False)  # the backend goes away, the job keeps running
+    assert api.get(f"jobs/{job_id}/").json()["status"] == "RUNNING"
+    again = RayExecutor(first.state, ray_head.dashboard_url, token=ray_head.token)
+    first.state.jobs = again  # what a backend started on the same data dir does
+    try:
+        job = wait(api, job_id)
+        assert job["status"] == "SUCCEEDED", logs(api, job_id)
+        steps = [m for _, m in logs(api, job_id) if m.startswith("step ")]
+        assert steps == [f"step {i}/30" for i in range(1, 31)]  # each line once, none lost
+        assert any("re-attached to Ray job synapse-" in m for _, m in logs(api, job_id))
+    finally:
+        api.session.close()
+        first.stop()
+
+
+def test_a_restart_fails_a_job_ray_does_not_know(rapi, ray_server, ray_head):
+    import json
+
+    ended = "SELECT id FROM jobs WHERE status IN ('SUCCEEDED', 'FAILED', 'STOPPED') LIMIT 1"
+    job_id = ray_server.state.db.scalar(ended)  # an earlier test's job saves a Ray run
+    if job_id is None:
+        job_id = run(rapi, release(rapi), steps=1, seconds=0.01)
+        wait(rapi, job_id)
+    meta = {"executor": {"kind": "ray", "ray_job_id": "synapse-never-submitted"}}
+    with ray_server.state.db.write() as con:  # as if the backend had died while it ran
+        con.execute(
+            "UPDATE jobs SET status = 'RUNNING', meta = ? WHERE id = ?", (json.dumps(meta), job_id)
+        )
+    RayExecutor(ray_server.state, ray_head.dashboard_url, token=ray_head.token).close()
+    job = rapi.get(f"jobs/{job_id}/").json()
+    assert job["status"] == "FAILED"
+    assert "Ray no longer knows its Ray job synapse-never-submitted" in job["result"]["error"]
+
+
+def test_the_agent_reports_the_ray_cluster(ray_server, ray_head):
+    from synapse_nb.server.executors.ray_cluster import RayCluster
+
+    cluster = ray_server.state.jobs.cluster
+    assert isinstance(cluster, RayCluster) and ray_head.token not in repr(cluster)
+    nodes = cluster.nodes()
+    assert len(nodes) == 1 and nodes[0]["alive"] and nodes[0]["is_head_node"]
+    assert nodes[0]["resources"]["CPU"] == 1.0  # the head was started with --num-cpus=1
+    status = cluster.gpu_status()
+    assert status["cpu_count"] == 1 and status["nodes"] == 1 and status["source"] == "ray"
+    assert cluster.serve_applications() == []  # Serve does not run on this head
+
+
+def test_the_agent_api_answers_from_the_cluster(ray_server):
+    token = secrets.token_hex(20)
+    with ray_server.state.db.write() as con:
+        tenant = con.execute("SELECT tenant_id FROM users WHERE username = 'admin'").fetchone()[0]
+        con.execute(
+            "INSERT INTO agents (tenant_id, name, url, token_hash, token, created) "
+            "VALUES (?, 'ray agent', 'http://127.0.0.1:1/', ?, ?, ?)",
+            (tenant, hash_token(token), token, now()),
+        )
+    headers = {"Authorization": token}
+    nodes = requests.get(ray_server.agent_url + "nodes/", headers=headers, timeout=30).json()
+    assert nodes["count"] == 1 and nodes["results"][0]["source"] == "ray"
+    node_id = nodes["results"][0]["node_id"]
+    one = requests.get(ray_server.agent_url + f"nodes/{node_id}/", headers=headers, timeout=30)
+    assert one.status_code == 200 and one.json()["resources"]["CPU"] == 1.0
+    gpu = requests.get(ray_server.agent_url + "gpu_status/", headers=headers, timeout=30).json()
+    assert gpu["cpu_count"] == 1 and gpu["total"] == 0 and gpu["source"] == "ray"
+    serve = requests.get(ray_server.agent_url + "serve_applications/", headers=headers, timeout=30)
+    assert serve.status_code == 200 and serve.json()["count"] == 0
+    jobs = requests.get(ray_server.agent_url + "jobs/", headers=headers, timeout=30).json()
+    ray_jobs = [
+        j
+        for j in jobs["results"]
+        if j["driver_info"]["executor"] == "ray" and j["status"] == "SUCCEEDED"
+    ]
+    assert ray_jobs and all(
+        j["driver_info"]["node"] == ray_server.state.jobs.node for j in ray_jobs
+    )

@@ -1,0 +1,90 @@
+"""The export workflow as a job: export, zip, upload the archive as a data file.
+
+The job selects items with ``query`` (the list call's filters, e.g. ``{"project": 1,
+"status": "completed"}``; ``ground_truth_version`` is a shortcut for a ground-truth version),
+runs :func:`synapse_nb.plugins.export.export` with the job's client into its scratch folder,
+zips the export and uploads the zip as a data file (chunked above the client's threshold). The
+job result holds the archive's data file id and download URL and the export report's summary.
+Progress follows the workflow's phases (``fetch``, ``dataset_conversion``) then ``upload``; a
+stop request ends the job at the next progress report.
+"""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from synapse_nb.plugins.export import export
+
+
+def export_query(params: dict[str, Any]) -> dict[str, Any]:
+    """The list filters of the run: ``query`` plus the ground-truth version shortcut."""
+    query = dict(params.get("query") or {})
+    version = params.get("ground_truth_version")
+    if version is not None:
+        query["ground_truth_dataset_versions"] = [version]
+    return query
+
+
+def zip_folder(folder: Path, archive: Path) -> Path:
+    """Zip every file under ``folder`` (paths relative to it) into ``archive``."""
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(folder).as_posix())
+    return archive
+
+
+def _progress(ctx: Any) -> Any:
+    def report(current: int, total: int, category: str) -> None:
+        ctx.check_stop()
+        if total > 0:
+            ctx.set_progress(current, total, category)
+
+    return report
+
+
+def run(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    """Export, zip and upload; returns the archive's data file and the report summary."""
+    out = ctx.scratch_dir / "export"
+    report = export(
+        ctx.client,
+        params["target"],
+        params["format"],
+        out,
+        params=export_query(params),
+        split=params.get("split"),
+        progress=_progress(ctx),
+        name=params.get("name"),
+        save_original_file=params["save_original_file"],
+        workers=4,
+    )
+    ctx.check_stop()
+    summary = {k: v for k, v in report.summary().items() if k != "path"}  # scratch, removed
+    ctx.log_message(
+        f"Exported {report.exported}/{report.total} {report.target} items as {report.format}",
+        step="export",
+    )
+    archive = zip_folder(report.path, ctx.scratch_dir / f"{report.path.name}.zip")
+    shutil.rmtree(out)
+    ctx.set_progress(0, 1, "upload")
+    uploaded = ctx.client.create_data_file(archive, use_chunked_upload=None)
+    ctx.set_progress(1, 1, "upload")
+    ctx.log_message(
+        f"Uploaded {archive.name} ({uploaded['size']} bytes) as data file {uploaded['id']}",
+        level="success",
+        step="upload",
+    )
+    archive.unlink()
+    return {
+        "archive": {
+            "data_file": uploaded["id"],
+            "url": uploaded["file"],
+            "file_name": archive.name,
+            "size": uploaded["size"],
+            "checksum": uploaded["checksum"],
+        },
+        "report": summary,
+    }

@@ -2,7 +2,9 @@
 
 Both sides are ground-truth dataset versions read through the job's client (a model's
 predictions are kept as one, their confidence in each annotation's ``score``/``confidence``
-attribute). Images are matched by data unit. ``iou_type="bbox"`` evaluates ``bounding_box``
+attribute). Images are matched by data unit and named by file name, as the importers name them
+(``read_ground_truth``), so that the numbers equal an evaluation of those labels: the COCO
+protocol breaks score ties by image order. ``iou_type="bbox"`` evaluates ``bounding_box``
 annotations (a rotated box by the axis-aligned hull of its corners); ``"segm"`` evaluates
 ``polygon`` annotations as masks, sized from each event's image width and height.
 The COCO summary is logged as metrics (category ``evaluation``) and returned with AP per class.
@@ -44,17 +46,28 @@ def _shape(annotation: Any, iou_type: str) -> dict[str, Any] | None:
     return None
 
 
+def image_key(event: Mapping[str, Any], names: dict[str, int]) -> str:
+    """The event's file name (else its data unit id); a name of two data units gets the id."""
+    unit = int(event["data_unit"])
+    name = str((event.get("meta") or {}).get("file_name") or unit)
+    if names.setdefault(name, unit) != unit:
+        name = f"{name}#{unit}"
+        names.setdefault(name, unit)
+    return name
+
+
 def per_image(
     events: Iterable[Mapping[str, Any]], iou_type: str, scored: bool
-) -> tuple[dict[int, list[dict]], dict[int, tuple[int, int]]]:
-    """``{data unit: [{"label", "bbox"|"segmentation", "score"?}]}`` and image sizes."""
-    images: dict[int, list[dict]] = {}
-    sizes: dict[int, tuple[int, int]] = {}
+) -> tuple[dict[str, list[dict]], dict[str, tuple[int, int]]]:
+    """``{image: [{"label", "bbox"|"segmentation", "score"?}]}`` and image sizes."""
+    images: dict[str, list[dict]] = {}
+    sizes: dict[str, tuple[int, int]] = {}
+    names: dict[str, int] = {}
     for event in events:
-        unit = int(event["data_unit"])
+        key = image_key(event, names)
         meta = event.get("meta") or {}
-        sizes[unit] = (int(meta.get("height") or 0), int(meta.get("width") or 0))
-        rows = images.setdefault(unit, [])
+        sizes[key] = (int(meta.get("height") or 0), int(meta.get("width") or 0))
+        rows = images.setdefault(key, [])
         for annotation in read_document(event.get("data")).annotations():
             shape = _shape(annotation, iou_type) if annotation.label else None
             if shape is None:
@@ -68,7 +81,7 @@ def per_image(
 
 
 def read_version(ctx: Any, version: int, iou_type: str, scored: bool) -> Any:
-    """The events of one ground-truth version, per data unit."""
+    """The events of one ground-truth version, per image."""
     events, count = ctx.client.list_ground_truth_events(
         {"ground_truth_dataset_versions": [version]}, **PAGE
     )
@@ -94,7 +107,7 @@ def run(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
     ctx.set_progress(1, 3, "read")
     ctx.check_stop()
     predictions, _ = read_version(ctx, params["predictions"], iou_type, scored=True)
-    predictions = {unit: rows for unit, rows in predictions.items() if unit in gt}
+    predictions = {key: rows for key, rows in predictions.items() if key in gt}
     ctx.set_progress(2, 3, "read")
     ctx.check_stop()
     dataset, results = coco_from_per_image(gt, predictions, image_sizes=sizes)

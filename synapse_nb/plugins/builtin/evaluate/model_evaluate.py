@@ -47,7 +47,15 @@ def _shape(annotation: Any, iou_type: str) -> dict[str, Any] | None:
 
 
 def image_key(event: Mapping[str, Any], names: dict[str, int]) -> str:
-    """The event's file name (else its data unit id); a name of two data units gets the id."""
+    """The event's file name (else its data unit id); a name of two data units gets the id.
+
+    Example:
+        >>> names = {}
+        >>> [image_key(e, names) for e in ({"data_unit": 1, "meta": {"file_name": "a.jpg"}},
+        ...                                {"data_unit": 2, "meta": {"file_name": "a.jpg"}},
+        ...                                {"data_unit": 3})]
+        ['a.jpg', 'a.jpg#2', '3']
+    """
     unit = int(event["data_unit"])
     name = str((event.get("meta") or {}).get("file_name") or unit)
     if names.setdefault(name, unit) != unit:
@@ -59,7 +67,15 @@ def image_key(event: Mapping[str, Any], names: dict[str, int]) -> str:
 def per_image(
     events: Iterable[Mapping[str, Any]], iou_type: str, scored: bool
 ) -> tuple[dict[str, list[dict]], dict[str, tuple[int, int]]]:
-    """``{image: [{"label", "bbox"|"segmentation", "score"?}]}`` and image sizes."""
+    """``{image: [{"label", "bbox"|"segmentation", "score"?}]}`` and image sizes.
+
+    Example:
+        >>> doc = {"images": [{"bounding_box": [{"id": "b", "classification": "car",
+        ...        "data": [1, 2, 3, 4], "attrs": [{"name": "score", "value": 0.5}]}]}]}
+        >>> per_image([{"data_unit": 7, "data": doc, "meta": {"width": 64, "height": 48}}],
+        ...           "bbox", scored=True)
+        ({'7': [{'bbox': [1.0, 2.0, 3.0, 4.0], 'label': 'car', 'score': 0.5}]}, {'7': (48, 64)})
+    """
     images: dict[str, list[dict]] = {}
     sizes: dict[str, tuple[int, int]] = {}
     names: dict[str, int] = {}
@@ -101,7 +117,17 @@ def write_to_model(ctx: Any, model: int, metrics: dict[str, float]) -> str:
 
 
 def run(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
-    """Evaluate; returns the COCO summary, AP per class and what was written to the model."""
+    """Evaluate; returns the COCO summary, AP per class and what was written to the model.
+
+    Example:
+        >>> from synapse_nb.plugins.runtime import RunContext
+        >>> params = {"ground_truth_version": 2, "predictions": 3, "iou_type": "bbox"}
+        >>> ctx = RunContext({"job_id": "doc", "action": "evaluate", "params": params,
+        ...                   "base_url": srv.url, "token": srv.token})
+        >>> result = run(params, ctx)
+        >>> result["images"], 0 < result["summary"]["AP"] < 1, "car" in result["per_class_ap"]
+        (180, True, True)
+    """
     iou_type = params["iou_type"]
     gt, sizes = read_version(ctx, params["ground_truth_version"], iou_type, scored=False)
     ctx.set_progress(1, 3, "read")

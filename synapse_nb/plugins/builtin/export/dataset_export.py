@@ -20,7 +20,12 @@ from synapse_nb.plugins.export import export
 
 
 def export_query(params: dict[str, Any]) -> dict[str, Any]:
-    """The list filters of the run: ``query`` plus the ground-truth version shortcut."""
+    """The list filters of the run: ``query`` plus the ground-truth version shortcut.
+
+    Example:
+        >>> export_query({"query": {"project": 1}, "ground_truth_version": 2})
+        {'project': 1, 'ground_truth_dataset_versions': [2]}
+    """
     query = dict(params.get("query") or {})
     version = params.get("ground_truth_version")
     if version is not None:
@@ -29,7 +34,15 @@ def export_query(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def zip_folder(folder: Path, archive: Path) -> Path:
-    """Zip every file under ``folder`` (paths relative to it) into ``archive``."""
+    """Zip every file under ``folder`` (paths relative to it) into ``archive``.
+
+    Example:
+        >>> from pathlib import Path
+        >>> _ = Path("out/labels").mkdir(parents=True)
+        >>> _ = Path("out/labels/a.txt").write_text("0 0.5 0.5 0.1 0.1")
+        >>> zipfile.ZipFile(zip_folder(Path("out"), Path("out.zip"))).namelist()
+        ['labels/a.txt']
+    """
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(folder.rglob("*")):
             if path.is_file():
@@ -47,7 +60,18 @@ def _progress(ctx: Any) -> Any:
 
 
 def run(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
-    """Export, zip and upload; returns the archive's data file and the report summary."""
+    """Export, zip and upload; returns the archive's data file and the report summary.
+
+    Example:
+        >>> from synapse_nb.plugins.runtime import RunContext
+        >>> params = {"target": "task", "format": "coco", "save_original_file": False,
+        ...           "query": {"project": 1, "status": "completed"}}
+        >>> ctx = RunContext({"job_id": "doc", "action": "export", "params": params,
+        ...                   "scratch_dir": ".", "base_url": srv.url, "token": srv.token})
+        >>> result = run(params, ctx)
+        >>> result["report"]["exported"] > 0, result["archive"]["file_name"]
+        (True, 'task-coco.zip')
+    """
     out = ctx.scratch_dir / "export"
     report = export(
         ctx.client,

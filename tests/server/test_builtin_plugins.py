@@ -215,18 +215,29 @@ def test_an_evaluate_job_s_metrics_equal_the_evaluation_run_here(demo, api):
 
 def test_evaluate_with_a_model_says_whether_the_metrics_were_written(api, backend):
     gt_version, pred_version = versions(api)
-    model = api.get("models/", params={"page_size": 1}).json()["results"][0]["id"]
+    model = api.get("models/", params={"page_size": 1}).json()["results"][0]
     job = succeeded(
         api, run(api, "model-evaluate", "evaluate", ground_truth_version=gt_version,
-                 predictions=pred_version, model=model)
+                 predictions=pred_version, model=model["id"])
     )  # fmt: skip
     written = job["result"]["model"]
-    assert written["id"] == model
+    assert written["id"] == model["id"]
+    metrics = api.get(f"models/{model['id']}/").json()["metrics"]
     if hasattr(backend, "update_model"):
         assert written["metrics"] == "written"
-        assert api.get(f"models/{model}/").json()["metrics"] == job["result"]["summary"]
+        assert metrics == {**(model["metrics"] or {}), **job["result"]["summary"]}
     else:
         assert written["metrics"] == "not written: this client has no update-model call"
+        assert metrics == model["metrics"]
+
+
+def test_evaluate_with_an_unknown_model_fails_before_reading_anything(api):
+    gt_version, pred_version = versions(api)
+    job_id = run(api, "model-evaluate", "evaluate", ground_truth_version=gt_version,
+                 predictions=pred_version, model=999999)  # fmt: skip
+    job = wait(api, job_id, timeout=60)
+    assert job["status"] == "FAILED" and "999999" in job["result"]["error"]
+    assert not job["progress_record"]  # failed before the first phase
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ protocol breaks score ties by image order. ``iou_type="bbox"`` evaluates ``bound
 annotations (a rotated box by the axis-aligned hull of its corners); ``"segm"`` evaluates
 ``polygon`` annotations as masks, sized from each event's image width and height.
 The COCO summary is logged as metrics (category ``evaluation``) and returned with AP per class.
-With ``model`` the metrics are written to that model when the client can update models;
-otherwise the result says that they were not written.
+With ``model`` the metrics are merged into that model's (same names replaced, others kept)
+when the client can update models; otherwise the result says that they were not written.
 """
 
 from __future__ import annotations
@@ -106,12 +106,19 @@ def read_version(ctx: Any, version: int, iou_type: str, scored: bool) -> Any:
     return per_image(events, iou_type, scored)
 
 
-def write_to_model(ctx: Any, model: int, metrics: dict[str, float]) -> str:
-    """Write the metrics to the model when the client can; returns what happened."""
+def model_metrics(ctx: Any, model: int | None) -> dict[str, Any] | None:
+    """The model's current metrics (None without a model); fails early on an unknown model."""
+    if model is None:
+        return None
+    return dict(ctx.client.get_model(model, url_conversion=False).get("metrics") or {})
+
+
+def write_to_model(ctx: Any, model: int, old: dict[str, Any], metrics: dict[str, float]) -> str:
+    """Merge the metrics into the model's when the client can write them; says what happened."""
     update = getattr(ctx.client, "update_model", None)
     if update is None:
         return "not written: this client has no update-model call"
-    update(model, {"metrics": metrics})
+    update(model, {"metrics": {**old, **metrics}})
     ctx.log_message(f"Wrote the metrics to model {model}", level="success", step="model")
     return "written"
 
@@ -129,6 +136,7 @@ def run(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
         (180, True, True)
     """
     iou_type = params["iou_type"]
+    old_metrics = model_metrics(ctx, params.get("model"))
     gt, sizes = read_version(ctx, params["ground_truth_version"], iou_type, scored=False)
     ctx.set_progress(1, 3, "read")
     ctx.check_stop()
@@ -152,7 +160,7 @@ def run(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
         "summary": summary,
         "per_class_ap": ap,
     }
-    if params.get("model") is not None:
-        written = write_to_model(ctx, params["model"], summary)
+    if old_metrics is not None:
+        written = write_to_model(ctx, params["model"], old_metrics, summary)
         result["model"] = {"id": params["model"], "metrics": written}
     return result

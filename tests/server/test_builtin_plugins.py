@@ -261,3 +261,23 @@ def test_evaluating_an_empty_version_fails_with_a_message_naming_it(api):
                         predictions=999999), timeout=60)  # fmt: skip
     assert job["status"] == "FAILED"
     assert "version 999999: this ground-truth version has no events" in job["result"]["error"]
+
+
+def test_an_export_job_splits_items_as_asked(api):
+    tasks = api.get("tasks/", params={"project": 1, "status": "completed", "page_size": 3})
+    first, second, third = (t["id"] for t in tasks.json()["results"])
+    split = {str(first): "train", str(second): "val", str(third): "val"}
+    query = {"project": 1, "status": "completed"}
+    job = succeeded(
+        api, run(api, "dataset-export", "export", target="task", format="dm", query=query,
+                 split=split, save_original_file=False)
+    )  # fmt: skip
+    report = job["result"]["report"]
+    assert report["splits"]["train"] == 1 and report["splits"]["val"] == 2
+    with archive_of(job) as zf:
+        folders = {part for name in zf.namelist() for part in name.split("/")[:-1]}
+    assert {"train", "val"} <= folders, sorted(folders)
+    bad = run(api, "dataset-export", "export", target="task", format="dm", query=query,
+              split={str(first): "holdout"})  # fmt: skip
+    failed = wait(api, bad, timeout=60)
+    assert failed["status"] == "FAILED" and "holdout" in failed["result"]["error"]

@@ -3,7 +3,8 @@
 The job selects items with ``query`` (the list call's filters, e.g. ``{"project": 1,
 "status": "completed"}``; ``ground_truth_version`` is a shortcut for a ground-truth version),
 runs :func:`synapse_nb.plugins.export.export` with the job's client into its scratch folder,
-zips the export and uploads the zip as a data file (chunked above the client's threshold). The
+zips the export and uploads the zip as a data file (chunked above the client's threshold).
+``split`` maps item ids to ``train``/``val``/``test``. The
 job result holds the archive's data file id and download URL and the export report's summary.
 Progress follows the workflow's phases (``fetch``, ``dataset_conversion``) then ``upload``; a
 stop request ends the job at the next progress report.
@@ -84,6 +85,7 @@ def run(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
         name=params.get("name"),
         save_original_file=params["save_original_file"],
         workers=4,
+        cache_dir=ctx.scratch_dir / "originals",  # the job's own: removed with the export
     )
     ctx.check_stop()
     summary = {k: v for k, v in report.summary().items() if k != "path"}  # scratch, removed
@@ -93,6 +95,7 @@ def run(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
     )
     archive = zip_folder(report.path, ctx.scratch_dir / f"{report.path.name}.zip")
     shutil.rmtree(out)
+    shutil.rmtree(ctx.scratch_dir / "originals", ignore_errors=True)
     ctx.set_progress(0, 1, "upload")
     uploaded = ctx.client.create_data_file(archive, use_chunked_upload=None)
     ctx.set_progress(1, 1, "upload")

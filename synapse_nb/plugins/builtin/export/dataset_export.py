@@ -34,8 +34,13 @@ def export_query(params: dict[str, Any]) -> dict[str, Any]:
     return query
 
 
+#: already-compressed media: stored as they are (deflating them costs time and saves nothing)
+STORED = frozenset({".jpg", ".jpeg", ".png", ".webp", ".gif", ".mp4", ".zip", ".gz", ".npz"})
+
+
 def zip_folder(folder: Path, archive: Path) -> Path:
-    """Zip every file under ``folder`` (paths relative to it) into ``archive``.
+    """Zip every file under ``folder`` (paths relative to it) into ``archive``; text files
+    are deflated, compressed media stored.
 
     Example:
         >>> from pathlib import Path
@@ -47,7 +52,9 @@ def zip_folder(folder: Path, archive: Path) -> Path:
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(folder.rglob("*")):
             if path.is_file():
-                zf.write(path, path.relative_to(folder).as_posix())
+                stored = path.suffix.lower() in STORED
+                method = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+                zf.write(path, path.relative_to(folder).as_posix(), compress_type=method)
     return archive
 
 

@@ -186,8 +186,12 @@ client = Client(sys.argv[1], api_token=sys.argv[2], progress=False)
 started, cpu0 = time.perf_counter(), cpu()
 frame = client.list_tasks({"project": int(sys.argv[3])}, list_all=True)
 wall, spent = time.perf_counter() - started, cpu() - cpu0
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
-print(json.dumps({"n": len(frame), "wall": wall, "cpu": spent, "peak": peak}))
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across exec
+status = open("/proc/self/status").read().split("VmHWM:")[1].split()[0]
+peak = int(status) * 1024 / 1e6
+import synapse_nb
+source = synapse_nb.__file__
+print(json.dumps({"n": len(frame), "wall": wall, "cpu": spent, "peak": peak, "source": source}))
 """
 
 
@@ -200,9 +204,13 @@ def compare_trees(n: int, latency_ms: float, trees: dict[str, str], repeat: int)
             for label, tree in trees.items():
                 env = {**os.environ, "PYTHONPATH": tree}
                 command = [sys.executable, "-c", LISTER, srv.url, srv.token, str(project)]
-                done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+                # cwd is the tree too: ``python -c`` puts the cwd first on sys.path
+                done = subprocess.run(
+                    command, env=env, cwd=tree, capture_output=True, text=True, check=True
+                )
                 run = json_loads(done.stdout.strip().splitlines()[-1])
                 assert run["n"] == n, (label, run["n"], n)
+                assert run["source"].startswith(os.path.abspath(tree)), (label, run["source"])
                 runs[label].append(run)
     best = {label: min(r["cpu"] for r in rs) for label, rs in runs.items()}
     other = best[next(label for label in trees if label != "this tree")]

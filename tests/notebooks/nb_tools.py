@@ -240,9 +240,9 @@ def run(path: Path, timeout: float = 120.0) -> tuple[Any, float]:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     nb.metadata.pop("widgets", None)
-    saved = dict(os.environ)
+    saved, env = dict(os.environ), clean_env()  # computed before the environment is cleared
     os.environ.clear()
-    os.environ.update(clean_env())
+    os.environ.update(env)
     try:
         client = NotebookClient(
             nb,

@@ -21,6 +21,7 @@ from nb_tools import (
     drop_empty_layout,
     notebooks,
     problems,
+    run,
     sanitize,
     shrink_images,
 )
@@ -198,3 +199,16 @@ def test_drop_empty_layout_keeps_set_and_private_traits():
     layout, other = saved["l"], saved["b"]
     assert drop_empty_layout(nb) == 1
     assert layout["state"] == {"width": "90px", "_m": None} and other["state"] == {"tooltip": None}
+
+
+def test_run_gives_the_kernel_the_environment_without_backend_variables(tmp_path, monkeypatch):
+    """The kernel keeps ``PYTHONPATH`` (a worktree's code) and loses only the backend variables."""
+    monkeypatch.setenv("NB_TOOLS_MARKER", "kept")
+    monkeypatch.setenv("SYNAPSE_NB_URL", "http://example.invalid/")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import os; print(os.environ.get('NB_TOOLS_MARKER'), os.environ.get('SYNAPSE_NB_URL'))")]
+    path = tmp_path / "env.ipynb"
+    nbformat.write(nb, path)
+    executed, _ = run(path)
+    assert executed.cells[0].outputs[0]["text"] == "kept None\n"

@@ -18,7 +18,8 @@ What an item carries:
 Everything is a pure function of ``(index, seed)``: two calls give byte-identical JPEGs and equal
 documents (in one environment; other Pillow/libjpeg/numpy versions may render other bytes).
 :func:`perturb` and :func:`predictions` derive the alternative annotation sources that the compare
-mode shows next to the ground truth.
+mode shows next to the ground truth (the demo's stored model predictions, with realistic errors,
+come from :mod:`synapse_nb.server.demo.predictions`).
 
 Example:
     >>> item, jpeg = generate_item(7)
@@ -1699,6 +1700,11 @@ def predictions(doc: dict, seed: int, *, miss_rate: float = 0.1, fp_rate: float 
     boxes of a random class placed with IoU < 0.3 against every ground-truth box (one that finds
     no such place in 50 tries is left out). Predictions are sorted by descending score and only
     contain ``bounding_box`` annotations with ids ``pred_0001``, ``pred_0002``, ...
+
+    This is the plain model of detections (every kept box is a true positive of its class). The
+    demo workspace stores :func:`synapse_nb.server.demo.predictions.model_predictions` instead,
+    whose errors (confusions, poor localisation, duplicates, size-dependent misses) and
+    polygons and skeletons are those of real detectors.
 
     Args:
         doc: A DM v2 ground-truth document; ``images[0]`` is used.

@@ -399,8 +399,24 @@ def _tasks(
             )
 
 
+PREDICTED_MODELS = (("yolo-v8n", "2.0.0"), ("detr-r50", "1.2.0"), ("rtmdet-s", "0.9.0"))
+"""The models of :data:`MODELS` whose predictions on the GT images are kept as datasets."""
+
+
+def prediction_seed(seed: int, model: int, position: int) -> int:
+    """The seed of the predictions of model ``model`` (its position in
+    :data:`PREDICTED_MODELS`, < 16) on the ``position``-th GT image (< 1,000,003): distinct for
+    every seed, model and position.
+
+    Example:
+        >>> prediction_seed(0, 1, 5), prediction_seed(1, 0, 5)
+        (1000008, 16000053)
+    """
+    return (seed * 16 + model) * 1_000_003 + position
+
+
 def _ground_truth(ctx: _Seeding, pid: int, docs: dict[int, Any]) -> tuple[int, int]:
-    """v1 (as annotated), v2 (reviewed: perturbed) and a model's predictions."""
+    """v1 (as annotated), v2 (reviewed: perturbed) and the predictions of some models."""
     from . import media
 
     con, tenant_id, seed = ctx.con, ctx.tenant_id, ctx.seed
@@ -420,17 +436,6 @@ def _ground_truth(ctx: _Seeding, pid: int, docs: dict[int, Any]) -> tuple[int, i
         "created) VALUES (?, 'v2', 'Second pass: fixes and relabels', ?)",
         (did, _ts(4001)),
     ).lastrowid
-    pred_ds = con.execute(
-        "INSERT INTO ground_truth_datasets (tenant_id, name, description, project_id, "
-        "created) VALUES (?, 'yolo-v8n 2.0.0 predictions', 'Model output kept for review',"
-        " ?, ?)",
-        (tenant_id, pid, _ts(5000)),
-    ).lastrowid
-    pred_v = con.execute(
-        "INSERT INTO ground_truth_dataset_versions (dataset_id, version, description, "
-        "created) VALUES (?, 'v1', 'Predictions on the GT images', ?)",
-        (pred_ds, _ts(5001)),
-    ).lastrowid
     gt_units = unit_ids[: int(len(unit_ids) * 0.75)]
     for i, uid in enumerate(gt_units):
         doc = docs[uid].annotations
@@ -446,14 +451,44 @@ def _ground_truth(ctx: _Seeding, pid: int, docs: dict[int, Any]) -> tuple[int, i
             "data, created, modified) VALUES (?, ?, ?, ?, ?, ?)",
             (tenant_id, v2, uid, dumps(doc), _ts(4002 + i), _ts(4002 + i)),
         )
-    for i, uid in enumerate(gt_units):
-        doc = media.predictions(docs[uid].annotations, seed=seed * 104729 + i)
-        con.execute(
-            "INSERT INTO ground_truth_events (tenant_id, version_id, data_unit_id, "
-            "data, created, modified) VALUES (?, ?, ?, ?, ?, ?)",
-            (tenant_id, pred_v, uid, dumps(doc), _ts(5002 + i), _ts(5002 + i)),
-        )
+    for k in range(len(PREDICTED_MODELS)):
+        _predictions_dataset(ctx, pid, k, [(uid, docs[uid].annotations) for uid in gt_units])
     return v1, v2
+
+
+def _predictions_dataset(ctx: _Seeding, pid: int, k: int, units: list[tuple[int, dict]]) -> None:
+    """The dataset "<model> <version> predictions" (version v1): the model's output per unit."""
+    from .predictions import model_predictions, profile_for
+
+    con, tenant_id, seed = ctx.con, ctx.tenant_id, ctx.seed
+    name, version = PREDICTED_MODELS[k]
+    start = 5000 + 300 * k
+    dataset = con.execute(
+        "INSERT INTO ground_truth_datasets (tenant_id, name, description, project_id, "
+        "created) VALUES (?, ?, 'Model output kept for review', ?, ?)",
+        (tenant_id, f"{name} {version} predictions", pid, _ts(start)),
+    ).lastrowid
+    vid = con.execute(
+        "INSERT INTO ground_truth_dataset_versions (dataset_id, version, description, "
+        "created) VALUES (?, 'v1', 'Predictions on the GT images', ?)",
+        (dataset, _ts(start + 1)),
+    ).lastrowid
+    profile = profile_for(name)
+    con.executemany(
+        "INSERT INTO ground_truth_events (tenant_id, version_id, data_unit_id, "
+        "data, created, modified) VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (
+                tenant_id,
+                vid,
+                uid,
+                dumps(model_predictions(doc, prediction_seed(seed, k, i), profile)),
+                _ts(start + 2 + i),
+                _ts(start + 2 + i),
+            )
+            for i, (uid, doc) in enumerate(units)
+        ],
+    )
 
 
 def _plugins(ctx: _Seeding) -> tuple[dict[str, int], dict[tuple[str, str], int]]:

@@ -26,7 +26,7 @@ from synapse_nb.plugins.export import export
 from synapse_nb.server import ServerHandle, start
 
 GT_VERSION = "v2"  # the demo's reviewed ground truth
-PREDICTIONS = "Predictions on the GT images"  # the description of the model's predictions
+PREDICTIONS = "yolo-v8n 2.0.0 predictions"  # the dataset of a model's predictions
 
 
 class Api(requests.Session):
@@ -66,9 +66,11 @@ def backend(demo) -> Iterator[BackendClient]:
 
 def versions(api) -> tuple[int, int]:
     """(the reviewed ground-truth version, the model's predictions version) of the demo."""
+    sets = api.get("ground_truth_datasets/", params={"page_size": 100}).json()["results"]
+    named = {d["name"]: d["id"] for d in sets}
     rows = api.get("ground_truth_dataset_versions/", params={"page_size": 100}).json()["results"]
     gt = [r["id"] for r in rows if r["version"] == GT_VERSION and not r["is_archived"]]
-    preds = [r["id"] for r in rows if r["description"] == PREDICTIONS]
+    preds = [r["id"] for r in rows if r["ground_truth_dataset"] == named[PREDICTIONS]]
     assert len(gt) == 1 and len(preds) == 1, rows
     return gt[0], preds[0]
 

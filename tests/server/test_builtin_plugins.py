@@ -180,38 +180,56 @@ def test_a_stop_request_ends_an_export_job_stopped(demo, api):
 # ------------------------------------------------------------------ evaluate
 
 
-def boxes(labels, scored: bool) -> dict[str, list[dict]]:
-    """Per image file: the bounding boxes of a ground-truth version read with the importers."""
-    out = {}
+def shape(annotation, iou_type: str) -> dict | None:
+    """A bounding box (``bbox``) or a polygon as a COCO segmentation (``segm``), else None."""
+    if iou_type == "bbox" and annotation.tool == "bounding_box":
+        return {"bbox": [float(v) for v in annotation.data[:4]]}
+    if iou_type == "segm" and annotation.tool == "polygon":
+        xs = [float(p[0]) for p in annotation.data]
+        ys = [float(p[1]) for p in annotation.data]
+        flat = [c for point in zip(xs, ys, strict=True) for c in point]
+        box = [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
+        return {"segmentation": [flat], "bbox": box}
+    return None
+
+
+def per_image(labels, iou_type: str, scored: bool) -> tuple[dict, dict]:
+    """Per image file: the shapes of a ground-truth version read with the importers."""
+    out, sizes = {}, {}
     for image in labels:
         rows = []
         for a in image.document().annotations():
-            if a.tool == "bounding_box" and a.label:
-                row = {"label": a.label, "bbox": [float(v) for v in a.data[:4]]}
+            row = shape(a, iou_type) if a.label else None
+            if row is not None:
+                row["label"] = a.label
                 if scored:
                     row["score"] = a.score() if a.score() is not None else 1.0
                 rows.append(row)
         out[image.key] = rows
-    return out
+        sizes[image.key] = (image.height or 0, image.width or 0)
+    return out, sizes
 
 
-def test_an_evaluate_job_s_metrics_equal_the_evaluation_run_here(demo, api):
+@pytest.mark.parametrize("iou_type", ["bbox", "segm"])
+def test_an_evaluate_job_s_metrics_equal_the_evaluation_run_here(demo, api, iou_type):
     gt_version, pred_version = versions(api)
     job = succeeded(
         api, run(api, "model-evaluate", "evaluate", ground_truth_version=gt_version,
-                 predictions=pred_version)
+                 predictions=pred_version, iou_type=iou_type)
     )  # fmt: skip
     client = Client(demo.url, api_token=demo.token, progress=False)
-    gt = boxes(read_ground_truth(client, gt_version), scored=False)
-    preds = boxes(read_ground_truth(client, pred_version), scored=True)
-    dataset, results = coco_from_per_image(gt, {k: v for k, v in preds.items() if k in gt})
-    expected = evaluate(dataset, results, "bbox")
+    gt, sizes = per_image(read_ground_truth(client, gt_version), iou_type, scored=False)
+    preds, _ = per_image(read_ground_truth(client, pred_version), iou_type, scored=True)
+    dataset, results = coco_from_per_image(
+        gt, {k: v for k, v in preds.items() if k in gt}, image_sizes=sizes
+    )
+    expected = evaluate(dataset, results, iou_type)
     summary = {k: round(float(v), 6) for k, v in expected.summary["value"].items()}
     per_class = {k: round(float(v), 6) for k, v in expected.per_class["AP"].items()}
     result = job["result"]
     assert result["summary"] == summary and result["per_class_ap"] == per_class
     assert result["images"] == len(gt) and 0 < summary["AP"] < 1
-    assert job["metrics_record"]["record"]["evaluation"]["bbox"] == summary  # logged metrics
+    assert job["metrics_record"]["record"]["evaluation"][iou_type] == summary  # logged metrics
     assert "model" not in result
 
 

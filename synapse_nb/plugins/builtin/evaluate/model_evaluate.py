@@ -6,7 +6,8 @@ attribute). Images are matched by data unit and named by file name, as the impor
 (``read_ground_truth``), so that the numbers equal an evaluation of those labels: the COCO
 protocol breaks score ties by image order. ``iou_type="bbox"`` evaluates ``bounding_box``
 annotations (a rotated box by the axis-aligned hull of its corners); ``"segm"`` evaluates
-``polygon`` annotations as masks, sized from each event's image width and height.
+``polygon`` annotations as masks, sized from each event's image width and height (``segmentation``
+masks and keypoints are not evaluated by this plugin).
 The COCO summary is logged as metrics (category ``evaluation``) and returned with AP per class.
 With ``model`` the metrics are merged into that model's (same names replaced, others kept)
 when the client can update models; otherwise the result says that they were not written.

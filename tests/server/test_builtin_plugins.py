@@ -7,6 +7,8 @@ HTTP, waits for it and checks its product against the same workflow run here in 
 from __future__ import annotations
 
 import io
+import json
+import re
 import time
 import zipfile
 from collections.abc import Iterator
@@ -107,14 +109,22 @@ def exported_files(folder: Path) -> dict[str, bytes]:
 
 @pytest.mark.parametrize(
     ("target", "fmt", "originals"),
-    [("task", "yolo", True), ("ground_truth", "coco", False), ("task", "voc", False)],
+    [
+        ("task", "yolo", True),
+        ("ground_truth", "coco", False),
+        ("task", "voc", False),
+        ("assignment", "dm", False),
+    ],
 )
 def test_an_export_job_publishes_the_workflow_s_files(
     api, backend, tmp_path, target, fmt, originals
 ):
     gt_version, _ = versions(api)
     query = {"ground_truth_version": gt_version} if target == "ground_truth" else {}
-    filters = {"project": 1, "status": "completed"} if target == "task" else {}
+    filters = {
+        "task": {"project": 1, "status": "completed"},
+        "assignment": {"project": 1},
+    }.get(target, {})
     job = succeeded(
         api,
         run(api, "dataset-export", "export", target=target, format=fmt, query=filters,
@@ -140,6 +150,8 @@ def test_an_export_job_publishes_the_workflow_s_files(
     assert progress["overall"] == 100.0
     uploaded = f"as data file {job['result']['archive']['data_file']}"
     assert any(uploaded in m for _, m in logs(api, job["id"]))
+    seen = json.dumps(job) + json.dumps(logs(api, job["id"]))
+    assert not re.search(r"(?<![0-9a-f])[0-9a-f]{40}(?![0-9a-f])", seen)  # no token (40 hex)
 
 
 @pytest.mark.parametrize(

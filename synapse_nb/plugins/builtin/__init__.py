@@ -1,12 +1,19 @@
 """Plugins shipped with synapse_nb, each a folder that is a release as it is.
 
-``trainer/``: a small numpy classifier that shows the model lifecycle (train with per-epoch
-metrics and checkpoints, stop, resume from the last saved epoch, register the model, predict).
-The demo workspace publishes it as a real release.
+* ``trainer/``: a small numpy classifier that shows the model lifecycle (train with per-epoch
+  metrics and checkpoints, stop, resume from the last saved epoch, register the model, predict).
+* ``export/``: the export workflow as a job (tasks, assignments or ground-truth events to DM,
+  COCO, Pascal VOC or YOLO), its zip uploaded as a data file whose URL is in the job result.
+* ``evaluate/``: a predictions dataset version against a ground-truth version with the COCO
+  protocol; the summary logged as metrics, returned with AP per class, optionally written to
+  a model.
+
+The demo workspace publishes them as real releases (``numpy-trainer``, ``dataset-export``,
+``model-evaluate``).
 
 Example:
-    >>> (plugin_dir("trainer") / "config.yaml").is_file()
-    True
+    >>> [(plugin_dir(name) / "config.yaml").is_file() for name in ("export", "evaluate")]
+    [True, True]
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Real plugin releases in the demo workspace: the built-in plugins, published as archives.
 
-The built-in numpy trainer is published as the plugin ``numpy-trainer`` (the demo's other
-plugins keep their placeholder releases, which hold no code to run). Releases go through the
+The built-in numpy trainer is published as the plugin ``numpy-trainer``, the dataset export as
+``dataset-export`` and the model evaluation as ``model-evaluate`` (the demo's other plugins keep
+their placeholder releases, which hold no code to run). Releases go through the
 same validation and unpacking as ``POST plugin_releases/``.
 """
 
@@ -20,8 +21,12 @@ from ..executors.release import prepare_release
 
 #: the built-in plugins (located by path: the server does not import the plugins package)
 BUILTIN = Path(__file__).resolve().parents[2] / "plugins" / "builtin"
-#: (plugin code, plugin name, built-in folder, release version)
-RELEASES = (("numpy-trainer", "Numpy trainer", "trainer", "1.0.0"),)
+#: (plugin code, plugin name, built-in folder, release version, plugin category)
+RELEASES = (
+    ("numpy-trainer", "Numpy trainer", "trainer", "1.0.0", "neural_net"),
+    ("dataset-export", "Dataset export", "export", "1.0.0", "export"),
+    ("model-evaluate", "Model evaluation", "evaluate", "1.0.0", "neural_net"),
+)
 
 
 def release_archive(folder: Path, code: str, version: str) -> bytes:
@@ -66,16 +71,17 @@ def publish(state: Any, plugin: Any, folder: Path, version: str) -> int:
 def seed_plugin_releases(state: Any, tenant_id: int) -> dict[str, int]:
     """Publish the built-in plugins into ``tenant_id``; returns plugin code -> release id."""
     published = {}
-    for code, name, builtin, version in RELEASES:
+    for code, name, builtin, version, category in RELEASES:
         plugin = state.db.one(
             "SELECT * FROM plugins WHERE tenant_id = ? AND code = ?", (tenant_id, code)
         )
         if plugin is None:
             with state.db.write() as con:
+                description = f"{name} (built-in, runs for real)"
                 con.execute(
                     "INSERT INTO plugins (tenant_id, code, name, category, description, "
-                    "created, modified) VALUES (?, ?, ?, 'neural_net', ?, ?, ?)",
-                    (tenant_id, code, name, f"{name} (built-in, runs for real)", now(), now()),
+                    "created, modified) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (tenant_id, code, name, category, description, now(), now()),
                 )
             plugin = state.db.one(
                 "SELECT * FROM plugins WHERE tenant_id = ? AND code = ?", (tenant_id, code)

@@ -50,6 +50,7 @@ from typing import Any
 
 import pandas as pd
 
+from synapse_nb._progress import ProgressCallback
 from synapse_nb.exceptions import InvalidInputError
 from synapse_nb.importers.errors import ImportFormatError
 from synapse_nb.importers.labels import LabelledImage, Labels
@@ -57,7 +58,6 @@ from synapse_nb.importers.matching import Matching, match_to_tasks
 from synapse_nb.importers.readers import read_predictions
 from synapse_nb.importers.tasks import ImportResult, import_to_tasks
 from synapse_nb.importers.validate import document_problems, size_problems
-from synapse_nb.plugins._progress import ProgressCallback
 from synapse_nb.plugins.upload import UploadManifest, UploadReport, upload
 
 __all__ = ["FOLDER_FORMATS", "FolderImport", "find_layout", "import_folder"]

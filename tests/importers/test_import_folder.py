@@ -272,3 +272,11 @@ def test_images_without_labels_still_get_tasks(client, source, tmp_path) -> None
         ["label", "nowhere", None, "no_task"],
         ["task", None, f"{lone.stem}.jpg", "no_labels"],
     ]
+
+
+def test_the_notebook_client_imports_a_folder(client: Client, source, tmp_path) -> None:
+    folder = _export(client, source.head(2), "voc", tmp_path)
+    report = client.import_folder(folder, collection=SANDBOX_COLLECTION, project=SANDBOX_PROJECT)
+    assert report.format == "voc" and report.counts()["annotated"] == 2
+    tasks = client.list_tasks({"project": SANDBOX_PROJECT}, list_all=True)
+    assert (tasks.loc[list(report.frame.task_id), "n_annotations"] > 0).all()

@@ -280,3 +280,48 @@ def test_the_notebook_client_imports_a_folder(client: Client, source, tmp_path) 
     assert report.format == "voc" and report.counts()["annotated"] == 2
     tasks = client.list_tasks({"project": SANDBOX_PROJECT}, list_all=True)
     assert (tasks.loc[list(report.frame.task_id), "n_annotations"] > 0).all()
+
+
+def _new_dataset(folder: Path, count: int, seed: int) -> dict[str, dict[str, Any]]:
+    """``count`` images never seen by the server (random pixels) and a DM label for each."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    (folder / "images").mkdir(parents=True)
+    (folder / "labels").mkdir()
+    docs = {}
+    for n in range(count):
+        pixels = rng.integers(0, 255, (40, 60, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / "images" / f"flaky_{n}.png")
+        box = {"id": f"b{n}", "classification": "car", "attrs": [], "data": [n, 2, 10, 8]}
+        docs[f"flaky_{n}.png"] = {"images": [{"bounding_box": [box]}]}
+        (folder / "labels" / f"flaky_{n}.json").write_text(json.dumps(docs[f"flaky_{n}.png"]))
+    return docs
+
+
+@pytest.mark.parametrize("seed", [5, 11, 23])
+def test_random_faults_and_repeated_calls_never_duplicate(
+    srv: ServerHandle, client: Client, tmp_path: Path, seed: int
+) -> None:
+    """Every call may fail anywhere (503s and dropped connections); calling again until one
+    succeeds leaves exactly one unit, one task and one set of annotations per image."""
+    docs = _new_dataset(tmp_path / "flaky", 6, seed)
+    before = _counts(client)
+    calls, report = 0, None
+    srv.set_faults(rate_503=0.15, rate_drop=0.1, seed=seed)
+    try:
+        while calls < 40 and (report is None or not report.ok):
+            calls += 1
+            try:
+                report = import_folder(client, tmp_path / "flaky", collection=SANDBOX_COLLECTION,
+                                       project=SANDBOX_PROJECT)  # fmt: skip
+            except SynapseNBError:
+                continue
+    finally:
+        srv.set_faults()
+    assert calls > 1  # the faults did interrupt
+    final = import_folder(client, tmp_path / "flaky", collection=SANDBOX_COLLECTION,
+                          project=SANDBOX_PROJECT)  # fmt: skip
+    assert final.ok and final.counts()["tasks_created"] == 0 and final.counts()["skipped"] == 6
+    assert _counts(client) == (before[0] + 6, before[1] + 6)
+    assert _stored(client, final) == {name: canon(doc) for name, doc in docs.items()}

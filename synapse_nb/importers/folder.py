@@ -208,11 +208,11 @@ from the layout; pass format= one of ['coco', 'voc', 'yolo', 'dm']
     """
     raw = getattr(client, "raw", client)
     layout = find_layout(folder, format, images)
-    _check_target(raw, collection, project)
+    classes = _project_classes(_target(raw, collection, project, skip_failed))
     labels = _read(layout)
     files = image_files(layout.images)
     pairs, unmatched = _match(labels, files)
-    failed = _check(labels, files, pairs, _project_classes(raw, project), skip_failed)
+    failed = _check(labels, files, pairs, classes, skip_failed)
     try:
         report = upload(raw, layout.images, collection, project_id=project, progress=progress)
     except BaseException as exc:
@@ -315,20 +315,25 @@ def image_files(folder: Path) -> dict[str, Path]:
 # ---------------------------------------------------------------------------- check
 
 
-def _check_target(client: Any, collection: Any, project: Any) -> None:
+def _target(client: Any, collection: Any, project: Any, skip_failed: Any) -> dict[str, Any]:
+    """Check the arguments; the project (whose data collection must be ``collection``)."""
     for name, value in (("collection", collection), ("project", project)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InvalidInputError(name, value, "must be an int >= 1", method=_METHOD)
-    owner = client.get_project(project).get("data_collection")
+    if not isinstance(skip_failed, bool):
+        raise InvalidInputError("skip_failed", skip_failed, "must be True or False", method=_METHOD)
+    found: dict[str, Any] = client.get_project(project)
+    owner = found.get("data_collection")
     if owner is not None and owner != collection:
         raise InvalidInputError(
             "collection", collection,
             f"is not project {project}'s data collection ({owner})", method=_METHOD,
         )  # fmt: skip
+    return found
 
 
-def _project_classes(client: Any, project: int) -> set[str] | None:
-    config = client.get_project(project).get("configuration") or {}
+def _project_classes(project: Mapping[str, Any]) -> set[str] | None:
+    config = project.get("configuration") or {}
     classes = config.get("classes") if isinstance(config, Mapping) else None
     if not classes:
         return None

@@ -325,3 +325,38 @@ def test_random_faults_and_repeated_calls_never_duplicate(
     assert final.ok and final.counts()["tasks_created"] == 0 and final.counts()["skipped"] == 6
     assert _counts(client) == (before[0] + 6, before[1] + 6)
     assert _stored(client, final) == {name: canon(doc) for name, doc in docs.items()}
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("collection", 0), ("project", "3"), ("collection", True), ("skip_failed", "yes")],
+)
+def test_bad_arguments_are_named(client, source, tmp_path, option: str, value: Any) -> None:
+    folder = _export(client, source.head(1), "dm", tmp_path)
+    options = {"collection": SANDBOX_COLLECTION, "project": SANDBOX_PROJECT, option: value}
+    with pytest.raises(InvalidInputError) as bad:
+        import_folder(client, folder, **options)
+    assert bad.value.field == option and repr(value) in str(bad.value)
+
+
+def _break_yolo_row(folder: Path) -> str:
+    path = sorted((folder / "labels").glob("*.txt"))[0]
+    path.write_text("0 abc 0.5 0.5 0.5\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
+    return f"{path.stem}.jpg"
+
+
+def test_unreadable_labels_refuse_unless_skip_failed(client, source, tmp_path) -> None:
+    folder = _export(client, source, "yolo", tmp_path)
+    broken = _break_yolo_row(folder)
+    before = _counts(client)
+    with pytest.raises(ImportFormatError, match="not numeric") as refused:
+        import_folder(client, folder, collection=SANDBOX_COLLECTION, project=SANDBOX_PROJECT)
+    assert "skip_failed=True" in str(refused.value) and _counts(client) == before
+
+    report = import_folder(client, folder, collection=SANDBOX_COLLECTION,
+                           project=SANDBOX_PROJECT, skip_failed=True)  # fmt: skip
+    statuses = dict(zip(report.frame.image, report.frame.status, strict=True))
+    assert statuses[broken] == "skipped" and report.counts()["annotated"] == 3
+    assert report.counts()["skipped"] == 1 and _counts(client) == (before[0] + 4, before[1] + 4)
+    task = int(report.frame.set_index("image").at[broken, "task_id"])
+    assert canon(client.get_task(task)["data"] or {"images": [{}]}) == []

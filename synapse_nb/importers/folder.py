@@ -215,13 +215,13 @@ from the layout; pass format= one of ['coco', 'voc', 'yolo', 'dm']
     failed = _check(labels, files, pairs, classes, skip_failed)
     try:
         report = upload(raw, layout.images, collection, project_id=project, progress=progress)
+        units = _units(report, collection)
+        tasks = _task_frame(raw, project, units, files)
+        return _annotate(raw, layout.format, labels, pairs, failed, files, units, tasks, report,
+                         unmatched, progress)  # fmt: skip
     except BaseException as exc:
         exc.add_note(f"call import_folder({str(folder)!r}, ...) again to resume")
         raise
-    units = _units(report, collection)
-    tasks = _task_frame(raw, project, units, files)
-    return _annotate(raw, layout.format, labels, pairs, failed, files, units, tasks, report,
-                     unmatched, progress)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------- layout

@@ -176,10 +176,11 @@ def test_an_interrupted_annotation_stage_resumes(
         if category == "import" and current == 2:
             raise KeyboardInterrupt
 
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt) as stopped:
         import_folder(client, folder, collection=SANDBOX_COLLECTION, project=SANDBOX_PROJECT,
                       progress=stop_after_two)  # fmt: skip
     assert (2, "import") in seen
+    assert "again to resume" in "".join(getattr(stopped.value, "__notes__", []))
     report = import_folder(client, folder, collection=SANDBOX_COLLECTION, project=SANDBOX_PROJECT)
     assert report.counts() == {
         "uploaded": 0, "tasks_created": 0, "annotated": 2, "skipped": 2, "failed": 0

@@ -126,17 +126,26 @@ def test_import_folder_voc_keeps_boxes_and_masks(client: Client, source, tmp_pat
         assert {a[0] for a in stored[name]} <= {"bounding_box", "segmentation"}
 
 
-def test_import_folder_yolo_detect_keeps_boxes(client: Client, source, tmp_path) -> None:
-    """A YOLO detect folder carries class and box, to its 6 decimals of the image size."""
-    folder = _export(client, source, "yolo", tmp_path)
+@pytest.mark.parametrize(
+    ("task", "tool"), [("detect", "bounding_box"), ("segment", "polygon"), ("pose", "keypoint")]
+)
+def test_import_folder_yolo_task_folders(client, source, tmp_path, task: str, tool: str) -> None:
+    """A YOLO task folder carries one tool: class and geometry, to 6 decimals of the image
+    size (joints of visibility 0 are "not labelled", as in COCO)."""
+    folder = _export(client, source, "yolo", tmp_path).parent / task
     report = import_folder(client, folder, collection=SANDBOX_COLLECTION, project=SANDBOX_PROJECT)
     assert report.format == "yolo" and report.counts()["annotated"] == 4
     stored = _stored(client, report)
-    for name, anns in _expected(source, {"bounding_box"}).items():
-        got = sorted(stored[name], key=lambda a: (a[1], a[2]))
-        want = sorted(anns, key=lambda a: (a[1], a[2]))
-        assert [a[1] for a in got] == [a[1] for a in want]
-        assert np.allclose([a[2] for a in got], [a[2] for a in want], atol=0.01)
+    for name, anns in _expected(source, {tool}).items():
+        got, want = _by_class_and_place(stored[name]), _by_class_and_place(anns)
+        assert [a[:2] for a in got] == [a[:2] for a in want] and len(want) == len(got)
+        for g, w in zip(got, want, strict=True):
+            assert np.allclose(np.asarray(g[2], float), np.asarray(w[2], float), atol=0.01)
+            assert g[4] == w[4]  # keypoint visibility
+
+
+def _by_class_and_place(anns: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    return sorted(anns, key=lambda a: (a[1], np.round(np.asarray(a[2], float), 1).tolist()))
 
 
 # ---------------------------------------------------------------------------- resuming

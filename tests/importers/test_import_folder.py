@@ -370,3 +370,15 @@ def test_unreadable_labels_refuse_unless_skip_failed(client, source, tmp_path) -
     assert report.counts()["skipped"] == 1 and _counts(client) == (before[0] + 4, before[1] + 4)
     task = int(report.frame.set_index("image").at[broken, "task_id"])
     assert canon(client.get_task(task)["data"] or {"images": [{}]}) == []
+
+
+def test_images_in_sub_folders_match_their_labels(client: Client, tmp_path: Path) -> None:
+    docs = _new_dataset(tmp_path / "nested", 3, seed=41)
+    night = tmp_path / "nested" / "images" / "night"
+    night.mkdir()
+    (tmp_path / "nested" / "images" / "flaky_1.png").rename(night / "flaky_1.png")
+    report = import_folder(client, tmp_path / "nested", collection=SANDBOX_COLLECTION,
+                           project=SANDBOX_PROJECT)  # fmt: skip
+    assert sorted(report.frame.image) == ["flaky_0.png", "flaky_2.png", "night/flaky_1.png"]
+    assert report.ok and report.counts()["annotated"] == 3
+    assert _stored(client, report) == {name: canon(doc) for name, doc in docs.items()}

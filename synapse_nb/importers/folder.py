@@ -209,19 +209,37 @@ from the layout; pass format= one of ['coco', 'voc', 'yolo', 'dm']
     raw = getattr(client, "raw", client)
     layout = find_layout(folder, format, images)
     classes = _project_classes(_target(raw, collection, project, skip_failed))
-    labels = _read(layout)
-    files = image_files(layout.images)
-    pairs, unmatched = _match(labels, files)
-    failed = _check(labels, files, pairs, classes, skip_failed)
+    plan = _plan(layout, classes, skip_failed)
     try:
         report = upload(raw, layout.images, collection, project_id=project, progress=progress)
         units = _units(report, collection)
-        tasks = _task_frame(raw, project, units, files)
-        return _annotate(raw, layout.format, labels, pairs, failed, files, units, tasks, report,
-                         unmatched, progress)  # fmt: skip
+        tasks = _task_frame(raw, project, units, plan.files)
+        result, busy = _write(raw, plan, tasks, progress)
+        return _summary(plan, units, tasks, report, result, busy)
     except BaseException as exc:
         exc.add_note(f"call import_folder({str(folder)!r}, ...) again to resume")
         raise
+
+
+@dataclass
+class _Plan:
+    """What the checks found: the labels, the images and which label goes to which."""
+
+    layout: Layout
+    labels: Labels
+    files: dict[str, Path]  # image path relative to the images folder -> file
+    pairs: dict[str, str]  # label key -> image path
+    left_out: set[str]  # label keys not written (unreadable, skip_failed=True)
+    unmatched: pd.DataFrame
+
+
+def _plan(layout: Layout, classes: set[str] | None, skip_failed: bool) -> _Plan:
+    """Read and check everything; raises before anything is sent."""
+    labels = _read(layout)
+    files = image_files(layout.images)
+    pairs, unmatched = _match(labels, files)
+    left_out = _check(labels, files, pairs, classes, skip_failed)
+    return _Plan(layout, labels, files, pairs, left_out, unmatched)
 
 
 # ---------------------------------------------------------------------------- layout
@@ -464,42 +482,47 @@ def _n_annotations(data: Any) -> int:
     return LabelledImage("task", dict(data)).n_annotations()
 
 
-def _annotate(
-    client: Any,
-    fmt: str,
-    labels: Labels,
-    pairs: dict[str, str],
-    failed: set[str],
-    files: dict[str, Path],
+def _write(
+    client: Any, plan: _Plan, tasks: pd.DataFrame, progress: Any
+) -> tuple[ImportResult | None, set[str]]:
+    """Write the labels of tasks without annotations; also the images whose task had some."""
+    task_of = {rel: int(t) for t, rel in tasks["file_name"].items()}
+    busy = {rel for t, rel in tasks["file_name"].items() if tasks.at[t, "n_annotations"] > 0}
+    todo = {
+        key: task_of[rel]
+        for key, rel in plan.pairs.items()
+        if rel in task_of and rel not in busy and key not in plan.left_out
+    }
+    if not todo:
+        return None, busy
+    labels = plan.labels
+    subset = Labels(labels.format, {k: labels[k] for k in todo}, labels.audit, labels.source)
+    matching = Matching(todo, _empty_report(), "file_name")
+    tasks = tasks.loc[list(todo.values())]
+    return import_to_tasks(client, subset, tasks, matching=matching, progress=progress), busy
+
+
+def _summary(
+    plan: _Plan,
     units: dict[str, dict[str, Any]],
     tasks: pd.DataFrame,
     report: UploadReport,
-    unmatched: pd.DataFrame,
-    progress: Any,
+    result: ImportResult | None,
+    busy: set[str],
 ) -> FolderImport:
     task_of = {rel: int(t) for t, rel in tasks["file_name"].items()}
-    busy = {rel for t, rel in tasks["file_name"].items() if tasks.at[t, "n_annotations"] > 0}
-    todo = {k: task_of[rel] for k, rel in pairs.items()
-            if rel in task_of and rel not in busy and k not in failed}  # fmt: skip
-    result = None
-    if todo:
-        matching = Matching(todo, _empty_report(), "file_name")
-        subset = Labels(labels.format, {k: labels[k] for k in todo}, labels.audit, labels.source)
-        result = import_to_tasks(client, subset, tasks.loc[list(todo.values())],
-                                 matching=matching, progress=progress)  # fmt: skip
     written = {} if result is None else {
         r.label: (r.status, r.error) for r in result.frame.itertuples()
     }  # fmt: skip
-    label_of = {rel: k for k, rel in pairs.items()}
+    label_of = {rel: key for key, rel in plan.pairs.items()}
     rows = []
-    for rel in files:
-        key = label_of.get(rel)
-        unit = units.get(_unit_key(rel), {})
-        task = task_of.get(rel)
-        n = labels[key].n_annotations() if key is not None else 0
-        status, error = _status(rel, key, task, busy, failed, written, report)
-        rows.append((rel, key, unit.get("data_unit"), task, status, n, error))
-    return FolderImport(fmt, _frame(rows), report, result, unmatched)
+    for rel in plan.files:
+        key, task = label_of.get(rel), task_of.get(rel)
+        n = plan.labels[key].n_annotations() if key is not None else 0
+        status, error = _status(rel, key, task, busy, plan.left_out, written, report)
+        unit = units.get(_unit_key(rel), {}).get("data_unit")
+        rows.append((rel, key, unit, task, status, n, error))
+    return FolderImport(plan.layout.format, _frame(rows), report, result, plan.unmatched)
 
 
 def _status(

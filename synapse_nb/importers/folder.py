@@ -69,7 +69,7 @@ _IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".
 _SHOWN = 8
 _IMAGE_DIRS = {"voc": ("JPEGImages",), "dm": ("origin_files", "images")}
 #: Per-image statuses of :attr:`FolderImport.frame`.
-STATUSES = ("written", "already_annotated", "no_labels", "skipped", "failed")
+STATUSES = ("written", "already_annotated", "empty", "no_labels", "skipped", "failed")
 
 
 @dataclass(frozen=True)
@@ -94,9 +94,9 @@ class FolderImport:
         format: The dataset's format.
         frame: One row per image file: ``image`` (path in the images folder), ``label``
             (its label key, or NA), ``data_unit``, ``task_id``, ``status`` (``written``,
-            ``already_annotated`` by an earlier call, ``no_labels``, ``skipped`` for
-            unreadable labels with ``skip_failed=True``, ``failed``), ``n_annotations``
-            and ``error``.
+            ``already_annotated`` by an earlier call, ``empty`` labels with no annotation,
+            ``no_labels``, ``skipped`` for unreadable labels with ``skip_failed=True``,
+            ``failed``), ``n_annotations`` and ``error``.
         upload: The upload workflow's report of this call.
         annotations: The :class:`~synapse_nb.importers.ImportResult` of the labels written
             by this call (None when there was nothing left to write).
@@ -119,9 +119,9 @@ class FolderImport:
     def counts(self) -> dict[str, int]:
         """``uploaded``, ``tasks_created``, ``annotated``, ``skipped``, ``failed``.
 
-        ``skipped`` are images whose task was annotated before this call (or whose labels
-        were left out with ``skip_failed=True``); ``failed`` are images whose upload or
-        write failed.
+        ``skipped`` are labelled images this call wrote nothing for: their task was
+        annotated before this call, their labels hold no annotation, or they were left out
+        with ``skip_failed=True``; ``failed`` are images whose upload or write failed.
 
         Example:
             >>> FolderImport("dm", _frame([]), UploadReport(Path("i"), 2, None), None,
@@ -133,7 +133,9 @@ class FolderImport:
             "uploaded": int(self.upload.files["uploaded"]),
             "tasks_created": len(self.upload.tasks),
             "annotated": int(status.get("written", 0)),
-            "skipped": int(status.get("already_annotated", 0) + status.get("skipped", 0)),
+            "skipped": int(
+                sum(status.get(s, 0) for s in ("already_annotated", "empty", "skipped"))
+            ),
             "failed": int(status.get("failed", 0)),
         }
 
@@ -491,7 +493,10 @@ def _write(
     todo = {
         key: task_of[rel]
         for key, rel in plan.pairs.items()
-        if rel in task_of and rel not in busy and key not in plan.left_out
+        if rel in task_of
+        and rel not in busy
+        and key not in plan.left_out
+        and plan.labels[key].n_annotations() > 0
     }
     if not todo:
         return None, busy
@@ -519,7 +524,7 @@ def _summary(
     for rel in plan.files:
         key, task = label_of.get(rel), task_of.get(rel)
         n = plan.labels[key].n_annotations() if key is not None else 0
-        status, error = _status(rel, key, task, busy, plan.left_out, written, report)
+        status, error = _status(rel, key, n, task, busy, plan.left_out, written, report)
         unit = units.get(_unit_key(rel), {}).get("data_unit")
         rows.append((rel, key, unit, task, status, n, error))
     return FolderImport(plan.layout.format, _frame(rows), report, result, plan.unmatched)
@@ -528,6 +533,7 @@ def _summary(
 def _status(
     rel: str,
     key: str | None,
+    n: int,
     task: int | None,
     busy: set[str],
     failed: set[str],
@@ -544,6 +550,8 @@ def _status(
         return "skipped", "unreadable annotations"
     if rel in busy:
         return "already_annotated", None
+    if key not in written and n == 0:
+        return "empty", None  # its labels hold no annotation: nothing to write
     status, error = written.get(key, ("failed", "not written"))
     return str(status), None if pd.isna(error) else str(error)
 

@@ -134,9 +134,14 @@ def test_import_folder_yolo_task_folders(client, source, tmp_path, task: str, to
     size (joints of visibility 0 are "not labelled", as in COCO)."""
     folder = _export(client, source, "yolo", tmp_path).parent / task
     report = import_folder(client, folder, collection=SANDBOX_COLLECTION, project=SANDBOX_PROJECT)
-    assert report.format == "yolo" and report.counts()["annotated"] == 4
+    expected = _expected(source, {tool})
+    statuses = dict(zip(report.frame.image, report.frame.status, strict=True))
+    assert report.format == "yolo" and statuses == {
+        name: "written" if anns else "empty" for name, anns in expected.items()
+    }
+    assert report.counts()["annotated"] + report.counts()["skipped"] == 4
     stored = _stored(client, report)
-    for name, anns in _expected(source, {tool}).items():
+    for name, anns in expected.items():
         got, want = _by_class_and_place(stored[name]), _by_class_and_place(anns)
         assert [a[:2] for a in got] == [a[:2] for a in want] and len(want) == len(got)
         for g, w in zip(got, want, strict=True):

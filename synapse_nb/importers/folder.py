@@ -67,6 +67,8 @@ FOLDER_FORMATS = ("coco", "voc", "yolo", "dm")
 _METHOD = "import_folder"
 _IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 _SHOWN = 8
+#: Task ids per listing request when reading the import's tasks back.
+_ID_CHUNK = 200
 _IMAGE_DIRS = {"voc": ("JPEGImages",), "dm": ("origin_files", "images")}
 #: Per-image statuses of :attr:`FolderImport.frame`.
 STATUSES = ("written", "already_annotated", "empty", "no_labels", "skipped", "failed")
@@ -463,8 +465,13 @@ def _task_frame(
         task = units.get(_unit_key(rel), {}).get("task")
         if isinstance(task, int):
             ours[task] = rel
-    listed, _ = client.list_tasks({"project": project}, url_conversion=False, list_all=True)
-    counts = {t["id"]: _n_annotations(t.get("data")) for t in listed if t["id"] in ours}
+    counts = {}
+    ids = sorted(ours)
+    for start in range(0, len(ids), _ID_CHUNK):  # only this import's tasks, id and data
+        chunk = ",".join(map(str, ids[start : start + _ID_CHUNK]))
+        query = {"project": project, "id__in": chunk, "fields": "id,data"}
+        listed, _ = client.list_tasks(query, url_conversion=False, list_all=True)
+        counts.update({t["id"]: _n_annotations(t.get("data")) for t in listed if t["id"] in ours})
     ids = [t for t in ours if t in counts]
     sizes = [_size(files[ours[t]]) for t in ids]
     return pd.DataFrame(

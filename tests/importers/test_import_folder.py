@@ -22,6 +22,7 @@ from synapse_nb._config import RetryPolicy
 from synapse_nb.exceptions import InvalidInputError, SynapseNBError
 from synapse_nb.frames import Client
 from synapse_nb.importers import ImportFormatError
+from synapse_nb.importers import folder as folder_module
 from synapse_nb.importers.folder import find_layout, import_folder
 from synapse_nb.plugins import export
 from synapse_nb.server import ServerHandle, start
@@ -377,7 +378,10 @@ def test_unreadable_labels_refuse_unless_skip_failed(client, source, tmp_path) -
     assert canon(client.get_task(task)["data"] or {"images": [{}]}) == []
 
 
-def test_images_in_sub_folders_match_their_labels(client: Client, tmp_path: Path) -> None:
+def test_images_in_sub_folders_match_their_labels(
+    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(folder_module, "_ID_CHUNK", 2)  # tasks read back in two requests
     docs = _new_dataset(tmp_path / "nested", 3, seed=41)
     night = tmp_path / "nested" / "images" / "night"
     night.mkdir()
@@ -387,3 +391,6 @@ def test_images_in_sub_folders_match_their_labels(client: Client, tmp_path: Path
     assert sorted(report.frame.image) == ["flaky_0.png", "flaky_2.png", "night/flaky_1.png"]
     assert report.ok and report.counts()["annotated"] == 3
     assert _stored(client, report) == {name: canon(doc) for name, doc in docs.items()}
+    again = import_folder(client, tmp_path / "nested", collection=SANDBOX_COLLECTION,
+                          project=SANDBOX_PROJECT)  # fmt: skip
+    assert set(again.frame.status) == {"already_annotated"}

@@ -757,6 +757,22 @@ class Client:
             frame.attrs["synapse"]["failed_pages"] = len(failures)
         return self.register(frame)
 
+    def import_folder(self, folder: str | os.PathLike[str], **options: Any) -> Any:
+        """A labelled dataset folder into data units, tasks and annotations (resumable).
+
+        A thin front of :func:`synapse_nb.importers.import_folder` (same options); returns
+        its :class:`~synapse_nb.importers.FolderImport`.
+
+        Example:
+            >>> client.import_folder("no-such-folder", collection=2, project=3)
+            Traceback (most recent call last):
+            ...
+            synapse_nb.importers.errors.ImportFormatError: no-such-folder: folder is not a folder
+        """
+        from synapse_nb.importers import import_folder
+
+        return import_folder(self, folder, **options)
+
 
 def _check_options(
     cache: Any, frame_page_size: Any, progress: Any

@@ -21,6 +21,9 @@ parsing; what a format cannot carry is in the readers' :class:`~synapse_nb.conve
    :func:`import_to_tasks` (pre-annotations through ``annotate_task_data``, everything
    validated before the first write, with a progress bar and an :class:`ImportResult`).
 
+A whole labelled dataset folder (images + labels) goes in with :func:`import_folder`:
+data units, one task each and their annotations, resumably.
+
 Example:
     >>> results = [{"image_id": 4, "category_id": 1, "bbox": [10, 10, 30, 20], "score": 0.8}]
     >>> labels = read_predictions(results, categories={1: "car"}, images={4: "scene_0003.jpg"})
@@ -35,6 +38,7 @@ Example:
 from synapse_nb.importers.coco import read_coco, read_coco_results
 from synapse_nb.importers.dm import read_dm
 from synapse_nb.importers.errors import ImportFormatError
+from synapse_nb.importers.folder import FOLDER_FORMATS, FolderImport, import_folder
 from synapse_nb.importers.frame import PREDICTION_COLUMNS, predictions_frame
 from synapse_nb.importers.frames_in import ListsGroundTruth, labels_from_frame, read_ground_truth
 from synapse_nb.importers.labels import LabelledImage, Labels
@@ -46,10 +50,12 @@ from synapse_nb.importers.voc import read_voc_folder
 from synapse_nb.importers.yolo import read_yolo_labels
 
 __all__ = [
+    "FOLDER_FORMATS",
     "FORMATS",
     "MATCH_BY",
     "PREDICTION_COLUMNS",
     "AnnotatesTasks",
+    "FolderImport",
     "ImportFormatError",
     "ImportResult",
     "LabelledImage",
@@ -57,6 +63,7 @@ __all__ = [
     "ListsGroundTruth",
     "Matching",
     "document_problems",
+    "import_folder",
     "import_to_tasks",
     "labels_from_frame",
     "match_to_tasks",

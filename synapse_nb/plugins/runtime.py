@@ -221,6 +221,17 @@ class RunContext:
             self._client = BackendClient(self._base_url, api_token=self._token)
         return self._client
 
+    def notebook_client(self) -> Any:
+        """A new notebook ``Client`` (DataFrames, ``evaluate``...) on this job's token.
+
+        No cache and no progress bars; close it (or use it in a ``with`` block) when done.
+        """
+        if not self._base_url or not self._token:
+            raise SynapseNBError("this job has no backend access (no user started it)")
+        from synapse_nb.frames import Client
+
+        return Client(self._base_url, api_token=self._token, cache=False, progress=False)
+
     def checkpoint_dir_of(self, job_id: str) -> Path | None:
         """The checkpoint folder of an earlier job of this tenant, None when it has none."""
         if self._jobs_root is None or not JOB_ID_RE.match(job_id):

@@ -174,19 +174,17 @@ def start(
         max_json_body: the largest JSON request body accepted, in bytes (default 64 MiB).
         media_url_ttl: seconds a signed media URL stays valid (default: no expiry).
         ray: run plugin jobs on Ray: a cluster address (``"auto"``, ``"ray://host:port"``,
-            the Jobs API URL) or ``True`` to start a local Ray head for this backend (stopped
-            with it), or a running ``LocalRayHead`` (left running); None: jobs run as local
-            subprocesses. Needs ``synapse-nb[ray]``.
+            the Jobs API URL) or ``True`` (or ``"local"``) to start a local Ray head for this
+            backend (stopped with it), or a running ``LocalRayHead`` (left running); None: jobs
+            run as local subprocesses. Needs ``synapse-nb[ray]``. A start that fails stops
+            whatever it had started (server thread, jobs, database, Ray head, temp directory).
 
     Example:
         >>> srv = start(demo=True)
         >>> srv.url, srv.stop()
         ('http://127.0.0.1:.../', None)
     """
-    import uvicorn
-
     from .app import create_app
-    from .demo.seed import ensure_admin, seed_demo, seed_scale
 
     tmp = None
     if data_dir is None:
@@ -205,15 +203,37 @@ def start(
         config.max_json_body = max_json_body
     config.media_url_ttl = media_url_ttl
     head = _ray_head(config, ray)
+    app = server = None
     try:
         app = create_app(config)
+        agent_token, api_token = _prepare(app.state.synapse, demo, tasks, seed, cache_dir, token)
+        server, thread, actual_port = _serve(app, host, port, log_level)
+        app.injector.configure(faults)
     except BaseException:
+        # nothing started here may outlive a failed start: the server thread, plugin jobs,
+        # the database, a Ray head started for it, the temporary data directory
+        if server is not None:
+            server.should_exit = True
+        if app is not None:
+            app.state.synapse.jobs.close()
+            app.state.synapse.db.close()
         if head is not None:
             head.stop()
         if tmp is not None:
-            tmp.cleanup()
+            with contextlib.suppress(OSError):
+                tmp.cleanup()
         raise
-    state = app.state.synapse
+    handle = ServerHandle(server, thread, app, host, actual_port, api_token, tmp)
+    handle.agent_token = agent_token
+    handle.ray_head = head
+    return handle
+
+
+def _prepare(state: Any, demo: bool, tasks: int | None, seed: int, cache_dir: Any,
+             token: str | None) -> tuple[str | None, str]:
+    """The admin, the demo workspace and scale tasks; returns the agent and API tokens."""
+    from .demo.seed import ensure_admin, seed_demo, seed_scale
+
     started = time.perf_counter()
     ensure_admin(state)
     agent_token = None
@@ -224,12 +244,21 @@ def start(
     if tasks:
         seed_scale(state, tasks, seed=seed)
     log.info("workspace ready in %.2f s", time.perf_counter() - started)
-    api_token = state.issue_token("admin", token)
+    return agent_token, state.issue_token("admin", token)
+
+
+def _serve(app: Any, host: str, port: int, log_level: str) -> tuple[Any, threading.Thread, int]:
+    """uvicorn on a bound socket in a daemon thread, once it accepts connections."""
+    import uvicorn
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except BaseException:
+        sock.close()
+        raise
     actual_port = sock.getsockname()[1]
     uv_config = uvicorn.Config(
         app,
@@ -251,23 +280,26 @@ def start(
     deadline = time.monotonic() + 15
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            sock.close()
             raise RuntimeError(f"embedded backend failed to start on {host}:{actual_port}")
         time.sleep(0.01)
-    app.injector.configure(faults)
-    handle = ServerHandle(server, thread, app, host, actual_port, api_token, tmp)
-    handle.agent_token = agent_token
-    handle.ray_head = head
-    return handle
+    return server, thread, actual_port
 
 
 def _ray_head(config: ServerConfig, ray: Any) -> Any:
     """Point ``config`` at the Ray cluster asked for; start a local head for ``ray=True``."""
     if ray is None or ray is False:
         return None
+    if isinstance(ray, str) and ray.strip().lower() == "local":
+        ray = True  # as `synapse-nb serve --ray local`
     if isinstance(ray, str):
         config.ray_address = ray
         return None
     if ray is not True:  # a running LocalRayHead: used, not owned (its owner stops it)
+        if not (hasattr(ray, "dashboard_url") and hasattr(ray, "token")):
+            raise ValueError(f"start(): ray = {ray!r} must be None, True, 'local', a Ray "
+                             "address or a running LocalRayHead")
         config.ray_address, config.ray_token = ray.dashboard_url, ray.token
         return None
     from .executors.ray_head import LocalRayHead

@@ -103,7 +103,8 @@ class RunContext:
         job_id: this job's id.
         action: the action being run.
         params: the run parameters, checked against the action's schema (defaults filled).
-        scratch_dir: a private folder for temporary files (kept with the job).
+        scratch_dir: a private folder for temporary files, removed when the job ends (whatever
+            its outcome; ``checkpoint_dir`` is kept).
         checkpoint_dir: where to save checkpoints; a later job can resume from them.
         logger: a logger whose records become this job's console logs.
 

@@ -187,6 +187,25 @@ def test_a_stop_request_ends_an_export_job_stopped(demo, api):
     assert any("Stopped on request" in m for _, m in logs(api, job_id))
 
 
+def test_an_export_stopped_while_it_downloads_leaves_nothing_in_its_scratch(demo, api):
+    job_id = run(api, "dataset-export", "export", target="task", format="yolo",
+                 query={"project": 1}, save_original_file=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    scratch = None
+    while scratch is None or not any(p.is_file() for p in scratch.rglob("*")):
+        assert time.monotonic() < deadline, "the export never wrote into its scratch folder"
+        found = [p for p in demo.data_dir.rglob("scratch") if p.parent.name == str(job_id)]
+        scratch = found[0] if found else None
+        time.sleep(0.02)
+    api.patch(f"jobs/{job_id}/", json={"status": "STOPPED"})
+    job = wait(api, job_id, timeout=30)
+    assert job["status"] == "STOPPED", logs(api, job_id)[-5:]
+    while job_id in demo.state.jobs.active_jobs():  # the process group is ending
+        assert time.monotonic() < deadline + 30
+        time.sleep(0.05)
+    assert [p.name for p in scratch.rglob("*")] == []  # no export, originals or zip left
+
+
 # ------------------------------------------------------------------ evaluate
 
 

@@ -220,6 +220,9 @@ class LocalExecutor:
             self._follow(job_id, process, timeout)
         finally:
             spec_path.unlink(missing_ok=True)  # the process normally removed it already
+            # the job's process group has ended: nothing writes there any more (checkpoints
+            # stay, a later job resumes from them; scratch is temporary whatever the outcome)
+            shutil.rmtree(work / "scratch", ignore_errors=True)
 
     def _follow(self, job_id: str, process: JobProcess, timeout: float) -> None:
         deadline = time.monotonic() + timeout

@@ -81,37 +81,44 @@ def run(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
         (True, 'task-coco.zip')
     """
     out = ctx.scratch_dir / "export"
-    report = export(
-        ctx.client,
-        params["target"],
-        params["format"],
-        out,
-        params=export_query(params),
-        split=params.get("split"),
-        progress=_progress(ctx),
-        name=params.get("name"),
-        save_original_file=params["save_original_file"],
-        workers=4,
-        cache_dir=ctx.scratch_dir / "originals",  # the job's own: removed with the export
-    )
-    ctx.check_stop()
-    summary = {k: v for k, v in report.summary().items() if k != "path"}  # scratch, removed
-    ctx.log_message(
-        f"Exported {report.exported}/{report.total} {report.target} items as {report.format}",
-        step="export",
-    )
-    archive = zip_folder(report.path, ctx.scratch_dir / f"{report.path.name}.zip")
-    shutil.rmtree(out)
-    shutil.rmtree(ctx.scratch_dir / "originals", ignore_errors=True)
-    ctx.set_progress(0, 1, "upload")
-    uploaded = ctx.client.create_data_file(archive, use_chunked_upload=None)
-    ctx.set_progress(1, 1, "upload")
-    ctx.log_message(
-        f"Uploaded {archive.name} ({uploaded['size']} bytes) as data file {uploaded['id']}",
-        level="success",
-        step="upload",
-    )
-    archive.unlink()
+    originals = ctx.scratch_dir / "originals"
+    archive: Path | None = None
+    try:  # the export, the downloaded originals and the zip go, whether it succeeds or not
+        report = export(
+            ctx.client,
+            params["target"],
+            params["format"],
+            out,
+            params=export_query(params),
+            split=params.get("split"),
+            progress=_progress(ctx),
+            name=params.get("name"),
+            save_original_file=params["save_original_file"],
+            workers=4,
+            cache_dir=originals,  # the job's own, not the user's download cache
+        )
+        ctx.check_stop()
+        summary = {k: v for k, v in report.summary().items() if k != "path"}  # scratch, removed
+        ctx.log_message(
+            f"Exported {report.exported}/{report.total} {report.target} items as {report.format}",
+            step="export",
+        )
+        archive = zip_folder(report.path, ctx.scratch_dir / f"{report.path.name}.zip")
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.rmtree(originals, ignore_errors=True)
+        ctx.set_progress(0, 1, "upload")
+        uploaded = ctx.client.create_data_file(archive, use_chunked_upload=None)
+        ctx.set_progress(1, 1, "upload")
+        ctx.log_message(
+            f"Uploaded {archive.name} ({uploaded['size']} bytes) as data file {uploaded['id']}",
+            level="success",
+            step="upload",
+        )
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.rmtree(originals, ignore_errors=True)
+        if archive is not None:
+            archive.unlink(missing_ok=True)
     return {
         "archive": {
             "data_file": uploaded["id"],

@@ -22,9 +22,9 @@ annotation (:func:`annotation_scores`) the score is the **mean over the models**
 model's best candidate score on it (0 for a model that raises none; an ``unfound`` score
 already speaks for all models): a wrong label that every model contradicts outranks one
 model's own confusion. Per image
-(:func:`image_scores`) the score is the **maximum** over the image's candidates: one sure
-error is worth a look, while a sum would rank crowded scenes with many weak candidates above
-it; the count is given next to it.
+(:func:`image_scores`) the score is the **maximum** over the image's annotation scores and
+missing-label scores: one sure error is worth a look, while a sum would rank crowded scenes
+with many weak candidates above it; the count is given next to it.
 
 Example:
     >>> from synapse_nb.evaluation import evaluate
@@ -313,10 +313,11 @@ def _check_candidates(candidates: Any) -> None:
 
 
 def image_scores(candidates: pd.DataFrame) -> pd.DataFrame:
-    """Per image: the highest candidate score, the number of candidates and their kinds.
+    """Per image: the highest score, the number of candidates and their kinds.
 
-    The maximum, not the sum: one sure error is worth reviewing, and a sum would rank crowded
-    scenes with many weak candidates above it.
+    The scores are the images' :func:`annotation_scores` and their missing-label candidates'
+    scores. The maximum, not the sum: one sure error is worth reviewing, and a sum would rank
+    crowded scenes with many weak candidates above it.
 
     Example:
         >>> from synapse_nb.evaluation import evaluate
@@ -328,12 +329,19 @@ def image_scores(candidates: pd.DataFrame) -> pd.DataFrame:
         >>> image_scores(label_errors(res)).values.tolist()
         [[1, 1.0, 2, 'missing_label, unfound']]
     """
-    _check_candidates(candidates)
-    grouped = candidates.groupby("image_id", sort=False)
+    per_ann = annotation_scores(candidates)
+    missing = candidates[candidates["kind"] == "missing_label"]
+    scored = pd.DataFrame({
+        "image_id": [*per_ann["image_id"], *missing["image_id"]],
+        "score": [*per_ann["label_error_score"], *missing["score"]],
+        "kind": [*per_ann["label_error_kinds"], *missing["kind"]],
+    }).astype({"image_id": "Int64", "score": "float64"})
+    grouped = scored.groupby("image_id", sort=False)
     out = pd.DataFrame({
         "label_error_score": grouped["score"].max(),
         "n_label_errors": grouped["score"].size(),
-        "label_error_kinds": grouped["kind"].agg(lambda k: ", ".join(sorted(set(k)))),
+        "label_error_kinds": grouped["kind"].agg(
+            lambda k: ", ".join(sorted({part for kinds in k for part in kinds.split(", ")}))),
     })
     out = out.sort_values("label_error_score", ascending=False, kind="stable")
     return out.reset_index()

@@ -92,10 +92,9 @@ class LabelErrorThresholds:
     def __post_init__(self) -> None:
         for name in ("iou", "min_score", "background_iou"):
             value = getattr(self, name)
-            low_ok = value >= 0 if name == "min_score" else value > 0
+            bound = "[0, 1]" if name == "min_score" else "(0, 1]"
             if isinstance(value, bool) or not isinstance(value, int | float) or not (
-                    low_ok and value <= 1):
-                bound = "[0, 1]" if name == "min_score" else "(0, 1]"
+                    (value >= 0 if name == "min_score" else value > 0) and value <= 1):
                 raise HealthInputError(name, value, f"must be a number in {bound}")
         if self.background_iou > self.iou:
             raise HealthInputError("background_iou", self.background_iou,
@@ -127,8 +126,11 @@ def _check_same_truth(named: Mapping[str, EvaluationResult]) -> None:
         if res.run.params.iou_type == "keypoints":
             raise HealthInputError(f"results[{name!r}].iou_type", "keypoints",
                                    "label errors are judged on boxes ('bbox' or 'segm')")
-        same = (np.array_equal(res.run.gt.ids, first.run.gt.ids)
-                and np.array_equal(res.run.gt.image_ids, first.run.gt.image_ids))
+        a, b = res.run.gt, first.run.gt
+        same = all(np.array_equal(x, y) for x, y in (
+            (a.ids, b.ids), (a.image_ids, b.image_ids), (a.image, b.image),
+            (a.bbox, b.bbox))) and [a.category_names[k] for k in a.category] == [
+            b.category_names[k] for k in b.category]
         if not same:
             raise HealthInputError(f"results[{name!r}]", res,
                                    f"was evaluated against other ground truth than "

@@ -39,6 +39,7 @@ from synapse_nb.health.index import brute_force_pairs, near_pairs
 from synapse_nb.health.label_errors import (
     LABEL_ERROR_KINDS,
     LabelErrorThresholds,
+    annotation_scores,
     image_scores,
     label_errors,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "ImageThresholds",
     "LabelConfig",
     "LabelErrorThresholds",
+    "annotation_scores",
     "brute_force_pairs",
     "check_annotations",
     "check_images",

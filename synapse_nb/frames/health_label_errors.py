@@ -9,7 +9,8 @@ frame's rows; :func:`join_label_errors` puts the candidates of
   join each annotation's ``issues``, so ``flagged_annotations`` and the preview mark them;
 - frame rows (by data unit): ``label_error_score`` (the image score: the maximum),
   ``n_label_errors`` (``Int64``), ``n_missing_labels`` (``Int64``, confident predictions on
-  no ground truth) and ``label_error_kinds`` (a list);
+  no ground truth; such a row also lists ``missing_label`` in its ``image_issues``) and
+  ``label_error_kinds`` (a list);
 - :func:`label_error_summary`: one summary row per kind (level ``label_error``; ``share`` is
   the share of the frame's images with such a candidate).
 
@@ -128,6 +129,10 @@ def _join_images(frame: pd.DataFrame, candidates: pd.DataFrame) -> None:
     kinds = per_image["label_error_kinds"].reindex(units).fillna("").astype(str)
     frame["label_error_kinds"] = [[k for k in LABEL_ERROR_KINDS if k in found]
                                   for found in kinds.tolist()]
+    if "image_issues" in frame:  # the filter panel's issue facet reads this list
+        frame["image_issues"] = [[*issues, "missing_label"] if n else issues for issues, n in
+                                 zip(frame["image_issues"], frame["n_missing_labels"],
+                                     strict=True)]
 
 
 def label_error_summary(frame: pd.DataFrame) -> pd.DataFrame:

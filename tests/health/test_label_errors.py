@@ -8,6 +8,7 @@ the relabels are the planted class confusions, computed here from the two versio
 
 from __future__ import annotations
 
+import io
 import itertools
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from synapse_nb.evaluation import Comparison
 from synapse_nb.exceptions import InvalidInputError, SynapseNBError
@@ -29,6 +31,8 @@ from synapse_nb.health import (
 from synapse_nb.health.label_errors import annotation_scores
 from synapse_nb.server import ServerHandle, start
 from synapse_nb.server.demo import media
+from synapse_nb.widgets import AnnotationPreview, FilterPanel
+from synapse_nb.widgets._render import FLAG_COLOR
 
 GT_VERSION, FIRST_PASS = 2, 1
 PREDICTED = [3, 5, 6]  # the demo models whose predictions are kept as datasets
@@ -292,3 +296,36 @@ def test_health_refuses_bad_predictions_before_any_download(demo, events, tmp_pa
                 events.synapse.health(client=fresh, progress=False, **options)
             assert err.value.field == field and repr(bad) in str(err.value)
     assert not any((tmp_path / "media").rglob("*.jpg"))
+
+
+def test_the_filter_panel_offers_each_kind_with_its_row_count(report):
+    panel = FilterPanel(report.frame)
+    offered = {value: label for label, value in panel.issue_filter.options}
+    for kind in LABEL_ERROR_KINDS:
+        assert offered[kind] == f"{kind} ({len(report.flagged(kind))})"
+        rows = panel.filter(issue=kind)
+        assert rows.index.sort_values().tolist() == report.flagged(kind).index.sort_values(
+        ).tolist()
+    panel.reset()
+
+
+def _flag_pixels(preview: AnnotationPreview) -> int:
+    image = np.asarray(Image.open(io.BytesIO(bytes(preview._image.value))).convert("RGB"))
+    return int((image == np.array(FLAG_COLOR, dtype=np.uint8)).all(axis=2).sum())
+
+
+def test_the_preview_marks_a_class_confusion_in_the_flag_colour(report, tmp_path):
+    frame = report.frame
+    only = frame[frame["annotation_issues"].map(lambda issues: issues == ["class_confusion"])]
+    assert len(only) > 0
+    row = only.head(1)
+    unflagged = row.copy()  # the same image and boxes, without the flags
+    unflagged["flagged_annotations"] = pd.Series([{}], index=row.index, dtype=object)
+    marked = AnnotationPreview(row, cache_dir=tmp_path).load()
+    plain = AnnotationPreview(unflagged, cache_dir=tmp_path).load()
+    try:
+        assert _flag_pixels(marked) > 50
+        assert _flag_pixels(plain) == 0
+    finally:
+        marked.close()
+        plain.close()

@@ -137,16 +137,45 @@ def _check_same_truth(named: Mapping[str, EvaluationResult]) -> None:
                                    f"results[{first_name!r}]")
 
 
-def _ious_by_image(res: EvaluationResult) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Evaluated prediction rows, non-crowd ground-truth rows and their IoU matrix."""
+@dataclass
+class _Overlaps:
+    """Best overlaps of one evaluation's boxes, computed image by image.
+
+    ``preds`` are the evaluated prediction rows, ``truth`` the non-crowd ground-truth rows;
+    per prediction: ``own`` (best IoU with a ground truth of its class), ``other`` (best IoU
+    with one of another class) and ``other_gt`` (that one's position in ``truth``, or -1);
+    per ground truth: ``reach`` (best IoU with any prediction).
+    """
+
+    preds: np.ndarray
+    truth: np.ndarray
+    own: np.ndarray
+    other: np.ndarray
+    other_gt: np.ndarray
+    reach: np.ndarray
+
+
+def _overlaps(res: EvaluationResult) -> _Overlaps:
     gt, dt = res.run.gt, res.run.dt
-    preds = np.sort(res.run.dt_order)
-    truth = np.flatnonzero(~gt.crowd)
-    ious = np.zeros((len(preds), len(truth)))
-    same_image = dt.image[preds][:, None] == gt.image[truth][None, :]
-    if len(preds) and len(truth):
-        ious = np.where(same_image, box_iou(dt.bbox[preds], gt.bbox[truth]), 0.0)
-    return preds, truth, ious
+    preds, truth = np.sort(res.run.dt_order), np.flatnonzero(~gt.crowd)
+    out = _Overlaps(preds, truth, np.zeros(len(preds)), np.zeros(len(preds)),
+                    np.full(len(preds), -1, np.int64), np.zeros(len(truth)))
+    p_order = np.argsort(dt.image[preds], kind="stable")
+    t_order = np.argsort(gt.image[truth], kind="stable")
+    p_img, t_img = dt.image[preds][p_order], gt.image[truth][t_order]
+    common = np.intersect1d(p_img, t_img)
+    p_lo, p_hi = np.searchsorted(p_img, common, "left"), np.searchsorted(p_img, common, "right")
+    t_lo, t_hi = np.searchsorted(t_img, common, "left"), np.searchsorted(t_img, common, "right")
+    for a, b, c, d in zip(p_lo, p_hi, t_lo, t_hi, strict=True):
+        pi, ti = p_order[a:b], t_order[c:d]
+        ious = box_iou(dt.bbox[preds[pi]], gt.bbox[truth[ti]])
+        same = dt.category[preds[pi]][:, None] == gt.category[truth[ti]][None, :]
+        out.own[pi] = np.where(same, ious, 0.0).max(axis=1)
+        other = np.where(same, 0.0, ious)
+        out.other[pi] = other.max(axis=1)
+        out.other_gt[pi] = ti[other.argmax(axis=1)]
+        out.reach[ti] = ious.max(axis=0)
+    return out
 
 
 def _link(res: EvaluationResult, source: str, ids: np.ndarray, column: str) -> list[Any]:
@@ -187,22 +216,17 @@ def _rows(res: EvaluationResult, model: str, kind: str, score: np.ndarray,
 
 def _prediction_candidates(res: EvaluationResult, model: str,
                            t: LabelErrorThresholds) -> list[pd.DataFrame]:
-    gt, dt = res.run.gt, res.run.dt
-    preds, truth, ious = _ious_by_image(res)
-    confident = dt.score[preds] >= t.min_score
-    same_class = dt.category[preds][:, None] == gt.category[truth][None, :]
-    own = np.where(same_class, ious, 0.0).max(axis=1, initial=0.0)
-    other = np.where(same_class, 0.0, ious)
-    best = other.argmax(axis=1) if len(truth) else np.zeros(len(preds), np.int64)
-    best_iou = other.max(axis=1, initial=0.0)
-    confused = confident & (own < t.iou) & (best_iou >= t.iou)
-    missing = confident & (ious.max(axis=1, initial=0.0) < t.background_iou)
-    p = preds[confused]
+    dt = res.run.dt
+    o = _overlaps(res)
+    confident = dt.score[o.preds] >= t.min_score
+    confused = confident & (o.own < t.iou) & (o.other >= t.iou)
+    best_any = np.maximum(o.own, o.other)
+    missing = confident & (best_any < t.background_iou)
+    p, q = o.preds[confused], o.preds[missing]
     return [
-        _rows(res, model, "class_confusion", dt.score[p] * best_iou[confused], p,
-              truth[best[confused]], best_iou[confused]),
-        _rows(res, model, "missing_label", dt.score[preds[missing]], preds[missing], None,
-              ious.max(axis=1, initial=0.0)[missing]),
+        _rows(res, model, "class_confusion", dt.score[p] * o.other[confused], p,
+              o.truth[o.other_gt[confused]], o.other[confused]),
+        _rows(res, model, "missing_label", dt.score[q], q, None, best_any[missing]),
     ]
 
 
@@ -211,8 +235,7 @@ def _unfound(named: Mapping[str, EvaluationResult], t: LabelErrorThresholds) -> 
     truth = np.flatnonzero(~first.run.gt.crowd)
     reach = np.zeros(len(truth))
     for res in named.values():
-        ious = _ious_by_image(res)[2]
-        reach = np.maximum(reach, ious.max(axis=0, initial=0.0))
+        reach = np.maximum(reach, _overlaps(res).reach)
     lost = reach < t.iou
     model = ", ".join(named)
     return _rows(first, model, "unfound", 1.0 - reach[lost], None, truth[lost], reach[lost])

@@ -329,3 +329,22 @@ def test_the_preview_marks_a_class_confusion_in_the_flag_colour(report, tmp_path
     finally:
         marked.close()
         plain.close()
+
+
+def _coco(boxes: list[tuple[int, int, list[float]]]) -> dict[str, Any]:
+    return {"images": [{"id": 1}, {"id": 2}, {"id": 3}],
+            "categories": [{"id": 1, "name": "car"}, {"id": 2, "name": "bus"}],
+            "annotations": [{"id": k + 1, "image_id": image, "category_id": cat, "bbox": box}
+                            for k, (image, cat, box) in enumerate(boxes)]}
+
+
+def test_boxes_on_different_images_never_meet():
+    from synapse_nb.evaluation import evaluate
+
+    truth = _coco([(1, 1, [0, 0, 40, 40]), (3, 1, [0, 0, 40, 40])])
+    preds = [{"image_id": 2, "category_id": 2, "bbox": [0, 0, 40, 40], "score": 0.9},
+             {"image_id": 3, "category_id": 2, "bbox": [0, 0, 40, 40], "score": 0.8}]
+    found = label_errors(evaluate(truth, preds))
+    assert sorted(zip(found["kind"], found["image_id"].astype(int), strict=True)) == [
+        ("class_confusion", 3), ("missing_label", 2), ("unfound", 1)]
+    assert label_errors(evaluate(truth, [])).groupby("kind").size().to_dict() == {"unfound": 2}

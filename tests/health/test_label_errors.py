@@ -348,3 +348,15 @@ def test_boxes_on_different_images_never_meet():
     assert sorted(zip(found["kind"], found["image_id"].astype(int), strict=True)) == [
         ("class_confusion", 3), ("missing_label", 2), ("unfound", 1)]
     assert label_errors(evaluate(truth, [])).groupby("kind").size().to_dict() == {"unfound": 2}
+
+
+def test_a_perfect_prediction_leaves_no_candidate_and_empty_rankings():
+    from synapse_nb.evaluation import evaluate
+
+    truth = _coco([(1, 1, [0, 0, 40, 40])])
+    found = label_errors(evaluate(truth, [{"image_id": 1, "category_id": 1,
+                                           "bbox": [0, 0, 40, 40], "score": 0.9}]))
+    assert found.empty and list(found.columns)[:3] == ["kind", "score", "model"]
+    assert annotation_scores(found).empty and image_scores(found).empty
+    with pytest.raises(HealthInputError, match="candidates="):
+        image_scores(found[["kind", "score"]])

@@ -48,6 +48,11 @@ import pandas as pd
 from synapse_nb.exceptions import ClientError, InvalidInputError
 from synapse_nb.frames.build import STRING, frame_meta
 from synapse_nb.frames.client import Client
+from synapse_nb.frames.health_label_errors import (
+    evaluations_of,
+    join_label_errors,
+    label_error_summary,
+)
 from synapse_nb.frames.schemas import IMAGE_TOOLS
 from synapse_nb.health import (
     ANNOTATION_ISSUES,
@@ -61,6 +66,7 @@ from synapse_nb.health import (
     check_annotations,
     check_images,
 )
+from synapse_nb.health.label_errors import LABEL_ERROR_KINDS, LabelErrorThresholds, label_errors
 
 __all__ = ["FrameHealth", "frame_health", "health_cache"]
 
@@ -87,6 +93,8 @@ class FrameHealth:
         images: The image check's result (pairs, clusters, thresholds), keyed by data unit.
         annotation_health: The annotation check's result.
         paths: The downloaded image of each data unit (a file in the client's cache).
+        label_errors: The label-error candidates (:func:`synapse_nb.health.label_errors`)
+            when ``predictions`` were given, else None.
     """
 
     frame: pd.DataFrame
@@ -95,6 +103,7 @@ class FrameHealth:
     images: ImageHealth
     annotation_health: AnnotationHealth
     paths: Mapping[Any, str]
+    label_errors: pd.DataFrame | None = None
 
     def plot_issues(self) -> Any:
         """A bar chart of the issue counts (matplotlib figure).
@@ -179,7 +188,12 @@ class FrameHealth:
         if issue in ANNOTATION_ISSUES:
             hit = self.frame["annotation_issues"].map(lambda issues: issue in issues)
             return self.frame[hit.astype(bool)]
+        if issue in LABEL_ERROR_KINDS and "label_error_kinds" in self.frame:
+            hit = self.frame["label_error_kinds"].map(lambda kinds: issue in kinds)
+            return self.frame[hit.astype(bool)]
         known = [*IMAGE_ISSUES, *ANNOTATION_ISSUES]
+        if "label_error_kinds" in self.frame:
+            known += list(LABEL_ERROR_KINDS)
         raise InvalidInputError("issue", issue, f"must be one of {known}", method="flagged")
 
 
@@ -386,6 +400,8 @@ def frame_health(
     tools: Iterable[str] = CHECKED_TOOLS,
     attribute_tools: Iterable[str] = ATTRIBUTE_TOOLS,
     progress: bool = True,
+    predictions: Any = None,
+    label_error_thresholds: LabelErrorThresholds | None = None,
 ) -> FrameHealth:
     """Run the image and annotation health checks on the rows of a frame.
 
@@ -401,6 +417,12 @@ def frame_health(
         tools: Tools judged by the geometry, duplicate and class rules.
         attribute_tools: Tools judged by the attribute rules.
         progress: Progress bars for the downloads and the measuring.
+        predictions: Models' predictions for label-error candidates (see
+            :mod:`synapse_nb.frames.health_label_errors`): evaluation results against these
+            rows (one, a ``Comparison``, a list or dict), a model frame, a list of
+            prediction sources, or one source ``df.synapse.evaluate()`` takes.
+        label_error_thresholds: Thresholds of the candidates (default
+            :class:`~synapse_nb.health.LabelErrorThresholds`).
 
     Returns:
         A :class:`FrameHealth`.
@@ -427,6 +449,7 @@ def frame_health(
     splits = _unit_splits(frame, split)
     owner = frame_meta(frame).get("owner") or _owner(frame)
     labels = _config(live, frame, config)
+    candidates = _candidates(frame, live, predictions, label_error_thresholds)
     paths = _download_all(live, urls, progress)
     sources = {unit: str(path) for unit, path in paths.items() if path is not None}
     images = check_images(sources, splits=splits, thresholds=image_thresholds,
@@ -441,10 +464,24 @@ def frame_health(
                                             strict=True)} if "width" in frame else {}
     checked = _check_per_tool(ann, judged, sizes, labels, annotation_thresholds)
     annotations = _join_annotations(ann, checked.annotations, attribute_tools)
+    parts = [images.summary(), _annotation_summary(annotations, judged.index)]
+    if candidates is not None:
+        annotations = join_label_errors(out, annotations, owner, candidates)
+        parts.append(label_error_summary(out))
     _row_annotation_issues(out, annotations, owner)
-    summary = pd.concat([images.summary(), _annotation_summary(annotations, judged.index)],
-                        ignore_index=True)
-    return FrameHealth(out, annotations, summary, images, checked, sources)
+    summary = pd.concat(parts, ignore_index=True)
+    return FrameHealth(out, annotations, summary, images, checked, sources, candidates)
+
+
+def _candidates(frame: pd.DataFrame, live: Client, predictions: Any,
+                thresholds: LabelErrorThresholds | None) -> pd.DataFrame | None:
+    """The label-error candidates of ``predictions`` (None without predictions)."""
+    if thresholds is not None and not isinstance(thresholds, LabelErrorThresholds):
+        raise InvalidInputError("label_error_thresholds", thresholds,
+                                "must be a LabelErrorThresholds", method="health")
+    if predictions is None:
+        return None
+    return label_errors(evaluations_of(frame, live, predictions), thresholds=thresholds)
 
 
 def _check_per_tool(ann: pd.DataFrame, judged: pd.DataFrame, sizes: Mapping[Any, Any],

@@ -10,6 +10,9 @@ and a ``summary()`` table of counts per issue:
 - :func:`check_annotations` — boxes outside the image, degenerate, tiny, extreme aspect,
   duplicate same-class shapes, classes and attributes outside the label configuration,
   missing required attributes, keypoints outside their box.
+- :func:`label_errors` — label-error candidates from models' evaluations: confident
+  predictions of another class than the ground truth, confident predictions on no ground
+  truth, ground truth no model finds; one ranked score per candidate and per image.
 
 Thresholds live in :class:`ImageThresholds` and :class:`AnnotationThresholds`. Per-class
 size/position distributions and class co-occurrence are frames in :mod:`.distributions`;
@@ -33,12 +36,20 @@ from synapse_nb.health.cache import HealthCache
 from synapse_nb.health.config import LabelConfig
 from synapse_nb.health.images import IMAGE_ISSUES, ImageHealth, check_images
 from synapse_nb.health.index import brute_force_pairs, near_pairs
+from synapse_nb.health.label_errors import (
+    LABEL_ERROR_KINDS,
+    LabelErrorThresholds,
+    annotation_scores,
+    image_scores,
+    label_errors,
+)
 from synapse_nb.health.measure import ImageMeasure, measure_image
 from synapse_nb.health.thresholds import AnnotationThresholds, ImageThresholds
 
 __all__ = [
     "ANNOTATION_ISSUES",
     "IMAGE_ISSUES",
+    "LABEL_ERROR_KINDS",
     "AnnotationHealth",
     "AnnotationThresholds",
     "HealthCache",
@@ -47,9 +58,13 @@ __all__ = [
     "ImageMeasure",
     "ImageThresholds",
     "LabelConfig",
+    "LabelErrorThresholds",
+    "annotation_scores",
     "brute_force_pairs",
     "check_annotations",
     "check_images",
+    "image_scores",
+    "label_errors",
     "measure_image",
     "near_pairs",
 ]

@@ -406,9 +406,15 @@ def _fragment(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-#: where orjson's text can differ from ``json.dumps``: floats below 1e-4 (``0.00001`` vs
-#: ``1e-05``, ``1e-7`` vs ``1e-07``); a match (even inside a string) takes the stdlib path
-_ORJSON_DIFFERS = re.compile(rb"(?<![\d.])0\.0000\d|\de-\d(?!\d)")
+#: where orjson's text can differ from ``json.dumps``: floats in [1e-5, 1e-4) written without
+#: an exponent (``0.00001`` vs ``1e-05``) and one-digit negative exponents (``1e-7`` vs
+#: ``1e-07``). Each pattern starts with a literal, so a scan runs at memory speed; a match,
+#: even inside a string, only sends the body through the standard library.
+_ORJSON_DIFFERS = (re.compile(rb"0\.0000[1-9]"), re.compile(rb"e-\d(?:[,\]}]|$)"))
+
+
+def _may_differ(text: bytes) -> bool:
+    return any(pattern.search(text) is not None for pattern in _ORJSON_DIFFERS)
 
 
 def render_json(content: Any) -> bytes:
@@ -427,7 +433,7 @@ def render_json(content: Any) -> bytes:
     except TypeError:  # non-str keys, ints beyond 64 bits: the stdlib decides
         pass
     else:
-        if _ORJSON_DIFFERS.search(text) is None:
+        if not _may_differ(text):
             return text
     return _render_stdlib(content)
 

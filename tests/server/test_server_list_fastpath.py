@@ -146,6 +146,8 @@ def test_other_orderings_never_take_the_keyset_path(api, make, sql_log) -> None:
         {1: "int key", "data": RawJSON('{"a":[1e-07,2]}')},
         [2**70, -(2**64), True, None],
         {"data": RawJSON('{"é":"\\u0000"}'), "f": 1.5e-300},
+        1e-07,
+        -3e-05,
     ],
 )
 def test_render_json_matches_the_stdlib_byte_for_byte(value: Any) -> None:

@@ -527,7 +527,8 @@ def paginate_where(
     alias = source.split()[1] + "." if len(source.split()) > 1 else ""
     keyset_sql = None
     if order.strip() in (f"ORDER BY {alias}id", f"ORDER BY {alias}id ASC"):
-        after = " AND ".join([*where.clauses, f"{alias}id > ?"])
+        filters = where.sql()[len(" WHERE ") :]  # kept whole: "id > ?" binds to all of it
+        after = f"({filters}) AND {alias}id > ?" if filters else f"{alias}id > ?"
         keyset_sql = f"SELECT {alias}* FROM {source} WHERE {after}{order} LIMIT ?"
     return paginate(
         request,

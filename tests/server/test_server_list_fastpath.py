@@ -60,6 +60,8 @@ def random_query(rng: random.Random, projects: list[int]) -> dict[str, Any]:
         params["id__gt"] = rng.randint(0, 120)
     if rng.random() < 0.2:
         params["is_discarded"] = rng.choice(["true", "false"])
+    if rng.random() < 0.2:  # an OR inside the filters: "id > ?" must bind to all of them
+        params["search"] = rng.choice(["tile", "png", "1"])
     if rng.random() < 0.2:
         params["expand"] = rng.choice(["data_unit", "tags", "assignee", "data_unit,tags"])
     ordering = rng.choice(ORDERINGS)

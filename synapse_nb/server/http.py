@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.datastructures import URL
@@ -399,7 +400,45 @@ class RawJSON:
         self.text = text
 
 
+def _fragment(value: Any) -> Any:
+    if isinstance(value, RawJSON):
+        return orjson.Fragment(value.text)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+#: where orjson's text can differ from ``json.dumps``: floats in [1e-5, 1e-4) written without
+#: an exponent (``0.00001`` vs ``1e-05``) and one-digit negative exponents (``1e-7`` vs
+#: ``1e-07``). Each pattern starts with a literal, so a scan runs at memory speed; a match,
+#: even inside a string, only sends the body through the standard library.
+_ORJSON_DIFFERS = (re.compile(rb"0\.0000[1-9]"), re.compile(rb"e-\d(?:[,\]}]|$)"))
+
+
+def _may_differ(text: bytes) -> bool:
+    return any(pattern.search(text) is not None for pattern in _ORJSON_DIFFERS)
+
+
 def render_json(content: Any) -> bytes:
+    """Compact JSON bytes with :class:`RawJSON` values spliced in verbatim.
+
+    The text is exactly ``json.dumps(content, ensure_ascii=False, separators=(",", ":"))``;
+    orjson writes it where its output is known to be the same (the common case, several times
+    faster), the standard library otherwise.
+
+    Example:
+        >>> render_json({"data": RawJSON('{"a":[1,2]}'), "name": "é"}).decode()
+        '{"data":{"a":[1,2]},"name":"é"}'
+    """
+    try:
+        text = orjson.dumps(content, default=_fragment)
+    except TypeError:  # non-str keys, ints beyond 64 bits: the stdlib decides
+        pass
+    else:
+        if not _may_differ(text):
+            return text
+    return _render_stdlib(content)
+
+
+def _render_stdlib(content: Any) -> bytes:
     """``json.dumps`` that splices :class:`RawJSON` values in verbatim."""
     raws: list[str] = []
     nonce = secrets.token_hex(4)
@@ -430,11 +469,18 @@ def paginate(
     select_sql: str,
     params: Sequence[Any],
     serialize: Callable[[list[Any]], list[dict]],
+    keyset_sql: str | None = None,
 ) -> Any:
     """Run a page-number paginated query; returns the DRF envelope (a :class:`PageResponse`).
 
     ``select_sql`` must end with its ORDER BY; LIMIT/OFFSET are appended here. A page past the
     last one is a 404, as in DRF (newer Synapse SDKs rely on it to stop).
+
+    ``keyset_sql`` (listings ordered by id only) is ``select_sql`` with an extra ``id > ?``
+    condition and a ``LIMIT ?``: when the previous page was served since the last write, the
+    page starts after its last id instead of skipping ``OFFSET`` entries, so page N of a
+    sequential listing costs what page 1 does. Any other request takes the ``OFFSET`` path;
+    both return the same rows.
     """
     state = request.app.state.synapse
     q = Query(request)
@@ -452,7 +498,12 @@ def paginate(
     last_page = max(1, -(-total // size))
     if page > last_page:
         raise ApiError(404, {"detail": "Invalid page."})
-    rows = _page_rows(db, select_sql, [*params], size, (page - 1) * size)
+    generation = db.generation  # a write while this page is read must not mark it
+    rows = _keyset_rows(db, keyset_sql, (select_sql, tuple(params), size), page)
+    if rows is None:
+        rows = _page_rows(db, select_sql, [*params], size, (page - 1) * size)
+    if keyset_sql is not None and rows:
+        db.mark_page((select_sql, tuple(params), size, page), rows[-1]["id"], generation)
     request.state.raw_json = True  # serializers may hand over stored JSON text undecoded
     results = shape_fields(request, serialize(rows))
     return PageResponse(
@@ -474,13 +525,30 @@ def paginate_where(
 ) -> Any:
     """:func:`paginate` over ``source`` (``"tasks"`` or ``"tasks t"``) filtered by ``where``."""
     alias = source.split()[1] + "." if len(source.split()) > 1 else ""
+    keyset_sql = None
+    if order.strip() in (f"ORDER BY {alias}id", f"ORDER BY {alias}id ASC"):
+        filters = where.sql()[len(" WHERE ") :]  # kept whole: "id > ?" binds to all of it
+        after = f"({filters}) AND {alias}id > ?" if filters else f"{alias}id > ?"
+        keyset_sql = f"SELECT {alias}* FROM {source} WHERE {after}{order} LIMIT ?"
     return paginate(
         request,
         f"SELECT COUNT(*) FROM {source}{where.sql()}",
         f"SELECT {alias}* FROM {source}{where.sql()}{order}",
         where.params,
         serialize,
+        keyset_sql,
     )
+
+
+def _keyset_rows(db: Any, keyset_sql: str | None, listing: tuple, page: int) -> list | None:
+    """Page ``page`` read after the previous page's last id, or None when that is unknown."""
+    if keyset_sql is None or page < 2:
+        return None
+    after = db.page_mark((*listing, page - 1))
+    if after is None:
+        return None
+    _, params, size = listing
+    return db.all(keyset_sql, [*params, after, size])
 
 
 _SELECT_ALL = re.compile(

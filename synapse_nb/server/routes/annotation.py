@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -29,6 +29,7 @@ from ..http import (
     Body,
     Principal,
     Query,
+    RawJSON,
     Where,
     authenticate,
     expands,
@@ -59,6 +60,7 @@ from .common import (
     ref_row,
     sdk_views,
     state_of,
+    unit_files,
     user_names,
 )
 
@@ -218,8 +220,14 @@ def serialize_tasks(request: Request, rows: list[Any]) -> list[dict]:
     db = state_of(request).db
     ids = [r["id"] for r in rows]
     tags = links(db, "task_tag_links", "task_id", ids)
-    units = data_units_by_id(request, (r["data_unit_id"] for r in rows))
     wanted = expands(request)
+    unit_ids = (r["data_unit_id"] for r in rows)
+    units = (
+        data_units_by_id(request, unit_ids)
+        if "data_unit" in wanted
+        else _files_by_unit(request, unit_ids)
+    )
+    stored = _stored_json(request)
     users = user_names(db, (r["assignee_id"] for r in rows))
     tag_rows = {}
     if "tags" in wanted:
@@ -244,8 +252,8 @@ def serialize_tasks(request: Request, rows: list[Any]) -> list[dict]:
             "assignee": (assignee if "assignee" in wanted else r["assignee_id"]),
             "assignee_name": assignee["name"] if assignee else None,
             "tags": [tag_rows[t] for t in tags[r["id"]]] if "tags" in wanted else tags[r["id"]],
-            "data": json_field(request, r["data"], {}),
-            "metadata": json_field(request, r["metadata"], {}),
+            "data": stored(r["data"]),
+            "metadata": stored(r["metadata"]),
             "is_discarded": bool(r["is_discarded"]),
             "files": unit["files"] if unit else {},
             "created": r["created"],
@@ -253,6 +261,29 @@ def serialize_tasks(request: Request, rows: list[Any]) -> list[dict]:
         }
         out.append(item)
     return out
+
+
+def _files_by_unit(request: Request, ids: Iterable[int | None]) -> dict[int, dict]:
+    """unit id -> ``{"files": ...}``: all a task shows of its unit unless it is expanded."""
+    wanted = sorted({i for i in ids if i is not None})
+    if not wanted:
+        return {}
+    rows = state_of(request).db.all(
+        f"SELECT id, files FROM data_units WHERE id IN ({placeholders(wanted)})", wanted
+    )
+    return {r["id"]: {"files": unit_files(request, r["files"])} for r in rows}
+
+
+def _stored_json(request: Request) -> Callable[[str | None], Any]:
+    """A reader of stored JSON columns (``{}`` when NULL), per :func:`json_field`'s rules."""
+    raw = getattr(request.state, "raw_json", False)
+
+    def read(text: str | None) -> Any:
+        if text is None or text == "{}":  # the usual empty metadata: no wrapper to splice
+            return {}
+        return RawJSON(text) if raw else loads(text)
+
+    return read
 
 
 def _assignee(q: Query, where: Where) -> None:

@@ -141,6 +141,19 @@ class BaseClient:
         """
         self._transport.close()
 
+    def media_path(self, url: str) -> Path:
+        """The local copy of a media URL from this backend, downloaded once into the cache.
+
+        Goes through the client's one transport (its origin checks, retries and limits) and
+        its download cache, the same files ``url_conversion`` gives.
+
+        Example:
+            >>> task = backend.list_tasks({"project": 1, "page_size": 1})["results"][0]
+            >>> backend.media_path(task["files"]["image_1"]["url"]).suffix
+            '.jpg'
+        """
+        return Path(self._media.get(url))
+
     @property
     def retry(self) -> RetryPolicy:
         """The retry policy of this client.

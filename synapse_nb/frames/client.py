@@ -300,6 +300,7 @@ class Client:
     list_plugins = _Forward(BackendClient.list_plugins)
     list_projects = _Forward(BackendClient.list_projects)
     list_storages = _Forward(BackendClient.list_storages)
+    media_path = _Forward(BackendClient.media_path)
     run_plugin = _Forward(BackendClient.run_plugin)
     set_tags_assignments = _Forward(BackendClient.set_tags_assignments)
     set_tags_tasks = _Forward(BackendClient.set_tags_tasks)

@@ -214,11 +214,9 @@ def _download_all(live: Client, urls: Mapping[Any, str], progress: bool) -> dict
     """Local paths of the images (None where the download failed), concurrently."""
     from tqdm.auto import tqdm  # lazy: a widget bar in Jupyter, text elsewhere
 
-    media = live.raw._media
-
     def one(url: str) -> Path | None:
         try:
-            return media.get(url)
+            return live.raw.media_path(url)
         except (ClientError, ValueError, OSError):
             return None
 
@@ -273,6 +271,8 @@ def _join_images(frame: pd.DataFrame, images: pd.DataFrame) -> None:
             values = np.zeros(len(frame), dtype=bool)
             values[found] = source.to_numpy()[position[found]]
             frame[name] = values
+        elif not len(table):  # no image was checked at all
+            picked = pd.Series([None] * len(frame), dtype=object)
         else:
             picked = source.iloc[np.where(found, position, 0)].reset_index(drop=True)
             picked = picked.where(pd.Series(found), None)
@@ -452,7 +452,10 @@ def frame_health(
     candidates = _candidates(frame, live, predictions, label_error_thresholds)
     paths = _download_all(live, urls, progress)
     sources = {unit: str(path) for unit, path in paths.items() if path is not None}
-    images = check_images(sources, splits=splits, thresholds=image_thresholds,
+    # an image that could not be downloaded is checked as what it is to us: unreadable
+    to_check = {unit: str(path) if path is not None else f"<download failed: data unit {unit}>"
+                for unit, path in paths.items()}
+    images = check_images(to_check, splits=splits, thresholds=image_thresholds,
                           cache=cache if cache is not None else health_cache(live),
                           progress=progress)
     out = frame.copy()

@@ -179,3 +179,29 @@ def test_planting_leaves_the_generated_images_untouched(tmp_path):
     dark = planted[12]
     assert (folder / dark.file_name).read_bytes() != before[dark.file_name]
     assert (folder / "scene_0001.jpg").read_bytes() == before["scene_0001.jpg"]
+
+
+def _broken_urls(frame: pd.DataFrame, rows: int) -> pd.DataFrame:
+    """A copy whose first ``rows`` file URLs name media the backend does not have."""
+    broken = frame.copy()
+    for pk in broken.index[:rows]:
+        url = str(broken.at[pk, "file_url"])
+        broken.at[pk, "file_url"] = url.rsplit("/", 1)[0] + "/not-there.jpg"
+    return broken
+
+
+def test_an_image_that_cannot_be_downloaded_is_unreadable_not_clean(tasks, client):
+    # a fresh cache: the measures of the good images would otherwise come from the module's run
+    few = _broken_urls(tasks.head(6), 2)
+    out = few.synapse.health(progress=False, client=client).frame
+    assert out["is_unreadable"].tolist() == [True, True, False, False, False, False]
+    assert out["image_issues"].iloc[0] == ["unreadable"]
+    summary = few.synapse.health(progress=False, client=client).summary
+    unreadable = summary[(summary["level"] == "image") & (summary["issue"] == "unreadable")]
+    assert unreadable["count"].tolist() == [2]
+
+
+def test_no_image_downloaded_at_all_still_gives_a_frame(tasks, client):
+    few = _broken_urls(tasks.head(3), 3)
+    out = few.synapse.health(progress=False, client=client).frame
+    assert out["is_unreadable"].tolist() == [True, True, True]

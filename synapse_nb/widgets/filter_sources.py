@@ -85,6 +85,8 @@ class Criteria:
         issue: A dataset-health issue of the row's image or annotations (frames from
             ``df.synapse.health()`` only).
         score: ``(score column, low, high)``: rows whose health score lies in the range.
+        ids: Row ids (sorted, distinct): only these rows (set by ``filter_ids``; the task
+            listing's ``id__in`` in live mode).
 
     Example:
         >>> Criteria(status="completed").active()
@@ -100,6 +102,7 @@ class Criteria:
     search: str = ""
     issue: str | None = None
     score: tuple[Any, ...] = ()
+    ids: tuple[int, ...] = ()
 
     def active(self) -> dict[str, Any]:
         """The fields that filter, as a dict.
@@ -275,6 +278,8 @@ class FrameSource:
             mask = filter_health.issue_mask(frame, key)
         elif facet == "score":
             mask = filter_health.score_mask(frame, key)
+        elif facet == "ids":
+            mask = np.isin(self._ids, np.asarray(key, dtype=np.int64))
         else:  # pragma: no cover - facets are fixed
             raise KeyError(facet)
         if len(self._masks) >= _MASK_CACHE:
@@ -314,6 +319,8 @@ class FrameSource:
             parts.append(self._facet_mask("issue", criteria.issue))
         if criteria.score:
             parts.append(self._facet_mask("score", tuple(criteria.score)))
+        if criteria.ids:
+            parts.append(self._facet_mask("ids", criteria.ids))
         if not parts:
             return None
         mask = parts[0].copy()
@@ -478,6 +485,8 @@ class LiveSource:
             query["created__lte"] = _utc(criteria.created_to, end=True).isoformat()
         if criteria.search.strip() and self.spec.search:
             query["search"] = criteria.search.strip()
+        if criteria.ids:  # one comma-separated value: the shortest query string
+            query["id__in"] = ",".join(str(pk) for pk in criteria.ids)
         return query
 
     def _list(self, query: Mapping[str, Any]) -> pd.DataFrame:

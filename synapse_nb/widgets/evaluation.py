@@ -566,15 +566,18 @@ class EvaluationPanel(LoadOnDisplay, widgets.VBox):
             (1, ['a:1', 'b:1'])
         """
         if task_ids is None:
-            ids = self.cell_task_ids[: self.preview_rows]
+            wanted = self.cell_task_ids[: self.preview_rows]
         else:
-            check_ids(task_ids, "cell_preview")
-            ids = np.asarray(list(dict.fromkeys(int(t) for t in task_ids)), np.int64)
-            unknown = ids[~np.isin(ids, self.tasks.index.to_numpy())]
-            if len(unknown):
-                raise InvalidInputError("task_ids", unknown[:10].tolist(),
-                                        "are not tasks of the panel", method="cell_preview")
-        return self._new_preview(np.asarray(ids, np.int64)) if len(ids) else None
+            iterable = isinstance(task_ids, Iterable) and not isinstance(task_ids, str | bytes)
+            given = list(task_ids) if iterable else task_ids
+            check_ids(given, "cell_preview")
+            wanted = list(dict.fromkeys(int(t) for t in given))
+        ids = np.asarray(wanted, np.int64)
+        unknown = ids[~np.isin(ids, self.tasks.index.to_numpy())]
+        if len(unknown):
+            raise InvalidInputError("task_ids", unknown[:10].tolist(),
+                                    "are not tasks of the panel", method="cell_preview")
+        return self._new_preview(ids) if len(ids) else None
 
     @property
     def cell_task_ids(self) -> list[int]:

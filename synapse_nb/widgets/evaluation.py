@@ -107,8 +107,11 @@ class EvaluationPanel(LoadOnDisplay, widgets.VBox):
         result: A bbox or segm :class:`~synapse_nb.evaluation.EvaluationResult`.
         tasks: Task frame holding every evaluated image's task (index = task id,
             ``file_url`` column); a frame from the client when tags are to be applied.
+            Leave out with ``images`` for a result of ``client.evaluate`` (see
+            :meth:`from_client`): both are then found from the result's data units.
         images: COCO image id (as in the evaluation inputs) -> task id.
         client: Client for tagging (default: the client that listed ``tasks``).
+        project: Without ``tasks``: only tasks of this project.
         iou: IoU threshold of the confusion matrix and the label statuses.
         tag: Name of the tag the one-click button applies.
         preview_rows: Most tasks (worst first) opened in the preview per cell; rows
@@ -148,16 +151,23 @@ class EvaluationPanel(LoadOnDisplay, widgets.VBox):
     def __init__(
         self,
         result: EvaluationResult,
-        tasks: pd.DataFrame,
+        tasks: pd.DataFrame | None = None,
         *,
-        images: Mapping[Any, Any] | pd.Series,
+        images: Mapping[Any, Any] | pd.Series | None = None,
         client: Any = None,
+        project: int | None = None,
         iou: float = 0.5,
         tag: str = "needs-review",
         preview_rows: int = 48,
         page_size: int = 20,
         **kwargs: Any,
     ) -> None:
+        if tasks is None and images is None:  # a result of client.evaluate: ask the server
+            tasks, images = self._tasks_of(result, client, project)
+        elif tasks is None or images is None:
+            missing = "tasks" if tasks is None else "images"
+            raise _invalid(missing, None, "give tasks and images together, or neither (with "
+                           "client=, for a result of client.evaluate)")
         self._check_inputs(result, tasks, tag, preview_rows)
         self.result = result
         self.iou = iou
@@ -188,6 +198,45 @@ class EvaluationPanel(LoadOnDisplay, widgets.VBox):
     def __repr__(self) -> str:
         cell = " → ".join(self.selected_cell) if self.selected_cell else "no cell"
         return f"<EvaluationPanel {self.result!r}: {cell}, {plural(len(self._cell_rows), 'task')}>"
+
+    @classmethod
+    def from_client(
+        cls, client: Any, result: EvaluationResult, *, project: int | None = None,
+        **options: Any,
+    ) -> EvaluationPanel:
+        """The panel of a ``client.evaluate(...)`` result, its tasks found on the server.
+
+        ``client.evaluate`` numbers images by data unit id, so each image's task is its data
+        unit's task (one request per 500 data units); ``EvaluationPanel(result,
+        client=client)`` does the same.
+
+        Args:
+            client: The :class:`~synapse_nb.frames.Client` that evaluated (tags with it too).
+            result: The :class:`~synapse_nb.evaluation.EvaluationResult` it returned.
+            project: Only tasks of this project (needed when a data unit is in several).
+            **options: Other arguments of the panel (``iou``, ``tag``, ``page_size``...).
+
+        Raises:
+            InvalidInputError: A result without links (not from ``client.evaluate``), a data
+                unit with no task, or several tasks of one data unit and no ``project``.
+
+        Example:
+            >>> res = client.evaluate(ground_truth=2, predictions={"model": 3})
+            >>> panel = EvaluationPanel.from_client(client, res)
+            >>> panel.labels["task_id"].isin(panel.tasks.index).all()
+            np.True_
+        """
+        return cls(result, client=client, project=project, **options)
+
+    @staticmethod
+    def _tasks_of(result: Any, client: Any, project: Any) -> tuple[pd.DataFrame, dict[int, int]]:
+        from synapse_nb.widgets.evaluation_tasks import tasks_of_result
+
+        if client is None:
+            raise _invalid("client", None, "is needed to find the tasks of the result (or give "
+                           "tasks= and images=)")
+        return tasks_of_result(as_client(client, "EvaluationPanel"), result, project=project,
+                               method="EvaluationPanel")
 
     # ------------------------------------------------------------------ validation
     @staticmethod

@@ -17,6 +17,8 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
@@ -46,6 +48,9 @@ __all__ = [
 #: value of the assignee filter that matches rows without an assignee
 UNASSIGNED = "(unassigned)"
 _MASK_CACHE = 64
+#: Most ids in one ``id__in`` value: a longer query string is refused by HTTP servers, so a
+#: longer id filter is asked in chunks and paged here (see :meth:`LiveSource.query`).
+ID_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -496,6 +501,8 @@ class LiveSource:
     def query(
         self, criteria: Criteria, sort_by: str, ascending: bool, page: int, page_size: int
     ) -> Result:
+        if len(criteria.ids) > ID_CHUNK:
+            return self._query_many_ids(criteria, sort_by, ascending, page, page_size)
         query = self.to_params(criteria)
         query["ordering"] = sort_by if ascending else f"-{sort_by}"
         query["page_size"] = page_size
@@ -511,7 +518,51 @@ class LiveSource:
         count = len(rows) if count is None else int(count)
         return Result(rows, count, rows, int(query["page"]))
 
+    def _chunks(self, criteria: Criteria) -> list[dict[str, Any]]:
+        """The query of ``criteria`` once per chunk of ``ID_CHUNK`` ids."""
+        base = self.to_params(dataclasses.replace(criteria, ids=()))
+        ids = criteria.ids
+        return [{**base, "id__in": ",".join(str(pk) for pk in ids[i:i + ID_CHUNK])}
+                for i in range(0, len(ids), ID_CHUNK)]
+
+    def _matching(self, criteria: Criteria, sort_by: str, ascending: bool) -> list[int]:
+        """Ids of every row matching a long id filter, in the server's order (the sort
+        column, NULL first ascending, then id), asked one light request per chunk."""
+        raw = getattr(self.client.raw, "list_tasks" if self.kind == "task" else "list_assignments")
+        fields = "id" if sort_by == "id" else f"id,{sort_by}"
+        pairs: list[tuple[Any, int]] = []
+        for query in self._chunks(criteria):
+            envelope = raw({**query, "fields": fields, "page_size": ID_CHUNK, "page": 1})
+            pairs += [(item.get(sort_by), int(item["id"])) for item in envelope["results"]]
+        pairs.sort(key=lambda p: p[1])
+        if sort_by != "id":
+            pairs.sort(key=lambda p: (p[0] is not None, "" if p[0] is None else p[0]),
+                       reverse=not ascending)  # stable: ids stay ascending within a value
+        elif not ascending:
+            pairs.reverse()
+        return [pk for _value, pk in pairs]
+
+    def _query_many_ids(
+        self, criteria: Criteria, sort_by: str, ascending: bool, page: int, page_size: int
+    ) -> Result:
+        ids = self._matching(criteria, sort_by, ascending)
+        page = clamp_page(page, len(ids), page_size)
+        shown = ids[(page - 1) * page_size : page * page_size]
+        query = self.to_params(dataclasses.replace(criteria, ids=()))
+        query.update({"id__in": ",".join(str(pk) for pk in shown) or "0",
+                      "page_size": page_size, "page": 1})
+        rows = self._list(query)
+        rows = rows.loc[[pk for pk in shown if pk in rows.index]]
+        return Result(rows, len(ids), rows, page)
+
     def fetch_all(self, criteria: Criteria, sort_by: str, ascending: bool) -> pd.DataFrame:
+        if len(criteria.ids) > ID_CHUNK:
+            order = self._matching(criteria, sort_by, ascending)
+            method = "list_tasks" if self.kind == "task" else "list_assignments"
+            parts = [getattr(self.client, method)(q, list_all=True) for q in self._chunks(criteria)]
+            frame = pd.concat(parts) if len(parts) > 1 else parts[0]
+            frame.attrs = copy.deepcopy(parts[0].attrs)
+            return frame.loc[[pk for pk in order if pk in frame.index]]
         query = self.to_params(criteria)
         query["ordering"] = sort_by if ascending else f"-{sort_by}"
         method = "list_tasks" if self.kind == "task" else "list_assignments"

@@ -14,6 +14,7 @@ from synapse_nb.evaluation import coco_from_per_image, evaluate
 from synapse_nb.exceptions import InvalidInputError
 from synapse_nb.frames.label_filters import confusion_cell, evaluation_labels, filter_labels
 from synapse_nb.widgets import EvaluationPanel, FilterPanel, explore
+from synapse_nb.widgets.filter_sources import ID_CHUNK
 
 pytestmark = pytest.mark.usefixtures("comm")
 
@@ -154,6 +155,31 @@ def test_bad_ids_are_refused_naming_the_field(client, bad):
     with pytest.raises(InvalidInputError, match=r"invalid ids="):
         panel.filter_ids(bad)
     assert panel.id_chip.text == "" and "id__in" not in panel.params
+
+
+def test_a_long_id_list_is_asked_in_chunks_and_paged_like_a_short_one(client, demo):
+    tasks = client.list_tasks({"project": 1}, list_all=True)
+    wanted = [int(i) for i in tasks.index[::2]]
+    padded = wanted + list(range(900_000, 900_000 + 2 * ID_CHUNK))  # ids of no task
+    short = FilterPanel(client=client, params={"project": 1}, page_size=20).load()
+    long = FilterPanel(client=client, params={"project": 1}, page_size=20).load()
+    short.filter_ids(wanted)
+    first = len(demo.requests)
+    long.filter_ids(padded, "many")
+    assert long.id_chip.text == f"{len(set(padded)):,} tasks many"
+    for column, ascending in (("id", True), ("created", False), ("status", True)):
+        short.sort(column, ascending)
+        long.sort(column, ascending)
+        assert long.count == short.count == len(wanted)
+        for page in (1, 3):
+            short.go(page)
+            long.go(page)
+            assert long.value.index.tolist() == short.value.index.tolist()
+        assert long.fetch_all().index.tolist() == short.fetch_all().index.tolist()
+    queries = [r.get("query") or "" for r in list(demo.requests)[first:]]
+    # one chunk (7-digit ids, "%2C" commas) fits; the whole list (~10,000 characters) would not
+    assert max(len(str(q)) for q in queries) < 13 * ID_CHUNK
+    assert long.error == ""
 
 
 # ------------------------------------------------------------------ construction from links

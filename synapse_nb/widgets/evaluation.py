@@ -659,7 +659,22 @@ class EvaluationPanel(LoadOnDisplay, widgets.VBox):
 
     def _view_pairs(self) -> dict[int, list[tuple[str, str]]]:
         """The labels of the previewed tasks that the view's statuses and classes keep."""
-        rows = self._rows_of(self._preview_ids)
+        return self.view_pairs(self._preview_ids)
+
+    def view_pairs(self, task_ids: Iterable[int]) -> dict[int, list[tuple[str, str]]]:
+        """The annotations of these tasks that the label view (statuses, classes) keeps, as
+        a preview's ``show_only`` takes them: task id -> ``(source, annotation id)`` pairs.
+
+        Example:
+            >>> from synapse_nb.evaluation import coco_from_per_image, evaluate
+            >>> gt, preds = coco_from_per_image({1: [{"label": "a", "bbox": [0, 0, 9, 9]}]},
+            ...     {1: [{"label": "a", "bbox": [50, 50, 9, 9], "score": 0.9}]})
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True).head(1)
+            >>> panel = EvaluationPanel(evaluate(gt, preds), tasks, images={1: 1})
+            >>> panel.show_labels(status="FN"); panel.view_pairs([1])
+            {1: [('a', '1')]}
+        """
+        rows = self._rows_of(np.asarray(list(task_ids), np.int64))
         return self._pairs(rows[self._view_mask(rows)])
 
     def _on_view(self, change: Any) -> None:

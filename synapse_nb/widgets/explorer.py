@@ -132,6 +132,7 @@ class Explorer(LoadOnDisplay, widgets.VBox):
         self.tags = TagEditor(client, project=project)
         self.preview: Any = None
         self.tabs: widgets.Tab | None = None
+        self._cell_ids: list[int] | None = None  # tasks of the cell preview on show
         self.preview_box = widgets.VBox(
             [widgets.HTML(muted(_PLACEHOLDER))],
             layout=widgets.Layout(margin="8px 0 0 0"),
@@ -153,6 +154,8 @@ class Explorer(LoadOnDisplay, widgets.VBox):
             children = [tabs]
             evaluation.on_tag(self._on_evaluation_tagged)
             evaluation.on_cell(self._on_evaluation_cell)
+            evaluation.observe(self._on_evaluation_view, ["view_status", "view_classes",
+                                                          "min_score"])
         super().__init__([*children, self.status], **kwargs)
         self.add_class("snb-explorer")
         self.preview_box.add_class("snb-preview-box")
@@ -272,7 +275,18 @@ class Explorer(LoadOnDisplay, widgets.VBox):
         self.panel.filter_ids(ids, f"from confusion cell {true}→{predicted}")
         if self.tabs is not None:
             self.tabs.selected_index = 0
-        self._show_widget(evaluation.cell_preview())
+        shown = ids[: evaluation.preview_rows]
+        self._show_widget(evaluation.cell_preview(shown))
+        self._cell_ids = shown
+
+    def _on_evaluation_view(self, change: Mapping[str, Any]) -> None:
+        """The panel's label view (statuses, classes, score) applies to the cell preview."""
+        if self.preview is None or self._cell_ids is None:
+            return
+        if change["name"] == "min_score":
+            self.preview.min_score = change["new"]
+        else:
+            self.preview.show_only(self.evaluation.view_pairs(self._cell_ids))
 
     def _show_widget(self, preview: Any) -> None:
         """Show a preview built elsewhere in the preview box (replacing the previous one)."""
@@ -304,6 +318,7 @@ class Explorer(LoadOnDisplay, widgets.VBox):
             True
         """
         old, self.preview = self.preview, None
+        self._cell_ids = None
         self.preview_box.children = (widgets.HTML(muted(_PLACEHOLDER)),)
         if old is not None:
             old.close()
@@ -327,6 +342,7 @@ class Explorer(LoadOnDisplay, widgets.VBox):
             self.preview_box.children = (widgets.HTML(muted("Nothing to preview.")),)
             return None
         old = self.preview
+        self._cell_ids = None
         self.preview = preview_class(frame, client=self.client, **options)
         self.preview.load()
         self.preview_box.children = (self.preview,)

@@ -99,6 +99,23 @@ def test_the_explorer_preview_opens_on_the_first_cell_task_highlighted(panel, cl
     assert ex.preview_box.children == (preview,)
 
 
+def test_the_label_view_applies_to_the_explorer_preview(panel, client):
+    ex = explore(client, project=1, evaluation=panel).load()
+    ex.select_cell(*_worst_confusion(panel.matrix))
+    before = list(ex.preview.visible_ids)
+    panel.show_labels(status="FP", min_score=0.3)
+    assert ex.preview.min_score == 0.3
+    assert ex.preview.current_id == panel.preview.current_id
+    assert list(ex.preview.visible_ids) == list(panel.preview.visible_ids) != before
+    assert all(v.startswith("b:") for v in ex.preview.visible_ids)  # predictions only
+    first = panel.cell_task_ids[0]
+    kept = panel.labels[(panel.labels["task_id"] == first) & (panel.labels["status"] == "FP")]
+    assert panel.view_pairs([first]) == {first: [("b", a) for a in kept["annotation_id"]]}
+    ex.panel.select([first])  # rows chosen in the table: a plain preview, no label view
+    panel.show_labels(status="TP")
+    assert ex.preview.min_score == 0.0 and not ex.preview.compare_mode
+
+
 def test_removing_the_chip_restores_the_table(panel, client):
     ex = explore(client, project=1, evaluation=panel).load()
     before_count, before_ids = ex.panel.count, ex.panel.value.index.tolist()

@@ -185,7 +185,10 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
 
     def __repr__(self) -> str:
         mode = "live" if self._source.live else "frame"
-        active = ", ".join(f"{k}={v!r}" for k, v in self._criteria.active().items())
+        active = ", ".join(
+            f"ids=<{len(v):,} ids>" if k == "ids" else f"{k}={v!r}"
+            for k, v in self._criteria.active().items()
+        )
         return (
             f"<FilterPanel {mode} {self.kind}: {self.count:,} match"
             f"{' (' + active + ')' if active else ''}, {len(self.selected):,} selected>"

@@ -161,6 +161,9 @@ def test_frame_mode_id_filter_keeps_exactly_those_rows(client):
     rows = panel.filter_ids(wanted, "picked")
     assert rows.index.tolist() == sorted(wanted)
     assert panel.id_chip.text == "3 tasks picked"
+    assert "ids=<3 ids>" in repr(panel)
+    panel.filter_ids(range(1, 100_001))
+    assert len(repr(panel)) < 200  # a long id list is counted, not spelled out
     assert panel.filter(ids=wanted[:1]).index.tolist() == wanted[:1]  # the same via filter()
     assert len(panel.filter(ids=None)) == len(tasks)
     assert panel.id_chip.layout.display == "none"

@@ -658,6 +658,42 @@ class SynapseAccessor:
         return evaluation.evaluate_on_server(live, self._obj, predictions, iou_type,
                                              tools=tools, progress=progress)  # fmt: skip
 
+    def labels(
+        self,
+        result: Any,
+        *,
+        status: str | Iterable[str] | None = None,
+        classes: str | Iterable[str] | None = None,
+        min_score: float | None = None,
+        source: str | None = None,
+        iou: float = 0.5,
+        images: Any = None,
+    ) -> pd.DataFrame:
+        """The label-level view of an evaluation on these tasks: TP / FP / FN, some classes,
+        predictions above a score (see :func:`~synapse_nb.frames.task_labels.task_labels`).
+
+        Args:
+            result: An :class:`~synapse_nb.evaluation.EvaluationResult` (bbox or segm).
+            status: ``TP``, ``FP``, ``FN`` or ``ignored`` (or a list of them).
+            classes: Class names to keep.
+            min_score: Keep predictions with ``score >= min_score`` (ground truth is kept).
+            source: ``gt`` or ``pred`` only.
+            iou: IoU threshold of the matching.
+            images: COCO image id -> task id, for a result not from ``client.evaluate``.
+
+        Example:
+            >>> res = client.evaluate(ground_truth=2, predictions={"model": 3})
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True)
+            >>> missed = tasks.synapse.labels(res, status="FN", classes=["car"])
+            >>> sorted(set(missed["status"])), sorted(set(missed["class_name"]))
+            (['FN'], ['car'])
+        """
+        self._require("labels", ("task",))
+        from synapse_nb.frames.task_labels import task_labels
+
+        return task_labels(self._obj, result, status=status, classes=classes,
+                           min_score=min_score, source=source, iou=iou, images=images)
+
     def with_metrics(
         self, ground_truth: Any, iou_type: str = "bbox", *, client: Client | None = None
     ) -> pd.DataFrame:

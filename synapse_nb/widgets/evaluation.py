@@ -63,6 +63,7 @@ from synapse_nb.frames.label_filters import (
 )
 from synapse_nb.widgets._display import LoadOnDisplay, error_html, muted, note_html, plural
 from synapse_nb.widgets.filter import FilterPanel
+from synapse_nb.widgets.filter_ids import check_ids
 from synapse_nb.widgets.tags import TagChange, TagEditor
 
 __all__ = ["EvaluationPanel"]
@@ -106,8 +107,11 @@ class EvaluationPanel(LoadOnDisplay, widgets.VBox):
         result: A bbox or segm :class:`~synapse_nb.evaluation.EvaluationResult`.
         tasks: Task frame holding every evaluated image's task (index = task id,
             ``file_url`` column); a frame from the client when tags are to be applied.
+            Leave out with ``images`` for a result of ``client.evaluate`` (see
+            :meth:`from_client`): both are then found from the result's data units.
         images: COCO image id (as in the evaluation inputs) -> task id.
         client: Client for tagging (default: the client that listed ``tasks``).
+        project: Without ``tasks``: only tasks of this project.
         iou: IoU threshold of the confusion matrix and the label statuses.
         tag: Name of the tag the one-click button applies.
         preview_rows: Most tasks (worst first) opened in the preview per cell; rows
@@ -119,6 +123,7 @@ class EvaluationPanel(LoadOnDisplay, widgets.VBox):
             :func:`~synapse_nb.frames.label_filters.evaluation_labels`).
         matrix: The confusion matrix (counts; last row/column ``background``).
         table: The :class:`~synapse_nb.widgets.FilterPanel` of the cell's tasks.
+        project: The project of ``tasks`` when they all have one (else None).
         tags: The :class:`~synapse_nb.widgets.TagEditor` on the cell's tasks.
         preview: The compare-mode ``AnnotationPreview`` of the cell (None before a click).
         last_select_ms: Milliseconds of the last :meth:`select_cell`.
@@ -146,16 +151,23 @@ class EvaluationPanel(LoadOnDisplay, widgets.VBox):
     def __init__(
         self,
         result: EvaluationResult,
-        tasks: pd.DataFrame,
+        tasks: pd.DataFrame | None = None,
         *,
-        images: Mapping[Any, Any] | pd.Series,
+        images: Mapping[Any, Any] | pd.Series | None = None,
         client: Any = None,
+        project: int | None = None,
         iou: float = 0.5,
         tag: str = "needs-review",
         preview_rows: int = 48,
         page_size: int = 20,
         **kwargs: Any,
     ) -> None:
+        if tasks is None and images is None:  # a result of client.evaluate: ask the server
+            tasks, images = self._tasks_of(result, client, project)
+        elif tasks is None or images is None:
+            missing = "tasks" if tasks is None else "images"
+            raise _invalid(missing, None, "give tasks and images together, or neither (with "
+                           "client=, for a result of client.evaluate)")
         self._check_inputs(result, tasks, tag, preview_rows)
         self.result = result
         self.iou = iou
@@ -175,6 +187,7 @@ class EvaluationPanel(LoadOnDisplay, widgets.VBox):
         self._cell_rows: pd.DataFrame = tasks.iloc[0:0]
         self._cell_labels = self.labels.iloc[0:0]
         self._tag_callbacks = widgets.CallbackDispatcher()
+        self._cell_callbacks = widgets.CallbackDispatcher()
         self._build(page_size)
         super().__init__(self._layout(), **kwargs)
         self.add_class("snb-evaluation")
@@ -185,6 +198,45 @@ class EvaluationPanel(LoadOnDisplay, widgets.VBox):
     def __repr__(self) -> str:
         cell = " → ".join(self.selected_cell) if self.selected_cell else "no cell"
         return f"<EvaluationPanel {self.result!r}: {cell}, {plural(len(self._cell_rows), 'task')}>"
+
+    @classmethod
+    def from_client(
+        cls, client: Any, result: EvaluationResult, *, project: int | None = None,
+        **options: Any,
+    ) -> EvaluationPanel:
+        """The panel of a ``client.evaluate(...)`` result, its tasks found on the server.
+
+        ``client.evaluate`` numbers images by data unit id, so each image's task is its data
+        unit's task (one request per 500 data units); ``EvaluationPanel(result,
+        client=client)`` does the same.
+
+        Args:
+            client: The :class:`~synapse_nb.frames.Client` that evaluated (tags with it too).
+            result: The :class:`~synapse_nb.evaluation.EvaluationResult` it returned.
+            project: Only tasks of this project (needed when a data unit is in several).
+            **options: Other arguments of the panel (``iou``, ``tag``, ``page_size``...).
+
+        Raises:
+            InvalidInputError: A result without links (not from ``client.evaluate``), a data
+                unit with no task, or several tasks of one data unit and no ``project``.
+
+        Example:
+            >>> res = client.evaluate(ground_truth=2, predictions={"model": 3})
+            >>> panel = EvaluationPanel.from_client(client, res)
+            >>> panel.labels["task_id"].isin(panel.tasks.index).all()
+            np.True_
+        """
+        return cls(result, client=client, project=project, **options)
+
+    @staticmethod
+    def _tasks_of(result: Any, client: Any, project: Any) -> tuple[pd.DataFrame, dict[int, int]]:
+        from synapse_nb.widgets.evaluation_tasks import tasks_of_result
+
+        if client is None:
+            raise _invalid("client", None, "is needed to find the tasks of the result (or give "
+                           "tasks= and images=)")
+        return tasks_of_result(as_client(client, "EvaluationPanel"), result, project=project,
+                               method="EvaluationPanel")
 
     # ------------------------------------------------------------------ validation
     @staticmethod
@@ -226,8 +278,8 @@ class EvaluationPanel(LoadOnDisplay, widgets.VBox):
         self.matrix_box = self._matrix_grid()
         self.table = FilterPanel(self.tasks.iloc[0:0], columns=self._columns(), page_size=page_size)
         self.table.on_select(self._on_rows_selected)
-        project = self._project()
-        self.tags = TagEditor(self.client, project=project) if self.client else None
+        self.project = self._project()
+        self.tags = TagEditor(self.client, project=self.project) if self.client else None
         self.tag_button = widgets.Button(
             description=f"Tag {self.tag}", icon="tag", disabled=True, button_style="warning",
             layout=widgets.Layout(width="auto"),
@@ -449,6 +501,7 @@ class EvaluationPanel(LoadOnDisplay, widgets.VBox):
             f"{plural(len(self._cell_rows), 'task')}"
         )
         self.last_select_ms = (time.perf_counter() - started) * 1000
+        self._cell_callbacks(true, predicted)
         return self._cell_rows  # a new frame per click (.loc): no copy needed
 
     def _cell_caption(self) -> str:
@@ -505,28 +558,90 @@ class EvaluationPanel(LoadOnDisplay, widgets.VBox):
         return frame
 
     def _open_preview(self, task_ids: np.ndarray) -> None:
-        from synapse_nb.widgets.preview import AnnotationPreview
-
         self._preview_ids = task_ids
         if not len(task_ids):
             self.preview_box.children = (widgets.HTML(muted("The cell is empty.")),)
             return
+        if self.preview is None:  # one preview, reused: a click only draws an image
+            self.preview = self._new_preview(task_ids)
+        else:
+            truth, predictions, lit, shown = self._preview_parts(task_ids)
+            self.preview.set_frame(truth, predictions, highlight=lit, show_only=shown)
+        self.preview_box.children = (self.preview,)
+
+    def _preview_parts(self, task_ids: np.ndarray) -> tuple[Any, Any, Any, Any]:
+        """Ground truth and prediction frames of the tasks, the cell's pairs, the view's."""
         truth, predictions = self._preview_frame(task_ids, "gt"), self._preview_frame(
             task_ids, "pred")
         rows = self._rows_of(task_ids)
-        lit, shown = self._pairs(rows[self._in_cell[rows]]), self._view_pairs()
-        if self.preview is None:  # one preview, reused: a click only draws an image
-            self.preview = AnnotationPreview(
-                truth, client=self.client, compare=predictions, iou_threshold=self.iou,
-                compare_labels=("ground truth", "predictions"),
-            )  # fmt: skip
-            self.preview.highlight(lit)
-            self.preview.show_only(shown)
-            self.preview.min_score = self.min_score
-            self.preview.load()
+        lit = self._pairs(rows[self._in_cell[rows]])
+        shown = self._pairs(rows[self._view_mask(rows)])
+        return truth, predictions, lit, shown
+
+    def _new_preview(self, task_ids: np.ndarray) -> Any:
+        from synapse_nb.widgets.preview import AnnotationPreview
+
+        truth, predictions, lit, shown = self._preview_parts(task_ids)
+        preview = AnnotationPreview(
+            truth, client=self.client, compare=predictions, iou_threshold=self.iou,
+            compare_labels=("ground truth", "predictions"),
+        )  # fmt: skip
+        preview.highlight(lit)
+        preview.show_only(shown)
+        preview.min_score = self.min_score
+        preview.load()
+        return preview
+
+    def cell_preview(self, task_ids: Iterable[int] | None = None) -> Any:
+        """A new compare-mode preview of the selected cell (what ``explore()`` shows in its
+        Explore tab): ground truth vs predictions, the cell's annotations highlighted.
+
+        Args:
+            task_ids: Tasks to page through (default: the cell's, most cell annotations
+                first, at most ``preview_rows``); the first is shown.
+
+        Returns:
+            An ``AnnotationPreview``, or None when no cell is selected or it is empty.
+
+        Example:
+            >>> from synapse_nb.evaluation import coco_from_per_image, evaluate
+            >>> gt, preds = coco_from_per_image({1: [{"label": "a", "bbox": [0, 0, 9, 9]}]},
+            ...     {1: [{"label": "b", "bbox": [0, 0, 9, 9], "score": 0.9}]})
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True).head(1)
+            >>> panel = EvaluationPanel(evaluate(gt, preds), tasks, images={1: 1})
+            >>> _ = panel.select_cell("a", "b")
+            >>> preview = panel.cell_preview()
+            >>> preview.current_id, preview.highlighted
+            (1, ['a:1', 'b:1'])
+        """
+        if task_ids is None:
+            wanted = self.cell_task_ids[: self.preview_rows]
         else:
-            self.preview.set_frame(truth, predictions, highlight=lit, show_only=shown)
-        self.preview_box.children = (self.preview,)
+            iterable = isinstance(task_ids, Iterable) and not isinstance(task_ids, str | bytes)
+            given = list(task_ids) if iterable else task_ids
+            check_ids(given, "cell_preview")
+            wanted = list(dict.fromkeys(int(t) for t in given))
+        ids = np.asarray(wanted, np.int64)
+        unknown = ids[~np.isin(ids, self.tasks.index.to_numpy())]
+        if len(unknown):
+            raise InvalidInputError("task_ids", unknown[:10].tolist(),
+                                    "are not tasks of the panel", method="cell_preview")
+        return self._new_preview(ids) if len(ids) else None
+
+    @property
+    def cell_task_ids(self) -> list[int]:
+        """Task ids of the selected cell, most cell annotations first ([] before a click).
+
+        Example:
+            >>> from synapse_nb.evaluation import coco_from_per_image, evaluate
+            >>> gt, preds = coco_from_per_image({1: [{"label": "a", "bbox": [0, 0, 9, 9]}]},
+            ...     {1: []})
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True).head(1)
+            >>> panel = EvaluationPanel(evaluate(gt, preds), tasks, images={1: 1})
+            >>> _ = panel.select_cell("a", "background"); panel.cell_task_ids
+            [1]
+        """
+        return [int(pk) for pk in self._cell_rows.index]
 
     def _pairs(self, rows: np.ndarray) -> dict[int, list[tuple[str, str]]]:
         """Row id -> (preview source, annotation id) of label positions ``rows``."""
@@ -537,12 +652,30 @@ class EvaluationPanel(LoadOnDisplay, widgets.VBox):
             out.setdefault(task, []).append((src, ann))
         return out
 
+    def _view_mask(self, rows: np.ndarray) -> np.ndarray:
+        """Which label positions ``rows`` the view's statuses and classes keep."""
+        return label_mask(self.labels.iloc[rows], status=list(self.view_status),
+                          classes=list(self.view_classes) or None)
+
     def _view_pairs(self) -> dict[int, list[tuple[str, str]]]:
         """The labels of the previewed tasks that the view's statuses and classes keep."""
-        rows = self._rows_of(self._preview_ids)
-        keep = label_mask(self.labels.iloc[rows], status=list(self.view_status),
-                          classes=list(self.view_classes) or None)
-        return self._pairs(rows[keep])
+        return self.view_pairs(self._preview_ids)
+
+    def view_pairs(self, task_ids: Iterable[int]) -> dict[int, list[tuple[str, str]]]:
+        """The annotations of these tasks that the label view (statuses, classes) keeps, as
+        a preview's ``show_only`` takes them: task id -> ``(source, annotation id)`` pairs.
+
+        Example:
+            >>> from synapse_nb.evaluation import coco_from_per_image, evaluate
+            >>> gt, preds = coco_from_per_image({1: [{"label": "a", "bbox": [0, 0, 9, 9]}]},
+            ...     {1: [{"label": "a", "bbox": [50, 50, 9, 9], "score": 0.9}]})
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True).head(1)
+            >>> panel = EvaluationPanel(evaluate(gt, preds), tasks, images={1: 1})
+            >>> panel.show_labels(status="FN"); panel.view_pairs([1])
+            {1: [('a', '1')]}
+        """
+        rows = self._rows_of(np.asarray(list(task_ids), np.int64))
+        return self._pairs(rows[self._view_mask(rows)])
 
     def _on_view(self, change: Any) -> None:
         if self.preview is None:
@@ -639,6 +772,21 @@ class EvaluationPanel(LoadOnDisplay, widgets.VBox):
             self.tag_cell()
         except Exception as exc:  # shown in the widget
             self.status.value = error_html(str(exc))
+
+    def on_cell(self, callback: Callable[[str, str], Any], remove: bool = False) -> None:
+        """Call ``callback(true, predicted)`` after :meth:`select_cell` (or a click) chose a cell.
+
+        Example:
+            >>> from synapse_nb.evaluation import coco_from_per_image, evaluate
+            >>> gt, preds = coco_from_per_image({1: [{"label": "a", "bbox": [0, 0, 9, 9]}]},
+            ...     {1: []})
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True).head(1)
+            >>> panel = EvaluationPanel(evaluate(gt, preds), tasks, images={1: 1})
+            >>> panel.on_cell(lambda true, predicted: print(true, "→", predicted))
+            >>> _ = panel.select_cell("a", "background")
+            a → background
+        """
+        self._cell_callbacks.register_callback(callback, remove=remove)
 
     def on_tag(self, callback: Callable[[TagChange], Any], remove: bool = False) -> None:
         """Call ``callback(change)`` after :meth:`tag_cell` (or the button) tagged tasks.

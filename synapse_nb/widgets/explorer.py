@@ -22,8 +22,12 @@ Links:
 - a **tag change** (or its undo) updates the table.
 
 With ``evaluation=`` an :class:`~synapse_nb.widgets.evaluation.EvaluationPanel`, the layout
-above becomes the first tab ("Explore") and the panel the second ("Evaluation"); tagging a
-confusion cell there reloads the task table.
+above becomes the first tab ("Explore") and the panel the second ("Evaluation"). Clicking a
+confusion cell there (or :meth:`Explorer.select_cell`) filters the Explore tab's live task
+table to the cell's tasks — an id filter the server applies (``id__in``), shown as a removable
+chip ``12 tasks from confusion cell car→truck ✕`` — switches to the Explore tab and opens the
+preview in compare mode on the cell's first task with the cell's annotations highlighted.
+Tagging a confusion cell reloads the task table.
 
 Loading: nothing is fetched in ``__init__``; the first display (or ``load()``) loads the
 table, the tag list and the project list. The preview is built when rows are selected.
@@ -127,6 +131,8 @@ class Explorer(LoadOnDisplay, widgets.VBox):
         self.panel = FilterPanel(client=client, params=params, page_size=page_size, columns=columns)
         self.tags = TagEditor(client, project=project)
         self.preview: Any = None
+        self.tabs: widgets.Tab | None = None
+        self._cell_ids: list[int] | None = None  # tasks of the cell preview on show
         self.preview_box = widgets.VBox(
             [widgets.HTML(muted(_PLACEHOLDER))],
             layout=widgets.Layout(margin="8px 0 0 0"),
@@ -144,8 +150,12 @@ class Explorer(LoadOnDisplay, widgets.VBox):
             tabs.set_title(0, "Explore")
             tabs.set_title(1, "Evaluation")
             tabs.add_class("snb-explorer-tabs")
+            self.tabs = tabs
             children = [tabs]
             evaluation.on_tag(self._on_evaluation_tagged)
+            evaluation.on_cell(self._on_evaluation_cell)
+            evaluation.observe(self._on_evaluation_view, ["view_status", "view_classes",
+                                                          "min_score"])
         super().__init__([*children, self.status], **kwargs)
         self.add_class("snb-explorer")
         self.preview_box.add_class("snb-preview-box")
@@ -218,6 +228,76 @@ class Explorer(LoadOnDisplay, widgets.VBox):
         if len(rows):
             self.show_preview(rows)
 
+    def select_cell(self, true: str, predicted: str) -> pd.DataFrame:
+        """Click a confusion cell of the evaluation: the Explore tab's table shows the cell's
+        tasks (a removable id filter), the preview opens on the first, cell highlighted.
+
+        Args:
+            true: Ground-truth class (matrix row) or ``background``.
+            predicted: Predicted class (column) or ``background``.
+
+        Returns:
+            The cell's tasks, as :meth:`EvaluationPanel.select_cell` returns them.
+
+        Raises:
+            InvalidInputError: No evaluation panel, or a class not in the matrix.
+
+        Example:
+            >>> from synapse_nb.evaluation import coco_from_per_image, evaluate
+            >>> from synapse_nb.widgets import EvaluationPanel
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True).head(2)
+            >>> gt, preds = coco_from_per_image({1: [{"label": "car", "bbox": [0, 0, 9, 9]}],
+            ...     2: []}, {1: [{"label": "truck", "bbox": [0, 0, 9, 9], "score": 0.8}], 2: []})
+            >>> panel = EvaluationPanel(evaluate(gt, preds), tasks, images={1: 1, 2: 2})
+            >>> ex = explore(client, project=1, evaluation=panel).load()
+            >>> _ = ex.select_cell("car", "truck")
+            >>> ex.panel.value.index.tolist(), ex.panel.id_chip.text
+            ([1], '1 task from confusion cell car→truck')
+            >>> ex.tabs.selected_index, ex.preview.current_id, ex.preview.highlighted
+            (0, 1, ['a:1', 'b:1'])
+        """
+        if self.evaluation is None:
+            raise InvalidInputError("evaluation", None, "explore() was opened without an "
+                                    "evaluation panel", method="select_cell")
+        return self.evaluation.select_cell(true, predicted)  # -> _on_evaluation_cell
+
+    def _on_evaluation_cell(self, true: str, predicted: str) -> None:
+        """The panel's cell click, mirrored in the Explore tab."""
+        evaluation = self.evaluation
+        ids = evaluation.cell_task_ids
+        project = evaluation.project
+        if project is not None and self.panel.params.get("project") != project:
+            self.show_project(project)
+        if not ids:
+            self.panel.clear_ids()
+            self.clear_preview()
+            return
+        self.panel.filter_ids(ids, f"from confusion cell {true}→{predicted}")
+        if self.tabs is not None:
+            self.tabs.selected_index = 0
+        shown = ids[: evaluation.preview_rows]
+        self._show_widget(evaluation.cell_preview(shown))
+        self._cell_ids = shown
+
+    def _on_evaluation_view(self, change: Mapping[str, Any]) -> None:
+        """The panel's label view (statuses, classes, score) applies to the cell preview."""
+        if self.preview is None or self._cell_ids is None:
+            return
+        if change["name"] == "min_score":
+            self.preview.min_score = change["new"]
+        else:
+            self.preview.show_only(self.evaluation.view_pairs(self._cell_ids))
+
+    def _show_widget(self, preview: Any) -> None:
+        """Show a preview built elsewhere in the preview box (replacing the previous one)."""
+        if preview is None:
+            self.clear_preview()
+            return
+        old, self.preview = self.preview, preview
+        self.preview_box.children = (preview,)
+        if old is not None:
+            old.close()
+
     def _on_evaluation_tagged(self, _change: TagChange) -> None:
         if self.panel._loaded:
             self.panel.reload()
@@ -238,6 +318,7 @@ class Explorer(LoadOnDisplay, widgets.VBox):
             True
         """
         old, self.preview = self.preview, None
+        self._cell_ids = None
         self.preview_box.children = (widgets.HTML(muted(_PLACEHOLDER)),)
         if old is not None:
             old.close()
@@ -261,6 +342,7 @@ class Explorer(LoadOnDisplay, widgets.VBox):
             self.preview_box.children = (widgets.HTML(muted("Nothing to preview.")),)
             return None
         old = self.preview
+        self._cell_ids = None
         self.preview = preview_class(frame, client=self.client, **options)
         self.preview.load()
         self.preview_box.children = (self.preview,)

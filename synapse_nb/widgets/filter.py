@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import fields
@@ -53,6 +54,7 @@ from synapse_nb.frames.schemas import SCHEMAS
 from synapse_nb.frames.writeback import normalize_value, snapshot_id
 from synapse_nb.widgets._display import LoadOnDisplay, error_html, muted, note_html, plural
 from synapse_nb.widgets.filter_controls import FilterControls
+from synapse_nb.widgets.filter_ids import IdChip, check_ids
 from synapse_nb.widgets.filter_sources import (
     LIVE_KINDS,
     UNASSIGNED,
@@ -183,7 +185,10 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
 
     def __repr__(self) -> str:
         mode = "live" if self._source.live else "frame"
-        active = ", ".join(f"{k}={v!r}" for k, v in self._criteria.active().items())
+        active = ", ".join(
+            f"ids=<{len(v):,} ids>" if k == "ids" else f"{k}={v!r}"
+            for k, v in self._criteria.active().items()
+        )
         return (
             f"<FilterPanel {mode} {self.kind}: {self.count:,} match"
             f"{' (' + active + ')' if active else ''}, {len(self.selected):,} selected>"
@@ -227,6 +232,7 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         self.score_filter = controls.score_filter
         self.reset_button = controls.reset_button
         self.reset_button.on_click(lambda _b: self.reset())
+        self.id_chip = IdChip(self._clear_ids_from_ui, noun=self.kind.replace("_", " "))
         self.count_label = widgets.HTML()
         self.sort_dropdown = widgets.Dropdown(
             description="sort", options=self._source.sortable(), value="id",
@@ -284,6 +290,7 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
     def _layout(self) -> list[widgets.Widget]:
         return [
             *self.controls.rows(),
+            self.id_chip,
             widgets.HBox([self.count_label, self.sort_dropdown, self.direction,
                           self.size_dropdown], layout=widgets.Layout(align_items="center")),
             widgets.HBox([self.page_check, self.header], layout=widgets.Layout(margin="0")),
@@ -384,7 +391,11 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
             self.controls.set_options(self._source.options())
         finally:
             self._release()
-        self._criteria = self.controls.read()
+        self._criteria = self._read()
+
+    def _read(self) -> Criteria:
+        """The controls' criteria plus the id filter (which has no control)."""
+        return dataclasses.replace(self.controls.read(), ids=self.id_chip.ids)
 
     # ------------------------------------------------------------------ filters
     @contextlib.contextmanager
@@ -408,7 +419,7 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
             self._criteria_from_controls()
 
     def _criteria_from_controls(self) -> None:
-        criteria = self.controls.read()
+        criteria = self._read()
         if criteria != self._criteria:
             self._criteria = criteria
             with self._hold_view():
@@ -420,9 +431,10 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
 
         Args:
             **criteria: Fields of :class:`Criteria`: ``status``, ``assignee``, ``tags``,
-                ``class_name``, ``created_from``, ``created_to``, ``search``, and on frames
-                from ``df.synapse.health()`` ``issue`` and ``score`` (``(column, low,
-                high)``). ``None`` (or ``()``/``''``) clears a filter.
+                ``class_name``, ``created_from``, ``created_to``, ``search``, ``ids`` (as
+                :meth:`filter_ids`), and on frames from ``df.synapse.health()`` ``issue``
+                and ``score`` (``(column, low, high)``). ``None`` (or ``()``/``''``)
+                clears a filter.
 
         Returns:
             The new ``.value``.
@@ -448,6 +460,9 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
                     f"is not a filter; one of {sorted(known)}",
                     method="filter",
                 )
+        ids = criteria.pop("ids", ...)
+        drop_ids = ids is None or (isinstance(ids, tuple | list) and not ids)
+        checked_ids = None if ids is ... or drop_ids else check_ids(ids, "filter")
         caps = self._source.capabilities()
         for name, value in criteria.items():
             facet = "created" if name.startswith("created") else name
@@ -460,7 +475,65 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         with self._hold():
             for name, value in values.items():
                 self.controls.widget(name).value = value
+            if checked_ids is not None:
+                self.id_chip.set(checked_ids, self.id_chip.label)
+            elif drop_ids:
+                self.id_chip.clear()
         return self.value
+
+    def filter_ids(self, ids: Iterable[int], label: str = "") -> pd.DataFrame:
+        """Show only the rows with these ids, named by a removable chip (the other filters
+        stay and narrow them further).
+
+        Frame mode keeps the frame's rows with these ids; live mode asks the server for
+        them (the task listing's ``id__in``), so paging, sorting and the count stay
+        server-side.
+
+        Args:
+            ids: Row ids (task ids for a task panel).
+            label: What the ids are, after the count on the chip (e.g. ``from confusion
+                cell car→truck``).
+
+        Returns:
+            The new ``.value``.
+
+        Raises:
+            InvalidInputError: ``ids`` is not a non-empty list of integer ids, or ``label``
+                is not text.
+
+        Example:
+            >>> panel = FilterPanel(client.list_tasks({"project": 1}, list_all=True))
+            >>> panel.filter_ids([5, 3], "picked by hand").index.tolist()
+            [3, 5]
+            >>> panel.id_chip.text
+            '2 tasks picked by hand'
+        """
+        checked = check_ids(ids)
+        if not isinstance(label, str):
+            raise InvalidInputError("label", label, "must be text", method="filter_ids")
+        with self._hold():
+            self.id_chip.set(checked, label)
+        return self.value
+
+    def clear_ids(self) -> pd.DataFrame:
+        """Remove the id filter (what the chip's ✕ does); returns the new ``.value``.
+
+        Example:
+            >>> tasks = client.list_tasks({"project": 1}, list_all=True)
+            >>> panel = FilterPanel(tasks)
+            >>> _ = panel.filter_ids([1])
+            >>> len(panel.clear_ids()) == len(tasks), panel.id_chip.text
+            (True, '')
+        """
+        with self._hold():
+            self.id_chip.clear()
+        return self.value
+
+    def _clear_ids_from_ui(self) -> None:
+        try:
+            self.clear_ids()
+        except ClientError as exc:  # shown in the widget: a click handler must not raise
+            self.status_line.value = error_html(str(exc))
 
     def reset(self) -> None:
         """Clear every filter.
@@ -475,6 +548,7 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         """
         with self._hold():
             self.controls.clear()
+            self.id_chip.clear()
 
     def on_filter(self, callback: Callable[[pd.DataFrame], Any], remove: bool = False) -> None:
         """Call ``callback(value)`` whenever the filters, sort or page change the rows.

@@ -17,6 +17,8 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
@@ -46,6 +48,9 @@ __all__ = [
 #: value of the assignee filter that matches rows without an assignee
 UNASSIGNED = "(unassigned)"
 _MASK_CACHE = 64
+#: Most ids in one ``id__in`` value: a longer query string is refused by HTTP servers, so a
+#: longer id filter is asked in chunks and paged here (see :meth:`LiveSource.query`).
+ID_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,8 @@ class Criteria:
         issue: A dataset-health issue of the row's image or annotations (frames from
             ``df.synapse.health()`` only).
         score: ``(score column, low, high)``: rows whose health score lies in the range.
+        ids: Row ids (sorted, distinct): only these rows (set by ``filter_ids``; the task
+            listing's ``id__in`` in live mode).
 
     Example:
         >>> Criteria(status="completed").active()
@@ -100,6 +107,7 @@ class Criteria:
     search: str = ""
     issue: str | None = None
     score: tuple[Any, ...] = ()
+    ids: tuple[int, ...] = ()
 
     def active(self) -> dict[str, Any]:
         """The fields that filter, as a dict.
@@ -275,6 +283,8 @@ class FrameSource:
             mask = filter_health.issue_mask(frame, key)
         elif facet == "score":
             mask = filter_health.score_mask(frame, key)
+        elif facet == "ids":
+            mask = np.isin(self._ids, np.asarray(key, dtype=np.int64))
         else:  # pragma: no cover - facets are fixed
             raise KeyError(facet)
         if len(self._masks) >= _MASK_CACHE:
@@ -314,6 +324,8 @@ class FrameSource:
             parts.append(self._facet_mask("issue", criteria.issue))
         if criteria.score:
             parts.append(self._facet_mask("score", tuple(criteria.score)))
+        if criteria.ids:
+            parts.append(self._facet_mask("ids", criteria.ids))
         if not parts:
             return None
         mask = parts[0].copy()
@@ -478,6 +490,8 @@ class LiveSource:
             query["created__lte"] = _utc(criteria.created_to, end=True).isoformat()
         if criteria.search.strip() and self.spec.search:
             query["search"] = criteria.search.strip()
+        if criteria.ids:  # one comma-separated value: the shortest query string
+            query["id__in"] = ",".join(str(pk) for pk in criteria.ids)
         return query
 
     def _list(self, query: Mapping[str, Any]) -> pd.DataFrame:
@@ -487,6 +501,8 @@ class LiveSource:
     def query(
         self, criteria: Criteria, sort_by: str, ascending: bool, page: int, page_size: int
     ) -> Result:
+        if len(criteria.ids) > ID_CHUNK:
+            return self._query_many_ids(criteria, sort_by, ascending, page, page_size)
         query = self.to_params(criteria)
         query["ordering"] = sort_by if ascending else f"-{sort_by}"
         query["page_size"] = page_size
@@ -502,7 +518,51 @@ class LiveSource:
         count = len(rows) if count is None else int(count)
         return Result(rows, count, rows, int(query["page"]))
 
+    def _chunks(self, criteria: Criteria) -> list[dict[str, Any]]:
+        """The query of ``criteria`` once per chunk of ``ID_CHUNK`` ids."""
+        base = self.to_params(dataclasses.replace(criteria, ids=()))
+        ids = criteria.ids
+        return [{**base, "id__in": ",".join(str(pk) for pk in ids[i:i + ID_CHUNK])}
+                for i in range(0, len(ids), ID_CHUNK)]
+
+    def _matching(self, criteria: Criteria, sort_by: str, ascending: bool) -> list[int]:
+        """Ids of every row matching a long id filter, in the server's order (the sort
+        column, NULL first ascending, then id), asked one light request per chunk."""
+        raw = getattr(self.client.raw, "list_tasks" if self.kind == "task" else "list_assignments")
+        fields = "id" if sort_by == "id" else f"id,{sort_by}"
+        pairs: list[tuple[Any, int]] = []
+        for query in self._chunks(criteria):
+            envelope = raw({**query, "fields": fields, "page_size": ID_CHUNK, "page": 1})
+            pairs += [(item.get(sort_by), int(item["id"])) for item in envelope["results"]]
+        pairs.sort(key=lambda p: p[1])
+        if sort_by != "id":
+            pairs.sort(key=lambda p: (p[0] is not None, "" if p[0] is None else p[0]),
+                       reverse=not ascending)  # stable: ids stay ascending within a value
+        elif not ascending:
+            pairs.reverse()
+        return [pk for _value, pk in pairs]
+
+    def _query_many_ids(
+        self, criteria: Criteria, sort_by: str, ascending: bool, page: int, page_size: int
+    ) -> Result:
+        ids = self._matching(criteria, sort_by, ascending)
+        page = clamp_page(page, len(ids), page_size)
+        shown = ids[(page - 1) * page_size : page * page_size]
+        query = self.to_params(dataclasses.replace(criteria, ids=()))
+        query.update({"id__in": ",".join(str(pk) for pk in shown) or "0",
+                      "page_size": page_size, "page": 1})
+        rows = self._list(query)
+        rows = rows.loc[[pk for pk in shown if pk in rows.index]]
+        return Result(rows, len(ids), rows, page)
+
     def fetch_all(self, criteria: Criteria, sort_by: str, ascending: bool) -> pd.DataFrame:
+        if len(criteria.ids) > ID_CHUNK:
+            order = self._matching(criteria, sort_by, ascending)
+            method = "list_tasks" if self.kind == "task" else "list_assignments"
+            parts = [getattr(self.client, method)(q, list_all=True) for q in self._chunks(criteria)]
+            frame = pd.concat(parts) if len(parts) > 1 else parts[0]
+            frame.attrs = copy.deepcopy(parts[0].attrs)
+            return frame.loc[[pk for pk in order if pk in frame.index]]
         query = self.to_params(criteria)
         query["ordering"] = sort_by if ascending else f"-{sort_by}"
         method = "list_tasks" if self.kind == "task" else "list_assignments"

@@ -159,3 +159,76 @@ def test_click_a_cell_then_tag_its_tasks(notebooks, backend, width):
     assert cell_tasks - before, "every task of the cell was tagged already"
     assert after == before | cell_tasks
     assert nbp.widget_errors() == []
+
+
+#: The notebook of the review loop inside explore(): the panel from client.evaluate(...).
+EXPLORE_CELLS = [
+    "# %% md\n# explore() with an evaluation tab",
+    """\
+import json
+from synapse_nb.frames import Client
+from synapse_nb.widgets import EvaluationPanel, explore
+
+cfg = json.load(open("synapse-server.json"))
+client = Client(cfg["url"], api_token=cfg["token"])
+names = {d["id"]: d["name"] for d in client.raw.list_ground_truth_datasets()["results"]}
+versions = {(names[v["ground_truth_dataset"]], v["version"]): v["id"]
+            for v in client.raw.list_ground_truth_versions()["results"]}
+model = next(m["id"] for m in client.raw.list_models()["results"]
+             if (m["name"], m["version"]) == ("yolo-v8n", "2.0.0"))
+result = client.evaluate(ground_truth=versions[("Street GT", "v2")],
+                         predictions={"model": model})
+panel = EvaluationPanel.from_client(client, result)
+ex = explore(client, project=1, evaluation=panel)""",
+    "ex",
+]
+
+
+def test_a_cell_click_inside_explore_filters_the_live_table(notebooks, backend):
+    folder = notebooks.server("lab").notebook_dir
+    (folder / "synapse-server.json").write_text(
+        json.dumps({"url": backend.url, "token": backend.token})
+    )
+    with Client(backend.url, api_token=backend.token) as client:
+        namespace: dict = {"client": client}
+        source = (
+            EXPLORE_CELLS[1]
+            .replace('cfg = json.load(open("synapse-server.json"))\n', "")
+            .replace('client = Client(cfg["url"], api_token=cfg["token"])\n', "")
+        )
+        exec(source, namespace)
+        panel = namespace["panel"]
+        values = panel.matrix.iloc[:-1, :-1].to_numpy().copy()
+        np.fill_diagonal(values, 0)
+        i, j = np.unravel_index(values.argmax(), values.shape)
+        true, predicted = str(panel.matrix.index[i]), str(panel.matrix.columns[j])
+        count = int(values[i, j])
+        cell_tasks = len(panel.select_cell(true, predicted))
+        everything = client.raw.list_tasks({"project": 1})["count"]
+        panel.close()
+    nbp = notebooks.open("lab", "explore-evaluation", EXPLORE_CELLS)
+    nbp.page.set_viewport_size({"width": 1280, "height": 1000})
+    nbp.run_all()
+    nbp.assert_ran_cleanly()
+    out = nbp.output(2)
+    counts = out.locator(".snb-count", has_text="server-side")
+    expect(counts).to_contain_text(f"{everything}")
+    out.locator(".lm-TabBar-tab", has_text="Evaluation").click()
+    cell = out.locator(f'.snb-confusion-cell[title="GT {true} predicted {predicted}: {count}"]')
+    expect(cell).to_be_visible()
+    cell.click()
+
+    chip = out.locator(".snb-id-chip", has_text="from confusion cell")
+    expect(chip).to_be_visible()  # the Explore tab is shown again
+    expect(chip).to_contain_text(f"{cell_tasks} tasks from confusion cell {true}→{predicted}")
+    expect(counts).to_contain_text(f"{cell_tasks} task")
+    image = out.locator(".snb-preview-box img.snb-preview-image")
+    expect(image).to_be_visible()
+    expect(image).to_have_js_property("complete", True)
+    assert color_pixels(image, HIGHLIGHT) > 20, "the cell's boxes are not framed"
+    nbp.screenshot("-explore-cell", target=out)
+
+    chip.locator("button").click()
+    expect(chip).to_be_hidden()
+    expect(counts).to_contain_text(f"{everything}")
+    assert nbp.widget_errors() == []

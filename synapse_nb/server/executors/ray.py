@@ -50,6 +50,9 @@ log = logging.getLogger("synapse_nb.server.executor.ray")
 ENTRY = Path(__file__).with_name("ray_entry.py")
 SPEC_NAME = "_synapse_job.json"
 #: how often a follower asks Ray for a job's status and log
+#: seconds past the grace period a stopped job may take before it is failed (never RUNNING
+#: forever because a stop got lost on the cluster)
+STOP_PATIENCE = 30.0
 POLL = 0.2
 #: Ray's loggers that announce every working-dir upload at INFO level
 QUIET_LOGGERS = ("ray.dashboard.modules.dashboard_sdk", "ray._private.runtime_env.packaging")
@@ -72,6 +75,7 @@ class _Follow:
     offset: int = 0
     stop_requested: bool = False
     stop_sent: bool = False
+    stop_sent_at: float | None = None
     started: bool = False
     exit_code: int | None = None
     results: list[Any] = field(default_factory=list)
@@ -361,8 +365,19 @@ class RayExecutor(LocalExecutor):
             if timed_out is None and time.monotonic() > deadline:
                 timed_out = timeout
                 self._send_stop(follow)
+            if self._stop_ignored(follow):
+                wait = self.grace + STOP_PATIENCE
+                self._fail(follow.job_id, f"Ray did not end the job within {wait:.0f} s of the "
+                           "stop request; it may still run on the cluster "
+                           f"(Ray job {follow.ray_id})")
+                return
             time.sleep(POLL)
         self._finish(follow, status, timed_out)
+
+    def _stop_ignored(self, follow: _Follow) -> bool:
+        """A stop was sent and Ray has not ended the job in the grace period and then some."""
+        sent = follow.stop_sent_at
+        return sent is not None and time.monotonic() - sent > self.grace + STOP_PATIENCE
 
     def _read_log(self, follow: _Follow, final: bool) -> None:
         assert follow.ray_id is not None
@@ -420,6 +435,7 @@ class RayExecutor(LocalExecutor):
         if follow.ray_id is None or follow.stop_sent:
             return
         follow.stop_sent = True
+        follow.stop_sent_at = time.monotonic()
         try:
             self.client.stop_job(follow.ray_id)
         except Exception as exc:  # already finished, or the cluster is gone

@@ -194,7 +194,13 @@ class LocalRayHead:
 
         Ray gives its raylet a fixed 30 s to register; on a busy machine that can pass, so a
         start that failed that way is tried again (``attempts`` in all) on fresh ports.
+        Linux only: the head's processes are found (and stopped) through ``/proc``; elsewhere
+        start a head yourself and pass its address.
         """
+        if not Path("/proc/self/stat").exists():
+            raise RayError("a local Ray head is started on Linux only (its processes are found "
+                           "through /proc); start one with 'ray start --head' and pass its "
+                           "address as ray=")
         self.temp_dir.mkdir(parents=True, exist_ok=True)
         began = time.perf_counter()
         for attempt in range(1, attempts + 1):

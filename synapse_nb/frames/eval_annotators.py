@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from synapse_nb.evaluation import EvaluationResult, Params
-from synapse_nb.evaluation.dm import iou_type_of
+from synapse_nb.evaluation.dm import DMItem, iou_type_of
 from synapse_nb.exceptions import InvalidInputError
 from synapse_nb.frames.build import frame_meta
 from synapse_nb.frames.eval_inputs import GroundTruthSource
@@ -113,8 +113,14 @@ def annotator_quality(client: Client, assignments: pd.DataFrame, ground_truth: A
     results: dict[str, EvaluationResult] = {}
     frames, summary_rows = [], []
     for name, group in done.groupby(done["assignee_name"].fillna("(unknown)"), sort=True):
-        work = [items[int(pk)] for pk in group.index if int(pk) in items]
-        covered = sorted({it.data_unit for it in work})
+        # one submission per data unit and assignee: the latest (highest id); two of them
+        # would both count as predictions on the same image and double the extras
+        latest: dict[int, DMItem] = {}
+        for pk in sorted(int(p) for p in group.index):
+            if pk in items:
+                latest[items[pk].data_unit] = items[pk]
+        work = list(latest.values())
+        covered = sorted(latest)
         sub = GroundTruthSource([units[u] for u in covered], source.project,
                                 source.configuration, source.version)
         result = evaluate_source(client, sub, None, kind, method=method, items=work)

@@ -43,7 +43,7 @@ Example:
     ...                                         list_all=True)
     >>> both = AnnotationPreview(gt_v1, compare=preds, compare_labels=("GT", "yolo")).load()
     >>> both.comparison().counts()
-    {'matched': 8, 'missed': 0, 'extra': 0}
+    {'matched': 6, 'missed': 2, 'extra': 3}
 """
 
 from __future__ import annotations
@@ -809,7 +809,7 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
             >>> preds = client.list_ground_truth_events({"ground_truth_dataset_versions": [3]})
             >>> preview = AnnotationPreview(gt, compare=preds).load()
             >>> preview.comparison().counts()
-            {'matched': 8, 'missed': 0, 'extra': 0}
+            {'matched': 6, 'missed': 2, 'extra': 3}
         """
         if self._other is None or not len(self._source):
             return None

@@ -24,7 +24,7 @@ noise. So segmentation and keypoint (OKS) evaluation see the same errors as box 
 
 :data:`MODEL_PROFILES` holds one profile per demo model; they differ where comparisons are
 interesting (small objects, confusions, duplicates, score calibration). Everything is a pure
-function of the document, the seed and the profile.
+function of the document, the random seed and the profile.
 
 Example:
     >>> from synapse_nb.server.demo.media import generate_item

@@ -407,7 +407,7 @@ PREDICTED_MODELS = (("yolo-v8n", "2.0.0"), ("detr-r50", "1.2.0"), ("rtmdet-s", "
 
 
 def prediction_seed(seed: int, model: int, position: int) -> int:
-    """The seed of the predictions of model ``model`` (its position in
+    """The random-generator seed of the predictions of model ``model`` (its position in
     :data:`PREDICTED_MODELS`, < 16) on the ``position``-th GT image (< 1,000,003): distinct for
     every seed, model and position.
 

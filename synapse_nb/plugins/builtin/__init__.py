@@ -7,12 +7,14 @@
 * ``evaluate/``: a predictions dataset version against a ground-truth version with the COCO
   protocol; the summary logged as metrics, returned with AP per class, optionally written to
   a model.
+* ``upload/``: the upload workflow run on the backend's side, from a folder of a
+  ``file_system`` storage into a data collection (resumable; per-file counts in the result).
 
 The demo workspace publishes them as real releases (``numpy-trainer``, ``dataset-export``,
-``model-evaluate``).
+``model-evaluate``, ``storage-upload``).
 
 Example:
-    >>> [(plugin_dir(name) / "config.yaml").is_file() for name in ("export", "evaluate")]
+    >>> [(plugin_dir(name) / "config.yaml").is_file() for name in ("export", "upload")]
     [True, True]
 """
 

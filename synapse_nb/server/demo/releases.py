@@ -1,7 +1,8 @@
 """Real plugin releases in the demo workspace: the built-in plugins, published as archives.
 
 The built-in numpy trainer is published as the plugin ``numpy-trainer``, the dataset export as
-``dataset-export`` and the model evaluation as ``model-evaluate`` (the demo's other plugins keep
+``dataset-export``, the model evaluation as ``model-evaluate`` and the upload of a storage's
+folder as ``storage-upload`` (the demo's other plugins keep
 their placeholder releases, which hold no code to run). Releases go through the
 same validation and unpacking as ``POST plugin_releases/``.
 """
@@ -26,6 +27,7 @@ RELEASES = (
     ("numpy-trainer", "Numpy trainer", "trainer", "1.0.0", "neural_net"),
     ("dataset-export", "Dataset export", "export", "1.0.0", "export"),
     ("model-evaluate", "Model evaluation", "evaluate", "1.0.0", "neural_net"),
+    ("storage-upload", "Storage upload", "upload", "1.0.0", "upload"),
 )
 
 

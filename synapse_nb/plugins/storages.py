@@ -1,0 +1,150 @@
+"""Folders inside a storage, as plugin code on the backend's machine reaches them.
+
+A storage (``get_storage``) is a provider and its configuration; a ``file_system`` storage's
+``location`` is a folder on the backend's machine. Built-in plugins take a storage id and a
+path inside it: :func:`storage_root` finds the storage's folder, :func:`inside` resolves a path
+in it and :func:`check_links` looks through a folder, each refusing a path that leaves the
+storage (through ``..`` or a symbolic link) with an :class:`InvalidInputError` naming the
+parameter, before anything is read or written.
+
+Example:
+    >>> from pathlib import Path
+    >>> _ = Path("disk/scenes").mkdir(parents=True)
+    >>> disk = {"location": str(Path("disk").resolve())}
+    >>> storage = backend.create_storage({"name": "Scratch disk", "provider": "file_system",
+    ...                                   "configuration": disk})
+    >>> root = storage_root(backend, storage["id"], method="upload")
+    >>> inside(root, "/scenes", field="path", method="upload") == root / "scenes"
+    True
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from synapse_nb.exceptions import InvalidInputError, NotFoundError
+
+__all__ = ["LOCAL_PROVIDERS", "check_links", "inside", "relative", "storage_root"]
+
+#: providers whose ``location`` is a folder on the backend's machine
+LOCAL_PROVIDERS = frozenset({"file_system"})
+ESCAPES = "leaves the storage (through '..' or a symbolic link)"
+
+
+def storage_root(client: Any, storage_id: int, *, method: str) -> Path:
+    """The real folder of a ``file_system`` storage on this machine.
+
+    Args:
+        client: A ``BackendClient`` (a job's ``ctx.client``).
+        storage_id: The storage's id.
+        method: The calling plugin's name, for error messages.
+
+    Raises:
+        InvalidInputError: No such storage, not a local provider, or its ``location`` is not
+            a folder here.
+
+    Example:
+        >>> s3 = backend.create_storage({"name": "S3", "provider": "amazon_s3",
+        ...                              "configuration": {"bucket_name": "b"}})
+        >>> try:
+        ...     storage_root(backend, s3["id"], method="upload")
+        ... except InvalidInputError as err:
+        ...     print(err.field, "|", err.message.split(": ", 2)[2])
+        storage | is an amazon_s3 storage; only file_system storages are folders on the \
+backend's machine (nothing was sent)
+    """
+    try:
+        storage = client.get_storage(storage_id)
+    except NotFoundError:
+        raise InvalidInputError("storage", storage_id, "no such storage", method=method) from None
+    provider = str(storage.get("provider") or "")
+    if provider not in LOCAL_PROVIDERS:
+        problem = (
+            f"is an {provider} storage; only file_system storages are folders on the "
+            "backend's machine"
+        )
+        raise InvalidInputError("storage", storage_id, problem, method=method)
+    location = (storage.get("configuration") or {}).get("location")
+    if not isinstance(location, str) or not Path(location).is_absolute():
+        problem = "has no absolute 'location' in its configuration"
+        raise InvalidInputError("storage", storage_id, problem, method=method)
+    if not Path(location).is_dir():
+        problem = f"its location {location} is not a folder on the backend's machine"
+        raise InvalidInputError("storage", storage_id, problem, method=method)
+    return Path(location).resolve(strict=True)
+
+
+def _within(path: Path, root: Path) -> bool:
+    return path == root or path.is_relative_to(root)
+
+
+def inside(root: Path, path: str, *, field: str, method: str) -> Path:
+    """``path`` (relative to the storage; a leading ``/`` is its root) resolved under ``root``.
+
+    Symbolic links along the way are followed, so a link that points out of the storage is
+    refused like a ``..`` that climbs out of it. The path need not exist yet.
+
+    Raises:
+        InvalidInputError: ``path`` is not a string, holds a NUL byte, or leaves the storage.
+
+    Example:
+        >>> try:
+        ...     inside(Path("/srv/data"), "exports/../../etc", field="path", method="export")
+        ... except InvalidInputError as err:
+        ...     print(err.message)
+        export: invalid path='exports/../../etc': leaves the storage (through '..' or a \
+symbolic link) (nothing was sent)
+    """
+    if not isinstance(path, str) or "\x00" in path:
+        raise InvalidInputError(field, path, "must be a path inside the storage", method=method)
+    target = (root / path.lstrip("/")).resolve()
+    if not _within(target, root):
+        raise InvalidInputError(field, path, ESCAPES, method=method)
+    return target
+
+
+def check_links(folder: Path, root: Path, *, field: str, method: str) -> None:
+    """Refuse a folder holding a symbolic link (at any depth) whose target leaves ``root``.
+
+    Links that stay inside the storage are followed and their folders checked too.
+
+    Example:
+        >>> _ = Path("box/inner").mkdir(parents=True)
+        >>> Path("box/inner/out").symlink_to("/etc")
+        >>> box = Path("box").resolve()
+        >>> try:
+        ...     check_links(box, box, field="path", method="upload")
+        ... except InvalidInputError as err:
+        ...     print(err.message)
+        upload: invalid path='inner/out': holds a symbolic link that leaves the storage \
+(nothing was sent)
+    """
+    seen: set[Path] = set()
+    pending = [folder]
+    while pending:
+        current = pending.pop()
+        real = current.resolve()
+        if real in seen:
+            continue
+        seen.add(real)
+        with os.scandir(current) as entries:
+            for entry in entries:
+                path = Path(entry.path)
+                if entry.is_symlink() and not _within(path.resolve(), root):
+                    problem = "holds a symbolic link that leaves the storage"
+                    raise InvalidInputError(field, relative(path, root), problem, method=method)
+                if entry.is_dir():  # follows a link, now known to stay inside
+                    pending.append(path)
+
+
+def relative(path: Path, root: Path) -> str:
+    """``path`` as the storage names it (``/``-separated, relative to its root; ``""`` for it).
+
+    Example:
+        >>> relative(Path("/srv/data/exports/a.zip"), Path("/srv/data"))
+        'exports/a.zip'
+    """
+    rel = path.relative_to(root).as_posix()
+    return "" if rel == "." else rel

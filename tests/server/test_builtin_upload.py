@@ -1,0 +1,198 @@
+"""The built-in storage upload and the export to a storage path, run for real as demo jobs.
+
+A ``file_system`` storage is created over HTTP with its location in the test's temp folder;
+the jobs read and write there on the backend's side. Each test checks the product (the data
+units in the collection, the archive on disk) and, for a refused path, that nothing was sent
+or written.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from srv_helpers import check_field_error
+from test_builtin_plugins import Api, run
+from test_server_executor import logs, wait
+
+from synapse_nb.server import ServerHandle, start
+from synapse_nb.server.demo.media import generate_item
+
+SCENES = 32
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[ServerHandle]:
+    srv = start(demo=True)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def api(demo) -> Iterator[Api]:
+    with Api(demo.url, demo.token) as session:
+        yield session
+
+
+@pytest.fixture
+def disk(api, tmp_path) -> tuple[int, Path]:
+    """A file_system storage whose location is a fresh folder: (storage id, its root)."""
+    root = tmp_path / "disk"
+    root.mkdir()
+    body = {"name": f"disk {tmp_path.name}", "provider": "file_system",
+            "configuration": {"location": str(root)}}  # fmt: skip
+    response = api.post("storages/", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()["id"], root
+
+
+@functools.cache
+def street(index: int) -> Image.Image:
+    """A demo street scene (another seed than the demo's), drawn once per session."""
+    return Image.open(io.BytesIO(generate_item(index, seed=4242)[1])).convert("RGB")
+
+
+def scenes(folder: Path, count: int = SCENES) -> dict[str, str]:
+    """Small crops of four demo scenes, each with its own bytes: file name -> md5."""
+    folder.mkdir(parents=True)
+    sums = {}
+    for index in range(count):
+        crop = street(index % 4).crop((index, index, index + 320, index + 240))
+        path = folder / f"scene_{index:03d}.jpg"
+        crop.save(path, quality=80)
+        sums[path.name] = hashlib.md5(path.read_bytes()).hexdigest()
+    return sums
+
+
+def new_collection(api) -> int:
+    """An empty image data collection (one image per data unit)."""
+    specs = [{"name": "image_1", "file_type": "image", "is_primary": True}]
+    body = {"name": f"upload {time.monotonic_ns()}", "file_specifications": specs}
+    response = api.post("data_collections/", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def units_of(api, collection: int) -> list[dict]:
+    params = {"data_collection": collection, "page_size": 1000}
+    return api.get("data_units/", params=params).json()["results"]
+
+
+def count_units(demo, collection: int) -> int:
+    sql = "SELECT COUNT(*) FROM data_units WHERE data_collection_id = ?"
+    return int(demo.state.db.scalar(sql, (collection,)))
+
+
+def finished(api, job_id: str, status: str = "SUCCEEDED") -> dict:
+    job = wait(api, job_id, timeout=90)
+    assert job["status"] == status, logs(api, job_id)[-5:]
+    return job
+
+
+def writes_during(demo, job_id: str, api) -> list[str]:
+    """Upload requests the backend saw while the job ran (data files, data units)."""
+    finished(api, job_id, "FAILED")
+    return [
+        f"{r['method']} {r['path']}"
+        for r in list(demo.requests)
+        if r["method"] == "POST" and ("data_files" in r["path"] or "data_units" in r["path"])
+    ]
+
+
+# ------------------------------------------------------------------ upload
+
+
+def test_an_upload_stopped_half_way_resumes_without_duplicates(demo, api, disk):
+    storage, root = disk
+    sums = scenes(root / "street")
+    collection = new_collection(api)
+    demo.set_faults(latency_ms=100)  # the units arrive four at a time, every 100 ms
+    try:
+        first = run(api, "storage-upload", "upload", storage=storage, path="street",
+                    collection=collection, batch_size=1)  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not count_units(demo, collection):  # read in-process: not slowed down
+            assert time.monotonic() < deadline, logs(api, first)[-5:]
+            time.sleep(0.01)
+        api.patch(f"jobs/{first}/", json={"status": "STOPPED"})
+        finished(api, first, "STOPPED")
+        while first in demo.state.jobs.active_jobs():  # its process is ending
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        demo.set_faults()
+    earlier = {u["id"] for u in units_of(api, collection)}
+    before = len(earlier)
+    assert 0 < before < SCENES
+
+    second = finished(api, run(api, "storage-upload", "upload", storage=storage,
+                               path="/street", collection=collection))["result"]  # fmt: skip
+    assert second["ok"] and second["error_count"] == 0
+    assert second["data_units"]["found"] == SCENES
+    assert second["data_units"]["already_created"] == before
+    assert second["data_units"]["created"] == SCENES - before
+    units = units_of(api, collection)
+    assert len(units) == SCENES  # every scene once: nothing created twice
+    assert set(second["data_units"]["ids"]) == {u["id"] for u in units} - earlier
+    stored = sorted(f["checksum"] for u in units for f in u["files"].values())
+    assert stored == sorted(sums.values())
+
+    third = finished(api, run(api, "storage-upload", "upload", storage=storage, path="street",
+                              collection=collection))["result"]  # fmt: skip
+    assert third["data_units"] == {"found": SCENES, "created": 0, "already_created": SCENES,
+                                   "ids": []}  # fmt: skip
+    assert third["files"]["uploaded"] == 0 and len(units_of(api, collection)) == SCENES
+
+
+@pytest.mark.parametrize("how", ["dotdot", "linked_folder", "link_inside"])
+def test_a_path_leaving_the_storage_fails_the_job_and_uploads_nothing(
+    demo, api, disk, tmp_path, how
+):
+    storage, root = disk
+    scenes(tmp_path / "outside", 2)
+    scenes(root / "street", 2)
+    path = {"dotdot": "street/../../outside", "linked_folder": "linked", "link_inside": "street"}
+    if how == "linked_folder":
+        (root / "linked").symlink_to(tmp_path / "outside")
+    if how == "link_inside":
+        (root / "street" / "deeper").mkdir()
+        (root / "street" / "deeper" / "x.jpg").symlink_to(next((tmp_path / "outside").iterdir()))
+    collection = new_collection(api)
+    demo.state.journal.clear()
+    job_id = run(api, "storage-upload", "upload", storage=storage, path=path[how],
+                 collection=collection)  # fmt: skip
+    assert writes_during(demo, job_id, api) == []
+    error = api.get(f"jobs/{job_id}/").json()["result"]["error"]
+    assert "invalid path=" in error and "leaves the storage" in error, error
+    assert units_of(api, collection) == []
+    assert not list(root.glob("*.synapse-upload-*")) and not list(root.glob(".synapse-*"))
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"storage": "disk", "path": "a", "collection": 1}, "params.storage"),
+        ({"storage": 1, "path": "a"}, "params.collection"),
+        ({"storage": 1, "collection": 1}, "params.path"),
+    ],
+)
+def test_bad_upload_params_are_a_400_naming_the_field(api, params, field):
+    response = api.post("plugins/storage-upload/run/", json={"action": "upload",
+                                                             "params": params})  # fmt: skip
+    check_field_error(response, field)
+
+
+def test_a_storage_that_is_not_a_local_folder_fails_naming_it(api):
+    s3 = api.post("storages/", json={"name": "S3", "provider": "amazon_s3",
+                                     "configuration": {"bucket_name": "b"}}).json()  # fmt: skip
+    job_id = run(api, "storage-upload", "upload", storage=s3["id"], path="a", collection=1)
+    error = finished(api, job_id, "FAILED")["result"]["error"]
+    assert f"invalid storage={s3['id']}" in error and "amazon_s3" in error, error

@@ -12,13 +12,14 @@ import functools
 import hashlib
 import io
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
 from srv_helpers import check_field_error
-from test_builtin_plugins import Api, run
+from test_builtin_plugins import Api, archive_of, run
 from test_server_executor import logs, wait
 
 from synapse_nb.server import ServerHandle, start
@@ -196,3 +197,64 @@ def test_a_storage_that_is_not_a_local_folder_fails_naming_it(api):
     job_id = run(api, "storage-upload", "upload", storage=s3["id"], path="a", collection=1)
     error = finished(api, job_id, "FAILED")["result"]["error"]
     assert f"invalid storage={s3['id']}" in error and "amazon_s3" in error, error
+
+
+# ------------------------------------------------------------------ export to a storage
+
+EXPORT = {"target": "task", "format": "coco", "query": {"project": 1, "status": "completed"},
+          "save_original_file": False}  # fmt: skip
+
+
+def contents(zf: zipfile.ZipFile) -> dict[str, bytes]:
+    return {n: zf.read(n) for n in zf.namelist() if n != "export_report.json"}  # holds timings
+
+
+def test_an_export_to_a_storage_path_writes_the_data_file_export_s_archive(api, disk):
+    storage, root = disk
+    folder = root / "exports" / "coco"
+    folder.mkdir(parents=True)
+    (folder / "task-coco.zip").write_bytes(b"an older, broken archive")
+    published = finished(api, run(api, "dataset-export", "export", **EXPORT))
+    job = finished(api, run(api, "dataset-export", "export", storage=storage,
+                            path="/exports/coco", **EXPORT))  # fmt: skip
+    written = folder / "task-coco.zip"
+    assert job["result"]["archive"] == {"storage": storage, "path": "exports/coco/task-coco.zip",
+                                        "file_name": "task-coco.zip",
+                                        "size": written.stat().st_size}  # fmt: skip
+    assert [p.name for p in folder.iterdir()] == ["task-coco.zip"]  # replaced, no temp file left
+    with zipfile.ZipFile(written) as zf, archive_of(published) as expected:
+        assert zf.testzip() is None and "export_report.json" in zf.namelist()
+        got, want = contents(zf), contents(expected)
+    assert got == want and any(name.endswith(".json") for name in got)
+    assert job["result"]["report"]["exported"] == published["result"]["report"]["exported"] > 0
+    assert any("to storage" in m for _, m in logs(api, job["id"]))
+
+
+@pytest.mark.parametrize(
+    ("how", "params", "field"),
+    [
+        ("dotdot", {"path": "exports/../../outside"}, "path"),
+        ("link", {"path": "linked/coco"}, "path"),
+        ("no_storage", {"path": "exports", "storage": None}, "storage"),
+    ],
+)
+def test_an_export_path_leaving_the_storage_fails_before_exporting(
+    demo, api, disk, tmp_path, how, params, field
+):
+    storage, root = disk
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (root / "linked").symlink_to(outside)
+    given = {"storage": storage, **params}
+    if given["storage"] is None:
+        del given["storage"]
+    demo.state.journal.clear()
+    job_id = run(api, "dataset-export", "export", **given, **EXPORT)
+    job = finished(api, job_id, "FAILED")
+    assert f"invalid {field}=" in job["result"]["error"], job["result"]["error"]
+    if field == "path":
+        assert "leaves the storage" in job["result"]["error"]
+    assert not job["progress_record"]  # failed before the export's first phase
+    assert list(outside.iterdir()) == [] and sorted(p.name for p in root.iterdir()) == ["linked"]
+    requested = [r["path"] for r in list(demo.requests)]
+    assert not any(p.startswith(("/tasks", "/data_files")) for p in requested), requested

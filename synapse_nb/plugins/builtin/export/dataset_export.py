@@ -1,23 +1,37 @@
-"""The export workflow as a job: export, zip, upload the archive as a data file.
+"""The export workflow as a job: export, zip, then publish the zip or write it to a storage.
 
 The job selects items with ``query`` (the list call's filters, e.g. ``{"project": 1,
 "status": "completed"}``; ``ground_truth_version`` is a shortcut for a ground-truth version),
 runs :func:`synapse_nb.plugins.export.export` with the job's client into its scratch folder,
 zips the export and uploads the zip as a data file (chunked above the client's threshold).
-``split`` maps item ids to ``train``/``val``/``test``. The
+``split`` maps item ids to ``train``/``val``/``test``. By default the
 job result holds the archive's data file id and download URL and the export report's summary.
-Progress follows the workflow's phases (``fetch``, ``dataset_conversion``) then ``upload``; a
-stop request ends the job at the next progress report.
+
+With ``storage`` (a ``file_system`` storage's id) and ``path`` (a folder inside it, created when
+missing; ``""`` or ``/`` is its root) the zip is written there as ``<export name>.zip`` instead
+(one archive, the same bytes a data-file export publishes), replacing an earlier archive of
+that name in one rename, so a reader never sees half of one; the job result names the storage
+and the archive's path inside it. A path that leaves the storage (``..`` or a symbolic link)
+fails the job before anything is exported.
+
+Progress follows the workflow's phases (``fetch``, ``dataset_conversion``) then ``upload`` (or
+``write``); a stop request ends the job at the next progress report.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
+from synapse_nb.exceptions import InvalidInputError
 from synapse_nb.plugins.export import export
+from synapse_nb.plugins.storages import inside, relative, storage_root
+
+METHOD = "dataset-export"
 
 
 def export_query(params: dict[str, Any]) -> dict[str, Any]:
@@ -67,8 +81,120 @@ def _progress(ctx: Any) -> Any:
     return report
 
 
+def destination(params: dict[str, Any], ctx: Any) -> tuple[Path, Path] | None:
+    """(storage root, folder) the archive goes to, checked; None to publish a data file.
+
+    ``path`` is a folder inside the storage (``""`` or ``/``: its root), created when missing;
+    a path that leaves the storage (``..``, a symbolic link) is refused before any export.
+
+    Example:
+        >>> destination({"target": "task"}, None) is None
+        True
+    """
+    if params.get("storage") is None:
+        if params.get("path") is not None:
+            raise InvalidInputError("storage", None, "is required with path", method=METHOD)
+        return None
+    root = storage_root(ctx.client, params["storage"], method=METHOD)
+    folder = inside(root, params.get("path") or "", field="path", method=METHOD)
+    if folder.exists() and not folder.is_dir():
+        problem = f"is a file of storage {params['storage']}, not a folder"
+        raise InvalidInputError("path", params.get("path"), problem, method=METHOD)
+    return root, folder
+
+
+def write_archive(folder: Path, root: Path, archive_name: str, export_dir: Path) -> Path:
+    """Zip ``export_dir`` as ``folder/archive_name``, never half-written.
+
+    The zip is written under a hidden temporary name in the same folder, then renamed over the
+    final name in one step: a reader sees the previous archive or the new one, whole. The
+    folder is checked again once created (a link placed meanwhile does not lead out).
+
+    Example:
+        >>> _ = Path("done/labels").mkdir(parents=True)
+        >>> _ = Path("done/labels/a.txt").write_text("0 0.5 0.5 0.2 0.2")
+        >>> root = Path("disk").resolve()
+        >>> out = write_archive(root / "exports", root, "done.zip", Path("done"))
+        >>> zipfile.ZipFile(out).namelist(), sorted(p.name for p in out.parent.iterdir())
+        (['labels/a.txt'], ['done.zip'])
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    folder = inside(root, relative(folder, root), field="path", method=METHOD)
+    final = folder / archive_name
+    if final.is_dir():
+        problem = f"already holds a folder named {archive_name}"
+        raise InvalidInputError("path", relative(folder, root), problem, method=METHOD)
+    fd, temp = tempfile.mkstemp(prefix=f".{archive_name}.", suffix=".part", dir=folder)
+    os.close(fd)
+    try:
+        zip_folder(export_dir, Path(temp))
+        os.replace(temp, final)
+    finally:
+        Path(temp).unlink(missing_ok=True)
+    return final
+
+
+def run_export(params: dict[str, Any], ctx: Any, out: Path, originals: Path) -> Any:
+    """The export workflow into ``out`` with the job's client; returns its report."""
+    report = export(
+        ctx.client,
+        params["target"],
+        params["format"],
+        out,
+        params=export_query(params),
+        split=params.get("split"),
+        progress=_progress(ctx),
+        name=params.get("name"),
+        save_original_file=params["save_original_file"],
+        workers=4,
+        cache_dir=originals,  # the job's own, not the user's download cache
+    )
+    ctx.check_stop()
+    ctx.log_message(
+        f"Exported {report.exported}/{report.total} {report.target} items as {report.format}",
+        step="export",
+    )
+    return report
+
+
+def publish(report: Any, ctx: Any) -> dict[str, Any]:
+    """Zip the export into scratch and upload the zip as a data file; returns its description."""
+    archive = zip_folder(report.path, ctx.scratch_dir / f"{report.path.name}.zip")
+    try:
+        ctx.set_progress(0, 1, "upload")
+        uploaded = ctx.client.create_data_file(archive, use_chunked_upload=None)
+        ctx.set_progress(1, 1, "upload")
+    finally:
+        archive.unlink(missing_ok=True)
+    ctx.log_message(
+        f"Uploaded {archive.name} ({uploaded['size']} bytes) as data file {uploaded['id']}",
+        level="success",
+        step="upload",
+    )
+    return {
+        "data_file": uploaded["id"],
+        "url": uploaded["file"],
+        "file_name": archive.name,
+        "size": uploaded["size"],
+        "checksum": uploaded["checksum"],
+    }
+
+
+def store(report: Any, ctx: Any, storage: int, where: tuple[Path, Path]) -> dict[str, Any]:
+    """Write the zip into the storage's folder; returns where it is."""
+    root, folder = where
+    ctx.set_progress(0, 1, "write")
+    final = write_archive(folder, root, f"{report.path.name}.zip", report.path)
+    ctx.set_progress(1, 1, "write")
+    size = final.stat().st_size
+    path = relative(final, root)
+    ctx.log_message(f"Wrote {path} ({size} bytes) to storage {storage}", level="success",
+                    step="write")  # fmt: skip
+    return {"storage": storage, "path": path, "file_name": final.name, "size": size}
+
+
 def run(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
-    """Export, zip and upload; returns the archive's data file and the report summary.
+    """Export and zip; publish the zip as a data file or write it to a storage.
 
     Example:
         >>> from synapse_nb.plugins.runtime import RunContext
@@ -79,53 +205,26 @@ def run(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
         >>> result = run(params, ctx)
         >>> result["report"]["exported"] > 0, result["archive"]["file_name"]
         (True, 'task-coco.zip')
+
+        With a ``file_system`` storage and a folder inside it, the zip is written there:
+
+        >>> disk = backend.create_storage({"name": "Export disk", "provider": "file_system",
+        ...     "configuration": {"location": str(Path(".").resolve())}})["id"]
+        >>> archive = run({**params, "storage": disk, "path": "exports/coco"}, ctx)["archive"]
+        >>> archive["path"], zipfile.ZipFile(archive["path"]).testzip() is None
+        ('exports/coco/task-coco.zip', True)
     """
+    where = destination(params, ctx)
     out = ctx.scratch_dir / "export"
     originals = ctx.scratch_dir / "originals"
-    archive: Path | None = None
-    try:  # the export, the downloaded originals and the zip go, whether it succeeds or not
-        report = export(
-            ctx.client,
-            params["target"],
-            params["format"],
-            out,
-            params=export_query(params),
-            split=params.get("split"),
-            progress=_progress(ctx),
-            name=params.get("name"),
-            save_original_file=params["save_original_file"],
-            workers=4,
-            cache_dir=originals,  # the job's own, not the user's download cache
-        )
-        ctx.check_stop()
+    try:  # the export and the downloaded originals go, whether it succeeds or not
+        report = run_export(params, ctx, out, originals)
         summary = {k: v for k, v in report.summary().items() if k != "path"}  # scratch, removed
-        ctx.log_message(
-            f"Exported {report.exported}/{report.total} {report.target} items as {report.format}",
-            step="export",
-        )
-        archive = zip_folder(report.path, ctx.scratch_dir / f"{report.path.name}.zip")
-        shutil.rmtree(out, ignore_errors=True)
-        shutil.rmtree(originals, ignore_errors=True)
-        ctx.set_progress(0, 1, "upload")
-        uploaded = ctx.client.create_data_file(archive, use_chunked_upload=None)
-        ctx.set_progress(1, 1, "upload")
-        ctx.log_message(
-            f"Uploaded {archive.name} ({uploaded['size']} bytes) as data file {uploaded['id']}",
-            level="success",
-            step="upload",
-        )
+        if where is None:
+            archive = publish(report, ctx)
+        else:
+            archive = store(report, ctx, params["storage"], where)
     finally:
         shutil.rmtree(out, ignore_errors=True)
         shutil.rmtree(originals, ignore_errors=True)
-        if archive is not None:
-            archive.unlink(missing_ok=True)
-    return {
-        "archive": {
-            "data_file": uploaded["id"],
-            "url": uploaded["file"],
-            "file_name": archive.name,
-            "size": uploaded["size"],
-            "checksum": uploaded["checksum"],
-        },
-        "report": summary,
-    }
+    return {"archive": archive, "report": summary}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import stat
 import time
 import zipfile
 from collections.abc import Iterator
@@ -137,6 +138,7 @@ def test_an_upload_stopped_half_way_resumes_without_duplicates(demo, api, disk):
     second = finished(api, run(api, "storage-upload", "upload", storage=storage,
                                path="/street", collection=collection))["result"]  # fmt: skip
     assert second["ok"] and second["error_count"] == 0
+    assert second["files"]["uploaded"] == 0  # the stopped run had sent every file: none again
     assert second["data_units"]["found"] == SCENES
     assert second["data_units"]["already_created"] == before
     assert second["data_units"]["created"] == SCENES - before
@@ -222,6 +224,9 @@ def test_an_export_to_a_storage_path_writes_the_data_file_export_s_archive(api, 
                                         "file_name": "task-coco.zip",
                                         "size": written.stat().st_size}  # fmt: skip
     assert [p.name for p in folder.iterdir()] == ["task-coco.zip"]  # replaced, no temp file left
+    plain = folder.parent / "plain.txt"  # a file made the ordinary way: the umask's mode
+    plain.write_text("x")
+    assert stat.S_IMODE(written.stat().st_mode) == stat.S_IMODE(plain.stat().st_mode)
     with zipfile.ZipFile(written) as zf, archive_of(published) as expected:
         assert zf.testzip() is None and "export_report.json" in zf.namelist()
         got, want = contents(zf), contents(expected)

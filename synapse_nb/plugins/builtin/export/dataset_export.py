@@ -21,8 +21,8 @@ Progress follows the workflow's phases (``fetch``, ``dataset_conversion``) then 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -124,13 +124,15 @@ def write_archive(folder: Path, root: Path, archive_name: str, export_dir: Path)
     if final.is_dir():
         problem = f"already holds a folder named {archive_name}"
         raise InvalidInputError("path", relative(folder, root), problem, method=METHOD)
-    fd, temp = tempfile.mkstemp(prefix=f".{archive_name}.", suffix=".part", dir=folder)
-    os.close(fd)
+    temp = folder / f".{archive_name}.{secrets.token_hex(6)}.part"
+    # created exclusively with the umask's mode (mkstemp's 0600 would hide the archive from
+    # the storage's other readers)
+    os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
-        zip_folder(export_dir, Path(temp))
+        zip_folder(export_dir, temp)
         os.replace(temp, final)
     finally:
-        Path(temp).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
     return final
 
 

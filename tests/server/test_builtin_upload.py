@@ -148,11 +148,14 @@ def test_an_upload_stopped_half_way_resumes_without_duplicates(demo, api, disk):
     stored = sorted(f["checksum"] for u in units for f in u["files"].values())
     assert stored == sorted(sums.values())
 
+    (root / "street" / "notes.txt").write_text("not an image")  # one unit that must fail
     third = finished(api, run(api, "storage-upload", "upload", storage=storage, path="street",
                               collection=collection))["result"]  # fmt: skip
-    assert third["data_units"] == {"found": SCENES, "created": 0, "already_created": SCENES,
-                                   "ids": []}  # fmt: skip
+    assert third["data_units"] == {"found": SCENES + 1, "created": 0, "already_created": SCENES,
+                                   "failed": 1, "ids": []}  # fmt: skip
     assert third["files"]["uploaded"] == 0 and len(units_of(api, collection)) == SCENES
+    assert not third["ok"] and [(e["unit"], e["step"]) for e in third["errors"]] == [
+        ("notes", "validate_files")]  # fmt: skip
 
 
 @pytest.mark.parametrize("how", ["dotdot", "linked_folder", "link_inside"])

@@ -12,9 +12,9 @@ folder is the root), so a job stopped half-way and run again sends only what is 
 creates no data unit twice. Progress moves per file (``upload_data_files``) and per data unit
 (``generate_data_units``); a stop request ends the job at the next step. The job result counts
 the files (uploaded, ``existing``: already on the server and not sent again, failed) and the
-data units (found, created with their ids, ``already_created`` by an earlier run), and lists the
-per-file errors; a file that failed is in ``errors`` and leaves ``ok`` false, while the job
-itself succeeds (run it again to retry those files).
+data units (found, created with their ids, ``already_created`` by an earlier run, failed:
+not created, e.g. a file of the wrong type), and lists the per-file errors; a failure leaves
+``ok`` false while the job itself succeeds (run it again to retry what failed).
 """
 
 from __future__ import annotations
@@ -95,6 +95,7 @@ def summary(report: UploadReport, root: Path, params: dict[str, Any]) -> dict[st
             "found": report.data_units,
             "created": len(report.created),
             "already_created": report.already_created,
+            "failed": report.data_units - len(report.created) - report.already_created,
             "ids": report.created[:MAX_LISTED_IDS],
         },
         "tasks": len(report.tasks),

@@ -159,9 +159,15 @@ def run_export(params: dict[str, Any], ctx: Any, out: Path, originals: Path) -> 
     return report
 
 
-def publish(report: Any, ctx: Any) -> dict[str, Any]:
-    """Zip the export into scratch and upload the zip as a data file; returns its description."""
+def publish(report: Any, ctx: Any, done_with: tuple[Path, ...]) -> dict[str, Any]:
+    """Zip the export into scratch and upload the zip as a data file; returns its description.
+
+    The folders ``done_with`` (the export, the originals) are removed once zipped, before the
+    upload: the scratch folder holds the zip alone while it is sent.
+    """
     archive = zip_folder(report.path, ctx.scratch_dir / f"{report.path.name}.zip")
+    for folder in done_with:
+        shutil.rmtree(folder, ignore_errors=True)
     try:
         ctx.set_progress(0, 1, "upload")
         uploaded = ctx.client.create_data_file(archive, use_chunked_upload=None)
@@ -223,7 +229,7 @@ def run(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
         report = run_export(params, ctx, out, originals)
         summary = {k: v for k, v in report.summary().items() if k != "path"}  # scratch, removed
         if where is None:
-            archive = publish(report, ctx)
+            archive = publish(report, ctx, (out, originals))
         else:
             archive = store(report, ctx, params["storage"], where)
     finally:

@@ -99,9 +99,8 @@ def finished(api, job_id: str, status: str = "SUCCEEDED") -> dict:
     return job
 
 
-def writes_during(demo, job_id: str, api) -> list[str]:
-    """Upload requests the backend saw while the job ran (data files, data units)."""
-    finished(api, job_id, "FAILED")
+def writes_during(demo) -> list[str]:
+    """Upload requests (data files, data units) in the backend's journal."""
     return [
         f"{r['method']} {r['path']}"
         for r in list(demo.requests)
@@ -158,26 +157,33 @@ def test_an_upload_stopped_half_way_resumes_without_duplicates(demo, api, disk):
         ("notes", "validate_files")]  # fmt: skip
 
 
-@pytest.mark.parametrize("how", ["dotdot", "linked_folder", "link_inside"])
-def test_a_path_leaving_the_storage_fails_the_job_and_uploads_nothing(
-    demo, api, disk, tmp_path, how
-):
+def test_a_refused_folder_fails_the_job_naming_why_and_uploads_nothing(demo, api, disk, tmp_path):
     storage, root = disk
     scenes(tmp_path / "outside", 2)
     scenes(root / "street", 2)
-    path = {"dotdot": "street/../../outside", "linked_folder": "linked", "link_inside": "street"}
-    if how == "linked_folder":
-        (root / "linked").symlink_to(tmp_path / "outside")
-    if how == "link_inside":
-        (root / "street" / "deeper").mkdir()
-        (root / "street" / "deeper" / "x.jpg").symlink_to(next((tmp_path / "outside").iterdir()))
+    (root / "linked").symlink_to(tmp_path / "outside")  # a folder that is a link out
+    scenes(root / "mixed", 2)
+    (root / "mixed" / "deeper").mkdir()  # a link out, two levels down
+    (root / "mixed" / "deeper" / "x.jpg").symlink_to(next((tmp_path / "outside").iterdir()))
     collection = new_collection(api)
     demo.state.journal.clear()
-    job_id = run(api, "storage-upload", "upload", storage=storage, path=path[how],
+    jobs = {  # started together: they run side by side
+        path: run(api, "storage-upload", "upload", storage=storage, path=path,
+                  collection=collection)
+        for path in ("street/../../outside", "linked", "mixed")
+    }  # fmt: skip
+    s3 = api.post("storages/", json={"name": "S3", "provider": "amazon_s3",
+                                     "configuration": {"bucket_name": "b"}}).json()  # fmt: skip
+    remote = run(api, "storage-upload", "upload", storage=s3["id"], path="street",
                  collection=collection)  # fmt: skip
-    assert writes_during(demo, job_id, api) == []
-    error = api.get(f"jobs/{job_id}/").json()["result"]["error"]
-    assert "invalid path=" in error and "leaves the storage" in error, error
+    errors = {path: finished(api, job_id, "FAILED")["result"]["error"]
+              for path, job_id in jobs.items()}  # fmt: skip
+    for path, error in errors.items():
+        assert "invalid path=" in error and "leaves the storage" in error, (path, error)
+    assert "mixed/deeper/x.jpg" in errors["mixed"]  # the link itself is named
+    error = finished(api, remote, "FAILED")["result"]["error"]  # not a folder on this machine
+    assert f"invalid storage={s3['id']}" in error and "amazon_s3" in error, error
+    assert writes_during(demo) == []
     assert units_of(api, collection) == []
     assert not list(root.glob("*.synapse-upload-*")) and not list(root.glob(".synapse-*"))
 
@@ -194,14 +200,6 @@ def test_bad_upload_params_are_a_400_naming_the_field(api, params, field):
     response = api.post("plugins/storage-upload/run/", json={"action": "upload",
                                                              "params": params})  # fmt: skip
     check_field_error(response, field)
-
-
-def test_a_storage_that_is_not_a_local_folder_fails_naming_it(api):
-    s3 = api.post("storages/", json={"name": "S3", "provider": "amazon_s3",
-                                     "configuration": {"bucket_name": "b"}}).json()  # fmt: skip
-    job_id = run(api, "storage-upload", "upload", storage=s3["id"], path="a", collection=1)
-    error = finished(api, job_id, "FAILED")["result"]["error"]
-    assert f"invalid storage={s3['id']}" in error and "amazon_s3" in error, error
 
 
 # ------------------------------------------------------------------ export to a storage
@@ -238,31 +236,25 @@ def test_an_export_to_a_storage_path_writes_the_data_file_export_s_archive(api, 
     assert any("to storage" in m for _, m in logs(api, job["id"]))
 
 
-@pytest.mark.parametrize(
-    ("how", "params", "field"),
-    [
-        ("dotdot", {"path": "exports/../../outside"}, "path"),
-        ("link", {"path": "linked/coco"}, "path"),
-        ("no_storage", {"path": "exports", "storage": None}, "storage"),
-    ],
-)
-def test_an_export_path_leaving_the_storage_fails_before_exporting(
-    demo, api, disk, tmp_path, how, params, field
-):
+def test_an_export_path_leaving_the_storage_fails_before_exporting(demo, api, disk, tmp_path):
     storage, root = disk
     outside = tmp_path / "outside"
     outside.mkdir()
     (root / "linked").symlink_to(outside)
-    given = {"storage": storage, **params}
-    if given["storage"] is None:
-        del given["storage"]
+    cases = {  # params -> the field the error names; started together
+        "dotdot": ({"storage": storage, "path": "exports/../../outside"}, "path"),
+        "link": ({"storage": storage, "path": "linked/coco"}, "path"),
+        "no_storage": ({"path": "exports"}, "storage"),
+    }
     demo.state.journal.clear()
-    job_id = run(api, "dataset-export", "export", **given, **EXPORT)
-    job = finished(api, job_id, "FAILED")
-    assert f"invalid {field}=" in job["result"]["error"], job["result"]["error"]
-    if field == "path":
-        assert "leaves the storage" in job["result"]["error"]
-    assert not job["progress_record"]  # failed before the export's first phase
+    jobs = {how: run(api, "dataset-export", "export", **params, **EXPORT)
+            for how, (params, _) in cases.items()}  # fmt: skip
+    for how, job_id in jobs.items():
+        job, field = finished(api, job_id, "FAILED"), cases[how][1]
+        error = job["result"]["error"]
+        assert f"invalid {field}=" in error, (how, error)
+        assert field == "storage" or "leaves the storage" in error, (how, error)
+        assert not job["progress_record"], how  # failed before the export's first phase
     assert list(outside.iterdir()) == [] and sorted(p.name for p in root.iterdir()) == ["linked"]
     requested = [r["path"] for r in list(demo.requests)]
     assert not any(p.startswith(("/tasks", "/data_files")) for p in requested), requested

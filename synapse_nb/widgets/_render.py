@@ -7,8 +7,9 @@ them in :mod:`synapse_nb.widgets._match`) and puts the returned bytes into an
 
 Speed comes from never touching the full-resolution image: a JPEG is decoded straight at
 (about) the display size with Pillow's ``draft`` mode, shapes are scaled to the display and
-drawn there, translucent fills (polygons, masks) go into one RGBA layer that is blended with
-a single ``paste``, and the PNG is written with the fastest zlib setting.
+drawn there, and translucent fills (polygons, masks) go into one RGBA layer that is blended
+with a single ``paste``. Reading and encoding images is :mod:`synapse_nb.widgets._imageio`
+(``open_display`` and ``encode_image`` stay importable from here).
 
 Example:
     >>> from PIL import Image
@@ -25,11 +26,9 @@ Example:
 from __future__ import annotations
 
 import functools
-import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
@@ -37,6 +36,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 from synapse_nb.annotations.geometry import box_corners, box_iou
 from synapse_nb.annotations.masks import MaskError, decode_mask
 from synapse_nb.widgets._colors import STATUS_COLORS, class_color
+from synapse_nb.widgets._imageio import encode_image, open_display
 from synapse_nb.widgets._match import COMPARE_TOOLS, CompareResult, match_shapes
 from synapse_nb.widgets._shapes import (
     KEYPOINT_LABEL,
@@ -434,41 +434,6 @@ def render(
 # ---------------------------------------------------------------------------- images
 
 
-def open_display(
-    source: str | Path | bytes, max_size: tuple[int, int]
-) -> tuple[Image.Image, tuple[int, int]]:
-    """Open an image at (at most) ``max_size``, keeping its aspect ratio.
-
-    A JPEG is decoded directly at a reduced scale (``Image.draft``), which is what makes a
-    1920x1080 photo cheap to preview.
-
-    Args:
-        source: A file path or the encoded bytes.
-        max_size: ``(width, height)`` the result must fit in.
-
-    Returns:
-        ``(image, source_size)``: the RGB display image and the full image's size.
-
-    Example:
-        >>> import io
-        >>> buf = io.BytesIO(); Image.new("RGB", (400, 200)).save(buf, "PNG")
-        >>> img, size = open_display(buf.getvalue(), (100, 100))
-        >>> img.size, size
-        ((100, 50), (400, 200))
-    """
-    handle = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
-    with handle:
-        size = handle.size
-        scale = min(1.0, max_size[0] / size[0], max_size[1] / size[1])
-        target = (max(1, round(size[0] * scale)), max(1, round(size[1] * scale)))
-        if handle.format == "JPEG" and target != size:
-            handle.draft("RGB", target)
-        image = handle.convert("RGB")
-    if image.size != target:
-        image = image.resize(target, Image.Resampling.BILINEAR, reducing_gap=2.0)
-    return image, size
-
-
 def placeholder(size: tuple[int, int], text: str) -> Image.Image:
     """A grey image with a message, shown when an item has no image or it failed to load.
 
@@ -481,19 +446,3 @@ def placeholder(size: tuple[int, int], text: str) -> Image.Image:
     font = _font(max(9, min(16, size[1] // 12)))
     draw.multiline_text((8, 8), text, fill=(230, 230, 230), font=font)
     return image
-
-
-def encode_image(image: Image.Image, fmt: str = "png") -> bytes:
-    """Encode for an ``ipywidgets.Image``: PNG with zlib's fastest level, or JPEG.
-
-    Example:
-        >>> encode_image(Image.new("RGB", (4, 4)))[:4]
-        b'\\x89PNG'
-    """
-    buffer = io.BytesIO()
-    if fmt == "png":
-        # level 1 + Huffman-only: the deflate search is what dominates PNG time at 1 MP
-        image.save(buffer, "PNG", compress_level=1, compress_type=2)
-    else:
-        image.save(buffer, "JPEG", quality=90)
-    return buffer.getvalue()

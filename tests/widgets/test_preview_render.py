@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, JpegImagePlugin
 
 from synapse_nb.converters import dm_v2_to_v1, encode_mask
 from synapse_nb.widgets._colors import EXTRA, MATCHED, MISSED, class_color
@@ -263,3 +263,17 @@ def test_encode_png_and_jpeg():
     assert Image.open(io.BytesIO(png)).format == "PNG"
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(png))), np.asarray(picture))
     assert Image.open(io.BytesIO(encode_image(picture, "jpeg"))).format == "JPEG"
+
+
+def test_jpeg_keeps_thin_coloured_outlines_at_full_colour_resolution():
+    """No chroma subsampling: a 1 px outline keeps its colour instead of bleeding into grey."""
+    picture = Image.new("RGB", (120, 80), (128, 128, 128))
+    shapes = [Shape("bounding_box", label, [10 + 30 * i, 10, 20, 50])
+              for i, label in enumerate(("car", "person", "bus"))]
+    drawn = render(picture, shapes, options=RenderOptions(show_labels=False, line_width=1))
+    decoded = Image.open(io.BytesIO(encode_image(drawn, "jpeg")))
+    assert JpegImagePlugin.get_sampling(decoded) == 0  # 4:4:4
+    exact, lossy = np.asarray(drawn, int), np.asarray(decoded.convert("RGB"), int)
+    outline = (exact != 128).any(axis=2)
+    assert outline.sum() > 300
+    assert np.abs(lossy - exact).max(axis=2)[outline].mean() < 12

@@ -34,7 +34,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from synapse_nb.annotations.geometry import box_corners, box_iou
-from synapse_nb.annotations.masks import MaskError, decode_mask
+from synapse_nb.annotations.masks import MaskError, decode_mask, mask_encoding, mask_extent
 from synapse_nb.widgets._colors import STATUS_COLORS, class_color
 from synapse_nb.widgets._imageio import encode_image, open_display
 from synapse_nb.widgets._match import COMPARE_TOOLS, CompareResult, match_shapes
@@ -299,10 +299,38 @@ def _draw_polygon(p: _Painter, shape: Shape) -> None:
         p.label(top[0], top[1], _label_text(shape), color)
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _mask_rows(shape: Shape, width: int, height: int) -> tuple[int, np.ndarray]:
+    """A mask decoded into the rows it covers: ``(first row, (rows, width) bool array)``.
+
+    Only that band is allocated and filled (a mask is usually a small part of a 2 MP
+    frame). The band goes through :func:`decode_mask`, so a malformed mask raises the same
+    :class:`MaskError` as when it is decoded whole.
+    """
+    annotation = {"data": shape.data, **(shape.encoding or {})}
+    rle = mask_encoding(annotation) == "dm_rle"
+    data = shape.data
+    well_formed = isinstance(data, list) and (
+        all(isinstance(r, list | tuple) and len(r) == 2 and all(map(_is_int, r)) for r in data)
+        if rle
+        else all(map(_is_int, data))
+    )
+    box = mask_extent(data, rle=rle, width=width)[0] if well_formed else None
+    if box is None or box[1] < 0 or box[1] + box[3] > height:
+        return 0, decode_mask(annotation, width, height)  # empty, or says what is wrong
+    top, rows = int(box[1]), int(box[3])
+    flat = np.asarray(data, dtype=np.int64)
+    shifted = flat - (np.array([top * width, 0]) if rle else top * width)
+    return top, decode_mask({**annotation, "data": shifted.tolist()}, width, rows)
+
+
 def _draw_mask(p: _Painter, shape: Shape) -> bool:
     width, height = p.source_size
     try:
-        mask = decode_mask({"data": shape.data, **(shape.encoding or {})}, width, height)
+        top, mask = _mask_rows(shape, width, height)
     except MaskError:
         return False
     rows = np.flatnonzero(mask.any(axis=1))
@@ -310,10 +338,12 @@ def _draw_mask(p: _Painter, shape: Shape) -> bool:
         return True
     cols = np.flatnonzero(mask.any(axis=0))
     y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    mask = mask[y0:y1]
+    y0, y1 = y0 + top, y1 + top
     # scale only the mask's own box: masks are small next to a 1920x1080 frame
     dx0, dy0 = math.floor(x0 * p.sx), math.floor(y0 * p.sy)
     dx1, dy1 = max(math.ceil(x1 * p.sx), dx0 + 1), max(math.ceil(y1 * p.sy), dy0 + 1)
-    crop = Image.fromarray(mask[y0:y1, x0:x1]).convert("L")
+    crop = Image.fromarray(mask[:, x0:x1]).convert("L")
     scaled = crop.resize((dx1 - dx0, dy1 - dy0), Image.Resampling.NEAREST)
     color = _color(shape)
     fills = p.fill_image()

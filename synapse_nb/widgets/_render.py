@@ -7,9 +7,10 @@ them in :mod:`synapse_nb.widgets._match`) and puts the returned bytes into an
 
 Speed comes from never touching the full-resolution image: a JPEG is decoded straight at
 (about) the display size with Pillow's ``draft`` mode, shapes are scaled to the display and
-drawn there, and translucent fills (polygons, masks) go into one RGBA layer that is blended
-with a single ``paste``. Reading and encoding images is :mod:`synapse_nb.widgets._imageio`
-(``open_display`` and ``encode_image`` stay importable from here).
+drawn there, and translucent fills (polygons, masks) are blended into the image only where
+a shape covers it (no frame-sized layer to allocate and blend). Reading and encoding images
+is :mod:`synapse_nb.widgets._imageio` (``open_display`` and ``encode_image`` stay importable
+from here).
 
 Example:
     >>> from PIL import Image
@@ -152,8 +153,8 @@ class _Painter:
         self.width = options.line_width or max(1, round(short / 300))
         self.font_size = max(9, min(16, round(short / 40)))
         self.font = _font(self.font_size)
-        self.fills: Image.Image | None = None
-        self._fill_draw: ImageDraw.ImageDraw | None = None
+        #: draws translucent fills blended into the image, only where a shape covers it
+        self.tint = ImageDraw.Draw(image, "RGBA")
         self.draw = ImageDraw.Draw(image)
         self.labels: list[tuple[float, float, str, tuple[int, int, int]]] = []
         #: class -> its bounding boxes (source px), to label an object once
@@ -161,23 +162,6 @@ class _Painter:
 
     def xy(self, x: float, y: float) -> tuple[float, float]:
         return x * self.sx, y * self.sy
-
-    def fill_image(self) -> Image.Image:
-        if self.fills is None:
-            self.fills = Image.new("RGBA", self.image.size, (0, 0, 0, 0))
-            self._fill_draw = ImageDraw.Draw(self.fills)
-        return self.fills
-
-    def fill_layer(self) -> ImageDraw.ImageDraw:
-        self.fill_image()
-        assert self._fill_draw is not None
-        return self._fill_draw
-
-    def blend_fills(self) -> None:
-        if self.fills is not None:
-            # one paste blends every translucent fill: the layer's alpha is the blend factor
-            self.image.paste(self.fills, (0, 0), self.fills)
-            self.fills = self._fill_draw = None
 
     def label(self, x: float, y: float, text: str, color: tuple[int, int, int]) -> None:
         if self.options.show_labels and text:
@@ -289,7 +273,7 @@ def _draw_polygon(p: _Painter, shape: Shape) -> None:
     color = _color(shape)
     points = [p.xy(x, y) for x, y in shape.data]
     if shape.tool == "polygon":
-        p.fill_layer().polygon(points, fill=(*color, p.options.fill_alpha))
+        p.tint.polygon(points, fill=(*color, p.options.fill_alpha))
         p.draw.line([*points, points[0]], fill=color, width=p.width, joint="curve")
     else:
         p.draw.line(points, fill=color, width=p.width + 1, joint="curve")
@@ -346,10 +330,11 @@ def _draw_mask(p: _Painter, shape: Shape) -> bool:
     crop = Image.fromarray(mask[:, x0:x1]).convert("L")
     scaled = crop.resize((dx1 - dx0, dy1 - dy0), Image.Resampling.NEAREST)
     color = _color(shape)
-    fills = p.fill_image()
-    fills.paste((*color, p.options.mask_alpha), (dx0, dy0), scaled)
+    inside = np.asarray(scaled) > 0
+    tint = Image.fromarray(np.where(inside, np.uint8(p.options.mask_alpha), np.uint8(0)))
+    p.image.paste(color, (dx0, dy0), tint)  # the mask's alpha blends the colour in
     # an opaque outline keeps a mask readable where its tint matches the object's colour
-    fills.paste((*color, 255), (dx0 - 1, dy0 - 1), _outline(np.asarray(scaled) > 0))
+    p.image.paste(color, (dx0 - 1, dy0 - 1), _outline(inside))
     if not p.boxed(shape.label, (x0, y0, x1 - x0, y1 - y0)):
         p.label(dx0, dy0, _label_text(shape), color)
     return True
@@ -453,7 +438,6 @@ def render(
     for shape in visible:
         if shape.tool == "polygon":
             _draw_polygon(painter, shape)
-    painter.blend_fills()
     keypoints: list[Shape] = []
     relations: list[Shape] = []
     badges: list[Shape] = []

@@ -7,8 +7,10 @@ them in :mod:`synapse_nb.widgets._match`) and puts the returned bytes into an
 
 Speed comes from never touching the full-resolution image: a JPEG is decoded straight at
 (about) the display size with Pillow's ``draft`` mode, shapes are scaled to the display and
-drawn there, translucent fills (polygons, masks) go into one RGBA layer that is blended with
-a single ``paste``, and the PNG is written with the fastest zlib setting.
+drawn there, and translucent fills (polygons, masks) are blended into the image only where
+a shape covers it (no frame-sized layer to allocate and blend). Reading and encoding images
+is :mod:`synapse_nb.widgets._imageio` (``open_display`` and ``encode_image`` stay importable
+from here).
 
 Example:
     >>> from PIL import Image
@@ -25,18 +27,17 @@ Example:
 from __future__ import annotations
 
 import functools
-import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageDraw, ImageFont
 
 from synapse_nb.annotations.geometry import box_corners, box_iou
-from synapse_nb.annotations.masks import MaskError, decode_mask
+from synapse_nb.annotations.masks import MaskError, decode_mask, mask_encoding, mask_extent
 from synapse_nb.widgets._colors import STATUS_COLORS, class_color
+from synapse_nb.widgets._imageio import encode_image, open_display
 from synapse_nb.widgets._match import COMPARE_TOOLS, CompareResult, match_shapes
 from synapse_nb.widgets._shapes import (
     KEYPOINT_LABEL,
@@ -152,8 +153,8 @@ class _Painter:
         self.width = options.line_width or max(1, round(short / 300))
         self.font_size = max(9, min(16, round(short / 40)))
         self.font = _font(self.font_size)
-        self.fills: Image.Image | None = None
-        self._fill_draw: ImageDraw.ImageDraw | None = None
+        #: draws translucent fills blended into the image, only where a shape covers it
+        self.tint = ImageDraw.Draw(image, "RGBA")
         self.draw = ImageDraw.Draw(image)
         self.labels: list[tuple[float, float, str, tuple[int, int, int]]] = []
         #: class -> its bounding boxes (source px), to label an object once
@@ -162,41 +163,22 @@ class _Painter:
     def xy(self, x: float, y: float) -> tuple[float, float]:
         return x * self.sx, y * self.sy
 
-    def fill_image(self) -> Image.Image:
-        if self.fills is None:
-            self.fills = Image.new("RGBA", self.image.size, (0, 0, 0, 0))
-            self._fill_draw = ImageDraw.Draw(self.fills)
-        return self.fills
-
-    def fill_layer(self) -> ImageDraw.ImageDraw:
-        self.fill_image()
-        assert self._fill_draw is not None
-        return self._fill_draw
-
-    def blend_fills(self) -> None:
-        if self.fills is not None:
-            # one paste blends every translucent fill: the layer's alpha is the blend factor
-            self.image.paste(self.fills, (0, 0), self.fills)
-            self.fills = self._fill_draw = None
-
     def label(self, x: float, y: float, text: str, color: tuple[int, int, int]) -> None:
         if self.options.show_labels and text:
             self.labels.append((x, y, text, color))
 
     def flush_labels(self) -> None:
-        placed: list[tuple[float, float, float, float]] = []
-        for x, y, text, color in self.labels:
+        # boxes of the labels placed so far, (x0, y0, x1, y1) rows
+        placed = np.empty((len(self.labels), 4))
+        for n, (x, y, text, color) in enumerate(self.labels):
             glyphs = _text_mask(text, self.font_size)
             w, h = glyphs.width + 4, glyphs.height + 1
             x0 = min(max(x, 0), max(self.image.width - w, 0))
             # above the shape, else just inside it, else lower still: the first free spot
             tries = [y - h, y, y + h, y + 2 * h]
             tries = [t for t in tries if 0 <= t <= self.image.height - h] or [max(y, 0)]
-            y0 = next(
-                (t for t in tries if not any(_overlaps((x0, t, x0 + w, t + h), r) for r in placed)),
-                tries[0],
-            )
-            placed.append((x0, y0, x0 + w, y0 + h))
+            y0 = tries[_first_free(placed[:n], x0, x0 + w, tries, h)]
+            placed[n] = (x0, y0, x0 + w, y0 + h)
             self.draw.rectangle([x0, y0, x0 + w, y0 + h], fill=color)
             self.image.paste(_text_color(color), (round(x0) + 2, round(y0) + 1), glyphs)
         self.labels.clear()
@@ -216,8 +198,32 @@ class _Painter:
         return bool((inside >= 0.7).any())
 
 
-def _overlaps(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+def _first_free(placed: np.ndarray, x0: float, x1: float, tops: list[float], h: float) -> int:
+    """Index of the first of ``tops`` where a label ``h`` high overlaps no placed box (else 0).
+
+    All tops against all placed boxes at once: a hundred labels stay cheap.
+    """
+    across = (x0 < placed[:, 2]) & (placed[:, 0] < x1)
+    y = np.asarray(tops)[:, None]
+    hits = (across & (y < placed[:, 3]) & (placed[:, 1] < y + h)).any(axis=1)
+    free = np.flatnonzero(~hits)
+    return int(free[0]) if free.size else 0
+
+
+def _outline(mask: np.ndarray) -> Image.Image:
+    """The pixels of ``mask`` with a 3x3 neighbour outside it, on a 1 px wider canvas.
+
+    The margin makes the mask's own box edge count as outside (a mask cut by its crop is
+    still closed).
+    """
+    inside = np.pad(mask, 2)
+    core = inside[1:-1, 1:-1]
+    eroded = core.copy()
+    rows, cols = core.shape
+    for dy in (0, 1, 2):
+        for dx in (0, 1, 2):
+            eroded &= inside[dy : dy + rows, dx : dx + cols]
+    return Image.fromarray((core & ~eroded).astype(np.uint8) * 255)
 
 
 def _label_text(shape: Shape) -> str:
@@ -267,7 +273,7 @@ def _draw_polygon(p: _Painter, shape: Shape) -> None:
     color = _color(shape)
     points = [p.xy(x, y) for x, y in shape.data]
     if shape.tool == "polygon":
-        p.fill_layer().polygon(points, fill=(*color, p.options.fill_alpha))
+        p.tint.polygon(points, fill=(*color, p.options.fill_alpha))
         p.draw.line([*points, points[0]], fill=color, width=p.width, joint="curve")
     else:
         p.draw.line(points, fill=color, width=p.width + 1, joint="curve")
@@ -277,10 +283,38 @@ def _draw_polygon(p: _Painter, shape: Shape) -> None:
         p.label(top[0], top[1], _label_text(shape), color)
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _mask_rows(shape: Shape, width: int, height: int) -> tuple[int, np.ndarray]:
+    """A mask decoded into the rows it covers: ``(first row, (rows, width) bool array)``.
+
+    Only that band is allocated and filled (a mask is usually a small part of a 2 MP
+    frame). The band goes through :func:`decode_mask`, so a malformed mask raises the same
+    :class:`MaskError` as when it is decoded whole.
+    """
+    annotation = {"data": shape.data, **(shape.encoding or {})}
+    rle = mask_encoding(annotation) == "dm_rle"
+    data = shape.data
+    well_formed = isinstance(data, list) and (
+        all(isinstance(r, list | tuple) and len(r) == 2 and all(map(_is_int, r)) for r in data)
+        if rle
+        else all(map(_is_int, data))
+    )
+    box = mask_extent(data, rle=rle, width=width)[0] if well_formed else None
+    if box is None or box[1] < 0 or box[1] + box[3] > height:
+        return 0, decode_mask(annotation, width, height)  # empty, or says what is wrong
+    top, rows = int(box[1]), int(box[3])
+    flat = np.asarray(data, dtype=np.int64)
+    shifted = flat - (np.array([top * width, 0]) if rle else top * width)
+    return top, decode_mask({**annotation, "data": shifted.tolist()}, width, rows)
+
+
 def _draw_mask(p: _Painter, shape: Shape) -> bool:
     width, height = p.source_size
     try:
-        mask = decode_mask({"data": shape.data, **(shape.encoding or {})}, width, height)
+        top, mask = _mask_rows(shape, width, height)
     except MaskError:
         return False
     rows = np.flatnonzero(mask.any(axis=1))
@@ -288,20 +322,19 @@ def _draw_mask(p: _Painter, shape: Shape) -> bool:
         return True
     cols = np.flatnonzero(mask.any(axis=0))
     y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    mask = mask[y0:y1]
+    y0, y1 = y0 + top, y1 + top
     # scale only the mask's own box: masks are small next to a 1920x1080 frame
     dx0, dy0 = math.floor(x0 * p.sx), math.floor(y0 * p.sy)
     dx1, dy1 = max(math.ceil(x1 * p.sx), dx0 + 1), max(math.ceil(y1 * p.sy), dy0 + 1)
-    crop = Image.fromarray(mask[y0:y1, x0:x1]).convert("L")
+    crop = Image.fromarray(mask[:, x0:x1]).convert("L")
     scaled = crop.resize((dx1 - dx0, dy1 - dy0), Image.Resampling.NEAREST)
     color = _color(shape)
-    fills = p.fill_image()
-    fills.paste((*color, p.options.mask_alpha), (dx0, dy0), scaled)
-    # an opaque outline keeps a mask readable where its tint matches the object's colour;
-    # the 1 px margin makes the crop's own border count as outside the mask
-    padded = Image.new("L", (scaled.width + 2, scaled.height + 2), 0)
-    padded.paste(scaled, (1, 1))
-    outline = ImageChops.subtract(padded, padded.filter(ImageFilter.MinFilter(3)))
-    fills.paste((*color, 255), (dx0 - 1, dy0 - 1), outline)
+    inside = np.asarray(scaled) > 0
+    tint = Image.fromarray(np.where(inside, np.uint8(p.options.mask_alpha), np.uint8(0)))
+    p.image.paste(color, (dx0, dy0), tint)  # the mask's alpha blends the colour in
+    # an opaque outline keeps a mask readable where its tint matches the object's colour
+    p.image.paste(color, (dx0 - 1, dy0 - 1), _outline(inside))
     if not p.boxed(shape.label, (x0, y0, x1 - x0, y1 - y0)):
         p.label(dx0, dy0, _label_text(shape), color)
     return True
@@ -405,7 +438,6 @@ def render(
     for shape in visible:
         if shape.tool == "polygon":
             _draw_polygon(painter, shape)
-    painter.blend_fills()
     keypoints: list[Shape] = []
     relations: list[Shape] = []
     badges: list[Shape] = []
@@ -434,41 +466,6 @@ def render(
 # ---------------------------------------------------------------------------- images
 
 
-def open_display(
-    source: str | Path | bytes, max_size: tuple[int, int]
-) -> tuple[Image.Image, tuple[int, int]]:
-    """Open an image at (at most) ``max_size``, keeping its aspect ratio.
-
-    A JPEG is decoded directly at a reduced scale (``Image.draft``), which is what makes a
-    1920x1080 photo cheap to preview.
-
-    Args:
-        source: A file path or the encoded bytes.
-        max_size: ``(width, height)`` the result must fit in.
-
-    Returns:
-        ``(image, source_size)``: the RGB display image and the full image's size.
-
-    Example:
-        >>> import io
-        >>> buf = io.BytesIO(); Image.new("RGB", (400, 200)).save(buf, "PNG")
-        >>> img, size = open_display(buf.getvalue(), (100, 100))
-        >>> img.size, size
-        ((100, 50), (400, 200))
-    """
-    handle = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
-    with handle:
-        size = handle.size
-        scale = min(1.0, max_size[0] / size[0], max_size[1] / size[1])
-        target = (max(1, round(size[0] * scale)), max(1, round(size[1] * scale)))
-        if handle.format == "JPEG" and target != size:
-            handle.draft("RGB", target)
-        image = handle.convert("RGB")
-    if image.size != target:
-        image = image.resize(target, Image.Resampling.BILINEAR, reducing_gap=2.0)
-    return image, size
-
-
 def placeholder(size: tuple[int, int], text: str) -> Image.Image:
     """A grey image with a message, shown when an item has no image or it failed to load.
 
@@ -481,19 +478,3 @@ def placeholder(size: tuple[int, int], text: str) -> Image.Image:
     font = _font(max(9, min(16, size[1] // 12)))
     draw.multiline_text((8, 8), text, fill=(230, 230, 230), font=font)
     return image
-
-
-def encode_image(image: Image.Image, fmt: str = "png") -> bytes:
-    """Encode for an ``ipywidgets.Image``: PNG with zlib's fastest level, or JPEG.
-
-    Example:
-        >>> encode_image(Image.new("RGB", (4, 4)))[:4]
-        b'\\x89PNG'
-    """
-    buffer = io.BytesIO()
-    if fmt == "png":
-        # level 1 + Huffman-only: the deflate search is what dominates PNG time at 1 MP
-        image.save(buffer, "PNG", compress_level=1, compress_type=2)
-    else:
-        image.save(buffer, "JPEG", quality=90)
-    return buffer.getvalue()

@@ -122,8 +122,9 @@ def test_the_preview_draws_flagged_annotations_in_the_flag_colour(report, tmp_pa
     flagged = frame[frame["annotation_issues"].map(lambda issues: "outside" in issues)]
     clean = frame[(frame["annotation_issues"].map(len) == 0) & (frame["n_annotations"] > 0)]
     assert flagged.iloc[0]["flagged_annotations"] == {"bbox_planted": "outside"}
-    marked = AnnotationPreview(flagged, cache_dir=tmp_path).load()
-    plain = AnnotationPreview(clean.head(1), cache_dir=tmp_path).load()
+    # exact colours: PNG (the default sends these JPEG photos as JPEG)
+    marked = AnnotationPreview(flagged, cache_dir=tmp_path, image_format="png").load()
+    plain = AnnotationPreview(clean.head(1), cache_dir=tmp_path, image_format="png").load()
     try:
         assert _flag_pixels(marked) > 50
         assert _flag_pixels(plain) == 0

@@ -321,8 +321,9 @@ def test_the_preview_marks_a_class_confusion_in_the_flag_colour(report, tmp_path
     row = only.head(1)
     unflagged = row.copy()  # the same image and boxes, without the flags
     unflagged["flagged_annotations"] = pd.Series([{}], index=row.index, dtype=object)
-    marked = AnnotationPreview(row, cache_dir=tmp_path).load()
-    plain = AnnotationPreview(unflagged, cache_dir=tmp_path).load()
+    # exact colours: PNG (the default sends these JPEG photos as JPEG)
+    marked = AnnotationPreview(row, cache_dir=tmp_path, image_format="png").load()
+    plain = AnnotationPreview(unflagged, cache_dir=tmp_path, image_format="png").load()
     try:
         assert _flag_pixels(marked) > 50
         assert _flag_pixels(plain) == 0

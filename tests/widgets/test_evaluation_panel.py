@@ -168,6 +168,7 @@ def test_the_highlight_is_drawn_around_the_cell_annotations(panel):
     true, predicted = _worst_confusion(panel.matrix)
     panel.select_cell(true, predicted)
     preview = panel.preview
+    preview.image_format = "png"  # exact colours (the default sends JPEG photos as JPEG)
     image = _pixels(preview._image.value)
     here = panel.cell_labels[panel.cell_labels["task_id"] == preview.current_id]
     row = panel.tasks.loc[preview.current_id]

@@ -72,8 +72,16 @@ def predictions(client_a, versions):
 
 
 def pixels(png: bytes) -> np.ndarray:
+    """Exact pixels: the widget must have sent a PNG (``image_format="png"``)."""
     with Image.open(io.BytesIO(png)) as image:
         assert image.format == "PNG"
+        return np.asarray(image.convert("RGB"))
+
+
+def shown(image_widget) -> np.ndarray:
+    """Pixels of an Image widget in whatever format it sent, checked against its trait."""
+    with Image.open(io.BytesIO(bytes(image_widget.value))) as image:
+        assert image.format == image_widget.format.upper()
         return np.asarray(image.convert("RGB"))
 
 
@@ -123,7 +131,8 @@ def test_load_draws_the_first_row_and_fetches_data_by_id(demo_a, client_a, tmp_p
     state = preview.get_state()
     assert state["loaded"] is True
     assert state["current_id"] == first_id
-    image = pixels(preview._image.value)
+    assert preview._image.format == "jpeg"  # "auto": the demo's photos are JPEGs
+    image = shown(preview._image)
     width, height = int(tasks.iloc[0].width), int(tasks.iloc[0].height)
     scale = min(1.0, SINGLE_SIZE[0] / width, SINGLE_SIZE[1] / height)
     assert image.shape[:2] == (round(height * scale), round(width * scale))
@@ -132,13 +141,18 @@ def test_load_draws_the_first_row_and_fetches_data_by_id(demo_a, client_a, tmp_p
     expected = set(tasks.iloc[0].classes)
     assert expected <= set(state["classes"])
     # the drawn image went to the frontend as the Image widget's value
-    assert sent_updates(preview._image)[-1]["value"] == bytes(preview._image.value)
+    assert sent_updates(preview._image)[-1] == {
+        "format": "jpeg",  # with its bytes, in one message
+        "value": bytes(preview._image.value),
+    }
 
 
 def test_each_box_has_its_class_colour_and_hiding_every_class_leaves_the_photo(gt_v1, tmp_path):
     row = gt_v1[gt_v1.n_bounding_box >= 4].iloc[0]
     position = gt_v1.index.get_loc(row.name)
-    preview = AnnotationPreview(gt_v1, cache_dir=tmp_path, index=position).load()
+    preview = AnnotationPreview(
+        gt_v1, cache_dir=tmp_path, index=position, image_format="png"
+    ).load()
     preview.show_labels = False  # labels may sit on a box edge
     boxes = boxes_of(row.data)
     for label in {label for label, _ in boxes}:
@@ -157,8 +171,9 @@ def test_each_box_has_its_class_colour_and_hiding_every_class_leaves_the_photo(g
 
 def test_class_toggle_from_the_browser_hides_that_class_only(gt_v1, tmp_path):
     row = gt_v1[gt_v1.n_bounding_box >= 4].iloc[0]
-    preview = AnnotationPreview(gt_v1, cache_dir=tmp_path, index=gt_v1.index.get_loc(row.name))
-    preview.load()
+    preview = AnnotationPreview(
+        gt_v1, cache_dir=tmp_path, index=gt_v1.index.get_loc(row.name), image_format="png"
+    ).load()
     before = pixels(preview._image.value)
     labels = sorted({label for label, _ in boxes_of(row.data)})
     target = labels[0]
@@ -185,7 +200,7 @@ def test_class_toggle_from_the_browser_hides_that_class_only(gt_v1, tmp_path):
 
 
 def test_labels_off_from_the_browser(gt_v1, tmp_path):
-    preview = AnnotationPreview(gt_v1, cache_dir=tmp_path).load()
+    preview = AnnotationPreview(gt_v1, cache_dir=tmp_path, image_format="png").load()
     with_labels = pixels(preview._image.value)
     frontend_update(preview._labels_box, value=False)
     assert preview.get_state()["show_labels"] is False
@@ -228,6 +243,44 @@ def test_select_by_id_and_bad_index(gt_v1, tmp_path):
         preview.select(999999)
 
 
+def test_auto_sends_jpeg_for_jpeg_photos_only_and_the_format_trait_redraws(tmp_path):
+    """"auto": a JPEG source goes out as JPEG, a PNG source and a placeholder as exact PNGs;
+    the Image widget's format always names its bytes, and changing image_format redraws."""
+    gradient = np.linspace(0, 255, 320, dtype=np.uint8)
+    photo = Image.fromarray(np.stack([np.tile(gradient, (200, 1))] * 3, axis=2))
+    photo.save(tmp_path / "photo.png")
+    photo.save(tmp_path / "photo.jpg", quality=95)
+    doc = {"images": [{"bounding_box": [
+        {"id": "b1", "classification": "car", "attrs": [], "data": [20, 20, 200, 120]}]}]}
+    frame = pd.DataFrame({
+        "file_url": [str(tmp_path / "photo.png"), str(tmp_path / "photo.jpg"), None],
+        "data": [doc] * 3, "width": [320] * 3, "height": [200] * 3,
+    })  # fmt: skip
+    preview = AnnotationPreview(frame, cache_dir=tmp_path / "cache").load()
+    sent = []
+    for position in range(3):
+        preview.index = position
+        sent.append(preview._image.format)
+        shown(preview._image)  # the bytes are what the trait says
+    assert sent == ["png", "jpeg", "png"]
+    exact = pixels(AnnotationPreview(frame, cache_dir=tmp_path / "cache").load()._image.value)
+    assert (exact == class_color("car")).all(axis=2).sum() > 100
+
+    preview.index = 1
+    frontend_update(preview, image_format="png")
+    assert preview.get_state()["image_format"] == "png"
+    assert sent_updates(preview._image)[-1]["format"] == "png"
+    assert (pixels(preview._image.value) == class_color("car")).all(axis=2).sum() > 100
+    preview.index = 0  # a PNG source...
+    preview.image_format = "jpeg"  # ...sent as asked
+    assert sent_updates(preview._image)[-1] == {
+        "format": "jpeg", "value": bytes(preview._image.value)}
+    lossy = shown(preview._image).astype(int)
+    assert np.abs(lossy - exact).mean() < 2  # quality 90: no visible loss
+    with pytest.raises(TraitError):
+        preview.image_format = "gif"
+
+
 # ---------------------------------------------------------------------------- colours
 
 
@@ -250,7 +303,7 @@ def test_class_colours_are_the_same_in_another_process_and_image():
 
 def test_one_class_one_colour_across_images(gt_v1, tmp_path):
     cars = gt_v1[gt_v1.classes.apply(lambda c: "car" in list(c))].head(2)
-    preview = AnnotationPreview(cars, cache_dir=tmp_path).load()
+    preview = AnnotationPreview(cars, cache_dir=tmp_path, image_format="png").load()
     found = []
     for position in range(2):
         preview.index = position
@@ -278,7 +331,7 @@ def test_gallery_shows_24_thumbnails_pages_and_opens_one(gt_v1, tmp_path):
     cells = preview._grid.children
     assert len(cells) == 24
     for cell in cells:
-        thumb = pixels(cell.children[0].value)
+        thumb = shown(cell.children[0])
         assert thumb.shape[0] <= THUMB_SIZE[1] and thumb.shape[1] <= THUMB_SIZE[0]
     captions = [cell.children[1].description for cell in cells]
     assert captions[0] == f"1 · id {int(gt_v1.index[0])}"
@@ -342,7 +395,9 @@ def test_compare_predictions_with_ground_truth(gt_v1, predictions, tmp_path):
 
 
 def test_compare_colours_and_threshold_slider(gt_v1, predictions, tmp_path):
-    preview = AnnotationPreview(gt_v1, compare=predictions, cache_dir=tmp_path).load()
+    preview = AnnotationPreview(
+        gt_v1, compare=predictions, cache_dir=tmp_path, image_format="png"
+    ).load()
     # a row with both a match and a miss shows both colours
     for position in range(len(gt_v1)):
         preview.index = position

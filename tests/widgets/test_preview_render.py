@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, JpegImagePlugin
 
 from synapse_nb.converters import dm_v2_to_v1, encode_mask
 from synapse_nb.widgets._colors import EXTRA, MATCHED, MISSED, class_color
@@ -263,3 +263,54 @@ def test_encode_png_and_jpeg():
     assert Image.open(io.BytesIO(png)).format == "PNG"
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(png))), np.asarray(picture))
     assert Image.open(io.BytesIO(encode_image(picture, "jpeg"))).format == "JPEG"
+
+
+def test_jpeg_keeps_thin_coloured_outlines_at_full_colour_resolution():
+    """No chroma subsampling: a 1 px outline keeps its colour instead of bleeding into grey."""
+    picture = Image.new("RGB", (120, 80), (128, 128, 128))
+    shapes = [Shape("bounding_box", label, [10 + 30 * i, 10, 20, 50])
+              for i, label in enumerate(("car", "person", "bus"))]
+    drawn = render(picture, shapes, options=RenderOptions(show_labels=False, line_width=1))
+    decoded = Image.open(io.BytesIO(encode_image(drawn, "jpeg")))
+    assert JpegImagePlugin.get_sampling(decoded) == 0  # 4:4:4
+    exact, lossy = np.asarray(drawn, int), np.asarray(decoded.convert("RGB"), int)
+    outline = (exact != 128).any(axis=2)
+    assert outline.sum() > 300
+    assert np.abs(lossy - exact).max(axis=2)[outline].mean() < 12
+
+
+@pytest.mark.parametrize(
+    ("encoding", "data"),
+    [
+        ("dm_rle", [[25, 30], [190, 20]]),  # runs that wrap rows
+        ("dm_rle", [[1180, 20]]),  # down to the last pixel
+        ("raw_indices", [0, 1, 99, 100, 1199]),
+        ("dm_rle", []),
+        # malformed: each is refused exactly as a whole-image decode refuses it
+        ("dm_rle", [[5, -2]]),
+        ("dm_rle", [[30, 5], [10, 5]]),
+        ("dm_rle", [[1190, 20]]),
+        ("dm_rle", [[-5, 10]]),
+        ("dm_rle", [[True, 3]]),
+        ("dm_rle", [10, 3]),
+        ("raw_indices", [3, 2]),
+        ("raw_indices", [1.0, 2]),
+    ],
+)
+def test_a_mask_is_decoded_only_in_its_rows_and_checked_as_a_whole(encoding, data):
+    from synapse_nb.annotations.masks import MaskError, decode_mask
+    from synapse_nb.widgets._render import _mask_rows
+
+    fields = {"dm_rle": (True, "rle"), "raw_indices": (False, None)}[encoding]
+    ann = {"encoding": encoding, "isCompressed": fields[0], "compressionFormat": fields[1]}
+    shape = Shape("segmentation", "dog", data, encoding=ann)
+    try:
+        whole = decode_mask({"data": data, **ann}, 100, 12)
+    except MaskError:
+        with pytest.raises(MaskError):
+            _mask_rows(shape, 100, 12)
+        return
+    top, band = _mask_rows(shape, 100, 12)
+    assert band.shape[1] == 100 and len(band) <= 12 - top
+    # the band holds the whole mask: the rows around it are empty
+    assert np.array_equal(whole[top : top + len(band)], band) and whole.sum() == band.sum()

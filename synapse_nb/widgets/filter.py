@@ -46,7 +46,7 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 import pandas as pd
-from traitlets import Bool, Instance, Int, Tuple, Unicode, observe, validate
+from traitlets import All, Bool, Instance, Int, Tuple, Unicode, observe, validate
 
 from synapse_nb.exceptions import ClientError, InvalidInputError
 from synapse_nb.frames.client import Client, as_client
@@ -61,6 +61,7 @@ from synapse_nb.widgets.filter_sources import (
     Criteria,
     FrameSource,
     LiveSource,
+    Result,
     RowSource,
 )
 from synapse_nb.widgets.filter_table import CHECK_WIDTH, ROW_HEIGHT, RowTable
@@ -78,6 +79,27 @@ DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
                    "n_annotations", "file_name", "created"),
     "ground_truth_event": ("version", "classes", "n_annotations", "file_name", "created"),
 }  # fmt: skip
+
+
+class _PendingFrame(Instance):
+    """A frame trait that can be *pending*: taken from the row source when first read.
+
+    A filter change on a million rows must not copy the matching rows into a new frame
+    that nobody reads; the panel leaves a pending take instead (``_pending_value``), and
+    reading ``.value`` performs it. When something observes ``value`` (or ``on_filter``),
+    the panel sets the frame at once, so observers see every change as before.
+    """
+
+    def get(self, obj: Any, cls: Any = None) -> Any:
+        pending = getattr(obj, "_pending_value", None)
+        if pending is not None:
+            obj._pending_value = None
+            obj._trait_values[self.name] = pending()
+        return super().get(obj, cls)
+
+    def set(self, obj: Any, value: Any) -> None:
+        obj._pending_value = None
+        super().set(obj, value)
 
 
 class FilterPanel(LoadOnDisplay, widgets.VBox):
@@ -100,7 +122,7 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         (3, 5)
     """
 
-    value = Instance(
+    value = _PendingFrame(
         pd.DataFrame,
         allow_none=True,
         help="Frame mode: the filtered, sorted frame. Live mode: the page on screen.",
@@ -144,7 +166,9 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         self._filter_callbacks = widgets.CallbackDispatcher()
         self._colors: dict[str, str] = {}
         self._seen: pd.DataFrame | None = None  # live mode: rows of pages seen (selection)
-        self._matched: np.ndarray | None = None
+        self._pending_value: Callable[[], pd.DataFrame] | None = None
+        self._positions: np.ndarray | None = None  # frame mode: the matches, in order
+        self._mask: np.ndarray | None = None  # frame mode: the matching rows (None = all)
         self._source: RowSource
         if frame is not None:
             if not isinstance(frame, pd.DataFrame):
@@ -645,13 +669,13 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
             return
         self.error = ""
         self.status_line.value = ""
-        self._matched = result.matched
+        self._positions, self._mask = result.positions, result.mask
         if self._source.live:
             self._remember(result.rows)
         with self._hold_view():
             self.count = result.count
             self.page = result.page
-            self.value = result.value
+            self._set_value(result)
             dropped = self._prune_selection()
         if dropped:  # said, not silent: the rows left the selection with the filter change
             self.status_line.value = note_html(
@@ -659,7 +683,24 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
                 f"{'matches' if dropped == 1 else 'match'} the filters."
             )
         self._render(result.rows)
-        self._filter_callbacks(self.value)
+        if self._filter_callbacks.callbacks:
+            self._filter_callbacks(self.value)
+
+    def _set_value(self, result: Result) -> None:
+        """``.value`` = the matching frame: set now when observed, else taken when read."""
+        source, positions = self._frame_source, result.positions
+        if result.value is not None or source is None or positions is None:
+            self.value = result.value
+            return
+        if self._value_observed():
+            self.value = source.take(positions)
+            return
+        self._pending_value = lambda: source.take(positions)
+
+    def _value_observed(self) -> bool:
+        notifiers = self._trait_notifiers
+        return bool(notifiers.get("value", {}).get("change") or notifiers.get("value", {}).get(All)
+                    or notifiers.get(All) or self._filter_callbacks.callbacks)
 
     def _remember(self, rows: pd.DataFrame) -> None:
         """Live mode: keep the rows of the pages shown, so selections span pages."""
@@ -674,14 +715,25 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
 
     def _prune_selection(self) -> int:
         """Keep only the selected rows that match; returns how many were dropped."""
-        if not self.selected or self._matched is None:
-            return 0
-        chosen = pd.Index(list(self.selected))
-        kept = tuple(chosen[chosen.isin(self._matched)].tolist())
+        if not self.selected or self._frame_source is None:
+            return 0  # live mode keeps the rows fetched so far
+        matching = self._matching(self.selected)
+        kept = tuple(pk for pk, ok in zip(self.selected, matching, strict=True) if ok)
         dropped = len(self.selected) - len(kept)
         if kept != self.selected:
             self.selected = kept
         return dropped
+
+    def _matching(self, ids: Iterable[Any]) -> list[bool]:
+        """Frame mode: whether each id is a row that matches the filters."""
+        source = self._frame_source
+        if source is None:
+            return []
+        positions = source.locate(ids)
+        found = positions >= 0
+        if self._mask is not None:
+            found[found] = self._mask[positions[found]]
+        return found.tolist()
 
     def _render(self, rows: pd.DataFrame) -> None:
         with self._hold_view():
@@ -742,7 +794,11 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
                 "Live mode selects the rows fetched so far (this page); fetch_all() lists all."
             )
             return
-        self.select(self._matched.tolist() if self._matched is not None else [])
+        source = self._frame_source
+        if source is None or self._positions is None:
+            self.select([])
+            return
+        self.selected = tuple(source.ids(self._positions).tolist())  # all match: no check
 
     def select(self, ids: Iterable[Any], add: bool = False) -> tuple[Any, ...]:
         """Select rows by id (as checkbox clicks would); ``add=True`` keeps the selection.
@@ -766,8 +822,7 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         if isinstance(ids, str) or not isinstance(ids, Iterable):
             raise InvalidInputError("ids", ids, "must be a list of row ids", method="select")
         wanted = [int(i) if isinstance(i, np.integer) else i for i in ids]
-        known = self._known_ids()
-        unknown = [i for i in wanted if i not in known]
+        unknown = self._unknown(wanted)
         if unknown:
             where = "rows fetched so far" if self._source.live else "rows matching the filters"
             raise InvalidInputError("ids", unknown[:10], f"are not {where}", method="select")
@@ -776,10 +831,18 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         self.selected = tuple(dict.fromkeys(chosen))
         return self.selected
 
-    def _known_ids(self) -> set[Any]:
+    def _unknown(self, ids: list[Any]) -> list[Any]:
+        """The ids that are not rows one can select (matching / fetched so far)."""
         if self._source.live:
-            return set() if self._seen is None else set(self._seen.index.tolist())
-        return set() if self._matched is None else set(self._matched.tolist())
+            known = set() if self._seen is None else set(self._seen.index.tolist())
+            return [pk for pk in ids if pk not in known]
+        if not ids:
+            return []
+        try:
+            matching = self._matching(ids)
+        except TypeError:  # ids the index cannot even look up
+            return ids
+        return [pk for pk, ok in zip(ids, matching, strict=True) if not ok]
 
     @observe("selected")
     def _observe_selected(self, change: Mapping[str, Any]) -> None:

@@ -98,8 +98,14 @@ class _PendingFrame(Instance):
         return super().get(obj, cls)
 
     def set(self, obj: Any, value: Any) -> None:
+        """Set and notify, telling frames apart by identity: traitlets' own ``old == new``
+        would compare every cell of a million-row frame (and then give up)."""
         obj._pending_value = None
-        super().set(obj, value)
+        new = self._validate(obj, value)
+        old = obj._trait_values.get(self.name, self.default_value)
+        obj._trait_values[self.name] = new
+        if old is not new:
+            obj._notify_trait(self.name, old, new)
 
 
 class FilterPanel(LoadOnDisplay, widgets.VBox):

@@ -146,6 +146,11 @@ def _utc(day: dt.date, end: bool) -> pd.Timestamp:
     return stamp + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1) if end else stamp
 
 
+def _ticks(stamp: pd.Timestamp, unit: str) -> int:
+    """``stamp`` as an integer count of ``unit`` since the epoch (a column's ``asi8``)."""
+    return int(stamp.as_unit(unit).asm8.view("i8"))
+
+
 def clamp_page(page: int, count: int, page_size: int) -> int:
     """``page`` moved into the pages that ``count`` rows fill.
 
@@ -285,9 +290,9 @@ class FrameSource:
             stamps = created.array.asi8
             mask = ~created.isna().to_numpy()
             if start is not None:
-                mask &= stamps >= _utc(start, end=False).as_unit(unit).value
+                mask &= stamps >= _ticks(_utc(start, end=False), unit)
             if end is not None:
-                mask &= stamps <= _utc(end, end=True).as_unit(unit).value
+                mask &= stamps <= _ticks(_utc(end, end=True), unit)
             return mask
         mask = np.ones(len(self.frame), dtype=bool)
         if start is not None:

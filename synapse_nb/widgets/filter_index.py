@@ -33,7 +33,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["Codes", "ListCodes", "TextIndex", "arrow_data", "bool_mask", "merge_lists"]
+__all__ = [
+    "Codes",
+    "ListCodes",
+    "TextIndex",
+    "arrow_data",
+    "bool_mask",
+    "is_list",
+    "is_text",
+    "merge_lists",
+]
 
 
 def arrow_data(series: pd.Series) -> pa.ChunkedArray | None:
@@ -59,6 +68,26 @@ def bool_mask(values: Any) -> np.ndarray:
     if isinstance(values, pd.Series):
         return values.to_numpy(dtype=bool, na_value=False)
     return np.asarray(values, dtype=bool)
+
+
+def is_text(kind: pa.DataType) -> bool:
+    """An Arrow string type (pandas keeps ``string[pyarrow]`` as ``large_string``).
+
+    Example:
+        >>> is_text(pa.large_string()), is_text(pa.int64())
+        (True, False)
+    """
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
+
+
+def is_list(kind: pa.DataType) -> bool:
+    """An Arrow list type (``list`` or ``large_list``).
+
+    Example:
+        >>> is_list(pa.large_list(pa.string())), is_list(pa.string())
+        (True, False)
+    """
+    return bool(pa.types.is_list(kind) or pa.types.is_large_list(kind))
 
 
 def _indices(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -93,7 +122,7 @@ class Codes:
             codes = series.cat.codes.to_numpy().astype(np.int32, copy=False)
             return cls(codes, list(series.cat.categories))
         array = arrow_data(series)
-        if array is not None and pa.types.is_string(array.type):
+        if array is not None and is_text(array.type):
             return cls(*_encode(array))
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
         return cls(codes.astype(np.int32, copy=False), list(uniques))
@@ -154,10 +183,10 @@ class ListCodes:
     def of(cls, series: pd.Series) -> ListCodes:
         """Flatten and encode an Arrow list column or an object column of lists."""
         array = arrow_data(series)
-        if array is not None and pa.types.is_list(array.type):
+        if array is not None and is_list(array.type):
             flat = pc.list_flatten(array)
             parents = pc.list_parent_indices(array).to_numpy(zero_copy_only=False)
-            if not pa.types.is_string(flat.type):
+            if not is_text(flat.type):
                 flat = pc.cast(flat, pa.string())
             codes, values = _encode(flat)
             return cls(parents.astype(np.int64, copy=False), codes, values, len(series))
@@ -213,7 +242,7 @@ class TextIndex:
 
     def _arrow_text(self, column: str, folded: bool) -> pa.ChunkedArray | None:
         array = arrow_data(self.frame[column])
-        if array is None or not pa.types.is_string(array.type):
+        if array is None or not is_text(array.type):
             return None
         if not folded:
             return array

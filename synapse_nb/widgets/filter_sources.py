@@ -27,7 +27,6 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from synapse_nb.exceptions import NotFoundError
@@ -39,6 +38,8 @@ from synapse_nb.widgets.filter_index import (
     TextIndex,
     arrow_data,
     bool_mask,
+    is_list,
+    is_text,
     merge_lists,
 )
 
@@ -201,6 +202,7 @@ class FrameSource:
         self._codes: dict[str, Codes] = {}
         self._lists: dict[str, ListCodes] = {}
         self._scores: dict[str, np.ndarray] = {}
+        self._sortable_columns: list[str] | None = None
         search = [c for c in ("file_name", "assignee_name", "name", "description", "action",
                               "plugin") if c in frame.columns]  # fmt: skip
         self._text = TextIndex(frame, search, self._codes)
@@ -369,17 +371,18 @@ class FrameSource:
 
     # --- order
     def sortable(self) -> list[str]:
-        return ["id", *[str(c) for c in self.frame.columns if self._sortable(c)]]
+        if self._sortable_columns is None:  # asked on every sort change: listed once
+            self._sortable_columns = [
+                "id", *[str(c) for c in self.frame.columns if self._sortable(c)]
+            ]
+        return list(self._sortable_columns)
 
     def _sortable(self, column: Any) -> bool:
-        if self.frame[column].dtype == np.dtype(object):
+        series = self.frame[column]
+        if series.dtype == np.dtype(object):
             return False
-        array = arrow_data(self.frame[column])
-        return (
-            array is None
-            or not pa.types.is_list(array.type)
-            or (pa.types.is_string(array.type.value_type))
-        )
+        array = arrow_data(series)
+        return array is None or not is_list(array.type) or is_text(array.type.value_type)
 
     def _sort_keys(self, column: str, positions: np.ndarray | None) -> pd.Series:
         """The sort keys of ``column`` (of the rows at ``positions``, or all)."""
@@ -391,7 +394,7 @@ class FrameSource:
             series = series.take(positions)
         series = series.reset_index(drop=True)
         array = arrow_data(series)
-        if array is not None and pa.types.is_list(array.type):
+        if array is not None and is_list(array.type):
             series = pd.Series(pc.binary_join(array, ", "), dtype="string[pyarrow]")
         return series
 

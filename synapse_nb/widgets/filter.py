@@ -2,9 +2,13 @@
 
 Two modes, one widget:
 
-- **frame mode** — ``FilterPanel(frame)``: the filters are pandas masks over a frame you
-  already have (each facet's mask and each sort order is computed once and cached, so a
-  filter change on 100k rows costs a few milliseconds plus one page of HTML);
+- **frame mode** — ``FilterPanel(frame)``: the filters are numpy masks over a frame you
+  already have. Each facet column is encoded once as integer codes when the panel is
+  created (the option counts are ``np.bincount`` of them); each facet's mask and each sort
+  order is computed once and cached, and a change combines the masks with ``&`` and takes
+  only the visible page's rows from the frame — a filter change on a million rows costs a
+  few milliseconds plus one page of HTML. ``.value`` (the matching frame, a copy of those
+  rows) is taken when read, not on every change;
 - **live mode** — ``FilterPanel(client=client, params={"project": 1})``: every change is one
   request for one page; the filters become the server's query params (``status``,
   ``assignee``, ``tags``, ``created__gte``/``created__lte``, ``search``, ``project``) and the

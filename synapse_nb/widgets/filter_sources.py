@@ -1,7 +1,8 @@
 """Filter state -> rows: the two row sources of a :class:`~.filter.FilterPanel`.
 
-- :class:`FrameSource` filters an in-memory frame with pandas/pyarrow masks (each facet's
-  mask and each sort order is computed once and cached);
+- :class:`FrameSource` filters an in-memory frame with numpy masks over column codes built
+  once (:mod:`~.filter_index`; each facet's mask and each sort order is computed once and
+  cached, and a narrow filter sorts only its matches);
 - :class:`LiveSource` turns the filters into the server's query params and fetches one page.
 
 Both answer :meth:`~RowSource.query` with a :class:`Result` (the visible page, the match

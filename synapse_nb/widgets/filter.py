@@ -1008,26 +1008,11 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
             self._remember(rows)
             self._update()
             return
-        frame = source.frame
-        present = rows.index[rows.index.isin(frame.index)]
+        present, shared = source.patch(rows)
         if len(present) == 0:
             return
-        positions = frame.index.get_indexer(present)
-        shared = [c for c in rows.columns if c in frame.columns]
-        for column in shared:
-            values = frame[column].tolist()
-            for position, value in zip(positions, rows.loc[present, column].tolist(), strict=True):
-                values[position] = value
-            dtype = frame[column].dtype
-            if dtype == np.dtype(object):
-                array = np.empty(len(values), dtype=object)
-                array[:] = values
-                frame[column] = pd.Series(array, index=frame.index, dtype=object)
-            else:
-                frame[column] = pd.Series(values, index=frame.index, dtype=dtype)
         if synced:
             self._sync_snapshot(rows.loc[present, shared])
-        source.invalidate(shared)
         self._refresh_options()
         self._update()
 

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from synapse_nb.exceptions import NotFoundError
@@ -53,6 +54,7 @@ __all__ = [
     "Result",
     "RowSource",
     "clamp_page",
+    "patched",
 ]
 
 #: value of the assignee filter that matches rows without an assignee
@@ -162,6 +164,54 @@ def clamp_page(page: int, count: int, page_size: int) -> int:
     """
     pages = max(1, math.ceil(count / page_size))
     return min(max(1, page), pages)
+
+
+def _patched_slowly(series: pd.Series, positions: np.ndarray, values: list[Any]) -> pd.Series:
+    """``series`` with ``values`` at ``positions``, rebuilt from Python objects (any dtype:
+    a value the dtype cannot hold becomes what ``pd.Series(..., dtype=)`` makes of it)."""
+    items = series.tolist()
+    for position, value in zip(positions.tolist(), values, strict=True):
+        items[position] = value
+    if series.dtype == np.dtype(object):
+        array = np.empty(len(items), dtype=object)
+        array[:] = items
+        return pd.Series(array, index=series.index, dtype=object)
+    return pd.Series(items, index=series.index, dtype=series.dtype)
+
+
+def patched(series: pd.Series, positions: np.ndarray, values: list[Any]) -> pd.Series:
+    """A copy of ``series`` with ``values`` at ``positions`` (same dtype), without turning a
+    million rows into Python objects: object columns copy pointers, Arrow columns take
+    from the old chunks plus the new values, other arrays are set in a copy.
+
+    Example:
+        >>> s = pd.Series(pd.array(["a", "b", "c"], dtype="string[pyarrow]"))
+        >>> patched(s, np.array([2, 0]), ["z", None]).tolist()
+        [<NA>, 'b', 'z']
+    """
+    try:
+        if series.dtype == np.dtype(object):
+            out = series.to_numpy(copy=True)
+            items = np.empty(len(values), dtype=object)
+            items[:] = values
+            out[positions] = items
+            return pd.Series(out, index=series.index, dtype=object)
+        array = arrow_data(series)
+        if array is not None:
+            new = pa.array(values, type=array.type, from_pandas=True)
+            merged = pa.chunked_array([*array.chunks, new], type=array.type)
+            take = np.arange(len(series))
+            take[positions] = len(series) + np.arange(len(values))
+            out = pd.Series(type(series.array)(merged.take(pa.array(take))), index=series.index)
+        else:
+            copy = series.array.copy()
+            copy[positions] = values
+            out = pd.Series(copy, index=series.index)
+        if out.dtype != series.dtype:
+            raise TypeError(f"{out.dtype} is not {series.dtype}")
+        return out
+    except (TypeError, ValueError, pa.ArrowException):  # values the dtype cannot hold as is
+        return _patched_slowly(series, positions, values)
 
 
 class RowSource(Protocol):
@@ -460,6 +510,21 @@ class FrameSource:
     def locate(self, ids: Iterable[Any]) -> np.ndarray:
         """Positions of ``ids`` in the frame (-1 for an id it does not have)."""
         return np.asarray(self.frame.index.get_indexer(list(ids)), dtype=np.int64)
+
+    def patch(self, rows: pd.DataFrame) -> tuple[pd.Index, list[str]]:
+        """Copy the columns ``rows`` shares with the frame into it, by id; returns the ids
+        found and the columns patched (their codes, masks and orders are forgotten)."""
+        located = self.locate(rows.index)
+        present = rows.index[located >= 0]
+        positions = located[located >= 0]
+        shared = [str(c) for c in rows.columns if c in self.frame.columns]
+        if len(present) == 0 or not shared:
+            return present, []
+        for column in shared:
+            values = rows[column].to_numpy(dtype=object)[located >= 0].tolist()
+            self.frame[column] = patched(self.frame[column], positions, values)
+        self.invalidate(shared)
+        return present, shared
 
     def invalidate(self, columns: Iterable[str]) -> None:
         """Forget codes, masks and orders that depend on ``columns`` (after rows were patched)."""

@@ -400,6 +400,38 @@ def test_select_all_matches_then_a_filter_prunes_by_position(many):
     assert "x" in str(info.value)
 
 
+def test_update_rows_patches_every_kind_of_column_in_place_of_the_old_values(many):
+    frame = many.copy()
+    frame.attrs = dict(many.attrs)
+    panel = FilterPanel(frame)
+    ids = frame.index[[3, 700, 11]]
+    patch = pd.DataFrame({
+        "tag_names": pd.Series([["night"], [], ["blurry", "gold"]], index=ids,
+                               dtype=frame.tag_names.dtype),
+        "tags": [[3], [], [2, 5]],
+        "file_name": pd.array(["renamed.jpg", None, "x.png"], dtype=frame.file_name.dtype),
+        "n_annotations": pd.array([7, None, 0], dtype=frame.n_annotations.dtype),
+        "status": ["completed", "pending", "completed"],
+        "priority": ["high", "low", "normal"],
+        "created": pd.to_datetime(["2026-01-02T03:04:05Z"] * 3).as_unit("us"),
+    }, index=ids)  # fmt: skip
+    before = {c: frame[c].tolist() for c in patch.columns}
+    dtypes = frame.dtypes.copy()
+    panel.update_rows(patch, synced=False)
+    positions = frame.index.get_indexer(ids)
+    for column in patch.columns:
+        expected = list(before[column])
+        for position, value in zip(positions, patch[column].tolist(), strict=True):
+            expected[position] = value
+        expected = pd.Series(expected, dtype=dtypes[column]).tolist()
+        assert frame[column].dtype == dtypes[column], column
+        got = frame[column].tolist()
+        assert [str(v) for v in got] == [str(v) for v in expected], column
+    assert panel.filter(search="renamed").index.tolist() == [ids[0]]
+    assert panel.filter(search="", tags=["night"]).index.tolist() == frame.index[
+        frame.tag_names.map(lambda v: "night" in list(v))].tolist()
+
+
 # ---------------------------------------------------------------- live mode
 
 

@@ -223,10 +223,17 @@ def frame_steps(panel: FilterPanel, f: pd.DataFrame) -> list[Step]:
 
 
 def api_steps(panel: FilterPanel, f: pd.DataFrame) -> list[Step]:
-    """Python calls that return the matching frame (they copy its rows, as pandas does)."""
+    """Python calls: one returns the matching frame (it copies the rows, as pandas does);
+    ``update_rows`` patches tags as the TagEditor does (baseline: copying those columns)."""
+    ids = f.index[[5, 70_000 % len(f), 900 % len(f)]]
+    patch = f.loc[ids, ["tags", "tag_names"]].copy()
+    patch["tags"] = [[2] for _ in ids]
+    patch["tag_names"] = pd.Series([["blurry"]] * len(ids), index=ids, dtype=f["tag_names"].dtype)
     return [
         ("panel.filter(status=completed) -> frame", lambda: panel.filter(status="completed"),
          lambda: f[f["status"] == "completed"]),
+        ("update_rows: tag 3 rows", lambda: panel.update_rows(patch, synced=False),
+         lambda: f[["tags", "tag_names"]].copy()),
     ]
 
 

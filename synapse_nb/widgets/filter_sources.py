@@ -179,6 +179,32 @@ def _patched_slowly(series: pd.Series, positions: np.ndarray, values: list[Any])
     return pd.Series(items, index=series.index, dtype=series.dtype)
 
 
+#: an Arrow column patched by slices keeps at most this many chunks (then one take merges them)
+_MAX_CHUNKS = 64
+
+
+def _spliced(array: pa.ChunkedArray, positions: np.ndarray, values: list[Any]) -> pa.ChunkedArray:
+    """``array`` with ``values`` at ``positions``: a few rows are spliced in between zero-copy
+    slices of the old chunks; many rows (or repeated positions) are taken in one pass."""
+    new = pa.array(values, type=array.type, from_pandas=True)
+    order = np.argsort(positions, kind="stable")
+    spots = positions[order]
+    distinct = bool(len(spots) < 2 or np.all(np.diff(spots) > 0))
+    if distinct and array.num_chunks + 2 * len(spots) + 1 <= _MAX_CHUNKS:
+        pieces: list[pa.Array] = []
+        start = 0
+        for j, spot in zip(order.tolist(), spots.tolist(), strict=True):
+            pieces += array.slice(start, spot - start).chunks
+            pieces.append(new.slice(j, 1))
+            start = spot + 1
+        pieces += array.slice(start).chunks
+        return pa.chunked_array([p for p in pieces if len(p)], type=array.type)
+    merged = pa.chunked_array([*array.chunks, new], type=array.type)
+    take = np.arange(len(array))
+    take[positions] = len(array) + np.arange(len(values))
+    return merged.take(pa.array(take))
+
+
 def patched(series: pd.Series, positions: np.ndarray, values: list[Any]) -> pd.Series:
     """A copy of ``series`` with ``values`` at ``positions`` (same dtype), without turning a
     million rows into Python objects: object columns copy pointers, Arrow columns take
@@ -198,11 +224,8 @@ def patched(series: pd.Series, positions: np.ndarray, values: list[Any]) -> pd.S
             return pd.Series(out, index=series.index, dtype=object)
         array = arrow_data(series)
         if array is not None:
-            new = pa.array(values, type=array.type, from_pandas=True)
-            merged = pa.chunked_array([*array.chunks, new], type=array.type)
-            take = np.arange(len(series))
-            take[positions] = len(series) + np.arange(len(values))
-            out = pd.Series(type(series.array)(merged.take(pa.array(take))), index=series.index)
+            merged = _spliced(array, positions, values)
+            out = pd.Series(type(series.array)(merged), index=series.index)
         else:
             copy = series.array.copy()
             copy[positions] = values

@@ -427,6 +427,11 @@ def test_update_rows_patches_every_kind_of_column_in_place_of_the_old_values(man
         assert frame[column].dtype == dtypes[column], column
         got = frame[column].tolist()
         assert [str(v) for v in got] == [str(v) for v in expected], column
+    many_ids = frame.index[::30]  # 40 rows: merged in one take rather than 81 slices
+    panel.update_rows(pd.DataFrame({"tag_names": pd.Series(
+        [["night"]] * len(many_ids), index=many_ids, dtype=frame.tag_names.dtype)}))
+    assert frame.loc[many_ids, "tag_names"].map(list).tolist() == [["night"]] * len(many_ids)
+    assert frame.loc[ids[1:], "tag_names"].map(list).tolist() == [[], ["blurry", "gold"]]
     assert panel.filter(search="renamed").index.tolist() == [ids[0]]
     assert panel.filter(search="", tags=["night"]).index.tolist() == frame.index[
         frame.tag_names.map(lambda v: "night" in list(v))].tolist()

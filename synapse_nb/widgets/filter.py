@@ -737,13 +737,7 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
     def _matching(self, ids: Iterable[Any]) -> list[bool]:
         """Frame mode: whether each id is a row that matches the filters."""
         source = self._frame_source
-        if source is None:
-            return []
-        positions = source.locate(ids)
-        found = positions >= 0
-        if self._mask is not None:
-            found[found] = self._mask[positions[found]]
-        return found.tolist()
+        return [] if source is None else source.matching(ids, self._mask).tolist()
 
     def _render(self, rows: pd.DataFrame) -> None:
         with self._hold_view():

@@ -531,8 +531,14 @@ class FrameSource:
         return self._ids[positions]
 
     def locate(self, ids: Iterable[Any]) -> np.ndarray:
-        """Positions of ``ids`` in the frame (-1 for an id it does not have)."""
-        return np.asarray(self.frame.index.get_indexer(list(ids)), dtype=np.int64)
+        """Positions of ``ids`` in the frame (-1 for an id it does not have; the first row
+        of an id the frame repeats)."""
+        index = self.frame.index
+        if index.is_unique:
+            return np.asarray(index.get_indexer(list(ids)), dtype=np.int64)
+        first = pd.Series(np.arange(len(index)), index=index)
+        first = first[~index.duplicated()]
+        return first.reindex(list(ids)).fillna(-1).to_numpy(dtype=np.int64)
 
     def patch(self, rows: pd.DataFrame) -> tuple[pd.Index, list[str]]:
         """Copy the columns ``rows`` shares with the frame into it, by id; returns the ids
@@ -548,6 +554,18 @@ class FrameSource:
             self.frame[column] = patched(self.frame[column], positions, values)
         self.invalidate(shared)
         return present, shared
+
+    def matching(self, ids: Iterable[Any], mask: np.ndarray | None) -> np.ndarray:
+        """Whether each id is a row of the frame that ``mask`` keeps (None: every row)."""
+        wanted = list(ids)
+        if not self.frame.index.is_unique:  # a repeated id matches when any of its rows does
+            kept = self._ids if mask is None else self._ids[mask]
+            return np.asarray(pd.Index(wanted, dtype=object).isin(kept), dtype=bool)
+        positions = self.locate(wanted)
+        found = positions >= 0
+        if mask is not None:
+            found[found] = mask[positions[found]]
+        return found
 
     def invalidate(self, columns: Iterable[str]) -> None:
         """Forget codes, masks and orders that depend on ``columns`` (after rows were patched)."""

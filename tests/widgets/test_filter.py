@@ -398,6 +398,10 @@ def test_select_all_matches_then_a_filter_prunes_by_position(many):
     with pytest.raises(InvalidInputError, match="rows matching the filters") as info:
         panel.select([int(many.index[~kept][0]), "x"])
     assert "x" in str(info.value)
+    repeated = pd.DataFrame({"status": ["a", "b", "a", "b"]}, index=pd.Index([1, 2, 2, 3]))
+    twice = FilterPanel(repeated)  # an id on two rows matches when either row does
+    twice.select([2, 3])
+    assert twice.filter(status="a").index.tolist() == [1, 2] and twice.selected == (2,)
 
 
 def test_update_rows_patches_every_kind_of_column_in_place_of_the_old_values(many):

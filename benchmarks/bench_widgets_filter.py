@@ -292,8 +292,6 @@ def _run_panel(frame: pd.DataFrame, steps: Callable[[FilterPanel, pd.DataFrame],
 def run_frame(rows: int, health: bool) -> tuple[list[Row], dict[str, float]]:
     started = time.perf_counter()
     frame = task_frame(rows)
-    if health:
-        add_health(frame)
     print(f"built a {rows:,}-row task frame in {time.perf_counter() - started:.1f} s")
     rss = {"frame built": peak_rss_mb()}
     original = comm.create_comm
@@ -301,7 +299,9 @@ def run_frame(rows: int, health: bool) -> tuple[list[Row], dict[str, float]]:
     try:
         panel, results, baselines = _run_panel(frame, frame_steps,
                                                "create the panel (first page)")
-        if health:
+        if health:  # the same frame, with the columns of df.synapse.health() added
+            add_health(frame)
+            rss["health columns added"] = peak_rss_mb()
             _health, more, extra = _run_panel(frame, health_steps, "create a health panel (3 "
                                               "rows of controls)")
             results, baselines = results + more, baselines + extra

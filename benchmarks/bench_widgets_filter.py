@@ -299,16 +299,17 @@ def run_frame(rows: int, health: bool) -> tuple[list[Row], dict[str, float]]:
     try:
         panel, results, baselines = _run_panel(frame, frame_steps,
                                                "create the panel (first page)")
+        rss["after every panel change"] = peak_rss_mb()
+        more, extra = _run_steps(panel, frame, api_steps)
+        results, baselines = results + more, baselines + extra
+        rss["after panel.filter() returned a frame"] = peak_rss_mb()
         if health:  # the same frame, with the columns of df.synapse.health() added
             add_health(frame)
             rss["health columns added"] = peak_rss_mb()
             _health, more, extra = _run_panel(frame, health_steps, "create a health panel (3 "
                                               "rows of controls)")
             results, baselines = results + more, baselines + extra
-        rss["after every panel change"] = peak_rss_mb()
-        more, extra = _run_steps(panel, frame, api_steps)
-        results, baselines = results + more, baselines + extra
-        rss["after panel.filter() returned a frame"] = peak_rss_mb()
+            rss["after every health panel change"] = peak_rss_mb()
         timed_rows = []
         for (label, ms, cpu, count, _none), baseline in zip(results, baselines, strict=True):
             timed_rows.append((label, ms, cpu, count, timed(baseline) if baseline else None))

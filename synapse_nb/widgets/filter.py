@@ -2,9 +2,13 @@
 
 Two modes, one widget:
 
-- **frame mode** — ``FilterPanel(frame)``: the filters are pandas masks over a frame you
-  already have (each facet's mask and each sort order is computed once and cached, so a
-  filter change on 100k rows costs a few milliseconds plus one page of HTML);
+- **frame mode** — ``FilterPanel(frame)``: the filters are numpy masks over a frame you
+  already have. Each facet column is encoded once as integer codes when the panel is
+  created (the option counts are ``np.bincount`` of them); each facet's mask and each sort
+  order is computed once and cached, and a change combines the masks with ``&`` and takes
+  only the visible page's rows from the frame — a filter change on a million rows costs a
+  few milliseconds plus one page of HTML. ``.value`` (the matching frame, a copy of those
+  rows) is taken when read, not on every change;
 - **live mode** — ``FilterPanel(client=client, params={"project": 1})``: every change is one
   request for one page; the filters become the server's query params (``status``,
   ``assignee``, ``tags``, ``created__gte``/``created__lte``, ``search``, ``project``) and the
@@ -46,7 +50,7 @@ from typing import Any
 import ipywidgets as widgets
 import numpy as np
 import pandas as pd
-from traitlets import Bool, Instance, Int, Tuple, Unicode, observe, validate
+from traitlets import All, Bool, Instance, Int, Tuple, Unicode, observe, validate
 
 from synapse_nb.exceptions import ClientError, InvalidInputError
 from synapse_nb.frames.client import Client, as_client
@@ -61,6 +65,7 @@ from synapse_nb.widgets.filter_sources import (
     Criteria,
     FrameSource,
     LiveSource,
+    Result,
     RowSource,
 )
 from synapse_nb.widgets.filter_table import CHECK_WIDTH, ROW_HEIGHT, RowTable
@@ -78,6 +83,33 @@ DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
                    "n_annotations", "file_name", "created"),
     "ground_truth_event": ("version", "classes", "n_annotations", "file_name", "created"),
 }  # fmt: skip
+
+
+class _PendingFrame(Instance):
+    """A frame trait that can be *pending*: taken from the row source when first read.
+
+    A filter change on a million rows must not copy the matching rows into a new frame
+    that nobody reads; the panel leaves a pending take instead (``_pending_value``), and
+    reading ``.value`` performs it. When something observes ``value`` (or ``on_filter``),
+    the panel sets the frame at once, so observers see every change as before.
+    """
+
+    def get(self, obj: Any, cls: Any = None) -> Any:
+        pending = getattr(obj, "_pending_value", None)
+        if pending is not None:
+            obj._pending_value = None
+            obj._trait_values[self.name] = pending()
+        return super().get(obj, cls)
+
+    def set(self, obj: Any, value: Any) -> None:
+        """Set and notify, telling frames apart by identity: traitlets' own ``old == new``
+        would compare every cell of a million-row frame (and then give up)."""
+        obj._pending_value = None
+        new = self._validate(obj, value)
+        old = obj._trait_values.get(self.name, self.default_value)
+        obj._trait_values[self.name] = new
+        if old is not new:
+            obj._notify_trait(self.name, old, new)
 
 
 class FilterPanel(LoadOnDisplay, widgets.VBox):
@@ -100,7 +132,7 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         (3, 5)
     """
 
-    value = Instance(
+    value = _PendingFrame(
         pd.DataFrame,
         allow_none=True,
         help="Frame mode: the filtered, sorted frame. Live mode: the page on screen.",
@@ -144,7 +176,9 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         self._filter_callbacks = widgets.CallbackDispatcher()
         self._colors: dict[str, str] = {}
         self._seen: pd.DataFrame | None = None  # live mode: rows of pages seen (selection)
-        self._matched: np.ndarray | None = None
+        self._pending_value: Callable[[], pd.DataFrame] | None = None
+        self._positions: np.ndarray | None = None  # frame mode: the matches, in order
+        self._mask: np.ndarray | None = None  # frame mode: the matching rows (None = all)
         self._source: RowSource
         if frame is not None:
             if not isinstance(frame, pd.DataFrame):
@@ -645,13 +679,13 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
             return
         self.error = ""
         self.status_line.value = ""
-        self._matched = result.matched
+        self._positions, self._mask = result.positions, result.mask
         if self._source.live:
             self._remember(result.rows)
         with self._hold_view():
             self.count = result.count
             self.page = result.page
-            self.value = result.value
+            self._set_value(result)
             dropped = self._prune_selection()
         if dropped:  # said, not silent: the rows left the selection with the filter change
             self.status_line.value = note_html(
@@ -659,7 +693,24 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
                 f"{'matches' if dropped == 1 else 'match'} the filters."
             )
         self._render(result.rows)
-        self._filter_callbacks(self.value)
+        if self._filter_callbacks.callbacks:
+            self._filter_callbacks(self.value)
+
+    def _set_value(self, result: Result) -> None:
+        """``.value`` = the matching frame: set now when observed, else taken when read."""
+        source, positions = self._frame_source, result.positions
+        if result.value is not None or source is None or positions is None:
+            self.value = result.value
+            return
+        if self._value_observed():
+            self.value = source.take(positions)
+            return
+        self._pending_value = lambda: source.take(positions)
+
+    def _value_observed(self) -> bool:
+        notifiers = self._trait_notifiers
+        return bool(notifiers.get("value", {}).get("change") or notifiers.get("value", {}).get(All)
+                    or notifiers.get(All) or self._filter_callbacks.callbacks)
 
     def _remember(self, rows: pd.DataFrame) -> None:
         """Live mode: keep the rows of the pages shown, so selections span pages."""
@@ -674,14 +725,19 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
 
     def _prune_selection(self) -> int:
         """Keep only the selected rows that match; returns how many were dropped."""
-        if not self.selected or self._matched is None:
-            return 0
-        chosen = pd.Index(list(self.selected))
-        kept = tuple(chosen[chosen.isin(self._matched)].tolist())
+        if not self.selected or self._frame_source is None:
+            return 0  # live mode keeps the rows fetched so far
+        matching = self._matching(self.selected)
+        kept = tuple(pk for pk, ok in zip(self.selected, matching, strict=True) if ok)
         dropped = len(self.selected) - len(kept)
         if kept != self.selected:
             self.selected = kept
         return dropped
+
+    def _matching(self, ids: Iterable[Any]) -> list[bool]:
+        """Frame mode: whether each id is a row that matches the filters."""
+        source = self._frame_source
+        return [] if source is None else source.matching(ids, self._mask).tolist()
 
     def _render(self, rows: pd.DataFrame) -> None:
         with self._hold_view():
@@ -742,7 +798,11 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
                 "Live mode selects the rows fetched so far (this page); fetch_all() lists all."
             )
             return
-        self.select(self._matched.tolist() if self._matched is not None else [])
+        source = self._frame_source
+        if source is None or self._positions is None:
+            self.select([])
+            return
+        self.selected = tuple(source.ids(self._positions).tolist())  # all match: no check
 
     def select(self, ids: Iterable[Any], add: bool = False) -> tuple[Any, ...]:
         """Select rows by id (as checkbox clicks would); ``add=True`` keeps the selection.
@@ -766,8 +826,7 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         if isinstance(ids, str) or not isinstance(ids, Iterable):
             raise InvalidInputError("ids", ids, "must be a list of row ids", method="select")
         wanted = [int(i) if isinstance(i, np.integer) else i for i in ids]
-        known = self._known_ids()
-        unknown = [i for i in wanted if i not in known]
+        unknown = self._unknown(wanted)
         if unknown:
             where = "rows fetched so far" if self._source.live else "rows matching the filters"
             raise InvalidInputError("ids", unknown[:10], f"are not {where}", method="select")
@@ -776,10 +835,18 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         self.selected = tuple(dict.fromkeys(chosen))
         return self.selected
 
-    def _known_ids(self) -> set[Any]:
+    def _unknown(self, ids: list[Any]) -> list[Any]:
+        """The ids that are not rows one can select (matching / fetched so far)."""
         if self._source.live:
-            return set() if self._seen is None else set(self._seen.index.tolist())
-        return set() if self._matched is None else set(self._matched.tolist())
+            known = set() if self._seen is None else set(self._seen.index.tolist())
+            return [pk for pk in ids if pk not in known]
+        if not ids:
+            return []
+        try:
+            matching = self._matching(ids)
+        except TypeError:  # ids the index cannot even look up
+            return ids
+        return [pk for pk, ok in zip(ids, matching, strict=True) if not ok]
 
     @observe("selected")
     def _observe_selected(self, change: Mapping[str, Any]) -> None:
@@ -935,26 +1002,11 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
             self._remember(rows)
             self._update()
             return
-        frame = source.frame
-        present = rows.index[rows.index.isin(frame.index)]
+        present, shared = source.patch(rows)
         if len(present) == 0:
             return
-        positions = frame.index.get_indexer(present)
-        shared = [c for c in rows.columns if c in frame.columns]
-        for column in shared:
-            values = frame[column].tolist()
-            for position, value in zip(positions, rows.loc[present, column].tolist(), strict=True):
-                values[position] = value
-            dtype = frame[column].dtype
-            if dtype == np.dtype(object):
-                array = np.empty(len(values), dtype=object)
-                array[:] = values
-                frame[column] = pd.Series(array, index=frame.index, dtype=object)
-            else:
-                frame[column] = pd.Series(values, index=frame.index, dtype=dtype)
         if synced:
             self._sync_snapshot(rows.loc[present, shared])
-        source.invalidate(shared)
         self._refresh_options()
         self._update()
 

@@ -143,6 +143,7 @@ class ScoreRange(widgets.HBox):
 
     def __init__(self, frame: pd.DataFrame, any_value: str = "\x00any") -> None:
         self._frame = frame
+        self._ranges: dict[str, tuple[float, float]] = {}  # a scan of 1M scores costs
         self._any = any_value
         self._syncing = False
         self.column = widgets.Dropdown(
@@ -164,7 +165,7 @@ class ScoreRange(widgets.HBox):
         if self._syncing:
             return
         column = change["new"]
-        self.value = () if column == self._any else (column, *score_range(self._frame, column))
+        self.value = () if column == self._any else (column, *self._range(column))
 
     def _on_slider(self, change: Mapping[str, Any]) -> None:
         if self._syncing or self.column.value == self._any:
@@ -183,7 +184,7 @@ class ScoreRange(widgets.HBox):
                 return
             column, low, high = value
             self.column.value = column
-            lowest, highest = score_range(self._frame, column)
+            lowest, highest = self._range(column)
             lowest, highest = min(lowest, low), max(highest, high)
             self.slider.max = max(highest, self.slider.min)
             self.slider.min = lowest
@@ -194,6 +195,12 @@ class ScoreRange(widgets.HBox):
             self.slider.disabled = False
         finally:
             self._syncing = False
+
+    def _range(self, column: str) -> tuple[float, float]:
+        """The column's score range, read from the frame once."""
+        if column not in self._ranges:
+            self._ranges[column] = score_range(self._frame, column)
+        return self._ranges[column]
 
     def check(self, value: Any) -> tuple[Any, ...]:
         """``value`` as a valid ``(column, low, high)`` or ``()``; raises otherwise."""

@@ -1,7 +1,8 @@
 """Filter state -> rows: the two row sources of a :class:`~.filter.FilterPanel`.
 
-- :class:`FrameSource` filters an in-memory frame with pandas/pyarrow masks (each facet's
-  mask and each sort order is computed once and cached);
+- :class:`FrameSource` filters an in-memory frame with numpy masks over column codes built
+  once (:mod:`~.filter_index`; each facet's mask and each sort order is computed once and
+  cached, and a narrow filter sorts only its matches);
 - :class:`LiveSource` turns the filters into the server's query params and fetches one page.
 
 Both answer :meth:`~RowSource.query` with a :class:`Result` (the visible page, the match
@@ -33,6 +34,16 @@ import pyarrow.compute as pc
 from synapse_nb.exceptions import NotFoundError
 from synapse_nb.frames.client import Client
 from synapse_nb.widgets import filter_health
+from synapse_nb.widgets.filter_index import (
+    Codes,
+    ListCodes,
+    TextIndex,
+    arrow_data,
+    bool_mask,
+    is_list,
+    is_text,
+    merge_lists,
+)
 
 __all__ = [
     "LIVE_KINDS",
@@ -43,11 +54,14 @@ __all__ = [
     "Result",
     "RowSource",
     "clamp_page",
+    "patched",
 ]
 
 #: value of the assignee filter that matches rows without an assignee
 UNASSIGNED = "(unassigned)"
 _MASK_CACHE = 64
+#: sort only the matches when they are at most 1/_SUBSET_SORT of the rows (no cached order)
+_SUBSET_SORT = 8
 #: Most ids in one ``id__in`` value: a longer query string is refused by HTTP servers, so a
 #: longer id filter is asked in chunks and paged here (see :meth:`LiveSource.query`).
 ID_CHUNK = 500
@@ -125,29 +139,20 @@ class Result:
 
     rows: pd.DataFrame  # the visible page
     count: int  # rows that match
-    value: pd.DataFrame  # what .value becomes
+    value: pd.DataFrame | None  # what .value becomes (frame mode: None = take it when asked)
     page: int  # the page shown (clamped)
-    matched: np.ndarray | None = None  # ids that match (frame mode)
-
-
-def _arrow(series: pd.Series) -> pa.ChunkedArray | None:
-    """The pyarrow data behind an Arrow-backed column, else None."""
-    array = getattr(series.array, "_pa_array", None)
-    return array if isinstance(array, pa.ChunkedArray) else None
-
-
-def _bool(values: Any) -> np.ndarray:
-    """A nullable boolean result as a plain numpy mask (NA -> False)."""
-    if isinstance(values, pa.ChunkedArray | pa.Array):
-        return pc.fill_null(values, False).to_numpy(zero_copy_only=False).astype(bool, copy=False)
-    if isinstance(values, pd.Series):
-        return values.to_numpy(dtype=bool, na_value=False)
-    return np.asarray(values, dtype=bool)
+    positions: np.ndarray | None = None  # frame mode: positions of the matches, in order
+    mask: np.ndarray | None = None  # frame mode: the matching rows (None = every row)
 
 
 def _utc(day: dt.date, end: bool) -> pd.Timestamp:
     stamp = pd.Timestamp(day.isoformat(), tz="UTC")
     return stamp + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1) if end else stamp
+
+
+def _ticks(stamp: pd.Timestamp, unit: str) -> int:
+    """``stamp`` as an integer count of ``unit`` since the epoch (a column's ``asi8``)."""
+    return int(stamp.as_unit(unit).asm8.view("i8"))
 
 
 def clamp_page(page: int, count: int, page_size: int) -> int:
@@ -159,6 +164,77 @@ def clamp_page(page: int, count: int, page_size: int) -> int:
     """
     pages = max(1, math.ceil(count / page_size))
     return min(max(1, page), pages)
+
+
+def _patched_slowly(series: pd.Series, positions: np.ndarray, values: list[Any]) -> pd.Series:
+    """``series`` with ``values`` at ``positions``, rebuilt from Python objects (any dtype:
+    a value the dtype cannot hold becomes what ``pd.Series(..., dtype=)`` makes of it)."""
+    items = series.tolist()
+    for position, value in zip(positions.tolist(), values, strict=True):
+        items[position] = value
+    if series.dtype == np.dtype(object):
+        array = np.empty(len(items), dtype=object)
+        array[:] = items
+        return pd.Series(array, index=series.index, dtype=object)
+    return pd.Series(items, index=series.index, dtype=series.dtype)
+
+
+#: an Arrow column patched by slices keeps at most this many chunks (then one take merges them)
+_MAX_CHUNKS = 64
+
+
+def _spliced(array: pa.ChunkedArray, positions: np.ndarray, values: list[Any]) -> pa.ChunkedArray:
+    """``array`` with ``values`` at ``positions``: a few rows are spliced in between zero-copy
+    slices of the old chunks; many rows (or repeated positions) are taken in one pass."""
+    new = pa.array(values, type=array.type, from_pandas=True)
+    order = np.argsort(positions, kind="stable")
+    spots = positions[order]
+    distinct = bool(len(spots) < 2 or np.all(np.diff(spots) > 0))
+    if distinct and array.num_chunks + 2 * len(spots) + 1 <= _MAX_CHUNKS:
+        pieces: list[pa.Array] = []
+        start = 0
+        for j, spot in zip(order.tolist(), spots.tolist(), strict=True):
+            pieces += array.slice(start, spot - start).chunks
+            pieces.append(new.slice(j, 1))
+            start = spot + 1
+        pieces += array.slice(start).chunks
+        return pa.chunked_array([p for p in pieces if len(p)], type=array.type)
+    merged = pa.chunked_array([*array.chunks, new], type=array.type)
+    take = np.arange(len(array))
+    take[positions] = len(array) + np.arange(len(values))
+    return merged.take(pa.array(take))
+
+
+def patched(series: pd.Series, positions: np.ndarray, values: list[Any]) -> pd.Series:
+    """A copy of ``series`` with ``values`` at ``positions`` (same dtype), without turning a
+    million rows into Python objects: object columns copy pointers, Arrow columns take
+    from the old chunks plus the new values, other arrays are set in a copy.
+
+    Example:
+        >>> s = pd.Series(pd.array(["a", "b", "c"], dtype="string[pyarrow]"))
+        >>> patched(s, np.array([2, 0]), ["z", None]).tolist()
+        [<NA>, 'b', 'z']
+    """
+    try:
+        if series.dtype == np.dtype(object):
+            out = series.to_numpy(copy=True)
+            items = np.empty(len(values), dtype=object)
+            items[:] = values
+            out[positions] = items
+            return pd.Series(out, index=series.index, dtype=object)
+        array = arrow_data(series)
+        if array is not None:
+            merged = _spliced(array, positions, values)
+            out = pd.Series(type(series.array)(merged), index=series.index)
+        else:
+            copy = series.array.copy()
+            copy[positions] = values
+            out = pd.Series(copy, index=series.index)
+        if out.dtype != series.dtype:
+            raise TypeError(f"{out.dtype} is not {series.dtype}")
+        return out
+    except (TypeError, ValueError, pa.ArrowException):  # values the dtype cannot hold as is
+        return _patched_slowly(series, positions, values)
 
 
 class RowSource(Protocol):
@@ -178,7 +254,13 @@ class RowSource(Protocol):
 
 
 class FrameSource:
-    """Criteria -> rows of an in-memory frame, with cached masks and sort orders."""
+    """Criteria -> rows of an in-memory frame, through column codes built once.
+
+    Each facet column is encoded once (:mod:`~.filter_index`); a facet's mask is computed
+    from the codes on first use and cached; masks are combined with ``&``; the rows of the
+    page are the only rows taken from the frame (the matching frame, ``.value``, is taken
+    only when asked for).
+    """
 
     live = False
 
@@ -187,14 +269,48 @@ class FrameSource:
         self.kind = frame.attrs.get("synapse", {}).get("kind") if frame.attrs else None
         self.status_column = next((c for c in _STATUS_COLUMNS if c in frame.columns), None)
         self._ids = frame.index.to_numpy()
+        #: ids ascending and distinct: the frame's own order is the id order
+        self._by_id = bool(frame.index.is_monotonic_increasing and frame.index.is_unique)
         self._masks: dict[tuple[str, Any], np.ndarray] = {}
         self._orders: dict[tuple[str, bool], np.ndarray] = {}
-        self._flat: dict[str, tuple[pa.ChunkedArray, np.ndarray]] = {}
-        self._search_columns = [
-            c
-            for c in ("file_name", "assignee_name", "name", "description", "action", "plugin")
-            if c in frame.columns
-        ]
+        self._codes: dict[str, Codes] = {}
+        self._lists: dict[str, ListCodes] = {}
+        self._scores: dict[str, np.ndarray] = {}
+        self._sortable_columns: list[str] | None = None
+        search = [c for c in ("file_name", "assignee_name", "name", "description", "action",
+                              "plugin") if c in frame.columns]  # fmt: skip
+        self._text = TextIndex(frame, search, self._codes)
+        if "assignee_name" in frame.columns:  # few names: searched through its codes
+            self._column_codes("assignee_name")
+
+    # --- column indexes
+    def _column_codes(self, column: str) -> Codes:
+        codes = self._codes.get(column)
+        if codes is None:
+            codes = self._codes[column] = Codes.of(self.frame[column])
+        return codes
+
+    def _list_codes(self, column: str) -> ListCodes:
+        codes = self._lists.get(column)
+        if codes is None:
+            codes = self._lists[column] = ListCodes.of(self.frame[column])
+        return codes
+
+    def _issue_codes(self) -> ListCodes:
+        codes = self._lists.get("\x00issues")
+        if codes is None:
+            parts = [self._list_codes(c) for c in filter_health.ISSUE_COLUMNS
+                     if c in self.frame.columns]  # fmt: skip
+            codes = self._lists["\x00issues"] = merge_lists(parts)
+        return codes
+
+    def _score(self, column: str) -> np.ndarray:
+        values = self._scores.get(column)
+        if values is None:
+            values = self._scores[column] = self.frame[column].to_numpy(
+                dtype=np.float64, na_value=np.nan
+            )
+        return values
 
     # --- facets
     def capabilities(self) -> dict[str, bool]:
@@ -211,78 +327,79 @@ class FrameSource:
         }
 
     def options(self) -> dict[str, list[tuple[str, Any]]]:
-        frame = self.frame
         out: dict[str, list[tuple[str, Any]]] = {}
         if self.status_column:
-            counts = frame[self.status_column].value_counts(sort=False, dropna=True)
-            out["status"] = [(f"{k} ({n:,})", str(k)) for k, n in counts.items() if n]
-        if "assignee_name" in frame.columns:
-            names = frame["assignee_name"]
-            counts = names.value_counts(dropna=True).sort_index()
-            out["assignee"] = [(f"{k} ({n:,})", str(k)) for k, n in counts.items()]
-            missing = int(names.isna().sum())
+            codes = self._column_codes(self.status_column)
+            counted = zip(codes.values, codes.counts().tolist(), strict=True)
+            out["status"] = [(f"{k} ({n:,})", str(k)) for k, n in counted if n]
+        if "assignee_name" in self.frame.columns:
+            codes = self._column_codes("assignee_name")
+            named = sorted(
+                (k, n) for k, n in zip(codes.values, codes.counts().tolist(), strict=True) if n
+            )
+            out["assignee"] = [(f"{k} ({n:,})", str(k)) for k, n in named]
+            missing = int(codes.missing().sum())
             if missing:
                 out["assignee"].append((f"{UNASSIGNED} ({missing:,})", UNASSIGNED))
         for facet, column in (("tags", "tag_names"), ("class_name", "classes")):
-            if column in frame.columns:
-                flat, _parents = self._flatten(column)
-                values = pc.value_counts(flat).to_pylist() if len(flat) else []
-                pairs = sorted((v["values"], v["counts"]) for v in values if v["values"])
+            if column in self.frame.columns:
+                items = self._list_codes(column)
+                pairs = sorted(
+                    (k, n) for k, n in zip(items.values, items.counts().tolist(), strict=True)
+                    if k and n
+                )
                 out[facet] = [(f"{k} ({n:,})", k) for k, n in pairs]
-        if filter_health.has_issues(frame):
-            out["issue"] = filter_health.issue_options(frame)
+        if filter_health.has_issues(self.frame):
+            issues = self._issue_codes()
+            pairs = sorted(
+                (str(k), n)
+                for k, n in zip(issues.values, issues.row_counts().tolist(), strict=True) if n
+            )
+            out["issue"] = [(f"{k} ({n:,})", k) for k, n in pairs]
         return out
 
-    def _flatten(self, column: str) -> tuple[pa.ChunkedArray, np.ndarray]:
-        cached = self._flat.get(column)
-        if cached is None:
-            series = self.frame[column]
-            array = _arrow(series)
-            if array is None or not pa.types.is_list(array.type):
-                lists = [
-                    list(v) if isinstance(v, list | tuple | np.ndarray) else [] for v in series
-                ]
-                array = pa.chunked_array([pa.array(lists, type=pa.list_(pa.string()))])
-            flat = pc.list_flatten(array)
-            parents = pc.list_parent_indices(array).to_numpy(zero_copy_only=False)
-            cached = self._flat[column] = (flat, parents)
-        return cached
-
-    def _any_of(self, column: str, values: Iterable[str]) -> np.ndarray:
-        flat, parents = self._flatten(column)
-        hits = _bool(pc.is_in(flat, value_set=pa.array(list(values), type=pa.string())))
-        mask = np.zeros(len(self.frame), dtype=bool)
-        mask[parents[hits]] = True
+    def _created(self, key: tuple[dt.date | None, dt.date | None]) -> np.ndarray:
+        start, end = key
+        created = self.frame["created"]
+        if isinstance(created.dtype, pd.DatetimeTZDtype):  # as integers: no Timestamp per row
+            unit = created.dtype.unit
+            stamps = created.array.asi8
+            mask = ~created.isna().to_numpy()
+            if start is not None:
+                mask &= stamps >= _ticks(_utc(start, end=False), unit)
+            if end is not None:
+                mask &= stamps <= _ticks(_utc(end, end=True), unit)
+            return mask
+        mask = np.ones(len(self.frame), dtype=bool)
+        if start is not None:
+            mask &= bool_mask(created >= _utc(start, end=False))
+        if end is not None:
+            mask &= bool_mask(created <= _utc(end, end=True))
         return mask
 
     def _facet_mask(self, facet: str, key: Any) -> np.ndarray:
         cached = self._masks.get((facet, key))
         if cached is not None:
             return cached
-        frame = self.frame
         if facet == "status":
-            mask = _bool(frame[self.status_column].astype(object) == key)
+            mask = self._column_codes(str(self.status_column)).mask(key)
         elif facet == "assignee":
-            names = frame["assignee_name"]
-            mask = names.isna().to_numpy() if key == UNASSIGNED else _bool(names == key)
+            codes = self._column_codes("assignee_name")
+            mask = codes.missing() if key == UNASSIGNED else codes.mask(key)
         elif facet == "tags":
-            mask = self._any_of("tag_names", key)
+            mask = self._list_codes("tag_names").any_of(key)
         elif facet == "class_name":
-            mask = self._any_of("classes", [key])
+            mask = self._list_codes("classes").any_of([key])
         elif facet == "created":
-            start, end = key
-            created = frame["created"]
-            mask = np.ones(len(frame), dtype=bool)
-            if start is not None:
-                mask &= _bool(created >= _utc(start, end=False))
-            if end is not None:
-                mask &= _bool(created <= _utc(end, end=True))
+            mask = self._created(key)
         elif facet == "search":
             mask = self._search(key)
         elif facet == "issue":
-            mask = filter_health.issue_mask(frame, key)
+            mask = self._issue_codes().any_of([key])
         elif facet == "score":
-            mask = filter_health.score_mask(frame, key)
+            column, low, high = key
+            values = self._score(column)
+            mask = (values >= low) & (values <= high)  # NaN (no score) never matches
         elif facet == "ids":
             mask = np.isin(self._ids, np.asarray(key, dtype=np.int64))
         else:  # pragma: no cover - facets are fixed
@@ -293,14 +410,7 @@ class FrameSource:
         return mask
 
     def _search(self, term: str) -> np.ndarray:
-        mask = np.zeros(len(self.frame), dtype=bool)
-        for column in self._search_columns:
-            series = self.frame[column]
-            array = _arrow(series)
-            if array is not None and pa.types.is_string(array.type):
-                mask |= _bool(pc.match_substring(array, term, ignore_case=True))
-            else:
-                mask |= _bool(series.astype("string").str.contains(term, case=False, regex=False))
+        mask = self._text.search(term)
         if term.strip().lstrip("#").isdigit():
             with contextlib.suppress(TypeError, ValueError):
                 mask |= self._ids == int(term.strip().lstrip("#"))
@@ -335,60 +445,158 @@ class FrameSource:
 
     # --- order
     def sortable(self) -> list[str]:
-        return ["id", *[str(c) for c in self.frame.columns if self._sortable(c)]]
+        if self._sortable_columns is None:  # asked on every sort change: listed once
+            self._sortable_columns = [
+                "id", *[str(c) for c in self.frame.columns if self._sortable(c)]
+            ]
+        return list(self._sortable_columns)
 
     def _sortable(self, column: Any) -> bool:
-        if self.frame[column].dtype == np.dtype(object):
+        series = self.frame[column]
+        if series.dtype == np.dtype(object):
             return False
-        array = _arrow(self.frame[column])
-        return (
-            array is None
-            or not pa.types.is_list(array.type)
-            or (pa.types.is_string(array.type.value_type))
-        )
+        array = arrow_data(series)
+        return array is None or not is_list(array.type) or is_text(array.type.value_type)
+
+    def _sort_keys(self, column: str, positions: np.ndarray | None) -> pd.Series:
+        """The sort keys of ``column`` (of the rows at ``positions``, or all)."""
+        if column == "id":
+            ids = self._ids if positions is None else self._ids[positions]
+            return pd.Series(ids)
+        series = self.frame[column]
+        if positions is not None:
+            series = series.take(positions)
+        series = series.reset_index(drop=True)
+        array = arrow_data(series)
+        if array is not None and is_list(array.type):
+            series = pd.Series(pc.binary_join(array, ", "), dtype="string[pyarrow]")
+        return series
+
+    def _argsort(self, column: str, ascending: bool, positions: np.ndarray | None) -> np.ndarray:
+        """Positions (into ``positions``, or the frame) in the order of ``column``: stable,
+        missing values last."""
+        if column == "id" and self._by_id:
+            count = len(self._ids) if positions is None else len(positions)
+            order = np.arange(count)
+            return order if ascending else order[::-1]
+        keys = self._sort_keys(column, positions)
+        ordered = keys.sort_values(ascending=ascending, kind="stable", na_position="last")
+        return ordered.index.to_numpy()
 
     def order(self, column: str, ascending: bool) -> np.ndarray:
+        """Positions of every row in the order of ``column`` (computed once, cached)."""
         cached = self._orders.get((column, ascending))
-        if cached is not None:
-            return cached
-        if column == "id":
-            keys = pd.Series(self._ids)
-        else:
-            series = self.frame[column].reset_index(drop=True)
-            array = _arrow(series)
-            if array is not None and pa.types.is_list(array.type):
-                series = pd.Series(pc.binary_join(array, ", "), dtype="string[pyarrow]")
-            keys = series
-        order = keys.sort_values(
-            ascending=ascending, kind="stable", na_position="last"
-        ).index.to_numpy()
-        self._orders[(column, ascending)] = order
-        return order
+        if cached is None:
+            cached = self._orders[(column, ascending)] = self._argsort(column, ascending, None)
+        return cached
+
+    def sorted_positions(
+        self, mask: np.ndarray | None, column: str, ascending: bool
+    ) -> np.ndarray:
+        """Positions of the matching rows, in the order of ``column``.
+
+        Few matches and no cached order: only the matches are sorted (a cold sort of a
+        narrow filter on a million rows costs its matches, not the frame)."""
+        identity = column == "id" and ascending and self._by_id
+        if mask is None:
+            return np.arange(len(self._ids)) if identity else self.order(column, ascending)
+        positions = np.flatnonzero(mask)
+        if identity:
+            return positions
+        cached = self._orders.get((column, ascending))
+        if cached is None and len(positions) * _SUBSET_SORT <= len(self._ids):
+            return positions[self._argsort(column, ascending, positions)]
+        order = self.order(column, ascending)
+        return order[mask[order]]
 
     def query(
         self, criteria: Criteria, sort_by: str, ascending: bool, page: int, page_size: int
     ) -> Result:
         mask = self.mask(criteria)
-        order = self.order(sort_by, ascending)
-        positions = order if mask is None else order[mask[order]]
+        positions = self.sorted_positions(mask, sort_by, ascending)
         count = len(positions)
         page = clamp_page(page, count, page_size)
         start = (page - 1) * page_size
         rows = self.frame.take(positions[start : start + page_size])
-        unchanged = mask is None and bool(np.array_equal(order, np.arange(len(self.frame))))
-        value = self.frame if unchanged else self.frame.take(positions)
-        return Result(rows, count, value, page, self._ids[positions])
+        whole = mask is None and sort_by == "id" and ascending and self._by_id
+        value = self.frame if whole else None  # taken only when asked for (see .value)
+        return Result(rows, count, value, page, positions=positions, mask=mask)
+
+    def take(self, positions: np.ndarray) -> pd.DataFrame:
+        """The frame's rows at ``positions`` (the panel's value)."""
+        return self.frame.take(positions)
+
+    def ids(self, positions: np.ndarray) -> np.ndarray:
+        """The ids of the rows at ``positions``."""
+        return self._ids[positions]
+
+    def locate(self, ids: Iterable[Any]) -> np.ndarray:
+        """Positions of ``ids`` in the frame (-1 for an id it does not have; the first row
+        of an id the frame repeats)."""
+        index = self.frame.index
+        if index.is_unique:
+            return np.asarray(index.get_indexer(list(ids)), dtype=np.int64)
+        first = pd.Series(np.arange(len(index)), index=index)
+        first = first[~index.duplicated()]
+        return first.reindex(list(ids)).fillna(-1).to_numpy(dtype=np.int64)
+
+    def patch(self, rows: pd.DataFrame) -> tuple[pd.Index, list[str]]:
+        """Copy the columns ``rows`` shares with the frame into it, by id; returns the ids
+        found and the columns patched (their codes, masks and orders are forgotten)."""
+        located = self.locate(rows.index)
+        present = rows.index[located >= 0]
+        positions = located[located >= 0]
+        shared = [str(c) for c in rows.columns if c in self.frame.columns]
+        if len(present) == 0 or not shared:
+            return present, []
+        for column in shared:
+            values = rows[column].to_numpy(dtype=object)[located >= 0].tolist()
+            self.frame[column] = patched(self.frame[column], positions, values)
+        self.invalidate(shared)
+        return present, shared
+
+    def matching(self, ids: Iterable[Any], mask: np.ndarray | None) -> np.ndarray:
+        """Whether each id is a row of the frame that ``mask`` keeps (None: every row)."""
+        wanted = list(ids)
+        if not self.frame.index.is_unique:  # a repeated id matches when any of its rows does
+            kept = self._ids if mask is None else self._ids[mask]
+            return np.asarray(pd.Index(wanted, dtype=object).isin(kept), dtype=bool)
+        positions = self.locate(wanted)
+        found = positions >= 0
+        if mask is not None:
+            found[found] = mask[positions[found]]
+        return found
 
     def invalidate(self, columns: Iterable[str]) -> None:
-        """Forget masks and orders that depend on ``columns`` (after rows were patched)."""
+        """Forget codes, masks and orders that depend on ``columns`` (after rows were patched)."""
         columns = set(columns)
-        facets = {"tags"} if "tag_names" in columns else set()
+        facets = set()
+        if "tag_names" in columns:
+            facets.add("tags")
+        if "classes" in columns:
+            facets.add("class_name")
+        if "assignee_name" in columns:
+            facets.update(("assignee", "search"))
+        if "created" in columns:
+            facets.add("created")
+        if columns & set(self._text.columns):
+            facets.add("search")
+        if columns & set(filter_health.ISSUE_COLUMNS):
+            facets.add("issue")
+            self._lists.pop("\x00issues", None)
+        if columns & set(self._scores):
+            facets.add("score")
         if self.status_column in columns:
             facets.add("status")
         self._masks = {k: v for k, v in self._masks.items() if k[0] not in facets}
         self._orders = {k: v for k, v in self._orders.items() if k[0] not in columns}
         for column in columns:
-            self._flat.pop(column, None)
+            self._codes.pop(column, None)
+            self._lists.pop(column, None)
+            self._scores.pop(column, None)
+        self._text.forget(columns)
+        if "assignee_name" in columns and "assignee_name" in self.frame.columns:
+            self._column_codes("assignee_name")
 
 
 class LiveSource:

@@ -326,6 +326,121 @@ def test_empty_result_and_a_frame_without_facets():
     assert panel.value.index.tolist() == [2]
 
 
+@pytest.fixture(scope="module")
+def many() -> pd.DataFrame:
+    """1,200 synthetic tasks with dates in microseconds (as frames built from Arrow are)."""
+    frame = synthetic_tasks(1200)
+    frame["created"] = frame["created"].dt.as_unit("us")
+    return frame
+
+
+def test_value_is_the_pandas_result_and_observers_see_every_change(many):
+    panel = FilterPanel(many)
+    frontend_update(panel.status_filter, index=option_index(panel.status_filter, "completed"))
+    frontend_update(panel.tags_filter, value=["blurry", "night"])
+    wanted = (many.status == "completed") & many.tag_names.map(
+        lambda v: bool({"blurry", "night"} & set(v)))
+    assert panel.count == int(wanted.sum())
+    assert panel._pending_value is not None  # nobody observes: no frame taken yet
+    assert panel.value.index.tolist() == many.index[wanted].tolist()
+    seen: list[list[int]] = []
+    panel.observe(lambda change: seen.append(change["new"].index.tolist()), "value")
+    frontend_update(panel.status_filter, index=option_index(panel.status_filter, "pending"))
+    frontend_update(panel.search_box, value="SCENE_0001")  # case-insensitive, with digits
+    pending = (many.status == "pending") & many.tag_names.map(
+        lambda v: bool({"blurry", "night"} & set(v)))
+    found = pending & many.file_name.str.contains("scene_0001")
+    assert seen == [many.index[pending].tolist(), many.index[found].tolist()]
+    assert 0 < len(seen[1]) < len(seen[0])
+
+
+def test_created_range_on_a_microsecond_column(many):
+    panel = FilterPanel(many)
+    rows = panel.filter(created_from="2026-09-05", created_to="2026-09-09")
+    days = many.created.dt.date
+    expected = many[(days >= dt.date(2026, 9, 5)) & (days <= dt.date(2026, 9, 9))]
+    assert 0 < len(expected) < len(many)
+    assert rows.index.tolist() == expected.index.tolist()
+    frame = many.copy()
+    frame.loc[frame.index[:5], "created"] = pd.NaT  # no date: never in a range
+    only_end = FilterPanel(frame).filter(created_to="2026-09-09")
+    assert only_end.index.tolist() == frame.index[frame.created.dt.date <= dt.date(2026, 9, 9)
+                                                  ].tolist()  # fmt: skip
+
+
+@pytest.mark.parametrize("column", ["file_name", "assignee_name", "created", "status",
+                                    "tag_names"])
+def test_sorting_few_or_many_matches_is_pandas_stable_sort(many, column):
+    panel = FilterPanel(many)
+    for ascending in (True, False):
+        panel.sort(column, ascending=ascending)
+        for criteria in ({"class_name": "dog", "assignee": "Bob Lee"}, {"class_name": None,
+                                                                         "assignee": None}):
+            rows = panel.filter(**criteria)
+            base = many if criteria["class_name"] is None else many[
+                many.classes.map(lambda v: "dog" in list(v)) & (many.assignee_name == "Bob Lee")]
+            keys = base[column]
+            if column == "tag_names":
+                keys = keys.map(", ".join)
+            expected = keys.sort_values(ascending=ascending, kind="stable", na_position="last")
+            assert rows.index.tolist() == expected.index.tolist(), (column, ascending, criteria)
+
+
+def test_select_all_matches_then_a_filter_prunes_by_position(many):
+    panel = FilterPanel(many)
+    panel.filter(class_name="dog")
+    frontend_click(panel.select_all_button)
+    dogs = many.classes.map(lambda v: "dog" in list(v))
+    assert panel.selected == tuple(many.index[dogs].tolist())
+    panel.filter(status="completed")
+    kept = dogs & (many.status == "completed")
+    assert panel.selected == tuple(many.index[kept].tolist())
+    with pytest.raises(InvalidInputError, match="rows matching the filters") as info:
+        panel.select([int(many.index[~kept][0]), "x"])
+    assert "x" in str(info.value)
+    repeated = pd.DataFrame({"status": ["a", "b", "a", "b"]}, index=pd.Index([1, 2, 2, 3]))
+    twice = FilterPanel(repeated)  # an id on two rows matches when either row does
+    twice.select([2, 3])
+    assert twice.filter(status="a").index.tolist() == [1, 2] and twice.selected == (2,)
+
+
+def test_update_rows_patches_every_kind_of_column_in_place_of_the_old_values(many):
+    frame = many.copy()
+    frame.attrs = dict(many.attrs)
+    panel = FilterPanel(frame)
+    ids = frame.index[[3, 700, 11]]
+    patch = pd.DataFrame({
+        "tag_names": pd.Series([["night"], [], ["blurry", "gold"]], index=ids,
+                               dtype=frame.tag_names.dtype),
+        "tags": [[3], [], [2, 5]],
+        "file_name": pd.array(["renamed.jpg", None, "x.png"], dtype=frame.file_name.dtype),
+        "n_annotations": pd.array([7, None, 0], dtype=frame.n_annotations.dtype),
+        "status": ["completed", "pending", "completed"],
+        "priority": ["high", "low", "normal"],
+        "created": pd.to_datetime(["2026-01-02T03:04:05Z"] * 3).as_unit("us"),
+    }, index=ids)  # fmt: skip
+    before = {c: frame[c].tolist() for c in patch.columns}
+    dtypes = frame.dtypes.copy()
+    panel.update_rows(patch, synced=False)
+    positions = frame.index.get_indexer(ids)
+    for column in patch.columns:
+        expected = list(before[column])
+        for position, value in zip(positions, patch[column].tolist(), strict=True):
+            expected[position] = value
+        expected = pd.Series(expected, dtype=dtypes[column]).tolist()
+        assert frame[column].dtype == dtypes[column], column
+        got = frame[column].tolist()
+        assert [str(v) for v in got] == [str(v) for v in expected], column
+    many_ids = frame.index[::30]  # 40 rows: merged in one take rather than 81 slices
+    panel.update_rows(pd.DataFrame({"tag_names": pd.Series(
+        [["night"]] * len(many_ids), index=many_ids, dtype=frame.tag_names.dtype)}))
+    assert frame.loc[many_ids, "tag_names"].map(list).tolist() == [["night"]] * len(many_ids)
+    assert frame.loc[ids[1:], "tag_names"].map(list).tolist() == [[], ["blurry", "gold"]]
+    assert panel.filter(search="renamed").index.tolist() == [ids[0]]
+    assert panel.filter(search="", tags=["night"]).index.tolist() == frame.index[
+        frame.tag_names.map(lambda v: "night" in list(v))].tolist()
+
+
 # ---------------------------------------------------------------- live mode
 
 

@@ -22,13 +22,14 @@ import html
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from itertools import accumulate, chain, islice, pairwise, repeat
+from itertools import accumulate, chain, groupby, islice, pairwise, repeat
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from synapse_nb.frames.columnar import is_row, struct_columns
 from synapse_nb.frames.dm import summarize
 from synapse_nb.frames.schemas import IMAGE_TOOLS, SCHEMAS, Column, Schema
 
@@ -476,11 +477,21 @@ class _Accumulator:
         self._count_sources = tuple(c.source or c.name for c in counted)
         self.count_chunks: list[np.ndarray] = []
 
-    def add(self, chunk: list[Mapping[str, Any]]) -> None:
+    def add(self, chunk: list[Any]) -> None:
+        """Gather one chunk of records: dicts, typed rows, or runs of both."""
+        for typed, run in groupby(chunk, is_row):  # one run unless a page was not covered
+            if not typed:
+                self._add_dicts(list(run))
+            elif self.keep_data or self.schema.dynamic_prefix:
+                raise ValueError("typed rows carry no DM data or metrics: list them as dicts")
+            else:
+                self._append(*struct_columns(self.schema, list(run)))
+
+    def _add_dicts(self, chunk: list[Mapping[str, Any]]) -> None:
         # plain dicts (what the decoder gives) are read with dict.get mapped over the chunk:
         # no Python-level loop per value
         get = _getter(chunk)
-        self.ids.extend(get("id"))
+        ids = get("id")
         files: dict[str, tuple[Any, ...]] = {}
         if self._needs_files:
             urls, names, widths, heights = zip(
@@ -488,31 +499,31 @@ class _Accumulator:
             )
             files = {"url": urls, "name": names, "width": widths, "height": heights}
         dm: dict[str, Any] = {}
+        versions: tuple[Any, ...] = ()
+        counts: tuple[dict[str, int], ...] = ()
         if self._needs_dm:
             versions, counts, classes = zip(*map(summarize, get("data")), strict=True)
             dm = {"version": versions, "classes": classes}
-            self.count_chunks.append(count_matrix(versions, counts, self._count_sources))
+        values: dict[str, Any] = {}
         tags: list[list[int | None]] | None = None
         for column in self.schema.columns:
-            out = self.values[column.name]
             kind, source = column.kind, column.source or column.name
             if kind == "value":
                 parts = self._paths[column.name]
                 if len(parts) == 1:
-                    out.extend(get(source))
+                    values[column.name] = get(source)
                 else:
-                    out.extend([_dig(r, parts) for r in chunk])
+                    values[column.name] = [_dig(r, parts) for r in chunk]
             elif kind == "ref":
-                out.extend(_refs(get(source)))
+                values[column.name] = _refs(get(source))
             elif kind in ("tags", "tag_names"):
                 if tags is None:
                     tags = list(map(_tag_ids, get(source)))
-                # names are looked up in frame(), so the tag listing can still be in flight
-                out.extend(tags)
+                values[column.name] = tags
             elif kind == "file":
-                out.extend(files[source])
+                values[column.name] = files[source]
             elif kind == "dm" and column.name not in self._counts:
-                out.extend(dm[source])
+                values[column.name] = dm[source]
         if self.keep_data:
             self.data.extend(get("data"))
         if self.schema.dynamic_prefix:
@@ -520,7 +531,23 @@ class _Accumulator:
                 flat: dict[str, float] = {}
                 _flatten_metrics(r.get("metrics"), "", flat)
                 self.metrics.append(flat)
-        self.pending += len(chunk)
+        self._append(ids, values, versions, counts)
+
+    def _append(
+        self,
+        ids: list[Any],
+        values: dict[str, Any],
+        versions: tuple[Any, ...],
+        counts: tuple[dict[str, int], ...],
+    ) -> None:
+        """Add the raw values of one chunk; convert a segment once enough have gathered."""
+        self.ids.extend(ids)
+        if self._needs_dm:
+            self.count_chunks.append(count_matrix(versions, counts, self._count_sources))
+        for name, column_values in values.items():
+            # names are looked up in frame(), so the tag listing can still be in flight
+            self.values[name].extend(column_values)
+        self.pending += len(ids)
         if self.pending >= _SEGMENT:
             self._convert()
 

@@ -429,7 +429,7 @@ def _index(ids: list[Any], schema: Schema) -> pd.Index:
     if schema.index_dtype == "string":
         values = [None if i is None else str(i) for i in ids]
         return pd.Index(pd.array(values, dtype=STRING), name="id")
-    return pd.Index(pd.array([_ref(i) for i in ids], dtype="Int64"), name="id")
+    return pd.Index(pd.array(_refs(ids), dtype="Int64"), name="id")
 
 
 # ---------------------------------------------------------------------------- building

@@ -16,8 +16,8 @@ the project once with ``Client.list_tasks(list_all=True)``. Tables:
 2. client CPU split: the same listing redone in phases, one after the other on this thread
    with the cyclic GC paused as the frame listing does: HTTP (request, socket wait, body
    read) of every page of 1000, decoding of each body (the frame listing's page decoder:
-   typed rows for tasks), ``build_frame`` of the decoded rows. Process CPU per row of each phase; the sum is
-   compared with the real listing's.
+   typed rows for tasks), ``build_frame`` of the decoded rows. Process CPU per row of each
+   phase; the sum is compared with the real listing's.
 3. server CPU per page of 100: sequential requests for page 1 and for the deepest page
    (page 10,000 where the project has it, else its last page); CPU of the server process
    per request, from /proc.

@@ -62,7 +62,7 @@ class _File(Struct):
     meta: _FileMeta | None = None
 
 
-_Media = list[dict[str, list[_Ann]]] | UnsetType | None
+_Media = list[dict[str, list[_Ann] | None]] | UnsetType | None
 _MEDIA_FIELDS = tuple(MEDIA_KEYS)
 
 #: A DM v2 document. Any other key (v1's ``annotations``, foreign JSON) fails the decoding,

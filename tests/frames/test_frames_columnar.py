@@ -36,6 +36,7 @@ COVERED = [
         "data": {
             "images": [
                 {"keypoint": [{"classification": "nose"}], "polygon": [], "relation": [{}]},
+                {"segmentation": None, "prompt": [{"classification": "ask"}]},
                 {"bounding_box": [{"classification": ""}, {"classification": 3}, {}]},
             ],
             "videos": [{"polyline": [{"classification": "lane"}]}],
@@ -77,7 +78,7 @@ def test_typed_rows_give_the_frame_of_the_dict_path(kind):
     pd.testing.assert_frame_equal(typed, dict_frame(kind, COVERED), check_exact=True)
     if kind == "task":  # rows without tags get a list of their own (edited in place later)
         assert typed.at[5, "tags"] == [] and typed.at[5, "tags"] is not typed.at[12, "tags"]
-        assert typed.at[9, "classes"] == ["lane"] and typed.at[9, "n_keypoint"] == 1
+        assert typed.at[9, "classes"] == ["ask", "lane"] and typed.at[9, "n_keypoint"] == 1
 
 
 @pytest.mark.parametrize("record", NOT_COVERED, ids=lambda r: str(r["id"]))

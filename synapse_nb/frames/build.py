@@ -432,6 +432,9 @@ def _index(ids: list[Any], schema: Schema) -> pd.Index:
     return pd.Index(pd.array(_refs(ids), dtype="Int64"), name="id")
 
 
+_ID = Column("id", "Int64", "row id")
+
+
 # ---------------------------------------------------------------------------- building
 
 
@@ -463,6 +466,8 @@ class _Accumulator:
         self.tag_names = tag_names
         self.keep_data = keep_data
         self.ids: list[Any] = []
+        #: typed segments of integer ids (no Python int per row is held to the end)
+        self.id_parts: list[Any] = []
         self.values: dict[str, list[Any]] = {c.name: [] for c in schema.columns}
         self.parts: dict[str, list[Any]] = {c.name: [] for c in schema.columns}
         self.pending = 0
@@ -562,6 +567,9 @@ class _Accumulator:
             if values or not self.parts[column.name]:
                 self.parts[column.name].append(convert_column(values, column))
                 self.values[column.name] = []
+        if self.schema.index_dtype != "string" and (self.ids or not self.id_parts):
+            self.id_parts.append(_index(self.ids, self.schema).array)
+            self.ids = []
         self.pending = 0
 
     def _convert_counts(self) -> None:
@@ -582,12 +590,19 @@ class _Accumulator:
     def frame(self) -> pd.DataFrame:
         schema = self.schema
         self._convert()
-        index = _index(self.ids, schema)
+        if self.id_parts:
+            index = pd.Index(_combine(self.id_parts, _ID), name="id")
+        else:
+            index = _index(self.ids, schema)
         if "tag_names" in self.values:
             names = self.tag_names() if callable(self.tag_names) else self.tag_names
             names = names or {}
             self.parts["tag_names"] = [tag_name_lists(self.values["tag_names"], names)]
-        columns: dict[str, Any] = {c.name: _combine(self.parts[c.name], c) for c in schema.columns}
+        # each column's segments are let go as soon as they are combined: the frame is never
+        # held twice (segments and combined columns) at its peak
+        columns: dict[str, Any] = {
+            c.name: _combine(self.parts.pop(c.name), c) for c in schema.columns
+        }
         if self.keep_data:
             columns["data"] = _objects(self.data)
         if schema.dynamic_prefix:

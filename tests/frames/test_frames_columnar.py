@@ -13,6 +13,8 @@ import json
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from synapse_nb.frames import build, listing
 from synapse_nb.frames.build import build_frame
@@ -103,6 +105,7 @@ def test_a_stream_of_typed_and_dict_pages_in_small_pages(monkeypatch):
     records = COVERED + buildable + COVERED[:5]
     pages = [records[i : i + 3] for i in range(0, len(records), 3)]
     rows = [row for page in pages for row in decode(body(page))["results"]]
+    assert all(map(is_row, rows))  # every shape drawn here is covered
     assert 0 < sum(map(is_row, rows)) < len(rows)
     frame = build_frame("task", iter(rows), tag_names={1: "one"})
     oracle = build_frame("task", json.loads(body(records))["results"], tag_names={1: "one"})
@@ -138,3 +141,66 @@ def test_listings_over_http_equal_the_dict_path(client, monkeypatch, kind, query
     slow = client.list_frame(kind, {**query, "page_size": 50}, list_all=True)
     assert any(typed_pages), "no page took the typed path"
     pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+
+
+# ---------------------------------------------------------------------------- property
+
+ANN = st.fixed_dictionaries(
+    {}, optional={"classification": st.sampled_from(["car", "nose", "lane", "", None, 3, {"c": 1}])}
+)
+ITEM = st.dictionaries(
+    st.sampled_from(["bounding_box", "polygon", "keypoint", "relation", "prompt"]),
+    st.one_of(st.lists(ANN, max_size=3), st.none()),
+    max_size=3,
+)
+DATA = st.one_of(
+    st.none(),
+    st.just({}),
+    st.dictionaries(
+        st.sampled_from(["images", "videos", "classification"]),
+        st.one_of(st.lists(ITEM, max_size=2), st.none()),
+        max_size=3,
+    ),
+)
+ENTRY = st.one_of(
+    st.just("http://h/bare.png"),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "url": st.sampled_from(["http://h/u", None]),
+            "path": st.sampled_from(["p.png", None]),
+            "file_name_original": st.sampled_from(["o.png", "", None]),
+            "is_primary": st.booleans(),
+            "meta": st.one_of(st.none(), st.fixed_dictionaries({"width": st.integers(0, 9)})),
+        },
+    ),
+)
+RECORD = st.fixed_dictionaries(
+    {"id": st.integers(1, 10**6)},
+    optional={
+        "status": st.sampled_from(["pending", "completed", "other", None]),
+        "assignee": st.one_of(st.none(), st.integers(1, 5)),
+        "assignee_name": st.sampled_from(["Bob", None]),
+        "tags": st.one_of(st.none(), st.lists(st.integers(1, 3), max_size=3)),
+        "is_discarded": st.sampled_from([True, False, None]),
+        "metadata": st.sampled_from([{}, {"k": [1]}, None]),
+        "files": st.one_of(st.none(), st.dictionaries(st.sampled_from(["a", "b"]), ENTRY)),
+        "meta": st.one_of(st.none(), st.fixed_dictionaries({"height": st.integers(0, 9)})),
+        "data": DATA,
+        "created": st.sampled_from(["2026-09-01T09:00:00+00:00", None]),
+    },
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(pages=st.lists(st.lists(RECORD, min_size=1, max_size=4), min_size=1, max_size=4))
+def test_any_pages_give_the_frame_of_the_dict_path(pages):
+    decode = page_decoder("task")
+    rows = [row for page in pages for row in decode(body(page))["results"]]
+    assert all(map(is_row, rows))  # every shape drawn here is covered
+    records = [record for page in pages for record in json.loads(body(page))["results"]]
+    pd.testing.assert_frame_equal(
+        build_frame("task", iter(rows), tag_names={1: "one"}, chunk_size=3),
+        build_frame("task", records, tag_names={1: "one"}),
+        check_exact=True,
+    )

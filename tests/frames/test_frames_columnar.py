@@ -105,7 +105,6 @@ def test_a_stream_of_typed_and_dict_pages_in_small_pages(monkeypatch):
     records = COVERED + buildable + COVERED[:5]
     pages = [records[i : i + 3] for i in range(0, len(records), 3)]
     rows = [row for page in pages for row in decode(body(page))["results"]]
-    assert all(map(is_row, rows))  # every shape drawn here is covered
     assert 0 < sum(map(is_row, rows)) < len(rows)
     frame = build_frame("task", iter(rows), tag_names={1: "one"})
     oracle = build_frame("task", json.loads(body(records))["results"], tag_names={1: "one"})

@@ -145,8 +145,8 @@ def page_decoder(kind: str) -> Callable[[bytes | str], Any] | None:
         return None
     decode = _DECODERS.get(kind)
     if decode is None:
-        decode = _DECODERS[kind] = _make_decoder(msgspec.json.Decoder(_page_type(_row_type(
-            SCHEMAS[kind]))))  # fmt: skip
+        page = _page_type(_row_type(SCHEMAS[kind]))
+        decode = _DECODERS[kind] = _make_decoder(msgspec.json.Decoder(page))
     return decode
 
 

@@ -26,7 +26,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, urlsplit, urlunsplit
@@ -630,7 +630,15 @@ class Transport:
             raise self._error_for(response, method, where, extra_secrets)
         return response
 
-    def request_json(self, method: str, path: str, *, expect: str = "json", **kwargs: Any) -> Any:
+    def request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        expect: str = "json",
+        decode: Callable[[bytes], Any] | None = None,
+        **kwargs: Any,
+    ) -> Any:
         """Like :meth:`request`, but return the parsed body.
 
         Args:
@@ -638,6 +646,9 @@ class Transport:
             path: Path relative to the base URL, or an absolute URL of base_url's origin.
             expect: ``"json"`` (the default): the body must be JSON; ``"text"``: the body
                 is returned as text (log endpoints).
+            decode: Decodes a JSON body instead of :func:`synapse_nb._json.loads` (the
+                typed page decoders of the frame listings); raises ``ValueError`` on a body
+                that is not JSON.
             **kwargs: As for :meth:`request`.
 
         Returns:
@@ -657,7 +668,11 @@ class Transport:
         """
         response = self.request(method, path, **kwargs)
         return self.parse_body(
-            response, expect=expect, method=method.upper(), path=redact(self.relative(response.url))
+            response,
+            expect=expect,
+            method=method.upper(),
+            path=redact(self.relative(response.url)),
+            decode=decode,
         )
 
     @staticmethod
@@ -667,6 +682,7 @@ class Transport:
         expect: str = "json",
         method: str | None = None,
         path: str | None = None,
+        decode: Callable[[bytes], Any] | None = None,
     ) -> Any:
         """Parse a reply body: JSON (or text with ``expect="text"``); ``None`` when empty.
 
@@ -699,7 +715,7 @@ class Transport:
                 status, mime, f"{what} where JSON was expected", method=method, path=path
             )
         try:
-            return json_loads(content)
+            return (decode or json_loads)(content)
         except ValueError as exc:
             raise UnexpectedResponseError(
                 status, mime, f"the body is not valid JSON ({exc})", method=method, path=path

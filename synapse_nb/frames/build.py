@@ -22,13 +22,14 @@ import html
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from itertools import accumulate, chain, islice, pairwise, repeat
+from itertools import accumulate, chain, groupby, islice, pairwise, repeat
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from synapse_nb.frames.columnar import is_row, struct_columns
 from synapse_nb.frames.dm import summarize
 from synapse_nb.frames.schemas import IMAGE_TOOLS, SCHEMAS, Column, Schema
 
@@ -428,7 +429,10 @@ def _index(ids: list[Any], schema: Schema) -> pd.Index:
     if schema.index_dtype == "string":
         values = [None if i is None else str(i) for i in ids]
         return pd.Index(pd.array(values, dtype=STRING), name="id")
-    return pd.Index(pd.array([_ref(i) for i in ids], dtype="Int64"), name="id")
+    return pd.Index(pd.array(_refs(ids), dtype="Int64"), name="id")
+
+
+_ID = Column("id", "Int64", "row id")
 
 
 # ---------------------------------------------------------------------------- building
@@ -462,6 +466,8 @@ class _Accumulator:
         self.tag_names = tag_names
         self.keep_data = keep_data
         self.ids: list[Any] = []
+        #: typed segments of integer ids (no Python int per row is held to the end)
+        self.id_parts: list[Any] = []
         self.values: dict[str, list[Any]] = {c.name: [] for c in schema.columns}
         self.parts: dict[str, list[Any]] = {c.name: [] for c in schema.columns}
         self.pending = 0
@@ -476,11 +482,21 @@ class _Accumulator:
         self._count_sources = tuple(c.source or c.name for c in counted)
         self.count_chunks: list[np.ndarray] = []
 
-    def add(self, chunk: list[Mapping[str, Any]]) -> None:
+    def add(self, chunk: list[Any]) -> None:
+        """Gather one chunk of records: dicts, typed rows, or runs of both."""
+        for typed, run in groupby(chunk, is_row):  # one run unless a page was not covered
+            if not typed:
+                self._add_dicts(list(run))
+            elif self.keep_data or self.schema.dynamic_prefix:
+                raise ValueError("typed rows carry no DM data or metrics: list them as dicts")
+            else:
+                self._append(*struct_columns(self.schema, list(run)))
+
+    def _add_dicts(self, chunk: list[Mapping[str, Any]]) -> None:
         # plain dicts (what the decoder gives) are read with dict.get mapped over the chunk:
         # no Python-level loop per value
         get = _getter(chunk)
-        self.ids.extend(get("id"))
+        ids = get("id")
         files: dict[str, tuple[Any, ...]] = {}
         if self._needs_files:
             urls, names, widths, heights = zip(
@@ -488,31 +504,31 @@ class _Accumulator:
             )
             files = {"url": urls, "name": names, "width": widths, "height": heights}
         dm: dict[str, Any] = {}
+        versions: tuple[Any, ...] = ()
+        counts: tuple[dict[str, int], ...] = ()
         if self._needs_dm:
             versions, counts, classes = zip(*map(summarize, get("data")), strict=True)
             dm = {"version": versions, "classes": classes}
-            self.count_chunks.append(count_matrix(versions, counts, self._count_sources))
+        values: dict[str, Any] = {}
         tags: list[list[int | None]] | None = None
         for column in self.schema.columns:
-            out = self.values[column.name]
             kind, source = column.kind, column.source or column.name
             if kind == "value":
                 parts = self._paths[column.name]
                 if len(parts) == 1:
-                    out.extend(get(source))
+                    values[column.name] = get(source)
                 else:
-                    out.extend([_dig(r, parts) for r in chunk])
+                    values[column.name] = [_dig(r, parts) for r in chunk]
             elif kind == "ref":
-                out.extend(_refs(get(source)))
+                values[column.name] = _refs(get(source))
             elif kind in ("tags", "tag_names"):
                 if tags is None:
                     tags = list(map(_tag_ids, get(source)))
-                # names are looked up in frame(), so the tag listing can still be in flight
-                out.extend(tags)
+                values[column.name] = tags
             elif kind == "file":
-                out.extend(files[source])
+                values[column.name] = files[source]
             elif kind == "dm" and column.name not in self._counts:
-                out.extend(dm[source])
+                values[column.name] = dm[source]
         if self.keep_data:
             self.data.extend(get("data"))
         if self.schema.dynamic_prefix:
@@ -520,7 +536,23 @@ class _Accumulator:
                 flat: dict[str, float] = {}
                 _flatten_metrics(r.get("metrics"), "", flat)
                 self.metrics.append(flat)
-        self.pending += len(chunk)
+        self._append(ids, values, versions, counts)
+
+    def _append(
+        self,
+        ids: list[Any],
+        values: dict[str, Any],
+        versions: tuple[Any, ...],
+        counts: tuple[dict[str, int], ...],
+    ) -> None:
+        """Add the raw values of one chunk; convert a segment once enough have gathered."""
+        self.ids.extend(ids)
+        if self._needs_dm:
+            self.count_chunks.append(count_matrix(versions, counts, self._count_sources))
+        for name, column_values in values.items():
+            # names are looked up in frame(), so the tag listing can still be in flight
+            self.values[name].extend(column_values)
+        self.pending += len(ids)
         if self.pending >= _SEGMENT:
             self._convert()
 
@@ -535,6 +567,9 @@ class _Accumulator:
             if values or not self.parts[column.name]:
                 self.parts[column.name].append(convert_column(values, column))
                 self.values[column.name] = []
+        if self.schema.index_dtype != "string" and (self.ids or not self.id_parts):
+            self.id_parts.append(_index(self.ids, self.schema).array)
+            self.ids = []
         self.pending = 0
 
     def _convert_counts(self) -> None:
@@ -555,12 +590,19 @@ class _Accumulator:
     def frame(self) -> pd.DataFrame:
         schema = self.schema
         self._convert()
-        index = _index(self.ids, schema)
+        if self.id_parts:
+            index = pd.Index(_combine(self.id_parts, _ID), name="id")
+        else:
+            index = _index(self.ids, schema)
         if "tag_names" in self.values:
             names = self.tag_names() if callable(self.tag_names) else self.tag_names
             names = names or {}
             self.parts["tag_names"] = [tag_name_lists(self.values["tag_names"], names)]
-        columns: dict[str, Any] = {c.name: _combine(self.parts[c.name], c) for c in schema.columns}
+        # each column's segments are let go as soon as they are combined: the frame is never
+        # held twice (segments and combined columns) at its peak
+        columns: dict[str, Any] = {
+            c.name: _combine(self.parts.pop(c.name), c) for c in schema.columns
+        }
         if self.keep_data:
             columns["data"] = _objects(self.data)
         if schema.dynamic_prefix:

@@ -18,6 +18,9 @@ Differences from the raw methods, all deliberate:
 - ``Client(..., cache=path)`` keeps each ``list_all`` listing of tasks, assignments and
   ground-truth events in Parquet and re-fetches only rows modified since
   (:mod:`synapse_nb.frames.cache`, :mod:`synapse_nb.frames.refresh`).
+- ``list_all=True`` pages of tasks, assignments and ground-truth events are decoded
+  straight into the few fields the frame's columns read (:mod:`synapse_nb.frames.columnar`),
+  not into a dict per record; a page of another shape is decoded as dicts, same frame.
 - While a listing is decoded and converted, Python's cyclic garbage collector is paused
   (:func:`~synapse_nb.frames.build.gc_paused`): its full collections over 100k fresh records
   cost more than the decoding.

@@ -23,6 +23,7 @@ import pandas as pd
 
 from synapse_nb.clients import BackendClient
 from synapse_nb.frames.build import build_frame
+from synapse_nb.frames.columnar import page_decoder
 from synapse_nb.frames.progress import progress_options
 from synapse_nb.frames.rows import RESOURCES, TAGGED, raw_list
 from synapse_nb.frames.tagging import TagStore
@@ -109,6 +110,10 @@ class Lister:
     ) -> pd.DataFrame:
         """Every row of a listing, straight from the server; pages fetched concurrently.
 
+        The pages of the long listings (tasks, assignments, ground-truth events) are decoded
+        into typed rows (:mod:`synapse_nb.frames.columnar`) unless the DM data is kept or
+        URLs are converted.
+
         Example:
             >>> lister = Lister(client.raw, key="doc")
             >>> len(lister.all_rows("task", {"project": 1}, False, {}))
@@ -123,6 +128,9 @@ class Lister:
         ):
             # the tag names are fetched while the pages stream in
             names = pool.submit(self.tags.names).result if kind in TAGGED else None
+            decode = None if include_data or url_conversion is not None else page_decoder(kind)
+            if decode is not None:  # pages decoded straight into typed rows
+                options = {**options, "decode": decode}
             items, count = raw_list(self.raw, kind, query, True, url_conversion, options)
             meta = self.meta(kind, query, count, include_data, complete=True)
             return build_frame(kind, items, tag_names=names, include_data=include_data, meta=meta)

@@ -177,9 +177,10 @@ def normalized_column(column: str, series: pd.Series) -> list[Any]:
 def _snapshot_frame(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
     """The writable columns as fetched.
 
-    Scalar columns keep their dtype (the constructor copies them, and pandas copy-on-write
-    keeps later edits of the frame away from them anyway). Lists and dicts can be mutated in
-    place through the frame, so they are frozen here: tags as tuples, dicts as JSON text.
+    Scalar columns keep their dtype and share the frame's arrays: pandas copy-on-write keeps
+    later edits of the frame away from them, so copying them would only double their memory.
+    Lists and dicts can be mutated in place through the frame, so they are frozen here: tags
+    as tuples, dicts as JSON text.
     Values are normalized when compared (:func:`snapshot_values`), not when stored.
     """
     data: dict[str, Any] = {}
@@ -197,7 +198,7 @@ def _snapshot_frame(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFra
             )
         else:
             data[column] = frame[column]
-    return pd.DataFrame(data, index=frame.index.copy())
+    return pd.DataFrame(data, index=frame.index.copy(), copy=False)
 
 
 def snapshot_values(column: str, series: pd.Series) -> list[Any]:

@@ -1,0 +1,297 @@
+"""List pages decoded straight into typed rows: the fast path of the annotated frame listings.
+
+A task page of 1000 rows is about 650 kB of JSON, most of it DM annotation data and file
+entries that the frame reduces to a few numbers per row. Decoding it into dicts builds every
+key, string and nested object first; here each page is decoded by msgspec into small typed
+row structs that hold only what the frame's columns read (unknown fields are skipped
+without building anything, an annotation becomes one object with its ``classification``).
+:func:`struct_columns` then reads the columns off a chunk of rows with attribute getters.
+
+The typed decoding is an exact shortcut, never a second interpretation of the data: a page
+whose shape it does not cover (an expanded ``{'id': ...}`` reference, DM v1 data, a data
+document with keys DM does not have, a value of an unexpected type, or a body msgspec
+refuses) is decoded as a whole by :func:`synapse_nb._json.loads` and built from dicts by
+the general code, so every frame is the one the dict path gives.
+
+Example:
+    >>> decode = page_decoder("task")
+    >>> page = decode(b'{"count": 1, "next": null, "results": [{"id": 7, "status": "pending"}]}')
+    >>> page["count"], page["results"][0].status
+    (1, 'pending')
+    >>> decode(b'{"count": 1, "results": [{"id": "7"}]}')["results"]  # not covered: dicts
+    [{'id': '7'}]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from operator import attrgetter
+from typing import Any
+
+import msgspec
+from msgspec import UNSET, Raw, Struct, UnsetType
+
+from synapse_nb._json import loads
+from synapse_nb.annotations.media import MEDIA_KEYS, NOT_CLASS_TOOLS
+from synapse_nb.frames.schemas import SCHEMAS, Column, Schema
+
+__all__ = ["COVERED_KINDS", "is_row", "page_decoder", "struct_columns"]
+
+#: Frame kinds whose list pages are decoded into typed rows (the long listings).
+COVERED_KINDS = frozenset({"task", "assignment", "ground_truth_event"})
+
+
+class _Row(Struct):
+    """Base of the generated row types (``isinstance`` tells typed rows from dicts)."""
+
+
+class _Ann(Struct):
+    classification: Any = None
+
+
+class _FileMeta(Struct):
+    width: Any = None
+    height: Any = None
+
+
+class _File(Struct):
+    url: str | UnsetType | None = UNSET
+    path: str | UnsetType | None = UNSET
+    file_name_original: str | None = None
+    is_primary: Any = None
+    meta: _FileMeta | None = None
+
+
+_Media = list[dict[str, list[_Ann] | None]] | UnsetType | None
+_MEDIA_FIELDS = tuple(MEDIA_KEYS)
+
+#: A DM v2 document. Any other key (v1's ``annotations``, foreign JSON) fails the decoding,
+#: so the page goes to the general code, which tells v1 and non-DM data apart.
+_DataV2: Any = msgspec.defstruct(
+    "_DataV2",
+    [("classification", Raw | UnsetType, UNSET), *[(key, _Media, UNSET) for key in MEDIA_KEYS]],
+    forbid_unknown_fields=True,
+)
+_media_of = attrgetter(*_MEDIA_FIELDS)
+
+#: frame dtype -> the wire type a value must have to take the fast path
+_WIRE_TYPES: dict[str, Any] = {
+    "string": str | None,
+    "category": str | None,
+    "datetime": str | None,
+    "boolean": bool | None,
+    "Int64": int | None,
+    "Int32": int | None,
+    "object": Any,
+}
+
+
+def _field(column: Column) -> tuple[str, Any] | None:
+    """The row field a column reads, or None when the column needs no field of its own."""
+    source = column.source or column.name
+    if column.kind == "ref":
+        return source, int | None
+    if column.kind in ("tags", "tag_names"):
+        return source, list[int] | None
+    if column.kind == "value":
+        return source, _WIRE_TYPES[column.dtype]
+    return None
+
+
+def _row_type(schema: Schema) -> Any:
+    fields: dict[str, Any] = {"id": int | None}
+    for column in schema.columns:
+        found = _field(column)
+        if found is not None:
+            fields[found[0]] = found[1]
+    if any(c.kind == "file" for c in schema.columns):
+        fields["files"] = dict[str, _File | str] | None
+        fields["meta"] = _FileMeta | None
+    if any(c.kind == "dm" for c in schema.columns):
+        fields["data"] = _DataV2 | None
+    spec = [(name, kind, None) for name, kind in fields.items()]
+    return msgspec.defstruct(f"{schema.kind.title()}Row", spec, bases=(_Row,))
+
+
+def _page_type(row: Any) -> Any:
+    return msgspec.defstruct(
+        f"{row.__name__}Page",
+        [
+            ("results", list[row]),
+            ("count", int | None, None),
+            ("next", str | None, None),
+            ("previous", str | None, None),
+        ],
+    )
+
+
+_DECODERS: dict[str, Callable[[bytes | str], Any]] = {}
+
+
+def page_decoder(kind: str) -> Callable[[bytes | str], Any] | None:
+    """The body decoder of list pages of ``kind``, or None for kinds decoded as dicts.
+
+    The decoder returns the page envelope as a dict (``count``, ``next``, ``previous``,
+    ``results``), its results typed rows, or exactly what
+    :func:`synapse_nb._json.loads` gives when the page is not covered.
+
+    Example:
+        >>> page_decoder("task_tag") is None
+        True
+        >>> page_decoder("task")(b'[1, 2]')  # not a page: decoded as it is
+        [1, 2]
+    """
+    if kind not in COVERED_KINDS:
+        return None
+    decode = _DECODERS.get(kind)
+    if decode is None:
+        page = _page_type(_row_type(SCHEMAS[kind]))
+        decode = _DECODERS[kind] = _make_decoder(msgspec.json.Decoder(page))
+    return decode
+
+
+def _make_decoder(decoder: msgspec.json.Decoder[Any]) -> Callable[[bytes | str], Any]:
+    def decode(content: bytes | str) -> Any:
+        if isinstance(content, bytes):
+            try:
+                page = decoder.decode(content)
+            except msgspec.DecodeError:  # also a ValidationError: not covered
+                pass
+            else:
+                return {
+                    "count": page.count,
+                    "next": page.next,
+                    "previous": page.previous,
+                    "results": page.results,
+                }
+        return loads(content)
+
+    return decode
+
+
+def is_row(value: Any) -> bool:
+    """Whether ``value`` is a typed row of :func:`page_decoder` (else a record dict).
+
+    Example:
+        >>> is_row({"id": 1}), is_row(page_decoder("task")(b'{"results": [{}]}')["results"][0])
+        (False, True)
+    """
+    return isinstance(value, _Row)
+
+
+# ---------------------------------------------------------------------------- columns
+
+_NO_FILE = (None, None, None, None)
+_EMPTY_DM: tuple[None, dict[str, int], list[str]] = (None, {}, [])
+
+
+def _primary_file(files: dict[str, Any] | None, meta: Any) -> tuple[Any, Any, Any, Any]:
+    """(url, original name, width, height) of the primary file, as the dict path reads it."""
+    if not files:
+        return _NO_FILE
+    chosen: Any = None
+    if len(files) > 1:
+        for entry in files.values():
+            if type(entry) is _File and entry.is_primary:
+                chosen = entry
+                break
+    if chosen is None:
+        chosen = next(iter(files.values()))
+    if type(chosen) is not _File:  # a bare URL string
+        return chosen, None, None, None
+    path = None if chosen.path is UNSET else chosen.path
+    url = path if chosen.url is UNSET else chosen.url
+    file_meta = chosen.meta if chosen.meta is not None else meta
+    if file_meta is None:
+        return url, chosen.file_name_original or path, None, None
+    width, height = file_meta.width, file_meta.height
+    return (
+        url,
+        chosen.file_name_original or path,
+        width if type(width) is int else None,
+        height if type(height) is int else None,
+    )
+
+
+def _summary(data: Any) -> tuple[str | None, dict[str, int], list[str]]:
+    """:func:`~synapse_nb.frames.dm.summarize` of a typed DM v2 document."""
+    if data is None:
+        return _EMPTY_DM
+    counts: dict[str, int] = {}
+    classes: set[str] = set()
+    present = found = False
+    for items in _media_of(data):
+        if items is UNSET:
+            continue
+        present = True
+        if items is None:
+            continue
+        found = True
+        for item in items:
+            for tool, anns in item.items():
+                if not anns:
+                    continue
+                counts[tool] = counts.get(tool, 0) + len(anns)
+                if tool in NOT_CLASS_TOOLS:
+                    continue
+                for ann in anns:
+                    label = ann.classification
+                    if type(label) is str and label:
+                        classes.add(label)
+    if not found and data.classification is UNSET:
+        # {} is empty; a media key that is not a list (and no classification) is not DM
+        return ("other" if present else None), {}, []
+    return "v2", counts, sorted(classes)
+
+
+def struct_columns(
+    schema: Schema, rows: list[Any]
+) -> tuple[list[Any], dict[str, Any], tuple[Any, ...], tuple[dict[str, int], ...]]:
+    """The raw column values of a chunk of typed rows, as the dict path gathers them.
+
+    Returns:
+        ``(ids, values, versions, counts)``: the ids; column name -> raw values for every
+        column but the DM counts; the DM version and per-tool counts of each row (empty
+        tuples when the schema has no DM columns).
+
+    Example:
+        >>> rows = page_decoder("task")(b'{"results": [{"id": 3, "tags": [2], "data": {}}]}')
+        >>> ids, values, versions, counts = struct_columns(SCHEMAS["task"], rows["results"])
+        >>> ids, values["tags"], values["status"], versions
+        ([3], [[2]], [None], (None,))
+    """
+    ids = list(map(_ID, rows))
+    files: dict[str, tuple[Any, ...]] = {}
+    if any(c.kind == "file" for c in schema.columns):
+        urls, names, widths, heights = zip(
+            *map(_primary_file, map(_FILES, rows), map(_META, rows)), strict=True
+        ) if rows else ((), (), (), ())  # fmt: skip
+        files = {"url": urls, "name": names, "width": widths, "height": heights}
+    versions: tuple[Any, ...] = ()
+    counts: tuple[dict[str, int], ...] = ()
+    dm: dict[str, Any] = {}
+    if any(c.kind == "dm" for c in schema.columns):
+        summaries = list(map(_summary, map(_DATA, rows)))
+        versions, counts, classes = zip(*summaries, strict=True) if rows else ((), (), ())
+        dm = {"version": versions, "classes": classes}
+    values: dict[str, Any] = {}
+    tags: list[list[int]] | None = None
+    for column in schema.columns:
+        source = column.source or column.name
+        if column.kind in ("value", "ref"):
+            values[column.name] = list(map(attrgetter(source), rows))
+        elif column.kind in ("tags", "tag_names"):
+            if tags is None:  # a fresh list for rows without tags, as the dict path gives
+                tags = [[] if t is None else t for t in map(attrgetter(source), rows)]
+            values[column.name] = tags
+        elif column.kind == "file":
+            values[column.name] = files[source]
+        elif column.kind == "dm" and column.dtype != "Int32":
+            values[column.name] = dm[source]
+    return ids, values, versions, counts
+
+
+_ID = attrgetter("id")
+_FILES = attrgetter("files")
+_META = attrgetter("meta")
+_DATA = attrgetter("data")

@@ -257,6 +257,7 @@ def test_a_missing_requirement_fails_the_job_naming_it(api, make):
     assert job["status"] == "FAILED" and job["started"] is None  # no process was started
     [(level, message)] = logs(api, job["id"])
     assert level == "error"
+    assert message.startswith("Missing requirement(s) in the backend's Python: "), message
     assert "'surely-not-installed-pkg>=1' (not installed)" in message
     assert "'pip<1' (version" in message and "numpy" not in message.replace("numpy>", "")
 

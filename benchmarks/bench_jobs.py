@@ -12,6 +12,10 @@ end:
 * a line the plugin prints -> a client tailing ``tail_console_logs`` reads it (target 300 ms);
 * ``PATCH status=STOPPED`` -> the job has ended (target 2 s), for a plugin that checks
   ``ctx.stop_requested`` and for one that never looks (it is interrupted).
+
+``--log-cost 20000`` measures something else, alone: the characters fetched from Ray to follow
+one job that prints that many lines, by the backend's streaming follower and, on the same job
+in the same run, by the former follower's way (the whole log read again every 0.2 s).
 """
 
 from __future__ import annotations
@@ -194,6 +198,75 @@ def print_table(baseline: float, local: dict, ray: dict | None, head_start: floa
     print("targets: RUNNING 1 s local / 5 s Ray; tail 0.3 s; stop 2 s")
 
 
+CHATTY = """
+import time
+
+
+def chatty(params, ctx):
+    for i in range(params["lines"]):
+        print(f"line {i}")
+        if i % 1000 == 999:
+            time.sleep(0.1)  # a log that grows for a while, as a chatty training job's does
+    return {"ok": True}
+"""
+
+
+def _reread_follower(client, ray_id: str) -> tuple[int, int]:
+    """How the Ray follower read a job's log before the stream: the whole log every 0.2 s."""
+    chars = reads = 0
+    while True:
+        status = str(client.get_job_status(ray_id).value)
+        chars += len(client.get_job_logs(ray_id))
+        reads += 1
+        if status in ("SUCCEEDED", "FAILED", "STOPPED"):
+            return chars, reads
+        time.sleep(0.2)
+
+
+def log_cost(lines: int) -> None:
+    """Characters fetched from Ray to follow one chatty job's log: the streaming follower
+    of the backend against the former whole-log re-read, run side by side on the same job."""
+    from ray.job_submission import JobSubmissionClient
+
+    from synapse_nb.server.executors.ray_head import LocalRayHead
+
+    body = io.BytesIO()
+    with zipfile.ZipFile(body, "w") as zf:
+        zf.writestr("config.yaml", CONFIG.replace("bench:ticker", "chatty:chatty"))
+        zf.writestr("chatty.py", CHATTY)
+    with LocalRayHead(num_cpus=1) as head, start(ray=head) as srv:
+        api = requests.Session()
+        api.headers["Synapse-Access-Token"] = f"Token {srv.token}"
+        api.post(srv.url + "plugins/", json={"name": "Bench", "code": "bench"}).raise_for_status()
+        api.post(
+            srv.url + "plugin_releases/",
+            data={"plugin": "bench", "version": "1.0.0"},
+            files={"file": ("chatty.zip", body.getvalue())},
+        ).raise_for_status()
+        executor = srv.state.jobs
+        before = executor.log_chars_fetched
+        job_id, t0 = run(api, srv.url, lines=lines)
+        until(lambda: executor.describe(job_id)["ray_job_id"] is not None, timeout=120)
+        ray_id = executor.describe(job_id)["ray_job_id"]
+        client = JobSubmissionClient(
+            head.dashboard_url, headers={"Authorization": f"Bearer {head.token}"}
+        )
+        old_chars, reads = _reread_follower(client, ray_id)
+        until(lambda: not executor.is_active(job_id), timeout=120)
+        took = time.perf_counter() - t0
+        new_chars = executor.log_chars_fetched - before
+        size = len(client.get_job_logs(ray_id))
+        status = job(api, srv.url, job_id)["status"]
+        api.close()
+    print(f"one Ray job printing {lines} lines ({size} characters of Ray log, {status}, "
+          f"{took:.1f} s from run_plugin to its end)")
+    print(f"{'follower':44} | {'chars fetched':>13} | {'/ log size':>10}")
+    print(f"{f'whole log every 0.2 s (before; {reads} reads)':44} | {old_chars:13d} | "
+          f"{old_chars / size:10.2f}")
+    print(f"{'streamed, tail_job_logs (now)':44} | {new_chars:13d} | {new_chars / size:10.2f}")
+    print(f"ratio before / now: {old_chars / max(new_chars, 1):.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=10)
@@ -201,7 +274,14 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=40)
     parser.add_argument("--no-ray", action="store_true", help="the local executor only")
     parser.add_argument("--quick", action="store_true", help="a smoke run (3 runs, 10 lines)")
+    parser.add_argument(
+        "--log-cost", type=int, metavar="LINES", default=0,
+        help="only: characters fetched from Ray to follow a job printing LINES lines",
+    )
     args = parser.parse_args()
+    if args.log_cost:
+        log_cost(args.log_cost)
+        return
     if args.quick:
         args.runs, args.ray_runs, args.lines = 3, 2, 10
     baseline = statistics.median(python_start(args.runs))

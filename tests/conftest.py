@@ -92,7 +92,7 @@ def scratch_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def server() -> Iterator[ServerHandle]:
     """A shared backend with a bulk-seeded project; mutating tests create their own objects."""
-    srv = start(tasks=SEEDED_TASKS, job_duration=0.5)
+    srv = start(tasks=SEEDED_TASKS)
     srv.state.ensure_user("outsider", "acme")
     try:
         yield srv
@@ -124,7 +124,7 @@ def anon(server: ServerHandle) -> Iterator[ApiSession]:
 @pytest.fixture
 def fresh_server() -> Iterator[ServerHandle]:
     """A private backend for tests that change server-wide settings (faults, latency)."""
-    srv = start(job_duration=0.5)
+    srv = start()
     try:
         yield srv
     finally:

@@ -21,6 +21,7 @@ import socket
 import tempfile
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -141,7 +142,7 @@ def start(
     prefix: str = "",
     latency_ms: float = 0.0,
     faults: FaultConfig | None = None,
-    job_duration: float = 3.0,
+    job_duration: float | None = None,
     cache_dir: str | os.PathLike | None = None,
     log_level: str = "warning",
     public_url: str = "",
@@ -164,7 +165,8 @@ def start(
         prefix: mount every route under this path prefix (e.g. ``"api"``).
         latency_ms: added latency per request (shortcut for ``faults``).
         faults: full fault configuration (429/503/dropped connections at seeded rates).
-        job_duration: no effect any more (plugin jobs run for real); still accepted.
+        job_duration: deprecated, no effect (plugin jobs run for real and take as long as
+            their code does); passing it warns with a ``DeprecationWarning``.
         cache_dir: cache of generated demo media (default ``~/.cache/synapse_nb``).
         log_level: uvicorn's log level.
         public_url: the base of every absolute link in responses (e.g. the URL of a proxy in
@@ -186,6 +188,13 @@ def start(
     """
     from .app import create_app
 
+    if job_duration is not None:
+        warnings.warn(
+            f"start(job_duration={job_duration!r}) has no effect: plugin jobs run for real "
+            "and take as long as their code does; drop the argument",
+            DeprecationWarning,
+            stacklevel=2,
+        )
     tmp = None
     if data_dir is None:
         tmp = tempfile.TemporaryDirectory(prefix="synapse-nb-")
@@ -193,9 +202,7 @@ def start(
     faults = faults or FaultConfig()
     if latency_ms:
         faults = faults.replace(latency_ms=latency_ms)
-    config = ServerConfig(
-        data_dir=Path(data_dir), prefix=prefix, faults=FaultConfig(), job_duration=job_duration
-    )
+    config = ServerConfig(data_dir=Path(data_dir), prefix=prefix, faults=FaultConfig())
     config.public_url = public_url
     if allowed_hosts is not None:
         config.allowed_hosts = tuple(allowed_hosts)

@@ -59,8 +59,6 @@ class ServerConfig:
     default_page_size: int = 100
     max_page_size: int = 1000
     faults: FaultConfig = field(default_factory=FaultConfig)
-    #: no effect any more (plugin jobs run for real); kept so existing callers still work
-    job_duration: float = 3.0
     #: plugin jobs running at once (None: the CPU count); more wait PENDING
     max_jobs: int | None = None
     #: seconds a plugin job may run unless its action sets ``timeout``

@@ -8,7 +8,10 @@ cannot start, every test here fails with Ray's output (nothing is skipped).
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+import socket
+import threading
 import time
 from collections.abc import Iterator
 
@@ -56,7 +59,7 @@ def ray_head() -> Iterator[LocalRayHead]:
 
 @pytest.fixture(scope="module")
 def ray_server(ray_head: LocalRayHead) -> Iterator[ServerHandle]:
-    srv = start(ray=ray_head, job_duration=0.5)
+    srv = start(ray=ray_head)
     try:
         yield srv
     finally:
@@ -281,6 +284,136 @@ def test_logs_arrive_while_running_and_stop_maps_to_rays_stop(rapi, ray_server, 
     assert str(client.get_job_status(ray_id).value) == "STOPPED"
     steps = [m for _, m in logs(rapi, job_id) if m.startswith("step ")]
     assert len(steps) < 600 and took < 20, (len(steps), took)
+
+
+CHATTY = """
+import time
+
+
+def run(params, ctx):
+    for i in range(params["lines"]):
+        print(f"line {i}")
+        if i % 1000 == 999:
+            time.sleep(params["pause"])  # the log grows while the follower reads it
+    return {"ok": True}
+"""
+
+
+def all_messages(api, job_id: str) -> list[str]:
+    """Every console log message of a job, page after page."""
+    out, page = [], 1
+    while True:
+        params = {"page_size": 1000, "page": page}
+        body = api.get(f"jobs/{job_id}/console_logs/", params=params).json()
+        out += [e["message"] for e in body["results"]]
+        if not body.get("next"):
+            return out
+        page += 1
+
+
+def ray_client(head_or_url, token: str):
+    from ray.job_submission import JobSubmissionClient
+
+    return JobSubmissionClient(head_or_url, headers={"Authorization": f"Bearer {token}"})
+
+
+def test_a_chatty_job_arrives_whole_in_order_once_and_its_log_is_read_once(
+    rapi, ray_server, ray_head
+):
+    executor = ray_server.state.jobs
+    fetched_before = executor.log_chars_fetched
+    job_id = run(rapi, release(rapi, CHATTY), lines=20000, pause=0.1)
+    job = wait(rapi, job_id, timeout=120)
+    assert job["status"] == "SUCCEEDED", logs(rapi, job_id)
+    lines = [m for m in all_messages(rapi, job_id) if m.startswith("line ")]
+    assert lines == [f"line {i}" for i in range(20000)]
+    # each character of Ray's log came over once (plus at most one full read at the end),
+    # where reading the whole log at every poll fetches it many times over
+    size = len(ray_client(ray_head.dashboard_url, ray_head.token).get_job_logs(
+        ray_job_id(ray_server, job_id)))
+    assert size > 20000 * len("line 0")
+    deadline = time.monotonic() + 10
+    while executor.is_active(job_id):  # the follower records what it fetched as it leaves
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    fetched = executor.log_chars_fetched - fetched_before
+    assert size <= fetched <= 2 * size, (fetched, size)
+    stream = f"ray-log-{_meta_ray_id(ray_server, job_id)}"
+    assert not [t for t in threading.enumerate() if t.name == stream]  # ended with the job
+
+
+class _Cutter:
+    """A TCP forwarder to Ray's dashboard whose open connections a test can cut at will."""
+
+    def __init__(self, port: int) -> None:
+        self.target = port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.open: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                near, _ = self.listener.accept()
+            except OSError:
+                return
+            far = socket.create_connection(("127.0.0.1", self.target))
+            with self.lock:
+                self.open += [near, far]
+            for a, b in ((near, far), (far, near)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def cut(self) -> None:
+        with self.lock:
+            cut, self.open = self.open, []
+        for sock in cut:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def close(self) -> None:
+        self.listener.close()
+        self.cut()
+
+
+def test_a_dropped_log_stream_resumes_without_duplicates_or_losses(ray_head):
+    import types
+
+    port = int(ray_head.dashboard_url.rsplit(":", 1)[1])
+    cutter = _Cutter(port)
+    srv = start(ray=types.SimpleNamespace(dashboard_url=cutter.url, token=ray_head.token))
+    api = _Prefixed(requests.Session(), srv.url)
+    api.session.headers["Authorization"] = f"Token {srv.token}"
+    try:
+        job_id = run(api, release(api, CHATTY), lines=3000, pause=1.0)
+        for seen in (500, 1500):  # cut every connection (the log stream too) twice mid-job
+            deadline = time.monotonic() + 60
+            while api.get(f"jobs/{job_id}/console_logs/").json()["count"] < seen:
+                assert time.monotonic() < deadline, logs(api, job_id)
+                time.sleep(0.05)
+            cutter.cut()
+        job = wait(api, job_id, timeout=120)
+        assert job["status"] == "SUCCEEDED", logs(api, job_id)
+        lines = [m for m in all_messages(api, job_id) if m.startswith("line ")]
+        assert lines == [f"line {i}" for i in range(3000)]
+        assert srv.state.jobs.stream_drops >= 2
+    finally:
+        api.session.close()
+        srv.stop()
+        cutter.close()
 
 
 def test_a_restarted_backend_reattaches_to_a_running_ray_job(ray_head, tmp_path):

@@ -257,6 +257,7 @@ def test_a_missing_requirement_fails_the_job_naming_it(api, make):
     assert job["status"] == "FAILED" and job["started"] is None  # no process was started
     [(level, message)] = logs(api, job["id"])
     assert level == "error"
+    assert message.startswith("Missing requirement(s) in the backend's Python: "), message
     assert "'surely-not-installed-pkg>=1' (not installed)" in message
     assert "'pip<1' (version" in message and "numpy" not in message.replace("numpy>", "")
 
@@ -455,3 +456,15 @@ def test_a_param_schema_of_the_wrong_shape_is_refused_at_upload(api, make, schem
     response = post_release(api, code, archive(config(code, extra=extra), {"main.py": ""}))
     assert response.status_code == 400, response.text
     assert "config.actions.run.params.n" in response.text
+
+
+def test_job_duration_is_gone_from_the_config_and_warns_when_passed():
+    import dataclasses
+
+    from synapse_nb.server import start
+    from synapse_nb.server.config import ServerConfig
+
+    assert "job_duration" not in {f.name for f in dataclasses.fields(ServerConfig)}
+    with pytest.warns(DeprecationWarning, match=r"start\(job_duration=0.5\) has no effect"):
+        srv = start(job_duration=0.5)
+    srv.stop()

@@ -51,6 +51,15 @@ class _Running:
     stop_requested: bool = False
 
 
+@dataclass
+class JobCode:
+    """What a job runs: its release row, its action's config, the requirements missing here."""
+
+    release: Any
+    action: dict
+    missing: list[str]
+
+
 class LocalExecutor:
     """Runs plugin jobs as subprocesses of the backend.
 
@@ -72,6 +81,8 @@ class LocalExecutor:
     """
 
     kind = "local"
+    #: where the job's Python runs, for the message naming missing requirements
+    python_label = "the backend's Python"
 
     def __init__(
         self,
@@ -188,18 +199,12 @@ class LocalExecutor:
         job = self.store.row(job_id)
         if job is None or job["status"] != "PENDING" or self._is_stopping(job_id):
             return
-        release = self.state.db.one(
-            "SELECT * FROM plugin_releases WHERE id = ?", (job["plugin_release_id"],)
-        )
-        config = loads(release["config"], {}) if release else {}
-        action = (config.get("actions") or {}).get(job["action"]) or {}
-        requirements = [*loads(release["requirements"], []), *config.get("requirements", [])]
-        missing = missing_requirements(requirements)
-        if missing:
-            message = "Missing requirement(s) in the backend's Python: " + ", ".join(missing)
-            self.store.finish(job_id, "FAILED", [_line(message, "error")], {"error": message})
+        code = self._job_code(job)
+        if code.missing:
+            self._fail_missing(job_id, code.missing)
             return
-        release_dir = self.release_dir(release)
+        action = code.action
+        release_dir = self.release_dir(code.release)
         work = self.jobs_root / str(job["tenant_id"]) / job_id
         spec_path = self._write_spec(job, action, release_dir, work, base_url)
         with self._lock:
@@ -255,6 +260,22 @@ class LocalExecutor:
         self.store.finish(job_id, end.status, [_line(end.message, end.level)], end.result)
 
     # ------------------------------------------------------------------ helpers
+    def _job_code(self, job: Any) -> JobCode:
+        """The release a job runs, its action's config and the requirements this Python lacks."""
+        release = self.state.db.one(
+            "SELECT * FROM plugin_releases WHERE id = ?", (job["plugin_release_id"],)
+        )
+        config = loads(release["config"], {}) if release else {}
+        action = (config.get("actions") or {}).get(job["action"]) or {}
+        pinned = loads(release["requirements"], []) if release else []
+        missing = missing_requirements([*pinned, *config.get("requirements", [])])
+        return JobCode(release, action, missing)
+
+    def _fail_missing(self, job_id: str, missing: list[str]) -> None:
+        """Fail a job whose requirements are not installed where it would run, naming them."""
+        message = f"Missing requirement(s) in {self.python_label}: " + ", ".join(missing)
+        self.store.finish(job_id, "FAILED", [_line(message, "error")], {"error": message})
+
     def release_dir(self, release: Any) -> Path:
         """The unpacked release (unpacked now if an older backend stored only the archive)."""
         if release is None or not release["rel_path"]:

@@ -6,8 +6,9 @@ uses this executor instead of the local one; it keeps the same interface (``subm
 a working directory made of the release's files and the job's spec (params, a job token,
 folders); Ray runs :mod:`.ray_entry` there, which runs the ordinary job process and writes
 what it reports as marked lines into Ray's job log. A follower thread per job polls Ray for
-the job's status and its log, and turns the log back into console logs (levels kept),
-progress, metrics and the result:
+the job's status and reads the log as a stream (:mod:`.ray_logs`: each character once, a
+dropped stream caught up with one full read), and turns the log back into console logs
+(levels kept), progress, metrics and the result:
 
 =================  ==========================================================
 Ray's status       the job's status here
@@ -43,16 +44,16 @@ from .process import Collected, Outcome, outcome
 from .ray_cluster import RayCluster
 from .ray_entry import MARK
 from .ray_head import RayError
-from .requirements import missing_requirements
+from .ray_logs import LogTail
 
 log = logging.getLogger("synapse_nb.server.executor.ray")
 
 ENTRY = Path(__file__).with_name("ray_entry.py")
 SPEC_NAME = "_synapse_job.json"
-#: how often a follower asks Ray for a job's status and log
 #: seconds past the grace period a stopped job may take before it is failed (never RUNNING
 #: forever because a stop got lost on the cluster)
 STOP_PATIENCE = 30.0
+#: how often a follower asks Ray for a job's status (log text comes as it is streamed)
 POLL = 0.2
 #: Ray's loggers that announce every working-dir upload at INFO level
 QUIET_LOGGERS = ("ray.dashboard.modules.dashboard_sdk", "ray._private.runtime_env.packaging")
@@ -72,7 +73,9 @@ class _Follow:
 
     job_id: str
     ray_id: str | None = None
+    #: characters of Ray's log turned into console logs (a partial last line waits in pending)
     offset: int = 0
+    pending: str = ""
     stop_requested: bool = False
     stop_sent: bool = False
     stop_sent_at: float | None = None
@@ -140,6 +143,7 @@ class RayExecutor(LocalExecutor):
     """
 
     kind = "ray"
+    python_label = "the cluster's Python"
 
     def __init__(
         self,
@@ -176,6 +180,10 @@ class RayExecutor(LocalExecutor):
             self._entry = [python, "-m", "synapse_nb.server.executors.ray_entry"]
         self._follows: dict[str, _Follow] = {}
         self._detached = False
+        #: characters of job logs fetched from Ray (what following logs costs), and how often
+        #: a log stream dropped and was opened again
+        self.log_chars_fetched = 0
+        self.stream_drops = 0
         super().__init__(state, max_workers=1, timeout=timeout, grace=grace)
         self.node = self.client.get_address()
 
@@ -301,18 +309,12 @@ class RayExecutor(LocalExecutor):
         job = self.store.row(follow.job_id)
         if job is None or job["status"] != "PENDING" or follow.stop_requested:
             return
-        release = self.state.db.one(
-            "SELECT * FROM plugin_releases WHERE id = ?", (job["plugin_release_id"],)
-        )
-        config = loads(release["config"], {}) if release else {}
-        action = (config.get("actions") or {}).get(job["action"]) or {}
-        requirements = [*loads(release["requirements"], []), *config.get("requirements", [])]
-        missing = missing_requirements(requirements)
-        if missing:
-            message = "Missing requirement(s) in the cluster's Python: " + ", ".join(missing)
-            self._fail(follow.job_id, message)
+        code = self._job_code(job)
+        if code.missing:
+            self._fail_missing(follow.job_id, code.missing)
             return
-        follow.ray_id = self._submit_to_ray(job, action, self.release_dir(release), base_url)
+        action = code.action
+        follow.ray_id = self._submit_to_ray(job, action, self.release_dir(code.release), base_url)
         self._note_ray_job(follow)
         self.store.record(follow.job_id, [_line(f"Submitted to Ray as {follow.ray_id}", "info")])
         if follow.stop_requested or (self._closed and not self._detached):
@@ -348,6 +350,24 @@ class RayExecutor(LocalExecutor):
 
     def _follow_ray(self, follow: _Follow, timeout: float) -> None:
         assert follow.ray_id is not None
+        tail = LogTail(self.client, follow.ray_id, follow.offset)
+        try:
+            status, timed_out = self._watch(follow, tail, timeout)
+        finally:
+            tail.close()
+            with self._lock:
+                self.log_chars_fetched += tail.fetched
+        if status is not None:
+            self._finish(follow, status, timed_out)
+
+    def _watch(
+        self, follow: _Follow, tail: LogTail, timeout: float
+    ) -> tuple[str | None, float | None]:
+        """Follow the job until Ray ends it: (Ray's last status, the timeout that hit it).
+
+        The status is None when the follower left first (detached, or the stop got lost).
+        """
+        assert follow.ray_id is not None
         deadline = time.monotonic() + timeout
         timed_out: float | None = None
         while True:
@@ -356,12 +376,14 @@ class RayExecutor(LocalExecutor):
                 follow.started = self.store.start(follow.job_id, "Running on Ray")
                 if not follow.started:  # stopped meanwhile
                     self._send_stop(follow)
-            final = status in RAY_TERMINAL
-            self._read_log(follow, final)
-            if final:
-                break
+            if status in RAY_TERMINAL:
+                self._read_rest(follow, tail)
+                return status, timed_out
+            if tail.error is not None or tail.ended:  # the stream broke before the job ended
+                self._catch_up(follow, tail)
+            self._take(follow, tail.read(POLL))
             if self._detached:
-                return  # left running on Ray: the next backend re-attaches
+                return None, timed_out  # left running on Ray: the next backend re-attaches
             if timed_out is None and time.monotonic() > deadline:
                 timed_out = timeout
                 self._send_stop(follow)
@@ -370,19 +392,36 @@ class RayExecutor(LocalExecutor):
                 self._fail(follow.job_id, f"Ray did not end the job within {wait:.0f} s of the "
                            "stop request; it may still run on the cluster "
                            f"(Ray job {follow.ray_id})")
-                return
-            time.sleep(POLL)
-        self._finish(follow, status, timed_out)
+                return None, timed_out
 
     def _stop_ignored(self, follow: _Follow) -> bool:
         """A stop was sent and Ray has not ended the job in the grace period and then some."""
         sent = follow.stop_sent_at
         return sent is not None and time.monotonic() - sent > self.grace + STOP_PATIENCE
 
-    def _read_log(self, follow: _Follow, final: bool) -> None:
+    def _catch_up(self, follow: _Follow, tail: LogTail) -> None:
+        """After a dropped stream: one full read for what it missed, then a new stream."""
         assert follow.ray_id is not None
-        text = self._ask(self.client.get_job_logs, follow.ray_id)
-        got, end, used = parse_log(text[follow.offset :], final)
+        with self._lock:
+            self.stream_drops += 1
+        self._take(follow, tail.catch_up(self._ask(self.client.get_job_logs, follow.ray_id)))
+        tail.resume()
+
+    def _read_rest(self, follow: _Follow, tail: LogTail) -> None:
+        """The job has ended: the rest of its log (one full read unless the stream had it all)."""
+        assert follow.ray_id is not None
+        self._take(follow, tail.read(0))
+        if follow.exit_code is None:  # the launcher's last line has not come through the stream
+            self._take(follow, tail.catch_up(self._ask(self.client.get_job_logs, follow.ray_id)))
+        self._take(follow, "", final=True)
+
+    def _take(self, follow: _Follow, text: str, final: bool = False) -> None:
+        """Record the complete lines of the log that arrived (a partial line waits)."""
+        follow.pending += text
+        if not follow.pending:
+            return
+        got, end, used = parse_log(follow.pending, final)
+        follow.pending = follow.pending[used:]
         follow.offset += used
         follow.results += got.result
         follow.errors += got.errors

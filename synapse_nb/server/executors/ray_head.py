@@ -90,7 +90,9 @@ for sig in (signal.SIGTERM, signal.SIGKILL):
             os.kill(pid, sig)
         except OSError:
             pass
-    time.sleep(3)
+    deadline = time.monotonic() + 3  # the grace period, cut short once the session is empty
+    while members() and time.monotonic() < deadline:
+        time.sleep(0.1)
 if folder:
     shutil.rmtree(folder, ignore_errors=True)
 """

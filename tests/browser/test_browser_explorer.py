@@ -40,7 +40,7 @@ explorer = explore(client, page_size=10)""",
 
 @pytest.fixture(scope="module")
 def backend() -> Iterator[ServerHandle]:
-    srv = start(demo=True, job_duration=0.5)  # nothing is written: shared by both frontends
+    srv = start(demo=True)  # nothing is written: shared by both frontends
     try:
         yield srv
     finally:

@@ -49,7 +49,7 @@ editor.on_change(lambda change, rows: panel.update_rows(rows))""",
 @pytest.fixture
 def backend() -> Iterator[ServerHandle]:
     """A private demo workspace: the test tags a task."""
-    srv = start(demo=True, job_duration=0.5)
+    srv = start(demo=True)
     try:
         yield srv
     finally:

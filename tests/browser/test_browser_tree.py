@@ -35,7 +35,7 @@ tree = ResourceTree(client, page_size=50)""",
 
 @pytest.fixture(scope="module")
 def backend() -> Iterator[ServerHandle]:
-    srv = start(demo=True, job_duration=0.5)  # read-only here: shared by both frontends
+    srv = start(demo=True)  # read-only here: shared by both frontends
     try:
         yield srv
     finally:

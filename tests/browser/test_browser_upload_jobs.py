@@ -56,7 +56,7 @@ JobMonitor(client, job, poll_interval=0.3)""",
 @pytest.fixture
 def backend() -> Iterator[ServerHandle]:
     """A private demo workspace: the test slows it down, uploads and runs a job."""
-    srv = start(demo=True, job_duration=4.0)
+    srv = start(demo=True)
     try:
         yield srv
     finally:

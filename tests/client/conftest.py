@@ -25,7 +25,7 @@ from synapse_nb.server import ServerHandle, start
 
 @pytest.fixture(scope="session")
 def demo_srv() -> Iterator[ServerHandle]:
-    srv = start(demo=True, job_duration=0.5)
+    srv = start(demo=True)
     try:
         yield srv
     finally:

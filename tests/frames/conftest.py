@@ -17,7 +17,7 @@ from synapse_nb.server import ServerHandle, start
 
 @pytest.fixture(scope="session")
 def demo() -> Iterator[ServerHandle]:
-    srv = start(demo=True, job_duration=0.5)
+    srv = start(demo=True)
     try:
         yield srv
     finally:
@@ -32,7 +32,7 @@ def client(demo: ServerHandle) -> Iterator[Client]:
 
 @pytest.fixture
 def rw() -> Iterator[ServerHandle]:
-    srv = start(demo=True, job_duration=0.5)
+    srv = start(demo=True)
     try:
         yield srv
     finally:

@@ -17,7 +17,7 @@ from synapse_nb.server import ServerHandle, start
 
 @pytest.fixture(scope="module")
 def rw() -> Iterator[ServerHandle]:
-    srv = start(demo=True, job_duration=0.5)
+    srv = start(demo=True)
     try:
         yield srv
     finally:

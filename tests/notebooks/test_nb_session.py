@@ -130,11 +130,11 @@ def test_the_embedded_backend_starts_once_per_kernel_and_is_reused():
     projects = list_projects(second)
     assert projects.title.tolist() == ["Street detection", "Pedestrian pose", "Upload sandbox"]
     with pytest.raises(InvalidInputError) as caught:
-        connect(server_options={"job_duration": 0.5})
+        connect(server_options={"tasks": 5})
     assert caught.value.field == "server_options" and "already runs" in str(caught.value)
     handle.stop()
     assert embedded_backend() is None
-    third = connect(server_options={"job_duration": 0.5})
+    third = connect(server_options={"tasks": 5})
     assert embedded_backend() is not handle and third.base_url != first.base_url
 
 
@@ -166,8 +166,8 @@ def test_embedded_false_without_a_backend_is_refused():
         ({"embedded": "yes"}, "embedded"),
         ({"check": "no"}, "check"),
         ({"server_options": ["demo"]}, "server_options"),
-        ({"url": DEAD_URL, "server_options": {"job_duration": 1}}, "server_options"),
-        ({"embedded": False, "server_options": {"job_duration": 1}}, "server_options"),
+        ({"url": DEAD_URL, "server_options": {"tasks": 5}}, "server_options"),
+        ({"embedded": False, "server_options": {"tasks": 5}}, "server_options"),
     ],
 )
 def test_bad_arguments_name_the_field(kwargs, field):

@@ -59,7 +59,7 @@ class Event:
 
 @pytest.fixture(scope="module")
 def demo() -> Iterator[ServerHandle]:
-    srv = start(demo=True, job_duration=0.5)
+    srv = start(demo=True)
     try:
         yield srv
     finally:
@@ -222,7 +222,7 @@ def test_the_seeded_predictions_are_the_function_of_the_seed(datasets) -> None:
 
 
 def test_a_second_demo_workspace_holds_identical_predictions(datasets, tmp_path) -> None:
-    srv = start(demo=True, data_dir=tmp_path / "second", job_duration=0.5)
+    srv = start(demo=True, data_dir=tmp_path / "second")
     try:
         again = read_datasets(srv)
     finally:

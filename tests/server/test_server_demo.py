@@ -26,7 +26,7 @@ def session_for(server: ServerHandle, token: str | None = None) -> requests.Sess
 
 @pytest.fixture(scope="module")
 def demo() -> Iterator[ServerHandle]:
-    srv = start(demo=True, job_duration=0.5)
+    srv = start(demo=True)
     try:
         yield srv
     finally:

@@ -168,7 +168,7 @@ def test_a_multipart_boundary_longer_than_allowed_is_a_400(api, path) -> None:
 
 @pytest.fixture
 def small_server():
-    srv = start(job_duration=0.5)
+    srv = start()
     srv.state.config.max_json_body = 4096
     try:
         yield srv
@@ -261,7 +261,7 @@ def test_links_never_follow_a_forged_host_header(api, server, make) -> None:
 
 
 def test_a_configured_public_url_makes_every_absolute_link() -> None:
-    srv = start(job_duration=0.5, tasks=3)
+    srv = start(tasks=3)
     srv.state.config.public_url = "https://synapse.example/api"
     srv.state.unit_files_cache.clear()
     try:

@@ -67,7 +67,7 @@ def deepen(body: Any) -> st.SearchStrategy:
 
 @pytest.fixture(scope="module")
 def fuzz_server() -> Iterator[ServerHandle]:
-    srv = start(tasks=20, job_duration=0.2)
+    srv = start(tasks=20)
     srv.agent_token = secrets.token_hex(20)
     with srv.state.db.write() as con:
         con.execute(

@@ -103,7 +103,7 @@ def descendants(widget: ipywidgets.Widget) -> Iterator[ipywidgets.Widget]:
 @pytest.fixture(scope="session")
 def demo_a() -> Iterator[ServerHandle]:
     """A demo workspace shared by the read-only widget tests of this part."""
-    srv = start(demo=True, job_duration=0.5)
+    srv = start(demo=True)
     try:
         yield srv
     finally:

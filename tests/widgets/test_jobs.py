@@ -25,7 +25,7 @@ JOB_SECONDS = 2.0
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ServerHandle]:
-    srv = start(demo=True, job_duration=JOB_SECONDS)
+    srv = start(demo=True)
     try:
         yield srv
     finally:

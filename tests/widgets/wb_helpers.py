@@ -102,7 +102,7 @@ def option_index(dropdown: Widget, value: Any) -> int:
 
 @contextlib.contextmanager
 def demo_server() -> Iterator[ServerHandle]:
-    srv = start(demo=True, job_duration=0.5)
+    srv = start(demo=True)
     try:
         yield srv
     finally:

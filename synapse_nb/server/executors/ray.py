@@ -55,6 +55,9 @@ SPEC_NAME = "_synapse_job.json"
 STOP_PATIENCE = 30.0
 #: how often a follower asks Ray for a job's status (log text comes as it is streamed)
 POLL = 0.2
+#: below this many characters of log a quiet stream is topped up by full reads (a line
+#: reaches the backend in ~POLL instead of Ray's 1 s tail pause; the cost stays bounded)
+QUICK_LOG = 64 * 1024
 #: Ray's loggers that announce every working-dir upload at INFO level
 QUIET_LOGGERS = ("ray.dashboard.modules.dashboard_sdk", "ray._private.runtime_env.packaging")
 #: pauses between the tries of a read from Ray's Jobs API (then the last error fails the job)
@@ -381,7 +384,7 @@ class RayExecutor(LocalExecutor):
                 return status, timed_out
             if tail.error is not None or tail.ended:  # the stream broke before the job ended
                 self._catch_up(follow, tail)
-            self._take(follow, tail.read(POLL))
+            self._take(follow, self._fresh(follow, tail, status))
             if self._detached:
                 return None, timed_out  # left running on Ray: the next backend re-attaches
             if timed_out is None and time.monotonic() > deadline:
@@ -393,6 +396,15 @@ class RayExecutor(LocalExecutor):
                            "stop request; it may still run on the cluster "
                            f"(Ray job {follow.ray_id})")
                 return None, timed_out
+
+    def _fresh(self, follow: _Follow, tail: LogTail, status: str) -> str:
+        """What the log stream brought within :data:`POLL`; while the log is short, a full read
+        when the stream brought nothing (Ray's stream looks for new lines once a second only)."""
+        text = tail.read(POLL)
+        if not text and status == "RUNNING" and tail.position < QUICK_LOG:
+            assert follow.ray_id is not None
+            text = tail.catch_up(self._ask(self.client.get_job_logs, follow.ray_id))
+        return text
 
     def _stop_ignored(self, follow: _Follow) -> bool:
         """A stop was sent and Ray has not ended the job in the grace period and then some."""

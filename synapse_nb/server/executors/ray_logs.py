@@ -3,9 +3,11 @@
 Ray's Jobs API streams a job's log over a websocket (``tail_job_logs``): from its first
 character, in chunks as the job writes, until the job has ended and the log is read to its end.
 :class:`LogTail` runs that stream on an event loop of its own thread and hands the text over
-in order. It counts the characters it has handed out (``position``) and skips that many of any
-stream it opens later, so a stream that dropped (or a backend that restarted, given where the
-last one had got to) carries on without a character twice or missing. ``fetched`` counts every
+in order. It counts the characters it has handed out (``position``); each chunk carries where
+it starts in the log, so whatever a full read (:meth:`LogTail.catch_up`) or an earlier stream
+already handed out is dropped: a stream that dropped (or a backend that restarted, given where
+the last one had got to) carries on without a character twice or missing, and the executor may
+top up a quiet stream with full reads while the log is short. ``fetched`` counts every
 character Ray sent, skipped ones included: the cost of following the job.
 """
 
@@ -67,9 +69,7 @@ class LogTail:
             while True:
                 self._take(item, parts)
                 item = self._queue.get_nowait()
-        text = "".join(parts)
-        self.position += len(text)
-        return text
+        return "".join(parts)
 
     def catch_up(self, full_text: str) -> str:
         """The part of a full read of the log not handed out yet (and it counts as handed out)."""
@@ -101,41 +101,42 @@ class LogTail:
             self.ended = True
         elif isinstance(item, BaseException):
             self.error = item
-        else:
-            text, size = item
-            self.fetched += size
-            parts.append(text)
+        else:  # (where the chunk starts in the log, the chunk)
+            start, chunk = item
+            self.fetched += len(chunk)
+            new = chunk[max(0, self.position - start) :]  # a full read may have handed it out
+            self.position += len(new)
+            parts.append(new)
 
     # ------------------------------------------------------------------ stream thread
     def _open(self) -> None:
         self.ended, self.error = False, None
         ready = threading.Event()
         self._thread = threading.Thread(
-            target=self._run, args=(self.position, ready), daemon=True,
+            target=self._run, args=(ready,), daemon=True,
             name=f"ray-log-{self.ray_id}",
         )
         self._thread.start()
         ready.wait()
 
-    def _run(self, skip: int, ready: threading.Event) -> None:
+    def _run(self, ready: threading.Event) -> None:
         loop = asyncio.new_event_loop()
         try:
             self._loop = loop
-            self._task = loop.create_task(self._stream(skip))
+            self._task = loop.create_task(self._stream())
             ready.set()
             loop.run_until_complete(self._task)
         finally:
             ready.set()
             loop.close()
 
-    async def _stream(self, skip: int) -> None:
+    async def _stream(self) -> None:
         seen = 0
         chunks = self.client.tail_job_logs(self.ray_id)
         try:
             async for chunk in chunks:
-                new = chunk[max(0, skip - seen) :]
+                self._queue.put((seen, chunk))  # the reader keeps what it has not handed out
                 seen += len(chunk)
-                self._queue.put((new, len(chunk)))
             self._queue.put(_END)
         except asyncio.CancelledError:
             pass  # closed by this side

@@ -55,16 +55,32 @@ HOSTILE = {
     "images": [
         {
             "bounding_box": [
-                {"id": "h1", "classification": "caf\u00e9 & <co>", "attrs": [],
-                 "data": [10.5, 1e-07, 20.25, 0.1 + 0.2]},
-                {"id": "h2", "classification": "car", "data": [1.0, 2.0, 3.0, 4.0],
-                 "attrs": [{"name": "note", "value": "tab\there\x01 \u2028 \"q\" \\ \u00fc"},
-                           {"name": "big", "value": 2**70}, {"name": "tiny", "value": 1e-05},
-                           {"name": "huge", "value": 1e16}, {"name": "neg", "value": -0.0}]},
+                {
+                    "id": "h1",
+                    "classification": "caf\u00e9 & <co>",
+                    "attrs": [],
+                    "data": [10.5, 1e-07, 20.25, 0.1 + 0.2],
+                },
+                {
+                    "id": "h2",
+                    "classification": "car",
+                    "data": [1.0, 2.0, 3.0, 4.0],
+                    "attrs": [
+                        {"name": "note", "value": 'tab\there\x01 \u2028 "q" \\ \u00fc'},
+                        {"name": "big", "value": 2**70},
+                        {"name": "tiny", "value": 1e-05},
+                        {"name": "huge", "value": 1e16},
+                        {"name": "neg", "value": -0.0},
+                    ],
+                },
             ],
             "polygon": [
-                {"id": "h3", "classification": "lane>", "attrs": [],
-                 "data": [[1.25, 2.5], [30.0, 2.0], [15.123456789, 20.987654321]]}
+                {
+                    "id": "h3",
+                    "classification": "lane>",
+                    "attrs": [],
+                    "data": [[1.25, 2.5], [30.0, 2.0], [15.123456789, 20.987654321]],
+                }
             ],
         }
     ],

@@ -219,8 +219,7 @@ class FormatExporter(BaseExporter):
         errors: list,
         record: MetricsRecord,
     ) -> Path | None:
-        """Save the original into ``directory`` when requested; its path on success.
-        """
+        """Save the original into ``directory`` when requested; its path on success."""
         if not flag:
             return None
         status = self.save_original_file(data, directory, errors)
@@ -273,8 +272,7 @@ class COCOExporter(FormatExporter):
         data_file_metrics_record: MetricsRecord,
         no: int,
     ) -> bool:
-        """Copy the original into ``images/`` and add the item to its split's documents.
-        """
+        """Copy the original into ``images/`` and add the item to its split's documents."""
         base = self.split_dir(unique_export_path, final_data)
         self.save_original(
             final_data,
@@ -294,8 +292,7 @@ class COCOExporter(FormatExporter):
         return self.count_status(ExportStatus.SUCCESS, data_file_metrics_record, "data_file")
 
     def additional_file_saving(self, unique_export_path: Path) -> None:
-        """Write each split's three documents (annotation ids numbered from 1 per role).
-        """
+        """Write each split's three documents (annotation ids numbered from 1 per role)."""
         if not self._documents:
             empty, _ = to_coco([], classes=self.class_order)
             self._documents[""] = empty
@@ -369,8 +366,7 @@ class VOCExporter(FormatExporter):
         data_file_metrics_record: MetricsRecord,
         no: int,
     ) -> bool:
-        """Copy the original into ``JPEGImages/``; write the XML and segmentation PNGs.
-        """
+        """Copy the original into ``JPEGImages/``; write the XML and segmentation PNGs."""
         self.save_original(
             final_data,
             unique_export_path / "JPEGImages",
@@ -401,8 +397,7 @@ class VOCExporter(FormatExporter):
         return self.count_status(ExportStatus.SUCCESS, data_file_metrics_record, "data_file")
 
     def additional_file_saving(self, unique_export_path: Path) -> None:
-        """Write the image sets (per split and ``trainval``) and ``labelmap.txt``.
-        """
+        """Write the image sets (per split and ``trainval``) and ``labelmap.txt``."""
         aggregate = {
             "labelmap": ["background", *(self.class_order or [])],
             "annotations": {},
@@ -522,8 +517,7 @@ class YOLOExporter(FormatExporter):
         return spec
 
     def additional_file_saving(self, unique_export_path: Path) -> None:
-        """Write ``dataset.yaml`` and ``classes.txt`` per task, and the audit outcomes.
-        """
+        """Write ``dataset.yaml`` and ``classes.txt`` per task, and the audit outcomes."""
         template, _ = to_yolo([], classes=self.class_order, tasks=self.tasks)
         aggregate: dict[str, Any] = {"filename_collisions": self.filename_collisions}
         for task in self.tasks:

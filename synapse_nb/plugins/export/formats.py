@@ -41,8 +41,9 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -63,7 +64,14 @@ from synapse_nb.converters import (
     write_voc,
     write_yolo,
 )
-from synapse_nb.plugins.export.base import BaseExporter, ExportStatus, MetricsRecord, place_file
+from synapse_nb.plugins.export._files import write_text
+from synapse_nb.plugins.export.base import (
+    BaseExporter,
+    ExportStatus,
+    MetricsRecord,
+    _stem_suffix,
+    place_file,
+)
 
 __all__ = [
     "EXPORTERS",
@@ -209,7 +217,7 @@ class FormatExporter(BaseExporter):
             >>> FormatExporter(None, [], ".").stem({"export_name": "a__3.jpg"})
             'a__3'
         """
-        return PurePosixPath(self.export_file_name(data)).stem
+        return _stem_suffix(self.export_file_name(data))[0]
 
     def save_original(
         self,
@@ -376,10 +384,9 @@ class VOCExporter(FormatExporter):
         )
         voc = final_data["converted"]
         try:
+            annotations = self._directories.ensure(unique_export_path / "Annotations")
             for stem, text in voc["annotations"].items():
-                (unique_export_path / "Annotations" / f"{stem}.xml").write_text(
-                    text, encoding="utf-8"
-                )
+                write_text(os.path.join(annotations, f"{stem}.xml"), text)
             for folder, key in (
                 ("SegmentationClass", "segmentation_class"),
                 ("SegmentationObject", "segmentation_object"),
@@ -422,6 +429,7 @@ class YOLOExporter(FormatExporter):
     def __init__(self, run: Any, export_items: Iterable[Any], path_root: Any, **params: Any):
         super().__init__(run, export_items, path_root, **params)
         self.tasks = tuple(params.get("tasks") or YOLO_TASKS)
+        self._paths: dict[tuple[Path, str, Any], tuple[Path, Path]] = {}
         unknown = [t for t in self.tasks if t not in YOLO_TASKS]
         if unknown:
             raise ValueError(f"tasks must be a subset of {YOLO_TASKS}, got {list(self.tasks)}")
@@ -480,9 +488,7 @@ class YOLOExporter(FormatExporter):
         saved: Path | None = None
         try:
             for n, task in enumerate(self.tasks):
-                task_dir = unique_export_path / task
-                images = self.split_dir(task_dir / "images", final_data)
-                labels = self.split_dir(task_dir / "labels", final_data)
+                images, labels = self._task_dirs(unique_export_path, task, final_data)
                 if n == 0:
                     saved = self.save_original(
                         final_data,
@@ -493,12 +499,24 @@ class YOLOExporter(FormatExporter):
                     )
                 elif saved is not None:
                     place_file(saved, images / saved.name)
-                labels.mkdir(parents=True, exist_ok=True)
-                (labels / f"{stem}.txt").write_text(result[task]["labels"][stem], encoding="utf-8")
+                label_dir = self._directories.ensure(labels)
+                write_text(os.path.join(label_dir, f"{stem}.txt"), result[task]["labels"][stem])
         except OSError as exc:
             errors_json_file_list.append([f"{stem}.txt", str(exc)])
             return self.count_status(ExportStatus.FAILED, data_file_metrics_record, "data_file")
         return self.count_status(ExportStatus.SUCCESS, data_file_metrics_record, "data_file")
+
+    def _task_dirs(self, root: Path, task: str, item: Mapping[str, Any]) -> tuple[Path, Path]:
+        """A task's ``images`` and ``labels`` directories for an item (by its split)."""
+        key = (root, task, item.get("split"))
+        known = self._paths.get(key)
+        if known is None or type(self).split_dir is not BaseExporter.split_dir:
+            task_dir = root / task
+            known = self._paths[key] = (
+                self.split_dir(task_dir / "images", item),
+                self.split_dir(task_dir / "labels", item),
+            )
+        return known
 
     def dataset_yaml(self, spec: Mapping[str, Any]) -> dict[str, Any]:
         """A task's ``dataset.yaml`` content, pointing at the split folders when there are any.

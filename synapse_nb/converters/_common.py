@@ -7,6 +7,7 @@ import unicodedata
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
@@ -37,6 +38,8 @@ YOLO_FLIP_IDX: list[int] = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16
 CLASS_TOOLS = ("bounding_box", "polygon", "segmentation")
 SEGMENTATION_MODES = ("instance", "semantic", "exclude")
 _ID_PATTERN = re.compile(r"^[a-zA-Z0-9_-]+$")
+#: What POSIX or Windows paths read as structure in a file name: separators, drives.
+_PATH_SYNTAX = re.compile(r"[/\\:]")
 
 
 @dataclass(frozen=True)
@@ -65,10 +68,12 @@ class ImageItem:
     height: int | None = None
     file_name: str | None = None
 
-    @property
+    @cached_property
     def leaf(self) -> str:
         """The file name without directories (the id when no file name was given)."""
         name = self.file_name if self.file_name else str(self.id)
+        if isinstance(name, str) and not _PATH_SYNTAX.search(name) and name not in ("", "."):
+            return name  # what both path flavours give for a plain name, without parsing it
         return PureWindowsPath(PurePosixPath(name).name).name
 
     @property
@@ -82,10 +87,12 @@ class ImageItem:
             raise ValueError(f"item {self.id!r}: width and height are required, got None")
         return self.width, self.height
 
-    @property
+    @cached_property
     def stem(self) -> str:
         """The leaf without its extension."""
-        return PurePosixPath(self.leaf).stem or str(self.id)
+        leaf = self.leaf
+        dot = leaf.rfind(".")
+        return (leaf[:dot] if 0 < dot < len(leaf) - 1 else leaf) or str(self.id)
 
 
 #: The largest image (width x height) a converter accepts: mask outputs are allocated at this

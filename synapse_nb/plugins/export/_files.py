@@ -5,7 +5,8 @@ An export writes one to three small files per item, so the per-file overhead cou
 - :func:`json_document` gives the bytes ``json.dumps(data, indent=4, ensure_ascii=False)``
   gives in UTF-8, through orjson (the standard library's encoder runs in Python when it
   indents). orjson indents by two spaces; doubling each line's leading spaces gives four,
-  since a line of JSON text never starts inside a string. Whatever the two encoders could
+  since a line of JSON text never starts inside a string (a marker byte orjson never writes
+  stands for each level while the levels are counted). Whatever the two encoders could
   write differently goes the standard library's way: an orjson refusal (non-string keys,
   integers beyond 64 bits, nesting deeper than 254, lone surrogates, types the standard
   library does not encode), any ``null`` (NaN and infinities come out as ``null`` in orjson),
@@ -39,7 +40,8 @@ _OPTIONS = (
 )
 #: Where the two encoders may differ: null (NaN), exponents, numbers below 1e-4.
 _RISKY = re.compile(rb"null|[0-9][eE]|0\.0000")
-_LINE_START = re.compile(rb"\n( +)")
+#: Never in orjson's output (it escapes every control character in strings).
+_MARK = b"\x00"
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -55,8 +57,17 @@ def _plain(data: Any) -> bytes | None:
         except (orjson.JSONEncodeError, TypeError):
             return None
         if _RISKY.search(text) is None:
-            return _LINE_START.sub(rb"\n\1\1", text)
+            return _indent_4(text)
     return None
+
+
+def _indent_4(text: bytes) -> bytes:
+    """Two-space indentation made four-space, a level per pass of ``bytes.replace``."""
+    text = text.replace(b"\n  ", b"\n" + _MARK)
+    step = _MARK + b"  "
+    while step in text:
+        text = text.replace(step, _MARK + _MARK)
+    return text.replace(_MARK, b"    ")
 
 
 def json_document(data: Any) -> bytes:

@@ -7,7 +7,7 @@ import unicodedata
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
@@ -177,6 +177,18 @@ def configured_class_names(classes: Any) -> list[str] | None:
     """Class names from a list, or from either shape of a project configuration."""
     if classes is None:
         return None
+    if isinstance(classes, list | tuple) and all(type(name) is str for name in classes):
+        # an exporter passes its run-wide list once per item: normalise it once
+        return list(_names_of(tuple(classes)))
+    return _class_names(classes)
+
+
+@lru_cache(maxsize=32)
+def _names_of(names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(_class_names(names))
+
+
+def _class_names(classes: Any) -> list[str]:
     if isinstance(classes, str):
         raise TypeError(
             f"classes must be a list of names or a configuration mapping, got {classes!r}"

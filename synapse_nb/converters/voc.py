@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from os import PathLike
@@ -30,6 +29,7 @@ from ._common import (
     rotation_of,
     unique_stems,
 )
+from ._jsontext import write_json
 from .masks import MaskError, decode_mask, encode_mask
 
 __all__ = ["from_voc", "read_voc", "to_voc", "voc_palette", "write_voc"]
@@ -438,9 +438,7 @@ def write_voc(
             "summary": audit.summary(),
             "records": audit.to_records(),
         }
-        (out / "export_report.json").write_text(
-            json.dumps(report, indent=2, default=str), encoding="utf-8"
-        )
+        write_json(out / "export_report.json", report, indent=2, ensure_ascii=True, default=str)
     return out
 
 

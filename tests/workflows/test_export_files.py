@@ -1,4 +1,4 @@
-"""The export's fast file writers give exactly the bytes (and errors) of the plain path."""
+"""The export's fast JSON and file writers give exactly the bytes (and errors) of the plain path."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from synapse_nb.plugins.export._files import _plain, json_document, write_text
+from synapse_nb.converters._jsontext import _fast, dumps
+from synapse_nb.plugins.export._files import json_document, write_text
 
 _STRINGS = ["", "caf\u00e9", "a\tb\nc\r\x00\x01\x1f\x7f", '"q" \\ /', "\u2028\u2029", "\U0001f600"]
 _NUMBERS = [0, -1, 2**63 - 1, 2**64 - 1, 2**64, -(2**63), 2**70, 0.0, -0.0, 0.1 + 0.2, 1e-4,
@@ -38,11 +39,14 @@ def test_json_document_equals_the_standard_encoder_on_hostile_documents() -> Non
         {"images": [{"bounding_box": [{"data": [10.5, 20.25, 3, 4], "attrs": []}]}]},
     ]
     for document in documents:
-        assert json_document(document) == json.dumps(document, indent=4, ensure_ascii=False).encode(
-            "utf-8"
-        ), document
+        expected = json.dumps(document, indent=4, ensure_ascii=False).encode("utf-8")
+        assert json_document(document) == expected, document
+        for ascii_only in (False, True):  # the aggregate files' settings
+            expected = json.dumps(document, indent=2, ensure_ascii=ascii_only, default=str)
+            fast = dumps(document, indent=2, ensure_ascii=ascii_only, default=str)
+            assert fast == expected.encode("utf-8"), document
     assert b"NaN" in json_document({"v": math.nan})
-    fast = sum(_plain(document) is not None for document in documents)
+    fast = sum(_fast(document, 4, False) is not None for document in documents)
     assert 50 < fast < len(documents)  # both paths were compared
 
 

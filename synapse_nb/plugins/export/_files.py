@@ -3,71 +3,33 @@
 An export writes one to three small files per item, so the per-file overhead counts:
 
 - :func:`json_document` gives the bytes ``json.dumps(data, indent=4, ensure_ascii=False)``
-  gives in UTF-8, through orjson (the standard library's encoder runs in Python when it
-  indents). orjson indents by two spaces; doubling each line's leading spaces gives four,
-  since a line of JSON text never starts inside a string (a marker byte orjson never writes
-  stands for each level while the levels are counted). Whatever the two encoders could
-  write differently goes the standard library's way: an orjson refusal (non-string keys,
-  integers beyond 64 bits, nesting deeper than 254, lone surrogates, types the standard
-  library does not encode), any ``null`` (NaN and infinities come out as ``null`` in orjson),
-  and any number in exponent form or below ``1e-4`` (the two print those differently).
+  gives in UTF-8, through orjson when that is certain (see
+  :mod:`synapse_nb.converters._jsontext`).
 - :func:`write_file` creates a file with one ``open``/``write``/``close``, no text layer.
 - :class:`Directories` makes each output directory once per export instead of per item.
 
 Example:
-    >>> json_document({"a": [1, 2.5], "b": {}}) == json.dumps(
-    ...     {"a": [1, 2.5], "b": {}}, indent=4, ensure_ascii=False).encode()
-    True
+    >>> print(json_document({"a": [1, 2.5], "b": {}}).decode())
+    {
+        "a": [
+            1,
+            2.5
+        ],
+        "b": {}
+    }
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
-import orjson
+from synapse_nb.converters._jsontext import dumps
 
 __all__ = ["Directories", "json_document", "write_file"]
 
-_OPTIONS = (
-    orjson.OPT_INDENT_2
-    | orjson.OPT_PASSTHROUGH_DATACLASS
-    | orjson.OPT_PASSTHROUGH_DATETIME
-    | orjson.OPT_PASSTHROUGH_SUBCLASS
-)
-#: Where the two encoders may differ: null (NaN), exponents, numbers below 1e-4.
-_RISKY = re.compile(rb"null|[0-9][eE]|0\.0000")
-#: Never in orjson's output (it escapes every control character in strings).
-_MARK = b"\x00"
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
-
-
-def _refuse(value: Any) -> Any:
-    raise TypeError(type(value).__name__)
-
-
-def _plain(data: Any) -> bytes | None:
-    """orjson's bytes when they are certainly the standard library's, else None."""
-    if isinstance(data, dict | list):  # enums, UUIDs... at the top go the standard way
-        try:
-            text = orjson.dumps(data, default=_refuse, option=_OPTIONS)
-        except (orjson.JSONEncodeError, TypeError):
-            return None
-        if _RISKY.search(text) is None:
-            return _indent_4(text)
-    return None
-
-
-def _indent_4(text: bytes) -> bytes:
-    """Two-space indentation made four-space, a level per pass of ``bytes.replace``."""
-    text = text.replace(b"\n  ", b"\n" + _MARK)
-    step = _MARK + b"  "
-    while step in text:
-        text = text.replace(step, _MARK + _MARK)
-    return text.replace(_MARK, b"    ")
 
 
 def json_document(data: Any) -> bytes:
@@ -82,10 +44,7 @@ def json_document(data: Any) -> bytes:
         >>> json_document({"name": "caf\\u00e9", "v": [1e-05]}).decode()
         '{\\n    "name": "café",\\n    "v": [\\n        1e-05\\n    ]\\n}'
     """
-    fast = _plain(data)
-    if fast is not None:
-        return fast
-    return json.dumps(data, indent=4, ensure_ascii=False).encode("utf-8")
+    return dumps(data, indent=4)
 
 
 def write_file(path: str | os.PathLike[str], payload: bytes) -> None:

@@ -109,34 +109,36 @@ def coerce_items(items: Iterable[Any], *, need_size: bool, what: str) -> list[Im
     seen: set[Any] = set()
     for position, raw in enumerate(items):
         item = raw if isinstance(raw, ImageItem) else _item_from_mapping(raw, position)
-        label = f"item {item.id!r}"
         if isinstance(item.id, bool) or not isinstance(item.id, str | int) or item.id == "":
             raise ValueError(
                 f"items[{position}].id must be a non-empty str or int, got {item.id!r}"
             )
         if item.id in seen:
-            raise ValueError(f"{label}: id is duplicated; item ids must be unique")
+            raise ValueError(f"item {item.id!r}: id is duplicated; item ids must be unique")
         seen.add(item.id)
         if not isinstance(item.data, Mapping):
             raise TypeError(
-                f"{label}: data must be a DM document mapping, got {type(item.data).__name__}"
+                f"item {item.id!r}: data must be a DM document mapping, "
+                f"got {type(item.data).__name__}"
             )
         for name in ("width", "height"):
             value = getattr(item, name)
             if value is None:
                 if need_size:
-                    raise ValueError(f"{label}: {name} is required for {what}, got None")
+                    raise ValueError(f"item {item.id!r}: {name} is required for {what}, got None")
             elif isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{label}: {name} must be a positive integer, got {value!r}")
+                raise ValueError(
+                    f"item {item.id!r}: {name} must be a positive integer, got {value!r}"
+                )
         if item.width and item.height and item.width * item.height > MAX_IMAGE_PIXELS:
             # sizes come from the input and size the masks converters allocate
             raise ValueError(
-                f"{label}: width x height = {item.width} x {item.height} is over the limit of "
-                f"{MAX_IMAGE_PIXELS:,} pixels (converters.MAX_IMAGE_PIXELS)"
+                f"item {item.id!r}: width x height = {item.width} x {item.height} is over the "
+                f"limit of {MAX_IMAGE_PIXELS:,} pixels (converters.MAX_IMAGE_PIXELS)"
             )
         if item.file_name is not None and (not isinstance(item.file_name, str) or not item.leaf):
             raise ValueError(
-                f"{label}: file_name must be a non-empty string, got {item.file_name!r}"
+                f"item {item.id!r}: file_name must be a non-empty string, got {item.file_name!r}"
             )
         result.append(item)
     return result

@@ -94,12 +94,17 @@ class Directories:
     """
 
     def __init__(self) -> None:
-        self._made: dict[Path, str] = {}
+        self._made: dict[tuple[Path, tuple[str, ...]], str] = {}
 
-    def ensure(self, directory: Path) -> str:
-        """Make ``directory`` (with parents) unless this export made it; its path as text."""
-        known = self._made.get(directory)
+    def ensure(self, directory: Path, *parts: str) -> str:
+        """Make ``directory/parts`` (with parents) unless this export made it; its path as text.
+
+        Pass the fixed parts separately, so the lookup hashes a path the caller keeps.
+        """
+        key = (directory, parts)
+        known = self._made.get(key)
         if known is None:
-            directory.mkdir(parents=True, exist_ok=True)
-            known = self._made[directory] = os.fspath(directory)
+            path = directory.joinpath(*parts)
+            path.mkdir(parents=True, exist_ok=True)
+            known = self._made[key] = os.fspath(path)
         return known

@@ -384,7 +384,7 @@ class VOCExporter(FormatExporter):
         )
         voc = final_data["converted"]
         try:
-            annotations = self._directories.ensure(unique_export_path / "Annotations")
+            annotations = self._directories.ensure(unique_export_path, "Annotations")
             for stem, text in voc["annotations"].items():
                 write_text(os.path.join(annotations, f"{stem}.xml"), text)
             for folder, key in (

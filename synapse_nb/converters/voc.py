@@ -276,6 +276,8 @@ class _ItemWriter:
                 (semantic if self.mode == "semantic" else instances).append(("segmentation", ann))
         instances += [("polygon", ann) for ann in polygons]
         instances.sort(key=lambda pair: pair[1]["id"])  # object ids follow annotation-id order
+        if not semantic and not instances:
+            return None, None  # nothing to paint: no image-sized arrays for a box-only item
 
         class_png = np.zeros((self.h, self.w), dtype=np.uint8)
         object_png = np.zeros((self.h, self.w), dtype=np.uint8)

@@ -176,8 +176,11 @@ def _stem_suffix(name: str) -> tuple[str, str]:
     return name, ""
 
 
-def place_file(source: Path, target: Path) -> None:
+def place_file(source: Path, target: Path, directories: Directories | None = None) -> None:
     """Put ``source`` at ``target``: a hard link when possible (one disk copy), else a copy.
+
+    An existing ``target`` is replaced. ``directories`` (an export's
+    :class:`~synapse_nb.plugins.export._files.Directories`) skips making a parent it made.
 
     Example:
         >>> _ = Path("ab12.jpg").write_bytes(b"jpeg bytes")
@@ -185,12 +188,23 @@ def place_file(source: Path, target: Path) -> None:
         >>> Path("export/images/a.jpg").read_bytes(), Path("export/images/a.jpg").stat().st_nlink
         (b'jpeg bytes', 2)
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists():
-        target.unlink()
+    if directories is None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    else:
+        directories.ensure(target.parent)
     try:
         os.link(source, target)
+    except FileExistsError:  # replaced, as before: unlink, then link
+        target.unlink()
+        _link_or_copy(source, target)
     except OSError:  # another file system, or links not supported
+        shutil.copyfile(source, target)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
         shutil.copyfile(source, target)
 
 
@@ -324,7 +338,7 @@ class BaseExporter:
                 if not files.get("url"):
                     raise OSError("the item has no file URL")
                 source = download_file(str(files["url"]), get_temp_path("media"))
-            place_file(Path(source), base_path / name)
+            place_file(Path(source), base_path / name, self._directories)
         except (OSError, ValueError, ClientError) as exc:
             error_file_list.append([name, str(exc)])
             self.original_failures.append(

@@ -498,7 +498,7 @@ class YOLOExporter(FormatExporter):
                         original_file_metrics_record,
                     )
                 elif saved is not None:
-                    place_file(saved, images / saved.name)
+                    place_file(saved, images / saved.name, self._directories)
                 label_dir = self._directories.ensure(labels)
                 write_text(os.path.join(label_dir, f"{stem}.txt"), result[task]["labels"][stem])
         except OSError as exc:

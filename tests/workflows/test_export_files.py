@@ -68,3 +68,18 @@ def test_json_document_raises_what_the_standard_encoder_raises(tmp_path: Path) -
     with pytest.raises(UnicodeEncodeError):
         write_text(tmp_path / "fast.json", text)
     assert (tmp_path / "fast.json").read_bytes() == (tmp_path / "plain.json").read_bytes() == b""
+
+
+def test_only_built_in_hooks_send_item_data_through_the_fast_encoder() -> None:
+    from synapse_nb.plugins.export import BaseExporter, DMExporter, YOLOExporter, _json_data
+
+    class Renamed(DMExporter):  # no hook of its own: the data is still decoded JSON
+        pass
+
+    class Custom(DMExporter):  # its data may hold anything, e.g. an Enum json.dumps refuses
+        def after_convert(self, data: dict[str, Any]) -> dict[str, Any]:
+            return data
+
+    assert _json_data(DMExporter) and _json_data(Renamed) and _json_data(YOLOExporter)
+    assert not _json_data(Custom)
+    assert not _json_data(type("Own", (BaseExporter,), {"convert_data": lambda self, d: d}))

@@ -7,7 +7,7 @@ import unicodedata
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
@@ -68,7 +68,7 @@ class ImageItem:
     height: int | None = None
     file_name: str | None = None
 
-    @cached_property
+    @property
     def leaf(self) -> str:
         """The file name without directories (the id when no file name was given)."""
         name = self.file_name if self.file_name else str(self.id)
@@ -87,7 +87,7 @@ class ImageItem:
             raise ValueError(f"item {self.id!r}: width and height are required, got None")
         return self.width, self.height
 
-    @cached_property
+    @property
     def stem(self) -> str:
         """The leaf without its extension."""
         leaf = self.leaf

@@ -29,7 +29,7 @@ from ._common import (
     rotation_of,
     unique_stems,
 )
-from ._jsontext import write_json
+from .jsontext import write_json
 from .masks import MaskError, decode_mask, encode_mask
 
 __all__ = ["from_voc", "read_voc", "to_voc", "voc_palette", "write_voc"]

@@ -35,8 +35,8 @@ from ._common import (
     rotation_of,
     unique_stems,
 )
-from ._jsontext import write_json
 from ._pose import note_zeroed_joints, pose_groups
+from .jsontext import write_json
 from .masks import MaskError, decode_mask
 
 __all__ = ["YOLO_TASKS", "from_yolo", "read_yolo", "to_yolo", "write_yolo"]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from synapse_nb.converters._jsontext import _fast, dumps
+from synapse_nb.converters.jsontext import _fast, dumps
 from synapse_nb.plugins.export._files import json_document, write_text
 
 _STRINGS = ["", "caf\u00e9", "a\tb\nc\r\x00\x01\x1f\x7f", '"q" \\ /', "\u2028\u2029", "\U0001f600"]

@@ -4,7 +4,7 @@ An export writes one to three small files per item, so the per-file overhead cou
 
 - :func:`json_document` gives the bytes ``json.dumps(data, indent=4, ensure_ascii=False)``
   gives in UTF-8, through orjson when that is certain (see
-  :mod:`synapse_nb.converters._jsontext`).
+  :mod:`synapse_nb.converters.jsontext`).
 - :func:`write_file` creates a file with one ``open``/``write``/``close``, no text layer.
 - :class:`Directories` makes each output directory once per export instead of per item.
 
@@ -25,7 +25,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from synapse_nb.converters._jsontext import dumps
+from synapse_nb.converters.jsontext import dumps
 
 __all__ = ["Directories", "json_document", "write_file"]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from synapse_nb.converters import Audit
-from synapse_nb.converters._jsontext import write_json
+from synapse_nb.converters.jsontext import write_json
 
 __all__ = ["ExportReport"]
 

@@ -7,6 +7,7 @@ import unicodedata
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
@@ -37,6 +38,8 @@ YOLO_FLIP_IDX: list[int] = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16
 CLASS_TOOLS = ("bounding_box", "polygon", "segmentation")
 SEGMENTATION_MODES = ("instance", "semantic", "exclude")
 _ID_PATTERN = re.compile(r"^[a-zA-Z0-9_-]+$")
+#: What POSIX or Windows paths read as structure in a file name: separators, drives.
+_PATH_SYNTAX = re.compile(r"[/\\:]")
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,8 @@ class ImageItem:
     def leaf(self) -> str:
         """The file name without directories (the id when no file name was given)."""
         name = self.file_name if self.file_name else str(self.id)
+        if isinstance(name, str) and not _PATH_SYNTAX.search(name) and name not in ("", "."):
+            return name  # what both path flavours give for a plain name, without parsing it
         return PureWindowsPath(PurePosixPath(name).name).name
 
     @property
@@ -85,7 +90,9 @@ class ImageItem:
     @property
     def stem(self) -> str:
         """The leaf without its extension."""
-        return PurePosixPath(self.leaf).stem or str(self.id)
+        leaf = self.leaf
+        dot = leaf.rfind(".")
+        return (leaf[:dot] if 0 < dot < len(leaf) - 1 else leaf) or str(self.id)
 
 
 #: The largest image (width x height) a converter accepts: mask outputs are allocated at this
@@ -102,34 +109,36 @@ def coerce_items(items: Iterable[Any], *, need_size: bool, what: str) -> list[Im
     seen: set[Any] = set()
     for position, raw in enumerate(items):
         item = raw if isinstance(raw, ImageItem) else _item_from_mapping(raw, position)
-        label = f"item {item.id!r}"
         if isinstance(item.id, bool) or not isinstance(item.id, str | int) or item.id == "":
             raise ValueError(
                 f"items[{position}].id must be a non-empty str or int, got {item.id!r}"
             )
         if item.id in seen:
-            raise ValueError(f"{label}: id is duplicated; item ids must be unique")
+            raise ValueError(f"item {item.id!r}: id is duplicated; item ids must be unique")
         seen.add(item.id)
         if not isinstance(item.data, Mapping):
             raise TypeError(
-                f"{label}: data must be a DM document mapping, got {type(item.data).__name__}"
+                f"item {item.id!r}: data must be a DM document mapping, "
+                f"got {type(item.data).__name__}"
             )
         for name in ("width", "height"):
             value = getattr(item, name)
             if value is None:
                 if need_size:
-                    raise ValueError(f"{label}: {name} is required for {what}, got None")
+                    raise ValueError(f"item {item.id!r}: {name} is required for {what}, got None")
             elif isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{label}: {name} must be a positive integer, got {value!r}")
+                raise ValueError(
+                    f"item {item.id!r}: {name} must be a positive integer, got {value!r}"
+                )
         if item.width and item.height and item.width * item.height > MAX_IMAGE_PIXELS:
             # sizes come from the input and size the masks converters allocate
             raise ValueError(
-                f"{label}: width x height = {item.width} x {item.height} is over the limit of "
-                f"{MAX_IMAGE_PIXELS:,} pixels (converters.MAX_IMAGE_PIXELS)"
+                f"item {item.id!r}: width x height = {item.width} x {item.height} is over the "
+                f"limit of {MAX_IMAGE_PIXELS:,} pixels (converters.MAX_IMAGE_PIXELS)"
             )
         if item.file_name is not None and (not isinstance(item.file_name, str) or not item.leaf):
             raise ValueError(
-                f"{label}: file_name must be a non-empty string, got {item.file_name!r}"
+                f"item {item.id!r}: file_name must be a non-empty string, got {item.file_name!r}"
             )
         result.append(item)
     return result
@@ -170,6 +179,18 @@ def configured_class_names(classes: Any) -> list[str] | None:
     """Class names from a list, or from either shape of a project configuration."""
     if classes is None:
         return None
+    if isinstance(classes, list | tuple) and all(type(name) is str for name in classes):
+        # an exporter passes its run-wide list once per item: normalise it once
+        return list(_names_of(tuple(classes)))
+    return _class_names(classes)
+
+
+@lru_cache(maxsize=32)
+def _names_of(names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(_class_names(names))
+
+
+def _class_names(classes: Any) -> list[str]:
     if isinstance(classes, str):
         raise TypeError(
             f"classes must be a list of names or a configuration mapping, got {classes!r}"

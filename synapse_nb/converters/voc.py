@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from os import PathLike
@@ -30,6 +29,7 @@ from ._common import (
     rotation_of,
     unique_stems,
 )
+from .jsontext import write_json
 from .masks import MaskError, decode_mask, encode_mask
 
 __all__ = ["from_voc", "read_voc", "to_voc", "voc_palette", "write_voc"]
@@ -276,6 +276,8 @@ class _ItemWriter:
                 (semantic if self.mode == "semantic" else instances).append(("segmentation", ann))
         instances += [("polygon", ann) for ann in polygons]
         instances.sort(key=lambda pair: pair[1]["id"])  # object ids follow annotation-id order
+        if not semantic and not instances:
+            return None, None  # nothing to paint: no image-sized arrays for a box-only item
 
         class_png = np.zeros((self.h, self.w), dtype=np.uint8)
         object_png = np.zeros((self.h, self.w), dtype=np.uint8)
@@ -325,27 +327,52 @@ class _ItemWriter:
         return class_png, (object_png if objects else None)
 
 
+def _text(value: Any) -> str:
+    """Element text as ElementTree writes it: ``&``, ``<`` and ``>`` escaped."""
+    text = str(value)
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    return text
+
+
+def _leaf_element(indent: str, tag: str, value: Any) -> str:
+    text = _text(value)
+    return f"{indent}<{tag}>{text}</{tag}>\n" if text else f"{indent}<{tag} />\n"
+
+
 def _xml(
     item: ImageItem, objects: list[tuple[str, tuple[int, int, int, int]]], segmented: bool
 ) -> str:
-    root = ET.Element("annotation")
-    ET.SubElement(root, "folder").text = "JPEGImages"
-    ET.SubElement(root, "filename").text = item.leaf
-    size = ET.SubElement(root, "size")
-    for tag, value in (("width", item.width), ("height", item.height), ("depth", 3)):
-        ET.SubElement(size, tag).text = str(value)
-    ET.SubElement(root, "segmented").text = "1" if segmented else "0"
+    """The annotation XML, as ``ElementTree`` indents and serialises it, built as text."""
+    parts = [
+        "<annotation>\n",
+        _leaf_element("  ", "folder", "JPEGImages"),
+        _leaf_element("  ", "filename", item.leaf),
+        "  <size>\n",
+        _leaf_element("    ", "width", item.width),
+        _leaf_element("    ", "height", item.height),
+        _leaf_element("    ", "depth", 3),
+        "  </size>\n",
+        _leaf_element("  ", "segmented", "1" if segmented else "0"),
+    ]
     for label, (xmin, ymin, xmax, ymax) in objects:
-        obj = ET.SubElement(root, "object")
-        ET.SubElement(obj, "name").text = label
-        ET.SubElement(obj, "pose").text = "Unspecified"
-        ET.SubElement(obj, "truncated").text = "0"
-        ET.SubElement(obj, "difficult").text = "0"
-        box = ET.SubElement(obj, "bndbox")
-        for tag, value in (("xmin", xmin), ("ymin", ymin), ("xmax", xmax), ("ymax", ymax)):
-            ET.SubElement(box, tag).text = str(value)
-    ET.indent(root)
-    return ET.tostring(root, encoding="unicode") + "\n"
+        parts += [
+            "  <object>\n",
+            _leaf_element("    ", "name", label),
+            "    <pose>Unspecified</pose>\n    <truncated>0</truncated>\n",
+            "    <difficult>0</difficult>\n    <bndbox>\n",
+            _leaf_element("      ", "xmin", xmin),
+            _leaf_element("      ", "ymin", ymin),
+            _leaf_element("      ", "xmax", xmax),
+            _leaf_element("      ", "ymax", ymax),
+            "    </bndbox>\n  </object>\n",
+        ]
+    parts.append("</annotation>\n")
+    return "".join(parts)
 
 
 def write_voc(
@@ -413,9 +440,7 @@ def write_voc(
             "summary": audit.summary(),
             "records": audit.to_records(),
         }
-        (out / "export_report.json").write_text(
-            json.dumps(report, indent=2, default=str), encoding="utf-8"
-        )
+        write_json(out / "export_report.json", report, indent=2, ensure_ascii=True, default=str)
     return out
 
 

@@ -36,6 +36,7 @@ from ._common import (
     unique_stems,
 )
 from ._pose import note_zeroed_joints, pose_groups
+from .jsontext import write_json
 from .masks import MaskError, decode_mask
 
 __all__ = ["YOLO_TASKS", "from_yolo", "read_yolo", "to_yolo", "write_yolo"]
@@ -515,17 +516,11 @@ def write_yolo(
         for stem, text in result[task]["labels"].items():
             (task_dir / "labels" / f"{stem}.txt").write_text(text, encoding="utf-8")
         written.append(task_dir)
-    (out / "filename_collisions.json").write_text(
-        json.dumps(
-            result.get("filename_collisions", []), ensure_ascii=False, indent=2, default=str
-        ),
-        encoding="utf-8",
-    )
+    collisions = result.get("filename_collisions", [])
+    write_json(out / "filename_collisions.json", collisions, indent=2, default=str)
     if audit is not None:
         report = {"summary": audit.summary(), "records": audit.to_records()}
-        (out / "export_outcomes.json").write_text(
-            json.dumps(report, indent=2, default=str), encoding="utf-8"
-        )
+        write_json(out / "export_outcomes.json", report, indent=2, ensure_ascii=True, default=str)
     return written
 
 

@@ -149,3 +149,18 @@ def test_image_sizes_from_the_input_are_bounded(convert) -> None:
     item = {"id": 1, "width": side, "height": side, "data": V2}
     with pytest.raises(ValueError, match="over the limit of 89,478,485 pixels"):
         convert([item])
+
+
+def test_item_leaf_and_stem_are_what_the_path_classes_give():
+    import random
+    from pathlib import PurePosixPath, PureWindowsPath
+
+    from synapse_nb.converters import ImageItem
+
+    alphabet = ["a", "b", ".", " ", "/", "\\", ":", "\u00e9", "C", "\x00", "..", "~", "*"]
+    rng = random.Random(16)
+    for _ in range(20_000):
+        name = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 7)))
+        item = ImageItem(id=5, data={}, file_name=name)
+        leaf = PureWindowsPath(PurePosixPath(name or "5").name).name
+        assert (item.leaf, item.stem) == (leaf, PurePosixPath(leaf).stem or "5"), name

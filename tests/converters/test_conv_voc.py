@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -193,3 +194,44 @@ def test_from_voc_flags_and_malformed_objects():
     assert box["attrs"] == [{"name": "truncated", "value": True}, {"name": "pose", "value": "Left"}]
     assert [str(r.reason_code) for r in audit] == ["MALFORMED_ANNOTATION"] * 3
     assert [r.item_id for r in audit] == ["x", "x", "broken"]
+
+
+def _element_tree_xml(name, width, height, objects, segmented):
+    """The annotation XML as ElementTree built it before the text builder (the oracle)."""
+    root = ET.Element("annotation")
+    ET.SubElement(root, "folder").text = "JPEGImages"
+    ET.SubElement(root, "filename").text = name
+    size = ET.SubElement(root, "size")
+    for tag, value in (("width", width), ("height", height), ("depth", 3)):
+        ET.SubElement(size, tag).text = str(value)
+    ET.SubElement(root, "segmented").text = "1" if segmented else "0"
+    for label, box in objects:
+        obj = ET.SubElement(root, "object")
+        ET.SubElement(obj, "name").text = label
+        ET.SubElement(obj, "pose").text = "Unspecified"
+        ET.SubElement(obj, "truncated").text = "0"
+        ET.SubElement(obj, "difficult").text = "0"
+        bndbox = ET.SubElement(obj, "bndbox")
+        for tag, value in zip(("xmin", "ymin", "xmax", "ymax"), box, strict=True):
+            ET.SubElement(bndbox, tag).text = str(value)
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode") + "\n"
+
+
+@pytest.mark.parametrize("name", ["a.jpg", "R&D <1>.png", "caf\u00e9 \t\x01\u2028.jpg", "x>y&amp"])
+def test_xml_text_is_what_element_tree_wrote(name):
+    labels = ["car", "<&>", "caf\u00e9 \"q\" 'a'", " sp ", "\x7f"]
+    boxes = [{"id": f"b{n}", "classification": label, "attrs": [], "data": [n, n, 5, 5]}
+             for n, label in enumerate(labels)]  # fmt: skip
+    for segmented, tools in ((False, {"bounding_box": boxes}), (True, {"polygon": [
+        {"id": "p", "classification": "car", "attrs": [], "data": [[0, 0], [9, 0], [9, 9]]}
+    ]})):  # fmt: skip
+        one = {"id": 1, "width": 64, "height": 48, "file_name": name, "data": doc(**tools)}
+        voc, _ = to_voc([one])
+        objects = [
+            (b["classification"].strip(), (b["data"][0], b["data"][1], b["data"][0] + 5,
+                                           b["data"][1] + 5))
+            for b in tools.get("bounding_box", [])
+        ]  # fmt: skip
+        expected = _element_tree_xml(name, 64, 48, objects, segmented)
+        assert voc["annotations"][Path(name).stem] == expected

@@ -72,6 +72,14 @@ __all__ = [
 
 _FORMAT_ALIASES = {"pascal": "voc", "pascal_voc": "voc", "ultralytics": "yolo"}
 _METHOD = "export"
+_HOOKS = ("before_convert", "convert_data", "after_convert", "process_data_conversion")
+_BUILT_IN = (*EXPORTERS.values(), FormatExporter, BaseExporter)
+
+
+def _json_data(exporter_class: type[BaseExporter]) -> bool:
+    """True when items reach the JSON writer as decoded JSON: no hook of a subclass's own."""
+    built_in = next(c for c in exporter_class.__mro__ if c in _BUILT_IN)
+    return all(getattr(exporter_class, h) is getattr(built_in, h) for h in _HOOKS)
 
 
 def _exporter_class(fmt: Any) -> tuple[str, type[BaseExporter]]:
@@ -247,6 +255,7 @@ def export(
             segmentation_mode=segmentation_mode,
             tasks=tasks,
             dm_version=dm_version,
+            json_data=_json_data(exporter_class),
         )
         if isinstance(exporter, FormatExporter) and exporter.class_order is None:
             documents = [

@@ -49,6 +49,7 @@ from urllib.parse import urlsplit
 from synapse_nb.converters import Audit
 from synapse_nb.exceptions import ClientError
 from synapse_nb.plugins._progress import ProgressCallback, ProgressReporter
+from synapse_nb.plugins.export._files import Directories, json_document, write_file
 from synapse_nb.utils.file import download_file, get_temp_path
 
 __all__ = ["BaseExporter", "ExportRun", "ExportStatus", "MetricsRecord", "place_file"]
@@ -142,7 +143,11 @@ class ExportRun:
             >>> run.metrics["data_file"]["success"]
             2
         """
-        self.metrics[category] = asdict(record)
+        if type(record) is MetricsRecord:  # once per item: skip asdict's deep copy
+            counts = {"stand_by": record.stand_by, "success": record.success}
+            self.metrics[category] = {**counts, "failed": record.failed}
+        else:
+            self.metrics[category] = asdict(record)
 
     def end_log(self) -> None:
         """Close progress bars.
@@ -153,8 +158,29 @@ class ExportRun:
         self._progress.close()
 
 
-def place_file(source: Path, target: Path) -> None:
+def _leaf(text: str) -> str:
+    """``PurePosixPath(text).name``, without building a path for a plain name."""
+    if "/" in text or text in ("", "."):
+        return PurePosixPath(text).name
+    return text
+
+
+def _stem_suffix(name: str) -> tuple[str, str]:
+    """``(PurePosixPath(name).stem, .suffix)``, without building a path for a plain name."""
+    if "/" in name or name in ("", "."):
+        leaf = PurePosixPath(name)
+        return leaf.stem, leaf.suffix
+    dot = name.rfind(".")
+    if 0 < dot < len(name) - 1:
+        return name[:dot], name[dot:]
+    return name, ""
+
+
+def place_file(source: Path, target: Path, directories: Directories | None = None) -> None:
     """Put ``source`` at ``target``: a hard link when possible (one disk copy), else a copy.
+
+    An existing ``target`` is replaced. ``directories`` (an export's
+    :class:`~synapse_nb.plugins.export._files.Directories`) skips making a parent it made.
 
     Example:
         >>> _ = Path("ab12.jpg").write_bytes(b"jpeg bytes")
@@ -162,12 +188,23 @@ def place_file(source: Path, target: Path) -> None:
         >>> Path("export/images/a.jpg").read_bytes(), Path("export/images/a.jpg").stat().st_nlink
         (b'jpeg bytes', 2)
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists():
-        target.unlink()
+    if directories is None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    else:
+        directories.ensure(target.parent)
     try:
         os.link(source, target)
+    except FileExistsError:  # replaced, as before: unlink, then link
+        target.unlink()
+        _link_or_copy(source, target)
     except OSError:  # another file system, or links not supported
+        shutil.copyfile(source, target)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
         shutil.copyfile(source, target)
 
 
@@ -209,6 +246,7 @@ class BaseExporter:
         self.split_counts: dict[str, int] = {}
         self.unique_export_path: Path | None = None
         self._names: set[str] = set()
+        self._directories = Directories()
 
     # ------------------------------------------------------------------ helpers (Synapse SDK)
     def _create_unique_export_path(self, base_name: str) -> Path:
@@ -244,7 +282,7 @@ class BaseExporter:
         name = files.get("file_name_original") or files.get("path") or ""
         if not name and files.get("url"):
             name = PurePosixPath(urlsplit(str(files["url"])).path).name
-        return PurePosixPath(str(name).replace("\\", "/")).name
+        return _leaf(str(name).replace("\\", "/"))
 
     def export_file_name(self, item: Mapping[str, Any]) -> str:
         """The collision-free file name of an item's outputs (``export_name``).
@@ -258,15 +296,16 @@ class BaseExporter:
     def _assign_name(self, item: Mapping[str, Any]) -> dict[str, Any]:
         named = dict(item)
         name = self.get_original_file_name(item.get("files") or {}) or str(item.get("id"))
-        leaf = PurePosixPath(name)
+        stem, suffix = _stem_suffix(name)
         # Label and JSON files are named by stem, so "a.jpg" and "a.png" collide too.
-        if leaf.stem in self._names:
-            renamed = f"{leaf.stem}__{item.get('id')}{leaf.suffix}"
+        if stem in self._names:
+            renamed = f"{stem}__{item.get('id')}{suffix}"
             self.filename_collisions.append(
                 {"name": name, "item_id": item.get("id"), "renamed_to": renamed}
             )
             name = renamed
-        self._names.add(PurePosixPath(name).stem)
+            stem = _stem_suffix(name)[0]
+        self._names.add(stem)
         named["export_name"] = name
         return named
 
@@ -299,7 +338,7 @@ class BaseExporter:
                 if not files.get("url"):
                     raise OSError("the item has no file URL")
                 source = download_file(str(files["url"]), get_temp_path("media"))
-            place_file(Path(source), base_path / name)
+            place_file(Path(source), base_path / name, self._directories)
         except (OSError, ValueError, ClientError) as exc:
             error_file_list.append([name, str(exc)])
             self.original_failures.append(
@@ -312,18 +351,29 @@ class BaseExporter:
     def save_as_json(
         self, result: Mapping[str, Any], base_path: Path, error_file_list: list
     ) -> ExportStatus:
-        """Save ``result["data"]`` as ``<stem>.json`` in ``base_path``.
+        """Save ``result["data"]`` as ``<stem>.json`` in ``base_path`` (indented by 4).
+
+        With the ``json_data`` param (set by :func:`~synapse_nb.plugins.export.export` when
+        the data can only hold decoded JSON) the document goes through the fast encoder of
+        :func:`~synapse_nb.plugins.export._files.json_document`, with the same bytes.
         """
-        file_name = f"{PurePosixPath(self.export_file_name(result)).stem}.json"
+        file_name = f"{_stem_suffix(self.export_file_name(result))[0]}.json"
         data = result.get("data")
         if data is None:
             error_file_list.append([file_name, "data is Null"])
             return ExportStatus.FAILED
         try:
-            base_path.mkdir(parents=True, exist_ok=True)
-            (base_path / file_name).write_text(
-                json.dumps(data, indent=4, ensure_ascii=False), encoding="utf-8"
-            )
+            target = os.path.join(self._directories.ensure(base_path), file_name)
+            try:
+                payload = (
+                    json_document(data)
+                    if self.params.get("json_data")
+                    else json.dumps(data, indent=4, ensure_ascii=False).encode("utf-8")
+                )
+            except UnicodeEncodeError:
+                write_file(target, b"")  # as writing the text leaves the file empty
+                raise
+            write_file(target, payload)
         except (OSError, TypeError, ValueError) as exc:
             error_file_list.append([file_name, str(exc)])
             return ExportStatus.FAILED

@@ -41,8 +41,9 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -63,7 +64,14 @@ from synapse_nb.converters import (
     write_voc,
     write_yolo,
 )
-from synapse_nb.plugins.export.base import BaseExporter, ExportStatus, MetricsRecord, place_file
+from synapse_nb.plugins.export._files import write_text
+from synapse_nb.plugins.export.base import (
+    BaseExporter,
+    ExportStatus,
+    MetricsRecord,
+    _stem_suffix,
+    place_file,
+)
 
 __all__ = [
     "EXPORTERS",
@@ -209,7 +217,7 @@ class FormatExporter(BaseExporter):
             >>> FormatExporter(None, [], ".").stem({"export_name": "a__3.jpg"})
             'a__3'
         """
-        return PurePosixPath(self.export_file_name(data)).stem
+        return _stem_suffix(self.export_file_name(data))[0]
 
     def save_original(
         self,
@@ -219,8 +227,7 @@ class FormatExporter(BaseExporter):
         errors: list,
         record: MetricsRecord,
     ) -> Path | None:
-        """Save the original into ``directory`` when requested; its path on success.
-        """
+        """Save the original into ``directory`` when requested; its path on success."""
         if not flag:
             return None
         status = self.save_original_file(data, directory, errors)
@@ -273,8 +280,7 @@ class COCOExporter(FormatExporter):
         data_file_metrics_record: MetricsRecord,
         no: int,
     ) -> bool:
-        """Copy the original into ``images/`` and add the item to its split's documents.
-        """
+        """Copy the original into ``images/`` and add the item to its split's documents."""
         base = self.split_dir(unique_export_path, final_data)
         self.save_original(
             final_data,
@@ -294,8 +300,7 @@ class COCOExporter(FormatExporter):
         return self.count_status(ExportStatus.SUCCESS, data_file_metrics_record, "data_file")
 
     def additional_file_saving(self, unique_export_path: Path) -> None:
-        """Write each split's three documents (annotation ids numbered from 1 per role).
-        """
+        """Write each split's three documents (annotation ids numbered from 1 per role)."""
         if not self._documents:
             empty, _ = to_coco([], classes=self.class_order)
             self._documents[""] = empty
@@ -369,8 +374,7 @@ class VOCExporter(FormatExporter):
         data_file_metrics_record: MetricsRecord,
         no: int,
     ) -> bool:
-        """Copy the original into ``JPEGImages/``; write the XML and segmentation PNGs.
-        """
+        """Copy the original into ``JPEGImages/``; write the XML and segmentation PNGs."""
         self.save_original(
             final_data,
             unique_export_path / "JPEGImages",
@@ -380,10 +384,9 @@ class VOCExporter(FormatExporter):
         )
         voc = final_data["converted"]
         try:
+            annotations = self._directories.ensure(unique_export_path, "Annotations")
             for stem, text in voc["annotations"].items():
-                (unique_export_path / "Annotations" / f"{stem}.xml").write_text(
-                    text, encoding="utf-8"
-                )
+                write_text(os.path.join(annotations, f"{stem}.xml"), text)
             for folder, key in (
                 ("SegmentationClass", "segmentation_class"),
                 ("SegmentationObject", "segmentation_object"),
@@ -401,8 +404,7 @@ class VOCExporter(FormatExporter):
         return self.count_status(ExportStatus.SUCCESS, data_file_metrics_record, "data_file")
 
     def additional_file_saving(self, unique_export_path: Path) -> None:
-        """Write the image sets (per split and ``trainval``) and ``labelmap.txt``.
-        """
+        """Write the image sets (per split and ``trainval``) and ``labelmap.txt``."""
         aggregate = {
             "labelmap": ["background", *(self.class_order or [])],
             "annotations": {},
@@ -427,6 +429,7 @@ class YOLOExporter(FormatExporter):
     def __init__(self, run: Any, export_items: Iterable[Any], path_root: Any, **params: Any):
         super().__init__(run, export_items, path_root, **params)
         self.tasks = tuple(params.get("tasks") or YOLO_TASKS)
+        self._paths: dict[tuple[Path, str, Any], tuple[Path, Path]] = {}
         unknown = [t for t in self.tasks if t not in YOLO_TASKS]
         if unknown:
             raise ValueError(f"tasks must be a subset of {YOLO_TASKS}, got {list(self.tasks)}")
@@ -485,9 +488,7 @@ class YOLOExporter(FormatExporter):
         saved: Path | None = None
         try:
             for n, task in enumerate(self.tasks):
-                task_dir = unique_export_path / task
-                images = self.split_dir(task_dir / "images", final_data)
-                labels = self.split_dir(task_dir / "labels", final_data)
+                images, labels = self._task_dirs(unique_export_path, task, final_data)
                 if n == 0:
                     saved = self.save_original(
                         final_data,
@@ -497,13 +498,25 @@ class YOLOExporter(FormatExporter):
                         original_file_metrics_record,
                     )
                 elif saved is not None:
-                    place_file(saved, images / saved.name)
-                labels.mkdir(parents=True, exist_ok=True)
-                (labels / f"{stem}.txt").write_text(result[task]["labels"][stem], encoding="utf-8")
+                    place_file(saved, images / saved.name, self._directories)
+                label_dir = self._directories.ensure(labels)
+                write_text(os.path.join(label_dir, f"{stem}.txt"), result[task]["labels"][stem])
         except OSError as exc:
             errors_json_file_list.append([f"{stem}.txt", str(exc)])
             return self.count_status(ExportStatus.FAILED, data_file_metrics_record, "data_file")
         return self.count_status(ExportStatus.SUCCESS, data_file_metrics_record, "data_file")
+
+    def _task_dirs(self, root: Path, task: str, item: Mapping[str, Any]) -> tuple[Path, Path]:
+        """A task's ``images`` and ``labels`` directories for an item (by its split)."""
+        key = (root, task, item.get("split"))
+        known = self._paths.get(key)
+        if known is None or type(self).split_dir is not BaseExporter.split_dir:
+            task_dir = root / task
+            known = self._paths[key] = (
+                self.split_dir(task_dir / "images", item),
+                self.split_dir(task_dir / "labels", item),
+            )
+        return known
 
     def dataset_yaml(self, spec: Mapping[str, Any]) -> dict[str, Any]:
         """A task's ``dataset.yaml`` content, pointing at the split folders when there are any.
@@ -522,8 +535,7 @@ class YOLOExporter(FormatExporter):
         return spec
 
     def additional_file_saving(self, unique_export_path: Path) -> None:
-        """Write ``dataset.yaml`` and ``classes.txt`` per task, and the audit outcomes.
-        """
+        """Write ``dataset.yaml`` and ``classes.txt`` per task, and the audit outcomes."""
         template, _ = to_yolo([], classes=self.class_order, tasks=self.tasks)
         aggregate: dict[str, Any] = {"filename_collisions": self.filename_collisions}
         for task in self.tasks:

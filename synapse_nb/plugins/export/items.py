@@ -234,13 +234,17 @@ def _drain(
 def _primary_file(files: Any) -> dict[str, Any]:
     if not isinstance(files, Mapping) or not files:
         return {}
-    entries = [
-        {"url": value} if isinstance(value, str) else dict(value)
-        for value in files.values()
-        if isinstance(value, str | Mapping)
-    ]
-    primary = next((e for e in entries if e.get("is_primary")), entries[0] if entries else {})
-    return primary
+    first: Any = None
+    for value in files.values():  # the first entry marked primary, else the first entry
+        if isinstance(value, str):
+            first = value if first is None else first
+        elif isinstance(value, Mapping):
+            if value.get("is_primary"):
+                return dict(value)
+            first = value if first is None else first
+    if first is None:
+        return {}
+    return {"url": first} if isinstance(first, str) else dict(first)
 
 
 def _size(*metas: Any) -> tuple[int | None, int | None]:

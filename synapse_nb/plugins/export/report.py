@@ -10,12 +10,12 @@ Example:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from synapse_nb.converters import Audit
+from synapse_nb.converters.jsontext import write_json
 
 __all__ = ["ExportReport"]
 
@@ -125,9 +125,7 @@ class ExportReport:
             'task-yolo/export_report.json'
         """
         target = self.path / "export_report.json"
-        target.write_text(
-            json.dumps(self.to_dict(), indent=2, ensure_ascii=False, default=str), encoding="utf-8"
-        )
+        write_json(target, self.to_dict(), indent=2, default=str)
         return target
 
     def __repr__(self) -> str:

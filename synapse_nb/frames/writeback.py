@@ -198,7 +198,21 @@ def _snapshot_frame(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFra
             )
         else:
             data[column] = frame[column]
-    return pd.DataFrame(data, index=frame.index.copy(), copy=False)
+    # shared arrays are safe only under copy-on-write (always on from pandas 3; an option in 2.x)
+    return pd.DataFrame(data, index=frame.index.copy(), copy=not _copy_on_write())
+
+
+def _copy_on_write() -> bool:
+    """Whether pandas copies on write (so a snapshot may share the frame's arrays).
+
+    Example:
+        >>> _copy_on_write() == (int(pd.__version__.split('.')[0]) >= 3 or
+        ...     bool(pd.get_option('mode.copy_on_write')))
+        True
+    """
+    if int(pd.__version__.split(".")[0]) >= 3:
+        return True
+    return bool(pd.get_option("mode.copy_on_write"))  # pragma: no cover - pandas 2.x
 
 
 def snapshot_values(column: str, series: pd.Series) -> list[Any]:

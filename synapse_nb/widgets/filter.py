@@ -802,7 +802,8 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         if source is None or self._positions is None:
             self.select([])
             return
-        self.selected = tuple(source.ids(self._positions).tolist())  # all match: no check
+        # all match (no check); an id on several rows is selected once
+        self.selected = tuple(dict.fromkeys(source.ids(self._positions).tolist()))
 
     def select(self, ids: Iterable[Any], add: bool = False) -> tuple[Any, ...]:
         """Select rows by id (as checkbox clicks would); ``add=True`` keeps the selection.

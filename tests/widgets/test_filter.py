@@ -402,6 +402,9 @@ def test_select_all_matches_then_a_filter_prunes_by_position(many):
     twice = FilterPanel(repeated)  # an id on two rows matches when either row does
     twice.select([2, 3])
     assert twice.filter(status="a").index.tolist() == [1, 2] and twice.selected == (2,)
+    twice.filter(status=None)
+    frontend_click(twice.select_all_button)  # the repeated id is selected once
+    assert twice.selected == (1, 2, 3)
 
 
 def test_update_rows_patches_every_kind_of_column_in_place_of_the_old_values(many):

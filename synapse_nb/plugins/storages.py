@@ -99,10 +99,19 @@ symbolic link) (nothing was sent)
     """
     if not isinstance(path, str) or "\x00" in path:
         raise InvalidInputError(field, path, "must be a path inside the storage", method=method)
-    target = (root / path.lstrip("/")).resolve()
+    target = _resolved(root / path.lstrip("/"), field, path, method)
     if not _within(target, root):
         raise InvalidInputError(field, path, ESCAPES, method=method)
     return target
+
+
+def _resolved(path: Path, field: str, value: str, method: str) -> Path:
+    """``path.resolve()``; a link loop (or an unreadable link) is an error naming the parameter."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError) as exc:
+        problem = f"cannot be followed inside the storage ({type(exc).__name__})"
+        raise InvalidInputError(field, value, problem, method=method) from None
 
 
 def check_links(folder: Path, root: Path, *, field: str, method: str) -> None:
@@ -125,14 +134,16 @@ def check_links(folder: Path, root: Path, *, field: str, method: str) -> None:
     pending = [folder]
     while pending:
         current = pending.pop()
-        real = current.resolve()
+        real = _resolved(current, field, relative(current, root), method)
         if real in seen:
             continue
         seen.add(real)
         with os.scandir(current) as entries:
             for entry in entries:
                 path = Path(entry.path)
-                if entry.is_symlink() and not _within(path.resolve(), root):
+                if entry.is_symlink() and not _within(
+                    _resolved(path, field, relative(path, root), method), root
+                ):
                     problem = "holds a symbolic link that leaves the storage"
                     raise InvalidInputError(field, relative(path, root), problem, method=method)
                 if entry.is_dir():  # follows a link, now known to stay inside

@@ -258,3 +258,17 @@ def test_an_export_path_leaving_the_storage_fails_before_exporting(demo, api, di
     assert list(outside.iterdir()) == [] and sorted(p.name for p in root.iterdir()) == ["linked"]
     requested = [r["path"] for r in list(demo.requests)]
     assert not any(p.startswith(("/tasks", "/data_files")) for p in requested), requested
+
+
+def test_a_link_loop_in_a_storage_is_a_clear_error_naming_the_parameter(tmp_path):
+    from synapse_nb.exceptions import InvalidInputError
+    from synapse_nb.plugins.storages import check_links, inside
+
+    (tmp_path / "scenes").mkdir()
+    (tmp_path / "scenes" / "loop").symlink_to(tmp_path / "scenes" / "loop")
+    with pytest.raises(InvalidInputError) as caught:
+        inside(tmp_path, "scenes/loop/a.jpg", field="path", method="storage-upload")
+    assert caught.value.field == "path" and "cannot be followed" in str(caught.value)
+    with pytest.raises(InvalidInputError) as caught:
+        check_links(tmp_path / "scenes", tmp_path, field="path", method="storage-upload")
+    assert caught.value.field == "path" and "scenes/loop" in str(caught.value)

@@ -57,7 +57,7 @@ STOP_PATIENCE = 30.0
 POLL = 0.2
 #: below this many characters of log a quiet stream is topped up by full reads (a line
 #: reaches the backend in ~POLL instead of Ray's 1 s tail pause; the cost stays bounded)
-QUICK_LOG = 64 * 1024
+QUICK_LOG = 16 * 1024
 #: Ray's loggers that announce every working-dir upload at INFO level
 QUIET_LOGGERS = ("ray.dashboard.modules.dashboard_sdk", "ray._private.runtime_env.packaging")
 #: pauses between the tries of a read from Ray's Jobs API (then the last error fails the job)
@@ -373,8 +373,11 @@ class RayExecutor(LocalExecutor):
         assert follow.ray_id is not None
         deadline = time.monotonic() + timeout
         timed_out: float | None = None
+        status, next_status = "PENDING", 0.0
         while True:
-            status = str(self._ask(self.client.get_job_status, follow.ray_id).value)
+            if tail.ended or time.monotonic() >= next_status:  # every POLL, however chatty the log
+                status = str(self._ask(self.client.get_job_status, follow.ray_id).value)
+                next_status = time.monotonic() + POLL
             if status == "RUNNING" and not follow.started:
                 follow.started = self.store.start(follow.job_id, "Running on Ray")
                 if not follow.started:  # stopped meanwhile

@@ -120,7 +120,12 @@ class LogTail:
         ready.wait()
 
     def _run(self, ready: threading.Event) -> None:
-        loop = asyncio.new_event_loop()
+        try:
+            loop = asyncio.new_event_loop()
+        except Exception as exc:  # handed to the reader, like a dropped stream
+            self._queue.put(exc)
+            ready.set()
+            return
         try:
             self._loop = loop
             self._task = loop.create_task(self._stream())

@@ -38,13 +38,14 @@ def manifest_for(folder: Path, root: Path, collection: int) -> Path:
 
     Example:
         >>> manifest_for(Path("/srv/disk/scenes"), Path("/srv/disk"), 4)
-        PosixPath('/srv/disk/scenes.synapse-upload-4.json')
+        PosixPath('/srv/disk/.scenes.synapse-upload-4.json')
         >>> manifest_for(Path("/srv/disk"), Path("/srv/disk"), 4)
         PosixPath('/srv/disk/.synapse-upload-4.json')
     """
     if folder == root:
         return root / f".synapse-upload-{collection}.json"
-    return default_manifest_path(folder, collection)
+    # hidden, so that an upload of the parent folder does not take it for a data file
+    return folder.parent / f".{default_manifest_path(folder, collection).name}"
 
 
 def source_folder(params: dict[str, Any], root: Path) -> Path:

@@ -19,6 +19,9 @@ not created, e.g. a file of the wrong type), and lists the per-file errors; a fa
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +49,37 @@ def manifest_for(folder: Path, root: Path, collection: int) -> Path:
         return root / f".synapse-upload-{collection}.json"
     # hidden, so that an upload of the parent folder does not take it for a data file
     return folder.parent / f".{default_manifest_path(folder, collection).name}"
+
+
+@contextlib.contextmanager
+def exclusive(manifest: Path, params: dict[str, Any]) -> Iterator[None]:
+    """Hold the manifest's lock for the run: two uploads of one folder into one collection at
+    the same time would both read an empty manifest and create every data unit twice.
+
+    Example:
+        >>> from pathlib import Path
+        >>> params = {"path": "street", "collection": 4}
+        >>> with exclusive(Path(".street.synapse-upload-4.json"), params):
+        ...     try:
+        ...         with exclusive(Path(".street.synapse-upload-4.json"), params):
+        ...             pass
+        ...     except InvalidInputError as err:
+        ...         print(err.message)
+        storage-upload: invalid path='street': another storage-upload of this folder into \
+data collection 4 is running (nothing was sent)
+    """
+    lock = manifest.with_name(manifest.name + ".lock")
+    with open(lock, "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            problem = (f"another {METHOD} of this folder into data collection "
+                       f"{params['collection']} is running")  # fmt: skip
+            raise InvalidInputError("path", params["path"], problem, method=METHOD) from None
+        try:
+            yield
+        finally:  # the (hidden) lock file stays: removing it would let two runs lock two files
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def source_folder(params: dict[str, Any], root: Path) -> Path:
@@ -144,18 +178,20 @@ def run(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
     where = f"{relative(folder, root) or '/'} of storage {params['storage']}"
     ctx.log_message(f"Uploading {where} into data collection {params['collection']}",
                     step="upload")  # fmt: skip
-    report = upload(
-        ctx.client,
-        folder,
-        params["collection"],
-        project_id=params.get("project"),
-        metadata=sheet,
-        recursive=params.get("recursive", True),
-        batch_size=params.get("batch_size", 100),
-        workers=4,
-        progress=_progress(ctx),
-        manifest=manifest_for(folder, root, params["collection"]),
-    )
+    manifest = manifest_for(folder, root, params["collection"])
+    with exclusive(manifest, params):
+        report = upload(
+            ctx.client,
+            folder,
+            params["collection"],
+            project_id=params.get("project"),
+            metadata=sheet,
+            recursive=params.get("recursive", True),
+            batch_size=params.get("batch_size", 100),
+            workers=4,
+            progress=_progress(ctx),
+            manifest=manifest,
+        )
     result = summary(report, root, params)
     for error in result["errors"]:
         ctx.log_message(f"{error.get('path') or error.get('unit')}: {error['error']}",

@@ -83,6 +83,8 @@ class _Follow:
     stop_sent: bool = False
     stop_sent_at: float | None = None
     started: bool = False
+    #: full reads may top up a quiet log stream (until the log turns out long)
+    quick: bool = True
     exit_code: int | None = None
     results: list[Any] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -404,9 +406,10 @@ class RayExecutor(LocalExecutor):
         """What the log stream brought within :data:`POLL`; while the log is short, a full read
         when the stream brought nothing (Ray's stream looks for new lines once a second only)."""
         text = tail.read(POLL)
-        if not text and status == "RUNNING" and tail.position < QUICK_LOG:
+        if not text and status == "RUNNING" and follow.quick and tail.position < QUICK_LOG:
             assert follow.ray_id is not None
             text = tail.catch_up(self._ask(self.client.get_job_logs, follow.ray_id))
+            follow.quick = len(text) < QUICK_LOG  # a long log: the stream alone from now on
         return text
 
     def _stop_ignored(self, follow: _Follow) -> bool:

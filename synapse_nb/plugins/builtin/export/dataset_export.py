@@ -7,7 +7,9 @@ zips the export and uploads the zip as a data file (chunked above the client's t
 ``split`` maps item ids to ``train``/``val``/``test``. The
 job result holds the archive's data file id and download URL and the export report's summary.
 Progress follows the workflow's phases (``fetch``, ``dataset_conversion``) then ``upload``; a
-stop request ends the job at the next progress report.
+stop request ends the job at the next progress report. On Ray, a query selecting more than
+``shard_size`` items is fetched and converted by Ray tasks, one per shard (see
+:mod:`synapse_nb.plugins.builtin.sharded_export`), into the same files.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from synapse_nb.plugins.builtin.sharded_export import export_on_ray
+from synapse_nb.plugins.builtin.sharding import shard_size
 from synapse_nb.plugins.export import export
 
 
@@ -84,7 +88,12 @@ def run(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
     originals = ctx.scratch_dir / "originals"
     archive: Path | None = None
     try:  # the export, the downloaded originals and the zip go, whether it succeeds or not
-        report = export(
+        sharded = export_on_ray(ctx, params["target"], params["format"], out,
+                                query=export_query(params), shard_size=shard_size(params),
+                                split=params.get("split"), progress=_progress(ctx),
+                                name=params.get("name"), cache_dir=originals,
+                                save_original_file=params["save_original_file"])  # fmt: skip
+        report = sharded or export(  # not on Ray, or no more items than one shard
             ctx.client,
             params["target"],
             params["format"],

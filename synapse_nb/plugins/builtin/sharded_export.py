@@ -57,9 +57,9 @@ def fetch_shard(
 
     Example:
         >>> access = JobAccess(srv.url, srv.token)
-        >>> items, summary = fetch_shard(access, "task", {"project": 1}, [1, 2], {2: "val"})
+        >>> items, summary = fetch_shard(access, "task", {"project": 1}, [1, 10**9], {1: "val"})
         >>> [i["split"] for i in items], summary["missing"]
-        ([None, 'val'], [])
+        (['val'], [1000000000])
     """
     with access.client() as client:
         records, missing = fetch_records(client, TARGETS[target], params=query, ids=ids)
@@ -161,6 +161,8 @@ def export_on_ray(
         return None
     splits = _split_map(split, None)
     shards = split_ids(ids, shard_size)
+    ctx.log_message(f"Sharded: {len(ids)} items in {len(shards)} Ray tasks of up to "
+                    f"{shard_size}", step="shards")  # fmt: skip
     access = JobAccess(*ctx.backend_access())
     tasks = ShardTasks(ctx, "fetch")
     fetched = tasks.submit(fetch_shard, [

@@ -1,0 +1,98 @@
+"""Built-in export and evaluate jobs split into Ray tasks on a real local Ray head.
+
+The demo workspace runs with ``ray=`` the session's head; a small ``shard_size`` forces several
+shards. Each sharded job's product is compared with the same workflow run here without Ray.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+
+import pytest
+from test_builtin_plugins import Api, archive_of, exported_files, run, versions
+from test_executor_ray import logs
+
+from synapse_nb.clients import BackendClient
+from synapse_nb.plugins.export import export
+from synapse_nb.server import ServerHandle, start
+from synapse_nb.server.executors.ray_head import LocalRayHead
+
+TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
+
+
+@pytest.fixture(scope="module")
+def ray_demo(ray_head: LocalRayHead) -> Iterator[ServerHandle]:
+    srv = start(demo=True, ray=ray_head)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def api(ray_demo) -> Iterator[Api]:
+    with Api(ray_demo.url, ray_demo.token) as session:
+        yield session
+
+
+@pytest.fixture(scope="module")
+def backend(ray_demo) -> Iterator[BackendClient]:
+    client = BackendClient(ray_demo.url, api_token=ray_demo.token)
+    yield client
+    client.close()
+
+
+def finished(api, job_id: str, timeout: float = 240.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while (job := api.get(f"jobs/{job_id}/").json())["status"] not in TERMINAL:
+        assert time.monotonic() < deadline, f"job {job_id} still {job['status']}"
+        time.sleep(0.2)
+    return job
+
+
+def report_without_timing(raw: bytes) -> dict:
+    report = json.loads(raw)
+    report.pop("elapsed", None)
+    report.pop("path", None)
+    return report
+
+
+@pytest.mark.parametrize(
+    ("target", "fmt", "originals", "query"),
+    [
+        ("task", "yolo", True, {"project": 1, "status": "completed"}),
+        ("ground_truth", "coco", False, {}),
+    ],
+)
+def test_a_sharded_export_on_ray_publishes_the_unsharded_files(
+    api, backend, tmp_path, target, fmt, originals, query
+):
+    gt_version, _ = versions(api)
+    extra = {"ground_truth_version": gt_version} if target == "ground_truth" else {}
+    ids = [t["id"] for t in api.get("tasks/", params={**query, "page_size": 4}).json()["results"]]
+    split = {str(i): s for i, s in zip(ids, ("train", "val", "test", "val"), strict=False)}
+    params = dict(target=target, format=fmt, query=query, save_original_file=originals,
+                  shard_size=40, **extra)  # fmt: skip
+    if target == "task":
+        params["split"] = split
+    job_id = run(api, "dataset-export", "export", **params)
+    job = finished(api, job_id)
+    lines = logs(api, job_id)
+    assert job["status"] == "SUCCEEDED", lines[-8:]
+    sharded = [m for _, m in lines if m.startswith("Sharded: ")]
+    assert len(sharded) == 1 and "Ray tasks of up to 40" in sharded[0], lines
+    assert int(sharded[0].split()[1]) > 80  # several shards
+    with archive_of(job) as zf:
+        zf.extractall(tmp_path / "ray")
+    filters = {**query, **({"ground_truth_dataset_versions": [gt_version]} if extra else {})}
+    direct = export(backend, target, fmt, tmp_path / "local", params=filters, progress=False,
+                    split={int(k): v for k, v in split.items()} if target == "task" else None,
+                    save_original_file=originals)  # fmt: skip
+    got, want = exported_files(tmp_path / "ray"), exported_files(direct.path)
+    assert sorted(got) == sorted(want)
+    assert got == want  # byte for byte
+    assert report_without_timing(
+        (tmp_path / "ray" / "export_report.json").read_bytes()
+    ) == report_without_timing((direct.path / "export_report.json").read_bytes())

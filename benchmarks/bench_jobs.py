@@ -12,6 +12,12 @@ end:
 * a line the plugin prints -> a client tailing ``tail_console_logs`` reads it (target 300 ms);
 * ``PATCH status=STOPPED`` -> the job has ended (target 2 s), for a plugin that checks
   ``ctx.stop_requested`` and for one that never looks (it is interrupted).
+
+With ``--export-tasks N`` (e.g. 100000) a second table exports N bulk-seeded tasks (DM, no
+originals) with the built-in ``dataset-export`` job: on the local executor, on Ray in one piece
+(``shard_size`` above N) and on Ray split into Ray tasks (``--shard-size``, default 5000), each
+as a ratio to the same export run in this process (the baseline, measured in the same run).
+On two cores the Ray rows show overhead, not a speed-up: the shards share the same cores.
 """
 
 from __future__ import annotations
@@ -178,6 +184,74 @@ def _cell(values: list[float] | None, target: float | None, baseline: float) -> 
     return f"{median:8.3f} {p95:7.3f} {ratio} {median / baseline:7.1f}"
 
 
+def export_job(api: requests.Session, url: str, project: int, **params: object) -> float:
+    """Seconds from run_plugin to SUCCEEDED of one dataset-export job over ``project``."""
+    body = {"action": "export", "params": {"target": "task", "format": "dm",
+                                           "query": {"project": project},
+                                           "save_original_file": False, **params}}  # fmt: skip
+    started = time.perf_counter()
+    response = api.post(url + "plugins/dataset-export/run/", json=body)
+    response.raise_for_status()
+    job_id = response.json()["id"]
+    ended = until(lambda: job(api, url, job_id)["status"] in {"SUCCEEDED", "FAILED", "STOPPED"},
+                  timeout=3600, every=0.2)  # fmt: skip
+    done = job(api, url, job_id)
+    if done["status"] != "SUCCEEDED":
+        raise RuntimeError(f"export job {job_id} {done['status']}: {done.get('result')}")
+    return ended - started
+
+
+def export_in_process(srv, project: int) -> float:
+    """Seconds of the same export run in this process (the baseline), into a temp dir."""
+    import tempfile
+
+    from synapse_nb.clients import BackendClient
+    from synapse_nb.plugins.export import export
+
+    with tempfile.TemporaryDirectory() as folder, BackendClient(
+            srv.url, api_token=srv.token) as client:  # fmt: skip
+        started = time.perf_counter()
+        export(client, "task", "dm", folder, params={"project": project}, progress=False,
+               save_original_file=False, workers=4)  # fmt: skip
+        return time.perf_counter() - started
+
+
+def scale_project(api: requests.Session, url: str) -> int:
+    rows = api.get(url + "projects/", params={"page_size": 100}).json()["results"]
+    return next(r["id"] for r in rows if str(r.get("title", "")).startswith("Scale project"))
+
+
+def measure_export(n: int, shard_size: int, ray_head: object | None) -> dict[str, float]:
+    """The export of ``n`` tasks: in process, as a local job, as Ray jobs (one piece, shards)."""
+    out: dict[str, float] = {}
+    with start(demo=True, tasks=n, ray=ray_head) as srv:
+        api = requests.Session()
+        api.headers["Synapse-Access-Token"] = f"Token {srv.token}"
+        project = scale_project(api, srv.url)
+        out["in_process"] = export_in_process(srv, project)
+        if ray_head is None:
+            out["local_job"] = export_job(api, srv.url, project)
+        else:
+            out["ray_whole"] = export_job(api, srv.url, project, shard_size=n + 1)
+            out["ray_sharded"] = export_job(api, srv.url, project, shard_size=shard_size)
+        api.close()
+    return out
+
+
+def print_export_table(n: int, shard_size: int, local: dict, ray: dict | None) -> None:
+    """Each job against the in-process export of the same backend (its baseline)."""
+    print(f"\nexport of {n} tasks (DM, no originals)           | seconds | / baseline")
+    rows = [("in this process (baseline)", local["in_process"], local["in_process"]),
+            ("dataset-export job, local executor", local["local_job"], local["in_process"])]
+    if ray:
+        base = ray["in_process"]
+        rows += [("in this process, backend on Ray (baseline)", base, base),
+                 ("dataset-export job on Ray, one piece", ray["ray_whole"], base),
+                 (f"dataset-export job on Ray, shards of {shard_size}", ray["ray_sharded"], base)]
+    for label, seconds, baseline in rows:
+        print(f"{label:48} | {seconds:7.2f} | {seconds / baseline:6.2f}")
+
+
 def print_table(baseline: float, local: dict, ray: dict | None, head_start: float | None) -> None:
     head = f"{'median s':>8} {'p95 s':>7} {'/target':>7} {'/base':>7}"
     print(f"{'measure':40} | {'local executor':^31} | {'Ray executor (local head)':^31}")
@@ -201,7 +275,13 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=40)
     parser.add_argument("--no-ray", action="store_true", help="the local executor only")
     parser.add_argument("--quick", action="store_true", help="a smoke run (3 runs, 10 lines)")
+    parser.add_argument("--export-tasks", type=int, default=0,
+                        help="also export this many tasks as jobs (e.g. 100000)")
+    parser.add_argument("--shard-size", type=int, default=5000, help="items per Ray task")
+    parser.add_argument("--export-only", action="store_true", help="skip the latency table")
     args = parser.parse_args()
+    if args.export_only:
+        return main_export(args)
     if args.quick:
         args.runs, args.ray_runs, args.lines = 3, 2, 10
     baseline = statistics.median(python_start(args.runs))
@@ -220,6 +300,19 @@ def main() -> None:
         f"({args.runs} local / {args.ray_runs} Ray runs each; {len(local['tail'])} tailed lines "
         f"local, {len(ray['tail']) if ray else 0} Ray; {threading.active_count()} threads left)"
     )
+    if args.export_tasks:
+        main_export(args)
+
+
+def main_export(args: argparse.Namespace) -> None:
+    local = measure_export(args.export_tasks, args.shard_size, None)
+    ray = None
+    if not args.no_ray:
+        from synapse_nb.server.executors.ray_head import LocalRayHead
+
+        with LocalRayHead(num_cpus=2) as head:  # both cores: the shards may run side by side
+            ray = measure_export(args.export_tasks, args.shard_size, head)
+    print_export_table(args.export_tasks, args.shard_size, local, ray)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import requests
 from test_builtin_plugins import Api, archive_of, exported_files, run, versions
 from test_executor_ray import logs
 
@@ -96,3 +97,44 @@ def test_a_sharded_export_on_ray_publishes_the_unsharded_files(
     assert report_without_timing(
         (tmp_path / "ray" / "export_report.json").read_bytes()
     ) == report_without_timing((direct.path / "export_report.json").read_bytes())
+
+
+def test_a_sharded_evaluation_on_ray_gives_the_unsharded_metrics(api, ray_demo):
+    from synapse_nb.frames import Client
+
+    gt_version, predictions = versions(api)
+    job_id = run(api, "model-evaluate", "evaluate", ground_truth_version=gt_version,
+                 predictions=predictions, iou_type="bbox", shard_size=50)  # fmt: skip
+    job = finished(api, job_id)
+    lines = logs(api, job_id)
+    assert job["status"] == "SUCCEEDED", lines[-8:]
+    assert any(m.startswith("Sharded: 180 + ") for _, m in lines), lines
+    with Client(ray_demo.url, api_token=ray_demo.token, cache=False, progress=False) as client:
+        direct = client.evaluate(ground_truth=gt_version, predictions=predictions)
+    want = {str(k): round(float(v), 6) for k, v in direct.summary["value"].items()}
+    assert job["result"]["summary"] == want
+    assert job["result"]["per_class_ap"] == {
+        str(k): round(float(v), 6) for k, v in direct.per_class["AP"].items()
+    }
+    assert job["result"]["images"] == len(direct.run.gt.image_ids) == 180
+
+
+def test_a_stop_cancels_the_unfinished_shards(api, ray_head):
+    job_id = run(api, "dataset-export", "export", target="task", format="dm",
+                 query={"project": 1}, save_original_file=False, shard_size=1)  # fmt: skip
+    deadline = time.monotonic() + 180
+    while not any(m.startswith("Sharded: ") for _, m in logs(api, job_id)):
+        assert time.monotonic() < deadline, logs(api, job_id)
+        assert api.get(f"jobs/{job_id}/").json()["status"] not in TERMINAL, logs(api, job_id)
+        time.sleep(0.2)
+    assert api.patch(f"jobs/{job_id}/", json={"status": "STOPPED"}).status_code == 200
+    assert finished(api, job_id, timeout=60)["status"] == "STOPPED"
+    tasks = requests.get(
+        f"{ray_head.dashboard_url}/api/v0/tasks",
+        params={"limit": 10000, "detail": "true"},
+        headers={"Authorization": f"Bearer {ray_head.token}"},
+        timeout=60,
+    ).json()["data"]["result"]["result"]
+    shards = [t for t in tasks if t.get("name") == "fetch_shard"]
+    cancelled = [t for t in shards if t.get("error_type") == "TASK_CANCELLED"]
+    assert cancelled, sorted({(t.get("state"), t.get("error_type")) for t in shards})

@@ -3,9 +3,11 @@
 Run: ``python benchmarks/bench_jobs.py [--runs 10] [--ray-runs 3] [--no-ray]``. One run,
 printed as one table. The baseline measured in the same run is the start of a bare
 ``python -c pass`` process (what any job process costs at least); each latency is shown as a
-ratio to it and to its target. The Ray column runs the same plugin on a local Ray head this
+ratio to it and to its target. The Ray columns run the same plugin on a local Ray head this
 script starts first (one CPU, token auth; its start time is a row of its own) and stops at the
-end:
+end, once with each job's release shipped to Ray as its working_dir (how every job ran before)
+and once run in the release's folder in place (what a head on this machine does now); each
+Ray backend runs one job first that is not counted:
 
 * ``run_plugin`` -> the job is RUNNING (target 1 s local, 5 s Ray with the head up), and ->
   the plugin code's first line;
@@ -145,13 +147,15 @@ def python_start(runs: int) -> list[float]:
     return out
 
 
-def measure(srv, runs: int, lines: int) -> dict[str, list[float]]:
-    """Every latency of one backend (its executor is the local or the Ray one)."""
+def measure(srv, runs: int, lines: int, warmup: int = 0) -> dict[str, list[float]]:
+    """Every latency of one backend (its executor is the local or the Ray one); ``warmup``
+    jobs run first and are not counted (a fresh Ray head starts its worker pool on the first)."""
     api = requests.Session()
     api.headers["Synapse-Access-Token"] = f"Token {srv.token}"
     url = srv.url
     try:
         release(api, url)
+        start_latencies(api, url, warmup)
         running, first_line = start_latencies(api, url, runs)
         return {
             "running": running,
@@ -252,19 +256,18 @@ def print_export_table(n: int, shard_size: int, local: dict, ray: dict | None) -
         print(f"{label:48} | {seconds:7.2f} | {seconds / baseline:6.2f}")
 
 
-def print_table(baseline: float, local: dict, ray: dict | None, head_start: float | None) -> None:
+def print_table(baseline: float, columns: list[tuple[str, dict, int]],
+                head_start: float | None) -> None:  # fmt: skip
+    """One column per (title, latencies, 0 for the local targets / 1 for Ray's)."""
     head = f"{'median s':>8} {'p95 s':>7} {'/target':>7} {'/base':>7}"
-    print(f"{'measure':40} | {'local executor':^31} | {'Ray executor (local head)':^31}")
-    print(f"{'':40} | {head} | {head}")
-    print(f"{'bare `python -c pass` start (baseline)':40} | {baseline:8.3f}{'':23} |")
+    print(f"{'measure':40} | " + " | ".join(f"{title:^31}" for title, _, _ in columns))
+    print(f"{'':40} | " + " | ".join(head for _ in columns))
+    print(f"{'bare `python -c pass` start (baseline)':40} | {baseline:8.3f}")
     if head_start is not None:
         print(f"{'ray start --head (once, not per job)':40} | {'':31} | {head_start:8.3f}")
-    for key, label, target_local, target_ray in ROWS:
-        ray_values = ray[key] if ray else None
-        print(
-            f"{label:40} | {_cell(local[key], target_local, baseline)} | "
-            f"{_cell(ray_values, target_ray, baseline)}"
-        )
+    for key, label, *targets in ROWS:
+        cells = [_cell(values[key], targets[which], baseline) for _, values, which in columns]
+        print(f"{label:40} | " + " | ".join(cells))
     print("targets: RUNNING 1 s local / 5 s Ray; tail 0.3 s; stop 2 s")
 
 
@@ -287,15 +290,21 @@ def main() -> None:
     baseline = statistics.median(python_start(args.runs))
     with start() as srv:
         local = measure(srv, args.runs, args.lines)
+    columns = [("local executor", local, 0)]
     ray, head_start = None, None
     if not args.no_ray:
         from synapse_nb.server.executors.ray_head import LocalRayHead
 
         with LocalRayHead(num_cpus=1) as head:
             head_start = head.started_in
-            with start(ray=head) as srv:
-                ray = measure(srv, args.ray_runs, args.lines)
-    print_table(baseline, local, ray, head_start)
+            with start(ray=head) as srv:  # before: each job's release shipped as working_dir
+                srv.state.jobs.ship_release = True
+                shipped = measure(srv, args.ray_runs, args.lines, warmup=1)
+            with start(ray=head) as srv:  # now: a head on this machine runs it in place
+                ray = measure(srv, args.ray_runs, args.lines, warmup=1)
+        columns += [("Ray, release as working_dir", shipped, 1),
+                    ("Ray, release in place (now)", ray, 1)]
+    print_table(baseline, columns, head_start)
     print(
         f"({args.runs} local / {args.ray_runs} Ray runs each; {len(local['tail'])} tailed lines "
         f"local, {len(ray['tail']) if ray else 0} Ray; {threading.active_count()} threads left)"

@@ -4,10 +4,12 @@ A backend started with a Ray address (``synapse-nb serve --ray auto``, ``start(r
 uses this executor instead of the local one; it keeps the same interface (``submit``,
 ``stop``, ``describe``, ``is_active``, ``active_jobs``, ``close``). Each job is submitted with
 a working directory made of the release's files and the job's spec (params, a job token,
-folders); Ray runs :mod:`.ray_entry` there, which runs the ordinary job process and writes
-what it reports as marked lines into Ray's job log. A follower thread per job polls Ray for
-the job's status and its log, and turns the log back into console logs (levels kept),
-progress, metrics and the result:
+folders) or, when the Jobs API is on this machine, run in the release's own folder with its
+spec in the job's folder (Ray then has no working directory to package, upload and unpack
+before the job runs); Ray runs :mod:`.ray_entry` there, which runs the ordinary job process
+and writes what it reports as marked lines into Ray's job log. A follower thread per job
+polls Ray for the job's status and its log, and turns the log back into console logs (levels
+kept), progress, metrics and the result:
 
 =================  ==========================================================
 Ray's status       the job's status here
@@ -36,6 +38,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..db import dumps, loads, now
 from .local import LocalExecutor
@@ -54,12 +57,16 @@ SPEC_NAME = "_synapse_job.json"
 #: forever because a stop got lost on the cluster)
 STOP_PATIENCE = 30.0
 POLL = 0.2
+#: ... and while Ray still sets the job up (PENDING): its start is seen sooner
+PENDING_POLL = 0.05
 #: Ray's loggers that announce every working-dir upload at INFO level
 QUIET_LOGGERS = ("ray.dashboard.modules.dashboard_sdk", "ray._private.runtime_env.packaging")
 #: pauses between the tries of a read from Ray's Jobs API (then the last error fails the job)
 ASK_RETRIES = (0.5, 1.0, 2.0, 4.0, 8.0)
 #: Ray's statuses that end a job
 RAY_TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
+#: hosts of a Jobs API on this machine (its job drivers then run here too)
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def _line(message: str, level: str, step: str = "executor") -> dict:
@@ -174,6 +181,9 @@ class RayExecutor(LocalExecutor):
         self._entry = [self.python, "-P", str(ENTRY)]
         if python is not None:
             self._entry = [python, "-m", "synapse_nb.server.executors.ray_entry"]
+        #: ship each job's release to Ray as its working_dir (packaged, uploaded, unpacked per
+        #: job); not needed when the Jobs API, and so the drivers, run on this machine
+        self.ship_release = urlsplit(self.client.get_address()).hostname not in LOOPBACK
         self._follows: dict[str, _Follow] = {}
         self._detached = False
         super().__init__(state, max_workers=1, timeout=timeout, grace=grace)
@@ -323,6 +333,8 @@ class RayExecutor(LocalExecutor):
         self, job: Any, action: dict, release_dir: Path, base_url: str | None
     ) -> str:
         work = self.jobs_root / str(job["tenant_id"]) / job["id"]
+        if not self.ship_release:
+            return self._submit_in_place(job, action, release_dir, work, base_url)
         package = work / "ray_package"
         shutil.rmtree(package, ignore_errors=True)
         shutil.copytree(release_dir, package, symlinks=False)
@@ -345,6 +357,24 @@ class RayExecutor(LocalExecutor):
             )
         finally:
             shutil.rmtree(package, ignore_errors=True)  # Ray has its own copy now
+
+    def _submit_in_place(
+        self, job: Any, action: dict, release_dir: Path, work: Path, base_url: str | None
+    ) -> str:
+        """A driver on this machine runs in the release's folder: no runtime_env for Ray to
+        set up before the job starts (its PENDING time), the spec in the job's folder (0600)."""
+        spec_path = self._write_spec(job, action, release_dir, work, base_url)
+        spec = json.loads(spec_path.read_text(encoding="utf-8"))
+        spec["grace"] = self.grace
+        spec_path.write_text(json.dumps(spec), encoding="utf-8")  # still 0600
+        command = shlex.join([*self._entry, str(spec_path), job["id"]])
+        return str(
+            self.client.submit_job(
+                entrypoint=f"cd {shlex.quote(str(release_dir))} && exec {command}",
+                submission_id=f"synapse-{job['id']}",
+                metadata={"synapse_job": str(job["id"]), "action": str(job["action"])},
+            )
+        )
 
     def _follow_ray(self, follow: _Follow, timeout: float) -> None:
         assert follow.ray_id is not None
@@ -371,7 +401,7 @@ class RayExecutor(LocalExecutor):
                            "stop request; it may still run on the cluster "
                            f"(Ray job {follow.ray_id})")
                 return
-            time.sleep(POLL)
+            time.sleep(POLL if follow.started else PENDING_POLL)
         self._finish(follow, status, timed_out)
 
     def _stop_ignored(self, follow: _Follow) -> bool:

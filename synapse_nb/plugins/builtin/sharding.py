@@ -114,9 +114,16 @@ class ShardTasks:
 
     def submit(self, function: Callable[..., Any], args: Sequence[Sequence[Any]],
                num_returns: int = 1) -> list[Any]:  # fmt: skip
-        """One task per argument tuple; its object ref (a list of refs with ``num_returns``)."""
+        """One task per argument tuple; its object ref (a list of refs with ``num_returns``).
+
+        A stop request while tasks are submitted cancels those already started.
+        """
         remote = self.ray.remote(function).options(num_returns=num_returns)
-        return [remote.remote(*one) for one in args]
+        refs: list[Any] = []
+        for one in args:
+            self._stop_if_requested([r[0] if num_returns > 1 else r for r in refs], len(args))
+            refs.append(remote.remote(*one))
+        return refs
 
     def wait(self, refs: Sequence[Any]) -> list[Any]:
         """The tasks' results in the order of ``refs``; progress as each finishes.
@@ -126,11 +133,17 @@ class ShardTasks:
         pending = list(refs)
         total = len(pending)
         while pending:
-            if self.ctx.stop_requested:
-                for ref in pending:
-                    self.ray.cancel(ref)
-                self.ctx.check_stop()
+            self._stop_if_requested(pending, total)
             done, pending = self.ray.wait(pending, num_returns=len(pending), timeout=WAIT_STEP)
             if done:
                 self.ctx.set_progress(total - len(pending), total, self.category)
         return list(self.ray.get(list(refs)))
+
+    def _stop_if_requested(self, unfinished: list[Any], total: int) -> None:
+        if not self.ctx.stop_requested:
+            return
+        for ref in unfinished:
+            self.ray.cancel(ref)
+        self.ctx.log_message(f"Stop requested: cancelled {len(unfinished)} of {total} Ray tasks",
+                             level="warning", step="shards")  # fmt: skip
+        self.ctx.check_stop()

@@ -269,8 +269,11 @@ class RunContext:
             token = (self._ray or {}).get("token")
             if token:  # the job process does not inherit it (see the executor's child_env)
                 os.environ["RAY_AUTH_TOKEN"] = token
+            on_term = signal.getsignal(signal.SIGTERM)
             ray.init(address=self.ray_address, logging_level=logging.WARNING,
                      log_to_driver=False)  # fmt: skip
+            signal.signal(signal.SIGTERM, on_term)  # Ray's own handler exits at once: a stop
+            # request must stay cooperative (the job cancels its Ray tasks, then ends)
         return ray
 
     def checkpoint_dir_of(self, job_id: str) -> Path | None:

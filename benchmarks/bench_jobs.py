@@ -5,8 +5,8 @@ printed as one table. The baseline measured in the same run is the start of a ba
 ``python -c pass`` process (what any job process costs at least); each latency is shown as a
 ratio to it and to its target. The Ray columns run the same plugin on a local Ray head this
 script starts first (one CPU, token auth; its start time is a row of its own) and stops at the
-end, once with each job's release shipped to Ray as its working_dir (how every job ran before)
-and once run in the release's folder in place (what a head on this machine does now); each
+end, once with each job's release shipped to Ray as its working_dir (the default) and once
+run in the release's folder in place (``ship_release = False``, a head on this machine); each
 Ray backend runs one job first that is not counted:
 
 * ``run_plugin`` -> the job is RUNNING (target 1 s local, 5 s Ray with the head up), and ->
@@ -297,13 +297,13 @@ def main() -> None:
 
         with LocalRayHead(num_cpus=1) as head:
             head_start = head.started_in
-            with start(ray=head) as srv:  # before: each job's release shipped as working_dir
-                srv.state.jobs.ship_release = True
+            with start(ray=head) as srv:  # the default: each job's release as working_dir
                 shipped = measure(srv, args.ray_runs, args.lines, warmup=1)
-            with start(ray=head) as srv:  # now: a head on this machine runs it in place
+            with start(ray=head) as srv:  # opt-in: run in the release's folder, in place
+                srv.state.jobs.ship_release = False
                 ray = measure(srv, args.ray_runs, args.lines, warmup=1)
         columns += [("Ray, release as working_dir", shipped, 1),
-                    ("Ray, release in place (now)", ray, 1)]
+                    ("Ray, release in place (opt-in)", ray, 1)]
     print_table(baseline, columns, head_start)
     print(
         f"({args.runs} local / {args.ray_runs} Ray runs each; {len(local['tail'])} tailed lines "

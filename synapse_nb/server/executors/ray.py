@@ -4,9 +4,9 @@ A backend started with a Ray address (``synapse-nb serve --ray auto``, ``start(r
 uses this executor instead of the local one; it keeps the same interface (``submit``,
 ``stop``, ``describe``, ``is_active``, ``active_jobs``, ``close``). Each job is submitted with
 a working directory made of the release's files and the job's spec (params, a job token,
-folders) or, when the Jobs API is on this machine, run in the release's own folder with its
-spec in the job's folder (Ray then has no working directory to package, upload and unpack
-before the job runs); Ray runs :mod:`.ray_entry` there, which runs the ordinary job process
+folders) or, with ``ship_release = False`` and the Jobs API on this machine, run in the
+release's own folder with its spec in the job's folder (no working directory for Ray to
+package, upload and unpack); Ray runs :mod:`.ray_entry` there, which runs the ordinary job process
 and writes what it reports as marked lines into Ray's job log. A follower thread per job
 polls Ray for the job's status and its log, and turns the log back into console logs (levels
 kept), progress, metrics and the result:
@@ -182,8 +182,10 @@ class RayExecutor(LocalExecutor):
         if python is not None:
             self._entry = [python, "-m", "synapse_nb.server.executors.ray_entry"]
         #: ship each job's release to Ray as its working_dir (packaged, uploaded, unpacked per
-        #: job); not needed when the Jobs API, and so the drivers, run on this machine
-        self.ship_release = urlsplit(self.client.get_address()).hostname not in LOOPBACK
+        #: job). False runs a job in the release's own folder, which only a Jobs API on this
+        #: machine allows; measured with bench_jobs it did not shorten the time to RUNNING, so
+        #: it is not the default
+        self.ship_release = True
         self._follows: dict[str, _Follow] = {}
         self._detached = False
         super().__init__(state, max_workers=1, timeout=timeout, grace=grace)
@@ -333,7 +335,7 @@ class RayExecutor(LocalExecutor):
         self, job: Any, action: dict, release_dir: Path, base_url: str | None
     ) -> str:
         work = self.jobs_root / str(job["tenant_id"]) / job["id"]
-        if not self.ship_release:
+        if not self.ship_release and self._on_this_machine():
             return self._submit_in_place(job, action, release_dir, work, base_url)
         package = work / "ray_package"
         shutil.rmtree(package, ignore_errors=True)
@@ -357,6 +359,9 @@ class RayExecutor(LocalExecutor):
             )
         finally:
             shutil.rmtree(package, ignore_errors=True)  # Ray has its own copy now
+
+    def _on_this_machine(self) -> bool:
+        return urlsplit(self.client.get_address()).hostname in LOOPBACK
 
     def _submit_in_place(
         self, job: Any, action: dict, release_dir: Path, work: Path, base_url: str | None

@@ -3,9 +3,11 @@
 Run: ``python benchmarks/bench_jobs.py [--runs 10] [--ray-runs 3] [--no-ray]``. One run,
 printed as one table. The baseline measured in the same run is the start of a bare
 ``python -c pass`` process (what any job process costs at least); each latency is shown as a
-ratio to it and to its target. The Ray column runs the same plugin on a local Ray head this
+ratio to it and to its target. The Ray columns run the same plugin on a local Ray head this
 script starts first (one CPU, token auth; its start time is a row of its own) and stops at the
-end:
+end, once with each job's release shipped to Ray as its working_dir (the default) and once
+run in the release's folder in place (``ship_release = False``, a head on this machine); each
+Ray backend runs one job first that is not counted:
 
 * ``run_plugin`` -> the job is RUNNING (target 1 s local, 5 s Ray with the head up), and ->
   the plugin code's first line;
@@ -16,6 +18,12 @@ end:
 ``--log-cost 20000`` measures something else, alone: the characters fetched from Ray to follow
 one job that prints that many lines, by the backend's streaming follower and, on the same job
 in the same run, by the former follower's way (the whole log read again every 0.2 s).
+
+With ``--export-tasks N`` (e.g. 100000) a second table exports N bulk-seeded tasks (DM, no
+originals) with the built-in ``dataset-export`` job: on the local executor, on Ray in one piece
+(``shard_size`` above N) and on Ray split into Ray tasks (``--shard-size``, default 5000), each
+as a ratio to the same export run in this process (the baseline, measured in the same run).
+On two cores the Ray rows show overhead, not a speed-up: the shards share the same cores.
 """
 
 from __future__ import annotations
@@ -143,13 +151,15 @@ def python_start(runs: int) -> list[float]:
     return out
 
 
-def measure(srv, runs: int, lines: int) -> dict[str, list[float]]:
-    """Every latency of one backend (its executor is the local or the Ray one)."""
+def measure(srv, runs: int, lines: int, warmup: int = 0) -> dict[str, list[float]]:
+    """Every latency of one backend (its executor is the local or the Ray one); ``warmup``
+    jobs run first and are not counted (a fresh Ray head starts its worker pool on the first)."""
     api = requests.Session()
     api.headers["Synapse-Access-Token"] = f"Token {srv.token}"
     url = srv.url
     try:
         release(api, url)
+        start_latencies(api, url, warmup)
         running, first_line = start_latencies(api, url, runs)
         return {
             "running": running,
@@ -182,19 +192,86 @@ def _cell(values: list[float] | None, target: float | None, baseline: float) -> 
     return f"{median:8.3f} {p95:7.3f} {ratio} {median / baseline:7.1f}"
 
 
-def print_table(baseline: float, local: dict, ray: dict | None, head_start: float | None) -> None:
+def export_job(api: requests.Session, url: str, project: int, **params: object) -> float:
+    """Seconds from run_plugin to SUCCEEDED of one dataset-export job over ``project``."""
+    body = {"action": "export", "params": {"target": "task", "format": "dm",
+                                           "query": {"project": project},
+                                           "save_original_file": False, **params}}  # fmt: skip
+    started = time.perf_counter()
+    response = api.post(url + "plugins/dataset-export/run/", json=body)
+    response.raise_for_status()
+    job_id = response.json()["id"]
+    ended = until(lambda: job(api, url, job_id)["status"] in {"SUCCEEDED", "FAILED", "STOPPED"},
+                  timeout=3600, every=0.2)  # fmt: skip
+    done = job(api, url, job_id)
+    if done["status"] != "SUCCEEDED":
+        raise RuntimeError(f"export job {job_id} {done['status']}: {done.get('result')}")
+    return ended - started
+
+
+def export_in_process(srv, project: int) -> float:
+    """Seconds of the same export run in this process (the baseline), into a temp dir."""
+    import tempfile
+
+    from synapse_nb.clients import BackendClient
+    from synapse_nb.plugins.export import export
+
+    with tempfile.TemporaryDirectory() as folder, BackendClient(
+            srv.url, api_token=srv.token) as client:  # fmt: skip
+        started = time.perf_counter()
+        export(client, "task", "dm", folder, params={"project": project}, progress=False,
+               save_original_file=False, workers=4)  # fmt: skip
+        return time.perf_counter() - started
+
+
+def scale_project(api: requests.Session, url: str) -> int:
+    rows = api.get(url + "projects/", params={"page_size": 100}).json()["results"]
+    return next(r["id"] for r in rows if str(r.get("title", "")).startswith("Scale project"))
+
+
+def measure_export(n: int, shard_size: int, ray_head: object | None) -> dict[str, float]:
+    """The export of ``n`` tasks: in process, as a local job, as Ray jobs (one piece, shards)."""
+    out: dict[str, float] = {}
+    with start(demo=True, tasks=n, ray=ray_head) as srv:
+        api = requests.Session()
+        api.headers["Synapse-Access-Token"] = f"Token {srv.token}"
+        project = scale_project(api, srv.url)
+        out["in_process"] = export_in_process(srv, project)
+        if ray_head is None:
+            out["local_job"] = export_job(api, srv.url, project)
+        else:
+            out["ray_whole"] = export_job(api, srv.url, project, shard_size=n + 1)
+            out["ray_sharded"] = export_job(api, srv.url, project, shard_size=shard_size)
+        api.close()
+    return out
+
+
+def print_export_table(n: int, shard_size: int, local: dict, ray: dict | None) -> None:
+    """Each job against the in-process export of the same backend (its baseline)."""
+    print(f"\nexport of {n} tasks (DM, no originals)           | seconds | / baseline")
+    rows = [("in this process (baseline)", local["in_process"], local["in_process"]),
+            ("dataset-export job, local executor", local["local_job"], local["in_process"])]
+    if ray:
+        base = ray["in_process"]
+        rows += [("in this process, backend on Ray (baseline)", base, base),
+                 ("dataset-export job on Ray, one piece", ray["ray_whole"], base),
+                 (f"dataset-export job on Ray, shards of {shard_size}", ray["ray_sharded"], base)]
+    for label, seconds, baseline in rows:
+        print(f"{label:48} | {seconds:7.2f} | {seconds / baseline:6.2f}")
+
+
+def print_table(baseline: float, columns: list[tuple[str, dict, int]],
+                head_start: float | None) -> None:  # fmt: skip
+    """One column per (title, latencies, 0 for the local targets / 1 for Ray's)."""
     head = f"{'median s':>8} {'p95 s':>7} {'/target':>7} {'/base':>7}"
-    print(f"{'measure':40} | {'local executor':^31} | {'Ray executor (local head)':^31}")
-    print(f"{'':40} | {head} | {head}")
-    print(f"{'bare `python -c pass` start (baseline)':40} | {baseline:8.3f}{'':23} |")
+    print(f"{'measure':40} | " + " | ".join(f"{title:^31}" for title, _, _ in columns))
+    print(f"{'':40} | " + " | ".join(head for _ in columns))
+    print(f"{'bare `python -c pass` start (baseline)':40} | {baseline:8.3f}")
     if head_start is not None:
         print(f"{'ray start --head (once, not per job)':40} | {'':31} | {head_start:8.3f}")
-    for key, label, target_local, target_ray in ROWS:
-        ray_values = ray[key] if ray else None
-        print(
-            f"{label:40} | {_cell(local[key], target_local, baseline)} | "
-            f"{_cell(ray_values, target_ray, baseline)}"
-        )
+    for key, label, *targets in ROWS:
+        cells = [_cell(values[key], targets[which], baseline) for _, values, which in columns]
+        print(f"{label:40} | " + " | ".join(cells))
     print("targets: RUNNING 1 s local / 5 s Ray; tail 0.3 s; stop 2 s")
 
 
@@ -278,28 +355,53 @@ def main() -> None:
         "--log-cost", type=int, metavar="LINES", default=0,
         help="only: characters fetched from Ray to follow a job printing LINES lines",
     )
+    parser.add_argument("--export-tasks", type=int, default=0,
+                        help="also export this many tasks as jobs (e.g. 100000)")
+    parser.add_argument("--shard-size", type=int, default=5000, help="items per Ray task")
+    parser.add_argument("--export-only", action="store_true", help="skip the latency table")
     args = parser.parse_args()
     if args.log_cost:
         log_cost(args.log_cost)
         return
+    if args.export_only:
+        return main_export(args)
     if args.quick:
         args.runs, args.ray_runs, args.lines = 3, 2, 10
     baseline = statistics.median(python_start(args.runs))
     with start() as srv:
         local = measure(srv, args.runs, args.lines)
+    columns = [("local executor", local, 0)]
     ray, head_start = None, None
     if not args.no_ray:
         from synapse_nb.server.executors.ray_head import LocalRayHead
 
         with LocalRayHead(num_cpus=1) as head:
             head_start = head.started_in
-            with start(ray=head) as srv:
-                ray = measure(srv, args.ray_runs, args.lines)
-    print_table(baseline, local, ray, head_start)
+            with start(ray=head) as srv:  # the default: each job's release as working_dir
+                shipped = measure(srv, args.ray_runs, args.lines, warmup=1)
+            with start(ray=head) as srv:  # opt-in: run in the release's folder, in place
+                srv.state.jobs.ship_release = False
+                ray = measure(srv, args.ray_runs, args.lines, warmup=1)
+        columns += [("Ray, release as working_dir", shipped, 1),
+                    ("Ray, release in place (opt-in)", ray, 1)]
+    print_table(baseline, columns, head_start)
     print(
         f"({args.runs} local / {args.ray_runs} Ray runs each; {len(local['tail'])} tailed lines "
         f"local, {len(ray['tail']) if ray else 0} Ray; {threading.active_count()} threads left)"
     )
+    if args.export_tasks:
+        main_export(args)
+
+
+def main_export(args: argparse.Namespace) -> None:
+    local = measure_export(args.export_tasks, args.shard_size, None)
+    ray = None
+    if not args.no_ray:
+        from synapse_nb.server.executors.ray_head import LocalRayHead
+
+        with LocalRayHead(num_cpus=2) as head:  # both cores: the shards may run side by side
+            ray = measure_export(args.export_tasks, args.shard_size, head)
+    print_export_table(args.export_tasks, args.shard_size, local, ray)
 
 
 if __name__ == "__main__":

@@ -80,9 +80,11 @@ __all__ = [
     "PREDICTIONS_SUFFIX",
     "GroundTruthSource",
     "evaluate_on_server",
+    "evaluate_read_versions",
     "evaluate_source",
     "ground_truth_source",
     "model_predictions_version",
+    "version_items",
 ]
 
 #: A model's predictions dataset is named ``"<name> <version>" + PREDICTIONS_SUFFIX``.
@@ -364,3 +366,46 @@ def _model_of(predictions: Any) -> Any:
             isinstance(predictions, Mapping) and {"name", "version"} <= set(predictions)):
         return predictions
     return None
+
+
+# ------------------------------------------------------------------ versions read in parts
+
+
+def version_items(client: Client, version: int, field: str = "ground_truth", *,
+                  ids: list[int] | None = None) -> list[DMItem]:
+    """The DM items of a ground-truth version's events (only those with ``ids`` when given),
+    read as :func:`evaluate_on_server` reads a version.
+
+    Example:
+        >>> items = version_items(client, 2, ids=[181, 182])
+        >>> [it.item for it in items], items[0].width > 0
+        ([181, 182], True)
+    """
+    query: dict[str, Any] = {"ground_truth_dataset_versions": [version]}
+    if ids is not None:
+        query["id__in"] = ",".join(map(str, ids))
+    frame = client.list_ground_truth_events(query, list_all=True, include_data=True)
+    return _frame_items(client, frame, field, "evaluate")
+
+
+def evaluate_read_versions(client: Client, ground_truth: int, gt_items: list[DMItem],
+                           pred_items: list[DMItem], iou_type: str = "bbox") -> EvaluationResult:
+    """Evaluate two versions whose items were read already (e.g. in parts with
+    :func:`version_items`): the result of ``evaluate_on_server(client, ground_truth,
+    predictions_version, iou_type)``.
+
+    Example:
+        >>> res = evaluate_read_versions(client, 2, version_items(client, 2),
+        ...                              version_items(client, 3, "predictions"))
+        >>> res.summary.loc["AP", "value"] == client.evaluate(2, 3).summary.loc["AP", "value"]
+        np.True_
+    """
+    kind = _checked_iou_type(iou_type, None, "evaluate")
+    project = _version_project(client, ground_truth)
+    source = GroundTruthSource(gt_items, project, _configuration(client, project), ground_truth)
+    kept, _, left_out = _items_inside(pred_items, source, "evaluate")
+    result = evaluate_source(client, source, None, kind, items=kept)
+    if left_out:  # worded as evaluate_source words it when it reads the predictions itself
+        result.notes.append(f"{left_out} predictions on data units outside the ground truth "
+                            "left out")
+    return result

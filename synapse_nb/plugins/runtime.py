@@ -131,6 +131,8 @@ class RunContext:
         #: seconds plugin code has, after a stop request, to notice it before it is interrupted
         self.stop_window = float(spec.get("stop_window", 1.0))
         self._client: Any = None
+        #: the Ray cluster running this job (its address and token); None on the local executor
+        self._ray: dict[str, Any] | None = spec.get("ray") or None
 
     def __repr__(self) -> str:  # the token stays out
         return f"<RunContext job={self.job_id} action={self.action!r}>"
@@ -232,6 +234,47 @@ class RunContext:
         from synapse_nb.frames import Client
 
         return Client(self._base_url, api_token=self._token, cache=False, progress=False)
+
+    def backend_access(self) -> tuple[str, str]:
+        """``(base_url, token)`` of this job, for work it hands to other processes.
+
+        The token is the job's credential: never log or show it.
+        """
+        if not self._base_url or not self._token:
+            raise SynapseNBError("this job has no backend access (no user started it)")
+        return self._base_url, self._token
+
+    # ------------------------------------------------------------------ Ray
+    @property
+    def ray_address(self) -> str | None:
+        """The address of the Ray cluster running this job; None on the local executor.
+
+        Example:
+            >>> RunContext({"job_id": "j1"}).ray_address is None
+            True
+        """
+        return (self._ray or {}).get("address") or None
+
+    def connect_ray(self) -> Any:
+        """Connect this process to the Ray cluster running the job; returns the ``ray`` module.
+
+        Tasks started from here run in the job's environment on the cluster. Ray is imported
+        only here, so a job on the local executor never loads it.
+        """
+        if self.ray_address is None:
+            raise SynapseNBError(f"job {self.job_id} does not run on Ray")
+        import ray
+
+        if not ray.is_initialized():
+            token = (self._ray or {}).get("token")
+            if token:  # the job process does not inherit it (see the executor's child_env)
+                os.environ["RAY_AUTH_TOKEN"] = token
+            on_term = signal.getsignal(signal.SIGTERM)
+            ray.init(address=self.ray_address, logging_level=logging.WARNING,
+                     log_to_driver=False)  # fmt: skip
+            signal.signal(signal.SIGTERM, on_term)  # Ray's own handler exits at once: a stop
+            # request must stay cooperative (the job cancels its Ray tasks, then ends)
+        return ray
 
     def checkpoint_dir_of(self, job_id: str) -> Path | None:
         """The checkpoint folder of an earlier job of this tenant, None when it has none."""

@@ -8,12 +8,14 @@ server's database, as the demo seeding does. Everything else is created through 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 from srv_helpers import Factory
 
 from synapse_nb.server.db import dumps, now
+from synapse_nb.server.executors.ray_head import LocalRayHead, _session_members
 from synapse_nb.server.http import hash_token
 
 
@@ -83,3 +85,19 @@ def agent(server) -> Agent:
             (tenant, hash_token(token), token, now()),
         ).lastrowid
     return Agent(agent_id, token)
+
+
+@pytest.fixture(scope="session")
+def ray_head() -> Iterator[LocalRayHead]:
+    """One local Ray head for the session (test_executor_ray, test_ray_sharding)."""
+    # its own short folder under /tmp (removed by stop()): Ray's Unix socket paths below it
+    # may not exceed 107 bytes, which a folder inside pytest's temp dirs already would
+    head = LocalRayHead(num_cpus=1)
+    try:
+        head.start()  # raises with Ray's output: the tests fail, they are not skipped
+        yield head
+    finally:
+        sid = head._sid
+        head.stop()
+        assert sid is None or not _session_members(sid), "the Ray head left processes behind"
+        assert not head.temp_dir.exists()

@@ -42,21 +42,6 @@ def run(params, ctx):
 """
 
 
-@pytest.fixture(scope="session")
-def ray_head() -> Iterator[LocalRayHead]:
-    # its own short folder under /tmp (removed by stop()): Ray's Unix socket paths below it
-    # may not exceed 107 bytes, which a folder inside pytest's temp dirs already would
-    head = LocalRayHead(num_cpus=1)
-    try:
-        head.start()  # raises with Ray's output: the tests fail, they are not skipped
-        yield head
-    finally:
-        sid = head._sid
-        head.stop()
-        assert sid is None or not _session_members(sid), "the Ray head left processes behind"
-        assert not head.temp_dir.exists()
-
-
 @pytest.fixture(scope="module")
 def ray_server(ray_head: LocalRayHead) -> Iterator[ServerHandle]:
     srv = start(ray=ray_head)

@@ -7,7 +7,9 @@ stdout, stderr and the event pipe apart) and writes what it collects to its own 
 one marked JSON line per batch; the backend reads those lines back from Ray's log with their
 levels, progress, metrics and result intact. A SIGTERM from Ray's stop is passed on to the
 job's process group (SIGKILL follows after the grace period); the last line carries the exit
-code. It is run by path and imports only the standard library and :mod:`.process` (by path).
+code. The job's spec also gets the cluster's address and token (the job process does not
+inherit Ray's token), so a job can start Ray tasks of its own. It is run by path and imports
+only the standard library and :mod:`.process` (by path).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -47,6 +50,9 @@ def run(spec_path: Path, job_id: str) -> int:
             Path(spec[key]).mkdir(parents=True, exist_ok=True)
     grace = float(spec.pop("grace", 2.0))
     spec["release_dir"] = str(Path.cwd())
+    if os.environ.get("RAY_ADDRESS"):  # what the job needs to start Ray tasks of its own
+        spec["ray"] = {"address": os.environ["RAY_ADDRESS"],
+                       "token": os.environ.get("RAY_AUTH_TOKEN")}  # fmt: skip
     spec_path.write_text(json.dumps(spec), encoding="utf-8")
     job = process_mod.JobProcess.launch(spec_path, job_id, Path.cwd())
     signal.signal(signal.SIGTERM, lambda *_: job.terminate())

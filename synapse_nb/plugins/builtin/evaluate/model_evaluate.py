@@ -8,7 +8,9 @@ the job's token: the same DM reading (data units as images, rotated boxes by the
 ``keypoints``), the same numbers. The COCO summary is logged as metrics (category
 ``evaluation``) and returned with AP per class; with ``model`` the metrics are merged into that
 model's in the models' own naming (``mAP``, ``mAP50``, ``mAP75``, ``recall``, ``per_class_AP``),
-as ``Client.push_metrics`` writes them.
+as ``Client.push_metrics`` writes them. On Ray, versions with more than ``shard_size`` events
+are read by Ray tasks, one per shard, and evaluated once here (see
+:mod:`synapse_nb.plugins.builtin.sharded_evaluate`): the same numbers.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 from synapse_nb.frames.eval_models import computed_metrics
+from synapse_nb.plugins.builtin.sharded_evaluate import evaluate_on_ray
+from synapse_nb.plugins.builtin.sharding import shard_size
 
 
 def run(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
@@ -37,8 +41,11 @@ def run(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
             client.get_model(model)  # an unknown model fails before anything is read
         ctx.set_progress(1, 3, "read")
         ctx.check_stop()
-        evaluation = client.evaluate(ground_truth=params["ground_truth_version"],
-                                     predictions=params["predictions"], iou_type=iou_type)
+        sharded = evaluate_on_ray(ctx, client, params["ground_truth_version"],
+                                  params["predictions"], iou_type, shard_size(params))
+        evaluation = sharded if sharded is not None else client.evaluate(  # not on Ray, or small
+            ground_truth=params["ground_truth_version"], predictions=params["predictions"],
+            iou_type=iou_type)
         ctx.set_progress(2, 3, "evaluate")
         ctx.check_stop()
         summary = {str(k): round(float(v), 6) for k, v in evaluation.summary["value"].items()}

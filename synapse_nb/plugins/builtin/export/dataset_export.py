@@ -16,6 +16,9 @@ fails the job before anything is exported.
 
 Progress follows the workflow's phases (``fetch``, ``dataset_conversion``) then ``upload`` (or
 ``write``); a stop request ends the job at the next progress report.
+On Ray, a query selecting more than ``shard_size`` items is fetched and converted by Ray
+tasks, one per shard (see :mod:`synapse_nb.plugins.builtin.sharded_export`), into the same
+files.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from synapse_nb.exceptions import InvalidInputError
+from synapse_nb.plugins.builtin.sharded_export import export_on_ray
+from synapse_nb.plugins.builtin.sharding import shard_size
 from synapse_nb.plugins.export import export
 from synapse_nb.plugins.storages import inside, relative, storage_root
 
@@ -137,8 +142,16 @@ def write_archive(folder: Path, root: Path, archive_name: str, export_dir: Path)
 
 
 def run_export(params: dict[str, Any], ctx: Any, out: Path, originals: Path) -> Any:
-    """The export workflow into ``out`` with the job's client; returns its report."""
-    report = export(
+    """The export workflow into ``out`` with the job's client; returns its report.
+
+    On Ray, more items than one shard are fetched and converted by Ray tasks, one per shard.
+    """
+    sharded = export_on_ray(ctx, params["target"], params["format"], out,
+                            query=export_query(params), shard_size=shard_size(params),
+                            split=params.get("split"), progress=_progress(ctx),
+                            name=params.get("name"), cache_dir=originals,
+                            save_original_file=params["save_original_file"])  # fmt: skip
+    report = sharded or export(  # not on Ray, or no more items than one shard
         ctx.client,
         params["target"],
         params["format"],

@@ -60,11 +60,6 @@ def box_sets(draw: Any, crowd: bool = False, max_images: int = 6) -> tuple[dict,
 
 def _check(dataset: dict, results: list, iou_type: str, **kw: Any) -> None:
     ours = evaluate(dataset, results, iou_type, **kw)
-    if not results:  # pycocotools cannot load an empty results list
-        p = ours.run.tables.precision.transpose(2, 3, 0, 1, 4)  # (K, A, ...)
-        has_gt = ours.run.n_positive > 0
-        assert (p[has_gt] == 0).all() and (p[~has_gt] == -1).all()
-        return
     assert_equal_to_reference(ours, reference(dataset, results, iou_type))
 
 

@@ -7,42 +7,13 @@ manifest of planted problems, at the default thresholds: precision and recall ar
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pandas as pd
 import pytest
 
 from synapse_nb.exceptions import InvalidInputError, SynapseNBError
 from synapse_nb.frames import Client
-from synapse_nb.frames.health import FrameHealth
 from synapse_nb.health import ANNOTATION_ISSUES, IMAGE_ISSUES, HealthCache, ImageThresholds
-from synapse_nb.server import ServerHandle, start
 from synapse_nb.server.demo import media, problems
-
-
-@pytest.fixture(scope="module")
-def demo() -> Iterator[ServerHandle]:
-    srv = start(demo=True)
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture(scope="module")
-def client(demo: ServerHandle) -> Iterator[Client]:
-    with Client(demo.url, api_token=demo.token, progress=False) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def tasks(client: Client) -> pd.DataFrame:
-    return client.list_tasks({"project": 1}, list_all=True).synapse.split()
-
-
-@pytest.fixture(scope="module")
-def report(tasks: pd.DataFrame) -> FrameHealth:
-    return tasks.synapse.health(progress=False)
 
 
 def _flagged_images(frame: pd.DataFrame) -> set[tuple[str, str]]:
@@ -205,3 +176,4 @@ def test_no_image_downloaded_at_all_still_gives_a_frame(tasks, client):
     few = _broken_urls(tasks.head(3), 3)
     out = few.synapse.health(progress=False, client=client).frame
     assert out["is_unreadable"].tolist() == [True, True, True]
+

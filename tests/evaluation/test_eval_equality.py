@@ -268,3 +268,32 @@ def test_the_matcher_codes_are_int8_and_an_unmatched_detection_has_no_row() -> N
     assert codes.dtype == np.int8 and codes.shape == (4, 1, 2)
     assert codes[:, 0, :].tolist() == [[TP, TP], [TP, FP], [FP, FP], [FP, FP]]
     assert match.tolist() == [[1, 0, -1, -1], [1, -1, -1, -1]]
+
+
+def _one_group(gt: np.ndarray, dt: np.ndarray, thresholds: list[float]) -> tuple:
+    from synapse_nb.evaluation._iou import box_block
+    from synapse_nb.evaluation._matching import MatchInput, greedy_match
+
+    n_gt, n_dt = len(gt), len(dt)
+    inp = MatchInput(np.zeros(n_gt, np.int64), np.zeros(n_dt, np.int64),
+                     np.zeros((1, n_gt), bool), np.zeros(n_gt, bool), np.zeros(n_gt, bool),
+                     np.zeros((1, n_dt), bool), np.array(thresholds),
+                     box_block(dt, gt, np.zeros(n_gt, bool)))
+    return greedy_match(inp)
+
+
+def test_the_matcher_takes_the_last_of_equal_ious_even_among_many() -> None:
+    """pycocotools gives a tie to the later ground truth: also among 300 ground truths whose
+    IoUs (0.6, 0.8 or 1.0) an unstable sort would reorder."""
+    heights = np.random.default_rng(0).choice([6.0, 8.0, 10.0], size=300)  # IoU = height / 10
+    gt = np.column_stack([np.zeros((300, 2)), np.full(300, 10.0), heights])
+    _, match = _one_group(gt, np.array([[0.0, 0, 10, 10]]), [0.5, 0.7, 0.95, 1.0])
+    last_best = int(np.flatnonzero(heights == 10)[-1])
+    assert match.tolist() == [[last_best]] * 4  # an IoU of exactly 1.0 matches at 1.0 too
+
+
+def test_the_matcher_handles_a_group_of_20000_ground_truths() -> None:
+    far = np.column_stack([np.arange(20000) * 20.0 + 100, np.zeros(20000), np.ones((20000, 2))])
+    far[12345] = [0.0, 0, 10, 10]
+    codes, match = _one_group(far, np.array([[0.0, 0, 10, 10]]), [0.5])
+    assert match.tolist() == [[12345]] and codes.tolist() == [[[1]]]

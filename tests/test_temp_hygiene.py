@@ -7,10 +7,13 @@ Each check runs a small pytest session in a subprocess with the guard loaded and
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+import pytest
 
 TESTS = Path(__file__).resolve().parent
 
@@ -97,3 +100,36 @@ def test_tests_skipped_for_a_missing_system_tool_are_counted_in_the_summary(tmp_
         done.stdout
     )
     assert "video tests SKIPPED" not in done.stdout
+
+
+def _repo_status(repo: Path) -> set[str]:
+    done = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=repo, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return set(done.stdout.splitlines())
+
+
+def test_doctests_that_write_files_leave_the_repository_clean() -> None:
+    """An example's files land in its temp dir, also when run from the repository root, and
+    even when pytest runs without this project's conftest (the example writes below ``tmp``)."""
+    repo = TESTS.parent
+    if shutil.which("git") is None or not (repo / ".git").exists():
+        pytest.skip("not a git checkout")
+    module = "synapse_nb/utils/file/io.py"
+    before = _repo_status(repo)
+    runs = {
+        "project conftest": ["-o", "addopts=", module],
+        "no conftest": ["-o", "addopts=", "--noconftest", "--doctest-modules", module],
+    }
+    env = dict(os.environ, PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")  # pytest's own plugins suffice
+    outputs = {}
+    for name, args in runs.items():
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+            cwd=repo, env=env, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        outputs[name] = done
+    assert outputs["project conftest"].returncode == 0, outputs["project conftest"].stdout
+    assert "2 passed" in outputs["project conftest"].stdout
+    assert _repo_status(repo) - before == set(), {k: v.stdout[-600:] for k, v in outputs.items()}

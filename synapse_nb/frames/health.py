@@ -23,9 +23,11 @@ Which annotations are judged:
   default; keypoints are judged through their box, lines have no area);
 - attribute rules: the tools in ``attribute_tools`` (boxes): an outline drawn next to a box
   carries no attributes of its own;
-- a skeleton (keypoint group) belongs to the box of its class on the same image that holds
-  most of its joints; its *visible* joints (visibility 2) must lie inside that box (an occluded
-  joint can be hidden behind another object, outside the box of the visible pixels).
+- a skeleton (keypoint group) belongs to the box its ``group`` annotation lists as a member;
+  when no group links a box to it, to the box of its class on the same image that holds most
+  of its joints (see :mod:`~synapse_nb.frames.health_skeletons`); its *visible* joints
+  (visibility 2) must lie inside that box (an occluded joint can be hidden behind another
+  object, outside the box of the visible pixels).
 
 Example:
     >>> tasks = client.list_tasks({"project": 1}, list_all=True)
@@ -53,6 +55,7 @@ from synapse_nb.frames.health_label_errors import (
     join_label_errors,
     label_error_summary,
 )
+from synapse_nb.frames.health_skeletons import skeleton_joints
 from synapse_nb.frames.schemas import IMAGE_TOOLS
 from synapse_nb.health import (
     ANNOTATION_ISSUES,
@@ -288,34 +291,6 @@ def _issue_lists(frame: pd.DataFrame, issues: Mapping[str, str]) -> list[list[st
     return [[names[k] for k in np.flatnonzero(row)] for row in flags]
 
 
-def _points_of(group: pd.DataFrame) -> list[list[float]]:
-    visible = group[group["visibility"].fillna(0) == 2]
-    return [[float(x), float(y), 2.0] for x, y in zip(visible["x"], visible["y"], strict=True)]
-
-
-def _keypoints(ann: pd.DataFrame, owner: str, boxes: pd.DataFrame) -> pd.Series:
-    """Per box row: the visible joints of the skeleton that belongs to it (or None)."""
-    out = pd.Series([None] * len(boxes), index=boxes.index, dtype=object)
-    points = ann[ann["tool"] == "keypoint"]
-    if points.empty:
-        return out
-    groups = ann[ann["tool"] == "group"]
-    group_class = {(o, g): c for o, g, c in zip(groups[owner], groups["annotation_id"],
-                                                groups["class_name"], strict=True)}
-    for (unit, group_id), joints in points.groupby([owner, "group_id"], sort=False):
-        cls = group_class.get((unit, group_id))
-        candidates = boxes[(boxes[owner] == unit) & (boxes["tool"] == "bounding_box")
-                           & (boxes["class_name"] == cls)]
-        if candidates.empty:
-            continue
-        xs, ys = joints["x"].to_numpy(float), joints["y"].to_numpy(float)
-        inside = [int(((xs >= x) & (xs <= x + w) & (ys >= y) & (ys <= y + h)).sum())
-                  for x, y, w, h in candidates[["x", "y", "w", "h"]].to_numpy(float)]
-        best = candidates.index[int(np.argmax(inside))]
-        out.at[best] = _points_of(joints)
-    return out
-
-
 def _check_rows(ann: pd.DataFrame, owner: str, tools: tuple[str, ...],
                 attribute_tools: tuple[str, ...]) -> pd.DataFrame:
     rows = ann[ann["tool"].isin(tools).fillna(False)]
@@ -330,7 +305,7 @@ def _check_rows(ann: pd.DataFrame, owner: str, tools: tuple[str, ...],
                          for t, g in zip(rows["tool"], rows["geometry"], strict=True)]
     judged["attributes"] = [a if t in attribute_tools and isinstance(a, Mapping) else {}
                             for t, a in zip(rows["tool"], rows["attributes"], strict=True)]
-    judged["keypoints"] = _keypoints(ann, owner, rows)
+    judged["keypoints"] = skeleton_joints(ann, owner, rows)
     return judged
 
 

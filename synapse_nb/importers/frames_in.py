@@ -75,8 +75,8 @@ def labels_from_frame(frame: pd.DataFrame, *, source: str | None = None) -> Labe
     annotation (``df.synapse.annotations()`` or a predictions frame).
 
     Images are keyed by ``file_name`` (else by the row's id); a name that repeats gets the
-    row id appended and a warning in the audit. A per-annotation frame's ``score`` column is
-    kept as the ``score`` attribute.
+    row's data unit appended (the row id when it has none) and a warning in the audit. A
+    per-annotation frame's ``score`` column is kept as the ``score`` attribute.
 
     Args:
         frame: The frame.
@@ -110,12 +110,9 @@ def labels_from_frame(frame: pd.DataFrame, *, source: str | None = None) -> Labe
 def _from_items(frame: pd.DataFrame, where: str) -> Labels:
     audit = Audit()
     items = []
-    seen: set[str] = set()
-    names = (
-        frame["file_name"] if "file_name" in frame.columns else pd.Series(None, index=frame.index)
-    )
+    keys = _keys(frame, audit)
     for pk, row in frame.iterrows():
-        key = _key(names.loc[pk], pk, seen, audit)
+        key = keys[pk]
         owner = row.get("task_id") if "task_id" in frame.columns else None
         items.append(
             {
@@ -189,10 +186,29 @@ def _int(value: Any) -> int | None:
     return None if _missing(value) else int(value)
 
 
-def _key(name: Any, pk: Any, seen: set[str], audit: Audit) -> str:
-    key = str(pk) if _missing(name) else str(name)
-    if key in seen:
-        audit.warnings.append(f"DUPLICATE_FILE_NAME: {key} of row {pk} is keyed '{key} ({pk})'")
-        key = f"{key} ({pk})"
-    seen.add(key)
-    return key
+def _keys(frame: pd.DataFrame, audit: Audit) -> dict[Any, str]:
+    """Each row's image key: its file name (else its row id), made unique.
+
+    A name that repeats is told apart by the row's data unit (``"name (data unit 7)"``), which
+    is the same image in every version of a dataset; the repeat with the lowest data unit keeps
+    the bare name. Without a data unit (or for the same data unit twice) the row id is used.
+    """
+    names = frame["file_name"] if "file_name" in frame.columns else pd.Series(None, frame.index)
+    units = (
+        frame["data_unit_id"] if "data_unit_id" in frame.columns else pd.Series(None, frame.index)
+    )
+    bare = {pk: str(pk) if _missing(name) else str(name) for pk, name in names.items()}
+    order = sorted(frame.index, key=lambda pk: (_missing(units.loc[pk]), _int(units.loc[pk]) or 0))
+    keys: dict[Any, str] = {}
+    seen: set[str] = set()
+    for pk in order:
+        key = bare[pk]
+        if key in seen:
+            unit = _int(units.loc[pk])
+            key = f"{key} (data unit {unit})" if unit is not None else f"{key} ({pk})"
+            if key in seen:
+                key = f"{bare[pk]} ({pk})"
+            audit.warnings.append(f"DUPLICATE_FILE_NAME: {bare[pk]} of row {pk} is keyed {key!r}")
+        seen.add(key)
+        keys[pk] = key
+    return keys

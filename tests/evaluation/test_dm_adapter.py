@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from _dm_reference import box_inputs, categories
 from _eval_reference import assert_equal_to_reference, reference
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from synapse_nb.evaluation import EvaluationInputError, evaluate
@@ -61,8 +61,14 @@ def dm_sets(draw: Any) -> tuple[dict[int, dict], dict[int, dict], list[str]]:
     return gt, preds, configured
 
 
+_ONE_BOX = {"images": [{"bounding_box": [
+    {"id": "g0", "classification": "car", "data": [0, 0, 32, 32], "attrs": []}]}]}
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(dm_sets())
+@example(({1: _ONE_BOX, 2: {}}, {}, []))  # no predictions at all
+@example(({1: _ONE_BOX}, {1: {"images": [{"bounding_box": []}]}}, CLASSES))  # an empty document
 def test_generated_documents_equal_pycocotools(data: tuple[dict, dict, list[str]]) -> None:
     gt, preds, classes = data
     inputs = coco_from_dm([DMItem(u, d) for u, d in gt.items()],
@@ -72,7 +78,6 @@ def test_generated_documents_equal_pycocotools(data: tuple[dict, dict, list[str]
     cats = categories(classes, [*gt.values(), *preds.values()], ("bounding_box",))
     assert [c["name"] for c in inputs.dataset["categories"]] == list(cats)
     dataset, results = box_inputs(gt, preds, cats)
-    assume(results)  # pycocotools' loadRes cannot read an empty results list
     assert_equal_to_reference(ours, reference(dataset, results, "bbox"))
     assert len(inputs.pred_links) == len(results)
 

@@ -7,42 +7,13 @@ manifest of planted problems, at the default thresholds: precision and recall ar
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pandas as pd
 import pytest
 
 from synapse_nb.exceptions import InvalidInputError, SynapseNBError
 from synapse_nb.frames import Client
-from synapse_nb.frames.health import FrameHealth
 from synapse_nb.health import ANNOTATION_ISSUES, IMAGE_ISSUES, HealthCache, ImageThresholds
-from synapse_nb.server import ServerHandle, start
 from synapse_nb.server.demo import media, problems
-
-
-@pytest.fixture(scope="module")
-def demo() -> Iterator[ServerHandle]:
-    srv = start(demo=True)
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture(scope="module")
-def client(demo: ServerHandle) -> Iterator[Client]:
-    with Client(demo.url, api_token=demo.token, progress=False) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def tasks(client: Client) -> pd.DataFrame:
-    return client.list_tasks({"project": 1}, list_all=True).synapse.split()
-
-
-@pytest.fixture(scope="module")
-def report(tasks: pd.DataFrame) -> FrameHealth:
-    return tasks.synapse.health(progress=False)
 
 
 def _flagged_images(frame: pd.DataFrame) -> set[tuple[str, str]]:
@@ -205,3 +176,37 @@ def test_no_image_downloaded_at_all_still_gives_a_frame(tasks, client):
     few = _broken_urls(tasks.head(3), 3)
     out = few.synapse.health(progress=False, client=client).frame
     assert out["is_unreadable"].tolist() == [True, True, True]
+
+
+def _person(ident: str, x: float, y: float, w: float, h: float) -> dict:
+    return {"id": ident, "classification": "person", "attrs": [], "data": [x, y, w, h]}
+
+
+def _skeleton(group: str, points: list[tuple[float, float]]) -> list[dict]:
+    return [{"id": f"{group}_k{n}", "classification": f"joint_{n}", "attrs": [],
+             "data": [x, y], "visibility": 2, "group_id": group}
+            for n, (x, y) in enumerate(points)]
+
+
+def test_a_skeleton_is_judged_against_the_box_its_group_lists_else_the_box_holding_it(tasks):
+    # "g1" lists box_b, though most of its joints lie in box_a (two people overlap): it is
+    # judged against box_b. No group lists a box for "g2": it goes to the person box holding
+    # most of its joints (box_c, not box_d); the group's boxes are not offered to it.
+    g1 = _skeleton("g1", [(110, 150), (120, 160), (130, 170), (180, 200)])
+    g2 = _skeleton("g2", [(410, 150), (420, 160), (450, 200), (540, 130)])
+    doc = {"images": [{
+        "bounding_box": [_person("box_a", 100, 100, 100, 200), _person("box_b", 160, 100, 100, 200),
+                         _person("box_c", 400, 100, 100, 200), _person("box_d", 520, 100, 60, 60)],
+        "keypoint": g1 + g2,
+        "group": [{"id": "g1", "classification": "person", "attrs": [],
+                   "data": ["box_b", *(k["id"] for k in g1)]},
+                  {"id": "g2", "classification": "person", "attrs": [],
+                   "data": [k["id"] for k in g2]}]}]}
+    one = tasks.head(1).copy()
+    assert one["width"].iloc[0] >= 600 and one["height"].iloc[0] >= 320
+    one["data"] = [doc]
+    ann = one.synapse.health(progress=False).annotations.set_index("annotation_id")
+    boxes = ann.loc[["box_a", "box_b", "box_c", "box_d"]]
+    scores = [None if pd.isna(v) else int(v) for v in boxes["keypoint_outside_score"]]
+    assert scores == [None, 3, 1, None]  # box_a and box_d judge no skeleton
+    assert boxes["is_keypoint_outside"].tolist() == [False, True, True, False]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -11,32 +10,8 @@ import pytest
 from PIL import Image
 
 from synapse_nb.exceptions import InvalidInputError
-from synapse_nb.frames import Client
-from synapse_nb.frames.health import FrameHealth
-from synapse_nb.server import ServerHandle, start
 from synapse_nb.widgets import AnnotationPreview, FilterPanel
 from synapse_nb.widgets._render import FLAG_COLOR
-
-
-@pytest.fixture(scope="module")
-def demo() -> Iterator[ServerHandle]:
-    srv = start(demo=True)
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture(scope="module")
-def client(demo: ServerHandle) -> Iterator[Client]:
-    with Client(demo.url, api_token=demo.token, progress=False) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def report(client: Client) -> FrameHealth:
-    tasks = client.list_tasks({"project": 1}, list_all=True).synapse.split()
-    return tasks.synapse.health(progress=False)
 
 
 def test_the_issue_facet_offers_each_issue_with_its_row_count(report):

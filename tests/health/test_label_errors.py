@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import itertools
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -29,28 +28,12 @@ from synapse_nb.health import (
     label_errors,
 )
 from synapse_nb.health.label_errors import annotation_scores
-from synapse_nb.server import ServerHandle, start
 from synapse_nb.server.demo import media
 from synapse_nb.widgets import AnnotationPreview, FilterPanel
 from synapse_nb.widgets._render import FLAG_COLOR
 
 GT_VERSION, FIRST_PASS = 2, 1
 PREDICTED = [3, 5, 6]  # the demo models whose predictions are kept as datasets
-
-
-@pytest.fixture(scope="module")
-def demo() -> Iterator[ServerHandle]:
-    srv = start(demo=True)
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture(scope="module")
-def client(demo: ServerHandle) -> Iterator[Client]:
-    with Client(demo.url, api_token=demo.token, progress=False) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from synapse_nb.importers import (
     read_ground_truth,
     read_predictions,
 )
+from synapse_nb.server.db import dumps, now
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +88,52 @@ def test_a_hand_made_annotation_frame_with_gaps_reads() -> None:
     [box, nose] = labels_from_frame(frame)["a.jpg"].document().annotations()
     assert (box.bbox(), box.score(), box.attrs) == ((0.0, 0.0, 4.0, 2.0), 0.5, {"score": 0.5})
     assert (nose.point(), nose.visibility, nose.score(), nose.id) == ((1.0, 1.0), 2, None, None)
+
+
+def test_a_repeated_file_name_is_keyed_by_data_unit_alike_in_two_versions(rw, rw_client) -> None:
+    """Two data units share a file name; two versions list their events in opposite orders."""
+    events = rw_client.list_ground_truth_events(
+        {"ground_truth_dataset_versions": 2}, list_all=True, include_data=True
+    )
+    first, other = events.iloc[0], events.iloc[1]
+    name, unit = first.file_name, int(first.data_unit_id)
+    stamp = now()
+    with rw.state.db.write() as con:
+        twin = con.execute(  # a second data unit with the same file (so the same name)
+            "INSERT INTO data_units (tenant_id, data_collection_id, group_id, meta, files, "
+            "created, modified) SELECT tenant_id, data_collection_id, group_id, meta, files, "
+            "created, modified FROM data_units WHERE id = ?",
+            (unit,),
+        ).lastrowid
+        tenant = con.execute("SELECT tenant_id FROM data_units WHERE id = ?", (unit,)).fetchone()[0]
+        dataset = con.execute(
+            "INSERT INTO ground_truth_datasets (tenant_id, name, project_id, created) "
+            "VALUES (?, 'twins', 1, ?)",
+            (tenant, stamp),
+        ).lastrowid
+        versions = []
+        for order in ((unit, twin), (twin, unit)):
+            version = con.execute(
+                "INSERT INTO ground_truth_dataset_versions (dataset_id, version, created) "
+                "VALUES (?, ?, ?)",
+                (dataset, f"v{len(versions) + 1}", stamp),
+            ).lastrowid
+            versions.append(version)
+            for u in order:
+                data = first.data if u == unit else other.data
+                con.execute(
+                    "INSERT INTO ground_truth_events (tenant_id, version_id, data_unit_id, data, "
+                    "created, modified) VALUES (?, ?, ?, ?, ?, ?)",
+                    (tenant, version, u, dumps(data), stamp, stamp),
+                )
+    twin_key = f"{name} (data unit {twin})"
+    for version in versions:
+        gt = read_ground_truth(rw_client, version)
+        assert sorted(gt.images) == sorted([name, twin_key]), version
+        assert canon(gt[name].data) == canon(first.data), version
+        assert canon(gt[twin_key].data) == canon(other.data), version
+        listed = rw_client.list_ground_truth_events({"ground_truth_dataset_versions": version})
+        [pk] = listed.index[listed.data_unit_id == twin]
+        assert gt.audit.warnings == [
+            f"DUPLICATE_FILE_NAME: {name} of row {pk} is keyed {twin_key!r}"
+        ]

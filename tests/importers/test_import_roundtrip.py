@@ -164,11 +164,12 @@ def _close(a: dict[str, list], b: dict[str, list]) -> None:
     assert a.keys() == b.keys()
     for key in a:
         assert len(a[key]) == len(b[key]), key
-        left = sorted(a[key], key=lambda r: (r[0], r[1], r[2]))
-        right = sorted(b[key], key=lambda r: (r[0], r[1], r[2]))
-        for x, y in zip(left, right, strict=True):
-            assert x[:2] == y[:2] and x[3:] == y[3:]
-            assert np.allclose(np.asarray(x[2], float), np.asarray(y[2], float), atol=1e-3)
+        right = list(b[key])
+        for x in a[key]:  # pair by closeness: sorting on rounded coordinates can mis-pair
+            same = [k for k, y in enumerate(right) if x[:2] == y[:2] and x[3:] == y[3:]
+                    and np.allclose(np.asarray(x[2], float), np.asarray(y[2], float), atol=1e-3)]
+            assert same, (key, x, right)
+            right.pop(same[0])
 
 
 @SETTINGS

@@ -36,8 +36,8 @@ def get_dict_from_file(file_path: str | PathLike[str]) -> dict[str, Any]:
             top level is not a mapping.
 
     Example:
-        >>> _ = Path("config.yaml").write_text("name: my-plugin\\nversion: 0.1.0\\n")
-        >>> config = get_dict_from_file("config.yaml")
+        >>> _ = (tmp / "config.yaml").write_text("name: my-plugin\\nversion: 0.1.0\\n")
+        >>> config = get_dict_from_file(tmp / "config.yaml")
         >>> config["name"]
         'my-plugin'
     """

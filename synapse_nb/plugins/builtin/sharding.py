@@ -26,6 +26,8 @@ __all__ = ["DEFAULT_SHARD_SIZE", "JobAccess", "ShardTasks", "list_ids", "shard_s
 DEFAULT_SHARD_SIZE = 5000
 #: seconds between two looks at the unfinished tasks (and at a stop request)
 WAIT_STEP = 0.2
+#: seconds a sharded job has to notice a stop itself before it is interrupted
+STOP_WINDOW = 10.0
 
 
 class JobAccess:
@@ -111,6 +113,10 @@ class ShardTasks:
         self.ctx = ctx
         self.category = category
         self.ray = ctx.connect_ray()
+        # these tasks look for a stop request every WAIT_STEP; the forced interrupt that would
+        # otherwise come after the stop window could land inside a call into Ray's core worker
+        # (which may crash it before the tasks are cancelled), so it comes later here
+        ctx.stop_window = max(ctx.stop_window, STOP_WINDOW)
 
     def submit(self, function: Callable[..., Any], args: Sequence[Sequence[Any]],
                num_returns: int = 1) -> list[Any]:  # fmt: skip

@@ -38,7 +38,7 @@ from synapse_nb.plugins.export.items import (
     fetch_records,
     resolve_target,
 )
-from synapse_nb.plugins.export.report import ExportReport
+from synapse_nb.plugins.export.report import ExportReport, write_report
 
 __all__ = ["convert_shard", "export_on_ray", "fetch_shard"]
 
@@ -203,32 +203,4 @@ def export_on_ray(
         exporter.export()
     finally:
         run.end_log()
-    return _report(exporter, fmt_name, spec.name, len(items), missing, started)
-
-
-def _report(exporter: BaseExporter, fmt_name: str, target: str, count: int,
-            missing: list[int], started: float) -> ExportReport:  # fmt: skip
-    assert exporter.unique_export_path is not None
-    failed = [
-        {"id": i, "stage": "fetch", "error": "not found (or not visible with this token)"}
-        for i in missing
-    ]
-    report = ExportReport(
-        path=exporter.unique_export_path,
-        format=fmt_name,
-        target=target,
-        total=count + len(missing),
-        exported=exporter.exported,
-        failed=failed + exporter.item_errors,
-        original_files={
-            "success": exporter.run.metrics.get("original_file", {}).get("success", 0),
-            "failed": len(exporter.original_failures),
-        },
-        missing_originals=exporter.original_failures,
-        audit=exporter.audit,
-        splits=dict(exporter.split_counts),
-        filename_collisions=exporter.filename_collisions,
-        elapsed=time.perf_counter() - started,
-    )
-    report.write()
-    return report
+    return write_report(exporter, fmt_name, spec.name, len(items), missing, started)

@@ -53,7 +53,7 @@ from synapse_nb.plugins.export.items import (
     resolve_target,
 )
 from synapse_nb.plugins.export.originals import OriginalsPrefetcher
-from synapse_nb.plugins.export.report import ExportReport
+from synapse_nb.plugins.export.report import ExportReport, write_report
 from synapse_nb.utils.file import get_temp_path
 
 __all__ = [
@@ -267,30 +267,7 @@ def export(
         exporter.export()
     finally:
         reporter.close()
-    assert exporter.unique_export_path is not None
-    failed = [
-        {"id": i, "stage": "fetch", "error": "not found (or not visible with this token)"}
-        for i in missing
-    ]
-    report = ExportReport(
-        path=exporter.unique_export_path,
-        format=fmt_name,
-        target=spec.name,
-        total=len(items) + len(missing),
-        exported=exporter.exported,
-        failed=failed + exporter.item_errors,
-        original_files={
-            "success": exporter.run.metrics.get("original_file", {}).get("success", 0),
-            "failed": len(exporter.original_failures),
-        },
-        missing_originals=exporter.original_failures,
-        audit=exporter.audit,
-        splits=dict(exporter.split_counts),
-        filename_collisions=exporter.filename_collisions,
-        elapsed=time.perf_counter() - started,
-    )
-    report.write()
-    return report
+    return write_report(exporter, fmt_name, spec.name, len(items), missing, started)
 
 
 def _originals(

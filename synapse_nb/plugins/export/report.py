@@ -2,7 +2,7 @@
 
 Example:
     >>> from synapse_nb.converters import Audit
-    >>> report = ExportReport(path=Path("out/task-yolo"), format="yolo", target="task",
+    >>> report = ExportReport(path=tmp / "task-yolo", format="yolo", target="task",
     ...                       total=2, exported=2, audit=Audit())
     >>> report.ok, report.summary()["exported"]
     (True, 2)

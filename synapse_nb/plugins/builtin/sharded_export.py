@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, cast
 
 from synapse_nb.converters import Audit, collect_classes, resolve_class_order
@@ -25,7 +24,7 @@ from synapse_nb.plugins.builtin.sharding import JobAccess, ShardTasks, list_ids,
 from synapse_nb.plugins.export import (
     _check_options,
     _exporter_class,
-    _originals,
+    _make_exporter,
     _split_map,
 )
 from synapse_nb.plugins.export.base import ITEM_ERRORS, BaseExporter, ExportRun
@@ -188,14 +187,16 @@ def export_on_ray(
         for (items, _), s in zip(fetched, summaries, strict=True)]))  # fmt: skip
     items = [item for part in converted for item, _ in part]
     audits = {item["id"]: a for part in converted for item, a in part if a is not None}
-    exporter = _with_converted(exporter_class, audits)(
+    exporter = _make_exporter(
+        _with_converted(exporter_class, audits),
         run,
-        _originals(items, exporter_class, save_original_file, workers, cache_dir),
-        Path(path),
-        name=name or f"{spec.name}-{fmt_name.lower()}",
-        save_original_file=save_original_file,
-        count=len(items),
+        items,
+        path=path,
+        name=name,
         target=spec.name,
+        fmt_name=fmt_name,
+        save_original_file=save_original_file,
+        prefetch=(workers, cache_dir),
         **options,
     )
     exporter.audit = audit

@@ -243,14 +243,16 @@ def export(
             if classes is not None
             else configured_classes(client, spec, records, params or {})
         )
-        exporter = exporter_class(
+        exporter = _make_exporter(
+            exporter_class,
             ExportRun(reporter),
-            _originals(items, exporter_class, save_original_file, workers, cache_dir),
-            Path(path),
-            name=name or f"{spec.name}-{fmt_name.lower()}",
-            save_original_file=save_original_file,
-            count=len(items),
+            items,
+            path=path,
+            name=name,
             target=spec.name,
+            fmt_name=fmt_name,
+            save_original_file=save_original_file,
+            prefetch=(workers, cache_dir),
             classes=configured,
             segmentation_mode=segmentation_mode,
             tasks=tasks,
@@ -268,6 +270,34 @@ def export(
     finally:
         reporter.close()
     return write_report(exporter, fmt_name, spec.name, len(items), missing, started)
+
+
+def _make_exporter(
+    exporter_class: type[BaseExporter],
+    run: ExportRun,
+    items: list[dict[str, Any]],
+    *,
+    path: Any,
+    name: str | None,
+    target: str,
+    fmt_name: str,
+    save_original_file: bool,
+    prefetch: tuple[int, Any],
+    **options: Any,
+) -> BaseExporter:
+    """The run's exporter: ``path/name`` (by default ``<target>-<format>``), the items with
+    the originals they need downloaded ahead (``prefetch``: workers and cache dir)."""
+    workers, cache_dir = prefetch
+    return exporter_class(
+        run,
+        _originals(items, exporter_class, save_original_file, workers, cache_dir),
+        Path(path),
+        name=name or f"{target}-{fmt_name.lower()}",
+        save_original_file=save_original_file,
+        count=len(items),
+        target=target,
+        **options,
+    )
 
 
 def _originals(

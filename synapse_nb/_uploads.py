@@ -238,8 +238,8 @@ class ChunkedUploader:
         resume_timeout: Seconds to keep trying to reach the server after a failure.
 
     Example:
-        >>> _ = Path("big.zip").write_bytes(b"The quick brown fox jumps over the lazy dog")
-        >>> uploader = ChunkedUploader(backend._transport, Path("big.zip"), chunk_size=16)
+        >>> _ = (tmp / "big.zip").write_bytes(b"The quick brown fox jumps over the lazy dog")
+        >>> uploader = ChunkedUploader(backend._transport, tmp / "big.zip", chunk_size=16)
         >>> uploader.run()["checksum"]
         '9e107d9d372bb6826bd81d3542a419d6'
     """
@@ -276,9 +276,9 @@ class ChunkedUploader:
             ClientError: The server refused the upload (e.g. 400 on an MD5 mismatch).
 
         Example:
-            >>> _ = Path("clip.mp4").write_bytes(b"chunked-uploader-run-example" * 100)
+            >>> _ = (tmp / "clip.mp4").write_bytes(b"chunked-uploader-run-example" * 100)
             >>> seen = []
-            >>> done = ChunkedUploader(backend._transport, Path("clip.mp4"), chunk_size=1000,
+            >>> done = ChunkedUploader(backend._transport, tmp / "clip.mp4", chunk_size=1000,
             ...                        progress=lambda sent, total, kind: seen.append(sent)).run()
             >>> done["completed_at"] is not None, seen
             (True, [0, 1000, 2000, 2800])

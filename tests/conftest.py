@@ -5,18 +5,17 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urljoin
 
 import _temp_guard  # a private temp dir per session; the run fails if anything is left in it
 import pytest
-import requests
 from _temp_guard import (  # noqa: F401  (hooks)
     pytest_configure,
     pytest_sessionfinish,
     pytest_unconfigure,
 )
+from demo_backends import ApiSession, backend_fixture, running, token_headers
 
-from synapse_nb.server import ServerHandle, start
+from synapse_nb.server import ServerHandle
 
 #: system programs some tests need: (what skips without it, the skip reasons' keyword, install)
 SYSTEM_TOOLS = {
@@ -57,27 +56,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 SEEDED_TASKS = 150
 
 
-class ApiSession(requests.Session):
-    """A ``requests.Session`` that resolves relative paths against the server's base URL.
-
-    Example:
-        >>> api.get("projects/").json()["count"]  # doctest: +SKIP
-    """
-
-    def __init__(self, base_url: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__()
-        self.base_url = base_url
-        self.headers.update(headers or {})
-
-    def request(self, method: str, url: str, *args, **kwargs) -> requests.Response:  # type: ignore[override]
-        kwargs.setdefault("timeout", 30)
-        return super().request(method, urljoin(self.base_url, url), *args, **kwargs)
-
-
-def token_headers(token: str) -> dict[str, str]:
-    return {"Synapse-Access-Token": f"Token {token}"}
-
-
 @pytest.fixture(scope="session", autouse=True)
 def scratch_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The package's scratch root (``get_temp_path``, by default ``<temp>/datamaker``, a cache
@@ -92,12 +70,9 @@ def scratch_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def server() -> Iterator[ServerHandle]:
     """A shared backend with a bulk-seeded project; mutating tests create their own objects."""
-    srv = start(tasks=SEEDED_TASKS)
-    srv.state.ensure_user("outsider", "acme")
-    try:
+    with running(tasks=SEEDED_TASKS) as srv:
+        srv.state.ensure_user("outsider", "acme")
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(scope="session")
@@ -121,11 +96,8 @@ def anon(server: ServerHandle) -> Iterator[ApiSession]:
         yield session
 
 
-@pytest.fixture
-def fresh_server() -> Iterator[ServerHandle]:
-    """A private backend for tests that change server-wide settings (faults, latency)."""
-    srv = start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
+fresh_server = backend_fixture(
+    "function",
+    demo=False,
+    doc="A private backend for tests that change server-wide settings (faults, latency).",
+)

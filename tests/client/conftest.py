@@ -17,19 +17,13 @@ from client_helpers import (
     SCALE_TASKS,
     Wire,
 )
+from demo_backends import backend_fixture
 from hostile import HostileServer
 
 from synapse_nb.clients import BackendClient
-from synapse_nb.server import ServerHandle, start
+from synapse_nb.server import ServerHandle
 
-
-@pytest.fixture(scope="session")
-def demo_srv() -> Iterator[ServerHandle]:
-    srv = start(demo=True)
-    try:
-        yield srv
-    finally:
-        srv.stop()
+demo_srv = backend_fixture("session")
 
 
 @pytest.fixture(scope="session")
@@ -50,14 +44,11 @@ def wire(demo_srv: ServerHandle) -> Wire:
     return w
 
 
-@pytest.fixture(scope="module")
-def scale_srv() -> Iterator[ServerHandle]:
-    """A server with a bulk-seeded project of SCALE_TASKS tasks; tests reset its faults."""
-    srv = start(tasks=SCALE_TASKS)
-    try:
-        yield srv
-    finally:
-        srv.stop()
+scale_srv = backend_fixture(
+    demo=False,
+    tasks=SCALE_TASKS,
+    doc="A server with a bulk-seeded project of SCALE_TASKS tasks; tests reset its faults.",
+)
 
 
 @pytest.fixture

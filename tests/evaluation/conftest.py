@@ -2,41 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from demo_backends import backend_fixture, client_fixture
 
-import pytest
-
-from synapse_nb.frames import Client
-from synapse_nb.server import ServerHandle, start
-
-
-@pytest.fixture(scope="module")
-def demo() -> Iterator[ServerHandle]:
-    """The demo workspace, read-only for the tests that share it."""
-    srv = start(demo=True)
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture(scope="module")
-def client(demo: ServerHandle) -> Iterator[Client]:
-    with Client(demo.url, api_token=demo.token, progress=False) as c:
-        yield c
-
-
-@pytest.fixture
-def rw() -> Iterator[ServerHandle]:
-    """A private demo backend for tests that write."""
-    srv = start(demo=True)
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture
-def rw_client(rw: ServerHandle) -> Iterator[Client]:
-    with Client(rw.url, api_token=rw.token, progress=False) as c:
-        yield c
+demo = backend_fixture(doc="The demo workspace, read-only for the tests that share it.")
+client = client_fixture("demo", progress=False)
+rw = backend_fixture("function", doc="A private demo backend for tests that write.")
+rw_client = client_fixture("rw", "function", progress=False)

@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urljoin
 
 import pytest
 import requests
+from demo_backends import backend_fixture
 
 from synapse_nb.exceptions import InvalidInputError
 from synapse_nb.frames import Client
-from synapse_nb.server import ServerHandle, start
 
-
-@pytest.fixture(scope="module")
-def rw() -> Iterator[ServerHandle]:
-    """One writable demo backend for this module (each test states what it expects)."""
-    srv = start(demo=True)
-    try:
-        yield srv
-    finally:
-        srv.stop()
+rw = backend_fixture(
+    doc="One writable demo backend for this module (each test states what it expects)."
+)
 
 
 def _headers(token: str) -> dict[str, str]:

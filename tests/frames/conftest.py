@@ -7,39 +7,9 @@ they never disturb each other or the readers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from demo_backends import backend_fixture, client_fixture
 
-import pytest
-
-from synapse_nb.frames import Client
-from synapse_nb.server import ServerHandle, start
-
-
-@pytest.fixture(scope="session")
-def demo() -> Iterator[ServerHandle]:
-    srv = start(demo=True)
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture(scope="session")
-def client(demo: ServerHandle) -> Iterator[Client]:
-    with Client(demo.url, api_token=demo.token) as c:
-        yield c
-
-
-@pytest.fixture
-def rw() -> Iterator[ServerHandle]:
-    srv = start(demo=True)
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture
-def rw_client(rw: ServerHandle) -> Iterator[Client]:
-    with Client(rw.url, api_token=rw.token) as c:
-        yield c
+demo = backend_fixture("session")
+client = client_fixture("demo", "session")
+rw = backend_fixture("function")
+rw_client = client_fixture("rw", "function")

@@ -8,29 +8,15 @@ define its own ``report``, which then takes precedence).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pandas as pd
 import pytest
+from demo_backends import backend_fixture, client_fixture
 
 from synapse_nb.frames import Client
 from synapse_nb.frames.health import FrameHealth
-from synapse_nb.server import ServerHandle, start
 
-
-@pytest.fixture(scope="module")
-def demo() -> Iterator[ServerHandle]:
-    srv = start(demo=True)
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture(scope="module")
-def client(demo: ServerHandle) -> Iterator[Client]:
-    with Client(demo.url, api_token=demo.token, progress=False) as c:
-        yield c
+demo = backend_fixture()
+client = client_fixture("demo", progress=False)
 
 
 @pytest.fixture(scope="module")

@@ -6,28 +6,14 @@ tests that write annotations (each test writes to tasks no other test touches).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pandas as pd
 import pytest
+from demo_backends import backend_fixture, client_fixture
 
 from synapse_nb.frames import Client
-from synapse_nb.server import ServerHandle, start
 
-
-@pytest.fixture(scope="module")
-def rw() -> Iterator[ServerHandle]:
-    srv = start(demo=True)
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture(scope="module")
-def rw_client(rw: ServerHandle) -> Iterator[Client]:
-    with Client(rw.url, api_token=rw.token, progress=False) as c:
-        yield c
+rw = backend_fixture()
+rw_client = client_fixture("rw", progress=False)
 
 
 @pytest.fixture(scope="module")

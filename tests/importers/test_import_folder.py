@@ -9,7 +9,6 @@ Interruptions are real: a server-injected fault, or a progress callback that rai
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from _import_helpers import canon
+from demo_backends import backend_fixture, client_fixture
 
 from synapse_nb._config import RetryPolicy
 from synapse_nb.exceptions import InvalidInputError, SynapseNBError
@@ -25,7 +25,7 @@ from synapse_nb.importers import ImportFormatError
 from synapse_nb.importers import folder as folder_module
 from synapse_nb.importers.folder import find_layout, import_folder
 from synapse_nb.plugins import export
-from synapse_nb.server import ServerHandle, start
+from synapse_nb.server import ServerHandle
 
 SANDBOX_PROJECT, SANDBOX_COLLECTION = 3, 2
 #: The tools each format keeps of a demo task (None: everything). COCO has no image-level
@@ -37,19 +37,8 @@ CARRIED = {
 }
 
 
-@pytest.fixture(scope="module")
-def srv() -> Iterator[ServerHandle]:
-    handle = start(demo=True)
-    try:
-        yield handle
-    finally:
-        handle.stop()
-
-
-@pytest.fixture(scope="module")
-def client(srv: ServerHandle) -> Iterator[Client]:
-    with Client(srv.url, api_token=srv.token, progress=False, retry=RetryPolicy(total=0)) as c:
-        yield c
+srv = backend_fixture()
+client = client_fixture("srv", progress=False, retry=RetryPolicy(total=0))
 
 
 @pytest.fixture(scope="module")

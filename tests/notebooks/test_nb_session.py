@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from demo_backends import backend_fixture
 
 from synapse_nb import session
 from synapse_nb.exceptions import AuthenticationError, ClientError, InvalidInputError
-from synapse_nb.server import ServerHandle, start
+from synapse_nb.server import ServerHandle
 from synapse_nb.session import connect, connection_source, embedded_backend, list_projects
 
 DEAD_URL = "http://127.0.0.1:9"  # discard port: nothing listens there
@@ -20,14 +21,9 @@ def no_backend_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture(scope="module")
-def other() -> Iterator[ServerHandle]:
-    """A backend that is not the kernel's embedded one (as `synapse-nb demo` would run)."""
-    srv = start(demo=True)
-    try:
-        yield srv
-    finally:
-        srv.stop()
+other = backend_fixture(
+    doc="A backend that is not the kernel's embedded one (as `synapse-nb demo` would run)."
+)
 
 
 @pytest.fixture

@@ -11,57 +11,25 @@ import json
 import re
 import time
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urljoin
 
 import pytest
 import requests
+from demo_backends import api_fixture, backend_fixture, client_fixture
 from srv_helpers import check_field_error
 from test_server_executor import logs, wait
 
 from synapse_nb.clients import BackendClient
 from synapse_nb.frames import Client
 from synapse_nb.plugins.export import export
-from synapse_nb.server import ServerHandle, start
 
 GT_VERSION = "v2"  # the demo's reviewed ground truth
 PREDICTIONS = "yolo-v8n 2.0.0 predictions"  # the dataset of a model's predictions
 
 
-class Api(requests.Session):
-    """Relative paths against the demo's API."""
-
-    def __init__(self, base_url: str, token: str) -> None:
-        super().__init__()
-        self.base_url = base_url
-        self.headers["Synapse-Access-Token"] = f"Token {token}"
-
-    def request(self, method: str, url: str, *args, **kwargs) -> requests.Response:  # type: ignore[override]
-        kwargs.setdefault("timeout", 30)
-        return super().request(method, urljoin(self.base_url, url), *args, **kwargs)
-
-
-@pytest.fixture(scope="module")
-def demo() -> Iterator[ServerHandle]:
-    srv = start(demo=True)
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture(scope="module")
-def api(demo) -> Iterator[Api]:
-    with Api(demo.url, demo.token) as session:
-        yield session
-
-
-@pytest.fixture(scope="module")
-def backend(demo) -> Iterator[BackendClient]:
-    client = BackendClient(demo.url, api_token=demo.token)
-    yield client
-    client.close()
+demo = backend_fixture()
+api = api_fixture("demo")
+backend = client_fixture("demo", kind=BackendClient)
 
 
 def versions(api) -> tuple[int, int]:

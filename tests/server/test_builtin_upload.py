@@ -14,34 +14,22 @@ import io
 import stat
 import time
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from demo_backends import api_fixture, backend_fixture
 from PIL import Image
 from srv_helpers import check_field_error
-from test_builtin_plugins import Api, archive_of, run
+from test_builtin_plugins import archive_of, run
 from test_server_executor import logs, wait
 
-from synapse_nb.server import ServerHandle, start
 from synapse_nb.server.demo.media import generate_item
 
 SCENES = 32
 
 
-@pytest.fixture(scope="module")
-def demo() -> Iterator[ServerHandle]:
-    srv = start(demo=True)
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture(scope="module")
-def api(demo) -> Iterator[Api]:
-    with Api(demo.url, demo.token) as session:
-        yield session
+demo = backend_fixture()
+api = api_fixture("demo")
 
 
 @pytest.fixture

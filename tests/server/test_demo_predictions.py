@@ -15,13 +15,13 @@ import copy
 import dataclasses
 import io
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pytest
 import requests
+from demo_backends import backend_fixture
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
@@ -57,13 +57,7 @@ class Event:
     item: dict  # images[0] of the DM document
 
 
-@pytest.fixture(scope="module")
-def demo() -> Iterator[ServerHandle]:
-    srv = start(demo=True)
-    try:
-        yield srv
-    finally:
-        srv.stop()
+demo = backend_fixture()
 
 
 def read_datasets(server: ServerHandle) -> dict[str, list[Event]]:

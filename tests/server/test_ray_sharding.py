@@ -8,41 +8,23 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
 import pytest
 import requests
-from test_builtin_plugins import Api, archive_of, exported_files, run, versions
+from demo_backends import api_fixture, backend_fixture, client_fixture
+from test_builtin_plugins import archive_of, exported_files, run, versions
 from test_executor_ray import logs
 
 from synapse_nb.clients import BackendClient
 from synapse_nb.plugins.export import export
-from synapse_nb.server import ServerHandle, start
 from synapse_nb.server.executors.ray_head import LocalRayHead
 
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 
 
-@pytest.fixture(scope="module")
-def ray_demo(ray_head: LocalRayHead) -> Iterator[ServerHandle]:
-    srv = start(demo=True, ray=ray_head)
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture(scope="module")
-def api(ray_demo) -> Iterator[Api]:
-    with Api(ray_demo.url, ray_demo.token) as session:
-        yield session
-
-
-@pytest.fixture(scope="module")
-def backend(ray_demo) -> Iterator[BackendClient]:
-    client = BackendClient(ray_demo.url, api_token=ray_demo.token)
-    yield client
-    client.close()
+ray_demo = backend_fixture(uses={"ray": "ray_head"})
+api = api_fixture("ray_demo")
+backend = client_fixture("ray_demo", kind=BackendClient)
 
 
 def finished(api, job_id: str, timeout: float = 240.0) -> dict:

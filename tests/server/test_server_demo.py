@@ -9,10 +9,10 @@ from __future__ import annotations
 import hashlib
 import io
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 import requests
+from demo_backends import backend_fixture
 from PIL import Image
 
 from synapse_nb.server import ServerHandle, start
@@ -24,13 +24,7 @@ def session_for(server: ServerHandle, token: str | None = None) -> requests.Sess
     return session
 
 
-@pytest.fixture(scope="module")
-def demo() -> Iterator[ServerHandle]:
-    srv = start(demo=True)
-    try:
-        yield srv
-    finally:
-        srv.stop()
+demo = backend_fixture()
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from wb_helpers import demo_server, recording_comm
-
-from synapse_nb.frames import Client
-from synapse_nb.server import ServerHandle
+from demo_backends import backend_fixture, client_fixture
+from wb_helpers import recording_comm
 
 
 @pytest.fixture
@@ -22,13 +20,5 @@ def comm() -> Iterator[None]:
         yield
 
 
-@pytest.fixture(scope="module")
-def demo() -> Iterator[ServerHandle]:
-    with demo_server() as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def client(demo: ServerHandle) -> Iterator[Client]:
-    with Client(demo.url, api_token=demo.token) as c:
-        yield c
+demo = backend_fixture()
+client = client_fixture("demo")

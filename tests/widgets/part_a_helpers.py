@@ -18,9 +18,9 @@ import ipywidgets
 import ipywidgets.widgets.widget as widget_module
 import pytest
 import requests
+from demo_backends import backend_fixture, client_fixture
 
-from synapse_nb.frames import Client
-from synapse_nb.server import ServerHandle, start
+from synapse_nb.server import ServerHandle
 
 
 class DummyComm:
@@ -100,20 +100,10 @@ def descendants(widget: ipywidgets.Widget) -> Iterator[ipywidgets.Widget]:
         yield from descendants(child)
 
 
-@pytest.fixture(scope="session")
-def demo_a() -> Iterator[ServerHandle]:
-    """A demo workspace shared by the read-only widget tests of this part."""
-    srv = start(demo=True)
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture(scope="session")
-def client_a(demo_a: ServerHandle) -> Iterator[Client]:
-    with Client(demo_a.url, api_token=demo_a.token) as client:
-        yield client
+demo_a = backend_fixture(
+    "session", doc="A demo workspace shared by the read-only widget tests of this part."
+)
+client_a = client_fixture("demo_a", "session")
 
 
 def version_ids(server: ServerHandle) -> dict[tuple[str, str], int]:

@@ -10,11 +10,12 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from demo_backends import backend_fixture
 from part_a_helpers import dummy_comm, frontend_click, journal_mark, requests_since  # noqa: F401
 
 from synapse_nb.exceptions import InvalidInputError
 from synapse_nb.frames import Client
-from synapse_nb.server import ServerHandle, start
+from synapse_nb.server import ServerHandle
 from synapse_nb.widgets.jobs import JobMonitor
 
 pytestmark = pytest.mark.usefixtures("dummy_comm")
@@ -23,13 +24,7 @@ pytestmark = pytest.mark.usefixtures("dummy_comm")
 JOB_SECONDS = 2.0
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerHandle]:
-    srv = start(demo=True)
-    try:
-        yield srv
-    finally:
-        srv.stop()
+server = backend_fixture()
 
 
 @pytest.fixture

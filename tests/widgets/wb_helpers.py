@@ -21,7 +21,7 @@ from ipywidgets import Widget
 from ipywidgets.widgets import widget as widget_module
 
 from synapse_nb.frames.build import build_frame
-from synapse_nb.server import ServerHandle, start
+from synapse_nb.server import ServerHandle
 
 
 class RecordingComm:
@@ -98,15 +98,6 @@ def option_index(dropdown: Widget, value: Any) -> int:
     values = [v for _label, v in dropdown.options] if isinstance(dropdown.options[0], tuple) \
         else list(dropdown.options)  # fmt: skip
     return values.index(value)
-
-
-@contextlib.contextmanager
-def demo_server() -> Iterator[ServerHandle]:
-    srv = start(demo=True)
-    try:
-        yield srv
-    finally:
-        srv.stop()
 
 
 def request_paths(srv: ServerHandle, method: str | None = None) -> list[str]:

@@ -7,30 +7,16 @@ their own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from demo_backends import backend_fixture, client_fixture
 from wf_helpers import collection_id
 
 from synapse_nb.clients import BackendClient
-from synapse_nb.server import ServerHandle, start
 
-
-@pytest.fixture(scope="module")
-def demo() -> Iterator[ServerHandle]:
-    srv = start(demo=True)
-    try:
-        yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.fixture(scope="module")
-def client(demo: ServerHandle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackendClient]:
-    cache = tmp_path_factory.mktemp("client-cache")
-    with BackendClient(demo.url, api_token=demo.token, cache_dir=cache) as c:
-        yield c
+demo = backend_fixture()
+client = client_fixture("demo", kind=BackendClient, cache="client-cache")
 
 
 @pytest.fixture

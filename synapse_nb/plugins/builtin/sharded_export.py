@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, cast
 
 from synapse_nb.converters import Audit, collect_classes, resolve_class_order
@@ -25,7 +24,7 @@ from synapse_nb.plugins.builtin.sharding import JobAccess, ShardTasks, list_ids,
 from synapse_nb.plugins.export import (
     _check_options,
     _exporter_class,
-    _originals,
+    _make_exporter,
     _split_map,
 )
 from synapse_nb.plugins.export.base import ITEM_ERRORS, BaseExporter, ExportRun
@@ -38,7 +37,7 @@ from synapse_nb.plugins.export.items import (
     fetch_records,
     resolve_target,
 )
-from synapse_nb.plugins.export.report import ExportReport
+from synapse_nb.plugins.export.report import ExportReport, write_report
 
 __all__ = ["convert_shard", "export_on_ray", "fetch_shard"]
 
@@ -188,14 +187,16 @@ def export_on_ray(
         for (items, _), s in zip(fetched, summaries, strict=True)]))  # fmt: skip
     items = [item for part in converted for item, _ in part]
     audits = {item["id"]: a for part in converted for item, a in part if a is not None}
-    exporter = _with_converted(exporter_class, audits)(
+    exporter = _make_exporter(
+        _with_converted(exporter_class, audits),
         run,
-        _originals(items, exporter_class, save_original_file, workers, cache_dir),
-        Path(path),
-        name=name or f"{spec.name}-{fmt_name.lower()}",
-        save_original_file=save_original_file,
-        count=len(items),
+        items,
+        path=path,
+        name=name,
         target=spec.name,
+        fmt_name=fmt_name,
+        save_original_file=save_original_file,
+        prefetch=(workers, cache_dir),
         **options,
     )
     exporter.audit = audit
@@ -203,32 +204,4 @@ def export_on_ray(
         exporter.export()
     finally:
         run.end_log()
-    return _report(exporter, fmt_name, spec.name, len(items), missing, started)
-
-
-def _report(exporter: BaseExporter, fmt_name: str, target: str, count: int,
-            missing: list[int], started: float) -> ExportReport:  # fmt: skip
-    assert exporter.unique_export_path is not None
-    failed = [
-        {"id": i, "stage": "fetch", "error": "not found (or not visible with this token)"}
-        for i in missing
-    ]
-    report = ExportReport(
-        path=exporter.unique_export_path,
-        format=fmt_name,
-        target=target,
-        total=count + len(missing),
-        exported=exporter.exported,
-        failed=failed + exporter.item_errors,
-        original_files={
-            "success": exporter.run.metrics.get("original_file", {}).get("success", 0),
-            "failed": len(exporter.original_failures),
-        },
-        missing_originals=exporter.original_failures,
-        audit=exporter.audit,
-        splits=dict(exporter.split_counts),
-        filename_collisions=exporter.filename_collisions,
-        elapsed=time.perf_counter() - started,
-    )
-    report.write()
-    return report
+    return write_report(exporter, fmt_name, spec.name, len(items), missing, started)

@@ -53,7 +53,7 @@ from synapse_nb.plugins.export.items import (
     resolve_target,
 )
 from synapse_nb.plugins.export.originals import OriginalsPrefetcher
-from synapse_nb.plugins.export.report import ExportReport
+from synapse_nb.plugins.export.report import ExportReport, write_report
 from synapse_nb.utils.file import get_temp_path
 
 __all__ = [
@@ -243,14 +243,16 @@ def export(
             if classes is not None
             else configured_classes(client, spec, records, params or {})
         )
-        exporter = exporter_class(
+        exporter = _make_exporter(
+            exporter_class,
             ExportRun(reporter),
-            _originals(items, exporter_class, save_original_file, workers, cache_dir),
-            Path(path),
-            name=name or f"{spec.name}-{fmt_name.lower()}",
-            save_original_file=save_original_file,
-            count=len(items),
+            items,
+            path=path,
+            name=name,
             target=spec.name,
+            fmt_name=fmt_name,
+            save_original_file=save_original_file,
+            prefetch=(workers, cache_dir),
             classes=configured,
             segmentation_mode=segmentation_mode,
             tasks=tasks,
@@ -267,30 +269,35 @@ def export(
         exporter.export()
     finally:
         reporter.close()
-    assert exporter.unique_export_path is not None
-    failed = [
-        {"id": i, "stage": "fetch", "error": "not found (or not visible with this token)"}
-        for i in missing
-    ]
-    report = ExportReport(
-        path=exporter.unique_export_path,
-        format=fmt_name,
-        target=spec.name,
-        total=len(items) + len(missing),
-        exported=exporter.exported,
-        failed=failed + exporter.item_errors,
-        original_files={
-            "success": exporter.run.metrics.get("original_file", {}).get("success", 0),
-            "failed": len(exporter.original_failures),
-        },
-        missing_originals=exporter.original_failures,
-        audit=exporter.audit,
-        splits=dict(exporter.split_counts),
-        filename_collisions=exporter.filename_collisions,
-        elapsed=time.perf_counter() - started,
+    return write_report(exporter, fmt_name, spec.name, len(items), missing, started)
+
+
+def _make_exporter(
+    exporter_class: type[BaseExporter],
+    run: ExportRun,
+    items: list[dict[str, Any]],
+    *,
+    path: Any,
+    name: str | None,
+    target: str,
+    fmt_name: str,
+    save_original_file: bool,
+    prefetch: tuple[int, Any],
+    **options: Any,
+) -> BaseExporter:
+    """The run's exporter: ``path/name`` (by default ``<target>-<format>``), the items with
+    the originals they need downloaded ahead (``prefetch``: workers and cache dir)."""
+    workers, cache_dir = prefetch
+    return exporter_class(
+        run,
+        _originals(items, exporter_class, save_original_file, workers, cache_dir),
+        Path(path),
+        name=name or f"{target}-{fmt_name.lower()}",
+        save_original_file=save_original_file,
+        count=len(items),
+        target=target,
+        **options,
     )
-    report.write()
-    return report
 
 
 def _originals(

@@ -2,7 +2,7 @@
 
 Example:
     >>> from synapse_nb.converters import Audit
-    >>> report = ExportReport(path=Path("out/task-yolo"), format="yolo", target="task",
+    >>> report = ExportReport(path=tmp / "task-yolo", format="yolo", target="task",
     ...                       total=2, exported=2, audit=Audit())
     >>> report.ok, report.summary()["exported"]
     (True, 2)
@@ -10,14 +10,20 @@ Example:
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from synapse_nb.converters import Audit
 from synapse_nb.converters.jsontext import write_json
+from synapse_nb.plugins.export.base import BaseExporter
 
-__all__ = ["ExportReport"]
+__all__ = ["ExportReport", "write_report"]
+
+#: the error recorded for a selected id that the fetch did not return
+_NOT_FOUND = "not found (or not visible with this token)"
 
 
 @dataclass
@@ -137,3 +143,52 @@ class ExportReport:
             f"{audit['skipped']} skipped, {audit['lossy']} lossy, {audit['failed']} failed; "
             f"{self.elapsed:.1f} s)"
         )
+
+
+def write_report(
+    exporter: BaseExporter,
+    fmt_name: str,
+    target: str,
+    count: int,
+    missing: Iterable[int],
+    started: float,
+) -> ExportReport:
+    """Build the report of a finished export and write it into the export directory.
+
+    Args:
+        exporter: The exporter after its ``export()`` ran (it holds the counts and failures).
+        fmt_name: The format's name as the report shows it.
+        target: ``task``, ``assignment`` or ``ground_truth``.
+        count: Items fetched and handed to the exporter.
+        missing: Selected ids the fetch did not return (each a ``fetch`` failure).
+        started: ``time.perf_counter()`` at the first request (for ``elapsed``).
+
+    Example:
+        >>> from synapse_nb.plugins.export.base import ExportRun
+        >>> exporter = BaseExporter(ExportRun(progress=False), [], tmp, name="none")
+        >>> _ = exporter.export()
+        >>> report = write_report(exporter, "dm", "task", 0, [7], time.perf_counter())
+        >>> report.total, report.failed[0]["stage"], (report.path / "export_report.json").is_file()
+        (1, 'fetch', True)
+    """
+    assert exporter.unique_export_path is not None
+    failed = [{"id": i, "stage": "fetch", "error": _NOT_FOUND} for i in missing]
+    report = ExportReport(
+        path=exporter.unique_export_path,
+        format=fmt_name,
+        target=target,
+        total=count + len(failed),
+        exported=exporter.exported,
+        failed=failed + exporter.item_errors,
+        original_files={
+            "success": exporter.run.metrics.get("original_file", {}).get("success", 0),
+            "failed": len(exporter.original_failures),
+        },
+        missing_originals=exporter.original_failures,
+        audit=exporter.audit,
+        splits=dict(exporter.split_counts),
+        filename_collisions=exporter.filename_collisions,
+        elapsed=time.perf_counter() - started,
+    )
+    report.write()
+    return report

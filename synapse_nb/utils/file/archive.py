@@ -90,12 +90,11 @@ def archive(
 
     Example:
         >>> import zipfile
-        >>> Path("my_plugin").mkdir()
-        >>> _ = Path("my_plugin/config.yaml").write_text("name: my-plugin\\n")
-        >>> archive("my_plugin", "dist/my_plugin.zip")
-        PosixPath('dist/my_plugin.zip')
-        >>> zipfile.ZipFile("dist/my_plugin.zip").namelist()
-        ['my_plugin/config.yaml']
+        >>> (tmp / "my_plugin").mkdir()
+        >>> _ = (tmp / "my_plugin" / "config.yaml").write_text("name: my-plugin\\n")
+        >>> zipped = archive(tmp / "my_plugin", tmp / "dist" / "my_plugin.zip")
+        >>> zipped.relative_to(tmp).as_posix(), zipfile.ZipFile(zipped).namelist()
+        ('dist/my_plugin.zip', ['my_plugin/config.yaml'])
     """
     source = Path(input_path)
     target = Path(output_path)
@@ -181,10 +180,8 @@ def unarchive(
         ArchiveLimitError: If the archive exceeds a limit; ``limit`` names it.
 
     Example:
-        >>> import tempfile
-        >>> work = Path(tempfile.mkdtemp())
-        >>> _ = (work / "src").mkdir(), (work / "src" / "a.txt").write_text("hi")
-        >>> out = unarchive(archive(work / "src", work / "src.zip"), work / "out")
+        >>> _ = (tmp / "src").mkdir(), (tmp / "src" / "a.txt").write_text("hi")
+        >>> out = unarchive(archive(tmp / "src", tmp / "src.zip"), tmp / "out")
         >>> (out / "src" / "a.txt").read_text()
         'hi'
     """

@@ -32,11 +32,10 @@ def calculate_checksum(file_path: str | PathLike[str], prefix: str = "") -> str:
         TypeError: If ``prefix`` is not a string.
 
     Example:
-        >>> from pathlib import Path
-        >>> _ = Path("plugin.zip").write_bytes(b"hello")
-        >>> calculate_checksum("plugin.zip")
+        >>> _ = (tmp / "plugin.zip").write_bytes(b"hello")
+        >>> calculate_checksum(tmp / "plugin.zip")
         '5d41402abc4b2a76b9719d911017c592'
-        >>> calculate_checksum("plugin.zip", prefix="dev-")
+        >>> calculate_checksum(tmp / "plugin.zip", prefix="dev-")
         'dev-5d41402abc4b2a76b9719d911017c592'
     """
     if not isinstance(prefix, str):

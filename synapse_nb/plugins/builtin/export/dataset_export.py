@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from synapse_nb.exceptions import InvalidInputError
+from synapse_nb.plugins.builtin.progress import job_progress
 from synapse_nb.plugins.builtin.sharded_export import export_on_ray
 from synapse_nb.plugins.builtin.sharding import shard_size
 from synapse_nb.plugins.export import export
@@ -75,15 +76,6 @@ def zip_folder(folder: Path, archive: Path) -> Path:
                 method = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
                 zf.write(path, path.relative_to(folder).as_posix(), compress_type=method)
     return archive
-
-
-def _progress(ctx: Any) -> Any:
-    def report(current: int, total: int, category: str) -> None:
-        ctx.check_stop()
-        if total > 0:
-            ctx.set_progress(current, total, category)
-
-    return report
 
 
 def destination(params: dict[str, Any], ctx: Any) -> tuple[Path, Path] | None:
@@ -148,7 +140,7 @@ def run_export(params: dict[str, Any], ctx: Any, out: Path, originals: Path) -> 
     """
     sharded = export_on_ray(ctx, params["target"], params["format"], out,
                             query=export_query(params), shard_size=shard_size(params),
-                            split=params.get("split"), progress=_progress(ctx),
+                            split=params.get("split"), progress=job_progress(ctx),
                             name=params.get("name"), cache_dir=originals,
                             save_original_file=params["save_original_file"])  # fmt: skip
     report = sharded or export(  # not on Ray, or no more items than one shard
@@ -158,7 +150,7 @@ def run_export(params: dict[str, Any], ctx: Any, out: Path, originals: Path) -> 
         out,
         params=export_query(params),
         split=params.get("split"),
-        progress=_progress(ctx),
+        progress=job_progress(ctx),
         name=params.get("name"),
         save_original_file=params["save_original_file"],
         workers=4,

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from synapse_nb.exceptions import InvalidInputError
+from synapse_nb.plugins.builtin.progress import job_progress
 from synapse_nb.plugins.storages import check_links, inside, relative, storage_root
 from synapse_nb.plugins.upload import UploadReport, upload
 from synapse_nb.plugins.upload.manifest import default_manifest_path
@@ -141,15 +142,6 @@ def summary(report: UploadReport, root: Path, params: dict[str, Any]) -> dict[st
     }
 
 
-def _progress(ctx: Any) -> Any:
-    def report(current: int, total: int, category: str) -> None:
-        ctx.check_stop()
-        if total > 0:
-            ctx.set_progress(current, total, category)
-
-    return report
-
-
 def run(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
     """Check the folder, upload it with the job's client, return the per-file summary.
 
@@ -189,7 +181,7 @@ def run(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
             recursive=params.get("recursive", True),
             batch_size=params.get("batch_size", 100),
             workers=4,
-            progress=_progress(ctx),
+            progress=job_progress(ctx),
             manifest=manifest,
         )
     result = summary(report, root, params)

@@ -178,8 +178,8 @@ def get_video_info(video_path: str | PathLike[str]) -> dict[str, Any]:
 
     Example:
         >>> _ = subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
-        ...     "testsrc=size=320x240:rate=25:duration=0.4", "clip.mp4"], check=True)
-        >>> info = get_video_info("clip.mp4")
+        ...     "testsrc=size=320x240:rate=25:duration=0.4", tmp / "clip.mp4"], check=True)
+        >>> info = get_video_info(tmp / "clip.mp4")
         >>> info["width"], info["height"], info["fps"], "audio_codec" in info
         (320, 240, 25.0, False)
     """
@@ -279,14 +279,12 @@ def transcode_video(
 
     Example:
         >>> _ = subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
-        ...     "testsrc=size=320x240:rate=25:duration=0.4", "input.avi"], check=True)
+        ...     "testsrc=size=320x240:rate=25:duration=0.4", tmp / "input.avi"], check=True)
         >>> seen = []
-        >>> transcode_video(
-        ...     "input.avi", "output.mp4", TranscodeConfig(crf=20), progress_callback=seen.append
-        ... )
-        PosixPath('output.mp4')
-        >>> seen[-1], get_video_info("output.mp4")["video_codec"]
-        (100.0, 'h264')
+        >>> out = transcode_video(tmp / "input.avi", tmp / "output.mp4", TranscodeConfig(crf=20),
+        ...                       progress_callback=seen.append)
+        >>> out.name, seen[-1], get_video_info(out)["video_codec"]
+        ('output.mp4', 100.0, 'h264')
     """
     src, dst = Path(input_path), Path(output_path)
     if not validate_video_format(src):
@@ -356,9 +354,9 @@ def optimize_for_web(video_path: str | PathLike[str], output_path: str | PathLik
 
     Example:
         >>> _ = subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
-        ...     "testsrc=size=320x240:rate=25:duration=0.4", "input.mov"], check=True)
-        >>> optimize_for_web("input.mov", "web.mp4")
-        PosixPath('web.mp4')
+        ...     "testsrc=size=320x240:rate=25:duration=0.4", tmp / "input.mov"], check=True)
+        >>> optimize_for_web(tmp / "input.mov", tmp / "web.mp4").name
+        'web.mp4'
     """
     config = TranscodeConfig(preset="fast", crf=23, movflags="+faststart+frag_keyframe+empty_moov")
     return transcode_video(video_path, output_path, config)
@@ -381,9 +379,9 @@ async def atranscode_video(
 
     Example:
         >>> _ = subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
-        ...     "testsrc=size=320x240:rate=25:duration=0.4", "a.mov"], check=True)
-        >>> asyncio.run(atranscode_video("a.mov", "a.mp4"))
-        PosixPath('a.mp4')
+        ...     "testsrc=size=320x240:rate=25:duration=0.4", tmp / "a.mov"], check=True)
+        >>> asyncio.run(atranscode_video(tmp / "a.mov", tmp / "a.mp4")).name
+        'a.mp4'
     """
     return await asyncio.to_thread(transcode_video, input_path, output_path, config)
 
@@ -410,12 +408,12 @@ def transcode_batch(
         VideoTranscodeError: The first failure, after the others finished.
 
     Example:
-        >>> _ = subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
-        ...     "testsrc=size=64x48:rate=25:duration=0.4", "a.avi"], check=True)
-        >>> _ = subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
-        ...     "testsrc=size=64x48:rate=25:duration=0.4", "b.mkv"], check=True)
-        >>> transcode_batch([Path("a.avi"), Path("b.mkv")], Path("out"))
-        [PosixPath('out/a_transcoded.mp4'), PosixPath('out/b_transcoded.mp4')]
+        >>> inputs = [tmp / "a.avi", tmp / "b.mkv"]
+        >>> for path in inputs:
+        ...     _ = subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i",
+        ...         "testsrc=size=64x48:rate=25:duration=0.4", path], check=True)
+        >>> [p.relative_to(tmp).as_posix() for p in transcode_batch(inputs, tmp / "out")]
+        ['out/a_transcoded.mp4', 'out/b_transcoded.mp4']
     """
     if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
         raise ValueError(f"max_workers must be a positive integer, got {max_workers!r}")

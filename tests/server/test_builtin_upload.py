@@ -260,6 +260,23 @@ def test_an_export_path_leaving_the_storage_fails_before_exporting(demo, api, di
     assert not any(p.startswith(("/tasks", "/data_files")) for p in requested), requested
 
 
+def test_a_link_swapped_in_at_a_middle_level_after_the_check_creates_nothing_outside(tmp_path):
+    from synapse_nb.exceptions import InvalidInputError
+    from synapse_nb.plugins.builtin.export.dataset_export import write_archive
+
+    root, outside, export_dir = tmp_path / "disk", tmp_path / "outside", tmp_path / "export"
+    (root / "exports").mkdir(parents=True)
+    outside.mkdir()
+    (export_dir / "labels").mkdir(parents=True)
+    (export_dir / "labels" / "a.txt").write_text("0 0.5 0.5 0.2 0.2")
+    folder = root / "exports" / "coco" / "train"  # checked: inside the storage, not there yet
+    (root / "exports" / "coco").symlink_to(outside)  # ... then a link takes its middle level
+    with pytest.raises(InvalidInputError, match=r"invalid path='exports/coco/train'.*link"):
+        write_archive(folder, root, "done.zip", export_dir)
+    assert list(outside.iterdir()) == []  # no folder, no archive went through the link
+    assert sorted(p.name for p in (root / "exports").iterdir()) == ["coco"]
+
+
 def test_a_link_loop_in_a_storage_is_a_clear_error_naming_the_parameter(tmp_path):
     from synapse_nb.exceptions import InvalidInputError
     from synapse_nb.plugins.storages import check_links, inside

@@ -1,9 +1,9 @@
 """The built-in storage upload and the export to a storage path, run for real as demo jobs.
 
-A ``file_system`` storage is created over HTTP with its location in the test's temp folder;
-the jobs read and write there on the backend's side. Each test checks the product (the data
-units in the collection, the archive on disk) and, for a refused path, that nothing was sent
-or written.
+A ``file_system`` storage is created over HTTP with its location in the test's temp folder
+(the backend's storage root is pytest's temp folder); the jobs read and write there on the
+backend's side. Each test checks the product (the data units in the collection, the archive on
+disk) and, for a refused path, that nothing was sent or written.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ SCENES = 32
 
 
 @pytest.fixture(scope="module")
-def demo() -> Iterator[ServerHandle]:
-    srv = start(demo=True)
+def demo(tmp_path_factory) -> Iterator[ServerHandle]:
+    srv = start(demo=True, storage_roots=[tmp_path_factory.getbasetemp()])  # the tests' disks
     try:
         yield srv
     finally:
@@ -54,6 +54,40 @@ def disk(api, tmp_path) -> tuple[int, Path]:
     response = api.post("storages/", json=body)
     assert response.status_code == 201, response.text
     return response.json()["id"], root
+
+
+def test_a_file_system_storage_outside_the_storage_roots_is_a_400_and_nothing_is_stored(
+    demo, api, tmp_path
+):
+    outside = Path(demo.data_dir)  # not below the roots: the backend's own files
+    (tmp_path / "link").symlink_to(outside)  # inside a root by name, outside once followed
+    before = api.get("storages/").json()["count"]
+    for location in (str(outside), str(tmp_path / "link" / "files"), f"{tmp_path}/../../..",
+                     "relative/path", 12):
+        body = {"name": "escape", "provider": "FILE_SYSTEM",
+                "configuration": {"location": location}}  # fmt: skip
+        messages = check_field_error(api.post("storages/", json=body), "configuration.location",
+                                     location)  # fmt: skip
+        assert isinstance(location, int) or "relative" in location or "storage root" in messages[0]
+    assert api.get("storages/").json()["count"] == before  # nothing written
+    s3 = {"name": "s3", "provider": "amazon_s3", "configuration": {"location": str(outside)}}
+    assert api.post("storages/", json=s3).status_code == 201  # not a folder here: not checked
+
+
+def test_the_default_storage_root_is_the_data_dir_s_storages_folder(tmp_path):
+    from synapse_nb.cli import build_parser
+
+    with start(data_dir=tmp_path / "data") as srv, Api(srv.url, srv.token) as session:
+        root = srv.data_dir / "storages"
+        assert root.is_dir()
+        ok = {"name": "in", "provider": "file_system",
+              "configuration": {"location": str(root / "scans")}}  # fmt: skip
+        assert session.post("storages/", json=ok).status_code == 201, ok
+        out = {**ok, "configuration": {"location": str(tmp_path)}}
+        check_field_error(session.post("storages/", json=out), "configuration.location",
+                          str(tmp_path))  # fmt: skip
+    args = build_parser().parse_args(["serve", "--storage-root", "/a", "--storage-root", "/b"])
+    assert args.storage_roots == [Path("/a"), Path("/b")]
 
 
 @functools.cache

@@ -3,10 +3,11 @@
 A backend started with a Ray address (``synapse-nb serve --ray auto``, ``start(ray=...)``)
 uses this executor instead of the local one; it keeps the same interface (``submit``,
 ``stop``, ``describe``, ``is_active``, ``active_jobs``, ``close``). Each job is submitted with
-a working directory made of the release's files and the job's spec (params, a job token,
-folders) or, with ``ship_release = False`` and the Jobs API on this machine, run in the
-release's own folder with its spec in the job's folder (no working directory for Ray to
-package, upload and unpack); Ray runs :mod:`.ray_entry` there, which runs the ordinary job
+a working directory made of the release's files and the job's spec (params, folders, and a
+one-time claim code in place of the job's token: see :mod:`.claims`) or, with
+``ship_release = False`` and the Jobs API on this machine, run in the release's own folder
+with its spec in the job's folder (no working directory for Ray to package, upload and
+unpack); Ray runs :mod:`.ray_entry` there, which runs the ordinary job
 process and writes what it reports as marked lines into Ray's job log. A follower thread per
 job polls Ray for the job's status and reads the log as a stream (:mod:`.ray_logs`: each
 character once, a dropped stream caught up with one full read), and turns the log back into
@@ -42,6 +43,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..db import dumps, loads, now
+from . import claims
 from .local import LocalExecutor
 from .process import Collected, Outcome, outcome
 from .ray_cluster import RayCluster
@@ -195,6 +197,8 @@ class RayExecutor(LocalExecutor):
         #: machine allows; measured with bench_jobs it did not shorten the time to RUNNING, so
         #: it is not the default
         self.ship_release = True
+        #: seconds a job's claim code stays valid (Ray must start the job within them)
+        self.claim_ttl = claims.CLAIM_TTL
         self._follows: dict[str, _Follow] = {}
         self._detached = False
         #: characters of job logs fetched from Ray (what following logs costs), and how often
@@ -366,6 +370,13 @@ class RayExecutor(LocalExecutor):
             )
         finally:
             shutil.rmtree(package, ignore_errors=True)  # Ray has its own copy now
+
+    def _credential(self, job: Any, base_url: str | None) -> dict[str, Any]:
+        """What goes to Ray: a one-time claim code, never the token (anyone with access to the
+        cluster can read a job's package); the launcher exchanges it for the token."""
+        if not base_url or job["user_id"] is None:
+            return {"token": None}
+        return {"token": None, "claim": claims.issue(self.state.db, job["id"], self.claim_ttl)}
 
     def _on_this_machine(self) -> bool:
         return urlsplit(self.client.get_address()).hostname in LOOPBACK

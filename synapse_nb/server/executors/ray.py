@@ -69,6 +69,9 @@ PENDING_POLL = 0.05
 QUIET_LOGGERS = ("ray.dashboard.modules.dashboard_sdk", "ray._private.runtime_env.packaging")
 #: pauses between the tries of a read from Ray's Jobs API (then the last error fails the job)
 ASK_RETRIES = (0.5, 1.0, 2.0, 4.0, 8.0)
+#: seconds the stream has to bring the end of an ended job's log before a full read (which
+#: fetches the whole log again)
+REST_WAIT = 5.0
 #: Ray's statuses that end a job
 RAY_TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 #: hosts of a Jobs API on this machine (its job drivers then run here too)
@@ -472,9 +475,15 @@ class RayExecutor(LocalExecutor):
         tail.resume()
 
     def _read_rest(self, follow: _Follow, tail: LogTail) -> None:
-        """The job has ended: the rest of its log (one full read unless the stream had it all)."""
+        """The job has ended: the rest of its log, from the stream while it brings it (up to
+        :data:`REST_WAIT`), else one full read."""
         assert follow.ray_id is not None
+        deadline = time.monotonic() + REST_WAIT
         self._take(follow, tail.read(0))
+        while follow.exit_code is None and tail.error is None and not tail.ended:
+            if time.monotonic() > deadline:
+                break
+            self._take(follow, tail.read(POLL))  # a loaded head streams the last lines late
         if follow.exit_code is None:  # the launcher's last line has not come through the stream
             self._take(follow, tail.catch_up(self._ask(self.client.get_job_logs, follow.ray_id)))
         self._take(follow, "", final=True)

@@ -338,6 +338,15 @@ def test_what_ray_receives_holds_a_one_time_claim_and_never_the_job_token(
     assert not [p for folder in scratch for p in folder.rglob("*") if p.is_file()]  # spec gone
 
 
+def test_a_job_run_in_place_claims_its_token_too(rapi, ray_server, monkeypatch):
+    monkeypatch.setattr(ray_server.state.jobs, "ship_release", False)  # the release's folder
+    job_id = run(rapi, release(rapi, TOKEN_PLUGIN), seconds=0.01)
+    job = wait(rapi, job_id)
+    assert job["status"] == "SUCCEEDED", logs(rapi, job_id)
+    assert job["result"]["projects"] == rapi.get("projects/").json()["count"]
+    assert not list(ray_server.data_dir.glob(f"jobs/*/{job_id}/*.json"))  # no spec left
+
+
 def test_a_claim_is_void_once_expired_or_once_its_job_ended_and_never_a_5xx(rapi, ray_server):
     from synapse_nb.server.executors import claims
 

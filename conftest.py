@@ -40,10 +40,11 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 @pytest.fixture(scope="session")
-def _doctest_backend() -> Iterator[Any]:
+def _doctest_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from synapse_nb.server import start
 
-    srv = start(demo=True)
+    # file_system storages of the examples live in their ``tmp``, below pytest's temp root
+    srv = start(demo=True, storage_roots=[tmp_path_factory.getbasetemp()])
     try:
         yield srv
     finally:

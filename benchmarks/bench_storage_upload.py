@@ -71,7 +71,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--size", type=int, default=320, help="image width in pixels")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, start(demo=True) as srv:
+    with tempfile.TemporaryDirectory() as tmp, start(demo=True, storage_roots=[tmp]) as srv:
         root = Path(tmp)
         images(root / "here", args.files, args.size, shade=10)
         images(root / "there", args.files, args.size, shade=200)

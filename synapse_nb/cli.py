@@ -77,6 +77,16 @@ def _add_server_options(parser: argparse.ArgumentParser, default_port: int) -> N
         "the Jobs API URL, or 'local' to start a local Ray head (needs synapse-nb[ray]); "
         "Ray's token is read from $RAY_AUTH_TOKEN",
     )
+    parser.add_argument(
+        "--storage-root",
+        dest="storage_roots",
+        action="append",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="a folder file_system storages may be located in (repeatable; default: the "
+        "storages/ folder of the data dir)",
+    )
 
 
 def _start_backend(args: argparse.Namespace, demo: bool) -> ServerHandle:
@@ -121,6 +131,7 @@ def _start(args: argparse.Namespace, demo: bool, faults: FaultConfig) -> ServerH
         prefix=args.prefix,
         faults=faults,
         ray=True if args.ray == "local" else args.ray,
+        storage_roots=args.storage_roots,
     )
 
 

@@ -319,10 +319,11 @@ class IntegrationClientMixin(BaseClient):
         """Get a storage with its configuration (``?with_configuration=true``).
 
         Example:
+            >>> disk = {"location": str(tmp / "disk")}
             >>> storage = backend.create_storage({"name": "Doc disk", "provider": "file_system",
-            ...                                   "configuration": {"location": "/data"}})
-            >>> backend.get_storage(storage["id"])["configuration"]
-            {'location': '/data'}
+            ...                                   "configuration": disk})
+            >>> backend.get_storage(storage["id"])["configuration"] == disk
+            True
         """
         pk = check_pk(pk, method="get_storage")
         return self._get(f"storages/{pk}/", {"with_configuration": "true"})

@@ -20,17 +20,21 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 from pathlib import Path
 from typing import Any
 
 from synapse_nb.exceptions import InvalidInputError, NotFoundError
 
-__all__ = ["LOCAL_PROVIDERS", "check_links", "inside", "relative", "storage_root"]
+__all__ = ["LOCAL_PROVIDERS", "check_links", "inside", "open_folder", "relative", "storage_root"]
 
 #: providers whose ``location`` is a folder on the backend's machine
 LOCAL_PROVIDERS = frozenset({"file_system"})
 ESCAPES = "leaves the storage (through '..' or a symbolic link)"
+#: a folder opened to work in by descriptor: never through a link, never a file
+_FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 
 
 def storage_root(client: Any, storage_id: int, *, method: str) -> Path:
@@ -148,6 +152,62 @@ def check_links(folder: Path, root: Path, *, field: str, method: str) -> None:
                     raise InvalidInputError(field, relative(path, root), problem, method=method)
                 if entry.is_dir():  # follows a link, now known to stay inside
                     pending.append(path)
+
+
+def open_folder(root: Path, path: str, *, field: str, method: str) -> int:
+    """A descriptor of the folder ``path`` under ``root``, creating the missing levels.
+
+    Each level is created (``os.mkdir``) and opened relative to the descriptor of the level
+    above it, and opened without following a link: a symbolic link found at any level, even
+    one swapped in after ``path`` was checked with :func:`inside`, is refused before anything
+    is created through it. Give ``path`` as :func:`inside` resolved it (see
+    :func:`relative`). The caller closes the descriptor (``os.close``).
+
+    Raises:
+        InvalidInputError: A level of ``path`` is a symbolic link, a file, or ``..``.
+
+    Example:
+        >>> root = Path("store").resolve()
+        >>> root.mkdir()
+        >>> fd = open_folder(root, "exports/coco", field="path", method="export")
+        >>> os.close(fd); (root / "exports" / "coco").is_dir()
+        True
+        >>> (root / "exports" / "link").symlink_to(root)
+        >>> try:
+        ...     open_folder(root, "exports/link/x", field="path", method="export")
+        ... except InvalidInputError as err:
+        ...     print(err.message)
+        export: invalid path='exports/link/x': has a symbolic link or a file at 'exports/link' \
+(nothing was sent)
+    """
+    fd = os.open(root, _FOLDER_FLAGS)
+    done: list[str] = []
+    try:
+        for part in (p for p in path.split("/") if p not in ("", ".")):
+            done.append(part)
+            if part == "..":
+                raise InvalidInputError(field, path, ESCAPES, method=method)
+            child = _open_level(fd, part, path, "/".join(done), field, method)
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _open_level(parent: int, name: str, path: str, where: str, field: str, method: str) -> int:
+    """The sub-folder ``name`` of the folder open as ``parent`` (created when missing), opened
+    without following a link."""
+    try:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(name, dir_fd=parent)
+        return os.open(name, _FOLDER_FLAGS, dir_fd=parent)
+    except OSError as exc:  # ELOOP: a link; ENOTDIR: a file (or a link, on some systems)
+        if exc.errno not in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+            raise
+        problem = f"has a symbolic link or a file at {where!r}"
+        raise InvalidInputError(field, path, problem, method=method) from None
 
 
 def relative(path: Path, root: Path) -> str:

@@ -22,6 +22,7 @@ import tempfile
 import threading
 import time
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,7 @@ def start(
     max_json_body: int | None = None,
     media_url_ttl: float | None = None,
     ray: Any = None,
+    storage_roots: Iterable[str | os.PathLike] | None = None,
 ) -> ServerHandle:
     """Start the embedded backend in a background thread and return once it accepts requests.
 
@@ -180,6 +182,9 @@ def start(
             backend (stopped with it), or a running ``LocalRayHead`` (left running); None: jobs
             run as local subprocesses. Needs ``synapse-nb[ray]``. A start that fails stops
             whatever it had started (server thread, jobs, database, Ray head, temp directory).
+        storage_roots: folders a ``file_system`` storage's ``location`` must be inside
+            (resolved, links followed); creating one elsewhere is a 400 naming
+            ``configuration.location``. Default: the ``storages`` folder of the data dir.
 
     Example:
         >>> srv = start(demo=True)
@@ -209,6 +214,8 @@ def start(
     if max_json_body is not None:
         config.max_json_body = max_json_body
     config.media_url_ttl = media_url_ttl
+    if storage_roots is not None:
+        config.storage_roots = tuple(Path(root) for root in storage_roots)
     head = _ray_head(config, ray)
     app = server = None
     try:

@@ -15,7 +15,7 @@ from .executors import LocalExecutor
 from .faults import FaultInjector, FaultMiddleware
 from .http import ApiError, error_response, redact_path
 from .openapi import document
-from .routes import agent, annotation, data, integration, ml
+from .routes import agent, annotation, data, integration, internal, ml
 from .state import State
 
 log = logging.getLogger("synapse_nb.server")
@@ -78,6 +78,7 @@ def create_app(config: ServerConfig) -> Any:
     for module in (annotation, data, integration, ml):
         api.include_router(module.router, prefix=config.prefix)
     api.include_router(agent.router, prefix=config.prefix + "/agent")
+    api.include_router(internal.router, prefix=config.prefix)  # job launchers only
 
     @api.get(config.prefix + "/health/", include_in_schema=False)
     def health() -> dict:

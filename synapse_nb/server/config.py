@@ -81,7 +81,23 @@ class ServerConfig:
     ray_address: str | None = None
     #: Ray's authentication token for that cluster (default: ``$RAY_AUTH_TOKEN``)
     ray_token: str | None = field(default=None, repr=False)
+    #: folders a ``file_system`` storage's ``location`` must be inside (links followed);
+    #: empty: the ``storages`` folder of the data dir (see :attr:`allowed_storage_roots`)
+    storage_roots: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
+        self.storage_roots = tuple(Path(root) for root in self.storage_roots)
         self.prefix = "/" + self.prefix.strip("/") if self.prefix.strip("/") else ""
+
+    @property
+    def allowed_storage_roots(self) -> tuple[Path, ...]:
+        """The storage roots asked for, or by default the data dir's ``storages`` folder.
+
+        Example:
+            >>> ServerConfig(data_dir=Path("/srv/synapse")).allowed_storage_roots
+            (PosixPath('/srv/synapse/storages'),)
+            >>> ServerConfig(data_dir=Path("/d"), storage_roots=["/mnt/a"]).allowed_storage_roots
+            (PosixPath('/mnt/a'),)
+        """
+        return self.storage_roots or (self.data_dir / "storages",)

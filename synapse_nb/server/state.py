@@ -29,6 +29,8 @@ class State:
         self.uploads_dir = config.data_dir / "uploads"
         for folder in (self.files_dir, self.uploads_dir):
             folder.mkdir(exist_ok=True)
+        if not config.storage_roots:  # the default root of file_system storages
+            config.allowed_storage_roots[0].mkdir(exist_ok=True)
         self.db = Database(config.data_dir / "synapse.sqlite3")
         self._secret = self._load_secret()
         self._token_cache: dict[str, Principal | None] = {}

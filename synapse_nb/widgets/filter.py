@@ -103,9 +103,12 @@ class _PendingFrame(Instance):
 
     def set(self, obj: Any, value: Any) -> None:
         """Set and notify, telling frames apart by identity: traitlets' own ``old == new``
-        would compare every cell of a million-row frame (and then give up)."""
-        obj._pending_value = None
+        would compare every cell of a million-row frame (and then give up).
+
+        A refused value raises before the pending take is dropped: ``.value`` still gives
+        the rows of the last filter change."""
         new = self._validate(obj, value)
+        obj._pending_value = None
         old = obj._trait_values.get(self.name, self.default_value)
         obj._trait_values[self.name] = new
         if old is not new:

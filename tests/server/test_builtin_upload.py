@@ -1,9 +1,9 @@
 """The built-in storage upload and the export to a storage path, run for real as demo jobs.
 
-A ``file_system`` storage is created over HTTP with its location in the test's temp folder;
-the jobs read and write there on the backend's side. Each test checks the product (the data
-units in the collection, the archive on disk) and, for a refused path, that nothing was sent
-or written.
+A ``file_system`` storage is created over HTTP with its location in the test's temp folder
+(the backend's storage root is pytest's temp folder); the jobs read and write there on the
+backend's side. Each test checks the product (the data units in the collection, the archive on
+disk) and, for a refused path, that nothing was sent or written.
 """
 
 from __future__ import annotations
@@ -28,7 +28,12 @@ from synapse_nb.server.demo.media import generate_item
 SCENES = 32
 
 
-demo = backend_fixture()
+@pytest.fixture(scope="module")
+def tests_disks(tmp_path_factory) -> list:
+    return [tmp_path_factory.getbasetemp()]  # the storage roots: the tests' disks
+
+
+demo = backend_fixture(uses={"storage_roots": "tests_disks"})
 api = api_fixture("demo")
 
 
@@ -42,6 +47,40 @@ def disk(api, tmp_path) -> tuple[int, Path]:
     response = api.post("storages/", json=body)
     assert response.status_code == 201, response.text
     return response.json()["id"], root
+
+
+def test_a_file_system_storage_outside_the_storage_roots_is_a_400_and_nothing_is_stored(
+    demo, api, tmp_path
+):
+    outside = Path(demo.data_dir)  # not below the roots: the backend's own files
+    (tmp_path / "link").symlink_to(outside)  # inside a root by name, outside once followed
+    before = api.get("storages/").json()["count"]
+    for location in (str(outside), str(tmp_path / "link" / "files"), f"{tmp_path}/../../..",
+                     "relative/path", 12):
+        body = {"name": "escape", "provider": "FILE_SYSTEM",
+                "configuration": {"location": location}}  # fmt: skip
+        messages = check_field_error(api.post("storages/", json=body), "configuration.location",
+                                     location)  # fmt: skip
+        assert isinstance(location, int) or "relative" in location or "storage root" in messages[0]
+    assert api.get("storages/").json()["count"] == before  # nothing written
+    s3 = {"name": "s3", "provider": "amazon_s3", "configuration": {"location": str(outside)}}
+    assert api.post("storages/", json=s3).status_code == 201  # not a folder here: not checked
+
+
+def test_the_default_storage_root_is_the_data_dir_s_storages_folder(tmp_path):
+    from synapse_nb.cli import build_parser
+
+    with start(data_dir=tmp_path / "data") as srv, Api(srv.url, srv.token) as session:
+        root = srv.data_dir / "storages"
+        assert root.is_dir()
+        ok = {"name": "in", "provider": "file_system",
+              "configuration": {"location": str(root / "scans")}}  # fmt: skip
+        assert session.post("storages/", json=ok).status_code == 201, ok
+        out = {**ok, "configuration": {"location": str(tmp_path)}}
+        check_field_error(session.post("storages/", json=out), "configuration.location",
+                          str(tmp_path))  # fmt: skip
+    args = build_parser().parse_args(["serve", "--storage-root", "/a", "--storage-root", "/b"])
+    assert args.storage_roots == [Path("/a"), Path("/b")]
 
 
 @functools.cache
@@ -246,6 +285,23 @@ def test_an_export_path_leaving_the_storage_fails_before_exporting(demo, api, di
     assert list(outside.iterdir()) == [] and sorted(p.name for p in root.iterdir()) == ["linked"]
     requested = [r["path"] for r in list(demo.requests)]
     assert not any(p.startswith(("/tasks", "/data_files")) for p in requested), requested
+
+
+def test_a_link_swapped_in_at_a_middle_level_after_the_check_creates_nothing_outside(tmp_path):
+    from synapse_nb.exceptions import InvalidInputError
+    from synapse_nb.plugins.builtin.export.dataset_export import write_archive
+
+    root, outside, export_dir = tmp_path / "disk", tmp_path / "outside", tmp_path / "export"
+    (root / "exports").mkdir(parents=True)
+    outside.mkdir()
+    (export_dir / "labels").mkdir(parents=True)
+    (export_dir / "labels" / "a.txt").write_text("0 0.5 0.5 0.2 0.2")
+    folder = root / "exports" / "coco" / "train"  # checked: inside the storage, not there yet
+    (root / "exports" / "coco").symlink_to(outside)  # ... then a link takes its middle level
+    with pytest.raises(InvalidInputError, match=r"invalid path='exports/coco/train'.*link"):
+        write_archive(folder, root, "done.zip", export_dir)
+    assert list(outside.iterdir()) == []  # no folder, no archive went through the link
+    assert sorted(p.name for p in (root / "exports").iterdir()) == ["coco"]
 
 
 def test_a_link_loop_in_a_storage_is_a_clear_error_naming_the_parameter(tmp_path):

@@ -9,6 +9,7 @@ cannot start, every test here fails with Ray's output (nothing is skipped).
 from __future__ import annotations
 
 import contextlib
+import functools
 import secrets
 import socket
 import threading
@@ -269,6 +270,109 @@ def test_logs_arrive_while_running_and_stop_maps_to_rays_stop(rapi, ray_server, 
     assert str(client.get_job_status(ray_id).value) == "STOPPED"
     steps = [m for _, m in logs(rapi, job_id) if m.startswith("step ")]
     assert len(steps) < 600 and took < 20, (len(steps), took)
+
+
+TOKEN_PLUGIN = """
+import hashlib
+import time
+
+
+def run(params, ctx):
+    base_url, token = ctx.backend_access()
+    projects = ctx.client.list_projects()["count"]  # the job reaches the backend with it
+    ctx.log_message("token in hand")
+    time.sleep(params["seconds"])
+    return {"token_sha256": hashlib.sha256(token.encode()).hexdigest(), "projects": projects}
+"""
+
+
+def _hex_windows(data: bytes, size: int = 40) -> set[bytes]:
+    """Every run of ``size`` hex digits in ``data`` (a token could hide in a longer run)."""
+    import re
+
+    return {run[i : i + size] for run in re.findall(rb"[0-9a-fA-F]{%d,}" % size, data)
+            for i in range(len(run) - size + 1)}  # fmt: skip
+
+
+def test_what_ray_receives_holds_a_one_time_claim_and_never_the_job_token(
+    rapi, ray_server, monkeypatch
+):
+    import hashlib
+    import json
+    from pathlib import Path
+
+    executor, sent = ray_server.state.jobs, []
+    submit = executor.client.submit_job
+
+    def keep_what_ray_gets(**kwargs):  # the real submission; its bytes are read first
+        folder = Path(kwargs["runtime_env"]["working_dir"])
+        files = {p.relative_to(folder).as_posix(): p.read_bytes()
+                 for p in folder.rglob("*") if p.is_file()}  # fmt: skip
+        sent.append((json.dumps(kwargs, default=str).encode(), files))
+        return submit(**kwargs)
+
+    monkeypatch.setattr(executor.client, "submit_job", keep_what_ray_gets)
+    code = release(rapi, TOKEN_PLUGIN)
+    job_id = run(rapi, code, seconds=3.0)
+    deadline = time.monotonic() + 60
+    while ("info", "token in hand") not in logs(rapi, job_id):
+        assert time.monotonic() < deadline, logs(rapi, job_id)
+        time.sleep(0.05)
+    (request, files), = sent
+    spec = json.loads(files["_synapse_job.json"])
+    assert spec["token"] is None and len(spec["claim"]) > 20
+    url = f"{ray_server.url}internal/jobs/{job_id}/claim/"
+    replay = requests.post(url, json={"claim": spec["claim"]}, timeout=30)  # while it runs
+    assert replay.status_code == 403
+    assert replay.json()["detail"].startswith("This claim code is not this job's claim code, or "
+                                              "was already used"), replay.text  # fmt: skip
+    job = wait(rapi, job_id)
+    assert job["status"] == "SUCCEEDED", logs(rapi, job_id)
+    assert job["result"]["projects"] == rapi.get("projects/").json()["count"]  # it was heard
+    token_hash = job["result"]["token_sha256"]
+    blobs = [request, *files.values()]
+    assert not [w for blob in blobs for w in _hex_windows(blob)
+                if hashlib.sha256(w).hexdigest() == token_hash]  # fmt: skip
+    assert requests.post(url, json={"claim": spec["claim"]}, timeout=30).status_code == 403
+    scratch = list(ray_server.data_dir.glob(f"jobs/*/{job_id}/scratch"))
+    assert not [p for folder in scratch for p in folder.rglob("*") if p.is_file()]  # spec gone
+
+
+def test_a_job_run_in_place_claims_its_token_too(rapi, ray_server, monkeypatch):
+    monkeypatch.setattr(ray_server.state.jobs, "ship_release", False)  # the release's folder
+    job_id = run(rapi, release(rapi, TOKEN_PLUGIN), seconds=0.01)
+    job = wait(rapi, job_id)
+    assert job["status"] == "SUCCEEDED", logs(rapi, job_id)
+    assert job["result"]["projects"] == rapi.get("projects/").json()["count"]
+    assert not list(ray_server.data_dir.glob(f"jobs/*/{job_id}/*.json"))  # no spec left
+
+
+def test_a_claim_is_void_once_expired_or_once_its_job_ended_and_never_a_5xx(rapi, ray_server):
+    from synapse_nb.server.executors import claims
+
+    job_id = run(rapi, release(rapi), steps=1, seconds=0.01)
+    assert wait(rapi, job_id)["status"] == "SUCCEEDED", logs(rapi, job_id)
+    url = f"{ray_server.url}internal/jobs/{job_id}/claim/"
+    db = ray_server.state.db
+    post = functools.partial(requests.post, url, timeout=30)
+    answers = {
+        "ended": post(json={"claim": claims.issue(db, job_id)}),
+        "expired": post(json={"claim": claims.issue(db, job_id, ttl=-1)}),
+        "wrong": post(json={"claim": "guessed"}),
+        "other job": requests.post(url.replace(job_id, "no-such-job"), json={"claim": "x"},
+                                   timeout=30),
+    }
+    for case, reason in {"ended": "is void: the job has ended (SUCCEEDED)",
+                         "expired": "has expired", "wrong": "is not this job's claim code",
+                         "other job": "is not this job's claim code"}.items():  # fmt: skip
+        response = answers[case]
+        assert response.status_code == 403, (case, response.text)
+        assert reason in response.json()["detail"], (case, response.text)
+    for body in ({}, {"claim": ["a list"]}, {"claim": "x" * 500}):
+        response = post(json=body)
+        assert response.status_code == 400 and "claim" in response.json(), response.text
+    paths = requests.get(f"{ray_server.url}openapi.json", timeout=30).json()["paths"]
+    assert not [p for p in paths if "internal" in p]  # not part of the API
 
 
 CHATTY = """

@@ -354,6 +354,18 @@ def test_value_is_the_pandas_result_and_observers_see_every_change(many):
     assert 0 < len(seen[1]) < len(seen[0])
 
 
+def test_a_refused_value_keeps_the_pending_rows_of_the_last_filter(many):
+    import traitlets
+
+    panel = FilterPanel(many)
+    frontend_update(panel.status_filter, index=option_index(panel.status_filter, "completed"))
+    assert panel._pending_value is not None  # the matching rows are not taken yet
+    with pytest.raises(traitlets.TraitError, match="value"):
+        panel.value = "not a frame"  # refused: the rows of the filter change must stay
+    assert panel.value.index.tolist() == many.index[many.status == "completed"].tolist()
+    assert panel.controls.read().active() == {"status": "completed"}
+
+
 def test_created_range_on_a_microsecond_column(many):
     panel = FilterPanel(many)
     rows = panel.filter(created_from="2026-09-05", created_to="2026-09-09")

@@ -33,6 +33,10 @@ STOP_WINDOW = 10.0
 class JobAccess:
     """The job's backend URL and token, as handed to a Ray task (the token never shown).
 
+    Each shard task receives it as a task argument, pickled with the raw token: the token is
+    in Ray's object store (readable from the cluster) while the job runs, and revoked when the
+    job ends. What Ray packages for the job itself holds no token (a one-time claim code).
+
     Example:
         >>> access = JobAccess("http://127.0.0.1:1/", "secret-token")
         >>> "secret-token" in repr(access), access.base_url

@@ -30,7 +30,8 @@ from typing import Any
 
 from ..db import dumps, loads, now
 from ..http import hash_token
-from ..jobs import JobStore
+from ..jobs import TERMINAL, JobStore
+from . import claims
 from .process import Collected, JobProcess, Outcome, outcome
 from .release import ReleaseError, config_root, extract_archive
 from .requirements import missing_requirements
@@ -107,6 +108,7 @@ class LocalExecutor:
         self._closed = False
         with state.db.write() as con:
             con.execute(_JOB_TOKENS_SQL)
+        claims.ensure_table(state.db)
         self.recover()
 
     # ------------------------------------------------------------------ public
@@ -302,13 +304,33 @@ class LocalExecutor:
             "jobs_root": str(work.parent),
             "base_url": base_url,
             "stop_window": self.grace / 2,
-            "token": self._mint_token(job) if base_url else None,
+            **self._credential(job, base_url),
         }
         path = work / "spec.json"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(spec, fh)
         return path
+
+    def _credential(self, job: Any, base_url: str | None) -> dict[str, Any]:
+        """What the spec carries to reach the backend: here the job's token itself (the spec
+        stays on this machine, 0600)."""
+        return {"token": self._mint_token(job) if base_url else None}
+
+    def exchange_claim(self, job_id: str, code: str) -> str:
+        """The job's token for its one-time claim code (see :mod:`.claims`), minted now.
+
+        Raises:
+            ClaimRefused: the code is unknown, used, expired, or the job has ended.
+        """
+        reason = claims.redeem(self.state.db, job_id, code)
+        job = self.store.row(job_id) if reason is None else None
+        if reason is None and (job is None or job["status"] in TERMINAL):
+            reason = f"is void: the job has ended ({job['status'] if job else 'no such job'})"
+        token = self._mint_token(job) if reason is None else None
+        if token is None:
+            raise claims.ClaimRefused(reason or "is void: the job has no user to act as")
+        return token
 
     def _mint_token(self, job: Any) -> str | None:
         """An API token for the job's user, stored until the job ends."""
@@ -328,6 +350,7 @@ class LocalExecutor:
         return token
 
     def _revoke(self, job_id: str) -> None:
+        claims.void(self.state.db, job_id)  # a claim not yet exchanged dies with the job
         with self.state.db.write() as con:
             row = con.execute("SELECT hash FROM job_tokens WHERE job_id = ?", (job_id,)).fetchone()
             if row is None:

@@ -3,10 +3,11 @@
 A backend started with a Ray address (``synapse-nb serve --ray auto``, ``start(ray=...)``)
 uses this executor instead of the local one; it keeps the same interface (``submit``,
 ``stop``, ``describe``, ``is_active``, ``active_jobs``, ``close``). Each job is submitted with
-a working directory made of the release's files and the job's spec (params, a job token,
-folders) or, with ``ship_release = False`` and the Jobs API on this machine, run in the
-release's own folder with its spec in the job's folder (no working directory for Ray to
-package, upload and unpack); Ray runs :mod:`.ray_entry` there, which runs the ordinary job
+a working directory made of the release's files and the job's spec (params, folders, and a
+one-time claim code in place of the job's token: see :mod:`.claims`) or, with
+``ship_release = False`` and the Jobs API on this machine, run in the release's own folder
+with its spec in the job's folder (no working directory for Ray to package, upload and
+unpack); Ray runs :mod:`.ray_entry` there, which runs the ordinary job
 process and writes what it reports as marked lines into Ray's job log. A follower thread per
 job polls Ray for the job's status and reads the log as a stream (:mod:`.ray_logs`: each
 character once, a dropped stream caught up with one full read), and turns the log back into
@@ -42,6 +43,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..db import dumps, loads, now
+from . import claims
 from .local import LocalExecutor
 from .process import Collected, Outcome, outcome
 from .ray_cluster import RayCluster
@@ -67,6 +69,9 @@ PENDING_POLL = 0.05
 QUIET_LOGGERS = ("ray.dashboard.modules.dashboard_sdk", "ray._private.runtime_env.packaging")
 #: pauses between the tries of a read from Ray's Jobs API (then the last error fails the job)
 ASK_RETRIES = (0.5, 1.0, 2.0, 4.0, 8.0)
+#: seconds the stream has to bring the end of an ended job's log before a full read (which
+#: fetches the whole log again)
+REST_WAIT = 5.0
 #: Ray's statuses that end a job
 RAY_TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 #: hosts of a Jobs API on this machine (its job drivers then run here too)
@@ -195,6 +200,8 @@ class RayExecutor(LocalExecutor):
         #: machine allows; measured with bench_jobs it did not shorten the time to RUNNING, so
         #: it is not the default
         self.ship_release = True
+        #: seconds a job's claim code stays valid (Ray must start the job within them)
+        self.claim_ttl = claims.CLAIM_TTL
         self._follows: dict[str, _Follow] = {}
         self._detached = False
         #: characters of job logs fetched from Ray (what following logs costs), and how often
@@ -367,6 +374,13 @@ class RayExecutor(LocalExecutor):
         finally:
             shutil.rmtree(package, ignore_errors=True)  # Ray has its own copy now
 
+    def _credential(self, job: Any, base_url: str | None) -> dict[str, Any]:
+        """What goes to Ray: a one-time claim code, never the token (anyone with access to the
+        cluster can read a job's package); the launcher exchanges it for the token."""
+        if not base_url or job["user_id"] is None:
+            return {"token": None}
+        return {"token": None, "claim": claims.issue(self.state.db, job["id"], self.claim_ttl)}
+
     def _on_this_machine(self) -> bool:
         return urlsplit(self.client.get_address()).hostname in LOOPBACK
 
@@ -461,9 +475,15 @@ class RayExecutor(LocalExecutor):
         tail.resume()
 
     def _read_rest(self, follow: _Follow, tail: LogTail) -> None:
-        """The job has ended: the rest of its log (one full read unless the stream had it all)."""
+        """The job has ended: the rest of its log, from the stream while it brings it (up to
+        :data:`REST_WAIT`), else one full read."""
         assert follow.ray_id is not None
+        deadline = time.monotonic() + REST_WAIT
         self._take(follow, tail.read(0))
+        while follow.exit_code is None and tail.error is None and not tail.ended:
+            if time.monotonic() > deadline:
+                break
+            self._take(follow, tail.read(POLL))  # a loaded head streams the last lines late
         if follow.exit_code is None:  # the launcher's last line has not come through the stream
             self._take(follow, tail.catch_up(self._ask(self.client.get_job_logs, follow.ray_id)))
         self._take(follow, "", final=True)

@@ -935,6 +935,44 @@ def storage_json(row: Any, with_configuration: bool) -> dict:
     return item
 
 
+#: providers whose ``configuration.location`` is a folder on the backend's machine
+LOCAL_STORAGES = frozenset({"file_system"})
+
+
+def check_storage_location(configuration: dict, roots: tuple[Path, ...]) -> None:
+    """A 400 naming ``configuration.location`` unless it is a folder path inside one of the
+    storage roots (both resolved, links followed: a link cannot lead out of them).
+
+    Example:
+        >>> check_storage_location({"location": "/srv/a/b"}, (Path("/srv/a"),))
+        >>> try:
+        ...     check_storage_location({"location": "/srv/a/../etc"}, (Path("/srv/a"),))
+        ... except ApiError as err:
+        ...     print(err.body["configuration.location"][0][:52])
+        '/srv/a/../etc' is not inside a storage root of this
+    """
+    location = configuration.get("location")
+    if not isinstance(location, str) or not location or "\x00" in location:
+        raise field_error("configuration.location", "A file_system storage needs a folder "
+                          f"path, got {shorten(location, 300)}.")  # fmt: skip
+    path = Path(location)
+    if not path.is_absolute():
+        raise field_error("configuration.location", f"{shorten(location, 300)} is not an "
+                          "absolute path.")  # fmt: skip
+    try:
+        real = path.resolve()
+        allowed = [root.resolve() for root in roots]
+    except (OSError, RuntimeError):  # a link loop
+        real, allowed = None, []
+    if real is None or not any(real == root or real.is_relative_to(root) for root in allowed):
+        listed = ", ".join(str(root) for root in roots)
+        raise field_error(
+            "configuration.location",
+            f"{shorten(location, 300)} is not inside a storage root of this backend ({listed}); "
+            "the backend's --storage-root / start(storage_roots=...) sets them.",
+        )
+
+
 WITH_CONFIGURATION = Param("with_configuration", BOOL, "Include each storage's configuration.")
 STORAGE_QUERY = FilterSet(
     words("category", "category"), words("provider", "provider"), Filter((WITH_CONFIGURATION,))
@@ -973,6 +1011,8 @@ async def create_storage(request: Request, p: Principal = Auth) -> dict:
     configuration = body.dict("configuration", default={})
     is_default = body.bool("is_default", default=False)
     body.check()
+    if provider.lower() in LOCAL_STORAGES:
+        check_storage_location(configuration, state_of(request).config.allowed_storage_roots)
     with state_of(request).db.write() as con:
         if is_default:
             con.execute("UPDATE storages SET is_default = 0 WHERE tenant_id = ?", (p.tenant_id,))

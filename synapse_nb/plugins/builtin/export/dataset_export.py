@@ -23,19 +23,21 @@ files.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
+import stat
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from synapse_nb.exceptions import InvalidInputError
 from synapse_nb.plugins.builtin.progress import job_progress
 from synapse_nb.plugins.builtin.sharded_export import export_on_ray
 from synapse_nb.plugins.builtin.sharding import shard_size
 from synapse_nb.plugins.export import export
-from synapse_nb.plugins.storages import inside, relative, storage_root
+from synapse_nb.plugins.storages import inside, open_folder, relative, storage_root
 
 METHOD = "dataset-export"
 
@@ -69,13 +71,17 @@ def zip_folder(folder: Path, archive: Path) -> Path:
         >>> zipfile.ZipFile(zip_folder(Path("out"), Path("out.zip"))).namelist()
         ['labels/a.txt']
     """
+    _zip_into(folder, archive)
+    return archive
+
+
+def _zip_into(folder: Path, archive: Path | IO[bytes]) -> None:
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(folder.rglob("*")):
             if path.is_file():
                 stored = path.suffix.lower() in STORED
                 method = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
                 zf.write(path, path.relative_to(folder).as_posix(), compress_type=method)
-    return archive
 
 
 def destination(params: dict[str, Any], ctx: Any) -> tuple[Path, Path] | None:
@@ -103,34 +109,54 @@ def destination(params: dict[str, Any], ctx: Any) -> tuple[Path, Path] | None:
 def write_archive(folder: Path, root: Path, archive_name: str, export_dir: Path) -> Path:
     """Zip ``export_dir`` as ``folder/archive_name``, never half-written.
 
-    The zip is written under a hidden temporary name in the same folder, then renamed over the
-    final name in one step: a reader sees the previous archive or the new one, whole. The
-    folder is checked again once created (a link placed meanwhile does not lead out).
+    ``folder`` (as :func:`destination` checked it) is created one level at a time and every
+    step after that works on a descriptor of it, never through a symbolic link: a link
+    swapped in meanwhile at any level fails the job and nothing is created through it. The zip
+    is written under a hidden temporary name in that folder, then renamed over the final name
+    in one step: a reader sees the previous archive or the new one, whole.
 
     Example:
         >>> _ = Path("done/labels").mkdir(parents=True)
         >>> _ = Path("done/labels/a.txt").write_text("0 0.5 0.5 0.2 0.2")
         >>> root = Path("disk").resolve()
+        >>> root.mkdir()
         >>> out = write_archive(root / "exports", root, "done.zip", Path("done"))
         >>> zipfile.ZipFile(out).namelist(), sorted(p.name for p in out.parent.iterdir())
         (['labels/a.txt'], ['done.zip'])
     """
-    folder.mkdir(parents=True, exist_ok=True)
-    folder = inside(root, relative(folder, root), field="path", method=METHOD)
-    final = folder / archive_name
-    if final.is_dir():
-        problem = f"already holds a folder named {archive_name}"
-        raise InvalidInputError("path", relative(folder, root), problem, method=METHOD)
-    temp = folder / f".{archive_name}.{secrets.token_hex(6)}.part"
+    where = relative(folder, root)
+    fd = open_folder(root, where, field="path", method=METHOD)
+    try:
+        if _is_folder(archive_name, fd):
+            problem = f"already holds a folder named {archive_name}"
+            raise InvalidInputError("path", where, problem, method=METHOD)
+        _zip_beside(export_dir, archive_name, fd)
+    finally:
+        os.close(fd)
+    return folder / archive_name
+
+
+def _is_folder(name: str, folder_fd: int) -> bool:
+    try:
+        return stat.S_ISDIR(os.stat(name, dir_fd=folder_fd, follow_symlinks=False).st_mode)
+    except FileNotFoundError:
+        return False
+
+
+def _zip_beside(export_dir: Path, archive_name: str, folder_fd: int) -> None:
+    """Zip into a temporary file of the folder open as ``folder_fd``, then rename it over
+    ``archive_name`` (both by descriptor)."""
+    temp = f".{archive_name}.{secrets.token_hex(6)}.part"
     # created exclusively with the umask's mode (mkstemp's 0600 would hide the archive from
     # the storage's other readers)
-    os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
     try:
-        zip_folder(export_dir, temp)
-        os.replace(temp, final)
+        with os.fdopen(os.open(temp, flags, 0o666, dir_fd=folder_fd), "wb") as fh:
+            _zip_into(export_dir, fh)
+        os.replace(temp, archive_name, src_dir_fd=folder_fd, dst_dir_fd=folder_fd)
     finally:
-        temp.unlink(missing_ok=True)
-    return final
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp, dir_fd=folder_fd)
 
 
 def run_export(params: dict[str, Any], ctx: Any, out: Path, originals: Path) -> Any:

@@ -17,7 +17,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from demo_backends import api_fixture, backend_fixture
+from demo_backends import ApiSession, api_fixture, backend_fixture, running, token_headers
 from PIL import Image
 from srv_helpers import check_field_error
 from test_builtin_plugins import archive_of, run
@@ -70,7 +70,8 @@ def test_a_file_system_storage_outside_the_storage_roots_is_a_400_and_nothing_is
 def test_the_default_storage_root_is_the_data_dir_s_storages_folder(tmp_path):
     from synapse_nb.cli import build_parser
 
-    with start(data_dir=tmp_path / "data") as srv, Api(srv.url, srv.token) as session:
+    with running(data_dir=tmp_path / "data") as srv, \
+            ApiSession(srv.url, token_headers(srv.token)) as session:
         root = srv.data_dir / "storages"
         assert root.is_dir()
         ok = {"name": "in", "provider": "file_system",

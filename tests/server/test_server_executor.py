@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from demo_backends import ApiSession, token_headers
 from srv_helpers import check_field_error, unique
 
 from synapse_nb.server.executors.release import Limits, ReleaseError, extract_archive
@@ -340,8 +341,12 @@ def run(params, ctx):
 """
 
 
-def test_the_job_token_sees_only_its_tenant_and_dies_with_the_job(api, make, outsider, server):
-    foreign = outsider.post("projects/", json={"title": unique("theirs")})
+def test_the_job_token_sees_only_its_tenant_and_dies_with_the_job(api, make, server):
+    # a tenant of its own: the session's "outsider" tenant must stay empty for the listing tests
+    rival = unique("rival")
+    server.state.ensure_user(rival, f"{rival}-co")
+    with ApiSession(server.url, token_headers(server.issue_token(rival))) as other:
+        foreign = other.post("projects/", json={"title": unique("theirs")})
     assert foreign.status_code == 201, foreign.text
     job = wait(api, run(api, release(api, make, TOKEN_USER), foreign=foreign.json()["id"]))
     assert job["status"] == "SUCCEEDED", logs(api, job["id"])

@@ -475,10 +475,14 @@ class RayExecutor(LocalExecutor):
         tail.resume()
 
     def _read_rest(self, follow: _Follow, tail: LogTail) -> None:
-        """The job has ended: the rest of its log, from the stream while it brings it (up to
-        :data:`REST_WAIT`), else one full read."""
+        """The job has ended: the rest of its log, else one full read.
+
+        A long log's end is awaited from the stream (up to :data:`REST_WAIT`; a full read would
+        fetch the whole log again); a short log, or a job asked to stop, is read at once so its
+        end is not delayed by the stream's once-a-second look for new lines."""
         assert follow.ray_id is not None
-        deadline = time.monotonic() + REST_WAIT
+        wait = REST_WAIT if not follow.quick and not follow.stop_requested else 0.0
+        deadline = time.monotonic() + wait
         self._take(follow, tail.read(0))
         while follow.exit_code is None and tail.error is None and not tail.ended:
             if time.monotonic() > deadline:

@@ -239,10 +239,10 @@ class Database:
         con.execute("PRAGMA journal_mode=WAL")
         con.execute("PRAGMA synchronous=NORMAL")
         con.execute("PRAGMA foreign_keys=ON")
-        # 8 MB of private page cache per connection (one per server thread): the OS page cache
+        # 2 MB of private page cache per connection (one per server thread): the OS page cache
         # keeps the file warm for all of them, while 64 MB each grew the server by that much
-        # per thread serving a large listing
-        con.execute("PRAGMA cache_size=-8192")
+        # for every thread that served part of a large listing
+        con.execute("PRAGMA cache_size=-2048")
         with self._connections_lock:
             self._connections.append(con)
         return con

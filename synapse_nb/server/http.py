@@ -414,13 +414,6 @@ _ORJSON_DIFFERS = (re.compile(rb"0\.0000[1-9]"), re.compile(rb"e-\d(?:[,\]}]|$)"
 
 
 def _may_differ(text: bytes) -> bool:
-    """Whether ``text`` holds a number orjson may write differently from ``json.dumps``.
-
-    The patterns' literal parts are looked for first (memchr speed): the regular expressions,
-    slow on every ``e`` of a page's text, run only when one is there.
-    """
-    if b"0.0000" not in text and b"e-" not in text:
-        return False
     return any(pattern.search(text) is not None for pattern in _ORJSON_DIFFERS)
 
 

@@ -481,8 +481,9 @@ def paginate(
     :class:`~.marks.PageMarks`, valid until the next write); a page then starts from the
     nearest boundary at or below it, in whatever order pages are asked for, and skips only
     the rows in between, through the id index. A page right after a served one skips nothing,
-    so page N costs what page 1 does. Nothing known below a page: the general ``OFFSET`` path.
-    Every path returns the same rows.
+    so page N costs what page 1 does. Nothing known below a page: the general ``OFFSET`` path,
+    or, for a page nearer the end, the same read backwards from the last row (``total`` comes
+    from the count of this write generation). Every path returns the same rows.
     """
     state = request.app.state.synapse
     q = Query(request)
@@ -505,7 +506,8 @@ def paginate(
     if keyset_sql is None:
         rows = _page_rows(db, select_sql, [*params], size, rank)
     else:
-        rows = _keyset_rows(db, (select_sql, tuple(params)), keyset_sql, size, rank, generation)
+        listing = (select_sql, tuple(params))
+        rows = _keyset_rows(db, listing, keyset_sql, (size, rank, total), generation)
     request.state.raw_json = True  # serializers may hand over stored JSON text undecoded
     results = shape_fields(request, serialize(rows))
     return PageResponse(
@@ -543,12 +545,22 @@ def paginate_where(
 
 
 def _keyset_rows(
-    db: Any, listing: tuple, keyset_sql: str, size: int, rank: int, generation: int
+    db: Any, listing: tuple, keyset_sql: str, window: tuple[int, int, int], generation: int
 ) -> list:
-    """``size`` rows from ``rank`` on, starting at the nearest known boundary; marks the page."""
+    """``size`` rows from ``rank`` on (of ``total``), from the nearest known boundary or the end.
+
+    A page nearer the listing's end than to any boundary below it is read backwards from the
+    last row, so the skip is never longer than half the listing. The page is marked after.
+    """
     select_sql, params = listing
+    size, rank, total = window
     known, after = db.page_marks.nearest(listing, generation, rank)
-    if after is None:
+    limit = min(size, total - rank)
+    behind = total - rank - limit  # rows after this page
+    backwards = _ORDER_BY_ID.sub(r" ORDER BY \1id DESC", select_sql)
+    if known != rank and behind < rank - known and backwards != select_sql:
+        rows = _page_rows(db, backwards, [*params], limit, behind)[::-1]
+    elif after is None:
         rows = _page_rows(db, select_sql, [*params], size, rank)
     elif known == rank:
         rows = db.all(f"{keyset_sql} LIMIT ?", [*params, after, size])
@@ -560,6 +572,7 @@ def _keyset_rows(
     return rows
 
 
+_ORDER_BY_ID = re.compile(r" ORDER BY (\w+\.)?id(?: ASC)?$")
 _SELECT_ALL = re.compile(
     r"^SELECT (\w+\.)?\* FROM (\w+)( \w+)?(?=$| WHERE| JOIN| ORDER)(.*)$", re.S
 )

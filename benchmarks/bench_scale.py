@@ -146,6 +146,25 @@ def server_page_cpu(url: str, token: str, pid: int, project: int, page: int) -> 
     return spent / SERVER_REQUESTS
 
 
+def server_cold_page_cpu(url: str, token: str, pid: int, project: int, page: int) -> float:
+    """Server CPU seconds of ``page`` (of 100) asked for first after a write, mean of 5.
+
+    A write makes the backend forget where the listing's pages start: this is the cost of a
+    page nobody asked for nearby (the count is cached first, as the first page does).
+    """
+    session = session_for(token)
+    target = f"{url}sdk/tasks/?project={project}&page_size={SERVER_PAGE}"
+    spent = 0.0
+    for _ in range(5):
+        session.post(f"{url}task_tags/", json={"name": "bench"}, timeout=60).raise_for_status()
+        session.get(target, timeout=60).raise_for_status()
+        before = cpu_seconds(pid)
+        session.get(f"{target}&page={page}", timeout=60).raise_for_status()
+        spent += cpu_seconds(pid) - before
+    session.close()
+    return spent / 5
+
+
 def measure(n: int, latency_ms: float, profile: bool) -> dict[str, Any]:
     with backend("process", tasks=n, latency_ms=latency_ms) as srv:
         assert srv.pid is not None
@@ -167,6 +186,8 @@ def measure(n: int, latency_ms: float, profile: bool) -> dict[str, Any]:
         deep = min(10_000, -(-n // SERVER_PAGE))
         page1 = server_page_cpu(srv.url, srv.token, srv.pid, project, 1)
         page_deep = server_page_cpu(srv.url, srv.token, srv.pid, project, deep)
+        middle = -(-n // SERVER_PAGE) // 2  # cold, the farthest page from both ends is the worst
+        page_cold = server_cold_page_cpu(srv.url, srv.token, srv.pid, project, middle)
         client.close()
     return {
         "n": n,
@@ -180,6 +201,8 @@ def measure(n: int, latency_ms: float, profile: bool) -> dict[str, Any]:
         "deep": deep,
         "page1": page1,
         "page_deep": page_deep,
+        "middle": middle,
+        "page_cold": page_cold,
     }
 
 
@@ -317,8 +340,9 @@ def report(results: list[dict[str, Any]], latency_ms: float) -> None:
         rows,
     )
     print_table(
-        f"3. server CPU per page of {SERVER_PAGE} ({SERVER_REQUESTS} sequential requests each)",
-        ["tasks", "page 1 ms", "deep page", "deep page ms", "deep / page 1"],
+        f"3. server CPU per page of {SERVER_PAGE} ({SERVER_REQUESTS} sequential requests each; "
+        "cold: the middle page as the first request after a write, mean of 5)",
+        ["tasks", "page 1 ms", "deep page", "deep page ms", "deep / page 1", "middle", "cold ms"],
         [
             [
                 f"{r['n']:,}",
@@ -326,6 +350,8 @@ def report(results: list[dict[str, Any]], latency_ms: float) -> None:
                 f"{r['deep']:,}",
                 f"{r['page_deep'] * 1e3:.1f}",
                 f"{r['page_deep'] / max(r['page1'], 1e-9):.1f}x",
+                f"{r['middle']:,}",
+                f"{r['page_cold'] * 1e3:.1f}",
             ]
             for r in results
         ],

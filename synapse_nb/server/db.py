@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .marks import PageMarks
+
 SCHEMA_VERSION = 1
 
 SCHEMA = """
@@ -210,8 +212,8 @@ class Database:
         #: bumped by every write; caches keyed on it (page counts) never serve stale data
         self.generation = 0
         self._count_cache: dict[tuple, int] = {}
-        #: listing + page -> the last id it returned, until the next write (keyset pages)
-        self._page_marks: dict[tuple, int] = {}
+        #: where pages of id-ordered listings start, until the next write (keyset pages)
+        self.page_marks = PageMarks()
         with self._write_lock:
             self.con.executescript(SCHEMA)  # executescript manages its own transaction
             self._add_missing_columns()
@@ -237,7 +239,10 @@ class Database:
         con.execute("PRAGMA journal_mode=WAL")
         con.execute("PRAGMA synchronous=NORMAL")
         con.execute("PRAGMA foreign_keys=ON")
-        con.execute("PRAGMA cache_size=-65536")
+        # 2 MB of private page cache per connection (one per server thread): the OS page cache
+        # keeps the file warm for all of them, while 64 MB each grew the server by that much
+        # for every thread that served part of a large listing
+        con.execute("PRAGMA cache_size=-2048")
         with self._connections_lock:
             self._connections.append(con)
         return con
@@ -273,7 +278,7 @@ class Database:
             con.execute("COMMIT")
             self.generation += 1
             self._count_cache.clear()
-            self._page_marks.clear()
+            self.page_marks.clear()
 
     def count(self, sql: str, params: Iterable[Any] = ()) -> int:
         """``SELECT COUNT(*)`` cached until the next write (pages of one listing share it)."""
@@ -285,21 +290,6 @@ class Database:
                 self._count_cache.clear()
             self._count_cache[key] = cached
         return cached
-
-    def mark_page(self, key: tuple, last_id: int, generation: int) -> None:
-        """Remember the last id of a listing's page (``key``), read at ``generation``.
-
-        Nothing is kept when a write happened since (the page may predate it).
-        """
-        if generation != self.generation:
-            return
-        if len(self._page_marks) > 4096:
-            self._page_marks.clear()
-        self._page_marks[(*key, generation)] = last_id
-
-    def page_mark(self, key: tuple) -> int | None:
-        """The last id :meth:`mark_page` saw for ``key`` since the last write, if any."""
-        return self._page_marks.get((*key, self.generation))
 
     def close(self) -> None:
         with self._connections_lock:

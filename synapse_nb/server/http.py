@@ -477,10 +477,13 @@ def paginate(
     last one is a 404, as in DRF (newer Synapse SDKs rely on it to stop).
 
     ``keyset_sql`` (listings ordered by id only) is ``select_sql`` with an extra ``id > ?``
-    condition and a ``LIMIT ?``: when the previous page was served since the last write, the
-    page starts after its last id instead of skipping ``OFFSET`` entries, so page N of a
-    sequential listing costs what page 1 does. Any other request takes the ``OFFSET`` path;
-    both return the same rows.
+    condition. Every page served records where its rows start and end (see
+    :class:`~.marks.PageMarks`, valid until the next write); a page then starts from the
+    nearest boundary at or below it, in whatever order pages are asked for, and skips only
+    the rows in between, through the id index. A page right after a served one skips nothing,
+    so page N costs what page 1 does. Nothing known below a page: the general ``OFFSET`` path,
+    or, for a page nearer the end, the same read backwards from the last row (``total`` comes
+    from the count of this write generation). Every path returns the same rows.
     """
     state = request.app.state.synapse
     q = Query(request)
@@ -499,11 +502,12 @@ def paginate(
     if page > last_page:
         raise ApiError(404, {"detail": "Invalid page."})
     generation = db.generation  # a write while this page is read must not mark it
-    rows = _keyset_rows(db, keyset_sql, (select_sql, tuple(params), size), page)
-    if rows is None:
-        rows = _page_rows(db, select_sql, [*params], size, (page - 1) * size)
-    if keyset_sql is not None and rows:
-        db.mark_page((select_sql, tuple(params), size, page), rows[-1]["id"], generation)
+    rank = (page - 1) * size
+    if keyset_sql is None:
+        rows = _page_rows(db, select_sql, [*params], size, rank)
+    else:
+        listing = (select_sql, tuple(params))
+        rows = _keyset_rows(db, listing, keyset_sql, (size, rank, total), generation)
     request.state.raw_json = True  # serializers may hand over stored JSON text undecoded
     results = shape_fields(request, serialize(rows))
     return PageResponse(
@@ -529,7 +533,7 @@ def paginate_where(
     if order.strip() in (f"ORDER BY {alias}id", f"ORDER BY {alias}id ASC"):
         filters = where.sql()[len(" WHERE ") :]  # kept whole: "id > ?" binds to all of it
         after = f"({filters}) AND {alias}id > ?" if filters else f"{alias}id > ?"
-        keyset_sql = f"SELECT {alias}* FROM {source} WHERE {after}{order} LIMIT ?"
+        keyset_sql = f"SELECT {alias}* FROM {source} WHERE {after}{order}"
     return paginate(
         request,
         f"SELECT COUNT(*) FROM {source}{where.sql()}",
@@ -540,17 +544,35 @@ def paginate_where(
     )
 
 
-def _keyset_rows(db: Any, keyset_sql: str | None, listing: tuple, page: int) -> list | None:
-    """Page ``page`` read after the previous page's last id, or None when that is unknown."""
-    if keyset_sql is None or page < 2:
-        return None
-    after = db.page_mark((*listing, page - 1))
-    if after is None:
-        return None
-    _, params, size = listing
-    return db.all(keyset_sql, [*params, after, size])
+def _keyset_rows(
+    db: Any, listing: tuple, keyset_sql: str, window: tuple[int, int, int], generation: int
+) -> list:
+    """``size`` rows from ``rank`` on (of ``total``), from the nearest known boundary or the end.
+
+    A page nearer the listing's end than to any boundary below it is read backwards from the
+    last row, so the skip is never longer than half the listing. The page is marked after.
+    """
+    select_sql, params = listing
+    size, rank, total = window
+    known, after = db.page_marks.nearest(listing, generation, rank)
+    limit = min(size, total - rank)
+    behind = total - rank - limit  # rows after this page
+    backwards = _ORDER_BY_ID.sub(r" ORDER BY \1id DESC", select_sql)
+    if known != rank and behind < rank - known and backwards != select_sql:
+        rows = _page_rows(db, backwards, [*params], limit, behind)[::-1]
+    elif after is None:
+        rows = _page_rows(db, select_sql, [*params], size, rank)
+    elif known == rank:
+        rows = db.all(f"{keyset_sql} LIMIT ?", [*params, after, size])
+    else:
+        rows = _page_rows(db, keyset_sql, [*params, after], size, rank - known)
+    if rows and generation == db.generation:
+        first, last = rows[0]["id"], rows[-1]["id"]
+        db.page_marks.add(listing, generation, ((rank, first - 1), (rank + len(rows), last)))
+    return rows
 
 
+_ORDER_BY_ID = re.compile(r" ORDER BY (\w+\.)?id(?: ASC)?$")
 _SELECT_ALL = re.compile(
     r"^SELECT (\w+\.)?\* FROM (\w+)( \w+)?(?=$| WHERE| JOIN| ORDER)(.*)$", re.S
 )

@@ -60,7 +60,7 @@ from .common import (
     ref_row,
     sdk_views,
     state_of,
-    unit_files,
+    unit_files_reader,
     user_names,
 )
 
@@ -271,7 +271,8 @@ def _files_by_unit(request: Request, ids: Iterable[int | None]) -> dict[int, dic
     rows = state_of(request).db.all(
         f"SELECT id, files FROM data_units WHERE id IN ({placeholders(wanted)})", wanted
     )
-    return {r["id"]: {"files": unit_files(request, r["files"])} for r in rows}
+    files = unit_files_reader(request)
+    return {r["id"]: {"files": files(r["files"])} for r in rows}
 
 
 def _stored_json(request: Request) -> Callable[[str | None], Any]:

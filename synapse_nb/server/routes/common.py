@@ -118,15 +118,25 @@ def unit_files(request: Request, files_json: str) -> dict:
 
     Cached per base URL and stored value: a page of 1,000 tasks often shares a few units.
     """
+    return unit_files_reader(request)(files_json)
+
+
+def unit_files_reader(request: Request) -> Callable[[str], dict]:
+    """:func:`unit_files` for the many units of one response: base URL and expiry read once."""
     state = state_of(request)
-    key = (state.base_url(request), state.media_expiry(), files_json)
-    cached = state.unit_files_cache.get(key)
-    if cached is None:
-        cached = _unit_files(request, files_json)
-        if len(state.unit_files_cache) > 20_000:
-            state.unit_files_cache.clear()
-        state.unit_files_cache[key] = cached
-    return cached
+    base, expiry, cache = state.base_url(request), state.media_expiry(), state.unit_files_cache
+
+    def read(files_json: str) -> dict:
+        key = (base, expiry, files_json)
+        cached = cache.get(key)
+        if cached is None:
+            cached = _unit_files(request, files_json)
+            if len(cache) > 20_000:
+                cache.clear()
+            cache[key] = cached
+        return cached
+
+    return read
 
 
 def _unit_files(request: Request, files_json: str) -> dict:
@@ -152,12 +162,13 @@ def data_units_by_id(request: Request, ids: Iterable[int | None]) -> dict[int, d
         f"({placeholders(wanted)})",
         wanted,
     )
+    files = unit_files_reader(request)
     return {
         r["id"]: {
             "id": r["id"],
             "data_collection": r["data_collection_id"],
             "meta": loads(r["meta"], {}),
-            "files": unit_files(request, r["files"]),
+            "files": files(r["files"]),
         }
         for r in rows
     }

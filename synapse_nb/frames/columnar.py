@@ -250,22 +250,23 @@ def dm_columns(
     n = len(datas)
     row_of = {source: i * n for i, source in enumerate(sources)}
     total = row_of.pop("total", None)
-    not_class = NOT_CLASS_TOOLS
+    not_class, media_of, label_of, unset = NOT_CLASS_TOOLS, _media_of, _CLASS, UNSET
     versions: list[str | None] = []
     classes_of: list[list[str]] = []
     places: list[int] = []
     amounts: list[int] = []
     others: list[int] = []
-    add_place, add_amount, add_classes = places.append, amounts.append, classes_of.append
+    add_version, add_classes = versions.append, classes_of.append
+    add_place, add_amount = places.append, amounts.append
     for j, data in enumerate(datas):
         if data is None:
-            versions.append(None)
-            add_classes([])
+            add_version(None)
+            add_classes(_NO_CLASSES)
             continue
-        classes: set[Any] = set()
+        labels: set[Any] | None = None
         present = found = False
-        for items in _media_of(data):
-            if items is UNSET:
+        for items in media_of(data):
+            if items is unset:
                 continue
             present = True
             if items is None:
@@ -284,29 +285,38 @@ def dm_columns(
                         add_place(total + j)
                         add_amount(amount)
                     if tool not in not_class:
-                        classes.update(map(_CLASS, anns))
-        if not found and data.classification is UNSET:
+                        if labels is None:
+                            labels = set(map(label_of, anns))
+                        else:
+                            labels.update(map(label_of, anns))
+        if not found and data.classification is unset:
             # {} is empty; a media key that is not a list (and no classification) is not DM
-            versions.append("other" if present else None)
+            add_version("other" if present else None)
             if present:
                 others.append(j)
-            add_classes([])
+            add_classes(_NO_CLASSES)
             continue
-        versions.append("v2")
-        classes.discard(None)
-        classes.discard("")
-        add_classes(sorted(classes))
-    matrix = np.bincount(
-        np.array(places, dtype=np.intp),
-        weights=np.array(amounts, dtype=np.float64),
-        minlength=len(sources) * n,
-    ).astype(np.int32).reshape(len(sources), n)
+        add_version("v2")
+        if labels:
+            labels.discard(None)
+            labels.discard("")
+        add_classes(sorted(labels) if labels else _NO_CLASSES)
+    matrix = (
+        np.bincount(
+            np.array(places, dtype=np.intp),
+            weights=np.array(amounts, dtype=np.float64),
+            minlength=len(sources) * n,
+        )
+        .astype(np.int32)
+        .reshape(len(sources), n)
+    )
     if others:
         matrix[:, others] = -1
     return versions, classes_of, matrix
 
 
 _CLASS = attrgetter("classification")
+_NO_CLASSES: list[str] = []  # shared: the class lists are read once, into a pyarrow column
 
 
 def struct_columns(

@@ -340,6 +340,38 @@ def _categorical(values: list[Any], categories: tuple[str, ...]) -> pd.Categoric
     return pd.Categorical(values, categories=[*categories, *extra])
 
 
+_NONE = type(None)
+#: dtype -> (pyarrow type, pandas array type, the Python types the pyarrow path takes)
+_MASKED_VIA_ARROW: dict[str, tuple[Any, Any, frozenset[type]]] = {
+    "Int64": (pa.int64(), pd.arrays.IntegerArray, frozenset({int, _NONE})),
+    "Int32": (pa.int32(), pd.arrays.IntegerArray, frozenset({int, _NONE})),
+    "boolean": (pa.bool_(), pd.arrays.BooleanArray, frozenset({bool, _NONE})),
+}
+
+
+def _masked(values: list[Any], dtype: str) -> Any:
+    """A nullable integer or boolean array; plain ints/bools/None are read by pyarrow in C.
+
+    Anything else (or an int out of range) goes to ``pd.array``, which converts or raises as
+    it always did.
+    """
+    arrow_type, array_type, accepted = _MASKED_VIA_ARROW[dtype]
+    if set(map(type, values)) <= accepted:
+        try:
+            arrow = pa.array(values, type=arrow_type)
+        except (*_ARROW_MISFIT, OverflowError):
+            pass
+        else:
+            data = arrow.fill_null(False if dtype == "boolean" else 0)
+            mask = (
+                arrow.is_null().to_numpy(zero_copy_only=False)
+                if arrow.null_count
+                else np.zeros(len(arrow), dtype=bool)
+            )
+            return array_type(data.to_numpy(zero_copy_only=False, writable=True), mask)
+    return pd.array(values, dtype=dtype)
+
+
 def _timestamps(values: list[Any]) -> Any:
     return pd.to_datetime(values, utc=True, format="ISO8601").as_unit("ns").array
 
@@ -357,14 +389,12 @@ def convert_column(values: list[Any], column: Column) -> Any:
         ['pending', nan]
     """
     dtype = column.dtype
-    if dtype in ("Int64", "Int32"):
-        return pd.array(values, dtype=dtype)
+    if dtype in _MASKED_VIA_ARROW:
+        return _masked(values, dtype)
     if dtype == "list[string]":
         return _string_lists(values)
     if dtype == "Float64":
         return pd.array(values, dtype="Float64")
-    if dtype == "boolean":
-        return pd.array(values, dtype="boolean")
     if dtype == "string":
         return _strings(values)
     if dtype == "category":
@@ -430,7 +460,7 @@ def _index(ids: list[Any], schema: Schema) -> pd.Index:
     if schema.index_dtype == "string":
         values = [None if i is None else str(i) for i in ids]
         return pd.Index(pd.array(values, dtype=STRING), name="id")
-    return pd.Index(pd.array(_refs(ids), dtype="Int64"), name="id")
+    return pd.Index(_masked(_refs(ids), "Int64"), name="id")
 
 
 _ID = Column("id", "Int64", "row id")

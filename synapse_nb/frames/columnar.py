@@ -51,9 +51,7 @@ class _Row(Struct, gc=False):
 
 
 class _Ann(Struct, gc=False):
-    # a label that is not text (v1-style dicts inside v2 media) makes the page go to the
-    # general code, so the typed summary can take every label as it is
-    classification: str | None = None
+    classification: Any = None
 
 
 class _FileMeta(Struct, gc=False):
@@ -285,10 +283,14 @@ def dm_columns(
                         add_place(total + j)
                         add_amount(amount)
                     if tool not in not_class:
-                        if labels is None:
-                            labels = set(map(label_of, anns))
-                        else:
-                            labels.update(map(label_of, anns))
+                        try:
+                            if labels is None:
+                                labels = set(map(label_of, anns))
+                            else:
+                                labels.update(map(label_of, anns))
+                        except TypeError:  # an unhashable label (a dict, a list): no class
+                            texts = {c for c in map(label_of, anns) if type(c) is str}
+                            labels = texts if labels is None else labels | texts
         if not found and data.classification is unset:
             # {} is empty; a media key that is not a list (and no classification) is not DM
             add_version("other" if present else None)
@@ -300,7 +302,17 @@ def dm_columns(
         if labels:
             labels.discard(None)
             labels.discard("")
-        add_classes(sorted(labels) if labels else _NO_CLASSES)
+        if not labels:
+            add_classes(_NO_CLASSES)
+            continue
+        try:
+            add_classes(sorted(labels))
+        except TypeError:  # text and numbers: only the text are classes
+            add_classes(sorted(c for c in labels if type(c) is str))
+    if not set(map(type, set().union(*classes_of))) <= {str}:
+        # labels that are numbers or booleans are no classes (a list that sorted has either
+        # only text or no text at all)
+        classes_of = [c if not c or type(c[0]) is str else _NO_CLASSES for c in classes_of]
     matrix = (
         np.bincount(
             np.array(places, dtype=np.intp),

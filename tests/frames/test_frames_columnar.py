@@ -39,7 +39,7 @@ COVERED = [
             "images": [
                 {"keypoint": [{"classification": "nose"}], "polygon": [], "relation": [{}]},
                 {"segmentation": None, "prompt": [{"classification": "ask"}]},
-                {"bounding_box": [{"classification": ""}, {}]},
+                {"bounding_box": [{"classification": ""}, {"classification": 3}, {}]},
             ],
             "videos": [{"polyline": [{"classification": "lane"}]}],
         },
@@ -61,7 +61,6 @@ NOT_COVERED = [
     {"id": 19, "tags": [{"id": 1, "name": "x"}]},
     {"id": 20, "files": {"i1": {"url": 5}}},
     {"id": 21, "data": {"images": [{"bounding_box": "many"}]}},
-    {"id": 22, "data": {"images": [{"bounding_box": [{"classification": 3}]}]}},  # not text
 ]
 
 

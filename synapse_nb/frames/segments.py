@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pandas.core.arrays.masked import BaseMaskedArray
 
 __all__ = ["MAX_PREALLOCATED", "ColumnBuffer"]
 
@@ -33,11 +32,13 @@ __all__ = ["MAX_PREALLOCATED", "ColumnBuffer"]
 MAX_PREALLOCATED = 1 << 24
 
 _UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
+#: The nullable arrays: a numpy ``_data`` array and a boolean ``_mask`` (True = missing).
+_MASKED = (pd.arrays.IntegerArray, pd.arrays.BooleanArray, pd.arrays.FloatingArray)
 
 
 def _layout(part: Any) -> tuple[str, np.dtype[Any]] | None:
     """How a typed segment is stored in a buffer: ``(kind, numpy dtype)``, or None."""
-    if isinstance(part, BaseMaskedArray):
+    if isinstance(part, _MASKED):
         return type(part).__name__, part._data.dtype
     if isinstance(part, pd.arrays.DatetimeArray) and part.dtype == _UTC_NS:
         return "datetime", part._ndarray.dtype

@@ -6,7 +6,8 @@ at the frame's peak (the segments and the result), and the freed segments stay i
 as holes the process never gives back. Instead, numpy-backed columns (nullable integers,
 booleans and floats, UTC timestamps, Python objects) are written segment by segment into
 arrays sized from the listing's announced ``count``: ``np.empty`` reserves the memory without
-touching it, so a count larger than the rows that really come costs no resident memory, and
+touching it, so a count larger than the rows that really come costs no resident memory (object
+arrays, which numpy fills when it allocates them, double from the first segment instead), and
 a listing that grows past it doubles the arrays. Columns of other types (categories, pyarrow
 strings and lists) keep their segments, combined by the caller.
 
@@ -29,7 +30,7 @@ import pandas as pd
 __all__ = ["MAX_PREALLOCATED", "ColumnBuffer"]
 
 #: Most rows reserved up front from an announced count (a larger count grows as rows come).
-MAX_PREALLOCATED = 1 << 24
+MAX_PREALLOCATED = 1 << 22
 
 _UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
 #: The nullable arrays: a numpy ``_data`` array and a boolean ``_mask`` (True = missing).
@@ -83,7 +84,10 @@ class ColumnBuffer:
         layout = _layout(part)
         if self._data is None and not self._parts and layout is not None:
             self._layout, self._template = layout, part
-            self._reserve(max(self.capacity, len(part)))
+            # numpy fills object arrays with None when it allocates them: those are never
+            # reserved ahead (an announced count is the server's word), they double as needed
+            ahead = 0 if layout[0] == "object" else self.capacity
+            self._reserve(max(ahead, len(part)))
         elif self._data is None or layout != self._layout:
             if self._data is not None:  # a segment of another type: segments from now on
                 self._parts.append(self._take())

@@ -91,6 +91,17 @@ def test_an_announced_count_far_above_the_rows_reserves_no_memory_that_stays():
     assert result.tolist() == [5] and result._data.nbytes == 8
 
 
+def test_an_announced_count_reserves_no_object_array_ahead():
+    tracemalloc.start()
+    try:
+        buffer = ColumnBuffer(1 << 40)
+        buffer.put(np.fromiter([{}], dtype=object, count=1))
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert buffer.result().tolist() == [{}] and peak < 100_000, peak
+
+
 def test_a_streamed_build_holds_its_fixed_width_columns_once(monkeypatch):
     monkeypatch.setattr(build, "_SEGMENT", 2000)
     rows = 60_000

@@ -32,6 +32,7 @@ import pyarrow as pa
 from synapse_nb.frames.columnar import is_row, struct_columns
 from synapse_nb.frames.dm import summarize
 from synapse_nb.frames.schemas import IMAGE_TOOLS, SCHEMAS, Column, Schema
+from synapse_nb.frames.segments import ColumnBuffer
 
 __all__ = [
     "LIST_OF_STRINGS",
@@ -339,6 +340,38 @@ def _categorical(values: list[Any], categories: tuple[str, ...]) -> pd.Categoric
     return pd.Categorical(values, categories=[*categories, *extra])
 
 
+_NONE = type(None)
+#: dtype -> (pyarrow type, pandas array type, the Python types the pyarrow path takes)
+_MASKED_VIA_ARROW: dict[str, tuple[Any, Any, frozenset[type]]] = {
+    "Int64": (pa.int64(), pd.arrays.IntegerArray, frozenset({int, _NONE})),
+    "Int32": (pa.int32(), pd.arrays.IntegerArray, frozenset({int, _NONE})),
+    "boolean": (pa.bool_(), pd.arrays.BooleanArray, frozenset({bool, _NONE})),
+}
+
+
+def _masked(values: list[Any], dtype: str) -> Any:
+    """A nullable integer or boolean array; plain ints/bools/None are read by pyarrow in C.
+
+    Anything else (or an int out of range) goes to ``pd.array``, which converts or raises as
+    it always did.
+    """
+    arrow_type, array_type, accepted = _MASKED_VIA_ARROW[dtype]
+    if set(map(type, values)) <= accepted:
+        try:
+            arrow = pa.array(values, type=arrow_type)
+        except (*_ARROW_MISFIT, OverflowError):
+            pass
+        else:
+            data = arrow.fill_null(False if dtype == "boolean" else 0)
+            mask = (
+                arrow.is_null().to_numpy(zero_copy_only=False)
+                if arrow.null_count
+                else np.zeros(len(arrow), dtype=bool)
+            )
+            return array_type(data.to_numpy(zero_copy_only=False, writable=True), mask)
+    return pd.array(values, dtype=dtype)
+
+
 def _timestamps(values: list[Any]) -> Any:
     return pd.to_datetime(values, utc=True, format="ISO8601").as_unit("ns").array
 
@@ -356,14 +389,12 @@ def convert_column(values: list[Any], column: Column) -> Any:
         ['pending', nan]
     """
     dtype = column.dtype
-    if dtype in ("Int64", "Int32"):
-        return pd.array(values, dtype=dtype)
+    if dtype in _MASKED_VIA_ARROW:
+        return _masked(values, dtype)
     if dtype == "list[string]":
         return _string_lists(values)
     if dtype == "Float64":
         return pd.array(values, dtype="Float64")
-    if dtype == "boolean":
-        return pd.array(values, dtype="boolean")
     if dtype == "string":
         return _strings(values)
     if dtype == "category":
@@ -429,7 +460,7 @@ def _index(ids: list[Any], schema: Schema) -> pd.Index:
     if schema.index_dtype == "string":
         values = [None if i is None else str(i) for i in ids]
         return pd.Index(pd.array(values, dtype=STRING), name="id")
-    return pd.Index(pd.array(_refs(ids), dtype="Int64"), name="id")
+    return pd.Index(_masked(_refs(ids), "Int64"), name="id")
 
 
 _ID = Column("id", "Int64", "row id")
@@ -458,18 +489,23 @@ def _combine(parts: list[Any], column: Column) -> Any:
     return pd.concat([pd.Series(p, copy=False) for p in parts], ignore_index=True).array
 
 
+def _buffer(column: Column, capacity: int) -> ColumnBuffer:
+    return ColumnBuffer(capacity, lambda parts: _combine(parts, column))
+
+
 class _Accumulator:
     """Per-column lists, extended chunk by chunk and converted segment by segment."""
 
-    def __init__(self, schema: Schema, tag_names: TagNames, keep_data: bool):
+    def __init__(self, schema: Schema, tag_names: TagNames, keep_data: bool, capacity: int = 0):
         self.schema = schema
         self.tag_names = tag_names
         self.keep_data = keep_data
         self.ids: list[Any] = []
         #: typed segments of integer ids (no Python int per row is held to the end)
-        self.id_parts: list[Any] = []
+        self.id_parts = ColumnBuffer(capacity, lambda parts: _combine(parts, _ID))
         self.values: dict[str, list[Any]] = {c.name: [] for c in schema.columns}
-        self.parts: dict[str, list[Any]] = {c.name: [] for c in schema.columns}
+        #: typed segments, written into arrays of the listing's size where the type allows
+        self.parts = {c.name: _buffer(c, capacity) for c in schema.columns}
         self.pending = 0
         self.data: list[Any] = []
         self.metrics: list[dict[str, float]] = []
@@ -484,13 +520,19 @@ class _Accumulator:
 
     def add(self, chunk: list[Any]) -> None:
         """Gather one chunk of records: dicts, typed rows, or runs of both."""
-        for typed, run in groupby(chunk, is_row):  # one run unless a page was not covered
-            if not typed:
-                self._add_dicts(list(run))
-            elif self.keep_data or self.schema.dynamic_prefix:
-                raise ValueError("typed rows carry no DM data or metrics: list them as dicts")
-            else:
-                self._append(*struct_columns(self.schema, list(run)))
+        if len(set(map(type, chunk))) == 1:  # one page's rows: all typed or all dicts
+            self._add_run(is_row(chunk[0]), chunk)
+            return
+        for typed, run in groupby(chunk, is_row):  # a chunk across a page not covered
+            self._add_run(typed, list(run))
+
+    def _add_run(self, typed: bool, run: list[Any]) -> None:
+        if not typed:
+            self._add_dicts(run)
+        elif self.keep_data or self.schema.dynamic_prefix:
+            raise ValueError("typed rows carry no DM data or metrics: list them as dicts")
+        else:
+            self._append(*struct_columns(self.schema, run, self._count_sources))
 
     def _add_dicts(self, chunk: list[Mapping[str, Any]]) -> None:
         # plain dicts (what the decoder gives) are read with dict.get mapped over the chunk:
@@ -504,11 +546,11 @@ class _Accumulator:
             )
             files = {"url": urls, "name": names, "width": widths, "height": heights}
         dm: dict[str, Any] = {}
-        versions: tuple[Any, ...] = ()
-        counts: tuple[dict[str, int], ...] = ()
+        matrix: np.ndarray | None = None
         if self._needs_dm:
             versions, counts, classes = zip(*map(summarize, get("data")), strict=True)
             dm = {"version": versions, "classes": classes}
+            matrix = count_matrix(versions, counts, self._count_sources)
         values: dict[str, Any] = {}
         tags: list[list[int | None]] | None = None
         for column in self.schema.columns:
@@ -536,19 +578,13 @@ class _Accumulator:
                 flat: dict[str, float] = {}
                 _flatten_metrics(r.get("metrics"), "", flat)
                 self.metrics.append(flat)
-        self._append(ids, values, versions, counts)
+        self._append(ids, values, matrix)
 
-    def _append(
-        self,
-        ids: list[Any],
-        values: dict[str, Any],
-        versions: tuple[Any, ...],
-        counts: tuple[dict[str, int], ...],
-    ) -> None:
+    def _append(self, ids: list[Any], values: dict[str, Any], counts: np.ndarray | None) -> None:
         """Add the raw values of one chunk; convert a segment once enough have gathered."""
         self.ids.extend(ids)
-        if self._needs_dm:
-            self.count_chunks.append(count_matrix(versions, counts, self._count_sources))
+        if counts is not None:
+            self.count_chunks.append(counts)
         for name, column_values in values.items():
             # names are looked up in frame(), so the tag listing can still be in flight
             self.values[name].extend(column_values)
@@ -564,17 +600,17 @@ class _Accumulator:
             if column.name in _DEFERRED or column.name in self._counts:
                 continue
             values = self.values[column.name]
-            if values or not self.parts[column.name]:
-                self.parts[column.name].append(convert_column(values, column))
+            if values or self.parts[column.name].empty:
+                self.parts[column.name].put(convert_column(values, column))
                 self.values[column.name] = []
-        if self.schema.index_dtype != "string" and (self.ids or not self.id_parts):
-            self.id_parts.append(_index(self.ids, self.schema).array)
+        if self.schema.index_dtype != "string" and (self.ids or self.id_parts.empty):
+            self.id_parts.put(_index(self.ids, self.schema).array)
             self.ids = []
         self.pending = 0
 
     def _convert_counts(self) -> None:
         """The DM count columns of the chunks so far, one ``Int32`` array each."""
-        if not self.count_chunks and self.parts[self._counts[0]]:
+        if not self.count_chunks and not self.parts[self._counts[0]].empty:
             return
         matrix = (
             np.concatenate(self.count_chunks, axis=1)
@@ -585,23 +621,23 @@ class _Accumulator:
         missing = matrix < 0  # "other" documents: NA in every count column
         matrix[missing] = 0
         for row, name in enumerate(self._counts):
-            self.parts[name].append(pd.arrays.IntegerArray(matrix[row], missing[row]))
+            self.parts[name].put(pd.arrays.IntegerArray(matrix[row], missing[row]))
 
     def frame(self) -> pd.DataFrame:
         schema = self.schema
         self._convert()
-        if self.id_parts:
-            index = pd.Index(_combine(self.id_parts, _ID), name="id")
+        if not self.id_parts.empty:
+            index = pd.Index(self.id_parts.result(), name="id")
         else:
             index = _index(self.ids, schema)
         if "tag_names" in self.values:
             names = self.tag_names() if callable(self.tag_names) else self.tag_names
             names = names or {}
-            self.parts["tag_names"] = [tag_name_lists(self.values["tag_names"], names)]
+            self.parts["tag_names"].put(tag_name_lists(self.values["tag_names"], names))
         # each column's segments are let go as soon as they are combined: the frame is never
         # held twice (segments and combined columns) at its peak
         columns: dict[str, Any] = {
-            c.name: _combine(self.parts.pop(c.name), c) for c in schema.columns
+            c.name: self.parts.pop(c.name).result() for c in schema.columns
         }
         if self.keep_data:
             columns["data"] = _objects(self.data)
@@ -660,6 +696,14 @@ def _chunks(records: Iterable[Mapping[str, Any]], size: int) -> Iterator[list[An
         yield chunk
 
 
+def _expected_rows(records: Iterable[Any], meta: Mapping[str, Any] | None) -> int:
+    """Rows to reserve: a list's length, else the listing's announced ``count`` (or 0)."""
+    if isinstance(records, list):
+        return len(records)
+    count = (meta or {}).get("count")
+    return count if type(count) is int and count > 0 else 0
+
+
 def build_frame(
     kind: str,
     records: Iterable[Mapping[str, Any]],
@@ -689,7 +733,7 @@ def build_frame(
         (0, 'category', 0)
     """
     schema = _schema(kind)
-    acc = _Accumulator(schema, tag_names, include_data)
+    acc = _Accumulator(schema, tag_names, include_data, _expected_rows(records, meta))
     with gc_paused():
         for chunk in _chunks(records, chunk_size):
             acc.add(chunk)

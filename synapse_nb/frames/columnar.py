@@ -29,32 +29,37 @@ from operator import attrgetter
 from typing import Any
 
 import msgspec
+import numpy as np
 from msgspec import UNSET, Raw, Struct, UnsetType
 
 from synapse_nb._json import loads
 from synapse_nb.annotations.media import MEDIA_KEYS, NOT_CLASS_TOOLS
 from synapse_nb.frames.schemas import SCHEMAS, Column, Schema
 
-__all__ = ["COVERED_KINDS", "is_row", "page_decoder", "struct_columns"]
+__all__ = ["COVERED_KINDS", "dm_columns", "is_row", "page_decoder", "struct_columns"]
 
 #: Frame kinds whose list pages are decoded into typed rows (the long listings).
 COVERED_KINDS = frozenset({"task", "assignment", "ground_truth_event"})
 
 
-class _Row(Struct):
-    """Base of the generated row types (``isinstance`` tells typed rows from dicts)."""
+class _Row(Struct, gc=False):
+    """Base of the generated row types (``isinstance`` tells typed rows from dicts).
+
+    Rows and their parts are not tracked by the cyclic collector (``gc=False``): decoded
+    JSON holds no reference cycles, and untracked objects cost nothing to allocate and free.
+    """
 
 
-class _Ann(Struct):
+class _Ann(Struct, gc=False):
     classification: Any = None
 
 
-class _FileMeta(Struct):
+class _FileMeta(Struct, gc=False):
     width: Any = None
     height: Any = None
 
 
-class _File(Struct):
+class _File(Struct, gc=False):
     url: str | UnsetType | None = UNSET
     path: str | UnsetType | None = UNSET
     file_name_original: str | None = None
@@ -71,6 +76,7 @@ _DataV2: Any = msgspec.defstruct(
     "_DataV2",
     [("classification", Raw | UnsetType, UNSET), *[(key, _Media, UNSET) for key in MEDIA_KEYS]],
     forbid_unknown_fields=True,
+    gc=False,
 )
 _media_of = attrgetter(*_MEDIA_FIELDS)
 
@@ -110,7 +116,7 @@ def _row_type(schema: Schema) -> Any:
     if any(c.kind == "dm" for c in schema.columns):
         fields["data"] = _DataV2 | None
     spec = [(name, kind, None) for name, kind in fields.items()]
-    return msgspec.defstruct(f"{schema.kind.title()}Row", spec, bases=(_Row,))
+    return msgspec.defstruct(f"{schema.kind.title()}Row", spec, bases=(_Row,), gc=False)
 
 
 def _page_type(row: Any) -> Any:
@@ -182,7 +188,6 @@ def is_row(value: Any) -> bool:
 # ---------------------------------------------------------------------------- columns
 
 _NO_FILE = (None, None, None, None)
-_EMPTY_DM: tuple[None, dict[str, int], list[str]] = (None, {}, [])
 
 
 def _primary_file(files: dict[str, Any] | None, meta: Any) -> tuple[Any, Any, Any, Any]:
@@ -213,52 +218,138 @@ def _primary_file(files: dict[str, Any] | None, meta: Any) -> tuple[Any, Any, An
     )
 
 
-def _summary(data: Any) -> tuple[str | None, dict[str, int], list[str]]:
-    """:func:`~synapse_nb.frames.dm.summarize` of a typed DM v2 document."""
-    if data is None:
-        return _EMPTY_DM
-    counts: dict[str, int] = {}
-    classes: set[str] = set()
-    present = found = False
-    for items in _media_of(data):
-        if items is UNSET:
+def dm_columns(
+    datas: list[Any], sources: tuple[str, ...]
+) -> tuple[list[str | None], list[list[str]], np.ndarray]:
+    """The DM summary of a chunk of typed DM v2 documents, in one walk.
+
+    What :func:`~synapse_nb.frames.dm.summarize` and
+    :func:`~synapse_nb.frames.build.count_matrix` give for the same documents as dicts,
+    without a counts dict per row: each ``(tool, row)`` count goes straight into the flat
+    positions of the matrix.
+
+    Args:
+        datas: The ``data`` of each row (a typed document or None).
+        sources: The matrix rows: a tool, or ``'total'`` (every tool's count).
+
+    Returns:
+        ``(versions, classes, matrix)``: the format of each document (``'v2'``, ``'other'``
+        or None), its sorted class labels, and the ``int32`` counts (one row per source,
+        -1 for documents that are not DM).
+
+    Example:
+        >>> rows = page_decoder("task")(b'{"results": [{"data": {"images": [{"polygon": '
+        ...     b'[{"classification": "car"}, {"classification": "bus"}]}]}}, {"data": {}}]}')
+        >>> datas = [row.data for row in rows["results"]]
+        >>> versions, classes, matrix = dm_columns(datas, ("total", "polygon", "keypoint"))
+        >>> versions, classes, matrix.tolist()
+        (['v2', None], [['bus', 'car'], []], [[2, 0], [2, 0], [0, 0]])
+    """
+    n = len(datas)
+    row_of = {source: i * n for i, source in enumerate(sources)}
+    total = row_of.pop("total", None)
+    not_class, media_of, label_of, unset = NOT_CLASS_TOOLS, _media_of, _CLASS, UNSET
+    versions: list[str | None] = []
+    classes_of: list[list[str]] = []
+    places: list[int] = []
+    amounts: list[int] = []
+    others: list[int] = []
+    add_version, add_classes = versions.append, classes_of.append
+    add_place, add_amount = places.append, amounts.append
+    for j, data in enumerate(datas):
+        if data is None:
+            add_version(None)
+            add_classes(_NO_CLASSES)
             continue
-        present = True
-        if items is None:
+        labels: set[Any] | None = None
+        present = found = False
+        for items in media_of(data):
+            if items is unset:
+                continue
+            present = True
+            if items is None:
+                continue
+            found = True
+            for item in items:
+                for tool, anns in item.items():
+                    if not anns:
+                        continue
+                    amount = len(anns)
+                    row = row_of.get(tool)
+                    if row is not None:
+                        add_place(row + j)
+                        add_amount(amount)
+                    if total is not None:
+                        add_place(total + j)
+                        add_amount(amount)
+                    if tool not in not_class:
+                        try:
+                            if labels is None:
+                                labels = set(map(label_of, anns))
+                            else:
+                                labels.update(map(label_of, anns))
+                        except TypeError:  # an unhashable label (a dict, a list): no class
+                            texts = {c for c in map(label_of, anns) if type(c) is str}
+                            labels = texts if labels is None else labels | texts
+        if not found and data.classification is unset:
+            # {} is empty; a media key that is not a list (and no classification) is not DM
+            add_version("other" if present else None)
+            if present:
+                others.append(j)
+            add_classes(_NO_CLASSES)
             continue
-        found = True
-        for item in items:
-            for tool, anns in item.items():
-                if not anns:
-                    continue
-                counts[tool] = counts.get(tool, 0) + len(anns)
-                if tool in NOT_CLASS_TOOLS:
-                    continue
-                for ann in anns:
-                    label = ann.classification
-                    if type(label) is str and label:
-                        classes.add(label)
-    if not found and data.classification is UNSET:
-        # {} is empty; a media key that is not a list (and no classification) is not DM
-        return ("other" if present else None), {}, []
-    return "v2", counts, sorted(classes)
+        add_version("v2")
+        if labels:
+            labels.discard(None)
+            labels.discard("")
+        if not labels:
+            add_classes(_NO_CLASSES)
+            continue
+        try:
+            add_classes(sorted(labels))
+        except TypeError:  # text and numbers: only the text are classes
+            add_classes(sorted(c for c in labels if type(c) is str))
+    if not set(map(type, set().union(*classes_of))) <= {str}:
+        # labels that are numbers or booleans are no classes (a list that sorted has either
+        # only text or no text at all)
+        classes_of = [c if not c or type(c[0]) is str else _NO_CLASSES for c in classes_of]
+    matrix = (
+        np.bincount(
+            np.array(places, dtype=np.intp),
+            weights=np.array(amounts, dtype=np.float64),
+            minlength=len(sources) * n,
+        )
+        .astype(np.int32)
+        .reshape(len(sources), n)
+    )
+    if others:
+        matrix[:, others] = -1
+    return versions, classes_of, matrix
+
+
+_CLASS = attrgetter("classification")
+_NO_CLASSES: list[str] = []  # shared: the class lists are read once, into a pyarrow column
 
 
 def struct_columns(
-    schema: Schema, rows: list[Any]
-) -> tuple[list[Any], dict[str, Any], tuple[Any, ...], tuple[dict[str, int], ...]]:
+    schema: Schema, rows: list[Any], count_sources: tuple[str, ...] = ()
+) -> tuple[list[Any], dict[str, Any], np.ndarray | None]:
     """The raw column values of a chunk of typed rows, as the dict path gathers them.
 
+    Args:
+        schema: The frame schema.
+        rows: Typed rows of :func:`page_decoder`.
+        count_sources: The sources of the DM count columns (see :func:`dm_columns`).
+
     Returns:
-        ``(ids, values, versions, counts)``: the ids; column name -> raw values for every
-        column but the DM counts; the DM version and per-tool counts of each row (empty
-        tuples when the schema has no DM columns).
+        ``(ids, values, counts)``: the ids; column name -> raw values for every column but
+        the DM counts; the DM count matrix (None when the schema has no DM columns).
 
     Example:
         >>> rows = page_decoder("task")(b'{"results": [{"id": 3, "tags": [2], "data": {}}]}')
-        >>> ids, values, versions, counts = struct_columns(SCHEMAS["task"], rows["results"])
-        >>> ids, values["tags"], values["status"], versions
-        ([3], [[2]], [None], (None,))
+        >>> ids, values, counts = struct_columns(SCHEMAS["task"], rows["results"], ("total",))
+        >>> ids, values["tags"], values["status"], values["dm_version"], counts.tolist()
+        ([3], [[2]], [None], [None], [[0]])
     """
     ids = list(map(_ID, rows))
     files: dict[str, tuple[Any, ...]] = {}
@@ -267,12 +358,10 @@ def struct_columns(
             *map(_primary_file, map(_FILES, rows), map(_META, rows)), strict=True
         ) if rows else ((), (), (), ())  # fmt: skip
         files = {"url": urls, "name": names, "width": widths, "height": heights}
-    versions: tuple[Any, ...] = ()
-    counts: tuple[dict[str, int], ...] = ()
+    counts: np.ndarray | None = None
     dm: dict[str, Any] = {}
     if any(c.kind == "dm" for c in schema.columns):
-        summaries = list(map(_summary, map(_DATA, rows)))
-        versions, counts, classes = zip(*summaries, strict=True) if rows else ((), (), ())
+        versions, classes, counts = dm_columns(list(map(_DATA, rows)), count_sources)
         dm = {"version": versions, "classes": classes}
     values: dict[str, Any] = {}
     tags: list[list[int]] | None = None
@@ -288,7 +377,7 @@ def struct_columns(
             values[column.name] = files[source]
         elif column.kind == "dm" and column.dtype != "Int32":
             values[column.name] = dm[source]
-    return ids, values, versions, counts
+    return ids, values, counts
 
 
 _ID = attrgetter("id")

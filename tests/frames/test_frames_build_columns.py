@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from synapse_nb.frames import build
 from synapse_nb.frames.build import build_frame, count_matrix
 from synapse_nb.frames.dm import summarize
-from synapse_nb.frames.schemas import IMAGE_TOOLS
+from synapse_nb.frames.schemas import IMAGE_TOOLS, Column
 
 V2 = {"images": [{"bounding_box": [{"classification": "car"}] * 2, "prompt": [{}, {}, {}]}]}
 V1 = {
@@ -138,3 +139,30 @@ def test_a_tag_name_that_is_not_text_becomes_its_text():
     column = build.tag_name_lists([[1], [], [1]], {1: 5})
     assert column.tolist() == [["5"], [], ["5"]]
     assert column.dtype == build.LIST_OF_STRINGS
+
+
+@pytest.mark.parametrize(
+    ("values", "dtype"),
+    [
+        ([1, None, 2**40], "Int64"),  # plain ints: read by pyarrow
+        ([None, None], "Int32"),
+        ([True, None, False], "boolean"),
+        ([1.0, None], "Int64"),  # anything else: pandas converts it
+        ([True, 2], "Int64"),
+        ([np.True_, None], "boolean"),
+    ],
+)
+def test_nullable_columns_are_what_pandas_makes_of_the_same_values(values, dtype):
+    column = Column("x", dtype, "a nullable column")
+    ours = build.convert_column(values, column)
+    pd.testing.assert_extension_array_equal(ours, pd.array(values, dtype=dtype))
+    ours[0] = None  # writable, like pandas' own arrays
+    assert pd.isna(ours[0])
+
+
+@pytest.mark.parametrize(("values", "dtype"), [([2**40], "Int32"), ([2**70], "Int64")])
+def test_an_int_out_of_range_raises_what_pandas_raises(values, dtype):
+    with pytest.raises((TypeError, ValueError, OverflowError)) as ours:
+        build.convert_column(values, Column("x", dtype, "a nullable column"))
+    with pytest.raises(type(ours.value), match=str(ours.value)[:20]):
+        pd.array(values, dtype=dtype)

@@ -39,6 +39,8 @@ _MASKED = (pd.arrays.IntegerArray, pd.arrays.BooleanArray, pd.arrays.FloatingArr
 
 def _layout(part: Any) -> tuple[str, np.dtype[Any]] | None:
     """How a typed segment is stored in a buffer: ``(kind, numpy dtype)``, or None."""
+    if not _BUFFERS_WORK:
+        return None
     if isinstance(part, _MASKED):
         return type(part).__name__, part._data.dtype
     if isinstance(part, pd.arrays.DatetimeArray) and part.dtype == _UTC_NS:
@@ -153,3 +155,33 @@ class ColumnBuffer:
 
 
 _UNMASKED = frozenset({"datetime", "object"})
+
+
+def _buffers_work() -> bool:
+    """Whether this pandas stores arrays as the buffers expect (they read pandas' array
+    internals, which pandas may change; where it has, every column keeps its segments)."""
+    global _BUFFERS_WORK
+    _BUFFERS_WORK = True
+    try:
+        samples = [
+            pd.array([1, None], dtype="Int64"),
+            pd.array([True, None], dtype="boolean"),
+            pd.array([0.5, None], dtype="Float64"),
+            pd.array(pd.to_datetime(["2024-01-01", None], utc=True)).astype(_UTC_NS),
+        ]
+        for sample in samples:
+            buffer = ColumnBuffer(capacity=4)
+            buffer.put(sample)
+            buffer.put(sample)
+            got = buffer.result()
+            if got.dtype != sample.dtype or [bool(v) for v in pd.isna(got)] != [False, True] * 2:
+                raise TypeError(f"{sample.dtype} came back as {got.dtype}")
+            if got[0] != sample[0]:
+                raise TypeError(f"{sample.dtype}: {got[0]!r} != {sample[0]!r}")
+    except Exception:  # any surprise means: do not rely on the internals
+        _BUFFERS_WORK = False
+    return _BUFFERS_WORK
+
+
+_BUFFERS_WORK = True
+_buffers_work()

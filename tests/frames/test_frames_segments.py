@@ -121,3 +121,23 @@ def test_a_streamed_build_holds_its_fixed_width_columns_once(monkeypatch):
     assert len(frame) == rows and frame.index.tolist()[-1] == rows
     # segments concatenated at the end: about 1.8x; written into place: about 1.5x
     assert peak < 1.6 * fixed, (peak, fixed)
+
+
+def test_the_buffers_are_used_on_this_pandas_and_fall_back_where_its_internals_moved(
+    monkeypatch,
+):
+    from synapse_nb.frames import segments
+
+    assert segments._buffers_work()  # the pinned pandas keeps the layout the buffers read
+    def moved(cls, *args, **kwargs):
+        raise AttributeError("_simple_new")
+
+    monkeypatch.setattr(pd.arrays.DatetimeArray, "_simple_new", classmethod(moved))
+    assert not segments._buffers_work()  # a pandas that moved it: segments kept apart
+    parts = SEGMENTS["datetime"]
+    buffer = ColumnBuffer(capacity=8, combine=lambda got: pd.array(concatenated(got)))
+    for part in parts:
+        buffer.put(part)
+    pd.testing.assert_series_equal(pd.Series(buffer.result()), concatenated(parts))
+    monkeypatch.undo()
+    assert segments._buffers_work()

@@ -269,26 +269,41 @@ class Database:
         """A serialised transaction: commits on success, rolls back on any exception."""
         with self._write_lock:
             con = self.con
-            con.execute("BEGIN IMMEDIATE")
+            # odd while a write is under way, even again after it (a sequence lock): a reader
+            # that sees the same even generation before and after its reads saw no write
+            outermost = self.generation % 2 == 0
+            if outermost:
+                self.generation += 1
             try:
-                yield con
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
-            self.generation += 1
-            self._count_cache.clear()
-            self.page_marks.clear()
+                con.execute("BEGIN IMMEDIATE")
+                try:
+                    yield con
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                con.execute("COMMIT")
+            finally:
+                if outermost:
+                    self.generation += 1
+                self._count_cache.clear()
+                self.page_marks.clear()
+
+    def settled(self) -> int | None:
+        """The write generation when no write is under way, else None (see :meth:`write`)."""
+        generation = self.generation
+        return None if generation % 2 else generation
 
     def count(self, sql: str, params: Iterable[Any] = ()) -> int:
         """``SELECT COUNT(*)`` cached until the next write (pages of one listing share it)."""
-        key = (sql, tuple(params), self.generation)
+        generation = self.generation
+        key = (sql, tuple(params), generation)
         cached = self._count_cache.get(key)
         if cached is None:
             cached = self.scalar(sql, key[1])
-            if len(self._count_cache) > 512:
-                self._count_cache.clear()
-            self._count_cache[key] = cached
+            if generation % 2 == 0 and self.generation == generation:  # no write meanwhile
+                if len(self._count_cache) > 512:
+                    self._count_cache.clear()
+                self._count_cache[key] = cached
         return cached
 
     def close(self) -> None:

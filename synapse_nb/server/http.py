@@ -497,13 +497,15 @@ def paginate(
         raise field_error("page_size", f"Ensure this value is greater than 0, got {size}.")
     size = min(size, state.config.max_page_size)
     db = state.db
+    # read before the count: a write under way or committed while this page is read (the
+    # generation moved) must neither place nor mark the page from a count of other data
+    generation = db.settled()
     total = db.count(count_sql, params)
     last_page = max(1, -(-total // size))
     if page > last_page:
         raise ApiError(404, {"detail": "Invalid page."})
-    generation = db.generation  # a write while this page is read must not mark it
     rank = (page - 1) * size
-    if keyset_sql is None:
+    if keyset_sql is None or generation is None:
         rows = _page_rows(db, select_sql, [*params], size, rank)
     else:
         listing = (select_sql, tuple(params))
@@ -559,6 +561,7 @@ def _keyset_rows(
     behind = total - rank - limit  # rows after this page
     backwards = _ORDER_BY_ID.sub(r" ORDER BY \1id DESC", select_sql)
     if known != rank and behind < rank - known and backwards != select_sql:
+        # ``total`` is this generation's count; a write since then is caught below (not marked)
         rows = _page_rows(db, backwards, [*params], limit, behind)[::-1]
     elif after is None:
         rows = _page_rows(db, select_sql, [*params], size, rank)

@@ -114,3 +114,47 @@ def test_page_marks_stay_bounded() -> None:
     assert marks.nearest(0, 0, 500) == (0, None)  # the oldest listings were dropped
     rank, after = marks.nearest(9, 0, 9_950)
     assert rank == 9_900 and after == 19_800
+
+
+def test_a_write_while_a_page_is_read_leaves_no_boundary_behind(api, make, server, monkeypatch):
+    # the write lands right after the page's count, as another request's could: the page is
+    # placed from that count, so nothing it read may be remembered for later pages
+    project = make.project()
+    unit = make.data_unit(make.collection()["id"])
+    victim = make.task(project["id"], unit["id"])["id"]
+    db = server.state.db
+    tenant = db.scalar("SELECT tenant_id FROM users WHERE username = 'admin'")
+
+    def ids() -> list[int]:
+        rows = db.all("SELECT id FROM tasks WHERE tenant_id = ? ORDER BY id", [tenant])
+        return [r[0] for r in rows]
+
+    size = 5
+    last = -(-len(ids()) // size)
+    forget_served_pages(make)
+    count = db.count
+
+    def count_then_write(sql: str, params: Any = ()) -> int:
+        total = count(sql, params)
+        if "FROM tasks" in sql and not fired:
+            fired.append(sql)
+            with db.write() as con:
+                con.execute("DELETE FROM tasks WHERE id = ?", (victim,))
+        return total
+
+    fired: list[str] = []
+    monkeypatch.setattr(db, "count", count_then_write)
+    api.get("sdk/tasks/", params={"page_size": size, "page": last - 1})  # read backwards
+    monkeypatch.setattr(db, "count", count)
+    assert fired
+    now = ids()
+    assert victim not in now
+    walked: list[int] = []
+    for page in [last - 1, last, *range(1, last)]:  # no write from here on
+        body = api.get("sdk/tasks/", params={"page_size": size, "page": page})
+        if page == last and body.status_code == 404:  # the listing lost its last page
+            continue
+        got = [item["id"] for item in body.json()["results"]]
+        assert got == now[(page - 1) * size :][:size], page
+        walked += got
+    assert set(walked) == set(now)

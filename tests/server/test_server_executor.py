@@ -473,3 +473,44 @@ def test_job_duration_is_gone_from_the_config_and_warns_when_passed():
     with pytest.warns(DeprecationWarning, match=r"start\(job_duration=0.5\) has no effect"):
         srv = start(job_duration=0.5)
     srv.stop()
+
+
+def test_a_job_that_ends_while_its_claim_is_exchanged_leaves_no_token(monkeypatch):
+    # the job's end (claim voided, token revoked) runs on another thread right after the claim
+    # is redeemed, as a stop or timeout could: the token must not outlive the job
+    import secrets
+    import threading
+
+    from demo_backends import running
+
+    from synapse_nb.server.executors import claims
+
+    with running(demo=True) as srv:
+        db, executor = srv.state.db, srv.state.jobs
+        job = db.one("SELECT id FROM jobs WHERE user_id IS NOT NULL LIMIT 1")
+        with db.write() as con:
+            con.execute("UPDATE jobs SET status = 'RUNNING' WHERE id = ?", (job["id"],))
+        code = claims.issue(db, job["id"])
+        mint, ending = secrets.token_hex, []
+
+        def end_the_job() -> None:
+            executor.store.finish(job["id"], "FAILED", [], {"error": "stopped"})
+            executor._revoke(job["id"])
+
+        def mint_while_the_job_ends(nbytes=None):
+            if not ending:  # the token is being minted: the job ends now
+                ending.append(threading.Thread(target=end_the_job))
+                ending[0].start()
+                ending[0].join(0.3)  # it waits for this exchange, or (before) ran in its gap
+            return mint(nbytes)
+
+        monkeypatch.setattr(secrets, "token_hex", mint_while_the_job_ends)
+        try:
+            token = executor.exchange_claim(job["id"], code)
+        except claims.ClaimRefused:
+            token = None
+        ending[0].join(10)
+        assert db.one("SELECT job_id FROM job_tokens WHERE job_id = ?", (job["id"],)) is None
+        if token is not None:
+            seen = requests.get(f"{srv.url}projects/", headers=token_headers(token), timeout=10)
+            assert seen.status_code == 401, seen.text

@@ -68,12 +68,16 @@ def redeem(db: Any, job_id: str, code: str) -> str | None:
     A matching code is void afterwards, even when it had expired.
     """
     with db.write() as con:
-        row = con.execute(
-            "SELECT hash, expires FROM job_claims WHERE job_id = ?", (job_id,)
-        ).fetchone()
-        if row is None or not hmac.compare_digest(row[0], hash_token(code)):
-            return _UNKNOWN
-        con.execute("DELETE FROM job_claims WHERE job_id = ?", (job_id,))
+        return redeem_in(con, job_id, code)
+
+
+def redeem_in(con: Any, job_id: str, code: str) -> str | None:
+    """:func:`redeem` inside the caller's write transaction (which may mint the token in the
+    same transaction, so a job that ends meanwhile cannot leave a token behind)."""
+    row = con.execute("SELECT hash, expires FROM job_claims WHERE job_id = ?", (job_id,)).fetchone()
+    if row is None or not hmac.compare_digest(row[0], hash_token(code)):
+        return _UNKNOWN
+    con.execute("DELETE FROM job_claims WHERE job_id = ?", (job_id,))
     return None if row[1] > time.time() else "has expired"
 
 

@@ -323,30 +323,43 @@ class LocalExecutor:
         Raises:
             ClaimRefused: the code is unknown, used, expired, or the job has ended.
         """
-        reason = claims.redeem(self.state.db, job_id, code)
-        job = self.store.row(job_id) if reason is None else None
-        if reason is None and (job is None or job["status"] in TERMINAL):
-            reason = f"is void: the job has ended ({job['status'] if job else 'no such job'})"
-        token = self._mint_token(job) if reason is None else None
+        # one transaction: the job's end (which voids the claim, then revokes the job's token,
+        # each in a transaction of its own) lands wholly before it (the claim is gone) or
+        # wholly after it (the token minted here is revoked), never in between
+        with self.state.db.write() as con:
+            reason = claims.redeem_in(con, job_id, code)
+            job = None
+            if reason is None:
+                job = con.execute(
+                    "SELECT id, status, user_id FROM jobs WHERE id = ?", (job_id,)
+                ).fetchone()
+                if job is None or job["status"] in TERMINAL:
+                    ended = job["status"] if job else "no such job"
+                    reason = f"is void: the job has ended ({ended})"
+            token = self._mint_in(con, job) if reason is None else None
         if token is None:
             raise claims.ClaimRefused(reason or "is void: the job has no user to act as")
         return token
 
     def _mint_token(self, job: Any) -> str | None:
         """An API token for the job's user, stored until the job ends."""
+        with self.state.db.write() as con:
+            return self._mint_in(con, job)
+
+    @staticmethod
+    def _mint_in(con: Any, job: Any) -> str | None:
+        """:meth:`_mint_token` inside the caller's write transaction."""
         if job["user_id"] is None:
             return None
         token = secrets.token_hex(20)
         digest = hash_token(token)
-        with self.state.db.write() as con:
-            con.execute(
-                "INSERT INTO tokens (hash, user_id, created) VALUES (?, ?, ?)",
-                (digest, job["user_id"], now()),
-            )
-            con.execute(
-                "INSERT OR REPLACE INTO job_tokens (job_id, hash) VALUES (?, ?)",
-                (job["id"], digest),
-            )
+        con.execute(
+            "INSERT INTO tokens (hash, user_id, created) VALUES (?, ?, ?)",
+            (digest, job["user_id"], now()),
+        )
+        con.execute(
+            "INSERT OR REPLACE INTO job_tokens (job_id, hash) VALUES (?, ?)", (job["id"], digest)
+        )
         return token
 
     def _revoke(self, job_id: str) -> None:

@@ -7,7 +7,8 @@ order and at whatever page size, start from the nearest boundary at or below its
 and skip only the gap through the id index, instead of skipping from the first row.
 
 Boundaries hold until the next write (they are kept per write generation) and memory stays
-bounded: a fixed number of listings, each with a fixed number of boundaries.
+bounded: a fixed number of listings, each with a fixed number of boundaries, and a cap on the
+boundaries of all listings together (about 100 bytes each; the default cap is ~14 MB).
 """
 
 from __future__ import annotations
@@ -44,11 +45,15 @@ class PageMarks:
         (0, None)
     """
 
-    def __init__(self, max_listings: int = 64, max_marks: int = 65_536) -> None:
+    def __init__(
+        self, max_listings: int = 64, max_marks: int = 65_536, max_total: int = 131_072
+    ) -> None:
         self.max_listings = max_listings
         self.max_marks = max_marks
+        self.max_total = max_total
         self._lock = threading.Lock()
         self._listings: OrderedDict[tuple, _Listing] = OrderedDict()
+        self._total = 0
 
     def __len__(self) -> int:
         """How many boundaries are held, over all listings."""
@@ -78,18 +83,23 @@ class PageMarks:
             if known is None:
                 known = self._listings[key] = _Listing()
                 while len(self._listings) > self.max_listings:
-                    self._listings.popitem(last=False)
+                    self._total -= len(self._listings.popitem(last=False)[1].ranks)
             else:
                 self._listings.move_to_end(key)
             for rank, after in marks:
                 if rank not in known.after:
                     if len(known.ranks) >= self.max_marks:
+                        self._total -= len(known.ranks)
                         known.ranks.clear()
                         known.after.clear()
                     bisect.insort(known.ranks, rank)
+                    self._total += 1
                 known.after[rank] = after
+            while self._total > self.max_total and len(self._listings) > 1:  # oldest go first
+                self._total -= len(self._listings.popitem(last=False)[1].ranks)
 
     def clear(self) -> None:
         """Forget everything (a write happened)."""
         with self._lock:
             self._listings.clear()
+            self._total = 0

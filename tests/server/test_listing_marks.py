@@ -158,3 +158,16 @@ def test_a_write_while_a_page_is_read_leaves_no_boundary_behind(api, make, serve
         assert got == now[(page - 1) * size :][:size], page
         walked += got
     assert set(walked) == set(now)
+
+
+def test_page_marks_of_all_listings_together_stay_under_their_cap() -> None:
+    marks = PageMarks(max_listings=100, max_marks=1_000, max_total=2_500)
+    for listing in range(10):
+        marks.add(listing, 0, [(rank, rank) for rank in range(0, 100_000, 100)])  # 1,000 each
+        assert len(marks) <= 2_500
+    assert marks.nearest(9, 0, 500) == (500, 500)  # the newest listing is kept
+    assert marks.nearest(0, 0, 500) == (0, None)
+    marks.clear()
+    assert len(marks) == 0
+    marks.add(1, 1, [(5, 5)])
+    assert len(marks) == 1

@@ -304,6 +304,7 @@ class LocalExecutor:
             "jobs_root": str(work.parent),
             "base_url": base_url,
             "stop_window": self.grace / 2,
+            "storage_roots": [str(root) for root in self.state.config.allowed_storage_roots],
             **self._credential(job, base_url),
         }
         path = work / "spec.json"

@@ -110,6 +110,22 @@ def test_a_storage_location_that_became_a_link_out_of_the_roots_fails_its_jobs(d
     written.unlink()
 
 
+def test_relative_storage_roots_mean_the_backend_s_working_directory_in_its_jobs_too(
+    demo, api, tmp_path, monkeypatch
+):
+    """A job runs in its release's folder: the roots it checks are made absolute for it."""
+    monkeypatch.chdir(tmp_path)  # the backend runs in this process: its working directory
+    monkeypatch.setattr(demo.state.config, "storage_roots", (Path("disks"),))
+    sums = scenes(tmp_path / "disks" / "scans" / "street", 2)
+    body = {"name": f"relative root {tmp_path.name}", "provider": "file_system",
+            "configuration": {"location": str(tmp_path / "disks" / "scans")}}  # fmt: skip
+    created = api.post("storages/", json=body)
+    assert created.status_code == 201, created.text
+    job = finished(api, run(api, "storage-upload", "upload", storage=created.json()["id"],
+                            path="street", collection=new_collection(api)))  # fmt: skip
+    assert job["result"]["files"]["uploaded"] == len(sums)
+
+
 def test_the_default_storage_root_is_the_data_dir_s_storages_folder(tmp_path):
     from synapse_nb.cli import build_parser
 

@@ -107,6 +107,8 @@ class RunContext:
             its outcome; ``checkpoint_dir`` is kept).
         checkpoint_dir: where to save checkpoints; a later job can resume from them.
         logger: a logger whose records become this job's console logs.
+        storage_roots: the backend's storage roots: folders a ``file_system`` storage's
+            location must be inside when the job uses it (empty outside a backend job).
 
     Example:
         >>> ctx = RunContext({"job_id": "j1", "action": "train", "params": {}})
@@ -121,6 +123,9 @@ class RunContext:
         self.scratch_dir = Path(spec.get("scratch_dir") or ".")
         self.checkpoint_dir = Path(spec.get("checkpoint_dir") or self.scratch_dir)
         self.logger = logging.getLogger(f"plugin.{self.action or 'run'}")
+        self.storage_roots: tuple[Path, ...] = tuple(
+            Path(root) for root in spec.get("storage_roots") or ()
+        )
         self._jobs_root = Path(spec["jobs_root"]) if spec.get("jobs_root") else None
         self._base_url: str | None = spec.get("base_url")
         self._token: str | None = spec.get("token")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -37,17 +38,28 @@ ESCAPES = "leaves the storage (through '..' or a symbolic link)"
 _FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 
 
-def storage_root(client: Any, storage_id: int, *, method: str) -> Path:
+def storage_root(
+    client: Any,
+    storage_id: int,
+    *,
+    method: str,
+    roots: Iterable[str | os.PathLike[str]] | None = None,
+) -> Path:
     """The real folder of a ``file_system`` storage on this machine.
 
     Args:
         client: A ``BackendClient`` (a job's ``ctx.client``).
         storage_id: The storage's id.
         method: The calling plugin's name, for error messages.
+        roots: The backend's storage roots (a job's ``ctx.storage_roots``): the location,
+            resolved with its links followed, must be inside one of them, so a level of it
+            that became a link out of the roots after the storage was created is refused.
+            An empty sequence refuses every storage; None does not check (code that is not a
+            job of the backend).
 
     Raises:
-        InvalidInputError: No such storage, not a local provider, or its ``location`` is not
-            a folder here.
+        InvalidInputError: No such storage, not a local provider, its ``location`` is not
+            a folder here, or (``roots`` given) it is not inside one of them.
 
     Example:
         >>> s3 = backend.create_storage({"name": "S3", "provider": "amazon_s3",
@@ -58,6 +70,14 @@ def storage_root(client: Any, storage_id: int, *, method: str) -> Path:
         ...     print(err.field, "|", err.message.split(": ", 2)[2])
         storage | is an amazon_s3 storage; only file_system storages are folders on the \
 backend's machine (nothing was sent)
+        >>> Path("elsewhere").mkdir()
+        >>> disk = backend.create_storage({"name": "Elsewhere", "provider": "file_system",
+        ...     "configuration": {"location": str(Path("elsewhere").resolve())}})
+        >>> try:
+        ...     storage_root(backend, disk["id"], method="upload", roots=[Path("roots")])
+        ... except InvalidInputError as err:
+        ...     print(err.field, "|", "not inside a storage root" in err.message)
+        storage | True
     """
     try:
         storage = client.get_storage(storage_id)
@@ -74,10 +94,27 @@ backend's machine (nothing was sent)
     if not isinstance(location, str) or not Path(location).is_absolute():
         problem = "has no absolute 'location' in its configuration"
         raise InvalidInputError("storage", storage_id, problem, method=method)
-    if not Path(location).is_dir():
+    real = _resolved(Path(location), "storage", storage_id, method)
+    if roots is not None:
+        _check_roots(real, location, storage_id, roots, method)
+    if not real.is_dir():
         problem = f"its location {location} is not a folder on the backend's machine"
         raise InvalidInputError("storage", storage_id, problem, method=method)
-    return Path(location).resolve(strict=True)
+    return real
+
+
+def _check_roots(
+    real: Path, location: str, storage_id: int, roots: Iterable[Any], method: str
+) -> None:
+    """Refuse a storage whose resolved location is outside every storage root."""
+    listed = [Path(root) for root in roots]
+    allowed = [_resolved(root, "storage", storage_id, method) for root in listed]
+    if any(_within(real, root) for root in allowed):
+        return
+    where = location if str(real) == location else f"{location} (resolved: {real})"
+    shown = ", ".join(str(root) for root in listed) or "none"
+    problem = f"its location {where} is not inside a storage root of this backend ({shown})"
+    raise InvalidInputError("storage", storage_id, problem, method=method)
 
 
 def _within(path: Path, root: Path) -> bool:
@@ -109,7 +146,7 @@ symbolic link) (nothing was sent)
     return target
 
 
-def _resolved(path: Path, field: str, value: str, method: str) -> Path:
+def _resolved(path: Path, field: str, value: Any, method: str) -> Path:
     """``path.resolve()``; a link loop (or an unreadable link) is an error naming the parameter."""
     try:
         return path.resolve()

@@ -184,7 +184,9 @@ def start(
             whatever it had started (server thread, jobs, database, Ray head, temp directory).
         storage_roots: folders a ``file_system`` storage's ``location`` must be inside
             (resolved, links followed); creating one elsewhere is a 400 naming
-            ``configuration.location``. Default: the ``storages`` folder of the data dir.
+            ``configuration.location``, and a plugin job refuses to use one whose location
+            has since left them (a level became a link). None or an empty list: the
+            ``storages`` folder of the data dir (an empty list does not forbid every storage).
 
     Example:
         >>> srv = start(demo=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import shutil
 import stat
 import time
 import zipfile
@@ -55,16 +56,74 @@ def test_a_file_system_storage_outside_the_storage_roots_is_a_400_and_nothing_is
     outside = Path(demo.data_dir)  # not below the roots: the backend's own files
     (tmp_path / "link").symlink_to(outside)  # inside a root by name, outside once followed
     before = api.get("storages/").json()["count"]
-    for location in (str(outside), str(tmp_path / "link" / "files"), f"{tmp_path}/../../..",
-                     "relative/path", 12):
+    why = {str(outside): "not inside a storage root", str(tmp_path / "link" / "files"):
+           "not inside a storage root", f"{tmp_path}/../../..": "not inside a storage root",
+           "relative/path": "is not an absolute path", 12: "needs a folder path"}  # fmt: skip
+    for location, reason in why.items():
         body = {"name": "escape", "provider": "FILE_SYSTEM",
                 "configuration": {"location": location}}  # fmt: skip
         messages = check_field_error(api.post("storages/", json=body), "configuration.location",
                                      location)  # fmt: skip
-        assert isinstance(location, int) or "relative" in location or "storage root" in messages[0]
+        assert reason in messages[0], (location, messages)
     assert api.get("storages/").json()["count"] == before  # nothing written
     s3 = {"name": "s3", "provider": "amazon_s3", "configuration": {"location": str(outside)}}
     assert api.post("storages/", json=s3).status_code == 201  # not a folder here: not checked
+
+
+def test_a_storage_location_that_became_a_link_out_of_the_roots_fails_its_jobs(demo, api, tmp_path):
+    """Created while its folder did not exist (allowed), the location is then made a link to a
+    folder outside the storage roots: the upload and the export refuse the storage before they
+    read or write a byte, naming it; the demo's own file_system storage is inside the roots."""
+    outside = Path(demo.data_dir) / f"outside-{tmp_path.name}"  # not below the roots
+    scenes(outside / "street", 2)
+    body = {"name": f"later a link {tmp_path.name}", "provider": "file_system",
+            "configuration": {"location": str(tmp_path / "scans")}}  # fmt: skip
+    created = api.post("storages/", json=body)
+    assert created.status_code == 201, created.text
+    storage = created.json()["id"]
+    (tmp_path / "scans").symlink_to(outside)
+    collection = new_collection(api)
+    demo.state.journal.clear()
+    jobs = [run(api, "storage-upload", "upload", storage=storage, path="street",
+                collection=collection),
+            run(api, "dataset-export", "export", storage=storage, path="exports", **EXPORT)]
+    try:
+        for job_id in jobs:
+            job = finished(api, job_id, "FAILED")
+            error = job["result"]["error"]
+            assert f"invalid storage={storage}" in error, error
+            assert "not inside a storage root" in error and str(outside) in error, error
+            assert not job["progress_record"], error  # refused before the first phase
+        assert sorted(p.name for p in outside.iterdir()) == ["street"]  # nothing written
+        requested = [r["path"] for r in list(demo.requests)]
+        assert not any(p.startswith(("/tasks", "/data_files", "/data_units")) for p in requested)
+        assert units_of(api, collection) == []
+    finally:
+        shutil.rmtree(outside)
+    local = next(s for s in api.get("storages/", params={"with_configuration": "true"}).json()[
+        "results"] if s["name"] == "Local disk")  # fmt: skip
+    assert Path(local["configuration"]["location"]).is_dir()
+    job = finished(api, run(api, "dataset-export", "export", storage=local["id"], path="demo",
+                            **EXPORT))  # the demo's storage passes the same check  # fmt: skip
+    written = Path(local["configuration"]["location"]) / job["result"]["archive"]["path"]
+    assert written.is_file() and written.is_relative_to(demo.state.config.storage_roots[0])
+    written.unlink()
+
+
+def test_relative_storage_roots_mean_the_backend_s_working_directory_in_its_jobs_too(
+    demo, api, tmp_path, monkeypatch
+):
+    """A job runs in its release's folder: the roots it checks are made absolute for it."""
+    monkeypatch.chdir(tmp_path)  # the backend runs in this process: its working directory
+    monkeypatch.setattr(demo.state.config, "storage_roots", (Path("disks"),))
+    sums = scenes(tmp_path / "disks" / "scans" / "street", 2)
+    body = {"name": f"relative root {tmp_path.name}", "provider": "file_system",
+            "configuration": {"location": str(tmp_path / "disks" / "scans")}}  # fmt: skip
+    created = api.post("storages/", json=body)
+    assert created.status_code == 201, created.text
+    job = finished(api, run(api, "storage-upload", "upload", storage=created.json()["id"],
+                            path="street", collection=new_collection(api)))  # fmt: skip
+    assert job["result"]["files"]["uploaded"] == len(sums)
 
 
 def test_the_default_storage_root_is_the_data_dir_s_storages_folder(tmp_path):

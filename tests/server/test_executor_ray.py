@@ -39,7 +39,7 @@ def run(params, ctx):
     print("to stderr", file=sys.stderr, flush=True)
     logging.getLogger("plugin.custom").warning("logger warning")
     ctx.log_message("all good", level="success")
-    return {"ok": True}
+    return {"ok": True, "storage_roots": [str(root) for root in ctx.storage_roots]}
 """
 
 
@@ -223,9 +223,12 @@ def test_a_job_succeeds_on_ray_with_logs_progress_metrics(rapi, ray_server, ray_
     assert not list(ray_server.data_dir.glob(f"jobs/*/{job_id}/ray_package"))
 
 
-def test_levels_of_print_stderr_logger_and_log_message_are_kept(rapi):
+def test_levels_of_print_stderr_logger_and_log_message_are_kept(rapi, ray_server):
     job_id = run(rapi, release(rapi, LEVELS_PLUGIN))
-    assert wait(rapi, job_id)["status"] == "SUCCEEDED", logs(rapi, job_id)
+    job = wait(rapi, job_id)
+    assert job["status"] == "SUCCEEDED", logs(rapi, job_id)
+    roots = [str(root) for root in ray_server.state.config.allowed_storage_roots]
+    assert job["result"]["storage_roots"] == roots  # through the launcher, as local jobs get them
     lines = logs(rapi, job_id)
     for expected in [
         ("info", "printed line"),

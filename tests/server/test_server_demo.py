@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import requests
@@ -98,7 +99,11 @@ def test_models_plugins_jobs_storages_agent(get, demo):
     assert {"PENDING", "RUNNING", "STOPPED", "SUCCEEDED", "FAILED"} <= {j["status"] for j in jobs}
     finished = next(j for j in jobs if j["status"] == "SUCCEEDED")
     assert get(f"jobs/{finished['id']}/console_logs/")["count"] > 0
-    assert len({s["provider"] for s in everything(get, "storages/")}) >= 3
+    storages = everything(get, "storages/", with_configuration="true")
+    assert len({s["provider"] for s in storages}) >= 3
+    disk = next(s for s in storages if s["provider"] == "file_system")  # in the default root
+    assert disk["configuration"]["location"] == str(demo.data_dir / "storages" / "local-disk")
+    assert Path(disk["configuration"]["location"]).is_dir()
     assert everything(get, "agents/")
     health = requests.get(
         demo.agent_url + "health/", headers={"Authorization": demo.agent_token}, timeout=10

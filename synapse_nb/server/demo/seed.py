@@ -7,6 +7,7 @@ database itself takes well under a second for the 240-image demo.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -54,8 +55,10 @@ PLUGINS = (  # code, name, category
     ("folder-uploader", "Folder uploader", "upload"),
     ("auto-labeler", "Auto labeler", "pre_annotation"),
 )
+#: the demo's file_system storage: this folder of the backend's first storage root
+LOCAL_DISK = "local-disk"
 STORAGES = (  # name, provider, category, configuration, default
-    ("Local disk", "file_system", "internal", {"location": "/data/synapse"}, True),
+    ("Local disk", "file_system", "internal", {"location": LOCAL_DISK}, True),
     (
         "Raw captures (S3)",
         "amazon_s3",
@@ -693,11 +696,22 @@ def _models(ctx: _Seeding, pid: int, plugin_id: int, versions: tuple[int, int]) 
 def _storages(ctx: _Seeding) -> None:
     con, tenant_id = ctx.con, ctx.tenant_id
     for name, provider, category, conf, default in STORAGES:
+        if provider == "file_system":
+            conf = {"location": str(_local_disk(ctx.state, str(conf["location"])))}
         con.execute(
             "INSERT INTO storages (tenant_id, name, category, provider, configuration, "
             "is_default, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (tenant_id, name, category, provider, dumps(conf), int(default), _ts(9500)),
         )
+
+
+def _local_disk(state: Any, name: str) -> Path:
+    """The folder ``name`` in the backend's first storage root (created when it can be), so
+    the demo's file_system storage is inside the roots its jobs check."""
+    folder = Path(state.config.allowed_storage_roots[0]) / name
+    with contextlib.suppress(OSError):  # a root it cannot write: the storage's jobs say so
+        folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def _uuid_from(rng: random.Random) -> Any:

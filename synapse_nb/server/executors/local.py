@@ -304,6 +304,7 @@ class LocalExecutor:
             "jobs_root": str(work.parent),
             "base_url": base_url,
             "stop_window": self.grace / 2,
+            "storage_roots": self._storage_roots(),
             **self._credential(job, base_url),
         }
         path = work / "spec.json"
@@ -311,6 +312,11 @@ class LocalExecutor:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(spec, fh)
         return path
+
+    def _storage_roots(self) -> list[str]:
+        """The storage roots a job checks a ``file_system`` storage against, absolute: the job
+        runs in its release's folder, not in the backend's working directory."""
+        return [str(root.absolute()) for root in self.state.config.allowed_storage_roots]
 
     def _credential(self, job: Any, base_url: str | None) -> dict[str, Any]:
         """What the spec carries to reach the backend: here the job's token itself (the spec

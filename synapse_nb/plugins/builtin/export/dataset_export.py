@@ -98,7 +98,7 @@ def destination(params: dict[str, Any], ctx: Any) -> tuple[Path, Path] | None:
         if params.get("path") is not None:
             raise InvalidInputError("storage", None, "is required with path", method=METHOD)
         return None
-    root = storage_root(ctx.client, params["storage"], method=METHOD)
+    root = storage_root(ctx.client, params["storage"], method=METHOD, roots=ctx.storage_roots)
     folder = inside(root, params.get("path") or "", field="path", method=METHOD)
     if folder.exists() and not folder.is_dir():
         problem = f"is a file of storage {params['storage']}, not a folder"
@@ -240,7 +240,8 @@ def run(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
         >>> params = {"target": "task", "format": "coco", "save_original_file": False,
         ...           "query": {"project": 1, "status": "completed"}}
         >>> ctx = RunContext({"job_id": "doc", "action": "export", "params": params,
-        ...                   "scratch_dir": ".", "base_url": srv.url, "token": srv.token})
+        ...                   "scratch_dir": ".", "base_url": srv.url, "token": srv.token,
+        ...                   "storage_roots": srv.state.config.allowed_storage_roots})
         >>> result = run(params, ctx)
         >>> result["report"]["exported"] > 0, result["archive"]["file_name"]
         (True, 'task-coco.zip')

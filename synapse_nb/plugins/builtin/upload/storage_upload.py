@@ -157,14 +157,15 @@ def run(params: dict[str, Any], ctx: Any) -> dict[str, Any]:
         ...             if c["name"] == "Incoming uploads"][0]
         >>> params = {"storage": disk, "path": "street", "collection": incoming}
         >>> ctx = RunContext({"job_id": "doc", "action": "upload", "params": params,
-        ...                   "scratch_dir": ".", "base_url": srv.url, "token": srv.token})
+        ...                   "scratch_dir": ".", "base_url": srv.url, "token": srv.token,
+        ...                   "storage_roots": srv.state.config.allowed_storage_roots})
         >>> result = run(params, ctx)
         >>> result["ok"], result["files"]["uploaded"], result["data_units"]["created"]
         (True, 2, 2)
         >>> run(params, ctx)["data_units"]["already_created"]  # a second run sends nothing
         2
     """
-    root = storage_root(ctx.client, params["storage"], method=METHOD)
+    root = storage_root(ctx.client, params["storage"], method=METHOD, roots=ctx.storage_roots)
     folder = source_folder(params, root)
     sheet = metadata_sheet(params, root)
     where = f"{relative(folder, root) or '/'} of storage {params['storage']}"

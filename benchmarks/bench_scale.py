@@ -26,6 +26,11 @@ the project once with ``Client.list_tasks(list_all=True)``. Tables:
    -x -C /tmp/main``): the same listing by a fresh process of each tree, alternating,
    ``--repeat`` times against the same backend; best wall and client CPU of each, and this
    tree's speed-up over the other. On a shared machine this is the fair before/after.
+5. memory: the same listing in a fresh interpreter of this tree, its resident set after the
+   imports and a one-page listing (before), its high-water mark after the full listing
+   (peak), and both against the frame's ``memory_usage(deep=True)``. Table 1's RSS columns
+   come from one process that lists every size in turn, so a larger size reuses memory the
+   smaller ones freed; this table does not.
 """
 
 from __future__ import annotations
@@ -193,6 +198,8 @@ def measure(n: int, latency_ms: float, profile: bool) -> dict[str, Any]:
         middle = -(-n // SERVER_PAGE) // 2  # cold, the farthest page from both ends is the worst
         page_cold = server_cold_page_cpu(srv.url, srv.token, srv.pid, project, middle)
         client.close()
+        memory = fresh_process_memory(srv.url, srv.token, project)
+        assert memory["n"] == n, (memory["n"], n)
     return {
         "n": n,
         "wall": wall,
@@ -207,7 +214,38 @@ def measure(n: int, latency_ms: float, profile: bool) -> dict[str, Any]:
         "page_deep": page_deep,
         "middle": middle,
         "page_cold": page_cold,
+        "memory": memory,
     }
+
+
+# Table 5, in a fresh interpreter of this tree: argv = url token project; prints JSON. The
+# resident set is read after the imports and a one-page listing (what any session holds
+# before it lists), then its high-water mark after the full listing.
+MEMORY = r"""
+import json, sys
+from synapse_nb.frames import Client
+
+def status(key):
+    return int(open("/proc/self/status").read().split(key + ":")[1].split()[0]) * 1024 / 1e6
+
+client = Client(sys.argv[1], api_token=sys.argv[2], progress=False)
+client.list_tasks({"project": int(sys.argv[3]), "page_size": 10})
+before = status("VmRSS")
+frame = client.list_tasks({"project": int(sys.argv[3])}, list_all=True)
+peak = status("VmHWM")  # not ru_maxrss: Linux carries it over from the parent across exec
+mb = float(frame.memory_usage(deep=True).sum()) / 1e6
+print(json.dumps({"n": len(frame), "before": before, "peak": peak, "frame_mb": mb}))
+"""
+
+
+def fresh_process_memory(url: str, token: str, project: int) -> dict[str, Any]:
+    """Table 5: resident memory of the listing in a fresh interpreter of this tree."""
+    tree = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": tree}
+    command = [sys.executable, "-c", MEMORY, url, token, str(project)]
+    done = subprocess.run(command, env=env, cwd=tree, capture_output=True, text=True, check=True)
+    result: dict[str, Any] = json_loads(done.stdout.strip().splitlines()[-1])
+    return result
 
 
 # Runs in a fresh interpreter with PYTHONPATH=<tree>: argv = url token project; prints JSON.
@@ -361,6 +399,32 @@ def report(results: list[dict[str, Any]], latency_ms: float) -> None:
                 f"{r['page_cold'] * 1e3:.1f}",
             ]
             for r in results
+        ],
+    )
+    print_table(
+        "5. memory of the listing in a fresh process (table 1 lists every size in one process, "
+        "where the allocator reuses what the smaller sizes freed)",
+        [
+            "tasks",
+            "RSS before MB",
+            "peak RSS MB",
+            "growth MB",
+            "frame MB (deep)",
+            "growth/frame",
+            "peak/frame",
+        ],
+        [
+            [
+                f"{r['n']:,}",
+                f"{m['before']:.0f}",
+                f"{m['peak']:.0f}",
+                f"{m['peak'] - m['before']:.0f}",
+                f"{m['frame_mb']:.0f}",
+                f"{(m['peak'] - m['before']) / m['frame_mb']:.2f}",
+                f"{m['peak'] / m['frame_mb']:.2f}",
+            ]
+            for r in results
+            for m in [r["memory"]]
         ],
     )
     last = results[-1]

@@ -382,6 +382,11 @@ def main(argv: list[str] | None = None) -> int:
     slow = [label for label, ms, *_rest in results
             if ms > (CREATE_MS if label.startswith("create") else TARGET_MS)
             and not label.startswith("live")]  # fmt: skip
+    # closed here, while ipywidgets is whole: a panel left to the interpreter's shutdown
+    # prints "Exception ignored in Widget.__del__" tracebacks under the table
+    import ipywidgets
+
+    ipywidgets.Widget.close_all()
     return 1 if slow else 0
 
 

@@ -20,6 +20,7 @@ a RAM disk (``/dev/shm``) separates that cost from the CPU work.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -53,8 +54,9 @@ def _floor(client: BackendClient, params: dict[str, Any], repeat: int) -> tuple[
 
 def bench_export(
     n_tasks: int, workers: int, out: Path, formats: tuple[str, ...] = FORMATS, repeat: int = 2
-) -> list[tuple[str, str, str, str, str]]:
-    """``(format, originals, floor, export, ratio)`` rows; each export next to its own floor.
+) -> list[tuple[str, str, str, str, str, str]]:
+    """``(format, originals, floor, export, ratio, files per item)`` rows; each export next to
+    its own floor.
 
     Both sides are the best of ``repeat`` runs, and the floor is measured right before each
     export, so a change of load on the machine moves both sides of a ratio alike. The
@@ -76,9 +78,10 @@ def bench_export(
                     )  # fmt: skip
                     assert report.exported == listed, report
                     best = min(best, report.elapsed)
+                files = sum(len(names) for _, _, names in os.walk(report.path))
                 rows.append((
                     fmt.upper(), "yes" if originals else "no", f"{floor:.2f} s",
-                    f"{best:.2f} s", f"{best / floor:.1f}x",
+                    f"{best:.2f} s", f"{best / floor:.1f}x", f"{files:,} ({files / listed:.2f})",
                 ))  # fmt: skip
     return rows
 
@@ -169,7 +172,9 @@ def main() -> None:
         f"exports of {args.tasks:,} tasks into {where}; floor = listing them with their "
         f"annotation JSON; best of {args.repeat} runs each"
     )
-    print_table(("format", "originals", "listing floor", "export", "ratio (goal <= 3x)"), exports)
+    header = ("format", "originals", "listing floor", "export", "ratio (goal <= 3x)")
+    header += ("files (per item)",)
+    print_table(header, exports)
     print()
     print_table(("measure", "value"), rows)
 

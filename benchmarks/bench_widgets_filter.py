@@ -35,6 +35,7 @@ from collections.abc import Callable
 from typing import Any
 
 import comm
+import ipywidgets
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -375,18 +376,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--live", action="store_true", help="also time live mode")
     parser.add_argument("--no-health", action="store_true", help="skip the health facets")
     args = parser.parse_args(argv)
-    results, rss = run_frame(args.rows, health=not args.no_health)
-    if args.live:
-        results += [(label, ms, ms, n, None) for label, ms, n in run_live(args.rows)]
-    print_table(results, rss)
+    try:
+        results, rss = run_frame(args.rows, health=not args.no_health)
+        if args.live:
+            results += [(label, ms, ms, n, None) for label, ms, n in run_live(args.rows)]
+        print_table(results, rss)
+    finally:
+        # closed while ipywidgets is whole: panels left to the interpreter's shutdown print
+        # "Exception ignored in Widget.__del__" tracebacks under the table
+        ipywidgets.Widget.close_all()
     slow = [label for label, ms, *_rest in results
             if ms > (CREATE_MS if label.startswith("create") else TARGET_MS)
             and not label.startswith("live")]  # fmt: skip
-    # closed here, while ipywidgets is whole: a panel left to the interpreter's shutdown
-    # prints "Exception ignored in Widget.__del__" tracebacks under the table
-    import ipywidgets
-
-    ipywidgets.Widget.close_all()
     return 1 if slow else 0
 
 

@@ -1,10 +1,12 @@
 """Export and upload workflows against the embedded backend, as ratios to their baselines.
 
 Run: ``python benchmarks/bench_workflows.py [--quick] [--tasks 10000] [--files 2000]
-[--latency-ms 20] [--workers 8] [--formats dm,coco,voc,yolo] [--no-upload] [--out-dir DIR]``.
-One run each, printed as tables. Per-file formats (DM, VOC, YOLO) create one to three small
-files per item, so the disk's cost of creating one is printed for context; ``--out-dir`` on
-a RAM disk (``/dev/shm``) separates that cost from the CPU work.
+[--latency-ms 20] [--workers 8] [--formats dm,coco,voc,yolo] [--no-upload] [--repeat 2]
+[--out-dir DIR]``. Printed as tables: each export is the best of ``--repeat`` runs, the upload
+rows one run each. Per-file formats create small files per item (DM and VOC one, YOLO three:
+one per task; with the originals each adds the image, so YOLO writes six), so the export
+table gives the files each export wrote and the disk's cost of creating one is printed for
+context; ``--out-dir`` on a RAM disk (``/dev/shm``) separates that cost from the CPU work.
 
 * **Export** of a bulk-seeded project to DM, COCO, Pascal VOC and YOLO (detect, segment,
   pose), labels only and then with the originals: the ratio of each export's time to the
@@ -93,7 +95,7 @@ def print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
 
 
 def file_creation_cost(folder: Path, n: int = 500) -> float:
-    """Milliseconds to create one small file in ``folder`` (YOLO writes 3 per item)."""
+    """Milliseconds to create one small file in ``folder`` (YOLO writes 3 to 6 per item)."""
     folder.mkdir(parents=True)
     started = time.perf_counter()
     for i in range(n):
@@ -142,6 +144,13 @@ def bench_upload(n_files: int, latency_ms: float, workers: int, tmp: Path) -> li
     return rows
 
 
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--repeat must be at least 1, got {value}")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="1,000 tasks and 200 files")
@@ -151,7 +160,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--formats", default=",".join(FORMATS), help="export formats to time")
     parser.add_argument("--no-upload", action="store_true", help="time the exports only")
-    parser.add_argument("--repeat", type=int, default=2, help="runs per export (best is kept)")
+    parser.add_argument(
+        "--repeat", type=_at_least_one, default=2, help="runs per export (best is kept)"
+    )
     parser.add_argument(
         "--out-dir", help="where exports and files are written (default: the temp dir)"
     )

@@ -200,7 +200,7 @@ def measure(n: int, latency_ms: float, profile: bool) -> dict[str, Any]:
         middle = -(-n // SERVER_PAGE) // 2  # cold, the farthest page from both ends is the worst
         page_cold = server_cold_page_cpu(srv.url, srv.token, srv.pid, project, middle)
         client.close()
-        memory = fresh_process_memory(srv.url, srv.token, project)
+        memory = run_in_tree(MEMORY, THIS_TREE, srv.url, srv.token, project)
         assert memory["n"] == n, (memory["n"], n)
     return {
         "n": n,
@@ -240,11 +240,15 @@ print(json.dumps({"n": len(frame), "before": before, "peak": peak, "frame_mb": m
 """
 
 
-def fresh_process_memory(url: str, token: str, project: int) -> dict[str, Any]:
-    """Table 5: resident memory of the listing in a fresh interpreter of this tree."""
-    tree = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: this source tree (the folder holding ``synapse_nb/`` and ``benchmarks/``)
+THIS_TREE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_in_tree(script: str, tree: str, *args: Any) -> dict[str, Any]:
+    """The JSON last printed by ``script`` run in a fresh interpreter of the source ``tree``."""
     env = {**os.environ, "PYTHONPATH": tree}
-    command = [sys.executable, "-c", MEMORY, url, token, str(project)]
+    command = [sys.executable, "-c", script, *map(str, args)]
+    # cwd is the tree too: ``python -c`` puts the cwd first on sys.path
     done = subprocess.run(command, env=env, cwd=tree, capture_output=True, text=True, check=True)
     result: dict[str, Any] = json_loads(done.stdout.strip().splitlines()[-1])
     return result
@@ -281,13 +285,7 @@ def compare_trees(n: int, latency_ms: float, trees: dict[str, str], repeat: int)
         project = scale_project(srv.url, srv.token)
         for _ in range(repeat):
             for label, tree in trees.items():
-                env = {**os.environ, "PYTHONPATH": tree}
-                command = [sys.executable, "-c", LISTER, srv.url, srv.token, str(project)]
-                # cwd is the tree too: ``python -c`` puts the cwd first on sys.path
-                done = subprocess.run(
-                    command, env=env, cwd=tree, capture_output=True, text=True, check=True
-                )
-                run = json_loads(done.stdout.strip().splitlines()[-1])
+                run = run_in_tree(LISTER, tree, srv.url, srv.token, project)
                 assert run["n"] == n, (label, run["n"], n)
                 assert run["source"].startswith(os.path.abspath(tree)), (label, run["source"])
                 runs[label].append(run)
@@ -456,8 +454,7 @@ def main(argv: list[str] | None = None) -> int:
         results = [measure(n, args.latency_ms, args.profile and n == sizes[-1]) for n in sizes]
         report(results, args.latency_ms)
     if args.compare:
-        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        trees = {"this tree": here, os.path.basename(args.compare.rstrip("/")): args.compare}
+        trees = {"this tree": THIS_TREE, os.path.basename(args.compare.rstrip("/")): args.compare}
         rows = [r for n in sizes for r in compare_trees(n, args.latency_ms, trees, args.repeat)]
         print_table(
             f"4. Client.list_tasks(list_all=True) by two source trees, alternating "

@@ -183,9 +183,17 @@ def main() -> None:
         f"exports of {args.tasks:,} tasks into {where}; floor = listing them with their "
         f"annotation JSON; best of {args.repeat} runs each"
     )
-    header = ("format", "originals", "listing floor", "export", "ratio (goal <= 3x)")
-    header += ("files (per item)",)
-    print_table(header, exports)
+    print_table(
+        (
+            "format",
+            "originals",
+            "listing floor",
+            "export",
+            "ratio (goal <= 3x)",
+            "files (per item)",
+        ),
+        exports,
+    )
     print()
     print_table(("measure", "value"), rows)
 

@@ -214,6 +214,8 @@ class Database:
         self._count_cache: dict[tuple, int] = {}
         #: where pages of id-ordered listings start, until the next write (keyset pages)
         self.page_marks = PageMarks()
+        #: one list page is read and rendered at a time (see :func:`~.http.paginate`)
+        self.page_lock = threading.Lock()
         with self._write_lock:
             self.con.executescript(SCHEMA)  # executescript manages its own transaction
             self._add_missing_columns()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import requests
 from srv_helpers import chunked_upload
@@ -58,3 +58,31 @@ def test_parallel_chunked_uploads(server):
     for data, result in zip(blobs, done, strict=True):
         assert result["checksum"] == hashlib.md5(data).hexdigest()
         assert requests.get(result["file"], timeout=10).content == data
+
+
+def test_list_pages_are_read_one_at_a_time(server, make):
+    """A list page waits for the page being read; other requests do not wait for it.
+
+    Pages read together pass the GIL to each other at every SQLite row, so the backend reads,
+    serializes and renders one page at a time (see ``paginate``). Holding that lock here
+    stands for a page being read.
+    """
+    project = make.project()["id"]
+    collection = make.collection()["id"]
+    task = make.task(project, make.data_unit(collection)["id"])["id"]
+    lock = server.state.db.page_lock
+    with requests.Session() as session, ThreadPoolExecutor(1) as pool:
+        session.headers["Synapse-Access-Token"] = f"Token {server.token}"
+        with lock:
+            page = pool.submit(
+                session.get, server.url + "tasks/", params={"project": project}, timeout=30
+            )
+            with requests.Session() as other:
+                other.headers["Synapse-Access-Token"] = f"Token {server.token}"
+                one = other.get(server.url + f"tasks/{task}/", timeout=30)
+            assert one.status_code == 200 and one.json()["id"] == task
+            done, _ = wait([page], timeout=0.5)
+            assert not done, "a list page was read while another page held the lock"
+        listing = page.result(timeout=30)
+    assert listing.status_code == 200
+    assert [t["id"] for t in listing.json()["results"]] == [task]

@@ -67,6 +67,7 @@ from synapse_nb.widgets.filter_sources import (
     LiveSource,
     Result,
     RowSource,
+    resolved,
 )
 from synapse_nb.widgets.filter_table import CHECK_WIDTH, ROW_HEIGHT, RowTable
 from synapse_nb.widgets.tags import tag_colors
@@ -180,7 +181,8 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         self._colors: dict[str, str] = {}
         self._seen: pd.DataFrame | None = None  # live mode: rows of pages seen (selection)
         self._pending_value: Callable[[], pd.DataFrame] | None = None
-        self._positions: np.ndarray | None = None  # frame mode: the matches, in order
+        #: frame mode: the matches, in order (or what computes them: see ``resolved``)
+        self._positions: np.ndarray | Callable[[], np.ndarray] | None = None
         self._mask: np.ndarray | None = None  # frame mode: the matching rows (None = all)
         self._source: RowSource
         if frame is not None:
@@ -706,9 +708,9 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
             self.value = result.value
             return
         if self._value_observed():
-            self.value = source.take(positions)
+            self.value = source.take(resolved(positions))
             return
-        self._pending_value = lambda: source.take(positions)
+        self._pending_value = lambda: source.take(resolved(positions))
 
     def _value_observed(self) -> bool:
         notifiers = self._trait_notifiers
@@ -806,7 +808,7 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
             self.select([])
             return
         # all match (no check); an id on several rows is selected once
-        self.selected = tuple(dict.fromkeys(source.ids(self._positions).tolist()))
+        self.selected = tuple(dict.fromkeys(source.ids(resolved(self._positions)).tolist()))
 
     def select(self, ids: Iterable[Any], add: bool = False) -> tuple[Any, ...]:
         """Select rows by id (as checkbox clicks would); ``add=True`` keeps the selection.

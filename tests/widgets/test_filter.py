@@ -5,8 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from wb_helpers import (
     clear_sent,
     frontend_click,
@@ -586,3 +589,95 @@ def test_dropdowns_are_as_wide_as_their_labels_and_options(tasks):
         layout = control.layout.get_state()
         assert layout["width"] == "auto" and layout["min_width"] == "200px"
     assert panel.status_filter.layout is not panel.assignee_filter.layout
+
+
+@pytest.mark.parametrize("column", ["file_name", "assignee_name", "tag_names"])
+def test_first_pages_of_every_row_sorted_by_text_are_the_stable_sort(column):
+    """Unfiltered, a page near the start sorted by text is found without ordering every row
+    when few rows tie (file names), and it is the page the full stable sort gives: ties in
+    row order, missing values last."""
+    frame = synthetic_tasks(6000, seed=3)
+    frame.loc[frame.index[::250], "file_name"] = "same.png"  # ties across the first pages
+    frame.loc[frame.index[::200], "file_name"] = None
+    frame.loc[frame.index[-30:], "file_name"] = None  # the last page: missing names
+    for ascending in (True, False):
+        panel = FilterPanel(frame)
+        source = panel._frame_source
+        panel.page_size = 20
+        panel.sort(column, ascending=ascending)
+        keys = frame[column].map(", ".join) if column == "tag_names" else frame[column]
+        expected = keys.sort_values(ascending=ascending, kind="stable", na_position="last")
+        for page in (1, 2, 4, 7):
+            panel.page = page
+            start = (page - 1) * 20
+            assert panel._row_ids == expected.index[start : start + 20].tolist(), (page, ascending)
+        if column == "file_name":  # few ties: no full order was needed so far
+            assert (column, ascending) not in source._orders
+        frontend_click(panel.select_all_button)  # every row, in the sort order
+        assert panel.selected == tuple(expected.index.tolist())
+        assert panel.value.index.tolist() == expected.index.tolist()
+        panel.page = 300  # the last page: the full (cached) order
+        assert panel._row_ids == expected.index[5980:6000].tolist()
+
+
+def test_first_positions_falls_back_where_a_full_order_is_cheaper_or_needed(many):
+    source = FilterPanel(many)._frame_source
+    assert source.first_positions("file_name", True, len(many) // 32) is not None
+    assert source.first_positions("file_name", True, len(many) // 32 + 1) is None  # too deep
+    assert source.first_positions("created", True, 20) is None  # not text: numpy sorts fast
+    nameless = many.copy()
+    nameless["file_name"] = None
+    nameless["file_name"] = nameless["file_name"].astype("string[pyarrow]")
+    assert FilterPanel(nameless)._frame_source.first_positions("file_name", True, 20) is None
+    tied = many.copy()
+    tied["file_name"] = "same.png"  # every row ties with the 20th: no shortcut
+    assert FilterPanel(tied)._frame_source.first_positions("file_name", True, 20) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    keys=st.lists(st.none() | st.text("abé", max_size=5), min_size=32, max_size=160),
+    depth=st.floats(0, 1),
+    ascending=st.booleans(),
+    picks=st.lists(st.integers(0, 10_000), min_size=1, max_size=80),
+    near_the_first=st.booleans(),
+)
+def test_first_positions_is_the_full_order_whatever_the_sample(
+    keys, depth, ascending, picks, near_the_first
+):
+    """Whatever rows the cut is placed from (drawn here; also only among the first rows of
+    the order, where a cut holds fewer than ``k`` rows), the first ``k`` positions are
+    exactly the full stable order's, or None (the full order is used)."""
+    from unittest import mock
+
+    from synapse_nb.widgets import filter_sources
+
+    frame = pd.DataFrame({"name": pd.array(keys, dtype="string[pyarrow]")})
+    source = filter_sources.FrameSource(frame)
+    k = max(1, int(depth * len(keys) // 32))
+    expected = frame["name"].sort_values(ascending=ascending, kind="stable", na_position="last")
+    rows = expected.index[:k] if near_the_first else frame.index
+    drawn = np.array([rows[p % len(rows)] for p in picks])
+    with mock.patch.object(filter_sources, "_cut_picks", lambda n: drawn):
+        first = source.first_positions("name", ascending, k)
+    if first is not None:
+        assert first.tolist() == expected.index[:k].tolist()
+
+
+def test_a_cut_with_fewer_than_k_rows_before_it_falls_back_to_the_full_order():
+    from unittest import mock
+
+    from synapse_nb.widgets import filter_sources
+
+    keys = [f"name_{i:03d}" for i in np.random.default_rng(1).permutation(100)]
+    frame = pd.DataFrame({"name": pd.array(keys, dtype="string[pyarrow]")})
+    source = filter_sources.FrameSource(frame)
+    smallest = keys.index("name_000")
+    # every sampled key is the smallest: the cut has 1 row at or before it, 3 are asked for
+    with mock.patch.object(filter_sources, "_cut_picks", lambda n: np.full(80, smallest)):
+        assert source.first_positions("name", True, 3) is None
+        largest = keys.index("name_099")
+        assert source.first_positions("name", True, 1).tolist() == [smallest]
+    with mock.patch.object(filter_sources, "_cut_picks", lambda n: np.full(80, largest)):
+        assert source.first_positions("name", False, 1).tolist() == [largest]
+        assert source.first_positions("name", False, 3) is None

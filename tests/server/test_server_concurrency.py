@@ -9,6 +9,8 @@ from concurrent.futures import ThreadPoolExecutor, wait
 import requests
 from srv_helpers import chunked_upload
 
+from synapse_nb.server import http
+
 
 def test_parallel_creates_and_reads(server, make):
     project = make.project()["id"]
@@ -60,29 +62,75 @@ def test_parallel_chunked_uploads(server):
         assert requests.get(result["file"], timeout=10).content == data
 
 
-def test_list_pages_are_read_one_at_a_time(server, make):
+def _in_background(request):
+    """Start ``request`` (a callable) in a thread of its own; return its future."""
+    pool = ThreadPoolExecutor(1)
+    future = pool.submit(request)
+    pool.shutdown(wait=False)
+    return future
+
+
+def _session(server) -> requests.Session:
+    session = requests.Session()
+    session.headers["Synapse-Access-Token"] = f"Token {server.token}"
+    return session
+
+
+def test_list_pages_are_read_one_at_a_time(server, make, monkeypatch):
     """A list page waits for the page being read; other requests do not wait for it.
 
     Pages read together pass the GIL to each other at every SQLite row, so the backend reads,
     serializes and renders one page at a time (see ``paginate``). Holding that lock here
     stands for a page being read.
     """
+    monkeypatch.setattr(http, "PAGE_TURN_WAIT", 60.0)
     project = make.project()["id"]
     collection = make.collection()["id"]
     task = make.task(project, make.data_unit(collection)["id"])["id"]
-    lock = server.state.db.page_lock
-    with requests.Session() as session, ThreadPoolExecutor(1) as pool:
-        session.headers["Synapse-Access-Token"] = f"Token {server.token}"
-        with lock:
-            page = pool.submit(
-                session.get, server.url + "tasks/", params={"project": project}, timeout=30
+    with _session(server) as session, _session(server) as other:
+        with server.state.db.page_lock:
+            page = _in_background(
+                lambda: session.get(server.url + "tasks/", params={"project": project}, timeout=90),
             )
-            with requests.Session() as other:
-                other.headers["Synapse-Access-Token"] = f"Token {server.token}"
-                one = other.get(server.url + f"tasks/{task}/", timeout=30)
+            one = other.get(server.url + f"tasks/{task}/", timeout=30)
             assert one.status_code == 200 and one.json()["id"] == task
             done, _ = wait([page], timeout=0.5)
             assert not done, "a list page was read while another page held the lock"
         listing = page.result(timeout=30)
     assert listing.status_code == 200
     assert [t["id"] for t in listing.json()["results"]] == [task]
+
+
+def test_a_page_waits_for_its_turn_a_bounded_time(server, make, monkeypatch):
+    """A page goes ahead after PAGE_TURN_WAIT: a slow page never holds up the others."""
+    monkeypatch.setattr(http, "PAGE_TURN_WAIT", 0.2)
+    project = make.project()["id"]
+    with _session(server) as session, server.state.db.page_lock:
+        listing = session.get(server.url + "tasks/", params={"project": project}, timeout=30)
+    assert listing.status_code == 200 and listing.json()["count"] == 0
+
+
+def test_a_write_while_a_page_waits_is_counted(server, make, monkeypatch):
+    """The page count is read again when a write landed while the page waited for its turn:
+    a page near the end must not be placed from the count before the write (rows that
+    existed all along would be skipped, and the listing would end early)."""
+    monkeypatch.setattr(http, "PAGE_TURN_WAIT", 60.0)
+    project = make.project()["id"]
+    collection = make.collection()["id"]
+    unit = make.data_unit(collection)["id"]
+    before = [make.task(project, unit)["id"] for _ in range(30)]
+    with _session(server) as session:
+        with server.state.db.page_lock:
+            page = _in_background(
+                lambda: session.get(
+                    server.url + "tasks/",
+                    params={"project": project, "page": 3, "page_size": 10},
+                    timeout=90,
+                ),
+            )
+            assert not wait([page], timeout=0.3)[0]  # counted, now waiting for its turn
+            after = [make.task(project, unit)["id"] for _ in range(5)]
+        body = page.result(timeout=30).json()
+    assert body["count"] == 35
+    assert [t["id"] for t in body["results"]] == before[20:30]
+    assert body["next"] is not None and after

@@ -681,3 +681,32 @@ def test_a_cut_with_fewer_than_k_rows_before_it_falls_back_to_the_full_order():
     with mock.patch.object(filter_sources, "_cut_picks", lambda n: np.full(80, largest)):
         assert source.first_positions("name", False, 1).tolist() == [largest]
         assert source.first_positions("name", False, 3) is None
+
+
+_LIST_ITEMS = st.none() | st.sampled_from(["dark", "tiny", "", "near"]) | st.integers(0, 2)
+_LIST_VALUES = (
+    st.lists(_LIST_ITEMS, max_size=3)
+    | st.tuples(_LIST_ITEMS)
+    | st.none()
+    | st.just("bare text")
+    | st.just(float("nan"))
+    | st.lists(st.sampled_from(["dark", "blurry"]), max_size=2).map(np.array)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(_LIST_VALUES, max_size=40))
+def test_list_codes_of_python_lists_read_every_item_as_the_plain_walk_does(values):
+    """Rows of a column of Python lists, tuples, arrays, None or other values: lists,
+    tuples and arrays give their items (a None item is a missing one), anything else none."""
+    from synapse_nb.widgets.filter_index import ListCodes
+
+    codes = ListCodes.of(pd.Series(values, dtype=object))
+    parents, items = [], []
+    for row, value in enumerate(values):
+        if isinstance(value, list | tuple | np.ndarray):
+            parents += [row] * len(value)
+            items += [None if v is None else str(v) for v in value]  # None: a missing item
+    assert codes.parents.tolist() == parents
+    assert [None if c < 0 else codes.values[c] for c in codes.codes.tolist()] == items
+    assert codes.rows == len(values)

@@ -63,7 +63,7 @@ class BackendClient(
         tenant: Tenant code, sent as ``Synapse-Tenant: Token <tenant>``.
         authorization_token: Legacy token, sent as ``Authorization: Token <token>``.
         retry: :class:`~synapse_nb._config.RetryPolicy`, a dict of its fields or an int.
-        max_workers: Concurrent page fetches of ``list_all=True`` (default 4).
+        max_workers: Concurrent page fetches of ``list_all=True`` (default 8).
         page_size: Page size of ``list_all=True`` (default 1000; a server that caps it
             lower is detected from the first page).
         cache_dir: Download cache of ``url_conversion``.

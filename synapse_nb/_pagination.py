@@ -100,7 +100,8 @@ class PageWalker:
         first_page: The envelope of page 1, already fetched (it gives ``count``).
         max_workers: Concurrent page fetches (1 = sequential).
         lookahead: Pages fetched ahead of the one being yielded; defaults to
-            ``2 * max_workers``. Bounds memory.
+            ``min(2 * max_workers, max_workers + 4)``: a few done pages may queue while the
+            page being yielded is slow. Bounds memory.
         page_failures: When a list is given, failed pages are recorded in it instead of
             raising.
         page_retries: Extra attempts of a page after the transport gave up.
@@ -145,7 +146,8 @@ class PageWalker:
         self._fetch = fetch
         self._first = first_page
         self._workers = max_workers
-        self._lookahead = max(1, lookahead if lookahead is not None else 2 * max_workers)
+        default = min(2 * max_workers, max_workers + 4)
+        self._lookahead = max(1, lookahead if lookahead is not None else default)
         self._failures = page_failures
         self._retries = page_retries
         self._backoff = page_retry_backoff

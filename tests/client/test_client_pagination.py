@@ -100,16 +100,22 @@ def test_failed_page_raises_by_default_and_is_collected_on_request(scale_srv, sc
     assert ids == sorted(ids)
 
 
-def test_lookahead_is_bounded_and_early_close_stops_fetching(scale_srv, scale_project):
+@pytest.mark.parametrize(("workers", "lookahead"), [(2, 4), (8, 12)])
+def test_lookahead_is_bounded_and_early_close_stops_fetching(
+    scale_srv, scale_project, workers, lookahead
+):
+    """At most ``min(2 * workers, workers + 4)`` pages are fetched ahead of the one read."""
     wire = Wire(scale_srv)
     wire.clear()
-    with BackendClient(scale_srv.url, api_token=scale_srv.token, max_workers=2, page_size=100) as c:
+    with BackendClient(
+        scale_srv.url, api_token=scale_srv.token, max_workers=workers, page_size=100
+    ) as c:
         items, _ = c.list_tasks({"project": scale_project}, url_conversion=False, list_all=True)
         for _ in range(150):  # first page plus half of the second
             next(items)
         time.sleep(0.5)  # give the pool time to run ahead as far as it may
         fetched = len(wire.all("GET", "sdk/tasks/"))
-        assert fetched <= 1 + 1 + 2 * 2  # page 1, the page being read, and the look-ahead
+        assert fetched <= 1 + 1 + lookahead  # page 1, the page being read, and the look-ahead
         items.close()
         time.sleep(0.3)
         assert len(wire.all("GET", "sdk/tasks/")) <= fetched + 2  # in flight at close time

@@ -14,10 +14,11 @@ middle of the listing right after a write (nothing known about the listing: the 
 its worst, as far from the end as from the start), averaged over a few writes. The last
 column is the ratio of this tree's CPU per row to TREE's.
 
-Table 2, concurrency: 1/2/4/8 client processes list every page of 100 together, each taking
-the pages ``i, i + C, i + 2C, ...`` (so pages arrive out of order, as a prefetching client
-sends them), after a write (nothing cached). Rows per second of wall time, server CPU per
-page, and this tree's throughput against TREE's at the same concurrency.
+Table 2, concurrency: 1/2/4/8 client processes list every page of 100 (``--page-size``)
+together, each taking the pages ``i, i + C, i + 2C, ...`` (so pages arrive out of order, as a
+prefetching client sends them), after a write (nothing cached). Rows per second of wall
+time, server CPU per page, and this tree's throughput against TREE's at the same
+concurrency.
 
 Table 3, memory: the server's RSS before the runs, its highest sample (every 20 ms) while
 serving them, and after.
@@ -157,13 +158,13 @@ def measure(backend: Backend, runs: list[tuple[float, list[float]]]) -> list[Any
 
 
 def _lister(args: tuple[str, str, int, int, list[int]]) -> int:
-    """One client process: GET each of ``pages`` (of 100) in turn; returns the rows seen."""
-    url, token, project, _, pages = args
+    """One client process: GET each of ``pages`` (of ``size``) in turn; returns the rows seen."""
+    url, token, project, size, pages = args
     session = requests.Session()
     session.headers["Synapse-Access-Token"] = f"Token {token}"
     rows = 0
     for page in pages:
-        params = {"project": project, "page_size": 100, "page": page}
+        params = {"project": project, "page_size": size, "page": page}
         reply = session.get(f"{url}sdk/tasks/", params=params, timeout=120)
         reply.raise_for_status()
         rows += len(reply.json()["results"])
@@ -171,12 +172,15 @@ def _lister(args: tuple[str, str, int, int, list[int]]) -> int:
     return rows
 
 
-def concurrent_listing(backend: Backend, clients: int, pool: Any) -> tuple[float, float]:
-    """(rows per wall second, server CPU seconds per page) of every page of 100 by ``clients``."""
+def concurrent_listing(
+    backend: Backend, clients: int, pool: Any, size: int = 100
+) -> tuple[float, float]:
+    """(rows per wall second, server CPU seconds per page) of every page of ``size`` by
+    ``clients``."""
     backend.write()
-    pages = -(-backend.count // 100)
+    pages = -(-backend.count // size)
     work = [
-        (backend.url, backend.token, backend.project, i, list(range(i + 1, pages + 1, clients)))
+        (backend.url, backend.token, backend.project, size, list(range(i + 1, pages + 1, clients)))
         for i in range(clients)
     ]
     before, started = cpu_seconds(backend.proc.pid), time.perf_counter()
@@ -192,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tasks", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=2, help="alternating listings per tree")
     parser.add_argument("--clients", default="1,2,4,8", help="concurrent clients of table 2")
+    parser.add_argument("--page-size", type=int, default=100, help="page size of table 2")
     args = parser.parse_args(argv)
     if args.tasks < 100_000:
         parser.error("--tasks must be at least 100000 (page 100 of 1000 and 1000 of 100 exist)")
@@ -210,12 +215,14 @@ def main(argv: list[str] | None = None) -> int:
             with multiprocessing.get_context("fork").Pool(max(clients)) as pool:
                 for count in clients:
                     for name, backend in backends.items():
-                        flows[name][count] = concurrent_listing(backend, count, pool)
+                        flows[name][count] = concurrent_listing(
+                            backend, count, pool, args.page_size
+                        )
             memory = {name: (w.before, w.peak, w.stop()) for name, w in watches.items()}
         finally:
             for backend in backends.values():
                 backend.stop()
-    report(args.tasks, trees, rows, flows, memory)
+    report(args.tasks, trees, rows, flows, memory, args.page_size)
     return 0
 
 
@@ -225,6 +232,7 @@ def report(
     rows: dict[str, list[Any]],
     flows: dict[str, dict[int, tuple[float, float]]],
     memory: dict[str, tuple[int, int, int]],
+    page_size: int = 100,
 ) -> None:
     names = list(trees)
     other = float(rows[names[1]][0])
@@ -239,7 +247,7 @@ def report(
         table,
     )
     print_table(
-        f"2. every page of 100 of {tasks:,} tasks by C client processes, pages interleaved",
+        f"2. every page of {page_size} of {tasks:,} tasks by C client processes, pages interleaved",
         ["tree", "C", "rows/s", "server ms CPU/page", "rows/s vs other"],
         [
             [

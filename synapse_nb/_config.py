@@ -21,6 +21,7 @@ __all__ = [
     "DEFAULT_MAX_PAGES",
     "DEFAULT_MAX_WORKERS",
     "DEFAULT_PAGE_SIZE",
+    "DEFAULT_UPLOAD_WORKERS",
     "IDEMPOTENT_METHODS",
     "RETRY_STATUSES",
     "ResponseLimits",
@@ -45,6 +46,9 @@ DEFAULT_LIST_ALL_PAGE_SIZE = 1000
 #: each: 100k tasks 1.75-1.97 s with 4 workers, 1.52-1.81 s with 8; 1M tasks 18.6-19.6 s
 #: with 4, 16.0-17.2 s with 8 and 18.4-18.9 s with 16.
 DEFAULT_MAX_WORKERS = 8
+#: Most concurrent uploads of ``upload()`` by default (fewer when the client's ``max_workers``
+#: is lower): each large file in flight holds two chunk buffers of DEFAULT_CHUNK_SIZE.
+DEFAULT_UPLOAD_WORKERS = 4
 #: Most pages one ``list_all=True`` walk fetches (``max_pages=`` raises it). A server that
 #: announces more, or a cursor list without a ``count`` that goes on longer, ends the walk
 #: with a ``PaginationError``. At the default page size this is 100 million items.

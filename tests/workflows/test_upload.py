@@ -495,3 +495,22 @@ def test_a_manifest_of_another_collection_is_refused(
     ):
         upload(client, folder, street_collection, manifest=shared, progress=False)
     assert list(demo.requests) == []
+
+
+def test_default_workers_follow_the_client_up_to_four(
+    client: BackendClient, demo: Any, incoming_collection: int, tmp_path: Path
+) -> None:
+    """Each large file in flight holds two chunk buffers: uploads default to the client's
+    ``max_workers`` but at most 4 (``workers=`` asks for more)."""
+    from synapse_nb.plugins.upload import prepare_upload
+
+    folder = tmp_path / "few"
+    make_images(folder, 1)
+    assert client.max_workers == 8  # the listing default
+    context, _ = prepare_upload(client, folder, incoming_collection, progress=False)
+    assert context.params.workers == 4
+    context, _ = prepare_upload(client, folder, incoming_collection, workers=8, progress=False)
+    assert context.params.workers == 8
+    with BackendClient(demo.url, api_token=demo.token, max_workers=2) as narrow:
+        context, _ = prepare_upload(narrow, folder, incoming_collection, progress=False)
+    assert context.params.workers == 2

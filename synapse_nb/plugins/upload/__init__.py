@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from synapse_nb._config import DEFAULT_CHUNK_SIZE
+from synapse_nb._config import DEFAULT_CHUNK_SIZE, DEFAULT_UPLOAD_WORKERS
 from synapse_nb.exceptions import InvalidInputError
 from synapse_nb.plugins._progress import ProgressCallback, ProgressReporter
 from synapse_nb.plugins.upload.context import StepResult, UploadContext, UploadParams, UploadReport
@@ -168,7 +168,8 @@ def upload(
             whose primary file has that name (or path, or stem).
         recursive: Look into sub-folders (their path becomes part of the unit key).
         chunk_threshold: Files larger than this many bytes use the resumable chunked upload.
-        workers: Concurrent uploads (default: the client's ``max_workers``).
+        workers: Concurrent uploads (default: the client's ``max_workers``, at most 4: each
+            large file in flight holds two 50 MiB chunk buffers).
         batch_size: Data units per request (1 creates them one by one).
         progress: ``progress(current, total, category)`` for ``analyze_collection``,
             ``upload_data_files`` and ``generate_data_units``; None shows tqdm bars, False
@@ -257,7 +258,7 @@ def prepare_upload(
         >>> [unit["key"] for unit in context.organized_files]
         ['a']
     """
-    default_workers = getattr(client, "max_workers", 8)
+    default_workers = min(getattr(client, "max_workers", 8), DEFAULT_UPLOAD_WORKERS)
     params = _params(
         source_dir,
         collection_id,

@@ -194,7 +194,10 @@ class ListCodes:
         parents = np.repeat(np.arange(len(series), dtype=np.int64), lengths)
         if not items:
             return cls(parents, np.zeros(0, dtype=np.int32), [], len(series))
-        codes, uniques = pd.factorize(pd.Series(items, dtype=object).astype(str))
+        flat = pd.Series(items, dtype=object)
+        # a missing item stays missing, whatever the pandas version's ``astype(str)`` makes of
+        # None (pandas 3 keeps it missing, pandas 2 writes "None")
+        codes, uniques = pd.factorize(flat.astype(str).where(flat.notna()))
         return cls(parents, codes.astype(np.int32, copy=False), list(uniques), len(series))
 
     def counts(self) -> np.ndarray:

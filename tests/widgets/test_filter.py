@@ -697,14 +697,17 @@ _LIST_VALUES = (
 )
 
 
+@pytest.mark.filterwarnings("ignore:The 'future.infer_string' option is deprecated")
+@pytest.mark.parametrize("infer_string", [True, False])  # pandas 3's text dtype, or 2.x's
 @settings(max_examples=300, deadline=None)
 @given(values=st.lists(_LIST_VALUES, max_size=40))
-def test_list_codes_of_python_lists_read_every_item_as_the_plain_walk_does(values):
+def test_list_codes_of_python_lists_read_every_item_as_the_plain_walk_does(infer_string, values):
     """Rows of a column of Python lists, tuples, arrays, None or other values: lists,
     tuples and arrays give their items (a None item is a missing one), anything else none."""
     from synapse_nb.widgets.filter_index import ListCodes
 
-    codes = ListCodes.of(pd.Series(values, dtype=object))
+    with pd.option_context("future.infer_string", infer_string):
+        codes = ListCodes.of(pd.Series(values, dtype=object))
     parents, items = [], []
     for row, value in enumerate(values):
         if isinstance(value, list | tuple | np.ndarray):

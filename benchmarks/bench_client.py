@@ -4,7 +4,8 @@ P1 - listing 100k tasks from a backend with 20 ms of latency per request:
     (a) the official SDK's method, written plainly: sequential ``next`` links, pages of 100,
         then ``pandas.DataFrame(list)``;
     (b) ``BackendClient.list_tasks(list_all=True)`` into a list: pages of 1000 fetched
-        concurrently by 4 workers (and, for reference, the same with pages of 100).
+        concurrently by the client's default workers (and, for reference, the same with pages
+        of 100).
     Target: (b) at least 5x faster than (a).
 
 P2 - uploading a 1 GiB file with ``create_chunked_upload`` against the hashing floor (MD5 of

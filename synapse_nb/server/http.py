@@ -513,8 +513,8 @@ def paginate(
     # thread switches cost as much CPU as the pages (4 clients listing pages of 1,000 tasks:
     # 18.9 ms of server CPU per page, 9.5-11.5 ms with pages in turn, 10.8 ms for 1 client).
     # A page waits for its turn at most PAGE_TURN_WAIT seconds, then goes ahead: SQLite's
-    # own work (sorting or scanning a filtered listing) runs without the GIL, and one slow
-    # page must not hold up every other listing for as long as it takes.
+    # own work (sorting or scanning a filtered listing) runs without the GIL, and a slow page
+    # must delay the pages arriving meanwhile by that much at most, not for as long as it takes.
     in_turn = db.page_lock.acquire(timeout=PAGE_TURN_WAIT)
     try:
         if db.generation != generation:  # a write landed while this page waited: recount

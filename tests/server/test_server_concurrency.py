@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import requests
@@ -70,6 +71,18 @@ def _in_background(request):
     return future
 
 
+def _until_counted(server, project: int) -> None:
+    """Wait until the backend has counted a task listing of ``project`` (what a page does
+    before it waits for its turn)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for sql, params, _generation in list(server.state.db._count_cache):
+            if "FROM tasks" in sql and params and params[-1] == project:
+                return
+        time.sleep(0.01)
+    raise AssertionError("the page was never counted")
+
+
 def _session(server) -> requests.Session:
     session = requests.Session()
     session.headers["Synapse-Access-Token"] = f"Token {server.token}"
@@ -106,8 +119,11 @@ def test_a_page_waits_for_its_turn_a_bounded_time(server, make, monkeypatch):
     monkeypatch.setattr(http, "PAGE_TURN_WAIT", 0.2)
     project = make.project()["id"]
     with _session(server) as session, server.state.db.page_lock:
+        started = time.monotonic()
         listing = session.get(server.url + "tasks/", params={"project": project}, timeout=30)
+        waited = time.monotonic() - started
     assert listing.status_code == 200 and listing.json()["count"] == 0
+    assert waited >= 0.2  # it did wait for its turn, then went ahead without it
 
 
 def test_a_write_while_a_page_waits_is_counted(server, make, monkeypatch):
@@ -128,7 +144,8 @@ def test_a_write_while_a_page_waits_is_counted(server, make, monkeypatch):
                     timeout=90,
                 ),
             )
-            assert not wait([page], timeout=0.3)[0]  # counted, now waiting for its turn
+            _until_counted(server, project)  # the page has its count: it waits for its turn
+            assert not page.done()
             after = [make.task(project, unit)["id"] for _ in range(5)]
         body = page.result(timeout=30).json()
     assert body["count"] == 35

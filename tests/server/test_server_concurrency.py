@@ -8,6 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import requests
+from demo_backends import ApiSession, token_headers
 from srv_helpers import chunked_upload
 
 from synapse_nb.server import http
@@ -83,10 +84,8 @@ def _until_counted(server, project: int) -> None:
     raise AssertionError("the page was never counted")
 
 
-def _session(server) -> requests.Session:
-    session = requests.Session()
-    session.headers["Synapse-Access-Token"] = f"Token {server.token}"
-    return session
+def _session_of(server) -> ApiSession:
+    return ApiSession(server.url, token_headers(server.token))
 
 
 def test_list_pages_are_read_one_at_a_time(server, make, monkeypatch):
@@ -100,12 +99,12 @@ def test_list_pages_are_read_one_at_a_time(server, make, monkeypatch):
     project = make.project()["id"]
     collection = make.collection()["id"]
     task = make.task(project, make.data_unit(collection)["id"])["id"]
-    with _session(server) as session, _session(server) as other:
+    with _session_of(server) as session, _session_of(server) as other:
         with server.state.db.page_lock:
             page = _in_background(
-                lambda: session.get(server.url + "tasks/", params={"project": project}, timeout=90),
+                lambda: session.get("tasks/", params={"project": project}, timeout=90),
             )
-            one = other.get(server.url + f"tasks/{task}/", timeout=30)
+            one = other.get(f"tasks/{task}/")
             assert one.status_code == 200 and one.json()["id"] == task
             done, _ = wait([page], timeout=0.5)
             assert not done, "a list page was read while another page held the lock"
@@ -118,9 +117,9 @@ def test_a_page_waits_for_its_turn_a_bounded_time(server, make, monkeypatch):
     """A page goes ahead after PAGE_TURN_WAIT: a slow page never holds up the others."""
     monkeypatch.setattr(http, "PAGE_TURN_WAIT", 0.2)
     project = make.project()["id"]
-    with _session(server) as session, server.state.db.page_lock:
+    with _session_of(server) as session, server.state.db.page_lock:
         started = time.monotonic()
-        listing = session.get(server.url + "tasks/", params={"project": project}, timeout=30)
+        listing = session.get("tasks/", params={"project": project})
         waited = time.monotonic() - started
     assert listing.status_code == 200 and listing.json()["count"] == 0
     assert waited >= 0.2  # it did wait for its turn, then went ahead without it
@@ -135,11 +134,11 @@ def test_a_write_while_a_page_waits_is_counted(server, make, monkeypatch):
     collection = make.collection()["id"]
     unit = make.data_unit(collection)["id"]
     before = [make.task(project, unit)["id"] for _ in range(30)]
-    with _session(server) as session:
+    with _session_of(server) as session:
         with server.state.db.page_lock:
             page = _in_background(
                 lambda: session.get(
-                    server.url + "tasks/",
+                    "tasks/",
                     params={"project": project, "page": 3, "page_size": 10},
                     timeout=90,
                 ),

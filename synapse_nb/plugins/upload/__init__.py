@@ -258,7 +258,9 @@ def prepare_upload(
         >>> [unit["key"] for unit in context.organized_files]
         ['a']
     """
-    default_workers = min(getattr(client, "max_workers", 8), DEFAULT_UPLOAD_WORKERS)
+    default_workers = min(
+        getattr(client, "max_workers", DEFAULT_UPLOAD_WORKERS), DEFAULT_UPLOAD_WORKERS
+    )
     params = _params(
         source_dir,
         collection_id,

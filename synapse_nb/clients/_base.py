@@ -33,6 +33,7 @@ from synapse_nb.clients._url_conversion import MediaCache, UrlConversion, apply,
 from synapse_nb.clients._validate import (
     check_bool,
     check_data,
+    check_list_options,
     check_params,
     check_pk,
     check_ref,
@@ -49,6 +50,10 @@ def _positive_int(value: Any, name: str, method: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidInputError(name, value, "must be an int >= 1", method=method)
     return value
+
+
+#: Keyword options of a list call that go to each page's request rather than to the walk.
+_REQUEST_OPTIONS = frozenset({"decode", "expect", "headers", "timeout"})
 
 
 class BaseClient:
@@ -275,6 +280,7 @@ class BaseClient:
         """
         query = check_params(params, method=method)
         check_bool(list_all, method=method, field="list_all")
+        check_list_options(kwargs, method, _REQUEST_OPTIONS)
         conversion = (
             resolve(url_conversion, default_fields or ["files"], is_list=True, method=method)
             if default_fields or url_conversion

@@ -22,7 +22,15 @@ from typing import Any
 
 from synapse_nb.exceptions import InvalidInputError
 
-__all__ = ["check_bool", "check_data", "check_params", "check_pk", "check_ref"]
+__all__ = [
+    "LIST_OPTIONS",
+    "check_bool",
+    "check_data",
+    "check_list_options",
+    "check_params",
+    "check_pk",
+    "check_ref",
+]
 
 _REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,199}$")
 
@@ -135,3 +143,42 @@ def check_tag_replace(body: Mapping[str, Any], query: Mapping[str, Any], *, meth
             "use action='add')",
             method=method,
         )
+
+
+#: The options a list call takes besides ``params``, ``url_conversion`` and ``list_all``.
+LIST_OPTIONS = (
+    "max_workers",
+    "page_failures",
+    "page_retries",
+    "page_retry_backoff",
+    "progress",
+    "max_pages",
+)
+
+
+def check_list_options(options: Mapping[str, Any], method: str, allowed: Any = ()) -> None:
+    """Refuse a keyword a list call does not take, naming it, before anything is sent.
+
+    Args:
+        options: The keywords given besides ``params``, ``url_conversion`` and ``list_all``.
+        method: The method name, for the error.
+        allowed: Further keywords this caller passes on (e.g. to each page's request).
+
+    Example:
+        >>> check_list_options({"max_workers": 2}, "list_tasks")
+        >>> try:
+        ...     check_list_options({"page_size": 10}, "list_tasks")
+        ... except InvalidInputError as err:
+        ...     print(err.field, "|", err.message.split("; ")[1])
+        page_size | filters and query parameters go in params, e.g. params={'page_size': ...} \
+(nothing was sent)
+    """
+    for name, value in options.items():
+        if name not in LIST_OPTIONS and name not in allowed:
+            raise InvalidInputError(
+                name,
+                value,
+                "is not an option of list calls (they take " + ", ".join(LIST_OPTIONS) + "); "
+                f"filters and query parameters go in params, e.g. params={{{name!r}: ...}}",
+                method=method,
+            )

@@ -55,7 +55,7 @@ import pandas as pd
 
 from synapse_nb._config import RetryPolicy, Timeout
 from synapse_nb.clients import BackendClient
-from synapse_nb.clients._validate import check_bool, check_params
+from synapse_nb.clients._validate import check_bool, check_list_options, check_params
 from synapse_nb.exceptions import InvalidInputError
 from synapse_nb.frames.build import frame_meta
 from synapse_nb.frames.cache import FrameCache
@@ -738,6 +738,7 @@ class Client:
         query = check_params(params, method=method)
         check_bool(list_all, method=method, field="list_all")
         check_bool(include_data, method=method, field="include_data")
+        check_list_options(page_options, method)
         if not list_all:
             frame = self._lister.one_page(kind, query, include_data, page_options, url_conversion)
             return self.register(frame)

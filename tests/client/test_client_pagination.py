@@ -67,6 +67,38 @@ def test_progress_must_be_callable(scale_srv):
     assert wire.all() == []
 
 
+@pytest.mark.parametrize("list_all", [False, True])
+@pytest.mark.parametrize(("name", "value"), [("page_size", 10), ("status", "pending")])
+def test_a_query_parameter_passed_as_a_keyword_is_refused_before_sending(
+    scale_srv, scale_project, list_all, name, value
+):
+    # it used to reach the transport and fail there with a TypeError, after the first page
+    wire = Wire(scale_srv)
+    wire.clear()
+    with (
+        BackendClient(scale_srv.url, api_token=scale_srv.token) as c,
+        pytest.raises(InvalidInputError) as info,
+    ):
+        c.list_tasks({"project": scale_project}, list_all=list_all, **{name: value})
+    assert info.value.field == name and info.value.value == value
+    assert f"params={{{name!r}: ...}}" in str(info.value) and "max_workers" in str(info.value)
+    assert wire.all() == []
+
+
+def test_a_frame_listing_refuses_an_unknown_keyword_too(scale_srv, scale_project):
+    from synapse_nb.frames import Client
+
+    wire = Wire(scale_srv)
+    wire.clear()
+    with Client(scale_srv.url, api_token=scale_srv.token, progress=False) as client:
+        with pytest.raises(InvalidInputError) as info:
+            client.list_tasks({"project": scale_project}, page_size=10)
+        assert info.value.field == "page_size"
+        assert wire.all() == []
+        # the same page size given in params is a query parameter, as it should be
+        assert len(client.list_tasks({"project": scale_project, "page_size": 10})) == 10
+
+
 def test_every_item_once_under_20_percent_faults(scale_srv, scale_project):
     # 429s, 503s and connections dropped without a reply, on ~20% of requests.
     scale_srv.set_faults(rate_429=0.07, rate_503=0.07, rate_drop=0.06, retry_after=0, seed=11)

@@ -205,10 +205,23 @@ class ListCodes:
         return np.bincount(self.codes[self.codes >= 0], minlength=len(self.values))
 
     def row_counts(self) -> np.ndarray:
-        """Rows that list each value (at least once)."""
+        """Rows that list each value (at least once).
+
+        Example:
+            >>> ListCodes.of(pd.Series([["a", "a", "b"], ["a"], [], ["b", "a"]])).row_counts()
+            array([3, 2])
+        """
         valid = self.codes >= 0
-        pairs = np.unique(self.parents[valid] * max(1, len(self.values)) + self.codes[valid])
-        return np.bincount(pairs % max(1, len(self.values)), minlength=len(self.values))
+        parents, codes = self.parents[valid], self.codes[valid]
+        width = max(1, len(self.values))
+        # an item alone in its row counts once; only rows of several items can repeat one
+        alone = np.bincount(parents, minlength=self.rows)[parents] == 1
+        counts = np.bincount(codes[alone], minlength=len(self.values))
+        if not alone.all():
+            shared = ~alone
+            pairs = np.unique(parents[shared] * width + codes[shared])
+            counts += np.bincount(pairs % width, minlength=len(self.values))
+        return counts
 
     def any_of(self, values: Iterable[Any]) -> np.ndarray:
         """Rows that list any of ``values``."""

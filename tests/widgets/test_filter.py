@@ -716,3 +716,24 @@ def test_list_codes_of_python_lists_read_every_item_as_the_plain_walk_does(infer
     assert codes.parents.tolist() == parents
     assert [None if c < 0 else codes.values[c] for c in codes.codes.tolist()] == items
     assert codes.rows == len(values)
+    assert codes.counts().tolist() == [items.count(v) for v in codes.values]
+    # rows that list a value, once however often they list it
+    listed = [{i for p, i in zip(parents, items, strict=True) if p == row}
+              for row in range(len(values))]  # fmt: skip
+    assert codes.row_counts().tolist() == [sum(v in row for row in listed) for v in codes.values]
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(st.lists(st.sampled_from(["dark", "tiny", "blurry"]), max_size=4),
+                     max_size=30), split=st.integers(0, 30))  # fmt: skip
+def test_merged_list_codes_count_each_row_once_per_value(rows, split):
+    """Two list columns of the same rows merged (the health panel's issue facet): a row
+    counts once for a value it lists in both columns, or twice in one."""
+    from synapse_nb.widgets.filter_index import ListCodes, merge_lists
+
+    first = [row[: split % (len(row) + 1)] for row in rows]
+    second = [row[split % (len(row) + 1) :] for row in rows]
+    merged = merge_lists([ListCodes.of(pd.Series(first, dtype=object)),
+                          ListCodes.of(pd.Series(second, dtype=object))])  # fmt: skip
+    assert merged.row_counts().tolist() == [sum(v in row for row in rows) for v in merged.values]
+    assert merged.counts().tolist() == [sum(row.count(v) for row in rows) for v in merged.values]

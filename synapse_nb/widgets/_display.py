@@ -14,10 +14,16 @@ Example:
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["LoadOnDisplay", "error_html", "muted", "note_html"]
+from synapse_nb.exceptions import InvalidInputError
+
+__all__ = ["LoadOnDisplay", "check_widget_options", "error_html", "muted", "note_html"]
+
+#: Traits of every ipywidgets box that a caller must not set: the widget sets or owns them.
+_OWNED_TRAITS = frozenset({"children", "comm", "keys", "log"})
 
 
 def error_html(message: str) -> str:
@@ -58,6 +64,45 @@ def plural(count: int, word: str) -> str:
         ('1 task', '1,200 tasks')
     """
     return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+def check_widget_options(widget: type, options: Mapping[str, Any]) -> None:
+    """Refuse a keyword ``widget`` does not take, naming it, before the widget is built.
+
+    A widget passes its extra keywords on to ipywidgets, which takes any name and only
+    warns (a warning a notebook hides): a misspelled option would be ignored silently.
+    Allowed are the widget's public traits (``layout``, ``box_style``, its own traits).
+
+    Example:
+        >>> from synapse_nb.widgets import FilterPanel
+        >>> check_widget_options(FilterPanel, {"layout": {"width": "50%"}})
+        >>> try:
+        ...     check_widget_options(FilterPanel, {"pagesize": 5})
+        ... except InvalidInputError as err:
+        ...     print(err.field, "|", err.message.split(": ", 2)[2][:44])
+        pagesize | is not an option of FilterPanel (options: fram
+    """
+    traits = getattr(widget, "class_traits", None)
+    known = {
+        name
+        for name, trait in (traits() if traits is not None else {}).items()
+        if not name.startswith("_") and name not in _OWNED_TRAITS and not trait.read_only
+    }
+    for name, value in options.items():
+        if name in known:
+            continue
+        arguments = [
+            p.name
+            for p in inspect.signature(widget.__init__).parameters.values()  # type: ignore[misc]
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"
+        ]
+        raise InvalidInputError(
+            name,
+            value,
+            f"is not an option of {widget.__name__} (options: {', '.join(arguments)}; "
+            f"widget traits: {', '.join(sorted(known))})",
+            method=widget.__name__,
+        )
 
 
 class LoadOnDisplay:

@@ -61,7 +61,14 @@ from synapse_nb.frames.label_filters import (
     evaluation_labels,
     label_mask,
 )
-from synapse_nb.widgets._display import LoadOnDisplay, error_html, muted, note_html, plural
+from synapse_nb.widgets._display import (
+    LoadOnDisplay,
+    check_widget_options,
+    error_html,
+    muted,
+    note_html,
+    plural,
+)
 from synapse_nb.widgets.filter import FilterPanel
 from synapse_nb.widgets.filter_ids import check_ids
 from synapse_nb.widgets.tags import TagChange, TagEditor
@@ -162,6 +169,7 @@ class EvaluationPanel(LoadOnDisplay, widgets.VBox):
         page_size: int = 20,
         **kwargs: Any,
     ) -> None:
+        check_widget_options(type(self), kwargs)
         if tasks is None and images is None:  # a result of client.evaluate: ask the server
             tasks, images = self._tasks_of(result, client, project)
         elif tasks is None or images is None:

@@ -52,7 +52,7 @@ import pandas as pd
 
 from synapse_nb.exceptions import ClientError, InvalidInputError
 from synapse_nb.frames.client import as_client
-from synapse_nb.widgets._display import LoadOnDisplay, error_html, muted
+from synapse_nb.widgets._display import LoadOnDisplay, check_widget_options, error_html, muted
 from synapse_nb.widgets.filter import FilterPanel
 from synapse_nb.widgets.tags import TagChange, TagEditor
 from synapse_nb.widgets.tree import ResourceTree
@@ -116,6 +116,7 @@ class Explorer(LoadOnDisplay, widgets.VBox):
         evaluation: Any = None,
         **kwargs: Any,
     ) -> None:
+        check_widget_options(type(self), kwargs)
         client = as_client(client, "explore")
         if evaluation is not None and not hasattr(evaluation, "select_cell"):
             raise InvalidInputError(

@@ -56,7 +56,14 @@ from synapse_nb.exceptions import ClientError, InvalidInputError
 from synapse_nb.frames.client import Client, as_client
 from synapse_nb.frames.schemas import SCHEMAS
 from synapse_nb.frames.writeback import normalize_value, snapshot_id
-from synapse_nb.widgets._display import LoadOnDisplay, error_html, muted, note_html, plural
+from synapse_nb.widgets._display import (
+    LoadOnDisplay,
+    check_widget_options,
+    error_html,
+    muted,
+    note_html,
+    plural,
+)
 from synapse_nb.widgets.filter_controls import FilterControls
 from synapse_nb.widgets.filter_ids import IdChip, check_ids
 from synapse_nb.widgets.filter_sources import (
@@ -160,6 +167,7 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
         page_size: int = 20,
         **kwargs: Any,
     ) -> None:
+        check_widget_options(type(self), kwargs)
         if (frame is None) == (client is None):
             raise InvalidInputError(
                 "frame", None if frame is None else "<frame>",

@@ -40,7 +40,7 @@ import ipywidgets as widgets
 from traitlets import Bool, Float, Int, Unicode, validate
 
 from synapse_nb.exceptions import ClientError, InvalidInputError, NotFoundError
-from synapse_nb.widgets._display import LoadOnDisplay, error_html
+from synapse_nb.widgets._display import LoadOnDisplay, check_widget_options, error_html
 from synapse_nb.widgets._metrics_chart import metric_series, metrics_html
 
 __all__ = ["TERMINAL", "JobMonitor"]
@@ -134,6 +134,7 @@ class JobMonitor(LoadOnDisplay, widgets.VBox):
         follow: str = "auto",
         **kwargs: Any,
     ) -> None:
+        check_widget_options(type(self), kwargs)
         for method in ("get_job", "update_job", "list_job_console_logs"):
             if not callable(getattr(client, method, None)):
                 raise InvalidInputError(

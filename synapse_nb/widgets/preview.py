@@ -84,7 +84,7 @@ from synapse_nb.exceptions import InvalidInputError
 from synapse_nb.frames.client import Client, as_client, client_for
 from synapse_nb.utils.file import download_file
 from synapse_nb.widgets._colors import STATUS_COLORS, class_color, hex_color, register_classes
-from synapse_nb.widgets._display import LoadOnDisplay, error_html, note_html
+from synapse_nb.widgets._display import LoadOnDisplay, check_widget_options, error_html, note_html
 from synapse_nb.widgets._imageio import (
     IMAGE_FORMATS,
     DisplayImage,
@@ -128,6 +128,23 @@ _SOURCES = ("a", "b")
 
 def _invalid(field: str, value: Any, problem: str) -> InvalidInputError:
     return InvalidInputError(field, value, problem, method="AnnotationPreview")
+
+
+def _trait_problem(exc: TraitError) -> str:
+    """The problem a trait's check found, without the name and value the error repeats.
+
+    Example:
+        >>> _trait_problem(TraitError("gallery_size=0 must be between 1 and 200"))
+        'must be between 1 and 200'
+        >>> _trait_problem(TraitError("The 'mode' trait of an AnnotationPreview instance "
+        ...                           "expected any of ['single', 'gallery'], not the str 'x'."))
+        "expected any of ['single', 'gallery'], not the str 'x'"
+    """
+    text = str(exc)
+    if text.startswith("The '") and " expected " in text:  # traitlets' type check
+        return text[text.index(" expected ") + 1 :].rstrip(".")
+    head, _, rest = text.partition(" ")
+    return rest if "=" in head and rest else text
 
 
 def _cell(value: Any) -> Any:
@@ -416,6 +433,7 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
         cache_dir: str | Path | None = None,
         **kwargs: Any,
     ) -> None:
+        check_widget_options(type(self), kwargs)
         if client is None and isinstance(frame, pd.DataFrame):
             try:
                 client = client_for(frame)
@@ -451,11 +469,14 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
         self._build_controls()
         super().__init__(children=self._layout(), **kwargs)
         self.set_trait("row_count", len(self._source))
-        self.image_format = image_format
-        self.gallery_size = gallery_size
-        self.iou_threshold = iou_threshold
-        self.mode = mode
-        self.index = index
+        options = {"image_format": image_format, "gallery_size": gallery_size,
+                   "iou_threshold": iou_threshold, "mode": mode, "index": index}  # fmt: skip
+        for name, value in options.items():
+            try:
+                setattr(self, name, value)
+            except TraitError as exc:  # the trait's own check, as an error naming the option
+                self.close()
+                raise _invalid(name, value, _trait_problem(exc)) from None
         # linked after the widget exists, so the controls take the widget's values
         widgets.link((self, "mode"), (self._mode_toggle, "value"))
         widgets.link((self, "show_labels"), (self._labels_box, "value"))

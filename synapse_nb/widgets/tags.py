@@ -40,7 +40,14 @@ from traitlets import Dict, Instance, Tuple, Unicode
 from synapse_nb.clients import BackendClient
 from synapse_nb.exceptions import ClientError, InvalidInputError
 from synapse_nb.frames.client import Client, as_client
-from synapse_nb.widgets._display import LoadOnDisplay, error_html, muted, note_html, plural
+from synapse_nb.widgets._display import (
+    LoadOnDisplay,
+    check_widget_options,
+    error_html,
+    muted,
+    note_html,
+    plural,
+)
 
 if TYPE_CHECKING:  # the filter panel's module imports this one
     from synapse_nb.widgets.filter import FilterPanel
@@ -183,6 +190,7 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
         kind: str = "task",
         **kwargs: Any,
     ) -> None:
+        check_widget_options(type(self), kwargs)
         if kind not in ("task", "assignment"):
             raise InvalidInputError(
                 "kind", kind, "must be 'task' or 'assignment'", method="TagEditor"

@@ -41,7 +41,7 @@ from traitlets import Dict
 
 from synapse_nb.exceptions import ClientError, InvalidInputError, NotFoundError
 from synapse_nb.frames.client import Client, as_client
-from synapse_nb.widgets._display import error_html, muted, plural
+from synapse_nb.widgets._display import check_widget_options, error_html, muted, plural
 
 __all__ = ["GROUPS", "ResourceTree"]
 
@@ -372,6 +372,7 @@ class ResourceTree(widgets.HBox):
         details: str = "right",
         **kwargs: Any,
     ) -> None:
+        check_widget_options(type(self), kwargs)
         if details not in ("right", "below"):
             raise InvalidInputError(
                 "details", details, "must be 'right' or 'below'", method="ResourceTree"

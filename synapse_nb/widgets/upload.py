@@ -65,7 +65,7 @@ from traitlets import Bool, CaselessStrEnum, Float, Int, List, Unicode, validate
 
 from synapse_nb._config import DEFAULT_CHUNK_SIZE
 from synapse_nb.exceptions import InvalidInputError, UploadCancelled
-from synapse_nb.widgets._display import error_html
+from synapse_nb.widgets._display import check_widget_options, error_html
 
 __all__ = ["UploadCancelled", "UploadProgress", "widget_frontend"]
 
@@ -205,6 +205,7 @@ class UploadProgress(widgets.VBox):
         text_file: TextIO | None = None,
         **kwargs: Any,
     ) -> None:
+        check_widget_options(type(self), kwargs)
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
             raise _invalid("chunk_size", chunk_size, "must be a positive int of bytes")
         if display not in ("auto", "widget", "text"):

@@ -464,7 +464,7 @@ def test_bad_input_is_refused_before_anything_is_sent(demo_a, client_a, gt_v1):
         AnnotationPreview(gt_v1, image_format="gif")
     with pytest.raises(InvalidInputError, match=r"skeleton="):
         AnnotationPreview(gt_v1, skeleton=[("nose",)])
-    with pytest.raises(TraitError, match=r"iou_threshold=1.5"):
+    with pytest.raises(InvalidInputError, match=r"iou_threshold=1.5: must be between 0 and 1"):
         AnnotationPreview(gt_v1, iou_threshold=1.5)
     assert requests_since(demo_a, mark) == []
 

@@ -1,0 +1,85 @@
+"""Every widget refuses a keyword it does not take, naming it, and keeps its real options.
+
+ipywidgets takes any keyword and only warns (a warning notebooks hide), so a misspelled
+option (``page_size`` as ``pagesize``) used to be ignored silently.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import pandas as pd
+import pytest
+
+from synapse_nb.exceptions import InvalidInputError
+from synapse_nb.widgets import (
+    AnnotationPreview,
+    EvaluationPanel,
+    Explorer,
+    FilterPanel,
+    JobMonitor,
+    ResourceTree,
+    TagEditor,
+    UploadProgress,
+)
+
+WIDGETS = [
+    AnnotationPreview,
+    EvaluationPanel,
+    Explorer,
+    FilterPanel,
+    JobMonitor,
+    ResourceTree,
+    TagEditor,
+    UploadProgress,
+]
+
+
+def _required(widget: type) -> list[None]:
+    """Placeholders for the positional arguments ``widget`` requires (never read: the
+    unknown keyword is refused first)."""
+    parameters = inspect.signature(widget.__init__).parameters.values()
+    return [
+        None
+        for p in parameters
+        if p.name != "self" and p.kind == p.POSITIONAL_OR_KEYWORD and p.default is p.empty
+    ]
+
+
+@pytest.mark.parametrize("widget", WIDGETS, ids=lambda w: w.__name__)
+def test_a_misspelled_option_is_refused_by_name(widget):
+    with pytest.raises(InvalidInputError) as info:
+        widget(*_required(widget), pagesize=5)
+    err = info.value
+    assert err.field == "pagesize" and err.value == 5
+    assert f"is not an option of {widget.__name__}" in str(err)
+    assert "layout" in str(err)  # the widget traits it does take are listed
+
+
+def test_widget_traits_and_options_are_still_taken():
+    frame = pd.DataFrame({"status": ["pending", "done"]}, index=pd.Index([1, 2], name="id"))
+    panel = FilterPanel(frame, page_size=10, layout={"width": "50%"}, box_style="info")
+    assert panel.page_size == 10 and panel.layout.width == "50%" and panel.box_style == "info"
+    with pytest.raises(InvalidInputError, match=r"invalid children="):  # owned by the widget
+        FilterPanel(frame, children=[])
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "problem"),
+    [
+        ("mode", "grid", "expected any of ['single', 'gallery']"),
+        ("index", 7, "is outside the frame's rows 0..1"),
+        ("gallery_size", 0, "must be between 1 and 200"),
+        ("gallery_size", "x", "expected an int"),
+        ("iou_threshold", 2.0, "must be between 0 and 1"),
+    ],
+)
+def test_annotation_preview_options_are_checked_as_input_errors(option, value, problem, tmp_path):
+    urls = ["http://127.0.0.1:9/a.jpg", "http://127.0.0.1:9/b.jpg"]
+    frame = pd.DataFrame({"file_url": urls, "data": [{}, {}]}, index=pd.Index([1, 2], name="id"))
+    with pytest.raises(InvalidInputError) as info:
+        AnnotationPreview(frame, cache_dir=tmp_path, **{option: value})
+    assert info.value.field == option and info.value.value == value
+    assert problem in str(info.value)
+    preview = AnnotationPreview(frame, cache_dir=tmp_path, min_score=0.25)  # a trait option
+    assert preview.min_score == 0.25

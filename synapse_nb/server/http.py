@@ -8,7 +8,6 @@ absolute ``next`` links) so that both SDK generations and our client see the sam
 from __future__ import annotations
 
 import builtins
-import contextlib
 import hashlib
 import json
 import re
@@ -659,6 +658,16 @@ def expands(request: Request) -> set[str]:
 # --------------------------------------------------------------------------- bodies
 
 
+def utf8_encodable(value: Any) -> bool:
+    """Whether ``value``'s JSON text is valid UTF-8 (a lone surrogate from a ``\\ud800``
+    escape is not, and SQLite refuses to store it)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
@@ -712,7 +721,11 @@ async def read_limited(request: Request, limit: int) -> bytes:
         },
     )
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    # the HTTP layer already refuses a malformed length; still, int() is only given ASCII
+    # digits ("²" passes isdigit), and a length of more digits than the limit is judged
+    # without it (int() refuses more than 4300 digits)
+    length = declared.lstrip("0") if declared.isascii() and declared.isdigit() else ""
+    if len(length) > len(str(limit)) or (length and int(length) > limit):
         raise too_large
     chunks: list[bytes] = []
     size = 0
@@ -832,9 +845,20 @@ class Body:
             return default
         value = self.data[name]
         if isinstance(value, str):  # multipart sends dicts as JSON strings
-            with contextlib.suppress(json.JSONDecodeError, RecursionError):
-                value = json.loads(value)
-                check_depth(value, name)
+            try:
+                parsed = json.loads(value)
+            except (ValueError, RecursionError):
+                # not JSON text, or a number int() refuses (more than 4300 digits): the
+                # string itself is judged below, as a value that is not a dictionary
+                pass
+            else:
+                check_depth(parsed, name)
+                if "\\u" in value and not utf8_encodable(parsed):
+                    self.errors.add(
+                        name, "JSON text with a lone surrogate (\\ud800-\\udfff) cannot be stored."
+                    )
+                    return default
+                value = parsed
         if not isinstance(value, dict):
             self.errors.add(
                 name, f"Expected a dictionary, got {type(value).__name__}: {shorten(value)}."

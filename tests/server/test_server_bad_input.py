@@ -146,6 +146,7 @@ PATH_VALUES = [
     "%FF",
     "..",
     "a" * 2000,
+    DIGITS_5000,
     "데이터",
     "1;DROP TABLE tasks",
     "x@y@z",
@@ -171,6 +172,7 @@ QUERIES = [
     {"plugin": ","},
     {"plugin": f"{HUGE}"},
     {"plugin": "²"},
+    {"plugin": DIGITS_5000},
     {"agent": HUGE},
     {"assignee": "null,²"},
     {"ground_truth_dataset_versions": HUGE},
@@ -322,6 +324,144 @@ def test_unicode_round_trips(api):
     assert response.status_code == 201, response.text
     fetched = api.get(f"projects/{response.json()['id']}/").json()
     assert fetched["title"] == title and fetched["configuration"] == {"클래스": ["차"]}
+
+
+# --------------------------------------------------------------------------- past int()'s limit
+
+#: lookups of a plugin or a release by pk (digits) or by code
+PLUGIN_REF_OPERATIONS = [
+    ("GET", "plugins/{}/"),
+    ("PUT", "plugins/{}/"),
+    ("PATCH", "plugins/{}/"),
+    ("POST", "plugins/{}/run/"),
+    ("GET", "plugin_releases/{}/"),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), PLUGIN_REF_OPERATIONS, ids=[f"{m} {p}" for m, p in PLUGIN_REF_OPERATIONS]
+)
+def test_a_pk_longer_than_int_converts_is_not_found(api, method, path):
+    # Python's int() refuses more than 4300 digits; no row has such an id anyway
+    response = api.request(method, path.format(DIGITS_5000), json={})
+    assert response.status_code == 404, response.text
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_zero_padding_does_not_make_a_plugin_pk_too_long(api, make):
+    plugin = make.plugin()
+    response = api.get(f"plugins/{'0' * 5000}{plugin['id']}/")
+    assert response.status_code == 200, response.text
+    assert response.json()["code"] == plugin["code"]
+
+
+def test_a_release_plugin_filter_longer_than_int_converts_matches_nothing(api, make):
+    make.release(make.plugin())
+    response = api.get("plugin_releases/", params={"plugin": DIGITS_5000})
+    assert response.status_code == 200, response.text
+    assert response.json()["count"] == 0
+
+
+@pytest.fixture(scope="module")
+def owners(make, api, ctx) -> dict:
+    """Objects whose dict-typed fields the tests below send as JSON text."""
+    project = make.project()["id"]
+    collection = make.collection()["id"]
+    unit = make.data_unit(collection)
+    return {
+        "project": project,
+        "collection": collection,
+        "unit": unit["id"],
+        "files": unit["files"],
+        "task": make.task(project, unit["id"])["id"],
+        "assignment": api.get("sdk/assignments/").json()["results"][0]["id"],
+        "model": make.model()["id"],
+        "job": ctx["job"],
+    }
+
+
+#: (method, path, the rest of a valid body, field): every field read as a dictionary, which
+#: a client may also send as JSON text (as multipart forms do)
+DICT_FIELDS = [
+    ("PATCH", "models/{model}/", lambda o: {}, "metrics"),
+    ("POST", "models/", lambda o: {"name": "m", "chunked_upload": 1}, "configuration"),
+    ("POST", "tasks/", lambda o: {"project": o["project"], "data_unit": o["unit"]}, "metadata"),
+    ("POST", "tasks/", lambda o: {"project": o["project"], "data_unit": o["unit"]}, "data"),
+    ("PATCH", "tasks/{task}/", lambda o: {}, "metadata"),
+    ("PATCH", "assignments/{assignment}/", lambda o: {}, "data"),
+    ("POST", "data_units/", lambda o: {"data_collection": o["collection"]}, "files"),
+    (
+        "POST",
+        "data_units/",
+        lambda o: {"data_collection": o["collection"], "files": o["files"]},
+        "meta",
+    ),
+    ("PATCH", "jobs/{job}/", lambda o: {}, "progress_record"),
+    ("PATCH", "jobs/{job}/", lambda o: {}, "metrics_record"),
+    ("PATCH", "jobs/{job}/", lambda o: {}, "meta"),
+    ("POST", "storages/", lambda o: {"name": "s", "provider": "amazon_s3"}, "configuration"),
+    ("POST", "serve_applications/", lambda o: {"name": "app"}, "data"),
+]
+DICT_FIELD_IDS = [f"{m} {p} {f}" for m, p, _, f in DICT_FIELDS]
+
+
+@pytest.mark.parametrize(("method", "path", "rest", "field"), DICT_FIELDS, ids=DICT_FIELD_IDS)
+def test_a_dict_field_sent_as_a_number_past_the_digit_limit_is_a_field_error(
+    api, owners, method, path, rest, field
+):
+    body = {**rest(owners), field: DIGITS_5000}
+    response = api.request(method, path.format(**owners), json=body)
+    check_field_error(response, field)
+
+
+#: the dict fields whose lone surrogate reaches the database unless it is refused (the files
+#: of a data unit are checked against the collection first)
+SURROGATE_FIELDS = [c for c in DICT_FIELDS if (c[1], c[3]) != ("data_units/", "files")]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "rest", "field"),
+    SURROGATE_FIELDS,
+    ids=[f"{m} {p} {f}" for m, p, _, f in SURROGATE_FIELDS],
+)
+def test_a_dict_field_sent_as_json_text_with_a_lone_surrogate_is_a_field_error(
+    api, owners, method, path, rest, field
+):
+    body = {**rest(owners), field: '{"key": "\\ud800"}'}
+    response = api.request(method, path.format(**owners), json=body)
+    check_field_error(response, field)
+    if method == "PATCH":  # nothing was stored: the object still reads back
+        assert api.get(path.format(**owners)).status_code == 200
+
+
+@pytest.mark.parametrize("text", [DIGITS_5000, '{"key": "\\ud800"}'], ids=["digits", "surrogate"])
+def test_multipart_json_fields_past_the_digit_limit_or_with_a_surrogate_are_field_errors(
+    api, make, text
+):
+    stored = api.post("data_files/", files={"file": ("a.bin", b"abc")}, data={"meta": text})
+    check_field_error(stored, "meta")
+    plugin = make.plugin()
+    release = api.post(
+        "plugin_releases/", data={"plugin": plugin["code"], "version": "1.0.0", "config": text}
+    )
+    check_field_error(release, "config")
+    assert api.get("plugin_releases/", params={"plugin": plugin["code"]}).json()["count"] == 0
+
+
+# --------------------------------------------------------------------------- null for text
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+def test_a_null_plugin_description_is_a_field_error_and_changes_nothing(api, make, method):
+    plugin = make.plugin(description="kept")
+    url = f"plugins/{plugin['code']}/"
+    response = api.request(method, url, json={"name": "renamed", "description": None})
+    messages = check_field_error(response, "description")
+    assert "null" in messages[0]
+    after = api.get(url).json()
+    assert (after["name"], after["description"]) == (plugin["name"], "kept")
+    cleared = api.request(method, url, json={"description": ""})  # blank is allowed
+    assert cleared.status_code == 200 and cleared.json()["description"] == "", cleared.text
 
 
 def _json() -> dict[str, str]:

@@ -300,6 +300,17 @@ def test_a_media_signature_covers_the_file_name_and_can_expire(api, make, server
     assert parts.path.endswith("/cat.png")
 
 
+@pytest.mark.parametrize("expires", ["²", "1" * 5000], ids=["superscript digit", "5000 digits"])
+def test_a_media_expiry_that_is_no_plain_number_is_an_invalid_link(make, expires) -> None:
+    # "²" passes str.isdigit() but not int(); int() refuses more than 4300 digits
+    stored = make.data_file(b"payload", name="dog.png")
+    url = stored["url"] if "url" in stored else stored["file"]
+    bad = requests.get(url.split("?")[0], params={"expires": expires}, timeout=10)
+    assert bad.status_code == 404, bad.text
+    assert bad.json() == {"detail": "Not found."}
+    assert requests.get(url, timeout=10).content == b"payload"
+
+
 # --------------------------------------------------------------------------- agents
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import Depends, Request
 
 from ..db import loads
-from ..http import ApiError, Principal, RawJSON, check_depth, not_found
+from ..http import ApiError, Principal, RawJSON, check_depth, not_found, utf8_encodable
 
 
 def state_of(request: Request) -> Any:
@@ -176,14 +176,17 @@ def data_units_by_id(request: Request, ids: Iterable[int | None]) -> dict[int, d
 
 def parse_json_field(name: str, value: Any) -> Any:
     """Multipart fields carry dicts/lists as JSON strings."""
-    if isinstance(value, str):
+    text = value if isinstance(value, str) else None
+    if text is not None:
         try:
-            value = json.loads(value)
-        except (json.JSONDecodeError, RecursionError):
-            raise ApiError(
-                400, {name: [f"Value must be valid JSON, got {value[:80]!r}."]}
-            ) from None
+            value = json.loads(text)
+        except (ValueError, RecursionError):  # also a number int() refuses (4300+ digits)
+            raise ApiError(400, {name: [f"Value must be valid JSON, got {text[:80]!r}."]}) from None
     check_depth(value, name)
+    if text is not None and "\\u" in text and not utf8_encodable(value):
+        raise ApiError(
+            400, {name: ["JSON text with a lone surrogate (\\ud800-\\udfff) cannot be stored."]}
+        )
     return value
 
 

@@ -53,6 +53,8 @@ Auth = Depends(authenticate)
 FILE_TYPES = ("image", "video", "audio", "text", "pcd", "data")
 CONTENT_RANGE_HELP = "Expected 'bytes <start>-<end>/<total>'"
 COPY_BUFFER = 1024 * 1024
+#: digits of the longest ``?expires=`` a media link may carry (signed ones have about 10)
+MAX_EXPIRES_DIGITS = 20
 
 
 # ============================================================================ collections
@@ -799,7 +801,12 @@ def media(kind: str, ident: str, signature: str, name: str, request: Request) ->
     object, the file name and the expiry (``?expires=<epoch seconds>``) of the URL."""
     state = state_of(request)
     expires = request.query_params.get("expires")
-    if expires is not None and not expires.isdigit():
+    # only ASCII digits of a plausible length: "²" passes isdigit() but not int(), and int()
+    # refuses more than 4300 digits; such a link was never signed, so it is answered as one
+    # with a bad signature
+    if expires is not None and not (
+        expires.isascii() and expires.isdigit() and len(expires) <= MAX_EXPIRES_DIGITS
+    ):
         raise not_found()
     if not state.verify(kind, ident, name, signature, int(expires) if expires else None):
         raise not_found()

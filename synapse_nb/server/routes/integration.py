@@ -187,11 +187,15 @@ def numeric_ref(ref: str) -> int | None:
     """``ref`` as a pk when it is written in ASCII digits, else None (it is then a code).
 
     ``str.isdigit`` alone also accepts "²", which ``int`` refuses; an id too big for SQLite
-    is returned as 0, which no row has.
+    is returned as 0, which no row has. Overlong digit strings are judged by their length
+    before any conversion: ``int`` refuses text of more than 4300 digits.
     """
     if not (ref.isascii() and ref.isdigit()):
         return None
-    value = int(ref)
+    digits = ref.lstrip("0") or "0"
+    if len(digits) > len(str(MAX_SQL_INT)):
+        return 0
+    value = int(digits)
     return value if value <= MAX_SQL_INT else 0
 
 
@@ -265,9 +269,13 @@ async def update_plugin(ref: str, request: Request, p: Principal = Auth) -> dict
     row = plugin_row(request, ref, p)
     body = Body(require_dict(await json_body(request)))
     changes: dict[str, Any] = {}
-    for key in ("name", "description"):
-        if key in body.data:
-            changes[key] = body.str(key, required=key == "name")
+    if "name" in body.data:
+        changes["name"] = body.str("name", required=True)
+    if "description" in body.data:
+        if body.data["description"] is None:  # the column holds text: "" clears it, null not
+            body.errors.add("description", "This field may not be null.")
+        else:
+            changes["description"] = body.str("description")
     if "category" in body.data:
         changes["category"] = body.str("category", required=True, choices=PLUGIN_CATEGORIES)
     if "is_active" in body.data:

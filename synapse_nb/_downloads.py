@@ -33,6 +33,7 @@ from urllib.parse import unquote_to_bytes, urlsplit
 
 from synapse_nb._config import RetryPolicy, Timeout
 from synapse_nb._transport import Transport
+from synapse_nb.exceptions import InvalidInputError
 
 __all__ = ["DOWNLOAD_RETRY", "DOWNLOAD_TIMEOUT", "DownloadCache", "shared_transport"]
 
@@ -126,12 +127,20 @@ class DownloadCache:
 
         Raises:
             ClientError: The download failed (any kind; see :mod:`synapse_nb.exceptions`).
-            ValueError: ``url`` is neither http(s) nor ``data:``.
+            InvalidInputError: ``url`` is not a string holding an absolute http(s) URL or a
+                ``data:`` URI, or ``name`` is not a plain file name; raised before anything
+                is fetched or written (a ``ValueError``, as before).
 
         Example:
             >>> DownloadCache(tmp / "cache", None).get("data:,plain").read_text()
             'plain'
+            >>> try:
+            ...     DownloadCache(tmp / "cache", None).get("not a url")
+            ... except ValueError as error:
+            ...     error.field, error.value
+            ('url', 'not a url')
         """
+        _check_arguments(url, name)
         cached = use_cached and name is None
         key = url if url.startswith("data:") else _bare(url)
         known = self._memo.get(key) if cached else None
@@ -141,12 +150,10 @@ class DownloadCache:
         if not (cached and dest.exists()):
             if url.startswith("data:"):
                 _write_data_uri(url, dest)
-            elif url.startswith(("http://", "https://")):
+            else:
                 if self._fetch is None:
                     raise ValueError("no downloader configured")
                 self._fetch(url, dest)
-            else:
-                raise ValueError(f"cannot download {url[:80]!r}: not an absolute http(s) URL")
         if cached:
             self._remember(key, dest)
         return dest
@@ -155,6 +162,21 @@ class DownloadCache:
         if len(self._memo) >= self.MEMO_SIZE:
             self._memo.clear()  # crude but bounded; a miss only costs one stat
         self._memo[key] = dest
+
+
+def _check_arguments(url: Any, name: Any) -> None:
+    """Refuse what :meth:`DownloadCache.get` cannot fetch or name, before any I/O."""
+    problem = "must be an absolute http(s) URL or a data: URI"
+    if not isinstance(url, str):
+        raise InvalidInputError("url", url, problem)
+    web = url.startswith(("http://", "https://")) and bool(urlsplit(url).netloc)
+    if not web and not url.startswith("data:"):
+        # the value without its query string and fragment: they may hold signatures
+        raise InvalidInputError("url", _bare(url), problem)
+    if name is not None and (
+        not isinstance(name, str) or name in ("", ".", "..") or any(c in name for c in "/\\\0")
+    ):
+        raise InvalidInputError("name", name, "must be a plain file name without separators")
 
 
 def _bare(url: str) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from synapse_nb.annotations.geometry import polygon_area
 from synapse_nb.annotations.skeleton import COCO_PERSON_SKELETON, PERSON_17
 from synapse_nb.annotations.values import VISIBILITY_NAMES, attr_value, is_number, visibility_code
+from synapse_nb.exceptions import InvalidInputError
 
 from ._audit import Audit, Outcome, Reason
 
@@ -101,10 +102,34 @@ class ImageItem:
 MAX_IMAGE_PIXELS = 89_478_485
 
 
-def coerce_items(items: Iterable[Any], *, need_size: bool, what: str) -> list[ImageItem]:
-    """Validate the input items of a converter and return them as ``ImageItem``."""
+class InputTypeError(InvalidInputError, TypeError):
+    """An argument of the wrong type: an :class:`InvalidInputError` that is also the
+    ``TypeError`` the converters raised for it before, so either ``except`` catches it.
+
+    Example:
+        >>> err = InputTypeError("items", None, "must be a list of items", method="to_coco")
+        >>> isinstance(err, TypeError) and isinstance(err, ValueError), err.field
+        (True, 'items')
+    """
+
+
+def coerce_items(
+    items: Iterable[Any], *, need_size: bool, what: str, method: str | None = None
+) -> list[ImageItem]:
+    """Validate the input items of a converter and return them as ``ImageItem``.
+
+    ``method`` (the converter's name) goes into the error raised for ``items`` that is
+    not a list of items.
+    """
     if isinstance(items, Mapping | str | bytes):
-        raise TypeError(f"items must be a list of items, got a single {type(items).__name__}")
+        raise InputTypeError(
+            "items", items, f"must be a list of items, got a single {type(items).__name__}",
+            method=method,
+        )  # fmt: skip
+    if not isinstance(items, Iterable):
+        raise InputTypeError(
+            "items", items, f"must be a list of items, got {type(items).__name__}", method=method
+        )
     result: list[ImageItem] = []
     seen: set[Any] = set()
     for position, raw in enumerate(items):
@@ -191,35 +216,43 @@ def _names_of(names: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _class_names(classes: Any) -> list[str]:
-    if isinstance(classes, str):
-        raise TypeError(
-            f"classes must be a list of names or a configuration mapping, got {classes!r}"
+    if isinstance(classes, str | bytes) or not isinstance(classes, Iterable):
+        raise InputTypeError(
+            "classes", classes, "must be a list of class names or a configuration mapping"
         )
+    names: list[tuple[str, Any]] = []  # (field naming where it came from, name)
     if isinstance(classes, Mapping):
+        prefix = "classes"
         if isinstance(classes.get("classification"), Mapping):
-            classes = classes["classification"]
-        names: list[Any] = []
+            classes, prefix = classes["classification"], "classes['classification']"
         for tool, spec in classes.items():
             if tool not in CLASS_TOOLS:
                 continue
+            field = f"{prefix}[{tool!r}]"
             if isinstance(spec, Mapping):  # {tool: {classification_schema: [{code}]}}
                 schema = spec.get("classification_schema") or []
+                if isinstance(schema, str | bytes) or not isinstance(schema, Iterable):
+                    raise InvalidInputError(
+                        f"{field}['classification_schema']", schema, "must be a list"
+                    )
                 names.extend(
-                    entry.get("code") if isinstance(entry, Mapping) else entry for entry in schema
+                    (
+                        f"{field}['classification_schema'][{i}]",
+                        entry.get("code") if isinstance(entry, Mapping) else entry,
+                    )
+                    for i, entry in enumerate(schema)
                 )
-            elif isinstance(spec, Sequence) and not isinstance(spec, str):
-                names.extend(spec)
+            elif isinstance(spec, Sequence) and not isinstance(spec, str | bytes):
+                names.extend((f"{field}[{i}]", name) for i, name in enumerate(spec))
             else:
-                raise ValueError(
-                    f"classes[{tool!r}] must be a list or a schema mapping, got {spec!r}"
-                )
+                raise InvalidInputError(field, spec, "must be a list or a schema mapping")
     else:
-        names = list(classes)
+        names = [(f"classes[{i}]", name) for i, name in enumerate(classes)]
     out: list[str] = []
-    for name in names:
+    for field, name in names:
         label = normalize_label(name)
         if label is None:
-            raise ValueError(f"class names must be non-empty strings, got {name!r}")
+            raise InvalidInputError(field, name, "class names must be non-empty strings")
         if label not in out:
             out.append(label)
     return out
@@ -272,7 +305,9 @@ def collect_classes(items: Iterable[Any]) -> list[str]:
         ['car']
     """
     labels: set[str] = set()
-    for item in coerce_items(items, need_size=False, what="collect_classes"):
+    for item in coerce_items(
+        items, need_size=False, what="collect_classes", method="collect_classes"
+    ):
         media = first_image(dm_v2_document(item.data))
         for tool in CLASS_TOOLS:
             for ann in media.get(tool) or []:

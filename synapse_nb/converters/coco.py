@@ -15,6 +15,8 @@ from ._common import (
     COCO_PERSON_SKELETON,
     PERSON_17,
     ImageItem,
+    InputTypeError,
+    InvalidInputError,
     attr_value,
     audit_unsupported,
     bbox_of,
@@ -82,7 +84,7 @@ def to_coco(
         ([100.0, 120.0, 200.0, 80.0], 0)
     """
     mode = check_segmentation_mode(segmentation_mode)
-    checked = coerce_items(items, need_size=True, what="COCO export")
+    checked = coerce_items(items, need_size=True, what="COCO export", method="to_coco")
     audit = Audit()
     prepared = [(item, image_tools(item, audit, _TARGET)) for item in checked]
     observed = [
@@ -302,6 +304,10 @@ def write_coco(coco: Mapping[str, Mapping[str, Any]], out_dir: str | PathLike[st
     Returns:
         Paths of the written JSON files.
 
+    Raises:
+        InvalidInputError: ``coco`` is not such a dict (also a ``TypeError``), or has an
+            unknown role; nothing is written then.
+
     Example:
         >>> item = {"id": 1, "width": 640, "height": 480, "file_name": "a.jpg", "data": {
         ...     "images": [{"bounding_box": [{"id": "b1", "classification": "car",
@@ -310,12 +316,26 @@ def write_coco(coco: Mapping[str, Mapping[str, Any]], out_dir: str | PathLike[st
         >>> [p.name for p in write_coco(coco, "export/coco")]
         ['instances.json', 'person_keypoints.json', 'stuff.json']
     """
+    if not isinstance(coco, Mapping):
+        raise InputTypeError(
+            "coco", coco, "must be the {role: document} dict of to_coco()", method="write_coco"
+        )
+    for role, document in coco.items():
+        if role not in COCO_ROLES:
+            raise InvalidInputError(
+                "coco", role, f"unknown COCO role; expected one of {COCO_ROLES}",
+                method="write_coco",
+            )  # fmt: skip
+        if not isinstance(document, Mapping):
+            raise InputTypeError(
+                f"coco[{role!r}]", document, "must be a COCO document dict", method="write_coco"
+            )
+    if not isinstance(out_dir, str | PathLike) or not str(out_dir):
+        raise InputTypeError("out_dir", out_dir, "must be a directory path", method="write_coco")
     out = Path(out_dir)
     (out / "images").mkdir(parents=True, exist_ok=True)
     written = []
     for role, document in coco.items():
-        if role not in COCO_ROLES:
-            raise ValueError(f"unknown COCO role {role!r}; expected one of {COCO_ROLES}")
         path = out / f"{role}.json"
         path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
         written.append(path)
@@ -333,9 +353,20 @@ def _load_documents(source: Any) -> list[Mapping[str, Any]]:
         return [doc for doc in source.values() if isinstance(doc, Mapping)]
     if isinstance(source, Sequence):
         return [doc for entry in source for doc in _load_documents(entry)]
-    raise TypeError(
-        f"coco must be a COCO dict, a mapping/list of them or a path, not {type(source).__name__}"
-    )
+    raise InputTypeError(
+        "coco", source, "must be a COCO dict, a mapping/list of them or a path",
+        method="from_coco",
+    )  # fmt: skip
+
+
+def _entries(doc: Mapping[str, Any], key: str) -> list[Any]:
+    """``doc[key]`` (absent: empty), which must be a list."""
+    if key not in doc:
+        return []
+    value = doc[key]
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Sequence):
+        raise InputTypeError(f"coco[{key!r}]", value, "must be a list", method="from_coco")
+    return list(value)
 
 
 def from_coco(coco: Any) -> tuple[list[dict[str, Any]], Audit]:
@@ -357,6 +388,10 @@ def from_coco(coco: Any) -> tuple[list[dict[str, Any]], Audit]:
         :func:`to_coco`, else the COCO image id), ``file_name``, ``width``, ``height`` and
         ``data`` (a DM v2 document).
 
+    Raises:
+        InvalidInputError: ``coco`` (or its ``images``, ``annotations`` or ``categories``)
+            has the wrong type (also a ``TypeError``); malformed annotations are audited.
+
     Example:
         >>> item = {"id": 1, "width": 640, "height": 480, "file_name": "a.jpg", "data": {
         ...     "images": [{"bounding_box": [{"id": "b1", "classification": "car",
@@ -369,10 +404,21 @@ def from_coco(coco: Any) -> tuple[list[dict[str, Any]], Audit]:
     audit = Audit()
     items: dict[str, dict[str, Any]] = {}
     media: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for doc in _load_documents(coco):
-        categories = {c.get("id"): c for c in doc.get("categories", []) if isinstance(c, Mapping)}
+    documents = _load_documents(coco)
+    for doc in documents:
+        if not isinstance(doc, Mapping):
+            raise InputTypeError("coco", doc, "must hold COCO dicts", method="from_coco")
+        for key in ("categories", "images", "annotations"):
+            _entries(doc, key)
+        for position, image in enumerate(_entries(doc, "images")):
+            if not isinstance(image, Mapping):
+                raise InputTypeError(
+                    f"coco['images'][{position}]", image, "must be a dict", method="from_coco"
+                )
+    for doc in documents:
+        categories = {c.get("id"): c for c in _entries(doc, "categories") if isinstance(c, Mapping)}
         by_image: dict[Any, str] = {}
-        for image in doc.get("images", []):
+        for image in _entries(doc, "images"):
             leaf = PurePosixPath(str(image.get("file_name", image.get("id")))).name
             by_image[image.get("id")] = leaf
             items.setdefault(
@@ -385,7 +431,18 @@ def from_coco(coco: Any) -> tuple[list[dict[str, Any]], Audit]:
                 },
             )
             media.setdefault(leaf, {})
-        for ann in doc.get("annotations", []):
+        for ann in _entries(doc, "annotations"):
+            if not isinstance(ann, Mapping):
+                audit.add(
+                    None,
+                    None,
+                    "coco_annotation",
+                    Outcome.FAILED,
+                    Reason.MALFORMED_ANNOTATION,
+                    f"annotation must be a dict, got {type(ann).__name__}",
+                    "dm_v2",
+                )
+                continue
             owner = by_image.get(ann.get("image_id"))
             if owner is None:
                 audit.add(

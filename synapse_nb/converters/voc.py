@@ -15,6 +15,8 @@ from PIL import Image, ImageDraw
 from ._audit import Audit, Outcome, Reason
 from ._common import (
     ImageItem,
+    InputTypeError,
+    InvalidInputError,
     audit_unsupported,
     bbox_of,
     check_segmentation_mode,
@@ -108,10 +110,17 @@ def to_voc(
         True
     """
     mode = check_segmentation_mode(segmentation_mode)
+    if splits is not None and not isinstance(splits, Mapping):
+        raise InputTypeError(
+            "splits", splits, "must be a mapping {item id: 'train'|'val'|'test'} or None",
+            method="to_voc",
+        )  # fmt: skip
     for item_id, split in (splits or {}).items():
         if split not in _SPLITS:
-            raise ValueError(f"splits[{item_id!r}] must be one of {_SPLITS}, got {split!r}")
-    checked = coerce_items(items, need_size=True, what="Pascal VOC export")
+            raise InvalidInputError(
+                f"splits[{item_id!r}]", split, f"must be one of {_SPLITS}", method="to_voc"
+            )
+    checked = coerce_items(items, need_size=True, what="Pascal VOC export", method="to_voc")
     audit = Audit()
     prepared = [(item, image_tools(item, audit, "voc")) for item in checked]
     observed = [
@@ -458,6 +467,10 @@ def from_voc(annotations: Mapping[str, str]) -> tuple[list[dict[str, Any]], Audi
         ``(items, audit)``; items have ``id`` (the stem), ``file_name``, ``width``,
         ``height`` and ``data``.
 
+    Raises:
+        InvalidInputError: ``annotations`` is not a mapping of XML texts (also a
+            ``TypeError``); malformed XML is audited instead.
+
     Example:
         >>> item = {"id": 1, "width": 640, "height": 480, "file_name": "a.jpg", "data": {
         ...     "images": [{"bounding_box": [{"id": "b1", "classification": "car",
@@ -468,6 +481,15 @@ def from_voc(annotations: Mapping[str, str]) -> tuple[list[dict[str, Any]], Audi
         >>> items[0]["id"], items[0]["width"], box["data"]
         ('a', 640, [100.0, 120.0, 200.0, 80.0])
     """
+    if not isinstance(annotations, Mapping):
+        raise InputTypeError(
+            "annotations", annotations, "must be a mapping {stem: XML text}", method="from_voc"
+        )
+    for stem, text in annotations.items():
+        if not isinstance(text, str | bytes):
+            raise InputTypeError(
+                f"annotations[{stem!r}]", text, "must be XML text", method="from_voc"
+            )
     audit = Audit()
     items = []
     for stem, text in annotations.items():

@@ -21,6 +21,8 @@ from ._common import (
     PERSON_17,
     YOLO_FLIP_IDX,
     ImageItem,
+    InputTypeError,
+    InvalidInputError,
     audit_unsupported,
     bbox_of,
     check_segmentation_mode,
@@ -75,7 +77,8 @@ def to_yolo(
         classes: Class configuration (see :func:`resolve_class_order`); ids from 0.
         segmentation_mode: ``"instance"`` (default), ``"semantic"`` (masks skipped) or
             ``"exclude"``.
-        tasks: Subset of ``("detect", "segment", "pose")`` to produce.
+        tasks: Subset of ``("detect", "segment", "pose")`` to produce; a single name such
+            as ``"detect"`` is that one task.
 
     Returns:
         ``(result, audit)`` where ``result[task]`` is ``{"names", "labels": {stem: text},
@@ -95,11 +98,19 @@ def to_yolo(
         '0 0.312500 0.333333 0.312500 0.166667\\n'
     """
     mode = check_segmentation_mode(segmentation_mode)
+    if isinstance(tasks, str):  # one task kind, not its letters
+        tasks = (tasks,)
+    if not isinstance(tasks, Iterable):
+        raise InputTypeError(
+            "tasks", tasks, f"must be a non-empty subset of {YOLO_TASKS}", method="to_yolo"
+        )
     selected = tuple(tasks)
     unknown = [t for t in selected if t not in YOLO_TASKS]
     if unknown or not selected:
-        raise ValueError(f"tasks must be a non-empty subset of {YOLO_TASKS}, got {list(tasks)!r}")
-    checked = coerce_items(items, need_size=True, what="YOLO export")
+        raise InvalidInputError(
+            "tasks", tasks, f"must be a non-empty subset of {YOLO_TASKS}", method="to_yolo"
+        )
+    checked = coerce_items(items, need_size=True, what="YOLO export", method="to_yolo")
     audit = Audit()
     prepared = [(item, image_tools(item, audit, "yolo")) for item in checked]
     observed = [

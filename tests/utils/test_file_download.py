@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from synapse_nb.exceptions import ClientConnectionError, ClientError, NotFoundError
+from synapse_nb.clients import BackendClient
+from synapse_nb.exceptions import (
+    ClientConnectionError,
+    ClientError,
+    InvalidInputError,
+    NotFoundError,
+)
+from synapse_nb.frames import Client
 from synapse_nb.utils.file import (
     adownload_file,
     afiles_url_to_path,
@@ -255,3 +262,26 @@ def test_the_client_and_the_file_utilities_share_one_cache(file_server, tmp_path
     url = file_server.url("/shared.jpg", "sig=1")
     path = download_file(url, tmp_path)
     assert MediaCache(tmp_path, None).path_for(file_server.url("/shared.jpg", "sig=2")) == path
+
+
+@pytest.mark.parametrize("kind", [BackendClient, Client])
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (None, None),
+        (7, 7),
+        ("not a url", "not a url"),
+        ("ftp://host/a.jpg?sig=SECRET", "ftp://host/a.jpg"),  # the query may hold a signature
+        ("http://", "http://"),
+    ],
+)
+def test_media_path_names_a_bad_url_before_any_request(file_server, tmp_path, kind, url, shown):
+    cache = tmp_path / "cache"
+    with (
+        kind(file_server.base_url, cache_dir=cache) as client,
+        pytest.raises(InvalidInputError) as caught,
+    ):
+        client.media_path(url)
+    assert caught.value.field == "url" and caught.value.value == shown
+    assert "invalid url=" in str(caught.value) and "SECRET" not in str(caught.value)
+    assert not file_server.hits and not cache.exists()

@@ -38,3 +38,34 @@ def test_export_refuses_frames_of_other_kinds(frames_client, tmp_path):
     with pytest.raises(InvalidInputError, match="export"):
         models.synapse.export("coco", tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"name": "."}, "name"),
+        ({"name": ".."}, "name"),
+        ({"cache_dir": "a-file.txt"}, "cache_dir"),
+        ({"cache_dir": 5}, "cache_dir"),
+        ({"classes": "car"}, "classes"),
+        ({"classes": 5}, "classes"),
+        ({"classes": [1, 2]}, "classes[0]"),
+    ],
+)
+def test_bad_export_options_fail_before_anything_is_sent_or_written(
+    frames_client, demo, tmp_path, options, field
+):
+    tasks = frames_client.list_tasks({"project": 1, "status": "completed"}, list_all=True).head(4)
+    folder = tmp_path / "exp"
+    folder.mkdir()
+    (tmp_path / "a-file.txt").write_text("a file")
+    if isinstance(options.get("cache_dir"), str):
+        options = {**options, "cache_dir": tmp_path / options["cache_dir"]}
+    demo.requests.clear()
+    with pytest.raises(InvalidInputError) as caught:
+        tasks.synapse.export("coco", folder, progress=False, **options)
+    assert caught.value.field == field and field in str(caught.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file.txt", "exp"]
+    assert list(folder.iterdir()) == []
+    assert (tmp_path / "a-file.txt").read_text() == "a file"
+    assert list(demo.requests) == []

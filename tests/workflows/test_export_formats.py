@@ -358,7 +358,18 @@ GT = "ground_truth"
         ("task", "yolo", {"params": P, "tasks": ["obb"]}, "tasks"),
         ("task", "dm", {"params": P, "workers": 0}, "workers"),
         ("task", "dm", {"params": P, "name": "a/b"}, "name"),
+        ("task", "dm", {"params": P, "name": "."}, "name"),
+        ("task", "dm", {"params": P, "name": ".."}, "name"),
         ("task", "dm", {"params": P, "path": "a-file.txt"}, "path"),
+        ("task", "coco", {"params": P, "classes": "car"}, "classes"),
+        ("task", "coco", {"params": P, "classes": 5}, "classes"),
+        ("task", "coco", {"params": P, "classes": [1, 2]}, "classes[0]"),
+        ("task", "coco", {"params": P, "classes": ["car", None]}, "classes[1]"),
+        ("task", "dm", {"params": P, "cache_dir": 5}, "cache_dir"),
+        ("task", "dm", {"params": P, "cache_dir": "a-file.txt"}, "cache_dir"),
+        ("task", "dm", {"params": P, "cache_dir": "a-file.txt/below"}, "cache_dir"),
+        ("task", "yolo", {"params": P, "tasks": 5}, "tasks"),
+        ("task", "dm", {"params": P, "split": {"one": "train"}}, "split"),
     ],
 )
 def test_bad_input_is_named_before_anything_is_sent_or_written(
@@ -368,10 +379,41 @@ def test_bad_input_is_named_before_anything_is_sent_or_written(
     if "path" in kwargs:
         out = tmp_path / kwargs.pop("path")
         out.write_text("already here")
+    if isinstance(kwargs.get("cache_dir"), str):  # a cache "directory" that is a file
+        (tmp_path / "a-file.txt").write_text("already here")
+        kwargs["cache_dir"] = tmp_path / kwargs["cache_dir"]
+    before = sorted(tmp_path.rglob("*"))
     demo.requests.clear()
     with pytest.raises(InvalidInputError) as caught:
         export(client, target, fmt, out, progress=False, **kwargs)
     assert caught.value.field == field
     assert field.split("[")[0] in str(caught.value)
     assert not out.exists() or out.read_text() == "already here"
+    assert sorted(tmp_path.rglob("*")) == before  # nothing written anywhere
     assert list(demo.requests) == []
+
+
+@pytest.mark.parametrize("name", [".", ".."])
+def test_an_export_never_writes_beside_or_above_its_folder(
+    client: Any, demo: Any, tmp_path: Path, name: str
+) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    demo.requests.clear()
+    with pytest.raises(InvalidInputError, match="name"):
+        export(client, "task", "coco", folder, params=P, name=name, progress=False)
+    assert [p.name for p in tmp_path.iterdir()] == ["exports"]  # no "exports(1)" beside it
+    assert list(folder.iterdir()) == []  # no "..(1)" in it
+    assert list(demo.requests) == []
+
+
+def test_one_yolo_task_name_exports_that_task(
+    client: Any, street: dict[str, Any], tmp_path: Path
+) -> None:
+    report = export(
+        client, "task", "yolo", tmp_path, params=street["params"], tasks="detect",
+        save_original_file=False, progress=False,
+    )  # fmt: skip
+    assert report.exported == len(street["tasks"])
+    assert (report.path / "detect" / "dataset.yaml").is_file()
+    assert not (report.path / "segment").exists() and not (report.path / "pose").exists()

@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import numbers
 import os
 import time
 from collections.abc import Mapping
@@ -33,7 +34,13 @@ from typing import Any
 from synapse_nb.converters import YOLO_TASKS, collect_classes, resolve_class_order
 from synapse_nb.exceptions import InvalidInputError
 from synapse_nb.plugins._progress import ProgressCallback, ProgressReporter
-from synapse_nb.plugins.export.base import BaseExporter, ExportRun, ExportStatus, MetricsRecord
+from synapse_nb.plugins.export.base import (
+    BaseExporter,
+    ExportRun,
+    ExportStatus,
+    MetricsRecord,
+    plain_name_problem,
+)
 from synapse_nb.plugins.export.formats import (
     EXPORTERS,
     SEGMENTATION_MODES,
@@ -106,6 +113,12 @@ def _split_map(split: Any, frame: Any) -> dict[int, str]:
         return frame_splits(frame, split)
     if isinstance(split, Mapping):
         for key, value in split.items():
+            if isinstance(key, bool) or not (
+                isinstance(key, numbers.Integral) or (isinstance(key, str) and key.isdecimal())
+            ):
+                raise InvalidInputError(
+                    "split", key, "keys must be item ids (integers)", method=_METHOD
+                )
             if value not in SPLITS:
                 raise InvalidInputError(
                     f"split[{key!r}]", value, f"must be one of {SPLITS}", method=_METHOD
@@ -116,27 +129,60 @@ def _split_map(split: Any, frame: Any) -> dict[int, str]:
     )
 
 
+def _directory_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be used as a directory (it is one, or can be created), or None."""
+    if path.exists():
+        return None if path.is_dir() else "is a file, not a directory"
+    parent = path.parent
+    while parent != parent.parent and not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"cannot be created: {str(parent)!r} is a file, not a directory"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"cannot be created: {str(parent)!r} is not writable"
+    return None
+
+
+def _check_directory(field: str, value: Any) -> None:
+    if isinstance(value, bytes) or not isinstance(value, str | os.PathLike) or not str(value):
+        raise InvalidInputError(field, value, "must be a directory path", method=_METHOD)
+    if "\0" in str(value):
+        raise InvalidInputError(field, value, "must not contain NUL", method=_METHOD)
+    problem = _directory_problem(Path(value))
+    if problem:
+        raise InvalidInputError(field, str(value), problem, method=_METHOD)
+
+
+def _check_classes(classes: Any) -> None:
+    """The class configuration is read now, so a bad one fails before the listing."""
+    if classes is None:
+        return
+    try:
+        resolve_class_order([], classes)  # reads (and checks) the configuration only
+    except InvalidInputError as error:
+        raise InvalidInputError(
+            error.field, error.value, error.response[error.field][0], method=_METHOD
+        ) from None
+
+
 def _check_options(
     path: Any, params: Any, name: Any, segmentation_mode: Any, tasks: Any, dm_version: Any,
-    workers: Any, save_original_file: Any,
+    workers: Any, save_original_file: Any, classes: Any = None, cache_dir: Any = None,
 ) -> None:  # fmt: skip
-    if not isinstance(path, str | os.PathLike) or not str(path):
-        raise InvalidInputError("path", path, "must be a directory path", method=_METHOD)
-    if Path(path).exists() and not Path(path).is_dir():
-        raise InvalidInputError("path", str(path), "is a file, not a directory", method=_METHOD)
+    _check_directory("path", path)
     if params is not None and not isinstance(params, Mapping):
         raise InvalidInputError("params", params, "must be a dict of filters", method=_METHOD)
-    if name is not None and (
-        not isinstance(name, str) or not name.strip() or "/" in name or "\\" in name
-    ):
-        raise InvalidInputError("name", name, "must be a plain directory name", method=_METHOD)
+    if name is not None and (problem := plain_name_problem(name)):
+        raise InvalidInputError("name", name, problem, method=_METHOD)
     if segmentation_mode not in SEGMENTATION_MODES:
         raise InvalidInputError(
             "segmentation_mode", segmentation_mode, f"must be one of {SEGMENTATION_MODES}",
             method=_METHOD,
         )  # fmt: skip
     if tasks is not None and (
-        isinstance(tasks, str) or not tasks or any(t not in YOLO_TASKS for t in tasks)
+        not isinstance(tasks, list | tuple | set | frozenset)
+        or not tasks
+        or any(t not in YOLO_TASKS for t in tasks)
     ):
         raise InvalidInputError(
             "tasks", tasks, f"must be a non-empty list from {YOLO_TASKS}", method=_METHOD
@@ -151,6 +197,9 @@ def _check_options(
         raise InvalidInputError(
             "save_original_file", save_original_file, "must be True or False", method=_METHOD
         )
+    _check_classes(classes)
+    if cache_dir is not None:
+        _check_directory("cache_dir", cache_dir)
 
 
 def export(
@@ -195,7 +244,8 @@ def export(
         classes: Class configuration overriding the project's (a list of names, or a
             ``classification`` configuration); None uses the project's.
         segmentation_mode: How masks export: ``"instance"``, ``"semantic"``, ``"exclude"``.
-        tasks: YOLO tasks to write (default detect, segment and pose).
+        tasks: YOLO tasks to write (default detect, segment and pose); a single name
+            such as ``"detect"`` is one task.
         dm_version: DM export only: convert documents to ``"v1"`` or ``"v2"``.
         workers: Concurrent original downloads.
         cache_dir: Download cache of originals (default: the file utilities' media cache).
@@ -219,9 +269,12 @@ def export(
     started = time.perf_counter()
     fmt_name, exporter_class = _exporter_class(fmt)
     spec = resolve_target(target, frame)
+    if isinstance(tasks, str):  # one YOLO task kind: what a single name means
+        tasks = [tasks]
     _check_options(
-        path, params, name, segmentation_mode, tasks, dm_version, workers, save_original_file
-    )
+        path, params, name, segmentation_mode, tasks, dm_version, workers, save_original_file,
+        classes, cache_dir,
+    )  # fmt: skip
     if not hasattr(client, spec.list_method):
         raise InvalidInputError(
             "client", type(client).__name__, f"has no {spec.list_method}()", method=_METHOD

@@ -47,7 +47,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from synapse_nb.converters import Audit
-from synapse_nb.exceptions import ClientError
+from synapse_nb.exceptions import ClientError, InvalidInputError
 from synapse_nb.plugins._progress import ProgressCallback, ProgressReporter
 from synapse_nb.plugins.export._files import Directories, json_document, write_file
 from synapse_nb.utils.file import download_file, get_temp_path
@@ -165,6 +165,26 @@ def _leaf(text: str) -> str:
     return text
 
 
+def plain_name_problem(name: Any) -> str | None:
+    """Why ``name`` cannot be an export directory name inside the given folder, or None.
+
+    A name must be one plain path component: a non-blank string that is not ``.`` or
+    ``..`` and holds no path separator (``/`` or ``\\``) or NUL.
+
+    Example:
+        >>> plain_name_problem("task-coco") is None, plain_name_problem("..")
+        (True, "must be a plain directory name (one path component, not '.' or '..')")
+    """
+    if (
+        not isinstance(name, str)
+        or not name.strip()
+        or name in (".", "..")
+        or any(c in name for c in "/\\\0")
+    ):
+        return "must be a plain directory name (one path component, not '.' or '..')"
+    return None
+
+
 def _stem_suffix(name: str) -> tuple[str, str]:
     """``(PurePosixPath(name).stem, .suffix)``, without building a path for a plain name."""
     if "/" in name or name in ("", "."):
@@ -250,7 +270,16 @@ class BaseExporter:
 
     # ------------------------------------------------------------------ helpers (Synapse SDK)
     def _create_unique_export_path(self, base_name: str) -> Path:
-        """``path_root/base_name``, or ``base_name(1)``, ``(2)``... if it exists."""
+        """``path_root/base_name``, or ``base_name(1)``, ``(2)``... if it exists.
+
+        Raises:
+            InvalidInputError: ``base_name`` is not one plain path component (``""``, ``.``,
+                ``..`` or a name with a separator would put the export outside
+                ``path_root``).
+        """
+        problem = plain_name_problem(base_name)
+        if problem:
+            raise InvalidInputError("name", base_name, problem, method="export")
         export_path = self.path_root / base_name
         candidate, counter = export_path, 1
         while candidate.exists():

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import random
 import socket
 import threading
@@ -56,13 +57,14 @@ from synapse_nb.exceptions import (
     ClientTimeoutError,
     CrossOriginError,
     DeadlineExceededError,
+    InvalidInputError,
     ResponseIncompleteError,
     ResponseTooLargeError,
     UnexpectedResponseError,
     error_class_for_status,
 )
 
-__all__ = ["LoggingRetry", "Transport", "origin_of", "redact"]
+__all__ = ["LoggingRetry", "Transport", "encode_json", "nonfinite_number", "origin_of", "redact"]
 
 logger = logging.getLogger("synapse_nb.transport")
 
@@ -572,7 +574,7 @@ class Transport:
             send_headers.update(headers)
         body: Any = data
         if json_body is not _NOT_SET:
-            body = json.dumps(json_body).encode()
+            body = encode_json(json_body, method=f"{method} {where}")
             send_headers.setdefault("Content-Type", "application/json")
         elif data is None and files is None and method in ("POST", "PUT", "PATCH"):
             body = b""
@@ -609,7 +611,7 @@ class Transport:
         except requests.RequestException as exc:
             if deadline is not None and time.monotonic() >= deadline:
                 raise self._deadline_error(method, where) from None
-            raise self._map_exception(exc, method, where, timeout) from None
+            raise self._map_exception(exc, method, where, timeout, headers) from None
         finally:
             for secret in extra_secrets:
                 _SECRETS.discard(secret)
@@ -1003,8 +1005,26 @@ class Transport:
         return err
 
     def _map_exception(
-        self, exc: requests.RequestException, method: str, where: str, timeout: Timeout
+        self,
+        exc: requests.RequestException,
+        method: str,
+        where: str,
+        timeout: Timeout,
+        headers: Mapping[str, str] | None = None,
     ) -> ClientError:
+        sent = {**self._auth_headers, **(headers or {})}  # the headers that may be secret
+        if isinstance(exc, requests.exceptions.InvalidHeader):
+            # requests quotes the offending header, value included, in its message, and a
+            # header value may be a token: name the header, never show its value.
+            return ClientError(
+                None,
+                f"the request header {_invalid_header(sent)} cannot be sent (a value with "
+                "surrounding whitespace, a line break or a control character, or not a str); "
+                "its value is not shown",
+                method=method,
+                path=where,
+            )
+        message = _message_without(sent.values())
         reason = _root_cause(exc)
         sent_maybe = method not in IDEMPOTENT_METHODS
         if isinstance(exc, requests.ConnectTimeout) or (
@@ -1022,16 +1042,16 @@ class Transport:
             return ClientTimeoutError(408, text, method=method, path=where)
         if isinstance(reason, NewConnectionError):
             return ClientConnectionError(
-                None, f"could not connect: {_short(reason)}", method=method, path=where
+                None, f"could not connect: {message(reason)}", method=method, path=where
             )
         if isinstance(exc, requests.ConnectionError | requests.exceptions.ChunkedEncodingError):
-            text = f"connection lost: {_short(reason)}"
+            text = f"connection lost: {message(reason)}"
             if sent_maybe and isinstance(reason, ProtocolError | OSError):
                 return ResponseIncompleteError(
                     None, f"{text}; the server may have applied it", method=method, path=where
                 )
             return ClientConnectionError(None, text, method=method, path=where)
-        return ClientError(None, redact(_short(exc)), method=method, path=where)
+        return ClientError(None, message(exc), method=method, path=where)
 
 
 def _bounded(timeout: Timeout, deadline: float | None) -> tuple[float | None, float | None]:
@@ -1063,6 +1083,111 @@ def _root_cause(exc: BaseException) -> BaseException:
 def _short(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     return redact(text if len(text) < 300 else text[:297] + "...")
+
+
+def nonfinite_number(value: Any, field: str = "data") -> tuple[str, float] | None:
+    """Where ``value`` holds a NaN or an infinity, as ``(field path, number)``; else None.
+
+    JSON has no such numbers (``json.dumps`` writes ``NaN``, which the API refuses). The path
+    is written as Python indexes it, e.g. ``data['metrics']['map']``; keys are looked at too.
+
+    Example:
+        >>> nonfinite_number({"metrics": {"map": 0.5, "ap": [1.0, float("inf")]}})
+        ("data['metrics']['ap'][1]", inf)
+        >>> nonfinite_number({"metrics": {"map": 0.5}}) is None
+        True
+    """
+    stack: list[tuple[str, Any]] = [(field, value)]
+    seen: set[int] = set()
+    while stack:  # depth first, in order, without recursion (bodies may nest deeply)
+        path, item = stack.pop()
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                return path, item
+            continue
+        if isinstance(item, Mapping):
+            children = list(item.items())
+        elif isinstance(item, list | tuple):
+            children = list(enumerate(item))
+        else:
+            continue
+        if id(item) in seen:  # a cycle; json.dumps reports it
+            continue
+        seen.add(id(item))
+        for key, _ in children:
+            if isinstance(key, float) and not math.isfinite(key):
+                return f"{path}[{key!r}]", key
+        stack.extend((f"{path}[{key!r}]", child) for key, child in reversed(children))
+    return None
+
+
+def encode_json(value: Any, *, method: str | None = None, field: str = "data") -> bytes:
+    """``value`` as a JSON request body; NaN and infinities are refused, naming where.
+
+    Raises:
+        InvalidInputError: ``value`` holds a NaN or an infinity (nothing was sent).
+
+    Example:
+        >>> encode_json({"a": [1, 2.5]})
+        b'{"a": [1, 2.5]}'
+        >>> try:
+        ...     encode_json({"metadata": {"x": float("nan")}}, method="update_task")
+        ... except InvalidInputError as err:
+        ...     print(err.field)
+        data['metadata']['x']
+    """
+    try:
+        return json.dumps(value, allow_nan=False).encode()
+    except ValueError:
+        found = nonfinite_number(value, field)
+        if found is None:
+            raise
+        path, number = found
+        raise InvalidInputError(
+            path,
+            number,
+            "is not a finite number, and JSON has no NaN or Infinity (use None for no value)",
+            method=method,
+        ) from None
+
+
+def _invalid_header(headers: Mapping[str, Any]) -> str:
+    """The name of the first header requests refuses (``'?'`` if none is found)."""
+    for name, value in headers.items():
+        try:
+            requests.utils.check_header_validity((name, value))
+        except requests.exceptions.InvalidHeader:
+            return repr(name) if isinstance(name, str) and name.isprintable() else "(a name)"
+    return "?"
+
+
+def _message_without(values: Iterable[Any]) -> Callable[[BaseException], str]:
+    r"""``_short`` of an exception without any of the header ``values`` in it.
+
+    A value is removed as sent and as quoted by ``repr`` (the messages of requests and
+    urllib3 quote values, which turns a trailing newline into ``\n``), whole, stripped, and
+    without its ``Token`` scheme.
+
+    Example:
+        >>> short = _message_without(["Token s3cret-tok\n"])
+        >>> print(short(ValueError("bad header value: " + repr("Token s3cret-tok\n"))))
+        bad header value: '***'
+    """
+    forms: set[str] = set()
+    for value in values:
+        if not isinstance(value, str | bytes):
+            continue
+        text = value.decode("latin-1") if isinstance(value, bytes) else value
+        for part in (text, text.split(" ", 1)[-1]):
+            for form in (part, part.strip()):
+                forms.add(form)
+                forms.add(repr(form)[1:-1])
+                forms.add(repr(form.encode("utf-8", "replace"))[2:-1])
+
+    def short(exc: BaseException) -> str:
+        return redact(_short(exc), forms)
+
+    return short
 
 
 def _redact_tree(value: Any, secrets: tuple[str, ...]) -> Any:

@@ -15,15 +15,16 @@ Example:
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
+from synapse_nb._transport import encode_json
 from synapse_nb.exceptions import InvalidInputError
 
 __all__ = [
     "LIST_OPTIONS",
+    "MAX_ID",
     "check_bool",
     "check_data",
     "check_list_options",
@@ -32,21 +33,51 @@ __all__ = [
     "check_ref",
 ]
 
-_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,199}$")
+#: The largest id: ids are 64-bit integers (the API's and its database's).
+MAX_ID = 2**63 - 1
+_MAX_ID_DIGITS = len(str(MAX_ID))
+#: ``\Z``, not ``$``: ``$`` also matches before a final newline ("code\n" is no reference)
+_REF = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@:-]{0,199}\Z")
 
 
 def check_pk(value: Any, *, method: str, field: str = "pk") -> int:
-    """Return ``value`` as a positive integer id (digit strings are accepted).
+    """Return ``value`` as a positive integer id (strings of ASCII digits are accepted).
+
+    An id is a 64-bit integer: a larger number (or a longer digit string) is refused, and
+    shown by its size only when it is too long to print.
 
     Example:
         >>> check_pk("12", method="get_project")
         12
+        >>> try:
+        ...     check_pk("1" * 5000, method="get_plugin")
+        ... except InvalidInputError as e:
+        ...     print(e.field, "|", e.value)
+        pk | <a string of 5000 digits>
     """
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
+    if isinstance(value, str) and _is_digits(value.strip()):
+        text = value.strip()
+        if len(text) > _MAX_ID_DIGITS:
+            raise InvalidInputError(
+                field,
+                value if len(text) <= 80 else f"<a string of {len(text)} digits>",
+                f"must be a positive integer id (at most {MAX_ID})",
+                method=method,
+            )
+        value = int(text)
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise InvalidInputError(field, value, "must be a positive integer id", method=method)
+    if value > MAX_ID:
+        shown = value if value.bit_length() <= 256 else f"<a {value.bit_length()}-bit integer>"
+        raise InvalidInputError(
+            field, shown, f"must be a positive integer id (at most {MAX_ID})", method=method
+        )
     return value
+
+
+def _is_digits(text: str) -> bool:
+    # str.isdigit() is also true of "²" and other digits int() refuses
+    return text.isascii() and text.isdigit()
 
 
 def check_ref(value: Any, *, method: str, field: str = "pk", what: str = "id or code") -> int | str:
@@ -58,8 +89,8 @@ def check_ref(value: Any, *, method: str, field: str = "pk", what: str = "id or 
         >>> check_ref("my-plugin@1.0.0", method="get_plugin_release")
         'my-plugin@1.0.0'
     """
-    if isinstance(value, str) and not value.strip().isdigit():
-        if not _REF.match(value):
+    if isinstance(value, str) and not _is_digits(value.strip()):
+        if not _REF.fullmatch(value):
             raise InvalidInputError(
                 field,
                 value,
@@ -91,21 +122,45 @@ def check_params(value: Any, *, method: str, field: str = "params") -> dict[str,
 
 
 def check_data(value: Any, *, method: str, field: str = "data") -> Any:
-    """Check that a free-form body is a dict (or list) that JSON can encode.
+    """Check that a free-form body is a dict that JSON can encode.
+
+    A list is refused (``dict([])`` would turn it into ``{}``), and so is a NaN or an
+    infinity anywhere in it, naming where (JSON has no such numbers). Bodies that may be
+    lists (bulk creates) are checked by their request models instead.
 
     Example:
         >>> check_data({"annotations": []}, method="annotate_task_data")
         {'annotations': []}
+        >>> try:
+        ...     check_data([{"images": []}], method="annotate_task_data")
+        ... except InvalidInputError as err:
+        ...     print(err)
+        annotate_task_data: invalid data=[{'images': []}]: must be a dict, not a list \
+(nothing was sent)
+        >>> try:
+        ...     check_data({"metrics": {"map": float("nan")}}, method="update_model")
+        ... except InvalidInputError as err:
+        ...     print(err.field)
+        data['metrics']['map']
     """
-    if not isinstance(value, Mapping | list):
-        raise InvalidInputError(field, value, "must be a dict", method=method)
+    if not isinstance(value, Mapping):
+        raise InvalidInputError(field, value, f"must be a dict, not {_kind(value)}", method=method)
     try:
-        json.dumps(value)
-    except (TypeError, ValueError) as exc:
+        encode_json(value, method=method, field=field)  # refuses NaN/inf, naming where
+    except InvalidInputError:
+        raise
+    except (TypeError, ValueError, RecursionError) as exc:
         raise InvalidInputError(
             field, value, f"is not JSON-serializable: {exc}", method=method
         ) from None
     return value
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "None"
+    name = type(value).__name__
+    return f"an {name}" if name[:1].lower() in "aeiou" else f"a {name}"
 
 
 def check_bool(value: Any, *, method: str, field: str) -> bool:

@@ -32,7 +32,7 @@ from synapse_nb.exceptions import ClientError, InvalidInputError
 
 __all__ = ["AgentClient", "RayClient", "RayClientMixin", "StreamLimits"]
 
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}\Z")  # \Z: "$" also matches before a final "\n"
 #: Default stream limits of the Synapse SDK's RayClient (see :class:`StreamLimits`).
 MAX_WS_MESSAGES = 10_000
 MAX_LINES = 50_000
@@ -44,7 +44,7 @@ PROTOCOLS = ("stream", "websocket", "http")
 def _check_id(value: Any, method: str, field: str = "pk") -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
-    if not isinstance(value, str) or not _ID.match(value):
+    if not isinstance(value, str) or not _ID.fullmatch(value):
         raise InvalidInputError(
             field, value, "must be 1-100 letters, digits, '_' or '-'", method=method
         )
@@ -408,7 +408,7 @@ class RayClientMixin(BaseClient):
 
 def _agent_headers(agent_token: Any, user_token: Any, tenant: Any, method: str) -> dict[str, str]:
     agent = _token(agent_token, "agent_token") or _token(
-        os.environ.get("SYNAPSE_AGENT_TOKEN"), "SYNAPSE_AGENT_TOKEN"
+        os.environ.get("SYNAPSE_AGENT_TOKEN"), "SYNAPSE_AGENT_TOKEN", env=True
     )
     if agent is None:
         raise InvalidInputError(

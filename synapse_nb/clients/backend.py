@@ -26,19 +26,56 @@ from synapse_nb.exceptions import InvalidInputError
 
 __all__ = ["BackendClient"]
 
-_HEADER_SAFE = re.compile(r"^[\x21-\x7e]+$")
+#: A token goes into a header value: printable ASCII only, no space (``\Z``, not ``$``:
+#: ``$`` also matches before a final newline).
+_HEADER_SAFE = re.compile(r"^[\x21-\x7e]+\Z")
 
 
-def _token(value: Any, field: str) -> str | None:
+def _token(value: Any, field: str, *, env: bool = False) -> str | None:
+    """Return a token (or tenant code) fit for a header, ``None`` when not given.
+
+    Surrounding whitespace is stripped, as :func:`synapse_nb.session.connect` does: a token
+    read from a file (``open("token.txt").read()``) keeps its final newline. A value from an
+    environment variable (``env=True``) holding only whitespace counts as unset. The error
+    for a malformed token never shows it, only its length.
+
+    Example:
+        >>> _token("secret-token\\n", "api_token")
+        'secret-token'
+        >>> try:
+        ...     _token("secret\\ttoken", "api_token")
+        ... except InvalidInputError as err:
+        ...     print(err)
+        BackendClient: invalid api_token='<12 characters>': must be a token of printable \
+ASCII characters without spaces, tabs, line breaks or other control characters (surrounding \
+whitespace is stripped) (nothing was sent)
+    """
     if value is None or value == "":
         return None
-    if not isinstance(value, str) or not _HEADER_SAFE.match(value):
-        # Never echo a token, even a malformed one.
-        shown = f"<{len(value)} characters>" if isinstance(value, str) else type(value).__name__
+    if not isinstance(value, str):
         raise InvalidInputError(
-            field, shown, "must be a token string without spaces", method="BackendClient"
+            field, type(value).__name__, "must be a token string", method="BackendClient"
         )
-    return value
+    token = value.strip()
+    if not token:
+        if env:  # as connect() reads the environment: blank is unset
+            return None
+        # Never echo a token, even a malformed one: only its length.
+        raise InvalidInputError(
+            field,
+            f"<{len(value)} characters>",
+            "is only whitespace (an empty token file?); give a token or None",
+            method="BackendClient",
+        )
+    if not _HEADER_SAFE.fullmatch(token):
+        raise InvalidInputError(
+            field,
+            f"<{len(value)} characters>",
+            "must be a token of printable ASCII characters without spaces, tabs, line breaks "
+            "or other control characters (surrounding whitespace is stripped)",
+            method="BackendClient",
+        )
+    return token
 
 
 class BackendClient(
@@ -55,7 +92,9 @@ class BackendClient(
     Args:
         base_url: Base URL of the backend API, e.g. ``https://api.synapse.sh``.
         api_token: API token, sent as ``Synapse-Access-Token: Token <api_token>``; falls
-            back to ``$SYNAPSE_API_TOKEN``.
+            back to ``$SYNAPSE_API_TOKEN``. Surrounding whitespace (a token file's final
+            newline) is stripped from every token, as ``connect()`` does; a token with
+            whitespace or control characters inside is refused, without being shown.
         agent_token: Agent token, sent as ``SYNAPSE-Agent: Token <agent_token>``; falls back
             to ``$SYNAPSE_AGENT_TOKEN``.
         timeout: ``{'connect': 5, 'read': 30}`` by default; a number or a pair also work.
@@ -109,10 +148,10 @@ class BackendClient(
         api_token = (
             api_token
             or access_token
-            or _token(os.environ.get("SYNAPSE_API_TOKEN"), "SYNAPSE_API_TOKEN")
+            or _token(os.environ.get("SYNAPSE_API_TOKEN"), "SYNAPSE_API_TOKEN", env=True)
         )
         agent_token = _token(agent_token, "agent_token") or _token(
-            os.environ.get("SYNAPSE_AGENT_TOKEN"), "SYNAPSE_AGENT_TOKEN"
+            os.environ.get("SYNAPSE_AGENT_TOKEN"), "SYNAPSE_AGENT_TOKEN", env=True
         )
         tenant = _token(tenant, "tenant")
         authorization_token = _token(authorization_token, "authorization_token")

@@ -35,7 +35,7 @@ from synapse_nb.models.integration import (
 
 __all__ = ["IntegrationClientMixin"]
 
-_AGENT_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
+_AGENT_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,200}\Z")  # \Z: "$" also matches before "\n"
 
 
 def _job_ref(pk: Any, method: str) -> int | str:
@@ -61,7 +61,7 @@ class IntegrationClientMixin(BaseClient):
             >>> backend.health_check_agent(srv.agent_token)["status"]
             'connected'
         """
-        if not isinstance(token, str) or not _AGENT_TOKEN.match(token):
+        if not isinstance(token, str) or not _AGENT_TOKEN.fullmatch(token):
             shown = f"<{len(token)} characters>" if isinstance(token, str) else token
             raise InvalidInputError(
                 "token",

@@ -46,7 +46,8 @@ __all__ = ["JobStopped", "RunContext", "main"]
 STOPPED_EXIT = 143
 #: exit code of a job process whose action raised
 FAILED_EXIT = 1
-JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+#: a job id as a folder name (``\Z``, not ``$``: ``$`` also matches before a final newline)
+JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,100}\Z")
 _LEVELS = {
     logging.DEBUG: "debug",
     logging.INFO: "info",
@@ -283,7 +284,7 @@ class RunContext:
 
     def checkpoint_dir_of(self, job_id: str) -> Path | None:
         """The checkpoint folder of an earlier job of this tenant, None when it has none."""
-        if self._jobs_root is None or not JOB_ID_RE.match(job_id):
+        if self._jobs_root is None or not JOB_ID_RE.fullmatch(job_id):
             return None
         folder = self._jobs_root / job_id / "checkpoints"
         return folder if folder.is_dir() else None

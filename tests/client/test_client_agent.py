@@ -95,6 +95,8 @@ def test_error_event_raises_500():
     ("call", "field"),
     [
         (lambda a: a.get_job("bad id"), "pk"),
+        (lambda a: a.get_job("job1\n"), "pk"),
+        (lambda a: a.stop_job("job1\n"), "pk"),
         (lambda a: a.get_job("x" * 101), "pk"),
         (lambda a: a.stop_job("../etc"), "pk"),
         (lambda a: a.tail_job_logs("job1", stream_timeout=0), "stream_timeout"),

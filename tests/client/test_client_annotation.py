@@ -185,6 +185,17 @@ def test_server_validation_error_names_field(client):
         (lambda c: c.annotate_task_data(1, "not a dict"), "data"),
         (lambda c: c.annotate_task_data(1, {"x": object()}), "data"),
         (lambda c: c.annotate_task_data(1, {}, schema="dm_v9"), "schema"),
+        (lambda c: c.annotate_task_data(1, []), "data"),
+        (lambda c: c.annotate_task_data(1, [1, 2]), "data"),
+        (lambda c: c.annotate_task_data(1, [{"images": []}]), "data"),
+        (
+            lambda c: c.annotate_task_data(1, {"annotations": [{"x": float("inf")}]}),
+            "data['annotations'][0]['x']",
+        ),
+        (lambda c: c.get_task("1" * 5000), "pk"),
+        (lambda c: c.get_task(2**63), "pk"),
+        (lambda c: c.get_task(10**5000), "pk"),
+        (lambda c: c.get_project("²"), "pk"),
         (lambda c: c.list_tasks(params="project=1"), "params"),
         (lambda c: c.list_tasks(list_all="yes"), "list_all"),
         (lambda c: c.list_tasks(list_all=True, max_workers=0), "max_workers"),
@@ -220,6 +231,10 @@ def test_server_validation_error_names_field(client):
         (lambda c: c.update_task(0, {"status": "completed"}), "pk"),
         (lambda c: c.update_task(1, {}), "data"),
         (lambda c: c.update_task(1, {"project": 2}), "data['project']"),
+        (
+            lambda c: c.update_task(1, {"metadata": {"x": float("nan")}}),
+            "data['metadata']['x']",
+        ),
         (lambda c: c.update_assignment(1, ["status_review"]), "data"),
         (lambda c: c.update_assignment(1, {"task": 9}), "data['task']"),
         (lambda c: c.list_assignments(params=1), "params"),
@@ -236,3 +251,16 @@ def test_bad_input_raises_before_sending(client, wire, call, field):
     assert info.value.status_code == 400 and field in str(info.value)
     assert isinstance(info.value, ValueError)
     assert wire.all() == []
+
+
+def test_annotate_task_data_with_a_list_keeps_the_stored_annotations(client, wire):
+    # dict([]) used to send {} and wipe the task's annotations
+    task = client.create_tasks({"project": 3, "data_unit": 6})
+    payload = {"annotations": [{"type": "bbox", "coordinates": [1, 2, 3, 4]}]}
+    client.annotate_task_data(task["id"], payload, schema="any")
+    wire.clear()
+    for bad in ([], [("annotations", [])]):
+        with pytest.raises(InvalidInputError, match=r"must be a dict, not a list"):
+            client.annotate_task_data(task["id"], bad)
+    assert wire.all() == []
+    assert client.get_task(task["id"])["data"] == payload

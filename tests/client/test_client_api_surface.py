@@ -135,6 +135,26 @@ def test_constructor_signature_matches_the_seed():
     assert {"access_token", "tenant"} <= keyword_only
 
 
+@pytest.mark.parametrize(
+    ("module", "name", "good"),
+    [
+        ("synapse_nb.clients.backend", "_HEADER_SAFE", "tok-123"),
+        ("synapse_nb.clients._validate", "_REF", "yolo-trainer@0.1.0"),
+        ("synapse_nb.clients.integration", "_AGENT_TOKEN", "abc_123"),
+        ("synapse_nb.clients.agent", "_ID", "job-1"),
+        ("synapse_nb.plugins.runtime", "JOB_ID_RE", "job-1"),
+    ],
+)
+def test_id_and_token_patterns_refuse_a_final_newline(module, name, good):
+    # "$" also matches before a final "\n": the patterns end in "\Z", safe with match too
+    import importlib
+
+    pattern = getattr(importlib.import_module(module), name)
+    assert pattern.match(good) and pattern.fullmatch(good)
+    for bad in (good + "\n", good + "\r\n", good + "\n\n"):
+        assert not pattern.match(bad) and not pattern.fullmatch(bad)
+
+
 def test_importing_clients_pulls_no_pandas_or_widgets():
     code = (
         "import sys, synapse_nb.clients, synapse_nb.exceptions, synapse_nb.models\n"

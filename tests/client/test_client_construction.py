@@ -62,6 +62,90 @@ def test_token_with_spaces_rejected_without_echo():
     assert "abc def" not in str(info.value)
 
 
+@pytest.mark.parametrize("ending", ["\n", "\r\n", "  \t\n"])
+@pytest.mark.parametrize(
+    ("field", "header"),
+    [
+        ("api_token", "synapse-access-token"),
+        ("access_token", "synapse-access-token"),
+        ("authorization_token", "authorization"),
+    ],
+)
+def test_token_read_from_a_file_is_sent_without_its_final_newline(
+    demo_srv, wire, field, header, ending
+):
+    # open("token.txt").read() keeps the newline: stripped as connect() strips it (it used
+    # to reach requests, whose InvalidHeader message quoted the whole token)
+    with BackendClient(demo_srv.url, **{field: demo_srv.token + ending}) as c:
+        assert c.get_project(1)["id"] == 1
+        assert demo_srv.token not in repr(c)
+    assert wire.one("GET", "projects/1/")["headers"][header] == f"Token {demo_srv.token}"
+
+
+def test_agent_token_and_frames_client_strip_the_final_newline(demo_srv, wire):
+    from synapse_nb.frames import Client
+
+    with BackendClient(
+        demo_srv.url, api_token=demo_srv.token, agent_token=demo_srv.agent_token + "\n"
+    ) as c:
+        c.list_agents()
+    assert wire.one("GET", "agents/")["headers"]["synapse-agent"] == (
+        f"Token {demo_srv.agent_token}"
+    )
+    wire.clear()
+    with Client(demo_srv.url, api_token=demo_srv.token + "\n", cache=False) as c:
+        c.raw.get_project(1)
+    assert wire.one("GET", "projects/1/")["headers"]["synapse-access-token"] == (
+        f"Token {demo_srv.token}"
+    )
+
+
+def test_token_env_vars_are_stripped_and_blank_means_unset(demo_srv, wire, monkeypatch):
+    monkeypatch.setenv("SYNAPSE_API_TOKEN", demo_srv.token + "\n")
+    monkeypatch.setenv("SYNAPSE_AGENT_TOKEN", demo_srv.agent_token + "\r\n")
+    with BackendClient(demo_srv.url) as c:
+        c.get_project(1)
+    headers = wire.one("GET", "projects/1/")["headers"]
+    assert headers["synapse-access-token"] == f"Token {demo_srv.token}"
+    assert headers["synapse-agent"] == f"Token {demo_srv.agent_token}"
+    monkeypatch.setenv("SYNAPSE_API_TOKEN", "\n")  # an empty variable, as connect() reads it
+    monkeypatch.setenv("SYNAPSE_AGENT_TOKEN", " ")
+    with BackendClient(demo_srv.url) as c:
+        assert not c.has_api_token and not c.has_agent_token
+
+
+_SECRET = "file-token-SECRET-98765"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        _SECRET[:9] + "\n" + _SECRET[9:],
+        _SECRET + "\n\x00",
+        _SECRET + "\x7f",
+        _SECRET + "\x00\n",
+        "\t" + _SECRET[:9] + " " + _SECRET[9:] + "\n",
+    ],
+)
+@pytest.mark.parametrize("field", ["api_token", "agent_token", "tenant", "authorization_token"])
+def test_token_with_control_characters_inside_is_refused_without_echo(demo_srv, wire, field, value):
+    with pytest.raises(InvalidInputError) as info:
+        BackendClient(demo_srv.url, **{field: value})
+    err = info.value
+    assert err.field == field and err.value == f"<{len(value)} characters>"
+    assert "line breaks or other control characters" in str(err)
+    for blob in (str(err), repr(err), repr(err.response), repr(err.args)):
+        assert _SECRET[:9] not in blob and _SECRET[9:] not in blob
+    assert wire.all() == []
+
+
+def test_blank_token_argument_is_refused_without_echo():
+    with pytest.raises(InvalidInputError) as info:
+        BackendClient("http://127.0.0.1:9", api_token=" \n")
+    assert info.value.field == "api_token" and info.value.value == "<2 characters>"
+    assert "only whitespace" in str(info.value)
+
+
 def test_url_host_is_added_to_every_request(demo_srv, wire):
     with BackendClient(demo_srv.url, api_token=demo_srv.token, url_host="example.org") as c:
         c.get_project(1)

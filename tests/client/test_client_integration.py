@@ -37,6 +37,19 @@ def test_health_check_agent_keeps_token_out_of_errors_and_logs(client, demo_srv,
     assert "agents/***/connect/" in str(info.value)
 
 
+def test_health_check_agent_refuses_a_token_with_a_final_newline_without_echo(
+    client, demo_srv, wire
+):
+    # the token goes into the URL path: "tok\n" used to be sent (and get a 404)
+    with pytest.raises(InvalidInputError) as info:
+        client.health_check_agent(demo_srv.agent_token + "\n")
+    err = info.value
+    assert err.field == "token" and err.value == f"<{len(demo_srv.agent_token) + 1} characters>"
+    for blob in (str(err), repr(err), repr(err.response)):
+        assert demo_srv.agent_token not in blob
+    assert wire.all() == []
+
+
 def test_list_agents_gives_the_token_a_node_needs(client, demo_srv, caplog):
     caplog.set_level(logging.DEBUG)
     page = client.list_agents()
@@ -188,6 +201,12 @@ def test_stream_error_event_raises_client_error():
             "file",
         ),
         (lambda c: c.get_plugin_release("a b"), "pk"),
+        (lambda c: c.get_plugin_release("yolo-trainer@0.1.0\n"), "pk"),
+        (lambda c: c.get_plugin("yolo-trainer\n"), "pk"),
+        (lambda c: c.get_plugin("1" * 5000), "pk"),
+        (lambda c: c.update_plugin("coco-exporter\n", {"description": "x"}), "pk"),
+        (lambda c: c.run_plugin("yolo-trainer\n", {"action": "run"}), "pk"),
+        (lambda c: c.get_job("abc\n"), "pk"),
         (lambda c: c.list_jobs(params={"status": "exploded"}), "params['status']"),
         (lambda c: c.get_job("../etc"), "pk"),
         (lambda c: c.update_job(1, {"status": "paused"}), "status"),

@@ -166,6 +166,14 @@ def test_data_uri_is_decoded_not_fetched(tmp_path):
         ),
         (lambda c, p: c.list_ground_truth_events(list_all=1), "list_all"),
         (lambda c, p: c.get_ground_truth_version("v1"), "pk"),
+        (
+            lambda c, p: c.update_model(1, {"metrics": {"map": float("nan")}}),
+            "data['metrics']['map']",
+        ),
+        (
+            lambda c, p: c.update_model(1, {"metrics": {"ap": [0.5, -float("inf")]}}),
+            "data['metrics']['ap'][1]",
+        ),
     ],
 )
 def test_bad_input_raises_before_sending(client, wire, tmp_path, call, field):

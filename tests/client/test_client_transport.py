@@ -150,6 +150,43 @@ def test_credentials_are_not_sent_to_another_host():
     assert redact("x abcd y") == "x abcd y"  # forgotten once the transport closed
 
 
+@pytest.mark.parametrize(
+    ("auth", "extra"),
+    [
+        ({"Synapse-Access-Token": "Token hdr-SECRET-4242\n"}, None),
+        ({"Synapse-Access-Token": "Token hdr-SECRET-4242\r\nX-Evil: 1"}, None),
+        ({"Synapse-Access-Token": "Token ok-token-1234"}, {"SYNAPSE-Agent": " hdr-SECRET-4242"}),
+    ],
+)
+def test_invalid_header_value_is_named_never_shown(demo_srv, wire, auth, extra):
+    # requests' InvalidHeader quotes the value (a token) in its message: the transport
+    # reports which header it was and nothing of its value
+    with Transport(demo_srv.url, auth_headers=auth) as t, pytest.raises(ClientError) as info:
+        t.request("GET", "projects/1/", headers=extra)
+    err = info.value
+    name = next(iter(extra or auth))
+    assert str(err).startswith(f"GET projects/1/ failed: the request header {name!r} cannot")
+    assert err.status_code is None
+    for blob in (str(err), repr(err), repr(err.args), repr(err.response)):
+        assert "hdr-SECRET-4242" not in blob
+        assert "SECRET" not in blob
+    assert err.__cause__ is None and err.__suppress_context__
+    assert wire.all() == []
+
+
+def test_header_value_of_another_type_is_named_never_shown(demo_srv, wire):
+    # requests quotes the whole (name, value) pair of a header that is not a str
+    with (
+        Transport(demo_srv.url, auth_headers={"X-Key": "Token hdr-SECRET-4242"}) as t,
+        pytest.raises(ClientError) as info,
+    ):
+        t.request("GET", "projects/1/", headers={"X-Bad": 12345678})
+    assert "the request header 'X-Bad' cannot be sent" in str(info.value)
+    for blob in (str(info.value), repr(info.value)):
+        assert "hdr-SECRET-4242" not in blob and "12345678" not in blob
+    assert wire.all() == []
+
+
 def test_timeout_value_object():
     assert Timeout.coerce((1, None)).as_requests() == (1.0, None)
     with pytest.raises(ValueError, match="connect"):

@@ -71,12 +71,29 @@ def page_url(next_url: str, page: int) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+def _count_in(text: str) -> int | None:
+    """``text`` as a page number or size: ASCII digits of at most 18 (else None).
+
+    A server's link is not trusted: ``str.isdigit`` is also true of "²", which ``int``
+    refuses, and ``int`` refuses text of more than 4,300 digits.
+
+    Example:
+        >>> _count_in("12"), _count_in("²"), _count_in("9" * 5000), _count_in("-1")
+        (12, None, None, None)
+    """
+    if text.isascii() and text.isdigit() and len(text) <= 18:
+        return int(text)
+    return None
+
+
 def _page_number(url: str | None) -> int | None:
     if not url:
         return None
     for key, value in parse_qsl(urlsplit(url).query):
-        if key == "page" and value.isdigit():
-            return int(value)
+        if key == "page":
+            number = _count_in(value)
+            if number is not None:
+                return number
     return None
 
 
@@ -87,8 +104,9 @@ def _page_size(next_url: str, first_results: int) -> int | None:
     if first_results:
         return first_results
     for key, value in parse_qsl(urlsplit(next_url).query):
-        if key == "page_size" and value.isdigit() and int(value) > 0:
-            return int(value)
+        size = _count_in(value) if key == "page_size" else None
+        if size:
+            return size
     return None
 
 

@@ -38,7 +38,7 @@ YOLO_FLIP_IDX: list[int] = [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16
 #: Tools whose labels are object classes (keypoint labels are joint names instead).
 CLASS_TOOLS = ("bounding_box", "polygon", "segmentation")
 SEGMENTATION_MODES = ("instance", "semantic", "exclude")
-_ID_PATTERN = re.compile(r"^[a-zA-Z0-9_-]+$")
+_ID_PATTERN = re.compile(r"^[a-zA-Z0-9_-]+\Z")
 #: What POSIX or Windows paths read as structure in a file name: separators, drives.
 _PATH_SYNTAX = re.compile(r"[/\\:]")
 

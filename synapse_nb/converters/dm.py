@@ -26,7 +26,7 @@ __all__ = ["MEDIA_TYPES", "DMFormatError", "dm_v1_to_v2", "dm_v2_to_v1"]
 #: v1 media-id prefix -> v2 media list key (the shared map, re-exported).
 MEDIA_TYPES = _MEDIA_TYPES
 _PLURAL_TO_PREFIX = MEDIA_KEYS
-_MEDIA_ID = re.compile(r"^([a-z]+)_(\d+)$")
+_MEDIA_ID = re.compile(r"^([a-z]+)_(\d+)\Z")
 _KNOWN_TOOLS = {
     "bounding_box", "polygon", "polyline", "keypoint", "segmentation", "classification",
     "relation", "group", "3d_bounding_box", "3d_segmentation", "named_entity", "prompt",

@@ -58,7 +58,7 @@ class StorageCategory(_LenientStrEnum):
     EXTERNAL = "external"
 
 
-_PROVIDER_CODE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+_PROVIDER_CODE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}\Z")
 
 
 class StorageProvider(_LenientStrEnum):

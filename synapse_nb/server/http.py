@@ -168,13 +168,13 @@ def _token_value(header: str | None) -> str | None:
 #: what an agent token reaches on the backend API: its jobs (state, progress, console logs),
 #: the plugins and releases it runs, storages and serve applications, and the agent listing
 AGENT_SCOPE = (
-    ("GET", re.compile(r"^/(agents|plugins|plugin_releases|storages)(/[^/]+)?/?$")),
-    ("POST", re.compile(r"^/agents/[^/]+/connect/?$")),
-    ("GET", re.compile(r"^/jobs(/[^/]+(/(console_logs|tail_console_logs))?)?/?$")),
-    ("PATCH", re.compile(r"^/jobs/[^/]+/?$")),
-    ("POST", re.compile(r"^/logs/?$")),
-    ("GET", re.compile(r"^/serve_applications(/[^/]+)?/?$")),
-    ("POST", re.compile(r"^/serve_applications/?$")),
+    ("GET", re.compile(r"^/(agents|plugins|plugin_releases|storages)(/[^/]+)?/?\Z")),
+    ("POST", re.compile(r"^/agents/[^/]+/connect/?\Z")),
+    ("GET", re.compile(r"^/jobs(/[^/]+(/(console_logs|tail_console_logs))?)?/?\Z")),
+    ("PATCH", re.compile(r"^/jobs/[^/]+/?\Z")),
+    ("POST", re.compile(r"^/logs/?\Z")),
+    ("GET", re.compile(r"^/serve_applications(/[^/]+)?/?\Z")),
+    ("POST", re.compile(r"^/serve_applications/?\Z")),
 )
 
 

@@ -54,7 +54,7 @@ if TYPE_CHECKING:  # the filter panel's module imports this one
 
 __all__ = ["TagChange", "TagEditor", "tag_chip", "text_color_for"]
 
-_HEX = re.compile(r"^#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})$")
+_HEX = re.compile(r"^#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})\Z")
 _FALLBACK = "#888888"
 _ACTIONS = ("add", "remove")
 

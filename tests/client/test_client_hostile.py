@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from urllib.parse import quote
 
 import pytest
 from hostile import drip, json_reply, send
@@ -254,6 +255,49 @@ def test_empty_page_with_a_next_link_stops(hostile):
         with pytest.raises(PaginationError, match="empty page"):
             list(items)
     assert counter["n"] <= 3
+
+
+@pytest.mark.parametrize("page", ["\u00b2", "9" * 5000], ids=["superscript", "5000 digits"])
+def test_a_next_link_whose_page_is_no_plain_number_is_followed_as_a_link(hostile, page):
+    # "²" passes str.isdigit() but not int(), and int() refuses 4,300+ digits: such a link is
+    # walked as an opaque (cursor) link, never turned into a ValueError
+    first = f"{hostile.url}/api/projects/?page={quote(page)}"
+
+    def reply(h):
+        if "page=" in h.path:
+            send(h, 200, {"next": None, "previous": None, "results": [{"id": 2}]})
+        else:
+            send(h, 200, {"next": first, "previous": None, "results": [{"id": 1}]})
+
+    hostile.on("GET", "/api/projects/", reply)
+    with _client(hostile) as c:
+        items, _ = c.list_projects(list_all=True)
+        assert [item["id"] for item in items] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("length", "outcome"),
+    [("\u00b2", "read"), ("9" * 5000, "too large"), ("0" * 5000 + "20", "read")],
+    ids=["superscript", "5000 digits", "zero padded"],
+)
+def test_a_content_length_that_is_no_plain_number_is_judged_without_int(hostile, length, outcome):
+    body = b'{"id": 1, "pad": ""}'
+
+    def reply(h):
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", length)
+        h.send_header("Connection", "close")
+        h.end_headers()
+        h.wfile.write(body)
+
+    hostile.on("GET", "/api/projects/1/", reply)
+    with _client(hostile, limits={"max_json_bytes": 1000}) as c:
+        if outcome == "read":
+            assert c.get_project(1) == {"id": 1, "pad": ""}
+        else:
+            with pytest.raises(ResponseTooLargeError, match="a 5000-digit number of bytes"):
+                c.get_project(1)
 
 
 # ----------------------------------------------------------------------------- size and time

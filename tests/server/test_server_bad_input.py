@@ -466,3 +466,15 @@ def test_a_null_plugin_description_is_a_field_error_and_changes_nothing(api, mak
 
 def _json() -> dict[str, str]:
     return {"Content-Type": "application/json"}
+
+
+@pytest.mark.parametrize("code", ["nl-code-1\n", "crlf-code-2\r\n", "\nlead-code-3"])
+def test_a_plugin_code_with_a_line_break_is_a_field_error(api, code):
+    # "$" also matched before a final newline, so "nlcode\n" was stored as a code
+    response = api.post("plugins/", json={"name": "n", "code": code, "category": "export"})
+    assert response.status_code == 400, response.text
+    assert list(response.json()) == ["code"]
+    # the same plugin with the code on one line is created
+    fine = api.post("plugins/", json={"name": "n", "code": code.strip(), "category": "export"})
+    assert fine.status_code == 201, fine.text
+

@@ -36,8 +36,8 @@ import yaml
 from synapse_nb.exceptions import ArchiveLimitError, UnsafeArchiveError
 from synapse_nb.utils.file.archive import ArchiveLimits, unarchive
 
-CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,99}$")
-ENTRYPOINT_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,99}\Z")
+ENTRYPOINT_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*\Z")
 METHODS = ("job", "task", "serve_application", "restapi")
 PARAM_TYPES = ("integer", "number", "string", "boolean", "array", "object")
 CATEGORIES = (

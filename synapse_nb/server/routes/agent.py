@@ -37,7 +37,7 @@ def route(router: APIRouter, path: str, methods: list[str], **kwargs: Any) -> An
     return backend_route(router, path, methods, operation_prefix="agent", **kwargs)
 
 
-ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,100}\Z")
 
 
 def _principal_for(state: Any, headers: Any) -> Principal:

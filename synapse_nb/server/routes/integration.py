@@ -72,7 +72,7 @@ Auth = Depends(authenticate)
 JOB_STATUSES = ("PENDING", "RUNNING", "STOPPED", "SUCCEEDED", "FAILED")
 PLUGIN_CATEGORIES = RELEASE_CATEGORIES  # one list: a plugin's category is its releases' too
 STORAGE_CATEGORIES = ("internal", "external")
-CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,99}$")
+CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,99}\Z")
 #: DRF parses both form encodings (MultiPartParser, FormParser) besides JSON
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 #: a log entry's ``file`` is a base64 ``data:`` URI, so it may be long

@@ -58,8 +58,8 @@ _PRESETS = (
     "ultrafast", "superfast", "veryfast", "faster", "fast",
     "medium", "slow", "slower", "veryslow", "placebo",
 )  # fmt: skip
-_RESOLUTION = re.compile(r"^(\d+)x(\d+)$")
-_BITRATE = re.compile(r"^\d+(\.\d+)?[kKmM]?$")
+_RESOLUTION = re.compile(r"^(\d+)x(\d+)\Z")
+_BITRATE = re.compile(r"^\d+(\.\d+)?[kKmM]?\Z")
 _STDERR_TAIL = 2000
 
 

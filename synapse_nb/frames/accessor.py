@@ -535,7 +535,15 @@ class SynapseAccessor:
         """The edits of writable columns since the fetch: ``id, column, before, after``.
 
         Writable: tasks ``status, priority, assignee_id, tags, metadata, is_discarded``;
-        assignments ``status_label, status_review, tags``. Tags may be edited as ids or names.
+        assignments ``status_label, status_review, tags``. Tags may be edited as ids or names;
+        numpy numbers inside ``metadata`` count as Python numbers.
+
+        Every edited value is checked first: an invalid one (an unknown status, an id < 1,
+        NaN or a Timestamp inside ``metadata``, ...) raises ``InvalidInputError`` naming the
+        row, column and value. Edits of read-only columns cannot be sent: for ``tag_names``,
+        ``project``, ``data_unit_id``, ``assignee_name`` (and an assignment's ``task_id``,
+        ``assignee_id``) a ``UserWarning`` names them and the column to edit instead (e.g.
+        ``tags`` for ``tag_names``); see :func:`.writeback.diff` for when this is checked.
 
         Example:
             >>> tasks = client.list_tasks({"project": 1}, list_all=True)
@@ -551,6 +559,10 @@ class SynapseAccessor:
     ) -> pd.DataFrame:
         """Send the :meth:`diff` to the server, batched (tags via ``set_tags``, the rest
         via one PATCH per row); ``undo()`` reverts it.
+
+        Every edited value is validated (as for :meth:`diff`) before the first request, so
+        one bad value sends nothing; edits of read-only columns are not sent (a warning
+        names them).
 
         Args:
             dry_run: Return the changes without sending them.

@@ -47,15 +47,21 @@ from __future__ import annotations
 import os
 import uuid
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
+import numpy as np
 import pandas as pd
 
 from synapse_nb._config import RetryPolicy, Timeout
 from synapse_nb.clients import BackendClient
-from synapse_nb.clients._validate import check_bool, check_list_options, check_params
+from synapse_nb.clients._validate import (
+    check_bool,
+    check_list_options,
+    check_params,
+    check_pk,
+)
 from synapse_nb.exceptions import InvalidInputError
 from synapse_nb.frames.build import frame_meta
 from synapse_nb.frames.cache import FrameCache
@@ -65,7 +71,7 @@ from synapse_nb.frames.refresh import FrameSource, cached_listing, incremental
 from synapse_nb.frames.rows import ID_CHUNK, RESOURCES, RowStore
 from synapse_nb.frames.schemas import SCHEMAS
 from synapse_nb.frames.tagging import TagStore
-from synapse_nb.frames.writeback import PushRecord, SnapshotStore
+from synapse_nb.frames.writeback import MAX_ID, READ_ONLY_CHECKED, PushRecord, SnapshotStore
 
 if TYPE_CHECKING:
     from synapse_nb.evaluation import Comparison, EvaluationResult
@@ -673,10 +679,7 @@ class Client:
             >>> client.list_frame("task_tag").synapse.kind
             'task_tag'
         """
-        if kind not in RESOURCES:
-            raise InvalidInputError(
-                "kind", kind, f"must be one of {sorted(RESOURCES)}", method="list_frame"
-            )
+        _check_kind(kind, "list_frame")
         return self._list_frame(kind, params, url_conversion, list_all, include_data, page_options)
 
     def refresh_frame(
@@ -701,15 +704,37 @@ class Client:
     def frame_by_id(self, kind: str, ids: list[int], include_data: bool = False) -> pd.DataFrame:
         """The rows ``ids`` of ``kind`` re-read from the server (not registered).
 
+        Args:
+            kind: A frame kind (a key of :data:`~.rows.RESOURCES`), e.g. ``"task"``.
+            ids: A list (or other collection) of ids, ints >= 1; ids the server does not
+                have are left out of the frame.
+            include_data: Also read the DM annotation data.
+
+        Raises:
+            InvalidInputError: An unknown ``kind``, or ``ids`` is not a collection of ids
+                (nothing is sent).
+
         Example:
             >>> client.frame_by_id("task", [1, 2]).index.tolist()
             [1, 2]
+            >>> client.frame_by_id("task", 5)
+            Traceback (most recent call last):
+            ...
+            synapse_nb.exceptions.InvalidInputError: frame_by_id: invalid ids=5: must be a \
+list of ids (ints >= 1); for one id pass [5] (nothing was sent)
         """
-        return self._lister.by_id(kind, self.rows.records(kind, ids), include_data)
+        _check_kind(kind, "frame_by_id")
+        wanted = _check_ids(ids, "frame_by_id")
+        check_bool(include_data, method="frame_by_id", field="include_data")
+        return self._lister.by_id(kind, self.rows.records(kind, wanted), include_data)
 
     def register(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Mark ``frame`` (with ``attrs['synapse']['kind']``) as returned by this client and
         keep a snapshot of its writable columns (what ``diff``/``push`` compare with).
+
+        Raises:
+            InvalidInputError: ``frame`` is not a DataFrame, or its ``attrs['synapse']``
+                names no frame kind (nothing is changed).
 
         Example:
             >>> frame = client.frame_by_id("task", [1])
@@ -717,12 +742,23 @@ class Client:
             >>> client.register(frame).synapse.client() is client
             True
         """
-        meta = frame.attrs["synapse"]
+        if not isinstance(frame, pd.DataFrame):
+            raise InvalidInputError("frame", frame, "must be a pandas DataFrame", method="register")
+        meta = frame.attrs.get("synapse")
+        if not isinstance(meta, dict):
+            raise InvalidInputError(
+                "frame.attrs['synapse']",
+                meta,
+                "must be a dict with the frame's 'kind' (e.g. {'kind': 'task'})",
+                method="register",
+            )
+        _check_kind(meta.get("kind"), "register", field="frame.attrs['synapse']['kind']")
         meta["client"] = self._key
         meta["base_url"] = self.base_url
         writable = SCHEMAS[meta["kind"]].writable
-        if writable:
-            meta["snapshot"] = self.snapshots.add(frame, writable)
+        if writable:  # with the read-only columns diff() checks for edits (shared arrays)
+            checked = tuple(READ_ONLY_CHECKED.get(meta["kind"], ()))
+            meta["snapshot"] = self.snapshots.add(frame, writable + checked)
         return frame
 
     def _list_frame(
@@ -777,6 +813,50 @@ class Client:
         from synapse_nb.importers import import_folder
 
         return import_folder(self, folder, **options)
+
+
+def _check_kind(kind: Any, method: str, field: str = "kind") -> str:
+    """``kind`` if it is a frame kind (a key of :data:`~.rows.RESOURCES`).
+
+    Example:
+        >>> _check_kind("tasks", "list_frame")
+        Traceback (most recent call last):
+        ...
+        synapse_nb.exceptions.InvalidInputError: list_frame: invalid kind='tasks': must be one \
+of ['assignment', 'data_collection', 'data_unit', 'ground_truth_event', 'job', 'model', 'task', \
+'task_tag'] (nothing was sent)
+    """
+    if not isinstance(kind, str) or kind not in RESOURCES:
+        raise InvalidInputError(field, kind, f"must be one of {sorted(RESOURCES)}", method=method)
+    return kind
+
+
+def _check_ids(ids: Any, method: str) -> list[int]:
+    """``ids`` as a list of ints >= 1 (numpy ints and digit strings accepted).
+
+    Example:
+        >>> _check_ids(pd.Index([3, 1]), "frame_by_id")
+        [3, 1]
+    """
+    if isinstance(ids, str | bytes | Mapping) or not isinstance(ids, Iterable):
+        hint = f"; for one id pass [{ids}]" if isinstance(ids, int) else ""
+        raise InvalidInputError(
+            "ids", ids, f"must be a list of ids (ints >= 1){hint}", method=method
+        )
+    values = list(ids)
+    if all(type(v) is int and 0 < v <= MAX_ID for v in values):  # the common case
+        return values
+    out = []
+    for position, value in enumerate(values):
+        if isinstance(value, np.integer):
+            value = int(value)
+        pk = check_pk(value, method=method, field=f"ids[{position}]")
+        if pk > MAX_ID:
+            raise InvalidInputError(
+                f"ids[{position}]", value, "must be a positive integer id", method=method
+            )
+        out.append(pk)
+    return out
 
 
 def _check_options(

@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -27,6 +28,7 @@ __all__ = [
     "MAX_ID",
     "check_bool",
     "check_data",
+    "check_keywords",
     "check_list_options",
     "check_params",
     "check_pk",
@@ -235,5 +237,47 @@ def check_list_options(options: Mapping[str, Any], method: str, allowed: Any = (
                 value,
                 "is not an option of list calls (they take " + ", ".join(LIST_OPTIONS) + "); "
                 f"filters and query parameters go in params, e.g. params={{{name!r}: ...}}",
+                method=method,
+            )
+
+
+def check_keywords(
+    function: Any, options: Mapping[str, Any], method: str, given: tuple[str, ...] = ()
+) -> None:
+    """Refuse a keyword ``function`` does not take, naming it, before it is called.
+
+    For methods that pass ``**options`` on: a misspelled option would otherwise surface as
+    a ``TypeError`` naming an inner function the caller never called.
+
+    Args:
+        function: The function the options go to.
+        options: The keywords given.
+        method: The public method name, for the error.
+        given: Parameters the method fills in itself (not options of it).
+
+    Example:
+        >>> def inner(frame, *, threshold=1.0, progress=None): ...
+        >>> check_keywords(inner, {"threshold": 2}, "health", given=("frame",))
+        >>> try:
+        ...     check_keywords(inner, {"thresholdz": 2}, "health", given=("frame",))
+        ... except InvalidInputError as err:
+        ...     print(err.message)
+        health: invalid thresholdz=2: is not an option of health (options: threshold, \
+progress) (nothing was sent)
+    """
+    parameters = inspect.signature(function).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+        return
+    names = [
+        p.name
+        for p in parameters
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in given
+    ]
+    for name, value in options.items():
+        if name not in names:
+            raise InvalidInputError(
+                name,
+                value,
+                f"is not an option of {method} (options: {', '.join(names)})",
                 method=method,
             )

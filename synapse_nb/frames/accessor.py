@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from synapse_nb.clients._validate import check_bool
+from synapse_nb.clients._validate import check_bool, check_keywords
 from synapse_nb.exceptions import InvalidInputError
 from synapse_nb.frames import writeback
 from synapse_nb.frames.annotations import annotations_from_data, class_counts
@@ -790,6 +790,7 @@ class SynapseAccessor:
         self._require("health", ("task", "assignment", "ground_truth_event"))
         from synapse_nb.frames.health import frame_health
 
+        check_keywords(frame_health, options, "health", given=("frame", "live", "split"))
         if split is None and "split" in self._obj.columns:
             split = "split"
         return frame_health(self._obj, self.client(client), split=split, **options)
@@ -830,6 +831,8 @@ class SynapseAccessor:
         self._require("export", ("task", "assignment", "ground_truth_event"))
         from synapse_nb.plugins import export
 
+        given = ("client", "target", "fmt", "path", "frame", "split")
+        check_keywords(export, options, "export", given=given)
         return export(self.client(client), None, fmt, path, frame=self._obj, split=split, **options)
 
     def __repr__(self) -> str:

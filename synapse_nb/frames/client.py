@@ -58,6 +58,7 @@ from synapse_nb._config import RetryPolicy, Timeout
 from synapse_nb.clients import BackendClient
 from synapse_nb.clients._validate import (
     check_bool,
+    check_keywords,
     check_list_options,
     check_params,
     check_pk,
@@ -812,6 +813,7 @@ list of ids (ints >= 1); for one id pass [5] (nothing was sent)
         """
         from synapse_nb.importers import import_folder
 
+        check_keywords(import_folder, options, "import_folder", given=("client", "folder"))
         return import_folder(self, folder, **options)
 
 

@@ -35,7 +35,11 @@ M = TypeVar("M", bound=BaseModel)
 class RequestModel(BaseModel):
     """A request body whose fields are all known: unknown keys are rejected."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, validate_default=False)
+    # NaN and infinities stay numbers in the body (pydantic's default writes null in their
+    # place without a word), so the transport refuses them by name before sending
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, validate_default=False, ser_json_inf_nan="constants"
+    )
 
 
 class OpenRequestModel(BaseModel):
@@ -45,7 +49,7 @@ class OpenRequestModel(BaseModel):
     ``create_model``) and the backend accepts them.
     """
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, ser_json_inf_nan="constants")
 
 
 def validate(model: type[M], data: Any, *, method: str, field: str = "data") -> M:

@@ -174,6 +174,19 @@ def test_data_uri_is_decoded_not_fetched(tmp_path):
             lambda c, p: c.update_model(1, {"metrics": {"ap": [0.5, -float("inf")]}}),
             "data['metrics']['ap'][1]",
         ),
+        # bodies built by a request model: pydantic used to send NaN as null without a word
+        (
+            lambda c, p: c.run_plugin(
+                "yolo-trainer", {"action": "train", "params": {"lr": float("nan")}}
+            ),
+            "data['params']['lr']",
+        ),
+        (
+            lambda c, p: c.create_tasks(
+                {"project": 1, "data_unit": 1, "metadata": {"s": float("inf")}}
+            ),
+            "data['data'][0]['metadata']['s']",  # the wire body: {"data": [task]}
+        ),
     ],
 )
 def test_bad_input_raises_before_sending(client, wire, tmp_path, call, field):

@@ -478,3 +478,12 @@ def test_a_plugin_code_with_a_line_break_is_a_field_error(api, code):
     fine = api.post("plugins/", json={"name": "n", "code": code.strip(), "category": "export"})
     assert fine.status_code == 201, fine.text
 
+
+def test_a_null_plugin_state_is_a_field_error_and_changes_nothing(api, make):
+    plugin = make.plugin()
+    api.patch(f"plugins/{plugin['id']}/", json={"is_active": False}).raise_for_status()
+    response = api.patch(f"plugins/{plugin['id']}/", json={"is_active": None})
+    assert response.status_code == 400, response.text
+    assert list(response.json()) == ["is_active"]
+    assert api.get(f"plugins/{plugin['id']}/").json()["is_active"] is False  # null set it on
+

@@ -279,7 +279,10 @@ async def update_plugin(ref: str, request: Request, p: Principal = Auth) -> dict
     if "category" in body.data:
         changes["category"] = body.str("category", required=True, choices=PLUGIN_CATEGORIES)
     if "is_active" in body.data:
-        changes["is_active"] = int(bool(body.bool("is_active", default=True)))
+        if body.data["is_active"] is None:  # not a state: null does not mean "active"
+            body.errors.add("is_active", "This field may not be null.")
+        else:
+            changes["is_active"] = int(bool(body.bool("is_active", default=True)))
     body.check()
     changes["modified"] = now()
     db = state_of(request).db

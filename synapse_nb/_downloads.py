@@ -169,7 +169,10 @@ def _check_arguments(url: Any, name: Any) -> None:
     problem = "must be an absolute http(s) URL or a data: URI"
     if not isinstance(url, str):
         raise InvalidInputError("url", url, problem)
-    web = url.startswith(("http://", "https://")) and bool(urlsplit(url).netloc)
+    try:
+        web = url.startswith(("http://", "https://")) and bool(urlsplit(url).netloc)
+    except ValueError:  # e.g. "http://[::1/a.jpg": an unclosed IPv6 host
+        web = False
     if not web and not url.startswith("data:"):
         # the value without its query string and fragment: they may hold signatures
         raise InvalidInputError("url", _bare(url), problem)

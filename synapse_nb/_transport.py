@@ -1084,9 +1084,11 @@ def _root_cause(exc: BaseException) -> BaseException:
     return seen
 
 
-def _short(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return redact(text if len(text) < 300 else text[:297] + "...")
+def _short(exc: BaseException, secrets: Iterable[str] = ()) -> str:
+    """The exception's text, secrets redacted, then shortened (redacting a shortened text
+    could leave the start of a secret the cut went through)."""
+    text = redact(str(exc) or type(exc).__name__, secrets)
+    return text if len(text) < 300 else text[:297] + "..."
 
 
 def nonfinite_number(value: Any, field: str = "data") -> tuple[str, float] | None:
@@ -1189,7 +1191,7 @@ def _message_without(values: Iterable[Any]) -> Callable[[BaseException], str]:
                 forms.add(repr(form.encode("utf-8", "replace"))[2:-1])
 
     def short(exc: BaseException) -> str:
-        return redact(_short(exc), forms)
+        return _short(exc, forms)
 
     return short
 

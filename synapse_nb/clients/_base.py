@@ -52,8 +52,9 @@ def _positive_int(value: Any, name: str, method: str) -> int:
     return value
 
 
-#: Keyword options of a list call that go to each page's request rather than to the walk.
-_REQUEST_OPTIONS = frozenset({"decode", "expect", "headers", "timeout"})
+#: Internal keyword options of a list call that go to each page's request (the public ones
+#: are ``REQUEST_OPTIONS``: ``timeout`` and ``headers``).
+_REQUEST_OPTIONS = frozenset({"decode", "expect"})
 
 
 class BaseClient:
@@ -281,6 +282,8 @@ class BaseClient:
         query = check_params(params, method=method)
         check_bool(list_all, method=method, field="list_all")
         check_list_options(kwargs, method, _REQUEST_OPTIONS)
+        if "timeout" in kwargs:  # checked above: a Timeout or one of its forms
+            kwargs["timeout"] = Timeout.coerce(kwargs["timeout"])
         conversion = (
             resolve(url_conversion, default_fields or ["files"], is_list=True, method=method)
             if default_fields or url_conversion

@@ -20,12 +20,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from synapse_nb._config import Timeout
 from synapse_nb._transport import encode_json
 from synapse_nb.exceptions import InvalidInputError
 
 __all__ = [
     "LIST_OPTIONS",
     "MAX_ID",
+    "REQUEST_OPTIONS",
     "check_bool",
     "check_data",
     "check_keywords",
@@ -212,6 +214,10 @@ LIST_OPTIONS = (
     "max_pages",
 )
 
+#: Options of a list call that each page's request takes (a ``Timeout`` or its forms, and
+#: extra headers).
+REQUEST_OPTIONS = ("timeout", "headers")
+
 
 def check_list_options(options: Mapping[str, Any], method: str, allowed: Any = ()) -> None:
     """Refuse a keyword a list call does not take, naming it, before anything is sent.
@@ -219,7 +225,8 @@ def check_list_options(options: Mapping[str, Any], method: str, allowed: Any = (
     Args:
         options: The keywords given besides ``params``, ``url_conversion`` and ``list_all``.
         method: The method name, for the error.
-        allowed: Further keywords this caller passes on (e.g. to each page's request).
+        allowed: Further keywords this caller passes on (internal ones, not listed in the
+            error).
 
     Example:
         >>> check_list_options({"max_workers": 2}, "list_tasks")
@@ -231,14 +238,30 @@ def check_list_options(options: Mapping[str, Any], method: str, allowed: Any = (
 (nothing was sent)
     """
     for name, value in options.items():
-        if name not in LIST_OPTIONS and name not in allowed:
+        if name not in LIST_OPTIONS and name not in REQUEST_OPTIONS and name not in allowed:
             raise InvalidInputError(
                 name,
                 value,
-                "is not an option of list calls (they take " + ", ".join(LIST_OPTIONS) + "); "
-                f"filters and query parameters go in params, e.g. params={{{name!r}: ...}}",
+                "is not an option of list calls (they take "
+                + ", ".join(LIST_OPTIONS + REQUEST_OPTIONS)
+                + "); filters and query parameters go in params, "
+                f"e.g. params={{{name!r}: ...}}",
                 method=method,
             )
+    if "timeout" in options:
+        try:
+            Timeout.coerce(options["timeout"])
+        except (TypeError, ValueError) as exc:
+            problem = str(exc)
+            raise InvalidInputError("timeout", options["timeout"], problem, method=method) from None
+    headers = options.get("headers")
+    if headers is not None and not (
+        isinstance(headers, Mapping)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items())
+    ):
+        raise InvalidInputError(
+            "headers", headers, "must be a dict of header names to text", method=method
+        )
 
 
 def check_keywords(

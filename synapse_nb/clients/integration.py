@@ -12,13 +12,13 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from synapse_nb._transport import encode_json
 from synapse_nb.clients._base import BaseClient
 from synapse_nb.clients._validate import check_params, check_pk, check_ref
 from synapse_nb.exceptions import ClientError, InvalidInputError
@@ -61,6 +61,8 @@ class IntegrationClientMixin(BaseClient):
             >>> backend.health_check_agent(srv.agent_token)["status"]
             'connected'
         """
+        if isinstance(token, str):  # sent without the whitespace around it, as every token
+            token = token.strip()
         if not isinstance(token, str) or not _AGENT_TOKEN.fullmatch(token):
             shown = f"<{len(token)} characters>" if isinstance(token, str) else token
             raise InvalidInputError(
@@ -164,8 +166,9 @@ class IntegrationClientMixin(BaseClient):
         # archive is attached (what requests sends for data= plus files=).
         parts: list[tuple[str, Any]] = []
         for key, value in release.model_dump(mode="json", exclude_none=True).items():
-            if isinstance(value, dict):
-                parts.append((key, (None, json.dumps(value))))
+            if isinstance(value, dict):  # NaN and infinities are refused, naming where
+                text = encode_json(value, method=method, field=f"data[{key!r}]").decode()
+                parts.append((key, (None, text)))
             elif isinstance(value, list):
                 parts.extend((key, (None, str(v))) for v in value)
             else:

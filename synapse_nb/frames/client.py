@@ -852,12 +852,7 @@ def _check_ids(ids: Any, method: str) -> list[int]:
     for position, value in enumerate(values):
         if isinstance(value, np.integer):
             value = int(value)
-        pk = check_pk(value, method=method, field=f"ids[{position}]")
-        if pk > MAX_ID:
-            raise InvalidInputError(
-                f"ids[{position}]", value, "must be a positive integer id", method=method
-            )
-        out.append(pk)
+        out.append(check_pk(value, method=method, field=f"ids[{position}]"))  # also <= MAX_ID
     return out
 
 

@@ -679,6 +679,20 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def strict_json(text: str) -> Any:
+    """JSON text as request bodies are read: no ``NaN``/``Infinity``, no number out of range.
+
+    Example:
+        >>> strict_json('{"a": [1, 2.5]}')
+        {'a': [1, 2.5]}
+        >>> strict_json('{"lr": NaN}')
+        Traceback (most recent call last):
+        ...
+        ValueError: NaN is not valid JSON
+    """
+    return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+
+
 #: the deepest nesting of objects/lists a JSON value may have (responses nest a few levels more)
 MAX_JSON_DEPTH = 100
 
@@ -846,7 +860,7 @@ class Body:
         value = self.data[name]
         if isinstance(value, str):  # multipart sends dicts as JSON strings
             try:
-                parsed = json.loads(value)
+                parsed = strict_json(value)
             except (ValueError, RecursionError):
                 # not JSON text, or a number int() refuses (more than 4300 digits): the
                 # string itself is judged below, as a value that is not a dictionary

@@ -130,6 +130,12 @@ def _invalid(field: str, value: Any, problem: str) -> InvalidInputError:
     return InvalidInputError(field, value, problem, method="AnnotationPreview")
 
 
+class PreviewOptionError(InvalidInputError, TraitError):
+    """An option of :class:`AnnotationPreview` given at construction that its trait refuses:
+    an :class:`~synapse_nb.exceptions.InvalidInputError` naming it, and still the
+    ``TraitError`` traitlets raises when the trait is set later."""
+
+
 def _trait_problem(exc: TraitError) -> str:
     """The problem a trait's check found, without the name and value the error repeats.
 
@@ -476,7 +482,8 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
                 setattr(self, name, value)
             except TraitError as exc:  # the trait's own check, as an error naming the option
                 self.close()
-                raise _invalid(name, value, _trait_problem(exc)) from None
+                problem = _trait_problem(exc)
+                raise PreviewOptionError(name, value, problem, method="AnnotationPreview") from None
         # linked after the widget exists, so the controls take the widget's values
         widgets.link((self, "mode"), (self._mode_toggle, "value"))
         widgets.link((self, "show_labels"), (self._labels_box, "value"))

@@ -37,16 +37,22 @@ def test_health_check_agent_keeps_token_out_of_errors_and_logs(client, demo_srv,
     assert "agents/***/connect/" in str(info.value)
 
 
-def test_health_check_agent_refuses_a_token_with_a_final_newline_without_echo(
+def test_health_check_agent_strips_a_final_newline_and_refuses_inner_whitespace_unechoed(
     client, demo_srv, wire
 ):
-    # the token goes into the URL path: "tok\n" used to be sent (and get a 404)
+    # the token goes into the URL path: "tok\n" used to be sent (and get a 404); it is sent
+    # without the whitespace around it, as every token (a token read from a file)
+    assert client.health_check_agent(demo_srv.agent_token + "\n")["status"] == "connected"
+    sent = wire.all()
+    assert [e["path"] for e in sent] == [f"/agents/{demo_srv.agent_token}/connect/"]
+    wire.clear()
+    broken = demo_srv.agent_token[:4] + "\n" + demo_srv.agent_token[4:]
     with pytest.raises(InvalidInputError) as info:
-        client.health_check_agent(demo_srv.agent_token + "\n")
+        client.health_check_agent(broken)
     err = info.value
-    assert err.field == "token" and err.value == f"<{len(demo_srv.agent_token) + 1} characters>"
+    assert err.field == "token" and err.value == f"<{len(broken)} characters>"
     for blob in (str(err), repr(err), repr(err.response)):
-        assert demo_srv.agent_token not in blob
+        assert demo_srv.agent_token[4:] not in blob and demo_srv.agent_token[:4] + "\n" not in blob
     assert wire.all() == []
 
 
@@ -196,6 +202,12 @@ def test_stream_error_event_raises_client_error():
         (lambda c: c.create_plugin_release({"version": "1"}), "plugin"),
         (lambda c: c.create_plugin_release({"plugin": 1, "version": ""}), "version"),
         (lambda c: c.create_plugin_release({"plugin": 1, "version": "1", "file": 3}), "file"),
+        (  # a multipart part is JSON text too: NaN is refused there as in JSON bodies
+            lambda c: c.create_plugin_release(
+                {"plugin": 1, "version": "1", "config": {"lr": float("nan")}}
+            ),
+            "data['config']['lr']",
+        ),
         (
             lambda c: c.create_plugin_release({"plugin": 1, "version": "1", "file": "/no/x.zip"}),
             "file",

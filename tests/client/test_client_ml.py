@@ -185,7 +185,7 @@ def test_data_uri_is_decoded_not_fetched(tmp_path):
             lambda c, p: c.create_tasks(
                 {"project": 1, "data_unit": 1, "metadata": {"s": float("inf")}}
             ),
-            "data['data'][0]['metadata']['s']",  # the wire body: {"data": [task]}
+            "data[0]['metadata']['s']",  # named in what was passed, not in the wire body
         ),
     ],
 )

@@ -99,6 +99,31 @@ def test_a_frame_listing_refuses_an_unknown_keyword_too(scale_srv, scale_project
         assert len(client.list_tasks({"project": scale_project, "page_size": 10})) == 10
 
 
+@pytest.mark.parametrize("list_all", [False, True])
+def test_list_calls_take_a_timeout_and_headers_and_check_them_first(
+    scale_srv, scale_project, list_all
+):
+    from synapse_nb._config import Timeout
+    from synapse_nb.frames import Client
+
+    wire = Wire(scale_srv)
+    query = {"project": scale_project, "page_size": 500}
+    with Client(scale_srv.url, api_token=scale_srv.token, progress=False) as client:
+        for bad in ({"timeout": "soon"}, {"headers": {"X-Trace": 1}}, {"timeout": -1}):
+            wire.clear()
+            with pytest.raises(InvalidInputError) as info:
+                client.list_tasks(query, list_all=list_all, **bad)
+            assert info.value.field == next(iter(bad))
+            assert wire.all() == []  # not even the tag names were asked for
+        wire.clear()
+        frame = client.list_tasks(
+            query, list_all=list_all, timeout=Timeout(5, 30), headers={"X-Trace": "t1"}
+        )
+        assert len(frame) == (SCALE_TASKS if list_all else 500)
+        pages = wire.all("GET", "sdk/tasks/")
+        assert pages and all(e["headers"].get("x-trace") == "t1" for e in pages)
+
+
 def test_every_item_once_under_20_percent_faults(scale_srv, scale_project):
     # 429s, 503s and connections dropped without a reply, on ~20% of requests.
     scale_srv.set_faults(rate_429=0.07, rate_503=0.07, rate_drop=0.06, retry_after=0, seed=11)

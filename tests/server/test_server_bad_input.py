@@ -434,8 +434,12 @@ def test_a_dict_field_sent_as_json_text_with_a_lone_surrogate_is_a_field_error(
         assert api.get(path.format(**owners)).status_code == 200
 
 
-@pytest.mark.parametrize("text", [DIGITS_5000, '{"key": "\\ud800"}'], ids=["digits", "surrogate"])
-def test_multipart_json_fields_past_the_digit_limit_or_with_a_surrogate_are_field_errors(
+@pytest.mark.parametrize(
+    "text",
+    [DIGITS_5000, '{"key": "\\ud800"}', '{"lr": NaN}', '{"lr": -Infinity}', '{"lr": 1e999}'],
+    ids=["digits", "surrogate", "NaN", "infinity", "out of range"],
+)
+def test_multipart_json_fields_past_the_digit_limit_with_a_surrogate_or_nan_are_field_errors(
     api, make, text
 ):
     stored = api.post("data_files/", files={"file": ("a.bin", b"abc")}, data={"meta": text})

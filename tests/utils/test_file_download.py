@@ -273,6 +273,7 @@ def test_the_client_and_the_file_utilities_share_one_cache(file_server, tmp_path
         ("not a url", "not a url"),
         ("ftp://host/a.jpg?sig=SECRET", "ftp://host/a.jpg"),  # the query may hold a signature
         ("http://", "http://"),
+        ("http://[::1/a.jpg", "http://[::1/a.jpg"),  # urlsplit itself refuses it
     ],
 )
 def test_media_path_names_a_bad_url_before_any_request(file_server, tmp_path, kind, url, shown):

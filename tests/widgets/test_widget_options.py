@@ -10,6 +10,7 @@ import inspect
 
 import pandas as pd
 import pytest
+from traitlets import TraitError
 
 from synapse_nb.exceptions import InvalidInputError
 from synapse_nb.widgets import (
@@ -79,6 +80,7 @@ def test_annotation_preview_options_are_checked_as_input_errors(option, value, p
     frame = pd.DataFrame({"file_url": urls, "data": [{}, {}]}, index=pd.Index([1, 2], name="id"))
     with pytest.raises(InvalidInputError) as info:
         AnnotationPreview(frame, cache_dir=tmp_path, **{option: value})
+    assert isinstance(info.value, TraitError)  # what `except TraitError` code caught before
     assert info.value.field == option and info.value.value == value
     assert problem in str(info.value)
     preview = AnnotationPreview(frame, cache_dir=tmp_path, min_score=0.25)  # a trait option

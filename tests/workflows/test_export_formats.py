@@ -417,3 +417,22 @@ def test_one_yolo_task_name_exports_that_task(
     assert report.exported == len(street["tasks"])
     assert (report.path / "detect" / "dataset.yaml").is_file()
     assert not (report.path / "segment").exists() and not (report.path / "pose").exists()
+
+
+def test_split_keys_as_whole_floats_or_padded_text_and_tasks_as_any_collection(
+    client: Any, street: dict[str, Any], tmp_path: Path
+) -> None:
+    # int() took these before the options were checked up front; they still mean the ids
+    ids = [t["id"] for t in street["tasks"][:3]]
+    split = {float(ids[0]): "train", f" {ids[1]} ": "val", ids[2]: "test"}
+    kinds = {"detect": 1}.keys()  # a view, as to_yolo takes it
+    report = export(
+        client, "task", "yolo", tmp_path,
+        params={**street["params"], "id__in": ",".join(map(str, ids))},
+        split=split, tasks=kinds, save_original_file=False, progress=False,
+    )  # fmt: skip
+    assert report.exported == 3 and report.splits == {"train": 1, "val": 1, "test": 1}
+    assert (report.path / "detect" / "dataset.yaml").is_file()
+    with pytest.raises(InvalidInputError, match=r"invalid split=12\.5"):
+        export(client, "task", "yolo", tmp_path, params=street["params"],
+               split={12.5: "train"}, progress=False)  # fmt: skip

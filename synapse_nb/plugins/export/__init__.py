@@ -27,7 +27,7 @@ from __future__ import annotations
 import numbers
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +101,27 @@ def _exporter_class(fmt: Any) -> tuple[str, type[BaseExporter]]:
     return key, EXPORTERS[key]
 
 
+def _item_id(key: Any) -> int | None:
+    """An item id given as an int, a whole float (``12.0``, as pandas may give) or digit
+    text (spaces around allowed), else None.
+
+    Example:
+        >>> _item_id(12), _item_id(12.0), _item_id(" 12"), _item_id(12.5), _item_id(True)
+        (12, 12, 12, None, None)
+    """
+    if isinstance(key, bool):
+        return None
+    if isinstance(key, numbers.Integral):
+        return int(key)
+    if isinstance(key, float) and key.is_integer():
+        return int(key)
+    if isinstance(key, str):
+        text = key.strip()
+        if text.isascii() and text.isdigit() and len(text) <= 19:
+            return int(text)
+    return None
+
+
 def _split_map(split: Any, frame: Any) -> dict[int, str]:
     if split is None:
         return {}
@@ -112,10 +133,10 @@ def _split_map(split: Any, frame: Any) -> dict[int, str]:
             )  # fmt: skip
         return frame_splits(frame, split)
     if isinstance(split, Mapping):
+        out: dict[int, str] = {}
         for key, value in split.items():
-            if isinstance(key, bool) or not (
-                isinstance(key, numbers.Integral) or (isinstance(key, str) and key.isdecimal())
-            ):
+            pk = _item_id(key)
+            if pk is None:
                 raise InvalidInputError(
                     "split", key, "keys must be item ids (integers)", method=_METHOD
                 )
@@ -123,7 +144,8 @@ def _split_map(split: Any, frame: Any) -> dict[int, str]:
                 raise InvalidInputError(
                     f"split[{key!r}]", value, f"must be one of {SPLITS}", method=_METHOD
                 )
-        return {int(k): str(v) for k, v in split.items()}
+            out[pk] = str(value)
+        return out
     raise InvalidInputError(
         "split", split, "must be a column name of frame or a {id: split} mapping", method=_METHOD
     )
@@ -271,6 +293,8 @@ def export(
     spec = resolve_target(target, frame)
     if isinstance(tasks, str):  # one YOLO task kind: what a single name means
         tasks = [tasks]
+    elif isinstance(tasks, Iterable) and not isinstance(tasks, Mapping | bytes):
+        tasks = list(tasks)  # any collection of kinds, as to_yolo takes (dict keys, a generator)
     _check_options(
         path, params, name, segmentation_mode, tasks, dm_version, workers, save_original_file,
         classes, cache_dir,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -10,7 +9,15 @@ from typing import Any
 from fastapi import Depends, Request
 
 from ..db import loads
-from ..http import ApiError, Principal, RawJSON, check_depth, not_found, utf8_encodable
+from ..http import (
+    ApiError,
+    Principal,
+    RawJSON,
+    check_depth,
+    not_found,
+    strict_json,
+    utf8_encodable,
+)
 
 
 def state_of(request: Request) -> Any:
@@ -179,8 +186,8 @@ def parse_json_field(name: str, value: Any) -> Any:
     text = value if isinstance(value, str) else None
     if text is not None:
         try:
-            value = json.loads(text)
-        except (ValueError, RecursionError):  # also a number int() refuses (4300+ digits)
+            value = strict_json(text)
+        except (ValueError, RecursionError):  # NaN, or a number int() refuses (4300+ digits)
             raise ApiError(400, {name: [f"Value must be valid JSON, got {text[:80]!r}."]}) from None
     check_depth(value, name)
     if text is not None and "\\u" in text and not utf8_encodable(value):

@@ -16,24 +16,35 @@ from typing import Any
 
 import numpy as np
 
-from synapse_nb.exceptions import SynapseNBError
+from synapse_nb.exceptions import ClientError, InvalidInputError
 
 __all__ = ["EvaluationInputError", "GroundTruth", "Predictions", "coco_from_per_image"]
 
 
-class EvaluationInputError(SynapseNBError, ValueError):
+class EvaluationInputError(InvalidInputError):
     """Ground truth or predictions are malformed; the message names the field and the value.
 
+    An :class:`~synapse_nb.exceptions.InvalidInputError` (so a ``ClientError`` and a
+    ``ValueError``): ``field`` and ``value`` say what was wrong where they are known.
+
     Example:
-        >>> issubclass(EvaluationInputError, ValueError)
-        True
+        >>> err = _fail("predictions[0]", "bbox", [1, 2], "is not [x, y, width, height]")
+        >>> isinstance(err, ValueError), isinstance(err, ClientError), err.field, err.value
+        (True, True, 'predictions[0].bbox', [1, 2])
     """
+
+    def __init__(self, message: str, *, field: str | None = None, value: Any = None) -> None:
+        self.field = field if field is not None else "data"
+        self.value = value
+        ClientError.__init__(self, 400, {self.field: [message]}, message=message)
 
 
 def _fail(where: str, key: str, value: Any, why: str) -> EvaluationInputError:
     shown = repr(value)
     shown = shown if len(shown) <= 80 else shown[:77] + "..."
-    return EvaluationInputError(f"{where}: field {key!r} = {shown} {why}")
+    return EvaluationInputError(
+        f"{where}: field {key!r} = {shown} {why}", field=f"{where}.{key}", value=value
+    )
 
 
 def _number(ann: Mapping[str, Any], key: str, where: str) -> float:

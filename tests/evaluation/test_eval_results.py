@@ -16,7 +16,7 @@ from synapse_nb.evaluation import (
     evaluate,
     rotated_box_polygon,
 )
-from synapse_nb.exceptions import SynapseNBError
+from synapse_nb.exceptions import ClientError, InvalidInputError, SynapseNBError
 
 
 def _scene() -> tuple[dict, list]:
@@ -108,21 +108,30 @@ def test_rotated_boxes_are_evaluated_as_polygons() -> None:
     assert res.summary.loc["AP75", "value"] == 0.0
 
 
-@pytest.mark.parametrize(("mutate", "message"), [
-    (lambda gt, p: p[0].update(score="high"), r"predictions\[0\]: field 'score' = 'high'"),
-    (lambda gt, p: p[1].update(bbox=[1, 2, 3]), r"predictions\[1\]: field 'bbox' = \[1, 2, 3\]"),
-    (lambda gt, p: p[0].update(image_id=99), r"field 'image_id' = 99 is not an image"),
+@pytest.mark.parametrize(("mutate", "message", "field", "value"), [
+    (lambda gt, p: p[0].update(score="high"), r"predictions\[0\]: field 'score' = 'high'",
+     "predictions[0].score", "high"),
+    (lambda gt, p: p[1].update(bbox=[1, 2, 3]), r"predictions\[1\]: field 'bbox' = \[1, 2, 3\]",
+     "predictions[1].bbox", [1, 2, 3]),
+    (lambda gt, p: p[0].update(image_id=99), r"field 'image_id' = 99 is not an image",
+     None, 99),
     (lambda gt, p: gt["annotations"][0].update(category_id=None),
-     r"annotations\[0\]: field 'category_id' = None"),
+     r"annotations\[0\]: field 'category_id' = None", "annotations[0].category_id", None),
     (lambda gt, p: gt["annotations"][1].update(area=float("nan")),
-     r"annotations\[1\]: field 'area' = nan is not finite"),
-])
-def test_bad_input_names_the_field_and_value(mutate, message) -> None:
+     r"annotations\[1\]: field 'area' = nan is not finite", "annotations[1].area", None),
+])  # fmt: skip
+def test_bad_input_names_the_field_and_value(mutate, message, field, value) -> None:
     gt, preds = _scene()
     mutate(gt, preds)
     with pytest.raises(EvaluationInputError, match=message) as err:
         evaluate(gt, preds)
     assert isinstance(err.value, SynapseNBError) and isinstance(err.value, ValueError)
+    # an input error like every other: `except ClientError` around a call catches it
+    assert isinstance(err.value, InvalidInputError) and isinstance(err.value, ClientError)
+    if field is not None:
+        assert err.value.field == field
+    if value is not None:
+        assert err.value.value == value
 
 
 def test_masks_need_image_sizes() -> None:

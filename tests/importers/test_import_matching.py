@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from synapse_nb.converters import to_coco
+from synapse_nb.exceptions import ClientError, InvalidInputError
 from synapse_nb.importers import (
     ImportFormatError,
     LabelledImage,
@@ -86,8 +87,11 @@ def test_coco_exported_from_tasks_matches_back_by_id_and_by_name(
 
 
 def test_bad_matching_requests_are_refused(tasks: pd.DataFrame) -> None:
-    with pytest.raises(ImportFormatError, match="by = 'name' is not one of"):
+    with pytest.raises(ImportFormatError, match="by = 'name' is not one of") as caught:
         match_to_tasks(labels_for("a"), tasks, by="name")
+    # an input error like every other: `except ClientError` around a call catches it
+    assert isinstance(caught.value, InvalidInputError) and isinstance(caught.value, ClientError)
+    assert (caught.value.field, caught.value.value) == ("by", "name")
     with pytest.raises(ImportFormatError, match="file_name is not a column of the task frame"):
         match_to_tasks(labels_for("a"), tasks[["status"]])
     assert match_to_tasks(labels_for("x.jpg"), {5: "X.JPG"}).pairs == {"x.jpg": 5}

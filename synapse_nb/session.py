@@ -245,6 +245,7 @@ def connect(
             "apply to the embedded backend only",
             method=_METHOD,
         )
+    _check_client_options(client_options)
     base_url, token, source = _resolve(url, api_token, embedded, server_options)
     from synapse_nb.frames import Client
 
@@ -343,3 +344,28 @@ def list_projects(client: Any, params: Mapping[str, Any] | None = None) -> pd.Da
     frame["description"] = frame["description"].astype("string")
     frame["category"] = frame["category"].astype("category")
     return frame.set_index("id").sort_index()
+
+
+def _check_client_options(options: Mapping[str, Any]) -> None:
+    """Refuse a keyword neither the notebook client nor its raw client takes, before any
+    backend is started or asked (it would fail later as a ``TypeError`` from inside)."""
+    import inspect
+
+    from synapse_nb.clients import BackendClient
+    from synapse_nb.frames import Client
+
+    names: list[str] = []
+    for owner in (Client, BackendClient):
+        for parameter in inspect.signature(owner.__init__).parameters.values():
+            keyword = parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
+            if keyword and parameter.name not in ("self", "base_url", "api_token", *names):
+                names.append(parameter.name)
+    for name, value in options.items():
+        if name not in names:
+            raise InvalidInputError(
+                name,
+                value,
+                f"is not an option of connect() (client options: {', '.join(names)})",
+                method=_METHOD,
+            )
+

@@ -20,7 +20,14 @@ from typing import Any
 
 from synapse_nb.exceptions import InvalidInputError
 
-__all__ = ["LoadOnDisplay", "check_widget_options", "error_html", "muted", "note_html"]
+__all__ = [
+    "LoadOnDisplay",
+    "check_callback",
+    "check_widget_options",
+    "error_html",
+    "muted",
+    "note_html",
+]
 
 #: Traits of every ipywidgets box that a caller must not set: the widget sets or owns them.
 _OWNED_TRAITS = frozenset({"children", "comm", "keys", "log"})
@@ -103,6 +110,25 @@ def check_widget_options(widget: type, options: Mapping[str, Any]) -> None:
             f"widget traits: {', '.join(sorted(known))})",
             method=widget.__name__,
         )
+
+
+def check_callback(callback: Any, method: str) -> Any:
+    """``callback`` when it can be called, else an error naming it (rather than a
+    ``TypeError`` from inside ipywidgets when the event comes, in a thread or a frontend
+    message where nobody sees it).
+
+    Example:
+        >>> check_callback(print, "on_filter") is print
+        True
+        >>> try:
+        ...     check_callback(5, "FilterPanel.on_filter")
+        ... except InvalidInputError as err:
+        ...     print(err.message)
+        FilterPanel.on_filter: invalid callback=5: must be callable (nothing was sent)
+    """
+    if not callable(callback):
+        raise InvalidInputError("callback", callback, "must be callable", method=method)
+    return callback
 
 
 class LoadOnDisplay:

@@ -63,6 +63,7 @@ from synapse_nb.frames.label_filters import (
 )
 from synapse_nb.widgets._display import (
     LoadOnDisplay,
+    check_callback,
     check_widget_options,
     error_html,
     muted,
@@ -794,7 +795,8 @@ class EvaluationPanel(LoadOnDisplay, widgets.VBox):
             >>> _ = panel.select_cell("a", "background")
             a → background
         """
-        self._cell_callbacks.register_callback(callback, remove=remove)
+        checked = check_callback(callback, "EvaluationPanel.on_cell")
+        self._cell_callbacks.register_callback(checked, remove=remove)
 
     def on_tag(self, callback: Callable[[TagChange], Any], remove: bool = False) -> None:
         """Call ``callback(change)`` after :meth:`tag_cell` (or the button) tagged tasks.
@@ -811,4 +813,5 @@ class EvaluationPanel(LoadOnDisplay, widgets.VBox):
             add True
             >>> _ = panel.tags.undo()
         """
-        self._tag_callbacks.register_callback(callback, remove=remove)
+        checked = check_callback(callback, "EvaluationPanel.on_tag")
+        self._tag_callbacks.register_callback(checked, remove=remove)

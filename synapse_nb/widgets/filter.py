@@ -58,6 +58,7 @@ from synapse_nb.frames.schemas import SCHEMAS
 from synapse_nb.frames.writeback import normalize_value, snapshot_id
 from synapse_nb.widgets._display import (
     LoadOnDisplay,
+    check_callback,
     check_widget_options,
     error_html,
     muted,
@@ -606,7 +607,8 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
             >>> rows = panel.filter(status="pending")
             {'pending'}
         """
-        self._filter_callbacks.register_callback(callback, remove=remove)
+        checked = check_callback(callback, "FilterPanel.on_filter")
+        self._filter_callbacks.register_callback(checked, remove=remove)
 
     # ------------------------------------------------------------------ paging/sorting
     @validate("page_size")
@@ -664,6 +666,10 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
             >>> panel.value["created"].is_monotonic_decreasing
             True
         """
+        if not isinstance(ascending, bool | np.bool_):  # "no" would be truthy: ascending
+            raise InvalidInputError(
+                "ascending", ascending, "must be True or False", method="FilterPanel.sort"
+            )
         with self._hold_view():
             self.sort_by = column
             self.ascending = bool(ascending)
@@ -884,7 +890,8 @@ class FilterPanel(LoadOnDisplay, widgets.VBox):
             >>> ids = panel.select([1, 3])
             2 selected
         """
-        self._select_callbacks.register_callback(callback, remove=remove)
+        checked = check_callback(callback, "FilterPanel.on_select")
+        self._select_callbacks.register_callback(checked, remove=remove)
 
     @property
     def selected_frame(self) -> pd.DataFrame:

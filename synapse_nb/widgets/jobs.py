@@ -40,7 +40,12 @@ import ipywidgets as widgets
 from traitlets import Bool, Float, Int, Unicode, validate
 
 from synapse_nb.exceptions import ClientError, InvalidInputError, NotFoundError
-from synapse_nb.widgets._display import LoadOnDisplay, check_widget_options, error_html
+from synapse_nb.widgets._display import (
+    LoadOnDisplay,
+    check_callback,
+    check_widget_options,
+    error_html,
+)
 from synapse_nb.widgets._metrics_chart import metric_series, metrics_html
 
 __all__ = ["TERMINAL", "JobMonitor"]
@@ -275,6 +280,15 @@ class JobMonitor(LoadOnDisplay, widgets.VBox):
             >>> monitor.start().wait(30).status
             'SUCCEEDED'
         """
+        if timeout is not None and (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not 0 <= timeout < float("inf")
+        ):
+            raise InvalidInputError(
+                "timeout", timeout, "must be seconds >= 0, or None to wait for the end",
+                method="JobMonitor.wait",
+            )  # fmt: skip
         deadline = None if timeout is None else time.monotonic() + timeout
         for thread in list(self._threads):
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -316,7 +330,8 @@ class JobMonitor(LoadOnDisplay, widgets.VBox):
             'STOPPED'
             >>> monitor.close()
         """
-        self._stop_callbacks.register_callback(callback, remove=remove)
+        checked = check_callback(callback, "JobMonitor.on_stop")
+        self._stop_callbacks.register_callback(checked, remove=remove)
 
     def on_status(self, callback: Callable[[JobMonitor], Any], remove: bool = False) -> None:
         """Register ``callback(monitor)`` to run whenever the job's status changes.
@@ -332,7 +347,8 @@ class JobMonitor(LoadOnDisplay, widgets.VBox):
             >>> seen[-1]
             'SUCCEEDED'
         """
-        self._status_callbacks.register_callback(callback, remove=remove)
+        checked = check_callback(callback, "JobMonitor.on_status")
+        self._status_callbacks.register_callback(checked, remove=remove)
 
     def close(self) -> None:
         """Stop following (the threads end within about ``2 * poll_interval`` s) and close.

@@ -84,7 +84,13 @@ from synapse_nb.exceptions import InvalidInputError
 from synapse_nb.frames.client import Client, as_client, client_for
 from synapse_nb.utils.file import download_file
 from synapse_nb.widgets._colors import STATUS_COLORS, class_color, hex_color, register_classes
-from synapse_nb.widgets._display import LoadOnDisplay, check_widget_options, error_html, note_html
+from synapse_nb.widgets._display import (
+    LoadOnDisplay,
+    check_callback,
+    check_widget_options,
+    error_html,
+    note_html,
+)
 from synapse_nb.widgets._imageio import (
     IMAGE_FORMATS,
     DisplayImage,
@@ -853,7 +859,8 @@ class AnnotationPreview(LoadOnDisplay, widgets.VBox):
             >>> preview.next()
             showing 3
         """
-        self._row_callbacks.register_callback(callback, remove=remove)
+        checked = check_callback(callback, "AnnotationPreview.on_row_change")
+        self._row_callbacks.register_callback(checked, remove=remove)
 
     def comparison(self) -> CompareResult | None:
         """The compare result of the row in the single view (None without ``compare=``).

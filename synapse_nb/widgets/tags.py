@@ -42,6 +42,7 @@ from synapse_nb.exceptions import ClientError, InvalidInputError
 from synapse_nb.frames.client import Client, as_client
 from synapse_nb.widgets._display import (
     LoadOnDisplay,
+    check_callback,
     check_widget_options,
     error_html,
     muted,
@@ -135,7 +136,20 @@ def _tag_records(tags: Any) -> list[dict[str, Any]]:
         for pk, row in zip(tags.index.tolist(), tags.to_dict("records"), strict=True):
             records.append({"id": int(pk), **{k: _plain(v) for k, v in row.items()}})
         return records
-    return [dict(t) for t in tags]
+    if isinstance(tags, str | bytes | Mapping) or not isinstance(tags, Iterable):
+        raise InvalidInputError(
+            "tags", tags, "must be a list_task_tags() frame or a list of tag dicts",
+            method="TagEditor.set_tags",
+        )  # fmt: skip
+    records = []
+    for position, tag in enumerate(tags):
+        if not isinstance(tag, Mapping):
+            raise InvalidInputError(
+                f"tags[{position}]", tag, "must be a dict with id, name and color",
+                method="TagEditor.set_tags",
+            )  # fmt: skip
+        records.append(dict(tag))
+    return records
 
 
 def _plain(value: Any) -> Any:
@@ -623,6 +637,13 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
             [2, 4]
         """
 
+        from synapse_nb.widgets.filter import FilterPanel
+
+        if not isinstance(panel, FilterPanel):
+            raise InvalidInputError(
+                "panel", panel, "must be a FilterPanel", method="TagEditor.follow"
+            )
+
         def selected(_ids: tuple[Any, ...] = ()) -> None:
             self.rows = panel.selected_frame if panel.selected else None
 
@@ -653,7 +674,8 @@ class TagEditor(LoadOnDisplay, widgets.VBox):
             >>> _ = editor.undo()
             add [15]
         """
-        self._change_callbacks.register_callback(callback, remove=remove)
+        checked = check_callback(callback, "TagEditor.on_change")
+        self._change_callbacks.register_callback(checked, remove=remove)
 
     # ------------------------------------------------------------------ internals
     def _subset(self, ids: list[int]) -> pd.DataFrame:

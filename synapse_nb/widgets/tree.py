@@ -41,7 +41,13 @@ from traitlets import Dict
 
 from synapse_nb.exceptions import ClientError, InvalidInputError, NotFoundError
 from synapse_nb.frames.client import Client, as_client
-from synapse_nb.widgets._display import check_widget_options, error_html, muted, plural
+from synapse_nb.widgets._display import (
+    check_callback,
+    check_widget_options,
+    error_html,
+    muted,
+    plural,
+)
 
 __all__ = ["GROUPS", "ResourceTree"]
 
@@ -603,4 +609,5 @@ class ResourceTree(widgets.HBox):
             >>> info = tree.select(tree.find("project", 1))
             Street detection (#1)
         """
-        self._select_callbacks.register_callback(callback, remove=remove)
+        checked = check_callback(callback, "ResourceTree.on_select")
+        self._select_callbacks.register_callback(checked, remove=remove)

@@ -65,7 +65,7 @@ from traitlets import Bool, CaselessStrEnum, Float, Int, List, Unicode, validate
 
 from synapse_nb._config import DEFAULT_CHUNK_SIZE
 from synapse_nb.exceptions import InvalidInputError, UploadCancelled
-from synapse_nb.widgets._display import check_widget_options, error_html
+from synapse_nb.widgets._display import check_callback, check_widget_options, error_html
 
 __all__ = ["UploadCancelled", "UploadProgress", "widget_frontend"]
 
@@ -381,7 +381,8 @@ class UploadProgress(widgets.VBox):
             >>> bar.cancel()
             stopping
         """
-        self._cancel_callbacks.register_callback(callback, remove=remove)
+        checked = check_callback(callback, "UploadProgress.on_cancel")
+        self._cancel_callbacks.register_callback(checked, remove=remove)
 
     def on_complete(self, callback: Callable[[UploadProgress], Any], remove: bool = False) -> None:
         """Register ``callback(widget)`` to run when :meth:`upload` or :meth:`retry` ends.
@@ -396,7 +397,8 @@ class UploadProgress(widgets.VBox):
             done True
             'done'
         """
-        self._done_callbacks.register_callback(callback, remove=remove)
+        checked = check_callback(callback, "UploadProgress.on_complete")
+        self._done_callbacks.register_callback(checked, remove=remove)
 
     def upload(
         self,

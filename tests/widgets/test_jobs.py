@@ -77,6 +77,15 @@ def test_nothing_is_fetched_before_start(server, client):
     monitor.close()
 
 
+@pytest.mark.parametrize("timeout", ["soon", -1, float("nan"), True])
+def test_wait_names_a_timeout_that_is_no_number_of_seconds(server, client, timeout):
+    monitor = JobMonitor(client, run_job(client))
+    with pytest.raises(InvalidInputError) as info:
+        monitor.wait(timeout)  # "soon" was a TypeError from inside; -1 was taken as 0
+    assert info.value.field == "timeout"
+    monitor.close()
+
+
 def test_follows_a_job_to_success_through_the_tail_stream(server, client):
     job = run_job(client)
     mark = journal_mark(server)

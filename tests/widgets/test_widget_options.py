@@ -85,3 +85,41 @@ def test_annotation_preview_options_are_checked_as_input_errors(option, value, p
     assert problem in str(info.value)
     preview = AnnotationPreview(frame, cache_dir=tmp_path, min_score=0.25)  # a trait option
     assert preview.min_score == 0.25
+
+
+def _small_frame() -> pd.DataFrame:
+    return pd.DataFrame({"status": ["pending", "done"]}, index=pd.Index([1, 2], name="id"))
+
+
+@pytest.mark.parametrize(
+    ("make", "method"),
+    [
+        (lambda: FilterPanel(_small_frame()), "on_filter"),
+        (lambda: FilterPanel(_small_frame()), "on_select"),
+        (lambda: TagEditor(), "on_change"),
+        (lambda: UploadProgress(display="widget"), "on_cancel"),
+        (lambda: UploadProgress(display="widget"), "on_complete"),
+    ],
+)
+def test_an_event_callback_that_cannot_be_called_is_refused_when_registered(make, method):
+    # it used to fail only when the event came, inside ipywidgets, where nobody sees it
+    widget = make()
+    with pytest.raises(InvalidInputError) as info:
+        getattr(widget, method)(5)
+    assert info.value.field == "callback" and info.value.value == 5
+    assert method in str(info.value)
+
+
+def test_widget_methods_check_their_arguments():
+    panel = FilterPanel(_small_frame())
+    with pytest.raises(InvalidInputError, match=r"invalid ascending='no'"):
+        panel.sort("status", ascending="no")  # a truthy text used to sort ascending
+    panel.sort("status", ascending=False)
+    assert panel.value["status"].tolist() == ["pending", "done"]
+    editor = TagEditor()
+    with pytest.raises(InvalidInputError, match=r"invalid tags=5"):
+        editor.set_tags(5)
+    with pytest.raises(InvalidInputError, match=r"invalid tags\[1\]='blurry'"):
+        editor.set_tags([{"id": 1, "name": "a", "color": "#fff"}, "blurry"])
+    with pytest.raises(InvalidInputError, match=r"invalid panel='panel'"):
+        editor.follow("panel")

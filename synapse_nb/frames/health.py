@@ -40,9 +40,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -69,6 +69,7 @@ from synapse_nb.health import (
     check_annotations,
     check_images,
 )
+from synapse_nb.health._errors import HealthInputError
 from synapse_nb.health.label_errors import LABEL_ERROR_KINDS, LabelErrorThresholds, label_errors
 
 __all__ = ["FrameHealth", "frame_health", "health_cache"]
@@ -82,6 +83,7 @@ _IMAGE_EXTRA = ("near_cluster", "cluster_size", "cluster_representative", "near_
                 "leak_distance", "phash")
 _ANNOTATION_EXTRA = ("duplicate_of", "unknown_attributes", "missing_attributes")
 _CACHES: dict[str, HealthCache] = {}
+_T = TypeVar("_T", ImageThresholds, AnnotationThresholds)
 
 
 @dataclass(frozen=True)
@@ -160,11 +162,12 @@ class FrameHealth:
             ['scene_0020.jpg', 'scene_0060.jpg']
         """
         clusters = self.clusters().set_index("cluster")
-        if isinstance(cluster, bool) or cluster not in clusters.index:
+        if (isinstance(cluster, bool | np.bool_) or not isinstance(cluster, int | np.integer)
+                or cluster not in clusters.index):
             raise InvalidInputError("cluster", cluster,
                                     f"must be one of {clusters.index.tolist()}",
                                     method="cluster_rows")
-        return self.frame.loc[clusters.at[cluster, "rows"]]
+        return self.frame.loc[clusters.at[int(cluster), "rows"]]
 
     def preview_cluster(self, cluster: int, **options: Any) -> Any:
         """The annotation preview's gallery of one duplicate cluster, representative first.
@@ -186,6 +189,11 @@ class FrameHealth:
             >>> report.flagged("dark")["file_name"].tolist()
             ['scene_0012.jpg']
         """
+        known = [*IMAGE_ISSUES, *ANNOTATION_ISSUES]
+        if "label_error_kinds" in self.frame:
+            known += list(LABEL_ERROR_KINDS)
+        if not isinstance(issue, str) or issue not in known:
+            raise InvalidInputError("issue", issue, f"must be one of {known}", method="flagged")
         if issue in IMAGE_ISSUES:
             return self.frame[self.frame[IMAGE_ISSUES[issue]]]
         if issue in ANNOTATION_ISSUES:
@@ -194,9 +202,6 @@ class FrameHealth:
         if issue in LABEL_ERROR_KINDS and "label_error_kinds" in self.frame:
             hit = self.frame["label_error_kinds"].map(lambda kinds: issue in kinds)
             return self.frame[hit.astype(bool)]
-        known = [*IMAGE_ISSUES, *ANNOTATION_ISSUES]
-        if "label_error_kinds" in self.frame:
-            known += list(LABEL_ERROR_KINDS)
         raise InvalidInputError("issue", issue, f"must be one of {known}", method="flagged")
 
 
@@ -310,9 +315,18 @@ def _check_rows(ann: pd.DataFrame, owner: str, tools: tuple[str, ...],
 
 
 def _config(live: Client, frame: pd.DataFrame, config: Any) -> LabelConfig | None:
+    if isinstance(config, LabelConfig):
+        return config
     if config is not None:
-        return config if isinstance(config, LabelConfig) else LabelConfig.from_configuration(
-            config)
+        if not isinstance(config, Mapping):
+            raise InvalidInputError("config", config, "must be a LabelConfig or a project "
+                                    "configuration dict with a 'classes' list", method="health")
+        try:
+            return LabelConfig.from_configuration(config)
+        except HealthInputError as err:  # name the argument the caller passed
+            field = "config" if err.field == "configuration" else f"config.{err.field}"
+            raise InvalidInputError(field, err.value, err.problem,
+                                    method="health") from None
     projects = frame["project"].dropna().unique().tolist() if "project" in frame else []
     if len(projects) != 1:
         return None
@@ -368,8 +382,8 @@ def frame_health(
     live: Client,
     *,
     split: str | None = None,
-    image_thresholds: ImageThresholds | None = None,
-    annotation_thresholds: AnnotationThresholds | None = None,
+    image_thresholds: ImageThresholds | Mapping[str, Any] | None = None,
+    annotation_thresholds: AnnotationThresholds | Mapping[str, Any] | None = None,
     config: LabelConfig | Mapping[str, Any] | None = None,
     cache: HealthCache | None = None,
     tools: Iterable[str] = CHECKED_TOOLS,
@@ -385,8 +399,10 @@ def frame_health(
             ``file_url``).
         live: The client that downloads the images and the rows' annotations.
         split: A split column of the frame (e.g. from ``df.synapse.split()``) for leaks.
-        image_thresholds: Image flag thresholds (default :class:`ImageThresholds`).
-        annotation_thresholds: Annotation flag thresholds.
+        image_thresholds: Image flag thresholds: an :class:`ImageThresholds` or a dict of
+            some of its fields, e.g. ``{"dark": 0.3}`` (the rest keep their defaults).
+        annotation_thresholds: Annotation flag thresholds: an :class:`AnnotationThresholds`
+            or a dict of some of its fields.
         config: Label configuration (default: the configuration of the frame's project).
         cache: Image measures to reuse (default: the client's, see :func:`health_cache`).
         tools: Tools judged by the geometry, duplicate and class rules.
@@ -420,6 +436,9 @@ def frame_health(
     if cache is not None and not isinstance(cache, HealthCache):
         raise InvalidInputError("cache", type(cache).__name__, "must be a HealthCache",
                                 method="health")
+    image_thresholds = _thresholds("image_thresholds", image_thresholds, ImageThresholds)
+    annotation_thresholds = _thresholds("annotation_thresholds", annotation_thresholds,
+                                        AnnotationThresholds)
     urls = _unit_urls(frame)
     splits = _unit_splits(frame, split)
     owner = frame_meta(frame).get("owner") or _owner(frame)
@@ -474,6 +493,25 @@ def _check_per_tool(ann: pd.DataFrame, judged: pd.DataFrame, sizes: Mapping[Any,
         return check_annotations(judged, sizes, config=labels, thresholds=thresholds)
     frame = pd.concat([p.annotations for p in parts]).reindex(judged.index)
     return AnnotationHealth(frame, parts[0].thresholds)
+
+
+def _thresholds(name: str, value: Any, kind: type[_T]) -> _T | None:
+    """The thresholds option as ``kind``: given as one, or as a dict of some of its fields."""
+    if value is None or isinstance(value, kind):
+        return value
+    known = [item.name for item in fields(kind)]
+    if not isinstance(value, Mapping):
+        raise InvalidInputError(name, value, f"must be an {kind.__name__} or a dict of some of "
+                                f"its fields {known}", method="health")
+    unknown = [key for key in value if key not in known]
+    if unknown:
+        raise InvalidInputError(name, value, f"has unknown keys {unknown}; use some of {known}",
+                                method="health")
+    try:
+        return kind(**value)
+    except HealthInputError as err:
+        raise InvalidInputError(f"{name}[{err.field!r}]", err.value,
+                                err.problem, method="health") from None
 
 
 def _check_tools(name: str, tools: Iterable[str]) -> tuple[str, ...]:

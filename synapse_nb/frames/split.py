@@ -100,8 +100,8 @@ def split(
         val: Fraction of rows for validation.
         test: Fraction of rows for test.
         stratify: ``'class'`` (each row's rarest class), a column name, or None.
-        seed: Random seed; the same seed and ids give the same split.
-        column: Name of the added column.
+        seed: Random seed (a non-negative int); the same seed and ids give the same split.
+        column: Name of the added column (a non-empty str).
 
     Returns:
         A copy with ``column`` as a category (``train``, ``val``, ``test``).
@@ -116,8 +116,12 @@ def split(
         raise InvalidInputError(
             "val", val, f"val + test must be < 1 (got {val + test:g})", method="split"
         )
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise InvalidInputError("seed", seed, "must be an int", method="split")
+    if isinstance(seed, bool | np.bool_) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise InvalidInputError("seed", seed, "must be a non-negative int", method="split")
+    seed = int(seed)
+    if not isinstance(column, str) or not column.strip():
+        raise InvalidInputError("column", column, "must be a non-empty column name (a str)",
+                                method="split")
     if frame.index.has_duplicates:
         raise InvalidInputError(
             "index",

@@ -15,7 +15,7 @@ class HealthInputError(SynapseNBError, ValueError):
     Args:
         field: The argument or column at fault.
         value: The offending value (shown with ``repr``, shortened).
-        problem: What is wrong with it.
+        problem: What is wrong with it (kept as ``problem``).
 
     Example:
         >>> err = HealthInputError("dark", 2.0, "must be within [0, 1]")
@@ -26,6 +26,7 @@ class HealthInputError(SynapseNBError, ValueError):
     def __init__(self, field: str, value: Any, problem: str) -> None:
         self.field = field
         self.value = value
+        self.problem = problem
         shown = repr(value)
         if len(shown) > 80:
             shown = shown[:77] + "..."

@@ -8,11 +8,16 @@ Example:
     >>> from synapse_nb.health.thresholds import ImageThresholds
     >>> ImageThresholds(dark=0.1).dark, ImageThresholds().near_duplicate_distance
     (0.1, 5)
+    >>> import numpy as np  # numpy numbers are taken as the Python number they hold
+    >>> type(ImageThresholds(near_duplicate_distance=np.int64(3)).near_duplicate_distance)
+    <class 'int'>
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+
+import numpy as np
 
 from synapse_nb.health._errors import HealthInputError
 
@@ -20,9 +25,14 @@ __all__ = ["AnnotationThresholds", "ImageThresholds"]
 
 
 def _check_range(owner: object, name: str, low: float, high: float) -> None:
+    """Check a number field (numpy numbers become Python floats); bools and NaN are refused."""
     value = getattr(owner, name)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+    if (isinstance(value, bool | np.bool_)
+            or not isinstance(value, int | float | np.integer | np.floating)
+            or not low <= value <= high):
         raise HealthInputError(name, value, f"must be a number within [{low}, {high}]")
+    if isinstance(value, np.integer | np.floating):
+        object.__setattr__(owner, name, float(value))
 
 
 @dataclass(frozen=True)
@@ -70,8 +80,10 @@ class ImageThresholds:
         _check_range(self, "odd_aspect", 1.0, float("inf"))
         _check_range(self, "unusual_size", 1.0, float("inf"))
         k = self.near_duplicate_distance
-        if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= 32:
+        if (isinstance(k, bool | np.bool_) or not isinstance(k, int | np.integer)
+                or not 0 <= k <= 32):
             raise HealthInputError("near_duplicate_distance", k, "must be an int within [0, 32]")
+        object.__setattr__(self, "near_duplicate_distance", int(k))
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,27 @@ def test_stratify_by_any_column_and_bad_arguments() -> None:
     assert "split" not in frame.columns  # a copy is returned
 
 
+@pytest.mark.parametrize(("kwargs", "field"), [
+    ({"seed": -1}, "seed"),
+    ({"column": 5}, "column"), ({"column": ""}, "column"), ({"column": "  "}, "column"),
+    ({"column": None}, "column"),
+])
+def test_a_negative_seed_or_a_bad_column_name_is_refused_naming_it(kwargs, field) -> None:
+    frame = synthetic(50)
+    with pytest.raises(InvalidInputError) as info:
+        split(frame, **kwargs)
+    assert info.value.field == field and repr(next(iter(kwargs.values()))) in str(info.value)
+    assert list(frame.columns) == list(synthetic(50).columns)  # nothing was written
+
+
+def test_a_numpy_seed_is_the_int_it_holds() -> None:
+    frame = synthetic(200)
+    pd.testing.assert_series_equal(split(frame, seed=np.int64(7))["split"],
+                                   split(frame, seed=7)["split"])
+    with pytest.raises(InvalidInputError, match="seed"):
+        split(frame, seed=np.int64(-3))
+
+
 def test_details_are_consistent() -> None:
     out = split(synthetic(), seed=2)
     d = details(out)

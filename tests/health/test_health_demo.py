@@ -12,7 +12,13 @@ import pytest
 
 from synapse_nb.exceptions import InvalidInputError, SynapseNBError
 from synapse_nb.frames import Client
-from synapse_nb.health import ANNOTATION_ISSUES, IMAGE_ISSUES, HealthCache, ImageThresholds
+from synapse_nb.health import (
+    ANNOTATION_ISSUES,
+    IMAGE_ISSUES,
+    AnnotationThresholds,
+    HealthCache,
+    ImageThresholds,
+)
 from synapse_nb.server.demo import media, problems
 
 
@@ -139,6 +145,51 @@ def test_bad_options_are_refused_naming_the_option_before_any_download(demo, tas
           pytest.raises(InvalidInputError, match=option)):
         tasks.synapse.health(client=fresh, **{option: value})
     assert not any((tmp_path / "media").rglob("*.jpg"))
+
+
+@pytest.mark.parametrize(("option", "value", "field"), [
+    ("image_thresholds", "strict", "image_thresholds"),
+    ("image_thresholds", {"drak": 0.3}, "image_thresholds"),
+    ("image_thresholds", {"dark": 1.5}, "image_thresholds['dark']"),
+    ("annotation_thresholds", {"tiny": 2}, "annotation_thresholds['tiny']"),
+    ("annotation_thresholds", [("tiny", 0.1)], "annotation_thresholds"),
+    ("annotation_thresholds", ImageThresholds(), "annotation_thresholds"),
+    ("config", "x", "config"),
+    ("config", {"classes": 5}, "config"),
+    ("config", {"classes": [{"colour": "red"}]}, "config.classes[0]"),
+])
+def test_bad_thresholds_and_config_are_refused_naming_the_argument_before_any_download(
+        demo, tasks, tmp_path, option, value, field):
+    # the fresh client downloads into tmp_path/media: no image there = nothing downloaded
+    with (Client(demo.url, api_token=demo.token, progress=False,
+                 cache_dir=tmp_path / "media") as fresh,
+          pytest.raises(InvalidInputError) as info):
+        tasks.synapse.health(client=fresh, progress=False, **{option: value})
+    assert info.value.field == field and str(info.value).startswith(f"health: invalid {field}=")
+    assert not any((tmp_path / "media").rglob("*.jpg"))
+
+
+def test_thresholds_can_be_given_as_a_dict_of_their_fields(tasks):
+    report = tasks.synapse.health(progress=False,
+                                  image_thresholds={"near_duplicate_distance": 6},
+                                  annotation_thresholds={"tiny": 0.5})
+    assert report.images.thresholds == ImageThresholds(near_duplicate_distance=6)
+    assert report.annotation_health.thresholds == AnnotationThresholds(tiny=0.5)
+    loose = tasks.synapse.health(progress=False,
+                                 image_thresholds=ImageThresholds(near_duplicate_distance=6))
+    pd.testing.assert_series_equal(report.frame["is_near_duplicate"],
+                                   loose.frame["is_near_duplicate"])
+
+
+def test_flagged_and_cluster_rows_refuse_a_list_naming_the_argument(report):
+    with pytest.raises(InvalidInputError) as info:
+        report.flagged(["dark"])
+    assert info.value.field == "issue"
+    assert all(issue in str(info.value) for issue in [*IMAGE_ISSUES, *ANNOTATION_ISSUES])
+    with pytest.raises(InvalidInputError) as info:
+        report.cluster_rows([0])
+    assert info.value.field == "cluster" and "[0]" in str(info.value)
+    assert report.flagged("dark").equals(report.frame[report.frame["is_dark"]])
 
 
 def test_planting_leaves_the_generated_images_untouched(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from health_scenes import blurred, brightened, darkened, jpeg, low_contrast, png, scene
@@ -10,6 +11,7 @@ from PIL import Image
 from synapse_nb.exceptions import SynapseNBError
 from synapse_nb.health import (
     IMAGE_ISSUES,
+    AnnotationThresholds,
     HealthCache,
     HealthInputError,
     ImageThresholds,
@@ -179,6 +181,25 @@ def test_bad_input_names_the_field(kwargs, field):
 def test_thresholds_are_validated(name, value):
     with pytest.raises(HealthInputError, match=name):
         ImageThresholds(**{name: value})
+
+
+def test_numpy_numbers_are_taken_as_the_python_number_they_hold():
+    t = ImageThresholds(dark=np.float32(0.25), blurry=np.int64(30),
+                        near_duplicate_distance=np.int64(3))
+    assert (t.dark, t.blurry, t.near_duplicate_distance) == (float(np.float32(0.25)), 30.0, 3)
+    assert type(t.dark) is float and type(t.blurry) is float
+    assert type(t.near_duplicate_distance) is int
+    assert type(AnnotationThresholds(tiny=np.float64(1e-3)).tiny) is float
+    # still refused: bools, NaN, out-of-range values and a float distance
+    for name, value in [("dark", np.float32("nan")), ("dark", float("nan")),
+                        ("dark", np.float32(1.5)), ("dark", np.bool_(True)),
+                        ("near_duplicate_distance", np.int64(40)),
+                        ("near_duplicate_distance", np.bool_(True)),
+                        ("near_duplicate_distance", True),
+                        ("near_duplicate_distance", np.float64(3.0))]:
+        with pytest.raises(HealthInputError, match=name) as info:
+            ImageThresholds(**{name: value})
+        assert info.value.field == name
 
 
 def test_an_empty_collection_gives_empty_frames():

@@ -497,6 +497,51 @@ def test_a_manifest_of_another_collection_is_refused(
     assert list(demo.requests) == []
 
 
+@pytest.mark.parametrize("project", ["missing", "of another collection"])
+def test_a_bad_project_is_refused_before_any_file_or_unit_is_sent(
+    client: BackendClient, demo: Any, incoming_collection: int, tmp_path: Path, project: str
+) -> None:
+    """A project that does not exist, or whose data collection is another one, is named
+    before anything is uploaded: no data file, no data unit, no task, no manifest."""
+    if project == "missing":
+        pid, problem = 9999, "no such project"
+    else:  # "Street detection" uses "Street scenes", not "Incoming uploads"
+        pid = project_id(client, "Street detection")
+        street = client.get_project(pid)["data_collection"]
+        assert street != incoming_collection
+        problem = f"uses data collection {street}, not {incoming_collection}"
+    folder = tmp_path / "elsewhere"
+    make_images(folder, 3, start=950)
+    before = len(units_in(client, incoming_collection))
+    tasks_before = len(list(client.list_tasks({}, url_conversion=False, list_all=True)[0]))
+    demo.requests.clear()
+    for manifest in (None, False):
+        with pytest.raises(InvalidInputError, match=problem) as caught:
+            upload(client, folder, incoming_collection, project_id=pid, manifest=manifest,
+                   progress=False)  # fmt: skip
+        assert caught.value.field == "project_id" and caught.value.value == pid
+        assert "resume" not in " ".join(getattr(caught.value, "__notes__", []))
+    assert [e["method"] for e in demo.requests if e["method"] != "GET"] == []
+    assert requests_to(demo, "GET", f"projects/{pid}") != []
+    assert len(units_in(client, incoming_collection)) == before
+    assert len(list(client.list_tasks({}, url_conversion=False, list_all=True)[0])) == tasks_before
+    assert not list(tmp_path.glob("*.synapse-upload-*.json"))  # nothing half-written
+
+
+@pytest.mark.parametrize("factory", ["x", object()])
+def test_a_strategy_factory_without_its_methods_is_refused(
+    client: BackendClient, demo: Any, incoming_collection: int, tmp_path: Path, factory: Any
+) -> None:
+    folder = tmp_path / "custom"
+    make_images(folder, 1)
+    demo.requests.clear()
+    with pytest.raises(InvalidInputError, match="create_validation_strategy") as caught:
+        upload(client, folder, incoming_collection, strategy_factory=factory, progress=False)
+    assert caught.value.field == "strategy_factory"
+    assert list(demo.requests) == []
+    assert not list(tmp_path.glob("*.synapse-upload-*.json"))
+
+
 def test_default_workers_follow_the_client_up_to_four(
     client: BackendClient, demo: Any, incoming_collection: int, tmp_path: Path
 ) -> None:

@@ -72,6 +72,14 @@ __all__ = [
 
 _METHOD = "upload"
 METADATA_SUFFIXES = (".xlsx", ".xlsm", ".csv")
+#: What a ``strategy_factory`` must have (:class:`StrategyFactory` has them all).
+_FACTORY_METHODS = (
+    "create_validation_strategy",
+    "create_file_discovery_strategy",
+    "create_metadata_strategy",
+    "create_upload_strategy",
+    "create_data_unit_strategy",
+)
 #: Data units per ``create_data_units`` request (Synapse SDK: ``creating_data_unit_batch_size``).
 DEFAULT_BATCH_SIZE = 100
 
@@ -162,7 +170,8 @@ def upload(
         source_dir: The folder (one sub-folder per file specification, or the primary
             specification's files directly).
         collection_id: The data collection.
-        project_id: Also create one task per new data unit in this project.
+        project_id: Also create one task per new data unit in this project (it must use
+            ``collection_id``; checked with one request before anything is uploaded).
         metadata: An ``.xlsx`` (needs openpyxl) or ``.csv`` sheet with a ``filename`` (or
             ``file_name``) column; each row's other columns become the ``meta`` of the unit
             whose primary file has that name (or path, or stem).
@@ -184,7 +193,9 @@ def upload(
         uploaded / already on the server / failed, per-file errors and warnings.
 
     Raises:
-        InvalidInputError: A bad argument, before anything is read, sent or written.
+        InvalidInputError: A bad argument, before anything is read, sent or written
+            (``project_id`` that names no project, or one of another data collection:
+            after looking it up, before any file or data unit is sent).
         ExcelParsingError, ExcelSecurityError: The metadata sheet is unusable.
         ClientError: The server became unreachable or refused the token; the manifest keeps
             what was done, and the exception's note says how to resume.
@@ -196,7 +207,8 @@ def upload(
         ...     Image.new("RGB", (16, 16), (29, 90 * i, 0)).save(f"street/{i}.png")
         >>> incoming = [c["id"] for c in backend.list_data_collections()["results"]
         ...             if c["name"] == "Incoming uploads"][0]
-        >>> project = backend.list_projects()["results"][0]["id"]
+        >>> project = [p["id"] for p in backend.list_projects()["results"]
+        ...            if p["data_collection"] == incoming][0]  # a project of that collection
         >>> report = upload(backend, "street", incoming, project_id=project, progress=False)
         >>> report.ok, len(report.created), len(report.tasks)
         (True, 2, 2)
@@ -242,7 +254,8 @@ def prepare_upload(
     """The context and the steps :func:`upload` runs, for running or inspecting them yourself.
 
     Takes the arguments of :func:`upload` and checks them the same way (nothing is read, sent
-    or written). :class:`UploadOrchestrator` ``(context, registry).execute()`` then does what
+    or written; the ``analyze_collection`` step looks ``project_id`` up).
+    :class:`UploadOrchestrator` ``(context, registry).execute()`` then does what
     :func:`upload` does, and each step can also be run on its own, in order.
 
     Example:
@@ -272,12 +285,22 @@ def prepare_upload(
         batch_size,
         manifest,
     )
-    for method in ("get_data_collection", "create_data_file", "create_data_units"):
+    needed = ["get_data_collection", "create_data_file", "create_data_units"]
+    if params.project_id is not None:
+        needed += ["get_project", "create_tasks"]
+    for method in needed:
         if not hasattr(client, method):
             raise InvalidInputError(
                 "client", type(client).__name__, f"has no {method}()", method=_METHOD
             )
-    factory = strategy_factory or StrategyFactory()
+    factory = StrategyFactory() if strategy_factory is None else strategy_factory
+    for method in _FACTORY_METHODS:
+        if not callable(getattr(factory, method, None)):
+            raise InvalidInputError(
+                "strategy_factory", strategy_factory,
+                f"has no {method}(): pass a StrategyFactory subclass instance (or None)",
+                method=_METHOD,
+            )  # fmt: skip
     reporter = ProgressReporter(progress, method=_METHOD)
     context = UploadContext(params, client=client, manifest=None, progress=reporter)
     context.strategies = {

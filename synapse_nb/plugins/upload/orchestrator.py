@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path  # noqa: F401  (docstring examples)
 from typing import Any
 
+from synapse_nb.exceptions import InvalidInputError
 from synapse_nb.plugins.upload.context import UploadContext
 from synapse_nb.plugins.upload.steps import BaseStep, UploadError, default_steps
 
@@ -127,7 +128,8 @@ class UploadOrchestrator:
                         raise UploadError(f"step {step.name}: {result.error}")
             except BaseException as exc:
                 self._rollback_executed_steps(step)
-                exc.add_note(self._resume_note(step))
+                if not (isinstance(exc, InvalidInputError) and self._nothing_done()):
+                    exc.add_note(self._resume_note(step))
                 raise
             self.context.step_results[step.name] = result
             self.executed_steps.append(step)
@@ -173,6 +175,11 @@ class UploadOrchestrator:
                 step.rollback(self.context)
             except Exception as exc:  # keep rolling back; the original error matters more
                 self.context.warnings.append(f"rollback of {step.name} failed: {exc}")
+
+    def _nothing_done(self) -> bool:
+        """No file uploaded and no unit created by this run (a bad argument: no resuming)."""
+        files = self.context.metrics.get("data_files", {})
+        return not files.get("uploaded", 0) and not self.context.data_units
 
     def _resume_note(self, step: BaseStep) -> str:
         ctx = self.context

@@ -5,7 +5,7 @@ order  step (``name``)             weight  does
 =====  ==========================  ======  ================================================
 1      ``initialize``              0.05    opens (or resumes) the manifest
 2      ``process_metadata``        0.05    reads the Excel/CSV sheet (skipped without one)
-3      ``analyze_collection``      0.05    gets the collection's file specifications
+3      ``analyze_collection``      0.05    the collection's file specs; checks the project
 4      ``organize_files``          0.10    finds files, groups them into units, adds metadata
 5      ``validate_files``          0.05    required specs, file types, unreadable/empty files
 6      ``upload_files``            0.30    MD5, ``verify_checksums``, concurrent uploads
@@ -57,6 +57,8 @@ from synapse_nb.exceptions import (
     ClientConnectionError,
     ClientError,
     ClientTimeoutError,
+    InvalidInputError,
+    NotFoundError,
     PermissionDeniedError,
     UploadError,
     UploadInterruptedError,
@@ -122,9 +124,16 @@ class BaseStep:
 
     def rollback(self, context: UploadContext) -> None:
         """Persist what the step did (nothing server-side can be undone).
+
+        A new manifest that records nothing yet (the run stopped before any file was
+        looked at, e.g. on a bad argument) is not written: there is nothing to resume.
         """
-        if context.manifest is not None:
-            context.manifest.save(force=True)
+        manifest = context.manifest
+        if manifest is None:
+            return
+        if not (manifest.resumed or manifest.files or manifest.units):
+            return
+        manifest.save(force=True)
 
     def create_success_result(self, data: dict[str, Any] | None = None) -> StepResult:
         """A successful result carrying ``data``.
@@ -197,7 +206,7 @@ class ProcessMetadataStep(BaseStep):
 
 
 class AnalyzeCollectionStep(BaseStep):
-    """Get the collection's file specifications.
+    """Get the collection's file specifications (and check the project, if any).
 
     Example:
         >>> AnalyzeCollectionStep().name
@@ -208,6 +217,11 @@ class AnalyzeCollectionStep(BaseStep):
 
     def execute(self, context: UploadContext) -> StepResult:
         """Fetch the specifications; an error result when there are none.
+
+        Raises:
+            InvalidInputError: ``project_id`` names no project, or a project whose data
+                collection is not the upload's (its tasks would point at units of another
+                collection); before any file or unit is sent.
         """
         collection = context.client.get_data_collection(context.params.collection_id)
         specs = [s for s in collection.get("file_specifications") or [] if s.get("name")]
@@ -215,8 +229,29 @@ class AnalyzeCollectionStep(BaseStep):
             return self.create_error_result(
                 f"data collection {context.params.collection_id} has no file specifications"
             )
+        if context.params.project_id is not None:
+            self._check_project(context)
         context.file_specifications = specs
         return self.create_success_result({"specs": [s["name"] for s in specs]})
+
+    @staticmethod
+    def _check_project(context: UploadContext) -> None:
+        """The project must exist and use the upload's data collection (one GET)."""
+        project, collection = context.params.project_id, context.params.collection_id
+        try:
+            found = context.client.get_project(project)
+        except NotFoundError as exc:
+            raise InvalidInputError(
+                "project_id", project, "no such project", method="upload"
+            ) from exc
+        owner = found.get("data_collection") if isinstance(found, Mapping) else None
+        if owner is not None and owner != collection:
+            raise InvalidInputError(
+                "project_id", project,
+                f"uses data collection {owner}, not {collection}: upload into {owner} or "
+                "pass a project of this collection",
+                method="upload",
+            )  # fmt: skip
 
 
 class OrganizeFilesStep(BaseStep):

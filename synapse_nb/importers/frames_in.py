@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -62,6 +63,10 @@ def read_ground_truth(
         >>> labels.format, len(labels), "scene_0000.jpg" in labels
         ('ground_truth', 180, True)
     """
+    if isinstance(version, bool) or not isinstance(version, numbers.Integral) or version < 1:
+        raise ImportFormatError(
+            "<client>", "version", version, "is not a ground-truth dataset version id (int >= 1)"
+        )
     frame = client.list_ground_truth_events(
         {"ground_truth_dataset_versions": version}, list_all=True, include_data=True
     )

@@ -129,6 +129,10 @@ def match_to_tasks(labels: Labels, tasks: Any, *, by: str = "file_name") -> Matc
     """
     if by not in MATCH_BY:
         raise ImportFormatError("<tasks>", "by", by, f"is not one of {list(MATCH_BY)}")
+    if not isinstance(labels, Labels):
+        raise ImportFormatError(
+            "<labels>", "labels", labels, "is not Labels (what read_predictions() returns)"
+        )
     frame = _task_frame(tasks, by)
     if by == "file_name":
         claims = _claims_by_name(labels, frame)

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from _import_helpers import canon, canon_labels
 
+from synapse_nb.exceptions import InvalidInputError
 from synapse_nb.importers import (
     ImportFormatError,
     labels_from_frame,
@@ -137,3 +138,18 @@ def test_a_repeated_file_name_is_keyed_by_data_unit_alike_in_two_versions(rw, rw
         assert gt.audit.warnings == [
             f"DUPLICATE_FILE_NAME: {name} of row {pk} is keyed {twin_key!r}"
         ]
+
+
+@pytest.mark.parametrize("version", [0, -1, "2", 2.0, True, None])
+def test_read_ground_truth_names_a_version_that_is_no_id_before_listing(rw_client, version):
+    # 0 and the like listed nothing and came back as empty labels, without a word
+    with pytest.raises(ImportFormatError) as caught:
+        read_ground_truth(rw_client, version)
+    assert (caught.value.field, caught.value.value) == ("version", version)
+    assert isinstance(caught.value, InvalidInputError)
+
+
+def test_match_to_tasks_names_labels_that_are_not_labels():
+    with pytest.raises(ImportFormatError) as caught:
+        match_to_tasks("x", {1: "a.jpg"})  # was an AttributeError from inside
+    assert (caught.value.field, caught.value.value) == ("labels", "x")

@@ -3,6 +3,7 @@ per-image and per-annotation frames, and plots."""
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -177,6 +178,12 @@ class EvaluationResult:
             >>> res.confusion_matrix().values.tolist()
             [[0, 1], [1, 0]]
         """
+        for name, value in (("iou", iou), ("score_threshold", score_threshold)):
+            number = not isinstance(value, bool) and isinstance(value, numbers.Real)
+            if not number or not 0 <= value <= 1:
+                raise EvaluationInputError(
+                    f"{name} = {value!r} is not a number in [0, 1]", field=name, value=value
+                )
         counts = confusion_counts(self.run, agnostic_match(self.run, iou, score_threshold))
         labels = [*self.run.gt.category_names, "background"]
         return pd.DataFrame(counts, index=pd.Index(labels, name="true"),
@@ -245,6 +252,10 @@ class EvaluationResult:
                 "annotations cannot be joined by id")
         if source not in ("gt", "pred"):
             raise EvaluationInputError(f"source = {source!r} is not 'gt' or 'pred'")
+        if not isinstance(annotations, pd.DataFrame):
+            raise EvaluationInputError(
+                f"annotations = {type(annotations).__name__} is not the frame "
+                "df.synapse.annotations() returned", field="annotations", value=annotations)
         owner = (annotations.attrs.get("synapse") or {}).get("owner")
         if owner not in annotations.columns or "annotation_id" not in annotations.columns:
             raise EvaluationInputError(

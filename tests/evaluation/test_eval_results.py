@@ -47,6 +47,15 @@ def test_confusion_matrix_counts_confusions_misses_and_ghosts() -> None:
     assert high.loc["car", "background"] == 1 and high.loc["background", "truck"] == 0
 
 
+@pytest.mark.parametrize(("option", "value"), [("iou", "x"), ("iou", 1.5), ("score_threshold", -0.1),
+                                             ("iou", True)])
+def test_confusion_matrix_names_a_threshold_out_of_range(option, value) -> None:
+    res = evaluate(*_scene())
+    with pytest.raises(EvaluationInputError) as err:  # "x" was a TypeError from inside
+        res.confusion_matrix(**{option: value})
+    assert (err.value.field, err.value.value) == (option, value)
+
+
 def test_per_annotation_frame_joins_by_id() -> None:
     frame = evaluate(*_scene()).per_annotation(iou=0.5).set_index(["source", "annotation_id"])
     assert frame.loc[("pred", 1), "status"] == "TP" and frame.loc[("pred", 1), "matched_id"] == 11

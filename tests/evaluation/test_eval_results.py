@@ -47,8 +47,9 @@ def test_confusion_matrix_counts_confusions_misses_and_ghosts() -> None:
     assert high.loc["car", "background"] == 1 and high.loc["background", "truck"] == 0
 
 
-@pytest.mark.parametrize(("option", "value"), [("iou", "x"), ("iou", 1.5), ("score_threshold", -0.1),
-                                             ("iou", True)])
+@pytest.mark.parametrize(("option", "value"), [
+    ("iou", "x"), ("iou", 1.5), ("score_threshold", -0.1), ("iou", True),
+])
 def test_confusion_matrix_names_a_threshold_out_of_range(option, value) -> None:
     res = evaluate(*_scene())
     with pytest.raises(EvaluationInputError) as err:  # "x" was a TypeError from inside

@@ -63,13 +63,13 @@ from synapse_nb.health import (
     AnnotationHealth,
     AnnotationThresholds,
     HealthCache,
+    HealthInputError,
     ImageHealth,
     ImageThresholds,
     LabelConfig,
     check_annotations,
     check_images,
 )
-from synapse_nb.health._errors import HealthInputError
 from synapse_nb.health.label_errors import LABEL_ERROR_KINDS, LabelErrorThresholds, label_errors
 
 __all__ = ["FrameHealth", "frame_health", "health_cache"]

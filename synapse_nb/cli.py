@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import filecmp
 import importlib.util
+import math
 import os
 import secrets
 import shutil
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from .exceptions import SynapseNBError
 from .server import FaultConfig, ServerHandle, default_cache_dir, start
+from .server.config import MAX_LATENCY_MS, check_token
 
 #: what to install when the ``lab`` extra is missing (the README's first command does it)
 LAB_INSTALL_HINT = (
@@ -38,12 +40,83 @@ LAB_INSTALL_HINT = (
 )
 
 
+# --- argument types: argparse turns their ArgumentTypeError into "argument --x: message" ---
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid integer value: {text!r}") from None
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def port_type(text: str) -> int:
+    """A TCP port: an integer 0-65535 (0 picks a free port)."""
+    value = _integer(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port between 0 and 65535, got {value}")
+    return value
+
+
+def count_type(text: str) -> int:
+    """An integer >= 0 (a count, a seed)."""
+    value = _integer(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value}")
+    return value
+
+
+def rate_type(text: str) -> float:
+    """A probability: a finite number between 0 and 1."""
+    value = _number(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text!r}")
+    return value
+
+
+def latency_type(text: str) -> float:
+    """Milliseconds of added latency: a finite number between 0 and ``MAX_LATENCY_MS``."""
+    value = _number(text)
+    if not 0.0 <= value <= MAX_LATENCY_MS:
+        raise argparse.ArgumentTypeError(
+            f"must be between 0 and {MAX_LATENCY_MS:g} ms, got {text!r}"
+        )
+    return value
+
+
+def token_type(text: str) -> str | None:
+    """An API token the client can send (printable ASCII, no whitespace); never echoed."""
+    try:
+        return check_token(text, "the token")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def data_dir_type(text: str) -> Path:
+    """A folder, existing or not (an existing file is refused)."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r} exists and is not a directory")
+    return path
+
+
 def _add_server_options(parser: argparse.ArgumentParser, default_port: int) -> None:
+    parser.set_defaults(parser=parser)  # _start_backend reports a refused start through it
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback)")
-    parser.add_argument("--port", type=int, default=default_port, help="0 picks a free port")
+    parser.add_argument("--port", type=port_type, default=default_port, help="0 picks a free port")
     parser.add_argument(
         "--data-dir",
-        type=Path,
+        type=data_dir_type,
         default=None,
         help="SQLite + stored files (default: a persistent demo dir for 'demo', "
         "a temporary dir for 'serve')",
@@ -51,24 +124,35 @@ def _add_server_options(parser: argparse.ArgumentParser, default_port: int) -> N
     parser.add_argument("--fresh", action="store_true", help="wipe the data dir before starting")
     parser.add_argument(
         "--token",
-        default=os.environ.get("SYNAPSE_NB_TOKEN"),
-        help="register this admin API token (default: mint a new one)",
+        type=token_type,
+        default=None,
+        help="register this admin API token: printable ASCII, no spaces (default: "
+        "$SYNAPSE_NB_TOKEN, else mint a new one)",
     )
     parser.add_argument(
         "--tasks",
-        type=int,
+        type=count_type,
         default=None,
         help="also bulk-seed a project with this many tasks (e.g. 100000)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed of the demo workspace")
-    parser.add_argument("--prefix", default="", help="mount the API under this path prefix")
-    parser.add_argument("--latency-ms", type=float, default=0.0, help="added latency per request")
-    parser.add_argument("--rate-429", type=float, default=0.0, help="share of 429 replies")
-    parser.add_argument("--rate-503", type=float, default=0.0, help="share of 503 replies")
     parser.add_argument(
-        "--rate-drop", type=float, default=0.0, help="share of connections dropped without a reply"
+        "--seed", type=count_type, default=0, help="random seed of the demo workspace (>= 0)"
     )
-    parser.add_argument("--fault-seed", type=int, default=0, help="seed of the fault generator")
+    parser.add_argument("--prefix", default="", help="mount the API under this path prefix")
+    parser.add_argument(
+        "--latency-ms", type=latency_type, default=0.0, help="added latency per request"
+    )
+    parser.add_argument("--rate-429", type=rate_type, default=0.0, help="share of 429 replies")
+    parser.add_argument("--rate-503", type=rate_type, default=0.0, help="share of 503 replies")
+    parser.add_argument(
+        "--rate-drop",
+        type=rate_type,
+        default=0.0,
+        help="share of connections dropped without a reply",
+    )
+    parser.add_argument(
+        "--fault-seed", type=count_type, default=0, help="seed of the fault generator"
+    )
     parser.add_argument(
         "--ray",
         default=None,
@@ -90,15 +174,24 @@ def _add_server_options(parser: argparse.ArgumentParser, default_port: int) -> N
 
 
 def _start_backend(args: argparse.Namespace, demo: bool) -> ServerHandle:
+    parser: argparse.ArgumentParser = args.parser
+    if args.token is None and os.environ.get("SYNAPSE_NB_TOKEN", "").strip():
+        try:
+            args.token = check_token(os.environ["SYNAPSE_NB_TOKEN"], "$SYNAPSE_NB_TOKEN")
+        except ValueError as exc:
+            parser.error(str(exc))
+    try:
+        faults = FaultConfig(
+            latency_ms=args.latency_ms,
+            rate_429=args.rate_429,
+            rate_503=args.rate_503,
+            rate_drop=args.rate_drop,
+            seed=args.fault_seed,
+        )
+    except ValueError as exc:  # e.g. --rate-429 0.6 --rate-503 0.6: more than 1 in all
+        parser.error(str(exc).replace("rate_", "--rate-").replace("latency_ms", "--latency-ms"))
     if args.fresh and args.data_dir and args.data_dir.exists():
         shutil.rmtree(args.data_dir)
-    faults = FaultConfig(
-        latency_ms=args.latency_ms,
-        rate_429=args.rate_429,
-        rate_503=args.rate_503,
-        rate_drop=args.rate_drop,
-        seed=args.fault_seed,
-    )
     print(
         "Starting the embedded Synapse backend"
         + (" with the demo workspace (the first start renders its images)..." if demo else "...")
@@ -109,6 +202,8 @@ def _start_backend(args: argparse.Namespace, demo: bool) -> ServerHandle:
         srv = _start(args, demo, faults)
     except SynapseNBError as exc:  # e.g. the Ray cluster is unreachable, a Ray head failed
         raise SystemExit(f"synapse-nb: {exc}") from None
+    except (ValueError, OSError) as exc:  # a refused setting, an unknown host, a taken port
+        parser.error(str(exc))
     print(f"Synapse backend (embedded) ready in {time.perf_counter() - started:.1f} s")
     print(f"  URL:   {srv.url}")
     print(f"  token: {srv.token}")
@@ -324,7 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="copy the notebooks again over the working copies (changed ones saved as .bak)",
     )
     demo.add_argument("--lab-ip", default="127.0.0.1")
-    demo.add_argument("--lab-port", type=int, default=8888)
+    demo.add_argument("--lab-port", type=port_type, default=8888)
     demo.set_defaults(func=cmd_demo)
     return parser
 

@@ -176,3 +176,69 @@ def test_default_work_dir_is_a_user_directory(monkeypatch, tmp_path):
     monkeypatch.setenv("SYNAPSE_NB_HOME", str(tmp_path / "nb-home"))
     assert default_work_dir() == tmp_path / "nb-home" / "notebooks"
     assert REPO not in default_work_dir().parents
+
+
+# --- synapse-nb serve: a bad flag is a usage error (status 2), never a traceback -------------
+
+#: (flags, what the message names); ``{file}`` is an existing file
+BAD_SERVE_FLAGS = [
+    (["--port", "-5"], "--port"),
+    (["--port", "99999"], "--port"),
+    (["--port", "eighty"], "--port"),
+    (["--rate-429", "2"], "--rate-429"),
+    (["--rate-503", "nan"], "--rate-503"),
+    (["--rate-drop", "-0.1"], "--rate-drop"),
+    (["--rate-429", "0.6", "--rate-503", "0.6"], "--rate-429"),
+    (["--latency-ms", "nan"], "--latency-ms"),
+    (["--latency-ms", "inf"], "--latency-ms"),
+    (["--latency-ms", "-1"], "--latency-ms"),
+    (["--demo", "--seed", "-1"], "--seed"),
+    (["--fault-seed", "-1"], "--fault-seed"),
+    (["--tasks", "-3"], "--tasks"),
+    (["--token", "a b"], "--token"),
+    (["--token", "tab\there"], "--token"),
+    (["--token", "  "], "--token"),
+    (["--host", "not.a.host.invalid"], "host='not.a.host.invalid'"),
+    (["--data-dir", "{file}"], "--data-dir"),
+]
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"), BAD_SERVE_FLAGS, ids=[" ".join(flags) for flags, _ in BAD_SERVE_FLAGS]
+)
+def test_serve_refuses_a_bad_flag_with_a_usage_error(flags, named, tmp_path):
+    existing_file = tmp_path / "a-file"
+    existing_file.write_text("not a folder")
+    flags = [flag.replace("{file}", str(existing_file)) for flag in flags]
+    # a flag taken by mistake starts a server that never returns: the timeout kills it
+    done = subprocess.run(
+        [sys.executable, "-m", "synapse_nb.cli", "serve", "--port", "0", *flags],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=_clean_env(),
+        cwd=REPO,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert "synapse-nb serve: error:" in done.stderr
+    error = done.stderr.split("synapse-nb serve: error:", 1)[1]
+    assert named in error, done.stderr
+    assert "URL:" not in done.stdout
+    token = flags[flags.index("--token") + 1].strip() if "--token" in flags else ""
+    if token:  # the token is never echoed
+        assert token not in error
+
+
+def test_serve_refuses_a_malformed_token_from_the_environment():
+    done = subprocess.run(
+        [sys.executable, "-m", "synapse_nb.cli", "serve", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=_clean_env(SYNAPSE_NB_TOKEN="secret token"),
+        cwd=REPO,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert "SYNAPSE_NB_TOKEN" in done.stderr and "secret token" not in done.stderr

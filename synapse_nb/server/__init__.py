@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .config import FaultConfig, ServerConfig
+from .config import FaultConfig, ServerConfig, check_token
 
 __all__ = ["FaultConfig", "ServerConfig", "ServerHandle", "default_cache_dir", "start"]
 
@@ -202,13 +202,16 @@ def start(
             DeprecationWarning,
             stacklevel=2,
         )
+    # bad arguments are refused before anything is created (a temporary dir, a Ray head)
+    faults = faults or FaultConfig()
+    if latency_ms:
+        faults = faults.replace(latency_ms=latency_ms)
+    token = check_token(token, "token")
+    _check_arguments(port=port, tasks=tasks, seed=seed)
     tmp = None
     if data_dir is None:
         tmp = tempfile.TemporaryDirectory(prefix="synapse-nb-")
         data_dir = tmp.name
-    faults = faults or FaultConfig()
-    if latency_ms:
-        faults = faults.replace(latency_ms=latency_ms)
     config = ServerConfig(data_dir=Path(data_dir), prefix=prefix, faults=FaultConfig())
     config.public_url = public_url
     if allowed_hosts is not None:
@@ -245,6 +248,16 @@ def start(
     return handle
 
 
+def _check_arguments(*, port: Any, tasks: Any, seed: Any) -> None:
+    """A ValueError naming the first of ``start()``'s numeric arguments out of range."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ValueError(f"start(): port must be an integer between 0 and 65535, got {port!r}")
+    if tasks is not None and (isinstance(tasks, bool) or not isinstance(tasks, int) or tasks < 0):
+        raise ValueError(f"start(): tasks must be None or an integer >= 0, got {tasks!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"start(): seed must be an integer >= 0, got {seed!r}")
+
+
 def _prepare(state: Any, demo: bool, tasks: int | None, seed: int, cache_dir: Any,
              token: str | None) -> tuple[str | None, str]:
     """The admin, the demo workspace and scale tasks; returns the agent and API tokens."""
@@ -272,6 +285,10 @@ def _serve(app: Any, host: str, port: int, log_level: str) -> tuple[Any, threadi
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         sock.listen(2048)
+    except OSError as exc:  # name what was asked for: "Name or service not known" alone is not
+        sock.close()
+        message = f"cannot listen on host={host!r} port={port}: {exc.strerror or exc}"
+        raise (type(exc)(exc.errno, message) if exc.errno else type(exc)(message)) from exc
     except BaseException:
         sock.close()
         raise

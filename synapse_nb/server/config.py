@@ -3,8 +3,60 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+#: the largest injected latency accepted, in ms (10 minutes: anything longer is a hang)
+MAX_LATENCY_MS = 600_000.0
+#: the largest ``Retry-After`` accepted, in seconds (1 day)
+MAX_RETRY_AFTER = 86_400.0
+#: what an API token may be: printable ASCII without whitespace, the client's rule (it goes
+#: into a header as it is; see ``synapse_nb.clients.backend._HEADER_SAFE``)
+TOKEN_PATTERN = re.compile(r"^[\x21-\x7e]+\Z")
+
+
+def _finite_number(name: str, value: Any) -> float:
+    """``value`` as a float, or a ValueError naming ``name`` (not a number, NaN, infinite)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def check_token(value: Any, name: str = "token") -> str | None:
+    """An API token fit for the ``Synapse-Access-Token`` header, None when not given.
+
+    The client's rule: surrounding whitespace is stripped, and what is left must be printable
+    ASCII without spaces, tabs, line breaks or other control characters. The error never shows
+    the token, only its length.
+
+    Example:
+        >>> check_token(" secret-token\\n")
+        'secret-token'
+        >>> check_token("a b")
+        Traceback (most recent call last):
+        ...
+        ValueError: token (<3 characters>) must be printable ASCII characters without spaces, \
+tabs, line breaks or other control characters
+    """
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a string, got {type(value).__name__}")
+    token = value.strip()
+    if not token:
+        raise ValueError(f"{name} (<{len(value)} characters>) is only whitespace")
+    if not TOKEN_PATTERN.fullmatch(token):
+        raise ValueError(
+            f"{name} (<{len(value)} characters>) must be printable ASCII characters without "
+            "spaces, tabs, line breaks or other control characters"
+        )
+    return token
 
 
 @dataclass
@@ -29,13 +81,21 @@ class FaultConfig:
 
     def __post_init__(self) -> None:
         for name in ("rate_429", "rate_503", "rate_drop"):
-            value = getattr(self, name)
+            value = _finite_number(name, getattr(self, name))
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
         if self.rate_429 + self.rate_503 + self.rate_drop > 1.0:
             raise ValueError("rate_429 + rate_503 + rate_drop must not exceed 1")
-        if self.latency_ms < 0:
-            raise ValueError(f"latency_ms must be >= 0, got {self.latency_ms!r}")
+        latency = _finite_number("latency_ms", self.latency_ms)
+        if not 0.0 <= latency <= MAX_LATENCY_MS:
+            raise ValueError(
+                f"latency_ms must be between 0 and {MAX_LATENCY_MS:g}, got {self.latency_ms!r}"
+            )
+        retry_after = _finite_number("retry_after", self.retry_after)
+        if not 0.0 <= retry_after <= MAX_RETRY_AFTER:
+            raise ValueError(
+                f"retry_after must be between 0 and {MAX_RETRY_AFTER:g}, got {self.retry_after!r}"
+            )
 
     @property
     def enabled(self) -> bool:

@@ -9,6 +9,8 @@ from collections import Counter
 import pytest
 import requests
 
+from synapse_nb.server import FaultConfig
+
 
 def session_for(server) -> requests.Session:
     session = requests.Session()
@@ -94,6 +96,31 @@ def test_faults_spare_file_downloads(fresh_server):
 def test_invalid_fault_settings_are_refused(settings, fresh_server):
     with pytest.raises(ValueError):
         fresh_server.set_faults(**settings)
+
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("latency_ms", NAN),
+        ("latency_ms", INF),
+        ("latency_ms", 1e12),
+        ("latency_ms", "20"),
+        ("retry_after", NAN),
+        ("retry_after", INF),
+    ],
+)
+def test_nan_inf_huge_or_text_latency_and_retry_after_are_refused(setting, value, fresh_server):
+    with pytest.raises(ValueError, match=setting):
+        fresh_server.set_faults(**{setting: value})
+    with pytest.raises(ValueError, match=setting):
+        FaultConfig().replace(**{setting: value})
+    # the refused setting was not applied: requests are still answered, quickly
+    started = time.monotonic()
+    assert session_for(fresh_server).get(f"{fresh_server.url}sdk/tasks/", timeout=10).ok
+    assert time.monotonic() - started < 5
 
 
 def test_dropped_connections_log_no_error_and_no_agent_token(fresh_server, caplog):

@@ -28,8 +28,8 @@ import time
 from pathlib import Path
 
 from .exceptions import SynapseNBError
-from .server import FaultConfig, ServerHandle, default_cache_dir, start
-from .server.config import MAX_LATENCY_MS, check_token
+from .server import FaultConfig, ListenError, ServerHandle, default_cache_dir, start
+from .server.config import MAX_LATENCY_MS, StartRefused, check_token
 
 #: what to install when the ``lab`` extra is missing (the README's first command does it)
 LAB_INSTALL_HINT = (
@@ -151,7 +151,7 @@ def _add_server_options(parser: argparse.ArgumentParser, default_port: int) -> N
         help="share of connections dropped without a reply",
     )
     parser.add_argument(
-        "--fault-seed", type=count_type, default=0, help="seed of the fault generator"
+        "--fault-seed", type=_integer, default=0, help="seed of the fault generator"
     )
     parser.add_argument(
         "--ray",
@@ -202,8 +202,8 @@ def _start_backend(args: argparse.Namespace, demo: bool) -> ServerHandle:
         srv = _start(args, demo, faults)
     except SynapseNBError as exc:  # e.g. the Ray cluster is unreachable, a Ray head failed
         raise SystemExit(f"synapse-nb: {exc}") from None
-    except (ValueError, OSError) as exc:  # a refused setting, an unknown host, a taken port
-        parser.error(str(exc))
+    except (StartRefused, ListenError) as exc:  # a refused setting, an unknown host, a port
+        parser.error(str(exc))  # (any other error of a start is a fault: its traceback shows)
     print(f"Synapse backend (embedded) ready in {time.perf_counter() - started:.1f} s")
     print(f"  URL:   {srv.url}")
     print(f"  token: {srv.token}")

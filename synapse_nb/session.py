@@ -128,12 +128,12 @@ def _start_embedded(options: Mapping[str, Any]) -> ServerHandle:
                     method=_METHOD,
                 )
             return _EMBEDDED
-        from synapse_nb.server import start
+        from synapse_nb.server import StartRefused, start
 
         settings = {"demo": True, **options}
         try:
             handle = start(**settings)
-        except TypeError as exc:  # an option start() does not know
+        except (TypeError, StartRefused) as exc:  # an option start() does not know, or refuses
             raise InvalidInputError(
                 "server_options", dict(options), str(exc), method=_METHOD
             ) from None

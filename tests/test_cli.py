@@ -193,7 +193,7 @@ BAD_SERVE_FLAGS = [
     (["--latency-ms", "inf"], "--latency-ms"),
     (["--latency-ms", "-1"], "--latency-ms"),
     (["--demo", "--seed", "-1"], "--seed"),
-    (["--fault-seed", "-1"], "--fault-seed"),
+    (["--fault-seed", "x"], "--fault-seed"),
     (["--tasks", "-3"], "--tasks"),
     (["--token", "a b"], "--token"),
     (["--token", "tab\there"], "--token"),

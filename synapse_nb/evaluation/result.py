@@ -3,6 +3,7 @@ per-image and per-annotation frames, and plots."""
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -178,11 +179,13 @@ class EvaluationResult:
             >>> res.confusion_matrix().values.tolist()
             [[0, 1], [1, 0]]
         """
-        for name, value in (("iou", iou), ("score_threshold", score_threshold)):
+        # scores may be any finite number (logits, percentages): only the IoU has a range
+        for name, value, low in (("iou", iou, 0.0), ("score_threshold", score_threshold, None)):
             number = not isinstance(value, bool) and isinstance(value, numbers.Real)
-            if not number or not 0 <= value <= 1:
+            if not number or not math.isfinite(value) or (low is not None and not low < value <= 1):
+                wanted = "a number in (0, 1]" if low is not None else "a finite number"
                 raise EvaluationInputError(
-                    f"{name} = {value!r} is not a number in [0, 1]", field=name, value=value
+                    f"{name} = {value!r} is not {wanted}", field=name, value=value
                 )
         counts = confusion_counts(self.run, agnostic_match(self.run, iou, score_threshold))
         labels = [*self.run.gt.category_names, "background"]

@@ -26,9 +26,17 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .config import FaultConfig, ServerConfig, check_token
+from .config import FaultConfig, ServerConfig, StartRefused, check_token
 
-__all__ = ["FaultConfig", "ServerConfig", "ServerHandle", "default_cache_dir", "start"]
+__all__ = [
+    "FaultConfig",
+    "ListenError",
+    "ServerConfig",
+    "ServerHandle",
+    "StartRefused",
+    "default_cache_dir",
+    "start",
+]
 
 log = logging.getLogger("synapse_nb.server")
 
@@ -207,7 +215,7 @@ def start(
     if latency_ms:
         faults = faults.replace(latency_ms=latency_ms)
     token = check_token(token, "token")
-    _check_arguments(port=port, tasks=tasks, seed=seed)
+    _check_arguments(port=port, tasks=tasks, seed=seed, demo=demo)
     tmp = None
     if data_dir is None:
         tmp = tempfile.TemporaryDirectory(prefix="synapse-nb-")
@@ -248,14 +256,23 @@ def start(
     return handle
 
 
-def _check_arguments(*, port: Any, tasks: Any, seed: Any) -> None:
-    """A ValueError naming the first of ``start()``'s numeric arguments out of range."""
+def _check_arguments(*, port: Any, tasks: Any, seed: Any, demo: Any) -> None:
+    """A :class:`StartRefused` naming the first of ``start()``'s numeric arguments out of
+    range (the demo's seed must be >= 0; scale tasks and faults take any int)."""
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-        raise ValueError(f"start(): port must be an integer between 0 and 65535, got {port!r}")
+        raise StartRefused(
+            f"start(): port must be an integer between 0 and 65535, got {port!r}"
+        )
     if tasks is not None and (isinstance(tasks, bool) or not isinstance(tasks, int) or tasks < 0):
-        raise ValueError(f"start(): tasks must be None or an integer >= 0, got {tasks!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"start(): seed must be an integer >= 0, got {seed!r}")
+        raise StartRefused(f"start(): tasks must be None or an integer >= 0, got {tasks!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise StartRefused(f"start(): seed must be an integer, got {seed!r}")
+    if demo and seed < 0:
+        raise StartRefused(f"start(): the demo's seed must be an integer >= 0, got {seed!r}")
+
+
+class ListenError(OSError):
+    """The backend cannot listen on the host and port asked for (named in the message)."""
 
 
 def _prepare(state: Any, demo: bool, tasks: int | None, seed: int, cache_dir: Any,
@@ -288,7 +305,7 @@ def _serve(app: Any, host: str, port: int, log_level: str) -> tuple[Any, threadi
     except OSError as exc:  # name what was asked for: "Name or service not known" alone is not
         sock.close()
         message = f"cannot listen on host={host!r} port={port}: {exc.strerror or exc}"
-        raise (type(exc)(exc.errno, message) if exc.errno else type(exc)(message)) from exc
+        raise (ListenError(exc.errno, message) if exc.errno else ListenError(message)) from exc
     except BaseException:
         sock.close()
         raise

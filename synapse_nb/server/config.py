@@ -19,12 +19,23 @@ MAX_RETRY_AFTER = 86_400.0
 TOKEN_PATTERN = re.compile(r"^[\x21-\x7e]+\Z")
 
 
+
+class StartRefused(ValueError):
+    """A setting, argument or token the embedded backend refuses before it starts.
+
+    ``synapse-nb serve`` reports it as a usage error; any other error of a start is a fault.
+
+    Example:
+        >>> issubclass(StartRefused, ValueError)
+        True
+    """
+
 def _finite_number(name: str, value: Any) -> float:
     """``value`` as a float, or a ValueError naming ``name`` (not a number, NaN, infinite)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{name} must be a number, got {value!r}")
+        raise StartRefused(f"{name} must be a number, got {value!r}")
     if not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
+        raise StartRefused(f"{name} must be a finite number, got {value!r}")
     return float(value)
 
 
@@ -47,12 +58,12 @@ tabs, line breaks or other control characters
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise ValueError(f"{name} must be a string, got {type(value).__name__}")
+        raise StartRefused(f"{name} must be a string, got {type(value).__name__}")
     token = value.strip()
     if not token:
-        raise ValueError(f"{name} (<{len(value)} characters>) is only whitespace")
+        raise StartRefused(f"{name} (<{len(value)} characters>) is only whitespace")
     if not TOKEN_PATTERN.fullmatch(token):
-        raise ValueError(
+        raise StartRefused(
             f"{name} (<{len(value)} characters>) must be printable ASCII characters without "
             "spaces, tabs, line breaks or other control characters"
         )
@@ -83,17 +94,17 @@ class FaultConfig:
         for name in ("rate_429", "rate_503", "rate_drop"):
             value = _finite_number(name, getattr(self, name))
             if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
+                raise StartRefused(f"{name} must be between 0 and 1, got {value!r}")
         if self.rate_429 + self.rate_503 + self.rate_drop > 1.0:
-            raise ValueError("rate_429 + rate_503 + rate_drop must not exceed 1")
+            raise StartRefused("rate_429 + rate_503 + rate_drop must not exceed 1")
         latency = _finite_number("latency_ms", self.latency_ms)
         if not 0.0 <= latency <= MAX_LATENCY_MS:
-            raise ValueError(
+            raise StartRefused(
                 f"latency_ms must be between 0 and {MAX_LATENCY_MS:g}, got {self.latency_ms!r}"
             )
         retry_after = _finite_number("retry_after", self.retry_after)
         if not 0.0 <= retry_after <= MAX_RETRY_AFTER:
-            raise ValueError(
+            raise StartRefused(
                 f"retry_after must be between 0 and {MAX_RETRY_AFTER:g}, got {self.retry_after!r}"
             )
 

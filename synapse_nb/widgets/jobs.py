@@ -30,6 +30,7 @@ Example:
 from __future__ import annotations
 
 import html
+import numbers
 import threading
 import time
 from collections import deque
@@ -282,7 +283,7 @@ class JobMonitor(LoadOnDisplay, widgets.VBox):
         """
         if timeout is not None and (
             isinstance(timeout, bool)
-            or not isinstance(timeout, int | float)
+            or not isinstance(timeout, numbers.Real)
             or not 0 <= timeout < float("inf")
         ):
             raise InvalidInputError(

@@ -143,7 +143,7 @@ def _tag_records(tags: Any) -> list[dict[str, Any]]:
         )  # fmt: skip
     records = []
     for position, tag in enumerate(tags):
-        if not isinstance(tag, Mapping):
+        if not isinstance(tag, Mapping | pd.Series):  # a dict, or a row of a frame
             raise InvalidInputError(
                 f"tags[{position}]", tag, "must be a dict with id, name and color",
                 method="TagEditor.set_tags",

@@ -48,13 +48,26 @@ def test_confusion_matrix_counts_confusions_misses_and_ghosts() -> None:
 
 
 @pytest.mark.parametrize(("option", "value"), [
-    ("iou", "x"), ("iou", 1.5), ("score_threshold", -0.1), ("iou", True),
+    ("iou", "x"), ("iou", 1.5), ("iou", 0), ("iou", True), ("score_threshold", float("nan")),
+    ("score_threshold", "high"),
 ])
 def test_confusion_matrix_names_a_threshold_out_of_range(option, value) -> None:
     res = evaluate(*_scene())
     with pytest.raises(EvaluationInputError) as err:  # "x" was a TypeError from inside
         res.confusion_matrix(**{option: value})
-    assert (err.value.field, err.value.value) == (option, value)
+    assert err.value.field == option
+    assert err.value.value == value or value != value  # NaN is not equal to itself
+
+
+def test_confusion_matrix_takes_score_thresholds_on_any_scale() -> None:
+    # scores are any finite numbers (logits, percentages): their threshold has no range
+    gt, preds = _scene()
+    scaled = [{**p, "score": p["score"] * 100} for p in preds]
+    low = [{**p, "score": p["score"] - 1} for p in preds]
+    assert evaluate(gt, scaled).confusion_matrix(score_threshold=85).equals(
+        evaluate(gt, preds).confusion_matrix(score_threshold=0.85))
+    assert evaluate(gt, low).confusion_matrix(score_threshold=-0.15).equals(
+        evaluate(gt, preds).confusion_matrix(score_threshold=0.85))
 
 
 def test_per_annotation_frame_joins_by_id() -> None:

@@ -164,6 +164,8 @@ def test_embedded_false_without_a_backend_is_refused():
         ({"server_options": ["demo"]}, "server_options"),
         ({"url": DEAD_URL, "server_options": {"tasks": 5}}, "server_options"),
         ({"embedded": False, "server_options": {"tasks": 5}}, "server_options"),
+        ({"embedded": True, "server_options": {"port": 99999}}, "server_options"),
+        ({"embedded": True, "server_options": {"latency_ms": float("nan")}}, "server_options"),
         # a misspelled client option, before any backend is started (it was a TypeError
         # from inside the client, after the embedded backend had started)
         ({"tiemout": 3}, "tiemout"),

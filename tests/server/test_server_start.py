@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from synapse_nb.server import FaultConfig, start
+from synapse_nb.server import FaultConfig, StartRefused, start
 from synapse_nb.session import connect
 
 
@@ -74,14 +74,21 @@ def test_a_token_with_surrounding_whitespace_is_registered_stripped_as_the_clien
         ({"port": -5}, "port"),
         ({"port": 99999}, "port"),
         ({"tasks": -3}, "tasks"),
-        ({"seed": -1}, "seed"),
+        ({"seed": -1, "demo": True}, "seed"),
+        ({"seed": "1"}, "seed"),
     ],
 )
 def test_out_of_range_numbers_are_refused_naming_the_argument(arguments, named):
     before = _leftovers()
-    with pytest.raises(ValueError, match=named):
+    with pytest.raises(StartRefused, match=named):  # a ValueError: what the CLI reports
         start(**arguments)
     assert _leftovers() == before
+
+
+def test_a_negative_seed_is_taken_for_scale_tasks():
+    # only the demo workspace needs a seed >= 0; scale tasks take any int, as before
+    with start(tasks=3, seed=-5) as srv:
+        assert srv.url
 
 
 def test_an_unknown_host_is_an_os_error_naming_it():

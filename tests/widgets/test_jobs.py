@@ -9,6 +9,7 @@ import json
 import time
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 from demo_backends import backend_fixture
 from part_a_helpers import dummy_comm, frontend_click, journal_mark, requests_since  # noqa: F401
@@ -83,6 +84,7 @@ def test_wait_names_a_timeout_that_is_no_number_of_seconds(server, client, timeo
     with pytest.raises(InvalidInputError) as info:
         monitor.wait(timeout)  # "soon" was a TypeError from inside; -1 was taken as 0
     assert info.value.field == "timeout"
+    assert monitor.wait(np.float64(0.0)) is monitor  # numpy numbers are seconds too
     monitor.close()
 
 

@@ -123,3 +123,6 @@ def test_widget_methods_check_their_arguments():
         editor.set_tags([{"id": 1, "name": "a", "color": "#fff"}, "blurry"])
     with pytest.raises(InvalidInputError, match=r"invalid panel='panel'"):
         editor.follow("panel")
+    rows = pd.DataFrame({"id": [1], "name": ["a"], "color": ["#ffffff"]})
+    editor.set_tags([row for _, row in rows.iterrows()])  # rows of a frame, as before
+    assert [t["name"] for t in editor.tags] == ["a"]

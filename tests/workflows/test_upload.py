@@ -528,6 +528,22 @@ def test_a_bad_project_is_refused_before_any_file_or_unit_is_sent(
     assert not list(tmp_path.glob("*.synapse-upload-*.json"))  # nothing half-written
 
 
+def test_a_collection_that_does_not_exist_points_at_no_manifest(
+    client: BackendClient, tmp_path: Path
+) -> None:
+    # the run stops before it records anything: its note must not name a manifest that
+    # was never written as the way to resume
+    from synapse_nb.exceptions import NotFoundError
+
+    folder = tmp_path / "nowhere"
+    make_images(folder, 1)
+    with pytest.raises(NotFoundError) as caught:
+        upload(client, folder, 99_999, progress=False)
+    note = " ".join(getattr(caught.value, "__notes__", []))
+    assert "nothing was recorded" in note and "to resume" not in note
+    assert not list(tmp_path.glob("*.synapse-upload-*.json"))
+
+
 @pytest.mark.parametrize("factory", ["x", object()])
 def test_a_strategy_factory_without_its_methods_is_refused(
     client: BackendClient, demo: Any, incoming_collection: int, tmp_path: Path, factory: Any

@@ -189,6 +189,8 @@ class UploadOrchestrator:
             f"and {len(ctx.data_units)} data units created by this run"
         )
         manifest = ctx.manifest.path if ctx.manifest is not None else None
+        if manifest is not None and not manifest.exists():  # stopped before it recorded any
+            return f"{done}; nothing was recorded, so run upload() again to start over"
         if manifest is None:
             return (
                 f"{done}; without a manifest a re-run starts over (files already on the "

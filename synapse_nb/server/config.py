@@ -52,8 +52,8 @@ def check_token(value: Any, name: str = "token") -> str | None:
         >>> check_token("a b")
         Traceback (most recent call last):
         ...
-        ValueError: token (<3 characters>) must be printable ASCII characters without spaces, \
-tabs, line breaks or other control characters
+        synapse_nb.server.config.StartRefused: token (<3 characters>) must be printable ASCII \
+characters without spaces, tabs, line breaks or other control characters
     """
     if value is None or value == "":
         return None

@@ -64,7 +64,15 @@ from synapse_nb.exceptions import (
     error_class_for_status,
 )
 
-__all__ = ["LoggingRetry", "Transport", "encode_json", "nonfinite_number", "origin_of", "redact"]
+__all__ = [
+    "LoggingRetry",
+    "Transport",
+    "encode_json",
+    "nonfinite_number",
+    "origin_of",
+    "redact",
+    "refuse_nonfinite",
+]
 
 logger = logging.getLogger("synapse_nb.transport")
 
@@ -1145,16 +1153,41 @@ def encode_json(value: Any, *, method: str | None = None, field: str = "data") -
     try:
         return json.dumps(value, allow_nan=False).encode()
     except ValueError:
+        refuse_nonfinite(value, method=method, field=field)
+        raise  # not a NaN: what json.dumps refused (a circular reference)
+
+
+def _skip(value: Any) -> None:
+    return None
+
+
+def refuse_nonfinite(value: Any, *, method: str | None = None, field: str = "data") -> None:
+    """Raise :class:`InvalidInputError` naming the first NaN or infinity in ``value``.
+
+    ``json.dumps`` looks for one in C (values JSON has no type for are skipped there); only
+    when it finds one does a walk locate it (:func:`nonfinite_number`).
+
+    Example:
+        >>> refuse_nonfinite({"a": [1, 2.5], "when": object()})
+        >>> try:
+        ...     refuse_nonfinite({"params": {"lr": float("nan")}}, method="run_plugin")
+        ... except InvalidInputError as err:
+        ...     print(err.field)
+        data['params']['lr']
+    """
+    try:
+        json.dumps(value, allow_nan=False, default=_skip)
+    except ValueError:
         found = nonfinite_number(value, field)
-        if found is None:
-            raise
-        path, number = found
-        raise InvalidInputError(
-            path,
-            number,
-            "is not a finite number, and JSON has no NaN or Infinity (use None for no value)",
-            method=method,
-        ) from None
+        if found is not None:
+            raise InvalidInputError(
+                found[0],
+                found[1],
+                "is not a finite number, and JSON has no NaN or Infinity (use None for no value)",
+                method=method,
+            ) from None
+    except (TypeError, RecursionError):  # keys JSON cannot hold, or too deep: not ours to say
+        pass
 
 
 def _invalid_header(headers: Mapping[str, Any]) -> str:

@@ -349,17 +349,12 @@ def list_projects(client: Any, params: Mapping[str, Any] | None = None) -> pd.Da
 def _check_client_options(options: Mapping[str, Any]) -> None:
     """Refuse a keyword neither the notebook client nor its raw client takes, before any
     backend is started or asked (it would fail later as a ``TypeError`` from inside)."""
-    import inspect
-
     from synapse_nb.clients import BackendClient
+    from synapse_nb.clients._validate import keyword_names
     from synapse_nb.frames import Client
 
-    names: list[str] = []
-    for owner in (Client, BackendClient):
-        for parameter in inspect.signature(owner.__init__).parameters.values():
-            keyword = parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
-            if keyword and parameter.name not in ("self", "base_url", "api_token", *names):
-                names.append(parameter.name)
+    names = keyword_names(Client.__init__, BackendClient.__init__,
+                          given=("self", "base_url", "api_token"))  # fmt: skip
     for name, value in options.items():
         if name not in names:
             raise InvalidInputError(

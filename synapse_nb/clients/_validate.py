@@ -35,6 +35,7 @@ __all__ = [
     "check_params",
     "check_pk",
     "check_ref",
+    "keyword_names",
 ]
 
 #: The largest id: ids are 64-bit integers (the API's and its database's).
@@ -264,6 +265,24 @@ def check_list_options(options: Mapping[str, Any], method: str, allowed: Any = (
         )
 
 
+def keyword_names(*functions: Any, given: tuple[str, ...] = ()) -> list[str]:
+    """The names ``functions`` take as keywords, in order, each once (``given`` left out).
+
+    Example:
+        >>> def inner(frame, *, threshold=1.0, **rest): ...
+        >>> def outer(self, url, *, retry=None, threshold=2.0): ...
+        >>> keyword_names(inner, outer, given=("self", "frame"))
+        ['threshold', 'url', 'retry']
+    """
+    names: list[str] = []
+    for function in functions:
+        for p in inspect.signature(function).parameters.values():
+            keyword = p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+            if keyword and p.name not in given and p.name not in names:
+                names.append(p.name)
+    return names
+
+
 def check_keywords(
     function: Any, options: Mapping[str, Any], method: str, given: tuple[str, ...] = ()
 ) -> None:
@@ -288,14 +307,9 @@ def check_keywords(
         health: invalid thresholdz=2: is not an option of health (options: threshold, \
 progress) (nothing was sent)
     """
-    parameters = inspect.signature(function).parameters.values()
-    if any(p.kind is p.VAR_KEYWORD for p in parameters):
+    if any(p.kind is p.VAR_KEYWORD for p in inspect.signature(function).parameters.values()):
         return
-    names = [
-        p.name
-        for p in parameters
-        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in given
-    ]
+    names = keyword_names(function, given=given)
     for name, value in options.items():
         if name not in names:
             raise InvalidInputError(

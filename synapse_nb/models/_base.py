@@ -14,14 +14,13 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Annotated, Any, TypeVar
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from synapse_nb._transport import nonfinite_number
+from synapse_nb._transport import refuse_nonfinite
 from synapse_nb.exceptions import InvalidInputError
 
 __all__ = ["Code", "NonEmptyStr", "OpenRequestModel", "RequestModel", "build_body"]
@@ -77,33 +76,11 @@ def validate(model: type[M], data: Any, *, method: str, field: str = "data") -> 
         data = data.model_dump(exclude_unset=True)
     if not isinstance(data, Mapping):
         raise InvalidInputError(field, data, "must be a dict", method=method)
-    _refuse_nonfinite(data, field, method)
+    refuse_nonfinite(data, method=method, field=field)
     try:
         return model.model_validate(dict(data))
     except pydantic.ValidationError as exc:
         raise _as_input_error(exc, method) from None
-
-
-def _skip(value: Any) -> None:
-    return None
-
-
-def _refuse_nonfinite(data: Any, field: str, method: str) -> None:
-    """Raise naming the first NaN or infinity in ``data``; found by ``json.dumps`` in C (values
-    JSON has no type for are skipped there), then located by a walk only when there is one."""
-    try:
-        json.dumps(data, allow_nan=False, default=_skip)
-    except ValueError:
-        found = nonfinite_number(data, field)
-        if found is not None:
-            raise InvalidInputError(
-                found[0],
-                found[1],
-                "is not a finite number, and JSON has no NaN or Infinity (use None for no value)",
-                method=method,
-            ) from None
-    except (TypeError, RecursionError):  # keys JSON cannot hold, or too deep: the model says
-        pass
 
 
 def build_body(model: type[BaseModel], data: Any, *, method: str, field: str = "data") -> Any:

@@ -28,7 +28,14 @@ import time
 from pathlib import Path
 
 from .exceptions import SynapseNBError
-from .server import FaultConfig, ListenError, ServerHandle, default_cache_dir, start
+from .server import (
+    FaultConfig,
+    ListenError,
+    ServerHandle,
+    check_listen,
+    default_cache_dir,
+    start,
+)
 from .server.config import MAX_LATENCY_MS, StartRefused, check_token
 
 #: what to install when the ``lab`` extra is missing (the README's first command does it)
@@ -191,7 +198,7 @@ def _start_backend(args: argparse.Namespace, demo: bool) -> ServerHandle:
     except ValueError as exc:  # e.g. --rate-429 0.6 --rate-503 0.6: more than 1 in all
         parser.error(str(exc).replace("rate_", "--rate-").replace("latency_ms", "--latency-ms"))
     if args.fresh and args.data_dir and args.data_dir.exists():
-        shutil.rmtree(args.data_dir)
+        _wipe_data_dir(parser, args.data_dir, args.host, args.port)
     print(
         "Starting the embedded Synapse backend"
         + (" with the demo workspace (the first start renders its images)..." if demo else "...")
@@ -212,6 +219,22 @@ def _start_backend(args: argparse.Namespace, demo: bool) -> ServerHandle:
         print(f"  agent token: {srv.agent_token}")
     sys.stdout.flush()
     return srv
+
+
+def _wipe_data_dir(parser: argparse.ArgumentParser, data_dir: Path, host: str, port: int) -> None:
+    """``--fresh``: delete the data dir, once it is known to be one of this backend's and the
+    backend could listen where asked (a port in use may be the backend serving that data dir).
+    A refusal is a usage error that leaves the folder as it was."""
+    if any(data_dir.iterdir()) and not (data_dir / "synapse.sqlite3").is_file():
+        parser.error(
+            f"--fresh: {str(data_dir)!r} holds no synapse.sqlite3, so it is not a data dir of "
+            "this backend; it was not deleted"
+        )
+    try:
+        check_listen(host, port)
+    except ListenError as exc:
+        parser.error(f"{exc}; the data dir was not wiped")
+    shutil.rmtree(data_dir)
 
 
 def _start(args: argparse.Namespace, demo: bool, faults: FaultConfig) -> ServerHandle:

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -242,3 +243,86 @@ def test_serve_refuses_a_malformed_token_from_the_environment():
     assert done.returncode == 2, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     assert "SYNAPSE_NB_TOKEN" in done.stderr and "secret token" not in done.stderr
+
+
+# --- --fresh wipes only a data dir of the backend, and only once the backend could listen ----
+
+
+def _serve_fresh(data_dir: Path, *flags: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "synapse_nb.cli", "serve", "--fresh", "--data-dir", str(data_dir),
+         *flags],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=_clean_env(),
+        cwd=REPO,
+    )
+
+
+def test_fresh_refuses_to_delete_a_folder_that_is_not_a_data_dir(tmp_path):
+    folder = tmp_path / "thesis"
+    folder.mkdir()
+    (folder / "chapter1.tex").write_text("months of work")
+    done = _serve_fresh(folder, "--port", "0")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert "--fresh" in done.stderr and "not deleted" in done.stderr, done.stderr
+    assert (folder / "chapter1.tex").read_text() == "months of work"
+    assert "URL:" not in done.stdout
+
+
+def test_fresh_keeps_the_data_dir_when_the_port_is_taken(tmp_path):
+    # the port may be held by the very backend that serves this data dir
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "synapse.sqlite3").write_bytes(b"live database")
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen(1)
+        port = held.getsockname()[1]
+        done = _serve_fresh(data_dir, "--port", str(port))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"port={port}" in done.stderr and "not wiped" in done.stderr, done.stderr
+    assert (data_dir / "synapse.sqlite3").read_bytes() == b"live database"
+
+
+def test_fresh_keeps_the_data_dir_when_the_host_is_unknown(tmp_path):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "synapse.sqlite3").write_bytes(b"live database")
+    done = _serve_fresh(data_dir, "--port", "0", "--host", "not.a.host.invalid")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "host='not.a.host.invalid'" in done.stderr and "not wiped" in done.stderr
+    assert (data_dir / "synapse.sqlite3").read_bytes() == b"live database"
+
+
+def test_fresh_wipes_a_data_dir_of_the_backend_and_starts_empty(tmp_path):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "synapse.sqlite3").write_bytes(b"an old database")
+    (data_dir / "old-upload.bin").write_bytes(b"x")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "synapse_nb.cli", "serve", "--fresh", "--port", "0",
+         "--data-dir", str(data_dir), "--tasks", "3", "--token", "fresh-test-token"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_clean_env(), cwd=REPO,
+    )
+    lines: list[str] = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith("Press Ctrl-C"):
+                break
+        url = re.search(r"URL:\s+(\S+)", "".join(lines)).group(1)
+        assert not (data_dir / "old-upload.bin").exists()
+        page = requests.get(url + "sdk/tasks/", timeout=10,
+                            headers={"Synapse-Access-Token": "Token fresh-test-token"})
+        assert page.status_code == 200 and page.json()["count"] == 3
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0, "".join(lines)

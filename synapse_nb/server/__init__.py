@@ -34,6 +34,7 @@ __all__ = [
     "ServerConfig",
     "ServerHandle",
     "StartRefused",
+    "check_listen",
     "default_cache_dir",
     "start",
 ]
@@ -293,10 +294,8 @@ def _prepare(state: Any, demo: bool, tasks: int | None, seed: int, cache_dir: An
     return agent_token, state.issue_token("admin", token)
 
 
-def _serve(app: Any, host: str, port: int, log_level: str) -> tuple[Any, threading.Thread, int]:
-    """uvicorn on a bound socket in a daemon thread, once it accepts connections."""
-    import uvicorn
-
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port`` and listening, or a :class:`ListenError`."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -309,6 +308,30 @@ def _serve(app: Any, host: str, port: int, log_level: str) -> tuple[Any, threadi
     except BaseException:
         sock.close()
         raise
+    return sock
+
+
+def check_listen(host: str, port: int) -> None:
+    """Raise :class:`ListenError` when the backend could not listen on ``host``:``port`` now
+    (an unknown host, a port in use); ``port`` 0 checks the host only.
+
+    Checked before anything irreversible that precedes a start, such as wiping a data dir.
+
+    Example:
+        >>> check_listen("127.0.0.1", 0)
+        >>> check_listen("not.a.host.invalid", 0)
+        Traceback (most recent call last):
+        ...
+        synapse_nb.server.ListenError: ... cannot listen on host='not.a.host.invalid' port=0: ...
+    """
+    _listening_socket(host, port).close()
+
+
+def _serve(app: Any, host: str, port: int, log_level: str) -> tuple[Any, threading.Thread, int]:
+    """uvicorn on a bound socket in a daemon thread, once it accepts connections."""
+    import uvicorn
+
+    sock = _listening_socket(host, port)
     actual_port = sock.getsockname()[1]
     uv_config = uvicorn.Config(
         app,

@@ -57,6 +57,7 @@ import pandas as pd
 from synapse_nb._config import RetryPolicy, Timeout
 from synapse_nb.clients import BackendClient
 from synapse_nb.clients._validate import (
+    MAX_ID,
     check_bool,
     check_keywords,
     check_list_options,
@@ -72,7 +73,7 @@ from synapse_nb.frames.refresh import FrameSource, cached_listing, incremental
 from synapse_nb.frames.rows import ID_CHUNK, RESOURCES, RowStore
 from synapse_nb.frames.schemas import SCHEMAS
 from synapse_nb.frames.tagging import TagStore
-from synapse_nb.frames.writeback import MAX_ID, READ_ONLY_CHECKED, PushRecord, SnapshotStore
+from synapse_nb.frames.writeback import READ_ONLY_CHECKED, PushRecord, SnapshotStore
 
 if TYPE_CHECKING:
     from synapse_nb.evaluation import Comparison, EvaluationResult

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from synapse_nb.clients._validate import MAX_ID
 from synapse_nb.exceptions import ClientError, InvalidInputError
 from synapse_nb.frames.build import STRING, frame_meta, gc_paused
 from synapse_nb.frames.schemas import SCHEMAS
@@ -136,10 +137,6 @@ def _missing(value: Any) -> bool:
         return value is None or bool(pd.isna(value))
     except (TypeError, ValueError):  # lists, dicts: never "missing"
         return False
-
-
-#: The largest id the server takes (a signed 64-bit integer).
-MAX_ID = 2**63 - 1
 
 
 @dataclass(frozen=True)

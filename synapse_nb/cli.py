@@ -128,7 +128,12 @@ def _add_server_options(parser: argparse.ArgumentParser, default_port: int) -> N
         help="SQLite + stored files (default: a persistent demo dir for 'demo', "
         "a temporary dir for 'serve')",
     )
-    parser.add_argument("--fresh", action="store_true", help="wipe the data dir before starting")
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="wipe the data dir before starting (only a data dir of this backend, one holding "
+        "synapse.sqlite3, and only once the host and port are free)",
+    )
     parser.add_argument(
         "--token",
         type=token_type,

@@ -75,7 +75,7 @@ class AnnotationClientMixin(BaseClient):
             The updated task.
 
         Example:
-            >>> task = backend.create_tasks({"project": 3, "data_unit": 5})
+            >>> task = backend.create_tasks({"project": 2, "data_unit": 5})
             >>> backend.update_task(task["id"], {"status": "completed"})["status"]
             'completed'
         """
@@ -97,7 +97,7 @@ class AnnotationClientMixin(BaseClient):
             The updated task; its ``data`` is the stored payload.
 
         Example:
-            >>> task = backend.create_tasks({"project": 3, "data_unit": 6})
+            >>> task = backend.create_tasks({"project": 2, "data_unit": 6})
             >>> backend.annotate_task_data(task["id"], {"annotations": []})["id"] == task["id"]
             True
         """
@@ -171,10 +171,10 @@ class AnnotationClientMixin(BaseClient):
             The created task for a single dict, else the list of created tasks.
 
         Example:
-            >>> tasks = backend.create_tasks([{"project": 3, "data_unit": 7},
-            ...                               {"project": 3, "data_unit": 8}])
+            >>> tasks = backend.create_tasks([{"project": 2, "data_unit": 7},
+            ...                               {"project": 2, "data_unit": 8}])
             >>> [(t["project"], t["data_unit"]) for t in tasks]
-            [(3, 7), (3, 8)]
+            [(2, 7), (2, 8)]
         """
         method = "create_tasks"
         if isinstance(data, Mapping) and "data" in data:
@@ -222,8 +222,8 @@ class AnnotationClientMixin(BaseClient):
             The server's result, e.g. ``{'updated': 2}``.
 
         Example:
-            >>> tasks = backend.create_tasks([{"project": 3, "data_unit": 9},
-            ...                               {"project": 3, "data_unit": 10}])
+            >>> tasks = backend.create_tasks([{"project": 2, "data_unit": 9},
+            ...                               {"project": 2, "data_unit": 10}])
             >>> ids = [t["id"] for t in tasks]
             >>> result = backend.set_tags_tasks({"task_ids": ids, "tag_ids": [1, 2]})
             >>> result["updated"], result["tags"]

@@ -11,8 +11,8 @@ The :class:`ImportResult` says what happened to every label.
 
 Example:
     >>> from synapse_nb.importers import read_dm
-    >>> task = backend.create_tasks({"project": 3, "data_unit": 6})
-    >>> tasks = client.list_tasks({"project": 3}, list_all=True).loc[[task["id"]]]
+    >>> task = backend.create_tasks({"project": 2, "data_unit": 6})
+    >>> tasks = client.list_tasks({"project": 2}, list_all=True).loc[[task["id"]]]
     >>> doc = {"images": [{"bounding_box": [{"id": "p1", "classification": "car",
     ...        "data": [5, 5, 40, 30], "attrs": [{"name": "score", "value": 0.7}]}]}]}
     >>> labels = read_dm({tasks.file_name.iloc[0]: doc})

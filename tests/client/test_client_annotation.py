@@ -255,7 +255,7 @@ def test_bad_input_raises_before_sending(client, wire, call, field):
 
 def test_annotate_task_data_with_a_list_keeps_the_stored_annotations(client, wire):
     # dict([]) used to send {} and wipe the task's annotations
-    task = client.create_tasks({"project": 3, "data_unit": 6})
+    task = client.create_tasks({"project": 2, "data_unit": 6})
     payload = {"annotations": [{"type": "bbox", "coordinates": [1, 2, 3, 4]}]}
     client.annotate_task_data(task["id"], payload, schema="any")
     wire.clear()

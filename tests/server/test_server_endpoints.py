@@ -446,6 +446,34 @@ def test_create_tasks_in_all_three_body_shapes(make, api):
     assert sorted(t["data_unit"] for t in listing["results"]) == units
 
 
+def test_task_data_unit_of_another_collection_is_400_and_creates_nothing(make, api):
+    ours, other = make.collection()["id"], make.collection()["id"]
+    project = make.project(data_collection=ours)["id"]
+    good = make.data_unit(ours)["id"]
+    stray = make.data_unit(other)["id"]
+
+    def task_count() -> int:
+        return api.get("sdk/tasks/", params={"project": project}).json()["count"]
+
+    single = api.post("tasks/", json={"project": project, "data_unit": stray})
+    assert str(stray) in check_field_error(single, "data_unit")[0]
+
+    listed = api.post("tasks/", json=[{"project": project, "data_unit": u} for u in (good, stray)])
+    assert check_field_error(listed, "data_unit")[0].startswith(f'[1]: Invalid pk "{stray}"')
+
+    nested = api.post(
+        "tasks/", json={"project": project, "data": [{"data_unit": good}, {"data_unit": stray}]}
+    )
+    assert check_field_error(nested, "data_unit")[0].startswith("data[1]")
+    assert task_count() == 0  # all or nothing: the good item of each bulk was not created
+
+    assert api.post("tasks/", json={"project": project, "data_unit": good}).status_code == 201
+    assert task_count() == 1
+    # a project without a data collection takes data units of any collection
+    loose = make.project()["id"]
+    assert api.post("tasks/", json={"project": loose, "data_unit": stray}).status_code == 201
+
+
 def test_task_list_body_errors_name_the_item(api, ctx):
     response = api.post(
         "tasks/",

@@ -429,7 +429,8 @@ async def create_tasks(request: Request, p: Principal = Auth) -> Any:
     if isinstance(payload, list):  # shape (b): a list of objects
         if not payload:
             raise ApiError(400, {"non_field_errors": ["Expected a non-empty list of tasks."]})
-        items = [_task_fields(x, f"[{i}]") for i, x in enumerate(payload)]
+        labels: list[str | None] = [f"[{i}]" for i in range(len(payload))]
+        items = [_task_fields(x, label) for x, label in zip(payload, labels, strict=True)]
         single = False
     elif isinstance(payload, dict) and "data" in payload and isinstance(payload["data"], list):
         body = Body(payload)  # shape (c): {project, data: [{data_unit, ...}]}
@@ -437,16 +438,20 @@ async def create_tasks(request: Request, p: Principal = Auth) -> Any:
         body.check()
         if not payload["data"]:
             raise field_error("data", "This list may not be empty.")
+        labels = [f"data[{i}]" for i in range(len(payload["data"]))]
         items = [
-            _task_fields(x, f"data[{i}]", need_project=False) for i, x in enumerate(payload["data"])
+            _task_fields(x, label, need_project=False)
+            for x, label in zip(payload["data"], labels, strict=True)
         ]
         for item in items:
             item["project"] = item["project"] or project
         single = False
     else:
         items = [_task_fields(require_dict(payload), None)]
+        labels = [None]
         single = True
     _check_task_refs(request, items, p)
+    _check_task_collections(request, items, labels)
     stamp = now()
     with state_of(request).db.write() as con:
         ids = []
@@ -496,6 +501,43 @@ def _check_task_refs(request: Request, items: list[dict], p: Principal) -> None:
         missing = [w for w in wanted if w not in found]
         if missing:
             raise field_error(name, f'Invalid pk "{missing[0]}" - object does not exist.')
+
+
+def _check_task_collections(request: Request, items: list[dict], labels: list[str | None]) -> None:
+    """Refuse a data unit of another data collection than its task's project's.
+
+    Runs after :func:`_check_task_refs` (every project and data unit exists) and before
+    anything is written, so a bulk request with one bad item creates no task. A project
+    without a data collection takes data units of any collection.
+    """
+    db = state_of(request).db
+    projects = sorted({it["project"] for it in items})
+    units = sorted({it["data_unit"] for it in items})
+    project_collection = {
+        r[0]: r[1]
+        for r in db.all(
+            f"SELECT id, data_collection_id FROM projects WHERE id IN ({placeholders(projects)})",
+            projects,
+        )
+    }
+    unit_collection = {
+        r[0]: r[1]
+        for r in db.all(
+            f"SELECT id, data_collection_id FROM data_units WHERE id IN ({placeholders(units)})",
+            units,
+        )
+    }
+    for it, label in zip(items, labels, strict=True):
+        wanted = project_collection.get(it["project"])
+        actual = unit_collection.get(it["data_unit"])
+        if wanted is not None and actual != wanted:
+            prefix = f"{label}: " if label else ""
+            raise field_error(
+                "data_unit",
+                f'{prefix}Invalid pk "{it["data_unit"]}" - the data unit belongs to data '
+                f"collection {actual}, not to data collection {wanted} of project "
+                f"{it['project']}.",
+            )
 
 
 @route(

@@ -34,7 +34,7 @@ from synapse_nb.clients._validate import (
     check_bool,
     check_data,
     check_list_options,
-    check_params,
+    check_list_params,
     check_pk,
     check_ref,
 )
@@ -279,7 +279,7 @@ class BaseClient:
         is handed over (``count`` may be None). ``max_pages`` (list_all only) bounds the
         walk; see :mod:`synapse_nb._pagination` for how every walk ends.
         """
-        query = check_params(params, method=method)
+        query = check_list_params(params, method=method)
         check_bool(list_all, method=method, field="list_all")
         check_list_options(kwargs, method, _REQUEST_OPTIONS)
         if "timeout" in kwargs:  # checked above: a Timeout or one of its forms

@@ -16,6 +16,7 @@ Example:
 from __future__ import annotations
 
 import inspect
+import numbers
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -32,6 +33,8 @@ __all__ = [
     "check_data",
     "check_keywords",
     "check_list_options",
+    "check_list_params",
+    "check_page_size",
     "check_params",
     "check_pk",
     "check_ref",
@@ -124,6 +127,59 @@ def check_params(value: Any, *, method: str, field: str = "params") -> dict[str,
                 f"{field}[{key!r}]", key, "keys must be non-empty strings", method=method
             )
     return dict(value)
+
+
+def check_page_size(value: Any, *, method: str, field: str = "params['page_size']") -> int:
+    """Return a page size as an int >= 1 (a numpy integer or a string of digits is taken).
+
+    A bool, a float, ``0`` or a negative number is refused: no server reads it as the page
+    size meant (Django REST framework falls back to its default size, the embedded backend
+    answers 400).
+
+    Example:
+        >>> check_page_size(np.int64(50), method="list_tasks"), check_page_size(" 7", method="m")
+        (50, 7)
+        >>> try:
+        ...     check_page_size(0, method="list_tasks")
+        ... except InvalidInputError as err:
+        ...     print(err)
+        list_tasks: invalid params['page_size']=0: must be an int >= 1 (nothing was sent)
+    """
+    number = value
+    text = value.strip() if isinstance(value, str) else ""
+    if _is_digits(text) and len(text) <= _MAX_ID_DIGITS:
+        number = int(text)
+    size = int(number) if isinstance(number, numbers.Integral) else 0  # numpy ints too
+    if isinstance(number, bool) or size < 1:
+        raise InvalidInputError(field, value, "must be an int >= 1", method=method)
+    if size > MAX_ID:
+        bits = size.bit_length()
+        shown = value if bits <= 256 else f"<a {bits}-bit integer>"
+        problem = f"must be an int >= 1 (at most {MAX_ID})"
+        raise InvalidInputError(field, shown, problem, method=method)
+    return size
+
+
+def check_list_params(value: Any, *, method: str, field: str = "params") -> dict[str, Any]:
+    """:func:`check_params` of a list call, whose ``page_size`` must be an int >= 1.
+
+    The page size is returned as an int; ``None`` leaves it to the defaults.
+
+    Example:
+        >>> check_list_params({"project": 1, "page_size": "20"}, method="list_tasks")
+        {'project': 1, 'page_size': 20}
+        >>> try:
+        ...     check_list_params({"page_size": 2.5}, method="list_tasks")
+        ... except InvalidInputError as err:
+        ...     print(err.field, "|", err.value)
+        params['page_size'] | 2.5
+    """
+    query = check_params(value, method=method, field=field)
+    if query.get("page_size") is not None:
+        query["page_size"] = check_page_size(
+            query["page_size"], method=method, field=f"{field}['page_size']"
+        )
+    return query
 
 
 def check_data(value: Any, *, method: str, field: str = "data") -> Any:

@@ -61,7 +61,7 @@ from synapse_nb.clients._validate import (
     check_bool,
     check_keywords,
     check_list_options,
-    check_params,
+    check_list_params,
     check_pk,
 )
 from synapse_nb.exceptions import InvalidInputError
@@ -773,7 +773,7 @@ list of ids (ints >= 1); for one id pass [5] (nothing was sent)
         page_options: dict[str, Any],
     ) -> pd.DataFrame:
         method = RESOURCES[kind].method
-        query = check_params(params, method=method)
+        query = check_list_params(params, method=method)
         check_bool(list_all, method=method, field="list_all")
         check_bool(include_data, method=method, field="include_data")
         check_list_options(page_options, method)

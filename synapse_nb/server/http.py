@@ -496,7 +496,9 @@ def paginate(
     # DRF: page 0 is "less than 1" (404), not a synonym of page 1
     page = q.int("page")
     page = 1 if page is None else page
-    size = q.int("page_size") or state.config.default_page_size
+    # page_size=0 is "not greater than 0" (400) like -1, not a synonym of the default
+    size = q.int("page_size")
+    size = state.config.default_page_size if size is None else size
     if page < 1:
         raise ApiError(404, {"detail": "Invalid page."})
     if size < 1:

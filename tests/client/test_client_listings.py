@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
 import json
 
+import numpy as np
 import pytest
 
 from synapse_nb.exceptions import InvalidInputError
+from synapse_nb.frames import Client
 
 LISTINGS = [
     ("list_projects", "projects/", 3),
@@ -67,3 +71,56 @@ def test_verify_checksums_rejects_bad_input_before_sending(bad, client, wire):
     with pytest.raises(InvalidInputError, match="checksums"):
         client.data_files_verify_checksums(bad)
     assert wire.all() == []
+
+
+def _list_methods(cls: type) -> list[str]:
+    """Every list call of ``cls`` that takes ``params``."""
+    return sorted(
+        name
+        for name in dir(cls)
+        if name.startswith("list_") and "params" in inspect.signature(getattr(cls, name)).parameters
+    )
+
+
+@pytest.fixture(scope="module")
+def frames_client(demo_srv, tmp_path_factory):
+    # with a frame cache: a cached listing sends counts alongside its pages
+    cache = tmp_path_factory.mktemp("frame-cache")
+    with Client(demo_srv.url, api_token=demo_srv.token, progress=False, cache=cache) as c:
+        yield c
+
+
+BAD_PAGE_SIZES = [0, -1, True, 2.5, "abc", "0", "", [10], np.float64(5)]
+
+
+@pytest.mark.parametrize("list_all", [False, True])
+@pytest.mark.parametrize("which", ["BackendClient", "Client"])
+def test_a_bad_page_size_is_refused_by_every_list_call_before_sending(
+    which, list_all, client, frames_client, wire
+):
+    target = client if which == "BackendClient" else frames_client
+    methods = _list_methods(type(target))
+    assert {"list_tasks", "list_projects", "list_data_units", "list_jobs"} <= set(methods)
+    for name in methods:
+        call = getattr(target, name)
+        if name == "list_frame":
+            call = functools.partial(call, "task")
+        for bad in BAD_PAGE_SIZES:
+            wire.clear()
+            with pytest.raises(InvalidInputError) as info:
+                call(params={"page_size": bad}, list_all=list_all)
+            assert (name, info.value.field) == (name, "params['page_size']")
+            assert info.value.value is bad or info.value.value == bad
+            assert repr(bad) in str(info.value) and "must be an int >= 1" in str(info.value)
+            assert wire.all() == [], name
+
+
+@pytest.mark.parametrize("which", ["BackendClient", "Client"])
+def test_a_numpy_or_digit_string_page_size_is_sent_as_an_int(which, client, frames_client, wire):
+    target = client if which == "BackendClient" else frames_client
+    for size in (np.int64(2), np.int32(2), " 2", 2):
+        wire.clear()
+        page = target.list_tasks(params={"project": 1, "page_size": size})
+        rows = len(page) if which == "Client" else len(page["results"])
+        assert rows == 2
+        assert "page_size=2" in wire.one("GET", "sdk/tasks/")["query"]

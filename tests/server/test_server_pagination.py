@@ -159,6 +159,14 @@ def test_bad_page_params_are_400_not_500(api):
     check_field_error(api.get("sdk/tasks/", params={"page_size": -5}), "page_size")
 
 
+@pytest.mark.parametrize("path", ["sdk/tasks/", "tasks/", "projects/", "data_units/"])
+def test_page_size_zero_is_400_like_negative_ones(path, api):
+    for size in (0, "0", -1):
+        response = api.get(path, params={"page_size": size})
+        message = check_field_error(response, "page_size")[0]
+        assert message == f"Ensure this value is greater than 0, got {int(size)}.", message
+
+
 def test_default_page_size_is_100(api):
     body = api.get("sdk/tasks/", params={"project": 1}).json()
     assert len(body["results"]) == 100

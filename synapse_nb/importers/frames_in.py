@@ -32,7 +32,10 @@ _OWNERS = ("task_id", "assignment_id", "event_id")
 
 
 class ListsGroundTruth(Protocol):
-    """What :func:`read_ground_truth` needs of a client: the notebook ``Client``'s listing."""
+    """What :func:`read_ground_truth` needs of a client: the notebook ``Client``'s version
+    lookup and listing."""
+
+    def get_ground_truth_version(self, pk: int) -> dict[str, Any]: ...
 
     def list_ground_truth_events(
         self,
@@ -56,17 +59,31 @@ def read_ground_truth(
         source: The labels' source name (default ``ground_truth_version:<id>``).
 
     Returns:
-        Labels keyed by file name; ``item_id`` is the event's task id when it has one.
+        Labels keyed by file name; ``item_id`` is the event's task id when it has one. A
+        version without events gives empty labels.
+
+    Raises:
+        ImportFormatError: ``version`` is not an id (an int >= 1); nothing was sent.
+        NotFoundError: No ground-truth dataset version has that id (the 404 of
+            ``client.get_ground_truth_version(version)``), not empty labels.
 
     Example:
         >>> labels = read_ground_truth(client, 2)
         >>> labels.format, len(labels), "scene_0000.jpg" in labels
         ('ground_truth', 180, True)
+        >>> from synapse_nb.exceptions import NotFoundError
+        >>> try:
+        ...     read_ground_truth(client, 987654)
+        ... except NotFoundError as err:
+        ...     print(err)
+        GET ground_truth_dataset_versions/987654/ failed (404): Not found.
     """
     if isinstance(version, bool) or not isinstance(version, numbers.Integral) or version < 1:
         raise ImportFormatError(
             "<client>", "version", version, "is not a ground-truth dataset version id (int >= 1)"
         )
+    # a clear 404 for an unknown version: its events' listing is empty, like an empty version's
+    client.get_ground_truth_version(int(version))
     frame = client.list_ground_truth_events(
         {"ground_truth_dataset_versions": version}, list_all=True, include_data=True
     )

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from _import_helpers import canon, canon_labels
 
-from synapse_nb.exceptions import InvalidInputError
+from synapse_nb.exceptions import InvalidInputError, NotFoundError
 from synapse_nb.importers import (
     ImportFormatError,
     labels_from_frame,
@@ -147,6 +147,28 @@ def test_read_ground_truth_names_a_version_that_is_no_id_before_listing(rw_clien
         read_ground_truth(rw_client, version)
     assert (caught.value.field, caught.value.value) == ("version", version)
     assert isinstance(caught.value, InvalidInputError)
+
+
+def test_read_ground_truth_of_a_version_that_does_not_exist_is_a_404_naming_it(rw_client):
+    # it used to list no events and come back as empty labels, without a word
+    missing = 987_654
+    with pytest.raises(NotFoundError) as caught:
+        read_ground_truth(rw_client, missing)
+    assert caught.value.status_code == 404
+    assert f"ground_truth_dataset_versions/{missing}/" in str(caught.value)
+
+
+def test_read_ground_truth_of_a_version_without_events_is_empty(rw, rw_client):
+    stamp = now()
+    with rw.state.db.write() as con:
+        version = con.execute(
+            "INSERT INTO ground_truth_dataset_versions (dataset_id, version, created) "
+            "VALUES (1, 'empty', ?)",
+            (stamp,),
+        ).lastrowid
+    assert rw_client.get_ground_truth_version(version)["version"] == "empty"
+    labels = read_ground_truth(rw_client, version)
+    assert labels.format == "ground_truth" and len(labels) == 0 and not labels.audit.warnings
 
 
 def test_match_to_tasks_names_labels_that_are_not_labels():

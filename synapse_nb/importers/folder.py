@@ -41,7 +41,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -52,6 +51,7 @@ import pandas as pd
 
 from synapse_nb._progress import ProgressCallback
 from synapse_nb.exceptions import InvalidInputError
+from synapse_nb.importers._sources import load_json
 from synapse_nb.importers.errors import ImportFormatError
 from synapse_nb.importers.labels import LabelledImage, Labels
 from synapse_nb.importers.matching import Matching, match_to_tasks
@@ -70,6 +70,8 @@ _SHOWN = 8
 #: Task ids per listing request when reading the import's tasks back.
 _ID_CHUNK = 200
 _IMAGE_DIRS = {"voc": ("JPEGImages",), "dm": ("origin_files", "images")}
+#: A top-level JSON object with any of these keys is meant as a COCO file.
+_COCO_KEYS = ("images", "annotations", "categories")
 #: Per-image statuses of :attr:`FolderImport.frame`.
 STATUSES = ("written", "already_annotated", "empty", "no_labels", "skipped", "failed")
 
@@ -196,9 +198,10 @@ def import_folder(
         A :class:`FolderImport`.
 
     Raises:
-        ImportFormatError: Before anything is sent: the layout is not recognised, or labels
-            are unreadable, invalid, of a class the project does not have, do not fit their
-            image, or match no image.
+        ImportFormatError: Before anything is sent: the layout is not recognised, a COCO
+            file is not JSON or lacks its ``images`` or ``categories`` list (the error names
+            the file and the problem), or labels are unreadable, invalid, of a class the
+            project does not have, do not fit their image, or match no image.
         InvalidInputError: A bad argument, or a project whose data collection is not
             ``collection``.
 
@@ -292,29 +295,78 @@ def _sniff(root: Path) -> str:
         return "voc"
     if (root / "dataset.yaml").is_file() or any((root / "labels").glob("*.txt")):
         return "yolo"
-    if _coco_files(root):
+    coco, broken = _coco_files(root)
+    if coco:
+        if broken:  # e.g. a person_keypoints.json cut short beside a good instances.json
+            raise _unreadable(root, broken)
         return "coco"
     if any((root / s).is_dir() and any((root / s).glob("*.json")) for s in ("labels", "json")):
         return "dm"
+    if broken:  # the folder's only labels are JSON files that cannot be read as COCO
+        raise _unreadable(root, broken)
     tasks = sorted(p.parent.name for p in root.glob("*/dataset.yaml"))
     hint = f" (YOLO task folders {tasks}: pass one of them)" if tasks else ""
+    nested = sorted(p.relative_to(root).as_posix() for p in root.glob("annotations/*.json"))
+    if nested:
+        hint += f" (COCO files are read at the top of the folder, not as {nested[0]})"
     raise ImportFormatError(
         str(root), "format",
         why=f"could not be told from the layout{hint}; pass format= one of {list(FOLDER_FORMATS)}",
     )  # fmt: skip
 
 
-def _coco_files(root: Path) -> list[Path]:
-    """The top-level JSON files that are COCO documents (not e.g. an export report)."""
-    found = []
+def _coco_files(root: Path) -> tuple[list[Path], list[ImportFormatError]]:
+    """The top-level JSON files that are COCO documents, and the problems of those that
+    cannot be read as one: not JSON (naming the line and column), or an object with COCO
+    keys whose ``images`` or ``categories`` list is missing. Other JSON (an export report,
+    an error list) is not COCO and left alone.
+
+    Example:
+        >>> Path("ds").mkdir()
+        >>> _ = Path("ds/instances.json").write_text('{"images": [],\\n "categories": [}')
+        >>> _ = Path("ds/export_report.json").write_text('{"total": 0}')
+        >>> found, broken = _coco_files(Path("ds"))
+        >>> found, [str(err) for err in broken]
+        ([], ['ds/instances.json: line 2 column 17 is not JSON: Expecting value'])
+    """
+    found: list[Path] = []
+    broken: list[ImportFormatError] = []
     for path in sorted(root.glob("*.json")):
-        try:
-            head = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        if not path.is_file():
             continue
-        if isinstance(head, Mapping) and {"images", "categories"} <= head.keys():
+        try:
+            head = load_json(path)
+        except ImportFormatError as exc:  # not UTF-8, not JSON: named with the line
+            broken.append(exc)
+            continue
+        except (OSError, ValueError, RecursionError) as exc:  # e.g. an int of 5000 digits
+            broken.append(ImportFormatError(str(path), "file", why=f"cannot be read: {exc}"))
+            continue
+        if not isinstance(head, Mapping) or not any(k in head for k in _COCO_KEYS):
+            continue
+        missing = [k for k in ("images", "categories") if not isinstance(head.get(k), list)]
+        if missing:
+            broken.append(
+                ImportFormatError(
+                    str(path),
+                    missing[0],
+                    why='is missing or not a list (a COCO file has "images" and "categories")',
+                )
+            )
+        else:
             found.append(path)
-    return found
+    return found, broken
+
+
+def _unreadable(root: Path, broken: list[ImportFormatError]) -> ImportFormatError:
+    """One error for the JSON files that cannot be read as COCO: the file's own, or a list."""
+    if len(broken) == 1:
+        return broken[0]
+    shown = "; ".join(str(err) for err in broken[:_SHOWN])
+    more = f" (and {len(broken) - _SHOWN} more)" if len(broken) > _SHOWN else ""
+    return ImportFormatError(
+        str(root), "*.json", why=f"cannot be read as COCO files: {shown}{more}"
+    )
 
 
 def image_files(folder: Path) -> dict[str, Path]:
@@ -371,7 +423,9 @@ def _read(layout: Layout) -> Labels:
 
 
 def _read_coco(root: Path) -> Labels:
-    files = _coco_files(root)
+    files, broken = _coco_files(root)
+    if broken:  # e.g. a person_keypoints.json cut short: not left out without a word
+        raise _unreadable(root, broken)
     if not files:
         raise ImportFormatError(str(root), "*.json", why="no COCO files in the folder")
     if len(files) == 1:

@@ -263,6 +263,71 @@ def test_unknown_layouts_and_formats_are_named(tmp_path: Path) -> None:
         find_layout(tmp_path)
 
 
+def _coco_folder(tmp_path: Path, files: dict[str, str]) -> Path:
+    """A COCO-layout folder: one real image in ``images/`` and the given top-level files."""
+    from PIL import Image
+
+    folder = tmp_path / "coco_ds"
+    (folder / "images").mkdir(parents=True)
+    Image.new("RGB", (32, 24), (10, 200, 10)).save(folder / "images" / "a.jpg")
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+_COCO = {
+    "images": [{"id": 1, "file_name": "a.jpg", "width": 32, "height": 24}],
+    "categories": [{"id": 1, "name": "car"}],
+    "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 8, 8]}],
+}
+_NOT_JSON = '{"images": [\n  {"id": 1, "file_name": "a.jpg"}\n    "categories": []}'
+_NO_IMAGES = json.dumps({k: v for k, v in _COCO.items() if k != "images"})
+
+
+@pytest.mark.parametrize(
+    ("files", "named", "problem"),
+    [
+        ({"instances.json": _NOT_JSON}, "instances.json",
+         "line 3 column 5 is not JSON: Expecting ',' delimiter"),
+        ({"instances.json": _NO_IMAGES}, "instances.json", "images is missing or not a list"),
+        # a broken second file is not left out without a word
+        ({"instances.json": json.dumps(_COCO), "person_keypoints.json": _NOT_JSON},
+         "person_keypoints.json", "line 3 column 5 is not JSON"),
+        ({"instances.json": _NO_IMAGES, "stuff.json": '{"categories": "x", "images": []}'},
+         "instances.json", "stuff.json: categories is missing or not a list"),
+    ],
+    ids=["not-json", "no-images", "one-of-two-broken", "two-broken"],
+)  # fmt: skip
+def test_a_malformed_coco_file_is_named_with_its_problem_before_anything_is_sent(
+    srv: ServerHandle, client: Client, tmp_path: Path, files, named, problem
+) -> None:
+    # it was "format could not be told from the layout" (or, beside a good file, left out)
+    folder = _coco_folder(tmp_path, {**files, "export_report.json": '{"total": 1}'})
+    for fmt in (None, "coco"):
+        srv.requests.clear()
+        with pytest.raises(ImportFormatError) as refused:
+            import_folder(
+                client, folder, collection=SANDBOX_COLLECTION, project=SANDBOX_PROJECT, format=fmt
+            )
+        message = str(refused.value)
+        assert str(folder / named) in message and problem in message, message
+        assert "could not be told" not in message and "export_report" not in message
+        # told from the layout: nothing sent; format="coco": only the project was read
+        sent = [f"{e['method']} {e['path']}" for e in list(srv.requests)]
+        assert sent == ([] if fmt is None else [f"GET /projects/{SANDBOX_PROJECT}/"])
+    assert not list(folder.glob("*.synapse-upload-*.json"))
+
+
+def test_coco_files_below_annotations_are_pointed_at(tmp_path: Path) -> None:
+    folder = _coco_folder(tmp_path, {"annotations/instances.json": json.dumps(_COCO)})
+    with pytest.raises(ImportFormatError, match="format could not be told") as refused:
+        find_layout(folder)
+    assert "read at the top of the folder, not as annotations/instances.json" in str(refused.value)
+    (folder / "annotations" / "instances.json").rename(folder / "instances.json")
+    assert find_layout(folder).format == "coco"
+
+
 def test_images_without_labels_still_get_tasks(client, source, tmp_path) -> None:
     folder = _export(client, source, "dm", tmp_path)
     lone = sorted((folder / "labels").glob("*.json"))[0]

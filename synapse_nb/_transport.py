@@ -34,6 +34,7 @@ from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import (
@@ -1013,7 +1014,10 @@ class Transport:
         err.message = redact(err.message, secrets)
         err.args = (err.message,)
         every = tuple(self._secrets) + tuple(secrets)
-        err.headers = {k: redact(v, every) for k, v in response.headers.items()}
+        # looked up in any case: uvicorn and HTTP/2 proxies send names in lower case
+        err.headers = CaseInsensitiveDict(
+            {k: redact(v, every) for k, v in response.headers.items()}
+        )
         return err
 
     def _map_exception(

@@ -212,6 +212,7 @@ class _ChunkSource:
 
 
 def _retry_after(exc: ClientError) -> float | None:
+    # the transport's error headers take a name in any case (uvicorn sends "retry-after")
     value = (getattr(exc, "headers", None) or {}).get("Retry-After")
     try:
         return min(float(value), 60.0) if value is not None else None

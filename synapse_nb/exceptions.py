@@ -54,6 +54,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import Any
 
 __all__ = [
@@ -157,8 +158,9 @@ class ClientError(SynapseNBError):
             detail = _describe(response)
             message = f"{where}{code}: {detail}" if detail else f"{where}{code}"
         self.message = message
-        #: Reply headers (redacted by the transport), empty when no reply arrived.
-        self.headers: dict[str, str] = {}
+        #: Reply headers (redacted by the transport; names are looked up in any case, as
+        #: servers and proxies send them in any case), empty when no reply arrived.
+        self.headers: MutableMapping[str, str] = {}
         super().__init__(message)
 
     # Aliases: the Synapse SDK reads .status_code/.response, the RayClient docs .status,

@@ -88,6 +88,9 @@ def test_rate_limit_error_after_retries_and_retry_after_is_honoured(srv):
         c.list_storages()
     assert time.monotonic() - started >= 0.95  # slept the server's Retry-After once
     assert info.value.status_code == 429
+    # the server sends "retry-after" in lower case; the error's headers take any case
+    assert info.value.headers["Retry-After"] == info.value.headers["retry-after"] == "1"
+    assert info.value.headers.get("RETRY-AFTER") == "1"
 
 
 def test_retry_after_http_date_is_parsed_and_capped():

@@ -14,7 +14,7 @@ import pytest
 from client_helpers import make_file
 
 from synapse_nb.clients import BackendClient
-from synapse_nb.exceptions import InvalidInputError, UploadInterruptedError
+from synapse_nb.exceptions import InvalidInputError, ServerError, UploadInterruptedError
 from synapse_nb.server import start
 
 MiB = 1024 * 1024
@@ -254,3 +254,49 @@ def test_one_progress_protocol_for_uploads_and_workflows(client, tmp_path):
     reporter = ProgressReporter(lambda cur, tot: seen.append((cur, tot)), method="export")
     reporter.set_progress(2, 5, "fetch")
     assert seen == [(2, 5)]
+
+
+def test_a_rate_limited_finalize_waits_as_long_as_retry_after_says(tmp_path):
+    # found by mutation testing: nothing checked that the finalize honours Retry-After
+    path = make_file(tmp_path / "weights.bin", 2 * MiB, seed=9)
+    marks: dict[str, float] = {}
+    with start() as srv:
+
+        def progress(sent, total):
+            if sent == total:  # the finalize POST comes next: it and the poll get a 429
+                srv.set_faults(rate_429=1.0, retry_after=2, paths=("chunked_upload/",))
+                threading.Timer(0.2, srv.set_faults).start()
+                marks["faults"] = time.monotonic()
+
+        with BackendClient(srv.url, api_token=srv.token, retry={"total": 0}) as c:
+            result = c.create_chunked_upload(path, chunk_size=MiB, progress=progress)
+        waited = time.monotonic() - marks["faults"]
+        upload_path = f"/chunked_upload/{result['id']}/"
+        posts = [e for e in srv.requests if e["method"] == "POST" and e["path"] == upload_path]
+    assert result["checksum"] == md5_of(path) and result["completed_at"]
+    assert len(posts) == 2  # the first one was refused with a 429
+    assert 2.0 <= waited < 6  # Retry-After: 2, not the 0.5 s of the default backoff
+
+
+def test_a_chunk_refused_until_resume_timeout_names_the_last_failure(tmp_path):
+    # found by mutation testing: the error's cause and status were never checked
+    path = make_file(tmp_path / "x.bin", 2 * MiB, seed=10)
+    with start() as srv:
+
+        def progress(sent, total):
+            if sent >= MiB:  # the first chunk is stored; every later request gets a 503
+                srv.set_faults(rate_503=1.0, retry_after=0, paths=("chunked_upload/",))
+
+        started = time.monotonic()
+        with (
+            BackendClient(srv.url, api_token=srv.token, retry={"total": 0}) as c,
+            pytest.raises(UploadInterruptedError) as info,
+        ):
+            c.create_chunked_upload(path, chunk_size=MiB, progress=progress, resume_timeout=1.0)
+        srv.set_faults()
+    err = info.value
+    assert 1.0 <= time.monotonic() - started < 5
+    assert err.upload_id and err.offset == MiB
+    assert err.status_code == 503 and err.response.startswith("GET ")
+    assert "(503)" in err.response
+    assert isinstance(err.__cause__, ServerError) and err.__cause__.status_code == 503

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .marks import PageMarks
 
@@ -191,6 +191,70 @@ def loads(text: str | None, default: Any = None) -> Any:
     return default if text is None else json.loads(text)
 
 
+def _variable_limit() -> int:
+    """How many ``?`` parameters one statement may have in this build of SQLite."""
+    con = sqlite3.connect(":memory:")
+    try:
+        return con.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    finally:
+        con.close()
+
+
+#: the longest list :func:`in_list` binds one ``?`` per value: the ids of a listing page (up
+#: to 1,000), where that is fastest; at most a quarter of the build's parameter limit, so the
+#: statement's other parameters fit too on a build that allows only 999 (SQLite before 3.32)
+INLINE_VALUES = min(1000, _variable_limit() // 4)
+
+
+class InList(NamedTuple):
+    """The inside of an ``IN (...)`` and the parameters it binds (see :func:`in_list`)."""
+
+    sql: str
+    params: list[Any]
+
+
+def in_list(values: Iterable[Any]) -> InList:
+    """``column IN ({sql})`` for any number of values, bound as ``params``.
+
+    SQLite limits the parameters of one statement (250,000 in some builds, 32,766 by default,
+    999 before 3.32), and request bodies carry lists of any length: a short list is bound one
+    ``?`` per value, a longer one as a single JSON array that ``json_each`` reads back value by
+    value, types kept (ints stay ints, text stays text). No values: ``IN ()``, matching nothing.
+
+    Example:
+        >>> in_list([3, 1, 2])
+        InList(sql='?,?,?', params=[3, 1, 2])
+        >>> many = in_list(range(250_001))
+        >>> many.sql, len(many.params), many.params[0][:12]
+        ('SELECT value FROM json_each(?)', 1, '[0,1,2,3,4,5')
+        >>> con = sqlite3.connect(":memory:")
+        >>> con.execute("SELECT value, typeof(value) FROM json_each(?)", in_list(
+        ...     [7, "7", None] * 400).params).fetchmany(3)
+        [(7, 'integer'), ('7', 'text'), (None, 'null')]
+    """
+    values = values if isinstance(values, list) else list(values)
+    if len(values) <= INLINE_VALUES:
+        return InList(",".join("?" * len(values)), values)
+    # allow_nan=False: SQLite's JSON has no NaN; no caller passes floats
+    text = json.dumps(values, separators=(",", ":"), allow_nan=False)
+    return InList("SELECT value FROM json_each(?)", [text])
+
+
+def check_json1(con: sqlite3.Connection) -> None:
+    """Refuse to open the database on a SQLite without ``json_each`` (:func:`in_list` uses it).
+
+    It is built in since SQLite 3.38 and enabled in the usual older builds (Python's own,
+    Debian's...); better a clear error at start than failing requests later.
+    """
+    try:
+        con.execute("SELECT value FROM json_each('[1]')").fetchall()
+    except sqlite3.OperationalError as exc:
+        raise RuntimeError(
+            f"SQLite {sqlite3.sqlite_version} has no JSON1 functions (json_each: {exc}); "
+            "the embedded backend needs SQLite 3.38 or a build with JSON1 enabled."
+        ) from None
+
+
 class Database:
     """Thread-safe access to the SQLite file.
 
@@ -216,6 +280,7 @@ class Database:
         self.page_marks = PageMarks()
         #: one list page is read and rendered at a time (see :func:`~.http.paginate`)
         self.page_lock = threading.Lock()
+        check_json1(self.con)
         with self._write_lock:
             self.con.executescript(SCHEMA)  # executescript manages its own transaction
             self._add_missing_columns()

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .db import in_list
 from .http import Query, Where, range_filters
 
 INT: dict[str, Any] = {"type": "integer"}
@@ -200,11 +201,12 @@ def custom(param: Param, apply: Apply) -> Filter:
 
 
 def subselect(name: str, column: str, sql: str, description: str, kind: str = "ints") -> Filter:
-    """``column IN (sql)`` where ``sql`` has one ``{}`` for the values' placeholders."""
+    """``column IN (sql)`` where ``sql`` has one ``{}`` for the values (see :func:`.db.in_list`)."""
 
     def apply(q: Query, where: Where) -> None:
         if q.has(name):
             values: Sequence[Any] = q.ints(name) if kind == "ints" else q.list(name)
-            where.add(f"{column} IN ({sql.format(','.join('?' * len(values)))})", *values)
+            wanted = in_list(values)
+            where.add(f"{column} IN ({sql.format(wanted.sql)})", *wanted.params)
 
     return Filter((Param(name, INTS if kind == "ints" else STR, description),), apply)

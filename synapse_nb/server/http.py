@@ -22,6 +22,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.datastructures import URL
 
+from .db import in_list
 from .openapi import operation_extra
 
 #: the largest integer SQLite can store; bigger client values are a 400, not an overflow
@@ -335,7 +336,8 @@ class Where:
     def add_in(self, column: str, values: Sequence[Any]) -> None:
         if not values:
             return
-        self.add(f"{column} IN ({','.join('?' * len(values))})", *values)
+        wanted = in_list(values)
+        self.add(f"{column} IN ({wanted.sql})", *wanted.params)
 
     def sql(self) -> str:
         return (" WHERE " + " AND ".join(self.clauses)) if self.clauses else ""
@@ -627,7 +629,8 @@ def _page_rows(db: Any, select_sql: str, params: list, limit: int, offset: int) 
     ]
     if not ids:
         return []
-    rows = db.all(f"SELECT * FROM {table} WHERE id IN ({','.join('?' * len(ids))})", ids)
+    page = in_list(ids)
+    rows = db.all(f"SELECT * FROM {table} WHERE id IN ({page.sql})", page.params)
     position = {pk: i for i, pk in enumerate(ids)}
     return sorted(rows, key=lambda r: position[r["id"]])
 

@@ -517,6 +517,16 @@ def test_set_tags_seed_shape_and_replace(make, api, ctx):
     assert api.get(f"tasks/{task}/").json()["tags"] == [c]
 
 
+def test_task_update_with_a_tag_named_twice(make, api, ctx):
+    project = make.project()["id"]
+    task = make.task(project, ctx["unit"])["id"]
+    a, b = (make.tag(project)["id"] for _ in range(2))
+    response = api.patch(f"tasks/{task}/", json={"tags": [b, a, b]})
+    assert response.status_code == 200, response.text
+    assert response.json()["tags"] == [a, b]
+    assert api.get(f"tasks/{task}/").json()["tags"] == [a, b]
+
+
 def test_set_assignment_tags_seed_shape(api, make, ctx):
     tag = make.tag(ctx["project"])["id"]
     response = api.post(

@@ -22,7 +22,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, WebSocket
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
-from ..db import loads, now
+from ..db import in_list, loads, now
 from ..executors import machine
 from ..http import ApiError, Principal, not_found
 from ..http import route as backend_route
@@ -89,8 +89,9 @@ def _entrypoints(request: Request, rows: list[Any]) -> dict[int, dict]:
     ids = sorted({r["plugin_release_id"] for r in rows if r["plugin_release_id"]})
     if not ids:
         return {}
+    releases = in_list(ids)
     found = state_of(request).db.all(
-        f"SELECT id, config FROM plugin_releases WHERE id IN ({','.join('?' * len(ids))})", ids
+        f"SELECT id, config FROM plugin_releases WHERE id IN ({releases.sql})", releases.params
     )
     return {r["id"]: loads(r["config"], {}).get("actions") or {} for r in found}
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from ..db import dumps, loads, now
+from ..db import dumps, in_list, loads, now
 from ..filters import (
     DATETIME,
     INTS,
@@ -56,7 +56,6 @@ from .common import (
     int_pk,
     json_field,
     links,
-    placeholders,
     ref_row,
     sdk_views,
     state_of,
@@ -233,10 +232,11 @@ def serialize_tasks(request: Request, rows: list[Any]) -> list[dict]:
     if "tags" in wanted:
         all_tags = sorted({t for ts in tags.values() for t in ts})
         if all_tags:
+            tag_ids = in_list(all_tags)
             tag_rows = {
                 r["id"]: {"id": r["id"], "name": r["name"], "color": r["color"]}
                 for r in db.all(
-                    f"SELECT * FROM task_tags WHERE id IN ({placeholders(all_tags)})", all_tags
+                    f"SELECT * FROM task_tags WHERE id IN ({tag_ids.sql})", tag_ids.params
                 )
             }
     out = []
@@ -268,8 +268,9 @@ def _files_by_unit(request: Request, ids: Iterable[int | None]) -> dict[int, dic
     wanted = sorted({i for i in ids if i is not None})
     if not wanted:
         return {}
+    units = in_list(wanted)
     rows = state_of(request).db.all(
-        f"SELECT id, files FROM data_units WHERE id IN ({placeholders(wanted)})", wanted
+        f"SELECT id, files FROM data_units WHERE id IN ({units.sql})", units.params
     )
     files = unit_files_reader(request)
     return {r["id"]: {"files": files(r["files"])} for r in rows}
@@ -474,8 +475,9 @@ async def create_tasks(request: Request, p: Principal = Auth) -> Any:
                 ),
             )
             ids.append(cur.lastrowid)
+    new = in_list(ids)
     rows = state_of(request).db.all(
-        f"SELECT * FROM tasks WHERE id IN ({placeholders(ids)}) ORDER BY id", ids
+        f"SELECT * FROM tasks WHERE id IN ({new.sql}) ORDER BY id", new.params
     )
     created = serialize_tasks(request, rows)
     return created[0] if single else created
@@ -491,11 +493,12 @@ def _check_task_refs(request: Request, items: list[dict], p: Principal) -> None:
         wanted = sorted({it[key] for it in items if it[key] is not None})
         if not wanted:
             continue
+        refs = in_list(wanted)
         found = {
             r[0]
             for r in db.all(
-                f"SELECT id FROM {table} WHERE tenant_id = ? AND id IN ({placeholders(wanted)})",
-                [p.tenant_id, *wanted],
+                f"SELECT id FROM {table} WHERE tenant_id = ? AND id IN ({refs.sql})",
+                [p.tenant_id, *refs.params],
             )
         }
         missing = [w for w in wanted if w not in found]
@@ -511,20 +514,20 @@ def _check_task_collections(request: Request, items: list[dict], labels: list[st
     without a data collection takes data units of any collection.
     """
     db = state_of(request).db
-    projects = sorted({it["project"] for it in items})
-    units = sorted({it["data_unit"] for it in items})
+    projects = in_list(sorted({it["project"] for it in items}))
+    units = in_list(sorted({it["data_unit"] for it in items}))
     project_collection = {
         r[0]: r[1]
         for r in db.all(
-            f"SELECT id, data_collection_id FROM projects WHERE id IN ({placeholders(projects)})",
-            projects,
+            f"SELECT id, data_collection_id FROM projects WHERE id IN ({projects.sql})",
+            projects.params,
         )
     }
     unit_collection = {
         r[0]: r[1]
         for r in db.all(
-            f"SELECT id, data_collection_id FROM data_units WHERE id IN ({placeholders(units)})",
-            units,
+            f"SELECT id, data_collection_id FROM data_units WHERE id IN ({units.sql})",
+            units.params,
         )
     }
     for it, label in zip(items, labels, strict=True):
@@ -570,8 +573,8 @@ async def update_task(pk: str, request: Request, p: Principal = Auth) -> dict:
         con.execute(f"UPDATE tasks SET {sets} WHERE id = ?", [*changes.values(), task_id])
         if tags is not None:
             con.execute("DELETE FROM task_tag_links WHERE task_id = ?", (task_id,))
-            con.executemany(
-                "INSERT INTO task_tag_links VALUES (?, ?)", [(task_id, t) for t in tags]
+            con.executemany(  # a tag named twice is linked once
+                "INSERT INTO task_tag_links VALUES (?, ?)", [(task_id, t) for t in set(tags)]
             )
     return one_task(request, task_id, p)
 
@@ -615,11 +618,12 @@ async def annotate_task_data(pk: str, request: Request, p: Principal = Auth) -> 
 def _check_tags(request: Request, tag_ids: list[int], p: Principal) -> None:
     if not tag_ids:
         return
+    tags = in_list(tag_ids)
     found = {
         r[0]
         for r in state_of(request).db.all(
-            f"SELECT id FROM task_tags WHERE tenant_id = ? AND id IN ({placeholders(tag_ids)})",
-            [p.tenant_id, *tag_ids],
+            f"SELECT id FROM task_tags WHERE tenant_id = ? AND id IN ({tags.sql})",
+            [p.tenant_id, *tags.params],
         )
     }
     missing = [t for t in tag_ids if t not in found]
@@ -645,12 +649,13 @@ async def _set_tags(
     ids = sorted(set(ids or ()))
     tags = sorted(set(tags or ()))
     db = state_of(request).db
+    owners = in_list(ids)
     found = (
         {
             r[0]
             for r in db.all(
-                f"SELECT id FROM {table} WHERE tenant_id = ? AND id IN ({placeholders(ids)})",
-                [p.tenant_id, *ids],
+                f"SELECT id FROM {table} WHERE tenant_id = ? AND id IN ({owners.sql})",
+                [p.tenant_id, *owners.params],
             )
         }
         if ids
@@ -662,7 +667,7 @@ async def _set_tags(
     _check_tags(request, tags, p)
     with db.write() as con:
         if replace and ids:
-            con.execute(f"DELETE FROM {link} WHERE {owner} IN ({placeholders(ids)})", ids)
+            con.execute(f"DELETE FROM {link} WHERE {owner} IN ({owners.sql})", owners.params)
         pairs = [(i, t) for i in ids for t in tags]
         if action == "remove" and not replace:
             con.executemany(f"DELETE FROM {link} WHERE {owner} = ? AND tag_id = ?", pairs)
@@ -670,7 +675,8 @@ async def _set_tags(
             con.executemany(f"INSERT OR IGNORE INTO {link} VALUES (?, ?)", pairs)
         if ids:
             con.execute(
-                f"UPDATE {table} SET modified = ? WHERE id IN ({placeholders(ids)})", [now(), *ids]
+                f"UPDATE {table} SET modified = ? WHERE id IN ({owners.sql})",
+                [now(), *owners.params],
             )
     return {
         "updated": len(ids),
@@ -706,11 +712,11 @@ def serialize_assignments(request: Request, rows: list[Any]) -> list[dict]:
     task_ids = sorted({r["task_id"] for r in rows})
     unit_of = {}
     if task_ids:
+        tasks = in_list(task_ids)
         unit_of = {
             r[0]: r[1]
             for r in db.all(
-                f"SELECT id, data_unit_id FROM tasks WHERE id IN ({placeholders(task_ids)})",
-                task_ids,
+                f"SELECT id, data_unit_id FROM tasks WHERE id IN ({tasks.sql})", tasks.params
             )
         }
     units = data_units_by_id(request, unit_of.values())

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import Depends, Request
 
-from ..db import loads
+from ..db import in_list, loads
 from ..http import (
     ApiError,
     Principal,
@@ -80,19 +80,15 @@ def int_pk(value: str) -> int:
         raise not_found() from None
 
 
-def placeholders(values: Sequence[Any]) -> str:
-    return ",".join("?" * len(values))
-
-
 def links(db: Any, table: str, owner: str, ids: Sequence[int]) -> dict[int, list[int]]:
     """owner id -> sorted tag ids, for a batch of owners (one query)."""
     out: dict[int, list[int]] = {i: [] for i in ids}
     if not ids:
         return out
+    owners = in_list(ids)
     for row in db.all(
-        f"SELECT {owner}, tag_id FROM {table} WHERE {owner} IN "
-        f"({placeholders(ids)}) ORDER BY tag_id",
-        ids,
+        f"SELECT {owner}, tag_id FROM {table} WHERE {owner} IN ({owners.sql}) ORDER BY tag_id",
+        owners.params,
     ):
         out[row[0]].append(row[1])
     return out
@@ -102,11 +98,11 @@ def user_names(db: Any, ids: Iterable[int | None]) -> dict[int, dict]:
     wanted = sorted({i for i in ids if i is not None})
     if not wanted:
         return {}
+    users = in_list(wanted)
     return {
         r["id"]: {"id": r["id"], "username": r["username"], "name": r["name"], "email": r["email"]}
         for r in db.all(
-            f"SELECT id, username, name, email FROM users WHERE id IN ({placeholders(wanted)})",
-            wanted,
+            f"SELECT id, username, name, email FROM users WHERE id IN ({users.sql})", users.params
         )
     }
 
@@ -164,10 +160,10 @@ def data_units_by_id(request: Request, ids: Iterable[int | None]) -> dict[int, d
     wanted = sorted({i for i in ids if i is not None})
     if not wanted:
         return {}
+    units = in_list(wanted)
     rows = db.all(
-        f"SELECT id, data_collection_id, meta, files FROM data_units WHERE id IN "
-        f"({placeholders(wanted)})",
-        wanted,
+        f"SELECT id, data_collection_id, meta, files FROM data_units WHERE id IN ({units.sql})",
+        units.params,
     )
     files = unit_files_reader(request)
     return {

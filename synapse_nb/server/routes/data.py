@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
 from starlette.datastructures import UploadFile
 
-from ..db import dumps, loads, now
+from ..db import dumps, in_list, loads, now
 from ..filters import STR, FilterSet, Param, date_range, ids, int_range, options, search, words
 from ..http import (
     MAX_SQL_INT,
@@ -39,7 +39,6 @@ from ..schemas import CHECKSUMS, COLLECTION_CREATE, UPLOAD_FINALIZE, DataUnitCre
 from .common import (
     get_row,
     int_pk,
-    placeholders,
     ref_row,
     safe_file_name,
     state_of,
@@ -337,14 +336,14 @@ async def verify_checksums(request: Request, p: Principal = Auth) -> dict:
     if not all(isinstance(c, str) for c in checksums):
         raise field_error("checksums", "Every checksum must be a string.")
     existing: set[str] = set()
-    for start in range(0, len(checksums), 500):
-        part = checksums[start : start + 500]
+    if checksums:
+        wanted = in_list(checksums)
         existing.update(
             r[0]
             for r in state_of(request).db.all(
                 f"SELECT checksum FROM data_files WHERE tenant_id = ? AND checksum IN "
-                f"({placeholders(part)})",
-                [p.tenant_id, *part],
+                f"({wanted.sql})",
+                [p.tenant_id, *wanted.params],
             )
         )
     return {"existing_checksums": [c for c in dict.fromkeys(checksums) if c in existing]}
@@ -487,8 +486,9 @@ async def create_data_units(request: Request, p: Principal = Auth) -> Any:
                 ),
             )
             ids.append(cur.lastrowid)
+    new = in_list(ids)
     rows = state_of(request).db.all(
-        f"SELECT * FROM data_units WHERE id IN ({placeholders(ids)}) ORDER BY id", ids
+        f"SELECT * FROM data_units WHERE id IN ({new.sql}) ORDER BY id", new.params
     )
     units = [unit_json(request, r) for r in rows]
     return units if many else units[0]

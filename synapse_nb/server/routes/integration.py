@@ -16,7 +16,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from ..db import dumps, loads, now
+from ..db import dumps, in_list, loads, now
 from ..executors.release import CATEGORIES as RELEASE_CATEGORIES
 from ..executors.release import Limits, ReleaseError, prepare_release, validate_params
 from ..filters import (
@@ -346,12 +346,13 @@ def _release_plugin(q: Query, where: Where) -> None:
     if refs:  # "plugin=," names no plugin: no filter, as for every other list filter
         ids = [numeric_ref(r) for r in refs if numeric_ref(r) is not None]
         codes = [r for r in refs if numeric_ref(r) is None]
-        clause = []
-        if ids:
-            clause.append(f"pl.id IN ({','.join('?' * len(ids))})")
-        if codes:
-            clause.append(f"pl.code IN ({','.join('?' * len(codes))})")
-        where.add("(" + " OR ".join(clause) + ")", *ids, *codes)
+        clause, params = [], []
+        for column, values in (("pl.id", ids), ("pl.code", codes)):
+            if values:
+                wanted = in_list(values)
+                clause.append(f"{column} IN ({wanted.sql})")
+                params += wanted.params
+        where.add("(" + " OR ".join(clause) + ")", *params)
 
 
 RELEASE_QUERY = FilterSet(custom(Param("plugin", STR, "Plugin id(s) or code(s)."), _release_plugin))
@@ -668,13 +669,13 @@ def create_job(
 
 def _job_plugin(q: Query, where: Where) -> None:
     if q.has("plugin"):
-        refs = q.list("plugin")
+        refs = in_list(q.list("plugin"))
         where.add(
             f"j.plugin_release_id IN (SELECT r.id FROM plugin_releases r JOIN plugins pl "
-            f"ON pl.id = r.plugin_id WHERE pl.code IN ({','.join('?' * len(refs))}) "
-            f"OR CAST(pl.id AS TEXT) IN ({','.join('?' * len(refs))}))",
-            *refs,
-            *refs,
+            f"ON pl.id = r.plugin_id WHERE pl.code IN ({refs.sql}) "
+            f"OR CAST(pl.id AS TEXT) IN ({refs.sql}))",
+            *refs.params,
+            *refs.params,
         )
 
 

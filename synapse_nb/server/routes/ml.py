@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from ..db import dumps, loads, now
+from ..db import dumps, in_list, loads, now
 from ..filters import FilterSet, date_range, flag, ids, int_range, search, subselect, words
 from ..http import (
     Body,
@@ -32,7 +32,6 @@ from .common import (
     get_row,
     int_pk,
     json_field,
-    placeholders,
     ref_row,
     sdk_views,
     state_of,
@@ -338,12 +337,13 @@ def serialize_events(request: Request, rows: list[Any]) -> list[dict]:
     version_ids = sorted({r["version_id"] for r in rows})
     versions = {}
     if version_ids:
+        wanted = in_list(version_ids)
         versions = {
             v["id"]: v
             for v in db.all(
                 f"SELECT id, version, dataset_id FROM ground_truth_dataset_versions WHERE id IN "
-                f"({placeholders(version_ids)})",
-                version_ids,
+                f"({wanted.sql})",
+                wanted.params,
             )
         }
     out = []

@@ -211,7 +211,7 @@ def test_set_tags_on_more_objects_than_the_build_binds(big, owners, tags, route)
 
 
 @pytest.mark.parametrize("route", SET_TAGS)
-def test_set_tags_with_one_unknown_id_among_too_many_to_bind_changes_nothing(big, owners, tags, route):
+def test_set_tags_with_one_unknown_id_among_too_many_changes_nothing(big, owners, tags, route):
     ids = owners[route]
     response = post(big, route, {"ids": ids, "tags": tags[:1]}, params={"replace": "true"})
     assert response.status_code == 200, response.text[:500]

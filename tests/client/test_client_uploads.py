@@ -12,9 +12,15 @@ import time
 
 import pytest
 from client_helpers import make_file
+from hostile import json_reply
 
 from synapse_nb.clients import BackendClient
-from synapse_nb.exceptions import InvalidInputError, ServerError, UploadInterruptedError
+from synapse_nb.exceptions import (
+    ClientError,
+    InvalidInputError,
+    ServerError,
+    UploadInterruptedError,
+)
 from synapse_nb.server import start
 
 MiB = 1024 * 1024
@@ -300,3 +306,254 @@ def test_a_chunk_refused_until_resume_timeout_names_the_last_failure(tmp_path):
     assert err.status_code == 503 and err.response.startswith("GET ")
     assert "(503)" in err.response
     assert isinstance(err.__cause__, ServerError) and err.__cause__.status_code == 503
+
+
+class VirtualClock:
+    """Stands in for the uploader's ``time`` module: a sleep is recorded and moves the clock
+    on at once, so backoff schedules of many seconds are checked in milliseconds.
+
+    ``on_sleep(n)`` runs after the n-th sleep (1-based): the test turns the server's faults
+    off there, so the server refuses exactly as often as the schedule needs. Only
+    ``synapse_nb._uploads`` sees this clock; the transport and the server keep real time.
+    """
+
+    def __init__(self, on_sleep=None):
+        self.now = 100.0
+        self.sleeps: list[float] = []
+        self._on_sleep = on_sleep
+
+    def monotonic(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+        if self._on_sleep is not None:
+            self._on_sleep(len(self.sleeps))
+
+
+@pytest.fixture
+def virtual_clock(monkeypatch):
+    from synapse_nb import _uploads
+
+    def install(on_sleep=None):
+        clock = VirtualClock(on_sleep)
+        monkeypatch.setattr(_uploads, "time", clock)
+        return clock
+
+    return install
+
+
+@pytest.fixture
+def top_jitter(monkeypatch):
+    """The uploader's poll jitter always picks the longest pause; returns the bounds asked."""
+    from synapse_nb import _uploads
+
+    bounds: list[tuple[float, float]] = []
+
+    class Top:
+        @staticmethod
+        def uniform(low, high):
+            bounds.append((low, high))
+            return high
+
+    monkeypatch.setattr(_uploads, "random", Top)
+    return bounds
+
+
+def _calls(srv, prefix="/chunked_upload/"):
+    return [(e["method"], e["path"]) for e in srv.requests if e["path"].startswith(prefix)]
+
+
+def test_resync_backoff_doubles_from_half_a_second_and_is_capped_at_ten(tmp_path, virtual_clock):
+    # found by mutation testing: nothing pinned the backoff's base, growth or cap
+    path = make_file(tmp_path / "x.bin", 1000, seed=11)
+    with start() as srv:
+        srv.set_faults(rate_503=1.0, retry_after=0, paths=("chunked_upload/",))
+        clock = virtual_clock(lambda n: n == 7 and srv.set_faults())  # 7 refusals, then up
+        with BackendClient(srv.url, api_token=srv.token, retry={"total": 0}) as c:
+            result = c.create_chunked_upload(path, chunk_size=MiB)
+        calls = _calls(srv)
+    assert result["checksum"] == md5_of(path) and result["completed_at"]
+    assert clock.sleeps == [0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
+    assert calls[:8] == [("PUT", "/chunked_upload/")] * 8  # no upload yet: the PUT is retried
+
+
+def test_first_resync_asks_the_server_at_once_and_logs_why(tmp_path, virtual_clock, caplog):
+    # found by mutation testing: the immediate first GET and the debug line were unchecked
+    path = make_file(tmp_path / "x.bin", 2 * MiB, seed=12)
+    with start() as srv:
+
+        def progress(sent, total):
+            if sent == MiB:  # the first chunk is stored; the next requests get a 503
+                srv.set_faults(rate_503=1.0, retry_after=0, paths=("chunked_upload/",))
+
+        clock = virtual_clock(lambda n: srv.set_faults())  # the first wait ends the outage
+        caplog.set_level("DEBUG", logger="synapse_nb.uploads")
+        with BackendClient(srv.url, api_token=srv.token, retry={"total": 0}) as c:
+            result = c.create_chunked_upload(path, chunk_size=MiB, progress=progress)
+        calls = _calls(srv)
+    upload = f"/chunked_upload/{result['id']}/"
+    assert result["checksum"] == md5_of(path) and result["completed_at"]
+    # the refused PUT is followed by a GET without any wait; only the refused GET waits,
+    # and that wait already continues the backoff (1 s, not 0.5 s)
+    assert calls[1:5] == [("PUT", upload), ("GET", upload), ("GET", upload), ("PUT", upload)]
+    assert clock.sleeps == [1.0]
+    failed = [r.getMessage() for r in caplog.records if r.getMessage().startswith("chunk at")]
+    assert len(failed) == 1
+    assert failed[0].startswith(f"chunk at {MiB} failed (")
+    assert "503" in failed[0] and failed[0].endswith("); asking the server for its offset")
+
+
+def test_waits_stop_exactly_at_resume_timeout_and_never_drop_below_50_ms(tmp_path, virtual_clock):
+    # found by mutation testing: `elapsed > resume_timeout` (for >=) survived
+    path = make_file(tmp_path / "x.bin", 1000, seed=13)
+    cases = [
+        (1.5, [0.5, 1.0]),  # stalled for exactly 1.5 s: that is the end, no 50 ms extra
+        (0.75, [0.5, 0.25]),  # the 1 s backoff is cut to the 0.25 s that are left
+        (0.51, [0.5, 0.05]),  # ... but never below 50 ms
+    ]
+    with start() as srv:
+        srv.set_faults(rate_503=1.0, retry_after=0, paths=("chunked_upload/",))
+        for resume_timeout, expected in cases:
+            clock = virtual_clock()
+            srv.requests.clear()
+            with (
+                BackendClient(srv.url, api_token=srv.token, retry={"total": 0}) as c,
+                pytest.raises(UploadInterruptedError) as info,
+            ):
+                c.create_chunked_upload(path, chunk_size=MiB, resume_timeout=resume_timeout)
+            assert clock.sleeps == expected, resume_timeout
+            assert _calls(srv) == [("PUT", "/chunked_upload/")] * 3
+            assert info.value.status_code == 503 and info.value.offset == 0
+        srv.set_faults()
+
+
+def test_resume_timeout_zero_gives_up_at_the_first_failure(tmp_path):
+    # real clock: with resume_timeout=0 the refused chunk is not followed by any request
+    path = make_file(tmp_path / "x.bin", 2 * MiB, seed=15)
+    with start() as srv:
+
+        def progress(sent, total):
+            if sent == MiB:
+                srv.set_faults(rate_503=1.0, retry_after=0, paths=("chunked_upload/",))
+
+        with (
+            BackendClient(srv.url, api_token=srv.token, retry={"total": 0}) as c,
+            pytest.raises(UploadInterruptedError) as info,
+        ):
+            c.create_chunked_upload(path, chunk_size=MiB, progress=progress, resume_timeout=0)
+        calls = _calls(srv)
+        srv.set_faults()
+    assert [m for m, _ in calls] == ["PUT", "PUT"]  # no GET, no second try
+    assert info.value.offset == MiB and info.value.status_code == 503
+
+
+def test_lost_finalize_reply_polls_five_times_with_doubling_jitter(
+    tmp_path, virtual_clock, top_jitter
+):
+    # found by mutation testing: _poll_completed's count, pauses and stop rule were unchecked
+    path = make_file(tmp_path / "x.bin", 1000, seed=16)
+    with start() as srv:
+
+        def progress(sent, total):
+            if sent == total:  # the finalize POST comes next: its connection is dropped
+                srv.set_faults(rate_drop=1.0, paths=("chunked_upload/",))
+
+        # the first poll is dropped too; the server is back for the other four, which find
+        # every byte sent but the upload not completed (the dropped POST never arrived)
+        clock = virtual_clock(lambda n: srv.set_faults())
+        with BackendClient(srv.url, api_token=srv.token, retry={"total": 0}) as c:
+            result = c.create_chunked_upload(path, chunk_size=MiB, progress=progress)
+        calls = _calls(srv)
+    upload = f"/chunked_upload/{result['id']}/"
+    assert result["checksum"] == md5_of(path) and result["completed_at"]
+    assert calls[1:] == [("POST", upload)] + [("GET", upload)] * 5 + [("POST", upload)]
+    assert top_jitter == [(0, 0.5), (0, 1.0), (0, 2.0), (0, 4.0)]  # none after the last poll
+    assert clock.sleeps == [0.5, 1.0, 2.0, 4.0]
+
+
+def test_a_refused_finalize_looks_once_then_backs_off_and_posts_again(tmp_path, virtual_clock):
+    # a 503 on the finalize is followed by one look at the upload (refused too here), then
+    # by the finalize's own backoff (Retry-After: 0 means the default 0.5 s), then a new POST
+    path = make_file(tmp_path / "x.bin", 1000, seed=17)
+    with start() as srv:
+
+        def progress(sent, total):
+            if sent == total:
+                srv.set_faults(rate_503=1.0, retry_after=0, paths=("chunked_upload/",))
+
+        clock = virtual_clock(lambda n: srv.set_faults())
+        with BackendClient(srv.url, api_token=srv.token, retry={"total": 0}) as c:
+            result = c.create_chunked_upload(path, chunk_size=MiB, progress=progress)
+        calls = _calls(srv)
+    upload = f"/chunked_upload/{result['id']}/"
+    assert result["completed_at"]
+    assert calls[1:] == [("POST", upload), ("GET", upload), ("POST", upload)]
+    assert clock.sleeps == [0.5]  # the finalize's own backoff, no poll pause
+
+
+def test_a_lost_finalize_that_did_land_is_found_by_polling_not_posted_again(
+    tmp_path, virtual_clock
+):
+    # found by mutation testing: no test had a poll find the upload completed
+    path = make_file(tmp_path / "x.bin", 2 * MiB, seed=18)
+    with start() as srv, BackendClient(srv.url, api_token=srv.token) as other:
+
+        def progress(sent, total):
+            if sent == total:
+                # stands in for a finalize POST that is applied but whose reply is lost:
+                # the upload is completed here, and our own POST's connection is dropped
+                other._post(_calls(srv)[-1][1].lstrip("/"), {"md5": md5_of(path)})
+                srv.set_faults(rate_drop=1.0, paths=("chunked_upload/",))
+
+        clock = virtual_clock(lambda n: srv.set_faults())  # the first poll is dropped too
+        with BackendClient(srv.url, api_token=srv.token, retry={"total": 0}) as c:
+            result = c.create_chunked_upload(path, chunk_size=MiB, progress=progress)
+        calls = _calls(srv)
+    upload = f"/chunked_upload/{result['id']}/"
+    assert result["checksum"] == md5_of(path) and result["completed_at"]
+    # the other client's POST, our dropped POST, the dropped poll, the poll that finds it done
+    assert calls[2:] == [("POST", upload)] * 2 + [("GET", upload)] * 2
+    assert len(clock.sleeps) == 1 and 0 <= clock.sleeps[0] <= 0.5  # one jittered pause
+
+
+def test_finalize_polls_pause_no_later_than_60_s_after_polling_began(
+    tmp_path, virtual_clock, top_jitter
+):
+    # found by mutation testing: the 60 s bound of the polls was unchecked
+    path = make_file(tmp_path / "x.bin", 1000, seed=19)
+    with start() as srv:
+
+        def progress(sent, total):
+            if sent == total:  # the finalize POST and its first poll are dropped
+                srv.set_faults(rate_drop=1.0, paths=("chunked_upload/",))
+
+        def on_sleep(n):
+            if n == 1:  # stands in for polls that hung for a long time: 59 s have gone by
+                srv.set_faults()
+                clock.now += 58.5
+
+        clock = virtual_clock(on_sleep)
+        with BackendClient(srv.url, api_token=srv.token, retry={"total": 0}) as c:
+            result = c.create_chunked_upload(path, chunk_size=MiB, progress=progress)
+    assert result["completed_at"]
+    assert len(top_jitter) == 4  # five polls in all
+    assert clock.sleeps == [0.5, 1.0, 0.0, 0.0]  # 0.5 + 58.5 + 1.0 = the 60 s deadline
+
+
+def test_an_upload_state_that_is_not_an_object_is_refused_by_name(hostile, tmp_path):
+    # found by mutation testing: the error for a malformed upload state was unchecked
+    hostile.on("GET", "/api/chunked_upload/u1/", json_reply(["not", "an", "upload"]))
+    path = make_file(tmp_path / "x.bin", 10, seed=20)
+    with (
+        BackendClient(f"{hostile.url}/api", api_token=TOKEN, retry={"total": 0}) as c,
+        pytest.raises(ClientError) as info,
+    ):
+        c.create_chunked_upload(path, upload_id="u1")
+    err = info.value
+    assert type(err) is ClientError and err.status_code is None
+    assert "unexpected upload state: ['not', 'an', 'upload']" in str(err)
+    assert [(r["method"], r["path"]) for r in hostile.requests] == [
+        ("GET", "/api/chunked_upload/u1/")
+    ]

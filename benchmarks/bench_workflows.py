@@ -12,6 +12,10 @@ context; ``--out-dir`` on a RAM disk (``/dev/shm``) separates that cost from the
   pose), labels only and then with the originals: the ratio of each export's time to the
   floor, which is only listing the same tasks with their annotation JSON
   (``list_tasks(list_all=True)``) -- the part every export must do -- measured right before it.
+  Next to it the **file floor**, measured right after it: writing as many files as the
+  export left, with the same sizes, into a fresh folder with plain ``open(...).write(...)``
+  -- what the disk charges for the files alone -- and the export's ratio to both floors
+  together, which is what the export's own work adds.
 * **Upload** of small files at a per-request latency: :func:`synapse_nb.plugins.upload` (which
   also creates the data units) against a sequential ``create_data_file`` loop; then a re-run
   of the finished upload, which must skip everything.
@@ -25,6 +29,7 @@ import argparse
 import os
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,18 +59,45 @@ def _floor(client: BackendClient, params: dict[str, Any], repeat: int) -> tuple[
     return best, listed
 
 
+def file_floor(sizes: list[int], folder: Path, repeat: int) -> float:
+    """Seconds to write ``len(sizes)`` files of those sizes into a fresh folder with plain
+    ``open(...).write(...)`` (best of ``repeat`` runs, each into its own folder)."""
+    payload = memoryview(b"x" * max(sizes, default=0))
+    best = float("inf")
+    for run in range(repeat):
+        target = folder / f"run{run}"
+        target.mkdir(parents=True)
+        prefix = f"{target}{os.sep}"
+        started = time.perf_counter()
+        for number, size in enumerate(sizes):
+            with open(f"{prefix}{number}.txt", "wb") as file:
+                file.write(payload[:size])
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def _file_sizes(root: Path) -> list[int]:
+    """Sizes of every file under ``root`` (hard links count once per name, as written)."""
+    return [
+        os.path.getsize(os.path.join(folder, name))
+        for folder, _, names in os.walk(root)
+        for name in names
+    ]
+
+
 def bench_export(
     n_tasks: int, workers: int, out: Path, formats: tuple[str, ...] = FORMATS, repeat: int = 2
-) -> list[tuple[str, str, str, str, str, str]]:
-    """``(format, originals, floor, export, ratio, files per item)`` rows; each export next to
-    its own floor.
+) -> list[tuple[str, ...]]:
+    """``(format, originals, listing floor, file floor, export, ratio to the listing, ratio
+    to both floors, files per item)`` rows; each export next to its own floors.
 
-    Both sides are the best of ``repeat`` runs, and the floor is measured right before each
-    export, so a change of load on the machine moves both sides of a ratio alike. The
-    originals (and the image sizes the tasks lack) come from the download cache after the
-    first export that needs them.
+    Every measure is the best of ``repeat`` runs. The listing floor is measured right before
+    each export and the file floor right after it (writing the files the export left), so a
+    change of load on the machine moves both sides of a ratio alike. The originals (and the
+    image sizes the tasks lack) come from the download cache after the first export that
+    needs them.
     """
-    rows = []
+    rows: list[tuple[str, ...]] = []
     with start(tasks=n_tasks) as srv, BackendClient(srv.url, api_token=srv.token) as client:
         params = {"project": _project(client, "Scale project")}
         for originals in (False, True):
@@ -80,15 +112,18 @@ def bench_export(
                     )  # fmt: skip
                     assert report.exported == listed, report
                     best = min(best, report.elapsed)
-                files = sum(len(names) for _, _, names in os.walk(report.path))
+                sizes = _file_sizes(report.path)
+                files = file_floor(sizes, out / f"file-floor-{report.path.name}", repeat)
                 rows.append((
                     fmt.upper(), "yes" if originals else "no", f"{floor:.2f} s",
-                    f"{best:.2f} s", f"{best / floor:.1f}x", f"{files:,} ({files / listed:.2f})",
+                    f"{files:.2f} s", f"{best:.2f} s", f"{best / floor:.1f}x",
+                    f"{best / (floor + files):.1f}x",
+                    f"{len(sizes):,} ({len(sizes) / listed:.2f}), {sum(sizes) / 1e6:.1f} MB",
                 ))  # fmt: skip
     return rows
 
 
-def print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+def print_table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, tuple("-" * w for w in widths), *rows]:
         print("  ".join(f"{cell:<{w}}" for cell, w in zip(row, widths, strict=True)).rstrip())
@@ -180,17 +215,20 @@ def main() -> None:
             rows += bench_upload(args.files, args.latency_ms, args.workers, Path(tmp) / "uploads")
     where = args.out_dir or tempfile.gettempdir()
     print(
-        f"exports of {args.tasks:,} tasks into {where}; floor = listing them with their "
-        f"annotation JSON; best of {args.repeat} runs each"
+        f"exports of {args.tasks:,} tasks into {where}; listing floor = listing them with their "
+        "annotation JSON; file floor = writing the files the export left (same count and "
+        f"sizes) with plain open().write() into a fresh folder; best of {args.repeat} runs each"
     )
     print_table(
         (
             "format",
             "originals",
             "listing floor",
+            "file floor",
             "export",
             "ratio (goal <= 3x)",
-            "files (per item)",
+            "export / both floors",
+            "files (per item), bytes",
         ),
         exports,
     )

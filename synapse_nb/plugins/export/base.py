@@ -38,18 +38,24 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 from collections.abc import Iterable, Mapping, Sized
 from dataclasses import asdict, dataclass
 from enum import StrEnum
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PurePath, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
 from synapse_nb.converters import Audit
 from synapse_nb.exceptions import ClientError, InvalidInputError
 from synapse_nb.plugins._progress import ProgressCallback, ProgressReporter
-from synapse_nb.plugins.export._files import Directories, json_document, write_file
+from synapse_nb.plugins.export._files import (
+    Directories,
+    child_path,
+    is_plain_name,
+    json_document,
+    link_file,
+    write_file,
+)
 from synapse_nb.utils.file import download_file, get_temp_path
 
 __all__ = ["BaseExporter", "ExportRun", "ExportStatus", "MetricsRecord", "place_file"]
@@ -196,7 +202,11 @@ def _stem_suffix(name: str) -> tuple[str, str]:
     return name, ""
 
 
-def place_file(source: Path, target: Path, directories: Directories | None = None) -> None:
+def place_file(
+    source: str | os.PathLike[str],
+    target: str | os.PathLike[str],
+    directories: Directories | None = None,
+) -> None:
     """Put ``source`` at ``target``: a hard link when possible (one disk copy), else a copy.
 
     An existing ``target`` is replaced. ``directories`` (an export's
@@ -208,24 +218,12 @@ def place_file(source: Path, target: Path, directories: Directories | None = Non
         >>> Path("export/images/a.jpg").read_bytes(), Path("export/images/a.jpg").stat().st_nlink
         (b'jpeg bytes', 2)
     """
+    parent = Path(target).parent
     if directories is None:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        parent.mkdir(parents=True, exist_ok=True)
     else:
-        directories.ensure(target.parent)
-    try:
-        os.link(source, target)
-    except FileExistsError:  # replaced, as before: unlink, then link
-        target.unlink()
-        _link_or_copy(source, target)
-    except OSError:  # another file system, or links not supported
-        shutil.copyfile(source, target)
-
-
-def _link_or_copy(source: Path, target: Path) -> None:
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
+        directories.ensure(parent)
+    link_file(source, target)
 
 
 class BaseExporter:
@@ -267,6 +265,7 @@ class BaseExporter:
         self.unique_export_path: Path | None = None
         self._names: set[str] = set()
         self._directories = Directories()
+        self._output_dirs: dict[tuple[Path, tuple[str, ...], str | None], Path] = {}
 
     # ------------------------------------------------------------------ helpers (Synapse SDK)
     def _create_unique_export_path(self, base_name: str) -> Path:
@@ -348,6 +347,51 @@ class BaseExporter:
         split = item.get("split")
         return base / split if split else base
 
+    def _output_dir(self, root: Path, *parts: str, item: Mapping[str, Any] | None = None) -> Path:
+        """``root/parts``, then :meth:`split_dir` for ``item``: one Path object per directory.
+
+        Items of a split share their directory's Path, so saving an item builds none (and
+        :class:`~synapse_nb.plugins.export._files.Directories` finds it by its cached hash).
+        A subclass overriding :meth:`split_dir` has it called for every item, as it may look
+        at more than the split.
+
+        Example:
+            >>> exporter = BaseExporter(None, [], ".")
+            >>> a = exporter._output_dir(Path("out"), "labels", item={"split": "val"})
+            >>> a, exporter._output_dir(Path("out"), "labels", item={"split": "val"}) is a
+            (PosixPath('out/labels/val'), True)
+        """
+        split = None if item is None else item.get("split")
+        if item is not None and (
+            type(self).split_dir is not BaseExporter.split_dir or not isinstance(split, str | None)
+        ):
+            return self.split_dir(root.joinpath(*parts), item)
+        key = (root, parts, split)
+        known = self._output_dirs.get(key)
+        if known is None:
+            base = root.joinpath(*parts)
+            known = self._output_dirs[key] = base if item is None else self.split_dir(base, item)
+        return known
+
+    def _place(self, source: str | os.PathLike[str], directory: Path, name: str) -> str:
+        """:func:`place_file` of ``source`` at ``directory / name``; the target's path as text.
+
+        A plain name is joined as text under the directory, made once per export, so
+        placing a file builds no Path.
+
+        Example:
+            >>> _ = Path("cat.jpg").write_bytes(b"jpeg")
+            >>> BaseExporter(None, [], ".")._place("cat.jpg", Path("out/images"), "a.jpg")
+            'out/images/a.jpg'
+        """
+        if not is_plain_name(name):
+            target = directory / name
+            place_file(source, target, self._directories)
+            return os.fspath(target)
+        placed = child_path(self._directories.ensure(directory), name)
+        link_file(source, placed)
+        return placed
+
     # ------------------------------------------------------------------ file saving (Synapse SDK)
     def save_original_file(
         self, result: Mapping[str, Any], base_path: Path, error_file_list: list
@@ -367,7 +411,8 @@ class BaseExporter:
                 if not files.get("url"):
                     raise OSError("the item has no file URL")
                 source = download_file(str(files["url"]), get_temp_path("media"))
-            place_file(Path(source), base_path / name, self._directories)
+            # as a Path, which errors name by its (normalised) text, as before
+            self._place(source if isinstance(source, PurePath) else Path(source), base_path, name)
         except (OSError, ValueError, ClientError) as exc:
             error_file_list.append([name, str(exc)])
             self.original_failures.append(
@@ -487,7 +532,7 @@ class BaseExporter:
             self.count_status(
                 self.save_original_file(
                     final_data,
-                    self.split_dir(unique_export_path / self.origin_dir_name, final_data),
+                    self._output_dir(unique_export_path, self.origin_dir_name, item=final_data),
                     errors_original_file_list,
                 ),
                 original_file_metrics_record,
@@ -497,7 +542,7 @@ class BaseExporter:
             self.run.log_message("Saving json file.")
         status = self.save_as_json(
             final_data,
-            self.split_dir(unique_export_path / self.json_dir_name, final_data),
+            self._output_dir(unique_export_path, self.json_dir_name, item=final_data),
             errors_json_file_list,
         )
         return self.count_status(status, data_file_metrics_record, "data_file")

@@ -70,7 +70,6 @@ from synapse_nb.plugins.export.base import (
     ExportStatus,
     MetricsRecord,
     _stem_suffix,
-    place_file,
 )
 
 __all__ = [
@@ -281,14 +280,14 @@ class COCOExporter(FormatExporter):
         no: int,
     ) -> bool:
         """Copy the original into ``images/`` and add the item to its split's documents."""
-        base = self.split_dir(unique_export_path, final_data)
-        self.save_original(
-            final_data,
-            base / "images",
-            save_original_file_flag,
-            errors_original_file_list,
-            original_file_metrics_record,
-        )
+        if save_original_file_flag:
+            self.save_original(
+                final_data,
+                self._output_dir(unique_export_path, item=final_data) / "images",
+                save_original_file_flag,
+                errors_original_file_list,
+                original_file_metrics_record,
+            )
         documents = self._documents.setdefault(final_data.get("split") or "", {})
         for role, part in final_data["converted"].items():
             target = documents.setdefault(role, {**part, "images": [], "annotations": []})
@@ -377,7 +376,7 @@ class VOCExporter(FormatExporter):
         """Copy the original into ``JPEGImages/``; write the XML and segmentation PNGs."""
         self.save_original(
             final_data,
-            unique_export_path / "JPEGImages",
+            self._output_dir(unique_export_path, "JPEGImages"),
             save_original_file_flag,
             errors_original_file_list,
             original_file_metrics_record,
@@ -498,7 +497,7 @@ class YOLOExporter(FormatExporter):
                         original_file_metrics_record,
                     )
                 elif saved is not None:
-                    place_file(saved, images / saved.name, self._directories)
+                    self._place(saved, images, saved.name)
                 label_dir = self._directories.ensure(labels)
                 write_text(os.path.join(label_dir, f"{stem}.txt"), result[task]["labels"][stem])
         except OSError as exc:

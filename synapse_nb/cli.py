@@ -35,6 +35,7 @@ from .server import (
     check_listen,
     default_cache_dir,
     start,
+    wipe_data_dir,
 )
 from .server.config import MAX_LATENCY_MS, StartRefused, check_token
 
@@ -227,19 +228,18 @@ def _start_backend(args: argparse.Namespace, demo: bool) -> ServerHandle:
 
 
 def _wipe_data_dir(parser: argparse.ArgumentParser, data_dir: Path, host: str, port: int) -> None:
-    """``--fresh``: delete the data dir, once it is known to be one of this backend's and the
-    backend could listen where asked (a port in use may be the backend serving that data dir).
-    A refusal is a usage error that leaves the folder as it was."""
-    if any(data_dir.iterdir()) and not (data_dir / "synapse.sqlite3").is_file():
-        parser.error(
-            f"--fresh: {str(data_dir)!r} holds no synapse.sqlite3, so it is not a data dir of "
-            "this backend; it was not deleted"
-        )
+    """``--fresh``: delete the data dir once the backend could listen where asked, and only
+    a folder of what a backend keeps there that no backend has open (see
+    :func:`~synapse_nb.server.wipe_data_dir`). A refusal is a usage error that leaves the
+    folder as it was."""
     try:
         check_listen(host, port)
     except ListenError as exc:
         parser.error(f"{exc}; the data dir was not wiped")
-    shutil.rmtree(data_dir)
+    try:
+        wipe_data_dir(data_dir)
+    except StartRefused as exc:
+        parser.error(str(exc))
 
 
 def _start(args: argparse.Namespace, demo: bool, faults: FaultConfig) -> ServerHandle:

@@ -267,9 +267,35 @@ def test_fresh_refuses_to_delete_a_folder_that_is_not_a_data_dir(tmp_path):
     done = _serve_fresh(folder, "--port", "0")
     assert done.returncode == 2, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
-    assert "--fresh" in done.stderr and "not deleted" in done.stderr, done.stderr
+    assert "--fresh" in done.stderr and "nothing was deleted" in done.stderr, done.stderr
+    assert "chapter1.tex" in done.stderr
     assert (folder / "chapter1.tex").read_text() == "months of work"
     assert "URL:" not in done.stdout
+
+
+def test_fresh_refuses_a_folder_that_also_holds_a_database_of_the_backend(tmp_path):
+    # e.g. a project folder where someone once ran `serve --data-dir .`
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "synapse.sqlite3").write_bytes(b"old database")
+    (folder / "train.py").write_text("print('my work')")
+    done = _serve_fresh(folder, "--port", "0")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "train.py" in done.stderr and "nothing was deleted" in done.stderr, done.stderr
+    assert (folder / "train.py").exists() and (folder / "synapse.sqlite3").exists()
+
+
+def test_fresh_refuses_a_data_dir_a_running_backend_uses_whatever_the_port(tmp_path):
+    from synapse_nb.server import start
+
+    data_dir = tmp_path / "data"
+    with start(data_dir=data_dir, tasks=2):  # this process holds it; the command is another
+        done = _serve_fresh(data_dir, "--port", "0")
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "is using the data dir" in done.stderr, done.stderr
+        assert (data_dir / "synapse.sqlite3").stat().st_size > 0
+    done = _serve_fresh(data_dir, "--port", "0", "--host", "not.a.host.invalid")
+    assert "is using" not in done.stderr  # released once the backend stopped
 
 
 def test_fresh_keeps_the_data_dir_when_the_port_is_taken(tmp_path):
@@ -302,7 +328,8 @@ def test_fresh_wipes_a_data_dir_of_the_backend_and_starts_empty(tmp_path):
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     (data_dir / "synapse.sqlite3").write_bytes(b"an old database")
-    (data_dir / "old-upload.bin").write_bytes(b"x")
+    (data_dir / "uploads").mkdir()
+    (data_dir / "uploads" / "old-upload.bin").write_bytes(b"x")
     process = subprocess.Popen(
         [sys.executable, "-m", "synapse_nb.cli", "serve", "--fresh", "--port", "0",
          "--data-dir", str(data_dir), "--tasks", "3", "--token", "fresh-test-token"],
@@ -319,7 +346,8 @@ def test_fresh_wipes_a_data_dir_of_the_backend_and_starts_empty(tmp_path):
             if line.startswith("Press Ctrl-C"):
                 break
         url = re.search(r"URL:\s+(\S+)", "".join(lines)).group(1)
-        assert not (data_dir / "old-upload.bin").exists()
+        assert not (data_dir / "uploads" / "old-upload.bin").exists()
+        assert not list(tmp_path.glob(".data.wiping-*"))  # the renamed folder went too
         page = requests.get(url + "sdk/tasks/", timeout=10,
                             headers={"Synapse-Access-Token": "Token fresh-test-token"})
         assert page.status_code == 200 and page.json()["count"] == 3

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import socket
 import tempfile
 import threading
@@ -37,6 +38,7 @@ __all__ = [
     "check_listen",
     "default_cache_dir",
     "start",
+    "wipe_data_dir",
 ]
 
 log = logging.getLogger("synapse_nb.server")
@@ -325,6 +327,53 @@ def check_listen(host: str, port: int) -> None:
         synapse_nb.server.ListenError: ... cannot listen on host='not.a.host.invalid' port=0: ...
     """
     _listening_socket(host, port).close()
+
+
+#: What a backend keeps in its data dir; ``wipe_data_dir`` deletes a folder of these only.
+DATA_DIR_ENTRIES = frozenset({
+    "synapse.sqlite3", "synapse.sqlite3-wal", "synapse.sqlite3-shm", "synapse.sqlite3-journal",
+    "synapse.sqlite3.lock", "secret.key", "files", "uploads", "storages", "jobs",
+    "release_code", "releases",
+})  # fmt: skip
+
+
+def wipe_data_dir(data_dir: str | os.PathLike) -> None:
+    """Delete a backend's data dir (``--fresh``), refusing with :class:`StartRefused` when
+    it holds anything a backend does not keep there (named in the message) or a backend has
+    it open (in any process). A missing folder is nothing to do.
+
+    The folder is first renamed to a hidden sibling, so a delete that fails part way leaves
+    no half-wiped data dir behind.
+
+    Example:
+        >>> Path("notes").mkdir(); _ = Path("notes/thesis.tex").write_text("months of work")
+        >>> wipe_data_dir("notes")
+        Traceback (most recent call last):
+        ...
+        synapse_nb.server.config.StartRefused: --fresh: 'notes' holds thesis.tex, which ...
+    """
+    from .db import is_in_use
+
+    folder = Path(data_dir)
+    if not folder.exists():
+        return
+    foreign = sorted(entry.name for entry in folder.iterdir()
+                     if entry.name not in DATA_DIR_ENTRIES)  # fmt: skip
+    if foreign:
+        more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+        shown = ", ".join(foreign[:3]) + more
+        raise StartRefused(
+            f"--fresh: {str(folder)!r} holds {shown}, which a backend does not keep in its "
+            "data dir; nothing was deleted"
+        )
+    if is_in_use(folder / "synapse.sqlite3"):
+        raise StartRefused(
+            f"--fresh: a backend is using the data dir {str(folder)!r} (stop it first); "
+            "nothing was deleted"
+        )
+    doomed = folder.with_name(f".{folder.name}.wiping-{os.getpid()}")
+    folder.rename(doomed)
+    shutil.rmtree(doomed)
 
 
 def _serve(app: Any, host: str, port: int, log_level: str) -> tuple[Any, threading.Thread, int]:

@@ -15,9 +15,14 @@ import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import IO, Any, NamedTuple
 
 from .marks import PageMarks
+
+try:  # POSIX; elsewhere a data dir in use is not detected
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 SCHEMA_VERSION = 1
 
@@ -255,6 +260,47 @@ def check_json1(con: sqlite3.Connection) -> None:
         ) from None
 
 
+def in_use_path(path: Path) -> Path:
+    """The lock file of the database at ``path`` (``synapse.sqlite3.lock`` beside it)."""
+    return path.with_name(path.name + ".lock")
+
+
+def hold_in_use(path: Path) -> IO[bytes] | None:
+    """A shared lock on the lock file of the database at ``path``, held until the returned
+    file is closed (None where the platform has no ``flock``). Several backends may share
+    it; :func:`is_in_use` asks for it exclusively."""
+    if fcntl is None:
+        return None
+    handle = open(in_use_path(path), "ab")  # noqa: SIM115 - held open for the database's life
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_SH)
+    except OSError:
+        handle.close()
+        raise
+    return handle
+
+
+def is_in_use(path: Path) -> bool:
+    """True while a backend has the database at ``path`` open (in any process).
+
+    Example:
+        >>> import tempfile
+        >>> db = Database(Path(tempfile.mkdtemp()) / "synapse.sqlite3")
+        >>> is_in_use(db.path), db.close(), is_in_use(db.path)
+        (True, None, False)
+    """
+    lock = in_use_path(path)
+    if fcntl is None or not lock.exists():
+        return False
+    with open(lock, "ab") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return False
+
+
 class Database:
     """Thread-safe access to the SQLite file.
 
@@ -269,6 +315,9 @@ class Database:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        #: a shared lock on ``<file>.lock`` while the database is open: ``--fresh`` takes it
+        #: exclusively before wiping a data dir, so it never wipes one a backend is using
+        self._in_use = hold_in_use(self.path)
         self._local = threading.local()
         self._write_lock = threading.RLock()
         self._connections: list[sqlite3.Connection] = []
@@ -374,6 +423,9 @@ class Database:
         return cached
 
     def close(self) -> None:
+        if self._in_use is not None:
+            self._in_use.close()  # closing the file releases its lock
+            self._in_use = None
         with self._connections_lock:
             for con in self._connections:
                 with contextlib.suppress(sqlite3.Error):

@@ -41,6 +41,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -51,7 +52,6 @@ import pandas as pd
 
 from synapse_nb._progress import ProgressCallback
 from synapse_nb.exceptions import InvalidInputError
-from synapse_nb.importers._sources import load_json
 from synapse_nb.importers.errors import ImportFormatError
 from synapse_nb.importers.labels import LabelledImage, Labels
 from synapse_nb.importers.matching import Matching, match_to_tasks
@@ -72,6 +72,8 @@ _ID_CHUNK = 200
 _IMAGE_DIRS = {"voc": ("JPEGImages",), "dm": ("origin_files", "images")}
 #: A top-level JSON object with any of these keys is meant as a COCO file.
 _COCO_KEYS = ("images", "annotations", "categories")
+#: names a COCO file starts with (checked for files that cannot be read as JSON)
+_COCO_NAMES = ("instances", "person_keypoints", "captions", "image_info", "coco")
 #: Per-image statuses of :attr:`FolderImport.frame`.
 STATUSES = ("written", "already_annotated", "empty", "no_labels", "skipped", "failed")
 
@@ -317,9 +319,10 @@ def _sniff(root: Path) -> str:
 
 def _coco_files(root: Path) -> tuple[list[Path], list[ImportFormatError]]:
     """The top-level JSON files that are COCO documents, and the problems of those that
-    cannot be read as one: not JSON (naming the line and column), or an object with COCO
-    keys whose ``images`` or ``categories`` list is missing. Other JSON (an export report,
-    an error list) is not COCO and left alone.
+    cannot be read as one: not JSON (naming the line and column) while named or written like
+    COCO, or an object with COCO keys whose ``images`` or ``categories`` list is missing.
+    Other JSON (an export report, an error list), and a file that cannot be read and does
+    not look like COCO (a truncated ``report.json``), is not COCO and left alone.
 
     Example:
         >>> Path("ds").mkdir()
@@ -335,12 +338,11 @@ def _coco_files(root: Path) -> tuple[list[Path], list[ImportFormatError]]:
         if not path.is_file():
             continue
         try:
-            head = load_json(path)
+            head = _read_coco_candidate(path)
         except ImportFormatError as exc:  # not UTF-8, not JSON: named with the line
             broken.append(exc)
             continue
-        except (OSError, ValueError, RecursionError) as exc:  # e.g. an int of 5000 digits
-            broken.append(ImportFormatError(str(path), "file", why=f"cannot be read: {exc}"))
+        if head is _NOT_COCO:  # unreadable, and neither its name nor its text says COCO
             continue
         if not isinstance(head, Mapping) or not any(k in head for k in _COCO_KEYS):
             continue
@@ -356,6 +358,66 @@ def _coco_files(root: Path) -> tuple[list[Path], list[ImportFormatError]]:
         else:
             found.append(path)
     return found, broken
+
+
+#: what :func:`_read_coco_candidate` gives for a file that cannot be read and does not look
+#: like COCO (a truncated export report, a JSON Lines file): skipped, as any other JSON is
+_NOT_COCO: Any = object()
+
+
+def _looks_like_coco(path: Path, text: str | bytes = "") -> bool:
+    """Whether a file that cannot be read as JSON was meant as COCO: by its name (``instances``,
+    ``person_keypoints``, ``captions``, ``image_info``, ``coco``) or a COCO key in its text."""
+    if path.name.lower().startswith(_COCO_NAMES):
+        return True
+    if isinstance(text, bytes):
+        return b'"images"' in text or b'"categories"' in text
+    return '"images"' in text or '"categories"' in text
+
+
+def _read_coco_candidate(path: Path) -> Any:
+    """The JSON of a top-level ``*.json`` file, read once. One that cannot be read raises the
+    error naming it when it looks like COCO (see :func:`_looks_like_coco`), else gives
+    ``_NOT_COCO``.
+
+    Example:
+        >>> Path("cut").mkdir()
+        >>> _ = Path("cut/report.json").write_text('{"total": 3, "fail')
+        >>> _read_coco_candidate(Path("cut/report.json")) is _NOT_COCO
+        True
+        >>> _ = Path("cut/coco_val.json").write_text('{"total": 3, "fail')
+        >>> try:
+        ...     _read_coco_candidate(Path("cut/coco_val.json"))
+        ... except ImportFormatError as err:
+        ...     print(err.field)
+        line 1 column 14
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        if _looks_like_coco(path):
+            raise ImportFormatError(str(path), "file", why=f"cannot be read: {exc}") from None
+        return _NOT_COCO
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if _looks_like_coco(path, raw):
+            raise ImportFormatError(
+                str(path), "file", why=f"is not UTF-8 text ({exc.reason})"
+            ) from None
+        return _NOT_COCO
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        if _looks_like_coco(path, text):
+            raise ImportFormatError(
+                str(path), f"line {exc.lineno} column {exc.colno}", why=f"is not JSON: {exc.msg}"
+            ) from None
+        return _NOT_COCO
+    except (ValueError, RecursionError) as exc:  # e.g. an int of 5000 digits
+        if _looks_like_coco(path, text):
+            raise ImportFormatError(str(path), "file", why=f"cannot be read: {exc}") from None
+        return _NOT_COCO
 
 
 def _unreadable(root: Path, broken: list[ImportFormatError]) -> ImportFormatError:

@@ -30,6 +30,10 @@ __all__ = ["ListsGroundTruth", "labels_from_frame", "read_ground_truth"]
 
 _OWNERS = ("task_id", "assignment_id", "event_id")
 
+#: the largest id the server stores (a signed 64-bit key); the same bound as
+#: ``synapse_nb.clients._validate.MAX_ID``, which importers may not import (tests/test_layers.py)
+_MAX_ID = 2**63 - 1
+
 
 class ListsGroundTruth(Protocol):
     """What :func:`read_ground_truth` needs of a client: the notebook ``Client``'s version
@@ -63,7 +67,8 @@ def read_ground_truth(
         version without events gives empty labels.
 
     Raises:
-        ImportFormatError: ``version`` is not an id (an int >= 1); nothing was sent.
+        ImportFormatError: ``version`` is not an id (an int from 1 to 2**63 - 1); nothing
+            was sent.
         NotFoundError: No ground-truth dataset version has that id (the 404 of
             ``client.get_ground_truth_version(version)``), not empty labels.
 
@@ -78,9 +83,16 @@ def read_ground_truth(
         ...     print(err)
         GET ground_truth_dataset_versions/987654/ failed (404): Not found.
     """
-    if isinstance(version, bool) or not isinstance(version, numbers.Integral) or version < 1:
+    if (
+        isinstance(version, bool)
+        or not isinstance(version, numbers.Integral)
+        or not 1 <= version <= _MAX_ID
+    ):
         raise ImportFormatError(
-            "<client>", "version", version, "is not a ground-truth dataset version id (int >= 1)"
+            "<client>",
+            "version",
+            version,
+            f"is not a ground-truth dataset version id (an int from 1 to {_MAX_ID})",
         )
     # a clear 404 for an unknown version: its events' listing is empty, like an empty version's
     client.get_ground_truth_version(int(version))

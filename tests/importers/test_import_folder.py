@@ -319,6 +319,41 @@ def test_a_malformed_coco_file_is_named_with_its_problem_before_anything_is_sent
     assert not list(folder.glob("*.synapse-upload-*.json"))
 
 
+_CUT_SHORT = '{"exported": 12, "failed": [\n  {"task": 3, "why": "time'
+
+
+@pytest.mark.parametrize("name", ["report.json", "notes.json"])
+def test_a_truncated_json_that_is_not_coco_beside_a_good_one_is_left_alone(
+    client: Client, tmp_path: Path, name: str
+) -> None:
+    # every unreadable *.json counted as a broken COCO file, refusing the whole folder
+    folder = _coco_folder(tmp_path, {"instances.json": json.dumps(_COCO), name: _CUT_SHORT})
+    layout = find_layout(folder)
+    assert layout.format == "coco"
+    report = import_folder(client, folder, collection=SANDBOX_COLLECTION, project=SANDBOX_PROJECT)
+    assert list(report.frame.image) == ["a.jpg"] and report.counts()["annotated"] == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("instances_val.json", _CUT_SHORT),  # named like COCO
+        ("val.json", '{"images": [{"id": 1, "file_name": "a.jpg"'),  # written like COCO
+    ],
+)
+def test_a_truncated_coco_file_beside_a_good_one_is_still_refused_naming_it(
+    tmp_path: Path, name: str, text: str
+) -> None:
+    folder = _coco_folder(
+        tmp_path, {"instances.json": json.dumps(_COCO), name: text, "report.json": _CUT_SHORT}
+    )
+    with pytest.raises(ImportFormatError) as refused:
+        find_layout(folder)
+    message = str(refused.value)
+    assert str(folder / name) in message and "is not JSON" in message, message
+    assert refused.value.field.startswith("line ") and "report.json" not in message
+
+
 def test_coco_files_below_annotations_are_pointed_at(tmp_path: Path) -> None:
     folder = _coco_folder(tmp_path, {"annotations/instances.json": json.dumps(_COCO)})
     with pytest.raises(ImportFormatError, match="format could not be told") as refused:

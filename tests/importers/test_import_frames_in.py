@@ -149,6 +149,28 @@ def test_read_ground_truth_names_a_version_that_is_no_id_before_listing(rw_clien
     assert isinstance(caught.value, InvalidInputError)
 
 
+@pytest.mark.parametrize("version", [2**64, 2**63])
+def test_read_ground_truth_names_a_version_beyond_the_largest_id_and_sends_nothing(version):
+    # 2**64 went to client.get_ground_truth_version and came back as an error naming "pk"
+    calls: list[str] = []
+
+    class Recording:
+        def get_ground_truth_version(self, pk):
+            calls.append("get_ground_truth_version")
+            raise AssertionError("nothing should be sent")
+
+        def list_ground_truth_events(self, *args, **kwargs):
+            calls.append("list_ground_truth_events")
+            raise AssertionError("nothing should be sent")
+
+    with pytest.raises(ImportFormatError) as caught:
+        read_ground_truth(Recording(), version)
+    assert (caught.value.field, caught.value.value) == ("version", version)
+    assert isinstance(caught.value, InvalidInputError)
+    assert "version" in str(caught.value) and "pk" not in str(caught.value)
+    assert calls == []
+
+
 def test_read_ground_truth_of_a_version_that_does_not_exist_is_a_404_naming_it(rw_client):
     # it used to list no events and come back as empty labels, without a word
     missing = 987_654

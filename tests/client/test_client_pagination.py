@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 import threading
 import time
@@ -643,31 +642,42 @@ def test_fetch_with_retries_does_not_retry_other_client_errors(status):
     assert info.value.status_code == status and len(seen) == 1
 
 
-def test_fetch_with_retries_doubles_its_wait_and_logs_each_attempt(caplog):
+@pytest.fixture
+def recorded_waits(monkeypatch):
+    """The page retries' waits, recorded instead of slept (``_pagination`` only sleeps)."""
+    import types
+
+    from synapse_nb import _pagination
+
+    waits: list[float] = []
+    monkeypatch.setattr(_pagination, "time", types.SimpleNamespace(sleep=waits.append))
+    return waits
+
+
+def test_fetch_with_retries_doubles_its_wait_and_logs_each_attempt(caplog, recorded_waits):
     from synapse_nb._pagination import fetch_with_retries
 
     seen: list[float] = []
     error = ServerError(503, "down")
     with caplog.at_level(logging.DEBUG, logger="synapse_nb.pagination"):
-        fetch_with_retries(_failing([error] * 3, seen), "p", retries=3, backoff=0.1, label=7)
-    gaps = [b - a for a, b in itertools.pairwise(seen)]
-    assert 0.1 <= gaps[0] < 0.2 and 0.2 <= gaps[1] < 0.35 and 0.4 <= gaps[2] < 0.8
+        page = fetch_with_retries(_failing([error] * 3, seen), "p", retries=3, backoff=0.1, label=7)
+    assert page == {"results": ["p"]} and len(seen) == 4
+    assert recorded_waits == [0.1, 0.2, 0.4]
     assert [r.getMessage() for r in caplog.records] == [
         f"page 7 failed ({error}); attempt {n} in {wait}s"
         for n, wait in ((1, "0.1"), (2, "0.2"), (3, "0.4"))
     ]
 
 
-def test_walker_defaults_retry_a_page_twice_a_second_apart():
+def test_walker_defaults_retry_a_page_twice_a_second_apart(recorded_waits):
     seen: list[float] = []
     down = ServerError(503, "down")
     fetch = _failing([down] * 3, seen)
     first = {"count": 2, "next": "http://h/?page=2", "results": [1]}
-    started = time.monotonic()
     with pytest.raises(ServerError):
         list(PageWalker(fetch, first))
     assert len(seen) == 3  # 2 page retries by default
-    assert 2.9 <= time.monotonic() - started < 5  # waits of 1 s, then 2 s
+    assert recorded_waits == [1.0, 2.0]  # waits of 1 s, then 2 s
 
 
 def test_walker_logs_pages_retried_recorded_and_past_the_end(caplog):

@@ -74,15 +74,15 @@ def test_200mb_upload_under_20_percent_faults(tmp_path):
     assert counts["429"] + counts["503"] + counts["drop"] > 0
 
 
-def test_lost_finalize_reply_is_polled_not_blindly_resent(tmp_path):
+def test_lost_finalize_reply_is_polled_not_blindly_resent(tmp_path, virtual_clock):
     path = make_file(tmp_path / "model.pt", 3 * MiB, seed=3)
     with start() as srv:
 
         def progress(sent, total):
             if sent == total:  # all chunks acknowledged: the finalize POST comes next
                 srv.set_faults(rate_drop=1.0, paths=("chunked_upload/",))
-                threading.Timer(0.3, srv.set_faults).start()
 
+        virtual_clock(lambda n: srv.set_faults())  # the uploader's first wait ends the drops
         with BackendClient(srv.url, api_token=srv.token, retry=FAST_RETRY) as c:
             result = c.create_chunked_upload(path, chunk_size=MiB, progress=progress)
         upload_path = f"/chunked_upload/{result['id']}/"
@@ -262,26 +262,24 @@ def test_one_progress_protocol_for_uploads_and_workflows(client, tmp_path):
     assert seen == [(2, 5)]
 
 
-def test_a_rate_limited_finalize_waits_as_long_as_retry_after_says(tmp_path):
+def test_a_rate_limited_finalize_waits_as_long_as_retry_after_says(tmp_path, virtual_clock):
     # found by mutation testing: nothing checked that the finalize honours Retry-After
     path = make_file(tmp_path / "weights.bin", 2 * MiB, seed=9)
-    marks: dict[str, float] = {}
     with start() as srv:
 
         def progress(sent, total):
             if sent == total:  # the finalize POST comes next: it and the poll get a 429
                 srv.set_faults(rate_429=1.0, retry_after=2, paths=("chunked_upload/",))
-                threading.Timer(0.2, srv.set_faults).start()
-                marks["faults"] = time.monotonic()
 
+        clock = virtual_clock(lambda n: srv.set_faults())  # the first wait ends the 429s
         with BackendClient(srv.url, api_token=srv.token, retry={"total": 0}) as c:
             result = c.create_chunked_upload(path, chunk_size=MiB, progress=progress)
-        waited = time.monotonic() - marks["faults"]
         upload_path = f"/chunked_upload/{result['id']}/"
-        posts = [e for e in srv.requests if e["method"] == "POST" and e["path"] == upload_path]
+        calls = _calls(srv)
     assert result["checksum"] == md5_of(path) and result["completed_at"]
+    posts = [call for call in calls if call == ("POST", upload_path)]
     assert len(posts) == 2  # the first one was refused with a 429
-    assert 2.0 <= waited < 6  # Retry-After: 2, not the 0.5 s of the default backoff
+    assert clock.sleeps == [2.0]  # Retry-After: 2, not the 0.5 s of the default backoff
 
 
 def test_a_chunk_refused_until_resume_timeout_names_the_last_failure(tmp_path):

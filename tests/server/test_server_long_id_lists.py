@@ -133,6 +133,84 @@ def test_bulk_create_with_too_many_unknown_assignees_to_bind_creates_nothing(big
     assert count(big, "SELECT COUNT(*) FROM tasks") == before
 
 
+def units_of_project_1(srv: ServerHandle) -> dict[int, dict]:
+    """Data unit id -> its stored files, for every unit of project 1's data collection."""
+    collection = count(srv, "SELECT data_collection_id FROM projects WHERE id = 1")
+    rows = srv.state.db.all(
+        "SELECT id, files FROM data_units WHERE data_collection_id = ? ORDER BY id", [collection]
+    )
+    return {r["id"]: orjson.loads(r["files"]) for r in rows}
+
+
+@pytest.fixture(scope="module")
+def many_units(big) -> dict[int, dict]:
+    """Project 1's data units, made more than ``big`` binds (its 2,001 tasks share 1,000)."""
+    units = units_of_project_1(big)
+    missing = ABOVE_THIS_BUILD - len(units)
+    if missing > 0:
+        collection = count(big, "SELECT data_collection_id FROM projects WHERE id = 1")
+        checksum = count(big, "SELECT checksum FROM data_files ORDER BY id LIMIT 1")
+        body = [{"data_collection": collection, "files": {"image_1": checksum}}] * missing
+        response = post(big, "data_units/", body)
+        assert response.status_code == 201, response.text[:500]
+        units = units_of_project_1(big)
+    assert len(units) >= ABOVE_THIS_BUILD
+    return units
+
+
+def shown_files(stored: dict) -> dict:
+    """What a task shows of its unit's stored files, less the signed URL."""
+    return {
+        spec: {k: v for k, v in info.items() if k not in ("data_file", "rel_path")}
+        for spec, info in stored.items()
+    }
+
+
+def test_bulk_create_on_more_distinct_data_units_than_this_build_binds(big, many_units):
+    # every unit distinct: the unit lists of the reference, collection and files checks are
+    # longer than the build binds (a repeated unit is de-duplicated to a list of one)
+    units = many_units
+    response = post(big, "tasks/", [{"project": 1, "data_unit": u} for u in units])
+    assert response.status_code == 201, response.text[:500]
+    created = orjson.loads(response.content)
+    assert [t["data_unit"] for t in created] == list(units)
+    assert {t["project"] for t in created} == {1} and all(t["files"] for t in created)
+    for task in created:
+        stored = units[task["data_unit"]]
+        assert {
+            s: {k: v for k, v in f.items() if k != "url"} for s, f in task["files"].items()
+        } == shown_files(stored), task["id"]
+        assert all("url" in task["files"][s] for s, f in stored.items() if "data_file" in f)
+    ids = [t["id"] for t in created]
+    assert ids == sorted(set(ids))
+    rows = big.state.db.all(
+        "SELECT id, data_unit_id FROM tasks WHERE id BETWEEN ? AND ? ORDER BY id",
+        [ids[0], ids[-1]],
+    )
+    assert [(r["id"], r["data_unit_id"]) for r in rows] == list(zip(ids, units, strict=True))
+
+
+def test_bulk_create_with_one_unit_of_another_collection_among_too_many_creates_nothing(
+    big, many_units
+):
+    units = list(many_units)
+    checksum = count(big, "SELECT checksum FROM data_files ORDER BY id LIMIT 1")
+    spec = {"name": "image_1", "file_type": "image", "is_primary": True}
+    other = post(big, "data_collections/", {"name": "another", "file_specifications": [spec]})
+    assert other.status_code == 201, other.text[:500]
+    body = {"data_collection": other.json()["id"], "files": {"image_1": checksum}}
+    stray = post(big, "data_units/", body)
+    assert stray.status_code == 201, stray.text[:500]
+    stray_id = stray.json()["id"]
+    assert stray_id not in units
+    before = count(big, "SELECT COUNT(*) FROM tasks")
+    items = [{"project": 1, "data_unit": u} for u in units]
+    items.insert(len(items) // 2, {"project": 1, "data_unit": stray_id})
+    message = check_field_error(post(big, "tasks/", items), "data_unit", stray_id)[0]
+    assert message.startswith(f'[{len(units) // 2}]: Invalid pk "{stray_id}"'), message
+    assert count(big, "SELECT COUNT(*) FROM tasks") == before
+
+
 def test_bulk_create_of_more_data_units_than_the_default_build_binds(default_build):
     srv = default_build
     collection = count(srv, "SELECT data_collection_id FROM projects WHERE id = 1")
@@ -244,7 +322,7 @@ def test_task_update_with_too_many_unknown_tags_to_bind_changes_nothing(big, tag
 def test_verify_checksums_of_more_values_than_the_build_binds(big):
     known = big.state.db.scalar("SELECT checksum FROM data_files")
     checksums = [f"{i:032x}" for i in range(ABOVE_THIS_BUILD - 1)]
-    checksums.insert(123_456, known)
+    checksums.insert(len(checksums) // 2, known)
     response = post(big, "data_files/verify_checksums/", {"checksums": checksums})
     assert response.status_code == 200, response.text[:500]
     assert response.json() == {"existing_checksums": [known]}

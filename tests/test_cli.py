@@ -285,6 +285,18 @@ def test_fresh_refuses_a_folder_that_also_holds_a_database_of_the_backend(tmp_pa
     assert (folder / "train.py").exists() and (folder / "synapse.sqlite3").exists()
 
 
+def test_fresh_refuses_a_link_and_leaves_it_and_its_folder(tmp_path):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "synapse.sqlite3").write_bytes(b"database")
+    link = tmp_path / "link"
+    link.symlink_to(data_dir, target_is_directory=True)
+    done = _serve_fresh(link, "--port", "0")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "is a link" in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert link.is_symlink() and (data_dir / "synapse.sqlite3").read_bytes() == b"database"
+
+
 def test_fresh_refuses_a_data_dir_a_running_backend_uses_whatever_the_port(tmp_path):
     from synapse_nb.server import start
 

@@ -355,6 +355,11 @@ def wipe_data_dir(data_dir: str | os.PathLike) -> None:
     from .db import is_in_use
 
     folder = Path(data_dir)
+    if folder.is_symlink():  # renaming it would move the link, and rmtree refuses links
+        raise StartRefused(
+            f"--fresh: {str(folder)!r} is a link; pass the folder it points to "
+            f"({str(folder.resolve())!r}); nothing was deleted"
+        )
     if not folder.exists():
         return
     foreign = sorted(entry.name for entry in folder.iterdir()
